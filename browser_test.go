@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Helpers shared by the real-browser tests: find and start Chromium, start
+// the app in-process, and save screenshots for the README.
+
+// screenshotDir is where screenshot saves its PNGs, relative to the
+// repository root (the package directory, which is where go test runs).
+const screenshotDir = "screenshots"
+
+// syncBuffer is a bytes.Buffer that is safe for one writer and many readers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// findChromium returns the browser to drive: $CHROMIUM_PATH, then Debian's
+// /usr/bin/chromium, then the usual names on PATH.
+func findChromium() (string, bool) {
+	if p := os.Getenv("CHROMIUM_PATH"); p != "" {
+		return p, true
+	}
+	if fi, err := os.Stat("/usr/bin/chromium"); err == nil && !fi.IsDir() {
+		return "/usr/bin/chromium", true
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// newBrowser starts a headless Chromium with a fresh profile and returns a
+// chromedp context for one tab. The browser lives until parent ends or the
+// test finishes. Without a browser the test is skipped, except on CI
+// (CI=true), where a missing browser is a failure.
+func newBrowser(t *testing.T, parent context.Context) context.Context {
+	t.Helper()
+	path, ok := findChromium()
+	if !ok {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no Chromium found (set CHROMIUM_PATH); CI=true, so the browser tests must run")
+		}
+		t.Skip("no Chromium found (set CHROMIUM_PATH to run the browser tests)")
+	}
+
+	output := &syncBuffer{}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.Headless,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.UserDataDir(filepath.Join(t.TempDir(), "chromium-profile")),
+		chromedp.WindowSize(1280, 1000),
+		chromedp.CombinedOutput(output),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(parent, opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		// Close the browser gracefully, bounded, before t.TempDir (the
+		// profile) is removed: cleanups run last-registered first.
+		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := chromedp.Cancel(tctx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			t.Logf("closing the browser: %v", err)
+		}
+		cancelCtx()
+		cancelAlloc()
+		if t.Failed() {
+			t.Logf("browser output:\n%s", output.String())
+		}
+	})
+	// The first Run starts the browser and binds it to ctx.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting %s: %v\n%s", path, err, output.String())
+	}
+	return ctx
+}
+
+// screenshot saves a full-page PNG as screenshots/<name>.png. The files are
+// committed and shown in the README, so callers keep the names stable.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	name = strings.TrimSuffix(name, ".png")
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Write beside the target and rename, so a failed run never leaves a
+	// half-written PNG to be committed (*.tmp is ignored by git).
+	final := filepath.Join(screenshotDir, name+".png")
+	tmp := final + ".tmp"
+	if err := os.WriteFile(tmp, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		os.Remove(tmp)
+		t.Fatal(err)
+	}
+}
+
+// testApp is the app started in-process by startApp.
+type testApp struct {
+	BaseURL  string // http://127.0.0.1:port
+	SetupURL string // the one-time set-up link printed at first start
+	Stdout   *syncBuffer
+	Stderr   *syncBuffer
+}
+
+var (
+	setupLineRE   = regexp.MustCompile(`First start: [^\n]*set-up link:\s*\n\s*(\S+)`)
+	runningLineRE = regexp.MustCompile(`CQRS is running at (http://\S+)`)
+)
+
+// startApp runs the app as main does, on a free port with a fresh database
+// and an empty environment, and waits until it prints its set-up link and
+// address. Cleanup stops it and fails the test unless run returns nil.
+func startApp(t *testing.T) *testApp {
+	t.Helper()
+	a := &testApp{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}}
+	args := []string{"cqrs-signin", "--no-browser", "--addr", "127.0.0.1:0", "--data", filepath.Join(t.TempDir(), "cqrs.db")}
+	getenv := func(string) string { return "" }
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, getenv, a.Stdout, a.Stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run returned %v\nstderr:\n%s", err, a.Stderr.String())
+			}
+		case <-time.After(15 * time.Second):
+			t.Errorf("run did not return within 15s of cancel\nstdout:\n%s", a.Stdout.String())
+		}
+	})
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out := a.Stdout.String()
+		setup, running := setupLineRE.FindStringSubmatch(out), runningLineRE.FindStringSubmatch(out)
+		if setup != nil && running != nil {
+			a.SetupURL, a.BaseURL = setup[1], running[1]
+			break
+		}
+		select {
+		case err := <-done:
+			done <- err // for the cleanup
+			t.Fatalf("run returned early: %v\nstdout:\n%s\nstderr:\n%s", err, out, a.Stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("app did not print its set-up link and address within 10s\nstdout:\n%s\nstderr:\n%s", out, a.Stderr.String())
+		}
+	}
+	if !strings.HasPrefix(a.SetupURL, a.BaseURL+"/setup?token=") {
+		t.Fatalf("set-up link %q is not under %q", a.SetupURL, a.BaseURL)
+	}
+	return a
+}

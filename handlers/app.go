@@ -1,0 +1,179 @@
+// Package handlers is the web application: Fiber routes grouped by journey.
+// Handlers parse the request, call the store and the policy, and render a
+// templ view.
+package handlers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/cqrs-local/cqrs-signin/secret"
+	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/views"
+)
+
+// Config is everything about the app that a flag or the environment sets.
+type Config struct {
+	Version string
+	// Hosts are the host names (no port) the app answers to; any other Host
+	// header is refused before routing, against DNS rebinding.
+	Hosts []string
+	// Secure is true when served over TLS: cookies get Secure and origins https.
+	Secure bool
+	// RegistrationLinkTTL is how long a registration email's link works.
+	RegistrationLinkTTL time.Duration
+	// BodyLimit caps request bodies in bytes.
+	BodyLimit    int
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	IdleTimeout  time.Duration
+	// Now is the clock; tests move it.
+	Now func() time.Time
+}
+
+// DefaultConfig has the documents' defaults.
+func DefaultConfig() Config {
+	return Config{
+		Version:             "dev",
+		Hosts:               []string{"localhost", "127.0.0.1", "::1"},
+		RegistrationLinkTTL: 14 * 24 * time.Hour,
+		BodyLimit:           64 * 1024,
+		ReadTimeout:         10 * time.Second,
+		WriteTimeout:        30 * time.Second,
+		IdleTimeout:         60 * time.Second,
+		Now:                 time.Now,
+	}
+}
+
+// Store is what the handlers need from persistence.
+type Store interface {
+	CSRFKey() ([]byte, error)
+	CountUsers() (int, error)
+	SetupPending(hash []byte) bool
+	CompleteSetup(setupHash []byte, org store.Organisation, admin store.User, linkHash []byte, linkTTL time.Duration) (store.User, error)
+	LinkUser(hash []byte, purpose store.LinkPurpose) (store.Link, store.User, error)
+	SetPasswordWithLink(linkHash []byte, purpose store.LinkPurpose, newHash string) (store.User, error)
+}
+
+// app carries the dependencies every handler shares.
+type app struct {
+	log     *slog.Logger
+	cfg     Config
+	store   Store
+	hasher  *secret.Hasher
+	csrfKey []byte
+}
+
+// New builds the Fiber application; main and the tests call it the same way.
+func New(logger *slog.Logger, cfg Config, st Store, hasher *secret.Hasher) (*fiber.App, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	key, err := st.CSRFKey()
+	if err != nil {
+		return nil, err
+	}
+	a := &app{log: logger, cfg: cfg, store: st, hasher: hasher, csrfKey: key}
+	f := fiber.New(fiber.Config{
+		AppName:               "cqrs-signin",
+		BodyLimit:             cfg.BodyLimit,
+		ReadTimeout:           cfg.ReadTimeout,
+		WriteTimeout:          cfg.WriteTimeout,
+		IdleTimeout:           cfg.IdleTimeout,
+		ErrorHandler:          a.handleError,
+		DisableStartupMessage: true,
+		// Fiber reuses request buffers after a handler returns; Immutable
+		// copies every value so nothing we keep changes under us.
+		Immutable: true,
+	})
+	a.routes(f)
+	return f, nil
+}
+
+// pageError is a refusal shown as a page with its own status.
+type pageError struct {
+	status     int
+	heading    string
+	paragraphs []string
+}
+
+func (e *pageError) Error() string { return e.heading }
+
+func refuse(status int, heading string, paragraphs ...string) error {
+	return &pageError{status: status, heading: heading, paragraphs: paragraphs}
+}
+
+// handleError is the one place errors become status codes and pages. Only
+// server faults are logged: refusals are expected.
+func (a *app) handleError(c *fiber.Ctx, err error) error {
+	var pe *pageError
+	var fe *fiber.Error
+	switch {
+	case errors.As(err, &pe):
+	case errors.As(err, &fe):
+		pe = pageForStatus(fe.Code)
+	case errors.Is(err, secret.ErrBusy):
+		c.Set("Retry-After", "2")
+		pe = refuse(fiber.StatusServiceUnavailable, "The service is busy", "Too many people are signing in at once. Please wait a moment and try again.").(*pageError)
+	default:
+		a.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
+		pe = pageForStatus(fiber.StatusInternalServerError)
+	}
+	setPageHeaders(c)
+	return render(c, pe.status, views.ErrorPage(a.page(c, pe.heading), pe.heading, pe.paragraphs))
+}
+
+func pageForStatus(status int) *pageError {
+	switch status {
+	case fiber.StatusNotFound:
+		return &pageError{status, "Page not found", []string{"If you typed the web address, check it is correct."}}
+	case fiber.StatusMethodNotAllowed:
+		return &pageError{status, "Page not found", []string{"This address does not accept that kind of request."}}
+	case fiber.StatusRequestEntityTooLarge:
+		return &pageError{status, "The form was too large", []string{"What you sent was larger than this service accepts. Nothing was saved."}}
+	case fiber.StatusRequestTimeout:
+		return &pageError{status, "The request took too long", []string{"Please try again."}}
+	case fiber.StatusBadRequest:
+		return &pageError{status, "The request could not be read", []string{"Nothing was saved. Please go back and try again."}}
+	case fiber.StatusForbidden:
+		return &pageError{status, "You cannot do that", []string{"Nothing was saved."}}
+	default:
+		if status >= 400 && status < 500 {
+			return &pageError{status, "The request could not be completed", []string{"Nothing was saved. Please go back and try again."}}
+		}
+		return &pageError{fiber.StatusInternalServerError, "Sorry, there is a problem with the service", []string{"Please try again later. Nothing you entered has been shown to anyone else."}}
+	}
+}
+
+// render writes a component with a status.
+func render(c *fiber.Ctx, status int, comp templ.Component) error {
+	c.Status(status)
+	c.Type("html", "utf-8")
+	return comp.Render(context.Background(), c.Response().BodyWriter())
+}
+
+// isHTMX reports a request made by htmx for a fragment.
+func isHTMX(c *fiber.Ctx) bool {
+	return c.Get("HX-Request") == "true" && c.Get("HX-Boosted") != "true"
+}
+
+// redirect answers a successful form: HX-Redirect for htmx, else 303
+// (POST-redirect-GET).
+func redirect(c *fiber.Ctx, to string) error {
+	if isHTMX(c) {
+		c.Set("HX-Redirect", to)
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+	return c.Redirect(to, fiber.StatusSeeOther)
+}
+
+// page builds the layout's model for the current request.
+func (a *app) page(c *fiber.Ctx, title string) views.Page {
+	token, _ := c.Locals(localCSRF).(string)
+	return views.Page{Title: title, CSRFToken: token}
+}

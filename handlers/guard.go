@@ -1,0 +1,160 @@
+package handlers
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"net"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// The guard every page relies on: security headers, the Host allowlist,
+// cross-site request refusal and CSRF tokens, in one place.
+
+const (
+	localCSRF        = "csrf"
+	csrfCookie       = "cqrs_csrf"
+	csrfField        = "csrf_token"
+	csrfHeader       = "X-CSRF-Token"
+	contentSecurity  = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+	assetCachePolicy = "public, max-age=3600"
+)
+
+// securityHeaders go on every answer, pages and assets alike.
+func securityHeaders(c *fiber.Ctx) error {
+	c.Set("Content-Security-Policy", contentSecurity)
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("Referrer-Policy", "same-origin")
+	c.Set("X-Frame-Options", "DENY")
+	c.Set("Cross-Origin-Opener-Policy", "same-origin")
+	c.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+	if !strings.HasPrefix(c.Path(), "/assets/") {
+		setPageHeaders(c)
+	}
+	return c.Next()
+}
+
+// setPageHeaders keeps pages (which can show personal details and tokens)
+// out of every cache.
+func setPageHeaders(c *fiber.Ctx) {
+	c.Set("Cache-Control", "no-store")
+}
+
+// hostAllowed refuses any Host header the app does not serve, before
+// routing: a DNS-rebinding page on another name cannot talk to us.
+func (a *app) hostAllowed(c *fiber.Ctx) error {
+	host := string(c.Request().Host())
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.Trim(host, "[]"))
+	for _, allowed := range a.cfg.Hosts {
+		if host == strings.ToLower(strings.Trim(allowed, "[]")) {
+			return c.Next()
+		}
+	}
+	return refuse(fiber.StatusForbidden, "This address is not served here",
+		"This CQRS system does not answer to the host name in the address. Use the address printed when it started.")
+}
+
+// safeMethod reports methods that change nothing.
+func safeMethod(m string) bool {
+	return m == fiber.MethodGet || m == fiber.MethodHead || m == fiber.MethodOptions
+}
+
+// origin is this site's origin as the browser sees it.
+func (a *app) origin(c *fiber.Ctx) string {
+	scheme := "http"
+	if a.cfg.Secure {
+		scheme = "https"
+	}
+	return scheme + "://" + string(c.Request().Host())
+}
+
+// crossSite refuses state-changing requests from other sites: the Fetch
+// Metadata header when the browser sends it (other ports on localhost are
+// "same-site" but are other people's apps), and an exact Origin match.
+func (a *app) crossSite(c *fiber.Ctx) error {
+	if safeMethod(c.Method()) {
+		return c.Next()
+	}
+	switch c.Get("Sec-Fetch-Site") {
+	case "cross-site", "same-site":
+		return refuse(fiber.StatusForbidden, "This request came from another site", "Nothing was saved. Use the form on this site.")
+	}
+	if o := c.Get(fiber.HeaderOrigin); o != "" && o != a.origin(c) {
+		return refuse(fiber.StatusForbidden, "This request came from another site", "Nothing was saved. Use the form on this site.")
+	}
+	return c.Next()
+}
+
+// validUTF8 refuses query strings and form values that are not valid UTF-8
+// (after percent-decoding), so nothing malformed reaches the store.
+func validUTF8(c *fiber.Ctx) error {
+	valid := true
+	check := func(k, v []byte) {
+		if !utf8.Valid(k) || !utf8.Valid(v) {
+			valid = false
+		}
+	}
+	c.Request().URI().QueryArgs().VisitAll(check)
+	if !safeMethod(c.Method()) {
+		if strings.HasPrefix(string(c.Request().Header.ContentType()), fiber.MIMEApplicationForm) {
+			c.Request().PostArgs().VisitAll(check)
+		} else if !utf8.Valid(c.Body()) {
+			valid = false
+		}
+	}
+	if !valid {
+		return refuse(fiber.StatusBadRequest, "The request could not be read",
+			"It contained characters that are not valid text. Nothing was saved.")
+	}
+	return c.Next()
+}
+
+// csrf gives every browser a random cookie and every form a token derived
+// from it (and the session, once signed in) with the app's secret key. A
+// state-changing request must bring back a token that matches.
+func (a *app) csrf(c *fiber.Ctx) error {
+	seed := c.Cookies(csrfCookie)
+	fresh := false
+	if len(seed) != 22 { // 16 random bytes, base64url without padding
+		b := make([]byte, 16)
+		rand.Read(b)
+		seed = base64.RawURLEncoding.EncodeToString(b)
+		fresh = true
+		c.Cookie(&fiber.Cookie{Name: csrfCookie, Value: seed, Path: "/", HTTPOnly: true, Secure: a.cfg.Secure, SameSite: fiber.CookieSameSiteLaxMode, Expires: time.Now().Add(365 * 24 * time.Hour)})
+	}
+	want := a.csrfToken(seed, sessionBinding(c))
+	c.Locals(localCSRF, want)
+	if safeMethod(c.Method()) {
+		return c.Next()
+	}
+	got := c.FormValue(csrfField)
+	if got == "" {
+		got = c.Get(csrfHeader)
+	}
+	if fresh || !hmac.Equal([]byte(got), []byte(want)) {
+		return refuse(fiber.StatusForbidden, "Your form has expired",
+			"For your security the form could not be accepted. Nothing was saved. Go back, reload the page and try again.")
+	}
+	return c.Next()
+}
+
+func (a *app) csrfToken(seed, binding string) string {
+	mac := hmac.New(sha256.New, a.csrfKey)
+	mac.Write([]byte("csrf\x00" + seed + "\x00" + binding))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// sessionBinding ties CSRF tokens to the signed-in session, so a token
+// seen before sign-in is useless after it.
+func sessionBinding(c *fiber.Ctx) string {
+	s, _ := c.Locals(localSessionID).(string)
+	return s
+}

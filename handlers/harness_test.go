@@ -1,0 +1,226 @@
+package handlers
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/cqrs-local/cqrs-signin/secret"
+	"github.com/cqrs-local/cqrs-signin/store"
+)
+
+const testHost = "127.0.0.1:8420"
+
+// testParams keep handler tests quick; the algorithm and encoding are the
+// real ones (the process and browser tests use the OWASP parameters).
+var testParams = secret.Params{MemoryKiB: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// clock is a settable time source shared by the app and its store.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// testEnv is the whole app on a real bbolt file in a temp dir.
+type testEnv struct {
+	t      *testing.T
+	app    *fiber.App
+	store  *store.Store
+	clock  *clock
+	dbPath string
+	logs   *bytes.Buffer
+	hasher *secret.Hasher
+}
+
+func newEnv(t *testing.T, adjust ...func(*Config)) *testEnv {
+	t.Helper()
+	clk := &clock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
+	path := filepath.Join(t.TempDir(), "cqrs.db")
+	st, err := store.Open(path, store.Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := st.Check(); err != nil {
+			t.Errorf("bbolt consistency check: %v", err)
+		}
+		st.Close()
+	})
+	cfg := DefaultConfig()
+	cfg.Now = clk.Now
+	for _, f := range adjust {
+		f(&cfg)
+	}
+	logs := &bytes.Buffer{}
+	hasher := secret.NewHasher(testParams, 2, time.Second)
+	app, err := New(slog.New(slog.NewTextHandler(logs, nil)), cfg, st, hasher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testEnv{t: t, app: app, store: st, clock: clk, dbPath: path, logs: logs, hasher: hasher}
+}
+
+// dbBytes is the raw database file, to prove refusals change nothing and
+// that no password reaches the disk in clear.
+func (e *testEnv) dbBytes() []byte {
+	b, err := os.ReadFile(e.dbPath)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return b
+}
+
+// serve runs the app on a real loopback listener, for what app.Test
+// cannot show (fasthttp's own body limit and timeouts).
+func (e *testEnv) serve() string {
+	e.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	go e.app.Listener(ln)
+	e.t.Cleanup(func() { e.app.ShutdownWithTimeout(5 * time.Second) })
+	return "http://" + ln.Addr().String()
+}
+
+// over sends the request over the real listener with c's cookies.
+func (c *client) over(base, method, path, body string, opts ...reqOpt) response {
+	c.env.t.Helper()
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+	if err != nil {
+		c.env.t.Fatal(err)
+	}
+	req.Host = c.host
+	for name, value := range c.jar {
+		req.AddCookie(&http.Cookie{Name: name, Value: value})
+	}
+	for _, o := range opts {
+		o(req)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.env.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return response{Response: resp, body: string(b)}
+}
+
+// client is a browser stand-in: a cookie jar and the app's Host header.
+type client struct {
+	env  *testEnv
+	jar  map[string]string
+	host string
+}
+
+func (e *testEnv) client() *client { return &client{env: e, jar: map[string]string{}, host: testHost} }
+
+type response struct {
+	*http.Response
+	body string
+}
+
+func (r response) doc(t *testing.T) *goquery.Document {
+	t.Helper()
+	d, err := goquery.NewDocumentFromReader(strings.NewReader(r.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// request options
+type reqOpt func(*http.Request)
+
+func header(k, v string) reqOpt { return func(r *http.Request) { r.Header.Set(k, v) } }
+func host(h string) reqOpt      { return func(r *http.Request) { r.Host = h } }
+
+func (c *client) get(path string, opts ...reqOpt) response {
+	return c.do(http.MethodGet, path, "", opts...)
+}
+
+// post sends a form; the CSRF token is the caller's to include.
+func (c *client) post(path string, form url.Values, opts ...reqOpt) response {
+	opts = append([]reqOpt{header("Content-Type", fiber.MIMEApplicationForm)}, opts...)
+	return c.do(http.MethodPost, path, form.Encode(), opts...)
+}
+
+func (c *client) do(method, path, body string, opts ...reqOpt) response {
+	c.env.t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Host = c.host
+	for name, value := range c.jar {
+		req.AddCookie(&http.Cookie{Name: name, Value: value})
+	}
+	for _, o := range opts {
+		o(req)
+	}
+	resp, err := c.env.app.Test(req, -1)
+	if err != nil {
+		c.env.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, ck := range resp.Cookies() {
+		if ck.MaxAge < 0 || ck.Value == "" || (!ck.Expires.IsZero() && ck.Expires.Before(time.Now())) {
+			delete(c.jar, ck.Name)
+		} else {
+			c.jar[ck.Name] = ck.Value
+		}
+	}
+	return response{Response: resp, body: string(b)}
+}
+
+// csrf fetches a page and returns the token its forms carry.
+func (c *client) csrf(path string) string {
+	c.env.t.Helper()
+	r := c.get(path)
+	token, ok := r.doc(c.env.t).Find(`input[name="csrf_token"]`).First().Attr("value")
+	if !ok || token == "" {
+		c.env.t.Fatalf("GET %s (%d): no CSRF token in page", path, r.StatusCode)
+	}
+	return token
+}
+
+func wantStatus(t *testing.T, r response, want int) {
+	t.Helper()
+	if r.StatusCode != want {
+		t.Fatalf("status = %d, want %d; body:\n%s", r.StatusCode, want, excerpt(r.body))
+	}
+}
+
+func wantText(t *testing.T, r response, texts ...string) {
+	t.Helper()
+	for _, s := range texts {
+		if !strings.Contains(r.body, s) {
+			t.Errorf("body lacks %q; body:\n%s", s, excerpt(r.body))
+		}
+	}
+}
+
+func excerpt(s string) string {
+	if len(s) > 3000 {
+		return s[:3000] + "…"
+	}
+	return s
+}

@@ -1,0 +1,221 @@
+package handlers
+
+import (
+	"errors"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/cqrs-local/cqrs-signin/policy"
+	"github.com/cqrs-local/cqrs-signin/secret"
+	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/views"
+)
+
+const (
+	linkCookie     = "cqrs_link"
+	doneCookie     = "cqrs_registered"
+	linkCookieTTL  = 30 * time.Minute
+	securityTitle  = "Security Information"
+	registerAction = "/register"
+)
+
+// registerPage opens the emailed link: the token moves from the URL into a
+// short-lived cookie (303 to a URL without it), then the Security
+// Information screen is shown.
+func (a *app) registerPage(c *fiber.Ctx) error {
+	if token := c.Query("token"); token != "" {
+		a.setTokenCookie(c, linkCookie, "/register", token, linkCookieTTL)
+		c.Set("Referrer-Policy", "no-referrer")
+		return c.Redirect("/register", fiber.StatusSeeOther)
+	}
+	_, u, err := a.registrationLink(c)
+	if err != nil {
+		return err
+	}
+	return render(c, fiber.StatusOK, views.SecurityInformationPage(a.securityModel(c, u, policyBox("", u.UserID, nil, false), nil)))
+}
+
+// registrationLink finds the user behind the link cookie, or the page that
+// explains why the link cannot be used.
+func (a *app) registrationLink(c *fiber.Ctx) ([]byte, store.User, error) {
+	token := c.Cookies(linkCookie)
+	if token == "" {
+		return nil, store.User{}, linkRefused(false)
+	}
+	hash := secret.HashToken(token)
+	_, u, err := a.store.LinkUser(hash, store.LinkRegister)
+	switch {
+	case errors.Is(err, store.ErrExpired):
+		return nil, store.User{}, linkRefused(true)
+	case errors.Is(err, store.ErrNotFound):
+		return nil, store.User{}, linkRefused(false)
+	case err != nil:
+		return nil, store.User{}, err
+	}
+	if u.Status == store.StatusDisabled {
+		return nil, store.User{}, refuse(fiber.StatusForbidden, "This account is disabled",
+			"Contact your CQRS User Administrator.")
+	}
+	return hash, u, nil
+}
+
+func linkRefused(expired bool) error {
+	if expired {
+		return refuse(fiber.StatusGone, "This registration link has expired",
+			"Registration links work for a limited time. Ask your CQRS User Administrator to send you a new registration email.")
+	}
+	return refuse(fiber.StatusNotFound, "This registration link cannot be used",
+		"The link is not valid or has already been used. Each link works once.",
+		"Ask your CQRS User Administrator to send you a new registration email.")
+}
+
+func (a *app) securityModel(c *fiber.Ctx, u store.User, box views.PolicyBox, errs views.Errors) views.SecurityInformationModel {
+	return views.SecurityInformationModel{
+		Page:     a.page(c, securityTitle),
+		Action:   registerAction,
+		CheckURL: registerAction + "/check",
+		UserID:   u.UserID,
+		Policy:   box,
+		Errors:   errs,
+	}
+}
+
+// registerCheck is HTMX's as-you-type check of the cheap rules.
+func (a *app) registerCheck(c *fiber.Ctx) error {
+	_, u, err := a.registrationLink(c)
+	if err != nil {
+		return err
+	}
+	pw := c.FormValue("password")
+	return render(c, fiber.StatusOK, views.PolicyBoxFragment(policyBox(pw, u.UserID, policy.CheckLive(pw, u.UserID), false)))
+}
+
+// registerSubmit enforces the whole policy, then sets the password,
+// consumes the link and records history in one transaction.
+func (a *app) registerSubmit(c *fiber.Ctx) error {
+	hash, u, err := a.registrationLink(c)
+	if err != nil {
+		return err
+	}
+	pw, confirm := c.FormValue("password"), c.FormValue("confirm_password")
+	errs, box, err := a.checkNewPassword(c, u, pw, confirm, true)
+	if err != nil {
+		return err
+	}
+	if len(errs) > 0 {
+		m := a.securityModel(c, u, box, errs)
+		if isHTMX(c) {
+			return render(c, fiber.StatusUnprocessableEntity, views.SecurityInformationForm(m))
+		}
+		return render(c, fiber.StatusUnprocessableEntity, views.SecurityInformationPage(m))
+	}
+	encoded, err := a.hasher.Hash(c.Context(), pw)
+	if err != nil {
+		return err
+	}
+	u, err = a.store.SetPasswordWithLink(hash, store.LinkRegister, encoded)
+	switch {
+	case errors.Is(err, store.ErrExpired):
+		return linkRefused(true)
+	case errors.Is(err, store.ErrNotFound):
+		return linkRefused(false)
+	case err != nil:
+		return err
+	}
+	a.log.Info("registration completed", "user_id", u.UserID)
+	a.clearCookie(c, linkCookie, "/register")
+	a.setTokenCookie(c, doneCookie, "/register/complete", u.UserID, 5*time.Minute)
+	return redirect(c, "/register/complete")
+}
+
+// registerComplete is the confirmation that leads to the CQRS Login page.
+func (a *app) registerComplete(c *fiber.Ctx) error {
+	return render(c, fiber.StatusOK, views.RegistrationCompletePage(a.page(c, "Your password has been set"), c.Cookies(doneCookie)))
+}
+
+// checkNewPassword applies the whole policy (the stored-hash rules too) and
+// the confirmation, returning per-field problems and the policy box to show.
+// reset is true for a password set through an emailed link, where the
+// 72-hour minimum does not apply.
+func (a *app) checkNewPassword(c *fiber.Ctx, u store.User, pw, confirm string, reset bool) (views.Errors, views.PolicyBox, error) {
+	var errs views.Errors
+	if pw == "" {
+		errs = append(errs, views.FieldError{Field: "password", Message: "Enter a password."})
+		if confirm == "" {
+			errs = append(errs, views.FieldError{Field: "confirm_password", Message: "Confirm your password."})
+		}
+		return errs, policyBox("", u.UserID, nil, false), nil
+	}
+	in := policy.Input{Password: pw, UserID: u.UserID, LastChanged: u.PasswordChanged, Now: a.cfg.Now(), Reset: reset}
+	// The stored-hash rules cost an argon2id computation per hash, so they
+	// run only when the cheap rules pass.
+	violations := policy.CheckLive(pw, u.UserID)
+	if len(violations) == 0 {
+		var err error
+		if in.SameAsCurrent, err = a.hasher.VerifyAny(c.Context(), pw, nonEmpty(u.PasswordHash)); err != nil {
+			return nil, views.PolicyBox{}, err
+		}
+		if in.SameAsPrevious, err = a.hasher.VerifyAny(c.Context(), pw, u.PasswordHistory); err != nil {
+			return nil, views.PolicyBox{}, err
+		}
+	}
+	violations = policy.Check(in)
+	for _, v := range violations {
+		errs = append(errs, views.FieldError{Field: "password", Message: v.Message})
+	}
+	switch {
+	case confirm == "":
+		errs = append(errs, views.FieldError{Field: "confirm_password", Message: "Confirm your password."})
+	case confirm != pw:
+		errs = append(errs, views.FieldError{Field: "confirm_password", Message: "Confirm Password must match Password."})
+	}
+	return errs, policyBox(pw, u.UserID, violations, true), nil
+}
+
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
+}
+
+// policyBox shapes the Password Policy box: live rules ticked for what was
+// typed, stored-hash rules shown once the form was submitted.
+func policyBox(pw, userID string, violations []policy.Violation, submitted bool) views.PolicyBox {
+	typed := pw != ""
+	state := func(code policy.Code, checked bool) views.RuleState {
+		switch {
+		case !checked:
+			return views.RuleUnchecked
+		case policy.Violates(violations, code):
+			return views.RuleNotMet
+		default:
+			return views.RuleMet
+		}
+	}
+	var box views.PolicyBox
+	for _, r := range policy.Rules() {
+		line := views.PolicyLine{Code: string(r.Code), Text: r.Text, OnSubmit: !r.Live}
+		if r.Live {
+			line.State = state(r.Code, typed)
+		} else {
+			line.State = state(r.Code, typed && submitted)
+		}
+		if r.Code == policy.CodeCategories {
+			met := policy.CategoriesMet(pw)
+			for i, text := range policy.Categories() {
+				sub := views.PolicyLine{Code: "category-" + string(rune('1'+i)), Text: text}
+				if typed {
+					sub.State = views.RuleNotMet
+					if met[i] {
+						sub.State = views.RuleMet
+					}
+				}
+				line.Sub = append(line.Sub, sub)
+			}
+		}
+		box.Lines = append(box.Lines, line)
+	}
+	return box
+}

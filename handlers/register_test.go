@@ -1,0 +1,271 @@
+package handlers
+
+import (
+	"bytes"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cqrs-local/cqrs-signin/secret"
+	"github.com/cqrs-local/cqrs-signin/store"
+)
+
+const strongPassword = "Riverside#2026q"
+
+var adminForm = url.Values{
+	"user_id": {"admin.jones"}, "first_name": {"Alex"}, "last_name": {"Jones"},
+	"email": {"Alex.Jones@nhs.net"}, "org_name": {"Riverside Practice"}, "ods_code": {"y12345"},
+}
+
+// startSetup opens the printed set-up link in c.
+func (e *testEnv) startSetup(c *client) {
+	e.t.Helper()
+	token := secret.NewToken()
+	if err := e.store.SetSetupToken(secret.HashToken(token)); err != nil {
+		e.t.Fatal(err)
+	}
+	r := c.get("/setup?token=" + token)
+	wantStatus(e.t, r, 303)
+	if loc := r.Header.Get("Location"); loc != "/setup" {
+		e.t.Fatalf("set-up link redirects to %q, want the token-free /setup", loc)
+	}
+}
+
+// setUp runs the first-run set-up and returns the registration link token
+// it left in c's cookie jar.
+func (e *testEnv) setUp(c *client) string {
+	e.t.Helper()
+	e.startSetup(c)
+	form := cloneForm(adminForm)
+	form.Set("csrf_token", c.csrf("/setup"))
+	r := c.post("/setup", form)
+	wantStatus(e.t, r, 303)
+	if loc := r.Header.Get("Location"); loc != "/register" {
+		e.t.Fatalf("set-up redirects to %q, want /register", loc)
+	}
+	return c.jar[linkCookie]
+}
+
+func cloneForm(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
+
+func TestFirstRunSetup(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+
+	t.Run("home explains set-up is pending", func(t *testing.T) {
+		r := c.get("/")
+		wantStatus(t, r, 503)
+		wantText(t, r, "waiting to be set up")
+	})
+	t.Run("a set-up page without the printed token is refused", func(t *testing.T) {
+		r := e.client().get("/setup")
+		wantStatus(t, r, 403)
+		wantText(t, r, "This set-up link is not valid")
+	})
+
+	e.startSetup(c)
+	r := c.get("/setup")
+	wantStatus(t, r, 200)
+	if got := r.doc(t).Find(`[data-testid="setup-heading"]`).Text(); got != "Set up CQRS" {
+		t.Fatalf("heading = %q", got)
+	}
+
+	t.Run("invalid fields are listed and nothing is saved", func(t *testing.T) {
+		before := e.dbBytes()
+		form := cloneForm(adminForm)
+		form.Set("user_id", "a b")
+		form.Set("email", "alex@nhs.net\r\nBcc: x@evil.example")
+		form.Set("ods_code", "")
+		form.Set("csrf_token", c.csrf("/setup"))
+		r := c.post("/setup", form)
+		wantStatus(t, r, 422)
+		wantText(t, r, "User ID can only contain", "Enter a valid email address", "Enter the organisation&#39;s ODS code")
+		if n, _ := e.store.CountUsers(); n != 0 {
+			t.Fatalf("users = %d after a refused set-up", n)
+		}
+		if !bytes.Equal(before, e.dbBytes()) {
+			t.Fatal("database changed after a refused set-up")
+		}
+	})
+
+	token := e.setUp(c)
+	u, err := e.store.UserByUserID("ADMIN.JONES")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Role != store.RoleSystemAdmin || u.Status != store.StatusInvited || u.PasswordHash != "" {
+		t.Fatalf("admin = %+v, want an invited system administrator without a password", u)
+	}
+	if org, err := e.store.Organisation(u.OrgID); err != nil || org.ODSCode != "Y12345" {
+		t.Fatalf("organisation = %+v, %v; want ODS code Y12345", org, err)
+	}
+	if token == "" {
+		t.Fatal("set-up left no registration link cookie")
+	}
+
+	t.Run("the set-up page works once", func(t *testing.T) {
+		r := c.get("/setup")
+		wantStatus(t, r, 410)
+		wantText(t, r, "already set up")
+		e.startSetupRefused(t)
+	})
+}
+
+// startSetupRefused: once an account exists no new set-up token is taken.
+func (e *testEnv) startSetupRefused(t *testing.T) {
+	if err := e.store.SetSetupToken(secret.HashToken(secret.NewToken())); err == nil {
+		t.Fatal("a set-up token was accepted after set-up")
+	}
+}
+
+func TestRegistration(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	token := e.setUp(c)
+
+	page := c.get("/register")
+	wantStatus(t, page, 200)
+	wantText(t, page, "Security Information:", "* indicates required field(s)", "Password Policy:",
+		"Password may only be changed once every 72 hours.",
+		"Password can not contain all or part (first or last part) of the User ID.",
+		"Password must be 8-32 characters long.",
+		"Password must be different from the previous 8 passwords.",
+		"Password must be different from the current password.",
+		"Password must address three of the following four categories:",
+		"Uppercase characters (A...Z)", "Lowercase characters (a...z)", "Base 10 digits (0...9)", "Non alphanumeric (!, ?, £ etc.)")
+	doc := page.doc(t)
+	if got := doc.Find(`[data-testid="register-user-id"]`).Text(); got != "admin.jones" {
+		t.Fatalf("User ID shown = %q", got)
+	}
+	if doc.Find(`input[type="password"][value]`).Length() != 0 {
+		t.Fatal("a password input carries a value")
+	}
+	csrf := doc.Find(`input[name="csrf_token"]`).AttrOr("value", "")
+
+	t.Run("the live check ticks the cheap rules", func(t *testing.T) {
+		cases := []struct {
+			password                   string
+			length, categories, userID string
+		}{
+			{"abc", "not-met", "not-met", "met"},
+			{"Jones2024!x", "met", "met", "not-met"},
+			{strongPassword, "met", "met", "met"},
+		}
+		for _, tc := range cases {
+			r := c.post("/register/check", url.Values{"password": {tc.password}, "csrf_token": {csrf}}, header("HX-Request", "true"))
+			wantStatus(t, r, 200)
+			d := r.doc(t)
+			for rule, want := range map[string]string{"length": tc.length, "categories": tc.categories, "user-id": tc.userID} {
+				if got := d.Find(`[data-testid="rule-`+rule+`"]`).AttrOr("data-state", ""); got != want {
+					t.Errorf("%q: rule %s = %q, want %q", tc.password, rule, got, want)
+				}
+			}
+			if d.Find("html").Length() != 0 && strings.Contains(r.body, "<html") {
+				t.Errorf("live check answered a whole page, want the fragment")
+			}
+		}
+	})
+
+	refusals := []struct {
+		name, password, confirm string
+		want                    []string
+	}{
+		{"empty", "", "", []string{"Enter a password.", "Confirm your password."}},
+		{"too short", "Ab1!", "Ab1!", []string{"Password must be 8-32 characters long."}},
+		{"too long", strings.Repeat("Ab1!", 9), strings.Repeat("Ab1!", 9), []string{"Password must be 8-32 characters long."}},
+		{"two categories", "abcdefgh12", "abcdefgh12", []string{"Password must address three of the following four categories:"}},
+		{"contains the User ID", "xADMIN.JONES1", "xADMIN.JONES1", []string{"Password can not contain all or part"}},
+		{"contains the last part", "Jones#2026", "Jones#2026", []string{"Password can not contain all or part"}},
+		{"control character", "Abcdef1!\t", "Abcdef1!\t", []string{"Password must not contain control characters."}},
+		{"confirmation differs", strongPassword, strongPassword + "x", []string{"Confirm Password must match Password."}},
+	}
+	for _, tc := range refusals {
+		t.Run("refused: "+tc.name, func(t *testing.T) {
+			before := e.dbBytes()
+			r := c.post("/register", url.Values{"password": {tc.password}, "confirm_password": {tc.confirm}, "csrf_token": {csrf}})
+			wantStatus(t, r, 422)
+			wantText(t, r, tc.want...)
+			wantText(t, r, "There is a problem")
+			if tc.password != "" && strings.Contains(r.body, tc.password) {
+				t.Error("the re-rendered page echoes the password")
+			}
+			if !bytes.Equal(before, e.dbBytes()) {
+				t.Error("database changed after a refusal")
+			}
+		})
+	}
+
+	t.Run("htmx gets the form fragment with its problems", func(t *testing.T) {
+		r := c.post("/register", url.Values{"password": {"short"}, "confirm_password": {"short"}, "csrf_token": {csrf}}, header("HX-Request", "true"))
+		wantStatus(t, r, 422)
+		if strings.Contains(r.body, "<html") || !strings.Contains(r.body, `id="security-information"`) {
+			t.Fatalf("want the form fragment, got:\n%s", excerpt(r.body))
+		}
+	})
+
+	r := c.post("/register", url.Values{"password": {strongPassword}, "confirm_password": {strongPassword}, "csrf_token": {csrf}})
+	wantStatus(t, r, 303)
+	if loc := r.Header.Get("Location"); loc != "/register/complete" {
+		t.Fatalf("success redirects to %q", loc)
+	}
+	done := c.get("/register/complete")
+	wantStatus(t, done, 200)
+	wantText(t, done, "Your password has been set", "admin.jones", `href="/login"`)
+
+	u, err := e.store.UserByUserID("admin.jones")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Status != store.StatusActive || !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
+		t.Fatalf("after registration: status %s, hash %.12q", u.Status, u.PasswordHash)
+	}
+	if ok, _ := e.hasher.Verify(t.Context(), strongPassword, u.PasswordHash); !ok {
+		t.Fatal("stored hash does not verify the chosen password")
+	}
+	if bytes.Contains(e.dbBytes(), []byte(strongPassword)) {
+		t.Fatal("the database file contains the password in clear")
+	}
+	if strings.Contains(e.logs.String(), strongPassword) {
+		t.Fatal("the log contains the password")
+	}
+
+	t.Run("the link works once", func(t *testing.T) {
+		again := e.client()
+		r := again.get("/register?token=" + token)
+		wantStatus(t, r, 303)
+		r = again.get("/register")
+		wantStatus(t, r, 404)
+		wantText(t, r, "This registration link cannot be used", "Ask your CQRS User Administrator")
+	})
+}
+
+func TestRegistrationLinkExpires(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	e.setUp(c)
+	e.clock.Advance(14*24*time.Hour + time.Second)
+	r := c.get("/register")
+	wantStatus(t, r, 410)
+	wantText(t, r, "This registration link has expired", "Ask your CQRS User Administrator")
+}
+
+func TestRegistrationLinkTokenLeavesURL(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	token := e.setUp(c)
+	fresh := e.client()
+	r := fresh.get("/register?token=" + token)
+	wantStatus(t, r, 303)
+	if r.Header.Get("Location") != "/register" || r.Header.Get("Referrer-Policy") != "no-referrer" {
+		t.Fatalf("Location %q, Referrer-Policy %q", r.Header.Get("Location"), r.Header.Get("Referrer-Policy"))
+	}
+	wantStatus(t, fresh.get("/register"), 200)
+	wantStatus(t, e.client().get("/register?token=not-a-real-token"), 303)
+}

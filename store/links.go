@@ -1,0 +1,207 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// LinkPurpose says what a single-use emailed link is for.
+type LinkPurpose string
+
+// Link purposes.
+const (
+	LinkRegister LinkPurpose = "register" // the registration email's link to Security Information
+	LinkReset    LinkPurpose = "reset"    // unlock account or forgotten password
+)
+
+// Link is a single-use link, stored under the SHA-256 of its token so a
+// copy of the database cannot be replayed as links.
+type Link struct {
+	UserID  uint64      `json:"user_id"`
+	Purpose LinkPurpose `json:"purpose"`
+	Created time.Time   `json:"created"`
+	Expires time.Time   `json:"expires"`
+	Used    time.Time   `json:"used"`
+}
+
+// Usable reports whether the link can still be used at now.
+func (l Link) Usable(now time.Time) error {
+	if !l.Used.IsZero() {
+		return ErrNotFound
+	}
+	if !now.Before(l.Expires) {
+		return ErrExpired
+	}
+	return nil
+}
+
+type setupRecord struct {
+	Hash    []byte    `json:"hash"`
+	Created time.Time `json:"created"`
+}
+
+// putLink stores a new link for u and revokes the user's earlier unused
+// links of the same purpose, so only the newest email works.
+func putLink(tx *bolt.Tx, hash []byte, l Link) error {
+	links := tx.Bucket(bucketLinks)
+	var stale [][]byte
+	err := links.ForEach(func(k, v []byte) error {
+		var old Link
+		if err := getJSON(links, k, &old); err != nil {
+			return err
+		}
+		if old.UserID == l.UserID && old.Purpose == l.Purpose && old.Used.IsZero() {
+			stale = append(stale, bytes.Clone(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range stale {
+		if err := links.Delete(k); err != nil {
+			return err
+		}
+	}
+	return putJSON(links, hash, l)
+}
+
+// LinkUser returns a usable link and its user. Unknown and used links are
+// ErrNotFound, out-of-date ones ErrExpired.
+func (s *Store) LinkUser(hash []byte, purpose LinkPurpose) (Link, User, error) {
+	var (
+		l Link
+		u User
+	)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if err := getJSON(tx.Bucket(bucketLinks), hash, &l); err != nil {
+			return err
+		}
+		if l.Purpose != purpose {
+			return ErrNotFound
+		}
+		if err := l.Usable(s.now()); err != nil {
+			return err
+		}
+		var err error
+		u, err = getUser(tx, l.UserID)
+		return err
+	})
+	if err != nil {
+		return Link{}, User{}, fmt.Errorf("store: link: %w", err)
+	}
+	return l, u, nil
+}
+
+// SetPasswordWithLink consumes the link, moves the current hash into the
+// history, stores the new hash and activates the account, all in one
+// transaction: either the link is spent and the password set, or neither.
+func (s *Store) SetPasswordWithLink(linkHash []byte, purpose LinkPurpose, newHash string) (User, error) {
+	var u User
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		now := s.now()
+		links := tx.Bucket(bucketLinks)
+		var l Link
+		if err := getJSON(links, linkHash, &l); err != nil {
+			return err
+		}
+		if l.Purpose != purpose {
+			return ErrNotFound
+		}
+		if err := l.Usable(now); err != nil {
+			return err
+		}
+		var err error
+		if u, err = getUser(tx, l.UserID); err != nil {
+			return err
+		}
+		if u.Status == StatusDisabled {
+			return ErrConflict
+		}
+		l.Used = now
+		if err := putJSON(links, linkHash, l); err != nil {
+			return err
+		}
+		u.setPassword(newHash, now)
+		u.Status = StatusActive
+		u.FailedSignIns = 0
+		u.LockedAt = time.Time{}
+		return putUser(tx, u)
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("store: set password with link: %w", err)
+	}
+	return u, nil
+}
+
+func (u *User) setPassword(newHash string, now time.Time) {
+	if u.PasswordHash != "" {
+		u.PasswordHistory = append([]string{u.PasswordHash}, u.PasswordHistory...)
+		if len(u.PasswordHistory) > HistoryDepth {
+			u.PasswordHistory = u.PasswordHistory[:HistoryDepth]
+		}
+	}
+	u.PasswordHash = newHash
+	u.PasswordChanged = now
+}
+
+// SetSetupToken records the hash of the one-time set-up token printed at
+// first start. It refuses with ErrConflict once any account exists.
+func (s *Store) SetSetupToken(hash []byte) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if hasAny(tx.Bucket(bucketUsers)) {
+			return ErrConflict
+		}
+		return putJSON(tx.Bucket(bucketMeta), keySetup, setupRecord{Hash: hash, Created: s.now()})
+	})
+}
+
+// SetupPending reports whether hash is the current set-up token's hash.
+func (s *Store) SetupPending(hash []byte) bool {
+	var ok bool
+	s.db.View(func(tx *bolt.Tx) error {
+		var rec setupRecord
+		if getJSON(tx.Bucket(bucketMeta), keySetup, &rec) == nil {
+			ok = constantTimeEqual(rec.Hash, hash)
+		}
+		return nil
+	})
+	return ok
+}
+
+// CompleteSetup creates the first organisation, the system administrator and
+// their registration link, and spends the set-up token, in one transaction.
+func (s *Store) CompleteSetup(setupHash []byte, org Organisation, admin User, linkHash []byte, linkTTL time.Duration) (User, error) {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		var rec setupRecord
+		if err := getJSON(meta, keySetup, &rec); err != nil || !constantTimeEqual(rec.Hash, setupHash) {
+			return ErrNotFound
+		}
+		if hasAny(tx.Bucket(bucketUsers)) {
+			return ErrConflict
+		}
+		now := s.now()
+		if err := putNewOrg(tx, &org); err != nil {
+			return err
+		}
+		admin.OrgID = org.ID
+		admin.Role = RoleSystemAdmin
+		admin.Status = StatusInvited
+		admin.Created = now
+		if err := putNewUser(tx, &admin); err != nil {
+			return err
+		}
+		if err := putLink(tx, linkHash, Link{UserID: admin.ID, Purpose: LinkRegister, Created: now, Expires: now.Add(linkTTL)}); err != nil {
+			return err
+		}
+		return meta.Delete(keySetup)
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("store: complete set-up: %w", err)
+	}
+	return admin, nil
+}

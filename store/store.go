@@ -1,0 +1,202 @@
+// Package store keeps everything persistent in one bbolt file: organisations,
+// users, single-use links, sessions and the application's own secrets.
+package store
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Sentinel errors callers test with errors.Is.
+var (
+	// ErrNotFound means the record does not exist (or a link was already used).
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict means a unique value (User ID, email, ODS code) is taken,
+	// or the change no longer applies (set-up already done).
+	ErrConflict = errors.New("store: conflict")
+	// ErrExpired means a link or token exists but its time has passed.
+	ErrExpired = errors.New("store: expired")
+	// ErrLocked means another process holds the database file.
+	ErrLocked = errors.New("store: database file is locked by another process")
+)
+
+// Bucket names. Unique indexes live in sibling buckets written in the same
+// transaction as the record they point to.
+var (
+	bucketMeta         = []byte("meta")
+	bucketOrgs         = []byte("orgs")
+	bucketOrgsByODS    = []byte("orgs.ods")
+	bucketUsers        = []byte("users")
+	bucketUsersByID    = []byte("users.userid")
+	bucketUsersByEmail = []byte("users.email")
+	bucketLinks        = []byte("links")
+	bucketSessions     = []byte("sessions")
+
+	keySchema   = []byte("schema")
+	keyCSRF     = []byte("csrf-key")
+	keySetup    = []byte("setup")
+	allBuckets  = [][]byte{bucketMeta, bucketOrgs, bucketOrgsByODS, bucketUsers, bucketUsersByID, bucketUsersByEmail, bucketLinks, bucketSessions}
+	errNoBucket = errors.New("store: bucket missing")
+)
+
+// migrations bring a database from version i to i+1. Append only: a file
+// written by an older binary is upgraded in place at open.
+var migrations = []func(tx *bolt.Tx) error{
+	// 1: the initial buckets.
+	func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	},
+}
+
+// SchemaVersion is the version this binary writes.
+var SchemaVersion = uint64(len(migrations))
+
+// Options tune Open.
+type Options struct {
+	// LockTimeout bounds the wait for bbolt's file lock; without it a second
+	// process would hang forever on a file the first one holds.
+	LockTimeout time.Duration
+	// Now is the clock; tests inject their own.
+	Now func() time.Time
+}
+
+// Store is the application's database.
+type Store struct {
+	db  *bolt.DB
+	now func() time.Time
+}
+
+// Open opens (creating when missing) the database at path, creates its
+// buckets and runs pending migrations.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s", ErrLocked, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	s := &Store{db: db, now: opts.Now}
+	if err := s.migrate(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) migrate() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return fmt.Errorf("store: migrate: %w", err)
+		}
+		var version uint64
+		if v := meta.Get(keySchema); len(v) == 8 {
+			version = binary.BigEndian.Uint64(v)
+		}
+		if version > SchemaVersion {
+			return fmt.Errorf("store: database schema %d is newer than this binary's %d", version, SchemaVersion)
+		}
+		for ; version < SchemaVersion; version++ {
+			if err := migrations[version](tx); err != nil {
+				return fmt.Errorf("store: migrate to %d: %w", version+1, err)
+			}
+		}
+		if err := meta.Put(keySchema, itob(version)); err != nil {
+			return err
+		}
+		if meta.Get(keyCSRF) == nil {
+			key := make([]byte, 32)
+			if _, err := rand.Read(key); err != nil {
+				return err
+			}
+			return meta.Put(keyCSRF, key)
+		}
+		return nil
+	})
+}
+
+// Close closes the database file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path is the database file's path.
+func (s *Store) Path() string { return s.db.Path() }
+
+// Schema returns the stored schema version.
+func (s *Store) Schema() (uint64, error) {
+	var v uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v = binary.BigEndian.Uint64(tx.Bucket(bucketMeta).Get(keySchema))
+		return nil
+	})
+	return v, err
+}
+
+// CSRFKey returns the secret that signs CSRF tokens, made at first open so
+// tokens survive restarts.
+func (s *Store) CSRFKey() ([]byte, error) {
+	var key []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		key = bytes.Clone(tx.Bucket(bucketMeta).Get(keyCSRF))
+		return nil
+	})
+	return key, err
+}
+
+// Check runs bbolt's consistency check; tests call it before closing.
+func (s *Store) Check() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		var first error
+		for err := range tx.Check() { // drain: the checker goroutine sends every error
+			if first == nil {
+				first = err
+			}
+		}
+		return first
+	})
+}
+
+func itob(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+func getJSON(b *bolt.Bucket, key []byte, v any) error {
+	if b == nil {
+		return errNoBucket
+	}
+	data := b.Get(key)
+	if data == nil {
+		return ErrNotFound
+	}
+	// json.Unmarshal copies what it keeps, so the mmap'd bytes never escape
+	// the transaction.
+	return json.Unmarshal(data, v)
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, data)
+}

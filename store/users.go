@@ -1,0 +1,186 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Role is what a user may do.
+type Role string
+
+// Roles, from most to least powerful.
+const (
+	RoleSystemAdmin Role = "system-admin" // the first-run account; manages everything
+	RoleUserAdmin   Role = "user-admin"   // manages the users of their own organisation
+	RoleUser        Role = "user"
+)
+
+// Status is where an account is in its life.
+type Status string
+
+// Account statuses.
+const (
+	StatusInvited  Status = "invited" // set up, password not chosen yet
+	StatusActive   Status = "active"
+	StatusDisabled Status = "disabled"
+)
+
+// Organisation is a practice or body whose users CQRS serves.
+type Organisation struct {
+	ID      uint64 `json:"id"`
+	Name    string `json:"name"`
+	ODSCode string `json:"ods_code"`
+}
+
+// User is a CQRS account.
+type User struct {
+	ID        uint64 `json:"id"`
+	UserID    string `json:"user_id"` // as the administrator typed it; unique ignoring case
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+	Email     string `json:"email"` // unique ignoring case
+	WorkPhone string `json:"work_phone"`
+	OrgID     uint64 `json:"org_id"`
+	Role      Role   `json:"role"`
+	Status    Status `json:"status"`
+
+	PasswordHash string `json:"password_hash,omitempty"`
+	// PasswordHistory holds the previous hashes, newest first, so rule 5 can
+	// compare a new password with them.
+	PasswordHistory []string  `json:"password_history,omitempty"`
+	PasswordChanged time.Time `json:"password_changed"`
+	FailedSignIns   int       `json:"failed_sign_ins"`
+	LockedAt        time.Time `json:"locked_at"`
+	Created         time.Time `json:"created"`
+}
+
+// HistoryDepth is how many previous hashes are kept beside the current one.
+const HistoryDepth = 8
+
+// FullName is the user's first and last name.
+func (u User) FullName() string { return strings.TrimSpace(u.FirstName + " " + u.LastName) }
+
+func foldKey(s string) []byte { return []byte(strings.ToLower(s)) }
+
+// putNewUser writes a new user and its unique indexes inside tx.
+func putNewUser(tx *bolt.Tx, u *User) error {
+	byID, byEmail := tx.Bucket(bucketUsersByID), tx.Bucket(bucketUsersByEmail)
+	if byID.Get(foldKey(u.UserID)) != nil || byEmail.Get(foldKey(u.Email)) != nil {
+		return ErrConflict
+	}
+	if tx.Bucket(bucketOrgs).Get(itob(u.OrgID)) == nil {
+		return fmt.Errorf("organisation %d: %w", u.OrgID, ErrNotFound)
+	}
+	users := tx.Bucket(bucketUsers)
+	seq, err := users.NextSequence()
+	if err != nil {
+		return err
+	}
+	u.ID = seq
+	if err := putJSON(users, itob(u.ID), u); err != nil {
+		return err
+	}
+	if err := byID.Put(foldKey(u.UserID), itob(u.ID)); err != nil {
+		return err
+	}
+	return byEmail.Put(foldKey(u.Email), itob(u.ID))
+}
+
+func putNewOrg(tx *bolt.Tx, o *Organisation) error {
+	byODS := tx.Bucket(bucketOrgsByODS)
+	key := foldKey(o.ODSCode)
+	if byODS.Get(key) != nil {
+		return ErrConflict
+	}
+	orgs := tx.Bucket(bucketOrgs)
+	seq, err := orgs.NextSequence()
+	if err != nil {
+		return err
+	}
+	o.ID = seq
+	if err := putJSON(orgs, itob(o.ID), o); err != nil {
+		return err
+	}
+	return byODS.Put(key, itob(o.ID))
+}
+
+func getUser(tx *bolt.Tx, id uint64) (User, error) {
+	var u User
+	err := getJSON(tx.Bucket(bucketUsers), itob(id), &u)
+	return u, err
+}
+
+func putUser(tx *bolt.Tx, u User) error {
+	return putJSON(tx.Bucket(bucketUsers), itob(u.ID), u)
+}
+
+// User returns the user with the given record ID.
+func (s *Store) User(id uint64) (User, error) {
+	var u User
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		u, err = getUser(tx, id)
+		return err
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("store: user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+// UserByUserID finds a user by User ID, ignoring case.
+func (s *Store) UserByUserID(userID string) (User, error) {
+	return s.userByIndex(bucketUsersByID, userID)
+}
+
+// UserByEmail finds a user by email address, ignoring case.
+func (s *Store) UserByEmail(email string) (User, error) {
+	return s.userByIndex(bucketUsersByEmail, email)
+}
+
+func (s *Store) userByIndex(index []byte, value string) (User, error) {
+	var u User
+	err := s.db.View(func(tx *bolt.Tx) error {
+		id := tx.Bucket(index).Get(foldKey(value))
+		if id == nil {
+			return ErrNotFound
+		}
+		var err error
+		u, err = getUser(tx, bytesToID(id))
+		return err
+	})
+	return u, err
+}
+
+// Organisation returns the organisation with the given ID.
+func (s *Store) Organisation(id uint64) (Organisation, error) {
+	var o Organisation
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return getJSON(tx.Bucket(bucketOrgs), itob(id), &o)
+	})
+	if err != nil {
+		return Organisation{}, fmt.Errorf("store: organisation %d: %w", id, err)
+	}
+	return o, nil
+}
+
+// CountUsers returns how many accounts exist.
+func (s *Store) CountUsers() (int, error) {
+	var n int
+	err := s.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketUsers).Stats().KeyN
+		return nil
+	})
+	return n, err
+}
+
+func bytesToID(b []byte) uint64 {
+	var v uint64
+	for _, c := range bytes.Clone(b) {
+		v = v<<8 | uint64(c)
+	}
+	return v
+}
