@@ -32,6 +32,15 @@ type Config struct {
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
 	IdleTimeout  time.Duration
+	// SessionIdle and SessionAbsolute end a session after inactivity and
+	// after its age, whatever the activity.
+	SessionIdle     time.Duration
+	SessionAbsolute time.Duration
+	// SignInRateLimit is the sign-in attempts allowed per client address
+	// per minute (0 turns the limit off, for load tests).
+	SignInRateLimit int
+	// HelpDesk is the Help panel and the error pages' contact details.
+	HelpDesk views.HelpDesk
 	// Now is the clock; tests move it.
 	Now func() time.Time
 }
@@ -46,7 +55,22 @@ func DefaultConfig() Config {
 		ReadTimeout:         10 * time.Second,
 		WriteTimeout:        30 * time.Second,
 		IdleTimeout:         60 * time.Second,
+		SessionIdle:         30 * time.Minute,
+		SessionAbsolute:     12 * time.Hour,
+		SignInRateLimit:     30,
+		HelpDesk:            DefaultHelpDesk(),
 		Now:                 time.Now,
+	}
+}
+
+// DefaultHelpDesk is the CQRS help desk as the single sign-on user guide gives it.
+func DefaultHelpDesk() views.HelpDesk {
+	return views.HelpDesk{
+		Email:            "support@cqrs.co.uk",
+		Phone:            "0800 4402777",
+		Hours:            "8am-6pm Mon-Fri exc Bank Holidays",
+		ContactURL:       "/help",
+		GPCollectionsURL: "https://digital.nhs.uk/services/general-practice-gp-collections",
 	}
 }
 
@@ -58,6 +82,21 @@ type Store interface {
 	CompleteSetup(setupHash []byte, org store.Organisation, admin store.User, linkHash []byte, linkTTL time.Duration) (store.User, error)
 	LinkUser(hash []byte, purpose store.LinkPurpose) (store.Link, store.User, error)
 	SetPasswordWithLink(linkHash []byte, purpose store.LinkPurpose, newHash string) (store.User, error)
+
+	UserByUserID(userID string) (store.User, error)
+	Organisation(id uint64) (store.Organisation, error)
+	RecordSignInFailure(userID string) (int, error)
+	SignedIn(userID uint64, sessionHash, replacedSession []byte) (store.User, error)
+	Session(hash []byte, idle, absolute time.Duration) (store.Session, store.User, error)
+	DeleteSession(hash []byte) error
+	DeleteExpiredSessions(idle, absolute time.Duration) (int, error)
+	ChangePassword(userID uint64, newHash string, keepSession []byte) (store.User, error)
+
+	Messages(userID uint64) ([]store.Message, int, error)
+	UnreadCount(userID uint64) (int, error)
+	OpenMessage(userID, id uint64) (store.Message, error)
+	DeleteMessage(userID, id uint64) error
+	Broadcast(orgID uint64, from, subject, body string) (int, error)
 }
 
 // app carries the dependencies every handler shares.
@@ -92,8 +131,14 @@ func New(logger *slog.Logger, cfg Config, st Store, hasher *secret.Hasher) (*fib
 		Immutable: true,
 	})
 	a.routes(f)
+	stop := make(chan struct{})
+	go a.sweepSessions(stop, 10*time.Minute)
+	f.Hooks().OnShutdown(func() error { close(stop); return nil })
 	return f, nil
 }
+
+// timeFormat is how dates and times are shown.
+const timeFormat = "2 January 2006 at 15:04"
 
 // pageError is a refusal shown as a page with its own status.
 type pageError struct {

@@ -195,6 +195,9 @@ func (c *client) do(method, path, body string, opts ...reqOpt) response {
 func (c *client) csrf(path string) string {
 	c.env.t.Helper()
 	r := c.get(path)
+	if r.StatusCode == 303 { // e.g. /login when already signed in
+		r = c.get(r.Header.Get("Location"))
+	}
 	token, ok := r.doc(c.env.t).Find(`input[name="csrf_token"]`).First().Attr("value")
 	if !ok || token == "" {
 		c.env.t.Fatalf("GET %s (%d): no CSRF token in page", path, r.StatusCode)
@@ -223,4 +226,25 @@ func excerpt(s string) string {
 		return s[:3000] + "…"
 	}
 	return s
+}
+
+func nilLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// cfgForRebuild is the config the env was built with, for tests that
+// rebuild the app with other dependencies.
+func (e *testEnv) cfgForRebuild() Config {
+	cfg := DefaultConfig()
+	cfg.Now = e.clock.Now
+	cfg.SignInRateLimit = 0
+	return cfg
+}
+
+// csrfFor is the token the app expects for a browser with this CSRF seed
+// and no session.
+func (e *testEnv) csrfFor(seed string) string {
+	key, err := e.store.CSRFKey()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return (&app{csrfKey: key}).csrfToken(seed, "")
 }

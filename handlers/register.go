@@ -163,6 +163,10 @@ func (a *app) checkNewPassword(c *fiber.Ctx, u store.User, pw, confirm string, r
 	violations = policy.Check(in)
 	for _, v := range violations {
 		errs = append(errs, views.FieldError{Field: "password", Message: v.Message})
+		if v.Code == policy.CodeMinimumAge {
+			errs = append(errs, views.FieldError{Field: "password", Message: "You can change your password again after " +
+				policy.ChangeAllowedAt(u.PasswordChanged).Format(timeFormat) + "."})
+		}
 	}
 	switch {
 	case confirm == "":

@@ -26,9 +26,16 @@ func (a *app) routes(f *fiber.App) {
 
 	f.Get("/healthz", a.health)
 
-	f.Use(a.crossSite, validUTF8, a.csrf)
+	f.Use(a.crossSite, validUTF8, a.loadSession, a.csrf)
 
 	f.Get("/", a.home)
+	f.Get("/help", a.helpPage)
+
+	// The CQRS Login page: NHSmail single sign-on and the legacy login.
+	f.Get("/login", a.loginPage)
+	f.Post("/login", a.signInLimiter(), a.legacySignIn)
+	f.Get("/sso/start", a.ssoStart)
+	f.Post("/signout", a.signOut)
 
 	// First run: the one-time set-up page.
 	f.Get("/setup", a.setupPage)
@@ -39,6 +46,17 @@ func (a *app) routes(f *fiber.App) {
 	f.Post("/register", a.registerSubmit)
 	f.Post("/register/check", a.registerCheck)
 	f.Get("/register/complete", a.registerComplete)
+
+	// Signed in: the message centre and the account page. (A Group with
+	// middleware would also catch unknown paths, so each route names it.)
+	signedIn, admin := a.requireSignedIn, a.requireAdmin
+	f.Get("/messages", signedIn, a.messageCentre)
+	f.Post("/messages/send", signedIn, admin, a.broadcast)
+	f.Get("/messages/:id", signedIn, a.openMessage)
+	f.Post("/messages/:id/delete", signedIn, a.deleteMessage)
+	f.Get("/account", signedIn, a.accountPage)
+	f.Post("/account/password", signedIn, a.changePassword)
+	f.Post("/account/password/check", signedIn, a.accountCheck)
 
 	f.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 }
@@ -54,6 +72,9 @@ func (a *app) home(c *fiber.Ctx) error {
 	n, err := a.store.CountUsers()
 	if err != nil {
 		return err
+	}
+	if _, ok := currentUser(c); ok {
+		return c.Redirect("/messages", fiber.StatusSeeOther)
 	}
 	if n == 0 {
 		return refuse(fiber.StatusServiceUnavailable, "CQRS is waiting to be set up",

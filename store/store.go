@@ -38,11 +38,12 @@ var (
 	bucketUsersByEmail = []byte("users.email")
 	bucketLinks        = []byte("links")
 	bucketSessions     = []byte("sessions")
+	bucketMessages     = []byte("messages")
 
 	keySchema   = []byte("schema")
 	keyCSRF     = []byte("csrf-key")
 	keySetup    = []byte("setup")
-	allBuckets  = [][]byte{bucketMeta, bucketOrgs, bucketOrgsByODS, bucketUsers, bucketUsersByID, bucketUsersByEmail, bucketLinks, bucketSessions}
+	allBuckets  = [][]byte{bucketMeta, bucketOrgs, bucketOrgsByODS, bucketUsers, bucketUsersByID, bucketUsersByEmail, bucketLinks, bucketSessions, bucketMessages}
 	errNoBucket = errors.New("store: bucket missing")
 )
 

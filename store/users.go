@@ -55,6 +55,7 @@ type User struct {
 	PasswordChanged time.Time `json:"password_changed"`
 	FailedSignIns   int       `json:"failed_sign_ins"`
 	LockedAt        time.Time `json:"locked_at"`
+	LastSignIn      time.Time `json:"last_sign_in"`
 	Created         time.Time `json:"created"`
 }
 
@@ -183,4 +184,54 @@ func bytesToID(b []byte) uint64 {
 		v = v<<8 | uint64(c)
 	}
 	return v
+}
+
+// CreateOrganisation adds an organisation; its ODS code is unique ignoring case.
+func (s *Store) CreateOrganisation(o Organisation) (Organisation, error) {
+	err := s.db.Update(func(tx *bolt.Tx) error { return putNewOrg(tx, &o) })
+	if err != nil {
+		return Organisation{}, fmt.Errorf("store: create organisation: %w", err)
+	}
+	return o, nil
+}
+
+// CreateUser adds an invited user and their registration link in one
+// transaction: the account never exists without a way in.
+func (s *Store) CreateUser(u User, linkHash []byte, linkTTL time.Duration) (User, error) {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		now := s.now()
+		u.Status = StatusInvited
+		u.Created = now
+		if err := putNewUser(tx, &u); err != nil {
+			return err
+		}
+		return putLink(tx, linkHash, Link{UserID: u.ID, Purpose: LinkRegister, Created: now, Expires: now.Add(linkTTL)})
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("store: create user: %w", err)
+	}
+	return u, nil
+}
+
+// SetStatus enables or disables an account; disabling ends its sessions.
+func (s *Store) SetStatus(id uint64, status Status) (User, error) {
+	var u User
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		if u, err = getUser(tx, id); err != nil {
+			return err
+		}
+		u.Status = status
+		if err := putUser(tx, u); err != nil {
+			return err
+		}
+		if status == StatusDisabled {
+			return deleteUserSessions(tx, u.ID, nil)
+		}
+		return nil
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("store: set status: %w", err)
+	}
+	return u, nil
 }

@@ -1,0 +1,105 @@
+package handlers
+
+import (
+	"errors"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/cqrs-local/cqrs-signin/policy"
+	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/views"
+)
+
+const (
+	accountAction      = "/account/password"
+	wrongCurrentPasswd = "Your current password is incorrect."
+)
+
+func (a *app) accountModel(c *fiber.Ctx, u store.User, box views.PolicyBox, errs views.Errors, notice string) (views.SecurityInformationModel, error) {
+	p, err := a.signedInPage(c, "My account")
+	if err != nil {
+		return views.SecurityInformationModel{}, err
+	}
+	m := views.SecurityInformationModel{
+		Page: p, Action: accountAction, CheckURL: accountAction + "/check", UserID: u.UserID,
+		Policy: box, Errors: errs, AskCurrent: true, Notice: notice,
+	}
+	if !u.PasswordChanged.IsZero() {
+		m.LastChanged = u.PasswordChanged.Format(timeFormat)
+		if allowed := policy.ChangeAllowedAt(u.PasswordChanged); allowed.After(a.cfg.Now()) {
+			m.NextChange = allowed.Format(timeFormat)
+		}
+	}
+	return m, nil
+}
+
+// accountPage shows the account and the change-password form.
+func (a *app) accountPage(c *fiber.Ctx) error {
+	u, _ := currentUser(c)
+	m, err := a.accountModel(c, u, policyBox("", u.UserID, nil, false), nil, "")
+	if err != nil {
+		return err
+	}
+	return render(c, fiber.StatusOK, views.AccountPage(m))
+}
+
+// accountCheck is the live policy check on the account page.
+func (a *app) accountCheck(c *fiber.Ctx) error {
+	u, _ := currentUser(c)
+	pw := c.FormValue("password")
+	return render(c, fiber.StatusOK, views.PolicyBoxFragment(policyBox(pw, u.UserID, policy.CheckLive(pw, u.UserID), false)))
+}
+
+// changePassword: the current password first, then the whole policy,
+// including the 72-hour minimum (whose refusal says when a change will be
+// allowed), "different from the current" and the history of 8.
+func (a *app) changePassword(c *fiber.Ctx) error {
+	u, _ := currentUser(c)
+	current, pw, confirm := c.FormValue("current_password"), c.FormValue("password"), c.FormValue("confirm_password")
+	var errs views.Errors
+	box := policyBox("", u.UserID, nil, false)
+	ok, err := a.hasher.Verify(c.Context(), current, u.PasswordHash)
+	if err != nil {
+		return err
+	}
+	if current == "" {
+		errs = append(errs, views.FieldError{Field: "current_password", Message: "Enter your current password."})
+	} else if !ok {
+		errs = append(errs, views.FieldError{Field: "current_password", Message: wrongCurrentPasswd})
+	} else {
+		var err error
+		if errs, box, err = a.checkNewPassword(c, u, pw, confirm, false); err != nil {
+			return err
+		}
+	}
+	if len(errs) > 0 {
+		m, err := a.accountModel(c, u, box, errs, "")
+		if err != nil {
+			return err
+		}
+		if isHTMX(c) {
+			return render(c, fiber.StatusUnprocessableEntity, views.SecurityInformationForm(m))
+		}
+		return render(c, fiber.StatusUnprocessableEntity, views.AccountPage(m))
+	}
+	encoded, err := a.hasher.Hash(c.Context(), pw)
+	if err != nil {
+		return err
+	}
+	u, err = a.store.ChangePassword(u.ID, encoded, currentSession(c))
+	if errors.Is(err, store.ErrNotFound) {
+		return fiber.ErrNotFound
+	} else if err != nil {
+		return err
+	}
+	a.log.Info("password changed", "user_id", u.UserID)
+	c.Locals(localUser, u)
+	m, err := a.accountModel(c, u, policyBox("", u.UserID, nil, false), nil, "Your password has been changed.")
+	if err != nil {
+		return err
+	}
+	if isHTMX(c) {
+		return render(c, fiber.StatusOK, views.SecurityInformationForm(m))
+	}
+	return render(c, fiber.StatusOK, views.AccountPage(m))
+}

@@ -1,0 +1,129 @@
+package handlers
+
+import (
+	"errors"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/views"
+)
+
+const (
+	maxSubject = 120
+	maxBody    = 4000
+)
+
+func messageView(m store.Message) views.Message {
+	return views.Message{ID: strconv.FormatUint(m.ID, 10), From: m.From, Subject: m.Subject, Body: m.Body,
+		Sent: m.Sent.Format(timeFormat), Unread: !m.Read}
+}
+
+// messageCentre is "Message Centre", where every sign-in lands.
+func (a *app) messageCentre(c *fiber.Ctx) error {
+	return a.renderMessageCentre(c, fiber.StatusOK, "", nil, views.BroadcastForm{})
+}
+
+func (a *app) renderMessageCentre(c *fiber.Ctx, status int, notice string, open *views.Message, form views.BroadcastForm) error {
+	u, _ := currentUser(c)
+	msgs, unread, err := a.store.Messages(u.ID)
+	if err != nil {
+		return err
+	}
+	p, err := a.signedInPage(c, "Message Centre")
+	if err != nil {
+		return err
+	}
+	m := views.MessageCentreModel{Page: p, Unread: unread, Open: open, Notice: notice, CanBroadcast: p.User.IsAdmin, Broadcast: form}
+	if u.Role == store.RoleSystemAdmin {
+		m.BroadcastAudience = "every CQRS user"
+	} else {
+		m.BroadcastAudience = "every user of " + p.User.Organisation
+	}
+	for _, msg := range msgs {
+		m.Messages = append(m.Messages, messageView(msg))
+	}
+	return render(c, status, views.MessageCentrePage(m))
+}
+
+func messageID(c *fiber.Ctx) (uint64, error) {
+	id, err := strconv.ParseUint(c.Params("id"), 10, 64)
+	if err != nil {
+		return 0, fiber.ErrNotFound
+	}
+	return id, nil
+}
+
+// openMessage shows one message and marks it read: a fragment for htmx, the
+// message centre with the message open otherwise.
+func (a *app) openMessage(c *fiber.Ctx) error {
+	u, _ := currentUser(c)
+	id, err := messageID(c)
+	if err != nil {
+		return err
+	}
+	msg, err := a.store.OpenMessage(u.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return refuse(fiber.StatusNotFound, "Message not found", "It may have been deleted.")
+	} else if err != nil {
+		return err
+	}
+	v := messageView(msg)
+	if isHTMX(c) {
+		unread, err := a.store.UnreadCount(u.ID)
+		if err != nil {
+			return err
+		}
+		return render(c, fiber.StatusOK, views.OpenMessageFragment(v, a.page(c, "").CSRFToken, unread))
+	}
+	return a.renderMessageCentre(c, fiber.StatusOK, "", &v, views.BroadcastForm{})
+}
+
+// deleteMessage removes one of the signed-in user's own messages.
+func (a *app) deleteMessage(c *fiber.Ctx) error {
+	u, _ := currentUser(c)
+	id, err := messageID(c)
+	if err != nil {
+		return err
+	}
+	if err := a.store.DeleteMessage(u.ID, id); errors.Is(err, store.ErrNotFound) {
+		return refuse(fiber.StatusNotFound, "Message not found", "It may have been deleted already.")
+	} else if err != nil {
+		return err
+	}
+	return redirect(c, "/messages")
+}
+
+// broadcast sends a message to every user of the administrator's
+// organisation (the system administrator's reaches everyone).
+func (a *app) broadcast(c *fiber.Ctx) error {
+	u, _ := currentUser(c)
+	form := views.BroadcastForm{Subject: trimSpace(c.FormValue("subject")), Body: trimSpace(c.FormValue("body"))}
+	switch n := utf8.RuneCountInString(form.Subject); {
+	case n == 0:
+		form.Errors = append(form.Errors, views.FieldError{Field: "subject", Message: "Enter a subject."})
+	case n > maxSubject || hasControl(form.Subject):
+		form.Errors = append(form.Errors, views.FieldError{Field: "subject", Message: "The subject must be 120 characters or fewer, on one line."})
+	}
+	switch n := utf8.RuneCountInString(form.Body); {
+	case n == 0:
+		form.Errors = append(form.Errors, views.FieldError{Field: "body", Message: "Enter the message."})
+	case n > maxBody:
+		form.Errors = append(form.Errors, views.FieldError{Field: "body", Message: "The message must be 4000 characters or fewer."})
+	}
+	if len(form.Errors) > 0 {
+		return a.renderMessageCentre(c, fiber.StatusUnprocessableEntity, "", nil, form)
+	}
+	orgID := u.OrgID
+	if u.Role == store.RoleSystemAdmin {
+		orgID = 0
+	}
+	n, err := a.store.Broadcast(orgID, u.FullName()+" (User Administrator)", form.Subject, form.Body)
+	if err != nil {
+		return err
+	}
+	a.log.Info("message sent", "from", u.UserID, "recipients", n)
+	return a.renderMessageCentre(c, fiber.StatusOK, "Your message was sent to "+strconv.Itoa(n)+" users.", nil, views.BroadcastForm{})
+}

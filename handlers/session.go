@@ -1,0 +1,155 @@
+package handlers
+
+import (
+	"encoding/hex"
+	"errors"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/cqrs-local/cqrs-signin/secret"
+	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/views"
+)
+
+const (
+	sessionCookie = "cqrs_session"
+	localUser     = "user"
+	localSessHash = "session-hash"
+)
+
+// loadSession finds the signed-in user from the session cookie. The cookie
+// value is only ever looked up by its hash; an unknown value is ignored
+// (and never adopted: sign-in always makes a new one).
+func (a *app) loadSession(c *fiber.Ctx) error {
+	token := c.Cookies(sessionCookie)
+	if token == "" {
+		return c.Next()
+	}
+	hash := secret.HashToken(token)
+	_, u, err := a.store.Session(hash, a.cfg.SessionIdle, a.cfg.SessionAbsolute)
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrExpired):
+		a.clearCookie(c, sessionCookie, "/")
+		return c.Next()
+	case err != nil:
+		return err
+	}
+	c.Locals(localUser, u)
+	c.Locals(localSessHash, hash)
+	c.Locals(localSessionID, hex.EncodeToString(hash))
+	return c.Next()
+}
+
+// currentUser is the signed-in user, if any.
+func currentUser(c *fiber.Ctx) (store.User, bool) {
+	u, ok := c.Locals(localUser).(store.User)
+	return u, ok
+}
+
+func currentSession(c *fiber.Ctx) []byte {
+	h, _ := c.Locals(localSessHash).([]byte)
+	return h
+}
+
+// requireSignedIn sends a signed-out visitor to the login page, remembering
+// where they were going.
+func (a *app) requireSignedIn(c *fiber.Ctx) error {
+	if _, ok := currentUser(c); ok {
+		return c.Next()
+	}
+	next := "/messages"
+	if c.Method() == fiber.MethodGet {
+		next = string(c.Request().URI().RequestURI())
+	}
+	to := "/login?next=" + url.QueryEscape(next)
+	if isHTMX(c) {
+		c.Set("HX-Redirect", to)
+		return c.SendStatus(fiber.StatusUnauthorized)
+	}
+	return c.Redirect(to, fiber.StatusSeeOther)
+}
+
+// requireAdmin lets only User Administrators and the system administrator on.
+func (a *app) requireAdmin(c *fiber.Ctx) error {
+	u, ok := currentUser(c)
+	if !ok || (u.Role != store.RoleSystemAdmin && u.Role != store.RoleUserAdmin) {
+		return refuse(fiber.StatusForbidden, "You cannot do that", "Only a CQRS User Administrator can use this page.")
+	}
+	return c.Next()
+}
+
+// safeNext keeps a post-sign-in destination on this site: a path, never a
+// scheme, host, protocol-relative "//" or a backslash browsers treat as "/".
+func safeNext(next string) string {
+	const home = "/messages"
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
+		strings.ContainsAny(next, "\\\r\n\t") || hasControl(next) {
+		return home
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || strings.HasPrefix(u.Path, "//") {
+		return home
+	}
+	if strings.HasPrefix(next, "/login") || strings.HasPrefix(next, "/signout") {
+		return home
+	}
+	return next
+}
+
+// startSession makes a brand-new session ID for the user (replacing any the
+// browser had) and sets its cookie.
+func (a *app) startSession(c *fiber.Ctx, u store.User) (store.User, error) {
+	token := secret.NewToken()
+	var replaced []byte
+	if old := c.Cookies(sessionCookie); old != "" {
+		replaced = secret.HashToken(old)
+	}
+	u, err := a.store.SignedIn(u.ID, secret.HashToken(token), replaced)
+	if err != nil {
+		return store.User{}, err
+	}
+	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: token, Path: "/", HTTPOnly: true, Secure: a.cfg.Secure,
+		SameSite: fiber.CookieSameSiteLaxMode, SessionOnly: true})
+	return u, nil
+}
+
+// signedInPage is the layout model with the header's account area.
+func (a *app) signedInPage(c *fiber.Ctx, title string) (views.Page, error) {
+	p := a.page(c, title)
+	u, ok := currentUser(c)
+	if !ok {
+		return p, nil
+	}
+	unread, err := a.store.UnreadCount(u.ID)
+	if err != nil {
+		return p, err
+	}
+	org, err := a.store.Organisation(u.OrgID)
+	if err != nil {
+		return p, err
+	}
+	p.User = &views.SignedInUser{
+		Name: u.FullName(), UserID: u.UserID, Organisation: org.Name + " (" + org.ODSCode + ")",
+		UnreadMessages: unread, IsAdmin: u.Role == store.RoleSystemAdmin || u.Role == store.RoleUserAdmin,
+	}
+	return p, nil
+}
+
+// sweepSessions deletes expired sessions every interval until stop closes.
+func (a *app) sweepSessions(stop <-chan struct{}, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			if _, err := a.store.DeleteExpiredSessions(a.cfg.SessionIdle, a.cfg.SessionAbsolute); err != nil {
+				a.log.Warn("sweeping sessions", "err", err)
+			}
+		}
+	}
+}

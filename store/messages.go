@@ -1,0 +1,156 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Message is one entry in a user's message centre. Messages are keyed by
+// recipient then sequence, so one user's messages are a contiguous range.
+type Message struct {
+	ID      uint64    `json:"id"`
+	UserID  uint64    `json:"user_id"`
+	From    string    `json:"from"`
+	Subject string    `json:"subject"`
+	Body    string    `json:"body"`
+	Sent    time.Time `json:"sent"`
+	Read    bool      `json:"read"`
+}
+
+func messageKey(userID, id uint64) []byte { return append(itob(userID), itob(id)...) }
+
+func addMessage(tx *bolt.Tx, m Message) error {
+	b := tx.Bucket(bucketMessages)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	m.ID = seq
+	return putJSON(b, messageKey(m.UserID, m.ID), m)
+}
+
+// Messages returns the user's messages, newest first, and how many are unread.
+func (s *Store) Messages(userID uint64) ([]Message, int, error) {
+	var (
+		out    []Message
+		unread int
+	)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketMessages)
+		prefix := itob(userID)
+		c := b.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			var m Message
+			if err := getJSON(b, k, &m); err != nil {
+				return err
+			}
+			if !m.Read {
+				unread++
+			}
+			out = append(out, m)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: messages: %w", err)
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, unread, nil
+}
+
+// UnreadCount is the number of unread messages, for the header.
+func (s *Store) UnreadCount(userID uint64) (int, error) {
+	n := 0
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketMessages)
+		prefix := itob(userID)
+		c := b.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			var m Message
+			if err := getJSON(b, k, &m); err != nil {
+				return err
+			}
+			if !m.Read {
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// OpenMessage returns one of the user's messages and marks it read. Another
+// user's message is ErrNotFound: the key includes the recipient.
+func (s *Store) OpenMessage(userID, id uint64) (Message, error) {
+	var m Message
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketMessages)
+		if err := getJSON(b, messageKey(userID, id), &m); err != nil {
+			return err
+		}
+		if m.Read {
+			return nil
+		}
+		m.Read = true
+		return putJSON(b, messageKey(userID, id), m)
+	})
+	if err != nil {
+		return Message{}, fmt.Errorf("store: open message: %w", err)
+	}
+	return m, nil
+}
+
+// DeleteMessage removes one of the user's messages.
+func (s *Store) DeleteMessage(userID, id uint64) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketMessages)
+		if b.Get(messageKey(userID, id)) == nil {
+			return ErrNotFound
+		}
+		return b.Delete(messageKey(userID, id))
+	})
+	if err != nil {
+		return fmt.Errorf("store: delete message: %w", err)
+	}
+	return nil
+}
+
+// Broadcast leaves a message for every active or invited user of orgID (every
+// user at all when orgID is 0), in one transaction, and returns how many.
+func (s *Store) Broadcast(orgID uint64, from, subject, body string) (int, error) {
+	now := s.now()
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		users := tx.Bucket(bucketUsers)
+		var recipients []uint64
+		err := users.ForEach(func(k, v []byte) error {
+			var u User
+			if err := getJSON(users, k, &u); err != nil {
+				return err
+			}
+			if (orgID == 0 || u.OrgID == orgID) && u.Status != StatusDisabled {
+				recipients = append(recipients, u.ID)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, id := range recipients {
+			if err := addMessage(tx, Message{UserID: id, From: from, Subject: subject, Body: body, Sent: now}); err != nil {
+				return err
+			}
+		}
+		n = len(recipients)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: broadcast: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,129 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Session is a signed-in browser, stored under the SHA-256 of its cookie
+// value so the database never holds a usable session ID.
+type Session struct {
+	UserID   uint64    `json:"user_id"`
+	Created  time.Time `json:"created"`
+	LastSeen time.Time `json:"last_seen"`
+}
+
+// sessionTouchEvery limits idle-timer writes: a page view within this time
+// of the last recorded one does not write, so reading pages stays cheap.
+const sessionTouchEvery = time.Minute
+
+// CreateSession stores a new session for userID.
+func (s *Store) CreateSession(hash []byte, userID uint64) error {
+	now := s.now()
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return putJSON(tx.Bucket(bucketSessions), hash, Session{UserID: userID, Created: now, LastSeen: now})
+	})
+}
+
+// Session returns a live session and its user, and refreshes its idle
+// timer. A session past its idle or absolute limit, or whose user may no
+// longer sign in, is deleted and reported as ErrExpired.
+func (s *Store) Session(hash []byte, idle, absolute time.Duration) (Session, User, error) {
+	now := s.now()
+	var (
+		sess  Session
+		u     User
+		touch bool
+	)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if err := getJSON(tx.Bucket(bucketSessions), hash, &sess); err != nil {
+			return err
+		}
+		var err error
+		u, err = getUser(tx, sess.UserID)
+		return err
+	})
+	if err != nil {
+		return Session{}, User{}, fmt.Errorf("store: session: %w", err)
+	}
+	if now.Sub(sess.LastSeen) >= idle || now.Sub(sess.Created) >= absolute || u.Status != StatusActive || !u.LockedAt.IsZero() {
+		s.DeleteSession(hash)
+		return Session{}, User{}, fmt.Errorf("store: session: %w", ErrExpired)
+	}
+	touch = now.Sub(sess.LastSeen) >= sessionTouchEvery
+	if touch {
+		sess.LastSeen = now
+		err = s.db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketSessions)
+			if b.Get(hash) == nil { // signed out meanwhile
+				return ErrNotFound
+			}
+			return putJSON(b, hash, sess)
+		})
+		if err != nil {
+			return Session{}, User{}, fmt.Errorf("store: session: %w", err)
+		}
+	}
+	return sess, u, nil
+}
+
+// DeleteSession ends a session (sign out).
+func (s *Store) DeleteSession(hash []byte) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSessions).Delete(hash)
+	})
+}
+
+// deleteUserSessions ends every session of userID except keep (nil for all).
+func deleteUserSessions(tx *bolt.Tx, userID uint64, keep []byte) error {
+	b := tx.Bucket(bucketSessions)
+	var doomed [][]byte
+	err := b.ForEach(func(k, v []byte) error {
+		var sess Session
+		if err := getJSON(b, k, &sess); err != nil {
+			return err
+		}
+		if sess.UserID == userID && !bytes.Equal(k, keep) {
+			doomed = append(doomed, bytes.Clone(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range doomed {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteExpiredSessions removes sessions past either limit; bbolt has no
+// TTL, so the app sweeps now and then.
+func (s *Store) DeleteExpiredSessions(idle, absolute time.Duration) (int, error) {
+	now := s.now()
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSessions)
+		var doomed [][]byte
+		b.ForEach(func(k, v []byte) error {
+			var sess Session
+			if getJSON(b, k, &sess) != nil || now.Sub(sess.LastSeen) >= idle || now.Sub(sess.Created) >= absolute {
+				doomed = append(doomed, bytes.Clone(k))
+			}
+			return nil
+		})
+		for _, k := range doomed {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(doomed)
+		return nil
+	})
+	return n, err
+}
