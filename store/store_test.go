@@ -1,0 +1,273 @@
+package store
+
+import (
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func openTest(t *testing.T) (*Store, *testClock) {
+	t.Helper()
+	clk := &testClock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
+	s, err := Open(filepath.Join(t.TempDir(), "cqrs.db"), Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Check(); err != nil {
+			t.Errorf("consistency check: %v", err)
+		}
+		s.Close()
+	})
+	return s, clk
+}
+
+func hashOf(b byte) []byte {
+	h := make([]byte, 32)
+	for i := range h {
+		h[i] = b
+	}
+	return h
+}
+
+func seed(t *testing.T, s *Store) (Organisation, User) {
+	t.Helper()
+	org, err := s.CreateOrganisation(Organisation{Name: "Riverside Practice", ODSCode: "Y12345"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.CreateUser(User{UserID: "Sam.Patel", FirstName: "Sam", LastName: "Patel", Email: "Sam.Patel@nhs.net", OrgID: org.ID, Role: RoleUser}, hashOf(1), 14*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return org, u
+}
+
+func TestOpenCreatesBucketsAndSchema(t *testing.T) {
+	s, _ := openTest(t)
+	v, err := s.Schema()
+	if err != nil || v != SchemaVersion {
+		t.Fatalf("schema = %d, %v; want %d", v, err, SchemaVersion)
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if tx.Bucket(b) == nil {
+				t.Errorf("bucket %s missing", b)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := s.CSRFKey()
+	if len(key) != 32 {
+		t.Fatalf("CSRF key is %d bytes", len(key))
+	}
+}
+
+func TestMigrationFromAnEmptyFileAndRefusalOfNewer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error { // a version-0 file: only meta, no schema
+		_, err := tx.CreateBucket(bucketMeta)
+		return err
+	})
+	db.Close()
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.Schema(); v != SchemaVersion {
+		t.Fatalf("migrated schema = %d, want %d", v, SchemaVersion)
+	}
+	key1, _ := s.CSRFKey()
+	s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, itob(SchemaVersion+1)) })
+	s.Close()
+	if _, err := Open(path, Options{}); err == nil {
+		t.Fatal("opened a file from a newer version")
+	}
+	// Reopening the migrated file keeps its secret.
+	db, _ = bolt.Open(path, 0o600, nil)
+	db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, itob(SchemaVersion)) })
+	db.Close()
+	s, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if key2, _ := s.CSRFKey(); string(key1) != string(key2) {
+		t.Fatal("CSRF key changed across reopen")
+	}
+}
+
+func TestSecondOpenIsLockedNotHung(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cqrs.db")
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = Open(path, Options{LockTimeout: 100 * time.Millisecond})
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("second open: %v, want ErrLocked", err)
+	}
+}
+
+func TestUniqueUserIDAndEmailIgnoringCase(t *testing.T) {
+	s, _ := openTest(t)
+	org, _ := seed(t, s)
+	for _, u := range []User{
+		{UserID: "SAM.PATEL", Email: "other@nhs.net", OrgID: org.ID},
+		{UserID: "someone", Email: "sam.patel@NHS.NET", OrgID: org.ID},
+	} {
+		if _, err := s.CreateUser(u, hashOf(9), time.Hour); !errors.Is(err, ErrConflict) {
+			t.Errorf("create %+v: %v, want ErrConflict", u, err)
+		}
+	}
+	if _, err := s.CreateOrganisation(Organisation{Name: "Dup", ODSCode: "y12345"}); !errors.Is(err, ErrConflict) {
+		t.Errorf("duplicate ODS code: %v", err)
+	}
+	if _, err := s.CreateUser(User{UserID: "x.y", Email: "x@nhs.net", OrgID: 999}, hashOf(8), time.Hour); !errors.Is(err, ErrNotFound) {
+		t.Errorf("user of a missing organisation: %v", err)
+	}
+	got, err := s.UserByEmail("SAM.patel@nhs.net")
+	if err != nil || got.UserID != "Sam.Patel" {
+		t.Fatalf("by email: %+v %v", got, err)
+	}
+}
+
+func TestLinkIsSingleUseAndExpires(t *testing.T) {
+	s, clk := openTest(t)
+	_, u := seed(t, s)
+	if _, got, err := s.LinkUser(hashOf(1), LinkRegister); err != nil || got.ID != u.ID {
+		t.Fatalf("link user: %v", err)
+	}
+	if _, _, err := s.LinkUser(hashOf(1), LinkReset); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("link used for another purpose: %v", err)
+	}
+	got, err := s.SetPasswordWithLink(hashOf(1), LinkRegister, "$argon2id$first")
+	if err != nil || got.Status != StatusActive || got.PasswordHash != "$argon2id$first" {
+		t.Fatalf("set password: %+v %v", got, err)
+	}
+	if _, err := s.SetPasswordWithLink(hashOf(1), LinkRegister, "$argon2id$again"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("reuse: %v, want ErrNotFound", err)
+	}
+
+	// A new link for the same purpose revokes the old unused one.
+	tx := func(f func(*bolt.Tx) error) {
+		if err := s.db.Update(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := clk.Now()
+	tx(func(t *bolt.Tx) error {
+		return putLink(t, hashOf(2), Link{UserID: u.ID, Purpose: LinkReset, Created: now, Expires: now.Add(time.Hour)})
+	})
+	tx(func(t *bolt.Tx) error {
+		return putLink(t, hashOf(3), Link{UserID: u.ID, Purpose: LinkReset, Created: now, Expires: now.Add(time.Hour)})
+	})
+	if _, _, err := s.LinkUser(hashOf(2), LinkReset); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("superseded link: %v", err)
+	}
+	clk.Advance(time.Hour)
+	if _, _, err := s.LinkUser(hashOf(3), LinkReset); !errors.Is(err, ErrExpired) {
+		t.Fatalf("expired link: %v", err)
+	}
+	if _, err := s.SetPasswordWithLink(hashOf(3), LinkReset, "x"); !errors.Is(err, ErrExpired) {
+		t.Fatalf("expired link set password: %v", err)
+	}
+}
+
+func TestPasswordHistoryKeepsEight(t *testing.T) {
+	s, _ := openTest(t)
+	_, u := seed(t, s)
+	if _, err := s.SetPasswordWithLink(hashOf(1), LinkRegister, "h0"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 10; i++ {
+		if _, err := s.ChangePassword(u.ID, "h"+string(rune('0'+i)), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := s.User(u.ID)
+	if got.PasswordHash != "h:" { // '0'+10
+		t.Fatalf("current = %q", got.PasswordHash)
+	}
+	if len(got.PasswordHistory) != HistoryDepth || got.PasswordHistory[0] != "h9" || got.PasswordHistory[7] != "h2" {
+		t.Fatalf("history = %v", got.PasswordHistory)
+	}
+}
+
+func TestSetPasswordRefusesDisabledAccountAndChangesNothing(t *testing.T) {
+	s, _ := openTest(t)
+	_, u := seed(t, s)
+	if _, err := s.SetStatus(u.ID, StatusDisabled); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetPasswordWithLink(hashOf(1), LinkRegister, "h"); !errors.Is(err, ErrConflict) {
+		t.Fatalf("disabled: %v", err)
+	}
+	// The transaction rolled back: the link is still unused.
+	if _, _, err := s.LinkUser(hashOf(1), LinkRegister); err != nil {
+		t.Fatalf("link after a refused set: %v", err)
+	}
+}
+
+func TestSessionsExpireAndAreSwept(t *testing.T) {
+	s, clk := openTest(t)
+	_, u := seed(t, s)
+	s.SetPasswordWithLink(hashOf(1), LinkRegister, "h")
+	if _, err := s.SignedIn(u.ID, hashOf(5), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Session(hashOf(5), 30*time.Minute, 12*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(30 * time.Minute)
+	if _, _, err := s.Session(hashOf(5), 30*time.Minute, 12*time.Hour); !errors.Is(err, ErrExpired) {
+		t.Fatalf("idle session: %v", err)
+	}
+	if _, _, err := s.Session(hashOf(5), 30*time.Minute, 12*time.Hour); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("an expired session was not deleted: %v", err)
+	}
+	s.SignedIn(u.ID, hashOf(6), nil)
+	clk.Advance(time.Hour)
+	if n, err := s.DeleteExpiredSessions(30*time.Minute, 12*time.Hour); err != nil || n != 1 {
+		t.Fatalf("swept %d, %v", n, err)
+	}
+}
+
+func TestFirstSignInLeavesOneWelcome(t *testing.T) {
+	s, _ := openTest(t)
+	_, u := seed(t, s)
+	s.SetPasswordWithLink(hashOf(1), LinkRegister, "h")
+	s.SignedIn(u.ID, hashOf(5), nil)
+	s.SignedIn(u.ID, hashOf(6), hashOf(5))
+	msgs, unread, err := s.Messages(u.ID)
+	if err != nil || len(msgs) != 1 || unread != 1 || msgs[0].Subject != WelcomeSubject {
+		t.Fatalf("messages = %+v, unread %d, %v", msgs, unread, err)
+	}
+	if _, _, err := s.Session(hashOf(5), time.Hour, time.Hour); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("replaced session: %v", err)
+	}
+}
