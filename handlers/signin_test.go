@@ -39,7 +39,7 @@ func (e *testEnv) addUserWithRole(orgID uint64, userID, password string, role st
 	e.t.Helper()
 	token := secret.NewToken()
 	u, err := e.store.CreateUser(store.User{UserID: userID, FirstName: "Sam", LastName: "Patel", Email: userID + "@nhs.net", OrgID: orgID, Role: role},
-		secret.HashToken(token), time.Hour)
+		secret.HashToken(token), time.Hour, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -39,11 +39,15 @@ var (
 	bucketLinks        = []byte("links")
 	bucketSessions     = []byte("sessions")
 	bucketMessages     = []byte("messages")
+	bucketOutbox       = []byte("outbox")
+	// The embedded NHSmail simulator's directory and signing key.
+	bucketNHSmailAccounts = []byte("nhsmail.accounts")
+	bucketNHSmailMeta     = []byte("nhsmail.meta")
 
 	keySchema   = []byte("schema")
 	keyCSRF     = []byte("csrf-key")
 	keySetup    = []byte("setup")
-	allBuckets  = [][]byte{bucketMeta, bucketOrgs, bucketOrgsByODS, bucketUsers, bucketUsersByID, bucketUsersByEmail, bucketLinks, bucketSessions, bucketMessages}
+	allBuckets  = [][]byte{bucketMeta, bucketOrgs, bucketOrgsByODS, bucketUsers, bucketUsersByID, bucketUsersByEmail, bucketLinks, bucketSessions, bucketMessages, bucketOutbox, bucketNHSmailAccounts, bucketNHSmailMeta}
 	errNoBucket = errors.New("store: bucket missing")
 )
 

@@ -52,7 +52,7 @@ func seed(t *testing.T, s *Store) (Organisation, User) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := s.CreateUser(User{UserID: "Sam.Patel", FirstName: "Sam", LastName: "Patel", Email: "Sam.Patel@nhs.net", OrgID: org.ID, Role: RoleUser}, hashOf(1), 14*24*time.Hour)
+	u, err := s.CreateUser(User{UserID: "Sam.Patel", FirstName: "Sam", LastName: "Patel", Email: "Sam.Patel@nhs.net", OrgID: org.ID, Role: RoleUser}, hashOf(1), 14*24*time.Hour, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,14 +140,14 @@ func TestUniqueUserIDAndEmailIgnoringCase(t *testing.T) {
 		{UserID: "SAM.PATEL", Email: "other@nhs.net", OrgID: org.ID},
 		{UserID: "someone", Email: "sam.patel@NHS.NET", OrgID: org.ID},
 	} {
-		if _, err := s.CreateUser(u, hashOf(9), time.Hour); !errors.Is(err, ErrConflict) {
+		if _, err := s.CreateUser(u, hashOf(9), time.Hour, nil); !errors.Is(err, ErrConflict) {
 			t.Errorf("create %+v: %v, want ErrConflict", u, err)
 		}
 	}
 	if _, err := s.CreateOrganisation(Organisation{Name: "Dup", ODSCode: "y12345"}); !errors.Is(err, ErrConflict) {
 		t.Errorf("duplicate ODS code: %v", err)
 	}
-	if _, err := s.CreateUser(User{UserID: "x.y", Email: "x@nhs.net", OrgID: 999}, hashOf(8), time.Hour); !errors.Is(err, ErrNotFound) {
+	if _, err := s.CreateUser(User{UserID: "x.y", Email: "x@nhs.net", OrgID: 999}, hashOf(8), time.Hour, nil); !errors.Is(err, ErrNotFound) {
 		t.Errorf("user of a missing organisation: %v", err)
 	}
 	got, err := s.UserByEmail("SAM.patel@nhs.net")

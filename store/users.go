@@ -195,9 +195,10 @@ func (s *Store) CreateOrganisation(o Organisation) (Organisation, error) {
 	return o, nil
 }
 
-// CreateUser adds an invited user and their registration link in one
-// transaction: the account never exists without a way in.
-func (s *Store) CreateUser(u User, linkHash []byte, linkTTL time.Duration) (User, error) {
+// CreateUser adds an invited user, their registration link and (when
+// email is not nil) the registration email in one transaction: the account
+// never exists without its way in, and the email is never lost.
+func (s *Store) CreateUser(u User, linkHash []byte, linkTTL time.Duration, email *Email) (User, error) {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		now := s.now()
 		u.Status = StatusInvited
@@ -205,7 +206,14 @@ func (s *Store) CreateUser(u User, linkHash []byte, linkTTL time.Duration) (User
 		if err := putNewUser(tx, &u); err != nil {
 			return err
 		}
-		return putLink(tx, linkHash, Link{UserID: u.ID, Purpose: LinkRegister, Created: now, Expires: now.Add(linkTTL)})
+		if err := putLink(tx, linkHash, Link{UserID: u.ID, Purpose: LinkRegister, Created: now, Expires: now.Add(linkTTL)}); err != nil {
+			return err
+		}
+		if email == nil {
+			return nil
+		}
+		email.UserID, email.OrgID = u.ID, u.OrgID
+		return enqueueEmail(tx, email, now)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: create user: %w", err)

@@ -1,0 +1,186 @@
+package store
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// EmailStatus is where an outbox entry is in its delivery.
+type EmailStatus string
+
+// Email statuses.
+const (
+	EmailQueued EmailStatus = "queued" // waiting for its first or next attempt
+	EmailSent   EmailStatus = "sent"   // accepted by the SMTP server
+	EmailFailed EmailStatus = "failed" // gave up after the last attempt
+	// EmailLocal is delivered to the built-in local mailbox (no SMTP set up).
+	EmailLocal EmailStatus = "mailbox"
+)
+
+// Email is one outbox entry. It is written in the same transaction as the
+// change that causes it, so an acknowledged change never loses its email.
+type Email struct {
+	ID          uint64      `json:"id"`
+	Kind        string      `json:"kind"` // registration, reset, password-changed …
+	UserID      uint64      `json:"user_id"`
+	OrgID       uint64      `json:"org_id"`
+	ToName      string      `json:"to_name"`
+	To          string      `json:"to"`
+	Subject     string      `json:"subject"`
+	Text        string      `json:"text"`
+	HTML        string      `json:"html"`
+	Created     time.Time   `json:"created"`
+	Status      EmailStatus `json:"status"`
+	Attempts    int         `json:"attempts"`
+	NextAttempt time.Time   `json:"next_attempt"`
+	LastError   string      `json:"last_error,omitempty"`
+	SentAt      time.Time   `json:"sent_at"`
+	// Secret is the link token inside the body. Once SMTP has delivered the
+	// email it is cut out of the stored copy, so the outbox does not keep
+	// working links.
+	Secret string `json:"secret,omitempty"`
+}
+
+func enqueueEmail(tx *bolt.Tx, e *Email, now time.Time) error {
+	b := tx.Bucket(bucketOutbox)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	e.ID = seq
+	e.Created = now
+	if e.Status == "" {
+		e.Status = EmailQueued
+	}
+	e.NextAttempt = now
+	return putJSON(b, itob(e.ID), e)
+}
+
+// QueueEmail adds an email to the outbox on its own.
+func (s *Store) QueueEmail(e Email) (Email, error) {
+	err := s.db.Update(func(tx *bolt.Tx) error { return enqueueEmail(tx, &e, s.now()) })
+	if err != nil {
+		return Email{}, fmt.Errorf("store: queue email: %w", err)
+	}
+	return e, nil
+}
+
+// DueEmails returns queued emails whose next attempt is due, oldest first.
+func (s *Store) DueEmails(limit int) ([]Email, error) {
+	now := s.now()
+	var out []Email
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		return b.ForEach(func(k, v []byte) error {
+			if len(out) >= limit {
+				return nil
+			}
+			var e Email
+			if err := getJSON(b, k, &e); err != nil {
+				return err
+			}
+			if e.Status == EmailQueued && !e.NextAttempt.After(now) {
+				out = append(out, e)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// MarkEmailSent records delivery and removes the link token from the
+// stored copy.
+func (s *Store) MarkEmailSent(id uint64) error {
+	return s.updateEmail(id, func(e *Email) {
+		e.Status = EmailSent
+		e.Attempts++
+		e.SentAt = s.now()
+		e.LastError = ""
+		if e.Secret != "" {
+			e.Text = strings.ReplaceAll(e.Text, e.Secret, "[removed after sending]")
+			e.HTML = strings.ReplaceAll(e.HTML, e.Secret, "[removed after sending]")
+			e.Secret = ""
+		}
+	})
+}
+
+// MarkEmailAttemptFailed records a failed attempt: retried at next, or
+// failed for good when final.
+func (s *Store) MarkEmailAttemptFailed(id uint64, errText string, next time.Time, final bool) error {
+	return s.updateEmail(id, func(e *Email) {
+		e.Attempts++
+		e.LastError = errText
+		e.NextAttempt = next
+		if final {
+			e.Status = EmailFailed
+		}
+	})
+}
+
+// MarkEmailDelivered puts an email in the local mailbox (no SMTP).
+func (s *Store) MarkEmailDelivered(id uint64) error {
+	return s.updateEmail(id, func(e *Email) {
+		e.Status = EmailLocal
+		e.SentAt = s.now()
+	})
+}
+
+func (s *Store) updateEmail(id uint64, change func(*Email)) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		var e Email
+		if err := getJSON(b, itob(id), &e); err != nil {
+			return err
+		}
+		change(&e)
+		return putJSON(b, itob(id), e)
+	})
+	if err != nil {
+		return fmt.Errorf("store: email %d: %w", id, err)
+	}
+	return nil
+}
+
+// EmailFilter selects outbox entries for the mailbox and outbox pages.
+type EmailFilter struct {
+	OrgID  uint64 // 0: every organisation
+	UserID uint64 // 0: every user
+	Limit  int
+}
+
+// Emails lists outbox entries newest first.
+func (s *Store) Emails(f EmailFilter) ([]Email, error) {
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	var out []Email
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		c := b.Cursor()
+		for k, _ := c.Last(); k != nil && len(out) < f.Limit; k, _ = c.Prev() {
+			var e Email
+			if err := getJSON(b, k, &e); err != nil {
+				return err
+			}
+			if (f.OrgID == 0 || e.OrgID == f.OrgID) && (f.UserID == 0 || e.UserID == f.UserID) {
+				out = append(out, e)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Email returns one outbox entry.
+func (s *Store) Email(id uint64) (Email, error) {
+	var e Email
+	err := s.db.View(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bucketOutbox), itob(id), &e) })
+	if err != nil {
+		return Email{}, fmt.Errorf("store: email %d: %w", id, err)
+	}
+	return e, nil
+}
+
