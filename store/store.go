@@ -43,11 +43,12 @@ var (
 	// The embedded NHSmail simulator's directory and signing key.
 	bucketNHSmailAccounts = []byte("nhsmail.accounts")
 	bucketNHSmailMeta     = []byte("nhsmail.meta")
+	bucketNHSmailSessions = []byte("nhsmail.sessions")
 
 	keySchema   = []byte("schema")
 	keyCSRF     = []byte("csrf-key")
 	keySetup    = []byte("setup")
-	allBuckets  = [][]byte{bucketMeta, bucketOrgs, bucketOrgsByODS, bucketUsers, bucketUsersByID, bucketUsersByEmail, bucketLinks, bucketSessions, bucketMessages, bucketOutbox, bucketNHSmailAccounts, bucketNHSmailMeta}
+	allBuckets  = [][]byte{bucketMeta, bucketOrgs, bucketOrgsByODS, bucketUsers, bucketUsersByID, bucketUsersByEmail, bucketLinks, bucketSessions, bucketMessages, bucketOutbox, bucketNHSmailAccounts, bucketNHSmailMeta, bucketNHSmailSessions}
 	errNoBucket = errors.New("store: bucket missing")
 )
 
