@@ -25,8 +25,20 @@ type Config struct {
 	Hosts []string
 	// Secure is true when served over TLS: cookies get Secure and origins https.
 	Secure bool
-	// RegistrationLinkTTL is how long a registration email's link works.
+	// BaseURL is the address links in emails point to.
+	BaseURL string
+	// RegistrationLinkTTL is how long a registration email's link works;
+	// ResetLinkTTL an unlock / forgotten-password link.
 	RegistrationLinkTTL time.Duration
+	ResetLinkTTL        time.Duration
+	// EmailDomains, when set, are the only domains user emails may have
+	// (CQRS itself takes nhs.net and nhs.uk).
+	EmailDomains []string
+	// SMTPEnabled says emails leave by SMTP; otherwise the local mailbox is
+	// where they are delivered.
+	SMTPEnabled bool
+	// OpenMailbox shows the local mailbox to everyone (training set-ups).
+	OpenMailbox bool
 	// BodyLimit caps request bodies in bytes.
 	BodyLimit    int
 	ReadTimeout  time.Duration
@@ -50,7 +62,9 @@ func DefaultConfig() Config {
 	return Config{
 		Version:             "dev",
 		Hosts:               []string{"localhost", "127.0.0.1", "::1"},
+		BaseURL:             "http://127.0.0.1:8420",
 		RegistrationLinkTTL: 14 * 24 * time.Hour,
+		ResetLinkTTL:        time.Hour,
 		BodyLimit:           64 * 1024,
 		ReadTimeout:         10 * time.Second,
 		WriteTimeout:        30 * time.Second,
@@ -81,7 +95,7 @@ type Store interface {
 	SetupPending(hash []byte) bool
 	CompleteSetup(setupHash []byte, org store.Organisation, admin store.User, linkHash []byte, linkTTL time.Duration) (store.User, error)
 	LinkUser(hash []byte, purpose store.LinkPurpose) (store.Link, store.User, error)
-	SetPasswordWithLink(linkHash []byte, purpose store.LinkPurpose, newHash string) (store.User, error)
+	SetPasswordWithLink(linkHash []byte, purpose store.LinkPurpose, newHash string, notify *store.Email) (store.User, error)
 
 	UserByUserID(userID string) (store.User, error)
 	Organisation(id uint64) (store.Organisation, error)
@@ -97,6 +111,30 @@ type Store interface {
 	OpenMessage(userID, id uint64) (store.Message, error)
 	DeleteMessage(userID, id uint64) error
 	Broadcast(orgID uint64, from, subject, body string) (int, error)
+
+	User(id uint64) (store.User, error)
+	ListUsers(f store.UserFilter) ([]store.User, int, error)
+	CreateUser(u store.User, linkHash []byte, linkTTL time.Duration, email *store.Email) (store.User, error)
+	UpdateUser(edited store.User) (store.User, error)
+	SetStatus(id uint64, status store.Status) (store.User, error)
+	Unlock(userID uint64) (store.User, error)
+	SendLink(userID uint64, purpose store.LinkPurpose, linkHash []byte, ttl time.Duration, email store.Email) (store.User, error)
+	RevokeInvitation(userID uint64) (store.User, error)
+	Organisations() ([]store.Organisation, error)
+	CreateOrganisation(o store.Organisation) (store.Organisation, error)
+	UpdateOrganisation(o store.Organisation) (store.Organisation, error)
+	Emails(f store.EmailFilter) ([]store.Email, error)
+	Email(id uint64) (store.Email, error)
+}
+
+// Mailer is told when an email was queued, so delivery starts at once.
+type Mailer interface{ Wake() }
+
+// Deps are the app's collaborators.
+type Deps struct {
+	Store  Store
+	Hasher *secret.Hasher
+	Mailer Mailer // nil: emails wait for the sender's next poll
 }
 
 // app carries the dependencies every handler shares.
@@ -105,19 +143,20 @@ type app struct {
 	cfg     Config
 	store   Store
 	hasher  *secret.Hasher
+	mailer  Mailer
 	csrfKey []byte
 }
 
 // New builds the Fiber application; main and the tests call it the same way.
-func New(logger *slog.Logger, cfg Config, st Store, hasher *secret.Hasher) (*fiber.App, error) {
+func New(logger *slog.Logger, cfg Config, deps Deps) (*fiber.App, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	key, err := st.CSRFKey()
+	key, err := deps.Store.CSRFKey()
 	if err != nil {
 		return nil, err
 	}
-	a := &app{log: logger, cfg: cfg, store: st, hasher: hasher, csrfKey: key}
+	a := &app{log: logger, cfg: cfg, store: deps.Store, hasher: deps.Hasher, mailer: deps.Mailer, csrfKey: key}
 	f := fiber.New(fiber.Config{
 		AppName:               "cqrs-signin",
 		BodyLimit:             cfg.BodyLimit,

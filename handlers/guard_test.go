@@ -128,7 +128,7 @@ func (panickingStore) CountUsers() (int, error) { panic("boom: internal detail")
 
 func TestPanicsBecomeAGenericPage(t *testing.T) {
 	e := newEnv(t)
-	app, err := New(slog.New(slog.NewTextHandler(io.Discard, nil)), DefaultConfig(), panickingStore{e.store}, e.hasher)
+	app, err := New(slog.New(slog.NewTextHandler(io.Discard, nil)), DefaultConfig(), Deps{Store: panickingStore{e.store}, Hasher: e.hasher})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,7 +73,7 @@ func newEnv(t *testing.T, adjust ...func(*Config)) *testEnv {
 	}
 	logs := &bytes.Buffer{}
 	hasher := secret.NewHasher(testParams, 2, time.Second)
-	app, err := New(slog.New(slog.NewTextHandler(logs, nil)), cfg, st, hasher)
+	app, err := New(slog.New(slog.NewTextHandler(logs, nil)), cfg, Deps{Store: st, Hasher: hasher})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,55 +12,33 @@ import (
 	"github.com/cqrs-local/cqrs-signin/views"
 )
 
+// linkFlow is a page reached from an emailed single-use link where the user
+// chooses a password: registration (the job aid's Security Information
+// screen) and the unlock / forgotten-password reset.
+type linkFlow struct {
+	purpose store.LinkPurpose
+	path    string // "/register" or "/reset"
+	cookie  string
+	// refused explains an unknown, used or expired link.
+	refused func(expired bool) error
+	// done is where success leads.
+	done string
+}
+
 const (
-	linkCookie     = "cqrs_link"
-	doneCookie     = "cqrs_registered"
-	linkCookieTTL  = 30 * time.Minute
-	securityTitle  = "Security Information"
-	registerAction = "/register"
+	linkCookie    = "cqrs_link"
+	resetCookie   = "cqrs_reset"
+	doneCookie    = "cqrs_done"
+	linkCookieTTL = 30 * time.Minute
+	securityTitle = "Security Information"
 )
 
-// registerPage opens the emailed link: the token moves from the URL into a
-// short-lived cookie (303 to a URL without it), then the Security
-// Information screen is shown.
-func (a *app) registerPage(c *fiber.Ctx) error {
-	if token := c.Query("token"); token != "" {
-		a.setTokenCookie(c, linkCookie, "/register", token, linkCookieTTL)
-		c.Set("Referrer-Policy", "no-referrer")
-		return c.Redirect("/register", fiber.StatusSeeOther)
-	}
-	_, u, err := a.registrationLink(c)
-	if err != nil {
-		return err
-	}
-	return render(c, fiber.StatusOK, views.SecurityInformationPage(a.securityModel(c, u, policyBox("", u.UserID, nil, false), nil)))
-}
+var (
+	registration  = linkFlow{purpose: store.LinkRegister, path: "/register", cookie: linkCookie, refused: registrationRefused, done: "/register/complete"}
+	passwordReset = linkFlow{purpose: store.LinkReset, path: "/reset", cookie: resetCookie, refused: resetRefused, done: "/reset/complete"}
+)
 
-// registrationLink finds the user behind the link cookie, or the page that
-// explains why the link cannot be used.
-func (a *app) registrationLink(c *fiber.Ctx) ([]byte, store.User, error) {
-	token := c.Cookies(linkCookie)
-	if token == "" {
-		return nil, store.User{}, linkRefused(false)
-	}
-	hash := secret.HashToken(token)
-	_, u, err := a.store.LinkUser(hash, store.LinkRegister)
-	switch {
-	case errors.Is(err, store.ErrExpired):
-		return nil, store.User{}, linkRefused(true)
-	case errors.Is(err, store.ErrNotFound):
-		return nil, store.User{}, linkRefused(false)
-	case err != nil:
-		return nil, store.User{}, err
-	}
-	if u.Status == store.StatusDisabled {
-		return nil, store.User{}, refuse(fiber.StatusForbidden, "This account is disabled",
-			"Contact your CQRS User Administrator.")
-	}
-	return hash, u, nil
-}
-
-func linkRefused(expired bool) error {
+func registrationRefused(expired bool) error {
 	if expired {
 		return refuse(fiber.StatusGone, "This registration link has expired",
 			"Registration links work for a limited time. Ask your CQRS User Administrator to send you a new registration email.")
@@ -70,68 +48,137 @@ func linkRefused(expired bool) error {
 		"Ask your CQRS User Administrator to send you a new registration email.")
 }
 
-func (a *app) securityModel(c *fiber.Ctx, u store.User, box views.PolicyBox, errs views.Errors) views.SecurityInformationModel {
+func resetRefused(expired bool) error {
+	if expired {
+		return refuse(fiber.StatusGone, "This link has expired",
+			"Links to unlock your account or reset your password work for a limited time. Ask for a new one from the CQRS Login page (Unlock Account or Forgotten Password), or ask your CQRS User Administrator.")
+	}
+	return refuse(fiber.StatusNotFound, "This link cannot be used",
+		"The link is not valid or has already been used. Each link works once.",
+		"Ask for a new one from the CQRS Login page (Unlock Account or Forgotten Password), or ask your CQRS User Administrator.")
+}
+
+// page opens the emailed link: the token moves from the URL into a
+// short-lived cookie (303 to a URL without it, so it stays out of history
+// and Referer headers), then the Security Information screen is shown.
+func (a *app) linkPage(f linkFlow) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if token := c.Query("token"); token != "" {
+			a.setTokenCookie(c, f.cookie, f.path, token, linkCookieTTL)
+			c.Set("Referrer-Policy", "no-referrer")
+			return c.Redirect(f.path, fiber.StatusSeeOther)
+		}
+		_, u, err := a.linkUser(c, f)
+		if err != nil {
+			return err
+		}
+		return render(c, fiber.StatusOK, views.SecurityInformationPage(a.securityModel(c, f, u, policyBox("", u.UserID, nil, false), nil)))
+	}
+}
+
+// linkUser finds the user behind the flow's cookie, or the page that
+// explains why the link cannot be used.
+func (a *app) linkUser(c *fiber.Ctx, f linkFlow) ([]byte, store.User, error) {
+	token := c.Cookies(f.cookie)
+	if token == "" {
+		return nil, store.User{}, f.refused(false)
+	}
+	hash := secret.HashToken(token)
+	_, u, err := a.store.LinkUser(hash, f.purpose)
+	switch {
+	case errors.Is(err, store.ErrExpired):
+		return nil, store.User{}, f.refused(true)
+	case errors.Is(err, store.ErrNotFound):
+		return nil, store.User{}, f.refused(false)
+	case err != nil:
+		return nil, store.User{}, err
+	}
+	if u.Status == store.StatusDisabled {
+		return nil, store.User{}, refuse(fiber.StatusForbidden, "This account is disabled",
+			"The link cannot be used while the account is disabled. Contact your CQRS User Administrator.")
+	}
+	return hash, u, nil
+}
+
+func (a *app) securityModel(c *fiber.Ctx, f linkFlow, u store.User, box views.PolicyBox, errs views.Errors) views.SecurityInformationModel {
 	return views.SecurityInformationModel{
 		Page:     a.page(c, securityTitle),
-		Action:   registerAction,
-		CheckURL: registerAction + "/check",
+		Action:   f.path,
+		CheckURL: f.path + "/check",
 		UserID:   u.UserID,
 		Policy:   box,
 		Errors:   errs,
 	}
 }
 
-// registerCheck is HTMX's as-you-type check of the cheap rules.
-func (a *app) registerCheck(c *fiber.Ctx) error {
-	_, u, err := a.registrationLink(c)
-	if err != nil {
-		return err
-	}
-	pw := c.FormValue("password")
-	return render(c, fiber.StatusOK, views.PolicyBoxFragment(policyBox(pw, u.UserID, policy.CheckLive(pw, u.UserID), false)))
-}
-
-// registerSubmit enforces the whole policy, then sets the password,
-// consumes the link and records history in one transaction.
-func (a *app) registerSubmit(c *fiber.Ctx) error {
-	hash, u, err := a.registrationLink(c)
-	if err != nil {
-		return err
-	}
-	pw, confirm := c.FormValue("password"), c.FormValue("confirm_password")
-	errs, box, err := a.checkNewPassword(c, u, pw, confirm, true)
-	if err != nil {
-		return err
-	}
-	if len(errs) > 0 {
-		m := a.securityModel(c, u, box, errs)
-		if isHTMX(c) {
-			return render(c, fiber.StatusUnprocessableEntity, views.SecurityInformationForm(m))
+// linkCheck is HTMX's as-you-type check of the cheap rules.
+func (a *app) linkCheck(f linkFlow) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		_, u, err := a.linkUser(c, f)
+		if err != nil {
+			return err
 		}
-		return render(c, fiber.StatusUnprocessableEntity, views.SecurityInformationPage(m))
+		pw := c.FormValue("password")
+		return render(c, fiber.StatusOK, views.PolicyBoxFragment(policyBox(pw, u.UserID, policy.CheckLive(pw, u.UserID), false)))
 	}
-	encoded, err := a.hasher.Hash(c.Context(), pw)
-	if err != nil {
-		return err
-	}
-	u, err = a.store.SetPasswordWithLink(hash, store.LinkRegister, encoded)
-	switch {
-	case errors.Is(err, store.ErrExpired):
-		return linkRefused(true)
-	case errors.Is(err, store.ErrNotFound):
-		return linkRefused(false)
-	case err != nil:
-		return err
-	}
-	a.log.Info("registration completed", "user_id", u.UserID)
-	a.clearCookie(c, linkCookie, "/register")
-	a.setTokenCookie(c, doneCookie, "/register/complete", u.UserID, 5*time.Minute)
-	return redirect(c, "/register/complete")
 }
 
-// registerComplete is the confirmation that leads to the CQRS Login page.
-func (a *app) registerComplete(c *fiber.Ctx) error {
-	return render(c, fiber.StatusOK, views.RegistrationCompletePage(a.page(c, "Your password has been set"), c.Cookies(doneCookie)))
+// linkSubmit enforces the whole policy, then sets the password, consumes
+// the link and records history in one transaction. A reset also unlocks the
+// account, ends every session and tells the owner by email.
+func (a *app) linkSubmit(f linkFlow) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		hash, u, err := a.linkUser(c, f)
+		if err != nil {
+			return err
+		}
+		pw, confirm := c.FormValue("password"), c.FormValue("confirm_password")
+		errs, box, err := a.checkNewPassword(c, u, pw, confirm, true)
+		if err != nil {
+			return err
+		}
+		if len(errs) > 0 {
+			m := a.securityModel(c, f, u, box, errs)
+			if isHTMX(c) {
+				return render(c, fiber.StatusUnprocessableEntity, views.SecurityInformationForm(m))
+			}
+			return render(c, fiber.StatusUnprocessableEntity, views.SecurityInformationPage(m))
+		}
+		encoded, err := a.hasher.Hash(c.Context(), pw)
+		if err != nil {
+			return err
+		}
+		var notify *store.Email
+		if f.purpose == store.LinkReset {
+			e := a.passwordChangedEmail(u, a.cfg.Now())
+			notify = &e
+		}
+		u, err = a.store.SetPasswordWithLink(hash, f.purpose, encoded, notify)
+		switch {
+		case errors.Is(err, store.ErrExpired):
+			return f.refused(true)
+		case errors.Is(err, store.ErrNotFound):
+			return f.refused(false)
+		case err != nil:
+			return err
+		}
+		a.wakeMailer()
+		a.log.Info("password set from link", "purpose", f.purpose, "user_id", u.UserID)
+		a.clearCookie(c, f.cookie, f.path)
+		a.setTokenCookie(c, doneCookie, f.done, u.UserID, 5*time.Minute)
+		return redirect(c, f.done)
+	}
+}
+
+// linkComplete confirms the password and leads to the CQRS Login page.
+func (a *app) linkComplete(f linkFlow) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		heading := "Your password has been set"
+		if f.purpose == store.LinkReset {
+			heading = "Your password has been changed"
+		}
+		return render(c, fiber.StatusOK, views.PasswordSetPage(a.page(c, heading), heading, c.Cookies(doneCookie), f.purpose == store.LinkRegister))
+	}
 }
 
 // checkNewPassword applies the whole policy (the stored-hash rules too) and

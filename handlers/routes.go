@@ -41,11 +41,14 @@ func (a *app) routes(f *fiber.App) {
 	f.Get("/setup", a.setupPage)
 	f.Post("/setup", a.setupSubmit)
 
-	// Registration: the emailed link to the Security Information screen.
-	f.Get("/register", a.registerPage)
-	f.Post("/register", a.registerSubmit)
-	f.Post("/register/check", a.registerCheck)
-	f.Get("/register/complete", a.registerComplete)
+	// The emailed links to the Security Information screen: registration,
+	// and unlock / forgotten password.
+	for _, flow := range []linkFlow{registration, passwordReset} {
+		f.Get(flow.path, a.linkPage(flow))
+		f.Post(flow.path, a.linkSubmit(flow))
+		f.Post(flow.path+"/check", a.linkCheck(flow))
+		f.Get(flow.done, a.linkComplete(flow))
+	}
 
 	// Signed in: the message centre and the account page. (A Group with
 	// middleware would also catch unknown paths, so each route names it.)
@@ -57,6 +60,23 @@ func (a *app) routes(f *fiber.App) {
 	f.Get("/account", signedIn, a.accountPage)
 	f.Post("/account/password", signedIn, a.changePassword)
 	f.Post("/account/password/check", signedIn, a.accountCheck)
+
+	// Administration: users of the administrator's organisation (all, for
+	// the system administrator), organisations, and the local mailbox.
+	sysAdmin := a.requireSystemAdmin
+	f.Get("/admin", signedIn, admin, func(c *fiber.Ctx) error { return c.Redirect("/admin/users", fiber.StatusSeeOther) })
+	f.Get("/admin/users", signedIn, admin, a.adminUsers)
+	f.Get("/admin/users/new", signedIn, admin, a.newUserPage)
+	f.Post("/admin/users", signedIn, admin, a.createUser)
+	f.Get("/admin/users/:id", signedIn, admin, a.userDetail)
+	f.Post("/admin/users/:id", signedIn, admin, a.updateUser)
+	f.Post("/admin/users/:id/:action", signedIn, admin, a.userAction)
+	f.Get("/admin/organisations", signedIn, sysAdmin, a.organisations)
+	f.Post("/admin/organisations", signedIn, sysAdmin, a.createOrganisation)
+	f.Get("/admin/organisations/:id", signedIn, sysAdmin, a.organisation)
+	f.Post("/admin/organisations/:id", signedIn, sysAdmin, a.updateOrganisation)
+	f.Get("/mailbox", a.requireMailbox, a.mailbox)
+	f.Get("/mailbox/:id", a.requireMailbox, a.mailboxEmail)
 
 	f.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 }

@@ -81,7 +81,7 @@ func (a *app) setupSubmit(c *fiber.Ctx) error {
 	}
 	a.log.Info("first administrator created", "user_id", admin.UserID)
 	a.clearCookie(c, setupCookie, "/setup")
-	a.setTokenCookie(c, linkCookie, "/register", linkToken, linkCookieTTL)
+	a.setTokenCookie(c, registration.cookie, registration.path, linkToken, linkCookieTTL)
 	return redirect(c, "/register")
 }
 

@@ -50,7 +50,7 @@ func (e *testEnv) addUserWithRole(orgID uint64, userID, password string, role st
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if u, err = e.store.SetPasswordWithLink(secret.HashToken(token), store.LinkRegister, hash); err != nil {
+	if u, err = e.store.SetPasswordWithLink(secret.HashToken(token), store.LinkRegister, hash, nil); err != nil {
 		e.t.Fatal(err)
 	}
 	return u
@@ -419,7 +419,7 @@ func TestConcurrentSignInsAreBoundedAndAllAnswered(t *testing.T) {
 	e.addUser(admin.OrgID, "sam.patel", "Harbour!2026x")
 	// Real parameters: the bound is what matters here.
 	e.hasher = secret.NewHasher(secret.OWASP, 2, 50*time.Millisecond)
-	app, err := New(nilLogger(), e.cfgForRebuild(), e.store, e.hasher)
+	app, err := New(nilLogger(), e.cfgForRebuild(), Deps{Store: e.store, Hasher: e.hasher})
 	if err != nil {
 		t.Fatal(err)
 	}

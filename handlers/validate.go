@@ -102,3 +102,16 @@ func validateODSCode(v string) []views.FieldError {
 	}
 	return nil
 }
+
+// validatePhone: optional; digits, spaces, and + ( ) - only.
+func validatePhone(v string) []views.FieldError {
+	if v == "" {
+		return nil
+	}
+	if len(v) > maxPhone || strings.ContainsFunc(v, func(r rune) bool {
+		return !(r >= '0' && r <= '9' || r == ' ' || r == '+' || r == '(' || r == ')' || r == '-')
+	}) {
+		return fieldError("work_phone", "Enter a phone number using digits, spaces, +, ( ) and -, up to 20 characters.")
+	}
+	return nil
+}

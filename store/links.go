@@ -97,9 +97,11 @@ func (s *Store) LinkUser(hash []byte, purpose LinkPurpose) (Link, User, error) {
 }
 
 // SetPasswordWithLink consumes the link, moves the current hash into the
-// history, stores the new hash and activates the account, all in one
-// transaction: either the link is spent and the password set, or neither.
-func (s *Store) SetPasswordWithLink(linkHash []byte, purpose LinkPurpose, newHash string) (User, error) {
+// history, stores the new hash, activates and unlocks the account, and
+// queues notify (when not nil), all in one transaction: either the link is
+// spent and the password set, or neither. A reset also ends every session
+// of the user.
+func (s *Store) SetPasswordWithLink(linkHash []byte, purpose LinkPurpose, newHash string, notify *Email) (User, error) {
 	var u User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		now := s.now()
@@ -129,7 +131,19 @@ func (s *Store) SetPasswordWithLink(linkHash []byte, purpose LinkPurpose, newHas
 		u.Status = StatusActive
 		u.FailedSignIns = 0
 		u.LockedAt = time.Time{}
-		return putUser(tx, u)
+		if err := putUser(tx, u); err != nil {
+			return err
+		}
+		if purpose == LinkReset {
+			if err := deleteUserSessions(tx, u.ID, nil); err != nil {
+				return err
+			}
+		}
+		if notify == nil {
+			return nil
+		}
+		notify.UserID, notify.OrgID, notify.To, notify.ToName = u.ID, u.OrgID, u.Email, u.FullName()
+		return enqueueEmail(tx, notify, now)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: set password with link: %w", err)
@@ -192,6 +206,7 @@ func (s *Store) CompleteSetup(setupHash []byte, org Organisation, admin User, li
 		admin.Role = RoleSystemAdmin
 		admin.Status = StatusInvited
 		admin.Created = now
+		admin.InviteExpires = now.Add(linkTTL)
 		if err := putNewUser(tx, &admin); err != nil {
 			return err
 		}

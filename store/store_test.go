@@ -165,11 +165,11 @@ func TestLinkIsSingleUseAndExpires(t *testing.T) {
 	if _, _, err := s.LinkUser(hashOf(1), LinkReset); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("link used for another purpose: %v", err)
 	}
-	got, err := s.SetPasswordWithLink(hashOf(1), LinkRegister, "$argon2id$first")
+	got, err := s.SetPasswordWithLink(hashOf(1), LinkRegister, "$argon2id$first", nil)
 	if err != nil || got.Status != StatusActive || got.PasswordHash != "$argon2id$first" {
 		t.Fatalf("set password: %+v %v", got, err)
 	}
-	if _, err := s.SetPasswordWithLink(hashOf(1), LinkRegister, "$argon2id$again"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.SetPasswordWithLink(hashOf(1), LinkRegister, "$argon2id$again", nil); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("reuse: %v, want ErrNotFound", err)
 	}
 
@@ -193,7 +193,7 @@ func TestLinkIsSingleUseAndExpires(t *testing.T) {
 	if _, _, err := s.LinkUser(hashOf(3), LinkReset); !errors.Is(err, ErrExpired) {
 		t.Fatalf("expired link: %v", err)
 	}
-	if _, err := s.SetPasswordWithLink(hashOf(3), LinkReset, "x"); !errors.Is(err, ErrExpired) {
+	if _, err := s.SetPasswordWithLink(hashOf(3), LinkReset, "x", nil); !errors.Is(err, ErrExpired) {
 		t.Fatalf("expired link set password: %v", err)
 	}
 }
@@ -201,7 +201,7 @@ func TestLinkIsSingleUseAndExpires(t *testing.T) {
 func TestPasswordHistoryKeepsEight(t *testing.T) {
 	s, _ := openTest(t)
 	_, u := seed(t, s)
-	if _, err := s.SetPasswordWithLink(hashOf(1), LinkRegister, "h0"); err != nil {
+	if _, err := s.SetPasswordWithLink(hashOf(1), LinkRegister, "h0", nil); err != nil {
 		t.Fatal(err)
 	}
 	for i := 1; i <= 10; i++ {
@@ -224,7 +224,7 @@ func TestSetPasswordRefusesDisabledAccountAndChangesNothing(t *testing.T) {
 	if _, err := s.SetStatus(u.ID, StatusDisabled); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SetPasswordWithLink(hashOf(1), LinkRegister, "h"); !errors.Is(err, ErrConflict) {
+	if _, err := s.SetPasswordWithLink(hashOf(1), LinkRegister, "h", nil); !errors.Is(err, ErrConflict) {
 		t.Fatalf("disabled: %v", err)
 	}
 	// The transaction rolled back: the link is still unused.
@@ -236,7 +236,7 @@ func TestSetPasswordRefusesDisabledAccountAndChangesNothing(t *testing.T) {
 func TestSessionsExpireAndAreSwept(t *testing.T) {
 	s, clk := openTest(t)
 	_, u := seed(t, s)
-	s.SetPasswordWithLink(hashOf(1), LinkRegister, "h")
+	s.SetPasswordWithLink(hashOf(1), LinkRegister, "h", nil)
 	if _, err := s.SignedIn(u.ID, hashOf(5), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func TestSessionsExpireAndAreSwept(t *testing.T) {
 func TestFirstSignInLeavesOneWelcome(t *testing.T) {
 	s, _ := openTest(t)
 	_, u := seed(t, s)
-	s.SetPasswordWithLink(hashOf(1), LinkRegister, "h")
+	s.SetPasswordWithLink(hashOf(1), LinkRegister, "h", nil)
 	s.SignedIn(u.ID, hashOf(5), nil)
 	s.SignedIn(u.ID, hashOf(6), hashOf(5))
 	msgs, unread, err := s.Messages(u.ID)

@@ -56,6 +56,10 @@ type User struct {
 	FailedSignIns   int       `json:"failed_sign_ins"`
 	LockedAt        time.Time `json:"locked_at"`
 	LastSignIn      time.Time `json:"last_sign_in"`
+	// InviteExpires is when the newest registration link stops working;
+	// InviteRevoked is set when an administrator withdrew it.
+	InviteExpires time.Time `json:"invite_expires"`
+	InviteRevoked bool      `json:"invite_revoked"`
 	Created         time.Time `json:"created"`
 }
 
@@ -209,6 +213,10 @@ func (s *Store) CreateUser(u User, linkHash []byte, linkTTL time.Duration, email
 		if err := putLink(tx, linkHash, Link{UserID: u.ID, Purpose: LinkRegister, Created: now, Expires: now.Add(linkTTL)}); err != nil {
 			return err
 		}
+		u.InviteExpires = now.Add(linkTTL)
+		if err := putUser(tx, u); err != nil {
+			return err
+		}
 		if email == nil {
 			return nil
 		}
@@ -230,6 +238,9 @@ func (s *Store) SetStatus(id uint64, status Status) (User, error) {
 			return err
 		}
 		u.Status = status
+		if status == StatusActive && u.PasswordHash == "" {
+			u.Status = StatusInvited // enabling an account that never registered
+		}
 		if err := putUser(tx, u); err != nil {
 			return err
 		}

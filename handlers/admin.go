@@ -1,0 +1,440 @@
+package handlers
+
+import (
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/cqrs-local/cqrs-signin/secret"
+	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/views"
+)
+
+const usersPerPage = 25
+
+var roleLabels = map[store.Role]string{
+	store.RoleSystemAdmin: "System administrator",
+	store.RoleUserAdmin:   "User Administrator",
+	store.RoleUser:        "User",
+}
+
+func isSystemAdmin(u store.User) bool { return u.Role == store.RoleSystemAdmin }
+
+// orgScope is the organisation an administrator may see: 0 (all) for the
+// system administrator, their own for a User Administrator.
+func orgScope(admin store.User) uint64 {
+	if isSystemAdmin(admin) {
+		return 0
+	}
+	return admin.OrgID
+}
+
+// managedUser loads the user named in the URL, if the signed-in
+// administrator may manage them. Another organisation's user is "not
+// found": a User Administrator learns nothing about other organisations.
+func (a *app) managedUser(c *fiber.Ctx) (store.User, store.User, error) {
+	admin, _ := currentUser(c)
+	id, err := strconv.ParseUint(c.Params("id"), 10, 64)
+	if err != nil {
+		return admin, store.User{}, fiber.ErrNotFound
+	}
+	u, err := a.store.User(id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !isSystemAdmin(admin) && u.OrgID != admin.OrgID) {
+		return admin, store.User{}, refuse(fiber.StatusNotFound, "User not found", "There is no such user in your organisation.")
+	}
+	if err != nil {
+		return admin, store.User{}, err
+	}
+	if isSystemAdmin(u) && !isSystemAdmin(admin) {
+		return admin, store.User{}, refuse(fiber.StatusForbidden, "You cannot manage this user", "Only the system administrator can change the system administrator's account.")
+	}
+	return admin, u, nil
+}
+
+// adminUsers is the list with search, status filter and pages.
+func (a *app) adminUsers(c *fiber.Ctx) error {
+	admin, _ := currentUser(c)
+	page, _ := strconv.Atoi(c.Query("page", "1"))
+	if page < 1 {
+		page = 1
+	}
+	q := trimSpace(c.Query("q"))
+	if len(q) > 100 {
+		q = q[:100]
+	}
+	state := c.Query("state")
+	switch state {
+	case "", store.StateInvited, store.StateActive, store.StateLocked, store.StateDisabled:
+	default:
+		state = ""
+	}
+	users, total, err := a.store.ListUsers(store.UserFilter{OrgID: orgScope(admin), Query: q, State: state, Offset: (page - 1) * usersPerPage, Limit: usersPerPage})
+	if err != nil {
+		return err
+	}
+	p, err := a.signedInPage(c, "Users")
+	if err != nil {
+		return err
+	}
+	m := views.UserListModel{Page: p, Query: q, Total: total, CanOrgs: isSystemAdmin(admin), Notice: c.Query("notice")}
+	for _, s := range []struct{ v, l string }{{"", "Any status"}, {store.StateInvited, "Invited"}, {store.StateActive, "Active"}, {store.StateLocked, "Locked"}, {store.StateDisabled, "Disabled"}} {
+		m.States = append(m.States, views.Option{Value: s.v, Label: s.l, Selected: s.v == state})
+	}
+	orgNames, err := a.orgNames()
+	if err != nil {
+		return err
+	}
+	now := a.cfg.Now()
+	for _, u := range users {
+		m.Rows = append(m.Rows, views.AdminUserRow{
+			ID: strconv.FormatUint(u.ID, 10), UserID: u.UserID, Name: u.FullName(), Email: u.Email,
+			Organisation: orgNames[u.OrgID], Role: roleLabels[u.Role], State: u.State(), Invitation: u.Invitation(now),
+		})
+	}
+	if total > 0 {
+		m.From = (page-1)*usersPerPage + 1
+		m.To = m.From + len(users) - 1
+	}
+	link := func(p int) string {
+		v := url.Values{"page": {strconv.Itoa(p)}}
+		if q != "" {
+			v.Set("q", q)
+		}
+		if state != "" {
+			v.Set("state", state)
+		}
+		return "/admin/users?" + v.Encode()
+	}
+	if page > 1 {
+		m.PrevURL = link(page - 1)
+	}
+	if page*usersPerPage < total {
+		m.NextURL = link(page + 1)
+	}
+	if isHTMX(c) {
+		return render(c, fiber.StatusOK, views.UserTable(m))
+	}
+	return render(c, fiber.StatusOK, views.UserListPage(m))
+}
+
+func (a *app) orgNames() (map[uint64]string, error) {
+	orgs, err := a.store.Organisations()
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[uint64]string, len(orgs))
+	for _, o := range orgs {
+		names[o.ID] = o.Name + " (" + o.ODSCode + ")"
+	}
+	return names, nil
+}
+
+// userForm shapes the create (withUserID) or edit form.
+func (a *app) userForm(admin store.User, action, submit string, values map[string]string, withUserID bool, errs views.Errors) (views.UserFormModel, error) {
+	m := views.UserFormModel{Action: action, Submit: submit, Errors: errs}
+	if withUserID {
+		m.Fields = append(m.Fields, views.Field{ID: "user_id", Label: "User ID", Hint: "3 to 32 letters, digits, full stops, underscores or hyphens.", Value: values["user_id"], MaxLength: maxUserID, Required: true})
+	}
+	emailHint := ""
+	if len(a.cfg.EmailDomains) > 0 {
+		emailHint = "A personal work address ending " + strings.Join(a.cfg.EmailDomains, " or ") + "."
+	}
+	m.Fields = append(m.Fields,
+		views.Field{ID: "first_name", Label: "First name", Value: values["first_name"], MaxLength: maxName, Required: true},
+		views.Field{ID: "last_name", Label: "Last name", Value: values["last_name"], MaxLength: maxName, Required: true},
+		views.Field{ID: "work_phone", Label: "Work phone", Type: "tel", Value: values["work_phone"], MaxLength: maxPhone},
+		views.Field{ID: "email", Label: "Email address", Hint: emailHint, Type: "email", Value: values["email"], MaxLength: maxEmail, Required: true},
+	)
+	orgs, err := a.store.Organisations()
+	if err != nil {
+		return m, err
+	}
+	for _, o := range orgs {
+		if isSystemAdmin(admin) || o.ID == admin.OrgID {
+			id := strconv.FormatUint(o.ID, 10)
+			m.Orgs = append(m.Orgs, views.Option{Value: id, Label: o.Name + " (" + o.ODSCode + ")", Selected: id == values["org_id"]})
+		}
+	}
+	for _, r := range assignableRoles(admin) {
+		m.Roles = append(m.Roles, views.Option{Value: string(r), Label: roleLabels[r], Selected: string(r) == values["role"]})
+	}
+	return m, nil
+}
+
+// assignableRoles: nobody creates another system administrator.
+func assignableRoles(admin store.User) []store.Role {
+	return []store.Role{store.RoleUser, store.RoleUserAdmin}
+}
+
+// parseUserForm validates the create or edit form; it checks that the
+// organisation and role are ones this administrator may assign.
+func (a *app) parseUserForm(c *fiber.Ctx, admin store.User, withUserID bool) (map[string]string, store.User, views.Errors) {
+	values := formValues(c, "user_id", "first_name", "last_name", "work_phone", "email", "org_id", "role")
+	var errs views.Errors
+	if withUserID {
+		errs = append(errs, validateUserID(values["user_id"])...)
+	}
+	errs = append(errs, validatePersonName("first_name", "first name", values["first_name"])...)
+	errs = append(errs, validatePersonName("last_name", "last name", values["last_name"])...)
+	errs = append(errs, validatePhone(values["work_phone"])...)
+	errs = append(errs, a.validateWorkEmail(values["email"])...)
+	orgID, err := strconv.ParseUint(values["org_id"], 10, 64)
+	if err != nil || (!isSystemAdmin(admin) && orgID != admin.OrgID) {
+		errs = append(errs, views.FieldError{Field: "org_id", Message: "Select an organisation."})
+	} else if _, err := a.store.Organisation(orgID); err != nil {
+		errs = append(errs, views.FieldError{Field: "org_id", Message: "Select an organisation."})
+	}
+	role := store.Role(values["role"])
+	allowed := false
+	for _, r := range assignableRoles(admin) {
+		allowed = allowed || r == role
+	}
+	if !allowed {
+		errs = append(errs, views.FieldError{Field: "role", Message: "Select a role."})
+	}
+	u := store.User{UserID: values["user_id"], FirstName: values["first_name"], LastName: values["last_name"],
+		WorkPhone: values["work_phone"], Email: values["email"], OrgID: orgID, Role: role}
+	return values, u, errs
+}
+
+// validateWorkEmail adds the site's allowed domains to validateEmail.
+func (a *app) validateWorkEmail(v string) []views.FieldError {
+	if errs := validateEmail(v); errs != nil {
+		return errs
+	}
+	if len(a.cfg.EmailDomains) == 0 {
+		return nil
+	}
+	domain := strings.ToLower(v[strings.LastIndexByte(v, '@')+1:])
+	for _, d := range a.cfg.EmailDomains {
+		if domain == strings.ToLower(d) {
+			return nil
+		}
+	}
+	return fieldError("email", "Enter a personal work email address ending "+strings.Join(a.cfg.EmailDomains, " or ")+".")
+}
+
+// newUserPage is "Set up a user".
+func (a *app) newUserPage(c *fiber.Ctx) error {
+	admin, _ := currentUser(c)
+	values := map[string]string{"org_id": strconv.FormatUint(admin.OrgID, 10), "role": string(store.RoleUser)}
+	form, err := a.userForm(admin, "/admin/users", "Set up user and send email", values, true, nil)
+	if err != nil {
+		return err
+	}
+	p, err := a.signedInPage(c, "Set up a user")
+	if err != nil {
+		return err
+	}
+	return render(c, fiber.StatusOK, views.NewUserPage(p, form, isSystemAdmin(admin)))
+}
+
+// createUser saves the user, their link and the registration email in one
+// transaction, then wakes the mailer.
+func (a *app) createUser(c *fiber.Ctx) error {
+	admin, _ := currentUser(c)
+	values, u, errs := a.parseUserForm(c, admin, true)
+	var created store.User
+	if len(errs) == 0 {
+		org, err := a.store.Organisation(u.OrgID)
+		if err != nil {
+			return err
+		}
+		token := secret.NewToken()
+		expires := a.cfg.Now().Add(a.cfg.RegistrationLinkTTL)
+		email := a.registrationEmail(u, admin, org, token, expires)
+		created, err = a.store.CreateUser(u, secret.HashToken(token), a.cfg.RegistrationLinkTTL, &email)
+		switch {
+		case errors.Is(err, store.ErrConflict):
+			if _, e := a.store.UserByUserID(u.UserID); e == nil {
+				errs = append(errs, views.FieldError{Field: "user_id", Message: "That User ID is already in use."})
+			} else {
+				errs = append(errs, views.FieldError{Field: "email", Message: "That email address is already in use by another user."})
+			}
+		case err != nil:
+			return err
+		}
+	}
+	if len(errs) > 0 {
+		form, err := a.userForm(admin, "/admin/users", "Set up user and send email", values, true, errs)
+		if err != nil {
+			return err
+		}
+		p, err := a.signedInPage(c, "Set up a user")
+		if err != nil {
+			return err
+		}
+		return render(c, fiber.StatusUnprocessableEntity, views.NewUserPage(p, form, isSystemAdmin(admin)))
+	}
+	a.wakeMailer()
+	a.log.Info("user created", "by", admin.UserID, "user_id", created.UserID)
+	return redirect(c, "/admin/users/"+strconv.FormatUint(created.ID, 10)+"?notice=created")
+}
+
+var userNotices = map[string]string{
+	"created":  "The user has been set up and the registration email queued.",
+	"saved":    "The changes have been saved.",
+	"disabled": "The account has been disabled and its sessions ended.",
+	"enabled":  "The account has been enabled.",
+	"unlocked": "The account has been unlocked.",
+	"resent":   "A new registration email has been queued. The previous link no longer works.",
+	"revoked":  "The invitation has been revoked. Its link no longer works.",
+	"reset":    "A password reset email has been queued.",
+	"unlinked": "The NHSmail sign-in link has been removed.",
+}
+
+// userDetail is one user's page.
+func (a *app) userDetail(c *fiber.Ctx) error {
+	admin, u, err := a.managedUser(c)
+	if err != nil {
+		return err
+	}
+	values := map[string]string{"first_name": u.FirstName, "last_name": u.LastName, "work_phone": u.WorkPhone, "email": u.Email,
+		"org_id": strconv.FormatUint(u.OrgID, 10), "role": string(u.Role)}
+	return a.renderUserDetail(c, fiber.StatusOK, admin, u, values, nil, userNotices[c.Query("notice")])
+}
+
+func (a *app) renderUserDetail(c *fiber.Ctx, status int, admin, u store.User, values map[string]string, errs views.Errors, notice string) error {
+	id := strconv.FormatUint(u.ID, 10)
+	form, err := a.userForm(admin, "/admin/users/"+id, "Save changes", values, false, errs)
+	if err != nil {
+		return err
+	}
+	if isSystemAdmin(u) { // the system administrator's role is not editable
+		form.Roles = []views.Option{{Value: string(store.RoleSystemAdmin), Label: roleLabels[store.RoleSystemAdmin], Selected: true}}
+	}
+	p, err := a.signedInPage(c, u.FullName())
+	if err != nil {
+		return err
+	}
+	now := a.cfg.Now()
+	m := views.UserDetailModel{Page: p, ID: id, UserID: u.UserID, Name: u.FullName(), State: u.State(),
+		Invitation: u.Invitation(now), Form: form, Notice: notice}
+	if m.Invitation == store.InvitePending {
+		m.InviteExpires = u.InviteExpires.Format(timeFormat)
+	}
+	base := "/admin/users/" + id + "/"
+	add := func(path, label string, warning bool) {
+		m.Actions = append(m.Actions, views.UserAction{Path: base + path, Label: label, Secondary: !warning, Warning: warning})
+	}
+	if u.PasswordHash == "" && u.Status != store.StatusDisabled {
+		add("resend", "Resend registration email", false)
+		if !u.InviteRevoked {
+			add("revoke", "Revoke invitation", false)
+		}
+	}
+	if u.PasswordHash != "" && u.Status != store.StatusDisabled {
+		add("reset", "Send password reset link", false)
+	}
+	if !u.LockedAt.IsZero() {
+		add("unlock", "Unlock account", false)
+	}
+	if u.ID != admin.ID {
+		if u.Status == store.StatusDisabled {
+			add("enable", "Enable account", false)
+		} else {
+			add("disable", "Disable account", true)
+		}
+	}
+	emails, err := a.store.Emails(store.EmailFilter{UserID: u.ID, Limit: 20})
+	if err != nil {
+		return err
+	}
+	m.Emails = emailRows(emails)
+	return render(c, status, views.UserDetailPage(m, isSystemAdmin(admin)))
+}
+
+func emailRows(emails []store.Email) []views.EmailRow {
+	rows := make([]views.EmailRow, 0, len(emails))
+	for _, e := range emails {
+		r := views.EmailRow{ID: strconv.FormatUint(e.ID, 10), Kind: e.Kind, To: e.ToName + " <" + e.To + ">", Subject: e.Subject,
+			Status: string(e.Status), Created: e.Created.Format(timeFormat), Error: e.LastError, Attempts: e.Attempts}
+		if !e.SentAt.IsZero() {
+			r.SentAt = e.SentAt.Format(timeFormat)
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// updateUser saves the edit form.
+func (a *app) updateUser(c *fiber.Ctx) error {
+	admin, u, err := a.managedUser(c)
+	if err != nil {
+		return err
+	}
+	if isSystemAdmin(u) {
+		c.Request().PostArgs().Set("role", string(store.RoleUser)) // validated as assignable, then kept below
+	}
+	values, edited, errs := a.parseUserForm(c, admin, false)
+	if isSystemAdmin(u) {
+		edited.Role = store.RoleSystemAdmin
+		values["role"] = string(store.RoleSystemAdmin)
+	}
+	if len(errs) == 0 {
+		edited.ID = u.ID
+		if _, err := a.store.UpdateUser(edited); errors.Is(err, store.ErrConflict) {
+			errs = append(errs, views.FieldError{Field: "email", Message: "That email address is already in use by another user."})
+		} else if err != nil {
+			return err
+		}
+	}
+	if len(errs) > 0 {
+		return a.renderUserDetail(c, fiber.StatusUnprocessableEntity, admin, u, values, errs, "")
+	}
+	a.log.Info("user edited", "by", admin.UserID, "user_id", u.UserID)
+	return redirect(c, "/admin/users/"+strconv.FormatUint(u.ID, 10)+"?notice=saved")
+}
+
+// userAction runs one of the user page's buttons.
+func (a *app) userAction(c *fiber.Ctx) error {
+	admin, u, err := a.managedUser(c)
+	if err != nil {
+		return err
+	}
+	notice := c.Params("action")
+	switch notice {
+	case "disable":
+		if u.ID == admin.ID {
+			return refuse(fiber.StatusConflict, "You cannot disable your own account")
+		}
+		_, err = a.store.SetStatus(u.ID, store.StatusDisabled)
+		notice = "disabled"
+	case "enable":
+		_, err = a.store.SetStatus(u.ID, store.StatusActive)
+		notice = "enabled"
+	case "unlock":
+		_, err = a.store.Unlock(u.ID)
+		notice = "unlocked"
+	case "resend":
+		org, oerr := a.store.Organisation(u.OrgID)
+		if oerr != nil {
+			return oerr
+		}
+		token := secret.NewToken()
+		email := a.registrationEmail(u, admin, org, token, a.cfg.Now().Add(a.cfg.RegistrationLinkTTL))
+		_, err = a.store.SendLink(u.ID, store.LinkRegister, secret.HashToken(token), a.cfg.RegistrationLinkTTL, email)
+		notice = "resent"
+	case "revoke":
+		_, err = a.store.RevokeInvitation(u.ID)
+		notice = "revoked"
+	case "reset":
+		token := secret.NewToken()
+		email := a.resetEmail(u, token, a.cfg.Now().Add(a.cfg.ResetLinkTTL))
+		_, err = a.store.SendLink(u.ID, store.LinkReset, secret.HashToken(token), a.cfg.ResetLinkTTL, email)
+		notice = "reset"
+	default:
+		return fiber.ErrNotFound
+	}
+	if errors.Is(err, store.ErrConflict) {
+		return refuse(fiber.StatusConflict, "That cannot be done for this user", "The user has already registered, or the account's state has changed. Nothing was changed.")
+	} else if err != nil {
+		return err
+	}
+	a.wakeMailer()
+	a.log.Info("user action", "by", admin.UserID, "user_id", u.UserID, "action", notice)
+	return redirect(c, "/admin/users/"+strconv.FormatUint(u.ID, 10)+"?notice="+notice)
+}

@@ -1,0 +1,276 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Display states an administrator filters by. Locked is a state of an
+// active account, not a status of its own.
+const (
+	StateInvited  = "invited"
+	StateActive   = "active"
+	StateLocked   = "locked"
+	StateDisabled = "disabled"
+)
+
+// State is the user's state as the administration list shows it.
+func (u User) State() string {
+	switch {
+	case u.Status == StatusDisabled:
+		return StateDisabled
+	case !u.LockedAt.IsZero():
+		return StateLocked
+	case u.Status == StatusInvited:
+		return StateInvited
+	default:
+		return StateActive
+	}
+}
+
+// Invitation states.
+const (
+	InvitePending  = "pending"
+	InviteAccepted = "accepted"
+	InviteExpired  = "expired"
+	InviteRevoked  = "revoked"
+)
+
+// Invitation is the state of the user's registration email's link at now.
+func (u User) Invitation(now time.Time) string {
+	switch {
+	case u.PasswordHash != "":
+		return InviteAccepted
+	case u.InviteRevoked:
+		return InviteRevoked
+	case !now.Before(u.InviteExpires):
+		return InviteExpired
+	default:
+		return InvitePending
+	}
+}
+
+// UserFilter selects users for the administration list.
+type UserFilter struct {
+	OrgID  uint64 // 0: every organisation
+	Query  string // matched, ignoring case, in User ID, name and email
+	State  string // "" or one of the State* values
+	Offset int
+	Limit  int
+}
+
+// ListUsers returns one page of matching users in User ID order, and how
+// many match in all.
+func (s *Store) ListUsers(f UserFilter) ([]User, int, error) {
+	if f.Limit <= 0 {
+		f.Limit = 25
+	}
+	q := strings.ToLower(strings.TrimSpace(f.Query))
+	var (
+		page  []User
+		total int
+	)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		users := tx.Bucket(bucketUsers)
+		// The User ID index is sorted, so walking it gives the list order.
+		return tx.Bucket(bucketUsersByID).ForEach(func(k, id []byte) error {
+			var u User
+			if err := getJSON(users, id, &u); err != nil {
+				return err
+			}
+			if f.OrgID != 0 && u.OrgID != f.OrgID {
+				return nil
+			}
+			if f.State != "" && u.State() != f.State {
+				return nil
+			}
+			if q != "" && !bytes.Contains(k, []byte(q)) &&
+				!strings.Contains(strings.ToLower(u.FullName()), q) &&
+				!strings.Contains(strings.ToLower(u.Email), q) {
+				return nil
+			}
+			if total >= f.Offset && len(page) < f.Limit {
+				page = append(page, u)
+			}
+			total++
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: list users: %w", err)
+	}
+	return page, total, nil
+}
+
+// UpdateUser saves an edited user (names, phone, email, role, organisation),
+// keeping the email index unique.
+func (s *Store) UpdateUser(edited User) (User, error) {
+	var u User
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		if u, err = getUser(tx, edited.ID); err != nil {
+			return err
+		}
+		if tx.Bucket(bucketOrgs).Get(itob(edited.OrgID)) == nil {
+			return fmt.Errorf("organisation %d: %w", edited.OrgID, ErrNotFound)
+		}
+		byEmail := tx.Bucket(bucketUsersByEmail)
+		if !strings.EqualFold(u.Email, edited.Email) {
+			if byEmail.Get(foldKey(edited.Email)) != nil {
+				return ErrConflict
+			}
+			if err := byEmail.Delete(foldKey(u.Email)); err != nil {
+				return err
+			}
+			if err := byEmail.Put(foldKey(edited.Email), itob(u.ID)); err != nil {
+				return err
+			}
+		}
+		u.FirstName, u.LastName, u.WorkPhone, u.Email = edited.FirstName, edited.LastName, edited.WorkPhone, edited.Email
+		u.Role, u.OrgID = edited.Role, edited.OrgID
+		return putUser(tx, u)
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("store: update user: %w", err)
+	}
+	return u, nil
+}
+
+// SendLink replaces the user's link of that purpose with a new one and
+// queues its email, in one transaction. For registration it also renews
+// the invitation.
+func (s *Store) SendLink(userID uint64, purpose LinkPurpose, linkHash []byte, ttl time.Duration, email Email) (User, error) {
+	var u User
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		now := s.now()
+		var err error
+		if u, err = getUser(tx, userID); err != nil {
+			return err
+		}
+		if purpose == LinkRegister {
+			if u.PasswordHash != "" {
+				return ErrConflict // already registered: a reset link is what they need
+			}
+			u.InviteExpires, u.InviteRevoked = now.Add(ttl), false
+			if err := putUser(tx, u); err != nil {
+				return err
+			}
+		}
+		if err := putLink(tx, linkHash, Link{UserID: u.ID, Purpose: purpose, Created: now, Expires: now.Add(ttl)}); err != nil {
+			return err
+		}
+		email.UserID, email.OrgID = u.ID, u.OrgID
+		return enqueueEmail(tx, &email, now)
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("store: send link: %w", err)
+	}
+	return u, nil
+}
+
+// RevokeInvitation withdraws the user's unused registration links.
+func (s *Store) RevokeInvitation(userID uint64) (User, error) {
+	var u User
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		if u, err = getUser(tx, userID); err != nil {
+			return err
+		}
+		if u.PasswordHash != "" {
+			return ErrConflict
+		}
+		links := tx.Bucket(bucketLinks)
+		var doomed [][]byte
+		err = links.ForEach(func(k, v []byte) error {
+			var l Link
+			if err := getJSON(links, k, &l); err != nil {
+				return err
+			}
+			if l.UserID == u.ID && l.Purpose == LinkRegister && l.Used.IsZero() {
+				doomed = append(doomed, bytes.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range doomed {
+			if err := links.Delete(k); err != nil {
+				return err
+			}
+		}
+		u.InviteRevoked = true
+		return putUser(tx, u)
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("store: revoke invitation: %w", err)
+	}
+	return u, nil
+}
+
+// Unlock clears a lockout and the failure count.
+func (s *Store) Unlock(userID uint64) (User, error) {
+	var u User
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		if u, err = getUser(tx, userID); err != nil {
+			return err
+		}
+		u.LockedAt, u.FailedSignIns = time.Time{}, 0
+		return putUser(tx, u)
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("store: unlock: %w", err)
+	}
+	return u, nil
+}
+
+// Organisations lists every organisation by name.
+func (s *Store) Organisations() ([]Organisation, error) {
+	var out []Organisation
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOrgs)
+		return b.ForEach(func(k, v []byte) error {
+			var o Organisation
+			if err := getJSON(b, k, &o); err != nil {
+				return err
+			}
+			out = append(out, o)
+			return nil
+		})
+	})
+	sort.Slice(out, func(i, j int) bool { return strings.ToLower(out[i].Name) < strings.ToLower(out[j].Name) })
+	return out, err
+}
+
+// UpdateOrganisation renames an organisation or changes its ODS code.
+func (s *Store) UpdateOrganisation(o Organisation) (Organisation, error) {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		orgs, byODS := tx.Bucket(bucketOrgs), tx.Bucket(bucketOrgsByODS)
+		var old Organisation
+		if err := getJSON(orgs, itob(o.ID), &old); err != nil {
+			return err
+		}
+		if !strings.EqualFold(old.ODSCode, o.ODSCode) {
+			if byODS.Get(foldKey(o.ODSCode)) != nil {
+				return ErrConflict
+			}
+			if err := byODS.Delete(foldKey(old.ODSCode)); err != nil {
+				return err
+			}
+			if err := byODS.Put(foldKey(o.ODSCode), itob(o.ID)); err != nil {
+				return err
+			}
+		}
+		return putJSON(orgs, itob(o.ID), o)
+	})
+	if err != nil {
+		return Organisation{}, fmt.Errorf("store: update organisation: %w", err)
+	}
+	return o, nil
+}

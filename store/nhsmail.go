@@ -1,0 +1,423 @@
+package store
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The embedded NHSmail simulator keeps its own directory, apart from the
+// CQRS users: an NHSmail account is not a CQRS account, and the two are only
+// matched (by email, then by subject) when someone signs in to CQRS.
+
+// NHSmailAccount is an account in the simulated NHSmail directory.
+type NHSmailAccount struct {
+	ID           uint64 `json:"id"`
+	Email        string `json:"email"` // unique ignoring case
+	FirstName    string `json:"first_name"`
+	LastName     string `json:"last_name"`
+	PasswordHash string `json:"password_hash,omitempty"`
+	// Disabled accounts cannot sign in and are answered like a wrong password.
+	Disabled bool `json:"disabled"`
+	// Locked accounts are told to use "Unlock Account or Forgotten Password".
+	Locked bool `json:"locked"`
+	// ConsentRequired makes the provider ask before it signs the user in to
+	// CQRS, as a tenant that has not pre-approved the app would.
+	ConsentRequired bool `json:"consent_required"`
+	// TenantID and ObjectID are Entra ID's tid and oid: the directory and
+	// the account's stable subject, which never changes with the email.
+	TenantID string    `json:"tenant_id"`
+	ObjectID string    `json:"object_id"`
+	Created  time.Time `json:"created"`
+}
+
+// FullName is the account's display name.
+func (a NHSmailAccount) FullName() string {
+	return strings.TrimSpace(a.FirstName + " " + a.LastName)
+}
+
+// nhsmailSession is a browser signed in to the simulator, stored under the
+// SHA-256 of its cookie value.
+type nhsmailSession struct {
+	AccountID uint64    `json:"account_id"`
+	Created   time.Time `json:"created"`
+	Expires   time.Time `json:"expires"`
+}
+
+var (
+	// bucketNHSmailByEmail is nested inside bucketNHSmailAccounts, so the
+	// directory stays in the buckets Open creates; account records are the
+	// parent's 8-byte keys and the index is the only nested bucket.
+	bucketNHSmailByEmail = []byte("by-email")
+
+	keyNHSmailSigningKey   = []byte("signing-key")
+	keyNHSmailTenant       = []byte("tenant-id")
+	keyNHSmailClientSecret = []byte("client-secret")
+)
+
+// errNHSmailNoEmail refuses an account without the address it signs in with.
+var errNHSmailNoEmail = errors.New("store: an NHSmail account needs an email address")
+
+// newObjectID returns a random version-4 UUID string, the shape Entra ID
+// gives its tenant and object IDs.
+func newObjectID() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32], nil
+}
+
+// nhsmailTenant returns the directory's tenant ID, making it on first use.
+func nhsmailTenant(tx *bolt.Tx) (string, error) {
+	meta := tx.Bucket(bucketNHSmailMeta)
+	if v := meta.Get(keyNHSmailTenant); v != nil {
+		return string(v), nil
+	}
+	id, err := newObjectID()
+	if err != nil {
+		return "", err
+	}
+	return id, meta.Put(keyNHSmailTenant, []byte(id))
+}
+
+// CreateNHSmailAccount adds an account to the simulated NHSmail directory.
+// The email is unique ignoring case; the ID, ObjectID, TenantID and Created
+// are set here.
+func (s *Store) CreateNHSmailAccount(a NHSmailAccount) (NHSmailAccount, error) {
+	a.Email = strings.TrimSpace(a.Email)
+	if a.Email == "" {
+		return NHSmailAccount{}, errNHSmailNoEmail
+	}
+	oid, err := newObjectID()
+	if err != nil {
+		return NHSmailAccount{}, fmt.Errorf("store: create NHSmail account: %w", err)
+	}
+	a.ObjectID = oid
+	a.Created = s.now()
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		accounts := tx.Bucket(bucketNHSmailAccounts)
+		byEmail, err := accounts.CreateBucketIfNotExists(bucketNHSmailByEmail)
+		if err != nil {
+			return err
+		}
+		if byEmail.Get(foldKey(a.Email)) != nil {
+			return ErrConflict
+		}
+		if a.TenantID, err = nhsmailTenant(tx); err != nil {
+			return err
+		}
+		if a.ID, err = accounts.NextSequence(); err != nil {
+			return err
+		}
+		if err := putJSON(accounts, itob(a.ID), a); err != nil {
+			return err
+		}
+		return byEmail.Put(foldKey(a.Email), itob(a.ID))
+	})
+	if err != nil {
+		return NHSmailAccount{}, fmt.Errorf("store: create NHSmail account: %w", err)
+	}
+	return a, nil
+}
+
+// NHSmailAccountByEmail finds an account by email address, ignoring case.
+func (s *Store) NHSmailAccountByEmail(email string) (NHSmailAccount, error) {
+	var a NHSmailAccount
+	err := s.db.View(func(tx *bolt.Tx) error {
+		accounts := tx.Bucket(bucketNHSmailAccounts)
+		byEmail := accounts.Bucket(bucketNHSmailByEmail)
+		if byEmail == nil {
+			return ErrNotFound
+		}
+		id := byEmail.Get(foldKey(strings.TrimSpace(email)))
+		if id == nil {
+			return ErrNotFound
+		}
+		return getJSON(accounts, bytes.Clone(id), &a)
+	})
+	if err != nil {
+		return NHSmailAccount{}, fmt.Errorf("store: NHSmail account by email: %w", err)
+	}
+	return a, nil
+}
+
+// NHSmailAccount returns the account with the given ID.
+func (s *Store) NHSmailAccount(id uint64) (NHSmailAccount, error) {
+	var a NHSmailAccount
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return getJSON(tx.Bucket(bucketNHSmailAccounts), itob(id), &a)
+	})
+	if err != nil {
+		return NHSmailAccount{}, fmt.Errorf("store: NHSmail account %d: %w", id, err)
+	}
+	return a, nil
+}
+
+// NHSmailAccounts lists the directory, sorted by email ignoring case.
+func (s *Store) NHSmailAccounts() ([]NHSmailAccount, error) {
+	var out []NHSmailAccount
+	err := s.db.View(func(tx *bolt.Tx) error {
+		accounts := tx.Bucket(bucketNHSmailAccounts)
+		return accounts.ForEach(func(k, v []byte) error {
+			if v == nil { // the nested email index
+				return nil
+			}
+			var a NHSmailAccount
+			if err := getJSON(accounts, k, &a); err != nil {
+				return err
+			}
+			out = append(out, a)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: NHSmail accounts: %w", err)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		ei, ej := strings.ToLower(out[i].Email), strings.ToLower(out[j].Email)
+		if ei != ej {
+			return ei < ej
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// updateNHSmailAccount applies change to one account in one transaction.
+func (s *Store) updateNHSmailAccount(id uint64, change func(tx *bolt.Tx, a *NHSmailAccount) error) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		accounts := tx.Bucket(bucketNHSmailAccounts)
+		var a NHSmailAccount
+		if err := getJSON(accounts, itob(id), &a); err != nil {
+			return err
+		}
+		if err := change(tx, &a); err != nil {
+			return err
+		}
+		return putJSON(accounts, itob(id), a)
+	})
+}
+
+// SetNHSmailPassword replaces an account's password hash and signs the
+// account out of the simulator everywhere, as a password reset does.
+func (s *Store) SetNHSmailPassword(id uint64, hash string) error {
+	err := s.updateNHSmailAccount(id, func(tx *bolt.Tx, a *NHSmailAccount) error {
+		a.PasswordHash = hash
+		return deleteNHSmailSessionsOf(tx, id)
+	})
+	if err != nil {
+		return fmt.Errorf("store: set NHSmail password %d: %w", id, err)
+	}
+	return nil
+}
+
+// SetNHSmailFlags sets the switches a trainer uses to reproduce the
+// NHSmail sign-in outcomes.
+func (s *Store) SetNHSmailFlags(id uint64, disabled, locked, consentRequired bool) error {
+	err := s.updateNHSmailAccount(id, func(_ *bolt.Tx, a *NHSmailAccount) error {
+		a.Disabled, a.Locked, a.ConsentRequired = disabled, locked, consentRequired
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: set NHSmail flags %d: %w", id, err)
+	}
+	return nil
+}
+
+// NHSmailSigningKey returns the simulator's RSA key for ID tokens. It is
+// made at the first call and kept, so relying parties that cached the JWKS
+// keep verifying tokens after a restart.
+func (s *Store) NHSmailSigningKey() (*rsa.PrivateKey, error) {
+	var der []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		der = bytes.Clone(tx.Bucket(bucketNHSmailMeta).Get(keyNHSmailSigningKey))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: NHSmail signing key: %w", err)
+	}
+	if der == nil {
+		// Generating takes a noticeable moment, so it happens outside the
+		// write transaction; if another caller stored a key meanwhile, that
+		// one wins and ours is dropped.
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return nil, fmt.Errorf("store: NHSmail signing key: %w", err)
+		}
+		fresh, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			return nil, fmt.Errorf("store: NHSmail signing key: %w", err)
+		}
+		err = s.db.Update(func(tx *bolt.Tx) error {
+			meta := tx.Bucket(bucketNHSmailMeta)
+			if v := meta.Get(keyNHSmailSigningKey); v != nil {
+				der = bytes.Clone(v)
+				return nil
+			}
+			der = fresh
+			return meta.Put(keyNHSmailSigningKey, fresh)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("store: NHSmail signing key: %w", err)
+		}
+	}
+	parsed, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("store: NHSmail signing key: %w", err)
+	}
+	key, ok := parsed.(*rsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("store: NHSmail signing key is a %T, not RSA", parsed)
+	}
+	return key, nil
+}
+
+// NHSmailTenantID returns the simulated directory's tenant ID, made once.
+func (s *Store) NHSmailTenantID() (string, error) {
+	var id string
+	err := s.db.Update(func(tx *bolt.Tx) (err error) {
+		id, err = nhsmailTenant(tx)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("store: NHSmail tenant: %w", err)
+	}
+	return id, nil
+}
+
+// NHSmailClientSecret returns the secret CQRS uses to authenticate to the
+// simulator's token endpoint, made once; both sides live in this process
+// and read it from here.
+func (s *Store) NHSmailClientSecret() (string, error) {
+	var secret string
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketNHSmailMeta)
+		if v := meta.Get(keyNHSmailClientSecret); v != nil {
+			secret = string(v)
+			return nil
+		}
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return err
+		}
+		secret = base64.RawURLEncoding.EncodeToString(b)
+		return meta.Put(keyNHSmailClientSecret, []byte(secret))
+	})
+	if err != nil {
+		return "", fmt.Errorf("store: NHSmail client secret: %w", err)
+	}
+	return secret, nil
+}
+
+// CreateNHSmailSession stores a browser's sign-in to the simulator ("This is
+// a private computer" or not) until expires.
+func (s *Store) CreateNHSmailSession(hash []byte, accountID uint64, expires time.Time) error {
+	rec := nhsmailSession{AccountID: accountID, Created: s.now(), Expires: expires}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		return putJSON(tx.Bucket(bucketNHSmailSessions), hash, rec)
+	})
+	if err != nil {
+		return fmt.Errorf("store: create NHSmail session: %w", err)
+	}
+	return nil
+}
+
+// NHSmailSession returns the account a simulator session belongs to. A
+// session past its expiry is deleted and reported as ErrExpired.
+func (s *Store) NHSmailSession(hash []byte) (uint64, error) {
+	var rec nhsmailSession
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return getJSON(tx.Bucket(bucketNHSmailSessions), hash, &rec)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: NHSmail session: %w", err)
+	}
+	if !s.now().Before(rec.Expires) {
+		if err := s.DeleteNHSmailSession(hash); err != nil {
+			return 0, err
+		}
+		return 0, fmt.Errorf("store: NHSmail session: %w", ErrExpired)
+	}
+	return rec.AccountID, nil
+}
+
+// DeleteNHSmailSession ends a simulator session.
+func (s *Store) DeleteNHSmailSession(hash []byte) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketNHSmailSessions).Delete(hash)
+	})
+	if err != nil {
+		return fmt.Errorf("store: delete NHSmail session: %w", err)
+	}
+	return nil
+}
+
+// DeleteExpiredNHSmailSessions removes simulator sessions past their expiry;
+// bbolt has no TTL, so the app sweeps now and then.
+func (s *Store) DeleteExpiredNHSmailSessions() (int, error) {
+	now := s.now()
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketNHSmailSessions)
+		var doomed [][]byte
+		err := b.ForEach(func(k, v []byte) error {
+			var rec nhsmailSession
+			if getJSON(b, k, &rec) != nil || !now.Before(rec.Expires) {
+				doomed = append(doomed, bytes.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range doomed {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(doomed)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: delete expired NHSmail sessions: %w", err)
+	}
+	return n, nil
+}
+
+func deleteNHSmailSessionsOf(tx *bolt.Tx, accountID uint64) error {
+	b := tx.Bucket(bucketNHSmailSessions)
+	var doomed [][]byte
+	err := b.ForEach(func(k, v []byte) error {
+		var rec nhsmailSession
+		if err := getJSON(b, k, &rec); err != nil {
+			return err
+		}
+		if rec.AccountID == accountID {
+			doomed = append(doomed, bytes.Clone(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range doomed {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
