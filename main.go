@@ -18,12 +18,14 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/pkg/browser"
 
 	"github.com/cqrs-local/cqrs-signin/handlers"
+	"github.com/cqrs-local/cqrs-signin/mailer"
 	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/store"
 )
@@ -49,69 +51,123 @@ func main() {
 
 // options are the parsed flags.
 type options struct {
-	addr       string
-	data       string
-	noBrowser  bool
-	version    bool
-	linkTTL    time.Duration
-	addrIsFlag bool
+	addr            string
+	addrIsSet       bool
+	data            string
+	noBrowser       bool
+	version         bool
+	linkTTL         time.Duration
+	resetTTL        time.Duration
+	sessionIdle     time.Duration
+	sessionAbsolute time.Duration
+	emailDomains    string
+	openMailbox     bool
+	smtp            mailer.SMTPConfig
+	smtpTLS         string
 }
 
-// flagSpec documents a flag and the environment variable behind it.
-type flagSpec struct{ name, env, usage string }
+// flagSet binds each flag to its environment variable: the environment
+// gives the default, a flag on the command line wins.
+type flagSet struct {
+	*flag.FlagSet
+	getenv func(string) string
+	errs   []error
+}
 
-var flagSpecs = []flagSpec{
-	{"addr", "CQRS_ADDR", "address to listen on (host:port); default falls back to a free port when taken"},
-	{"data", "CQRS_DATA", "database file"},
-	{"no-browser", "CQRS_NO_BROWSER", "do not open the browser"},
-	{"registration-link-ttl", "CQRS_REGISTRATION_LINK_TTL", "how long a registration link works"},
-	{"version", "", "print the version and exit"},
+func (f *flagSet) envName(env string) string {
+	if env == "" {
+		return ""
+	}
+	return " [$" + env + "]"
+}
+
+func (f *flagSet) str(p *string, name, env, def, usage string) {
+	if v := f.getenv(env); env != "" && v != "" {
+		def = v
+	}
+	f.StringVar(p, name, def, usage+f.envName(env))
+}
+
+func (f *flagSet) boolean(p *bool, name, env, usage string) {
+	def := false
+	if v := f.getenv(env); env != "" && v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			f.errs = append(f.errs, fmt.Errorf("$%s: %w", env, err))
+		}
+		def = b
+	}
+	f.BoolVar(p, name, def, usage+f.envName(env))
+}
+
+func (f *flagSet) duration(p *time.Duration, name, env string, def time.Duration, usage string) {
+	if v := f.getenv(env); env != "" && v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			f.errs = append(f.errs, fmt.Errorf("$%s: %w", env, err))
+		}
+		def = d
+	}
+	f.DurationVar(p, name, def, usage+f.envName(env))
+}
+
+func (f *flagSet) integer(p *int, name, env string, def int, usage string) {
+	if v := f.getenv(env); env != "" && v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			f.errs = append(f.errs, fmt.Errorf("$%s: %w", env, err))
+		}
+		def = n
+	}
+	f.IntVar(p, name, def, usage+f.envName(env))
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
-	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fs := &flagSet{FlagSet: flag.NewFlagSet(args[0], flag.ContinueOnError), getenv: getenv}
 	fs.SetOutput(stderr)
-	env := func(name, fallback string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return fallback
-	}
 	var o options
-	usage := map[string]string{}
-	for _, s := range flagSpecs {
-		usage[s.name] = s.usage
-		if s.env != "" {
-			usage[s.name] += " [$" + s.env + "]"
-		}
-	}
-	fs.StringVar(&o.addr, "addr", env("CQRS_ADDR", defaultAddr), usage["addr"])
-	fs.StringVar(&o.data, "data", env("CQRS_DATA", defaultDataPath()), usage["data"])
-	noBrowser, _ := strconv.ParseBool(getenv("CQRS_NO_BROWSER"))
-	fs.BoolVar(&o.noBrowser, "no-browser", noBrowser, usage["no-browser"])
-	ttl, err := time.ParseDuration(env("CQRS_REGISTRATION_LINK_TTL", "336h"))
-	if err != nil {
-		return o, fmt.Errorf("CQRS_REGISTRATION_LINK_TTL: %w", err)
-	}
-	fs.DurationVar(&o.linkTTL, "registration-link-ttl", ttl, usage["registration-link-ttl"])
-	fs.BoolVar(&o.version, "version", false, usage["version"])
+	fs.str(&o.addr, "addr", "CQRS_ADDR", defaultAddr, "address to listen on (host:port); the default falls back to a free port when taken")
+	fs.str(&o.data, "data", "CQRS_DATA", defaultDataPath(), "database file")
+	fs.boolean(&o.noBrowser, "no-browser", "CQRS_NO_BROWSER", "do not open the browser")
+	fs.duration(&o.linkTTL, "registration-link-ttl", "CQRS_REGISTRATION_LINK_TTL", 14*24*time.Hour, "how long a registration link works")
+	fs.duration(&o.resetTTL, "reset-link-ttl", "CQRS_RESET_LINK_TTL", time.Hour, "how long an unlock / forgotten-password link works")
+	fs.duration(&o.sessionIdle, "session-idle", "CQRS_SESSION_IDLE", 30*time.Minute, "sign out after this long without activity")
+	fs.duration(&o.sessionAbsolute, "session-absolute", "CQRS_SESSION_ABSOLUTE", 12*time.Hour, "sign out this long after signing in, whatever the activity")
+	fs.str(&o.emailDomains, "email-domains", "CQRS_EMAIL_DOMAINS", "", "comma-separated email domains users may have, e.g. nhs.net,nhs.uk (empty: any)")
+	fs.boolean(&o.openMailbox, "open-mailbox", "CQRS_OPEN_MAILBOX", "show the local mailbox to everyone, not only administrators (training set-ups)")
+	fs.str(&o.smtp.Host, "smtp-host", "CQRS_SMTP_HOST", "", "SMTP server; empty keeps emails in the local mailbox")
+	fs.integer(&o.smtp.Port, "smtp-port", "CQRS_SMTP_PORT", 0, "SMTP port (default: 25, 587 or 465 by TLS mode)")
+	fs.str(&o.smtp.Username, "smtp-user", "CQRS_SMTP_USER", "", "SMTP user name (the password comes only from $CQRS_SMTP_PASSWORD)")
+	fs.str(&o.smtp.From, "smtp-from", "CQRS_SMTP_FROM", "CQRS <no-reply@cqrs.local>", "the From address of every email")
+	fs.str(&o.smtpTLS, "smtp-tls", "CQRS_SMTP_TLS", "starttls", "SMTP TLS mode: none, starttls or tls")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: %s [flags]\n\nRuns the CQRS registration and sign-in service on this computer and opens the browser.\n\nFlags (each with its environment variable):\n", filepath.Base(args[0]))
+		fmt.Fprintf(stderr, "Usage: %s [flags]\n\nRuns the CQRS registration and sign-in service on this computer and opens the browser.\n\nFlags (each with its environment variable; the flag wins):\n", filepath.Base(args[0]))
 		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "\nEnvironment only:\n  CQRS_SMTP_PASSWORD\tthe SMTP password (never a flag, so it stays out of process lists)\n")
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return o, err
 	}
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "addr" {
-			o.addrIsFlag = true
-		}
-	})
-	if getenv("CQRS_ADDR") != "" {
-		o.addrIsFlag = true
+	if len(fs.errs) > 0 {
+		return o, errors.Join(fs.errs...)
 	}
-	if o.linkTTL <= 0 {
-		return o, errors.New("--registration-link-ttl must be positive")
+	o.addrIsSet = getenv("CQRS_ADDR") != ""
+	fs.Visit(func(f *flag.Flag) { o.addrIsSet = o.addrIsSet || f.Name == "addr" })
+	o.smtp.Password = getenv("CQRS_SMTP_PASSWORD")
+	o.smtp.TLS = mailer.TLSMode(o.smtpTLS)
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"--registration-link-ttl", o.linkTTL}, {"--reset-link-ttl", o.resetTTL}, {"--session-idle", o.sessionIdle}, {"--session-absolute", o.sessionAbsolute}} {
+		if d.v <= 0 {
+			return o, fmt.Errorf("%s must be positive", d.name)
+		}
+	}
+	if o.smtp.Enabled() {
+		if err := o.smtp.Validate(); err != nil {
+			return o, fmt.Errorf("SMTP settings: %w", err)
+		}
 	}
 	return o, nil
 }
@@ -167,10 +223,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	cfg := handlers.DefaultConfig()
 	cfg.Version = buildVersion()
+	cfg.BaseURL = baseURL
 	cfg.RegistrationLinkTTL = opts.linkTTL
+	cfg.ResetLinkTTL = opts.resetTTL
+	cfg.SessionIdle, cfg.SessionAbsolute = opts.sessionIdle, opts.sessionAbsolute
+	cfg.EmailDomains = splitList(opts.emailDomains)
+	cfg.SMTPEnabled = opts.smtp.Enabled()
+	cfg.OpenMailbox = opts.openMailbox
 	cfg.Hosts = append(cfg.Hosts, listenHost(ln))
 	hasher := secret.NewHasher(secret.OWASP, 0, 2*time.Second)
-	app, err := handlers.New(logger, cfg, st, hasher)
+	sender := mailer.NewSender(logger, opts.smtp, st, stdout, time.Now)
+	app, err := handlers.New(logger, cfg, handlers.Deps{Store: st, Hasher: hasher, Mailer: sender})
 	if err != nil {
 		ln.Close()
 		return err
@@ -194,6 +257,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer os.Remove(instanceFile(opts.data))
 
+	mailCtx, stopMail := context.WithCancel(ctx)
+	defer stopMail()
+	go sender.Run(mailCtx, 30*time.Second)
+
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- app.Listener(ln) }()
 	fmt.Fprintf(stdout, "CQRS is running at %s (data: %s)\n", baseURL, opts.data)
@@ -215,11 +282,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // default fixed port falls back to a free one when it is taken.
 func listen(opts options) (net.Listener, error) {
 	ln, err := net.Listen("tcp", opts.addr)
-	if err == nil || opts.addrIsFlag {
+	if err == nil || opts.addrIsSet {
 		return ln, err
 	}
 	host, _, _ := net.SplitHostPort(opts.addr)
 	return net.Listen("tcp", net.JoinHostPort(host, "0"))
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
 }
 
 func listenHost(ln net.Listener) string {

@@ -1,0 +1,355 @@
+package handlers
+
+import (
+	"bytes"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cqrs-local/cqrs-signin/store"
+)
+
+// adminEnv has a registered system administrator signed in, a second
+// organisation with its own User Administrator, and a plain user.
+type adminEnv struct {
+	*testEnv
+	sys, orgAdmin, user, otherAdmin *client
+	admin                           store.User
+	other                           store.Organisation
+}
+
+func newAdminEnv(t *testing.T, adjust ...func(*Config)) *adminEnv {
+	e := newEnv(t, adjust...)
+	admin := e.registeredAdmin()
+	other, err := e.store.CreateOrganisation(store.Organisation{Name: "Hillside Surgery", ODSCode: "B82001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.addUserWithRole(admin.OrgID, "org.admin", "Harbour!2026x", store.RoleUserAdmin)
+	e.addUserWithRole(other.ID, "hill.admin", "Harbour!2026x", store.RoleUserAdmin)
+	e.addUser(admin.OrgID, "sam.patel", "Harbour!2026x")
+	ae := &adminEnv{testEnv: e, admin: admin, other: other,
+		sys: e.client(), orgAdmin: e.client(), user: e.client(), otherAdmin: e.client()}
+	for c, id := range map[*client]string{ae.sys: "admin.jones", ae.orgAdmin: "org.admin", ae.user: "sam.patel", ae.otherAdmin: "hill.admin"} {
+		pw := "Harbour!2026x"
+		if id == "admin.jones" {
+			pw = strongPassword
+		}
+		wantStatus(t, c.signIn(id, pw, ""), 303)
+	}
+	return ae
+}
+
+func newUserForm(c *client, orgID uint64, userID, email string) url.Values {
+	return url.Values{
+		"user_id": {userID}, "first_name": {"Jo"}, "last_name": {"Bloggs"}, "work_phone": {"0113 496 0000"},
+		"email": {email}, "org_id": {fmt.Sprint(orgID)}, "role": {"user"}, "csrf_token": {c.csrf("/admin/users/new")},
+	}
+}
+
+func TestCreateUserQueuesTheRegistrationEmail(t *testing.T) {
+	e := newAdminEnv(t)
+	r := e.orgAdmin.post("/admin/users", newUserForm(e.orgAdmin, e.admin.OrgID, "jo.bloggs", "jo.bloggs@nhs.net"))
+	wantStatus(t, r, 303)
+	if !strings.HasPrefix(r.Header.Get("Location"), "/admin/users/") {
+		t.Fatalf("Location = %q", r.Header.Get("Location"))
+	}
+	u, err := e.store.UserByUserID("jo.bloggs")
+	if err != nil || u.Status != store.StatusInvited || u.OrgID != e.admin.OrgID || u.WorkPhone != "0113 496 0000" {
+		t.Fatalf("created user = %+v, %v", u, err)
+	}
+	emails, _ := e.store.Emails(store.EmailFilter{UserID: u.ID})
+	if len(emails) != 1 {
+		t.Fatalf("emails queued = %d, want 1", len(emails))
+	}
+	m := emails[0]
+	if m.To != "jo.bloggs@nhs.net" || m.Subject != "Complete your CQRS registration" || m.Status != store.EmailQueued {
+		t.Fatalf("email = %+v", m)
+	}
+	for _, want := range []string{"Sam Patel, your CQRS User Administrator at Riverside Practice", "Your User ID is: jo.bloggs", "http://127.0.0.1:8420/register?token=", "expires on 16 November 2026"} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("email text lacks %q:\n%s", want, m.Text)
+		}
+	}
+	if !strings.Contains(m.HTML, "<a href=\"http://127.0.0.1:8420/register?token=") {
+		t.Errorf("email HTML lacks the link:\n%s", m.HTML)
+	}
+
+	// The link in the email registers the user.
+	link := m.Text[strings.Index(m.Text, "http://127.0.0.1:8420/register?token="):]
+	link = strings.TrimPrefix(link[:strings.IndexByte(link, '\n')], "http://127.0.0.1:8420")
+	jo := e.client()
+	wantStatus(t, jo.get(link), 303)
+	page := jo.get("/register")
+	wantStatus(t, page, 200)
+	wantText(t, page, "jo.bloggs")
+	r = jo.post("/register", url.Values{"password": {"Lakeside#2026"}, "confirm_password": {"Lakeside#2026"}, "csrf_token": {jo.csrf("/register")}})
+	wantStatus(t, r, 303)
+	wantStatus(t, jo.signIn("jo.bloggs", "Lakeside#2026", ""), 303)
+
+	t.Run("the detail page shows the invitation accepted and the email", func(t *testing.T) {
+		d := e.orgAdmin.get(fmt.Sprintf("/admin/users/%d", u.ID))
+		wantStatus(t, d, 200)
+		wantText(t, d, "accepted", "Complete your CQRS registration", "queued")
+	})
+}
+
+func TestCreateUserValidation(t *testing.T) {
+	e := newAdminEnv(t, func(c *Config) { c.EmailDomains = []string{"nhs.net", "nhs.uk"} })
+	cases := []struct {
+		name   string
+		change func(url.Values)
+		want   string
+	}{
+		{"User ID too short", func(v url.Values) { v.Set("user_id", "ab") }, "User ID must be 3 to 32 characters long."},
+		{"User ID too long", func(v url.Values) { v.Set("user_id", strings.Repeat("a", 33)) }, "User ID must be 3 to 32 characters long."},
+		{"User ID characters", func(v url.Values) { v.Set("user_id", "jo bloggs") }, "User ID can only contain"},
+		{"User ID taken, other case", func(v url.Values) { v.Set("user_id", "SAM.PATEL") }, "That User ID is already in use."},
+		{"email taken, other case", func(v url.Values) { v.Set("email", "SAM.PATEL@nhs.net") }, "That email address is already in use"},
+		{"email invalid", func(v url.Values) { v.Set("email", "not-an-email") }, "Enter a valid email address"},
+		{"email header injection", func(v url.Values) { v.Set("email", "jo@nhs.net\r\nBcc: all@evil.example") }, "Enter a valid email address"},
+		{"email domain not allowed", func(v url.Values) { v.Set("email", "jo@gmail.com") }, "ending nhs.net or nhs.uk"},
+		{"name with a line break", func(v url.Values) { v.Set("first_name", "Jo\r\nBcc: x@evil.example") }, "first name contains characters that are not allowed"},
+		{"name missing", func(v url.Values) { v.Set("last_name", "") }, "Enter a last name."},
+		{"name too long", func(v url.Values) { v.Set("last_name", strings.Repeat("x", 51)) }, "50 characters or fewer"},
+		{"phone", func(v url.Values) { v.Set("work_phone", "call me") }, "Enter a phone number"},
+		{"another organisation", func(v url.Values) { v.Set("org_id", fmt.Sprint(e.other.ID)) }, "Select an organisation."},
+		{"role not assignable", func(v url.Values) { v.Set("role", "system-admin") }, "Select a role."},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			form := newUserForm(e.orgAdmin, e.admin.OrgID, "jo.bloggs", "jo.bloggs@nhs.net")
+			tc.change(form)
+			before := e.dbBytes()
+			r := e.orgAdmin.post("/admin/users", form)
+			wantStatus(t, r, 422)
+			wantText(t, r, "There is a problem")
+			if !strings.Contains(strings.ReplaceAll(r.body, "&#39;", "'"), tc.want) {
+				t.Errorf("body lacks %q", tc.want)
+			}
+			if !bytes.Equal(before, e.dbBytes()) {
+				t.Error("database changed after a refused form")
+			}
+		})
+	}
+}
+
+func TestAdministrationIsAuthorisedOnTheServer(t *testing.T) {
+	e := newAdminEnv(t)
+	hill, _ := e.store.UserByUserID("hill.admin")
+	sam, _ := e.store.UserByUserID("sam.patel")
+	hillPath := fmt.Sprintf("/admin/users/%d", hill.ID)
+
+	t.Run("a plain user gets nothing", func(t *testing.T) {
+		for _, path := range []string{"/admin/users", "/admin/users/new", fmt.Sprintf("/admin/users/%d", sam.ID), "/admin/organisations", "/mailbox"} {
+			if r := e.user.get(path); r.StatusCode != 403 {
+				t.Errorf("GET %s = %d, want 403", path, r.StatusCode)
+			}
+		}
+		before := e.dbBytes()
+		form := newUserForm(e.orgAdmin, e.admin.OrgID, "jo.bloggs", "jo@nhs.net")
+		form.Set("csrf_token", e.user.csrf("/messages"))
+		r := e.user.post("/admin/users", form)
+		wantStatus(t, r, 403)
+		if !bytes.Equal(before, e.dbBytes()) {
+			t.Error("database changed")
+		}
+	})
+	t.Run("a User Administrator cannot see or change another organisation's user", func(t *testing.T) {
+		wantStatus(t, e.orgAdmin.get(hillPath), 404)
+		for _, action := range []string{"", "/disable", "/unlock", "/resend", "/reset", "/enable", "/revoke"} {
+			before := e.dbBytes()
+			form := url.Values{"csrf_token": {e.orgAdmin.csrf("/admin/users")}, "first_name": {"X"}, "last_name": {"Y"}, "email": {"x@nhs.net"}, "org_id": {fmt.Sprint(e.admin.OrgID)}, "role": {"user"}}
+			r := e.orgAdmin.post(hillPath+action, form)
+			wantStatus(t, r, 404)
+			if !bytes.Equal(before, e.dbBytes()) {
+				t.Errorf("POST %s changed the database", hillPath+action)
+			}
+		}
+		list := e.orgAdmin.get("/admin/users?q=hill")
+		wantText(t, list, "No users match.")
+		if strings.Contains(list.body, "hill.admin") {
+			t.Error("the list shows another organisation's user")
+		}
+	})
+	t.Run("a User Administrator cannot manage the system administrator", func(t *testing.T) {
+		wantStatus(t, e.orgAdmin.get(fmt.Sprintf("/admin/users/%d", e.admin.ID)), 403)
+	})
+	t.Run("only the system administrator manages organisations", func(t *testing.T) {
+		wantStatus(t, e.orgAdmin.get("/admin/organisations"), 403)
+		wantStatus(t, e.sys.get("/admin/organisations"), 200)
+	})
+	t.Run("the system administrator sees everyone", func(t *testing.T) {
+		wantStatus(t, e.sys.get(hillPath), 200)
+		wantText(t, e.sys.get("/admin/users"), "hill.admin", "sam.patel", "org.admin")
+	})
+	t.Run("CSRF is enforced", func(t *testing.T) {
+		form := newUserForm(e.orgAdmin, e.admin.OrgID, "jo.bloggs", "jo@nhs.net")
+		form.Del("csrf_token")
+		wantStatus(t, e.orgAdmin.post("/admin/users", form), 403)
+	})
+}
+
+func TestUserActions(t *testing.T) {
+	e := newAdminEnv(t)
+	sam, _ := e.store.UserByUserID("sam.patel")
+	path := fmt.Sprintf("/admin/users/%d", sam.ID)
+	act := func(action string) response {
+		return e.orgAdmin.post(path+"/"+action, url.Values{"csrf_token": {e.orgAdmin.csrf(path)}})
+	}
+
+	t.Run("edit", func(t *testing.T) {
+		form := url.Values{"first_name": {"Samuel"}, "last_name": {"Patel"}, "work_phone": {"01234 567890"}, "email": {"samuel.patel@nhs.net"},
+			"org_id": {fmt.Sprint(e.admin.OrgID)}, "role": {"user-admin"}, "csrf_token": {e.orgAdmin.csrf(path)}}
+		wantStatus(t, e.orgAdmin.post(path, form), 303)
+		u, _ := e.store.User(sam.ID)
+		if u.FirstName != "Samuel" || u.Email != "samuel.patel@nhs.net" || u.Role != store.RoleUserAdmin {
+			t.Fatalf("after edit: %+v", u)
+		}
+		if _, err := e.store.UserByEmail("sam.patel@nhs.net"); err == nil {
+			t.Error("the old email still finds the user")
+		}
+	})
+	t.Run("disable ends sessions and refuses sign-in; enable restores", func(t *testing.T) {
+		wantStatus(t, act("disable"), 303)
+		if r := e.user.get("/messages"); r.StatusCode != 303 {
+			t.Errorf("the disabled user's session still works: %d", r.StatusCode)
+		}
+		wantStatus(t, e.client().signIn("sam.patel", "Harbour!2026x", ""), 401)
+		wantText(t, e.orgAdmin.get("/admin/users?state=disabled"), "sam.patel")
+		wantStatus(t, act("enable"), 303)
+		wantStatus(t, e.client().signIn("sam.patel", "Harbour!2026x", ""), 303)
+	})
+	t.Run("unlock clears the failure count", func(t *testing.T) {
+		for i := 0; i < 3; i++ {
+			e.client().signIn("sam.patel", "wrong", "")
+		}
+		wantStatus(t, act("unlock"), 303)
+		if u, _ := e.store.User(sam.ID); u.FailedSignIns != 0 {
+			t.Fatalf("failures after unlock = %d", u.FailedSignIns)
+		}
+	})
+	t.Run("reset link queues an email whose link works", func(t *testing.T) {
+		wantStatus(t, act("reset"), 303)
+		emails, _ := e.store.Emails(store.EmailFilter{UserID: sam.ID, Limit: 1})
+		if len(emails) != 1 || emails[0].Kind != "reset" {
+			t.Fatalf("emails = %+v", emails)
+		}
+		text := emails[0].Text
+		i := strings.Index(text, "/reset?token=")
+		link := text[i : i+strings.IndexByte(text[i:], '\n')]
+		c := e.client()
+		wantStatus(t, c.get(link), 303)
+		r := c.post("/reset", url.Values{"password": {"Lakeside#2026"}, "confirm_password": {"Lakeside#2026"}, "csrf_token": {c.csrf("/reset")}})
+		wantStatus(t, r, 303)
+		wantText(t, c.get("/reset/complete"), "Your password has been changed")
+		wantStatus(t, e.client().signIn("sam.patel", "Lakeside#2026", ""), 303)
+		if last, _ := e.store.Emails(store.EmailFilter{UserID: sam.ID, Limit: 1}); last[0].Kind != "password-changed" {
+			t.Errorf("no password-changed email: %+v", last[0])
+		}
+	})
+	t.Run("a registered user's invitation cannot be resent", func(t *testing.T) {
+		wantStatus(t, act("resend"), 409)
+	})
+}
+
+func TestResendAndRevokeInvitation(t *testing.T) {
+	e := newAdminEnv(t)
+	wantStatus(t, e.orgAdmin.post("/admin/users", newUserForm(e.orgAdmin, e.admin.OrgID, "jo.bloggs", "jo.bloggs@nhs.net")), 303)
+	jo, _ := e.store.UserByUserID("jo.bloggs")
+	path := fmt.Sprintf("/admin/users/%d", jo.ID)
+	firstLink := func() string {
+		emails, _ := e.store.Emails(store.EmailFilter{UserID: jo.ID, Limit: 1})
+		text := emails[0].Text
+		i := strings.Index(text, "/register?token=")
+		return text[i : i+strings.IndexByte(text[i:], '\n')]
+	}
+	old := firstLink()
+	wantStatus(t, e.orgAdmin.post(path+"/resend", url.Values{"csrf_token": {e.orgAdmin.csrf(path)}}), 303)
+	fresh := firstLink()
+	if fresh == old {
+		t.Fatal("resend reused the link")
+	}
+	c := e.client()
+	c.get(old)
+	wantStatus(t, c.get("/register"), 404)
+	c = e.client()
+	c.get(fresh)
+	wantStatus(t, c.get("/register"), 200)
+	wantText(t, e.orgAdmin.get(path), "pending")
+
+	wantStatus(t, e.orgAdmin.post(path+"/revoke", url.Values{"csrf_token": {e.orgAdmin.csrf(path)}}), 303)
+	wantStatus(t, c.get("/register"), 404)
+	wantText(t, e.orgAdmin.get(path), "revoked")
+
+	e.clock.Advance(15 * 24 * time.Hour)
+	wantStatus(t, e.orgAdmin.signIn("org.admin", "Harbour!2026x", ""), 303)
+	wantStatus(t, e.orgAdmin.post(path+"/resend", url.Values{"csrf_token": {e.orgAdmin.csrf(path)}}), 303)
+	wantText(t, e.orgAdmin.get(path), "pending")
+}
+
+func TestUserListSearchFilterAndPages(t *testing.T) {
+	e := newAdminEnv(t)
+	for i := 0; i < 30; i++ {
+		e.addUser(e.admin.OrgID, fmt.Sprintf("bulk.user%02d", i), "")
+	}
+	r := e.orgAdmin.get("/admin/users")
+	wantText(t, r, "Showing 1 to 25 of 33 users.", "Next page")
+	r = e.orgAdmin.get("/admin/users?page=2")
+	wantText(t, r, "Showing 26 to 33 of 33 users.", "Previous page")
+	r = e.orgAdmin.get("/admin/users?q=USER07")
+	wantText(t, r, "Showing 1 to 1 of 1 users.", "bulk.user07")
+	r = e.orgAdmin.get("/admin/users?state=invited")
+	wantText(t, r, "of 30 users")
+	frag := e.orgAdmin.get("/admin/users?q=bulk", header("HX-Request", "true"))
+	if strings.Contains(frag.body, "<html") || !strings.Contains(frag.body, `id="user-table"`) {
+		t.Error("htmx search did not get the table fragment")
+	}
+}
+
+func TestOrganisations(t *testing.T) {
+	e := newAdminEnv(t)
+	form := func(name, ods string) url.Values {
+		return url.Values{"org_name": {name}, "ods_code": {ods}, "csrf_token": {e.sys.csrf("/admin/organisations")}}
+	}
+	wantStatus(t, e.sys.post("/admin/organisations", form("Valley Health Centre", "c84001")), 303)
+	wantText(t, e.sys.get("/admin/organisations"), "Valley Health Centre", "C84001")
+	r := e.sys.post("/admin/organisations", form("Dup", "C84001"))
+	wantStatus(t, r, 422)
+	wantText(t, r, "already exists")
+	r = e.sys.post("/admin/organisations", form("", "x"))
+	wantStatus(t, r, 422)
+	wantText(t, r, "Enter the organisation name.", "ODS code must be")
+	path := fmt.Sprintf("/admin/organisations/%d", e.other.ID)
+	wantStatus(t, e.sys.post(path, url.Values{"org_name": {"Hillside Medical"}, "ods_code": {"B82001"}, "csrf_token": {e.sys.csrf(path)}}), 303)
+	if o, _ := e.store.Organisation(e.other.ID); o.Name != "Hillside Medical" {
+		t.Fatalf("organisation = %+v", o)
+	}
+}
+
+func TestLocalMailbox(t *testing.T) {
+	e := newAdminEnv(t)
+	wantStatus(t, e.orgAdmin.post("/admin/users", newUserForm(e.orgAdmin, e.admin.OrgID, "jo.bloggs", "jo.bloggs@nhs.net")), 303)
+	wantStatus(t, e.otherAdmin.post("/admin/users", newUserForm(e.otherAdmin, e.other.ID, "hill.user", "hill.user@nhs.net")), 303)
+	box := e.orgAdmin.get("/mailbox")
+	wantStatus(t, box, 200)
+	wantText(t, box, "jo.bloggs@nhs.net")
+	if strings.Contains(box.body, "hill.user@nhs.net") {
+		t.Error("the mailbox shows another organisation's email")
+	}
+	id := box.doc(t).Find(`[data-testid="email-table"] tbody tr`).First().AttrOr("data-testid", "")
+	open := e.orgAdmin.get("/mailbox/" + strings.TrimPrefix(id, "email-"))
+	wantStatus(t, open, 200)
+	link := open.doc(t).Find(`[data-testid="mailbox-link"]`).AttrOr("href", "")
+	if !strings.HasPrefix(link, "http://127.0.0.1:8420/register?token=") {
+		t.Fatalf("mailbox link = %q", link)
+	}
+	hillBox := e.otherAdmin.get("/mailbox")
+	if strings.Contains(hillBox.body, "jo.bloggs@nhs.net") {
+		t.Error("another organisation's administrator sees the email")
+	}
+	wantStatus(t, e.otherAdmin.get("/mailbox/"+strings.TrimPrefix(id, "email-")), 404)
+	wantStatus(t, e.client().get("/mailbox"), 303)
+}
