@@ -93,6 +93,7 @@ func (a *app) changePassword(c *fiber.Ctx) error {
 		return err
 	}
 	a.log.Info("password changed", "user_id", u.UserID)
+	a.audit(c, store.AuditEvent{Type: evPasswordChanged, Subject: u.UserID, OrgID: u.OrgID, Method: "account"})
 	c.Locals(localUser, u)
 	m, err := a.accountModel(c, u, policyBox("", u.UserID, nil, false), nil, "Your password has been changed.")
 	if err != nil {

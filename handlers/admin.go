@@ -271,6 +271,8 @@ func (a *app) createUser(c *fiber.Ctx) error {
 	}
 	a.wakeMailer()
 	a.log.Info("user created", "by", admin.UserID, "user_id", created.UserID)
+	a.audit(c, store.AuditEvent{Type: evUserCreated, Subject: created.UserID, OrgID: created.OrgID, Detail: "role " + string(created.Role)})
+	a.audit(c, store.AuditEvent{Type: evLinkSent, Subject: created.UserID, OrgID: created.OrgID, Method: "registration"})
 	return redirect(c, "/admin/users/"+strconv.FormatUint(created.ID, 10)+"?notice=created")
 }
 
@@ -386,6 +388,10 @@ func (a *app) updateUser(c *fiber.Ctx) error {
 		return a.renderUserDetail(c, fiber.StatusUnprocessableEntity, admin, u, values, errs, "")
 	}
 	a.log.Info("user edited", "by", admin.UserID, "user_id", u.UserID)
+	a.audit(c, store.AuditEvent{Type: evUserEdited, Subject: u.UserID, OrgID: edited.OrgID})
+	if edited.Role != u.Role {
+		a.audit(c, store.AuditEvent{Type: evRoleChanged, Subject: u.UserID, OrgID: edited.OrgID, Detail: string(u.Role) + " to " + string(edited.Role)})
+	}
 	return redirect(c, "/admin/users/"+strconv.FormatUint(u.ID, 10)+"?notice=saved")
 }
 
@@ -396,19 +402,20 @@ func (a *app) userAction(c *fiber.Ctx) error {
 		return err
 	}
 	notice := c.Params("action")
+	event := store.AuditEvent{Subject: u.UserID, OrgID: u.OrgID, Method: "admin"}
 	switch notice {
 	case "disable":
 		if u.ID == admin.ID {
 			return refuse(fiber.StatusConflict, "You cannot disable your own account")
 		}
 		_, err = a.store.SetStatus(u.ID, store.StatusDisabled)
-		notice = "disabled"
+		notice, event.Type = "disabled", evUserDisabled
 	case "enable":
 		_, err = a.store.SetStatus(u.ID, store.StatusActive)
-		notice = "enabled"
+		notice, event.Type = "enabled", evUserEnabled
 	case "unlock":
 		_, err = a.store.Unlock(u.ID)
-		notice = "unlocked"
+		notice, event.Type = "unlocked", evUnlock
 	case "resend":
 		org, oerr := a.store.Organisation(u.OrgID)
 		if oerr != nil {
@@ -417,15 +424,15 @@ func (a *app) userAction(c *fiber.Ctx) error {
 		token := secret.NewToken()
 		email := a.registrationEmail(u, admin, org, token, a.cfg.Now().Add(a.cfg.RegistrationLinkTTL))
 		_, err = a.store.SendLink(u.ID, store.LinkRegister, secret.HashToken(token), a.cfg.RegistrationLinkTTL, email)
-		notice = "resent"
+		notice, event.Type, event.Detail = "resent", evLinkSent, "registration (resent; the previous link revoked)"
 	case "revoke":
 		_, err = a.store.RevokeInvitation(u.ID)
-		notice = "revoked"
+		notice, event.Type = "revoked", evInviteRevoked
 	case "reset":
 		token := secret.NewToken()
 		email := a.resetEmail(u, token, a.cfg.Now().Add(a.cfg.ResetLinkTTL))
 		_, err = a.store.SendLink(u.ID, store.LinkReset, secret.HashToken(token), a.cfg.ResetLinkTTL, email)
-		notice = "reset"
+		notice, event.Type, event.Detail = "reset", evLinkSent, "password reset"
 	default:
 		return fiber.ErrNotFound
 	}
@@ -436,5 +443,6 @@ func (a *app) userAction(c *fiber.Ctx) error {
 	}
 	a.wakeMailer()
 	a.log.Info("user action", "by", admin.UserID, "user_id", u.UserID, "action", notice)
+	a.audit(c, event)
 	return redirect(c, "/admin/users/"+strconv.FormatUint(u.ID, 10)+"?notice="+notice)
 }

@@ -51,6 +51,12 @@ type Config struct {
 	// SignInRateLimit is the sign-in attempts allowed per client address
 	// per minute (0 turns the limit off, for load tests).
 	SignInRateLimit int
+	// LockAfter consecutive failed legacy sign-ins lock the account.
+	LockAfter int
+	// ResetRequestsPerHour bounds unlock / forgotten-password emails per
+	// account; ResetRateLimit requests per client address per minute.
+	ResetRequestsPerHour int
+	ResetRateLimit       int
 	// HelpDesk is the Help panel and the error pages' contact details.
 	HelpDesk views.HelpDesk
 	// Now is the clock; tests move it.
@@ -60,20 +66,23 @@ type Config struct {
 // DefaultConfig has the documents' defaults.
 func DefaultConfig() Config {
 	return Config{
-		Version:             "dev",
-		Hosts:               []string{"localhost", "127.0.0.1", "::1"},
-		BaseURL:             "http://127.0.0.1:8420",
-		RegistrationLinkTTL: 14 * 24 * time.Hour,
-		ResetLinkTTL:        time.Hour,
-		BodyLimit:           64 * 1024,
-		ReadTimeout:         10 * time.Second,
-		WriteTimeout:        30 * time.Second,
-		IdleTimeout:         60 * time.Second,
-		SessionIdle:         30 * time.Minute,
-		SessionAbsolute:     12 * time.Hour,
-		SignInRateLimit:     30,
-		HelpDesk:            DefaultHelpDesk(),
-		Now:                 time.Now,
+		Version:              "dev",
+		Hosts:                []string{"localhost", "127.0.0.1", "::1"},
+		BaseURL:              "http://127.0.0.1:8420",
+		RegistrationLinkTTL:  14 * 24 * time.Hour,
+		ResetLinkTTL:         time.Hour,
+		BodyLimit:            64 * 1024,
+		ReadTimeout:          10 * time.Second,
+		WriteTimeout:         30 * time.Second,
+		IdleTimeout:          60 * time.Second,
+		SessionIdle:          30 * time.Minute,
+		SessionAbsolute:      12 * time.Hour,
+		SignInRateLimit:      30,
+		LockAfter:            5,
+		ResetRequestsPerHour: 3,
+		ResetRateLimit:       10,
+		HelpDesk:             DefaultHelpDesk(),
+		Now:                  time.Now,
 	}
 }
 
@@ -99,7 +108,10 @@ type Store interface {
 
 	UserByUserID(userID string) (store.User, error)
 	Organisation(id uint64) (store.Organisation, error)
-	RecordSignInFailure(userID string) (int, error)
+	RecordSignInFailure(userID string, lockAfter int, event store.AuditEvent) (bool, error)
+	UserByEmail(email string) (store.User, error)
+	Audit(e store.AuditEvent) error
+	AuditEvents(f store.AuditFilter) ([]store.AuditEvent, int, error)
 	SignedIn(userID uint64, sessionHash, replacedSession []byte) (store.User, error)
 	Session(hash []byte, idle, absolute time.Duration) (store.Session, store.User, error)
 	DeleteSession(hash []byte) error
@@ -145,6 +157,8 @@ type app struct {
 	hasher  *secret.Hasher
 	mailer  Mailer
 	csrfKey []byte
+	// resetThrottle counts reset emails per account.
+	resetThrottle accountThrottle
 }
 
 // New builds the Fiber application; main and the tests call it the same way.

@@ -87,13 +87,16 @@ func (a *app) linkUser(c *fiber.Ctx, f linkFlow) ([]byte, store.User, error) {
 	_, u, err := a.store.LinkUser(hash, f.purpose)
 	switch {
 	case errors.Is(err, store.ErrExpired):
+		a.audit(c, store.AuditEvent{Type: evLinkRefused, Method: string(f.purpose), Detail: "expired"})
 		return nil, store.User{}, f.refused(true)
 	case errors.Is(err, store.ErrNotFound):
+		a.audit(c, store.AuditEvent{Type: evLinkRefused, Method: string(f.purpose), Detail: "unknown or already used"})
 		return nil, store.User{}, f.refused(false)
 	case err != nil:
 		return nil, store.User{}, err
 	}
 	if u.Status == store.StatusDisabled {
+		a.audit(c, store.AuditEvent{Type: evLinkRefused, Subject: u.UserID, OrgID: u.OrgID, Method: string(f.purpose), Detail: "account disabled"})
 		return nil, store.User{}, refuse(fiber.StatusForbidden, "This account is disabled",
 			"The link cannot be used while the account is disabled. Contact your CQRS User Administrator.")
 	}
@@ -148,6 +151,7 @@ func (a *app) linkSubmit(f linkFlow) fiber.Handler {
 		if err != nil {
 			return err
 		}
+		wasLocked := !u.LockedAt.IsZero()
 		var notify *store.Email
 		if f.purpose == store.LinkReset {
 			e := a.passwordChangedEmail(u, a.cfg.Now())
@@ -164,6 +168,15 @@ func (a *app) linkSubmit(f linkFlow) fiber.Handler {
 		}
 		a.wakeMailer()
 		a.log.Info("password set from link", "purpose", f.purpose, "user_id", u.UserID)
+		a.audit(c, store.AuditEvent{Type: evLinkUsed, Subject: u.UserID, OrgID: u.OrgID, Method: string(f.purpose)})
+		if f.purpose == store.LinkReset {
+			a.audit(c, store.AuditEvent{Type: evPasswordReset, Subject: u.UserID, OrgID: u.OrgID, Method: "link", Detail: "every session ended"})
+			if wasLocked {
+				a.audit(c, store.AuditEvent{Type: evUnlock, Subject: u.UserID, OrgID: u.OrgID, Method: "link"})
+			}
+		} else {
+			a.audit(c, store.AuditEvent{Type: evPasswordSet, Subject: u.UserID, OrgID: u.OrgID, Method: "registration"})
+		}
 		a.clearCookie(c, f.cookie, f.path)
 		a.setTokenCookie(c, doneCookie, f.done, u.UserID, 5*time.Minute)
 		return redirect(c, f.done)

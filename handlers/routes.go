@@ -35,6 +35,8 @@ func (a *app) routes(f *fiber.App) {
 	f.Get("/login", a.loginPage)
 	f.Post("/login", a.signInLimiter(), a.legacySignIn)
 	f.Get("/sso/start", a.ssoStart)
+	f.Get("/forgotten", a.forgottenPage)
+	f.Post("/forgotten", a.resetLimiter(), a.forgottenSubmit)
 	f.Post("/signout", a.signOut)
 
 	// First run: the one-time set-up page.
@@ -75,6 +77,8 @@ func (a *app) routes(f *fiber.App) {
 	f.Post("/admin/organisations", signedIn, sysAdmin, a.createOrganisation)
 	f.Get("/admin/organisations/:id", signedIn, sysAdmin, a.organisation)
 	f.Post("/admin/organisations/:id", signedIn, sysAdmin, a.updateOrganisation)
+	f.Get("/admin/audit", signedIn, admin, a.auditPage)
+	f.Get("/admin/audit.csv", signedIn, admin, a.auditCSV)
 	f.Get("/mailbox", a.requireMailbox, a.mailbox)
 	f.Get("/mailbox/:id", a.requireMailbox, a.mailboxEmail)
 

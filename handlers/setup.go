@@ -80,6 +80,7 @@ func (a *app) setupSubmit(c *fiber.Ctx) error {
 		return err
 	}
 	a.log.Info("first administrator created", "user_id", admin.UserID)
+	a.audit(c, store.AuditEvent{Type: evSetupUsed, Subject: admin.UserID, Detail: "first system administrator and organisation " + org.ODSCode})
 	a.clearCookie(c, setupCookie, "/setup")
 	a.setTokenCookie(c, registration.cookie, registration.path, linkToken, linkCookieTTL)
 	return redirect(c, "/register")

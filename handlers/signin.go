@@ -61,39 +61,42 @@ func (a *app) signInLimiter() fiber.Handler {
 
 // legacySignIn checks User ID and password. Every failure gets the same
 // status and page, and an unknown User ID costs the same argon2id work as a
-// known one (a dummy hash) and the same write (a failure record).
+// known one (a dummy hash) and the same write (the audit entry). A locked
+// account says so only to someone who typed its right password.
 func (a *app) legacySignIn(c *fiber.Ctx) error {
 	userID := trimSpace(c.FormValue("user_id"))
 	password := c.FormValue("password")
-	fail := func() error {
-		if _, err := a.store.RecordSignInFailure(userID); err != nil {
-			return err
-		}
-		a.log.Info("sign-in refused", "method", "legacy", "ip", c.IP())
-		return render(c, fiber.StatusUnauthorized, views.LoginPage(a.loginModel(c, userID, signInFailed, "")))
-	}
-	if userID == "" || password == "" || len(userID) > maxUserID*4 || len(password) > maxPasswordInput {
-		// Still hash, so an empty field is not a faster answer.
-		if _, err := a.hasher.Verify(c.Context(), password, ""); err != nil {
-			return err
-		}
-		return fail()
+	if len(userID) > maxUserID*4 || len(password) > maxPasswordInput {
+		userID, password = userID[:min(len(userID), maxUserID*4)], ""
 	}
 	u, err := a.store.UserByUserID(userID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	ok, err := a.hasher.Verify(c.Context(), password, u.PasswordHash)
+	hash := u.PasswordHash
+	if userID == "" || password == "" {
+		hash = "" // still hash, so an empty field is not a faster answer
+	}
+	ok, err := a.hasher.Verify(c.Context(), password, hash)
 	if err != nil {
 		return err
 	}
-	if !ok || u.Status != store.StatusActive {
-		return fail()
+	switch {
+	case ok && u.Status == store.StatusActive && !u.LockedAt.IsZero():
+		a.audit(c, store.AuditEvent{Type: evSignInLocked, Subject: u.UserID, OrgID: u.OrgID, Method: "legacy"})
+		return render(c, fiber.StatusForbidden, views.LockedPage(a.page(c, "Your account is locked"), a.cfg.HelpDesk))
+	case !ok || u.Status != store.StatusActive:
+		if _, err := a.store.RecordSignInFailure(userID, a.cfg.LockAfter, store.AuditEvent{
+			Type: evSignInFailed, Subject: userID, IP: c.IP(), Method: "legacy", Detail: "User ID or password incorrect, or account not active",
+		}); err != nil {
+			return err
+		}
+		return render(c, fiber.StatusUnauthorized, views.LoginPage(a.loginModel(c, userID, signInFailed, "")))
 	}
 	if _, err := a.startSession(c, u); err != nil {
 		return err
 	}
-	a.log.Info("signed in", "method", "legacy", "user_id", u.UserID)
+	a.audit(c, store.AuditEvent{Type: evSignIn, Actor: u.UserID, Subject: u.UserID, OrgID: u.OrgID, Method: "legacy"})
 	return redirect(c, safeNext(c.FormValue("next")))
 }
 
@@ -103,6 +106,8 @@ func (a *app) signOut(c *fiber.Ctx) error {
 		if err := a.store.DeleteSession(h); err != nil {
 			return err
 		}
+		u, _ := currentUser(c)
+		a.audit(c, store.AuditEvent{Type: evSignOut, Subject: u.UserID, OrgID: u.OrgID})
 	}
 	a.clearCookie(c, sessionCookie, "/")
 	return redirect(c, "/login?signed_out=1")

@@ -2,33 +2,47 @@ package store
 
 import (
 	"fmt"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
 // RecordSignInFailure counts a failed sign-in against the account with that
-// User ID and returns the new count. An unknown User ID still costs a
-// write transaction, so the time taken does not tell which IDs exist.
-func (s *Store) RecordSignInFailure(userID string) (int, error) {
-	count := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		id := tx.Bucket(bucketUsersByID).Get(foldKey(userID))
-		if id == nil {
-			return tx.Bucket(bucketMeta).Put([]byte("last-failure"), []byte(s.now().Format(time.RFC3339Nano)))
+// User ID, locking it when the count reaches lockAfter (0: never), and
+// appends the audit event, in one transaction. It reports whether this
+// failure locked the account. An unknown User ID costs the same write, so
+// the time taken does not tell which IDs exist.
+func (s *Store) RecordSignInFailure(userID string, lockAfter int, event AuditEvent) (lockedNow bool, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		now := s.now()
+		if id := tx.Bucket(bucketUsersByID).Get(foldKey(userID)); id != nil {
+			u, err := getUser(tx, bytesToID(id))
+			if err != nil {
+				return err
+			}
+			u.FailedSignIns++
+			event.OrgID = u.OrgID
+			if lockAfter > 0 && u.FailedSignIns >= lockAfter && u.LockedAt.IsZero() && u.Status == StatusActive {
+				u.LockedAt = now
+				lockedNow = true
+			}
+			if err := putUser(tx, u); err != nil {
+				return err
+			}
 		}
-		u, err := getUser(tx, bytesToID(id))
-		if err != nil {
+		if err := appendAudit(tx, &event, now); err != nil {
 			return err
 		}
-		u.FailedSignIns++
-		count = u.FailedSignIns
-		return putUser(tx, u)
+		if lockedNow {
+			lock := AuditEvent{Type: "lockout", Subject: event.Subject, OrgID: event.OrgID, IP: event.IP,
+				Detail: fmt.Sprintf("locked after %d failed sign-ins", lockAfter)}
+			return appendAudit(tx, &lock, now)
+		}
+		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("store: record sign-in failure: %w", err)
+		return false, fmt.Errorf("store: record sign-in failure: %w", err)
 	}
-	return count, nil
+	return lockedNow, nil
 }
 
 // WelcomeSubject is the first-sign-in message's subject.

@@ -40,6 +40,7 @@ var (
 	bucketSessions     = []byte("sessions")
 	bucketMessages     = []byte("messages")
 	bucketOutbox       = []byte("outbox")
+	bucketAudit        = []byte("audit")
 	// The embedded NHSmail simulator's directory and signing key.
 	bucketNHSmailAccounts = []byte("nhsmail.accounts")
 	bucketNHSmailMeta     = []byte("nhsmail.meta")
@@ -48,7 +49,7 @@ var (
 	keySchema   = []byte("schema")
 	keyCSRF     = []byte("csrf-key")
 	keySetup    = []byte("setup")
-	allBuckets  = [][]byte{bucketMeta, bucketOrgs, bucketOrgsByODS, bucketUsers, bucketUsersByID, bucketUsersByEmail, bucketLinks, bucketSessions, bucketMessages, bucketOutbox, bucketNHSmailAccounts, bucketNHSmailMeta, bucketNHSmailSessions}
+	allBuckets  = [][]byte{bucketMeta, bucketOrgs, bucketOrgsByODS, bucketUsers, bucketUsersByID, bucketUsersByEmail, bucketLinks, bucketSessions, bucketMessages, bucketOutbox, bucketAudit, bucketNHSmailAccounts, bucketNHSmailMeta, bucketNHSmailSessions}
 	errNoBucket = errors.New("store: bucket missing")
 )
 

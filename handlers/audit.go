@@ -1,0 +1,157 @@
+package handlers
+
+import (
+	"encoding/csv"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/views"
+)
+
+// Audit event types, one per kind of security event.
+const (
+	evSignIn          = "sign-in"
+	evSignInFailed    = "sign-in-failed"
+	evSignInLocked    = "sign-in-while-locked"
+	evSignOut         = "sign-out"
+	evUnlock          = "unlock"
+	evPasswordSet     = "password-set"
+	evPasswordChanged = "password-changed"
+	evPasswordReset   = "password-reset"
+	evLinkSent        = "link-sent"
+	evLinkUsed        = "link-used"
+	evLinkRefused     = "link-refused"
+	evInviteRevoked   = "invitation-revoked"
+	evUserCreated     = "user-created"
+	evUserEdited      = "user-edited"
+	evRoleChanged     = "role-changed"
+	evUserDisabled    = "user-disabled"
+	evUserEnabled     = "user-enabled"
+	evSSORefused      = "sso-refused"
+	evSSOUnlinked     = "sso-unlinked"
+	evSetupUsed       = "setup-used"
+	evResetRequested  = "reset-requested"
+)
+
+var auditTypes = []string{evSignIn, evSignInFailed, evSignInLocked, "lockout", evSignOut, evUnlock, evPasswordSet, evPasswordChanged,
+	evPasswordReset, evLinkSent, evLinkUsed, evLinkRefused, evInviteRevoked, evUserCreated, evUserEdited, evRoleChanged,
+	evUserDisabled, evUserEnabled, evSSORefused, evSSOUnlinked, evSetupUsed, evResetRequested}
+
+// audit appends a security event with who did it and from where. A failure
+// to record is logged, not shown: the action itself has happened.
+func (a *app) audit(c *fiber.Ctx, e store.AuditEvent) {
+	if u, ok := currentUser(c); ok && e.Actor == "" {
+		e.Actor = u.UserID
+	}
+	e.IP = c.IP()
+	if err := a.store.Audit(e); err != nil {
+		a.log.Error("audit log", "type", e.Type, "err", err)
+	}
+}
+
+// auditFilter reads the audit page's filters, scoped to what the
+// administrator may see.
+func (a *app) auditFilter(c *fiber.Ctx) (store.AuditFilter, views.AuditModel) {
+	admin, _ := currentUser(c)
+	f := store.AuditFilter{OrgID: orgScope(admin), Subject: trimSpace(c.Query("user")), Type: c.Query("type")}
+	valid := false
+	for _, t := range auditTypes {
+		valid = valid || t == f.Type
+	}
+	if !valid {
+		f.Type = ""
+	}
+	m := views.AuditModel{User: f.Subject, From: c.Query("from"), To: c.Query("to")}
+	if t, err := time.ParseInLocation("2006-01-02", m.From, time.Local); err == nil {
+		f.From = t
+	} else {
+		m.From = ""
+	}
+	if t, err := time.ParseInLocation("2006-01-02", m.To, time.Local); err == nil {
+		f.To = t.AddDate(0, 0, 1) // the whole "to" day
+	} else {
+		m.To = ""
+	}
+	m.Types = append(m.Types, views.Option{Value: "", Label: "Any event", Selected: f.Type == ""})
+	for _, t := range auditTypes {
+		m.Types = append(m.Types, views.Option{Value: t, Label: t, Selected: f.Type == t})
+	}
+	return f, m
+}
+
+const auditPerPage = 50
+
+// auditPage is the audit log with filters and pages.
+func (a *app) auditPage(c *fiber.Ctx) error {
+	admin, _ := currentUser(c)
+	f, m := a.auditFilter(c)
+	page, _ := strconv.Atoi(c.Query("page", "1"))
+	if page < 1 {
+		page = 1
+	}
+	f.Offset, f.Limit = (page-1)*auditPerPage, auditPerPage
+	events, total, err := a.store.AuditEvents(f)
+	if err != nil {
+		return err
+	}
+	p, err := a.signedInPage(c, "Audit log")
+	if err != nil {
+		return err
+	}
+	m.Page, m.Total, m.CanOrgs = p, total, isSystemAdmin(admin)
+	for _, e := range events {
+		m.Rows = append(m.Rows, auditRow(e))
+	}
+	q := url.Values{}
+	for k, v := range map[string]string{"user": m.User, "type": f.Type, "from": m.From, "to": m.To} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	m.CSVURL = "/admin/audit.csv?" + q.Encode()
+	if page > 1 {
+		q.Set("page", strconv.Itoa(page-1))
+		m.PrevURL = "/admin/audit?" + q.Encode()
+	}
+	if page*auditPerPage < total {
+		q.Set("page", strconv.Itoa(page+1))
+		m.NextURL = "/admin/audit?" + q.Encode()
+	}
+	return render(c, fiber.StatusOK, views.AuditPage(m))
+}
+
+func auditRow(e store.AuditEvent) views.AuditRow {
+	return views.AuditRow{Time: e.Time.Format("2006-01-02 15:04:05"), Type: e.Type, Actor: e.Actor, Subject: e.Subject, IP: e.IP, Method: e.Method, Detail: e.Detail}
+}
+
+// auditCSV downloads the filtered log. Cells that a spreadsheet would run
+// as a formula are prefixed with a quote.
+func (a *app) auditCSV(c *fiber.Ctx) error {
+	f, _ := a.auditFilter(c)
+	events, _, err := a.store.AuditEvents(f)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="cqrs-audit.csv"`)
+	w := csv.NewWriter(c.Response().BodyWriter())
+	w.Write([]string{"time", "event", "actor", "user", "ip", "method", "detail"})
+	for _, e := range events {
+		r := auditRow(e)
+		w.Write([]string{r.Time, r.Type, csvCell(r.Actor), csvCell(r.Subject), csvCell(r.IP), csvCell(r.Method), csvCell(r.Detail)})
+	}
+	w.Flush()
+	return w.Error()
+}
+
+func csvCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}

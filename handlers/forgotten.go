@@ -1,0 +1,109 @@
+package handlers
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
+
+	"github.com/cqrs-local/cqrs-signin/secret"
+	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/views"
+)
+
+// resetSent is the one answer to every request, so it never tells whether
+// an account matched.
+const resetSent = "If an account matches what you entered, we have sent an email to its address with a link to unlock the account and choose a new password. The link works once, for a limited time."
+
+// accountThrottle remembers recent reset emails per account, so nobody can
+// flood someone's inbox through the form.
+type accountThrottle struct {
+	mu     sync.Mutex
+	recent map[uint64][]time.Time
+}
+
+func (t *accountThrottle) allow(id uint64, now time.Time, perHour int) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.recent == nil {
+		t.recent = map[uint64][]time.Time{}
+	}
+	kept := t.recent[id][:0]
+	for _, at := range t.recent[id] {
+		if now.Sub(at) < time.Hour {
+			kept = append(kept, at)
+		}
+	}
+	if len(kept) >= perHour {
+		t.recent[id] = kept
+		return false
+	}
+	t.recent[id] = append(kept, now)
+	return true
+}
+
+func (a *app) forgottenPage(c *fiber.Ctx) error {
+	return render(c, fiber.StatusOK, views.ForgottenPage(views.ForgottenModel{Page: a.page(c, "Unlock Account or Forgotten Password")}))
+}
+
+func (a *app) resetLimiter() fiber.Handler {
+	return limiter.New(limiter.Config{
+		Max:               a.cfg.ResetRateLimit,
+		Expiration:        time.Minute,
+		LimiterMiddleware: limiter.SlidingWindow{},
+		Next:              func(c *fiber.Ctx) bool { return a.cfg.ResetRateLimit <= 0 },
+		LimitReached: func(c *fiber.Ctx) error {
+			c.Set("Retry-After", "60")
+			return refuse(fiber.StatusTooManyRequests, "Too many requests",
+				"There have been too many requests from this computer. Wait a minute, then try again.")
+		},
+	})
+}
+
+// forgottenSubmit sends a reset link when the User ID or email matches an
+// account that can use one, and answers the same way whatever happened.
+func (a *app) forgottenSubmit(c *fiber.Ctx) error {
+	who := trimSpace(c.FormValue("who"))
+	if who == "" || len(who) > maxEmail {
+		return render(c, fiber.StatusUnprocessableEntity, views.ForgottenPage(views.ForgottenModel{
+			Page: a.page(c, "Unlock Account or Forgotten Password"), Who: who,
+			Errors: views.Errors{{Field: "who", Message: "Enter your User ID or email address."}}}))
+	}
+	var (
+		u   store.User
+		err error
+	)
+	if strings.Contains(who, "@") {
+		u, err = a.store.UserByEmail(who)
+	} else {
+		u, err = a.store.UserByUserID(who)
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	event := store.AuditEvent{Type: evResetRequested, Subject: who, Method: "link"}
+	switch {
+	case err != nil:
+		event.Detail = "no matching account"
+	case u.Status == store.StatusDisabled:
+		event.Subject, event.OrgID, event.Detail = u.UserID, u.OrgID, "account disabled: no email sent"
+	case u.PasswordHash == "":
+		event.Subject, event.OrgID, event.Detail = u.UserID, u.OrgID, "not registered yet: no email sent"
+	case !a.resetThrottle.allow(u.ID, a.cfg.Now(), a.cfg.ResetRequestsPerHour):
+		event.Subject, event.OrgID, event.Detail = u.UserID, u.OrgID, "too many requests for this account: no email sent"
+	default:
+		token := secret.NewToken()
+		email := a.resetEmail(u, token, a.cfg.Now().Add(a.cfg.ResetLinkTTL))
+		if _, err := a.store.SendLink(u.ID, store.LinkReset, secret.HashToken(token), a.cfg.ResetLinkTTL, email); err != nil {
+			return err
+		}
+		a.wakeMailer()
+		event = store.AuditEvent{Type: evLinkSent, Subject: u.UserID, OrgID: u.OrgID, Method: "link", Detail: "unlock / forgotten password"}
+	}
+	// Every path writes one audit entry, so timing does not tell them apart.
+	a.audit(c, event)
+	return render(c, fiber.StatusOK, views.ForgottenPage(views.ForgottenModel{Page: a.page(c, "Unlock Account or Forgotten Password"), Sent: resetSent}))
+}
