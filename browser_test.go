@@ -88,7 +88,20 @@ func newBrowser(t *testing.T, parent context.Context) context.Context {
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(parent, opts...)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	started := false
 	t.Cleanup(func() {
+		defer func() {
+			if t.Failed() {
+				t.Logf("browser output:\n%s", output.String())
+			}
+		}()
+		if !started {
+			// chromedp v0.23: after a failed start, the cancel func of
+			// NewContext (and Cancel) wait forever for a browser that never
+			// ran, so only stop the allocator.
+			cancelAlloc()
+			return
+		}
 		// Close the browser gracefully, bounded, before t.TempDir (the
 		// profile) is removed: cleanups run last-registered first.
 		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -98,14 +111,12 @@ func newBrowser(t *testing.T, parent context.Context) context.Context {
 		}
 		cancelCtx()
 		cancelAlloc()
-		if t.Failed() {
-			t.Logf("browser output:\n%s", output.String())
-		}
 	})
 	// The first Run starts the browser and binds it to ctx.
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("starting %s: %v\n%s", path, err, output.String())
 	}
+	started = true
 	return ctx
 }
 

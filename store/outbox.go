@@ -183,4 +183,3 @@ func (s *Store) Email(id uint64) (Email, error) {
 	}
 	return e, nil
 }
-

@@ -60,7 +60,7 @@ type User struct {
 	// InviteRevoked is set when an administrator withdrew it.
 	InviteExpires time.Time `json:"invite_expires"`
 	InviteRevoked bool      `json:"invite_revoked"`
-	Created         time.Time `json:"created"`
+	Created       time.Time `json:"created"`
 }
 
 // HistoryDepth is how many previous hashes are kept beside the current one.
