@@ -334,6 +334,10 @@ func (a *app) renderUserDetail(c *fiber.Ctx, status int, admin, u store.User, va
 	if !u.LockedAt.IsZero() {
 		add("unlock", "Unlock account", false)
 	}
+	if u.SSOSubject != "" {
+		m.SSOLink = "Linked to " + u.SSOSubject
+		add("unlink", "Remove NHSmail link", false)
+	}
 	if u.ID != admin.ID {
 		if u.Status == store.StatusDisabled {
 			add("enable", "Enable account", false)
@@ -425,6 +429,9 @@ func (a *app) userAction(c *fiber.Ctx) error {
 		email := a.registrationEmail(u, admin, org, token, a.cfg.Now().Add(a.cfg.RegistrationLinkTTL))
 		_, err = a.store.SendLink(u.ID, store.LinkRegister, secret.HashToken(token), a.cfg.RegistrationLinkTTL, email)
 		notice, event.Type, event.Detail = "resent", evLinkSent, "registration (resent; the previous link revoked)"
+	case "unlink":
+		_, err = a.store.UnlinkSSOSubject(u.ID)
+		notice, event.Type = "unlinked", evSSOUnlinked
 	case "revoke":
 		_, err = a.store.RevokeInvitation(u.ID)
 		notice, event.Type = "revoked", evInviteRevoked

@@ -57,6 +57,8 @@ type Config struct {
 	// account; ResetRateLimit requests per client address per minute.
 	ResetRequestsPerHour int
 	ResetRateLimit       int
+	// SSO is NHSmail single sign-on (any OpenID provider).
+	SSO SSOConfig
 	// HelpDesk is the Help panel and the error pages' contact details.
 	HelpDesk views.HelpDesk
 	// Now is the clock; tests move it.
@@ -136,6 +138,11 @@ type Store interface {
 	CreateOrganisation(o store.Organisation) (store.Organisation, error)
 	UpdateOrganisation(o store.Organisation) (store.Organisation, error)
 	Emails(f store.EmailFilter) ([]store.Email, error)
+	PutSSOPending(stateHash []byte, p store.SSOPending) error
+	TakeSSOPending(stateHash []byte) (store.SSOPending, error)
+	UserBySSOSubject(subject string) (store.User, error)
+	LinkSSOSubject(userID uint64, subject string) (store.User, error)
+	UnlinkSSOSubject(userID uint64) (store.User, error)
 	Email(id uint64) (store.Email, error)
 }
 
@@ -159,6 +166,7 @@ type app struct {
 	csrfKey []byte
 	// resetThrottle counts reset emails per account.
 	resetThrottle accountThrottle
+	rp            relyingParty
 }
 
 // New builds the Fiber application; main and the tests call it the same way.

@@ -35,6 +35,7 @@ func (a *app) routes(f *fiber.App) {
 	f.Get("/login", a.loginPage)
 	f.Post("/login", a.signInLimiter(), a.legacySignIn)
 	f.Get("/sso/start", a.ssoStart)
+	f.Get("/sso/callback", a.ssoCallback)
 	f.Get("/forgotten", a.forgottenPage)
 	f.Post("/forgotten", a.resetLimiter(), a.forgottenSubmit)
 	f.Post("/signout", a.signOut)

@@ -113,13 +113,6 @@ func (a *app) signOut(c *fiber.Ctx) error {
 	return redirect(c, "/login?signed_out=1")
 }
 
-// ssoStart is the NHSmail Sign In button.
-func (a *app) ssoStart(c *fiber.Ctx) error {
-	return refuse(fiber.StatusServiceUnavailable, "NHSmail sign-in is not configured",
-		"This CQRS system has no NHSmail single sign-on set up.",
-		"If you do not have an NHSmail account, or until NHSmail sign-in is set up, please use your legacy login: your User ID and password on the CQRS Login page.")
-}
-
 // helpPage is Contact Us: the CQRS help desk's details.
 func (a *app) helpPage(c *fiber.Ctx) error {
 	p, err := a.signedInPage(c, "Contact Us")

@@ -41,6 +41,8 @@ var (
 	bucketMessages     = []byte("messages")
 	bucketOutbox       = []byte("outbox")
 	bucketAudit        = []byte("audit")
+	bucketUsersBySSO   = []byte("users.sso")
+	bucketSSOPending   = []byte("sso.pending")
 	// The embedded NHSmail simulator's directory and signing key.
 	bucketNHSmailAccounts = []byte("nhsmail.accounts")
 	bucketNHSmailMeta     = []byte("nhsmail.meta")
@@ -49,7 +51,7 @@ var (
 	keySchema   = []byte("schema")
 	keyCSRF     = []byte("csrf-key")
 	keySetup    = []byte("setup")
-	allBuckets  = [][]byte{bucketMeta, bucketOrgs, bucketOrgsByODS, bucketUsers, bucketUsersByID, bucketUsersByEmail, bucketLinks, bucketSessions, bucketMessages, bucketOutbox, bucketAudit, bucketNHSmailAccounts, bucketNHSmailMeta, bucketNHSmailSessions}
+	allBuckets  = [][]byte{bucketMeta, bucketOrgs, bucketOrgsByODS, bucketUsers, bucketUsersByID, bucketUsersByEmail, bucketLinks, bucketSessions, bucketMessages, bucketOutbox, bucketAudit, bucketUsersBySSO, bucketSSOPending, bucketNHSmailAccounts, bucketNHSmailMeta, bucketNHSmailSessions}
 	errNoBucket = errors.New("store: bucket missing")
 )
 

@@ -60,7 +60,10 @@ type User struct {
 	// InviteRevoked is set when an administrator withdrew it.
 	InviteExpires time.Time `json:"invite_expires"`
 	InviteRevoked bool      `json:"invite_revoked"`
-	Created       time.Time `json:"created"`
+	// SSOSubject is the single sign-on provider's stable subject linked to
+	// this account ("issuer|sub" or "issuer|tid:oid"), after its first use.
+	SSOSubject string    `json:"sso_subject,omitempty"`
+	Created    time.Time `json:"created"`
 }
 
 // HistoryDepth is how many previous hashes are kept beside the current one.

@@ -1,0 +1,286 @@
+package handlers
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/gofiber/fiber/v2"
+	"golang.org/x/oauth2"
+
+	"github.com/cqrs-local/cqrs-signin/secret"
+	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/views"
+)
+
+// SSOConfig is the OpenID Connect relying party's configuration. With no
+// Issuer the Sign In button explains that NHSmail sign-in is not set up.
+type SSOConfig struct {
+	Issuer       string // for Entra ID the tenant-specific issuer, never "common"
+	ClientID     string
+	ClientSecret string
+	RedirectURL  string // this app's /sso/callback as the provider knows it
+	Scopes       []string
+	// ProviderName is shown on pages ("NHSmail").
+	ProviderName string
+	// HTTPClient reaches the provider; nil means a client with a timeout.
+	HTTPClient *http.Client
+	// SkipIssuerCheck lets tokens carry an issuer that differs from the
+	// discovery URL; never set it for real providers.
+	SkipIssuerCheck bool
+}
+
+const (
+	ssoCookie     = "cqrs_sso"
+	ssoPendingTTL = 10 * time.Minute
+)
+
+// relyingParty discovers the provider lazily (the embedded simulator is
+// served by this same process, which is not listening yet at start-up) and
+// keeps it once found.
+type relyingParty struct {
+	mu       sync.Mutex
+	provider *oidc.Provider
+}
+
+func (a *app) ssoClient() *http.Client {
+	if a.cfg.SSO.HTTPClient != nil {
+		return a.cfg.SSO.HTTPClient
+	}
+	return &http.Client{Timeout: 10 * time.Second}
+}
+
+func (a *app) oidcProvider(ctx context.Context) (*oidc.Provider, error) {
+	a.rp.mu.Lock()
+	defer a.rp.mu.Unlock()
+	if a.rp.provider != nil {
+		return a.rp.provider, nil
+	}
+	ctx = oidc.ClientContext(ctx, a.ssoClient())
+	if a.cfg.SSO.SkipIssuerCheck {
+		ctx = oidc.InsecureIssuerURLContext(ctx, a.cfg.SSO.Issuer)
+	}
+	p, err := oidc.NewProvider(ctx, a.cfg.SSO.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	a.rp.provider = p
+	return p, nil
+}
+
+func (a *app) oauthConfig(p *oidc.Provider) oauth2.Config {
+	scopes := append([]string{oidc.ScopeOpenID, "email", "profile"}, a.cfg.SSO.Scopes...)
+	return oauth2.Config{ClientID: a.cfg.SSO.ClientID, ClientSecret: a.cfg.SSO.ClientSecret,
+		Endpoint: p.Endpoint(), RedirectURL: a.cfg.SSO.RedirectURL, Scopes: scopes}
+}
+
+func (a *app) providerName() string {
+	if a.cfg.SSO.ProviderName != "" {
+		return a.cfg.SSO.ProviderName
+	}
+	return "NHSmail"
+}
+
+// ssoStart is the Sign In button: the authorization code flow with state,
+// nonce and PKCE (S256), bound to this browser by a cookie and to the
+// server by a single-use pending record.
+func (a *app) ssoStart(c *fiber.Ctx) error {
+	if a.cfg.SSO.Issuer == "" {
+		return refuse(fiber.StatusServiceUnavailable, "NHSmail sign-in is not configured",
+			"This CQRS system has no NHSmail single sign-on set up.",
+			"If you do not have an NHSmail account, or until NHSmail sign-in is set up, please use your legacy login: your User ID and password on the CQRS Login page.")
+	}
+	p, err := a.oidcProvider(c.UserContext())
+	if err != nil {
+		a.log.Warn("single sign-on provider unavailable", "issuer", a.cfg.SSO.Issuer, "err", err)
+		return refuse(fiber.StatusBadGateway, a.providerName()+" sign-in is not available",
+			"CQRS could not reach the "+a.providerName()+" sign-in service. Please try again later, or use your legacy login.")
+	}
+	state, nonce, verifier := secret.NewToken(), secret.NewToken(), oauth2.GenerateVerifier()
+	err = a.store.PutSSOPending(secret.HashToken(state), store.SSOPending{Nonce: nonce, Verifier: verifier,
+		Next: safeNext(c.Query("next")), Expires: a.cfg.Now().Add(ssoPendingTTL)})
+	if err != nil {
+		return err
+	}
+	a.setTokenCookie(c, ssoCookie, "/sso", state, ssoPendingTTL)
+	cfg := a.oauthConfig(p)
+	return c.Redirect(cfg.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)), fiber.StatusSeeOther)
+}
+
+// ssoClaims are the identity claims used to find the account; Entra ID
+// (which NHSmail uses) sends preferred_username / upn and tid + oid.
+type ssoClaims struct {
+	Email             string `json:"email"`
+	EmailVerified     *bool  `json:"email_verified"`
+	PreferredUsername string `json:"preferred_username"`
+	UPN               string `json:"upn"`
+	TenantID          string `json:"tid"`
+	ObjectID          string `json:"oid"`
+	Name              string `json:"name"`
+}
+
+// ssoRefused ends a callback with a page and an audit entry, never a session.
+func (a *app) ssoRefused(c *fiber.Ctx, detail string, err error) error {
+	a.audit(c, store.AuditEvent{Type: evSSORefused, Method: "nhsmail", Detail: detail})
+	return err
+}
+
+func (a *app) ssoFailed(detail string) error {
+	return refuse(fiber.StatusBadRequest, a.providerName()+" sign-in did not complete",
+		"The answer from the "+a.providerName()+" sign-in service could not be accepted ("+detail+"). Nothing was signed in.",
+		"Go back to the CQRS Login page and select Sign In to try again.")
+}
+
+// ssoCallback takes the provider's answer: the state checked and consumed
+// once, the code exchanged with the PKCE verifier, the ID token verified by
+// go-oidc (issuer, audience, expiry, signature) and the nonce by us.
+func (a *app) ssoCallback(c *fiber.Ctx) error {
+	if a.cfg.SSO.Issuer == "" {
+		return fiber.ErrNotFound
+	}
+	state := c.Query("state")
+	cookie := c.Cookies(ssoCookie)
+	a.clearCookie(c, ssoCookie, "/sso")
+	if state == "" || cookie == "" || subtle.ConstantTimeCompare([]byte(state), []byte(cookie)) != 1 {
+		return a.ssoRefused(c, "state missing or not this browser's", a.ssoFailed("the sign-in request did not start in this browser"))
+	}
+	pending, err := a.store.TakeSSOPending(secret.HashToken(state))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return a.ssoRefused(c, "state unknown or replayed", a.ssoFailed("this sign-in answer was already used"))
+	case errors.Is(err, store.ErrExpired):
+		return a.ssoRefused(c, "state expired", a.ssoFailed("the sign-in took too long"))
+	case err != nil:
+		return err
+	}
+	if e := c.Query("error"); e != "" {
+		detail := "provider error " + truncate(e, 40)
+		if e == "access_denied" {
+			return a.ssoRefused(c, detail, refuse(fiber.StatusForbidden, a.providerName()+" sign-in was cancelled",
+				"You did not agree to sign in to CQRS with your "+a.providerName()+" account, so you have not been signed in.",
+				"Go back to the CQRS Login page to try again, or use your legacy login."))
+		}
+		return a.ssoRefused(c, detail, a.ssoFailed("the sign-in service reported "+truncate(e, 40)))
+	}
+	code := c.Query("code")
+	if code == "" {
+		return a.ssoRefused(c, "no code", a.ssoFailed("no authorization code"))
+	}
+	p, err := a.oidcProvider(c.UserContext())
+	if err != nil {
+		return a.ssoRefused(c, "provider unavailable", a.ssoFailed("the sign-in service is unavailable"))
+	}
+	ctx := oidc.ClientContext(c.UserContext(), a.ssoClient())
+	cfg := a.oauthConfig(p)
+	tok, err := cfg.Exchange(ctx, code, oauth2.VerifierOption(pending.Verifier))
+	if err != nil {
+		a.log.Info("single sign-on code exchange refused", "err", err)
+		return a.ssoRefused(c, "code exchange refused", a.ssoFailed("the authorization code was refused"))
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		return a.ssoRefused(c, "no ID token", a.ssoFailed("no ID token"))
+	}
+	idToken, err := p.VerifierContext(ctx, &oidc.Config{ClientID: a.cfg.SSO.ClientID, Now: a.cfg.Now, SkipIssuerCheck: a.cfg.SSO.SkipIssuerCheck}).Verify(ctx, raw)
+	if err != nil {
+		a.log.Info("single sign-on ID token refused", "err", err)
+		return a.ssoRefused(c, "ID token not valid", a.ssoFailed("the identity token was not valid"))
+	}
+	// go-oidc leaves the nonce to the caller.
+	if subtle.ConstantTimeCompare([]byte(idToken.Nonce), []byte(pending.Nonce)) != 1 {
+		return a.ssoRefused(c, "nonce mismatch", a.ssoFailed("the identity token was not issued for this sign-in"))
+	}
+	var claims ssoClaims
+	if err := idToken.Claims(&claims); err != nil {
+		return a.ssoRefused(c, "claims unreadable", a.ssoFailed("the identity token could not be read"))
+	}
+	return a.ssoSignIn(c, idToken, claims, pending.Next)
+}
+
+// subjectKey is the provider's stable identifier, namespaced by issuer so
+// an identity from one provider never matches another's.
+func subjectKey(issuer string, sub string, cl ssoClaims) string {
+	if cl.TenantID != "" && cl.ObjectID != "" {
+		return issuer + "|" + cl.TenantID + ":" + cl.ObjectID
+	}
+	return issuer + "|" + sub
+}
+
+// ssoSignIn finds the CQRS account: by the linked subject, or on first use
+// by email (only when not marked unverified), preferred_username or upn,
+// ignoring case, among active accounts; then links the subject.
+func (a *app) ssoSignIn(c *fiber.Ctx, idToken *oidc.IDToken, cl ssoClaims, next string) error {
+	key := subjectKey(idToken.Issuer, idToken.Subject, cl)
+	email := cl.Email
+	if cl.EmailVerified != nil && !*cl.EmailVerified {
+		email = ""
+	}
+	shown := firstNonEmpty(email, cl.PreferredUsername, cl.UPN)
+	u, err := a.store.UserBySSOSubject(key)
+	matched := "linked subject"
+	if errors.Is(err, store.ErrNotFound) {
+		u, matched, err = a.userByClaims(email, cl.PreferredUsername, cl.UPN)
+		if err == nil && u.SSOSubject != "" && u.SSOSubject != key {
+			err = store.ErrNotFound // the account is already linked to another identity
+		}
+	}
+	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Status != store.StatusActive) {
+		a.audit(c, store.AuditEvent{Type: evSSORefused, Subject: shown, OrgID: u.OrgID, Method: "nhsmail", Detail: "no active CQRS account for this NHSmail identity"})
+		return render(c, fiber.StatusForbidden, views.NoCQRSAccountPage(a.page(c, "No CQRS account"), shown, a.cfg.HelpDesk))
+	}
+	if err != nil {
+		return err
+	}
+	if !u.LockedAt.IsZero() {
+		a.audit(c, store.AuditEvent{Type: evSignInLocked, Subject: u.UserID, OrgID: u.OrgID, Method: "nhsmail"})
+		return render(c, fiber.StatusForbidden, views.LockedPage(a.page(c, "Your account is locked"), a.cfg.HelpDesk))
+	}
+	if u.SSOSubject == "" {
+		if u, err = a.store.LinkSSOSubject(u.ID, key); err != nil {
+			return err
+		}
+	}
+	if _, err := a.startSession(c, u); err != nil {
+		return err
+	}
+	a.audit(c, store.AuditEvent{Type: evSignIn, Actor: u.UserID, Subject: u.UserID, OrgID: u.OrgID, Method: "nhsmail", Detail: "matched by " + matched})
+	return c.Redirect(next, fiber.StatusSeeOther)
+}
+
+func (a *app) userByClaims(candidates ...string) (store.User, string, error) {
+	names := []string{"email", "preferred_username", "upn"}
+	for i, v := range candidates {
+		if v == "" || !strings.Contains(v, "@") {
+			continue
+		}
+		u, err := a.store.UserByEmail(v)
+		if err == nil {
+			return u, names[i], nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return store.User{}, "", err
+		}
+	}
+	return store.User{}, "", store.ErrNotFound
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

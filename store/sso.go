@@ -1,0 +1,121 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// SSOPending is a single sign-on request in flight: what the callback must
+// find to accept the provider's answer. Stored under the SHA-256 of its
+// state, used once.
+type SSOPending struct {
+	Nonce    string    `json:"nonce"`
+	Verifier string    `json:"verifier"` // PKCE code verifier
+	Next     string    `json:"next"`
+	Expires  time.Time `json:"expires"`
+}
+
+// PutSSOPending records a sign-on request and drops ones that have expired.
+func (s *Store) PutSSOPending(stateHash []byte, p SSOPending) error {
+	now := s.now()
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSSOPending)
+		var stale [][]byte
+		b.ForEach(func(k, v []byte) error {
+			var old SSOPending
+			if getJSON(b, k, &old) != nil || !now.Before(old.Expires) {
+				stale = append(stale, bytes.Clone(k))
+			}
+			return nil
+		})
+		for _, k := range stale {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return putJSON(b, stateHash, p)
+	})
+}
+
+// TakeSSOPending returns and deletes the request: a replayed state finds
+// nothing (ErrNotFound), an old one ErrExpired.
+func (s *Store) TakeSSOPending(stateHash []byte) (SSOPending, error) {
+	var p SSOPending
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSSOPending)
+		if err := getJSON(b, stateHash, &p); err != nil {
+			return err
+		}
+		if err := b.Delete(stateHash); err != nil {
+			return err
+		}
+		if !s.now().Before(p.Expires) {
+			return ErrExpired
+		}
+		return nil
+	})
+	if err != nil {
+		return SSOPending{}, fmt.Errorf("store: sso request: %w", err)
+	}
+	return p, nil
+}
+
+// UserBySSOSubject finds the account linked to a provider's stable subject.
+func (s *Store) UserBySSOSubject(subject string) (User, error) {
+	return s.userByIndex(bucketUsersBySSO, subject)
+}
+
+// LinkSSOSubject links a provider subject to an account, once: a subject
+// already linked to another account, or an account already linked to
+// another subject, is ErrConflict.
+func (s *Store) LinkSSOSubject(userID uint64, subject string) (User, error) {
+	var u User
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		if u, err = getUser(tx, userID); err != nil {
+			return err
+		}
+		idx := tx.Bucket(bucketUsersBySSO)
+		if existing := idx.Get([]byte(subject)); existing != nil && bytesToID(existing) != u.ID {
+			return ErrConflict
+		}
+		if u.SSOSubject != "" && u.SSOSubject != subject {
+			return ErrConflict
+		}
+		u.SSOSubject = subject
+		if err := idx.Put([]byte(subject), itob(u.ID)); err != nil {
+			return err
+		}
+		return putUser(tx, u)
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("store: link sso: %w", err)
+	}
+	return u, nil
+}
+
+// UnlinkSSOSubject removes the account's provider link; the next NHSmail
+// sign-in matches by email again.
+func (s *Store) UnlinkSSOSubject(userID uint64) (User, error) {
+	var u User
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		if u, err = getUser(tx, userID); err != nil {
+			return err
+		}
+		if u.SSOSubject != "" {
+			if err := tx.Bucket(bucketUsersBySSO).Delete([]byte(u.SSOSubject)); err != nil {
+				return err
+			}
+		}
+		u.SSOSubject = ""
+		return putUser(tx, u)
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("store: unlink sso: %w", err)
+	}
+	return u, nil
+}
