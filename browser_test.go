@@ -96,9 +96,10 @@ func newBrowser(t *testing.T, parent context.Context) context.Context {
 			}
 		}()
 		if !started {
-			// chromedp v0.23: after a failed start, the cancel func of
-			// NewContext (and Cancel) wait forever for a browser that never
-			// ran, so only stop the allocator.
+			// chromedp v0.23: after a failed start, Cancel followed by the
+			// cancel func waits forever (each waits on the browser's
+			// semaphore, which is never closed), so call the func alone.
+			cancelCtx()
 			cancelAlloc()
 			return
 		}
@@ -114,7 +115,7 @@ func newBrowser(t *testing.T, parent context.Context) context.Context {
 	})
 	// The first Run starts the browser and binds it to ctx.
 	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting %s: %v\n%s", path, err, output.String())
+		t.Fatalf("starting %s: %v", path, err)
 	}
 	started = true
 	return ctx

@@ -43,7 +43,7 @@ func (c *clock) Advance(d time.Duration) {
 
 // testEnv is the whole app on a real bbolt file in a temp dir.
 type testEnv struct {
-	t      *testing.T
+	t      testing.TB
 	app    *fiber.App
 	store  *store.Store
 	clock  *clock
@@ -52,7 +52,7 @@ type testEnv struct {
 	hasher *secret.Hasher
 }
 
-func newEnv(t *testing.T, adjust ...func(*Config)) *testEnv {
+func newEnv(t testing.TB, adjust ...func(*Config)) *testEnv {
 	t.Helper()
 	clk := &clock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
 	path := filepath.Join(t.TempDir(), "cqrs.db")
@@ -140,7 +140,7 @@ type response struct {
 	body string
 }
 
-func (r response) doc(t *testing.T) *goquery.Document {
+func (r response) doc(t testing.TB) *goquery.Document {
 	t.Helper()
 	d, err := goquery.NewDocumentFromReader(strings.NewReader(r.body))
 	if err != nil {
@@ -205,14 +205,14 @@ func (c *client) csrf(path string) string {
 	return token
 }
 
-func wantStatus(t *testing.T, r response, want int) {
+func wantStatus(t testing.TB, r response, want int) {
 	t.Helper()
 	if r.StatusCode != want {
 		t.Fatalf("status = %d, want %d; body:\n%s", r.StatusCode, want, excerpt(r.body))
 	}
 }
 
-func wantText(t *testing.T, r response, texts ...string) {
+func wantText(t testing.TB, r response, texts ...string) {
 	t.Helper()
 	for _, s := range texts {
 		if !strings.Contains(r.body, s) {

@@ -78,6 +78,11 @@ func NewHasher(p Params, slots int, wait time.Duration) *Hasher {
 }
 
 func (h *Hasher) acquire(ctx context.Context) error {
+	select { // a free slot is taken at once, whatever the wait
+	case h.slots <- struct{}{}:
+		return nil
+	default:
+	}
 	timer := time.NewTimer(h.wait)
 	defer timer.Stop()
 	select {

@@ -1,0 +1,42 @@
+package handlers
+
+import (
+	"net/url"
+	"testing"
+
+	"github.com/cqrs-local/cqrs-signin/secret"
+)
+
+// BenchmarkLegacySignIn is one whole legacy sign-in through the app, with
+// the real argon2id parameters: the figure is bound by the hash.
+func BenchmarkLegacySignIn(b *testing.B) {
+	e := newEnv(b)
+	e.hasher = secret.NewHasher(secret.OWASP, 0, 0)
+	app, err := New(nilLogger(), e.cfgForRebuild(), Deps{Store: e.store, Hasher: e.hasher})
+	if err != nil {
+		b.Fatal(err)
+	}
+	e.app = app
+	e.registeredAdmin() // its password hashed with the real parameters
+	b.ResetTimer()
+	seed := "AAAAAAAAAAAAAAAAAAAAAA"
+	form := url.Values{"user_id": {"admin.jones"}, "password": {strongPassword}, "csrf_token": {e.csrfFor(seed)}}
+	for b.Loop() {
+		c := e.client()
+		c.jar[csrfCookie] = seed
+		if r := c.post("/login", form); r.StatusCode != 303 {
+			b.Fatalf("status %d", r.StatusCode)
+		}
+	}
+}
+
+// BenchmarkLoginPage renders the CQRS Login page (no hashing).
+func BenchmarkLoginPage(b *testing.B) {
+	e := newEnv(b)
+	c := e.client()
+	for b.Loop() {
+		if r := c.get("/login"); r.StatusCode != 200 {
+			b.Fatalf("status %d", r.StatusCode)
+		}
+	}
+}
