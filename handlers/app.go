@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/a-h/templ"
@@ -154,6 +155,11 @@ type Deps struct {
 	Store  Store
 	Hasher *secret.Hasher
 	Mailer Mailer // nil: emails wait for the sender's next poll
+	// NHSmail is the embedded NHSmail simulator (an OpenID provider served
+	// under /nhsmail) and its directory; nil when single sign-on uses
+	// another provider.
+	NHSmail          http.Handler
+	NHSmailDirectory NHSmailDirectory
 }
 
 // app carries the dependencies every handler shares.
@@ -167,6 +173,8 @@ type app struct {
 	// resetThrottle counts reset emails per account.
 	resetThrottle accountThrottle
 	rp            relyingParty
+	nhsmail       NHSmailDirectory
+	nhsmailServer http.Handler
 }
 
 // New builds the Fiber application; main and the tests call it the same way.
@@ -178,7 +186,8 @@ func New(logger *slog.Logger, cfg Config, deps Deps) (*fiber.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{log: logger, cfg: cfg, store: deps.Store, hasher: deps.Hasher, mailer: deps.Mailer, csrfKey: key}
+	a := &app{log: logger, cfg: cfg, store: deps.Store, hasher: deps.Hasher, mailer: deps.Mailer, csrfKey: key,
+		nhsmail: deps.NHSmailDirectory, nhsmailServer: deps.NHSmail}
 	f := fiber.New(fiber.Config{
 		AppName:               "cqrs-signin",
 		BodyLimit:             cfg.BodyLimit,

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
@@ -25,6 +26,13 @@ func (a *app) routes(f *fiber.App) {
 	}, filesystem.New(filesystem.Config{Root: http.FS(static)}))
 
 	f.Get("/healthz", a.health)
+
+	// The embedded NHSmail simulator is another site in all but address: it
+	// does its own CSRF checks, and its token endpoint is called server to
+	// server, so it is mounted before this app's CSRF guard.
+	if a.nhsmailServer != nil {
+		f.All("/nhsmail/*", validUTF8, adaptor.HTTPHandler(a.nhsmailServer))
+	}
 
 	f.Use(a.crossSite, validUTF8, a.loadSession, a.csrf)
 
@@ -78,6 +86,11 @@ func (a *app) routes(f *fiber.App) {
 	f.Post("/admin/organisations", signedIn, sysAdmin, a.createOrganisation)
 	f.Get("/admin/organisations/:id", signedIn, sysAdmin, a.organisation)
 	f.Post("/admin/organisations/:id", signedIn, sysAdmin, a.updateOrganisation)
+	if a.nhsmail != nil {
+		f.Get("/admin/nhsmail", signedIn, sysAdmin, a.nhsmailDirectory)
+		f.Post("/admin/nhsmail", signedIn, sysAdmin, a.createNHSmailAccount)
+		f.Post("/admin/nhsmail/:id/:action", signedIn, sysAdmin, a.nhsmailAccountAction)
+	}
 	f.Get("/admin/audit", signedIn, admin, a.auditPage)
 	f.Get("/admin/audit.csv", signedIn, admin, a.auditCSV)
 	f.Get("/mailbox", a.requireMailbox, a.mailbox)
