@@ -26,6 +26,7 @@ import (
 
 	"github.com/cqrs-local/cqrs-signin/handlers"
 	"github.com/cqrs-local/cqrs-signin/mailer"
+	"github.com/cqrs-local/cqrs-signin/nhsmail"
 	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/store"
 )
@@ -64,6 +65,10 @@ type options struct {
 	openMailbox     bool
 	smtp            mailer.SMTPConfig
 	smtpTLS         string
+	oidcIssuer      string
+	oidcClientID    string
+	oidcRedirectURL string
+	oidcScopes      string
 }
 
 // flagSet binds each flag to its environment variable: the environment
@@ -140,11 +145,15 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.str(&o.smtp.Username, "smtp-user", "CQRS_SMTP_USER", "", "SMTP user name (the password comes only from $CQRS_SMTP_PASSWORD)")
 	fs.str(&o.smtp.From, "smtp-from", "CQRS_SMTP_FROM", "CQRS <no-reply@cqrs.local>", "the From address of every email")
 	fs.str(&o.smtpTLS, "smtp-tls", "CQRS_SMTP_TLS", "starttls", "SMTP TLS mode: none, starttls or tls")
+	fs.str(&o.oidcIssuer, "oidc-issuer", "CQRS_OIDC_ISSUER", "", "OpenID provider for the NHSmail Sign In button (e.g. https://login.microsoftonline.com/TENANT-ID/v2.0); empty: the embedded NHSmail simulator; \"off\": no single sign-on")
+	fs.str(&o.oidcClientID, "oidc-client-id", "CQRS_OIDC_CLIENT_ID", "", "client ID registered with the OpenID provider (the secret comes only from $CQRS_OIDC_CLIENT_SECRET)")
+	fs.str(&o.oidcRedirectURL, "oidc-redirect-url", "CQRS_OIDC_REDIRECT_URL", "", "callback URL registered with the provider (default: this app's /sso/callback)")
+	fs.str(&o.oidcScopes, "oidc-scopes", "CQRS_OIDC_SCOPES", "", "extra scopes to ask for, comma-separated (openid, email and profile are always asked)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: %s [flags]\n\nRuns the CQRS registration and sign-in service on this computer and opens the browser.\n\nFlags (each with its environment variable; the flag wins):\n", filepath.Base(args[0]))
 		fs.PrintDefaults()
-		fmt.Fprintf(stderr, "\nEnvironment only:\n  CQRS_SMTP_PASSWORD\tthe SMTP password (never a flag, so it stays out of process lists)\n")
+		fmt.Fprintf(stderr, "\nEnvironment only:\n  CQRS_SMTP_PASSWORD\tthe SMTP password (never a flag, so it stays out of process lists)\n  CQRS_OIDC_CLIENT_SECRET\tthe OpenID client secret, for --oidc-issuer\n")
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return o, err
@@ -162,6 +171,14 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	}{{"--registration-link-ttl", o.linkTTL}, {"--reset-link-ttl", o.resetTTL}, {"--session-idle", o.sessionIdle}, {"--session-absolute", o.sessionAbsolute}} {
 		if d.v <= 0 {
 			return o, fmt.Errorf("%s must be positive", d.name)
+		}
+	}
+	if o.oidcIssuer != "" && o.oidcIssuer != "off" {
+		if o.oidcClientID == "" {
+			return o, errors.New("--oidc-issuer needs --oidc-client-id (and $CQRS_OIDC_CLIENT_SECRET)")
+		}
+		if strings.Contains(o.oidcIssuer, "/common/") || strings.Contains(o.oidcIssuer, "/organizations/") {
+			return o, errors.New("--oidc-issuer: use the tenant-specific Entra ID issuer (https://login.microsoftonline.com/TENANT-ID/v2.0); the shared one cannot be verified")
 		}
 	}
 	if o.smtp.Enabled() {
@@ -233,7 +250,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg.Hosts = append(cfg.Hosts, listenHost(ln))
 	hasher := secret.NewHasher(secret.OWASP, 0, 2*time.Second)
 	sender := mailer.NewSender(logger, opts.smtp, st, stdout, time.Now)
-	app, err := handlers.New(logger, cfg, handlers.Deps{Store: st, Hasher: hasher, Mailer: sender})
+	deps := handlers.Deps{Store: st, Hasher: hasher, Mailer: sender}
+	if cfg.SSO, err = ssoConfig(opts, baseURL, getenv); err != nil {
+		ln.Close()
+		return err
+	}
+	if opts.oidcIssuer == "" {
+		if cfg.SSO.ClientSecret, err = st.NHSmailClientSecret(); err != nil {
+			ln.Close()
+			return err
+		}
+		sim, err := nhsmail.New(logger, nhsmail.Config{Issuer: cfg.SSO.Issuer, ClientID: cfg.SSO.ClientID,
+			ClientSecret: cfg.SSO.ClientSecret, RedirectURIs: []string{cfg.SSO.RedirectURL}}, st, hasher)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		deps.NHSmail, deps.NHSmailDirectory = sim, st
+	}
+	app, err := handlers.New(logger, cfg, deps)
 	if err != nil {
 		ln.Close()
 		return err
@@ -287,6 +322,23 @@ func listen(opts options) (net.Listener, error) {
 	}
 	host, _, _ := net.SplitHostPort(opts.addr)
 	return net.Listen("tcp", net.JoinHostPort(host, "0"))
+}
+
+// ssoConfig is the relying party's configuration: a real provider when
+// --oidc-issuer names one, otherwise the embedded NHSmail simulator.
+func ssoConfig(opts options, baseURL string, getenv func(string) string) (handlers.SSOConfig, error) {
+	redirect := opts.oidcRedirectURL
+	if redirect == "" {
+		redirect = baseURL + "/sso/callback"
+	}
+	switch opts.oidcIssuer {
+	case "off":
+		return handlers.SSOConfig{}, nil
+	case "":
+		return handlers.SSOConfig{Issuer: baseURL + "/nhsmail", ClientID: "cqrs", RedirectURL: redirect, ProviderName: "NHSmail"}, nil
+	}
+	return handlers.SSOConfig{Issuer: opts.oidcIssuer, ClientID: opts.oidcClientID, ClientSecret: getenv("CQRS_OIDC_CLIENT_SECRET"),
+		RedirectURL: redirect, Scopes: splitList(opts.oidcScopes), ProviderName: "NHSmail"}, nil
 }
 
 func splitList(s string) []string {

@@ -18,6 +18,7 @@ type NHSmailDirectory interface {
 	NHSmailAccounts() ([]store.NHSmailAccount, error)
 	SetNHSmailPassword(id uint64, hash string) error
 	SetNHSmailFlags(id uint64, disabled, locked, consentRequired bool) error
+	DeleteExpiredNHSmailSessions() (int, error)
 }
 
 const minNHSmailPassword = 8

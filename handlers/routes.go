@@ -42,7 +42,7 @@ func (a *app) routes(f *fiber.App) {
 	// The CQRS Login page: NHSmail single sign-on and the legacy login.
 	f.Get("/login", a.loginPage)
 	f.Post("/login", a.signInLimiter(), a.legacySignIn)
-	f.Get("/sso/start", a.ssoStart)
+	f.Get("/sso/start", a.signInLimiter(), a.ssoStart)
 	f.Get("/sso/callback", a.ssoCallback)
 	f.Get("/forgotten", a.forgottenPage)
 	f.Post("/forgotten", a.resetLimiter(), a.forgottenSubmit)

@@ -150,6 +150,11 @@ func (a *app) sweepSessions(stop <-chan struct{}, interval time.Duration) {
 			if _, err := a.store.DeleteExpiredSessions(a.cfg.SessionIdle, a.cfg.SessionAbsolute); err != nil {
 				a.log.Warn("sweeping sessions", "err", err)
 			}
+			if a.nhsmail != nil {
+				if _, err := a.nhsmail.DeleteExpiredNHSmailSessions(); err != nil {
+					a.log.Warn("sweeping NHSmail simulator sessions", "err", err)
+				}
+			}
 		}
 	}
 }

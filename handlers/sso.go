@@ -122,6 +122,7 @@ type ssoClaims struct {
 	TenantID          string `json:"tid"`
 	ObjectID          string `json:"oid"`
 	Name              string `json:"name"`
+	AuthorizedParty   string `json:"azp"`
 }
 
 // ssoRefused ends a callback with a page and an audit entry, never a session.
@@ -186,7 +187,8 @@ func (a *app) ssoCallback(c *fiber.Ctx) error {
 	if raw == "" {
 		return a.ssoRefused(c, "no ID token", a.ssoFailed("no ID token"))
 	}
-	idToken, err := p.VerifierContext(ctx, &oidc.Config{ClientID: a.cfg.SSO.ClientID, Now: a.cfg.Now, SkipIssuerCheck: a.cfg.SSO.SkipIssuerCheck}).Verify(ctx, raw)
+	// p.Verifier shares the provider's cached key set across sign-ins.
+	idToken, err := p.Verifier(&oidc.Config{ClientID: a.cfg.SSO.ClientID, Now: a.cfg.Now, SkipIssuerCheck: a.cfg.SSO.SkipIssuerCheck}).Verify(ctx, raw)
 	if err != nil {
 		a.log.Info("single sign-on ID token refused", "err", err)
 		return a.ssoRefused(c, "ID token not valid", a.ssoFailed("the identity token was not valid"))
@@ -198,6 +200,10 @@ func (a *app) ssoCallback(c *fiber.Ctx) error {
 	var claims ssoClaims
 	if err := idToken.Claims(&claims); err != nil {
 		return a.ssoRefused(c, "claims unreadable", a.ssoFailed("the identity token could not be read"))
+	}
+	// A token for several audiences must name us as the party it was issued to.
+	if (len(idToken.Audience) > 1 || claims.AuthorizedParty != "") && claims.AuthorizedParty != a.cfg.SSO.ClientID {
+		return a.ssoRefused(c, "authorized party is another client", a.ssoFailed("the identity token was issued to another application"))
 	}
 	return a.ssoSignIn(c, idToken, claims, pending.Next)
 }
@@ -225,12 +231,13 @@ func (a *app) ssoSignIn(c *fiber.Ctx, idToken *oidc.IDToken, cl ssoClaims, next 
 	matched := "linked subject"
 	if errors.Is(err, store.ErrNotFound) {
 		u, matched, err = a.userByClaims(email, cl.PreferredUsername, cl.UPN)
-		if err == nil && u.SSOSubject != "" && u.SSOSubject != key {
-			err = store.ErrNotFound // the account is already linked to another identity
-		}
+	}
+	detail := "no active CQRS account for this NHSmail identity"
+	if err == nil && u.SSOSubject != "" && u.SSOSubject != key {
+		err, detail = store.ErrNotFound, "the matching CQRS account is linked to another NHSmail identity"
 	}
 	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Status != store.StatusActive) {
-		a.audit(c, store.AuditEvent{Type: evSSORefused, Subject: shown, OrgID: u.OrgID, Method: "nhsmail", Detail: "no active CQRS account for this NHSmail identity"})
+		a.audit(c, store.AuditEvent{Type: evSSORefused, Subject: shown, OrgID: u.OrgID, Method: "nhsmail", Detail: detail})
 		return render(c, fiber.StatusForbidden, views.NoCQRSAccountPage(a.page(c, "No CQRS account"), shown, a.cfg.HelpDesk))
 	}
 	if err != nil {
@@ -241,7 +248,11 @@ func (a *app) ssoSignIn(c *fiber.Ctx, idToken *oidc.IDToken, cl ssoClaims, next 
 		return render(c, fiber.StatusForbidden, views.LockedPage(a.page(c, "Your account is locked"), a.cfg.HelpDesk))
 	}
 	if u.SSOSubject == "" {
-		if u, err = a.store.LinkSSOSubject(u.ID, key); err != nil {
+		u, err = a.store.LinkSSOSubject(u.ID, key)
+		if errors.Is(err, store.ErrConflict) { // linked meanwhile to another identity
+			a.audit(c, store.AuditEvent{Type: evSSORefused, Subject: shown, OrgID: u.OrgID, Method: "nhsmail", Detail: "account already linked to another NHSmail identity"})
+			return render(c, fiber.StatusForbidden, views.NoCQRSAccountPage(a.page(c, "No CQRS account"), shown, a.cfg.HelpDesk))
+		} else if err != nil {
 			return err
 		}
 	}
@@ -278,9 +289,10 @@ func firstNonEmpty(vs ...string) string {
 	return ""
 }
 
+// truncate keeps at most n characters (runes, so none is cut in half).
 func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+	if r := []rune(s); len(r) > n {
+		return string(r[:n])
 	}
 	return s
 }

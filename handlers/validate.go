@@ -27,8 +27,13 @@ func fieldError(field, msg string) []views.FieldError {
 	return []views.FieldError{{Field: field, Message: msg}}
 }
 
+// hasControl reports control characters and the invisible line and
+// paragraph separators and format characters, none of which belong in a
+// name, an address or a header.
 func hasControl(s string) bool {
-	return strings.ContainsFunc(s, unicode.IsControl)
+	return strings.ContainsFunc(s, func(r rune) bool {
+		return unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp, unicode.Cf)
+	})
 }
 
 // validateUserID: 3-32 letters, digits, '.', '_' or '-'.

@@ -49,23 +49,33 @@ func (s *Store) TakeSSOPending(stateHash []byte) (SSOPending, error) {
 		if err := getJSON(b, stateHash, &p); err != nil {
 			return err
 		}
-		if err := b.Delete(stateHash); err != nil {
-			return err
-		}
-		if !s.now().Before(p.Expires) {
-			return ErrExpired
-		}
-		return nil
+		return b.Delete(stateHash)
 	})
 	if err != nil {
 		return SSOPending{}, fmt.Errorf("store: sso request: %w", err)
+	}
+	// Checked after the delete commits: an expired record is spent too.
+	if !s.now().Before(p.Expires) {
+		return SSOPending{}, fmt.Errorf("store: sso request: %w", ErrExpired)
 	}
 	return p, nil
 }
 
 // UserBySSOSubject finds the account linked to a provider's stable subject.
+// Subjects are case-sensitive (OpenID Connect), unlike User IDs and
+// emails, so the index is read as given.
 func (s *Store) UserBySSOSubject(subject string) (User, error) {
-	return s.userByIndex(bucketUsersBySSO, subject)
+	var u User
+	err := s.db.View(func(tx *bolt.Tx) error {
+		id := tx.Bucket(bucketUsersBySSO).Get([]byte(subject))
+		if id == nil {
+			return ErrNotFound
+		}
+		var err error
+		u, err = getUser(tx, bytesToID(id))
+		return err
+	})
+	return u, err
 }
 
 // LinkSSOSubject links a provider subject to an account, once: a subject

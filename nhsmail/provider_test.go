@@ -1,0 +1,944 @@
+package nhsmail
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/cqrs-local/cqrs-signin/secret"
+	"github.com/cqrs-local/cqrs-signin/store"
+)
+
+// cheap keeps argon2id quick in tests; the algorithm is the real one.
+var cheap = secret.Params{MemoryKiB: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+const (
+	password      = "Correct-Horse-42"
+	clientID      = "cqrs"
+	callbackPath  = "/callback"
+	wantIncorrect = "Incorrect user ID or password. Type the correct user ID and password, and try again."
+)
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// countingHasher counts password checks, to show that unknown emails are
+// checked (against a dummy hash) like known ones.
+type countingHasher struct {
+	*secret.Hasher
+	verifies atomic.Int32
+}
+
+func (h *countingHasher) Verify(ctx context.Context, pw, encoded string) (bool, error) {
+	h.verifies.Add(1)
+	return h.Hasher.Verify(ctx, pw, encoded)
+}
+
+// env is the provider on a real bbolt file behind a real HTTP server, and a
+// relying party built the way CQRS builds one: go-oidc and x/oauth2.
+type env struct {
+	t        *testing.T
+	store    *store.Store
+	clock    *clock
+	hasher   *countingHasher
+	srv      *httptest.Server
+	provider *atomic.Pointer[Provider]
+	issuer   string
+	redirect string
+	secret   string
+
+	oidc     *oidc.Provider
+	oauth    oauth2.Config
+	verifier *oidc.IDTokenVerifier
+	browser  *http.Client // cookie jar, never follows redirects
+	accounts map[string]store.NHSmailAccount
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{t: t, provider: new(atomic.Pointer[Provider]), clock: &clock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}, accounts: map[string]store.NHSmailAccount{}}
+	st, err := store.Open(filepath.Join(t.TempDir(), "cqrs.db"), store.Options{Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := st.Check(); err != nil {
+			t.Errorf("consistency check: %v", err)
+		}
+		st.Close()
+	})
+	e.store = st
+	e.hasher = &countingHasher{Hasher: secret.NewHasher(cheap, 2, 5*time.Second)}
+	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == callbackPath {
+			http.Error(w, "the test reads the code from the redirect", http.StatusTeapot)
+			return
+		}
+		e.provider.Load().ServeHTTP(w, r)
+	}))
+	t.Cleanup(e.srv.Close)
+	e.issuer = e.srv.URL + "/nhsmail"
+	e.redirect = e.srv.URL + callbackPath
+	if e.secret, err = st.NHSmailClientSecret(); err != nil {
+		t.Fatal(err)
+	}
+	e.restart()
+
+	ctx := e.ctx()
+	if e.oidc, err = oidc.NewProvider(ctx, e.issuer); err != nil {
+		t.Fatalf("discovery: %v", err)
+	}
+	e.oauth = oauth2.Config{
+		ClientID:     clientID,
+		ClientSecret: e.secret,
+		RedirectURL:  e.redirect,
+		Endpoint:     e.oidc.Endpoint(),
+		Scopes:       []string{oidc.ScopeOpenID, "email", "profile"},
+	}
+	e.verifier = e.oidc.Verifier(&oidc.Config{ClientID: clientID, Now: time.Now})
+	e.browser = e.newBrowser()
+
+	e.addAccount("Sam.Patel@nhs.net", "Sam", "Patel", func(a *store.NHSmailAccount) {})
+	e.addAccount("disabled@nhs.net", "Dee", "Sabled", func(a *store.NHSmailAccount) { a.Disabled = true })
+	e.addAccount("locked@nhs.net", "Lou", "Locked", func(a *store.NHSmailAccount) { a.Locked = true })
+	e.addAccount("consent@nhs.net", "Con", "Sent", func(a *store.NHSmailAccount) { a.ConsentRequired = true })
+	return e
+}
+
+// with is e reporting to a subtest's t.
+func (e *env) with(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
+// restart builds a new provider on the same store, as a new process would.
+func (e *env) restart() *Provider {
+	e.t.Helper()
+	p, err := New(slog.New(slog.DiscardHandler), Config{
+		Issuer:       e.issuer,
+		ClientID:     clientID,
+		ClientSecret: e.secret,
+		RedirectURIs: []string{e.redirect},
+		Now:          e.clock.Now,
+	}, e.store, e.hasher)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.provider.Store(p)
+	return p
+}
+
+func (e *env) ctx() context.Context {
+	return oidc.ClientContext(context.Background(), e.srv.Client())
+}
+
+func (e *env) newBrowser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{
+		Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+func (e *env) addAccount(email, first, last string, adjust func(*store.NHSmailAccount)) {
+	e.t.Helper()
+	hash, err := e.hasher.Hash(context.Background(), password)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	a := store.NHSmailAccount{Email: email, FirstName: first, LastName: last, PasswordHash: hash}
+	adjust(&a)
+	created, err := e.store.CreateNHSmailAccount(a)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if a.Disabled || a.Locked || a.ConsentRequired {
+		if err := e.store.SetNHSmailFlags(created.ID, a.Disabled, a.Locked, a.ConsentRequired); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	e.accounts[strings.ToLower(email)] = created
+}
+
+// attempt is one sign-in as the relying party starts it.
+type attempt struct {
+	state, nonce, verifier string
+	url                    string
+}
+
+func (e *env) start(opts ...oauth2.AuthCodeOption) attempt {
+	a := attempt{state: secret.NewToken(), nonce: secret.NewToken(), verifier: oauth2.GenerateVerifier()}
+	opts = append([]oauth2.AuthCodeOption{oidc.Nonce(a.nonce), oauth2.S256ChallengeOption(a.verifier)}, opts...)
+	a.url = e.oauth.AuthCodeURL(a.state, opts...)
+	return a
+}
+
+// page is a response with its body read.
+type page struct {
+	status int
+	header http.Header
+	body   string
+	doc    *goquery.Document
+}
+
+func (p page) testid(id string) *goquery.Selection {
+	return p.doc.Find(`[data-testid="` + id + `"]`)
+}
+
+func (e *env) do(client *http.Client, req *http.Request) page {
+	e.t.Helper()
+	resp, err := client.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	doc, _ := goquery.NewDocumentFromReader(strings.NewReader(string(b)))
+	return page{status: resp.StatusCode, header: resp.Header, body: string(b), doc: doc}
+}
+
+func (e *env) get(client *http.Client, u string) page {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	return e.do(client, req)
+}
+
+func (e *env) post(client *http.Client, u string, form url.Values, header ...string) page {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return e.do(client, req)
+}
+
+// signInForm opens the sign-in page of an attempt and returns the form's
+// hidden fields.
+func (e *env) signInForm(client *http.Client, a attempt) url.Values {
+	e.t.Helper()
+	pg := e.get(client, a.url)
+	if pg.status != http.StatusOK {
+		e.t.Fatalf("authorize: status %d, Location %q, body %s", pg.status, pg.header.Get("Location"), pg.body)
+	}
+	if got := strings.TrimSpace(pg.testid("nhsmail-heading").Text()); got != "Sign in with your NHSmail account" {
+		e.t.Fatalf("heading %q", got)
+	}
+	form := url.Values{}
+	pg.doc.Find(`form[data-testid="nhsmail-form"] input[type="hidden"]`).Each(func(_ int, s *goquery.Selection) {
+		form.Set(s.AttrOr("name", ""), s.AttrOr("value", ""))
+	})
+	if form.Get("csrf_token") == "" || form.Get("query") == "" {
+		e.t.Fatalf("hidden fields missing: %v", form)
+	}
+	return form
+}
+
+func (e *env) submit(client *http.Client, a attempt, email, pw string, private bool) page {
+	e.t.Helper()
+	form := e.signInForm(client, a)
+	form.Set("email", email)
+	form.Set("password", pw)
+	if private {
+		form.Set("private", "yes")
+	}
+	return e.post(client, e.issuer+"/authorize", form)
+}
+
+// codeFrom reads the code from a redirect to the callback and checks the
+// state came back.
+func (e *env) codeFrom(pg page, a attempt) string {
+	e.t.Helper()
+	if pg.status != http.StatusSeeOther && pg.status != http.StatusFound {
+		e.t.Fatalf("want a redirect to the callback, got %d: %s", pg.status, pg.body)
+	}
+	loc, err := url.Parse(pg.header.Get("Location"))
+	if err != nil || !strings.HasPrefix(loc.String(), e.redirect+"?") {
+		e.t.Fatalf("Location %q is not the callback", pg.header.Get("Location"))
+	}
+	q := loc.Query()
+	if q.Get("error") != "" {
+		e.t.Fatalf("callback got error %q: %s", q.Get("error"), q.Get("error_description"))
+	}
+	if q.Get("state") != a.state {
+		e.t.Fatalf("state %q, want %q", q.Get("state"), a.state)
+	}
+	if q.Get("code") == "" {
+		e.t.Fatal("no code")
+	}
+	return q.Get("code")
+}
+
+func (e *env) callbackError(pg page, a attempt) string {
+	e.t.Helper()
+	loc, err := url.Parse(pg.header.Get("Location"))
+	if err != nil || !strings.HasPrefix(loc.String(), e.redirect+"?") {
+		e.t.Fatalf("status %d, Location %q is not the callback: %s", pg.status, pg.header.Get("Location"), pg.body)
+	}
+	if got := loc.Query().Get("state"); got != a.state {
+		e.t.Fatalf("error redirect state %q, want %q", got, a.state)
+	}
+	if loc.Query().Get("code") != "" {
+		e.t.Fatal("an error redirect carried a code")
+	}
+	return loc.Query().Get("error")
+}
+
+type idClaims struct {
+	Email             string `json:"email"`
+	EmailVerified     bool   `json:"email_verified"`
+	PreferredUsername string `json:"preferred_username"`
+	Name              string `json:"name"`
+	GivenName         string `json:"given_name"`
+	FamilyName        string `json:"family_name"`
+	TID               string `json:"tid"`
+	OID               string `json:"oid"`
+}
+
+// exchange swaps a code for tokens and verifies the ID token as CQRS does.
+func (e *env) exchange(code string, a attempt) (*oauth2.Token, *oidc.IDToken, idClaims) {
+	e.t.Helper()
+	tok, err := e.oauth.Exchange(e.ctx(), code, oauth2.VerifierOption(a.verifier))
+	if err != nil {
+		e.t.Fatalf("exchange: %v", err)
+	}
+	raw, ok := tok.Extra("id_token").(string)
+	if !ok {
+		e.t.Fatal("no id_token in the token response")
+	}
+	idt, err := e.verifier.Verify(e.ctx(), raw)
+	if err != nil {
+		e.t.Fatalf("verify ID token: %v", err)
+	}
+	if idt.Nonce != a.nonce {
+		e.t.Fatalf("nonce %q, want %q", idt.Nonce, a.nonce)
+	}
+	var c idClaims
+	if err := idt.Claims(&c); err != nil {
+		e.t.Fatal(err)
+	}
+	return tok, idt, c
+}
+
+func exchangeError(t *testing.T, err error) string {
+	t.Helper()
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		t.Fatalf("exchange error %v is not a token endpoint refusal", err)
+	}
+	return re.ErrorCode
+}
+
+func TestDiscoveryDocumentAndJWKS(t *testing.T) {
+	e := newEnv(t)
+	pg := e.get(http.DefaultClient, e.issuer+"/.well-known/openid-configuration")
+	if pg.status != http.StatusOK || !strings.HasPrefix(pg.header.Get("Content-Type"), "application/json") {
+		t.Fatalf("discovery: %d %s", pg.status, pg.header.Get("Content-Type"))
+	}
+	var d map[string]any
+	if err := json.Unmarshal([]byte(pg.body), &d); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{
+		"issuer":                 e.issuer,
+		"authorization_endpoint": e.issuer + "/authorize",
+		"token_endpoint":         e.issuer + "/token",
+		"userinfo_endpoint":      e.issuer + "/userinfo",
+		"jwks_uri":               e.issuer + "/jwks",
+	} {
+		if d[key] != want {
+			t.Errorf("%s = %v, want %s", key, d[key], want)
+		}
+	}
+	for key, want := range map[string][]string{
+		"response_types_supported":              {"code"},
+		"id_token_signing_alg_values_supported": {"RS256"},
+		"scopes_supported":                      {"openid", "email", "profile"},
+		"token_endpoint_auth_methods_supported": {"client_secret_basic", "client_secret_post"},
+		"code_challenge_methods_supported":      {"S256"},
+	} {
+		got, _ := json.Marshal(d[key])
+		if wantJSON, _ := json.Marshal(want); string(got) != string(wantJSON) {
+			t.Errorf("%s = %s, want %s", key, got, wantJSON)
+		}
+	}
+	for _, c := range []string{"sub", "tid", "oid", "email", "preferred_username", "name"} {
+		if !strings.Contains(pg.body, `"`+c+`"`) {
+			t.Errorf("claims_supported lacks %s", c)
+		}
+	}
+
+	pg = e.get(http.DefaultClient, e.issuer+"/jwks")
+	var set struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.Unmarshal([]byte(pg.body), &set); err != nil || len(set.Keys) != 1 {
+		t.Fatalf("jwks: %v %s", err, pg.body)
+	}
+	k := set.Keys[0]
+	if k["kty"] != "RSA" || k["alg"] != "RS256" || k["use"] != "sig" || k["kid"] == "" || k["d"] != nil {
+		t.Fatalf("jwks key %v", k)
+	}
+}
+
+func TestFullRoundTripAndSessionReuse(t *testing.T) {
+	e := newEnv(t)
+	sam := e.accounts["sam.patel@nhs.net"]
+
+	// The sign-in page, as the documents show it.
+	a := e.start()
+	pg := e.get(e.browser, a.url)
+	if pg.status != http.StatusOK {
+		t.Fatalf("authorize: %d %s", pg.status, pg.body)
+	}
+	for _, id := range []string{"nhsmail-heading", "nhsmail-email", "nhsmail-password", "nhsmail-private", "nhsmail-submit", "nhsmail-help"} {
+		if pg.testid(id).Length() != 1 {
+			t.Errorf("sign-in page lacks %s", id)
+		}
+	}
+	for _, text := range []string{"Email Address", "Password", "This is a private computer", "Sign in",
+		"Unlock Account or Forgotten Password?", "NHSmail simulator — a stand-in for NHSmail inside this CQRS training system. Do not enter your real NHSmail password."} {
+		if !strings.Contains(pg.doc.Text(), text) {
+			t.Errorf("sign-in page lacks %q", text)
+		}
+	}
+	if got := strings.TrimSpace(pg.testid("nhsmail-help").Text()); got != "Click here." {
+		t.Errorf("help link text %q", got)
+	}
+	if pg.testid("nhsmail-error").Length() != 0 {
+		t.Error("a fresh page shows an error")
+	}
+	if pg.doc.Find("script, style, [style]").Length() != 0 {
+		t.Error("the page has inline script or style")
+	}
+	if csp := pg.header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || pg.header.Get("X-Frame-Options") != "DENY" {
+		t.Errorf("security headers: CSP %q, XFO %q", csp, pg.header.Get("X-Frame-Options"))
+	}
+	help := e.get(e.browser, e.srv.URL+pg.testid("nhsmail-help").AttrOr("href", ""))
+	if help.status != http.StatusOK || !strings.Contains(help.body, "NHSmail portal") || !strings.Contains(help.body, "CQRS system administrator") {
+		t.Errorf("help page: %d %s", help.status, help.body)
+	}
+
+	// Sign in (email typed in another case), on a private computer.
+	resp := e.submit(e.browser, a, "SAM.PATEL@nhs.net", password, true)
+	code := e.codeFrom(resp, a)
+	var sessionCookie *http.Cookie
+	for _, c := range (&http.Response{Header: resp.header}).Cookies() {
+		if c.Name == SessionCookie {
+			sessionCookie = c
+		}
+	}
+	if sessionCookie == nil || sessionCookie.MaxAge != int(SessionLifespan/time.Second) || !sessionCookie.HttpOnly ||
+		sessionCookie.Path != "/nhsmail" || sessionCookie.SameSite != http.SameSiteLaxMode {
+		t.Fatalf("private-computer session cookie: %+v", sessionCookie)
+	}
+
+	tok, idt, c := e.exchange(code, a)
+	if idt.Subject != sam.ObjectID || c.OID != sam.ObjectID || c.TID != sam.TenantID || c.TID == "" {
+		t.Errorf("sub %q oid %q tid %q; want %q and tenant %q", idt.Subject, c.OID, c.TID, sam.ObjectID, sam.TenantID)
+	}
+	if c.Email != "Sam.Patel@nhs.net" || !c.EmailVerified || c.PreferredUsername != "Sam.Patel@nhs.net" ||
+		c.Name != "Sam Patel" || c.GivenName != "Sam" || c.FamilyName != "Patel" {
+		t.Errorf("profile claims %+v", c)
+	}
+	if idt.Issuer != e.issuer || len(idt.Audience) != 1 || idt.Audience[0] != clientID {
+		t.Errorf("iss %q aud %v", idt.Issuer, idt.Audience)
+	}
+
+	info, err := e.oidc.UserInfo(e.ctx(), oauth2.StaticTokenSource(tok))
+	if err != nil {
+		t.Fatalf("userinfo: %v", err)
+	}
+	var ic idClaims
+	info.Claims(&ic)
+	if info.Subject != sam.ObjectID || info.Email != "Sam.Patel@nhs.net" || ic.TID != sam.TenantID || ic.Name != "Sam Patel" {
+		t.Errorf("userinfo %+v %+v", info, ic)
+	}
+
+	// The same browser signs in again without the page.
+	a2 := e.start()
+	code2 := e.codeFrom(e.get(e.browser, a2.url), a2)
+	if _, idt2, _ := e.exchange(code2, a2); idt2.Subject != sam.ObjectID {
+		t.Errorf("second sign-in subject %q", idt2.Subject)
+	}
+
+	// prompt=login asks for the password even so, and still signs in.
+	a3 := e.start(oauth2.SetAuthURLParam("prompt", "login"))
+	e.codeFrom(e.submit(e.browser, a3, "sam.patel@nhs.net", password, false), a3)
+
+	// A replayed code is refused, and the tokens it gave are revoked.
+	_, err = e.oauth.Exchange(e.ctx(), code, oauth2.VerifierOption(a.verifier))
+	if got := exchangeError(t, err); got != "invalid_grant" {
+		t.Errorf("replayed code: %q, want invalid_grant", got)
+	}
+	if _, err := e.oidc.UserInfo(e.ctx(), oauth2.StaticTokenSource(tok)); err == nil {
+		t.Error("the access token of a replayed code still opens userinfo")
+	}
+}
+
+func TestSessionCookieWithoutPrivateComputer(t *testing.T) {
+	e := newEnv(t)
+	a := e.start()
+	resp := e.submit(e.browser, a, "sam.patel@nhs.net", password, false)
+	e.codeFrom(resp, a)
+	raw := ""
+	for _, v := range resp.header.Values("Set-Cookie") {
+		if strings.HasPrefix(v, SessionCookie+"=") {
+			raw = v
+		}
+	}
+	if raw == "" || strings.Contains(raw, "Max-Age") || strings.Contains(raw, "Expires") {
+		t.Fatalf("session cookie %q should last only as long as the browser", raw)
+	}
+	// The server record still ends after 12 hours.
+	e.clock.Advance(SessionLifespan)
+	a2 := e.start()
+	if pg := e.get(e.browser, a2.url); pg.status != http.StatusOK || pg.testid("nhsmail-heading").Length() != 1 {
+		t.Fatalf("after 12 hours: %d %s", pg.status, pg.header.Get("Location"))
+	}
+}
+
+func TestTokenEndpointRefusals(t *testing.T) {
+	e := newEnv(t)
+	first := e.start()
+	e.exchange(e.codeFrom(e.submit(e.browser, first, "sam.patel@nhs.net", password, true), first), first)
+	fresh := func(e *env) (attempt, string) {
+		a := e.start()
+		return a, e.codeFrom(e.get(e.browser, a.url), a)
+	}
+
+	t.Run("wrong client secret", func(t *testing.T) {
+		e := e.with(t)
+		a, code := fresh(e)
+		bad := e.oauth
+		bad.ClientSecret = "not-the-secret"
+		_, err := bad.Exchange(e.ctx(), code, oauth2.VerifierOption(a.verifier))
+		if got := exchangeError(t, err); got != "invalid_client" {
+			t.Errorf("got %q, want invalid_client", got)
+		}
+	})
+	t.Run("no client secret", func(t *testing.T) {
+		e := e.with(t)
+		a, code := fresh(e)
+		form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {e.redirect}, "client_id": {clientID}, "code_verifier": {a.verifier}}
+		pg := e.post(http.DefaultClient, e.issuer+"/token", form)
+		if pg.status != http.StatusUnauthorized || !strings.Contains(pg.body, "invalid_client") {
+			t.Errorf("got %d %s", pg.status, pg.body)
+		}
+	})
+	t.Run("client_secret_post works", func(t *testing.T) {
+		e := e.with(t)
+		a, code := fresh(e)
+		post := e.oauth
+		post.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+		if _, err := post.Exchange(e.ctx(), code, oauth2.VerifierOption(a.verifier)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("wrong PKCE verifier", func(t *testing.T) {
+		e := e.with(t)
+		_, code := fresh(e)
+		_, err := e.oauth.Exchange(e.ctx(), code, oauth2.VerifierOption(oauth2.GenerateVerifier()))
+		if got := exchangeError(t, err); got != "invalid_grant" {
+			t.Errorf("got %q, want invalid_grant", got)
+		}
+	})
+	t.Run("no PKCE verifier", func(t *testing.T) {
+		e := e.with(t)
+		_, code := fresh(e)
+		_, err := e.oauth.Exchange(e.ctx(), code)
+		if got := exchangeError(t, err); got != "invalid_grant" && got != "invalid_request" {
+			t.Errorf("got %q", got)
+		}
+	})
+	t.Run("expired code", func(t *testing.T) {
+		e := e.with(t)
+		// fosite stamps codes from the wall clock; the provider's own
+		// storage also checks them against Config.Now, which the test moves.
+		a, code := fresh(e)
+		e.clock.Advance(CodeLifespan + time.Second)
+		defer e.clock.Advance(-CodeLifespan - time.Second)
+		_, err := e.oauth.Exchange(e.ctx(), code, oauth2.VerifierOption(a.verifier))
+		if got := exchangeError(t, err); got != "invalid_grant" {
+			t.Errorf("got %q, want invalid_grant", got)
+		}
+	})
+	t.Run("code a second before expiry", func(t *testing.T) {
+		e := e.with(t)
+		a, code := fresh(e)
+		e.clock.Advance(CodeLifespan - time.Second)
+		defer e.clock.Advance(-CodeLifespan + time.Second)
+		if _, err := e.oauth.Exchange(e.ctx(), code, oauth2.VerifierOption(a.verifier)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("userinfo without a token", func(t *testing.T) {
+		e := e.with(t)
+		pg := e.get(http.DefaultClient, e.issuer+"/userinfo")
+		if pg.status != http.StatusUnauthorized || !strings.Contains(pg.header.Get("WWW-Authenticate"), "invalid_token") {
+			t.Errorf("got %d %v", pg.status, pg.header)
+		}
+	})
+	t.Run("expired access token", func(t *testing.T) {
+		e := e.with(t)
+		a, code := fresh(e)
+		tok, _, _ := e.exchange(code, a)
+		e.clock.Advance(AccessTokenLifespan)
+		defer e.clock.Advance(-AccessTokenLifespan)
+		if _, err := e.oidc.UserInfo(e.ctx(), oauth2.StaticTokenSource(tok)); err == nil {
+			t.Error("an expired access token opened userinfo")
+		}
+	})
+}
+
+func TestSignInFailures(t *testing.T) {
+	e := newEnv(t)
+	cases := []struct {
+		name, email, password string
+		status                int
+		want                  string
+	}{
+		{"wrong password", "sam.patel@nhs.net", "Wrong-Horse-42", http.StatusUnauthorized, wantIncorrect},
+		{"unknown email", "nobody@nhs.net", password, http.StatusUnauthorized, wantIncorrect},
+		{"disabled account", "disabled@nhs.net", password, http.StatusUnauthorized, wantIncorrect},
+		{"nothing typed", "", "", http.StatusUnauthorized, wantIncorrect},
+		{"locked, wrong password", "locked@nhs.net", "Wrong-Horse-42", http.StatusUnauthorized, wantIncorrect},
+		{"locked, right password", "locked@nhs.net", password, http.StatusForbidden, "Your NHSmail account is locked."},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := e.with(t)
+			browser := e.newBrowser()
+			before := e.hasher.verifies.Load()
+			pg := e.submit(browser, e.start(), tc.email, tc.password, true)
+			if pg.status != tc.status {
+				t.Errorf("status %d, want %d", pg.status, tc.status)
+			}
+			if loc := pg.header.Get("Location"); loc != "" {
+				t.Errorf("redirected to %q", loc)
+			}
+			if strings.Contains(strings.Join(pg.header.Values("Set-Cookie"), ";"), SessionCookie+"=") {
+				t.Error("a session cookie was set")
+			}
+			got := strings.TrimSpace(pg.testid("nhsmail-error").Text())
+			if tc.want == wantIncorrect && got != tc.want || !strings.HasPrefix(got, tc.want) {
+				t.Errorf("message %q, want %q", got, tc.want)
+			}
+			if tc.status == http.StatusForbidden && !strings.Contains(got, "Unlock Account or Forgotten Password") {
+				t.Errorf("locked message %q does not point to Unlock Account or Forgotten Password", got)
+			}
+			if n := e.hasher.verifies.Load() - before; n != 1 {
+				t.Errorf("%d password checks, want exactly 1 whatever the email", n)
+			}
+			if got := pg.testid("nhsmail-email").AttrOr("value", ""); got != tc.email {
+				t.Errorf("email field kept %q, want %q", got, tc.email)
+			}
+			if pg.testid("nhsmail-password").AttrOr("value", "") != "" {
+				t.Error("the password was echoed")
+			}
+			// The re-rendered form still works.
+			form := url.Values{}
+			pg.doc.Find(`form[data-testid="nhsmail-form"] input[type="hidden"]`).Each(func(_ int, s *goquery.Selection) {
+				form.Set(s.AttrOr("name", ""), s.AttrOr("value", ""))
+			})
+			if form.Get("csrf_token") == "" || form.Get("query") == "" {
+				t.Error("the re-rendered form lost its hidden fields")
+			}
+		})
+	}
+}
+
+func TestConsent(t *testing.T) {
+	e := newEnv(t)
+	consentPage := func(e *env, browser *http.Client, a attempt) url.Values {
+		t := e.t
+		pg := e.submit(browser, a, "consent@nhs.net", password, false)
+		if pg.status != http.StatusOK || pg.testid("nhsmail-consent-text").Length() != 1 {
+			t.Fatalf("want the consent page, got %d %s", pg.status, pg.body)
+		}
+		if got := strings.TrimSpace(pg.testid("nhsmail-consent-text").Text()); got != "CQRS wants to sign you in and read your name and email address." {
+			t.Errorf("consent text %q", got)
+		}
+		form := url.Values{}
+		pg.doc.Find(`form[data-testid="nhsmail-consent-form"] input[type="hidden"]`).Each(func(_ int, s *goquery.Selection) {
+			form.Set(s.AttrOr("name", ""), s.AttrOr("value", ""))
+		})
+		return form
+	}
+
+	t.Run("cancel", func(t *testing.T) {
+		e := e.with(t)
+		a := e.start()
+		form := consentPage(e, e.newBrowser(), a)
+		browser := e.newBrowser()
+		// A second browser cannot answer: the CSRF cookie is the first one's.
+		form.Set("decision", "cancel")
+		if pg := e.post(browser, e.issuer+"/consent", form); pg.status != http.StatusForbidden {
+			t.Errorf("another browser's answer: %d", pg.status)
+		}
+	})
+	t.Run("cancel gives access_denied", func(t *testing.T) {
+		e := e.with(t)
+		browser := e.newBrowser()
+		a := e.start()
+		form := consentPage(e, browser, a)
+		form.Set("decision", "cancel")
+		if got := e.callbackError(e.post(browser, e.issuer+"/consent", form), a); got != "access_denied" {
+			t.Errorf("error %q, want access_denied", got)
+		}
+		// The ticket is single-use.
+		if pg := e.post(browser, e.issuer+"/consent", form); pg.status != http.StatusBadRequest {
+			t.Errorf("reused ticket: %d", pg.status)
+		}
+	})
+	t.Run("accept signs in", func(t *testing.T) {
+		e := e.with(t)
+		browser := e.newBrowser()
+		a := e.start(oauth2.SetAuthURLParam("prompt", "login"))
+		form := consentPage(e, browser, a)
+		form.Set("decision", "accept")
+		_, _, c := e.exchange(e.codeFrom(e.post(browser, e.issuer+"/consent", form), a), a)
+		if c.Email != "consent@nhs.net" {
+			t.Errorf("email %q", c.Email)
+		}
+		// Signed in now, the next request goes straight to consent.
+		a2 := e.start()
+		if pg := e.get(browser, a2.url); pg.testid("nhsmail-consent-text").Length() != 1 {
+			t.Errorf("signed-in consent account: %d %s", pg.status, pg.header.Get("Location"))
+		}
+	})
+}
+
+func TestSignInFormDefences(t *testing.T) {
+	e := newEnv(t)
+	sessionSet := func(pg page) bool {
+		return strings.Contains(strings.Join(pg.header.Values("Set-Cookie"), ";"), SessionCookie+"=")
+	}
+	filled := func(e *env, browser *http.Client) url.Values {
+		form := e.signInForm(browser, e.start())
+		form.Set("email", "sam.patel@nhs.net")
+		form.Set("password", password)
+		return form
+	}
+
+	t.Run("no CSRF token", func(t *testing.T) {
+		e := e.with(t)
+		browser := e.newBrowser()
+		form := filled(e, browser)
+		form.Del("csrf_token")
+		pg := e.post(browser, e.issuer+"/authorize", form)
+		if pg.status != http.StatusForbidden || sessionSet(pg) || pg.header.Get("Location") != "" {
+			t.Errorf("got %d, Location %q", pg.status, pg.header.Get("Location"))
+		}
+	})
+	t.Run("token of another browser", func(t *testing.T) {
+		e := e.with(t)
+		form := filled(e, e.newBrowser())
+		pg := e.post(e.newBrowser(), e.issuer+"/authorize", form)
+		if pg.status != http.StatusForbidden || sessionSet(pg) {
+			t.Errorf("got %d", pg.status)
+		}
+	})
+	t.Run("query changed after the page was served", func(t *testing.T) {
+		e := e.with(t)
+		browser := e.newBrowser()
+		form := filled(e, browser)
+		form.Set("query", e.start().url[strings.Index(e.start().url, "?")+1:])
+		if pg := e.post(browser, e.issuer+"/authorize", form); pg.status != http.StatusForbidden {
+			t.Errorf("got %d", pg.status)
+		}
+	})
+	t.Run("other origin", func(t *testing.T) {
+		e := e.with(t)
+		browser := e.newBrowser()
+		pg := e.post(browser, e.issuer+"/authorize", filled(e, browser), "Origin", "http://evil.example")
+		if pg.status != http.StatusForbidden || sessionSet(pg) {
+			t.Errorf("got %d", pg.status)
+		}
+	})
+	t.Run("cross-site fetch", func(t *testing.T) {
+		e := e.with(t)
+		browser := e.newBrowser()
+		pg := e.post(browser, e.issuer+"/authorize", filled(e, browser), "Sec-Fetch-Site", "cross-site")
+		if pg.status != http.StatusForbidden {
+			t.Errorf("got %d", pg.status)
+		}
+	})
+	t.Run("same origin is fine", func(t *testing.T) {
+		e := e.with(t)
+		browser := e.newBrowser()
+		pg := e.post(browser, e.issuer+"/authorize", filled(e, browser), "Origin", e.srv.URL, "Sec-Fetch-Site", "same-origin")
+		if pg.status != http.StatusSeeOther {
+			t.Errorf("got %d %s", pg.status, pg.body)
+		}
+	})
+	t.Run("invalid UTF-8", func(t *testing.T) {
+		e := e.with(t)
+		browser := e.newBrowser()
+		form := filled(e, browser)
+		form.Set("email", "sam\xff@nhs.net")
+		if pg := e.post(browser, e.issuer+"/authorize", form); pg.status != http.StatusBadRequest {
+			t.Errorf("got %d", pg.status)
+		}
+		if pg := e.get(browser, e.issuer+"/authorize?client_id=%ff"); pg.status != http.StatusBadRequest {
+			t.Errorf("query: got %d", pg.status)
+		}
+	})
+}
+
+func TestAuthorizeRequestErrors(t *testing.T) {
+	e := newEnv(t)
+	base := func(e *env) url.Values {
+		a := e.start()
+		u, _ := url.Parse(a.url)
+		return u.Query()
+	}
+	page := func(e *env, q url.Values) page { return e.get(e.newBrowser(), e.issuer+"/authorize?"+q.Encode()) }
+
+	// No redirect to a client or URI fosite has not vouched for: a page.
+	for name, change := range map[string]func(url.Values){
+		"unknown client":           func(q url.Values) { q.Set("client_id", "someone-else") },
+		"unregistered redirect":    func(q url.Values) { q.Set("redirect_uri", "http://127.0.0.1:1/steal") },
+		"redirect on another host": func(q url.Values) { q.Set("redirect_uri", "https://evil.example/callback") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := e.with(t)
+			q := base(e)
+			change(q)
+			pg := page(e, q)
+			if pg.status < 400 || pg.status > 499 || pg.header.Get("Location") != "" {
+				t.Fatalf("got %d, Location %q", pg.status, pg.header.Get("Location"))
+			}
+			if pg.testid("nhsmail-message-heading").Length() != 1 || !strings.HasPrefix(pg.header.Get("Content-Type"), "text/html") {
+				t.Errorf("not the error page: %s", pg.body)
+			}
+		})
+	}
+
+	// A registered redirect URI hears about its own mistakes.
+	for name, tc := range map[string]struct {
+		change func(url.Values)
+		want   string
+	}{
+		"no PKCE":          {func(q url.Values) { q.Del("code_challenge"); q.Del("code_challenge_method") }, "invalid_request"},
+		"plain PKCE":       {func(q url.Values) { q.Set("code_challenge_method", "plain") }, "invalid_request"},
+		"no openid scope":  {func(q url.Values) { q.Set("scope", "email") }, "invalid_scope"},
+		"unknown scope":    {func(q url.Values) { q.Set("scope", "openid offline_access") }, "invalid_scope"},
+		"implicit flow":    {func(q url.Values) { q.Set("response_type", "id_token") }, "unsupported_response_type"},
+		"no session, none": {func(q url.Values) { q.Set("prompt", "none") }, "login_required"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := e.with(t)
+			q := base(e)
+			tc.change(q)
+			a := attempt{state: q.Get("state")}
+			if got := e.callbackError(page(e, q), a); got != tc.want {
+				t.Errorf("error %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSigningKeyPersists(t *testing.T) {
+	e := newEnv(t)
+	kid := func() string {
+		pg := e.get(http.DefaultClient, e.issuer+"/jwks")
+		var set struct {
+			Keys []struct {
+				Kid string `json:"kid"`
+			} `json:"keys"`
+		}
+		json.Unmarshal([]byte(pg.body), &set)
+		if len(set.Keys) != 1 {
+			t.Fatalf("jwks %s", pg.body)
+		}
+		return set.Keys[0].Kid
+	}
+	before := kid()
+	a := e.start()
+	code := e.codeFrom(e.submit(e.browser, a, "sam.patel@nhs.net", password, true), a)
+	tok0, _, _ := e.exchange(code, a)
+	raw := tok0.Extra("id_token").(string)
+
+	e.restart()
+	if after := kid(); after != before || e.provider.Load().KeyID() != before {
+		t.Fatalf("kid %q after restart, want %q", after, before)
+	}
+	// A token issued before the restart still verifies against the keys
+	// published after it, by a relying party that fetches them afresh.
+	rp, err := oidc.NewProvider(e.ctx(), e.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rp.Verifier(&oidc.Config{ClientID: clientID}).Verify(e.ctx(), raw); err != nil {
+		t.Errorf("ID token from before the restart: %v", err)
+	}
+	a2 := e.start()
+	code2 := e.codeFrom(e.get(e.browser, a2.url), a2) // the session survived the restart too
+	tok, _, _ := e.exchange(code2, a2)
+	header, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok.Extra("id_token").(string), ".")[0])
+	if !strings.Contains(string(header), `"kid":"`+before+`"`) {
+		t.Errorf("ID token header %s lacks kid %s", header, before)
+	}
+}
+
+func TestDisablingAnAccountEndsItsSignIns(t *testing.T) {
+	e := newEnv(t)
+	sam := e.accounts["sam.patel@nhs.net"]
+	a := e.start()
+	tok, _, _ := e.exchange(e.codeFrom(e.submit(e.browser, a, "sam.patel@nhs.net", password, true), a), a)
+	if err := e.store.SetNHSmailFlags(sam.ID, true, false, false); err != nil {
+		t.Fatal(err)
+	}
+	a2 := e.start()
+	if pg := e.get(e.browser, a2.url); pg.status != http.StatusOK || pg.testid("nhsmail-heading").Length() != 1 {
+		t.Errorf("a disabled account's session still signs in: %d %s", pg.status, pg.header.Get("Location"))
+	}
+	if _, err := e.oidc.UserInfo(e.ctx(), oauth2.StaticTokenSource(tok)); err == nil {
+		t.Error("a disabled account's access token still opens userinfo")
+	}
+}
+
+func TestContentSecurityPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		redirects []string
+		want      string
+	}{
+		{[]string{"http://127.0.0.1:8420/sso/callback"}, "form-action 'self'"},
+		{[]string{"http://localhost:8420/sso/callback", "http://127.0.0.1:8420/x", "http://localhost:8420/y"}, "form-action 'self' http://localhost:8420"},
+	} {
+		got := contentSecurity("http://127.0.0.1:8420", tc.redirects)
+		if !strings.HasSuffix(got, tc.want) || !strings.Contains(got, "script-src 'self'; style-src 'self'") {
+			t.Errorf("contentSecurity(%v) = %q, want it to end %q", tc.redirects, got, tc.want)
+		}
+	}
+}
