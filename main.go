@@ -31,8 +31,12 @@ import (
 	"github.com/cqrs-local/cqrs-signin/store"
 )
 
-// version is set at release time with -ldflags "-X main.version=…".
-var version = "dev"
+// Set at release time with -ldflags "-X main.version=… -X main.commit=… -X main.date=…".
+var (
+	version = "dev"
+	commit  = ""
+	date    = ""
+)
 
 // defaultAddr is a fixed port so bookmarks keep working; when it is taken
 // the app falls back to a free one.
@@ -65,6 +69,7 @@ type options struct {
 	openMailbox     bool
 	smtp            mailer.SMTPConfig
 	smtpTLS         string
+	logFormat       string
 	oidcIssuer      string
 	oidcClientID    string
 	oidcRedirectURL string
@@ -149,10 +154,15 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.str(&o.oidcClientID, "oidc-client-id", "CQRS_OIDC_CLIENT_ID", "", "client ID registered with the OpenID provider (the secret comes only from $CQRS_OIDC_CLIENT_SECRET)")
 	fs.str(&o.oidcRedirectURL, "oidc-redirect-url", "CQRS_OIDC_REDIRECT_URL", "", "callback URL registered with the provider (default: this app's /sso/callback)")
 	fs.str(&o.oidcScopes, "oidc-scopes", "CQRS_OIDC_SCOPES", "", "extra scopes to ask for, comma-separated (openid, email and profile are always asked)")
+	fs.str(&o.logFormat, "log-format", "CQRS_LOG_FORMAT", "text", "log format: text or json")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: %s [flags]\n\nRuns the CQRS registration and sign-in service on this computer and opens the browser.\n\nFlags (each with its environment variable; the flag wins):\n", filepath.Base(args[0]))
 		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "\nSubcommands (each takes --data and --help):\n")
+		for _, sc := range subcommands {
+			fmt.Fprintf(stderr, "  %s %s\n    \t%s\n", sc.name, sc.args, sc.summary)
+		}
 		fmt.Fprintf(stderr, "\nEnvironment only:\n  CQRS_SMTP_PASSWORD\tthe SMTP password (never a flag, so it stays out of process lists)\n  CQRS_OIDC_CLIENT_SECRET\tthe OpenID client secret, for --oidc-issuer\n")
 	}
 	if err := fs.Parse(args[1:]); err != nil {
@@ -181,6 +191,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 			return o, errors.New("--oidc-issuer: use the tenant-specific Entra ID issuer (https://login.microsoftonline.com/TENANT-ID/v2.0); the shared one cannot be verified")
 		}
 	}
+	if o.logFormat != "text" && o.logFormat != "json" {
+		return o, errors.New("--log-format must be text or json")
+	}
 	if o.smtp.Enabled() {
 		if err := o.smtp.Validate(); err != nil {
 			return o, fmt.Errorf("SMTP settings: %w", err)
@@ -199,17 +212,30 @@ func defaultDataPath() string {
 	return filepath.Join(dir, "cqrs-signin", "cqrs.db")
 }
 
+// buildVersion is the version, with the commit and build date when stamped.
 func buildVersion() string {
-	if version != "dev" {
-		return version
+	v := version
+	if v == "dev" {
+		if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+			v = info.Main.Version
+		}
 	}
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
-		return info.Main.Version
+	if commit != "" {
+		v += " (" + commit
+		if date != "" {
+			v += ", " + date
+		}
+		v += ")"
 	}
-	return version
+	return v
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 1 {
+		if sc, ok := findSubcommand(args[1]); ok {
+			return runSubcommand(ctx, sc, args, getenv, stdout, stderr)
+		}
+	}
 	opts, err := parseFlags(args, getenv, stderr)
 	if err != nil {
 		return err
@@ -218,7 +244,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stdout, "cqrs-signin %s\n", buildVersion())
 		return nil
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	var logger *slog.Logger
+	if opts.logFormat == "json" {
+		logger = slog.New(slog.NewJSONHandler(stderr, nil))
+	} else {
+		logger = slog.New(slog.NewTextHandler(stderr, nil))
+	}
 
 	if err := os.MkdirAll(filepath.Dir(opts.data), 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
@@ -247,6 +278,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg.EmailDomains = splitList(opts.emailDomains)
 	cfg.SMTPEnabled = opts.smtp.Enabled()
 	cfg.OpenMailbox = opts.openMailbox
+	instanceToken := secret.NewToken()
+	cfg.InstanceToken = instanceToken
 	cfg.Hosts = append(cfg.Hosts, listenHost(ln))
 	hasher := secret.NewHasher(secret.OWASP, 0, 2*time.Second)
 	sender := mailer.NewSender(logger, opts.smtp, st, stdout, time.Now)
@@ -287,7 +320,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		startURL = baseURL + "/setup?token=" + token
 		fmt.Fprintf(stdout, "First start: create the administrator with this one-time set-up link:\n  %s\n", startURL)
 	}
-	if err := writeInstanceFile(opts.data, baseURL); err != nil {
+	if err := writeInstanceFile(opts.data, baseURL, instanceToken); err != nil {
 		logger.Warn("could not record the running instance", "err", err)
 	}
 	defer os.Remove(instanceFile(opts.data))
@@ -369,26 +402,23 @@ func openBrowser(opts options, url string, logger *slog.Logger) {
 // instanceRecord is written beside the database so a second launch can find
 // the running instance instead of waiting on bbolt's file lock.
 type instanceRecord struct {
-	URL string `json:"url"`
-	PID int    `json:"pid"`
+	URL   string `json:"url"`
+	PID   int    `json:"pid"`
+	Token string `json:"token"` // authorises the backup subcommand
 }
 
 func instanceFile(data string) string { return data + ".instance" }
 
-func writeInstanceFile(data, url string) error {
-	b, _ := json.Marshal(instanceRecord{URL: url, PID: os.Getpid()})
+func writeInstanceFile(data, url, token string) error {
+	b, _ := json.Marshal(instanceRecord{URL: url, PID: os.Getpid(), Token: token})
 	return os.WriteFile(instanceFile(data), b, 0o600)
 }
 
 // joinRunningInstance is the second launch: the data file is locked, so if
 // a CQRS instance answers at the recorded address, open the browser on it.
 func joinRunningInstance(ctx context.Context, opts options, stdout io.Writer) error {
-	b, err := os.ReadFile(instanceFile(opts.data))
-	var rec instanceRecord
-	if err == nil {
-		err = json.Unmarshal(b, &rec)
-	}
-	if err == nil && rec.URL != "" && instanceAnswers(ctx, rec.URL) {
+	rec, err := readInstanceFile(opts.data)
+	if err == nil && instanceAnswers(ctx, rec.URL) {
 		fmt.Fprintf(stdout, "CQRS is already running at %s; opening it.\n", rec.URL)
 		openBrowser(opts, rec.URL+"/", slog.New(slog.NewTextHandler(io.Discard, nil)))
 		return nil

@@ -6,6 +6,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -62,6 +63,10 @@ type Config struct {
 	SSO SSOConfig
 	// HelpDesk is the Help panel and the error pages' contact details.
 	HelpDesk views.HelpDesk
+	// InstanceToken authorises the backup subcommand to fetch a hot backup
+	// from this running instance (it is in the instance file, which only
+	// this user can read). Empty: no such endpoint.
+	InstanceToken string
 	// Now is the clock; tests move it.
 	Now func() time.Time
 }
@@ -139,6 +144,8 @@ type Store interface {
 	CreateOrganisation(o store.Organisation) (store.Organisation, error)
 	UpdateOrganisation(o store.Organisation) (store.Organisation, error)
 	Emails(f store.EmailFilter) ([]store.Email, error)
+	Backup(w io.Writer) (int64, error)
+	BackupSize() int64
 	PutSSOPending(stateHash []byte, p store.SSOPending) error
 	TakeSSOPending(stateHash []byte) (store.SSOPending, error)
 	UserBySSOSubject(subject string) (store.User, error)
@@ -290,5 +297,5 @@ func redirect(c *fiber.Ctx, to string) error {
 // page builds the layout's model for the current request.
 func (a *app) page(c *fiber.Ctx, title string) views.Page {
 	token, _ := c.Locals(localCSRF).(string)
-	return views.Page{Title: title, CSRFToken: token}
+	return views.Page{Title: title, CSRFToken: token, Version: a.cfg.Version}
 }

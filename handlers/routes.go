@@ -26,6 +26,7 @@ func (a *app) routes(f *fiber.App) {
 	}, filesystem.New(filesystem.Config{Root: http.FS(static)}))
 
 	f.Get("/healthz", a.health)
+	f.Get("/internal/backup", a.instanceBackup)
 
 	// The embedded NHSmail simulator is another site in all but address: it
 	// does its own CSRF checks, and its token endpoint is called server to
@@ -91,6 +92,7 @@ func (a *app) routes(f *fiber.App) {
 		f.Post("/admin/nhsmail", signedIn, sysAdmin, a.createNHSmailAccount)
 		f.Post("/admin/nhsmail/:id/:action", signedIn, sysAdmin, a.nhsmailAccountAction)
 	}
+	f.Get("/admin/backup", signedIn, sysAdmin, a.adminBackup)
 	f.Get("/admin/audit", signedIn, admin, a.auditPage)
 	f.Get("/admin/audit.csv", signedIn, admin, a.auditCSV)
 	f.Get("/mailbox", a.requireMailbox, a.mailbox)

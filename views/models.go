@@ -7,6 +7,7 @@ type Page struct {
 	Title     string
 	CSRFToken string
 	User      *SignedInUser // nil when nobody is signed in
+	Version   string
 }
 
 // SignedInUser is the header's account area.

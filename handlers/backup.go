@@ -1,0 +1,40 @@
+package handlers
+
+import (
+	"crypto/subtle"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/cqrs-local/cqrs-signin/store"
+)
+
+// sendBackup streams a consistent copy of the database.
+func (a *app) sendBackup(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderContentType, "application/octet-stream")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="cqrs-backup-`+a.cfg.Now().Format("20060102-150405")+`.db"`)
+	c.Set(fiber.HeaderContentLength, strconv.FormatInt(a.store.BackupSize(), 10))
+	_, err := a.store.Backup(c.Response().BodyWriter())
+	return err
+}
+
+// adminBackup is the system administrator's download.
+func (a *app) adminBackup(c *fiber.Ctx) error {
+	u, _ := currentUser(c)
+	a.audit(c, store.AuditEvent{Type: "backup-downloaded", Subject: u.UserID, Detail: "database backup at " + a.cfg.Now().Format(time.RFC3339)})
+	return a.sendBackup(c)
+}
+
+// instanceBackup serves the backup subcommand of a second process on this
+// computer, authorised by the token from the instance file.
+func (a *app) instanceBackup(c *fiber.Ctx) error {
+	const prefix = "Bearer "
+	h := c.Get(fiber.HeaderAuthorization)
+	if a.cfg.InstanceToken == "" || !strings.HasPrefix(h, prefix) ||
+		subtle.ConstantTimeCompare([]byte(h[len(prefix):]), []byte(a.cfg.InstanceToken)) != 1 {
+		return refuse(fiber.StatusForbidden, "You cannot do that")
+	}
+	return a.sendBackup(c)
+}

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cqrs-local/cqrs-signin/store"
+)
+
+// The operating subcommands: backup, restore and check, each taking --data
+// like the server.
+
+type subcommand struct {
+	name, args, summary string
+	run                 func(ctx context.Context, data string, rest []string, stdout io.Writer) error
+}
+
+var subcommands = []subcommand{
+	{"backup", "OUT", "write a consistent copy of the database to OUT, even while CQRS runs", backupCmd},
+	{"restore", "IN", "replace the database with the backup IN (CQRS must be stopped; the current file is kept beside it)", restoreCmd},
+	{"check", "", "run a consistency check of the database file", checkCmd},
+}
+
+func findSubcommand(name string) (subcommand, bool) {
+	for _, s := range subcommands {
+		if s.name == name {
+			return s, true
+		}
+	}
+	return subcommand{}, false
+}
+
+func runSubcommand(ctx context.Context, sc subcommand, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet(sc.name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := getenv("CQRS_DATA")
+	if data == "" {
+		data = defaultDataPath()
+	}
+	fs.StringVar(&data, "data", data, "database file [$CQRS_DATA]")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: %s %s [--data FILE] %s\n\n%s%s.\n\nFlags:\n", filepath.Base(args[0]), sc.name, sc.args, strings.ToUpper(sc.summary[:1]), sc.summary[1:])
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args[2:]); err != nil {
+		return err
+	}
+	want := 0
+	if sc.args != "" {
+		want = 1
+	}
+	if fs.NArg() != want {
+		fs.Usage()
+		return fmt.Errorf("%s: expected %d argument(s), got %d", sc.name, want, fs.NArg())
+	}
+	return sc.run(ctx, data, fs.Args(), stdout)
+}
+
+// backupCmd copies the database. While the app runs it holds bbolt's lock,
+// so the copy comes from the running instance (authorised by the token in
+// the instance file, readable only by this user); otherwise straight from
+// the file.
+func backupCmd(ctx context.Context, data string, args []string, stdout io.Writer) error {
+	out := args[0]
+	if _, err := os.Stat(out); err == nil {
+		return fmt.Errorf("%s already exists; choose a new file name", out)
+	}
+	tmp := out + ".partial"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	n, err := backupFrom(ctx, data, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := store.Verify(tmp); err != nil {
+		return fmt.Errorf("the backup did not verify: %w", err)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Backed up %s to %s (%d bytes).\n", data, out, n)
+	return nil
+}
+
+func backupFrom(ctx context.Context, data string, w io.Writer) (int64, error) {
+	n, err := store.BackupFile(data, w)
+	if !errors.Is(err, store.ErrLocked) {
+		return n, err
+	}
+	rec, err := readInstanceFile(data)
+	if err != nil {
+		return 0, fmt.Errorf("the database is in use and the running CQRS could not be found: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rec.URL+"/internal/backup", nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+rec.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("asking the running CQRS for a backup: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("the running CQRS refused the backup: %s", resp.Status)
+	}
+	return io.Copy(w, resp.Body)
+}
+
+// restoreCmd replaces the database with a verified backup, keeping the
+// current file as DATA.before-restore-TIME.
+func restoreCmd(ctx context.Context, data string, args []string, stdout io.Writer) error {
+	in := args[0]
+	schema, err := store.Verify(in)
+	if err != nil {
+		return fmt.Errorf("refusing to restore: %w", err)
+	}
+	if _, err := os.Stat(data); err == nil {
+		if _, err := store.Verify(data); errors.Is(err, store.ErrLocked) {
+			return errors.New("CQRS is running on this database: stop it, then restore")
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(data), 0o700); err != nil {
+		return err
+	}
+	tmp := data + ".restoring"
+	if err := copyFile(in, tmp); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	kept := ""
+	if _, err := os.Stat(data); err == nil {
+		kept = data + ".before-restore-" + time.Now().Format("20060102-150405")
+		if err := os.Rename(data, kept); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+	}
+	if err := os.Rename(tmp, data); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Restored %s from %s (schema %d).\n", data, in, schema)
+	if kept != "" {
+		fmt.Fprintf(stdout, "The previous database is kept as %s.\n", kept)
+	}
+	return nil
+}
+
+func copyFile(from, to string) error {
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return err
+	}
+	if err := dst.Sync(); err != nil {
+		dst.Close()
+		return err
+	}
+	return dst.Close()
+}
+
+// checkCmd verifies the database file in place.
+func checkCmd(ctx context.Context, data string, args []string, stdout io.Writer) error {
+	schema, err := store.Verify(data)
+	if errors.Is(err, store.ErrLocked) {
+		return errors.New("CQRS is running on this database: take a backup and check that, or stop CQRS first")
+	}
+	if err != nil {
+		return fmt.Errorf("check failed: %w", err)
+	}
+	fmt.Fprintf(stdout, "%s is consistent (schema %d).\n", data, schema)
+	return nil
+}
+
+func readInstanceFile(data string) (instanceRecord, error) {
+	var rec instanceRecord
+	b, err := os.ReadFile(instanceFile(data))
+	if err == nil {
+		err = json.Unmarshal(b, &rec)
+	}
+	if err == nil && rec.URL == "" {
+		err = errors.New("instance file has no address")
+	}
+	return rec, err
+}

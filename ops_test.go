@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cqrs-local/cqrs-signin/store"
+)
+
+func runCmd(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), append([]string{"cqrs-signin"}, args...), func(string) string { return "" }, &out, &errOut)
+	return out.String() + errOut.String(), err
+}
+
+func TestBackupRestoreCheck(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "cqrs.db")
+	st, err := store.Open(data, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, _ := st.CreateOrganisation(store.Organisation{Name: "Riverside Practice", ODSCode: "Y12345"})
+	st.Close()
+
+	t.Run("check a good file", func(t *testing.T) {
+		out, err := runCmd(t, "check", "--data", data)
+		if err != nil || !strings.Contains(out, "is consistent") {
+			t.Fatalf("check: %v\n%s", err, out)
+		}
+	})
+	backup := filepath.Join(dir, "backup.db")
+	t.Run("backup of a stopped database", func(t *testing.T) {
+		if out, err := runCmd(t, "backup", "--data", data, backup); err != nil {
+			t.Fatalf("backup: %v\n%s", err, out)
+		}
+		if _, err := store.Verify(backup); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := runCmd(t, "backup", "--data", data, backup); err == nil {
+			t.Fatal("backup overwrote an existing file")
+		}
+	})
+	t.Run("restore refuses a file that is not a database and changes nothing", func(t *testing.T) {
+		junk := filepath.Join(dir, "junk.db")
+		os.WriteFile(junk, bytes.Repeat([]byte("not a database "), 500), 0o600)
+		before, _ := os.ReadFile(data)
+		if _, err := runCmd(t, "restore", "--data", data, junk); err == nil {
+			t.Fatal("restored a junk file")
+		}
+		after, _ := os.ReadFile(data)
+		if !bytes.Equal(before, after) {
+			t.Fatal("the database changed")
+		}
+	})
+	t.Run("restore a backup", func(t *testing.T) {
+		st, _ := store.Open(data, store.Options{})
+		st.CreateOrganisation(store.Organisation{Name: "After backup", ODSCode: "Z99999"})
+		st.Close()
+		out, err := runCmd(t, "restore", "--data", data, backup)
+		if err != nil {
+			t.Fatalf("restore: %v\n%s", err, out)
+		}
+		st, err = store.Open(data, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		orgs, _ := st.Organisations()
+		if len(orgs) != 1 || orgs[0].ID != org.ID {
+			t.Fatalf("after restore: %+v", orgs)
+		}
+		kept, _ := filepath.Glob(data + ".before-restore-*")
+		if len(kept) != 1 {
+			t.Fatalf("the replaced database was not kept: %v", kept)
+		}
+	})
+	t.Run("check reports a damaged file", func(t *testing.T) {
+		damaged := filepath.Join(dir, "damaged.db")
+		b, _ := os.ReadFile(backup)
+		for i := 4096 * 2; i < len(b); i++ { // keep the meta pages, wreck the rest
+			b[i] = 0xAB
+		}
+		os.WriteFile(damaged, b, 0o600)
+		if out, err := runCmd(t, "check", "--data", damaged); err == nil {
+			t.Fatalf("check passed a damaged file:\n%s", out)
+		}
+	})
+}
+
+func TestBackupWhileRunning(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "cqrs.db")
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"cqrs-signin", "--no-browser", "--addr", "127.0.0.1:0", "--data", data}, func(string) string { return "" }, &out, &out)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "CQRS is running at") {
+		if time.Now().After(deadline) {
+			t.Fatalf("app did not start:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	backup := filepath.Join(t.TempDir(), "hot.db")
+	if msg, err := runCmd(t, "backup", "--data", data, backup); err != nil {
+		t.Fatalf("hot backup: %v\n%s", err, msg)
+	}
+	if _, err := store.Verify(backup); err != nil {
+		t.Fatalf("hot backup does not verify: %v", err)
+	}
+	if msg, err := runCmd(t, "restore", "--data", data, backup); err == nil || !strings.Contains(err.Error(), "stop it") {
+		t.Fatalf("restore while running: %v\n%s", err, msg)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
