@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -70,6 +71,10 @@ type options struct {
 	smtp            mailer.SMTPConfig
 	smtpTLS         string
 	logFormat       string
+	tlsCert         string
+	tlsKey          string
+	tlsSelfSigned   bool
+	insecureLAN     bool
 	oidcIssuer      string
 	oidcClientID    string
 	oidcRedirectURL string
@@ -154,6 +159,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.str(&o.oidcClientID, "oidc-client-id", "CQRS_OIDC_CLIENT_ID", "", "client ID registered with the OpenID provider (the secret comes only from $CQRS_OIDC_CLIENT_SECRET)")
 	fs.str(&o.oidcRedirectURL, "oidc-redirect-url", "CQRS_OIDC_REDIRECT_URL", "", "callback URL registered with the provider (default: this app's /sso/callback)")
 	fs.str(&o.oidcScopes, "oidc-scopes", "CQRS_OIDC_SCOPES", "", "extra scopes to ask for, comma-separated (openid, email and profile are always asked)")
+	fs.str(&o.tlsCert, "tls-cert", "CQRS_TLS_CERT", "", "serve HTTPS with this certificate (PEM), with --tls-key")
+	fs.str(&o.tlsKey, "tls-key", "CQRS_TLS_KEY", "", "the private key (PEM) for --tls-cert")
+	fs.boolean(&o.tlsSelfSigned, "tls-self-signed", "CQRS_TLS_SELF_SIGNED", "serve HTTPS with a certificate made for this computer (kept beside the database; its fingerprint is printed)")
+	fs.boolean(&o.insecureLAN, "insecure-lan", "CQRS_INSECURE_LAN", "allow plain HTTP on a network address (passwords cross the network in clear; every page warns)")
 	fs.str(&o.logFormat, "log-format", "CQRS_LOG_FORMAT", "text", "log format: text or json")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.Usage = func() {
@@ -267,7 +276,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	baseURL := "http://" + ln.Addr().String()
+	netw, err := setupNetwork(opts, ln)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	baseURL := netw.baseURL
 
 	cfg := handlers.DefaultConfig()
 	cfg.Version = buildVersion()
@@ -281,6 +295,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	instanceToken := secret.NewToken()
 	cfg.InstanceToken = instanceToken
 	cfg.Hosts = append(cfg.Hosts, listenHost(ln))
+	cfg.Hosts = append(cfg.Hosts, netw.hosts...)
+	cfg.Secure = netw.tls != nil
+	cfg.InsecureLAN = netw.insecureLAN
 	hasher := secret.NewHasher(secret.OWASP, 0, 2*time.Second)
 	sender := mailer.NewSender(logger, opts.smtp, st, stdout, time.Now)
 	deps := handlers.Deps{Store: st, Hasher: hasher, Mailer: sender}
@@ -330,8 +347,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	go sender.Run(mailCtx, 30*time.Second)
 
 	serveErr := make(chan error, 1)
+	if netw.tls != nil {
+		ln = tls.NewListener(ln, netw.tls)
+	}
 	go func() { serveErr <- app.Listener(ln) }()
 	fmt.Fprintf(stdout, "CQRS is running at %s (data: %s)\n", baseURL, opts.data)
+	if len(netw.urls) > 1 {
+		fmt.Fprintf(stdout, "Learners on this network can use:\n")
+		for _, u := range netw.urls {
+			fmt.Fprintf(stdout, "  %s\n", u)
+		}
+	}
+	if netw.fingerprint != "" {
+		fmt.Fprintf(stdout, "HTTPS certificate SHA-256 fingerprint (compare it in the browser before accepting):\n  %s\n", netw.fingerprint)
+	}
+	if netw.insecureLAN {
+		fmt.Fprintln(stdout, "WARNING: plain HTTP on the network: passwords typed here cross it in clear.")
+	}
 	openBrowser(opts, startURL, logger)
 
 	select {

@@ -27,6 +27,8 @@ type Config struct {
 	Hosts []string
 	// Secure is true when served over TLS: cookies get Secure and origins https.
 	Secure bool
+	// InsecureLAN: plain HTTP on a network address; every page warns.
+	InsecureLAN bool
 	// BaseURL is the address links in emails point to.
 	BaseURL string
 	// RegistrationLinkTTL is how long a registration email's link works;
@@ -297,5 +299,5 @@ func redirect(c *fiber.Ctx, to string) error {
 // page builds the layout's model for the current request.
 func (a *app) page(c *fiber.Ctx, title string) views.Page {
 	token, _ := c.Locals(localCSRF).(string)
-	return views.Page{Title: title, CSRFToken: token, Version: a.cfg.Version}
+	return views.Page{Title: title, CSRFToken: token, Version: a.cfg.Version, InsecureLAN: a.cfg.InsecureLAN}
 }

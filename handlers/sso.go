@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -94,6 +95,11 @@ func (a *app) ssoStart(c *fiber.Ctx) error {
 		return refuse(fiber.StatusServiceUnavailable, "NHSmail sign-in is not configured",
 			"This CQRS system has no NHSmail single sign-on set up.",
 			"If you do not have an NHSmail account, or until NHSmail sign-in is set up, please use your legacy login: your User ID and password on the CQRS Login page.")
+	}
+	// The callback comes back to the configured address; start there too so
+	// the state cookie is on the same host (a classroom may type another name).
+	if home, err := url.Parse(a.cfg.SSO.RedirectURL); err == nil && home.Host != "" && a.origin(c) != home.Scheme+"://"+home.Host {
+		return c.Redirect(home.Scheme+"://"+home.Host+c.OriginalURL(), fiber.StatusSeeOther)
 	}
 	p, err := a.oidcProvider(c.UserContext())
 	if err != nil {

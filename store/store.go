@@ -88,7 +88,10 @@ type Store struct {
 }
 
 // Open opens (creating when missing) the database at path, creates its
-// buckets and runs pending migrations.
+// buckets and runs pending migrations. An existing file that is not a whole
+// bbolt database (empty, zeroed, truncated, something else) is refused with
+// ErrCorrupt and left exactly as it was: bbolt would otherwise initialise an
+// empty file as a new database, or fault reading pages past a truncated end.
 func Open(path string, opts Options) (*Store, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = time.Second
@@ -96,9 +99,23 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if err := createIfMissing(path); err != nil {
+		return nil, err
+	}
+	if err := checkFile(path); err != nil {
+		// A writer in another process may have been between its two meta
+		// pages; look once more before calling the file damaged.
+		time.Sleep(20 * time.Millisecond)
+		if err = checkFile(path); err != nil {
+			return nil, corrupt(path, err)
+		}
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s", ErrLocked, path)
+	}
+	if errors.Is(err, bolt.ErrInvalid) || errors.Is(err, bolt.ErrChecksum) || errors.Is(err, bolt.ErrVersionMismatch) {
+		return nil, corrupt(path, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)

@@ -8,6 +8,8 @@ type Page struct {
 	CSRFToken string
 	User      *SignedInUser // nil when nobody is signed in
 	Version   string
+	// InsecureLAN warns that passwords cross the network in clear.
+	InsecureLAN bool
 }
 
 // SignedInUser is the header's account area.

@@ -1,0 +1,777 @@
+// Command loadtest measures the built cqrs-signin binary over loopback, in
+// one run, as ratios against baselines taken on the same machine at the same
+// time (shared machines are noisy; ratios travel, absolute figures do not):
+//
+//   - the argon2id ceiling: hashes per second on every core with the app's
+//     parameters, and legacy sign-ins per second as a fraction of it;
+//   - the Login page and the signed-in message centre against a bare Fiber
+//     "hello" handler (requests per second), with latency percentiles;
+//   - a storm of concurrent sign-in attempts, right and wrong, with the
+//     server's peak memory and the Login page's latency meanwhile;
+//   - start-up time to the first 200 from /login (median of several starts on
+//     an existing database), resident memory 3 s after start, binary size.
+//
+// The driver uses nothing but net/http. Every loop has a count and a time
+// limit, and only 127.0.0.1 is ever contacted.
+//
+//	go run ./cmd/loadtest -bin bin/cqrs-signin
+package main
+
+import (
+	"bufio"
+	"context"
+	"debug/elf"
+	"errors"
+	"flag"
+	"fmt"
+	"html"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"golang.org/x/crypto/argon2"
+
+	"github.com/cqrs-local/cqrs-signin/secret"
+)
+
+const (
+	adminID       = "load.admin"
+	adminPassword = "Riverside#2026q"
+	wrongPassword = "Wrong#Password1"
+)
+
+type config struct {
+	bin         string
+	clients     int
+	duration    time.Duration
+	maxRequests int
+	signIns     int
+	storm       int
+	starts      int
+	ceilingFor  time.Duration
+	appEnv      string
+}
+
+// appEnv is extra environment for the app, e.g. GOMEMLIMIT=64MiB.
+var appEnv []string
+
+func main() {
+	if len(os.Args) == 3 && os.Args[1] == "-serve-hello" {
+		serveHello(os.Args[2])
+		return
+	}
+	var cfg config
+	flag.StringVar(&cfg.bin, "bin", "bin/cqrs-signin", "the built binary to measure")
+	flag.IntVar(&cfg.clients, "clients", 32, "concurrent clients for the page phases and the sign-in phase")
+	flag.DurationVar(&cfg.duration, "duration", 4*time.Second, "how long each page phase runs")
+	flag.IntVar(&cfg.maxRequests, "max-requests", 200_000, "request cap for each page phase")
+	flag.IntVar(&cfg.signIns, "signins", 400, "sign-ins in the sign-in phase (it also stops after 30 s)")
+	flag.IntVar(&cfg.storm, "storm", 1000, "concurrent sign-in attempts in the storm phase (0: skip)")
+	flag.IntVar(&cfg.starts, "starts", 10, "starts for the start-up median")
+	flag.DurationVar(&cfg.ceilingFor, "ceiling-time", 3*time.Second, "how long the argon2id ceiling is measured")
+	flag.StringVar(&cfg.appEnv, "app-env", "", "extra environment for the app, comma-separated (e.g. GOMEMLIMIT=64MiB)")
+	flag.Parse()
+	for _, kv := range strings.Split(cfg.appEnv, ",") {
+		if kv = strings.TrimSpace(kv); kv != "" {
+			appEnv = append(appEnv, kv)
+		}
+	}
+	if err := run(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+// serveHello is the baseline: a bare Fiber handler in its own process, as
+// the app is in its own.
+func serveHello(addr string) {
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Get("/", func(c *fiber.Ctx) error { return c.SendString("hello") })
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Println("ERR", err)
+		os.Exit(1)
+	}
+	fmt.Println("http://" + ln.Addr().String())
+	go func() { // stop with the parent
+		io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}()
+	app.Listener(ln)
+}
+
+func run(cfg config) error {
+	bin, err := filepath.Abs(cfg.bin)
+	if err != nil {
+		return err
+	}
+	info, err := os.Stat(bin)
+	if err != nil {
+		return fmt.Errorf("binary: %w (build it with `go tool task build`)", err)
+	}
+	dir, err := os.MkdirTemp("", "cqrs-loadtest-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	data := filepath.Join(dir, "cqrs.db")
+	extra := appFlags(bin)
+
+	fmt.Printf("cqrs-signin load test — %s, %d CPUs, GOMAXPROCS %d, %s\n", runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), time.Now().Format(time.RFC3339))
+	fmt.Printf("binary %s: %.1f MiB (%s)\n", cfg.bin, float64(info.Size())/(1<<20), strippedness(bin))
+	if len(extra) == 0 {
+		fmt.Println("note: the binary has no --signin-rate-limit flag, so sign-ins from 127.0.0.1 are capped at its default 30 a minute")
+	} else {
+		fmt.Printf("app flags: %s\n", strings.Join(extra, " "))
+	}
+	if len(appEnv) > 0 {
+		fmt.Printf("app environment: %s\n", strings.Join(appEnv, " "))
+	}
+
+	// First start: set-up and registration over HTTP.
+	srv, err := startApp(bin, data, "", extra)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	if srv.setupURL == "" {
+		return errors.New("the first start printed no set-up link")
+	}
+	if err := setUp(srv); err != nil {
+		return fmt.Errorf("set-up: %w", err)
+	}
+	fmt.Printf("set up %s and registered %s at %s\n", filepath.Base(data), adminID, srv.base)
+
+	// (a) The argon2id ceiling, then (b) real sign-ins against it.
+	ceiling := argonCeiling(cfg.ceilingFor)
+	fmt.Printf("\nargon2id ceiling (m=%d KiB, t=%d, p=%d, %d goroutines, %v): %.1f hashes/s\n",
+		secret.OWASP.MemoryKiB, secret.OWASP.Time, secret.OWASP.Threads, runtime.NumCPU(), cfg.ceilingFor, ceiling)
+
+	// A signed-in session for the message centre (one sign-in, before the
+	// sign-in phase spends the rate limit).
+	msgClient, err := signedInClient(srv.base)
+	if err != nil {
+		return fmt.Errorf("sign-in for the message centre: %w", err)
+	}
+
+	si := signInPhase(srv.base, cfg.clients, cfg.signIns, 30*time.Second)
+	// Measured again straight after, since other work on a shared machine
+	// moves it: the fraction is against the mean of the two.
+	after := argonCeiling(cfg.ceilingFor)
+	fmt.Printf("argon2id ceiling again after the sign-ins: %.1f hashes/s\n", after)
+	ceiling = (ceiling + after) / 2
+	fmt.Printf("legacy sign-ins (%d clients): %d signed in over %.2fs = %.1f sign-ins/s = %.2f of the ceiling; %s\n",
+		cfg.clients, si.ok, si.lastOK.Seconds(), si.rate(), si.rate()/ceiling, si.statuses())
+	fmt.Printf("  latency %s\n", si.lat)
+	if si.byStatus[http.StatusTooManyRequests] > 0 {
+		fmt.Printf("  %d answered 429 Too Many Requests: the per-address limit, not the hash, ended the phase; the rate is over the %d that got through\n", si.byStatus[http.StatusTooManyRequests], si.ok)
+	}
+	fmt.Printf("  server peak RSS so far: %s\n", procMem(srv.cmd.Process.Pid, "VmHWM"))
+
+	// (c, d) Pages against a bare Fiber handler, same run, same clients.
+	hello, err := startHello()
+	if err != nil {
+		return err
+	}
+	defer hello.stop()
+	fmt.Printf("\npages, %d clients, %v or %d requests each, keep-alive:\n", cfg.clients, cfg.duration, cfg.maxRequests)
+	base := pagePhase("bare Fiber hello", hello.base+"/", nil, cfg)
+	login := pagePhase("Login page", srv.base+"/login", nil, cfg)
+	msgs := pagePhase("message centre", srv.base+"/messages", msgClient, cfg)
+	for _, p := range []phase{base, login, msgs} {
+		fmt.Printf("  %-17s %8.0f req/s  %.2f of bare  %s  %s\n", p.name, p.rate(), p.rate()/base.rate(), p.lat, p.statuses())
+	}
+
+	// Bounded under load: a storm of concurrent sign-in attempts.
+	if cfg.storm > 0 {
+		if len(extra) == 0 {
+			fmt.Printf("\nstorm: skipped (needs the rate limit lifted, or all but 30 attempts are 429s)\n")
+		} else {
+			storm(srv, cfg.storm)
+		}
+	}
+	srv.stop()
+
+	// (e) Start-up on the existing database, and memory at rest.
+	fmt.Printf("\nstart-up on the existing database (%d starts):\n", cfg.starts)
+	var times []time.Duration
+	for i := range cfg.starts {
+		d, rss, err := timeStart(bin, data, extra, i == 0)
+		if err != nil {
+			return fmt.Errorf("start %d: %w", i+1, err)
+		}
+		times = append(times, d)
+		if rss != "" {
+			fmt.Printf("  RSS 3 s after start: %s\n", rss)
+		}
+	}
+	slices.Sort(times)
+	fmt.Printf("  time to first 200 from /login: median %s (min %s, max %s)\n", ms(times[len(times)/2]), ms(times[0]), ms(times[len(times)-1]))
+	return nil
+}
+
+// appFlags lifts the sign-in rate limit when the binary can.
+func appFlags(bin string) []string {
+	out, _ := exec.Command(bin, "--help").CombinedOutput()
+	if strings.Contains(string(out), "-signin-rate-limit") {
+		return []string{"--signin-rate-limit=0"}
+	}
+	return nil
+}
+
+func strippedness(bin string) string {
+	f, err := elf.Open(bin)
+	if err != nil {
+		return "not ELF"
+	}
+	defer f.Close()
+	if f.Section(".symtab") != nil {
+		return "not stripped: build with -ldflags \"-s -w\""
+	}
+	return "stripped"
+}
+
+// server is a running cqrs-signin.
+type server struct {
+	cmd      *exec.Cmd
+	base     string
+	setupURL string
+	done     chan struct{}
+}
+
+func (s *server) stop() {
+	if s.cmd.ProcessState != nil || s.cmd.Process == nil {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// startApp starts the binary and waits for its address on stdout.
+func startApp(bin, data, addr string, extra []string) (*server, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	args := append([]string{"--no-browser", "--addr", addr, "--data", data}, extra...)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(append(os.Environ(), "CQRS_SMTP_HOST="), appEnv...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &server{cmd: cmd, done: make(chan struct{})}
+	found := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sent := false
+		for sc.Scan() {
+			line := strings.TrimSpace(sc.Text())
+			switch {
+			case strings.Contains(line, "/setup?token="):
+				s.setupURL = line[strings.Index(line, "http"):]
+			case strings.HasPrefix(line, "CQRS is running at "):
+				s.base = strings.Fields(strings.TrimPrefix(line, "CQRS is running at "))[0]
+				if !sent {
+					found <- nil
+					sent = true
+				}
+			}
+		}
+		if !sent {
+			found <- errors.New("the app exited before printing its address")
+		}
+	}()
+	go func() { cmd.Wait(); close(s.done) }()
+	select {
+	case err := <-found:
+		if err != nil {
+			return nil, err
+		}
+	case <-time.After(15 * time.Second):
+		cmd.Process.Kill()
+		return nil, errors.New("the app printed no address within 15 s")
+	}
+	return s, nil
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
+
+func csrfFrom(c *http.Client, u string) (string, error) {
+	resp, err := c.Get(u)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	m := csrfRE.FindSubmatch(b)
+	if m == nil {
+		return "", fmt.Errorf("GET %s: %d, no CSRF token in the page", u, resp.StatusCode)
+	}
+	return html.UnescapeString(string(m[1])), nil
+}
+
+func browser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Timeout: 30 * time.Second}
+}
+
+func postForm(c *http.Client, u string, form url.Values) (*http.Response, string, error) {
+	resp, err := c.PostForm(u, form)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp, string(b), nil
+}
+
+// setUp completes the first-run set-up page and the Security Information
+// screen, as a browser would.
+func setUp(s *server) error {
+	c := browser()
+	token, err := csrfFrom(c, s.setupURL)
+	if err != nil {
+		return err
+	}
+	resp, body, err := postForm(c, s.base+"/setup", url.Values{"csrf_token": {token}, "user_id": {adminID}, "first_name": {"Load"},
+		"last_name": {"Admin"}, "email": {"load.admin@nhs.net"}, "org_name": {"Load Test Practice"}, "ods_code": {"L00001"}})
+	if err != nil {
+		return err
+	}
+	if resp.Request.URL.Path != "/register" {
+		return fmt.Errorf("set-up form: %d at %s\n%.500s", resp.StatusCode, resp.Request.URL, body)
+	}
+	if token, err = csrfFrom(c, s.base+"/register"); err != nil {
+		return err
+	}
+	resp, body, err = postForm(c, s.base+"/register", url.Values{"csrf_token": {token}, "password": {adminPassword}, "confirm_password": {adminPassword}})
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Request.URL.Path, "/register/complete") {
+		return fmt.Errorf("Security Information: %d at %s\n%.500s", resp.StatusCode, resp.Request.URL, body)
+	}
+	return nil
+}
+
+// signedInClient signs in once and returns a client whose jar holds the session.
+func signedInClient(base string) (*http.Client, error) {
+	c := browser()
+	token, err := csrfFrom(c, base+"/login")
+	if err != nil {
+		return nil, err
+	}
+	resp, body, err := postForm(c, base+"/login", url.Values{"csrf_token": {token}, "user_id": {adminID}, "password": {adminPassword}})
+	if err != nil {
+		return nil, err
+	}
+	if resp.Request.URL.Path != "/messages" || resp.StatusCode != 200 {
+		return nil, fmt.Errorf("%d at %s\n%.300s", resp.StatusCode, resp.Request.URL, body)
+	}
+	return c, nil
+}
+
+// argonCeiling is hashes per second with one goroutine per CPU, each
+// hashing with the app's parameters, for d.
+func argonCeiling(d time.Duration) float64 {
+	p := secret.OWASP
+	var n atomic.Int64
+	stop := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range runtime.NumCPU() {
+		wg.Go(func() {
+			salt := make([]byte, p.SaltLen)
+			for i := 0; i < 100_000 && time.Now().Before(stop); i++ {
+				argon2.IDKey([]byte(adminPassword), salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen)
+				n.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds()
+}
+
+// phase is one measured stretch of requests.
+type phase struct {
+	name     string
+	ok       int
+	elapsed  time.Duration
+	byStatus map[int]int
+	errors   int
+	lat      latencies
+	// lastOK is when the last successful answer came, from the start: the
+	// rate is over that time, so requests refused at the end (a rate
+	// limit) do not dilute it.
+	lastOK time.Duration
+}
+
+func (p phase) rate() float64 {
+	if p.ok == 0 {
+		return 0
+	}
+	return float64(p.ok) / p.lastOK.Seconds()
+}
+
+func (p phase) statuses() string {
+	var parts []string
+	for _, code := range slices.Sorted(func(yield func(int) bool) {
+		for k := range p.byStatus {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		parts = append(parts, fmt.Sprintf("%d×%d", p.byStatus[code], code))
+	}
+	if p.errors > 0 {
+		parts = append(parts, fmt.Sprintf("%d transport errors", p.errors))
+	}
+	return "answers " + strings.Join(parts, ", ")
+}
+
+type latencies []time.Duration
+
+func (l latencies) String() string {
+	if len(l) == 0 {
+		return "no samples"
+	}
+	s := slices.Clone(l)
+	slices.Sort(s)
+	at := func(q float64) time.Duration { return s[min(len(s)-1, int(q*float64(len(s))))] }
+	return fmt.Sprintf("p50 %s p90 %s p99 %s", ms(at(.5)), ms(at(.9)), ms(at(.99)))
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
+
+// loadClient is a keep-alive client that neither follows redirects nor
+// keeps cookies: each request carries exactly the cookies given.
+func loadClient(conns int) *http.Client {
+	return &http.Client{
+		Timeout:       30 * time.Second,
+		Transport:     &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// drive runs clients workers until n requests or the deadline, each calling
+// do once per request, and gathers statuses and latencies.
+func drive(name string, clients, n int, limit time.Duration, do func(worker, i int) (int, error), isOK func(int) bool) phase {
+	var (
+		mu    sync.Mutex
+		p     = phase{name: name, byStatus: map[int]int{}}
+		next  atomic.Int64
+		wg    sync.WaitGroup
+		start = time.Now()
+		stop  = start.Add(limit)
+	)
+	for w := range clients {
+		wg.Go(func() {
+			var lat latencies
+			byStatus := map[int]int{}
+			errs := 0
+			for time.Now().Before(stop) {
+				i := int(next.Add(1))
+				if i > n {
+					break
+				}
+				t0 := time.Now()
+				status, err := do(w, i)
+				d := time.Since(t0)
+				if err != nil {
+					errs++
+					continue
+				}
+				byStatus[status]++
+				lat = append(lat, d)
+				if isOK(status) {
+					end := time.Since(start)
+					mu.Lock()
+					p.lastOK = max(p.lastOK, end)
+					mu.Unlock()
+				}
+			}
+			mu.Lock()
+			p.lat = append(p.lat, lat...)
+			for k, v := range byStatus {
+				p.byStatus[k] += v
+			}
+			p.errors += errs
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	p.elapsed = time.Since(start)
+	for code, count := range p.byStatus {
+		if isOK(code) {
+			p.ok += count
+		}
+	}
+	return p
+}
+
+// anonymous returns a CSRF cookie and its form token, as a browser holds
+// them on the Login page.
+func anonymous(base string) (*http.Cookie, string, error) {
+	c := browser()
+	token, err := csrfFrom(c, base+"/login")
+	if err != nil {
+		return nil, "", err
+	}
+	u, _ := url.Parse(base)
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name == "cqrs_csrf" {
+			return &http.Cookie{Name: ck.Name, Value: ck.Value}, token, nil
+		}
+	}
+	return nil, "", errors.New("no CSRF cookie")
+}
+
+func signInRequest(base string, csrf *http.Cookie, token, userID, password string) *http.Request {
+	form := url.Values{"csrf_token": {token}, "user_id": {userID}, "password": {password}}
+	req, _ := http.NewRequest(http.MethodPost, base+"/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(csrf)
+	return req
+}
+
+func send(c *http.Client, req *http.Request) (int, error) {
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// signInPhase drives real legacy sign-ins (right password, so every one
+// hashes, writes its session and its audit entry). It stops at n, at the
+// time limit, or at the first 429 (the per-address limit).
+func signInPhase(base string, clients, n int, limit time.Duration) phase {
+	csrf, token, err := anonymous(base)
+	if err != nil {
+		return phase{name: "sign-in", byStatus: map[int]int{}, elapsed: time.Nanosecond}
+	}
+	c := loadClient(clients)
+	var limited atomic.Bool
+	p := drive("sign-in", clients, n, limit, func(_, _ int) (int, error) {
+		if limited.Load() {
+			return 0, errors.New("stopped")
+		}
+		status, err := send(c, signInRequest(base, csrf, token, adminID, adminPassword))
+		if status == http.StatusTooManyRequests {
+			limited.Store(true)
+		}
+		return status, err
+	}, func(code int) bool { return code == http.StatusSeeOther })
+	if limited.Load() {
+		p.errors = 0 // the stopped ones were never sent
+	}
+	return p
+}
+
+func pagePhase(name, u string, signedIn *http.Client, cfg config) phase {
+	var cookies []*http.Cookie
+	if signedIn != nil {
+		pu, _ := url.Parse(u)
+		cookies = signedIn.Jar.Cookies(pu)
+	} else if strings.HasSuffix(u, "/login") {
+		csrf, _, err := anonymous(strings.TrimSuffix(u, "/login"))
+		if err == nil {
+			cookies = []*http.Cookie{csrf}
+		}
+	}
+	c := loadClient(cfg.clients)
+	// Warm the connections and the app before timing.
+	drive("warm-up", cfg.clients, cfg.clients*20, time.Second, func(_, _ int) (int, error) {
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		return send(c, req)
+	}, func(int) bool { return true })
+	return drive(name, cfg.clients, cfg.maxRequests, cfg.duration, func(_, _ int) (int, error) {
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		for _, ck := range cookies {
+			req.AddCookie(ck)
+		}
+		return send(c, req)
+	}, func(code int) bool { return code == http.StatusOK })
+}
+
+type helloServer struct {
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+	base string
+}
+
+func (h *helloServer) stop() { h.in.Close(); h.cmd.Process.Kill(); h.cmd.Wait() }
+
+func startHello() (*helloServer, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, "-serve-hello", "127.0.0.1:0")
+	in, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "http://") {
+		cmd.Process.Kill()
+		return nil, fmt.Errorf("hello server: %q %v", line, err)
+	}
+	return &helloServer{cmd: cmd, in: in, base: strings.TrimSpace(line)}, nil
+}
+
+// storm sends n sign-in attempts at once, a third with the right password,
+// the rest wrong for a User ID that does not exist (so the administrator is
+// not locked), while a prober times the Login page; it reports every
+// answer and the server's peak memory.
+func storm(s *server, n int) {
+	csrf, token, err := anonymous(s.base)
+	if err != nil {
+		fmt.Println("storm:", err)
+		return
+	}
+	before := procMem(s.cmd.Process.Pid, "VmHWM")
+	c := loadClient(n)
+	ctx, cancel := context.WithCancel(context.Background())
+	probe := make(chan latencies)
+	go func() {
+		var lat latencies
+		pc := loadClient(1)
+		for i := 0; i < 100_000 && ctx.Err() == nil; i++ {
+			req, _ := http.NewRequest(http.MethodGet, s.base+"/login", nil)
+			req.AddCookie(csrf)
+			t0 := time.Now()
+			if status, err := send(pc, req); err == nil && status == 200 {
+				lat = append(lat, time.Since(t0))
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		probe <- lat
+	}()
+	var retryAfter atomic.Int64
+	p := drive("storm", n, n, 60*time.Second, func(_, i int) (int, error) {
+		req := signInRequest(s.base, csrf, token, adminID, adminPassword)
+		if i%3 != 0 {
+			req = signInRequest(s.base, csrf, token, "no.such.user", wrongPassword)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "" {
+			retryAfter.Add(1)
+		}
+		return resp.StatusCode, nil
+	}, func(code int) bool { return code == http.StatusSeeOther || code == http.StatusUnauthorized })
+	cancel()
+	lat := <-probe
+	fmt.Printf("\nstorm: %d concurrent sign-in attempts (1/3 right): %d answered in %.1fs; %s (%d busy answers carried Retry-After)\n",
+		n, len(p.lat), p.elapsed.Seconds(), p.statuses(), retryAfter.Load())
+	fmt.Printf("  sign-in latency %s\n", p.lat)
+	fmt.Printf("  Login page meanwhile (one prober): %s\n", lat)
+	fmt.Printf("  server peak RSS: %s before the storm, %s after\n", before, procMem(s.cmd.Process.Pid, "VmHWM"))
+}
+
+// procMem reads a line of /proc/PID/status (Linux only).
+func procMem(pid int, field string) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "n/a"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, field+":") {
+			kb, _ := strconv.Atoi(strings.Fields(line)[1])
+			return fmt.Sprintf("%.1f MiB", float64(kb)/1024)
+		}
+	}
+	return "n/a"
+}
+
+// timeStart starts the app on the existing database at a port chosen in
+// advance and times it to the first 200 from /login; with rss it also waits
+// 3 s and reads the resident memory.
+func timeStart(bin, data string, extra []string, rss bool) (time.Duration, string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, "", err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	args := append([]string{"--no-browser", "--addr", addr, "--data", data}, extra...)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(append(os.Environ(), "CQRS_SMTP_HOST="), appEnv...)
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, "", err
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}()
+	var took time.Duration
+	for i := 0; ; i++ {
+		if time.Since(start) > 10*time.Second {
+			return 0, "", errors.New("no 200 from /login within 10 s")
+		}
+		select {
+		case <-done:
+			return 0, "", errors.New("the app exited")
+		default:
+		}
+		resp, err := c.Get("http://" + addr + "/login")
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				took = time.Since(start)
+				break
+			}
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	mem := ""
+	if rss {
+		time.Sleep(3*time.Second - time.Since(start))
+		mem = procMem(cmd.Process.Pid, "VmRSS")
+	}
+	return took, mem, nil
+}
