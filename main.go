@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -71,6 +72,7 @@ type options struct {
 	smtp            mailer.SMTPConfig
 	smtpTLS         string
 	logFormat       string
+	signInRateLimit int
 	tlsCert         string
 	tlsKey          string
 	tlsSelfSigned   bool
@@ -163,6 +165,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.str(&o.tlsKey, "tls-key", "CQRS_TLS_KEY", "", "the private key (PEM) for --tls-cert")
 	fs.boolean(&o.tlsSelfSigned, "tls-self-signed", "CQRS_TLS_SELF_SIGNED", "serve HTTPS with a certificate made for this computer (kept beside the database; its fingerprint is printed)")
 	fs.boolean(&o.insecureLAN, "insecure-lan", "CQRS_INSECURE_LAN", "allow plain HTTP on a network address (passwords cross the network in clear; every page warns)")
+	fs.integer(&o.signInRateLimit, "signin-rate-limit", "CQRS_SIGNIN_RATE_LIMIT", 30, "sign-in attempts allowed per client address per minute (0: no limit, for load tests)")
 	fs.str(&o.logFormat, "log-format", "CQRS_LOG_FORMAT", "text", "log format: text or json")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.Usage = func() {
@@ -253,6 +256,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stdout, "cqrs-signin %s\n", buildVersion())
 		return nil
 	}
+	limitMemory(getenv)
 	var logger *slog.Logger
 	if opts.logFormat == "json" {
 		logger = slog.New(slog.NewJSONHandler(stderr, nil))
@@ -292,6 +296,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg.EmailDomains = splitList(opts.emailDomains)
 	cfg.SMTPEnabled = opts.smtp.Enabled()
 	cfg.OpenMailbox = opts.openMailbox
+	cfg.SignInRateLimit = opts.signInRateLimit
 	instanceToken := secret.NewToken()
 	cfg.InstanceToken = instanceToken
 	cfg.Hosts = append(cfg.Hosts, listenHost(ln))
@@ -325,10 +330,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	startURL := baseURL + "/"
-	if n, err := st.CountUsers(); err != nil {
+	if any, err := st.HasUsers(); err != nil {
 		ln.Close()
 		return err
-	} else if n == 0 {
+	} else if !any {
 		token := secret.NewToken()
 		if err := st.SetSetupToken(secret.HashToken(token)); err != nil {
 			ln.Close()
@@ -376,6 +381,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		logger.Warn("shutdown", "err", err)
 	}
 	return nil
+}
+
+// limitMemory sets a soft memory limit sized for the hashing slots (each
+// argon2id computation holds 19 MiB) unless $GOMEMLIMIT chooses one, so
+// the garbage collector returns hash buffers promptly after a burst.
+func limitMemory(getenv func(string) string) {
+	if getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(int64(runtime.NumCPU())*int64(secret.OWASP.MemoryKiB)*1024 + 32<<20)
 }
 
 // listen binds at once so a bind error surfaces before anything else; the

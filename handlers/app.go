@@ -110,7 +110,7 @@ func DefaultHelpDesk() views.HelpDesk {
 // Store is what the handlers need from persistence.
 type Store interface {
 	CSRFKey() ([]byte, error)
-	CountUsers() (int, error)
+	HasUsers() (bool, error)
 	SetupPending(hash []byte) bool
 	CompleteSetup(setupHash []byte, org store.Organisation, admin store.User, linkHash []byte, linkTTL time.Duration) (store.User, error)
 	LinkUser(hash []byte, purpose store.LinkPurpose) (store.Link, store.User, error)

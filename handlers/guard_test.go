@@ -124,7 +124,7 @@ func TestAssetsAreEmbedded(t *testing.T) {
 // panickingStore fails the way a bug would.
 type panickingStore struct{ Store }
 
-func (panickingStore) CountUsers() (int, error) { panic("boom: internal detail") }
+func (panickingStore) HasUsers() (bool, error) { panic("boom: internal detail") }
 
 func TestPanicsBecomeAGenericPage(t *testing.T) {
 	e := newEnv(t)

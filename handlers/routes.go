@@ -109,14 +109,14 @@ func (a *app) health(c *fiber.Ctx) error {
 
 // home sends a first-time visitor to the right start.
 func (a *app) home(c *fiber.Ctx) error {
-	n, err := a.store.CountUsers()
+	any, err := a.store.HasUsers()
 	if err != nil {
 		return err
 	}
 	if _, ok := currentUser(c); ok {
 		return c.Redirect("/messages", fiber.StatusSeeOther)
 	}
-	if n == 0 {
+	if !any {
 		return refuse(fiber.StatusServiceUnavailable, "CQRS is waiting to be set up",
 			"Open the set-up link printed in the window where CQRS was started. It can be used once, to create the first administrator.")
 	}

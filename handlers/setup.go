@@ -28,9 +28,9 @@ func (a *app) setupPage(c *fiber.Ctx) error {
 }
 
 func (a *app) setupAllowed(c *fiber.Ctx) error {
-	if n, err := a.store.CountUsers(); err != nil {
+	if any, err := a.store.HasUsers(); err != nil {
 		return err
-	} else if n > 0 {
+	} else if any {
 		return refuse(fiber.StatusGone, "CQRS is already set up",
 			"The set-up page can be used once, and it has been. Sign in on the CQRS Login page.")
 	}

@@ -54,6 +54,12 @@ var OWASP = Params{MemoryKiB: 19 * 1024, Time: 2, Threads: 1, SaltLen: 16, KeyLe
 // ErrBusy means every hashing slot stayed taken for the whole wait.
 var ErrBusy = errors.New("secret: too many password checks in progress")
 
+// Bounds on parameters read from a stored hash.
+const (
+	maxTime      = 10
+	maxMemoryKiB = 4 * 19 * 1024
+)
+
 // ErrMalformedHash means a stored hash is not an argon2id PHC string.
 var ErrMalformedHash = errors.New("secret: malformed password hash")
 
@@ -73,7 +79,9 @@ func NewHasher(p Params, slots int, wait time.Duration) *Hasher {
 		slots = runtime.NumCPU()
 	}
 	h := &Hasher{params: p, slots: make(chan struct{}, slots), wait: wait}
-	h.dummy = h.encode(make([]byte, p.SaltLen), argon2.IDKey([]byte("dummy"), make([]byte, p.SaltLen), p.Time, p.MemoryKiB, p.Threads, p.KeyLen), p)
+	// The dummy only has to cost a real verification; its key matches no
+	// password, so it is made without hashing (which kept start-up slow).
+	h.dummy = h.encode(make([]byte, p.SaltLen), make([]byte, p.KeyLen), p)
 	return h
 }
 
@@ -163,12 +171,17 @@ func decode(encoded string) (Params, []byte, []byte, error) {
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Time, &p.Threads); err != nil {
 		return Params{}, nil, nil, ErrMalformedHash
 	}
+	// Stored hashes come from the database; a damaged or tampered one must
+	// not make argon2 panic (t or p of 0) or allocate without bound.
+	if p.Time < 1 || p.Time > maxTime || p.Threads < 1 || p.MemoryKiB < 8*uint32(p.Threads) || p.MemoryKiB > maxMemoryKiB {
+		return Params{}, nil, nil, ErrMalformedHash
+	}
 	salt, err := base64.RawStdEncoding.DecodeString(parts[4])
-	if err != nil {
+	if err != nil || len(salt) < 8 {
 		return Params{}, nil, nil, ErrMalformedHash
 	}
 	key, err := base64.RawStdEncoding.DecodeString(parts[5])
-	if err != nil || len(key) == 0 {
+	if err != nil || len(key) < 16 || len(key) > 64 {
 		return Params{}, nil, nil, ErrMalformedHash
 	}
 	return p, salt, key, nil

@@ -175,6 +175,16 @@ func (s *Store) Organisation(id uint64) (Organisation, error) {
 	return o, nil
 }
 
+// HasUsers reports whether any account exists, without walking them.
+func (s *Store) HasUsers() (bool, error) {
+	var any bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		any = hasAny(tx.Bucket(bucketUsers))
+		return nil
+	})
+	return any, err
+}
+
 // CountUsers returns how many accounts exist.
 func (s *Store) CountUsers() (int, error) {
 	var n int
