@@ -76,30 +76,19 @@ func (s *Store) ListUsers(f UserFilter) ([]User, int, error) {
 		total int
 	)
 	err := s.db.View(func(tx *bolt.Tx) error {
-		users := tx.Bucket(bucketUsers)
-		// The User ID index is sorted, so walking it gives the list order.
-		return tx.Bucket(bucketUsersByID).ForEach(func(k, id []byte) error {
-			var u User
-			if err := getJSON(users, id, &u); err != nil {
+		ids, n, err := listUserIDs(tx, f, []byte(q))
+		if err != nil {
+			return err
+		}
+		total = n
+		for _, id := range ids {
+			u, err := getUser(tx, id)
+			if err != nil {
 				return err
 			}
-			if f.OrgID != 0 && u.OrgID != f.OrgID {
-				return nil
-			}
-			if f.State != "" && u.State() != f.State {
-				return nil
-			}
-			if q != "" && !bytes.Contains(k, []byte(q)) &&
-				!strings.Contains(strings.ToLower(u.FullName()), q) &&
-				!strings.Contains(strings.ToLower(u.Email), q) {
-				return nil
-			}
-			if total >= f.Offset && len(page) < f.Limit {
-				page = append(page, u)
-			}
-			total++
-			return nil
-		})
+			page = append(page, u)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: list users: %w", err)

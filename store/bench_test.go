@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -112,95 +111,4 @@ func BenchmarkSession(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-}
-
-// The prototypes below measure the change BENCHMARKS.md recommends for
-// ListUsers (store/admin.go, not changed here): a summary per user, kept
-// beside the record by putUser/putNewUser in the same transaction, holding
-// just what the list filters on, so a search decodes 25 records, not 10,000.
-
-var bucketUsersSummary = []byte("users.summary")
-
-// summaryOf is the prototype's encoding: record ID, organisation, state,
-// then the lower-cased searchable text (User ID, full name, email) split by 0.
-func summaryOf(u User) []byte {
-	b := make([]byte, 0, 17+len(u.UserID)+len(u.FirstName)+len(u.LastName)+len(u.Email)+4)
-	b = append(b, itob(u.ID)...)
-	b = append(b, itob(u.OrgID)...)
-	b = append(b, u.State()[0])
-	return append(b, strings.ToLower(u.UserID+"\x00"+u.FullName()+"\x00"+u.Email)...)
-}
-
-func buildSummaries(b *testing.B, s *Store) {
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		sum, err := tx.CreateBucketIfNotExists(bucketUsersSummary)
-		if err != nil {
-			return err
-		}
-		users := tx.Bucket(bucketUsers)
-		return tx.Bucket(bucketUsersByID).ForEach(func(k, id []byte) error {
-			var u User
-			if err := getJSON(users, id, &u); err != nil {
-				return err
-			}
-			return sum.Put(k, summaryOf(u))
-		})
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-}
-
-func listUsersViaSummary(s *Store, f UserFilter) ([]User, int, error) {
-	q := []byte(strings.ToLower(strings.TrimSpace(f.Query)))
-	var page []User
-	total := 0
-	err := s.db.View(func(tx *bolt.Tx) error {
-		users := tx.Bucket(bucketUsers)
-		return tx.Bucket(bucketUsersSummary).ForEach(func(k, v []byte) error {
-			if f.OrgID != 0 && bytesToID(v[8:16]) != f.OrgID ||
-				f.State != "" && v[16] != f.State[0] ||
-				len(q) > 0 && !bytes.Contains(v[17:], q) {
-				return nil
-			}
-			if total >= f.Offset && len(page) < f.Limit {
-				var u User
-				if err := getJSON(users, v[:8], &u); err != nil {
-					return err
-				}
-				page = append(page, u)
-			}
-			total++
-			return nil
-		})
-	})
-	return page, total, err
-}
-
-func benchSummary(b *testing.B, f UserFilter, want func(int) bool) {
-	s := benchStore(b)
-	buildSummaries(b, s)
-	var times []time.Duration
-	for b.Loop() {
-		start := time.Now()
-		page, total, err := listUsersViaSummary(s, f)
-		times = append(times, time.Since(start))
-		if err != nil || !want(total) || len(page) > 25 {
-			b.Fatalf("%d of %d, %v", len(page), total, err)
-		}
-	}
-	slices.Sort(times)
-	b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "median-ms")
-}
-
-func BenchmarkListUsers10kFirstPageSummaryPrototype(b *testing.B) {
-	benchSummary(b, UserFilter{Limit: 25}, func(n int) bool { return n == benchUsers })
-}
-
-func BenchmarkListUsers10kSearchSummaryPrototype(b *testing.B) {
-	benchSummary(b, UserFilter{Query: "priya.khan", Limit: 25}, func(n int) bool { return n > 0 && n < benchUsers })
-}
-
-func BenchmarkListUsers10kOneOrganisationLastPageSummaryPrototype(b *testing.B) {
-	benchSummary(b, UserFilter{OrgID: 7, Offset: 175, Limit: 25}, func(n int) bool { return n == benchUsers/50 })
 }

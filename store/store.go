@@ -42,6 +42,7 @@ var (
 	bucketOutbox       = []byte("outbox")
 	bucketAudit        = []byte("audit")
 	bucketUsersBySSO   = []byte("users.sso")
+	bucketUsersSummary = []byte("users.summary")
 	bucketSSOPending   = []byte("sso.pending")
 	// The embedded NHSmail simulator's directory and signing key.
 	bucketNHSmailAccounts = []byte("nhsmail.accounts")
@@ -51,7 +52,7 @@ var (
 	keySchema   = []byte("schema")
 	keyCSRF     = []byte("csrf-key")
 	keySetup    = []byte("setup")
-	allBuckets  = [][]byte{bucketMeta, bucketOrgs, bucketOrgsByODS, bucketUsers, bucketUsersByID, bucketUsersByEmail, bucketLinks, bucketSessions, bucketMessages, bucketOutbox, bucketAudit, bucketUsersBySSO, bucketSSOPending, bucketNHSmailAccounts, bucketNHSmailMeta, bucketNHSmailSessions}
+	allBuckets  = [][]byte{bucketMeta, bucketOrgs, bucketOrgsByODS, bucketUsers, bucketUsersByID, bucketUsersByEmail, bucketLinks, bucketSessions, bucketMessages, bucketOutbox, bucketAudit, bucketUsersBySSO, bucketSSOPending, bucketUsersSummary, bucketNHSmailAccounts, bucketNHSmailMeta, bucketNHSmailSessions}
 	errNoBucket = errors.New("store: bucket missing")
 )
 
@@ -66,6 +67,20 @@ var migrations = []func(tx *bolt.Tx) error{
 			}
 		}
 		return nil
+	},
+	// 2: the administration list's summary index, built from the users.
+	func(tx *bolt.Tx) error {
+		if _, err := tx.CreateBucketIfNotExists(bucketUsersSummary); err != nil {
+			return err
+		}
+		users := tx.Bucket(bucketUsers)
+		return users.ForEach(func(k, v []byte) error {
+			var u User
+			if err := getJSON(users, k, &u); err != nil {
+				return err
+			}
+			return putUserSummary(tx, u)
+		})
 	},
 }
 
@@ -144,6 +159,12 @@ func (s *Store) migrate() error {
 		for ; version < SchemaVersion; version++ {
 			if err := migrations[version](tx); err != nil {
 				return fmt.Errorf("store: migrate to %d: %w", version+1, err)
+			}
+		}
+		// Every bucket exists after open, whichever version made the file.
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("store: create bucket %s: %w", name, err)
 			}
 		}
 		if err := meta.Put(keySchema, itob(version)); err != nil {

@@ -89,7 +89,7 @@ func putNewUser(tx *bolt.Tx, u *User) error {
 		return err
 	}
 	u.ID = seq
-	if err := putJSON(users, itob(u.ID), u); err != nil {
+	if err := putUser(tx, *u); err != nil {
 		return err
 	}
 	if err := byID.Put(foldKey(u.UserID), itob(u.ID)); err != nil {
@@ -122,8 +122,13 @@ func getUser(tx *bolt.Tx, id uint64) (User, error) {
 	return u, err
 }
 
+// putUser writes the record and its line in the summary index together, so
+// the two never disagree.
 func putUser(tx *bolt.Tx, u User) error {
-	return putJSON(tx.Bucket(bucketUsers), itob(u.ID), u)
+	if err := putJSON(tx.Bucket(bucketUsers), itob(u.ID), u); err != nil {
+		return err
+	}
+	return putUserSummary(tx, u)
 }
 
 // User returns the user with the given record ID.

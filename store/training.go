@@ -1,0 +1,553 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Training mode: a data set that is seeded and reset in one transaction,
+// learners who each have their own invitation and NHSmail account, a
+// clock the trainer can move forward, and named snapshots.
+
+var (
+	// bucketLearners holds training learners under the SHA-256 of their
+	// learner cookie. It is made on first use, so databases that never ran
+	// in training mode do not carry it.
+	bucketLearners = []byte("training.learners")
+
+	keyClockOffset = []byte("training-clock-offset")
+
+	// trainingCleared are the buckets a reset empties. Kept: meta (schema,
+	// CSRF key, clock), nhsmail.meta (the simulator's signing key, tenant and
+	// client secret, which the running relying party already holds) and the
+	// audit log, which is only ever appended to.
+	trainingCleared = [][]byte{bucketOrgs, bucketOrgsByODS, bucketUsers, bucketUsersByID, bucketUsersByEmail, bucketLinks,
+		bucketSessions, bucketMessages, bucketOutbox, bucketUsersBySSO, bucketSSOPending, bucketNHSmailAccounts,
+		bucketNHSmailSessions, bucketLearners}
+)
+
+// Clock is a time source with an offset the trainer moves forward, shared
+// by the store and the handlers so both see the same training time.
+type Clock struct {
+	mu     sync.RWMutex
+	base   func() time.Time
+	offset time.Duration
+}
+
+// NewClock returns a clock reading base (time.Now when nil) plus an offset.
+func NewClock(base func() time.Time) *Clock {
+	if base == nil {
+		base = time.Now
+	}
+	return &Clock{base: base}
+}
+
+// Now is the training time.
+func (c *Clock) Now() time.Time {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.base().Add(c.offset)
+}
+
+// Offset is how far the training time is ahead of the base clock.
+func (c *Clock) Offset() time.Duration {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.offset
+}
+
+// SetOffset sets how far the training time is ahead.
+func (c *Clock) SetOffset(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset = d
+}
+
+// TrainingUser is one prepared account of the training data set. Passwords
+// are hashed and link tokens made before the transaction.
+type TrainingUser struct {
+	// User carries everything but its ID and organisation: status, password
+	// hash and change time, failure count and lock time as the state needs.
+	User User
+	// LinkHash, when set, is an unused registration link lasting LinkTTL.
+	LinkHash []byte
+	LinkTTL  time.Duration
+	// Email, when set, is queued for the user (their registration email).
+	Email *Email
+}
+
+// TrainingSet is the whole training data set: one organisation, its
+// accounts and the NHSmail simulator's directory.
+type TrainingSet struct {
+	Org     Organisation
+	Users   []TrainingUser
+	NHSmail []NHSmailAccount
+}
+
+// KeepSignedIn names a session to keep across a reset or restore: the
+// trainer who pressed the button stays signed in, as the system
+// administrator with the same User ID in the new data, if there is one.
+type KeepSignedIn struct {
+	SessionHash []byte
+	UserID      string
+}
+
+// Learner is someone in the classroom with their own CQRS invitation and
+// NHSmail simulator account.
+type Learner struct {
+	UserID       string    `json:"user_id"`    // the CQRS User ID, learnerNN or learner-xxxx
+	AccountID    uint64    `json:"account_id"` // the CQRS user record
+	NHSmailID    uint64    `json:"nhsmail_id"`
+	NHSmailEmail string    `json:"nhsmail_email"`
+	Cohort       bool      `json:"cohort"` // made by the trainer's cohort sheet
+	Created      time.Time `json:"created"`
+}
+
+// NewLearner is a learner prepared for CreateLearners: the token's hash
+// (their cookie), the invited user with its link and email, and the NHSmail
+// account with its password hash.
+type NewLearner struct {
+	TokenHash []byte
+	User      TrainingUser
+	NHSmail   NHSmailAccount
+	Cohort    bool
+}
+
+// ResetTraining replaces the application's data with set in one
+// transaction: every data bucket is emptied (learners included), then the
+// organisation, users, links, emails and NHSmail accounts are written, the
+// training clock goes back to real time and event is appended to the audit
+// log. Either all of it happens or none.
+func (s *Store) ResetTraining(set TrainingSet, keep *KeepSignedIn, event AuditEvent) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range trainingCleared {
+			if err := recreateBucket(tx, name); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if err := meta.Delete(keySetup); err != nil {
+			return err
+		}
+		if err := meta.Put(keyClockOffset, itob(0)); err != nil {
+			return err
+		}
+		now := s.now()
+		org := set.Org
+		if err := putNewOrg(tx, &org); err != nil {
+			return fmt.Errorf("organisation: %w", err)
+		}
+		for _, tu := range set.Users {
+			tu.User.OrgID = org.ID
+			if _, err := putTrainingUser(tx, tu, now); err != nil {
+				return fmt.Errorf("user %s: %w", tu.User.UserID, err)
+			}
+		}
+		for _, acc := range set.NHSmail {
+			if _, err := putNHSmailAccount(tx, acc, now); err != nil {
+				return fmt.Errorf("NHSmail account %s: %w", acc.Email, err)
+			}
+		}
+		if err := keepSession(tx, keep, now); err != nil {
+			return err
+		}
+		return appendAudit(tx, &event, now)
+	})
+	if err != nil {
+		return fmt.Errorf("store: reset training data: %w", err)
+	}
+	return nil
+}
+
+func recreateBucket(tx *bolt.Tx, name []byte) error {
+	if err := tx.DeleteBucket(name); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+		return err
+	}
+	_, err := tx.CreateBucket(name)
+	return err
+}
+
+// putTrainingUser writes a prepared user, its link and email.
+func putTrainingUser(tx *bolt.Tx, tu TrainingUser, now time.Time) (User, error) {
+	u := tu.User
+	if u.Created.IsZero() {
+		u.Created = now
+	}
+	if u.Status == "" {
+		u.Status = StatusInvited
+	}
+	if tu.LinkHash != nil {
+		u.InviteExpires = now.Add(tu.LinkTTL)
+	}
+	if err := putNewUser(tx, &u); err != nil {
+		return User{}, err
+	}
+	if tu.LinkHash != nil {
+		if err := putLink(tx, tu.LinkHash, Link{UserID: u.ID, Purpose: LinkRegister, Created: now, Expires: u.InviteExpires}); err != nil {
+			return User{}, err
+		}
+	}
+	if tu.Email != nil {
+		e := *tu.Email
+		e.UserID, e.OrgID = u.ID, u.OrgID
+		if err := enqueueEmail(tx, &e, now); err != nil {
+			return User{}, err
+		}
+	}
+	return u, nil
+}
+
+// putNHSmailAccount is CreateNHSmailAccount inside a transaction.
+func putNHSmailAccount(tx *bolt.Tx, a NHSmailAccount, now time.Time) (NHSmailAccount, error) {
+	a.Email = strings.TrimSpace(a.Email)
+	if a.Email == "" {
+		return a, errNHSmailNoEmail
+	}
+	var err error
+	if a.ObjectID, err = newObjectID(); err != nil {
+		return a, err
+	}
+	a.Created = now
+	accounts := tx.Bucket(bucketNHSmailAccounts)
+	byEmail, err := accounts.CreateBucketIfNotExists(bucketNHSmailByEmail)
+	if err != nil {
+		return a, err
+	}
+	if byEmail.Get(foldKey(a.Email)) != nil {
+		return a, ErrConflict
+	}
+	if a.TenantID, err = nhsmailTenant(tx); err != nil {
+		return a, err
+	}
+	if a.ID, err = accounts.NextSequence(); err != nil {
+		return a, err
+	}
+	if err := putJSON(accounts, itob(a.ID), a); err != nil {
+		return a, err
+	}
+	return a, byEmail.Put(foldKey(a.Email), itob(a.ID))
+}
+
+// keepSession stores keep's session for the system administrator with its
+// User ID, when the data has one.
+func keepSession(tx *bolt.Tx, keep *KeepSignedIn, now time.Time) error {
+	if keep == nil || keep.SessionHash == nil {
+		return nil
+	}
+	id := tx.Bucket(bucketUsersByID).Get(foldKey(keep.UserID))
+	if id == nil {
+		return nil
+	}
+	u, err := getUser(tx, bytesToID(id))
+	if err != nil || u.Role != RoleSystemAdmin || u.Status != StatusActive || !u.LockedAt.IsZero() {
+		return nil
+	}
+	return putJSON(tx.Bucket(bucketSessions), keep.SessionHash, Session{UserID: u.ID, Created: now, LastSeen: now})
+}
+
+// CreateLearners adds learners in one transaction: each one's invited CQRS
+// user, registration link and email, NHSmail account and learner record.
+// A User ID or email already taken is ErrConflict and nothing is written.
+func (s *Store) CreateLearners(ls []NewLearner) ([]Learner, error) {
+	var out []Learner
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketLearners)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		out = out[:0]
+		for _, nl := range ls {
+			if b.Get(nl.TokenHash) != nil {
+				return ErrConflict
+			}
+			u, err := putTrainingUser(tx, nl.User, now)
+			if err != nil {
+				return err
+			}
+			acc, err := putNHSmailAccount(tx, nl.NHSmail, now)
+			if err != nil {
+				return err
+			}
+			l := Learner{UserID: u.UserID, AccountID: u.ID, NHSmailID: acc.ID, NHSmailEmail: acc.Email, Cohort: nl.Cohort, Created: now}
+			if err := putJSON(b, nl.TokenHash, l); err != nil {
+				return err
+			}
+			out = append(out, l)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: create learners: %w", err)
+	}
+	return out, nil
+}
+
+// LearnerByToken returns the learner whose cookie hashes to hash.
+func (s *Store) LearnerByToken(hash []byte) (Learner, error) {
+	var l Learner
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketLearners)
+		if b == nil {
+			return ErrNotFound
+		}
+		return getJSON(b, hash, &l)
+	})
+	if err != nil {
+		return Learner{}, fmt.Errorf("store: learner: %w", err)
+	}
+	return l, nil
+}
+
+// Learners lists every learner by User ID.
+func (s *Store) Learners() ([]Learner, error) {
+	var out []Learner
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketLearners)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var l Learner
+			if err := getJSON(b, k, &l); err != nil {
+				return err
+			}
+			out = append(out, l)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: learners: %w", err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].UserID < out[j].UserID })
+	return out, nil
+}
+
+// ClockOffset is the stored training clock offset, so training time
+// survives a restart.
+func (s *Store) ClockOffset() (time.Duration, error) {
+	var d time.Duration
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(keyClockOffset); len(v) == 8 {
+			d = time.Duration(binary.BigEndian.Uint64(v))
+		}
+		return nil
+	})
+	return d, err
+}
+
+// MoveClock moves the stored training clock forward by d and records event
+// in the audit log in the same transaction; it returns the new offset. The
+// session keep names is renewed at the new time, so the trainer who moved
+// the clock is not signed out by the idle timeout it jumped over.
+func (s *Store) MoveClock(d time.Duration, keep *KeepSignedIn, event AuditEvent) (time.Duration, error) {
+	var offset time.Duration
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if v := meta.Get(keyClockOffset); len(v) == 8 {
+			offset = time.Duration(binary.BigEndian.Uint64(v))
+		}
+		offset += d
+		if err := meta.Put(keyClockOffset, itob(uint64(offset))); err != nil {
+			return err
+		}
+		now := s.now()
+		if err := keepSession(tx, keep, now.Add(d)); err != nil {
+			return err
+		}
+		return appendAudit(tx, &event, now)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: move training clock: %w", err)
+	}
+	return offset, nil
+}
+
+// Snapshots
+
+// ErrSnapshotName refuses a snapshot name that is not 1-40 letters, digits,
+// spaces, hyphens or underscores starting with a letter or digit.
+var ErrSnapshotName = errors.New("store: a snapshot name is 1-40 letters, digits, spaces, hyphens or underscores")
+
+var snapshotName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9 _-]{0,39}$`)
+
+// Snapshot is a saved copy of the training database.
+type Snapshot struct {
+	Name  string
+	Saved time.Time
+	Size  int64
+}
+
+// SnapshotDir is the snapshots folder beside the database file.
+func (s *Store) SnapshotDir() string { return filepath.Join(filepath.Dir(s.Path()), "snapshots") }
+
+func (s *Store) snapshotPath(name string) (string, error) {
+	if !snapshotName.MatchString(name) || strings.TrimSpace(name) != name {
+		return "", ErrSnapshotName
+	}
+	return filepath.Join(s.SnapshotDir(), name+".db"), nil
+}
+
+// SaveSnapshot writes a hot backup of the database as the named snapshot,
+// replacing one of the same name. It is written under a temporary name and
+// renamed, so a snapshot file is always whole.
+func (s *Store) SaveSnapshot(name string) error {
+	path, err := s.snapshotPath(name)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("store: save snapshot: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".snapshot-*")
+	if err != nil {
+		return fmt.Errorf("store: save snapshot: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := s.Backup(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("store: save snapshot: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("store: save snapshot: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("store: save snapshot: %w", err)
+	}
+	return nil
+}
+
+// Snapshots lists the saved snapshots, newest first.
+func (s *Store) Snapshots() ([]Snapshot, error) {
+	entries, err := os.ReadDir(s.SnapshotDir())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: snapshots: %w", err)
+	}
+	var out []Snapshot
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".db")
+		if !ok || e.IsDir() || !snapshotName.MatchString(name) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		out = append(out, Snapshot{Name: name, Saved: info.ModTime(), Size: info.Size()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Saved.After(out[j].Saved) })
+	return out, nil
+}
+
+// snapshotKept are the buckets a restore leaves as they are: the live
+// secrets (meta, nhsmail.meta) and the append-only audit log.
+var snapshotKept = map[string]bool{string(bucketMeta): true, string(bucketNHSmailMeta): true, string(bucketAudit): true}
+
+// RestoreSnapshot replaces the data buckets with the named snapshot's in
+// one transaction (the live secrets and audit log stay), signs everyone
+// out but keep, sets the clock offset to the snapshot's and appends event.
+// It returns the restored clock offset.
+func (s *Store) RestoreSnapshot(name string, keep *KeepSignedIn, event AuditEvent) (time.Duration, error) {
+	path, err := s.snapshotPath(name)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := os.Stat(path); err != nil {
+		return 0, fmt.Errorf("store: restore snapshot %q: %w", name, ErrNotFound)
+	}
+	if _, err := Verify(path); err != nil {
+		return 0, fmt.Errorf("store: restore snapshot %q: %w", name, err)
+	}
+	src, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: 500 * time.Millisecond})
+	if err != nil {
+		return 0, fmt.Errorf("store: restore snapshot %q: %w", name, err)
+	}
+	defer src.Close()
+	var offset time.Duration
+	// Two different database files: the read transaction on the snapshot
+	// and the write transaction on the live file do not nest on one DB.
+	err = src.View(func(stx *bolt.Tx) error {
+		return s.db.Update(func(dtx *bolt.Tx) error {
+			for _, name := range trainingCleared {
+				if err := recreateBucket(dtx, name); err != nil {
+					return err
+				}
+			}
+			err := stx.ForEach(func(name []byte, b *bolt.Bucket) error {
+				if snapshotKept[string(name)] {
+					return nil
+				}
+				if err := recreateBucket(dtx, name); err != nil {
+					return err
+				}
+				return CopyBucket(dtx.Bucket(name), b)
+			})
+			if err != nil {
+				return err
+			}
+			if err := recreateBucket(dtx, bucketSessions); err != nil {
+				return err
+			}
+			if err := recreateBucket(dtx, bucketNHSmailSessions); err != nil {
+				return err
+			}
+			if err := recreateBucket(dtx, bucketSSOPending); err != nil {
+				return err
+			}
+			meta := dtx.Bucket(bucketMeta)
+			if m := stx.Bucket(bucketMeta); m != nil {
+				if v := m.Get(keyClockOffset); len(v) == 8 {
+					offset = time.Duration(binary.BigEndian.Uint64(v))
+				}
+			}
+			if err := meta.Put(keyClockOffset, itob(uint64(offset))); err != nil {
+				return err
+			}
+			now := s.now()
+			if err := keepSession(dtx, keep, now); err != nil {
+				return err
+			}
+			return appendAudit(dtx, &event, now)
+		})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: restore snapshot %q: %w", name, err)
+	}
+	return offset, nil
+}
+
+// CopyBucket copies every key, nested bucket and sequence of src into dst.
+// Keys and values are cloned: src's bytes belong to its transaction.
+func CopyBucket(dst, src *bolt.Bucket) error {
+	if err := dst.SetSequence(src.Sequence()); err != nil {
+		return err
+	}
+	return src.ForEach(func(k, v []byte) error {
+		if v == nil {
+			child, err := dst.CreateBucketIfNotExists(bytes.Clone(k))
+			if err != nil {
+				return err
+			}
+			return CopyBucket(child, src.Bucket(k))
+		}
+		return dst.Put(bytes.Clone(k), bytes.Clone(v))
+	})
+}
