@@ -130,6 +130,7 @@ type Store interface {
 
 	Messages(userID uint64) ([]store.Message, int, error)
 	UnreadCount(userID uint64) (int, error)
+	HeaderInfo(userID, orgID uint64) (store.Organisation, int, error)
 	OpenMessage(userID, id uint64) (store.Message, error)
 	DeleteMessage(userID, id uint64) error
 	Broadcast(orgID uint64, from, subject, body string) (int, error)

@@ -123,11 +123,7 @@ func (a *app) signedInPage(c *fiber.Ctx, title string) (views.Page, error) {
 	if !ok {
 		return p, nil
 	}
-	unread, err := a.store.UnreadCount(u.ID)
-	if err != nil {
-		return p, err
-	}
-	org, err := a.store.Organisation(u.OrgID)
+	org, unread, err := a.store.HeaderInfo(u.ID, u.OrgID)
 	if err != nil {
 		return p, err
 	}

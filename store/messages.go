@@ -66,22 +66,51 @@ func (s *Store) Messages(userID uint64) ([]Message, int, error) {
 // UnreadCount is the number of unread messages, for the header.
 func (s *Store) UnreadCount(userID uint64) (int, error) {
 	n := 0
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketMessages)
-		prefix := itob(userID)
-		c := b.Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			var m Message
-			if err := getJSON(b, k, &m); err != nil {
-				return err
-			}
-			if !m.Read {
-				n++
-			}
-		}
-		return nil
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		n, err = unreadCount(tx, userID)
+		return err
 	})
 	return n, err
+}
+
+func unreadCount(tx *bolt.Tx, userID uint64) (int, error) {
+	n := 0
+	b := tx.Bucket(bucketMessages)
+	prefix := itob(userID)
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		var m struct {
+			Read bool `json:"read"`
+		}
+		if err := getJSON(b, k, &m); err != nil {
+			return 0, err
+		}
+		if !m.Read {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// HeaderInfo is what every signed-in page's header shows, read in one
+// transaction: the user's organisation and their unread count.
+func (s *Store) HeaderInfo(userID, orgID uint64) (Organisation, int, error) {
+	var (
+		org    Organisation
+		unread int
+	)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if err := getJSON(tx.Bucket(bucketOrgs), itob(orgID), &org); err != nil {
+			return err
+		}
+		var err error
+		unread, err = unreadCount(tx, userID)
+		return err
+	})
+	if err != nil {
+		return Organisation{}, 0, fmt.Errorf("store: header: %w", err)
+	}
+	return org, unread, nil
 }
 
 // OpenMessage returns one of the user's messages and marks it read. Another
