@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -205,4 +207,128 @@ func startApp(t *testing.T) *testApp {
 		t.Fatalf("set-up link %q is not under %q", a.SetupURL, a.BaseURL)
 	}
 	return a
+}
+
+// stepTimeout bounds one step of a journey (a page load, a wait for an
+// element), so a page that never comes fails the step, not the whole run.
+const stepTimeout = 20 * time.Second
+
+// step runs the actions within stepTimeout and fails the test on error.
+// ctx must already have its browser (newBrowser starts it), so the timeout
+// ends the step, not the browser.
+func step(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(sctx, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// load runs actions that start a page load (a click on a link or on a
+// form's submit button), waits within stepTimeout until the new document
+// has loaded, and returns its HTTP status.
+func load(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) int64 {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	resp, err := chromedp.RunResponse(sctx, steps...)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return resp.Status
+}
+
+// newIsolatedTab opens a tab in a new browser context of the browser behind
+// ctx: another person at another computer, with cookies and storage of its
+// own. It closes when the test ends, before the browser does.
+func newIsolatedTab(t *testing.T, ctx context.Context) context.Context {
+	t.Helper()
+	tab, cancel := chromedp.NewContext(ctx, chromedp.WithNewBrowserContext())
+	if err := chromedp.Do(tab); err != nil {
+		cancel() // see newBrowser: no Cancel after a failed start
+		t.Fatalf("opening a tab in a new browser context: %v", err)
+	}
+	t.Cleanup(func() {
+		tctx, stop := context.WithTimeout(tab, 10*time.Second)
+		defer stop()
+		if err := chromedp.Cancel(tctx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			t.Logf("closing the tab: %v", err)
+		}
+		cancel()
+	})
+	return tab
+}
+
+// attr returns an attribute of the first element matching the CSS
+// selector, failing the test when there is no such element or attribute.
+func attr(t *testing.T, ctx context.Context, sel, name string) string {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	r, err := chromedp.Run(sctx, chromedp.AttributeValue(chromedp.CSS(sel), name))
+	if err != nil {
+		t.Fatalf("attribute %s of %s: %v", name, sel, err)
+	}
+	if !r.Exists {
+		t.Fatalf("%s has no attribute %s", sel, name)
+	}
+	return r.Value
+}
+
+// bodyText is the visible text of the whole page.
+func bodyText(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+	if err != nil {
+		t.Fatalf("page text: %v", err)
+	}
+	return s
+}
+
+// location is the address of the current page.
+func location(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatalf("location: %v", err)
+	}
+	return loc
+}
+
+// wantTexts reports each wanted string that text lacks.
+func wantTexts(t *testing.T, where, text string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(text, want) {
+			t.Errorf("%s lacks %q:\n%s", where, want, text)
+		}
+	}
+}
+
+// fill sets a form field's value at once, as if pasted, and fires the
+// input and change events htmx and scripts listen for. It is much quicker
+// than typing key by key (typeInto), which journeys keep for where the
+// keystrokes themselves are under test.
+func fill(sel, text string) chromedp.Action[chromedp.Void] {
+	args, _ := json.Marshal([]string{sel, text})
+	expr := `((a) => {
+		const e = document.querySelector(a[0]);
+		if (e === null) return false;
+		e.focus();
+		e.value = a[1];
+		e.dispatchEvent(new Event('input', {bubbles: true}));
+		e.dispatchEvent(new Event('change', {bubbles: true}));
+		return true;
+	})(` + string(args) + `)`
+	return chromedp.Steps(
+		chromedp.WaitVisible(chromedp.CSS(sel)),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			ok, err := chromedp.Evaluate[bool](expr)(ctx, t)
+			if err == nil && !ok {
+				err = fmt.Errorf("fill: no element matches %s", sel)
+			}
+			return err
+		}),
+	)
 }

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Journey: the legacy login (job aid step 3), the Message Centre, My
+// account's change of password under the 72-hour rule, and Sign out.
+func TestLegacySignInJourney(t *testing.T) {
+	ctx, base, adminPW := startJourney(t)
+
+	// The registration complete page leads to the CQRS Login page.
+	load(t, ctx, "go to the CQRS Login page", chromedp.Click(tid("go-to-login")))
+	step(t, ctx, "wait for the login page", chromedp.WaitVisible(tid("legacy-form")))
+	if got := textOf(t, ctx, "login-heading"); got != "Welcome to the Calculating Quality Reporting Service (CQRS)" {
+		t.Errorf("login heading = %q", got)
+	}
+	wantTexts(t, "the Sign In panel", textOf(t, ctx, "sso-panel"),
+		"Sign In", "Login using your NHSmail account by selecting the button below.")
+	wantTexts(t, "the Help panel", textOf(t, ctx, "help-panel"), "Help", "Contact Us", "GP Collections Website")
+	wantTexts(t, "the legacy login", textOf(t, ctx, "legacy-form"),
+		"If you do not have an NHSmail account, please use your legacy login.", "User ID:", "Password:", "Sign In")
+	screenshot(t, ctx, "06-login")
+
+	// Legacy sign in: the Message Centre, with the welcome message unread.
+	submitLegacy(t, ctx, adminUserID, adminPW)
+	step(t, ctx, "wait for the Message Centre", chromedp.WaitVisible(tid("message-centre-heading")))
+	if got := textOf(t, ctx, "signed-in-as"); got != "Alex Jones (admin.jones)" {
+		t.Errorf("signed in as %q", got)
+	}
+	if got := textOf(t, ctx, "unread-count"); got != "1 unread" {
+		t.Errorf("header unread count = %q, want 1 unread", got)
+	}
+	item := `[data-testid="message-list"] li`
+	if got := attr(t, ctx, item, "data-unread"); got != "true" {
+		t.Errorf("welcome message data-unread = %q, want true", got)
+	}
+	wantTexts(t, "the message list", textOf(t, ctx, "message-list"), "Unread", "Welcome to CQRS")
+	screenshot(t, ctx, "07-message-centre")
+
+	// Opening it (htmx) shows it beside the list, marks it read and takes
+	// the unread count out of the header, without a page load.
+	step(t, ctx, "mark the page, so a reload would show",
+		chromedp.Evaluate[chromedp.Void](`window.__samePage = true`))
+	step(t, ctx, "open the welcome message",
+		chromedp.Click(chromedp.CSS(item+` [data-testid="open-message-link"]`)),
+		chromedp.WaitVisible(tid("open-message-subject")),
+		chromedp.WaitNotPresent(tid("unread-count")),
+	)
+	if got := textOf(t, ctx, "open-message-subject"); got != "Welcome to CQRS" {
+		t.Errorf("open message subject = %q", got)
+	}
+	wantTexts(t, "the open message", textOf(t, ctx, "open-message-body"), "Welcome, Alex.", "This is your message centre")
+	if got := attr(t, ctx, item, "data-unread"); got != "false" {
+		t.Errorf("opened message data-unread = %q, want false", got)
+	}
+	if same, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__samePage === true`)); err != nil || !same {
+		t.Errorf("opening the message loaded a new page instead of an htmx swap (err %v)", err)
+	}
+	screenshot(t, ctx, "08-message-opened")
+
+	// My account: a change of password straight after registering is
+	// refused under the 72-hour rule, saying when it will be allowed.
+	load(t, ctx, "open My account", chromedp.Click(tid("header-account")))
+	step(t, ctx, "wait for My account", chromedp.WaitVisible(tid("security-form")))
+	wantTexts(t, "My account", textOf(t, ctx, "next-change"),
+		"Password may only be changed once every 72 hours", "you can change it again after")
+	step(t, ctx, "ask for a new password",
+		fill("#current_password", adminPW),
+		fill("#password", "Harbour#Lights42"),
+		fill("#confirm_password", "Harbour#Lights42"),
+		chromedp.Click(tid("security-submit")),
+		chromedp.WaitVisible(tid("password-error")),
+	)
+	refusal := textOf(t, ctx, "security-information")
+	wantTexts(t, "the refusal", refusal, "Password may only be changed once every 72 hours.", "You can change your password again after")
+	if strings.Contains(refusal, "Your password has been changed.") {
+		t.Errorf("the change was accepted within 72 hours:\n%s", refusal)
+	}
+	if got := attr(t, ctx, `[data-testid="rule-minimum-age"]`, "data-state"); got != "not-met" {
+		t.Errorf("72-hour rule state = %q, want not-met", got)
+	}
+	screenshot(t, ctx, "09-account-72-hours")
+
+	// Sign out: back on the login page, which says so.
+	signOut(t, ctx)
+	if loc := location(t, ctx); !strings.HasPrefix(loc, base+"/login") {
+		t.Errorf("after signing out the browser is at %s", loc)
+	}
+	// The session ended on the server: the Message Centre wants a sign-in.
+	step(t, ctx, "open the Message Centre signed out",
+		chromedp.Navigate(base+"/messages"),
+		chromedp.WaitVisible(tid("legacy-form")),
+	)
+}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/cqrs-local/cqrs-signin/nhsmail"
+)
+
+// nhsmailAccount is an account of the embedded NHSmail simulator.
+type nhsmailAccount struct {
+	Email, FirstName, LastName, Password string
+}
+
+// addNHSmailAccount creates an account through the system administrator's
+// NHSmail simulator page and waits for its row.
+func addNHSmailAccount(t *testing.T, ctx context.Context, baseURL string, a nhsmailAccount) {
+	t.Helper()
+	step(t, ctx, "open NHSmail accounts",
+		chromedp.Navigate(baseURL+"/admin/nhsmail"),
+		chromedp.WaitVisible(tid("nhsmail-form")),
+	)
+	load(t, ctx, "add the NHSmail account "+a.Email,
+		fill(`[data-testid="nhsmail-form"] #email`, a.Email),
+		fill(`[data-testid="nhsmail-form"] #first_name`, a.FirstName),
+		fill(`[data-testid="nhsmail-form"] #last_name`, a.LastName),
+		fill(`[data-testid="nhsmail-form"] #password`, a.Password),
+		chromedp.Click(tid("nhsmail-submit")),
+	)
+	step(t, ctx, "wait for the account's row", chromedp.WaitVisible(tid("nhsmail-"+a.Email)))
+}
+
+// startNHSmailSignIn selects the Sign In button on the CQRS Login page and
+// waits for the NHSmail sign-in page it redirects to.
+func startNHSmailSignIn(t *testing.T, ctx context.Context, baseURL string) {
+	t.Helper()
+	step(t, ctx, "open the CQRS Login page",
+		chromedp.Navigate(baseURL+"/login"),
+		chromedp.WaitVisible(tid("sso-sign-in")),
+	)
+	load(t, ctx, "select Sign In", chromedp.Click(tid("sso-sign-in")))
+	step(t, ctx, "wait for the NHSmail sign-in page", chromedp.WaitVisible(tid("nhsmail-heading")))
+	if loc := location(t, ctx); !strings.HasPrefix(loc, baseURL+"/nhsmail/authorize?") {
+		t.Errorf("the NHSmail sign-in page is at %s, want %s/nhsmail/authorize?…", loc, baseURL)
+	}
+}
+
+// nhsmailSignIn fills in the NHSmail sign-in page, leaving "This is a
+// private computer" unticked, and waits for the page the answer leads to.
+func nhsmailSignIn(t *testing.T, ctx context.Context, email, password string) {
+	t.Helper()
+	step(t, ctx, "check This is a private computer is not ticked",
+		chromedp.WaitVisible(tid("nhsmail-private")))
+	if checked, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('[data-testid="nhsmail-private"]').checked`)); err != nil || checked {
+		t.Fatalf("This is a private computer is ticked (err %v)", err)
+	}
+	load(t, ctx, "sign in to NHSmail as "+email,
+		fill(`[data-testid="nhsmail-email"]`, email),
+		fill(`[data-testid="nhsmail-password"]`, password),
+		chromedp.Click(tid("nhsmail-submit")),
+	)
+}
+
+// Journey: the CQRS single sign on user guide, every step and case, against
+// the embedded NHSmail simulator (design journeys 5, 6 and 7).
+func TestNHSmailSingleSignOnJourney(t *testing.T) {
+	ctx, base, adminPW := startJourney(t)
+	sam := newUser{UserID: "sam.patel", FirstName: "Sam", LastName: "Patel", WorkPhone: "0113 496 0001", Email: "sam.patel@nhs.net"}
+	samNHSmail := nhsmailAccount{Email: "sam.patel@nhs.net", FirstName: "Sam", LastName: "Patel", Password: "Simulator#1"}
+	noCQRS := nhsmailAccount{Email: "nocqrs@nhs.net", FirstName: "Nadia", LastName: "Khan", Password: "Simulator#2"}
+
+	// The system administrator sets up sam.patel in CQRS, and two NHSmail
+	// accounts: sam's, and one with no CQRS account.
+	legacySignIn(t, ctx, base, adminUserID, adminPW)
+	setUpUser(t, ctx, base, sam, "")
+	addNHSmailAccount(t, ctx, base, samNHSmail)
+	addNHSmailAccount(t, ctx, base, noCQRS)
+	// Sam registers from the emailed link, so the CQRS account is active.
+	samCtx := registerFromMailbox(t, ctx, base, sam, "Harbour#Lights42")
+	step(t, ctx, "back to NHSmail accounts",
+		chromedp.Navigate(base+"/admin/nhsmail"),
+		chromedp.WaitVisible(tid("nhsmail-"+samNHSmail.Email)),
+	)
+	wantTexts(t, "sam's NHSmail account row", textOf(t, ctx, "nhsmail-"+samNHSmail.Email), "Sam Patel", "Yes", "Active")
+	wantTexts(t, "the no-CQRS NHSmail account row", textOf(t, ctx, "nhsmail-"+noCQRS.Email), "Nadia Khan", "No", "Active")
+
+	// Step 1: Sign In on the CQRS Login page. Step 2: the NHSmail page.
+	startNHSmailSignIn(t, samCtx, base)
+	if got := textOf(t, samCtx, "nhsmail-heading"); got != "Sign in with your NHSmail account" {
+		t.Errorf("NHSmail heading = %q", got)
+	}
+	page := bodyText(t, samCtx)
+	wantTexts(t, "the NHSmail sign-in page", page, "NHSmail", "Email Address", "Password", "Sign in",
+		"This is a private computer", "Unlock Account or Forgotten Password? Click here.")
+	if strings.Contains(page, "Sign out") || strings.Contains(page, "Calculating Quality Reporting Service") {
+		t.Errorf("the NHSmail page carries the CQRS frame:\n%s", page)
+	}
+	screenshot(t, samCtx, "15-nhsmail-sign-in")
+
+	// Step 4's case: the wrong password fails on the NHSmail page.
+	nhsmailSignIn(t, samCtx, samNHSmail.Email, "Simulator#9")
+	step(t, samCtx, "wait for the NHSmail error", chromedp.WaitVisible(tid("nhsmail-error")))
+	if got := textOf(t, samCtx, "nhsmail-error"); got != "Incorrect user ID or password. Type the correct user ID and password, and try again." {
+		t.Errorf("NHSmail error = %q", got)
+	}
+	if got := attr(t, samCtx, `[data-testid="nhsmail-email"]`, "value"); got != samNHSmail.Email {
+		t.Errorf("the email address typed was not kept: %q", got)
+	}
+	screenshot(t, samCtx, "16-nhsmail-incorrect")
+
+	// Step 3: the right password leads to sam's CQRS Message Centre.
+	nhsmailSignIn(t, samCtx, samNHSmail.Email, samNHSmail.Password)
+	step(t, samCtx, "wait for sam's Message Centre", chromedp.WaitVisible(tid("message-centre-heading")))
+	if loc := location(t, samCtx); loc != base+"/messages" {
+		t.Errorf("after NHSmail sign-in the browser is at %s, want %s/messages", loc, base)
+	}
+	if got := textOf(t, samCtx, "signed-in-as"); got != "Sam Patel (sam.patel)" {
+		t.Errorf("signed in as %q", got)
+	}
+	wantTexts(t, "sam's message list", textOf(t, samCtx, "message-list"), "Welcome to CQRS")
+	screenshot(t, samCtx, "17-nhsmail-message-centre")
+
+	// The administrator sees sam's account linked to the NHSmail identity.
+	step(t, ctx, "open the users list",
+		chromedp.Navigate(base+"/admin/users"),
+		chromedp.WaitVisible(tid("user-row-sam.patel")),
+	)
+	load(t, ctx, "open sam's page", chromedp.Click(chromedp.CSS(`[data-testid="user-row-sam.patel"] a`)))
+	step(t, ctx, "wait for sam's NHSmail link", chromedp.WaitVisible(tid("detail-sso")))
+
+	// Step 5: signed out of CQRS, someone else signs in to NHSmail with an
+	// account that has no CQRS account. Signing out of CQRS does not sign
+	// the browser out of NHSmail (sam did not tick "This is a private
+	// computer", so the simulator's cookie lasts until the browser closes):
+	// the simulator's cookie is removed here, as closing the browser would.
+	signOut(t, samCtx)
+	if _, err := chromedp.Call(samCtx, network.DeleteCookies, network.DeleteCookiesParams{Name: nhsmail.SessionCookie, URL: base + "/nhsmail/authorize"}); err != nil {
+		t.Fatalf("deleting the NHSmail session cookie: %v", err)
+	}
+	startNHSmailSignIn(t, samCtx, base)
+	nhsmailSignIn(t, samCtx, noCQRS.Email, noCQRS.Password)
+	step(t, samCtx, "wait for the no-CQRS-account page", chromedp.WaitVisible(tid("no-account-heading")))
+	if got := textOf(t, samCtx, "no-account-heading"); got != "You do not have a CQRS account" {
+		t.Errorf("heading = %q", got)
+	}
+	if got := textOf(t, samCtx, "no-account-email"); got != noCQRS.Email {
+		t.Errorf("email shown = %q, want %q", got, noCQRS.Email)
+	}
+	wantTexts(t, "the help desk details", textOf(t, samCtx, "help-desk"),
+		"CQRS help desk contact details", "Email: support@cqrs.co.uk", "Phone: 0800 4402777 (8am-6pm Mon-Fri exc Bank Holidays)")
+	if n, err := chromedp.Run(samCtx, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="sign-out"]').length`)); err != nil || n != 0 {
+		t.Errorf("someone was signed in to CQRS without a CQRS account (%d sign-out buttons, err %v)", n, err)
+	}
+	screenshot(t, samCtx, "18-nhsmail-no-cqrs-account")
+}
