@@ -96,7 +96,7 @@ func TestLockoutAndRecoveryJourney(t *testing.T) {
 	if got := textOf(t, leeCtx, "complete-heading"); got != "Your password has been changed" {
 		t.Errorf("reset complete heading = %q", got)
 	}
-	wantTexts(t, "the reset complete page", textOf(t, leeCtx, "registration-complete"), "Your account is unlocked")
+	wantTexts(t, "the reset complete page", textOf(t, leeCtx, "registration-complete"), "If your account was locked, it is now unlocked")
 	screenshot(t, leeCtx, "24-reset-complete")
 
 	// The old password no longer works; the new one signs lee in.

@@ -69,6 +69,7 @@ type options struct {
 	sessionAbsolute time.Duration
 	emailDomains    string
 	openMailbox     bool
+	demo            bool
 	smtp            mailer.SMTPConfig
 	smtpTLS         string
 	logFormat       string
@@ -152,6 +153,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.duration(&o.sessionAbsolute, "session-absolute", "CQRS_SESSION_ABSOLUTE", 12*time.Hour, "sign out this long after signing in, whatever the activity")
 	fs.str(&o.emailDomains, "email-domains", "CQRS_EMAIL_DOMAINS", "", "comma-separated email domains users may have, e.g. nhs.net,nhs.uk (empty: any)")
 	fs.boolean(&o.openMailbox, "open-mailbox", "CQRS_OPEN_MAILBOX", "show the local mailbox to everyone, not only administrators (training set-ups)")
+	fs.boolean(&o.demo, "demo", "CQRS_DEMO", "training mode: seed the training data set at first start, give each learner their own mailbox, show the job aid and the trainer controls (SMTP is never used)")
 	fs.str(&o.smtp.Host, "smtp-host", "CQRS_SMTP_HOST", "", "SMTP server; empty keeps emails in the local mailbox")
 	fs.integer(&o.smtp.Port, "smtp-port", "CQRS_SMTP_PORT", 0, "SMTP port (default: 25, 587 or 465 by TLS mode)")
 	fs.str(&o.smtp.Username, "smtp-user", "CQRS_SMTP_USER", "", "SMTP user name (the password comes only from $CQRS_SMTP_PASSWORD)")
@@ -182,6 +184,13 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	}
 	if len(fs.errs) > 0 {
 		return o, errors.Join(fs.errs...)
+	}
+	// Training keeps its own file unless told otherwise, so a classroom
+	// never starts on a site's real data.
+	dataIsSet := getenv("CQRS_DATA") != ""
+	fs.Visit(func(f *flag.Flag) { dataIsSet = dataIsSet || f.Name == "data" })
+	if o.demo && !dataIsSet {
+		o.data = filepath.Join(filepath.Dir(defaultDataPath()), "training.db")
 	}
 	o.addrIsSet = getenv("CQRS_ADDR") != ""
 	fs.Visit(func(f *flag.Flag) { o.addrIsSet = o.addrIsSet || f.Name == "addr" })
@@ -267,7 +276,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := os.MkdirAll(filepath.Dir(opts.data), 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	st, err := store.Open(opts.data, store.Options{LockTimeout: 500 * time.Millisecond})
+	// One clock for the store, the handlers, the mailer and the NHSmail
+	// simulator: the training clock moves them all forward together.
+	clock := store.NewClock(time.Now)
+	st, err := store.Open(opts.data, store.Options{LockTimeout: 500 * time.Millisecond, Now: clock.Now})
 	if errors.Is(err, store.ErrLocked) {
 		return joinRunningInstance(ctx, opts, stdout)
 	}
@@ -296,6 +308,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg.EmailDomains = splitList(opts.emailDomains)
 	cfg.SMTPEnabled = opts.smtp.Enabled()
 	cfg.OpenMailbox = opts.openMailbox
+	cfg.Now, cfg.Clock, cfg.Demo = clock.Now, clock, opts.demo
+	smtpCfg, console := opts.smtp, io.Writer(stdout)
+	if opts.demo {
+		// Training emails stay in learners' own mailboxes: never SMTP, and
+		// never printed where a projected console shows everyone's links.
+		smtpCfg, console = mailer.SMTPConfig{}, io.Discard
+		cfg.SMTPEnabled, cfg.OpenMailbox = false, false
+	}
 	cfg.SignInRateLimit = opts.signInRateLimit
 	instanceToken := secret.NewToken()
 	cfg.InstanceToken = instanceToken
@@ -304,7 +324,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg.Secure = netw.tls != nil
 	cfg.InsecureLAN = netw.insecureLAN
 	hasher := secret.NewHasher(secret.OWASP, 0, 2*time.Second)
-	sender := mailer.NewSender(logger, opts.smtp, st, stdout, time.Now)
+	sender := mailer.NewSender(logger, smtpCfg, st, console, clock.Now)
 	deps := handlers.Deps{Store: st, Hasher: hasher, Mailer: sender}
 	if cfg.SSO, err = ssoConfig(opts, baseURL, getenv); err != nil {
 		ln.Close()
@@ -316,7 +336,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		sim, err := nhsmail.New(logger, nhsmail.Config{Issuer: cfg.SSO.Issuer, ClientID: cfg.SSO.ClientID,
-			ClientSecret: cfg.SSO.ClientSecret, RedirectURIs: []string{cfg.SSO.RedirectURL}}, st, hasher)
+			ClientSecret: cfg.SSO.ClientSecret, RedirectURIs: []string{cfg.SSO.RedirectURL}, Now: clock.Now}, st, hasher)
 		if err != nil {
 			ln.Close()
 			return err
@@ -341,6 +361,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		startURL = baseURL + "/setup?token=" + token
 		fmt.Fprintf(stdout, "First start: create the administrator with this one-time set-up link:\n  %s\n", startURL)
+	}
+	if opts.demo {
+		startURL = baseURL + "/training"
+		fmt.Fprintf(stdout, "Training mode: learners start at %s\n  Trainer sign-in: User ID %s, password %s\n", startURL, handlers.TrainerUserID, handlers.TrainerPassword)
 	}
 	if err := writeInstanceFile(opts.data, baseURL, instanceToken); err != nil {
 		logger.Warn("could not record the running instance", "err", err)

@@ -353,11 +353,18 @@ func (a *app) renderUserDetail(c *fiber.Ctx, status int, admin, u store.User, va
 	return render(c, status, views.UserDetailPage(m, isSystemAdmin(admin)))
 }
 
+var emailStatusLabels = map[store.EmailStatus]string{
+	store.EmailQueued: "queued",
+	store.EmailSent:   "sent",
+	store.EmailFailed: "failed",
+	store.EmailLocal:  "delivered to the local mailbox",
+}
+
 func emailRows(emails []store.Email) []views.EmailRow {
 	rows := make([]views.EmailRow, 0, len(emails))
 	for _, e := range emails {
 		r := views.EmailRow{ID: strconv.FormatUint(e.ID, 10), Kind: e.Kind, To: e.ToName + " <" + e.To + ">", Subject: e.Subject,
-			Status: string(e.Status), Created: e.Created.Format(timeFormat), Error: e.LastError, Attempts: e.Attempts}
+			Status: emailStatusLabels[e.Status], Created: e.Created.Format(timeFormat), Error: e.LastError, Attempts: e.Attempts}
 		if !e.SentAt.IsZero() {
 			r.SentAt = e.SentAt.Format(timeFormat)
 		}

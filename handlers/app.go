@@ -61,6 +61,9 @@ type Config struct {
 	// account; ResetRateLimit requests per client address per minute.
 	ResetRequestsPerHour int
 	ResetRateLimit       int
+	// LearnerRateLimit bounds "Start as a new learner" per client address
+	// per minute (training mode).
+	LearnerRateLimit int
 	// SSO is NHSmail single sign-on (any OpenID provider).
 	SSO SSOConfig
 	// HelpDesk is the Help panel and the error pages' contact details.
@@ -71,6 +74,12 @@ type Config struct {
 	InstanceToken string
 	// Now is the clock; tests move it.
 	Now func() time.Time
+	// Demo is training mode (--demo): the training data set, learners,
+	// the job aid panel and the trainer's controls.
+	Demo bool
+	// Clock is the training clock shared with the store (its Now is the
+	// store's Now); training mode needs it, and sets Now to it.
+	Clock *store.Clock
 }
 
 // DefaultConfig has the documents' defaults.
@@ -91,6 +100,7 @@ func DefaultConfig() Config {
 		LockAfter:            5,
 		ResetRequestsPerHour: 3,
 		ResetRateLimit:       10,
+		LearnerRateLimit:     10,
 		HelpDesk:             DefaultHelpDesk(),
 		Now:                  time.Now,
 	}
@@ -185,6 +195,8 @@ type app struct {
 	rp            relyingParty
 	nhsmail       NHSmailDirectory
 	nhsmailServer http.Handler
+	// training is the store's training side; nil outside training mode.
+	training TrainingStore
 }
 
 // New builds the Fiber application; main and the tests call it the same way.
@@ -210,6 +222,9 @@ func New(logger *slog.Logger, cfg Config, deps Deps) (*fiber.App, error) {
 		// copies every value so nothing we keep changes under us.
 		Immutable: true,
 	})
+	if err := a.initTraining(); err != nil {
+		return nil, err
+	}
 	a.routes(f)
 	stop := make(chan struct{})
 	go a.sweepSessions(stop, 10*time.Minute)
@@ -218,7 +233,7 @@ func New(logger *slog.Logger, cfg Config, deps Deps) (*fiber.App, error) {
 }
 
 // timeFormat is how dates and times are shown.
-const timeFormat = "2 January 2006 at 15:04"
+const timeFormat = "2 January 2006 at 15:04 MST"
 
 // pageError is a refusal shown as a page with its own status.
 type pageError struct {
@@ -300,5 +315,6 @@ func redirect(c *fiber.Ctx, to string) error {
 // page builds the layout's model for the current request.
 func (a *app) page(c *fiber.Ctx, title string) views.Page {
 	token, _ := c.Locals(localCSRF).(string)
-	return views.Page{Title: title, CSRFToken: token, Version: a.cfg.Version, InsecureLAN: a.cfg.InsecureLAN}
+	return views.Page{Title: title, CSRFToken: token, Version: a.cfg.Version, InsecureLAN: a.cfg.InsecureLAN,
+		Training: a.trainingChrome(c, title)}
 }

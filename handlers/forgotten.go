@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/limiter"
 
 	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/store"
@@ -50,17 +49,8 @@ func (a *app) forgottenPage(c *fiber.Ctx) error {
 }
 
 func (a *app) resetLimiter() fiber.Handler {
-	return limiter.New(limiter.Config{
-		Max:               a.cfg.ResetRateLimit,
-		Expiration:        time.Minute,
-		LimiterMiddleware: limiter.SlidingWindow{},
-		Next:              func(c *fiber.Ctx) bool { return a.cfg.ResetRateLimit <= 0 },
-		LimitReached: func(c *fiber.Ctx) error {
-			c.Set("Retry-After", "60")
-			return refuse(fiber.StatusTooManyRequests, "Too many requests",
-				"There have been too many requests from this computer. Wait a minute, then try again.")
-		},
-	})
+	return addressLimiter(a.cfg.ResetRateLimit, "Too many requests",
+		"There have been too many requests from this computer. Wait a minute, then try again.")
 }
 
 // forgottenSubmit sends a reset link when the User ID or email matches an

@@ -72,11 +72,11 @@ func (a *app) openMessage(c *fiber.Ctx) error {
 	}
 	v := messageView(msg)
 	if isHTMX(c) {
-		unread, err := a.store.UnreadCount(u.ID)
+		msgs, unread, err := a.store.Messages(u.ID)
 		if err != nil {
 			return err
 		}
-		return render(c, fiber.StatusOK, views.OpenMessageFragment(v, a.page(c, "").CSRFToken, unread))
+		return render(c, fiber.StatusOK, views.OpenMessageFragment(v, a.page(c, "").CSRFToken, unread, len(msgs)))
 	}
 	return a.renderMessageCentre(c, fiber.StatusOK, "", &v, views.BroadcastForm{})
 }

@@ -103,7 +103,19 @@ func (a *app) linkUser(c *fiber.Ctx, f linkFlow) ([]byte, store.User, error) {
 	return hash, u, nil
 }
 
+// linkPolicy notes that the 72-hour minimum does not apply to a password
+// set from an emailed link.
+func linkPolicy(box views.PolicyBox) views.PolicyBox {
+	for i := range box.Lines {
+		if box.Lines[i].Code == string(policy.CodeMinimumAge) {
+			box.Lines[i].Note = "does not apply to a password set from an emailed link"
+		}
+	}
+	return box
+}
+
 func (a *app) securityModel(c *fiber.Ctx, f linkFlow, u store.User, box views.PolicyBox, errs views.Errors) views.SecurityInformationModel {
+	box = linkPolicy(box)
 	return views.SecurityInformationModel{
 		Page:     a.page(c, securityTitle),
 		Action:   f.path,
@@ -122,7 +134,7 @@ func (a *app) linkCheck(f linkFlow) fiber.Handler {
 			return err
 		}
 		pw := c.FormValue("password")
-		return render(c, fiber.StatusOK, views.PolicyBoxFragment(policyBox(pw, u.UserID, policy.CheckLive(pw, u.UserID), false)))
+		return render(c, fiber.StatusOK, views.PolicyBoxFragment(linkPolicy(policyBox(pw, u.UserID, policy.CheckLive(pw, u.UserID), false))))
 	}
 }
 

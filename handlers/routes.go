@@ -98,6 +98,10 @@ func (a *app) routes(f *fiber.App) {
 	f.Get("/mailbox", a.requireMailbox, a.mailbox)
 	f.Get("/mailbox/:id", a.requireMailbox, a.mailboxEmail)
 
+	// Training mode: the training home, learners' own mailboxes, the job
+	// aid toggle and the trainer's controls (only with --demo).
+	a.trainingRoutes(f)
+
 	f.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 }
 

@@ -44,19 +44,25 @@ func (a *app) loginPage(c *fiber.Ctx) error {
 	return render(c, fiber.StatusOK, views.LoginPage(a.loginModel(c, "", "", notice)))
 }
 
-// signInLimiter bounds sign-in attempts per client address.
-func (a *app) signInLimiter() fiber.Handler {
+// addressLimiter allows max requests per client address per minute (0: no
+// limit) and answers the rest with 429, Retry-After and a page.
+func addressLimiter(max int, heading, text string) fiber.Handler {
 	return limiter.New(limiter.Config{
-		Max:               a.cfg.SignInRateLimit,
+		Max:               max,
 		Expiration:        time.Minute,
 		LimiterMiddleware: limiter.SlidingWindow{},
-		Next:              func(c *fiber.Ctx) bool { return a.cfg.SignInRateLimit <= 0 },
+		Next:              func(c *fiber.Ctx) bool { return max <= 0 },
 		LimitReached: func(c *fiber.Ctx) error {
 			c.Set("Retry-After", "60")
-			return refuse(fiber.StatusTooManyRequests, "Too many sign-in attempts",
-				"There have been too many attempts to sign in from this computer. Wait a minute, then try again.")
+			return refuse(fiber.StatusTooManyRequests, heading, text)
 		},
 	})
+}
+
+// signInLimiter bounds sign-in attempts per client address.
+func (a *app) signInLimiter() fiber.Handler {
+	return addressLimiter(a.cfg.SignInRateLimit, "Too many sign-in attempts",
+		"There have been too many attempts to sign in from this computer. Wait a minute, then try again.")
 }
 
 // legacySignIn checks User ID and password. Every failure gets the same
@@ -110,6 +116,11 @@ func (a *app) signOut(c *fiber.Ctx) error {
 		a.audit(c, store.AuditEvent{Type: evSignOut, Subject: u.UserID, OrgID: u.OrgID})
 	}
 	a.clearCookie(c, sessionCookie, "/")
+	if a.nhsmailServer != nil {
+		// On a shared classroom computer the next person must not arrive
+		// signed in to the embedded NHSmail as the last one.
+		a.clearCookie(c, "nhsmail_session", "/nhsmail")
+	}
 	return redirect(c, "/login?signed_out=1")
 }
 

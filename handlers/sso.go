@@ -31,6 +31,9 @@ type SSOConfig struct {
 	ProviderName string
 	// HTTPClient reaches the provider; nil means a client with a timeout.
 	HTTPClient *http.Client
+	// Now checks ID token lifetimes: the provider's clock, which is the
+	// real one even when a training clock has moved the app's. nil: time.Now.
+	Now func() time.Time
 	// SkipIssuerCheck lets tokens carry an issuer that differs from the
 	// discovery URL; never set it for real providers.
 	SkipIssuerCheck bool
@@ -194,7 +197,7 @@ func (a *app) ssoCallback(c *fiber.Ctx) error {
 		return a.ssoRefused(c, "no ID token", a.ssoFailed("no ID token"))
 	}
 	// p.Verifier shares the provider's cached key set across sign-ins.
-	idToken, err := p.Verifier(&oidc.Config{ClientID: a.cfg.SSO.ClientID, Now: a.cfg.Now, SkipIssuerCheck: a.cfg.SSO.SkipIssuerCheck}).Verify(ctx, raw)
+	idToken, err := p.Verifier(&oidc.Config{ClientID: a.cfg.SSO.ClientID, Now: a.cfg.SSO.Now, SkipIssuerCheck: a.cfg.SSO.SkipIssuerCheck}).Verify(ctx, raw)
 	if err != nil {
 		a.log.Info("single sign-on ID token refused", "err", err)
 		return a.ssoRefused(c, "ID token not valid", a.ssoFailed("the identity token was not valid"))

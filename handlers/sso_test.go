@@ -36,7 +36,7 @@ func newSSOEnv(t *testing.T, adjust ...func(*SSOConfig)) *ssoEnv {
 	base := "http://" + ln.Addr().String()
 	op := newTestOP(t, "cqrs", "s3cret", base+"/sso/callback")
 	e := newEnv(t, func(c *Config) {
-		c.SSO = SSOConfig{Issuer: op.URL, ClientID: "cqrs", ClientSecret: "s3cret", RedirectURL: base + "/sso/callback"}
+		c.SSO = SSOConfig{Issuer: op.URL, ClientID: "cqrs", ClientSecret: "s3cret", RedirectURL: base + "/sso/callback", Now: c.Now}
 		for _, f := range adjust {
 			f(&c.SSO)
 		}

@@ -28,14 +28,24 @@ var (
 
 	keyClockOffset = []byte("training-clock-offset")
 
-	// trainingCleared are the buckets a reset empties. Kept: meta (schema,
-	// CSRF key, clock), nhsmail.meta (the simulator's signing key, tenant and
-	// client secret, which the running relying party already holds) and the
-	// audit log, which is only ever appended to.
-	trainingCleared = [][]byte{bucketOrgs, bucketOrgsByODS, bucketUsers, bucketUsersByID, bucketUsersByEmail, bucketLinks,
-		bucketSessions, bucketMessages, bucketOutbox, bucketUsersBySSO, bucketSSOPending, bucketNHSmailAccounts,
-		bucketNHSmailSessions, bucketLearners}
+	// trainingKept are the buckets a reset or restore leaves as they are:
+	// meta (schema, CSRF key, clock), nhsmail.meta (the simulator's signing
+	// key, tenant and client secret, which the running relying party
+	// already holds) and the audit log, which is only ever appended to.
+	trainingKept = map[string]bool{string(bucketMeta): true, string(bucketNHSmailMeta): true, string(bucketAudit): true}
 )
+
+// trainingCleared are the buckets a reset empties: every bucket Open makes
+// except the kept ones, and the learners.
+func trainingCleared() [][]byte {
+	var out [][]byte
+	for _, name := range allBuckets {
+		if !trainingKept[string(name)] {
+			out = append(out, name)
+		}
+	}
+	return append(out, bucketLearners)
+}
 
 // Clock is a time source with an offset the trainer moves forward, shared
 // by the store and the handlers so both see the same training time.
@@ -131,7 +141,7 @@ type NewLearner struct {
 // log. Either all of it happens or none.
 func (s *Store) ResetTraining(set TrainingSet, keep *KeepSignedIn, event AuditEvent) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range trainingCleared {
+		for _, name := range trainingCleared() {
 			if err := recreateBucket(tx, name); err != nil {
 				return err
 			}
@@ -457,10 +467,6 @@ func (s *Store) Snapshots() ([]Snapshot, error) {
 	return out, nil
 }
 
-// snapshotKept are the buckets a restore leaves as they are: the live
-// secrets (meta, nhsmail.meta) and the append-only audit log.
-var snapshotKept = map[string]bool{string(bucketMeta): true, string(bucketNHSmailMeta): true, string(bucketAudit): true}
-
 // RestoreSnapshot replaces the data buckets with the named snapshot's in
 // one transaction (the live secrets and audit log stay), signs everyone
 // out but keep, sets the clock offset to the snapshot's and appends event.
@@ -486,13 +492,13 @@ func (s *Store) RestoreSnapshot(name string, keep *KeepSignedIn, event AuditEven
 	// and the write transaction on the live file do not nest on one DB.
 	err = src.View(func(stx *bolt.Tx) error {
 		return s.db.Update(func(dtx *bolt.Tx) error {
-			for _, name := range trainingCleared {
+			for _, name := range trainingCleared() {
 				if err := recreateBucket(dtx, name); err != nil {
 					return err
 				}
 			}
 			err := stx.ForEach(func(name []byte, b *bolt.Bucket) error {
-				if snapshotKept[string(name)] {
+				if trainingKept[string(name)] {
 					return nil
 				}
 				if err := recreateBucket(dtx, name); err != nil {

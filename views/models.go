@@ -10,6 +10,9 @@ type Page struct {
 	Version   string
 	// InsecureLAN warns that passwords cross the network in clear.
 	InsecureLAN bool
+	// Training is the training banner and job aid panel; nil outside
+	// training mode.
+	Training *TrainingChrome
 }
 
 // SignedInUser is the header's account area.
@@ -61,6 +64,7 @@ type PolicyLine struct {
 	Text     string
 	State    RuleState
 	OnSubmit bool // needs stored hashes, so only checked when the form is sent
+	Note     string
 	Sub      []PolicyLine
 }
 

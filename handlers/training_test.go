@@ -1,0 +1,435 @@
+package handlers
+
+import (
+	"bytes"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cqrs-local/cqrs-signin/secret"
+	"github.com/cqrs-local/cqrs-signin/store"
+)
+
+// newTrainingEnv is the app in training mode on a real bbolt file, with a
+// training clock over the test clock shared by the store and the handlers.
+func newTrainingEnv(t *testing.T) *testEnv {
+	t.Helper()
+	clk := &clock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
+	training := store.NewClock(clk.Now)
+	path := filepath.Join(t.TempDir(), "cqrs.db")
+	st, err := store.Open(path, store.Options{Now: training.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := st.Check(); err != nil {
+			t.Errorf("bbolt consistency check: %v", err)
+		}
+		st.Close()
+	})
+	cfg := DefaultConfig()
+	cfg.Demo, cfg.Clock, cfg.Now = true, training, training.Now
+	cfg.SignInRateLimit = 0
+	logs := &bytes.Buffer{}
+	hasher := secret.NewHasher(testParams, 4, 5*time.Second)
+	app, err := New(slog.New(slog.NewTextHandler(logs, nil)), cfg, Deps{Store: st, Hasher: hasher})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testEnv{t: t, app: app, store: st, clock: clk, dbPath: path, logs: logs, hasher: hasher}
+}
+
+// trainer is a client signed in as the training data set's trainer.
+func (e *testEnv) trainer() *client {
+	e.t.Helper()
+	c := e.client()
+	wantStatus(e.t, c.signIn(TrainerUserID, TrainerPassword, ""), 303)
+	return c
+}
+
+// startLearner makes c a new learner and returns its User ID and the
+// NHSmail password shown once.
+func (c *client) startLearner() (string, string) {
+	c.env.t.Helper()
+	r := c.post("/training/learners", url.Values{"csrf_token": {c.csrf("/training")}})
+	wantStatus(c.env.t, r, 200)
+	d := r.doc(c.env.t)
+	return strings.TrimSpace(d.Find(`[data-testid="learner-user-id"]`).Text()), strings.TrimSpace(d.Find(`[data-testid="learner-nhsmail-password"]`).Text())
+}
+
+var registerLink = regexp.MustCompile(`http://127\.0\.0\.1:8420(/register\?token=[A-Za-z0-9_-]+)`)
+
+// wantCurrentStep checks the job aid highlights exactly the step id.
+func wantCurrentStep(t *testing.T, r response, id string) {
+	t.Helper()
+	d := r.doc(t)
+	if d.Find(`[data-testid="jobaid-`+id+`"][data-current="true"]`).Length() != 1 {
+		t.Errorf("job aid does not highlight %s; current: %q", id, d.Find(`[data-current="true"]`).Text())
+	}
+}
+
+func TestTrainingDataSetHasEveryState(t *testing.T) {
+	e := newTrainingEnv(t)
+	now := e.clock.Now()
+	want := map[string]string{TrainerUserID: store.StateActive, "trn.useradmin": store.StateActive, "trn.invited": store.StateInvited,
+		"trn.active": store.StateActive, "trn.locked": store.StateLocked, "trn.disabled": store.StateDisabled, "trn.consent": store.StateActive}
+	for id, state := range want {
+		u, err := e.store.UserByUserID(id)
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		if u.State() != state {
+			t.Errorf("%s: state %s, want %s", id, u.State(), state)
+		}
+	}
+	if u, _ := e.store.UserByUserID(TrainerUserID); u.Role != store.RoleSystemAdmin {
+		t.Errorf("trainer role = %s", u.Role)
+	}
+	inv, _ := e.store.UserByUserID("trn.invited")
+	if inv.Invitation(now) != store.InvitePending {
+		t.Errorf("invitation = %s, want pending", inv.Invitation(now))
+	}
+	emails, _ := e.store.Emails(store.EmailFilter{UserID: inv.ID})
+	if len(emails) != 1 || !registerLink.MatchString(emails[0].Text) {
+		t.Fatalf("invited user's emails = %+v", emails)
+	}
+	for _, c := range []struct {
+		email                    string
+		locked, consent, hasCQRS bool
+	}{
+		{"amy.active@nhs.net", false, false, true},
+		{"noah.nocqrs@nhs.net", false, false, false},
+		{"wendy.wrong@nhs.net", false, false, false},
+		{"lara.locked@nhs.net", true, false, false},
+		{"cara.consent@nhs.net", false, true, true},
+	} {
+		acc, err := e.store.NHSmailAccountByEmail(c.email)
+		if err != nil {
+			t.Fatalf("%s: %v", c.email, err)
+		}
+		_, cqrsErr := e.store.UserByEmail(c.email)
+		if acc.Locked != c.locked || acc.ConsentRequired != c.consent || (cqrsErr == nil) != c.hasCQRS || acc.PasswordHash == "" {
+			t.Errorf("%s: %+v, CQRS account: %v", c.email, acc, cqrsErr)
+		}
+	}
+	if ok, _ := e.hasher.Verify(t.Context(), trainingNHSmailPassword, mustNHSmail(t, e, "amy.active@nhs.net").PasswordHash); !ok {
+		t.Error("NHSmail password is not the one shown")
+	}
+
+	// The known passwords work, and every page says it is a training system.
+	cl := e.client()
+	wantStatus(t, cl.signIn("trn.active", trainingPassword, ""), 303)
+	r := e.client().get("/login")
+	if r.doc(t).Find(`[data-testid="training-banner"]`).Length() != 1 {
+		t.Error("no training banner on the login page")
+	}
+	r = e.client().get("/training")
+	wantStatus(t, r, 200)
+	wantText(t, r, TrainerUserID, TrainerPassword, "Start as a new learner")
+	// A restart finds the data and does not seed again.
+	if _, err := New(nilLogger(), Config{Demo: true, Clock: store.NewClock(nil)}, Deps{Store: e.store, Hasher: e.hasher}); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := e.store.UserByUserID("trn.invited"); u.ID != inv.ID {
+		t.Error("the data set was seeded again on restart")
+	}
+}
+
+func mustNHSmail(t *testing.T, e *testEnv, email string) store.NHSmailAccount {
+	t.Helper()
+	acc, err := e.store.NHSmailAccountByEmail(email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return acc
+}
+
+func TestLearnersInParallelSeeOnlyTheirOwnMailbox(t *testing.T) {
+	e := newTrainingEnv(t)
+	learners := []*client{e.client(), e.client()}
+	ids := make([]string, len(learners))
+	passwords := make([]string, len(learners))
+	tokens := make([]string, len(learners))
+	for _, c := range learners {
+		c.csrf("/training") // each browser has its CSRF cookie before the race
+	}
+	var wg sync.WaitGroup
+	for i, c := range learners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tokens[i] = c.csrf("/training")
+			ids[i], passwords[i] = c.startLearner()
+		}()
+	}
+	wg.Wait()
+	if ids[0] == "" || ids[0] == ids[1] || passwords[0] == "" || passwords[0] == passwords[1] {
+		t.Fatalf("learners = %q, passwords shown = %q", ids, passwords)
+	}
+	links := make([]string, len(learners))
+	for i, c := range learners {
+		r := c.get("/training/mailbox")
+		wantStatus(t, r, 200)
+		wantCurrentStep(t, r, "ja-1")
+		rows := r.doc(t).Find(`[data-testid="learner-emails"] li`)
+		if rows.Length() != 1 {
+			t.Fatalf("learner %s sees %d emails, want 1", ids[i], rows.Length())
+		}
+		href, _ := rows.Find("a").Attr("href")
+		r = c.get(href)
+		wantStatus(t, r, 200)
+		wantText(t, r, "Your User ID is: "+ids[i])
+		other := ids[1-i]
+		if strings.Contains(r.body, other) {
+			t.Errorf("learner %s sees %s", ids[i], other)
+		}
+		m := registerLink.FindStringSubmatch(r.body)
+		if m == nil {
+			t.Fatalf("no registration link in %s's email", ids[i])
+		}
+		links[i] = m[1]
+		// Someone else's email is not found, and the admin mailbox is closed.
+		u, _ := e.store.UserByUserID(other)
+		otherEmails, _ := e.store.Emails(store.EmailFilter{UserID: u.ID})
+		wantStatus(t, c.get("/training/mailbox/"+strconv.FormatUint(otherEmails[0].ID, 10)), 404)
+		if r := c.get("/mailbox"); r.StatusCode == 200 {
+			t.Errorf("a learner opened the admin mailbox")
+		}
+	}
+	// Stored: only hashes of the NHSmail password.
+	acc := mustNHSmail(t, e, ids[0]+"@nhs.net")
+	if ok, _ := e.hasher.Verify(t.Context(), passwords[0], acc.PasswordHash); !ok || bytes.Contains(e.dbBytes(), []byte(passwords[0])) {
+		t.Error("the NHSmail password is not stored as its hash only")
+	}
+
+	// The first learner walks the job aid: email → Security Information → Login page → message centre.
+	c := learners[0]
+	wantStatus(t, c.get(links[0]), 303)
+	r := c.get("/register")
+	wantStatus(t, r, 200)
+	wantCurrentStep(t, r, "ja-2")
+	pw := "Harbour!2026x"
+	wantStatus(t, c.post("/register", url.Values{"password": {pw}, "confirm_password": {pw}, "csrf_token": {c.csrf("/register")}}), 303)
+	r = c.get("/login")
+	wantCurrentStep(t, r, "ja-3")
+	wantStatus(t, c.signIn(ids[0], pw, ""), 303)
+	r = c.get("/messages")
+	wantStatus(t, r, 200)
+	wantCurrentStep(t, r, "sso-3")
+
+	// The NHSmail password can be re-issued: a new one, shown once.
+	r = learners[1].post("/training/learner/nhsmail-password", url.Values{"csrf_token": {learners[1].csrf("/training")}})
+	wantStatus(t, r, 200)
+	again := strings.TrimSpace(r.doc(t).Find(`[data-testid="learner-nhsmail-password"]`).Text())
+	acc = mustNHSmail(t, e, ids[1]+"@nhs.net")
+	if ok, _ := e.hasher.Verify(t.Context(), again, acc.PasswordHash); again == "" || again == passwords[1] || !ok {
+		t.Errorf("re-issued password %q does not work", again)
+	}
+	if r := learners[1].get("/training"); strings.Contains(r.body, again) {
+		t.Error("the NHSmail password is shown again")
+	}
+}
+
+func TestJobAidPanelToggleIsRemembered(t *testing.T) {
+	e := newTrainingEnv(t)
+	c := e.client()
+	if c.get("/login").doc(t).Find(`[data-testid="jobaid"]`).Length() != 1 {
+		t.Fatal("the job aid is not shown by default")
+	}
+	r := c.post("/training/jobaid", url.Values{"show": {"closed"}, "next": {"/login"}, "csrf_token": {c.csrf("/login")}})
+	wantStatus(t, r, 303)
+	if got := r.Header.Get("Location"); got != "/login" {
+		t.Errorf("back to %q", got)
+	}
+	if c.get("/login").doc(t).Find(`[data-testid="jobaid"]`).Length() != 0 {
+		t.Error("the hidden job aid is still shown")
+	}
+	r = c.post("/training/jobaid", url.Values{"show": {"open"}, "next": {"https://evil.example/"}, "csrf_token": {c.csrf("/login")}})
+	if got := r.Header.Get("Location"); got != "/training" {
+		t.Errorf("an off-site return address was followed: %q", got)
+	}
+	for path, title := range map[string]string{"/sso/callback": "No CQRS account", "/forgotten": ""} {
+		if got := jobAidCurrent(path, title); len(got) == 0 {
+			t.Errorf("%s %q maps to no step", path, title)
+		}
+	}
+	if got := jobAidCurrent("/sso/callback", "No CQRS account"); got[0] != "sso-5" {
+		t.Errorf("no CQRS account page = %v", got)
+	}
+}
+
+func TestTrainingResetRestoresTheDataSetAndRemovesLearners(t *testing.T) {
+	e := newTrainingEnv(t)
+	learner := e.client()
+	id, _ := learner.startLearner()
+	tr := e.trainer()
+	// Change the data: unlock the locked account.
+	locked, _ := e.store.UserByUserID("trn.locked")
+	if _, err := e.store.Unlock(locked.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	r := tr.post("/training/trainer/reset", url.Values{"confirm": {"reset"}, "csrf_token": {tr.csrf("/training/trainer")}})
+	wantStatus(t, r, 422)
+	wantText(t, r, "Type RESET to confirm.")
+	if _, err := e.store.UserByUserID(id); err != nil {
+		t.Fatal("a refused reset removed the learner")
+	}
+	r = tr.post("/training/trainer/reset", url.Values{"confirm": {"RESET"}, "csrf_token": {tr.csrf("/training/trainer")}})
+	wantStatus(t, r, 303)
+
+	if _, err := e.store.UserByUserID(id); err == nil {
+		t.Error("the learner survived the reset")
+	}
+	if ls, _ := e.store.Learners(); len(ls) != 0 {
+		t.Errorf("learners after reset = %d", len(ls))
+	}
+	if _, err := e.store.NHSmailAccountByEmail(id + "@nhs.net"); err == nil {
+		t.Error("the learner's NHSmail account survived the reset")
+	}
+	if u, _ := e.store.UserByUserID("trn.locked"); u.State() != store.StateLocked {
+		t.Errorf("trn.locked is %s after reset", u.State())
+	}
+	// The learner's cookie no longer finds a learner; the trainer is still signed in.
+	if r := learner.get("/training/mailbox"); r.StatusCode != 303 {
+		t.Errorf("old learner's mailbox: %d", r.StatusCode)
+	}
+	r = tr.get("/training/trainer?notice=reset")
+	wantStatus(t, r, 200)
+	wantText(t, r, "The training data has been reset.")
+	if _, n, _ := e.store.AuditEvents(store.AuditFilter{Type: evTrainingReset}); n != 2 {
+		t.Errorf("reset audit entries = %d, want 2 (seed and reset)", n)
+	}
+}
+
+func TestTrainingClockAllowsThePasswordChangeAfter72Hours(t *testing.T) {
+	e := newTrainingEnv(t)
+	user := e.client()
+	wantStatus(t, user.signIn("trn.active", trainingPassword, ""), 303)
+	change := func() response {
+		return user.post("/account/password", url.Values{"current_password": {trainingPassword}, "password": {"Harbour!2026x"},
+			"confirm_password": {"Harbour!2026x"}, "csrf_token": {user.csrf("/account")}})
+	}
+	r := change()
+	wantStatus(t, r, 422)
+	wantText(t, r, "72 hours")
+
+	tr := e.trainer()
+	wantStatus(t, tr.post("/training/trainer/clock", url.Values{"by": {"72h"}, "csrf_token": {tr.csrf("/training/trainer")}}), 303)
+	r = tr.get("/training/trainer?notice=clock")
+	wantStatus(t, r, 200) // the trainer was kept signed in over the jump
+	wantText(t, r, "moved forward 3 days")
+	if _, n, _ := e.store.AuditEvents(store.AuditFilter{Type: evTrainingClock}); n != 1 {
+		t.Errorf("clock audit entries = %d", n)
+	}
+
+	// 72 hours later the session has idled out: sign in again, then the change is allowed.
+	wantStatus(t, user.signIn("trn.active", trainingPassword, ""), 303)
+	r = change()
+	wantStatus(t, r, 200)
+	wantText(t, r, "Your password has been changed.")
+
+	// +14 days expires the invited user's registration link.
+	wantStatus(t, tr.post("/training/trainer/clock", url.Values{"by": {"14d"}, "csrf_token": {tr.csrf("/training/trainer")}}), 303)
+	inv, _ := e.store.UserByUserID("trn.invited")
+	if got := inv.Invitation(e.clock.Now().Add(72*time.Hour + 14*24*time.Hour)); got != store.InviteExpired {
+		t.Errorf("invitation after +17 days = %s", got)
+	}
+	wantText(t, tr.get("/training/trainer"), "expired on")
+}
+
+func TestTrainerControlsOnlyInTrainingModeAndOnlyForTheSystemAdministrator(t *testing.T) {
+	plain := newEnv(t)
+	for _, path := range []string{"/training", "/training/trainer", "/training/mailbox"} {
+		wantStatus(t, plain.client().get(path), 404)
+	}
+
+	e := newTrainingEnv(t)
+	user := e.client()
+	wantStatus(t, user.signIn("trn.useradmin", trainingPassword, ""), 303)
+	wantStatus(t, user.get("/training/trainer"), 403)
+	for _, path := range []string{"/training/trainer/reset", "/training/trainer/clock", "/training/trainer/cohort", "/training/trainer/snapshots"} {
+		r := user.post(path, url.Values{"confirm": {"RESET"}, "by": {"72h"}, "name": {"x"}, "csrf_token": {user.csrf("/messages")}})
+		wantStatus(t, r, 403)
+	}
+	if _, err := e.store.UserByUserID("learner01"); err == nil {
+		t.Error("a User Administrator created a cohort")
+	}
+	// Signed out: to the login page.
+	if r := e.client().get("/training/trainer"); r.StatusCode != 303 || !strings.HasPrefix(r.Header.Get("Location"), "/login") {
+		t.Errorf("signed out: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+}
+
+func TestTrainingSnapshotSaveAndRestore(t *testing.T) {
+	e := newTrainingEnv(t)
+	tr := e.trainer()
+	r := tr.post("/training/trainer/snapshots", url.Values{"name": {"../bad"}, "csrf_token": {tr.csrf("/training/trainer")}})
+	wantStatus(t, r, 422)
+	wantStatus(t, tr.post("/training/trainer/snapshots", url.Values{"name": {"Class start"}, "csrf_token": {tr.csrf("/training/trainer")}}), 303)
+	wantText(t, tr.get("/training/trainer"), "Class start")
+
+	id, _ := e.client().startLearner()
+	wantStatus(t, tr.post("/training/trainer/clock", url.Values{"by": {"14d"}, "csrf_token": {tr.csrf("/training/trainer")}}), 303)
+
+	wantStatus(t, tr.post("/training/trainer/snapshots/restore", url.Values{"name": {"Class start"}, "csrf_token": {tr.csrf("/training/trainer")}}), 303)
+	if _, err := e.store.UserByUserID(id); err == nil {
+		t.Error("a learner made after the snapshot survived its restore")
+	}
+	if _, err := e.store.UserByUserID("trn.invited"); err != nil {
+		t.Errorf("restored data: %v", err)
+	}
+	r = tr.get("/training/trainer?notice=restored")
+	wantStatus(t, r, 200)
+	wantText(t, r, "real time")
+	wantStatus(t, tr.post("/training/trainer/snapshots/restore", url.Values{"name": {"missing"}, "csrf_token": {tr.csrf("/training/trainer")}}), 404)
+}
+
+func TestCohortSheetListsThirtyLearners(t *testing.T) {
+	e := newTrainingEnv(t)
+	tr := e.trainer()
+	r := tr.post("/training/trainer/cohort", url.Values{"csrf_token": {tr.csrf("/training/trainer")}})
+	wantStatus(t, r, 200)
+	rows := r.doc(t).Find(`[data-testid="cohort-row"]`)
+	if rows.Length() != cohortSize {
+		t.Fatalf("cohort sheet rows = %d, want %d", rows.Length(), cohortSize)
+	}
+	if got := strings.TrimSpace(rows.First().Find(`[data-testid="cohort-user-id"]`).Text()); got != "learner01" {
+		t.Errorf("first row = %q", got)
+	}
+	if n := len(registerLink.FindAllString(r.body, -1)); n != cohortSize {
+		t.Errorf("registration links on the sheet = %d", n)
+	}
+	if ls, _ := e.store.Learners(); len(ls) != cohortSize {
+		t.Errorf("learners = %d", len(ls))
+	}
+	// A learner's join code from the sheet opens their own mailbox.
+	join := regexp.MustCompile(`/training/join\?code=[A-Za-z0-9_-]+`).FindString(r.body)
+	learner := e.client()
+	wantStatus(t, learner.get(join), 303)
+	wantText(t, learner.get("/training/mailbox"), "learner01")
+	// The link on the sheet registers learner01.
+	link := registerLink.FindStringSubmatch(r.body)[1]
+	wantStatus(t, learner.get(link), 303)
+	wantStatus(t, learner.get("/register"), 200)
+	// A second cohort is refused until a reset.
+	wantStatus(t, tr.post("/training/trainer/cohort", url.Values{"csrf_token": {tr.csrf("/training/trainer")}}), 409)
+}
+
+func TestTrainingModeRefusesARealDatabase(t *testing.T) {
+	e := newEnv(t)
+	e.registeredAdmin()
+	_, err := New(nilLogger(), Config{Demo: true, Clock: store.NewClock(nil)}, Deps{Store: e.store, Hasher: e.hasher})
+	if err == nil || !strings.Contains(err.Error(), "training database") {
+		t.Fatalf("training mode on a site's database: %v", err)
+	}
+	if _, err := e.store.UserByUserID("admin.jones"); err != nil {
+		t.Errorf("the site's data changed: %v", err)
+	}
+}
