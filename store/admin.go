@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"fmt"
 	"sort"
 	"strings"
@@ -173,25 +172,11 @@ func (s *Store) RevokeInvitation(userID uint64) (User, error) {
 		if u.PasswordHash != "" {
 			return ErrConflict
 		}
-		links := tx.Bucket(bucketLinks)
-		var doomed [][]byte
-		err = links.ForEach(func(k, v []byte) error {
-			var l Link
-			if err := getJSON(links, k, &l); err != nil {
-				return err
-			}
-			if l.UserID == u.ID && l.Purpose == LinkRegister && l.Used.IsZero() {
-				doomed = append(doomed, bytes.Clone(k))
-			}
-			return nil
+		_, err = deleteWhere(tx.Bucket(bucketLinks), func(_ []byte, l Link) bool {
+			return l.UserID == u.ID && l.Purpose == LinkRegister && l.Used.IsZero()
 		})
 		if err != nil {
 			return err
-		}
-		for _, k := range doomed {
-			if err := links.Delete(k); err != nil {
-				return err
-			}
 		}
 		u.InviteRevoked = true
 		return putUser(tx, u)

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"fmt"
 	"time"
 
@@ -47,24 +46,11 @@ type setupRecord struct {
 // links of the same purpose, so only the newest email works.
 func putLink(tx *bolt.Tx, hash []byte, l Link) error {
 	links := tx.Bucket(bucketLinks)
-	var stale [][]byte
-	err := links.ForEach(func(k, v []byte) error {
-		var old Link
-		if err := getJSON(links, k, &old); err != nil {
-			return err
-		}
-		if old.UserID == l.UserID && old.Purpose == l.Purpose && old.Used.IsZero() {
-			stale = append(stale, bytes.Clone(k))
-		}
-		return nil
+	_, err := deleteWhere(links, func(_ []byte, old Link) bool {
+		return old.UserID == l.UserID && old.Purpose == l.Purpose && old.Used.IsZero()
 	})
 	if err != nil {
 		return err
-	}
-	for _, k := range stale {
-		if err := links.Delete(k); err != nil {
-			return err
-		}
 	}
 	return putJSON(links, hash, l)
 }

@@ -372,25 +372,9 @@ func (s *Store) DeleteExpiredNHSmailSessions() (int, error) {
 	now := s.now()
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketNHSmailSessions)
-		var doomed [][]byte
-		err := b.ForEach(func(k, v []byte) error {
-			var rec nhsmailSession
-			if getJSON(b, k, &rec) != nil || !now.Before(rec.Expires) {
-				doomed = append(doomed, bytes.Clone(k))
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, k := range doomed {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		n = len(doomed)
-		return nil
+		var err error
+		n, err = deleteWhere(tx.Bucket(bucketNHSmailSessions), func(_ []byte, rec nhsmailSession) bool { return !now.Before(rec.Expires) })
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: delete expired NHSmail sessions: %w", err)
@@ -399,25 +383,6 @@ func (s *Store) DeleteExpiredNHSmailSessions() (int, error) {
 }
 
 func deleteNHSmailSessionsOf(tx *bolt.Tx, accountID uint64) error {
-	b := tx.Bucket(bucketNHSmailSessions)
-	var doomed [][]byte
-	err := b.ForEach(func(k, v []byte) error {
-		var rec nhsmailSession
-		if err := getJSON(b, k, &rec); err != nil {
-			return err
-		}
-		if rec.AccountID == accountID {
-			doomed = append(doomed, bytes.Clone(k))
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, k := range doomed {
-		if err := b.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := deleteWhere(tx.Bucket(bucketNHSmailSessions), func(_ []byte, rec nhsmailSession) bool { return rec.AccountID == accountID })
+	return err
 }

@@ -79,27 +79,10 @@ func (s *Store) DeleteSession(hash []byte) error {
 
 // deleteUserSessions ends every session of userID except keep (nil for all).
 func deleteUserSessions(tx *bolt.Tx, userID uint64, keep []byte) error {
-	b := tx.Bucket(bucketSessions)
-	var doomed [][]byte
-	err := b.ForEach(func(k, v []byte) error {
-		var sess Session
-		if err := getJSON(b, k, &sess); err != nil {
-			return err
-		}
-		if sess.UserID == userID && !bytes.Equal(k, keep) {
-			doomed = append(doomed, bytes.Clone(k))
-		}
-		return nil
+	_, err := deleteWhere(tx.Bucket(bucketSessions), func(k []byte, sess Session) bool {
+		return sess.UserID == userID && !bytes.Equal(k, keep)
 	})
-	if err != nil {
-		return err
-	}
-	for _, k := range doomed {
-		if err := b.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
+	return err
 }
 
 // DeleteExpiredSessions removes sessions past either limit; bbolt has no
@@ -108,22 +91,11 @@ func (s *Store) DeleteExpiredSessions(idle, absolute time.Duration) (int, error)
 	now := s.now()
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketSessions)
-		var doomed [][]byte
-		b.ForEach(func(k, v []byte) error {
-			var sess Session
-			if getJSON(b, k, &sess) != nil || now.Sub(sess.LastSeen) >= idle || now.Sub(sess.Created) >= absolute {
-				doomed = append(doomed, bytes.Clone(k))
-			}
-			return nil
+		var err error
+		n, err = deleteWhere(tx.Bucket(bucketSessions), func(_ []byte, sess Session) bool {
+			return now.Sub(sess.LastSeen) >= idle || now.Sub(sess.Created) >= absolute
 		})
-		for _, k := range doomed {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		n = len(doomed)
-		return nil
+		return err
 	})
 	return n, err
 }

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"fmt"
 	"time"
 
@@ -23,18 +22,8 @@ func (s *Store) PutSSOPending(stateHash []byte, p SSOPending) error {
 	now := s.now()
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSSOPending)
-		var stale [][]byte
-		b.ForEach(func(k, v []byte) error {
-			var old SSOPending
-			if getJSON(b, k, &old) != nil || !now.Before(old.Expires) {
-				stale = append(stale, bytes.Clone(k))
-			}
-			return nil
-		})
-		for _, k := range stale {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
+		if _, err := deleteWhere(b, func(_ []byte, old SSOPending) bool { return !now.Before(old.Expires) }); err != nil {
+			return err
 		}
 		return putJSON(b, stateHash, p)
 	})

@@ -247,3 +247,29 @@ func putJSON(b *bolt.Bucket, key []byte, v any) error {
 	}
 	return b.Put(key, data)
 }
+
+// deleteWhere deletes the entries of b whose decoded value matches, and
+// returns how many. Keys are collected first: bbolt forbids deleting while
+// iterating.
+func deleteWhere[T any](b *bolt.Bucket, match func(k []byte, v T) bool) (int, error) {
+	var doomed [][]byte
+	err := b.ForEach(func(k, raw []byte) error {
+		var v T
+		if err := getJSON(b, k, &v); err != nil {
+			return err
+		}
+		if match(k, v) {
+			doomed = append(doomed, bytes.Clone(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, k := range doomed {
+		if err := b.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	return len(doomed), nil
+}
