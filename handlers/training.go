@@ -322,10 +322,12 @@ func (a *app) trainingHome(c *fiber.Ctx) error {
 	return a.renderTrainingHome(c, "", "")
 }
 
-func (a *app) renderTrainingHome(c *fiber.Ctx, nhsmailPassword, notice string) error {
+// trainingHomeModel is the training home page without the learner's card:
+// the trainer's sign-in and the class's accounts, with the case each shows.
+func (a *app) trainingHomeModel(c *fiber.Ctx, notice string) (views.TrainingHomeModel, error) {
 	p, err := a.signedInPage(c, "CQRS training")
 	if err != nil {
-		return err
+		return views.TrainingHomeModel{}, err
 	}
 	m := views.TrainingHomeModel{Page: p, TrainerUserID: TrainerUserID, TrainerPassword: TrainerPassword, Notice: notice}
 	for _, sa := range seededAccounts {
@@ -342,6 +344,14 @@ func (a *app) renderTrainingHome(c *fiber.Ctx, nhsmailPassword, notice string) e
 		m.NHSmail = append(m.NHSmail, views.TrainingAccount{Case: n.show, SignIn: n.email, Password: trainingNHSmailPassword})
 	}
 	m.NHSmail = append(m.NHSmail, views.TrainingAccount{Case: "No NHSmail account: sign-in fails, and the user must request one through the usual NHS process", SignIn: "no.account@nhs.net", Password: "(anything)"})
+	return m, nil
+}
+
+func (a *app) renderTrainingHome(c *fiber.Ctx, nhsmailPassword, notice string) error {
+	m, err := a.trainingHomeModel(c, notice)
+	if err != nil {
+		return err
+	}
 	if l, ok := a.currentLearner(c); ok {
 		emails, err := a.store.Emails(store.EmailFilter{UserID: l.AccountID, Limit: 50})
 		if err != nil {
@@ -389,13 +399,11 @@ func (a *app) startLearner(c *fiber.Ctx) error {
 // renderTrainingHomeFor shows the just-made learner (its cookie is set on
 // this answer, so it is not read from the request).
 func (a *app) renderTrainingHomeFor(c *fiber.Ctx, p preparedLearner) error {
-	pg, err := a.signedInPage(c, "CQRS training")
+	m, err := a.trainingHomeModel(c, "You are now a learner. Your registration email is in your mailbox.")
 	if err != nil {
 		return err
 	}
-	m := views.TrainingHomeModel{Page: pg, TrainerUserID: TrainerUserID, TrainerPassword: TrainerPassword,
-		Notice:  "You are now a learner. Your registration email is in your mailbox.",
-		Learner: &views.LearnerCard{UserID: p.User.User.UserID, NHSmailEmail: p.NHSmail.Email, NHSmailPassword: p.nhsmailPassword, Emails: 1}}
+	m.Learner = &views.LearnerCard{UserID: p.User.User.UserID, NHSmailEmail: p.NHSmail.Email, NHSmailPassword: p.nhsmailPassword, Emails: 1}
 	return render(c, fiber.StatusOK, views.TrainingHomePage(m))
 }
 
@@ -500,6 +508,7 @@ var jobAidPages = []struct {
 	{"/training/mailbox", "", []string{"ja-1"}},
 	{"/training/mailbox/", "", []string{"ja-1"}},
 	{"/register", "", []string{"ja-2"}},
+	{"/register/complete", "", []string{"ja-3"}}, // it leads to the Login page
 	{"/register/", "", []string{"ja-2"}},
 	{"/login", "Your account is locked", []string{"locked"}},
 	{"/login", "", []string{"ja-3", "sso-1"}},
