@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -170,8 +171,9 @@ func assignableRoles(admin store.User) []store.Role {
 }
 
 // parseUserForm validates the create or edit form; it checks that the
-// organisation and role are ones this administrator may assign.
-func (a *app) parseUserForm(c *fiber.Ctx, admin store.User, withUserID bool) (map[string]string, store.User, views.Errors) {
+// organisation and role are ones this administrator may assign. A
+// fixedRole (the system administrator's own) is kept whatever the form says.
+func (a *app) parseUserForm(c *fiber.Ctx, admin store.User, withUserID bool, fixedRole store.Role) (map[string]string, store.User, views.Errors) {
 	values := formValues(c, "user_id", "first_name", "last_name", "work_phone", "email", "org_id", "role")
 	var errs views.Errors
 	if withUserID {
@@ -188,11 +190,9 @@ func (a *app) parseUserForm(c *fiber.Ctx, admin store.User, withUserID bool) (ma
 		errs = append(errs, views.FieldError{Field: "org_id", Message: "Select an organisation."})
 	}
 	role := store.Role(values["role"])
-	allowed := false
-	for _, r := range assignableRoles(admin) {
-		allowed = allowed || r == role
-	}
-	if !allowed {
+	if fixedRole != "" {
+		role, values["role"] = fixedRole, string(fixedRole)
+	} else if !slices.Contains(assignableRoles(admin), role) {
 		errs = append(errs, views.FieldError{Field: "role", Message: "Select a role."})
 	}
 	u := store.User{UserID: values["user_id"], FirstName: values["first_name"], LastName: values["last_name"],
@@ -236,7 +236,7 @@ func (a *app) newUserPage(c *fiber.Ctx) error {
 // transaction, then wakes the mailer.
 func (a *app) createUser(c *fiber.Ctx) error {
 	admin, _ := currentUser(c)
-	values, u, errs := a.parseUserForm(c, admin, true)
+	values, u, errs := a.parseUserForm(c, admin, true, "")
 	var created store.User
 	if len(errs) == 0 {
 		org, err := a.store.Organisation(u.OrgID)
@@ -379,14 +379,11 @@ func (a *app) updateUser(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if isSystemAdmin(u) {
-		c.Request().PostArgs().Set("role", string(store.RoleUser)) // validated as assignable, then kept below
+	var fixedRole store.Role
+	if isSystemAdmin(u) { // nobody makes or unmakes the system administrator
+		fixedRole = store.RoleSystemAdmin
 	}
-	values, edited, errs := a.parseUserForm(c, admin, false)
-	if isSystemAdmin(u) {
-		edited.Role = store.RoleSystemAdmin
-		values["role"] = string(store.RoleSystemAdmin)
-	}
+	values, edited, errs := a.parseUserForm(c, admin, false, fixedRole)
 	if len(errs) == 0 {
 		edited.ID = u.ID
 		if _, err := a.store.UpdateUser(edited); errors.Is(err, store.ErrConflict) {

@@ -353,3 +353,15 @@ func TestLocalMailbox(t *testing.T) {
 	wantStatus(t, e.otherAdmin.get("/mailbox/"+strings.TrimPrefix(id, "email-")), 404)
 	wantStatus(t, e.client().get("/mailbox"), 303)
 }
+
+func TestTheSystemAdministratorsRoleIsKept(t *testing.T) {
+	e := newAdminEnv(t)
+	path := fmt.Sprintf("/admin/users/%d", e.admin.ID)
+	form := url.Values{"first_name": {"Alexandra"}, "last_name": {"Jones"}, "email": {"alex.jones@nhs.net"},
+		"org_id": {fmt.Sprint(e.admin.OrgID)}, "role": {"user"}, "csrf_token": {e.sys.csrf(path)}}
+	wantStatus(t, e.sys.post(path, form), 303)
+	u, _ := e.store.User(e.admin.ID)
+	if u.FirstName != "Alexandra" || u.Role != store.RoleSystemAdmin {
+		t.Fatalf("after editing the system administrator: %s, role %s", u.FirstName, u.Role)
+	}
+}
