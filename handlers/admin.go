@@ -88,12 +88,27 @@ func (a *app) adminUsers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	ids := make([]uint64, len(users))
+	for i, u := range users {
+		ids[i] = u.ID
+	}
+	latest, err := a.store.LatestEmails(ids)
+	if err != nil {
+		return err
+	}
 	now := a.cfg.Now()
 	for _, u := range users {
-		m.Rows = append(m.Rows, views.AdminUserRow{
+		row := views.AdminUserRow{
 			ID: strconv.FormatUint(u.ID, 10), UserID: u.UserID, Name: u.FullName(), Email: u.Email,
 			Organisation: orgNames[u.OrgID], Role: roleLabels[u.Role], State: u.State(), Invitation: u.Invitation(now),
-		})
+		}
+		if e, ok := latest[u.ID]; ok {
+			row.EmailStatus = emailStatusLabels[e.Status]
+			if e.Status == store.EmailFailed && e.LastError != "" {
+				row.EmailStatus += ": " + e.LastError
+			}
+		}
+		m.Rows = append(m.Rows, row)
 	}
 	if total > 0 {
 		m.From = (page-1)*usersPerPage + 1

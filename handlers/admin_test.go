@@ -307,6 +307,11 @@ func TestUserListSearchFilterAndPages(t *testing.T) {
 	if strings.Contains(frag.body, "<html") || !strings.Contains(frag.body, `id="user-table"`) {
 		t.Error("htmx search did not get the table fragment")
 	}
+	wantStatus(t, e.orgAdmin.post("/admin/users", newUserForm(e.orgAdmin, e.admin.OrgID, "jo.bloggs", "jo.bloggs@nhs.net")), 303)
+	row := e.orgAdmin.get("/admin/users?q=jo.bloggs").doc(t).Find(`[data-testid="user-row-jo.bloggs"]`).Text()
+	if !strings.Contains(row, "queued") {
+		t.Errorf("the list does not show the registration email's status: %q", row)
+	}
 }
 
 func TestOrganisations(t *testing.T) {

@@ -165,6 +165,7 @@ type Store interface {
 	LinkSSOSubject(userID uint64, subject string) (store.User, error)
 	UnlinkSSOSubject(userID uint64) (store.User, error)
 	Email(id uint64) (store.Email, error)
+	LatestEmails(userIDs []uint64) (map[uint64]store.Email, error)
 }
 
 // Mailer is told when an email was queued, so delivery starts at once.

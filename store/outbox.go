@@ -183,3 +183,31 @@ func (s *Store) Email(id uint64) (Email, error) {
 	}
 	return e, nil
 }
+
+// LatestEmails returns, for each of the given users, their newest outbox
+// entry, walking the outbox once from its end.
+func (s *Store) LatestEmails(userIDs []uint64) (map[uint64]Email, error) {
+	want := make(map[uint64]bool, len(userIDs))
+	for _, id := range userIDs {
+		want[id] = true
+	}
+	out := make(map[uint64]Email, len(userIDs))
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		c := b.Cursor()
+		for k, _ := c.Last(); k != nil && len(out) < len(want); k, _ = c.Prev() {
+			var e Email
+			if err := getJSON(b, k, &e); err != nil {
+				return err
+			}
+			if _, seen := out[e.UserID]; want[e.UserID] && !seen {
+				out[e.UserID] = e
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: latest emails: %w", err)
+	}
+	return out, nil
+}
