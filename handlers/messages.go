@@ -32,7 +32,7 @@ func (a *app) renderMessageCentre(c *fiber.Ctx, status int, notice string, open 
 	if err != nil {
 		return err
 	}
-	p, err := a.signedInPage(c, "Message Centre")
+	p, err := a.signedInPageUnread(c, "Message Centre", unread)
 	if err != nil {
 		return err
 	}

@@ -118,12 +118,26 @@ func (a *app) startSession(c *fiber.Ctx, u store.User) (store.User, error) {
 
 // signedInPage is the layout model with the header's account area.
 func (a *app) signedInPage(c *fiber.Ctx, title string) (views.Page, error) {
+	return a.signedInPageUnread(c, title, -1)
+}
+
+// signedInPageUnread is signedInPage for a handler that has just counted
+// the unread messages itself (unread >= 0), so they are not read twice.
+func (a *app) signedInPageUnread(c *fiber.Ctx, title string, unread int) (views.Page, error) {
 	p := a.page(c, title)
 	u, ok := currentUser(c)
 	if !ok {
 		return p, nil
 	}
-	org, unread, err := a.store.HeaderInfo(u.ID, u.OrgID)
+	var (
+		org store.Organisation
+		err error
+	)
+	if unread >= 0 {
+		org, err = a.store.Organisation(u.OrgID)
+	} else {
+		org, unread, err = a.store.HeaderInfo(u.ID, u.OrgID)
+	}
 	if err != nil {
 		return p, err
 	}
