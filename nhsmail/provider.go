@@ -79,6 +79,9 @@ type Config struct {
 	RedirectURIs []string
 	// Secure marks cookies Secure; set it when the issuer is served over TLS.
 	Secure bool
+	// JobAid shows, in training mode, which step of the documents the
+	// sign-in page is (the CQRS pages have their own job aid panel).
+	JobAid bool
 	// Now is the clock for sign-in sessions, consent pages and the
 	// provider's own expiry checks of codes and access tokens; nil means
 	// time.Now. (fosite stamps iat, exp and auth_time from the wall clock,

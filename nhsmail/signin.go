@@ -285,6 +285,7 @@ func (p *Provider) signInModel(w http.ResponseWriter, r *http.Request, query str
 		Query:     query,
 		CSRFToken: p.csrfToken(p.csrfSeed(w, r), "sign-in", query),
 		HelpURL:   help,
+		JobAid:    p.cfg.JobAid,
 	}
 }
 
