@@ -137,6 +137,7 @@ type Store interface {
 	DeleteSession(hash []byte) error
 	DeleteExpiredSessions(idle, absolute time.Duration) (int, error)
 	ChangePassword(userID uint64, newHash string, keepSession []byte) (store.User, error)
+	PasswordHistory(userID uint64) ([]string, error)
 
 	Messages(userID uint64) ([]store.Message, int, error)
 	UnreadCount(userID uint64) (int, error)

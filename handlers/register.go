@@ -228,7 +228,11 @@ func (a *app) checkNewPassword(c *fiber.Ctx, u store.User, pw, confirm string, r
 		if in.SameAsCurrent, err = a.hasher.VerifyAny(c.Context(), pw, nonEmpty(u.PasswordHash)); err != nil {
 			return nil, views.PolicyBox{}, err
 		}
-		if in.SameAsPrevious, err = a.hasher.VerifyAny(c.Context(), pw, u.PasswordHistory); err != nil {
+		history, err := a.store.PasswordHistory(u.ID)
+		if err != nil {
+			return nil, views.PolicyBox{}, err
+		}
+		if in.SameAsPrevious, err = a.hasher.VerifyAny(c.Context(), pw, history); err != nil {
 			return nil, views.PolicyBox{}, err
 		}
 	}

@@ -37,7 +37,7 @@ func benchStore(b *testing.B) *Store {
 			first, last := firstNames[i%len(firstNames)], lastNames[(i/len(firstNames))%len(lastNames)]
 			u := User{UserID: fmt.Sprintf("%s.%s%04d", strings.ToLower(first), strings.ToLower(last), i), FirstName: first, LastName: last,
 				Email: fmt.Sprintf("%s.%s%04d@nhs.net", strings.ToLower(first), strings.ToLower(last), i), WorkPhone: "0113 496 0000",
-				OrgID: uint64(i%50 + 1), Role: RoleUser, Status: StatusActive, PasswordHash: hash, PasswordHistory: []string{hash, hash},
+				OrgID: uint64(i%50 + 1), Role: RoleUser, Status: StatusActive, PasswordHash: hash,
 				PasswordChanged: now, LastSignIn: now, Created: now, InviteExpires: now}
 			if err := putNewUser(tx, &u); err != nil {
 				return err

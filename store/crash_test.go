@@ -477,11 +477,15 @@ func checkInvariants(t *testing.T, s *Store, round int) {
 			if (u.PasswordHash != "") != usedLink[id] {
 				fail("user %s: password set %v, registration link used %v", u.UserID, u.PasswordHash != "", usedLink[id])
 			}
-			if len(u.PasswordHistory) > HistoryDepth {
-				fail("user %s keeps %d old passwords", u.UserID, len(u.PasswordHistory))
+			history, err := passwordHistory(tx, id)
+			if err != nil {
+				fail("user %s: history: %v", u.UserID, err)
 			}
-			if n := passwordNumber(u.PasswordHash); n > 0 && len(u.PasswordHistory) != min(n, HistoryDepth) {
-				fail("user %s: password #%d with %d in its history", u.UserID, n, len(u.PasswordHistory))
+			if len(history) > HistoryDepth {
+				fail("user %s keeps %d old passwords", u.UserID, len(history))
+			}
+			if n := passwordNumber(u.PasswordHash); n > 0 && len(history) != min(n, HistoryDepth) {
+				fail("user %s: password #%d with %d in its history", u.UserID, n, len(history))
 			}
 			if u.Status == StatusInvited && !registrationEmail[id] {
 				fail("invited user %s has no queued registration email", u.UserID)

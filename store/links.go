@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -113,7 +114,9 @@ func (s *Store) SetPasswordWithLink(linkHash []byte, purpose LinkPurpose, newHas
 		if err := putJSON(links, linkHash, l); err != nil {
 			return err
 		}
-		u.setPassword(newHash, now)
+		if err := setPassword(tx, &u, newHash, now); err != nil {
+			return err
+		}
 		u.Status = StatusActive
 		u.FailedSignIns = 0
 		u.LockedAt = time.Time{}
@@ -137,15 +140,48 @@ func (s *Store) SetPasswordWithLink(linkHash []byte, purpose LinkPurpose, newHas
 	return u, nil
 }
 
-func (u *User) setPassword(newHash string, now time.Time) {
+// setPassword moves the current hash into the history (newest first, at
+// most HistoryDepth) and sets the new one; the caller saves u.
+func setPassword(tx *bolt.Tx, u *User, newHash string, now time.Time) error {
 	if u.PasswordHash != "" {
-		u.PasswordHistory = append([]string{u.PasswordHash}, u.PasswordHistory...)
-		if len(u.PasswordHistory) > HistoryDepth {
-			u.PasswordHistory = u.PasswordHistory[:HistoryDepth]
+		history, err := passwordHistory(tx, u.ID)
+		if err != nil {
+			return err
+		}
+		history = append([]string{u.PasswordHash}, history...)
+		if len(history) > HistoryDepth {
+			history = history[:HistoryDepth]
+		}
+		if err := putJSON(tx.Bucket(bucketPasswordHistory), itob(u.ID), history); err != nil {
+			return err
 		}
 	}
 	u.PasswordHash = newHash
 	u.PasswordChanged = now
+	return nil
+}
+
+func passwordHistory(tx *bolt.Tx, userID uint64) ([]string, error) {
+	var history []string
+	err := getJSON(tx.Bucket(bucketPasswordHistory), itob(userID), &history)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return history, err
+}
+
+// PasswordHistory returns the user's previous password hashes, newest
+// first, for the "previous 8 passwords" rule.
+func (s *Store) PasswordHistory(userID uint64) ([]string, error) {
+	var history []string
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		history, err = passwordHistory(tx, userID)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: password history: %w", err)
+	}
+	return history, nil
 }
 
 // SetSetupToken records the hash of the one-time set-up token printed at

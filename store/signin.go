@@ -95,7 +95,9 @@ func (s *Store) ChangePassword(userID uint64, newHash string, keepSession []byte
 		if u, err = getUser(tx, userID); err != nil {
 			return err
 		}
-		u.setPassword(newHash, s.now())
+		if err := setPassword(tx, &u, newHash, s.now()); err != nil {
+			return err
+		}
 		if err := putUser(tx, u); err != nil {
 			return err
 		}

@@ -43,7 +43,10 @@ var (
 	bucketAudit        = []byte("audit")
 	bucketUsersBySSO   = []byte("users.sso")
 	bucketUsersSummary = []byte("users.summary")
-	bucketSSOPending   = []byte("sso.pending")
+	// bucketPasswordHistory keeps each user's previous hashes apart from
+	// the record read on every signed-in page.
+	bucketPasswordHistory = []byte("users.history")
+	bucketSSOPending      = []byte("sso.pending")
 	// The embedded NHSmail simulator's directory and signing key.
 	bucketNHSmailAccounts = []byte("nhsmail.accounts")
 	bucketNHSmailMeta     = []byte("nhsmail.meta")
@@ -52,7 +55,7 @@ var (
 	keySchema   = []byte("schema")
 	keyCSRF     = []byte("csrf-key")
 	keySetup    = []byte("setup")
-	allBuckets  = [][]byte{bucketMeta, bucketOrgs, bucketOrgsByODS, bucketUsers, bucketUsersByID, bucketUsersByEmail, bucketLinks, bucketSessions, bucketMessages, bucketOutbox, bucketAudit, bucketUsersBySSO, bucketSSOPending, bucketUsersSummary, bucketNHSmailAccounts, bucketNHSmailMeta, bucketNHSmailSessions}
+	allBuckets  = [][]byte{bucketMeta, bucketOrgs, bucketOrgsByODS, bucketUsers, bucketUsersByID, bucketUsersByEmail, bucketLinks, bucketSessions, bucketMessages, bucketOutbox, bucketAudit, bucketUsersBySSO, bucketSSOPending, bucketUsersSummary, bucketPasswordHistory, bucketNHSmailAccounts, bucketNHSmailMeta, bucketNHSmailSessions}
 	errNoBucket = errors.New("store: bucket missing")
 )
 
@@ -81,6 +84,41 @@ var migrations = []func(tx *bolt.Tx) error{
 			}
 			return putUserSummary(tx, u)
 		})
+	},
+	// 3: previous password hashes move out of the user records.
+	func(tx *bolt.Tx) error {
+		history, err := tx.CreateBucketIfNotExists(bucketPasswordHistory)
+		if err != nil {
+			return err
+		}
+		users := tx.Bucket(bucketUsers)
+		var moved []User
+		err = users.ForEach(func(k, v []byte) error {
+			var old struct {
+				History []string `json:"password_history"`
+			}
+			if err := getJSON(users, k, &old); err != nil || len(old.History) == 0 {
+				return err
+			}
+			if err := putJSON(history, k, old.History); err != nil {
+				return err
+			}
+			var u User
+			if err := getJSON(users, k, &u); err != nil {
+				return err
+			}
+			moved = append(moved, u)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, u := range moved { // rewritten without the old field
+			if err := putUser(tx, u); err != nil {
+				return err
+			}
+		}
+		return nil
 	},
 }
 

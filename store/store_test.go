@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -213,8 +215,9 @@ func TestPasswordHistoryKeepsEight(t *testing.T) {
 	if got.PasswordHash != "h:" { // '0'+10
 		t.Fatalf("current = %q", got.PasswordHash)
 	}
-	if len(got.PasswordHistory) != HistoryDepth || got.PasswordHistory[0] != "h9" || got.PasswordHistory[7] != "h2" {
-		t.Fatalf("history = %v", got.PasswordHistory)
+	history, err := s.PasswordHistory(u.ID)
+	if err != nil || len(history) != HistoryDepth || history[0] != "h9" || history[7] != "h2" {
+		t.Fatalf("history = %v, %v", history, err)
 	}
 }
 
@@ -269,5 +272,49 @@ func TestFirstSignInLeavesOneWelcome(t *testing.T) {
 	}
 	if _, _, err := s.Session(hashOf(5), time.Hour, time.Hour); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("replaced session: %v", err)
+	}
+}
+
+func TestMigrationMovesPasswordHistoryOutOfUserRecords(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v2.db")
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, u := seed(t, s)
+	// Write the record as version 2 did, with its history inside, and
+	// step the schema back.
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		raw := fmt.Sprintf(`{"id":%d,"user_id":"Sam.Patel","email":"Sam.Patel@nhs.net","org_id":%d,"status":"active","password_hash":"h2","password_history":["h1","h0"]}`, u.ID, u.OrgID)
+		if err := tx.Bucket(bucketUsers).Put(itob(u.ID), []byte(raw)); err != nil {
+			return err
+		}
+		if err := tx.DeleteBucket(bucketPasswordHistory); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keySchema, itob(2))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	history, err := s.PasswordHistory(u.ID)
+	if err != nil || len(history) != 2 || history[0] != "h1" {
+		t.Fatalf("history after migration = %v, %v", history, err)
+	}
+	s.db.View(func(tx *bolt.Tx) error {
+		if raw := tx.Bucket(bucketUsers).Get(itob(u.ID)); bytes.Contains(raw, []byte("password_history")) {
+			t.Errorf("the user record still holds its history: %s", raw)
+		}
+		return nil
+	})
+	if got, _ := s.User(u.ID); got.PasswordHash != "h2" {
+		t.Fatalf("user after migration = %+v", got)
 	}
 }

@@ -49,9 +49,8 @@ type User struct {
 	Status    Status `json:"status"`
 
 	PasswordHash string `json:"password_hash,omitempty"`
-	// PasswordHistory holds the previous hashes, newest first, so rule 5 can
-	// compare a new password with them.
-	PasswordHistory []string  `json:"password_history,omitempty"`
+	// The previous hashes are kept apart (PasswordHistory), so the record
+	// every signed-in page reads stays small.
 	PasswordChanged time.Time `json:"password_changed"`
 	FailedSignIns   int       `json:"failed_sign_ins"`
 	LockedAt        time.Time `json:"locked_at"`
