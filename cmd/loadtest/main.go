@@ -85,6 +85,7 @@ func main() {
 	flag.IntVar(&cfg.starts, "starts", 10, "starts for the start-up median")
 	flag.DurationVar(&cfg.ceilingFor, "ceiling-time", 3*time.Second, "how long the argon2id ceiling is measured")
 	flag.StringVar(&cfg.appEnv, "app-env", "", "extra environment for the app, comma-separated (e.g. GOMEMLIMIT=64MiB)")
+	check := flag.Bool("check", false, "exit 1 if any request went unanswered or got a server error other than 503 busy (for CI's short run)")
 	flag.Parse()
 	for _, kv := range strings.Split(cfg.appEnv, ",") {
 		if kv = strings.TrimSpace(kv); kv != "" {
@@ -95,7 +96,19 @@ func main() {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
+	if *check && len(problems) > 0 {
+		fmt.Fprintln(os.Stderr, "loadtest: "+strings.Join(problems, "; "))
+		os.Exit(1)
+	}
 }
+
+// problems are requests that got no answer or a server fault, gathered
+// for -check. Figures are not judged here: they are noisy on shared
+// machines, so BENCHMARKS.md records them instead.
+var (
+	problemsMu sync.Mutex
+	problems   []string
+)
 
 // serveHello is the baseline: a bare Fiber handler in its own process, as
 // the app is in its own.
@@ -526,6 +539,16 @@ func drive(name string, clients, n int, limit time.Duration, do func(worker, i i
 	}
 	wg.Wait()
 	p.elapsed = time.Since(start)
+	problemsMu.Lock()
+	if p.errors > 0 {
+		problems = append(problems, fmt.Sprintf("%s: %d requests got no answer", name, p.errors))
+	}
+	for code, count := range p.byStatus {
+		if code >= 500 && code != http.StatusServiceUnavailable {
+			problems = append(problems, fmt.Sprintf("%s: %d answers were %d", name, count, code))
+		}
+	}
+	problemsMu.Unlock()
 	for code, count := range p.byStatus {
 		if isOK(code) {
 			p.ok += count
