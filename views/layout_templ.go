@@ -70,7 +70,7 @@ func Layout(p Page) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "<header class=\"nhsuk-header\" role=\"banner\"><div class=\"nhsuk-header__container nhsuk-width-container app-header\"><a class=\"app-header__service\" href=\"/\" data-testid=\"service-name\"><span class=\"app-nhs-logo\" aria-label=\"NHS\">NHS</span> <span class=\"app-header__service-name\">Calculating Quality Reporting Service</span></a> ")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "<header class=\"nhsuk-header\" role=\"banner\"><div class=\"nhsuk-header__container nhsuk-width-container app-header\"><a class=\"app-header__service\" href=\"/\" data-testid=\"service-name\"><span class=\"app-nhs-logo\">NHS</span> <span class=\"app-header__service-name\">Calculating Quality Reporting Service</span></a> ")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
