@@ -43,7 +43,7 @@ func (s *Store) Session(hash []byte, idle, absolute time.Duration) (Session, Use
 			return err
 		}
 		var err error
-		u, err = getUser(tx, sess.UserID)
+		u, err = s.cachedUser(tx, sess.UserID)
 		return err
 	})
 	if err != nil {

@@ -136,8 +136,9 @@ type Options struct {
 
 // Store is the application's database.
 type Store struct {
-	db  *bolt.DB
-	now func() time.Time
+	db    *bolt.DB
+	now   func() time.Time
+	users decodedUsers
 }
 
 // Open opens (creating when missing) the database at path, creates its
@@ -173,7 +174,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &Store{db: db, now: opts.Now}
+	s := &Store{db: db, now: opts.Now, users: decodedUsers{m: map[uint64]decodedUser{}}}
 	if err := s.migrate(); err != nil {
 		db.Close()
 		return nil, err

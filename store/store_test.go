@@ -318,3 +318,31 @@ func TestMigrationMovesPasswordHistoryOutOfUserRecords(t *testing.T) {
 		t.Fatalf("user after migration = %+v", got)
 	}
 }
+
+// The decoded-user cache behind Session never serves a changed record's
+// old copy.
+func TestSessionSeesEveryChangeToTheUser(t *testing.T) {
+	s, _ := openTest(t)
+	_, u := seed(t, s)
+	s.SetPasswordWithLink(hashOf(1), LinkRegister, "h", nil)
+	if _, err := s.SignedIn(u.ID, hashOf(5), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := s.Session(hashOf(5), time.Hour, time.Hour); err != nil || got.FirstName != "Sam" {
+		t.Fatalf("first read: %+v, %v", got, err)
+	}
+	edited := u
+	edited.FirstName = "Samuel"
+	if _, err := s.UpdateUser(edited); err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := s.Session(hashOf(5), time.Hour, time.Hour); err != nil || got.FirstName != "Samuel" {
+		t.Fatalf("after an edit the session read %q, %v", got.FirstName, err)
+	}
+	if _, err := s.SetStatus(u.ID, StatusDisabled); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Session(hashOf(5), time.Hour, time.Hour); err == nil {
+		t.Fatal("a disabled user's session still works")
+	}
+}
