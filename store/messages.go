@@ -100,10 +100,14 @@ func (s *Store) HeaderInfo(userID, orgID uint64) (Organisation, int, error) {
 		unread int
 	)
 	err := s.db.View(func(tx *bolt.Tx) error {
-		if err := getJSON(tx.Bucket(bucketOrgs), itob(orgID), &org); err != nil {
-			return err
+		raw := tx.Bucket(bucketOrgs).Get(itob(orgID))
+		if raw == nil {
+			return ErrNotFound
 		}
 		var err error
+		if org, err = s.orgs.get(orgID, raw); err != nil {
+			return err
+		}
 		unread, err = unreadCount(tx, userID)
 		return err
 	})

@@ -43,7 +43,11 @@ func (s *Store) Session(hash []byte, idle, absolute time.Duration) (Session, Use
 			return err
 		}
 		var err error
-		u, err = s.cachedUser(tx, sess.UserID)
+		raw := tx.Bucket(bucketUsers).Get(itob(sess.UserID))
+		if raw == nil {
+			return ErrNotFound
+		}
+		u, err = s.users.get(sess.UserID, raw)
 		return err
 	})
 	if err != nil {

@@ -138,7 +138,8 @@ type Options struct {
 type Store struct {
 	db    *bolt.DB
 	now   func() time.Time
-	users decodedUsers
+	users decodeCache[User]
+	orgs  decodeCache[Organisation]
 }
 
 // Open opens (creating when missing) the database at path, creates its
@@ -174,7 +175,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &Store{db: db, now: opts.Now, users: decodedUsers{m: map[uint64]decodedUser{}}}
+	s := &Store{db: db, now: opts.Now}
 	if err := s.migrate(); err != nil {
 		db.Close()
 		return nil, err

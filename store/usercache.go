@@ -4,49 +4,45 @@ import (
 	"bytes"
 	"encoding/json"
 	"sync"
-
-	bolt "go.etcd.io/bbolt"
 )
 
-// decodedUsers keeps the last decoded copy of each user record beside the
-// bytes it came from. Every signed-in page reads the user; comparing the
-// stored bytes with the cached ones is far cheaper than decoding the JSON
-// again, and it can never serve a stale copy: any change to the record
-// changes its bytes.
-type decodedUsers struct {
+// decodeCache keeps the last decoded copy of each record beside the bytes
+// it came from. Every signed-in page reads the user and their organisation;
+// comparing the stored bytes with the cached ones is far cheaper than
+// decoding the JSON again, and it can never serve a stale copy: any change
+// to a record changes its bytes.
+type decodeCache[T any] struct {
 	mu sync.Mutex
-	m  map[uint64]decodedUser
+	m  map[uint64]decoded[T]
 }
 
-type decodedUser struct {
+type decoded[T any] struct {
 	raw []byte
-	u   User
+	v   T
 }
 
-// maxDecodedUsers bounds the cache; past it the cache starts again empty.
-const maxDecodedUsers = 20000
+// maxDecoded bounds each cache; past it the cache starts again empty.
+const maxDecoded = 20000
 
-// cachedUser is getUser through the cache, for the per-request reads.
-func (s *Store) cachedUser(tx *bolt.Tx, id uint64) (User, error) {
-	raw := tx.Bucket(bucketUsers).Get(itob(id))
-	if raw == nil {
-		return User{}, ErrNotFound
-	}
-	s.users.mu.Lock()
-	d, ok := s.users.m[id]
-	s.users.mu.Unlock()
+// get decodes raw, the stored bytes of record id (valid only inside the
+// reading transaction), through the cache. T must hold no pointers or
+// slices the caller could change: copies are shared.
+func (c *decodeCache[T]) get(id uint64, raw []byte) (T, error) {
+	c.mu.Lock()
+	d, ok := c.m[id]
+	c.mu.Unlock()
 	if ok && bytes.Equal(d.raw, raw) {
-		return d.u, nil
+		return d.v, nil
 	}
-	var u User
-	if err := json.Unmarshal(raw, &u); err != nil {
-		return User{}, err
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, err
 	}
-	s.users.mu.Lock()
-	if len(s.users.m) >= maxDecodedUsers {
-		s.users.m = map[uint64]decodedUser{}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxDecoded {
+		c.m = map[uint64]decoded[T]{}
 	}
-	s.users.m[id] = decodedUser{raw: bytes.Clone(raw), u: u}
-	s.users.mu.Unlock()
-	return u, nil
+	c.m[id] = decoded[T]{raw: bytes.Clone(raw), v: v}
+	c.mu.Unlock()
+	return v, nil
 }

@@ -36,7 +36,8 @@ type Organisation struct {
 	ODSCode string `json:"ods_code"`
 }
 
-// User is a CQRS account.
+// User is a CQRS account. It holds no slices, maps or pointers: decoded
+// copies are shared through the store's cache, so they must be plain values.
 type User struct {
 	ID        uint64 `json:"id"`
 	UserID    string `json:"user_id"` // as the administrator typed it; unique ignoring case
@@ -171,7 +172,13 @@ func (s *Store) userByIndex(index []byte, value string) (User, error) {
 func (s *Store) Organisation(id uint64) (Organisation, error) {
 	var o Organisation
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return getJSON(tx.Bucket(bucketOrgs), itob(id), &o)
+		raw := tx.Bucket(bucketOrgs).Get(itob(id))
+		if raw == nil {
+			return ErrNotFound
+		}
+		var err error
+		o, err = s.orgs.get(id, raw)
+		return err
 	})
 	if err != nil {
 		return Organisation{}, fmt.Errorf("store: organisation %d: %w", id, err)
