@@ -55,8 +55,11 @@ type testEnv struct {
 func newEnv(t testing.TB, adjust ...func(*Config)) *testEnv {
 	t.Helper()
 	clk := &clock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
+	// The store and the app read one training clock over the test clock;
+	// its offset stays 0 unless a training-mode test moves it.
+	training := store.NewClock(clk.Now)
 	path := filepath.Join(t.TempDir(), "cqrs.db")
-	st, err := store.Open(path, store.Options{Now: clk.Now})
+	st, err := store.Open(path, store.Options{Now: training.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,12 +70,12 @@ func newEnv(t testing.TB, adjust ...func(*Config)) *testEnv {
 		st.Close()
 	})
 	cfg := DefaultConfig()
-	cfg.Now = clk.Now
+	cfg.Now, cfg.Clock = training.Now, training
 	for _, f := range adjust {
 		f(&cfg)
 	}
 	logs := &bytes.Buffer{}
-	hasher := secret.NewHasher(testParams, 2, time.Second)
+	hasher := secret.NewHasher(testParams, 4, 5*time.Second)
 	app, err := New(slog.New(slog.NewTextHandler(logs, nil)), cfg, Deps{Store: st, Hasher: hasher})
 	if err != nil {
 		t.Fatal(err)

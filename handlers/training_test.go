@@ -2,9 +2,7 @@ package handlers
 
 import (
 	"bytes"
-	"log/slog"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,37 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/store"
 )
 
-// newTrainingEnv is the app in training mode on a real bbolt file, with a
-// training clock over the test clock shared by the store and the handlers.
+// newTrainingEnv is the app in training mode on a real bbolt file; the
+// training clock (over the test clock) is shared by the store and the app.
 func newTrainingEnv(t *testing.T) *testEnv {
 	t.Helper()
-	clk := &clock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
-	training := store.NewClock(clk.Now)
-	path := filepath.Join(t.TempDir(), "cqrs.db")
-	st, err := store.Open(path, store.Options{Now: training.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Check(); err != nil {
-			t.Errorf("bbolt consistency check: %v", err)
-		}
-		st.Close()
-	})
-	cfg := DefaultConfig()
-	cfg.Demo, cfg.Clock, cfg.Now = true, training, training.Now
-	cfg.SignInRateLimit = 0
-	logs := &bytes.Buffer{}
-	hasher := secret.NewHasher(testParams, 4, 5*time.Second)
-	app, err := New(slog.New(slog.NewTextHandler(logs, nil)), cfg, Deps{Store: st, Hasher: hasher})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testEnv{t: t, app: app, store: st, clock: clk, dbPath: path, logs: logs, hasher: hasher}
+	return newEnv(t, func(c *Config) { c.Demo, c.SignInRateLimit = true, 0 })
 }
 
 // trainer is a client signed in as the training data set's trainer.
