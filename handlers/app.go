@@ -140,7 +140,6 @@ type Store interface {
 	PasswordHistory(userID uint64) ([]string, error)
 
 	Messages(userID uint64) ([]store.Message, int, error)
-	UnreadCount(userID uint64) (int, error)
 	HeaderInfo(userID, orgID uint64) (store.Organisation, int, error)
 	OpenMessage(userID, id uint64) (store.Message, error)
 	DeleteMessage(userID, id uint64) error

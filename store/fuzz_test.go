@@ -75,7 +75,7 @@ func FuzzRecordDecoding(f *testing.F) {
 		s.LinkUser(hash, LinkRegister)
 		s.Session(hash, time.Hour, time.Hour)
 		s.Messages(1)
-		s.UnreadCount(1)
+		s.HeaderInfo(1, 1)
 		s.Emails(EmailFilter{})
 		s.Email(1)
 		s.DueEmails(10)

@@ -63,16 +63,6 @@ func (s *Store) Messages(userID uint64) ([]Message, int, error) {
 	return out, unread, nil
 }
 
-// UnreadCount is the number of unread messages, for the header.
-func (s *Store) UnreadCount(userID uint64) (int, error) {
-	n := 0
-	err := s.db.View(func(tx *bolt.Tx) (err error) {
-		n, err = unreadCount(tx, userID)
-		return err
-	})
-	return n, err
-}
-
 func unreadCount(tx *bolt.Tx, userID uint64) (int, error) {
 	n := 0
 	b := tx.Bucket(bucketMessages)

@@ -54,17 +54,7 @@ func (s *Store) TakeSSOPending(stateHash []byte) (SSOPending, error) {
 // Subjects are case-sensitive (OpenID Connect), unlike User IDs and
 // emails, so the index is read as given.
 func (s *Store) UserBySSOSubject(subject string) (User, error) {
-	var u User
-	err := s.db.View(func(tx *bolt.Tx) error {
-		id := tx.Bucket(bucketUsersBySSO).Get([]byte(subject))
-		if id == nil {
-			return ErrNotFound
-		}
-		var err error
-		u, err = getUser(tx, bytesToID(id))
-		return err
-	})
-	return u, err
+	return s.userByIndex(bucketUsersBySSO, []byte(subject))
 }
 
 // LinkSSOSubject links a provider subject to an account, once: a subject

@@ -146,18 +146,20 @@ func (s *Store) User(id uint64) (User, error) {
 
 // UserByUserID finds a user by User ID, ignoring case.
 func (s *Store) UserByUserID(userID string) (User, error) {
-	return s.userByIndex(bucketUsersByID, userID)
+	return s.userByIndex(bucketUsersByID, foldKey(userID))
 }
 
 // UserByEmail finds a user by email address, ignoring case.
 func (s *Store) UserByEmail(email string) (User, error) {
-	return s.userByIndex(bucketUsersByEmail, email)
+	return s.userByIndex(bucketUsersByEmail, foldKey(email))
 }
 
-func (s *Store) userByIndex(index []byte, value string) (User, error) {
+// userByIndex finds a user through a unique index by its key as stored
+// (folded for User IDs and emails, exact for single sign-on subjects).
+func (s *Store) userByIndex(index, key []byte) (User, error) {
 	var u User
 	err := s.db.View(func(tx *bolt.Tx) error {
-		id := tx.Bucket(index).Get(foldKey(value))
+		id := tx.Bucket(index).Get(key)
 		if id == nil {
 			return ErrNotFound
 		}
