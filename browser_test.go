@@ -161,48 +161,56 @@ var (
 	runningLineRE = regexp.MustCompile(`CQRS is running at (http://\S+)`)
 )
 
-// startApp runs the app as main does, on a free port with a fresh database
-// and an empty environment, and waits until it prints its set-up link and
-// address. Cleanup stops it and fails the test unless run returns nil.
-func startApp(t *testing.T) *testApp {
+// runInProcess runs the app as main does with args (an empty environment),
+// and waits up to within until ready accepts what it has printed. Cleanup
+// stops it and fails the test unless run returns nil.
+func runInProcess(t *testing.T, args []string, within time.Duration, ready func(stdout string) bool) (stdout, stderr *syncBuffer) {
 	t.Helper()
-	a := &testApp{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}}
-	args := []string{"cqrs-signin", "--no-browser", "--addr", "127.0.0.1:0", "--data", filepath.Join(t.TempDir(), "cqrs.db")}
+	stdout, stderr = &syncBuffer{}, &syncBuffer{}
 	getenv := func(string) string { return "" }
-
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, args, getenv, a.Stdout, a.Stderr) }()
+	go func() { done <- run(ctx, append([]string{"cqrs-signin"}, args...), getenv, stdout, stderr) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Errorf("run returned %v\nstderr:\n%s", err, a.Stderr.String())
+				t.Errorf("run returned %v\nstderr:\n%s", err, stderr.String())
 			}
 		case <-time.After(15 * time.Second):
-			t.Errorf("run did not return within 15s of cancel\nstdout:\n%s", a.Stdout.String())
+			t.Errorf("run did not return within 15s of cancel\nstdout:\n%s", stdout.String())
 		}
 	})
-
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		out := a.Stdout.String()
-		setup, running := setupLineRE.FindStringSubmatch(out), runningLineRE.FindStringSubmatch(out)
-		if setup != nil && running != nil {
-			a.SetupURL, a.BaseURL = setup[1], running[1]
-			break
-		}
+	deadline := time.Now().Add(within)
+	for !ready(stdout.String()) {
 		select {
 		case err := <-done:
 			done <- err // for the cleanup
-			t.Fatalf("run returned early: %v\nstdout:\n%s\nstderr:\n%s", err, out, a.Stderr.String())
+			t.Fatalf("run returned early: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("app did not print its set-up link and address within 10s\nstdout:\n%s\nstderr:\n%s", out, a.Stderr.String())
+			t.Fatalf("app was not ready within %s\nstdout:\n%s\nstderr:\n%s", within, stdout.String(), stderr.String())
 		}
 	}
+	return stdout, stderr
+}
+
+// startApp runs the app on a free port with a fresh database, and waits
+// until it prints its set-up link and address.
+func startApp(t *testing.T) *testApp {
+	t.Helper()
+	a := &testApp{}
+	a.Stdout, a.Stderr = runInProcess(t, []string{"--no-browser", "--addr", "127.0.0.1:0", "--data", filepath.Join(t.TempDir(), "cqrs.db")},
+		10*time.Second, func(out string) bool {
+			setup, running := setupLineRE.FindStringSubmatch(out), runningLineRE.FindStringSubmatch(out)
+			if setup == nil || running == nil {
+				return false
+			}
+			a.SetupURL, a.BaseURL = setup[1], running[1]
+			return true
+		})
 	if !strings.HasPrefix(a.SetupURL, a.BaseURL+"/setup?token=") {
 		t.Fatalf("set-up link %q is not under %q", a.SetupURL, a.BaseURL)
 	}

@@ -31,43 +31,16 @@ var trainingLineRE = regexp.MustCompile(`Training mode: learners start at (\S+)\
 // unless run returns nil.
 func startDemoApp(t *testing.T) *demoApp {
 	t.Helper()
-	a := &demoApp{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}}
-	args := []string{"cqrs-signin", "--demo", "--no-browser", "--addr", "127.0.0.1:0", "--data", filepath.Join(t.TempDir(), "training.db")}
-	getenv := func(string) string { return "" }
-
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, args, getenv, a.Stdout, a.Stderr) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run returned %v\nstderr:\n%s", err, a.Stderr.String())
+	a := &demoApp{}
+	a.Stdout, a.Stderr = runInProcess(t, []string{"--demo", "--no-browser", "--addr", "127.0.0.1:0", "--data", filepath.Join(t.TempDir(), "training.db")},
+		20*time.Second, func(out string) bool {
+			training, running := trainingLineRE.FindStringSubmatch(out), runningLineRE.FindStringSubmatch(out)
+			if training == nil || running == nil {
+				return false
 			}
-		case <-time.After(15 * time.Second):
-			t.Errorf("run did not return within 15s of cancel\nstdout:\n%s", a.Stdout.String())
-		}
-	})
-
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		out := a.Stdout.String()
-		training, running := trainingLineRE.FindStringSubmatch(out), runningLineRE.FindStringSubmatch(out)
-		if training != nil && running != nil {
 			a.TrainingURL, a.TrainerUserID, a.TrainerPassword, a.BaseURL = training[1], training[2], training[3], running[1]
-			break
-		}
-		select {
-		case err := <-done:
-			done <- err // for the cleanup
-			t.Fatalf("run returned early: %v\nstdout:\n%s\nstderr:\n%s", err, out, a.Stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("app did not print the training address and the trainer's sign-in within 20s\nstdout:\n%s\nstderr:\n%s", out, a.Stderr.String())
-		}
-	}
+			return true
+		})
 	if a.TrainingURL != a.BaseURL+"/training" {
 		t.Fatalf("training address %q, want %s/training", a.TrainingURL, a.BaseURL)
 	}

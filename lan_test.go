@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"io"
 	"net/http"
@@ -23,29 +22,13 @@ func TestNetworkAddressNeedsHTTPSOrConsent(t *testing.T) {
 // its output once it is serving.
 func startOnLAN(t *testing.T, flags ...string) (*syncBuffer, string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
-	done := make(chan error, 1)
-	args := append([]string{"cqrs-signin", "--no-browser", "--addr", "0.0.0.0:0", "--data", filepath.Join(t.TempDir(), "cqrs.db")}, flags...)
-	go func() { done <- run(ctx, args, func(string) string { return "" }, &out, &out) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(out.String(), "CQRS is running at") {
-		if time.Now().After(deadline) {
-			t.Fatalf("app did not start:\n%s", out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	args := append([]string{"--no-browser", "--addr", "0.0.0.0:0", "--data", filepath.Join(t.TempDir(), "cqrs.db")}, flags...)
+	out, _ := runInProcess(t, args, 10*time.Second, func(out string) bool { return strings.Contains(out, "CQRS is running at") })
 	port := regexp.MustCompile(`running at https?://[^ ]*:(\d+) `).FindStringSubmatch(out.String())
 	if port == nil {
 		t.Fatalf("no port in:\n%s", out.String())
 	}
-	return &out, port[1]
+	return out, port[1]
 }
 
 func TestClassroomHTTPSWithItsOwnCertificate(t *testing.T) {

@@ -96,19 +96,8 @@ func TestBackupRestoreCheck(t *testing.T) {
 
 func TestBackupWhileRunning(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "cqrs.db")
-	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"cqrs-signin", "--no-browser", "--addr", "127.0.0.1:0", "--data", data}, func(string) string { return "" }, &out, &out)
-	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(out.String(), "CQRS is running at") {
-		if time.Now().After(deadline) {
-			t.Fatalf("app did not start:\n%s", out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	runInProcess(t, []string{"--no-browser", "--addr", "127.0.0.1:0", "--data", data}, 10*time.Second,
+		func(out string) bool { return strings.Contains(out, "CQRS is running at") })
 	backup := filepath.Join(t.TempDir(), "hot.db")
 	if msg, err := runCmd(t, "backup", "--data", data, backup); err != nil {
 		t.Fatalf("hot backup: %v\n%s", err, msg)
@@ -118,9 +107,5 @@ func TestBackupWhileRunning(t *testing.T) {
 	}
 	if msg, err := runCmd(t, "restore", "--data", data, backup); err == nil || !strings.Contains(err.Error(), "stop it") {
 		t.Fatalf("restore while running: %v\n%s", err, msg)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
 	}
 }
