@@ -416,14 +416,15 @@ func TestLockedAccountAnswersLikeAnyFailure(t *testing.T) {
 func TestLockedAnswerStillHashes(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.SignInRateLimit = 0 })
 	admin := e.registeredAdmin()
-	sam := e.addUser(admin.OrgID, "sam.patel", "Harbour!2026x")
-	e.addUser(admin.OrgID, "kim.lee", "Harbour!2026x")
+	// The stored hashes carry their parameters: both accounts get OWASP ones.
 	e.hasher = secret.NewHasher(secret.OWASP, 1, 5*time.Second)
 	app, err := New(nilLogger(), e.cfgForRebuild(), Deps{Store: e.store, Hasher: e.hasher})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.app = app
+	sam := e.addUser(admin.OrgID, "sam.patel", "Harbour!2026x")
+	e.addUser(admin.OrgID, "kim.lee", "Harbour!2026x")
 	fastest := func(userID, password string) time.Duration {
 		best := time.Hour
 		for range 4 {
