@@ -126,8 +126,9 @@ func (a *app) legacySignIn(c *fiber.Ctx) error {
 }
 
 // signInQueueWait bounds how long an attempt waits for the ones before it
-// on the same account; past it the answer is "busy, try again".
-const signInQueueWait = 5 * time.Second
+// on the same account; past it the answer is "busy, try again", as when
+// every hashing slot is taken (main's hasher waits as long).
+const signInQueueWait = 2 * time.Second
 
 // accountQueue lets one holder per key in at a time, in turn: the legacy
 // sign-ins of one account check their password and decide one after

@@ -138,8 +138,10 @@ func TestLegacySignInBurstNeverOutrunsTheLock(t *testing.T) {
 		if successes != signedIn {
 			t.Errorf("round %d: %d sessions decided, %d sign-ins audited", round, signedIn, successes)
 		}
-		if rights < len(passwords) && locks != 1 {
-			t.Errorf("round %d: the account was locked %d times, want once", round, locks)
+		// 27 wrong around one right always hold 5 in a row; with 8 right
+		// the successes may break every run. Once locked, it stays locked.
+		if (rights == 1 && locks != 1) || locks > 1 {
+			t.Errorf("round %d: the account was locked %d times", round, locks)
 		}
 		t.Logf("round %d: %d right of 28, %d signed in, locked %d", round, rights, signedIn, locks)
 	}
