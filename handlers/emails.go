@@ -92,9 +92,10 @@ func (a *app) passwordChangedEmail(to store.User, at time.Time) store.Email {
 }
 
 // passwordResetEmail tells the owner their password was reset through an
-// emailed link (which also unlocks the account).
+// emailed link (which also unlocks the account). Its kind is that of any
+// password change; the subject and text say how it changed.
 func (a *app) passwordResetEmail(to store.User, at time.Time) store.Email {
-	return a.composeEmail("password-reset", to, "Your CQRS password was reset", views.EmailModel{
+	return a.composeEmail("password-changed", to, "Your CQRS password was reset", views.EmailModel{
 		Before: []string{
 			"The password of your CQRS account (User ID " + to.UserID + ") was reset on " + at.Format(timeFormat) + " with an Unlock Account or Forgotten Password link. If the account was locked, it is now unlocked.",
 			notYou,

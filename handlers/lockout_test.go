@@ -492,7 +492,7 @@ func TestLockEmailUnlocksTheAccount(t *testing.T) {
 	r := f.post("/reset", url.Values{"password": {"Lakeside#2026"}, "confirm_password": {"Lakeside#2026"}, "csrf_token": {f.csrf("/reset")}})
 	wantStatus(t, r, 303)
 	wantStatus(t, e.client().signIn("sam.patel", "Lakeside#2026", ""), 303)
-	reset := e.newestEmail(sam, "password-reset")
+	reset := e.newestEmail(sam, "password-changed")
 	for _, want := range []string{"was reset on", "it is now unlocked", "If this wasn't you, contact your CQRS User Administrator"} {
 		if !strings.Contains(reset.Text, want) {
 			t.Errorf("reset notice lacks %q:\n%s", want, reset.Text)
