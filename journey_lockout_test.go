@@ -8,9 +8,11 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// Journey: too many failed legacy sign-ins lock the account; the user
-// unlocks it and chooses a new password through Unlock Account or Forgotten
-// Password and the emailed link (design journey 8).
+// Journey: too many failed legacy sign-ins lock the account, and from then
+// on every attempt, the right password included, gets the same answer as
+// any failure; the owner is told by email. The user unlocks the account and
+// chooses a new password through Unlock Account or Forgotten Password and
+// the emailed link (design journey 8).
 func TestLockoutAndRecoveryJourney(t *testing.T) {
 	ctx, base, adminPW := startJourney(t)
 	lee := newUser{UserID: "lee.smith", FirstName: "Lee", LastName: "Smith", WorkPhone: "0113 496 0002", Email: "lee.smith@nhs.net"}
@@ -18,6 +20,7 @@ func TestLockoutAndRecoveryJourney(t *testing.T) {
 		leePassword = "Harbour#Lights42"
 		newPassword = "Meadow!Bank2027"
 		signInError = "Incorrect user ID or password. Type the correct user ID and password, and try again."
+		lockoutHelp = "5 unsuccessful attempts in a row lock your account. If it is locked, we have emailed you a link to unlock it; you can also use Unlock Account or Forgotten Password, or ask your CQRS User Administrator to unlock it."
 	)
 
 	// The administrator sets up lee.smith, who registers.
@@ -25,7 +28,8 @@ func TestLockoutAndRecoveryJourney(t *testing.T) {
 	setUpUser(t, ctx, base, lee, "")
 	leeCtx := registerFromMailbox(t, ctx, base, lee, leePassword)
 
-	// Five wrong passwords: the same generic answer each time.
+	// Five wrong passwords: the same generic answer each time, which says
+	// how the lockout works.
 	step(t, leeCtx, "open the CQRS Login page",
 		chromedp.Navigate(base+"/login"),
 		chromedp.WaitVisible(tid("legacy-form")),
@@ -38,23 +42,32 @@ func TestLockoutAndRecoveryJourney(t *testing.T) {
 		if got := textOf(t, leeCtx, "signin-error"); got != signInError {
 			t.Errorf("failed sign-in %d: message %q", i, got)
 		}
+		if got := textOf(t, leeCtx, "signin-lockout"); got != lockoutHelp {
+			t.Errorf("failed sign-in %d: lockout text %q", i, got)
+		}
 		if got := attr(t, leeCtx, "#user_id", "value"); got != lee.UserID {
 			t.Errorf("failed sign-in %d: User ID kept as %q", i, got)
 		}
 	}
 	screenshot(t, leeCtx, "19-lockout-failed-sign-in")
+	failedPage := bodyText(t, leeCtx)
 
-	// Now even the right password only shows that the account is locked.
-	if status := submitLegacy(t, leeCtx, lee.UserID, leePassword); status != http.StatusForbidden {
-		t.Errorf("right password on a locked account: status %d, want 403", status)
+	// Now the right password gets exactly the same answer: the page tells
+	// nobody that the account is locked, or that the password was right.
+	if status := submitLegacy(t, leeCtx, lee.UserID, leePassword); status != http.StatusUnauthorized {
+		t.Errorf("right password on a locked account: status %d, want 401", status)
 	}
-	step(t, leeCtx, "wait for the locked page", chromedp.WaitVisible(tid("locked-heading")))
-	if got := textOf(t, leeCtx, "locked-heading"); got != "Your account is locked" {
-		t.Errorf("locked heading = %q", got)
+	if got := bodyText(t, leeCtx); got != failedPage {
+		t.Errorf("the right password on a locked account changed the page:\n%s\nwas:\n%s", got, failedPage)
 	}
-	wantTexts(t, "the locked page", bodyText(t, leeCtx),
-		"locked after too many unsuccessful attempts", "Unlock Account or Forgotten Password", "support@cqrs.co.uk", "0800 4402777")
 	screenshot(t, leeCtx, "20-lockout-locked")
+
+	// The owner learns of the lock by email, with a link to unlock it.
+	openMailbox(t, ctx, base)
+	if link := openEmail(t, ctx, lee.Email, "Your CQRS account is locked"); !strings.HasPrefix(link, base+"/reset?token=") {
+		t.Errorf("unlock link %q is not %s/reset?token=…", link, base)
+	}
+	wantTexts(t, "the lock email", bodyText(t, ctx), "after 5 unsuccessful attempts in a row", "Unlock your CQRS account")
 
 	// The administrator's list shows the account locked.
 	step(t, ctx, "open the users list",

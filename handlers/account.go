@@ -86,12 +86,14 @@ func (a *app) changePassword(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u, err = a.store.ChangePassword(u.ID, encoded, currentSession(c))
+	notify := a.passwordChangedEmail(u, a.cfg.Now())
+	u, err = a.store.ChangePassword(u.ID, encoded, currentSession(c), &notify)
 	if errors.Is(err, store.ErrNotFound) {
 		return fiber.ErrNotFound
 	} else if err != nil {
 		return err
 	}
+	a.wakeMailer()
 	a.log.Info("password changed", "user_id", u.UserID)
 	a.audit(c, store.AuditEvent{Type: evPasswordChanged, Subject: u.UserID, OrgID: u.OrgID, Method: "account"})
 	c.Locals(localUser, u)

@@ -128,7 +128,7 @@ type Store interface {
 
 	UserByUserID(userID string) (store.User, error)
 	Organisation(id uint64) (store.Organisation, error)
-	RecordSignInFailure(userID string, lockAfter int, event store.AuditEvent) (bool, error)
+	LegacySignIn(a store.SignInAttempt) (store.SignInResult, error)
 	UserByEmail(email string) (store.User, error)
 	Audit(e store.AuditEvent) error
 	AuditEvents(f store.AuditFilter) ([]store.AuditEvent, int, error)
@@ -136,7 +136,7 @@ type Store interface {
 	Session(hash []byte, idle, absolute time.Duration) (store.Session, store.User, error)
 	DeleteSession(hash []byte) error
 	DeleteExpiredSessions(idle, absolute time.Duration) (int, error)
-	ChangePassword(userID uint64, newHash string, keepSession []byte) (store.User, error)
+	ChangePassword(userID uint64, newHash string, keepSession []byte, notify *store.Email) (store.User, error)
 	PasswordHistory(userID uint64) ([]string, error)
 
 	Messages(userID uint64) ([]store.Message, int, error)
@@ -162,7 +162,7 @@ type Store interface {
 	PutSSOPending(stateHash []byte, p store.SSOPending) error
 	TakeSSOPending(stateHash []byte) (store.SSOPending, error)
 	UserBySSOSubject(subject string) (store.User, error)
-	LinkSSOSubject(userID uint64, subject string) (store.User, error)
+	LinkSSOSubject(userID uint64, subject string, notify *store.Email) (store.User, error)
 	UnlinkSSOSubject(userID uint64) (store.User, error)
 	Email(id uint64) (store.Email, error)
 	LatestEmails(userIDs []uint64) (map[uint64]store.Email, error)
@@ -193,6 +193,8 @@ type app struct {
 	csrfKey []byte
 	// resetThrottle counts reset emails per account.
 	resetThrottle accountThrottle
+	// signInQueue lets one legacy sign-in per account check and decide at a time.
+	signInQueue   accountQueue
 	rp            relyingParty
 	nhsmail       NHSmailDirectory
 	nhsmailServer http.Handler

@@ -15,9 +15,9 @@ import (
 
 // Audit event types, one per kind of security event.
 const (
-	evSignIn          = "sign-in"
-	evSignInFailed    = "sign-in-failed"
-	evSignInLocked    = "sign-in-while-locked"
+	evSignIn          = store.AuditSignIn
+	evSignInFailed    = store.AuditSignInFailed
+	evSignInLocked    = store.AuditSignInLocked
 	evSignOut         = "sign-out"
 	evUnlock          = "unlock"
 	evPasswordSet     = "password-set"
@@ -38,7 +38,7 @@ const (
 	evResetRequested  = "reset-requested"
 )
 
-var auditTypes = []string{evSignIn, evSignInFailed, evSignInLocked, "lockout", evSignOut, evUnlock, evPasswordSet, evPasswordChanged,
+var auditTypes = []string{evSignIn, evSignInFailed, evSignInLocked, store.AuditLockout, evSignOut, evUnlock, evPasswordSet, evPasswordChanged,
 	evPasswordReset, evLinkSent, evLinkUsed, evLinkRefused, evInviteRevoked, evUserCreated, evUserEdited, evRoleChanged,
 	evUserDisabled, evUserEnabled, evSSORefused, evSSOUnlinked, evSetupUsed, evResetRequested}
 

@@ -3,9 +3,11 @@ package handlers
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
+	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/store"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
@@ -74,15 +76,68 @@ func (a *app) resetEmail(to store.User, token string, expires time.Time) store.E
 	}, token)
 }
 
-// passwordChangedEmail tells the owner their password changed, so a change
-// they did not make does not go unnoticed.
+// notYou is the last word of every email that reports a change to an
+// account, so a change the owner did not make does not go unnoticed.
+const notYou = "If this wasn't you, contact your CQRS User Administrator at once."
+
+// passwordChangedEmail tells the owner their password was changed on the
+// account page.
 func (a *app) passwordChangedEmail(to store.User, at time.Time) store.Email {
 	return a.composeEmail("password-changed", to, "Your CQRS password was changed", views.EmailModel{
 		Before: []string{
 			"The password of your CQRS account (User ID " + to.UserID + ") was changed on " + at.Format(timeFormat) + ".",
-			"If you did not change it, contact your CQRS User Administrator or the CQRS help desk at once.",
+			notYou,
 		},
 	}, "")
+}
+
+// passwordResetEmail tells the owner their password was reset through an
+// emailed link (which also unlocks the account). Its kind is that of any
+// password change; the subject and text say how it changed.
+func (a *app) passwordResetEmail(to store.User, at time.Time) store.Email {
+	return a.composeEmail("password-changed", to, "Your CQRS password was reset", views.EmailModel{
+		Before: []string{
+			"The password of your CQRS account (User ID " + to.UserID + ") was reset on " + at.Format(timeFormat) + " with an Unlock Account or Forgotten Password link. If the account was locked, it is now unlocked.",
+			notYou,
+		},
+	}, "")
+}
+
+// lockedEmail tells the owner their account was locked, with a link to
+// unlock it and choose a new password: since the sign-in page answers a
+// locked account like any failure, this email is how the owner learns of
+// it. The store calls it inside the transaction that sets the lock.
+func (a *app) lockedEmail(to store.User, expires time.Time) (store.Email, []byte) {
+	token := secret.NewToken()
+	return a.composeEmail("lockout", to, "Your CQRS account is locked", views.EmailModel{
+		Before: []string{
+			fmt.Sprintf("Your CQRS account (User ID %s) was locked on %s after %d unsuccessful attempts in a row to sign in.", to.UserID, to.LockedAt.Format(timeFormat), a.cfg.LockAfter),
+			"Use the link below to unlock your account and choose a new password.",
+		},
+		LinkText: "Unlock your CQRS account",
+		Link:     a.linkURL("/reset", token),
+		After: []string{
+			"The link works once and expires on " + expires.Format(timeFormat) + ". After that, use Unlock Account or Forgotten Password on the CQRS Login page, or ask your CQRS User Administrator to unlock your account.",
+			"If the attempts weren't you, someone may be trying to guess your password: choosing a new one through this link keeps it safe. You can also contact your CQRS User Administrator.",
+		},
+	}, token), secret.HashToken(token)
+}
+
+// nhsmailLinkedEmail tells the owner an NHSmail identity was linked to
+// their account: from then on that identity signs in to it.
+func (a *app) nhsmailLinkedEmail(to store.User, identity string) *store.Email {
+	at := a.cfg.Now()
+	who := "An NHSmail account"
+	if identity != "" {
+		who = "The NHSmail account " + identity
+	}
+	e := a.composeEmail("nhsmail-linked", to, "An NHSmail account was linked to your CQRS account", views.EmailModel{
+		Before: []string{
+			who + " was linked to your CQRS account (User ID " + to.UserID + ") on " + at.Format(timeFormat) + ", when it was used to sign in with NHSmail single sign-on. From now on it signs in to this account.",
+			notYou,
+		},
+	}, "")
+	return &e
 }
 
 // wakeMailer starts delivery of a just-queued email.

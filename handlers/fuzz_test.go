@@ -221,6 +221,9 @@ func FuzzComposeEmail(f *testing.F) {
 			a.registrationEmail(to, to, org, "tok", now),
 			a.resetEmail(to, "tok", now),
 			a.passwordChangedEmail(to, now),
+			a.passwordResetEmail(to, now),
+			firstOf(a.lockedEmail(to, now)),
+			*a.nhsmailLinkedEmail(to, email),
 			a.composeEmail("custom", to, "Subject", views.EmailModel{}, ""),
 		} {
 			for name, v := range map[string]string{"ToName": m.ToName, "To": m.To, "Subject": m.Subject} {
@@ -234,3 +237,6 @@ func FuzzComposeEmail(f *testing.F) {
 		}
 	})
 }
+
+// firstOf is the first of two results.
+func firstOf[A, B any](a A, _ B) A { return a }

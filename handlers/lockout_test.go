@@ -2,28 +2,51 @@ package handlers
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/csv"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/store"
 )
 
 // resetLinkFor returns the path of the newest reset link emailed to u.
 func (e *testEnv) resetLinkFor(u store.User) string {
 	e.t.Helper()
-	emails, _ := e.store.Emails(store.EmailFilter{UserID: u.ID, Limit: 5})
+	return e.linkIn(u, "reset")
+}
+
+// linkIn returns the path of the /reset link in the newest email of that
+// kind sent to u.
+func (e *testEnv) linkIn(u store.User, kind string) string {
+	e.t.Helper()
+	m := e.newestEmail(u, kind)
+	i := strings.Index(m.Text, "/reset?token=")
+	if i < 0 {
+		e.t.Fatalf("the %s email has no link:\n%s", kind, m.Text)
+	}
+	return m.Text[i : i+strings.IndexByte(m.Text[i:], '\n')]
+}
+
+// newestEmail is the newest email of that kind queued for u.
+func (e *testEnv) newestEmail(u store.User, kind string) store.Email {
+	e.t.Helper()
+	emails, _ := e.store.Emails(store.EmailFilter{UserID: u.ID, Limit: 20})
 	for _, m := range emails {
-		if m.Kind == "reset" {
-			i := strings.Index(m.Text, "/reset?token=")
-			return m.Text[i : i+strings.IndexByte(m.Text[i:], '\n')]
+		if m.Kind == kind {
+			return m
 		}
 	}
-	e.t.Fatal("no reset email")
-	return ""
+	e.t.Fatalf("no %s email for %s", kind, u.UserID)
+	return store.Email{}
 }
 
 func TestLockoutAndRecovery(t *testing.T) {
@@ -44,17 +67,12 @@ func TestLockoutAndRecovery(t *testing.T) {
 		t.Errorf("a locked account's existing session still works: %d", r.StatusCode)
 	}
 
-	t.Run("while locked the right password is refused, and only it shows the locked page", func(t *testing.T) {
+	t.Run("while locked the right password is refused like a wrong one", func(t *testing.T) {
 		r := c.signIn("sam.patel", "Harbour!2026x", "")
-		wantStatus(t, r, 403)
-		wantText(t, r, "Your account is locked", "Unlock Account or Forgotten Password")
+		wantStatus(t, r, 401)
+		wantText(t, r, signInFailed, "5 unsuccessful attempts in a row lock your account", "Unlock Account or Forgotten Password")
 		if _, ok := c.jar[sessionCookie]; ok {
 			t.Fatal("a locked account got a session")
-		}
-		wrong := c.signIn("sam.patel", "still-wrong", "")
-		wantStatus(t, wrong, 401)
-		if strings.Contains(wrong.body, "locked") {
-			t.Fatal("a wrong password learns the account is locked")
 		}
 	})
 
@@ -100,7 +118,7 @@ func TestLockoutAndRecovery(t *testing.T) {
 		for i := 0; i < 5; i++ {
 			e.client().signIn("sam.patel", "wrong-password", "")
 		}
-		wantStatus(t, e.client().signIn("sam.patel", "Quayside#2026", ""), 403)
+		wantStatus(t, e.client().signIn("sam.patel", "Quayside#2026", ""), 401)
 		wantText(t, e.orgAdmin.get("/admin/users?state=locked"), "sam.patel")
 		wantStatus(t, e.orgAdmin.post(fmt.Sprintf("/admin/users/%d/unlock", sam.ID), url.Values{"csrf_token": {e.orgAdmin.csrf("/admin/users")}}), 303)
 		wantStatus(t, e.client().signIn("sam.patel", "Quayside#2026", ""), 303)
@@ -236,4 +254,339 @@ func TestAuditLog(t *testing.T) {
 			t.Error("the attempt with a formula User ID is not in the CSV")
 		}
 	})
+}
+
+// burstAttempt is one sign-in of a parallel burst.
+type burstAttempt struct {
+	password string
+	status   int
+}
+
+// signInBurst releases the attempts against userID together, each from a
+// fresh browser, and returns their answers.
+func (e *testEnv) signInBurst(userID string, passwords []string) []burstAttempt {
+	e.t.Helper()
+	seed := "AAAAAAAAAAAAAAAAAAAAAA"
+	token := e.csrfFor(seed)
+	out := make([]burstAttempt, len(passwords))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, pw := range passwords {
+		out[i].password = pw
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := e.client()
+			c.jar[csrfCookie] = seed
+			<-start
+			r := c.post("/login", url.Values{"user_id": {userID}, "password": {pw}, "csrf_token": {token}})
+			out[i].status = r.StatusCode
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return out
+}
+
+// wantNoSignInAfterLockLimit walks the account's audit entries after
+// afterID in the order they were written and fails when a sign-in
+// succeeded once lockAfter failures in a row had been recorded before it.
+// It returns how many sign-ins succeeded.
+func wantNoSignInAfterLockLimit(t *testing.T, s *store.Store, userID string, afterID uint64, lockAfter int) int {
+	t.Helper()
+	events, _, err := s.AuditEvents(store.AuditFilter{Subject: userID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(events, func(a, b store.AuditEvent) int { return cmp.Compare(a.ID, b.ID) })
+	failures, successes := 0, 0
+	for _, ev := range events {
+		if ev.ID <= afterID {
+			continue
+		}
+		switch ev.Type {
+		case evSignInFailed:
+			failures++
+		case evSignIn:
+			successes++
+			if failures >= lockAfter {
+				t.Errorf("a sign-in succeeded after %d failures in a row had been recorded", failures)
+			}
+			failures = 0
+		}
+	}
+	return successes
+}
+
+func lastAuditID(t *testing.T, s *store.Store) uint64 {
+	t.Helper()
+	events, _, err := s.AuditEvents(store.AuditFilter{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) == 0 {
+		return 0
+	}
+	return events[0].ID
+}
+
+// TestLockoutHoldsAgainstAParallelBurst is issue 11's race: attempts
+// released together used to read the lock before hashing and record the
+// failure after it, so the right password got in after a dozen failures.
+func TestLockoutHoldsAgainstAParallelBurst(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.SignInRateLimit = 0 })
+	admin := e.registeredAdmin()
+	sam := e.addUser(admin.OrgID, "sam.patel", "Harbour!2026x")
+	const lockAfter = 5
+	for round, rights := range []int{1, 1, 1, 8, 8} {
+		passwords := make([]string, 28)
+		for i := range passwords {
+			passwords[i] = fmt.Sprintf("Wrong!Guess%02d", i)
+		}
+		for _, i := range rand.Perm(len(passwords))[:rights] {
+			passwords[i] = "Harbour!2026x"
+		}
+		if _, err := e.store.Unlock(sam.ID); err != nil {
+			t.Fatal(err)
+		}
+		before := lastAuditID(t, e.store)
+		answers := e.signInBurst("sam.patel", passwords)
+		signedIn := 0
+		for _, a := range answers {
+			switch {
+			case a.status == 303 && a.password == "Harbour!2026x":
+				signedIn++
+			case a.status == 401:
+			default:
+				t.Errorf("round %d: %q answered %d", round, a.password, a.status)
+			}
+		}
+		if got := wantNoSignInAfterLockLimit(t, e.store, "sam.patel", before, lockAfter); got != signedIn {
+			t.Errorf("round %d: %d sign-ins answered 303, %d recorded", round, signedIn, got)
+		}
+		// 27 wrong around one right always hold 5 in a row; with 8 right
+		// the successes may break every run, as they should.
+		if u, _ := e.store.User(sam.ID); rights == 1 && u.LockedAt.IsZero() {
+			t.Errorf("round %d: 27 wrong passwords did not lock the account", round)
+		}
+	}
+}
+
+// TestLockedAccountAnswersLikeAnyFailure is issue 11's oracle: a locked
+// account used to answer "Your account is locked" (403) only to its right
+// password. Now the first failure, the one that locks, and every attempt
+// after it, right password or wrong, get the same status and bytes.
+func TestLockedAccountAnswersLikeAnyFailure(t *testing.T) {
+	e := newAdminEnv(t)
+	sam, _ := e.store.UserByUserID("sam.patel")
+	attempt := func(password string) response {
+		c := e.client()
+		c.jar[csrfCookie] = "AAAAAAAAAAAAAAAAAAAAAA" // same CSRF seed, so bodies are comparable
+		return c.post("/login", url.Values{"user_id": {"sam.patel"}, "password": {password}, "csrf_token": {e.csrfFor("AAAAAAAAAAAAAAAAAAAAAA")}})
+	}
+	first := attempt("wrong-password")
+	wantStatus(t, first, 401)
+	wantText(t, first, signInFailed, "5 unsuccessful attempts in a row lock your account",
+		"Unlock Account or Forgotten Password", "ask your CQRS User Administrator")
+	for i := 2; i <= 4; i++ {
+		attempt("wrong-password")
+	}
+	answers := map[string]response{"the failure that locks": attempt("wrong-password")}
+	if u, _ := e.store.User(sam.ID); u.LockedAt.IsZero() {
+		t.Fatal("not locked after 5 failures")
+	}
+	answers["locked, right password"] = attempt("Harbour!2026x")
+	answers["locked, wrong password"] = attempt("still-wrong")
+	answers["locked, empty password"] = attempt("")
+	answers["locked, right password again"] = attempt("Harbour!2026x")
+	for name, r := range answers {
+		if r.StatusCode != first.StatusCode || r.body != first.body {
+			t.Errorf("%s: %d, body differs from the first failure's: %v", name, r.StatusCode, r.body != first.body)
+		}
+		if _, ok := r.Header["Set-Cookie"]; ok && strings.Contains(strings.Join(r.Header["Set-Cookie"], ";"), sessionCookie) {
+			t.Errorf("%s set a session cookie", name)
+		}
+	}
+	if u, _ := e.store.User(sam.ID); u.LockedAt.IsZero() {
+		t.Fatal("the right password unlocked the account")
+	}
+}
+
+// TestLockedAnswerStillHashes: a locked account's answer costs the same
+// argon2id work as any other, so its timing tells nothing either. The
+// OWASP parameters make the hash the bulk of the time; the fastest of a few
+// tries is compared, which noise cannot make faster.
+func TestLockedAnswerStillHashes(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.SignInRateLimit = 0 })
+	admin := e.registeredAdmin()
+	// The stored hashes carry their parameters: both accounts get OWASP ones.
+	e.hasher = secret.NewHasher(secret.OWASP, 1, 5*time.Second)
+	app, err := New(nilLogger(), e.cfgForRebuild(), Deps{Store: e.store, Hasher: e.hasher})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.app = app
+	sam := e.addUser(admin.OrgID, "sam.patel", "Harbour!2026x")
+	e.addUser(admin.OrgID, "kim.lee", "Harbour!2026x")
+	fastest := func(userID, password string) time.Duration {
+		best := time.Hour
+		for range 4 {
+			c := e.client()
+			token := c.csrf("/login")
+			start := time.Now()
+			c.post("/login", url.Values{"user_id": {userID}, "password": {password}, "csrf_token": {token}})
+			best = min(best, time.Since(start))
+		}
+		return best
+	}
+	for range 5 {
+		e.client().signIn("sam.patel", "wrong-password", "")
+	}
+	if u, _ := e.store.User(sam.ID); u.LockedAt.IsZero() {
+		t.Fatal("not locked")
+	}
+	unlocked := fastest("kim.lee", "wrong-password")
+	for _, pw := range []string{"Harbour!2026x", "wrong-password"} {
+		if locked := fastest("sam.patel", pw); locked < unlocked/2 {
+			t.Errorf("locked account, %q: answered in %v, a failure on an unlocked one takes %v", pw, locked, unlocked)
+		}
+	}
+	t.Logf("fastest wrong password on an unlocked account: %v", unlocked)
+}
+
+// TestLockEmailUnlocksTheAccount: the owner learns of the lock by email,
+// queued with the lock, whose one-hour link unlocks the account and sets a
+// new password; the reset is then reported by email too.
+func TestLockEmailUnlocksTheAccount(t *testing.T) {
+	e := newAdminEnv(t)
+	sam, _ := e.store.UserByUserID("sam.patel")
+	lockOut := func() {
+		t.Helper()
+		for range 5 {
+			wantStatus(t, e.client().signIn("sam.patel", "wrong-password", ""), 401)
+		}
+	}
+	lockOut()
+	m := e.newestEmail(sam, "lockout")
+	if m.To != "sam.patel@nhs.net" || m.Subject != "Your CQRS account is locked" {
+		t.Fatalf("lock email to %q, subject %q", m.To, m.Subject)
+	}
+	for _, want := range []string{"after 5 unsuccessful attempts in a row", "Unlock your CQRS account", "expires on 2 November 2026 at 10:00",
+		"Unlock Account or Forgotten Password", "contact your CQRS User Administrator"} {
+		if !strings.Contains(m.Text, want) || !strings.Contains(m.HTML, want) {
+			t.Errorf("lock email lacks %q:\n%s", want, m.Text)
+		}
+	}
+	if emails, _ := e.store.Emails(store.EmailFilter{UserID: sam.ID}); len(emails) != 1 {
+		t.Fatalf("%d emails after one lock, want 1", len(emails))
+	}
+	// More attempts while locked send nothing more.
+	e.client().signIn("sam.patel", "Harbour!2026x", "")
+	if emails, _ := e.store.Emails(store.EmailFilter{UserID: sam.ID}); len(emails) != 1 {
+		t.Fatalf("%d emails after an attempt while locked, want 1", len(emails))
+	}
+
+	f := e.client()
+	wantStatus(t, f.get(e.linkIn(sam, "lockout")), 303)
+	wantText(t, f.get("/reset"), "Security Information:")
+	r := f.post("/reset", url.Values{"password": {"Lakeside#2026"}, "confirm_password": {"Lakeside#2026"}, "csrf_token": {f.csrf("/reset")}})
+	wantStatus(t, r, 303)
+	wantStatus(t, e.client().signIn("sam.patel", "Lakeside#2026", ""), 303)
+	reset := e.newestEmail(sam, "password-changed")
+	for _, want := range []string{"was reset on", "it is now unlocked", "If this wasn't you, contact your CQRS User Administrator"} {
+		if !strings.Contains(reset.Text, want) {
+			t.Errorf("reset notice lacks %q:\n%s", want, reset.Text)
+		}
+	}
+
+	t.Run("the link works for one hour", func(t *testing.T) {
+		lockOut()
+		link := e.linkIn(sam, "lockout")
+		e.clock.Advance(61 * time.Minute)
+		c := e.client()
+		c.get(link)
+		wantStatus(t, c.get("/reset"), 410)
+		if u, _ := e.store.User(sam.ID); u.LockedAt.IsZero() {
+			t.Fatal("an expired link unlocked the account")
+		}
+	})
+}
+
+// TestPasswordChangeIsReportedByEmail: a change on the account page is
+// emailed to the owner, queued with the change.
+func TestPasswordChangeIsReportedByEmail(t *testing.T) {
+	e := newEnv(t)
+	admin := e.registeredAdmin()
+	sam := e.addUser(admin.OrgID, "sam.patel", "Harbour!2026x")
+	c := e.client()
+	wantStatus(t, c.signIn("sam.patel", "Harbour!2026x", ""), 303)
+	e.clock.Advance(72 * time.Hour)
+	wantStatus(t, c.signIn("sam.patel", "Harbour!2026x", ""), 303)
+	r := c.post("/account/password", url.Values{"current_password": {"Harbour!2026x"}, "password": {"Meadow!2026a"}, "confirm_password": {"Meadow!2026a"}, "csrf_token": {c.csrf("/account")}})
+	wantStatus(t, r, 200)
+	m := e.newestEmail(sam, "password-changed")
+	for _, want := range []string{"User ID sam.patel", "was changed on 5 November 2026 at 09:00", "If this wasn't you, contact your CQRS User Administrator"} {
+		if !strings.Contains(m.Text, want) || !strings.Contains(m.HTML, strings.ReplaceAll(want, "'", "&#39;")) {
+			t.Errorf("change notice lacks %q:\n%s", want, m.Text)
+		}
+	}
+	if m.To != "sam.patel@nhs.net" || m.Secret != "" || strings.Contains(m.Text, "token=") {
+		t.Errorf("change notice to %q carries a link or secret: %+v", m.To, m)
+	}
+}
+
+// TestNHSmailLinkIsReportedByEmail: the first NHSmail sign-in links the
+// identity to the account and tells the owner; later sign-ins do not.
+func TestNHSmailLinkIsReportedByEmail(t *testing.T) {
+	s := newSSOEnv(t)
+	s.op.login(opLogin{Claims: samAtProvider()})
+	b := s.browser(t)
+	b.wantSignedIn(t, b.signIn(""), "/messages")
+	m := s.newestEmail(s.sam, "nhsmail-linked")
+	for _, want := range []string{"SAM.PATEL@NHS.NET was linked to your CQRS account (User ID sam.patel)", "If this wasn't you, contact your CQRS User Administrator"} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("link notice lacks %q:\n%s", want, m.Text)
+		}
+	}
+	again := s.browser(t)
+	again.wantSignedIn(t, again.signIn(""), "/messages")
+	emails, _ := s.store.Emails(store.EmailFilter{UserID: s.sam.ID})
+	if len(emails) != 1 {
+		t.Errorf("%d emails after two NHSmail sign-ins, want the one link notice", len(emails))
+	}
+}
+
+// TestAccountQueueTakesTurnsPerAccount: one holder per account at a time,
+// other accounts unaffected, a bounded wait answered as busy, and nothing
+// kept once everyone has left.
+func TestAccountQueueTakesTurnsPerAccount(t *testing.T) {
+	var q accountQueue
+	release, err := q.wait(t.Context(), "sam.patel", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.wait(t.Context(), "sam.patel", 20*time.Millisecond); !errors.Is(err, secret.ErrBusy) {
+		t.Fatalf("a second holder of the same account: %v, want busy", err)
+	}
+	other, err := q.wait(t.Context(), "kim.lee", 20*time.Millisecond)
+	if err != nil {
+		t.Fatalf("another account waited: %v", err)
+	}
+	other()
+	got := make(chan error, 1)
+	go func() {
+		next, err := q.wait(t.Context(), "sam.patel", time.Second)
+		if err == nil {
+			next()
+		}
+		got <- err
+	}()
+	time.Sleep(10 * time.Millisecond)
+	release()
+	if err := <-got; err != nil {
+		t.Fatalf("the waiter did not get its turn: %v", err)
+	}
+	if n := len(q.turns); n != 0 {
+		t.Errorf("%d accounts still held after everyone left", n)
+	}
 }

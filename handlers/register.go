@@ -166,7 +166,7 @@ func (a *app) linkSubmit(f linkFlow) fiber.Handler {
 		wasLocked := !u.LockedAt.IsZero()
 		var notify *store.Email
 		if f.purpose == store.LinkReset {
-			e := a.passwordChangedEmail(u, a.cfg.Now())
+			e := a.passwordResetEmail(u, a.cfg.Now())
 			notify = &e
 		}
 		u, err = a.store.SetPasswordWithLink(hash, f.purpose, encoded, notify)

@@ -111,9 +111,14 @@ func (a *app) startSession(c *fiber.Ctx, u store.User) (store.User, error) {
 	if err != nil {
 		return store.User{}, err
 	}
+	a.setSessionCookie(c, token)
+	return u, nil
+}
+
+// setSessionCookie hands the browser its new session token.
+func (a *app) setSessionCookie(c *fiber.Ctx, token string) {
 	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: token, Path: "/", HTTPOnly: true, Secure: a.cfg.Secure,
 		SameSite: fiber.CookieSameSiteLaxMode, SessionOnly: true})
-	return u, nil
 }
 
 // signedInPage is the layout model with the header's account area.

@@ -1,12 +1,16 @@
 package handlers
 
 import (
+	"context"
 	"errors"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/limiter"
 
+	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/store"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
@@ -29,6 +33,9 @@ func (a *app) loginModel(c *fiber.Ctx, userID, errMsg, notice string) views.Logi
 		Notice: notice,
 		Next:   safeNext(c.Query("next", c.FormValue("next"))),
 		Help:   a.cfg.HelpDesk,
+		// Every failure says how the lockout works, so the page is the
+		// same whether or not the account is locked.
+		LockAfter: a.cfg.LockAfter,
 	}
 }
 
@@ -65,16 +72,24 @@ func (a *app) signInLimiter() fiber.Handler {
 		"There have been too many attempts to sign in from this computer. Wait a minute, then try again.")
 }
 
-// legacySignIn checks User ID and password. Every failure gets the same
-// status and page, and an unknown User ID costs the same argon2id work as a
-// known one (a dummy hash) and the same write (the audit entry). A locked
-// account says so only to someone who typed its right password.
+// legacySignIn checks User ID and password. Attempts on one account queue
+// (signInQueue), and the decision is taken in the store transaction that
+// re-reads the failure count and the lock, so a parallel burst cannot
+// outrun the lockout. Every failure gets the same status and page, a
+// locked account's included, whatever the password (its owner is told by
+// email); an unknown User ID costs the same argon2id work (a dummy hash)
+// and the same write (the audit entry).
 func (a *app) legacySignIn(c *fiber.Ctx) error {
 	userID := trimSpace(c.FormValue("user_id"))
 	password := c.FormValue("password")
 	if len(userID) > maxUserID*4 || len(password) > maxPasswordInput {
 		userID, password = userID[:min(len(userID), maxUserID*4)], ""
 	}
+	release, err := a.signInQueue.wait(c.Context(), strings.ToLower(userID), signInQueueWait)
+	if err != nil {
+		return err
+	}
+	defer release()
 	u, err := a.store.UserByUserID(userID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
@@ -87,23 +102,81 @@ func (a *app) legacySignIn(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case ok && u.Status == store.StatusActive && !u.LockedAt.IsZero():
-		a.audit(c, store.AuditEvent{Type: evSignInLocked, Subject: u.UserID, OrgID: u.OrgID, Method: "legacy"})
-		return render(c, fiber.StatusForbidden, views.LockedPage(a.page(c, "Your account is locked"), a.cfg.HelpDesk))
-	case !ok || u.Status != store.StatusActive:
-		if _, err := a.store.RecordSignInFailure(userID, a.cfg.LockAfter, store.AuditEvent{
-			Type: evSignInFailed, Subject: userID, IP: c.IP(), Method: "legacy", Detail: "User ID or password incorrect, or account not active",
-		}); err != nil {
-			return err
-		}
-		return render(c, fiber.StatusUnauthorized, views.LoginPage(a.loginModel(c, userID, signInFailed, "")))
+	token := secret.NewToken()
+	var replaced []byte
+	if old := c.Cookies(sessionCookie); old != "" {
+		replaced = secret.HashToken(old)
 	}
-	if _, err := a.startSession(c, u); err != nil {
+	res, err := a.store.LegacySignIn(store.SignInAttempt{
+		UserID: userID, CheckedHash: hash, PasswordOK: ok, LockAfter: a.cfg.LockAfter,
+		SessionHash: secret.HashToken(token), ReplacedSession: replaced, IP: c.IP(), Method: "legacy",
+		LockNotice: a.lockedEmail, LinkTTL: a.cfg.ResetLinkTTL,
+	})
+	if err != nil {
 		return err
 	}
-	a.audit(c, store.AuditEvent{Type: evSignIn, Actor: u.UserID, Subject: u.UserID, OrgID: u.OrgID, Method: "legacy"})
+	if res.LockedNow {
+		a.wakeMailer()
+	}
+	if !res.SignedIn {
+		return render(c, fiber.StatusUnauthorized, views.LoginPage(a.loginModel(c, userID, signInFailed, "")))
+	}
+	a.setSessionCookie(c, token)
 	return redirect(c, safeNext(c.FormValue("next")))
+}
+
+// signInQueueWait bounds how long an attempt waits for the ones before it
+// on the same account; past it the answer is "busy, try again", as when
+// every hashing slot is taken (main's hasher waits as long).
+const signInQueueWait = 2 * time.Second
+
+// accountQueue lets one holder per key in at a time, in turn: the legacy
+// sign-ins of one account check their password and decide one after
+// another, so each sees every failure before it. Keys with nobody waiting
+// are dropped, so the map holds only the accounts in use.
+type accountQueue struct {
+	mu    sync.Mutex
+	turns map[string]*accountTurn
+}
+
+type accountTurn struct {
+	token chan struct{} // holds one value while someone has the turn
+	users int           // holders and waiters
+}
+
+// wait takes key's turn, waiting at most max (then secret.ErrBusy, so the
+// answer is the usual 503 with Retry-After), and returns its release.
+func (q *accountQueue) wait(ctx context.Context, key string, max time.Duration) (func(), error) {
+	q.mu.Lock()
+	if q.turns == nil {
+		q.turns = map[string]*accountTurn{}
+	}
+	t := q.turns[key]
+	if t == nil {
+		t = &accountTurn{token: make(chan struct{}, 1)}
+		q.turns[key] = t
+	}
+	t.users++
+	q.mu.Unlock()
+	leave := func() {
+		q.mu.Lock()
+		if t.users--; t.users == 0 {
+			delete(q.turns, key)
+		}
+		q.mu.Unlock()
+	}
+	timer := time.NewTimer(max)
+	defer timer.Stop()
+	select {
+	case t.token <- struct{}{}:
+		return func() { <-t.token; leave() }, nil
+	case <-timer.C:
+		leave()
+		return nil, secret.ErrBusy
+	case <-ctx.Done():
+		leave()
+		return nil, ctx.Err()
+	}
 }
 
 // signOut ends the session on the server, not just in the browser.

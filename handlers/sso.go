@@ -257,13 +257,14 @@ func (a *app) ssoSignIn(c *fiber.Ctx, idToken *oidc.IDToken, cl ssoClaims, next 
 		return render(c, fiber.StatusForbidden, views.LockedPage(a.page(c, "Your account is locked"), a.cfg.HelpDesk))
 	}
 	if u.SSOSubject == "" {
-		u, err = a.store.LinkSSOSubject(u.ID, key)
+		u, err = a.store.LinkSSOSubject(u.ID, key, a.nhsmailLinkedEmail(u, shown))
 		if errors.Is(err, store.ErrConflict) { // linked meanwhile to another identity
 			a.audit(c, store.AuditEvent{Type: evSSORefused, Subject: shown, OrgID: u.OrgID, Method: "nhsmail", Detail: "account already linked to another NHSmail identity"})
 			return render(c, fiber.StatusForbidden, views.NoCQRSAccountPage(a.page(c, "No CQRS account"), shown, a.cfg.HelpDesk))
 		} else if err != nil {
 			return err
 		}
+		a.wakeMailer()
 	}
 	if _, err := a.startSession(c, u); err != nil {
 		return err

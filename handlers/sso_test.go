@@ -405,7 +405,7 @@ func TestSSOFindsOnlyActiveUnlinkedAccounts(t *testing.T) {
 	s.addUser(org, "new.starter", "") // invited, never registered
 	linked := s.addUser(org, "linked.user", "Harbour!2026x")
 	original := s.op.URL + "|original-subject"
-	if _, err := s.store.LinkSSOSubject(linked.ID, original); err != nil {
+	if _, err := s.store.LinkSSOSubject(linked.ID, original, nil); err != nil {
 		t.Fatal(err)
 	}
 	s.addUser(org, "pref.user", "Harbour!2026x")
@@ -456,7 +456,7 @@ func TestSSOFindsOnlyActiveUnlinkedAccounts(t *testing.T) {
 	})
 
 	t.Run("a locked account gets the locked page", func(t *testing.T) {
-		if _, err := s.store.RecordSignInFailure("sam.patel", 1, store.AuditEvent{Type: evSignInFailed, Subject: "sam.patel"}); err != nil {
+		if _, err := s.store.LegacySignIn(store.SignInAttempt{UserID: "sam.patel", LockAfter: 1}); err != nil {
 			t.Fatal(err)
 		}
 		s.op.login(opLogin{Claims: samAtProvider()})
@@ -738,7 +738,7 @@ func TestSSOSubjectIsMatchedExactly(t *testing.T) {
 	})
 
 	t.Run("a subject differing only in case is another identity", func(t *testing.T) {
-		if _, err := s.store.LinkSSOSubject(kim.ID, s.op.URL+"|abc-subject"); err != nil {
+		if _, err := s.store.LinkSSOSubject(kim.ID, s.op.URL+"|abc-subject", nil); err != nil {
 			t.Fatal(err)
 		}
 		s.op.login(opLogin{Claims: map[string]any{"sub": "ABC-SUBJECT", "email": "stranger@nhs.net", "email_verified": true}})

@@ -220,11 +220,14 @@ func TestCrashChild(t *testing.T) {
 		ack("signin", userID, hex.EncodeToString(sess))
 
 		for n := 1; n <= crashLockout; n++ {
-			locked, err := s.RecordSignInFailure(userID, crashLockout, AuditEvent{Type: "signin.failed", Subject: userID, Method: "legacy"})
+			res, err := s.LegacySignIn(SignInAttempt{UserID: userID, LockAfter: crashLockout, Method: "legacy", LinkTTL: time.Hour,
+				LockNotice: func(u User, _ time.Time) (Email, []byte) {
+					return Email{Kind: "lockout", Subject: "Your CQRS account is locked", Text: "link"}, crashHash("unlock", userID)
+				}})
 			must("record failure", err)
 			ack("fail", userID, strconv.Itoa(n))
-			if locked != (n == crashLockout) {
-				must("lockout", fmt.Errorf("failure %d: locked = %v", n, locked))
+			if res.LockedNow != (n == crashLockout) || res.SignedIn {
+				must("lockout", fmt.Errorf("failure %d: %+v", n, res))
 			}
 		}
 		_, err = s.Unlock(u.ID)
@@ -238,7 +241,7 @@ func TestCrashChild(t *testing.T) {
 
 		if i%3 == 0 { // more changes than the history keeps
 			for n := 1; n <= HistoryDepth+2; n++ {
-				_, err = s.ChangePassword(u.ID, crashPassword(userID, n), sess2)
+				_, err = s.ChangePassword(u.ID, crashPassword(userID, n), sess2, nil)
 				must("change password", err)
 				ack("password", userID, strconv.Itoa(n))
 			}
@@ -284,7 +287,8 @@ func checkAcked(t *testing.T, s *Store, round int, acks []crashAck) {
 	messages := map[string]int{}  // by subject
 	welcomed := map[uint64]bool{} // users with the first sign-in's message
 	registrationEmail := map[uint64]bool{}
-	audit := map[string]int{} // "type subject"
+	lockEmail := map[uint64]bool{} // users with a queued unlock email
+	audit := map[string]int{}      // "type subject"
 	err := s.db.View(func(tx *bolt.Tx) error {
 		each := func(name []byte, v any, f func()) {
 			b := tx.Bucket(name)
@@ -306,7 +310,10 @@ func checkAcked(t *testing.T, s *Store, round int, acks []crashAck) {
 			}
 		})
 		var e Email
-		each(bucketOutbox, &e, func() { registrationEmail[e.UserID] = registrationEmail[e.UserID] || e.Kind == "registration" })
+		each(bucketOutbox, &e, func() {
+			registrationEmail[e.UserID] = registrationEmail[e.UserID] || e.Kind == "registration"
+			lockEmail[e.UserID] = lockEmail[e.UserID] || e.Kind == "lockout"
+		})
 		var ev AuditEvent
 		each(bucketAudit, &ev, func() { audit[ev.Type+" "+ev.Subject]++ })
 		return nil
@@ -360,11 +367,14 @@ func checkAcked(t *testing.T, s *Store, round int, acks []crashAck) {
 			}
 		case "fail":
 			n, _ := strconv.Atoi(a.arg)
-			if got := audit["signin.failed "+a.user]; got < n {
+			if got := audit[AuditSignInFailed+" "+a.user]; got < n {
 				fail("%d failures in the audit log", got)
 			}
-			if n == crashLockout && audit["lockout "+a.user] != 1 {
-				fail("%d lockouts in the audit log, want 1", audit["lockout "+a.user])
+			if n == crashLockout && audit[AuditLockout+" "+a.user] != 1 {
+				fail("%d lockouts in the audit log, want 1", audit[AuditLockout+" "+a.user])
+			}
+			if n == crashLockout && !lockEmail[u.ID] {
+				fail("locked without its unlock email")
 			}
 		case "unlock", "signin2", "password", "disable":
 			// Nothing after these locks the account again.

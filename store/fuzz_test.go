@@ -83,7 +83,7 @@ func FuzzRecordDecoding(f *testing.F) {
 		s.SetupPending(hash)
 		s.CountUsers()
 		// Writers that read a record first must refuse it cleanly too.
-		s.RecordSignInFailure("fuzz", 5, AuditEvent{Type: "signin.failed"})
+		s.LegacySignIn(SignInAttempt{UserID: "fuzz", LockAfter: 5})
 		s.Unlock(1)
 		s.OpenMessage(1, 1)
 		s.SetPasswordWithLink(hash, LinkRegister, "h", nil)

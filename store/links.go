@@ -128,11 +128,7 @@ func (s *Store) SetPasswordWithLink(linkHash []byte, purpose LinkPurpose, newHas
 				return err
 			}
 		}
-		if notify == nil {
-			return nil
-		}
-		notify.UserID, notify.OrgID, notify.To, notify.ToName = u.ID, u.OrgID, u.Email, u.FullName()
-		return enqueueEmail(tx, notify, now)
+		return notifyOwner(tx, u, notify, now)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: set password with link: %w", err)

@@ -2,47 +2,125 @@ package store
 
 import (
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// RecordSignInFailure counts a failed sign-in against the account with that
-// User ID, locking it when the count reaches lockAfter (0: never), and
-// appends the audit event, in one transaction. It reports whether this
-// failure locked the account. An unknown User ID costs the same write, so
-// the time taken does not tell which IDs exist.
-func (s *Store) RecordSignInFailure(userID string, lockAfter int, event AuditEvent) (lockedNow bool, err error) {
-	err = s.db.Update(func(tx *bolt.Tx) error {
+// Audit event types the store writes itself, in the transaction of the
+// change they record.
+const (
+	AuditSignIn       = "sign-in"
+	AuditSignInFailed = "sign-in-failed"
+	AuditSignInLocked = "sign-in-while-locked"
+	AuditLockout      = "lockout"
+)
+
+// SignInAttempt is one legacy sign-in whose password has been checked,
+// waiting for the decision.
+type SignInAttempt struct {
+	UserID string // as typed
+	// CheckedHash is the stored hash the password was checked against and
+	// PasswordOK the result. A hash changed meanwhile (a reset) makes the
+	// check stale, and the attempt fails.
+	CheckedHash string
+	PasswordOK  bool
+	// LockAfter consecutive failures lock the account (0: never).
+	LockAfter int
+	// SessionHash is the new session's token hash; ReplacedSession the
+	// browser's old session, ended when this one starts.
+	SessionHash, ReplacedSession []byte
+	// IP and Method are recorded on the audit entries.
+	IP, Method string
+	// LockNotice composes the email that tells the owner their account is
+	// locked, carrying an unlock link that expires at expires; its token's
+	// hash is returned beside it. It is called inside the transaction, and
+	// only by the failure that locks the account.
+	LockNotice func(u User, expires time.Time) (email Email, linkHash []byte)
+	LinkTTL    time.Duration
+}
+
+// SignInResult is what was decided.
+type SignInResult struct {
+	User      User // the account as decided; zero when the User ID is unknown
+	SignedIn  bool // the session was created
+	LockedNow bool // this failure locked the account and queued its owner's email
+}
+
+// LegacySignIn takes the decision for a checked attempt in one
+// transaction: it re-reads the account, its failure count and its lock,
+// and then either creates the session or records the failure (locking the
+// account, with its unlock email, when the count reaches LockAfter). Since
+// bbolt runs one write transaction at a time, a burst of attempts cannot
+// outrun the lock: each sees every failure recorded before it. A locked
+// account refuses every attempt, whatever the password, and the answer
+// does not say so (the owner has been emailed). An unknown User ID costs
+// the same write, the audit entry.
+func (s *Store) LegacySignIn(a SignInAttempt) (SignInResult, error) {
+	var res SignInResult
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		res = SignInResult{}
 		now := s.now()
-		if id := tx.Bucket(bucketUsersByID).Get(foldKey(userID)); id != nil {
-			u, err := getUser(tx, bytesToID(id))
-			if err != nil {
-				return err
-			}
-			u.FailedSignIns++
-			event.OrgID = u.OrgID
-			if lockAfter > 0 && u.FailedSignIns >= lockAfter && u.LockedAt.IsZero() && u.Status == StatusActive {
-				u.LockedAt = now
-				lockedNow = true
-			}
-			if err := putUser(tx, u); err != nil {
-				return err
-			}
+		event := AuditEvent{Type: AuditSignInFailed, Subject: a.UserID, IP: a.IP, Method: a.Method,
+			Detail: "User ID or password incorrect, or account not active"}
+		id := tx.Bucket(bucketUsersByID).Get(foldKey(a.UserID))
+		if id == nil {
+			return appendAudit(tx, &event, now)
 		}
+		u, err := getUser(tx, bytesToID(id))
+		if err != nil {
+			return err
+		}
+		res.User = u
+		event.Subject, event.OrgID = u.UserID, u.OrgID
+		switch {
+		case u.Status == StatusActive && !u.LockedAt.IsZero():
+			event.Type, event.Detail = AuditSignInLocked, "account locked: refused whatever the password"
+			return appendAudit(tx, &event, now)
+		case a.PasswordOK && u.Status == StatusActive && u.PasswordHash == a.CheckedHash && u.PasswordHash != "":
+			res.SignedIn = true
+			event.Type, event.Actor, event.Detail = AuditSignIn, u.UserID, ""
+			if err := appendAudit(tx, &event, now); err != nil {
+				return err
+			}
+			res.User, err = signIn(tx, u, a.SessionHash, a.ReplacedSession, now)
+			return err
+		}
+		u.FailedSignIns++
+		if a.LockAfter > 0 && u.FailedSignIns >= a.LockAfter && u.Status == StatusActive {
+			u.LockedAt = now
+			res.LockedNow = true
+		}
+		if err := putUser(tx, u); err != nil {
+			return err
+		}
+		res.User = u
 		if err := appendAudit(tx, &event, now); err != nil {
 			return err
 		}
-		if lockedNow {
-			lock := AuditEvent{Type: "lockout", Subject: event.Subject, OrgID: event.OrgID, IP: event.IP,
-				Detail: fmt.Sprintf("locked after %d failed sign-ins", lockAfter)}
+		if !res.LockedNow {
+			return nil
+		}
+		lock := AuditEvent{Type: AuditLockout, Subject: u.UserID, OrgID: u.OrgID, IP: a.IP, Method: a.Method,
+			Detail: fmt.Sprintf("locked after %d failed sign-ins", a.LockAfter)}
+		if a.LockNotice == nil {
 			return appendAudit(tx, &lock, now)
 		}
-		return nil
+		lock.Detail += "; unlock email queued to the owner"
+		if err := appendAudit(tx, &lock, now); err != nil {
+			return err
+		}
+		expires := now.Add(a.LinkTTL)
+		email, linkHash := a.LockNotice(u, expires)
+		if err := putLink(tx, linkHash, Link{UserID: u.ID, Purpose: LinkReset, Created: now, Expires: expires}); err != nil {
+			return err
+		}
+		return notifyOwner(tx, u, &email, now)
 	})
 	if err != nil {
-		return false, fmt.Errorf("store: record sign-in failure: %w", err)
+		return SignInResult{}, fmt.Errorf("store: legacy sign-in: %w", err)
 	}
-	return lockedNow, nil
+	return res, nil
 }
 
 // WelcomeSubject is the first-sign-in message's subject.
@@ -52,33 +130,14 @@ const WelcomeSubject = "Welcome to CQRS"
 // reset, the new session stored, and on the very first sign-in a welcome
 // message is left in the message centre, all in one transaction.
 func (s *Store) SignedIn(userID uint64, sessionHash, replacedSession []byte) (User, error) {
-	now := s.now()
 	var u User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
 		if u, err = getUser(tx, userID); err != nil {
 			return err
 		}
-		first := u.LastSignIn.IsZero()
-		u.FailedSignIns = 0
-		u.LastSignIn = now
-		if err := putUser(tx, u); err != nil {
-			return err
-		}
-		sessions := tx.Bucket(bucketSessions)
-		if replacedSession != nil {
-			if err := sessions.Delete(replacedSession); err != nil {
-				return err
-			}
-		}
-		if err := putJSON(sessions, sessionHash, Session{UserID: u.ID, Created: now, LastSeen: now}); err != nil {
-			return err
-		}
-		if first {
-			return addMessage(tx, Message{UserID: u.ID, From: "CQRS", Subject: WelcomeSubject, Sent: now,
-				Body: "Welcome, " + u.FirstName + ". Your CQRS account is ready. This is your message centre: messages from CQRS and from your User Administrator appear here, newest first."})
-		}
-		return nil
+		u, err = signIn(tx, u, sessionHash, replacedSession, s.now())
+		return err
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: signed in: %w", err)
@@ -86,25 +145,68 @@ func (s *Store) SignedIn(userID uint64, sessionHash, replacedSession []byte) (Us
 	return u, nil
 }
 
+// signIn resets u's failure count, stores the new session (ending the one
+// it replaces) and welcomes a first sign-in, inside tx.
+func signIn(tx *bolt.Tx, u User, sessionHash, replacedSession []byte, now time.Time) (User, error) {
+	first := u.LastSignIn.IsZero()
+	u.FailedSignIns = 0
+	u.LastSignIn = now
+	if err := putUser(tx, u); err != nil {
+		return User{}, err
+	}
+	sessions := tx.Bucket(bucketSessions)
+	if replacedSession != nil {
+		if err := sessions.Delete(replacedSession); err != nil {
+			return User{}, err
+		}
+	}
+	if err := putJSON(sessions, sessionHash, Session{UserID: u.ID, Created: now, LastSeen: now}); err != nil {
+		return User{}, err
+	}
+	if first {
+		err := addMessage(tx, Message{UserID: u.ID, From: "CQRS", Subject: WelcomeSubject, Sent: now,
+			Body: "Welcome, " + u.FirstName + ". Your CQRS account is ready. This is your message centre: messages from CQRS and from your User Administrator appear here, newest first."})
+		if err != nil {
+			return User{}, err
+		}
+	}
+	return u, nil
+}
+
 // ChangePassword stores a new hash for the user (moving the current one into
-// the history) and ends their other sessions, keeping keepSession.
-func (s *Store) ChangePassword(userID uint64, newHash string, keepSession []byte) (User, error) {
+// the history), ends their other sessions, keeping keepSession, and queues
+// notify (when not nil) to the owner, in one transaction.
+func (s *Store) ChangePassword(userID uint64, newHash string, keepSession []byte, notify *Email) (User, error) {
 	var u User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
 		if u, err = getUser(tx, userID); err != nil {
 			return err
 		}
-		if err := setPassword(tx, &u, newHash, s.now()); err != nil {
+		now := s.now()
+		if err := setPassword(tx, &u, newHash, now); err != nil {
 			return err
 		}
 		if err := putUser(tx, u); err != nil {
 			return err
 		}
-		return deleteUserSessions(tx, u.ID, keepSession)
+		if err := deleteUserSessions(tx, u.ID, keepSession); err != nil {
+			return err
+		}
+		return notifyOwner(tx, u, notify, now)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: change password: %w", err)
 	}
 	return u, nil
+}
+
+// notifyOwner queues e (when not nil) to u's own address inside tx, so the
+// change it reports and the email commit together.
+func notifyOwner(tx *bolt.Tx, u User, e *Email, now time.Time) error {
+	if e == nil {
+		return nil
+	}
+	e.UserID, e.OrgID, e.To, e.ToName = u.ID, u.OrgID, u.Email, u.FullName()
+	return enqueueEmail(tx, e, now)
 }

@@ -59,8 +59,10 @@ func (s *Store) UserBySSOSubject(subject string) (User, error) {
 
 // LinkSSOSubject links a provider subject to an account, once: a subject
 // already linked to another account, or an account already linked to
-// another subject, is ErrConflict.
-func (s *Store) LinkSSOSubject(userID uint64, subject string) (User, error) {
+// another subject, is ErrConflict. A new link queues notify (when not nil)
+// to the owner in the same transaction, so an identity linked by someone
+// else does not go unnoticed.
+func (s *Store) LinkSSOSubject(userID uint64, subject string, notify *Email) (User, error) {
 	var u User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
@@ -74,11 +76,17 @@ func (s *Store) LinkSSOSubject(userID uint64, subject string) (User, error) {
 		if u.SSOSubject != "" && u.SSOSubject != subject {
 			return ErrConflict
 		}
+		if u.SSOSubject == subject {
+			return nil // already linked: nothing changes, nobody is told twice
+		}
 		u.SSOSubject = subject
 		if err := idx.Put([]byte(subject), itob(u.ID)); err != nil {
 			return err
 		}
-		return putUser(tx, u)
+		if err := putUser(tx, u); err != nil {
+			return err
+		}
+		return notifyOwner(tx, u, notify, s.now())
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: link sso: %w", err)

@@ -207,7 +207,7 @@ func TestPasswordHistoryKeepsEight(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 1; i <= 10; i++ {
-		if _, err := s.ChangePassword(u.ID, "h"+string(rune('0'+i)), nil); err != nil {
+		if _, err := s.ChangePassword(u.ID, "h"+string(rune('0'+i)), nil, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

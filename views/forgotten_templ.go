@@ -112,8 +112,9 @@ func ForgottenPage(m ForgottenModel) templ.Component {
 	})
 }
 
-// LockedPage is shown only to someone who typed a locked account's right
-// password, so lockout does not reveal which accounts exist.
+// LockedPage is shown to someone who signed in with NHSmail to a locked
+// account. The legacy login never shows it: there a locked account answers
+// like any failure, so the page cannot confirm a guessed password.
 func LockedPage(p Page, h HelpDesk) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
@@ -212,7 +213,7 @@ func NoCQRSAccountPage(p Page, email string, h HelpDesk) templ.Component {
 				var templ_7745c5c3_Var8 string
 				templ_7745c5c3_Var8, templ_7745c5c3_Err = templ.JoinStringErrs(email)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/forgotten.templ`, Line: 51, Col: 93}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/forgotten.templ`, Line: 52, Col: 93}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var8))
 				if templ_7745c5c3_Err != nil {
