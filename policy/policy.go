@@ -7,7 +7,9 @@
 // The package is pure: it does no I/O, keeps no changing state and never
 // reads the clock. Whatever depends on the outside world (the current time,
 // whether the password matches the current or a previous hash) is passed in
-// through Input, so the same Input always gives the same answer.
+// through Input, so the same Input always gives the same answer. (The
+// hardened policy's estimator builds its word lists once, when the program
+// starts, and only reads them afterwards.)
 package policy
 
 import (
