@@ -197,12 +197,12 @@ func runInProcess(t *testing.T, args []string, within time.Duration, ready func(
 	return stdout, stderr
 }
 
-// startApp runs the app on a free port with a fresh database, and waits
-// until it prints its set-up link and address.
-func startApp(t *testing.T) *testApp {
+// startApp runs the app on a free port with a fresh database (and any
+// extra flags), and waits until it prints its set-up link and address.
+func startApp(t *testing.T, extraArgs ...string) *testApp {
 	t.Helper()
 	a := &testApp{}
-	a.Stdout, a.Stderr = runInProcess(t, []string{"--no-browser", "--addr", "127.0.0.1:0", "--data", filepath.Join(t.TempDir(), "cqrs.db")},
+	a.Stdout, a.Stderr = runInProcess(t, append([]string{"--no-browser", "--addr", "127.0.0.1:0", "--data", filepath.Join(t.TempDir(), "cqrs.db")}, extraArgs...),
 		10*time.Second, func(out string) bool {
 			setup, running := setupLineRE.FindStringSubmatch(out), runningLineRE.FindStringSubmatch(out)
 			if setup == nil || running == nil {

@@ -29,6 +29,7 @@ import (
 	"github.com/cqrs-local/cqrs-signin/handlers"
 	"github.com/cqrs-local/cqrs-signin/mailer"
 	"github.com/cqrs-local/cqrs-signin/nhsmail"
+	"github.com/cqrs-local/cqrs-signin/policy"
 	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/store"
 )
@@ -82,6 +83,7 @@ type options struct {
 	oidcClientID    string
 	oidcRedirectURL string
 	oidcScopes      string
+	passwordPolicy  policy.Policy
 }
 
 // flagSet binds each flag to its environment variable: the environment
@@ -169,6 +171,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.boolean(&o.insecureLAN, "insecure-lan", "CQRS_INSECURE_LAN", "allow plain HTTP on a network address (passwords cross the network in clear; every page warns)")
 	fs.integer(&o.signInRateLimit, "signin-rate-limit", "CQRS_SIGNIN_RATE_LIMIT", 30, "sign-in attempts allowed per client address per minute (0: no limit, for load tests)")
 	fs.str(&o.logFormat, "log-format", "CQRS_LOG_FORMAT", "text", "log format: text or json")
+	var passwordPolicy string
+	fs.str(&passwordPolicy, "password-policy", "CQRS_PASSWORD_POLICY", policy.NameCQRS, "password policy: cqrs (the CQRS documents' rules) or hardened (NIST SP 800-63B rev 4: 15-64 characters, common passwords and your own details refused)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: %s [flags]\n\nRuns the CQRS registration and sign-in service on this computer and opens the browser.\n\nFlags (each with its environment variable; the flag wins):\n", filepath.Base(args[0]))
@@ -211,6 +215,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 		if strings.Contains(o.oidcIssuer, "/common/") || strings.Contains(o.oidcIssuer, "/organizations/") {
 			return o, errors.New("--oidc-issuer: use the tenant-specific Entra ID issuer (https://login.microsoftonline.com/TENANT-ID/v2.0); the shared one cannot be verified")
 		}
+	}
+	var err error
+	if o.passwordPolicy, err = policy.Named(passwordPolicy); err != nil {
+		return o, fmt.Errorf("--password-policy: %w", err)
 	}
 	if o.logFormat != "text" && o.logFormat != "json" {
 		return o, errors.New("--log-format must be text or json")
@@ -308,6 +316,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg.EmailDomains = splitList(opts.emailDomains)
 	cfg.SMTPEnabled = opts.smtp.Enabled()
 	cfg.OpenMailbox = opts.openMailbox
+	cfg.PasswordPolicy = opts.passwordPolicy
 	cfg.Now, cfg.Clock, cfg.Demo = clock.Now, clock, opts.demo
 	smtpCfg, console := opts.smtp, io.Writer(stdout)
 	if opts.demo {

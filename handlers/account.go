@@ -36,7 +36,7 @@ func (a *app) accountModel(c *fiber.Ctx, u store.User, box views.PolicyBox, errs
 // accountPage shows the account and the change-password form.
 func (a *app) accountPage(c *fiber.Ctx) error {
 	u, _ := currentUser(c)
-	m, err := a.accountModel(c, u, policyBox("", u.UserID, nil, false), nil, "")
+	m, err := a.accountModel(c, u, a.policyBox("", nil, false), nil, "")
 	if err != nil {
 		return err
 	}
@@ -46,8 +46,11 @@ func (a *app) accountPage(c *fiber.Ctx) error {
 // accountCheck is the live policy check on the account page.
 func (a *app) accountCheck(c *fiber.Ctx) error {
 	u, _ := currentUser(c)
-	pw := c.FormValue("password")
-	return render(c, fiber.StatusOK, views.PolicyBoxFragment(policyBox(pw, u.UserID, policy.CheckLive(pw, u.UserID), false)))
+	in, err := a.policyInput(u, c.FormValue("password"))
+	if err != nil {
+		return err
+	}
+	return render(c, fiber.StatusOK, views.PolicyBoxFragment(a.policyBox(in.Password, a.cfg.PasswordPolicy.CheckLive(in), false)))
 }
 
 // changePassword: the current password first, then the whole policy,
@@ -57,7 +60,7 @@ func (a *app) changePassword(c *fiber.Ctx) error {
 	u, _ := currentUser(c)
 	current, pw, confirm := c.FormValue("current_password"), c.FormValue("password"), c.FormValue("confirm_password")
 	var errs views.Errors
-	box := policyBox("", u.UserID, nil, false)
+	box := a.policyBox("", nil, false)
 	ok, err := a.hasher.Verify(c.Context(), current, u.PasswordHash)
 	if err != nil {
 		return err
@@ -97,7 +100,7 @@ func (a *app) changePassword(c *fiber.Ctx) error {
 	a.log.Info("password changed", "user_id", u.UserID)
 	a.audit(c, store.AuditEvent{Type: evPasswordChanged, Subject: u.UserID, OrgID: u.OrgID, Method: "account"})
 	c.Locals(localUser, u)
-	m, err := a.accountModel(c, u, policyBox("", u.UserID, nil, false), nil, "Your password has been changed.")
+	m, err := a.accountModel(c, u, a.policyBox("", nil, false), nil, "Your password has been changed.")
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/cqrs-local/cqrs-signin/policy"
 	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/store"
 	"github.com/cqrs-local/cqrs-signin/views"
@@ -80,6 +81,9 @@ type Config struct {
 	// Clock is the training clock shared with the store (its Now is the
 	// store's Now); training mode needs it, and sets Now to it.
 	Clock *store.Clock
+	// PasswordPolicy is the policy new passwords must meet
+	// (--password-policy); the zero value is the CQRS policy.
+	PasswordPolicy policy.Policy
 }
 
 // DefaultConfig has the documents' defaults.

@@ -72,7 +72,7 @@ func (a *app) linkPage(f linkFlow) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return render(c, fiber.StatusOK, views.SecurityInformationPage(a.securityModel(c, f, u, policyBox("", u.UserID, nil, false), nil)))
+		return render(c, fiber.StatusOK, views.SecurityInformationPage(a.securityModel(c, f, u, a.policyBox("", nil, false), nil)))
 	}
 }
 
@@ -133,8 +133,11 @@ func (a *app) linkCheck(f linkFlow) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		pw := c.FormValue("password")
-		return render(c, fiber.StatusOK, views.PolicyBoxFragment(linkPolicy(policyBox(pw, u.UserID, policy.CheckLive(pw, u.UserID), false))))
+		in, err := a.policyInput(u, c.FormValue("password"))
+		if err != nil {
+			return err
+		}
+		return render(c, fiber.StatusOK, views.PolicyBoxFragment(linkPolicy(a.policyBox(in.Password, a.cfg.PasswordPolicy.CheckLive(in), false))))
 	}
 }
 
@@ -217,12 +220,16 @@ func (a *app) checkNewPassword(c *fiber.Ctx, u store.User, pw, confirm string, r
 		if confirm == "" {
 			errs = append(errs, views.FieldError{Field: "confirm_password", Message: "Confirm your password."})
 		}
-		return errs, policyBox("", u.UserID, nil, false), nil
+		return errs, a.policyBox("", nil, false), nil
 	}
-	in := policy.Input{Password: pw, UserID: u.UserID, LastChanged: u.PasswordChanged, Now: a.cfg.Now(), Reset: reset}
+	in, err := a.policyInput(u, pw)
+	if err != nil {
+		return nil, views.PolicyBox{}, err
+	}
+	in.LastChanged, in.Now, in.Reset = u.PasswordChanged, a.cfg.Now(), reset
 	// The stored-hash rules cost an argon2id computation per hash, so they
 	// run only when the cheap rules pass.
-	violations := policy.CheckLive(pw, u.UserID)
+	violations := a.cfg.PasswordPolicy.CheckLive(in)
 	if len(violations) == 0 {
 		var err error
 		if in.SameAsCurrent, err = a.hasher.VerifyAny(c.Context(), pw, nonEmpty(u.PasswordHash)); err != nil {
@@ -236,9 +243,13 @@ func (a *app) checkNewPassword(c *fiber.Ctx, u store.User, pw, confirm string, r
 			return nil, views.PolicyBox{}, err
 		}
 	}
-	violations = policy.Check(in)
+	violations = a.cfg.PasswordPolicy.Check(in)
 	for _, v := range violations {
-		errs = append(errs, views.FieldError{Field: "password", Message: v.Message})
+		msg := v.Message
+		if v.Reason != "" {
+			msg += " " + v.Reason
+		}
+		errs = append(errs, views.FieldError{Field: "password", Message: msg})
 		if v.Code == policy.CodeMinimumAge {
 			errs = append(errs, views.FieldError{Field: "password", Message: "You can change your password again after " +
 				policy.ChangeAllowedAt(u.PasswordChanged).Format(timeFormat) + "."})
@@ -250,7 +261,21 @@ func (a *app) checkNewPassword(c *fiber.Ctx, u store.User, pw, confirm string, r
 	case confirm != pw:
 		errs = append(errs, views.FieldError{Field: "confirm_password", Message: "Confirm Password must match Password."})
 	}
-	return errs, policyBox(pw, u.UserID, violations, true), nil
+	return errs, a.policyBox(pw, violations, true), nil
+}
+
+// policyInput is what the policy needs to know about u to judge pw: the
+// hardened policy refuses the user's names and organisation too.
+func (a *app) policyInput(u store.User, pw string) (policy.Input, error) {
+	in := policy.Input{Password: pw, UserID: u.UserID, FirstName: u.FirstName, LastName: u.LastName}
+	if u.OrgID != 0 {
+		org, err := a.store.Organisation(u.OrgID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return policy.Input{}, err
+		}
+		in.Organisation, in.ODSCode = org.Name, org.ODSCode
+	}
+	return in, nil
 }
 
 func nonEmpty(s string) []string {
@@ -260,9 +285,10 @@ func nonEmpty(s string) []string {
 	return []string{s}
 }
 
-// policyBox shapes the Password Policy box: live rules ticked for what was
-// typed, stored-hash rules shown once the form was submitted.
-func policyBox(pw, userID string, violations []policy.Violation, submitted bool) views.PolicyBox {
+// policyBox shapes the Password Policy box of the policy in force: live
+// rules ticked for what was typed, stored-hash rules shown once the form was
+// submitted.
+func (a *app) policyBox(pw string, violations []policy.Violation, submitted bool) views.PolicyBox {
 	typed := pw != ""
 	state := func(code policy.Code, checked bool) views.RuleState {
 		switch {
@@ -275,8 +301,13 @@ func policyBox(pw, userID string, violations []policy.Violation, submitted bool)
 		}
 	}
 	var box views.PolicyBox
-	for _, r := range policy.Rules() {
+	for _, r := range a.cfg.PasswordPolicy.Rules() {
 		line := views.PolicyLine{Code: string(r.Code), Text: r.Text, OnSubmit: !r.Live}
+		for _, v := range violations {
+			if v.Code == r.Code {
+				line.Reason = v.Reason
+			}
+		}
 		if r.Live {
 			line.State = state(r.Code, typed)
 		} else {

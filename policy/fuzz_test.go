@@ -6,6 +6,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 func FuzzCheck(f *testing.F) {
@@ -151,6 +153,70 @@ func FuzzCheck(f *testing.F) {
 
 		if vs != nil && len(vs) == 0 {
 			t.Fatalf("Check returned an empty non-nil slice")
+		}
+	})
+}
+
+// FuzzHardened checks the hardened policy's invariants on any input: no
+// panic from the estimator, violations in rule order with their text, the
+// live check exactly the live part of Check, length counted after NFC, and
+// a reason only on the strength rule.
+func FuzzHardened(f *testing.F) {
+	for _, s := range []struct{ password, userID, first, org string }{
+		{"Password1!", "j.smith01", "Jane", "Riverside Medical Practice"},
+		{"purple tortoise under lamplight", "j.smith01", "Jane", "Riverside"},
+		{strings.Repeat("e\u0301", 40), "é", "É", "ÉÉÉ"},
+		{"\xff\xfe\x00 nhs", "\xff", "", ""},
+		{"漢字漢字漢字漢字漢字漢字漢字漢字", "漢字", "字", "漢字"},
+		{"P@ssw0rd!!!!!!!!!!!", "", "", ""},
+		{strings.Repeat("ab", 40), "ab", "a", "b"},
+	} {
+		f.Add(s.password, s.userID, s.first, s.org)
+	}
+	hardened := Hardened()
+	order := map[Code]int{}
+	live := map[Code]bool{}
+	for i, r := range hardened.Rules() {
+		order[r.Code] = i
+		live[r.Code] = r.Live
+	}
+	order[CodeControl], live[CodeControl] = len(order), true
+	f.Fuzz(func(t *testing.T, password, userID, first, org string) {
+		in := Input{Password: password, UserID: userID, FirstName: first, Organisation: org}
+		vs := hardened.Check(in)
+		last := -1
+		var wantLive []Violation
+		for _, v := range vs {
+			i, ok := order[v.Code]
+			if !ok || i <= last || v.Message == "" {
+				t.Fatalf("violations %v: unknown, out of order or without text", vs)
+			}
+			last = i
+			if (v.Reason != "") != (v.Code == CodeStrength) {
+				t.Fatalf("violation %v: reason %q", v.Code, v.Reason)
+			}
+			if live[v.Code] {
+				wantLive = append(wantLive, v)
+			}
+		}
+		got := hardened.CheckLive(in)
+		if len(got) != len(wantLive) {
+			t.Fatalf("CheckLive = %v, want %v", got, wantLive)
+		}
+		for i := range got {
+			if got[i] != wantLive[i] {
+				t.Fatalf("CheckLive[%d] = %v, want %v", i, got[i], wantLive[i])
+			}
+		}
+		clean := utf8.ValidString(password) && !strings.ContainsFunc(password, unicode.IsControl)
+		if got, want := Violates(vs, CodeControl), !clean; got != want {
+			t.Fatalf("control violated = %v, want %v", got, want)
+		}
+		if clean {
+			n := utf8.RuneCountInString(norm.NFC.String(password))
+			if got, want := Violates(vs, CodeLength), n < HardenedMinLength || n > HardenedMaxLength; got != want {
+				t.Fatalf("length violated = %v, want %v (%d characters)", got, want, n)
+			}
 		}
 	})
 }

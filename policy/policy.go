@@ -1,14 +1,19 @@
-// Package policy is the CQRS password policy shown on the "Security
+// Package policy holds the password policies shown on the "Security
 // Information" screen: the rules a new password must meet, their wording,
-// and the checks behind them.
+// and the checks behind them. Two policies exist: the faithful CQRS one (the
+// default, what the job aid teaches) and a hardened one after NIST SP
+// 800-63B rev 4 and OWASP ASVS 5.0 (see hardened.go).
 //
 // The package is pure: it does no I/O, keeps no changing state and never
 // reads the clock. Whatever depends on the outside world (the current time,
 // whether the password matches the current or a previous hash) is passed in
-// through Input, so the same Input always gives the same answer.
+// through Input, so the same Input always gives the same answer. (The
+// hardened policy's estimator builds its word lists once, when the program
+// starts, and only reads them afterwards.)
 package policy
 
 import (
+	"fmt"
 	"strings"
 	"time"
 	"unicode"
@@ -29,6 +34,10 @@ const (
 	CodeCurrent    Code = "current"
 	CodeCategories Code = "categories"
 	CodeControl    Code = "control-characters"
+	// The hardened policy's own rules.
+	CodeContext  Code = "context"
+	CodeCommon   Code = "common"
+	CodeStrength Code = "strength"
 )
 
 // The policy's numbers, named so callers (and the wording tests) share one
@@ -60,10 +69,12 @@ type Rule struct {
 }
 
 // Violation is one broken rule. Message is the rule's Text, so the screen can
-// repeat the policy line the password failed.
+// repeat the policy line the password failed; Reason, when set, says why this
+// password broke it (the strength estimator's feedback).
 type Violation struct {
 	Code    Code
 	Message string
+	Reason  string
 }
 
 // Input is everything Check needs. The caller fills in the facts the policy
@@ -84,27 +95,123 @@ type Input struct {
 	// Reset is true for an emailed reset link: the 72-hour minimum does not
 	// apply, since the user has lost the password.
 	Reset bool
+	// The user's context: the hardened policy refuses passwords built from
+	// these (the CQRS policy knows only the User ID).
+	FirstName    string
+	LastName     string
+	Organisation string
+	ODSCode      string
 }
 
 // rule pairs a policy line with the test that finds it broken. listed is
 // false for rules that are not in the document's box (shown only when
-// violated).
+// violated). reason, when set, explains a violation beyond the rule's text.
 type rule struct {
 	Rule
 	listed   bool
-	violated func(in Input) bool
+	violated func(s *subject) bool
+	reason   func(s *subject) string
 }
 
-// rules is the whole policy in one place, in the document's order; unlisted
-// rules come last. Check and CheckLive report violations in this order.
-var rules = []rule{
-	{Rule{CodeMinimumAge, "Password may only be changed once every 72 hours.", false}, true, tooSoon},
-	{Rule{CodeUserID, "Password can not contain all or part (first or last part) of the User ID.", true}, true, containsUserID},
-	{Rule{CodeLength, "Password must be 8-32 characters long.", true}, true, badLength},
-	{Rule{CodeHistory, "Password must be different from the previous 8 passwords.", false}, true, func(in Input) bool { return in.SameAsPrevious }},
-	{Rule{CodeCurrent, "Password must be different from the current password.", false}, true, func(in Input) bool { return in.SameAsCurrent }},
-	{Rule{CodeCategories, "Password must address three of the following four categories:", true}, true, fewCategories},
-	{Rule{CodeControl, "Password must not contain control characters.", true}, false, hasControl},
+// subject is one password under check: the Input, and what the hardened
+// rules work out from it once and share (see hardened.go).
+type subject struct {
+	Input
+	hardened *analysis
+}
+
+// Policy is a named set of rules. The zero Policy is the CQRS policy.
+type Policy struct {
+	name  string
+	rules []rule
+}
+
+// The policies' names, as --password-policy takes them.
+const (
+	NameCQRS     = "cqrs"
+	NameHardened = "hardened"
+)
+
+// Names lists the policies, the default first.
+func Names() []string { return []string{NameCQRS, NameHardened} }
+
+// CQRS is the faithful CQRS policy, the default.
+func CQRS() Policy { return Policy{name: NameCQRS, rules: cqrsRules} }
+
+// Hardened is the policy after NIST SP 800-63B rev 4 and OWASP ASVS 5.0.
+func Hardened() Policy { return Policy{name: NameHardened, rules: hardenedRules} }
+
+// Named returns the policy called name, or an error naming the choices.
+func Named(name string) (Policy, error) {
+	switch name {
+	case NameCQRS:
+		return CQRS(), nil
+	case NameHardened:
+		return Hardened(), nil
+	}
+	return Policy{}, fmt.Errorf("unknown password policy %q: choose %s", name, strings.Join(Names(), " or "))
+}
+
+// Name is the policy's name.
+func (p Policy) Name() string {
+	if p.rules == nil {
+		return NameCQRS
+	}
+	return p.name
+}
+
+func (p Policy) ruleset() []rule {
+	if p.rules == nil {
+		return cqrsRules
+	}
+	return p.rules
+}
+
+// Rules returns the policy's box, in the order it is shown. The slice is a
+// fresh copy the caller may change.
+func (p Policy) Rules() []Rule {
+	var out []Rule
+	for _, r := range p.ruleset() {
+		if r.listed {
+			out = append(out, r.Rule)
+		}
+	}
+	return out
+}
+
+// Check applies every rule and returns the violations in Rules() order, then
+// control-characters last. It returns nil when the password is acceptable.
+func (p Policy) Check(in Input) []Violation {
+	return check(p.ruleset(), in, false)
+}
+
+// CheckLive applies only the rules that need no hashes nor the clock, for
+// as-you-type feedback; it never reports current, history or minimum-age.
+func (p Policy) CheckLive(in Input) []Violation {
+	in.SameAsCurrent, in.SameAsPrevious, in.Reset = false, false, false
+	in.LastChanged, in.Now = time.Time{}, time.Time{}
+	return check(p.ruleset(), in, true)
+}
+
+// The rules both policies share, with the documents' wording.
+var (
+	minimumAgeRule = rule{Rule: Rule{CodeMinimumAge, "Password may only be changed once every 72 hours.", false}, listed: true, violated: tooSoon}
+	historyRule    = rule{Rule: Rule{CodeHistory, "Password must be different from the previous 8 passwords.", false}, listed: true, violated: func(s *subject) bool { return s.SameAsPrevious }}
+	currentRule    = rule{Rule: Rule{CodeCurrent, "Password must be different from the current password.", false}, listed: true, violated: func(s *subject) bool { return s.SameAsCurrent }}
+	controlRule    = rule{Rule: Rule{CodeControl, "Password must not contain control characters.", true}, violated: hasControl}
+)
+
+// cqrsRules is the whole CQRS policy in one place, in the document's order;
+// unlisted rules come last. Check and CheckLive report violations in this
+// order.
+var cqrsRules = []rule{
+	minimumAgeRule,
+	{Rule: Rule{CodeUserID, "Password can not contain all or part (first or last part) of the User ID.", true}, listed: true, violated: containsUserID},
+	{Rule: Rule{CodeLength, "Password must be 8-32 characters long.", true}, listed: true, violated: badLength},
+	historyRule,
+	currentRule,
+	{Rule: Rule{CodeCategories, "Password must address three of the following four categories:", true}, listed: true, violated: fewCategories},
+	controlRule,
 }
 
 // category is one sub-line of the categories rule and the runes it accepts.
@@ -124,18 +231,10 @@ var categories = [4]category{
 	{"Non alphanumeric (!, ?, £ etc.)", func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }},
 }
 
-// Rules returns the policy box in the document's order: minimum-age,
+// Rules returns the CQRS policy box in the document's order: minimum-age,
 // user-id, length, history, current, categories. The slice is a fresh copy
 // the caller may change.
-func Rules() []Rule {
-	out := make([]Rule, 0, len(rules))
-	for _, r := range rules {
-		if r.listed {
-			out = append(out, r.Rule)
-		}
-	}
-	return out
-}
+func Rules() []Rule { return CQRS().Rules() }
 
 // Categories returns the four category lines, in the document's order, so
 // the screen can list them under the categories rule.
@@ -147,27 +246,32 @@ func Categories() []string {
 	return out
 }
 
-// Check applies every rule and returns the violations in Rules() order, then
-// control-characters last. It returns nil when the password is acceptable.
-func Check(in Input) []Violation {
-	return check(in, false)
-}
+// Check applies every rule of the CQRS policy and returns the violations in
+// Rules() order, then control-characters last. It returns nil when the
+// password is acceptable.
+func Check(in Input) []Violation { return CQRS().Check(in) }
 
-// CheckLive applies only the cheap rules (length, categories, user-id,
-// control-characters) for as-you-type feedback; it never reports
-// current, history or minimum-age, which need hashes or the clock.
+// CheckLive applies only the cheap rules of the CQRS policy (length,
+// categories, user-id, control-characters) for as-you-type feedback; it
+// never reports current, history or minimum-age, which need hashes or the
+// clock.
 func CheckLive(password, userID string) []Violation {
-	return check(Input{Password: password, UserID: userID}, true)
+	return CQRS().CheckLive(Input{Password: password, UserID: userID})
 }
 
-func check(in Input, liveOnly bool) []Violation {
+func check(rules []rule, in Input, liveOnly bool) []Violation {
 	var vs []Violation
+	s := &subject{Input: in}
 	for _, r := range rules {
 		if liveOnly && !r.Live {
 			continue
 		}
-		if r.violated(in) {
-			vs = append(vs, Violation{Code: r.Code, Message: r.Text})
+		if r.violated(s) {
+			v := Violation{Code: r.Code, Message: r.Text}
+			if r.reason != nil {
+				v.Reason = r.reason(s)
+			}
+			vs = append(vs, v)
 		}
 	}
 	return vs
@@ -240,14 +344,14 @@ func UserIDParts(userID string) []string {
 // tooSoon is the minimum-age rule: a change within MinimumAge of the last
 // one is refused, unless it comes from a reset link. Exactly MinimumAge
 // later is allowed.
-func tooSoon(in Input) bool {
+func tooSoon(in *subject) bool {
 	return !in.Reset && !in.LastChanged.IsZero() && in.Now.Before(ChangeAllowedAt(in.LastChanged))
 }
 
 // containsUserID is the user-id rule: the password must not contain, in any
 // case, the whole User ID nor its first or last part of MinUserIDPart runes
 // or more. Middle parts are not checked, as the document says.
-func containsUserID(in Input) bool {
+func containsUserID(in *subject) bool {
 	if in.UserID == "" {
 		return false
 	}
@@ -285,14 +389,14 @@ func fold(s string) string {
 
 // badLength is the length rule, counted in characters (runes) rather than
 // bytes so that "£" or an accented letter counts once.
-func badLength(in Input) bool {
+func badLength(in *subject) bool {
 	n := utf8.RuneCountInString(in.Password)
 	return n < MinLength || n > MaxLength
 }
 
 // fewCategories is the categories rule: fewer than RequiredCategories of the
 // four categories are present.
-func fewCategories(in Input) bool {
+func fewCategories(in *subject) bool {
 	n := 0
 	for _, ok := range CategoriesMet(in.Password) {
 		if ok {
@@ -304,7 +408,7 @@ func fewCategories(in Input) bool {
 
 // hasControl refuses control characters and invalid UTF-8: neither can be
 // typed reliably nor stored and compared safely.
-func hasControl(in Input) bool {
+func hasControl(in *subject) bool {
 	if !utf8.ValidString(in.Password) {
 		return true
 	}

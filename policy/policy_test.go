@@ -346,7 +346,7 @@ func TestCheckLive(t *testing.T) {
 }
 
 func TestViolates(t *testing.T) {
-	vs := []Violation{{CodeLength, "x"}, {CodeCategories, "y"}}
+	vs := []Violation{{Code: CodeLength, Message: "x"}, {Code: CodeCategories, Message: "y"}}
 	for _, tc := range []struct {
 		vs   []Violation
 		code Code

@@ -65,7 +65,10 @@ type PolicyLine struct {
 	State    RuleState
 	OnSubmit bool // needs stored hashes, so only checked when the form is sent
 	Note     string
-	Sub      []PolicyLine
+	// Reason says why the typed password breaks this line (the strength
+	// estimator's feedback), when the policy gives one.
+	Reason string
+	Sub    []PolicyLine
 }
 
 // PolicyBox is the Password Policy box beside the password fields.

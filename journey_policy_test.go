@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/cqrs-local/cqrs-signin/policy"
+)
+
+// TestPasswordPolicyFlag: --password-policy and $CQRS_PASSWORD_POLICY pick
+// the policy, the flag winning; anything else is refused with the choices.
+func TestPasswordPolicyFlag(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		env     string
+		want    string
+		wantErr string
+	}{
+		{"default", nil, "", policy.NameCQRS, ""},
+		{"flag", []string{"--password-policy", "hardened"}, "", policy.NameHardened, ""},
+		{"environment", nil, "hardened", policy.NameHardened, ""},
+		{"flag wins", []string{"--password-policy", "cqrs"}, "hardened", policy.NameCQRS, ""},
+		{"unknown", []string{"--password-policy", "nist"}, "", "", `--password-policy: unknown password policy "nist": choose cqrs or hardened`},
+		{"unknown in the environment", nil, "Hardened", "", `unknown password policy "Hardened"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			getenv := func(k string) string {
+				if k == "CQRS_PASSWORD_POLICY" {
+					return tc.env
+				}
+				return ""
+			}
+			o, err := parseFlags(append([]string{"cqrs-signin"}, tc.args...), getenv, io.Discard)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := o.passwordPolicy.Name(), tc.want; got != want {
+				t.Errorf("policy = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// TestHardenedPolicyJourney: registration under --password-policy hardened
+// lists the hardened rules, ticks them live as the user types (with the
+// estimator's reason), refuses the issue's passwords on submit and accepts
+// a passphrase, which then signs in. The faithful journey under the default
+// policy is TestFirstRunJourney, unchanged.
+func TestHardenedPolicyJourney(t *testing.T) {
+	app := startApp(t, "--password-policy", "hardened")
+	parent, cancel := context.WithTimeout(context.Background(), journeyTimeout)
+	t.Cleanup(cancel)
+	ctx := newBrowser(t, parent)
+
+	const passphrase = "purple tortoise under lamplight"
+	step(t, ctx, "open the set-up link", chromedp.Navigate(app.SetupURL), chromedp.WaitVisible(tid("setup-heading")))
+	step(t, ctx, "fill in and submit the set-up form",
+		fill("#user_id", adminUserID),
+		fill("#first_name", "Alex"),
+		fill("#last_name", "Jones"),
+		fill("#email", "admin.jones@nhs.net"),
+		fill("#org_name", "Riverside Practice"),
+		fill("#ods_code", "Y12345"),
+		chromedp.Click(tid("setup-submit")),
+		chromedp.WaitVisible(tid("security-information")),
+	)
+	box := textOf(t, ctx, "password-policy")
+	wantTexts(t, "the hardened Password Policy box", box,
+		"Password must be 15-64 characters long.",
+		"Password must not be a commonly used password, or one with a few characters added.",
+		"Password can not contain the User ID or part of it, your first or last name, your organisation's name or ODS code, or the words NHS, NHSmail or CQRS.",
+		"Password must be hard to guess: a strength of at least 3 out of 4.",
+		"Password must be different from the previous 8 passwords.",
+		"Password must be different from the current password.",
+		"Password may only be changed once every 72 hours.")
+	for _, cqrsOnly := range []string{"8-32", "three of the following four categories", "Uppercase characters"} {
+		if strings.Contains(box, cqrsOnly) {
+			t.Errorf("the hardened box shows the CQRS rule %q:\n%s", cqrsOnly, box)
+		}
+	}
+
+	do(t, ctx, "type Password1!", typeInto("#password", "Password1!"))
+	waitRules(t, ctx, map[string]string{"length": "not-met", "common": "not-met", "context": "met", "strength": "not-met"})
+	if got, want := textOf(t, ctx, "reason-strength"), "This is similar to a commonly used password."; !strings.Contains(got, want) {
+		t.Errorf("strength reason = %q, want it to contain %q", got, want)
+	}
+	screenshot(t, ctx, "30-hardened-policy-weak")
+
+	do(t, ctx, "type a password with the organisation in it", typeInto("#password", "riverside practice lamplight"))
+	waitRules(t, ctx, map[string]string{"length": "met", "context": "not-met"})
+
+	do(t, ctx, "type a passphrase", typeInto("#password", passphrase))
+	waitRules(t, ctx, map[string]string{"length": "met", "common": "met", "context": "met", "strength": "met"})
+	screenshot(t, ctx, "31-hardened-policy-passphrase")
+
+	// The server enforces the same rules on submit.
+	step(t, ctx, "submit Welcome2026!",
+		fill("#password", "Welcome2026!"),
+		fill("#confirm_password", "Welcome2026!"),
+		chromedp.Click(tid("security-submit")),
+		chromedp.WaitVisible(tid("password-error")),
+	)
+	wantTexts(t, "the password error", textOf(t, ctx, "password-error"),
+		"Password must be 15-64 characters long.",
+		"Password must not be a commonly used password",
+		"Password must be hard to guess")
+
+	setPassword(t, ctx, adminUserID, passphrase, "")
+	legacySignIn(t, ctx, app.BaseURL, adminUserID, passphrase)
+}

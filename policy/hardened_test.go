@@ -1,0 +1,252 @@
+package policy
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// jane is the user the hardened table tests check passwords for.
+var jane = Input{
+	UserID:       "j.smith01",
+	FirstName:    "Jane",
+	LastName:     "Smith",
+	Organisation: "Riverside Medical Practice",
+	ODSCode:      "Y02345",
+}
+
+func janeWith(password string) Input {
+	in := jane
+	in.Password = password
+	return in
+}
+
+// passphrase64 is a 64-character passphrase of ordinary words.
+const passphrase64 = "quietly the orange bicycle hummed past seven lighthouses at noon"
+
+func TestHardenedRulesOrderAndText(t *testing.T) {
+	want := []Code{CodeLength, CodeCommon, CodeContext, CodeStrength, CodeHistory, CodeCurrent, CodeMinimumAge}
+	rules := Hardened().Rules()
+	var got []Code
+	for _, r := range rules {
+		got = append(got, r.Code)
+		if r.Text == "" {
+			t.Errorf("rule %v has no text", r.Code)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Hardened().Rules() codes = %v, want %v", got, want)
+	}
+	for _, r := range rules {
+		if r.Code == CodeLength {
+			if got, want := r.Text, strconv.Itoa(HardenedMinLength)+"-"+strconv.Itoa(HardenedMaxLength); !strings.Contains(got, want) {
+				t.Errorf("length text %q does not contain %q", got, want)
+			}
+		}
+		if r.Code == CodeCategories {
+			t.Errorf("the hardened policy has a composition rule")
+		}
+	}
+	// The shared rules keep the documents' wording.
+	cqrs := map[Code]string{}
+	for _, r := range Rules() {
+		cqrs[r.Code] = r.Text
+	}
+	for _, r := range rules {
+		if c, ok := cqrs[r.Code]; ok && r.Code != CodeLength && c != r.Text {
+			t.Errorf("text for %v = %q, want the CQRS text %q", r.Code, r.Text, c)
+		}
+	}
+}
+
+func TestNamed(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		want    string
+		wantErr bool
+	}{
+		{"cqrs", NameCQRS, false},
+		{"hardened", NameHardened, false},
+		{"", "", true},
+		{"Hardened", "", true},
+		{"nist", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := Named(tc.name)
+			if got, want := err != nil, tc.wantErr; got != want {
+				t.Fatalf("Named(%q) error = %v, want error %v", tc.name, err, want)
+			}
+			if err == nil && p.Name() != tc.want {
+				t.Errorf("Named(%q).Name() = %q, want %q", tc.name, p.Name(), tc.want)
+			}
+		})
+	}
+	if got, want := (Policy{}).Name(), NameCQRS; got != want {
+		t.Errorf("zero Policy name = %q, want %q", got, want)
+	}
+	if got, want := (Policy{}).Rules(), Rules(); !slices.Equal(got, want) {
+		t.Errorf("zero Policy rules = %v, want the CQRS rules %v", got, want)
+	}
+}
+
+func TestHardened(t *testing.T) {
+	if got, want := utf8.RuneCountInString(passphrase64), 64; got != want {
+		t.Fatalf("passphrase64 has %d characters, want %d", got, want)
+	}
+	for _, tc := range []struct {
+		name     string
+		password string
+		want     []Code
+	}{
+		// The issue's three: accepted by the CQRS policy, refused here.
+		{"Password1!", "Password1!", []Code{CodeLength, CodeCommon, CodeStrength}},
+		{"Welcome2026!", "Welcome2026!", []Code{CodeLength, CodeCommon, CodeStrength}},
+		{"Nhsmail123!", "Nhsmail123!", []Code{CodeLength, CodeContext, CodeStrength}},
+		{"64-character passphrase", passphrase64, nil},
+		{"65 characters", passphrase64 + "s", []Code{CodeLength}},
+		{"65 characters, first 64 fine: never truncated", passphrase64 + "!", []Code{CodeLength}},
+		{"15-character random string", "Xk9#mQ2vL7pR4wZ", nil},
+		{"14-character random string", "Xk9#mQ2vL7pR4w", []Code{CodeLength}},
+		{"no composition rule: lower case and spaces", "purple tortoise under lamplight", nil},
+		{"common password padded", "P@ssw0rd!!!!!!!!!!", []Code{CodeCommon, CodeStrength}},
+		{"common password reversed", "drowssap12345678!", []Code{CodeCommon}},
+		{"common but strong enough", "Sunshine2026!!!!", []Code{CodeCommon}},
+		{"two common passwords joined", "qwertyuiopasdfgh", []Code{CodeStrength}},
+		{"repeat", strings.Repeat("ab", 10), []Code{CodeStrength}},
+		{"single long word", "internationalization", []Code{CodeStrength}},
+		{"first name", "violet Jane copper 42", []Code{CodeContext}},
+		{"first name upper case", "violetJANEcopper42", []Code{CodeContext}},
+		{"last name mixed case", "violet sMiTh copper 42", []Code{CodeContext}},
+		{"user id", "violet J.SMITH01 copper", []Code{CodeContext}},
+		{"user id part", "violet copper smith 42x", []Code{CodeContext}},
+		{"organisation name", "riverside medical practice 42!", []Code{CodeContext, CodeStrength}},
+		{"organisation name, other case and punctuation", "RIVERSIDE-MEDICAL-PRACTICE-42!", []Code{CodeContext}},
+		{"ODS code", "violet y02345 copper lamp", []Code{CodeContext}},
+		{"nhs", "violet copper nhs lamp 42", []Code{CodeContext}},
+		{"cqrs upper case", "violet copper CQRS lamp 42", []Code{CodeContext}},
+		{"an initial is not refused", "violet j copper lamp 42x", nil},
+		{"one organisation word alone is not refused", "violet medical copper lamp", nil},
+		{"control character", "purple tortoise\tunder lamplight", []Code{CodeControl}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vs := Hardened().Check(janeWith(tc.password))
+			if got, want := codes(vs), tc.want; !slices.Equal(got, want) {
+				t.Fatalf("Check(%q) codes = %v, want %v (%v)", tc.password, got, want, vs)
+			}
+			for _, v := range vs {
+				if v.Message == "" {
+					t.Errorf("violation %v has no message", v.Code)
+				}
+				if got, want := v.Reason != "", v.Code == CodeStrength; got != want {
+					t.Errorf("violation %v reason %q: has reason = %v, want %v", v.Code, v.Reason, got, want)
+				}
+			}
+			if got, want := codes(Hardened().CheckLive(janeWith(tc.password))), tc.want; !slices.Equal(got, want) {
+				t.Errorf("CheckLive(%q) codes = %v, want %v", tc.password, got, want)
+			}
+		})
+	}
+}
+
+func TestHardenedStrengthReason(t *testing.T) {
+	for _, tc := range []struct {
+		password string
+		want     string
+	}{
+		{"Password1!", "similar to a commonly used password"},
+		{"password", "top-10 common password"},
+		{"qwertyuiopasdfgh", "similar to a commonly used password"},
+		{"zxcvbnm,./asdfg", "Straight rows of keys"},
+		{strings.Repeat("a", 20), `Repeats like "aaa"`},
+		{strings.Repeat("abc", 7), `Repeats like "abcabcabc"`},
+		{"internationalization", "A word by itself is easy to guess."},
+		{"abcdefghijklmnopqrst", "Sequences like abc"},
+		{"Nhsmail123!", "Words about you or this service"},
+	} {
+		t.Run(tc.password, func(t *testing.T) {
+			vs := Hardened().CheckLive(janeWith(tc.password))
+			var reason string
+			for _, v := range vs {
+				if v.Code == CodeStrength {
+					reason = v.Reason
+				}
+			}
+			if !strings.Contains(reason, tc.want) {
+				t.Errorf("strength reason for %q = %q, want it to contain %q", tc.password, reason, tc.want)
+			}
+		})
+	}
+}
+
+func TestHardenedNFC(t *testing.T) {
+	// "é" as e + combining acute is two code points but one character.
+	decomposed := strings.Repeat("e\u0301", 15)
+	composed := strings.Repeat("\u00e9", 15)
+	a, b := Hardened().CheckLive(Input{Password: decomposed}), Hardened().CheckLive(Input{Password: composed})
+	if got, want := Violates(a, CodeLength), false; got != want {
+		t.Errorf("15 decomposed é: length violated = %v, want %v", got, want)
+	}
+	if got, want := codes(a), codes(b); !slices.Equal(got, want) {
+		t.Errorf("decomposed codes = %v, composed %v: want the same", got, want)
+	}
+	// 64 characters after NFC, 65 code points before.
+	pw := passphrase64[:63] + "e\u0301"
+	if got, want := Violates(Hardened().CheckLive(Input{Password: pw}), CodeLength), false; got != want {
+		t.Errorf("64 characters after NFC: length violated = %v, want %v", got, want)
+	}
+	// A name typed decomposed is found in a composed password.
+	in := Input{Password: "violet Zoë copper lamp 42", FirstName: "Zoe\u0308"}
+	if got, want := Violates(Hardened().CheckLive(in), CodeContext), true; got != want {
+		t.Errorf("decomposed first name: context violated = %v, want %v", got, want)
+	}
+}
+
+func TestHardenedStoredRules(t *testing.T) {
+	now := time.Date(2026, 3, 10, 9, 30, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		in   Input
+		want []Code
+	}{
+		{"acceptable", Input{Password: passphrase64, Now: now}, nil},
+		{"same as current", Input{Password: passphrase64, Now: now, SameAsCurrent: true}, []Code{CodeCurrent}},
+		{"same as previous", Input{Password: passphrase64, Now: now, SameAsPrevious: true}, []Code{CodeHistory}},
+		{"within 72 hours", Input{Password: passphrase64, Now: now, LastChanged: now.Add(-time.Hour)}, []Code{CodeMinimumAge}},
+		{"exactly 72 hours", Input{Password: passphrase64, Now: now, LastChanged: now.Add(-MinimumAge)}, nil},
+		{"reset link exempt from 72 hours", Input{Password: passphrase64, Now: now, LastChanged: now.Add(-time.Hour), Reset: true}, nil},
+		{"reset link not exempt from history", Input{Password: passphrase64, Now: now, Reset: true, SameAsPrevious: true}, []Code{CodeHistory}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got, want := codes(Hardened().Check(tc.in)), tc.want; !slices.Equal(got, want) {
+				t.Errorf("Check codes = %v, want %v", got, want)
+			}
+			if got := Hardened().CheckLive(tc.in); got != nil {
+				t.Errorf("CheckLive = %v, want nil (the stored rules are checked on submit)", got)
+			}
+		})
+	}
+}
+
+// A huge password is refused by length without running the estimator, so
+// its cost stays bounded.
+func TestHardenedLongInputIsCheap(t *testing.T) {
+	pw := strings.Repeat("correct horse ", 5000)
+	start := time.Now()
+	vs := Hardened().Check(Input{Password: pw})
+	if got, want := codes(vs), []Code{CodeLength}; !slices.Equal(got, want) {
+		t.Errorf("codes = %v, want %v", got, want)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("checking a 70,000-character password took %v", d)
+	}
+}
+
+func BenchmarkHardenedCheckLive(b *testing.B) {
+	in := janeWith(passphrase64)
+	for b.Loop() {
+		Hardened().CheckLive(in)
+	}
+}
