@@ -265,6 +265,7 @@ func (a *app) handleError(c *fiber.Ctx, err error) error {
 		a.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
 		pe = pageForStatus(fiber.StatusInternalServerError)
 	}
+	setSecurityHeaders(c)
 	setPageHeaders(c)
 	return render(c, pe.status, views.ErrorPage(a.page(c, pe.heading), pe.heading, pe.paragraphs))
 }
