@@ -41,8 +41,6 @@ type Config struct {
 	// SMTPEnabled says emails leave by SMTP; otherwise the local mailbox is
 	// where they are delivered.
 	SMTPEnabled bool
-	// OpenMailbox shows the local mailbox to everyone (training set-ups).
-	OpenMailbox bool
 	// BodyLimit caps request bodies in bytes.
 	BodyLimit    int
 	ReadTimeout  time.Duration
@@ -158,7 +156,6 @@ type Store interface {
 	UpdateOrganisation(o store.Organisation) (store.Organisation, error)
 	Emails(f store.EmailFilter) ([]store.Email, error)
 	Backup(w io.Writer) (int64, error)
-	BackupSize() int64
 	PutSSOPending(stateHash []byte, p store.SSOPending) error
 	TakeSSOPending(stateHash []byte) (store.SSOPending, error)
 	UserBySSOSubject(subject string) (store.User, error)

@@ -64,7 +64,7 @@ type TrainingStore interface {
 }
 
 // initTraining switches training mode on: the training store, the shared
-// clock at its stored offset, no SMTP and no open mailbox, and the data
+// clock at its stored offset, no SMTP, and the data
 // set seeded when the database is empty.
 func (a *app) initTraining() error {
 	if !a.cfg.Demo {
@@ -79,7 +79,6 @@ func (a *app) initTraining() error {
 	}
 	a.training = ts
 	a.cfg.Now = a.cfg.Clock.Now
-	a.cfg.OpenMailbox = false // learners see their own emails only, at /training/mailbox
 	a.cfg.SMTPEnabled = false
 	off, err := ts.ClockOffset()
 	if err != nil {

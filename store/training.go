@@ -425,9 +425,15 @@ func (s *Store) SaveSnapshot(name string) error {
 		return fmt.Errorf("store: save snapshot: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := s.Backup(tmp); err != nil {
-		tmp.Close()
+	// A snapshot stays beside the database and is restored into this same
+	// training system, so unlike a backup it keeps the learners' links.
+	err = s.db.View(func(tx *bolt.Tx) error {
+		_, err := tx.WriteTo(tmp)
 		return err
+	})
+	if err != nil {
+		tmp.Close()
+		return fmt.Errorf("store: save snapshot: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
@@ -542,7 +548,11 @@ func (s *Store) RestoreSnapshot(name string, keep *KeepSignedIn, event AuditEven
 
 // CopyBucket copies every key, nested bucket and sequence of src into dst.
 // Keys and values are cloned: src's bytes belong to its transaction.
-func CopyBucket(dst, src *bolt.Bucket) error {
+func CopyBucket(dst, src *bolt.Bucket) error { return copyBucket(dst, src, nil) }
+
+// copyBucket is CopyBucket with each value of src (not of nested buckets)
+// passed through change, when change is not nil.
+func copyBucket(dst, src *bolt.Bucket, change func([]byte) ([]byte, error)) error {
 	if err := dst.SetSequence(src.Sequence()); err != nil {
 		return err
 	}
@@ -552,7 +562,13 @@ func CopyBucket(dst, src *bolt.Bucket) error {
 			if err != nil {
 				return err
 			}
-			return CopyBucket(child, src.Bucket(k))
+			return copyBucket(child, src.Bucket(k), nil)
+		}
+		if change != nil {
+			var err error
+			if v, err = change(v); err != nil {
+				return fmt.Errorf("%s: %w", k, err)
+			}
 		}
 		return dst.Put(bytes.Clone(k), bytes.Clone(v))
 	})
