@@ -115,3 +115,54 @@ func TestOpenMailboxIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// signInOver signs in on the legacy login over HTTP and reports whether
+// it worked (a redirect to the message centre).
+func signInOver(t *testing.T, base, userID, password string) bool {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	page, err := browser.Get(base + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	csrf := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindSubmatch(body)
+	if csrf == nil {
+		t.Fatalf("no CSRF token on the login page")
+	}
+	r, err := browser.PostForm(base+"/login", url.Values{"user_id": {userID}, "password": {password}, "csrf_token": {string(csrf[1])}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	return r.StatusCode == http.StatusSeeOther && r.Header.Get("Location") == "/messages"
+}
+
+// Every training database has its own random trainer (system
+// administrator) password, printed on the console and on no page.
+func TestTrainerPasswordIsRandomPerDatabase(t *testing.T) {
+	a, b := startDemoApp(t), startDemoApp(t)
+	if a.TrainerPassword == b.TrainerPassword || a.TrainerPassword == "Classroom!2026" {
+		t.Fatalf("two training databases have the trainer password %q and %q", a.TrainerPassword, b.TrainerPassword)
+	}
+	for _, app := range []*demoApp{a, b} {
+		r, err := http.Get(app.TrainingURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if strings.Contains(string(page), app.TrainerPassword) {
+			t.Errorf("the public training page shows the trainer's password")
+		}
+		if !signInOver(t, app.BaseURL, app.TrainerUserID, app.TrainerPassword) {
+			t.Errorf("the printed trainer password does not sign in")
+		}
+	}
+	if signInOver(t, a.BaseURL, a.TrainerUserID, b.TrainerPassword) {
+		t.Error("one database's trainer password signs in to another")
+	}
+}

@@ -321,6 +321,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg.EmailDomains = splitList(opts.emailDomains)
 	cfg.SMTPEnabled = opts.smtp.Enabled()
 	cfg.Now, cfg.Clock, cfg.Demo = clock.Now, clock, opts.demo
+	if opts.demo {
+		cfg.TrainerPassword = handlers.NewTrainerPassword()
+	}
 	smtpCfg, console := opts.smtp, io.Writer(stdout)
 	if opts.demo {
 		// Training emails stay in learners' own mailboxes: never SMTP, and
@@ -377,7 +380,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if opts.demo {
 		startURL = baseURL + "/training"
-		fmt.Fprintf(stdout, "Training mode: learners start at %s\n  Trainer sign-in: User ID %s, password %s\n", startURL, handlers.TrainerUserID, handlers.TrainerPassword)
+		fmt.Fprintf(stdout, "Training mode: learners start at %s\n  Trainer sign-in: User ID %s, password %s\n  (a new trainer password at every start, shown only here)\n",
+			startURL, handlers.TrainerUserID, cfg.TrainerPassword)
 	}
 	if err := writeInstanceFile(opts.data, baseURL, instanceToken); err != nil {
 		logger.Warn("could not record the running instance", "err", err)

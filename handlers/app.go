@@ -78,6 +78,10 @@ type Config struct {
 	// Clock is the training clock shared with the store (its Now is the
 	// store's Now); training mode needs it, and sets Now to it.
 	Clock *store.Clock
+	// TrainerPassword is the trainer's password for this run (training
+	// mode needs it): main makes a random one at each start and prints it
+	// on the console, the only place it is shown.
+	TrainerPassword string
 }
 
 // DefaultConfig has the documents' defaults.

@@ -266,6 +266,36 @@ func keepSession(tx *bolt.Tx, keep *KeepSignedIn, now time.Time) error {
 	return putJSON(tx.Bucket(bucketSessions), keep.SessionHash, Session{UserID: u.ID, Created: now, LastSeen: now})
 }
 
+// SetTrainerPassword gives the training system administrator with the
+// User ID a new password hash at start, unlocks the account and appends
+// event to the audit log, in one transaction. Their sessions stay: a
+// trainer signed in before a restart stays signed in. A missing or
+// non-administrator account is ErrNotFound and nothing changes.
+func (s *Store) SetTrainerPassword(userID, hash string, event AuditEvent) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		id := tx.Bucket(bucketUsersByID).Get(foldKey(userID))
+		if id == nil {
+			return ErrNotFound
+		}
+		u, err := getUser(tx, bytesToID(id))
+		if err != nil {
+			return err
+		}
+		if u.Role != RoleSystemAdmin {
+			return ErrNotFound
+		}
+		u.PasswordHash, u.FailedSignIns, u.LockedAt = hash, 0, time.Time{}
+		if err := putUser(tx, u); err != nil {
+			return err
+		}
+		return appendAudit(tx, &event, s.now())
+	})
+	if err != nil {
+		return fmt.Errorf("store: set trainer password: %w", err)
+	}
+	return nil
+}
+
 // CreateLearners adds learners in one transaction: each one's invited CQRS
 // user, registration link and email, NHSmail account and learner record.
 // A User ID or email already taken is ErrConflict and nothing is written.
