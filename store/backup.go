@@ -30,7 +30,7 @@ func (s *Store) Backup(w io.Writer) (int64, error) {
 }
 
 // writeBackup copies db into a new database file beside it (in dir, which
-// only this user can read) and streams that file to w. The copy is made
+// only this user can read) and writes that to w. The copy is made
 // bucket by bucket, not page by page, for one reason: a backup is carried
 // off the computer, so it must hold no working link. Every outbox entry
 // still carrying its link token (an email in the local mailbox, or not yet
@@ -73,18 +73,20 @@ func writeBackup(db *bolt.DB, dir string, w io.Writer) (int64, error) {
 			})
 		})
 	})
+	// WriteTo sends the database's pages only, not the room mapped ahead
+	// (which Windows adds to the file itself).
+	var n int64
+	if err == nil {
+		err = dst.View(func(tx *bolt.Tx) error {
+			var err error
+			n, err = tx.WriteTo(w)
+			return err
+		})
+	}
 	if cerr := dst.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		return 0, err
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	return io.Copy(w, f)
+	return n, err
 }
 
 // withoutLinkToken is an outbox entry with its link token cut out.
