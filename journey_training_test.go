@@ -206,7 +206,11 @@ func walkLearner(t *testing.T, parent context.Context, app *demoApp, board, sign
 	if seededRows["training-accounts"] != 6 || seededRows["training-nhsmail"] != 7 {
 		t.Errorf("the training home page lists %d CQRS and %d NHSmail accounts for the class, want 6 and 7", seededRows["training-accounts"], seededRows["training-nhsmail"])
 	}
-	wantTexts(t, "the trainer's sign-in", textOf(t, ctx, "trainer-credentials"), app.TrainerUserID, app.TrainerPassword)
+	// The trainer's password is on the console only, never on this page.
+	wantTexts(t, "the trainer's sign-in", textOf(t, ctx, "trainer-credentials"), app.TrainerUserID, "the password printed in the window where CQRS was started")
+	if strings.Contains(bodyText(t, ctx), app.TrainerPassword) {
+		t.Error("the training home page shows the trainer's password")
+	}
 
 	// Start as a new learner: their User ID and NHSmail password, once.
 	load(t, ctx, "start as a new learner", chromedp.Click(tid("start-learner")))

@@ -69,7 +69,6 @@ type options struct {
 	sessionIdle     time.Duration
 	sessionAbsolute time.Duration
 	emailDomains    string
-	openMailbox     bool
 	demo            bool
 	smtp            mailer.SMTPConfig
 	smtpTLS         string
@@ -142,7 +141,22 @@ func (f *flagSet) integer(p *int, name, env string, def int, usage string) {
 	f.IntVar(p, name, def, usage+f.envName(env))
 }
 
+// errOpenMailbox refuses the removed --open-mailbox: it showed every
+// emailed link to anyone who opened the mailbox.
+var errOpenMailbox = errors.New("--open-mailbox (and $CQRS_OPEN_MAILBOX) was removed: the local mailbox shows an email's link only to the system administrator and to the person it was sent to (in training mode, each learner reads their own emails at /training/mailbox)")
+
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
+	if getenv("CQRS_OPEN_MAILBOX") != "" {
+		return options{}, errOpenMailbox
+	}
+	for _, arg := range args[1:] {
+		if arg == "--" {
+			break
+		}
+		if name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "="); strings.HasPrefix(arg, "-") && name == "open-mailbox" {
+			return options{}, errOpenMailbox
+		}
+	}
 	fs := &flagSet{FlagSet: flag.NewFlagSet(args[0], flag.ContinueOnError), getenv: getenv}
 	fs.SetOutput(stderr)
 	var o options
@@ -154,7 +168,6 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.duration(&o.sessionIdle, "session-idle", "CQRS_SESSION_IDLE", 30*time.Minute, "sign out after this long without activity")
 	fs.duration(&o.sessionAbsolute, "session-absolute", "CQRS_SESSION_ABSOLUTE", 12*time.Hour, "sign out this long after signing in, whatever the activity")
 	fs.str(&o.emailDomains, "email-domains", "CQRS_EMAIL_DOMAINS", "", "comma-separated email domains users may have, e.g. nhs.net,nhs.uk (empty: any)")
-	fs.boolean(&o.openMailbox, "open-mailbox", "CQRS_OPEN_MAILBOX", "show the local mailbox to everyone, not only administrators (training set-ups)")
 	fs.boolean(&o.demo, "demo", "CQRS_DEMO", "training mode: seed the training data set at first start, give each learner their own mailbox, show the job aid and the trainer controls (SMTP is never used)")
 	fs.str(&o.smtp.Host, "smtp-host", "CQRS_SMTP_HOST", "", "SMTP server; empty keeps emails in the local mailbox")
 	fs.integer(&o.smtp.Port, "smtp-port", "CQRS_SMTP_PORT", 0, "SMTP port (default: 25, 587 or 465 by TLS mode)")
@@ -315,15 +328,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg.SessionIdle, cfg.SessionAbsolute = opts.sessionIdle, opts.sessionAbsolute
 	cfg.EmailDomains = splitList(opts.emailDomains)
 	cfg.SMTPEnabled = opts.smtp.Enabled()
-	cfg.OpenMailbox = opts.openMailbox
 	cfg.PasswordPolicy = opts.passwordPolicy
 	cfg.Now, cfg.Clock, cfg.Demo = clock.Now, clock, opts.demo
+	if opts.demo {
+		cfg.TrainerPassword = handlers.NewTrainerPassword()
+	}
 	smtpCfg, console := opts.smtp, io.Writer(stdout)
 	if opts.demo {
 		// Training emails stay in learners' own mailboxes: never SMTP, and
 		// never printed where a projected console shows everyone's links.
 		smtpCfg, console = mailer.SMTPConfig{}, io.Discard
-		cfg.SMTPEnabled, cfg.OpenMailbox = false, false
+		cfg.SMTPEnabled = false
 	}
 	cfg.SignInRateLimit = opts.signInRateLimit
 	instanceToken := secret.NewToken()
@@ -334,6 +349,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg.InsecureLAN = netw.insecureLAN
 	hasher := secret.NewHasher(secret.OWASP, 0, 2*time.Second)
 	sender := mailer.NewSender(logger, smtpCfg, st, console, clock.Now)
+	sender.SetMailboxURL(baseURL + "/mailbox")
 	deps := handlers.Deps{Store: st, Hasher: hasher, Mailer: sender}
 	if cfg.SSO, err = ssoConfig(opts, baseURL, getenv); err != nil {
 		ln.Close()
@@ -373,7 +389,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if opts.demo {
 		startURL = baseURL + "/training"
-		fmt.Fprintf(stdout, "Training mode: learners start at %s\n  Trainer sign-in: User ID %s, password %s\n", startURL, handlers.TrainerUserID, handlers.TrainerPassword)
+		fmt.Fprintf(stdout, "Training mode: learners start at %s\n  Trainer sign-in: User ID %s, password %s\n  (a new trainer password at every start, shown only here)\n",
+			startURL, handlers.TrainerUserID, cfg.TrainerPassword)
 	}
 	if err := writeInstanceFile(opts.data, baseURL, instanceToken); err != nil {
 		logger.Warn("could not record the running instance", "err", err)

@@ -65,10 +65,10 @@ func runSubcommand(ctx context.Context, sc subcommand, args []string, getenv fun
 	return sc.run(ctx, data, fs.Args(), stdout)
 }
 
-// backupCmd copies the database. While the app runs it holds bbolt's lock,
-// so the copy comes from the running instance (authorised by the token in
-// the instance file, readable only by this user); otherwise straight from
-// the file.
+// backupCmd copies the database, without the links of stored emails (see
+// store.Backup). While the app runs it holds bbolt's lock, so the copy
+// comes from the running instance (authorised by the token in the instance
+// file, readable only by this user); otherwise straight from the file.
 func backupCmd(ctx context.Context, data string, args []string, stdout io.Writer) error {
 	out := args[0]
 	if _, err := os.Stat(out); err == nil {
@@ -94,6 +94,7 @@ func backupCmd(ctx context.Context, data string, args []string, stdout io.Writer
 		return err
 	}
 	fmt.Fprintf(stdout, "Backed up %s to %s (%d bytes).\n", data, out, n)
+	fmt.Fprintln(stdout, "The copy holds no working link: links in emails waiting in the local mailbox are removed from it (after a restore, send those again).")
 	return nil
 }
 

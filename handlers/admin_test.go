@@ -345,9 +345,15 @@ func TestLocalMailbox(t *testing.T) {
 		t.Error("the mailbox shows another organisation's email")
 	}
 	id := box.doc(t).Find(`[data-testid="email-table"] tbody tr`).First().AttrOr("data-testid", "")
+	// The User Administrator sees the email but not its link; the system
+	// administrator sees the link, to pass it on.
 	open := e.orgAdmin.get("/mailbox/" + strings.TrimPrefix(id, "email-"))
 	wantStatus(t, open, 200)
-	link := open.doc(t).Find(`[data-testid="mailbox-link"]`).AttrOr("href", "")
+	wantText(t, open, "Your User ID is: jo.bloggs", hiddenLink)
+	if strings.Contains(open.body, "token=") {
+		t.Error("the User Administrator sees the registration link")
+	}
+	link := e.sys.get("/mailbox/"+strings.TrimPrefix(id, "email-")).doc(t).Find(`[data-testid="mailbox-link"]`).AttrOr("href", "")
 	if !strings.HasPrefix(link, "http://127.0.0.1:8420/register?token=") {
 		t.Fatalf("mailbox link = %q", link)
 	}

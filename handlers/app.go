@@ -42,8 +42,6 @@ type Config struct {
 	// SMTPEnabled says emails leave by SMTP; otherwise the local mailbox is
 	// where they are delivered.
 	SMTPEnabled bool
-	// OpenMailbox shows the local mailbox to everyone (training set-ups).
-	OpenMailbox bool
 	// BodyLimit caps request bodies in bytes.
 	BodyLimit    int
 	ReadTimeout  time.Duration
@@ -84,6 +82,10 @@ type Config struct {
 	// PasswordPolicy is the policy new passwords must meet
 	// (--password-policy); the zero value is the CQRS policy.
 	PasswordPolicy policy.Policy
+	// TrainerPassword is the trainer's password for this run (training
+	// mode needs it): main makes a random one at each start and prints it
+	// on the console, the only place it is shown.
+	TrainerPassword string
 }
 
 // DefaultConfig has the documents' defaults.
@@ -162,7 +164,6 @@ type Store interface {
 	UpdateOrganisation(o store.Organisation) (store.Organisation, error)
 	Emails(f store.EmailFilter) ([]store.Email, error)
 	Backup(w io.Writer) (int64, error)
-	BackupSize() int64
 	PutSSOPending(stateHash []byte, p store.SSOPending) error
 	TakeSSOPending(stateHash []byte) (store.SSOPending, error)
 	UserBySSOSubject(subject string) (store.User, error)
@@ -271,6 +272,7 @@ func (a *app) handleError(c *fiber.Ctx, err error) error {
 		a.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
 		pe = pageForStatus(fiber.StatusInternalServerError)
 	}
+	setSecurityHeaders(c)
 	setPageHeaders(c)
 	return render(c, pe.status, views.ErrorPage(a.page(c, pe.heading), pe.heading, pe.paragraphs))
 }

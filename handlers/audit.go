@@ -2,10 +2,12 @@ package handlers
 
 import (
 	"encoding/csv"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -129,8 +131,8 @@ func auditRow(e store.AuditEvent) views.AuditRow {
 	return views.AuditRow{Time: e.Time.Format("2006-01-02 15:04:05"), Type: e.Type, Actor: e.Actor, Subject: e.Subject, IP: e.IP, Method: e.Method, Detail: e.Detail}
 }
 
-// auditCSV downloads the filtered log. Cells that a spreadsheet would run
-// as a formula are prefixed with a quote.
+// auditCSV downloads the filtered log. Every cell is escaped by csvCell, so
+// no typed value can forge a line or run as a formula.
 func (a *app) auditCSV(c *fiber.Ctx) error {
 	f, _ := a.auditFilter(c)
 	events, _, err := a.store.AuditEvents(f)
@@ -143,14 +145,40 @@ func (a *app) auditCSV(c *fiber.Ctx) error {
 	w.Write([]string{"time", "event", "actor", "user", "ip", "method", "detail"})
 	for _, e := range events {
 		r := auditRow(e)
-		w.Write([]string{r.Time, r.Type, csvCell(r.Actor), csvCell(r.Subject), csvCell(r.IP), csvCell(r.Method), csvCell(r.Detail)})
+		w.Write([]string{r.Time, csvCell(r.Type), csvCell(r.Actor), csvCell(r.Subject), csvCell(r.IP), csvCell(r.Method), csvCell(r.Detail)})
 	}
 	w.Flush()
 	return w.Error()
 }
 
+// csvCell makes a value safe for the CSV download (ASVS 16.4.1). Control
+// characters and Unicode line separators become visible escapes (\n, \x1b,
+// \u2028; a backslash is doubled so the escapes stay unambiguous): a User
+// ID typed with a newline would otherwise start a forged line for anyone
+// reading the file line by line. A cell a spreadsheet would run as a
+// formula is prefixed with a quote.
 func csvCell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x100 && unicode.IsControl(r):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	s = b.String()
+	if s != "" && strings.ContainsRune("=+-@", rune(s[0])) {
 		return "'" + s
 	}
 	return s

@@ -27,6 +27,14 @@ const (
 
 // securityHeaders go on every answer, pages and assets alike.
 func securityHeaders(c *fiber.Ctx) error {
+	setSecurityHeaders(c)
+	return c.Next()
+}
+
+// setSecurityHeaders is securityHeaders for answers made outside the
+// middleware chain too: the error handler calls it, since Fiber answers a
+// too-large body (413) or header (431) before any middleware runs.
+func setSecurityHeaders(c *fiber.Ctx) {
 	c.Set("Content-Security-Policy", contentSecurity)
 	c.Set("X-Content-Type-Options", "nosniff")
 	c.Set("Referrer-Policy", "same-origin")
@@ -36,7 +44,6 @@ func securityHeaders(c *fiber.Ctx) error {
 	if !strings.HasPrefix(c.Path(), "/assets/") {
 		setPageHeaders(c)
 	}
-	return c.Next()
 }
 
 // setPageHeaders keeps pages (which can show personal details and tokens)

@@ -50,6 +50,7 @@ type testEnv struct {
 	dbPath string
 	logs   *bytes.Buffer
 	hasher *secret.Hasher
+	cfg    Config // as the app was built with
 }
 
 func newEnv(t testing.TB, adjust ...func(*Config)) *testEnv {
@@ -80,7 +81,7 @@ func newEnv(t testing.TB, adjust ...func(*Config)) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testEnv{t: t, app: app, store: st, clock: clk, dbPath: path, logs: logs, hasher: hasher}
+	return &testEnv{t: t, app: app, store: st, clock: clk, dbPath: path, logs: logs, hasher: hasher, cfg: cfg}
 }
 
 // dbBytes is the raw database file, to prove refusals change nothing and

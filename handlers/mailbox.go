@@ -11,27 +11,47 @@ import (
 	"github.com/cqrs-local/cqrs-signin/views"
 )
 
-// mailboxScope is whose emails the signed-in visitor may read in the local
-// mailbox: an administrator their organisation's (the system administrator
-// everyone's). Others see none unless the site opens the mailbox to all
-// (training set-ups).
-func (a *app) mailboxScope(c *fiber.Ctx) (store.EmailFilter, bool) {
+// The local mailbox follows one rule: nobody reads an email carrying a
+// working link to an account other than their own, except the system
+// administrator, who operates the computer, holds the database anyway and
+// passes links on. A User Administrator sees their organisation's emails
+// (to know what was sent) with the links in other people's emails hidden,
+// so starting a reset for someone never lets them learn its link. Learners
+// in training mode read their own emails at /training/mailbox.
+
+// hiddenLink stands in for a link its reader may not follow.
+const hiddenLink = "(link hidden: only the person it was sent to and the system administrator can see it)"
+
+// mailboxReader is who is reading the local mailbox and what they may see.
+type mailboxReader struct {
+	user   store.User
+	filter store.EmailFilter
+}
+
+// mayFollowLinks reports whether the reader may see the links in e: the
+// system administrator in every email, anyone else in their own.
+func (r mailboxReader) mayFollowLinks(e store.Email) bool {
+	return isSystemAdmin(r.user) || e.UserID == r.user.ID
+}
+
+// mailboxReaderOf is the signed-in visitor as a mailbox reader: the system
+// administrator reads every email, a User Administrator their
+// organisation's; nobody else reads this mailbox.
+func mailboxReaderOf(c *fiber.Ctx) (mailboxReader, bool) {
 	u, ok := currentUser(c)
 	switch {
 	case ok && isSystemAdmin(u):
-		return store.EmailFilter{}, true
+		return mailboxReader{user: u}, true
 	case ok && u.Role == store.RoleUserAdmin:
-		return store.EmailFilter{OrgID: u.OrgID}, true
-	case a.cfg.OpenMailbox:
-		return store.EmailFilter{}, true
+		return mailboxReader{user: u, filter: store.EmailFilter{OrgID: u.OrgID}}, true
 	}
-	return store.EmailFilter{}, false
+	return mailboxReader{}, false
 }
 
-// requireMailbox lets through those mailboxScope allows; a signed-out
+// requireMailbox lets through those mailboxReaderOf allows; a signed-out
 // visitor is sent to sign in first.
 func (a *app) requireMailbox(c *fiber.Ctx) error {
-	if _, ok := a.mailboxScope(c); ok {
+	if _, ok := mailboxReaderOf(c); ok {
 		return c.Next()
 	}
 	if _, signedIn := currentUser(c); !signedIn {
@@ -41,7 +61,8 @@ func (a *app) requireMailbox(c *fiber.Ctx) error {
 }
 
 func (a *app) mailbox(c *fiber.Ctx) error {
-	f, _ := a.mailboxScope(c)
+	reader, _ := mailboxReaderOf(c)
+	f := reader.filter
 	f.Limit = 200
 	emails, err := a.store.Emails(f)
 	if err != nil {
@@ -51,23 +72,25 @@ func (a *app) mailbox(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u, _ := currentUser(c)
 	note := "Every email this CQRS system sends is kept here with its delivery status."
 	if !a.cfg.SMTPEnabled {
 		note = "No mail server is set up, so emails are delivered here instead: open one to follow its link."
 	}
+	if !isSystemAdmin(reader.user) {
+		note += " The links in emails to other people are hidden: only the system administrator can see them, and passes them on."
+	}
 	return render(c, fiber.StatusOK, views.MailboxPage(views.MailboxModel{Page: p, Emails: emailRows(emails), Note: note,
-		Admin: p.User != nil && p.User.IsAdmin, CanOrgs: isSystemAdmin(u)}))
+		Admin: p.User != nil && p.User.IsAdmin, CanOrgs: isSystemAdmin(reader.user)}))
 }
 
 func (a *app) mailboxEmail(c *fiber.Ctx) error {
-	f, _ := a.mailboxScope(c)
+	reader, _ := mailboxReaderOf(c)
 	id, err := strconv.ParseUint(c.Params("id"), 10, 64)
 	if err != nil {
 		return fiber.ErrNotFound
 	}
 	e, err := a.store.Email(id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && f.OrgID != 0 && e.OrgID != f.OrgID) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && reader.filter.OrgID != 0 && e.OrgID != reader.filter.OrgID) {
 		return refuse(fiber.StatusNotFound, "Email not found")
 	} else if err != nil {
 		return err
@@ -76,9 +99,12 @@ func (a *app) mailboxEmail(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u, _ := currentUser(c)
+	body := a.bodyParts(e.Text)
+	if !reader.mayFollowLinks(e) {
+		body = a.hideLinks(e, body)
+	}
 	return render(c, fiber.StatusOK, views.MailboxEmailPage(views.MailboxEmailModel{Page: p, Email: emailRows([]store.Email{e})[0],
-		Body: a.bodyParts(e.Text), Admin: p.User != nil && p.User.IsAdmin, CanOrgs: isSystemAdmin(u)}))
+		Body: body, Admin: p.User != nil && p.User.IsAdmin, CanOrgs: isSystemAdmin(reader.user)}))
 }
 
 // bodyParts splits an email's text into lines, making this site's own
@@ -97,4 +123,18 @@ func (a *app) bodyParts(text string) [][]views.BodyPart {
 		lines = append(lines, parts)
 	}
 	return lines
+}
+
+// hideLinks replaces every link to this site in an email's body, and any
+// word holding the email's link token, with hiddenLink. Both, so that a
+// link written in some other form still cannot be read.
+func (a *app) hideLinks(e store.Email, body [][]views.BodyPart) [][]views.BodyPart {
+	for _, line := range body {
+		for i, part := range line {
+			if part.Link || (e.Secret != "" && strings.Contains(part.Text, e.Secret)) {
+				line[i] = views.BodyPart{Text: hiddenLink, Hidden: true}
+			}
+		}
+	}
+	return body
 }

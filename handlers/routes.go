@@ -3,6 +3,8 @@ package handlers
 import (
 	"io/fs"
 	"net/http"
+	"path"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
@@ -23,7 +25,7 @@ func (a *app) routes(f *fiber.App) {
 	f.Use("/assets", func(c *fiber.Ctx) error {
 		c.Set("Cache-Control", assetCachePolicy)
 		return c.Next()
-	}, filesystem.New(filesystem.Config{Root: http.FS(static)}))
+	}, assetPath(static), filesystem.New(filesystem.Config{Root: http.FS(static)}))
 
 	f.Get("/healthz", a.health)
 	f.Get("/internal/backup", a.instanceBackup)
@@ -103,6 +105,24 @@ func (a *app) routes(f *fiber.App) {
 	a.trainingRoutes(f)
 
 	f.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+}
+
+// assetPath serves an asset by its normalised path ("/assets/./css//x.css"
+// is "/assets/css/x.css"): io/fs refuses "." and ".." elements, which the
+// filesystem middleware would answer with a server error. A path that
+// normalises to a folder or outside the assets is not found.
+func assetPath(static fs.FS) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		name := strings.TrimPrefix(path.Clean("/"+strings.TrimPrefix(c.Path(), "/assets")), "/")
+		if !fs.ValidPath(name) || name == "." {
+			return fiber.ErrNotFound
+		}
+		if info, err := fs.Stat(static, name); err != nil || info.IsDir() {
+			return fiber.ErrNotFound
+		}
+		c.Path("/assets/" + name)
+		return c.Next()
+	}
 }
 
 // health answers the single-instance probe: a second launch asks whether a

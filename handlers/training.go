@@ -22,11 +22,14 @@ import (
 // Training mode (--demo): the training data set, learners with their own
 // mailbox, the job aid beside every page, and the trainer's controls.
 
-// The training data set's known credentials. They are made up, shown on
-// the training home page and printed at start: this is a classroom system.
+// The training data set's credentials. The trainer is a system
+// administrator, so their password is not one of these: main makes a new
+// random one at every start (NewTrainerPassword) and prints it on the
+// console only. The others are made up and shown on the training home
+// page: this is a classroom system, and none of them can read another
+// person's emailed links.
 const (
-	TrainerUserID   = "trainer"
-	TrainerPassword = "Classroom!2026"
+	TrainerUserID = "trainer"
 	// trainingPassword is every seeded CQRS account's password,
 	// trainingNHSmailPassword every seeded NHSmail account's.
 	trainingPassword        = "Practice!2026"
@@ -46,7 +49,19 @@ const (
 	evTrainingCohort   = "training-cohort"
 	evTrainingSnapshot = "training-snapshot"
 	evTrainingRestore  = "training-restore"
+	evTrainerPassword  = "training-trainer-password"
 )
+
+// NewTrainerPassword is a random password for the trainer that meets the
+// CQRS password policy and can be typed from the console: "Kbrtmq-Wxzpdn-4821",
+// about 67 bits.
+func NewTrainerPassword() string {
+	word := func() string {
+		w := randomFrom("abcdefghjkmnpqrstuvwxyz", 6)
+		return strings.ToUpper(w[:1]) + w[1:]
+	}
+	return word() + "-" + word() + "-" + randomFrom("0123456789", 4)
+}
 
 // TrainingStore is what training mode needs beyond Store.
 type TrainingStore interface {
@@ -61,10 +76,11 @@ type TrainingStore interface {
 	SnapshotDir() string
 	RestoreSnapshot(name string, keep *store.KeepSignedIn, event store.AuditEvent) (time.Duration, error)
 	SetNHSmailPassword(id uint64, hash string) error
+	SetTrainerPassword(userID, hash string, event store.AuditEvent) error
 }
 
 // initTraining switches training mode on: the training store, the shared
-// clock at its stored offset, no SMTP and no open mailbox, and the data
+// clock at its stored offset, no SMTP, and the data
 // set seeded when the database is empty.
 func (a *app) initTraining() error {
 	if !a.cfg.Demo {
@@ -77,9 +93,11 @@ func (a *app) initTraining() error {
 	if a.cfg.Clock == nil {
 		return errors.New("handlers: training mode needs Config.Clock, the clock the store reads too")
 	}
+	if a.cfg.TrainerPassword == "" {
+		return errors.New("handlers: training mode needs Config.TrainerPassword, the trainer's password for this run")
+	}
 	a.training = ts
 	a.cfg.Now = a.cfg.Clock.Now
-	a.cfg.OpenMailbox = false // learners see their own emails only, at /training/mailbox
 	a.cfg.SMTPEnabled = false
 	off, err := ts.ClockOffset()
 	if err != nil {
@@ -102,7 +120,23 @@ func (a *app) initTraining() error {
 	if _, _, err := a.trainingOrg(); err != nil {
 		return fmt.Errorf("handlers: --demo needs a training database, and this one has users but no %s organisation: start training mode with another --data file", trainingODS)
 	}
-	return nil
+	return a.setTrainerPassword(context.Background(), "a new trainer password, printed on the console at start")
+}
+
+// setTrainerPassword gives the trainer this run's password: it is printed
+// only on this run's console, so that is the one place to find it, after a
+// restart as after restoring a snapshot saved in another run.
+func (a *app) setTrainerPassword(ctx context.Context, why string) error {
+	hash, err := a.hasher.Hash(ctx, a.cfg.TrainerPassword)
+	if err != nil {
+		return err
+	}
+	err = a.training.SetTrainerPassword(TrainerUserID, hash, store.AuditEvent{Type: evTrainerPassword, Subject: TrainerUserID, Method: "training", Detail: why})
+	if errors.Is(err, store.ErrNotFound) {
+		a.log.Warn("training: no trainer account to give this run's password", "trainer", TrainerUserID)
+		return nil
+	}
+	return err
 }
 
 // trainingRoutes are registered only in training mode: outside it every
@@ -188,7 +222,7 @@ func (a *app) trainingSet(ctx context.Context) (store.TrainingSet, error) {
 		} else {
 			pw := trainingPassword
 			if sa.userID == TrainerUserID {
-				pw = TrainerPassword
+				pw = a.cfg.TrainerPassword
 			}
 			hash, err := a.hasher.Hash(ctx, pw)
 			if err != nil {
@@ -329,7 +363,7 @@ func (a *app) trainingHomeModel(c *fiber.Ctx, notice string) (views.TrainingHome
 	if err != nil {
 		return views.TrainingHomeModel{}, err
 	}
-	m := views.TrainingHomeModel{Page: p, TrainerUserID: TrainerUserID, TrainerPassword: TrainerPassword, Notice: notice}
+	m := views.TrainingHomeModel{Page: p, TrainerUserID: TrainerUserID, Notice: notice}
 	for _, sa := range seededAccounts {
 		pw := trainingPassword
 		switch {
@@ -811,6 +845,9 @@ func (a *app) trainerRestoreSnapshot(c *fiber.Ctx) error {
 		return err
 	}
 	a.cfg.Clock.SetOffset(off)
+	if err := a.setTrainerPassword(c.Context(), "the trainer password printed at start, kept across a snapshot restore"); err != nil {
+		return err
+	}
 	a.log.Info("training snapshot restored", "by", u.UserID, "name", name)
 	return redirect(c, "/training/trainer?notice=restored")
 }

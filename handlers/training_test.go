@@ -17,14 +17,14 @@ import (
 // training clock (over the test clock) is shared by the store and the app.
 func newTrainingEnv(t *testing.T) *testEnv {
 	t.Helper()
-	return newEnv(t, func(c *Config) { c.Demo, c.SignInRateLimit = true, 0 })
+	return newEnv(t, func(c *Config) { c.Demo, c.SignInRateLimit, c.TrainerPassword = true, 0, NewTrainerPassword() })
 }
 
 // trainer is a client signed in as the training data set's trainer.
 func (e *testEnv) trainer() *client {
 	e.t.Helper()
 	c := e.client()
-	wantStatus(e.t, c.signIn(TrainerUserID, TrainerPassword, ""), 303)
+	wantStatus(e.t, c.signIn(TrainerUserID, e.cfg.TrainerPassword, ""), 303)
 	return c
 }
 
@@ -106,13 +106,25 @@ func TestTrainingDataSetHasEveryState(t *testing.T) {
 	}
 	r = e.client().get("/training")
 	wantStatus(t, r, 200)
-	wantText(t, r, TrainerUserID, TrainerPassword, "Start as a new learner")
-	// A restart finds the data and does not seed again.
-	if _, err := New(nilLogger(), Config{Demo: true, Clock: store.NewClock(nil)}, Deps{Store: e.store, Hasher: e.hasher}); err != nil {
+	wantText(t, r, TrainerUserID, "the password printed in the window where CQRS was started", "Start as a new learner")
+	if strings.Contains(r.body, e.cfg.TrainerPassword) {
+		t.Error("the training home page shows the trainer's password")
+	}
+	// A restart finds the data and does not seed again; the trainer gets
+	// that run's password, and the last run's no longer works.
+	restarted := NewTrainerPassword()
+	if _, err := New(nilLogger(), Config{Demo: true, Clock: store.NewClock(nil), TrainerPassword: restarted}, Deps{Store: e.store, Hasher: e.hasher}); err != nil {
 		t.Fatal(err)
 	}
 	if u, _ := e.store.UserByUserID("trn.invited"); u.ID != inv.ID {
 		t.Error("the data set was seeded again on restart")
+	}
+	trainer, _ := e.store.UserByUserID(TrainerUserID)
+	if ok, _ := e.hasher.Verify(t.Context(), restarted, trainer.PasswordHash); !ok {
+		t.Error("the trainer does not have the restarted run's password")
+	}
+	if ok, _ := e.hasher.Verify(t.Context(), e.cfg.TrainerPassword, trainer.PasswordHash); ok {
+		t.Error("the trainer keeps the last run's password")
 	}
 }
 
@@ -400,7 +412,7 @@ func TestCohortSheetListsThirtyLearners(t *testing.T) {
 func TestTrainingModeRefusesARealDatabase(t *testing.T) {
 	e := newEnv(t)
 	e.registeredAdmin()
-	_, err := New(nilLogger(), Config{Demo: true, Clock: store.NewClock(nil)}, Deps{Store: e.store, Hasher: e.hasher})
+	_, err := New(nilLogger(), Config{Demo: true, Clock: store.NewClock(nil), TrainerPassword: NewTrainerPassword()}, Deps{Store: e.store, Hasher: e.hasher})
 	if err == nil || !strings.Contains(err.Error(), "training database") {
 		t.Fatalf("training mode on a site's database: %v", err)
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/mail"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -52,8 +51,10 @@ type Sender struct {
 	cfgErr  error
 	outbox  Outbox
 	console io.Writer
-	now     func() time.Time
-	wake    chan struct{}
+	// mailboxURL is where the console says local emails wait.
+	mailboxURL string
+	now        func() time.Time
+	wake       chan struct{}
 
 	mu sync.Mutex // one pass at a time; also guards console writes
 }
@@ -111,6 +112,14 @@ func (s *Sender) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
+// SetMailboxURL is the address of the local mailbox page, which the
+// console names when an email is delivered there.
+func (s *Sender) SetMailboxURL(url string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mailboxURL = url
+}
+
 // Wake asks Run for a pass now; it never blocks, and nudges that arrive
 // during a pass fold into one.
 func (s *Sender) Wake() {
@@ -159,9 +168,12 @@ func (s *Sender) deliverDue(ctx context.Context) (attempted, delivered int, err 
 	return attempted, delivered, nil
 }
 
-// deliverLocal puts the email in the local mailbox and prints its links.
-// The store is written first: the mailbox page is the record, the console a
-// convenience.
+// deliverLocal puts the email in the local mailbox and says on the console
+// that it waits there, and where. The link itself is never printed: a
+// console is projected, pasted into tickets and scrolled back by anyone at
+// the computer, and the link is only the recipient's and the system
+// administrator's to see. The store is written first: the mailbox page is
+// the record, the console a convenience.
 func (s *Sender) deliverLocal(e store.Email) (bool, error) {
 	if err := s.outbox.MarkEmailDelivered(e.ID); err != nil {
 		return false, fmt.Errorf("mailer: mark email %d delivered: %w", e.ID, err)
@@ -173,9 +185,11 @@ func (s *Sender) deliverLocal(e store.Email) (bool, error) {
 		to = name + " <" + to + ">"
 	}
 	fmt.Fprintf(&b, "Email to %s: %s\n", to, clean(e.Subject))
-	for _, link := range links(e.Text) {
-		fmt.Fprintf(&b, "  %s\n", link)
+	where := "the local mailbox (Administration, Local mailbox)"
+	if s.mailboxURL != "" {
+		where = "the local mailbox: " + clean(s.mailboxURL)
 	}
+	fmt.Fprintf(&b, "  waiting in %s\n", where)
 	if _, err := io.WriteString(s.console, b.String()); err != nil {
 		s.logger.Warn("mailer: console", "id", e.ID, "err", err)
 	}
@@ -353,21 +367,4 @@ func clean(s string) string {
 		}
 		return r
 	}, s)
-}
-
-var linkPattern = regexp.MustCompile(`https?://[^\s<>"']+`)
-
-// links returns the URLs in a text body, in order, without repeats or the
-// punctuation that ends a sentence.
-func links(text string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, l := range linkPattern.FindAllString(text, -1) {
-		l = strings.TrimRight(l, ".,;:!?)]}")
-		if !seen[l] {
-			seen[l] = true
-			out = append(out, l)
-		}
-	}
-	return out
 }

@@ -278,6 +278,7 @@ func TestLocalMailbox(t *testing.T) {
 	e := queue(t, st, "ada@example.nhs.uk")
 
 	s := mailer.NewSender(logger, mailer.SMTPConfig{}, st, &console, clk.Now)
+	s.SetMailboxURL("http://127.0.0.1:8080/mailbox")
 	n, err := s.DeliverDue(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -288,9 +289,14 @@ func TestLocalMailbox(t *testing.T) {
 	if got := email(t, st, e.ID); got.Status != store.EmailLocal {
 		t.Errorf("status %q, want %q", got.Status, store.EmailLocal)
 	}
-	want := "Email to Ada Lovelace <ada@example.nhs.uk>: Reset your password\n  " + testLink + "\n"
+	// The console says where the email waits, never its link: a console
+	// is projected, pasted into tickets and scrolled back by anyone.
+	want := "Email to Ada Lovelace <ada@example.nhs.uk>: Reset your password\n  waiting in the local mailbox: http://127.0.0.1:8080/mailbox\n"
 	if got := console.String(); got != want {
 		t.Errorf("console:\n%q\nwant:\n%q", got, want)
+	}
+	if strings.Contains(console.String(), testSecret) {
+		t.Errorf("the console shows the link's token:\n%s", console.String())
 	}
 	// Delivered once: a second pass prints nothing more.
 	if _, err := s.DeliverDue(t.Context()); err != nil {

@@ -266,6 +266,36 @@ func keepSession(tx *bolt.Tx, keep *KeepSignedIn, now time.Time) error {
 	return putJSON(tx.Bucket(bucketSessions), keep.SessionHash, Session{UserID: u.ID, Created: now, LastSeen: now})
 }
 
+// SetTrainerPassword gives the training system administrator with the
+// User ID a new password hash at start, unlocks the account and appends
+// event to the audit log, in one transaction. Their sessions stay: a
+// trainer signed in before a restart stays signed in. A missing or
+// non-administrator account is ErrNotFound and nothing changes.
+func (s *Store) SetTrainerPassword(userID, hash string, event AuditEvent) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		id := tx.Bucket(bucketUsersByID).Get(foldKey(userID))
+		if id == nil {
+			return ErrNotFound
+		}
+		u, err := getUser(tx, bytesToID(id))
+		if err != nil {
+			return err
+		}
+		if u.Role != RoleSystemAdmin {
+			return ErrNotFound
+		}
+		u.PasswordHash, u.FailedSignIns, u.LockedAt = hash, 0, time.Time{}
+		if err := putUser(tx, u); err != nil {
+			return err
+		}
+		return appendAudit(tx, &event, s.now())
+	})
+	if err != nil {
+		return fmt.Errorf("store: set trainer password: %w", err)
+	}
+	return nil
+}
+
 // CreateLearners adds learners in one transaction: each one's invited CQRS
 // user, registration link and email, NHSmail account and learner record.
 // A User ID or email already taken is ErrConflict and nothing is written.
@@ -425,9 +455,15 @@ func (s *Store) SaveSnapshot(name string) error {
 		return fmt.Errorf("store: save snapshot: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := s.Backup(tmp); err != nil {
-		tmp.Close()
+	// A snapshot stays beside the database and is restored into this same
+	// training system, so unlike a backup it keeps the learners' links.
+	err = s.db.View(func(tx *bolt.Tx) error {
+		_, err := tx.WriteTo(tmp)
 		return err
+	})
+	if err != nil {
+		tmp.Close()
+		return fmt.Errorf("store: save snapshot: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
@@ -542,7 +578,11 @@ func (s *Store) RestoreSnapshot(name string, keep *KeepSignedIn, event AuditEven
 
 // CopyBucket copies every key, nested bucket and sequence of src into dst.
 // Keys and values are cloned: src's bytes belong to its transaction.
-func CopyBucket(dst, src *bolt.Bucket) error {
+func CopyBucket(dst, src *bolt.Bucket) error { return copyBucket(dst, src, nil) }
+
+// copyBucket is CopyBucket with each value of src (not of nested buckets)
+// passed through change, when change is not nil.
+func copyBucket(dst, src *bolt.Bucket, change func([]byte) ([]byte, error)) error {
 	if err := dst.SetSequence(src.Sequence()); err != nil {
 		return err
 	}
@@ -552,7 +592,13 @@ func CopyBucket(dst, src *bolt.Bucket) error {
 			if err != nil {
 				return err
 			}
-			return CopyBucket(child, src.Bucket(k))
+			return copyBucket(child, src.Bucket(k), nil)
+		}
+		if change != nil {
+			var err error
+			if v, err = change(v); err != nil {
+				return fmt.Errorf("%s: %w", k, err)
+			}
 		}
 		return dst.Put(bytes.Clone(k), bytes.Clone(v))
 	})
