@@ -50,7 +50,11 @@ func (a *app) accountCheck(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return render(c, fiber.StatusOK, views.PolicyBoxFragment(a.policyBox(in.Password, a.cfg.PasswordPolicy.CheckLive(in), false)))
+	violations, err := a.checkPolicy(c.Context(), in, true)
+	if err != nil {
+		return err
+	}
+	return render(c, fiber.StatusOK, views.PolicyBoxFragment(a.policyBox(in.Password, violations, false)))
 }
 
 // changePassword: the current password first, then the whole policy,

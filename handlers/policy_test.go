@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"net/url"
 	"strings"
 	"testing"
@@ -218,4 +219,33 @@ func TestHardenedPolicyOnAccountAndReset(t *testing.T) {
 	}
 	r = rc.post("/reset", url.Values{"password": {"copper lantern beside the mill"}, "confirm_password": {"copper lantern beside the mill"}, "csrf_token": {csrf}})
 	wantStatus(t, r, 303)
+}
+
+// TestHardenedCheckWaitsForAHasherSlot: a crafted password can cost the
+// strength estimate most of a second, so live checks share the hasher's
+// bound; while every slot is busy, a check waits instead of running.
+func TestHardenedCheckWaitsForAHasherSlot(t *testing.T) {
+	e := newEnv(t, hardenedConfig)
+	c := e.client()
+	e.setUp(c)
+	csrf := c.csrf("/register")
+
+	release, held := make(chan struct{}), make(chan struct{})
+	const slots = 4 // newEnv's hasher
+	for i := 0; i < slots; i++ {
+		go e.hasher.Do(context.Background(), func() { held <- struct{}{}; <-release })
+		<-held
+	}
+	answered := make(chan response, 1)
+	go func() {
+		answered <- c.post("/register/check", url.Values{"password": {hardenedPassphrase}, "csrf_token": {csrf}}, header("HX-Request", "true"))
+	}()
+	select {
+	case r := <-answered:
+		close(release)
+		t.Fatalf("the check ran (status %d) while every hasher slot was busy", r.StatusCode)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	wantStatus(t, <-answered, 200)
 }

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -137,7 +138,11 @@ func (a *app) linkCheck(f linkFlow) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return render(c, fiber.StatusOK, views.PolicyBoxFragment(linkPolicy(a.policyBox(in.Password, a.cfg.PasswordPolicy.CheckLive(in), false))))
+		violations, err := a.checkPolicy(c.Context(), in, true)
+		if err != nil {
+			return err
+		}
+		return render(c, fiber.StatusOK, views.PolicyBoxFragment(linkPolicy(a.policyBox(in.Password, violations, false))))
 	}
 }
 
@@ -229,7 +234,10 @@ func (a *app) checkNewPassword(c *fiber.Ctx, u store.User, pw, confirm string, r
 	in.LastChanged, in.Now, in.Reset = u.PasswordChanged, a.cfg.Now(), reset
 	// The stored-hash rules cost an argon2id computation per hash, so they
 	// run only when the cheap rules pass.
-	violations := a.cfg.PasswordPolicy.CheckLive(in)
+	violations, err := a.checkPolicy(c.Context(), in, true)
+	if err != nil {
+		return nil, views.PolicyBox{}, err
+	}
 	if len(violations) == 0 {
 		var err error
 		if in.SameAsCurrent, err = a.hasher.VerifyAny(c.Context(), pw, nonEmpty(u.PasswordHash)); err != nil {
@@ -243,7 +251,9 @@ func (a *app) checkNewPassword(c *fiber.Ctx, u store.User, pw, confirm string, r
 			return nil, views.PolicyBox{}, err
 		}
 	}
-	violations = a.cfg.PasswordPolicy.Check(in)
+	if violations, err = a.checkPolicy(c.Context(), in, false); err != nil {
+		return nil, views.PolicyBox{}, err
+	}
 	for _, v := range violations {
 		msg := v.Message
 		if v.Reason != "" {
@@ -276,6 +286,21 @@ func (a *app) policyInput(u store.User, pw string) (policy.Input, error) {
 		in.Organisation, in.ODSCode = org.Name, org.ODSCode
 	}
 	return in, nil
+}
+
+// checkPolicy applies the policy in force (only its live rules when live).
+// The hardened policy's strength estimate is CPU-heavy, so it runs in one of
+// the hasher's slots, bounded like a hash; the CQRS rules are cheap.
+func (a *app) checkPolicy(ctx context.Context, in policy.Input, live bool) (violations []policy.Violation, err error) {
+	check := a.cfg.PasswordPolicy.Check
+	if live {
+		check = a.cfg.PasswordPolicy.CheckLive
+	}
+	if a.cfg.PasswordPolicy.Name() != policy.NameHardened {
+		return check(in), nil
+	}
+	err = a.hasher.Do(ctx, func() { violations = check(in) })
+	return violations, err
 }
 
 func nonEmpty(s string) []string {

@@ -544,7 +544,6 @@ var jobAidPages = []struct {
 	{"/register", "", []string{"ja-2"}},
 	{"/register/complete", "", []string{"ja-3"}}, // it leads to the Login page
 	{"/register/", "", []string{"ja-2"}},
-	{"/login", "Your account is locked", []string{"locked"}},
 	{"/login", "", []string{"ja-3", "sso-1"}},
 	{"/sso/callback", "No CQRS account", []string{"sso-5"}},
 	{"/sso/callback", "Your account is locked", []string{"locked"}},
@@ -628,8 +627,8 @@ var trainerNotices = map[string]string{
 var explainWhy = map[string]string{
 	evSignIn:          "Signed in. For NHSmail, the detail says which claim matched the CQRS account.",
 	evSignInFailed:    "Wrong User ID or password, or the account is not active. The learner saw the same message either way, so no answer tells which User IDs exist.",
-	"lockout":         "This failure reached the limit of failed sign-ins in a row, so the account is now locked.",
-	evSignInLocked:    "The right password for a locked account: only then is the learner told the account is locked.",
+	"lockout":         "This failure reached the limit of failed sign-ins in a row, so the account is now locked and its owner was emailed an unlock link.",
+	evSignInLocked:    "An attempt on a locked account, right password or wrong: the learner saw the usual failure (so the page confirms no password); the owner was emailed an unlock link when the account locked. NHSmail sign-ins to a locked account are told it is locked, since NHSmail has proved who they are.",
 	evSignOut:         "Signed out; the session was ended on the server.",
 	evUnlock:          "The account was unlocked and its failure count cleared.",
 	evPasswordSet:     "Registration completed: the password met every rule of the policy.",

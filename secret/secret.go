@@ -105,6 +105,19 @@ func (h *Hasher) acquire(ctx context.Context) error {
 
 func (h *Hasher) release() { <-h.slots }
 
+// Do runs work in one of the hasher's slots, or answers ErrBusy as Hash
+// would: other CPU-heavy work on a password (the hardened policy's strength
+// estimate, up to a second for a crafted 64-character password) shares the
+// bound, so a burst of it cannot starve sign-ins or the machine.
+func (h *Hasher) Do(ctx context.Context, work func()) error {
+	if err := h.acquire(ctx); err != nil {
+		return err
+	}
+	defer h.release()
+	work()
+	return nil
+}
+
 // Hash returns the PHC string for password with a fresh salt.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if err := h.acquire(ctx); err != nil {
