@@ -120,6 +120,7 @@ func DefaultHelpDesk() views.HelpDesk {
 // Store is what the handlers need from persistence.
 type Store interface {
 	CSRFKey() ([]byte, error)
+	InstanceID() (string, error)
 	HasUsers() (bool, error)
 	SetupPending(hash []byte) bool
 	CompleteSetup(setupHash []byte, org store.Organisation, admin store.User, linkHash []byte, linkTTL time.Duration) (store.User, error)
@@ -191,6 +192,8 @@ type app struct {
 	hasher  *secret.Hasher
 	mailer  Mailer
 	csrfKey []byte
+	// instance names this instance's cookies (see namespaceCookies).
+	instance string
 	// resetThrottle counts reset emails per account.
 	resetThrottle accountThrottle
 	rp            relyingParty
@@ -209,8 +212,12 @@ func New(logger *slog.Logger, cfg Config, deps Deps) (*fiber.App, error) {
 	if err != nil {
 		return nil, err
 	}
+	instance, err := deps.Store.InstanceID()
+	if err != nil {
+		return nil, err
+	}
 	a := &app{log: logger, cfg: cfg, store: deps.Store, hasher: deps.Hasher, mailer: deps.Mailer, csrfKey: key,
-		nhsmail: deps.NHSmailDirectory, nhsmailServer: deps.NHSmail}
+		instance: instance, nhsmail: deps.NHSmailDirectory, nhsmailServer: deps.NHSmail}
 	f := fiber.New(fiber.Config{
 		AppName:               "cqrs-signin",
 		BodyLimit:             cfg.BodyLimit,

@@ -48,7 +48,7 @@ func TestLockoutAndRecovery(t *testing.T) {
 		r := c.signIn("sam.patel", "Harbour!2026x", "")
 		wantStatus(t, r, 403)
 		wantText(t, r, "Your account is locked", "Unlock Account or Forgotten Password")
-		if _, ok := c.jar[sessionCookie]; ok {
+		if c.cookie(sessionCookie) != "" {
 			t.Fatal("a locked account got a session")
 		}
 		wrong := c.signIn("sam.patel", "still-wrong", "")
@@ -128,7 +128,7 @@ func TestForgottenAnswersTheSameWhateverMatches(t *testing.T) {
 	for _, who := range []string{"sam.patel", "sam.patel@nhs.net", "nobody.here", "nobody@nhs.net", "gone.away", "new.starter"} {
 		c := e.client()
 		c.get("/forgotten")
-		c.jar[csrfCookie] = "AAAAAAAAAAAAAAAAAAAAAA"
+		c.setCookie(csrfCookie, "AAAAAAAAAAAAAAAAAAAAAA")
 		r := c.post("/forgotten", url.Values{"who": {who}, "csrf_token": {c.csrf("/forgotten")}})
 		wantStatus(t, r, 200)
 		bodies = append(bodies, r.body)

@@ -44,7 +44,7 @@ func (e *testEnv) setUp(c *client) string {
 	if loc := r.Header.Get("Location"); loc != "/register" {
 		e.t.Fatalf("set-up redirects to %q, want /register", loc)
 	}
-	return c.jar[linkCookie]
+	return c.cookieAt("/register", linkCookie)
 }
 
 func cloneForm(v url.Values) url.Values {

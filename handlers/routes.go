@@ -17,6 +17,7 @@ const localSessionID = "session-id"
 // routes lists every route in one place.
 func (a *app) routes(f *fiber.App) {
 	f.Use(recover.New())
+	f.Use(a.namespaceCookies)
 	f.Use(securityHeaders, a.hostAllowed)
 
 	static, _ := fs.Sub(assets.Static, "static")

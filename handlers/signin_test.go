@@ -116,11 +116,11 @@ func TestLegacySignIn(t *testing.T) {
 		t.Run("refused: "+tc.name, func(t *testing.T) {
 			c := e.client()
 			c.get("/login")
-			c.jar[csrfCookie] = "AAAAAAAAAAAAAAAAAAAAAA" // same CSRF seed, so bodies are comparable
+			c.setCookie(csrfCookie, "AAAAAAAAAAAAAAAAAAAAAA") // same CSRF seed, so bodies are comparable
 			r := c.signIn(tc.userID, tc.password, "")
 			wantStatus(t, r, 401)
 			wantText(t, r, signInFailed)
-			if _, ok := c.jar[sessionCookie]; ok {
+			if c.cookie(sessionCookie) != "" {
 				t.Fatal("a failed sign-in set a session cookie")
 			}
 			bodies = append(bodies, strings.ReplaceAll(r.body, tc.userID, "USER"))
@@ -154,30 +154,30 @@ func TestSessionRotationAndSignOut(t *testing.T) {
 	e := newEnv(t)
 	e.registeredAdmin()
 	c := e.client()
-	c.jar[sessionCookie] = "attacker-chosen-session-value"
+	c.setCookie(sessionCookie, "attacker-chosen-session-value")
 	wantStatus(t, c.signIn("admin.jones", strongPassword, ""), 303)
-	if got := c.jar[sessionCookie]; got == "" || got == "attacker-chosen-session-value" {
+	if got := c.cookie(sessionCookie); got == "" || got == "attacker-chosen-session-value" {
 		t.Fatalf("session cookie after sign-in = %q: not rotated", got)
 	}
-	signedIn := c.jar[sessionCookie]
+	signedIn := c.cookie(sessionCookie)
 
 	// A second sign-in in the same browser replaces the session: the old
 	// cookie no longer works.
 	wantStatus(t, c.signIn("admin.jones", strongPassword, ""), 303)
-	if c.jar[sessionCookie] == signedIn {
+	if c.cookie(sessionCookie) == signedIn {
 		t.Fatal("the session ID was not replaced at sign-in")
 	}
 	old := e.client()
-	old.jar[sessionCookie] = signedIn
+	old.setCookie(sessionCookie, signedIn)
 	if r := old.get("/messages"); r.StatusCode != 303 || !strings.HasPrefix(r.Header.Get("Location"), "/login") {
 		t.Fatalf("the replaced session still works: %d %s", r.StatusCode, r.Header.Get("Location"))
 	}
 
 	token := c.csrf("/messages")
-	current := c.jar[sessionCookie]
+	current := c.cookie(sessionCookie)
 	wantStatus(t, c.post("/signout", url.Values{"csrf_token": {token}}), 303)
 	replay := e.client()
-	replay.jar[sessionCookie] = current
+	replay.setCookie(sessionCookie, current)
 	if r := replay.get("/messages"); r.StatusCode != 303 {
 		t.Fatalf("the session works after sign out: %d", r.StatusCode)
 	}
@@ -442,7 +442,7 @@ func TestConcurrentSignInsAreBoundedAndAllAnswered(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			c := e.client()
-			c.jar[csrfCookie] = seed
+			c.setCookie(csrfCookie, seed)
 			pw := "Harbour!2026x"
 			if i%2 == 1 {
 				pw = "wrong-password"
