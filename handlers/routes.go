@@ -21,10 +21,7 @@ func (a *app) routes(f *fiber.App) {
 	f.Use(securityHeaders, a.hostAllowed)
 
 	static, _ := fs.Sub(assets.Static, "static")
-	f.Use("/assets", func(c *fiber.Ctx) error {
-		c.Set("Cache-Control", assetCachePolicy)
-		return c.Next()
-	}, filesystem.New(filesystem.Config{Root: http.FS(static)}))
+	f.Use("/assets", assetHeaders, filesystem.New(filesystem.Config{Root: http.FS(static)}))
 
 	f.Get("/healthz", a.health)
 	f.Get("/internal/backup", a.instanceBackup)
