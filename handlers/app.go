@@ -248,12 +248,21 @@ type pageError struct {
 	status     int
 	heading    string
 	paragraphs []string
+	// noLoginLink leaves out "Go to the CQRS Login page", where it would
+	// lead nowhere useful (before set-up, "/" is this very page).
+	noLoginLink bool
 }
 
 func (e *pageError) Error() string { return e.heading }
 
 func refuse(status int, heading string, paragraphs ...string) error {
 	return &pageError{status: status, heading: heading, paragraphs: paragraphs}
+}
+
+// refuseBeforeSetUp is a refusal for the time before set-up, when nobody
+// can sign in yet: its page offers no way to the CQRS Login page.
+func refuseBeforeSetUp(status int, heading string, paragraphs ...string) error {
+	return &pageError{status: status, heading: heading, paragraphs: paragraphs, noLoginLink: true}
 }
 
 // handleError is the one place errors become status codes and pages. Only
@@ -273,36 +282,42 @@ func (a *app) handleError(c *fiber.Ctx, err error) error {
 		pe = pageForStatus(fiber.StatusInternalServerError)
 	}
 	setPageHeaders(c)
-	return render(c, pe.status, views.ErrorPage(a.page(c, pe.heading), pe.heading, pe.paragraphs))
+	return render(c, pe.status, views.ErrorPage(a.page(c, pe.heading), pe.heading, pe.paragraphs, !pe.noLoginLink))
 }
 
 func pageForStatus(status int) *pageError {
 	switch status {
 	case fiber.StatusNotFound:
-		return &pageError{status, "Page not found", []string{"If you typed the web address, check it is correct."}}
+		return &pageError{status, "Page not found", []string{"If you typed the web address, check it is correct."}, false}
 	case fiber.StatusMethodNotAllowed:
-		return &pageError{status, "Page not found", []string{"This address does not accept that kind of request."}}
+		return &pageError{status, "Page not found", []string{"This address does not accept that kind of request."}, false}
 	case fiber.StatusRequestEntityTooLarge:
-		return &pageError{status, "The form was too large", []string{"What you sent was larger than this service accepts. Nothing was saved."}}
+		return &pageError{status, "The form was too large", []string{"What you sent was larger than this service accepts. Nothing was saved."}, false}
 	case fiber.StatusRequestTimeout:
-		return &pageError{status, "The request took too long", []string{"Please try again."}}
+		return &pageError{status, "The request took too long", []string{"Please try again."}, false}
 	case fiber.StatusBadRequest:
-		return &pageError{status, "The request could not be read", []string{"Nothing was saved. Please go back and try again."}}
+		return &pageError{status, "The request could not be read", []string{"Nothing was saved. Please go back and try again."}, false}
 	case fiber.StatusForbidden:
-		return &pageError{status, "You cannot do that", []string{"Nothing was saved."}}
+		return &pageError{status, "You cannot do that", []string{"Nothing was saved."}, false}
 	default:
 		if status >= 400 && status < 500 {
-			return &pageError{status, "The request could not be completed", []string{"Nothing was saved. Please go back and try again."}}
+			return &pageError{status, "The request could not be completed", []string{"Nothing was saved. Please go back and try again."}, false}
 		}
-		return &pageError{fiber.StatusInternalServerError, "Sorry, there is a problem with the service", []string{"Please try again later. Nothing you entered has been shown to anyone else."}}
+		return &pageError{fiber.StatusInternalServerError, "Sorry, there is a problem with the service", []string{"Please try again later. Nothing you entered has been shown to anyone else."}, false}
 	}
 }
 
-// render writes a component with a status.
+// render writes a component with a status. A 422 (a form re-rendered with
+// its problems) and a 401 (the Login page after a refused sign-in) put
+// "Error: " before the page's title.
 func render(c *fiber.Ctx, status int, comp templ.Component) error {
 	c.Status(status)
 	c.Type("html", "utf-8")
-	return comp.Render(context.Background(), c.Response().BodyWriter())
+	ctx := context.Background()
+	if status == fiber.StatusUnprocessableEntity || status == fiber.StatusUnauthorized {
+		ctx = views.WithProblems(ctx)
+	}
+	return comp.Render(ctx, c.Response().BodyWriter())
 }
 
 // isHTMX reports a request made by htmx for a fragment.

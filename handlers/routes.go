@@ -119,7 +119,7 @@ func (a *app) home(c *fiber.Ctx) error {
 		return c.Redirect("/messages", fiber.StatusSeeOther)
 	}
 	if !any {
-		return refuse(fiber.StatusServiceUnavailable, "CQRS is waiting to be set up",
+		return refuseBeforeSetUp(fiber.StatusServiceUnavailable, "CQRS is waiting to be set up",
 			"Open the set-up link printed in the window where CQRS was started. It can be used once, to create the first administrator.")
 	}
 	return c.Redirect("/login", fiber.StatusSeeOther)
