@@ -123,7 +123,9 @@ func TestForgottenAnswersTheSameWhateverMatches(t *testing.T) {
 	e := newAdminEnv(t)
 	disabled := e.addUser(e.admin.OrgID, "gone.away", "Harbour!2026x")
 	e.store.SetStatus(disabled.ID, store.StatusDisabled)
-	e.addUser(e.admin.OrgID, "new.starter", "")
+	starter := e.addUser(e.admin.OrgID, "new.starter", "")
+	sam, _ := e.store.UserByUserID("sam.patel")
+	allBefore, _ := e.store.Emails(store.EmailFilter{})
 	var bodies []string
 	for _, who := range []string{"sam.patel", "sam.patel@nhs.net", "nobody.here", "nobody@nhs.net", "gone.away", "new.starter"} {
 		c := e.client()
@@ -140,6 +142,24 @@ func TestForgottenAnswersTheSameWhateverMatches(t *testing.T) {
 	}
 	if emails, _ := e.store.Emails(store.EmailFilter{UserID: disabled.ID}); len(emails) != 0 {
 		t.Error("a disabled account was sent a reset link")
+	}
+	if emails, _ := e.store.Emails(store.EmailFilter{UserID: starter.ID}); len(emails) != 0 && emails[0].Kind == "reset" {
+		t.Error("an account not registered yet was sent a reset link")
+	}
+	// The same answer must not mean nothing happened: the matching account
+	// (by User ID and by email) was emailed each time, and nobody else.
+	resets := 0
+	emails, _ := e.store.Emails(store.EmailFilter{UserID: sam.ID})
+	for _, m := range emails {
+		if m.Kind == "reset" {
+			resets++
+		}
+	}
+	if resets != 2 {
+		t.Errorf("sam.patel, matched by User ID and by email, was sent %d reset emails, want 2", resets)
+	}
+	if allAfter, _ := e.store.Emails(store.EmailFilter{}); len(allAfter)-len(allBefore) != 2 {
+		t.Errorf("%d emails were queued, want 2 (both to sam.patel)", len(allAfter)-len(allBefore))
 	}
 }
 
