@@ -136,9 +136,9 @@ func newBrowser(t *testing.T, parent context.Context) context.Context {
 // watchConsole fails the test, when it ends, for every console error,
 // uncaught exception and failed request of the tab behind ctx, on every
 // page it visits. The app's own error pages (a 401 for a wrong password,
-// a 422 form re-rendered) are answers, not failures: a document or an
-// htmx request with a 4xx status is allowed, a stylesheet, script, image
-// or font that does not load is not. Call it before the tab's first page.
+// a 422 form re-rendered, the 503 waiting page) are answers, not failures:
+// a document or an htmx request with such a status is allowed (a 500 is
+// not), a stylesheet, script, image or font that does not load is not. Call it before the tab's first page.
 func watchConsole(t *testing.T, ctx context.Context) {
 	t.Helper()
 	var (
@@ -185,7 +185,9 @@ func watchConsole(t *testing.T, ctx context.Context) {
 			}
 		case *network.EventResponseReceived:
 			answer := ev.Type == network.ResourceTypeDocument || ev.Type == network.ResourceTypeXHR || ev.Type == network.ResourceTypeFetch
-			if ev.Response.Status >= 400 && !(answer && ev.Response.Status < 500) {
+			// A page's own status is the journey's to check (503 is the
+			// waiting page before set-up, or "busy"); a server fault never is.
+			if (!answer && ev.Response.Status >= 400) || ev.Response.Status == 500 {
 				add("%s %s answered %d", ev.Type, ev.Response.URL, ev.Response.Status)
 			}
 		case *network.EventLoadingFailed:

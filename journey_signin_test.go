@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -94,5 +96,97 @@ func TestLegacySignInJourney(t *testing.T) {
 	step(t, ctx, "open the Message Centre signed out",
 		chromedp.Navigate(base+"/messages"),
 		chromedp.WaitVisible(tid("legacy-form")),
+	)
+
+	// The second time, in the same browser with all its cookies: signing
+	// in from that page takes the administrator back to the Message Centre,
+	// and signing out works again.
+	submitLegacy(t, ctx, adminUserID, adminPW)
+	step(t, ctx, "wait for the Message Centre, the second time", chromedp.WaitVisible(tid("message-centre-heading")))
+	if got := textOf(t, ctx, "signed-in-as"); got != "Alex Jones (admin.jones)" {
+		t.Errorf("signed in the second time as %q", got)
+	}
+	signOut(t, ctx)
+	legacySignIn(t, ctx, base, adminUserID, adminPW)
+	signOut(t, ctx)
+}
+
+// Journey: Unlock Account or Forgotten Password twice in one browser, as a
+// user who forgets again: each time the emailed link leads to Security
+// Information, the new password is set and signs the user in. Nothing is
+// cleared between the two.
+func TestForgottenPasswordTwiceJourney(t *testing.T) {
+	ctx, base, adminPW := startJourney(t)
+	kim := newUser{UserID: "kim.ward", FirstName: "Kim", LastName: "Ward", WorkPhone: "0113 496 0003", Email: "kim.ward@nhs.net"}
+	legacySignIn(t, ctx, base, adminUserID, adminPW)
+	setUpUser(t, ctx, base, kim, "")
+	kimCtx := registerFromMailbox(t, ctx, base, kim, "Harbour#Lights42")
+
+	for i, password := range []string{"Meadow!Bank2027", "Orchard#Gate2028"} {
+		round := []string{"first", "second"}[i]
+		step(t, kimCtx, "open Unlock Account or Forgotten Password, the "+round+" time",
+			chromedp.Navigate(base+"/forgotten"),
+			chromedp.WaitVisible(tid("forgotten-form")),
+		)
+		step(t, kimCtx, "enter the User ID", fill("#who", kim.UserID))
+		load(t, kimCtx, "ask for a link", chromedp.Click(tid("forgotten-submit")))
+		step(t, kimCtx, "wait for the answer", chromedp.WaitVisible(tid("reset-sent")))
+
+		openMailbox(t, ctx, base)
+		link := openEmail(t, ctx, kim.Email, "Unlock your CQRS account or reset your password")
+		step(t, kimCtx, "follow the reset link, the "+round+" time", chromedp.Navigate(link))
+		setPassword(t, kimCtx, kim.UserID, password, "")
+		if got := textOf(t, kimCtx, "complete-heading"); got != "Your password has been changed" {
+			t.Errorf("%s reset: complete heading = %q", round, got)
+		}
+		load(t, kimCtx, "go to the CQRS Login page", chromedp.Click(tid("go-to-login")))
+		submitLegacy(t, kimCtx, kim.UserID, password)
+		step(t, kimCtx, "wait for kim's Message Centre, the "+round+" time", chromedp.WaitVisible(tid("message-centre-heading")))
+		signOut(t, kimCtx)
+	}
+	// The confirmation is not shown again to someone typing its address.
+	step(t, kimCtx, "type the reset confirmation's address",
+		chromedp.Navigate(base+"/reset/complete"),
+		chromedp.WaitVisible(tid("legacy-form")),
+	)
+	if strings.Contains(bodyText(t, kimCtx), "Your password has been changed") {
+		t.Error("the reset confirmation was shown again at its typed address")
+	}
+}
+
+// Journey: two instances on one computer (a trainer's copy beside a real
+// site, both on 127.0.0.1): one browser, with one cookie store, signs in to
+// both and stays signed in to both while using each in turn.
+func TestTwoInstancesOneBrowserJourney(t *testing.T) {
+	first, second := startApp(t), startApp(t)
+	parent, cancel := context.WithTimeout(context.Background(), journeyTimeout)
+	t.Cleanup(cancel)
+	ctx := newBrowser(t, parent)
+	firstRunSetUp(t, ctx, first.SetupURL)
+	firstRunSetUp(t, ctx, second.SetupURL)
+	legacySignIn(t, ctx, first.BaseURL, adminUserID, adminPassword)
+	legacySignIn(t, ctx, second.BaseURL, adminUserID, adminPassword)
+	for round := 1; round <= 2; round++ {
+		for _, base := range []string{first.BaseURL, second.BaseURL} {
+			step(t, ctx, fmt.Sprintf("open the Message Centre at %s (round %d)", base, round),
+				chromedp.Navigate(base+"/messages"),
+				chromedp.WaitVisible(tid("message-centre-heading")+`, [data-testid="legacy-form"]`),
+			)
+			if loc := location(t, ctx); loc != base+"/messages" {
+				t.Fatalf("round %d: %s signed the browser out: it is at %s", round, base, loc)
+			}
+			// A form (its CSRF cookie and token) still works there.
+			load(t, ctx, "open My account", chromedp.Click(tid("header-account")))
+			step(t, ctx, "wait for My account", chromedp.WaitVisible(tid("security-form")))
+			step(t, ctx, "check a password against the policy (an htmx POST)",
+				fill("#password", "abc"),
+				chromedp.WaitVisible(`[data-testid="rule-length"][data-state="not-met"]`),
+			)
+		}
+	}
+	signOut(t, ctx)
+	step(t, ctx, "the other instance is still signed in",
+		chromedp.Navigate(first.BaseURL+"/messages"),
+		chromedp.WaitVisible(tid("message-centre-heading")),
 	)
 }
