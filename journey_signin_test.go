@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -189,4 +192,46 @@ func TestTwoInstancesOneBrowserJourney(t *testing.T) {
 		chromedp.Navigate(first.BaseURL+"/messages"),
 		chromedp.WaitVisible(tid("message-centre-heading")),
 	)
+	signOut(t, ctx)
+
+	// The NHSmail simulator's cookies are named per instance too: open its
+	// sign-in page on both, then look at every cookie the browser holds.
+	var urls []string
+	for _, base := range []string{first.BaseURL, second.BaseURL} {
+		step(t, ctx, "open the CQRS Login page at "+base,
+			chromedp.Navigate(base+"/login"),
+			chromedp.WaitVisible(tid("sso-sign-in")),
+		)
+		load(t, ctx, "select Sign In at "+base, chromedp.Click(tid("sso-sign-in")))
+		if loc := location(t, ctx); !strings.HasPrefix(loc, base+"/nhsmail/") {
+			t.Fatalf("Sign In at %s led to %s, not its NHSmail simulator", base, loc)
+		}
+		urls = append(urls, base+"/", base+"/nhsmail/authorize", base+"/sso/callback")
+	}
+	got, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: urls})
+	if err != nil {
+		t.Fatalf("reading the browser's cookies: %v", err)
+	}
+	instances := map[string][]string{}
+	for _, ck := range got.Cookies {
+		m := instanceCookieRE.FindStringSubmatch(ck.Name)
+		if m == nil {
+			t.Errorf("cookie %s (path %s) does not name its instance", ck.Name, ck.Path)
+			continue
+		}
+		instances[m[2]] = append(instances[m[2]], m[1])
+	}
+	if len(instances) != 2 {
+		t.Errorf("the browser's cookies name %d instances, want 2: %v", len(instances), instances)
+	}
+	for id, names := range instances {
+		for _, want := range []string{"cqrs_csrf", "cqrs_sso", "nhsmail_csrf"} {
+			if !slices.Contains(names, want) {
+				t.Errorf("instance %s: cookies %v, want %s among them", id, names, want)
+			}
+		}
+	}
 }
+
+// instanceCookieRE splits a cookie name into its plain name and instance id.
+var instanceCookieRE = regexp.MustCompile(`^(?:__Host-|__Secure-)?([a-z_]+)-([0-9a-f]{10})$`)
