@@ -29,6 +29,11 @@ func TestLegacySignInJourney(t *testing.T) {
 	wantTexts(t, "the legacy login", textOf(t, ctx, "legacy-form"),
 		"If you do not have an NHSmail account, please use your legacy login.", "User ID:", "Password:", "Sign In")
 	screenshot(t, ctx, "06-login")
+	// The NHS stylesheet comes without its web font: the page falls back to
+	// Arial, as the NHS design system does, not to the browser's serif.
+	if font, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.body).fontFamily`)); err != nil || !strings.HasPrefix(strings.ToLower(font), "arial") {
+		t.Errorf("the page's font is %q (err %v), want Arial first", font, err)
+	}
 
 	// Legacy sign in: the Message Centre, with the welcome message unread.
 	submitLegacy(t, ctx, adminUserID, adminPW)
