@@ -138,7 +138,8 @@ func newBrowser(t *testing.T, parent context.Context) context.Context {
 // page it visits. The app's own error pages (a 401 for a wrong password,
 // a 422 form re-rendered, the 503 waiting page) are answers, not failures:
 // a document or an htmx request with such a status is allowed (a 500 is
-// not), a stylesheet, script, image or font that does not load is not. Call it before the tab's first page.
+// not); a stylesheet, script, image or font that does not load is not.
+// Call it before the tab's first page.
 func watchConsole(t *testing.T, ctx context.Context) {
 	t.Helper()
 	var (
