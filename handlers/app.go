@@ -248,9 +248,6 @@ type pageError struct {
 	status     int
 	heading    string
 	paragraphs []string
-	// noLoginLink leaves out "Go to the CQRS Login page", where it would
-	// lead nowhere useful (before set-up, "/" is this very page).
-	noLoginLink bool
 }
 
 func (e *pageError) Error() string { return e.heading }
@@ -259,10 +256,14 @@ func refuse(status int, heading string, paragraphs ...string) error {
 	return &pageError{status: status, heading: heading, paragraphs: paragraphs}
 }
 
-// refuseBeforeSetUp is a refusal for the time before set-up, when nobody
-// can sign in yet: its page offers no way to the CQRS Login page.
+// errBeforeSetUp marks a refusal from before set-up, when nobody can sign
+// in yet: its page offers no "Go to the CQRS Login page" (which would lead
+// back to the waiting page itself).
+var errBeforeSetUp = errors.New("CQRS is not set up yet")
+
+// refuseBeforeSetUp is refuse for the time before set-up.
 func refuseBeforeSetUp(status int, heading string, paragraphs ...string) error {
-	return &pageError{status: status, heading: heading, paragraphs: paragraphs, noLoginLink: true}
+	return errors.Join(errBeforeSetUp, refuse(status, heading, paragraphs...))
 }
 
 // handleError is the one place errors become status codes and pages. Only
@@ -282,28 +283,28 @@ func (a *app) handleError(c *fiber.Ctx, err error) error {
 		pe = pageForStatus(fiber.StatusInternalServerError)
 	}
 	setPageHeaders(c)
-	return render(c, pe.status, views.ErrorPage(a.page(c, pe.heading), pe.heading, pe.paragraphs, !pe.noLoginLink))
+	return render(c, pe.status, views.ErrorPage(a.page(c, pe.heading), pe.heading, pe.paragraphs, !errors.Is(err, errBeforeSetUp)))
 }
 
 func pageForStatus(status int) *pageError {
 	switch status {
 	case fiber.StatusNotFound:
-		return &pageError{status, "Page not found", []string{"If you typed the web address, check it is correct."}, false}
+		return &pageError{status, "Page not found", []string{"If you typed the web address, check it is correct."}}
 	case fiber.StatusMethodNotAllowed:
-		return &pageError{status, "Page not found", []string{"This address does not accept that kind of request."}, false}
+		return &pageError{status, "Page not found", []string{"This address does not accept that kind of request."}}
 	case fiber.StatusRequestEntityTooLarge:
-		return &pageError{status, "The form was too large", []string{"What you sent was larger than this service accepts. Nothing was saved."}, false}
+		return &pageError{status, "The form was too large", []string{"What you sent was larger than this service accepts. Nothing was saved."}}
 	case fiber.StatusRequestTimeout:
-		return &pageError{status, "The request took too long", []string{"Please try again."}, false}
+		return &pageError{status, "The request took too long", []string{"Please try again."}}
 	case fiber.StatusBadRequest:
-		return &pageError{status, "The request could not be read", []string{"Nothing was saved. Please go back and try again."}, false}
+		return &pageError{status, "The request could not be read", []string{"Nothing was saved. Please go back and try again."}}
 	case fiber.StatusForbidden:
-		return &pageError{status, "You cannot do that", []string{"Nothing was saved."}, false}
+		return &pageError{status, "You cannot do that", []string{"Nothing was saved."}}
 	default:
 		if status >= 400 && status < 500 {
-			return &pageError{status, "The request could not be completed", []string{"Nothing was saved. Please go back and try again."}, false}
+			return &pageError{status, "The request could not be completed", []string{"Nothing was saved. Please go back and try again."}}
 		}
-		return &pageError{fiber.StatusInternalServerError, "Sorry, there is a problem with the service", []string{"Please try again later. Nothing you entered has been shown to anyone else."}, false}
+		return &pageError{fiber.StatusInternalServerError, "Sorry, there is a problem with the service", []string{"Please try again later. Nothing you entered has been shown to anyone else."}}
 	}
 }
 
