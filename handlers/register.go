@@ -134,7 +134,15 @@ func (a *app) securityModel(c *fiber.Ctx, f linkFlow, u store.User, box views.Po
 // linkCheck is HTMX's as-you-type check of the cheap rules.
 func (a *app) linkCheck(f linkFlow) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		_, u, err := a.linkUser(c, f)
+		token := c.Cookies(f.cookie)
+		_, u, err := a.store.LinkUser(secret.HashToken(token), f.purpose)
+		if token == "" || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExpired) || (err == nil && u.Status == store.StatusDisabled) {
+			// A check that lands after the submit used the link (it fires
+			// 150 ms after typing), or for a link that cannot be used:
+			// nothing to swap, nobody refused. The form's own submit
+			// explains a link that cannot be used.
+			return c.SendStatus(fiber.StatusNoContent)
+		}
 		if err != nil {
 			return err
 		}

@@ -317,3 +317,23 @@ func TestPasswordSetPagesOnlyRightAfterTheChange(t *testing.T) {
 		t.Errorf("an expired proof: %d, want 303", r.StatusCode)
 	}
 }
+
+// TestLateLiveCheckAfterTheSubmitIsQuiet: the as-you-type check fires
+// 150 ms after typing, so a quick Enter can land it after the password was
+// set and the link used. It then answers 204 (htmx swaps nothing and logs
+// no console error) and records no refused link: nobody was refused.
+func TestLateLiveCheckAfterTheSubmitIsQuiet(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	e.setUp(c)
+	csrf := c.csrf("/register")
+	wantStatus(t, c.post("/register", url.Values{"password": {strongPassword}, "confirm_password": {strongPassword}, "csrf_token": {csrf}}), 303)
+	_, before, _ := e.store.AuditEvents(store.AuditFilter{Type: evLinkRefused})
+	r := c.post("/register/check", url.Values{"password": {strongPassword}, "csrf_token": {c.csrf("/login")}}, header("HX-Request", "true"))
+	if r.StatusCode != http.StatusNoContent || r.body != "" {
+		t.Errorf("a late check: %d %q, want 204 and nothing to swap", r.StatusCode, excerpt(r.body))
+	}
+	if _, after, _ := e.store.AuditEvents(store.AuditFilter{Type: evLinkRefused}); after != before {
+		t.Errorf("a late check recorded %d refused links", after-before)
+	}
+}
