@@ -155,6 +155,13 @@ func TestFirstRunJourney(t *testing.T) {
 	if got := textOf(t, ctx, "error-summary"); !strings.Contains(got, "There is a problem") {
 		t.Errorf("error summary = %q", got)
 	}
+	if focused, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.dataset.testid || ""`)); err != nil || focused != "error-summary" {
+		t.Errorf("focus after the form's problems is on %q (err %v), want the error summary", focused, err)
+	}
+	// The form came back through htmx; the title says so all the same.
+	if title, err := chromedp.Run(ctx, chromedp.Title()); err != nil || !strings.HasPrefix(title, "Error: Security Information") {
+		t.Errorf("title with the form's problems = %q (err %v), want it to start Error: Security Information", title, err)
+	}
 
 	// 7. The matching confirmation completes the registration.
 	do(t, ctx, "submit the password and its confirmation",
