@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,11 +16,19 @@ import (
 	"testing"
 	"time"
 
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
 // Helpers shared by the real-browser tests: find and start Chromium, start
 // the app in-process, and save screenshots for the README.
+
+// updateScreenshots rewrites the README's screenshots; without it a test
+// run leaves the working tree as it was (`go tool task screenshots`).
+var updateScreenshots = flag.Bool("screenshots", os.Getenv("CQRS_SCREENSHOTS") == "1",
+	"rewrite the README's screenshots in screenshots/ (also CQRS_SCREENSHOTS=1)")
 
 // screenshotDir is where screenshot saves its PNGs, relative to the
 // repository root (the package directory, which is where go test runs).
@@ -120,13 +129,96 @@ func newBrowser(t *testing.T, parent context.Context) context.Context {
 		t.Fatalf("starting %s: %v", path, err)
 	}
 	started = true
+	watchConsole(t, ctx)
 	return ctx
 }
 
-// screenshot saves a full-page PNG as screenshots/<name>.png. The files are
-// committed and shown in the README, so callers keep the names stable.
+// watchConsole fails the test, when it ends, for every console error,
+// uncaught exception and failed request of the tab behind ctx, on every
+// page it visits. The app's own error pages (a 401 for a wrong password,
+// a 422 form re-rendered, the 503 waiting page) are answers, not failures:
+// a document or an htmx request with such a status is allowed (a 500 is
+// not); a stylesheet, script, image or font that does not load is not.
+// Call it before the tab's first page.
+func watchConsole(t *testing.T, ctx context.Context) {
+	t.Helper()
+	var (
+		mu       sync.Mutex
+		problems []string
+		page     string // the document being shown, for the report
+	)
+	add := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		problems = append(problems, fmt.Sprintf("on %s: ", page)+fmt.Sprintf(format, args...))
+	}
+	err := chromedp.Listen(ctx, func(ev any) {
+		switch ev := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			if ev.Type == network.ResourceTypeDocument {
+				mu.Lock()
+				page = ev.Request.URL
+				mu.Unlock()
+			}
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
+				var parts []string
+				for _, a := range ev.Args {
+					if a.Value != nil {
+						parts = append(parts, string(a.Value))
+					} else {
+						parts = append(parts, a.Description)
+					}
+				}
+				add("console.%s: %s", ev.Type, strings.Join(parts, " "))
+			}
+		case *runtime.EventExceptionThrown:
+			text := ev.ExceptionDetails.Text
+			if ev.ExceptionDetails.Exception != nil {
+				text += " " + ev.ExceptionDetails.Exception.Description
+			}
+			add("uncaught exception: %s", text)
+		case *cdplog.EventEntryAdded:
+			e := ev.Entry
+			// The status of each response is judged below, by its type.
+			if e.Level == cdplog.EntryLevelError && !(e.Source == cdplog.EntrySourceNetwork && strings.HasPrefix(e.Text, "Failed to load resource: the server responded with a status of")) {
+				add("console error (%s): %s %s", e.Source, e.Text, e.URL)
+			}
+		case *network.EventResponseReceived:
+			answer := ev.Type == network.ResourceTypeDocument || ev.Type == network.ResourceTypeXHR || ev.Type == network.ResourceTypeFetch
+			// A page's own status is the journey's to check (503 is the
+			// waiting page before set-up, or "busy"); a server fault never is.
+			if (!answer && ev.Response.Status >= 400) || ev.Response.Status == 500 {
+				add("%s %s answered %d", ev.Type, ev.Response.URL, ev.Response.Status)
+			}
+		case *network.EventLoadingFailed:
+			// A navigation that replaces a page still loading cancels it.
+			if ev.Canceled && ev.BlockedReason == "" {
+				return
+			}
+			add("%s request failed: %s %s", ev.Type, ev.ErrorText, ev.BlockedReason)
+		}
+	})
+	if err != nil {
+		t.Fatalf("listening to the browser console: %v", err)
+	}
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range problems {
+			t.Errorf("browser: %s", p)
+		}
+	})
+}
+
+// screenshot saves a full-page PNG as screenshots/<name>.png when asked
+// (-screenshots). The files are committed and shown in the README, so
+// callers keep the names stable.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
+	if !*updateScreenshots {
+		return
+	}
 	name = strings.TrimSuffix(name, ".png")
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
@@ -257,6 +349,7 @@ func newIsolatedTab(t *testing.T, ctx context.Context) context.Context {
 		cancel() // see newBrowser: no Cancel after a failed start
 		t.Fatalf("opening a tab in a new browser context: %v", err)
 	}
+	watchConsole(t, tab)
 	t.Cleanup(func() {
 		tctx, stop := context.WithTimeout(tab, 10*time.Second)
 		defer stop()

@@ -328,3 +328,60 @@ func TestAccessibilityOfEveryScreen(t *testing.T) {
 
 	t.Logf("axe-core ran %d times", c.runs)
 }
+
+// TestAccessibilityOfTrainingPages runs the same WCAG 2.1 A and AA rules,
+// colour contrast among them, on the training mode's own screens: the
+// training banner (with "Hide the job aid", dark text on its yellow) and
+// the job aid panel over the training home, a learner's mailbox and email,
+// Security Information and the CQRS Login page; the pages with the panel
+// hidden; and the trainer controls.
+func TestAccessibilityOfTrainingPages(t *testing.T) {
+	axeJS := axeSource(t)
+	app := startDemoApp(t)
+	parent, cancel := context.WithTimeout(context.Background(), a11yTimeout)
+	t.Cleanup(cancel)
+	ctx := newBrowser(t, parent)
+	c := &a11yChecker{t: t, axe: axeJS}
+	base := app.BaseURL
+
+	step(t, ctx, "open the training home page",
+		chromedp.Navigate(app.TrainingURL),
+		chromedp.WaitVisible(tid("start-learner")),
+		chromedp.WaitVisible(tid("jobaid-toggle")),
+	)
+	c.check(ctx, "Training home")
+	c.checkFocused(ctx, "Training home", `[data-testid="training-banner"] a, [data-testid="training-banner"] button`)
+	load(t, ctx, "start as a new learner", chromedp.Click(tid("start-learner")))
+	step(t, ctx, "wait for the learner card", chromedp.WaitVisible(tid("learner-card")))
+	c.check(ctx, "Training home, with the learner's card")
+	load(t, ctx, "open the learner's mailbox", chromedp.Click(tid("learner-mailbox-link")))
+	step(t, ctx, "wait for the learner's emails", chromedp.WaitVisible(tid("learner-emails")))
+	c.check(ctx, "A learner's mailbox")
+	load(t, ctx, "open the registration email", chromedp.Click(chromedp.CSS(`[data-testid="learner-emails"] li a`)))
+	step(t, ctx, "wait for the email's link", chromedp.WaitVisible(tid("mailbox-link")))
+	c.check(ctx, "A learner's email")
+	load(t, ctx, "follow the registration link", chromedp.Click(tid("mailbox-link")))
+	step(t, ctx, "wait for Security Information", chromedp.WaitVisible(tid("security-information")))
+	c.check(ctx, "Security Information, with the job aid")
+	step(t, ctx, "open the CQRS Login page",
+		chromedp.Navigate(base+"/login"),
+		chromedp.WaitVisible(tid("legacy-form")),
+	)
+	c.check(ctx, "CQRS Login, with the job aid")
+	load(t, ctx, "hide the job aid", chromedp.Click(tid("jobaid-toggle")))
+	step(t, ctx, "wait for the login page without the job aid", chromedp.WaitVisible(tid("legacy-form")))
+	if got := textOf(t, ctx, "jobaid-toggle"); got != "Show the job aid" {
+		t.Errorf("after hiding the job aid the banner offers %q", got)
+	}
+	c.check(ctx, "CQRS Login, job aid hidden")
+	c.checkFocused(ctx, "CQRS Login, job aid hidden", `[data-testid="training-banner"] a, [data-testid="training-banner"] button`)
+
+	trainer := newIsolatedTab(t, ctx)
+	legacySignIn(t, trainer, base, app.TrainerUserID, app.TrainerPassword)
+	step(t, trainer, "open the trainer controls",
+		chromedp.Navigate(base+"/training/trainer"),
+		chromedp.WaitVisible(tid("explain-accounts")),
+	)
+	c.check(trainer, "Trainer controls")
+	t.Logf("axe-core ran %d times", c.runs)
+}

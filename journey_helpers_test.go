@@ -34,9 +34,16 @@ func startJourney(t *testing.T) (ctx context.Context, baseURL, adminPW string) {
 	parent, cancel := context.WithTimeout(context.Background(), journeyTimeout)
 	t.Cleanup(cancel)
 	ctx = newBrowser(t, parent)
+	firstRunSetUp(t, ctx, app.SetupURL)
+	return ctx, app.BaseURL, adminPassword
+}
 
+// firstRunSetUp opens the set-up link in the browser, creates the system
+// administrator admin.jones and registers adminPassword for them.
+func firstRunSetUp(t *testing.T, ctx context.Context, setupURL string) {
+	t.Helper()
 	step(t, ctx, "open the set-up link",
-		chromedp.Navigate(app.SetupURL),
+		chromedp.Navigate(setupURL),
 		chromedp.WaitVisible(tid("setup-heading")),
 	)
 	step(t, ctx, "fill in and submit the set-up form",
@@ -50,7 +57,6 @@ func startJourney(t *testing.T) (ctx context.Context, baseURL, adminPW string) {
 		chromedp.WaitVisible(tid("security-information")),
 	)
 	setPassword(t, ctx, adminUserID, adminPassword, "")
-	return ctx, app.BaseURL, adminPassword
 }
 
 // setPassword completes the Security Information screen the browser shows

@@ -77,6 +77,19 @@ func TestFirstRunJourney(t *testing.T) {
 		mismatch = "Riverside#2026x"
 	)
 
+	// 0. Before set-up the address alone shows the waiting page, which
+	// offers no Login page (it would be this page again).
+	do(t, ctx, "open the address before set-up",
+		chromedp.Navigate(app.BaseURL+"/"),
+		chromedp.WaitVisible(tid("error-heading")),
+	)
+	if got := textOf(t, ctx, "error-heading"); got != "CQRS is waiting to be set up" {
+		t.Errorf("before set-up the address shows %q", got)
+	}
+	if strings.Contains(bodyText(t, ctx), "Go to the CQRS Login page") {
+		t.Error("the waiting page offers the CQRS Login page, which leads back to itself")
+	}
+
 	// 1. The one-time set-up link shows the set-up form.
 	do(t, ctx, "open the set-up link",
 		chromedp.Navigate(app.SetupURL),
@@ -142,6 +155,13 @@ func TestFirstRunJourney(t *testing.T) {
 	if got := textOf(t, ctx, "error-summary"); !strings.Contains(got, "There is a problem") {
 		t.Errorf("error summary = %q", got)
 	}
+	if focused, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.dataset.testid || ""`)); err != nil || focused != "error-summary" {
+		t.Errorf("focus after the form's problems is on %q (err %v), want the error summary", focused, err)
+	}
+	// The form came back through htmx; the title says so all the same.
+	if title, err := chromedp.Run(ctx, chromedp.Title()); err != nil || !strings.HasPrefix(title, "Error: Security Information") {
+		t.Errorf("title with the form's problems = %q (err %v), want it to start Error: Security Information", title, err)
+	}
 
 	// 7. The matching confirmation completes the registration.
 	do(t, ctx, "submit the password and its confirmation",
@@ -157,4 +177,18 @@ func TestFirstRunJourney(t *testing.T) {
 		}
 	}
 	screenshot(t, ctx, "05-registration-complete")
+
+	// 8. Then, in the same browser, sign in with the new password; the
+	// confirmation is not shown again to a reload or a typed address.
+	load(t, ctx, "go to the CQRS Login page", chromedp.Click(tid("go-to-login")))
+	submitLegacy(t, ctx, userID, strong)
+	do(t, ctx, "wait for the Message Centre", chromedp.WaitVisible(tid("message-centre-heading")))
+	signOut(t, ctx)
+	do(t, ctx, "type the registration confirmation's address",
+		chromedp.Navigate(app.BaseURL+"/register/complete"),
+		chromedp.WaitVisible(tid("legacy-form")),
+	)
+	if strings.Contains(bodyText(t, ctx), "Your password has been set") {
+		t.Error("the registration confirmation was shown again at its typed address")
+	}
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"fmt"
+	"net/http/cookiejar"
 	"net/url"
 	"sort"
 	"strings"
@@ -67,12 +68,12 @@ var accessTable = []accessRow{
 	{"POST /setup", "/setup", every("410")},
 	{"GET /register", "/register", every("404")},
 	{"POST /register", "/register", every("404")},
-	{"POST /register/check", "/register/check", every("404")},
-	{"GET /register/complete", "/register/complete", every("200")},
+	{"POST /register/check", "/register/check", every("204")},
+	{"GET /register/complete", "/register/complete", every("login")},
 	{"GET /reset", "/reset", every("404")},
 	{"POST /reset", "/reset", every("404")},
-	{"POST /reset/check", "/reset/check", every("404")},
-	{"GET /reset/complete", "/reset/complete", every("200")},
+	{"POST /reset/check", "/reset/check", every("204")},
+	{"GET /reset/complete", "/reset/complete", every("login")},
 	{"GET /messages", "/messages", as("login", "200", "200", "200", "200", "login")},
 	{"POST /messages/send", "/messages/send", as("login", "403", "422", "422", "422", "login")},
 	{"GET /messages/:id", "/messages/999999", as("login", "404", "404", "404", "404", "login")},
@@ -119,7 +120,7 @@ var accessTable = []accessRow{
 type accessEnv struct {
 	*testEnv
 	passwords map[string]string // User ID → password, for fresh sign-ins
-	learner   map[string]string // a learner's cookies
+	learner   *cookiejar.Jar    // a learner's cookies
 	vars      map[string]string // {user}, {org} … in paths and answers
 }
 
@@ -192,9 +193,10 @@ func (e *accessEnv) as(role string) *client {
 	switch role {
 	case "anon", "tokenRight", "tokenWrong":
 	case "learner":
-		for k, v := range e.learner {
-			c.jar[k] = v
-		}
+		// A copy of the learner's site-wide cookies, so no row's change
+		// to them carries over to the next.
+		site := &url.URL{Scheme: "http", Host: c.host, Path: "/"}
+		c.jar.SetCookies(site, e.learner.Cookies(site))
 	default:
 		userID := map[string]string{"user": "trn.active", "sameOrgAdmin": "trn.useradmin", "otherOrgAdmin": "hill.admin", "sysAdmin": TrainerUserID}[role]
 		wantStatus(e.t, c.signIn(userID, e.passwords[userID], ""), 303)

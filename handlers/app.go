@@ -126,6 +126,7 @@ func DefaultHelpDesk() views.HelpDesk {
 // Store is what the handlers need from persistence.
 type Store interface {
 	CSRFKey() ([]byte, error)
+	InstanceID() (string, error)
 	HasUsers() (bool, error)
 	SetupPending(hash []byte) bool
 	CompleteSetup(setupHash []byte, org store.Organisation, admin store.User, linkHash []byte, linkTTL time.Duration) (store.User, error)
@@ -196,6 +197,8 @@ type app struct {
 	hasher  *secret.Hasher
 	mailer  Mailer
 	csrfKey []byte
+	// instance names this instance's cookies (see namespaceCookies).
+	instance string
 	// resetThrottle counts reset emails per account.
 	resetThrottle accountThrottle
 	// signInQueue lets one legacy sign-in per account check and decide at a time.
@@ -216,8 +219,12 @@ func New(logger *slog.Logger, cfg Config, deps Deps) (*fiber.App, error) {
 	if err != nil {
 		return nil, err
 	}
+	instance, err := deps.Store.InstanceID()
+	if err != nil {
+		return nil, err
+	}
 	a := &app{log: logger, cfg: cfg, store: deps.Store, hasher: deps.Hasher, mailer: deps.Mailer, csrfKey: key,
-		nhsmail: deps.NHSmailDirectory, nhsmailServer: deps.NHSmail}
+		instance: instance, nhsmail: deps.NHSmailDirectory, nhsmailServer: deps.NHSmail}
 	f := fiber.New(fiber.Config{
 		AppName:               "cqrs-signin",
 		BodyLimit:             cfg.BodyLimit,
@@ -256,6 +263,16 @@ func refuse(status int, heading string, paragraphs ...string) error {
 	return &pageError{status: status, heading: heading, paragraphs: paragraphs}
 }
 
+// errBeforeSetUp marks a refusal from before set-up, when nobody can sign
+// in yet: its page offers no "Go to the CQRS Login page" (which would lead
+// back to the waiting page itself).
+var errBeforeSetUp = errors.New("CQRS is not set up yet")
+
+// refuseBeforeSetUp is refuse for the time before set-up.
+func refuseBeforeSetUp(status int, heading string, paragraphs ...string) error {
+	return errors.Join(errBeforeSetUp, refuse(status, heading, paragraphs...))
+}
+
 // handleError is the one place errors become status codes and pages. Only
 // server faults are logged: refusals are expected.
 func (a *app) handleError(c *fiber.Ctx, err error) error {
@@ -274,7 +291,7 @@ func (a *app) handleError(c *fiber.Ctx, err error) error {
 	}
 	setSecurityHeaders(c)
 	setPageHeaders(c)
-	return render(c, pe.status, views.ErrorPage(a.page(c, pe.heading), pe.heading, pe.paragraphs))
+	return render(c, pe.status, views.ErrorPage(a.page(c, pe.heading), pe.heading, pe.paragraphs, !errors.Is(err, errBeforeSetUp)))
 }
 
 func pageForStatus(status int) *pageError {
@@ -299,11 +316,17 @@ func pageForStatus(status int) *pageError {
 	}
 }
 
-// render writes a component with a status.
+// render writes a component with a status. A 422 (a form re-rendered with
+// its problems) and a 401 (the Login page after a refused sign-in) put
+// "Error: " before the page's title.
 func render(c *fiber.Ctx, status int, comp templ.Component) error {
 	c.Status(status)
 	c.Type("html", "utf-8")
-	return comp.Render(context.Background(), c.Response().BodyWriter())
+	ctx := context.Background()
+	if status == fiber.StatusUnprocessableEntity || status == fiber.StatusUnauthorized {
+		ctx = views.WithProblems(ctx)
+	}
+	return comp.Render(ctx, c.Response().BodyWriter())
 }
 
 // isHTMX reports a request made by htmx for a fragment.

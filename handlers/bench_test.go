@@ -23,7 +23,7 @@ func BenchmarkLegacySignIn(b *testing.B) {
 	form := url.Values{"user_id": {"admin.jones"}, "password": {strongPassword}, "csrf_token": {e.csrfFor(seed)}}
 	for b.Loop() {
 		c := e.client()
-		c.jar[csrfCookie] = seed
+		c.setCookie(csrfCookie, seed)
 		if r := c.post("/login", form); r.StatusCode != 303 {
 			b.Fatalf("status %d", r.StatusCode)
 		}

@@ -74,7 +74,7 @@ func FuzzSignIn(f *testing.F) {
 		req := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(form.Encode()))
 		req.Host = testHost
 		req.Header.Set("Content-Type", fiber.MIMEApplicationForm)
-		req.Header.Set("Cookie", csrfCookie+"="+seed)
+		req.Header.Set("Cookie", e.cookieName(csrfCookie)+"="+seed)
 		status, _ := e.send(t, req)
 		switch status {
 		case 0, fiber.StatusSeeOther, fiber.StatusUnauthorized, fiber.StatusForbidden, fiber.StatusBadRequest, fiber.StatusServiceUnavailable:
@@ -110,7 +110,7 @@ func FuzzSignInBody(f *testing.F) {
 			contentType = fiber.MIMEApplicationForm
 		}
 		req.Header.Set("Content-Type", contentType)
-		req.Header.Set("Cookie", csrfCookie+"="+seed)
+		req.Header.Set("Cookie", e.cookieName(csrfCookie)+"="+seed)
 		req.Header.Set(csrfHeader, token)
 		e.send(t, req)
 		if u, err := e.store.UserByUserID("admin.jones"); err == nil && !u.LockedAt.IsZero() {
@@ -133,7 +133,7 @@ func FuzzTokenCookies(f *testing.F) {
 		for _, path := range []string{"/messages", "/register", "/reset", "/setup"} {
 			req := httptest.NewRequest(http.MethodGet, path, nil)
 			req.Host = testHost
-			req.Header.Set("Cookie", sessionCookie+"="+token+"; "+linkCookie+"="+token+"; "+resetCookie+"="+token+"; "+setupCookie+"="+token)
+			req.Header.Set("Cookie", e.cookieName(sessionCookie)+"="+token+"; "+e.cookieName(linkCookie)+"="+token+"; "+e.cookieName(resetCookie)+"="+token+"; "+e.cookieName(setupCookie)+"="+token)
 			status, body := e.send(t, req)
 			if status == fiber.StatusOK && (path == "/messages" || strings.Contains(body, `name="confirm_password"`)) {
 				t.Fatalf("GET %s with token %q: 200, the token was accepted", path, token)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -115,11 +116,12 @@ func (c *client) over(base, method, path, body string, opts ...reqOpt) response 
 		c.env.t.Fatal(err)
 	}
 	req.Host = c.host
-	for name, value := range c.jar {
-		req.AddCookie(&http.Cookie{Name: name, Value: value})
-	}
 	for _, o := range opts {
 		o(req)
+	}
+	at := c.jarURL(req)
+	for _, ck := range c.jar.Cookies(at) {
+		req.AddCookie(ck)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -127,17 +129,63 @@ func (c *client) over(base, method, path, body string, opts ...reqOpt) response 
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	c.jar.SetCookies(at, resp.Cookies())
 	return response{Response: resp, body: string(b)}
 }
 
-// client is a browser stand-in: a cookie jar and the app's Host header.
+// client is a browser stand-in: a cookie jar (net/http/cookiejar, so Path,
+// expiry and host scope are honoured as a browser honours them) and the
+// app's Host header.
 type client struct {
 	env  *testEnv
-	jar  map[string]string
+	jar  *cookiejar.Jar
 	host string
 }
 
-func (e *testEnv) client() *client { return &client{env: e, jar: map[string]string{}, host: testHost} }
+func (e *testEnv) client() *client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return &client{env: e, jar: jar, host: testHost}
+}
+
+// jarURL is the address the jar files req's cookies under: the Host the
+// request names (which may differ from where it is sent) and its path.
+func (c *client) jarURL(req *http.Request) *url.URL {
+	return &url.URL{Scheme: "http", Host: req.Host, Path: req.URL.Path}
+}
+
+// cookieAt is the value c would send to path for the app's cookie called
+// name (its plain name; the browser keeps it under the instance's name).
+func (c *client) cookieAt(path, name string) string {
+	for _, ck := range c.jar.Cookies(&url.URL{Scheme: "http", Host: c.host, Path: path}) {
+		if ck.Name == c.env.cookieName(name) {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+// cookie is cookieAt for the whole site ("/").
+func (c *client) cookie(name string) string { return c.cookieAt("/", name) }
+
+// setCookie puts a cookie for the whole site into c's jar, as a browser
+// holding that value would send it (the CSRF seed, a stolen session).
+func (c *client) setCookie(name, value string) {
+	c.jar.SetCookies(&url.URL{Scheme: "http", Host: c.host, Path: "/"},
+		[]*http.Cookie{{Name: c.env.cookieName(name), Value: value, Path: "/"}})
+}
+
+// cookieName is the name the app's cookie called base has in the browser:
+// it carries the instance id (see namespaceCookies).
+func (e *testEnv) cookieName(base string) string {
+	id, err := e.store.InstanceID()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return instanceCookieName(base, id, false, "/")
+}
 
 type response struct {
 	*http.Response
@@ -173,11 +221,12 @@ func (c *client) do(method, path, body string, opts ...reqOpt) response {
 	c.env.t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	req.Host = c.host
-	for name, value := range c.jar {
-		req.AddCookie(&http.Cookie{Name: name, Value: value})
-	}
 	for _, o := range opts {
 		o(req)
+	}
+	at := c.jarURL(req)
+	for _, ck := range c.jar.Cookies(at) {
+		req.AddCookie(ck)
 	}
 	resp, err := c.env.app.Test(req, -1)
 	if err != nil {
@@ -185,13 +234,7 @@ func (c *client) do(method, path, body string, opts ...reqOpt) response {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, ck := range resp.Cookies() {
-		if ck.MaxAge < 0 || ck.Value == "" || (!ck.Expires.IsZero() && ck.Expires.Before(time.Now())) {
-			delete(c.jar, ck.Name)
-		} else {
-			c.jar[ck.Name] = ck.Value
-		}
-	}
+	c.jar.SetCookies(at, resp.Cookies())
 	return response{Response: resp, body: string(b)}
 }
 

@@ -71,7 +71,7 @@ func TestLockoutAndRecovery(t *testing.T) {
 		r := c.signIn("sam.patel", "Harbour!2026x", "")
 		wantStatus(t, r, 401)
 		wantText(t, r, signInFailed, "5 unsuccessful attempts in a row lock your account", "Unlock Account or Forgotten Password")
-		if _, ok := c.jar[sessionCookie]; ok {
+		if c.cookie(sessionCookie) != "" {
 			t.Fatal("a locked account got a session")
 		}
 	})
@@ -141,12 +141,14 @@ func TestForgottenAnswersTheSameWhateverMatches(t *testing.T) {
 	e := newAdminEnv(t)
 	disabled := e.addUser(e.admin.OrgID, "gone.away", "Harbour!2026x")
 	e.store.SetStatus(disabled.ID, store.StatusDisabled)
-	e.addUser(e.admin.OrgID, "new.starter", "")
+	starter := e.addUser(e.admin.OrgID, "new.starter", "")
+	sam, _ := e.store.UserByUserID("sam.patel")
+	allBefore, _ := e.store.Emails(store.EmailFilter{})
 	var bodies []string
 	for _, who := range []string{"sam.patel", "sam.patel@nhs.net", "nobody.here", "nobody@nhs.net", "gone.away", "new.starter"} {
 		c := e.client()
 		c.get("/forgotten")
-		c.jar[csrfCookie] = "AAAAAAAAAAAAAAAAAAAAAA"
+		c.setCookie(csrfCookie, "AAAAAAAAAAAAAAAAAAAAAA")
 		r := c.post("/forgotten", url.Values{"who": {who}, "csrf_token": {c.csrf("/forgotten")}})
 		wantStatus(t, r, 200)
 		bodies = append(bodies, r.body)
@@ -158,6 +160,24 @@ func TestForgottenAnswersTheSameWhateverMatches(t *testing.T) {
 	}
 	if emails, _ := e.store.Emails(store.EmailFilter{UserID: disabled.ID}); len(emails) != 0 {
 		t.Error("a disabled account was sent a reset link")
+	}
+	if emails, _ := e.store.Emails(store.EmailFilter{UserID: starter.ID}); len(emails) != 0 && emails[0].Kind == "reset" {
+		t.Error("an account not registered yet was sent a reset link")
+	}
+	// The same answer must not mean nothing happened: the matching account
+	// (by User ID and by email) was emailed each time, and nobody else.
+	resets := 0
+	emails, _ := e.store.Emails(store.EmailFilter{UserID: sam.ID})
+	for _, m := range emails {
+		if m.Kind == "reset" {
+			resets++
+		}
+	}
+	if resets != 2 {
+		t.Errorf("sam.patel, matched by User ID and by email, was sent %d reset emails, want 2", resets)
+	}
+	if allAfter, _ := e.store.Emails(store.EmailFilter{}); len(allAfter)-len(allBefore) != 2 {
+		t.Errorf("%d emails were queued, want 2 (both to sam.patel)", len(allAfter)-len(allBefore))
 	}
 }
 
@@ -277,7 +297,7 @@ func (e *testEnv) signInBurst(userID string, passwords []string) []burstAttempt 
 		go func() {
 			defer wg.Done()
 			c := e.client()
-			c.jar[csrfCookie] = seed
+			c.setCookie(csrfCookie, seed)
 			<-start
 			r := c.post("/login", url.Values{"user_id": {userID}, "password": {pw}, "csrf_token": {token}})
 			out[i].status = r.StatusCode
@@ -381,7 +401,7 @@ func TestLockedAccountAnswersLikeAnyFailure(t *testing.T) {
 	sam, _ := e.store.UserByUserID("sam.patel")
 	attempt := func(password string) response {
 		c := e.client()
-		c.jar[csrfCookie] = "AAAAAAAAAAAAAAAAAAAAAA" // same CSRF seed, so bodies are comparable
+		c.setCookie(csrfCookie, "AAAAAAAAAAAAAAAAAAAAAA") // same CSRF seed, so bodies are comparable
 		return c.post("/login", url.Values{"user_id": {"sam.patel"}, "password": {password}, "csrf_token": {e.csrfFor("AAAAAAAAAAAAAAAAAAAAAA")}})
 	}
 	first := attempt("wrong-password")

@@ -2,7 +2,12 @@ package handlers
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -130,7 +135,15 @@ func (a *app) securityModel(c *fiber.Ctx, f linkFlow, u store.User, box views.Po
 // linkCheck is HTMX's as-you-type check of the cheap rules.
 func (a *app) linkCheck(f linkFlow) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		_, u, err := a.linkUser(c, f)
+		token := c.Cookies(f.cookie)
+		_, u, err := a.store.LinkUser(secret.HashToken(token), f.purpose)
+		if token == "" || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExpired) || (err == nil && u.Status == store.StatusDisabled) {
+			// A check that lands after the submit used the link (it fires
+			// 150 ms after typing), or for a link that cannot be used:
+			// nothing to swap, nobody refused. The form's own submit
+			// explains a link that cannot be used.
+			return c.SendStatus(fiber.StatusNoContent)
+		}
 		if err != nil {
 			return err
 		}
@@ -198,20 +211,63 @@ func (a *app) linkSubmit(f linkFlow) fiber.Handler {
 			a.audit(c, store.AuditEvent{Type: evPasswordSet, Subject: u.UserID, OrgID: u.OrgID, Method: "registration"})
 		}
 		a.clearCookie(c, f.cookie, f.path)
-		a.setTokenCookie(c, doneCookie, f.done, u.UserID, 5*time.Minute)
+		a.setTokenCookie(c, doneCookie, f.done, a.doneProof(f, u.UserID, a.cfg.Now().Add(doneTTL)), doneTTL)
 		return redirect(c, f.done)
 	}
 }
 
-// linkComplete confirms the password and leads to the CQRS Login page.
+// doneTTL bounds how long after the change its confirmation can be shown.
+const doneTTL = 5 * time.Minute
+
+// linkComplete confirms the password, once, right after it was set, and
+// leads to the CQRS Login page. The proof is a signed, short-lived cookie
+// that only the browser that set the password holds; anyone typing the
+// address (or reloading the page) is sent to the CQRS Login page instead
+// of being told a password changed.
 func (a *app) linkComplete(f linkFlow) fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		userID, ok := a.checkDoneProof(f, c.Cookies(doneCookie))
+		if !ok {
+			return c.Redirect("/login", fiber.StatusSeeOther)
+		}
+		a.clearCookie(c, doneCookie, f.done)
 		heading := "Your password has been set"
 		if f.purpose == store.LinkReset {
 			heading = "Your password has been changed"
 		}
-		return render(c, fiber.StatusOK, views.PasswordSetPage(a.page(c, heading), heading, c.Cookies(doneCookie), f.purpose == store.LinkRegister))
+		return render(c, fiber.StatusOK, views.PasswordSetPage(a.page(c, heading), heading, userID, f.purpose == store.LinkRegister))
 	}
+}
+
+// doneProof is the completion cookie's value: the User ID and an expiry,
+// signed with the app's key for this flow.
+func (a *app) doneProof(f linkFlow, userID string, until time.Time) string {
+	body := base64.RawURLEncoding.EncodeToString([]byte(userID)) + "." + strconv.FormatInt(until.Unix(), 10)
+	return body + "." + a.doneMAC(f, body)
+}
+
+func (a *app) doneMAC(f linkFlow, body string) string {
+	mac := hmac.New(sha256.New, a.csrfKey)
+	mac.Write([]byte("done\x00" + string(f.purpose) + "\x00" + body))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// checkDoneProof returns the User ID of a valid, unexpired proof.
+func (a *app) checkDoneProof(f linkFlow, proof string) (string, bool) {
+	i := strings.LastIndexByte(proof, '.')
+	if i < 0 || !hmac.Equal([]byte(proof[i+1:]), []byte(a.doneMAC(f, proof[:i]))) {
+		return "", false
+	}
+	encoded, expiry, _ := strings.Cut(proof[:i], ".")
+	until, err := strconv.ParseInt(expiry, 10, 64)
+	if err != nil || !a.cfg.Now().Before(time.Unix(until, 0)) {
+		return "", false
+	}
+	userID, err := base64.RawURLEncoding.DecodeString(encoded)
+	if err != nil {
+		return "", false
+	}
+	return string(userID), true
 }
 
 // checkNewPassword applies the whole policy (the stored-hash rules too) and

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -44,7 +45,7 @@ func (e *testEnv) setUp(c *client) string {
 	if loc := r.Header.Get("Location"); loc != "/register" {
 		e.t.Fatalf("set-up redirects to %q, want /register", loc)
 	}
-	return c.jar[linkCookie]
+	return c.cookieAt("/register", linkCookie)
 }
 
 func cloneForm(v url.Values) url.Values {
@@ -268,4 +269,71 @@ func TestRegistrationLinkTokenLeavesURL(t *testing.T) {
 	}
 	wantStatus(t, fresh.get("/register"), 200)
 	wantStatus(t, e.client().get("/register?token=not-a-real-token"), 303)
+}
+
+// TestPasswordSetPagesOnlyRightAfterTheChange: "Your password has been
+// set/changed" is shown once, to the browser that just set it; anyone
+// typing the address, a reload, a forged or another flow's cookie get the
+// CQRS Login page.
+func TestPasswordSetPagesOnlyRightAfterTheChange(t *testing.T) {
+	e := newEnv(t)
+	for _, done := range []string{"/register/complete", "/reset/complete"} {
+		r := e.client().get(done)
+		if r.StatusCode != 303 || r.Header.Get("Location") != "/login" || strings.Contains(r.body, "Your password has been") {
+			t.Errorf("GET %s typed in: %d %q, want 303 to /login\n%s", done, r.StatusCode, r.Header.Get("Location"), excerpt(r.body))
+		}
+	}
+	forged := e.client()
+	forged.jar.SetCookies(&url.URL{Scheme: "http", Host: testHost, Path: "/register/complete"},
+		[]*http.Cookie{{Name: e.cookieName(doneCookie), Value: "admin.jones", Path: "/register/complete"}})
+	if r := forged.get("/register/complete"); r.StatusCode != 303 {
+		t.Errorf("a forged completion cookie: %d, want 303", r.StatusCode)
+	}
+
+	c := e.client()
+	e.setUp(c)
+	r := c.post("/register", url.Values{"password": {strongPassword}, "confirm_password": {strongPassword}, "csrf_token": {c.csrf("/register")}})
+	wantStatus(t, r, 303)
+	proof := c.cookieAt("/register/complete", doneCookie)
+	done := c.get("/register/complete")
+	wantStatus(t, done, 200)
+	wantText(t, done, "Your password has been set", "admin.jones")
+	if again := c.get("/register/complete"); again.StatusCode != 303 {
+		t.Errorf("the confirmation reloaded: %d, want 303 to the CQRS Login page", again.StatusCode)
+	}
+	// The registration's proof says nothing on the reset page.
+	other := e.client()
+	other.jar.SetCookies(&url.URL{Scheme: "http", Host: testHost, Path: "/reset/complete"},
+		[]*http.Cookie{{Name: e.cookieName(doneCookie), Value: proof, Path: "/reset/complete"}})
+	if r := other.get("/reset/complete"); r.StatusCode != 303 {
+		t.Errorf("a registration's proof on /reset/complete: %d, want 303", r.StatusCode)
+	}
+	// Nor once its five minutes are over.
+	late := e.client()
+	late.jar.SetCookies(&url.URL{Scheme: "http", Host: testHost, Path: "/register/complete"},
+		[]*http.Cookie{{Name: e.cookieName(doneCookie), Value: proof, Path: "/register/complete"}})
+	e.clock.Advance(doneTTL + time.Second)
+	if r := late.get("/register/complete"); r.StatusCode != 303 {
+		t.Errorf("an expired proof: %d, want 303", r.StatusCode)
+	}
+}
+
+// TestLateLiveCheckAfterTheSubmitIsQuiet: the as-you-type check fires
+// 150 ms after typing, so a quick Enter can land it after the password was
+// set and the link used. It then answers 204 (htmx swaps nothing and logs
+// no console error) and records no refused link: nobody was refused.
+func TestLateLiveCheckAfterTheSubmitIsQuiet(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	e.setUp(c)
+	csrf := c.csrf("/register")
+	wantStatus(t, c.post("/register", url.Values{"password": {strongPassword}, "confirm_password": {strongPassword}, "csrf_token": {csrf}}), 303)
+	_, before, _ := e.store.AuditEvents(store.AuditFilter{Type: evLinkRefused})
+	r := c.post("/register/check", url.Values{"password": {strongPassword}, "csrf_token": {c.csrf("/login")}}, header("HX-Request", "true"))
+	if r.StatusCode != http.StatusNoContent || r.body != "" {
+		t.Errorf("a late check: %d %q, want 204 and nothing to swap", r.StatusCode, excerpt(r.body))
+	}
+	if _, after, _ := e.store.AuditEvents(store.AuditFilter{Type: evLinkRefused}); after != before {
+		t.Errorf("a late check recorded %d refused links", after-before)
+	}
 }

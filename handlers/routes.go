@@ -19,13 +19,11 @@ const localSessionID = "session-id"
 // routes lists every route in one place.
 func (a *app) routes(f *fiber.App) {
 	f.Use(recover.New())
+	f.Use(a.namespaceCookies)
 	f.Use(securityHeaders, a.hostAllowed)
 
 	static, _ := fs.Sub(assets.Static, "static")
-	f.Use("/assets", func(c *fiber.Ctx) error {
-		c.Set("Cache-Control", assetCachePolicy)
-		return c.Next()
-	}, assetPath(static), filesystem.New(filesystem.Config{Root: http.FS(static)}))
+	f.Use("/assets", assetHeaders, assetPath(static), filesystem.New(filesystem.Config{Root: http.FS(static)}))
 
 	f.Get("/healthz", a.health)
 	f.Get("/internal/backup", a.instanceBackup)
@@ -141,7 +139,7 @@ func (a *app) home(c *fiber.Ctx) error {
 		return c.Redirect("/messages", fiber.StatusSeeOther)
 	}
 	if !any {
-		return refuse(fiber.StatusServiceUnavailable, "CQRS is waiting to be set up",
+		return refuseBeforeSetUp(fiber.StatusServiceUnavailable, "CQRS is waiting to be set up",
 			"Open the set-up link printed in the window where CQRS was started. It can be used once, to create the first administrator.")
 	}
 	return c.Redirect("/login", fiber.StatusSeeOther)

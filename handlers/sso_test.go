@@ -156,7 +156,7 @@ func (b *browser) signIn(next string) response {
 func (b *browser) cookie(path, name string) string {
 	u, _ := url.Parse(b.s.base + path)
 	for _, c := range b.jar.Cookies(u) {
-		if c.Name == name {
+		if c.Name == b.s.cookieName(name) {
 			return c.Value
 		}
 	}
@@ -542,7 +542,7 @@ func TestSSOStateIsBoundToTheBrowserAndUsedOnce(t *testing.T) {
 		// Someone with both the URL and the state cookie.
 		thief := s.browser(t)
 		u, _ := url.Parse(s.base + "/sso/callback")
-		thief.jar.SetCookies(u, []*http.Cookie{{Name: ssoCookie, Value: state, Path: "/sso"}})
+		thief.jar.SetCookies(u, []*http.Cookie{{Name: s.cookieName(ssoCookie), Value: state, Path: "/sso"}})
 		before = s.refusals()
 		thief.wantRefused(t, thief.visit(cb), before, notValid("state unknown or replayed", "this sign-in answer was already used"))
 		if n := len(s.op.tokenRequests()); n != exchanges {

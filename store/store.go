@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,6 +55,7 @@ var (
 
 	keySchema   = []byte("schema")
 	keyCSRF     = []byte("csrf-key")
+	keyInstance = []byte("instance-id")
 	keySetup    = []byte("setup")
 	allBuckets  = [][]byte{bucketMeta, bucketOrgs, bucketOrgsByODS, bucketUsers, bucketUsersByID, bucketUsersByEmail, bucketLinks, bucketSessions, bucketMessages, bucketOutbox, bucketAudit, bucketUsersBySSO, bucketSSOPending, bucketUsersSummary, bucketPasswordHistory, bucketNHSmailAccounts, bucketNHSmailMeta, bucketNHSmailSessions}
 	errNoBucket = errors.New("store: bucket missing")
@@ -215,7 +217,16 @@ func (s *Store) migrate() error {
 			if _, err := rand.Read(key); err != nil {
 				return err
 			}
-			return meta.Put(keyCSRF, key)
+			if err := meta.Put(keyCSRF, key); err != nil {
+				return err
+			}
+		}
+		if meta.Get(keyInstance) == nil {
+			id := make([]byte, 5)
+			if _, err := rand.Read(id); err != nil {
+				return err
+			}
+			return meta.Put(keyInstance, []byte(hex.EncodeToString(id)))
 		}
 		return nil
 	})
@@ -246,6 +257,19 @@ func (s *Store) CSRFKey() ([]byte, error) {
 		return nil
 	})
 	return key, err
+}
+
+// InstanceID is a short random name for this database, made at first open
+// and kept: the app names its cookies with it, because browsers do not tell
+// cookies apart by port and two instances on one computer would otherwise
+// overwrite each other's.
+func (s *Store) InstanceID() (string, error) {
+	var id string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		id = string(tx.Bucket(bucketMeta).Get(keyInstance))
+		return nil
+	})
+	return id, err
 }
 
 // Check runs bbolt's consistency check; tests call it before closing.

@@ -84,6 +84,34 @@ func TestOpenCreatesBucketsAndSchema(t *testing.T) {
 	}
 }
 
+// TestInstanceIDIsMadeOnceAndKept: the cookies are named with it, so it
+// must survive a restart and differ between two databases.
+func TestInstanceIDIsMadeOnceAndKept(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cqrs.db")
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.InstanceID()
+	s.Close()
+	if err != nil || len(first) != 10 {
+		t.Fatalf("instance id = %q, %v; want 10 hex digits", first, err)
+	}
+	s, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := s.InstanceID()
+	s.Close()
+	if again != first {
+		t.Errorf("instance id after reopening = %q, want %q", again, first)
+	}
+	other, _ := openTest(t)
+	if id, _ := other.InstanceID(); id == first {
+		t.Errorf("two databases share the instance id %q", id)
+	}
+}
+
 func TestMigrationFromAnEmptyFileAndRefusalOfNewer(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "old.db")
 	db, err := bolt.Open(path, 0o600, nil)

@@ -567,7 +567,8 @@ func anonymous(base string) (*http.Cookie, string, error) {
 	}
 	u, _ := url.Parse(base)
 	for _, ck := range c.Jar.Cookies(u) {
-		if ck.Name == "cqrs_csrf" {
+		// The app names its cookies per instance: cqrs_csrf-<instance id>.
+		if strings.HasPrefix(ck.Name, "cqrs_csrf-") {
 			return &http.Cookie{Name: ck.Name, Value: ck.Value}, token, nil
 		}
 	}
