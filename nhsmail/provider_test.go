@@ -65,6 +65,7 @@ func (h *countingHasher) Verify(ctx context.Context, pw, encoded string) (bool, 
 type env struct {
 	t        *testing.T
 	store    *store.Store
+	dbPath   string
 	clock    *clock
 	hasher   *countingHasher
 	srv      *httptest.Server
@@ -83,15 +84,16 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{t: t, provider: new(atomic.Pointer[Provider]), clock: &clock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}, accounts: map[string]store.NHSmailAccount{}}
-	st, err := store.Open(filepath.Join(t.TempDir(), "cqrs.db"), store.Options{Now: e.clock.Now})
+	e.dbPath = filepath.Join(t.TempDir(), "cqrs.db")
+	st, err := store.Open(e.dbPath, store.Options{Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := st.Check(); err != nil {
+		if err := e.store.Check(); err != nil {
 			t.Errorf("consistency check: %v", err)
 		}
-		st.Close()
+		e.store.Close()
 	})
 	e.store = st
 	e.hasher = &countingHasher{Hasher: secret.NewHasher(cheap, 2, 5*time.Second)}
@@ -153,6 +155,21 @@ func (e *env) restart() *Provider {
 	}
 	e.provider.Store(p)
 	return p
+}
+
+// restartProcess closes the database and opens it again before building a
+// new provider: what a restart of the app does to the simulator.
+func (e *env) restartProcess() {
+	e.t.Helper()
+	if err := e.store.Close(); err != nil {
+		e.t.Fatal(err)
+	}
+	st, err := store.Open(e.dbPath, store.Options{Now: e.clock.Now})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.store = st
+	e.restart()
 }
 
 func (e *env) ctx() context.Context {
@@ -940,5 +957,85 @@ func TestContentSecurityPolicy(t *testing.T) {
 		if !strings.HasSuffix(got, tc.want) || !strings.Contains(got, "script-src 'self'; style-src 'self'") {
 			t.Errorf("contentSecurity(%v) = %q, want it to end %q", tc.redirects, got, tc.want)
 		}
+	}
+}
+
+// A restart between the sign-in page and the callback, and between the
+// callback and the code exchange, loses nothing: the form is accepted, the
+// code exchanged, its access token opens userinfo; and a consent page shown
+// before a restart is answered after it.
+func TestRestartInTheMiddleOfASignIn(t *testing.T) {
+	e := newEnv(t)
+	a := e.start()
+	form := e.signInForm(e.browser, a)
+	e.restartProcess()
+	form.Set("email", "sam.patel@nhs.net")
+	form.Set("password", password)
+	code := e.codeFrom(e.post(e.browser, e.issuer+"/authorize", form), a)
+	e.restartProcess()
+	tok, idt, _ := e.exchange(code, a)
+	e.restartProcess()
+	if info, err := e.oidc.UserInfo(e.ctx(), oauth2.StaticTokenSource(tok)); err != nil || info.Subject != idt.Subject {
+		t.Errorf("userinfo after a restart: %v", err)
+	}
+	// The code stays spent across the restart.
+	if _, err := e.oauth.Exchange(e.ctx(), code, oauth2.VerifierOption(a.verifier)); exchangeError(t, err) != "invalid_grant" {
+		t.Errorf("a code exchanged before a restart was accepted again after it")
+	}
+
+	browser := e.newBrowser()
+	c := e.start()
+	pg := e.submit(browser, c, "consent@nhs.net", password, false)
+	consent := url.Values{}
+	pg.doc.Find(`form[data-testid="nhsmail-consent-form"] input[type="hidden"]`).Each(func(_ int, s *goquery.Selection) {
+		consent.Set(s.AttrOr("name", ""), s.AttrOr("value", ""))
+	})
+	if consent.Get("ticket") == "" {
+		t.Fatalf("no consent page: %d %s", pg.status, pg.body)
+	}
+	e.restartProcess()
+	consent.Set("decision", "accept")
+	e.exchange(e.codeFrom(e.post(browser, e.issuer+"/consent", consent), c), c)
+}
+
+// Exact redirect URI match (RFC 9700 4.1.3): a browser already signed in
+// to the simulator is not sent with a code to the registered callback on
+// another port of the same host, to a look-alike with userinfo in front of
+// the host, or to any near miss; it gets a page.
+func TestRedirectURIMustMatchExactly(t *testing.T) {
+	e := newEnv(t)
+	a := e.start()
+	e.exchange(e.codeFrom(e.submit(e.browser, a, "sam.patel@nhs.net", password, true), a), a)
+	reg, _ := url.Parse(e.redirect)
+	otherPort := "1"
+	if reg.Port() == "1" {
+		otherPort = "2"
+	}
+	for name, uri := range map[string]string{
+		"another port":            "http://" + reg.Hostname() + ":" + otherPort + reg.Path,
+		"no port":                 "http://" + reg.Hostname() + reg.Path,
+		"userinfo before host":    "http://evil.example@" + reg.Host + reg.Path,
+		"userinfo, another port":  "http://evil.example@" + reg.Hostname() + ":" + otherPort + reg.Path,
+		"localhost for 127.0.0.1": "http://localhost:" + reg.Port() + reg.Path,
+		"https":                   "https://" + reg.Host + reg.Path,
+		"trailing slash":          e.redirect + "/",
+		"path case":               "http://" + reg.Host + strings.ToUpper(reg.Path),
+		"extra query":             e.redirect + "?next=x",
+		"fragment":                e.redirect + "#x",
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := e.with(t)
+			u, _ := url.Parse(e.start().url)
+			q := u.Query()
+			q.Set("redirect_uri", uri)
+			u.RawQuery = q.Encode()
+			pg := e.get(e.browser, u.String())
+			if pg.status < 400 || pg.status > 499 || pg.header.Get("Location") != "" {
+				t.Fatalf("redirect_uri %s: got %d, Location %q", uri, pg.status, pg.header.Get("Location"))
+			}
+			if pg.testid("nhsmail-message-heading").Length() != 1 {
+				t.Errorf("not the error page: %s", pg.body)
+			}
+		})
 	}
 }

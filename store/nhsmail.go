@@ -339,20 +339,27 @@ func (s *Store) CreateNHSmailSession(hash []byte, accountID uint64, expires time
 // NHSmailSession returns the account a simulator session belongs to. A
 // session past its expiry is deleted and reported as ErrExpired.
 func (s *Store) NHSmailSession(hash []byte) (uint64, error) {
+	id, _, err := s.NHSmailSessionStarted(hash)
+	return id, err
+}
+
+// NHSmailSessionStarted is NHSmailSession with the time the session began
+// (when the password was checked), which max_age is measured from.
+func (s *Store) NHSmailSessionStarted(hash []byte) (uint64, time.Time, error) {
 	var rec nhsmailSession
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return getJSON(tx.Bucket(bucketNHSmailSessions), hash, &rec)
 	})
 	if err != nil {
-		return 0, fmt.Errorf("store: NHSmail session: %w", err)
+		return 0, time.Time{}, fmt.Errorf("store: NHSmail session: %w", err)
 	}
 	if !s.now().Before(rec.Expires) {
 		if err := s.DeleteNHSmailSession(hash); err != nil {
-			return 0, err
+			return 0, time.Time{}, err
 		}
-		return 0, fmt.Errorf("store: NHSmail session: %w", ErrExpired)
+		return 0, time.Time{}, fmt.Errorf("store: NHSmail session: %w", ErrExpired)
 	}
-	return rec.AccountID, nil
+	return rec.AccountID, rec.Created, nil
 }
 
 // DeleteNHSmailSession ends a simulator session.
