@@ -2,13 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
-
-	"github.com/cqrs-local/cqrs-signin/nhsmail"
 )
 
 // nhsmailAccount is an account of the embedded NHSmail simulator.
@@ -132,28 +133,137 @@ func TestNHSmailSingleSignOnJourney(t *testing.T) {
 	load(t, ctx, "open sam's page", chromedp.Click(chromedp.CSS(`[data-testid="user-row-sam.patel"] a`)))
 	step(t, ctx, "wait for sam's NHSmail link", chromedp.WaitVisible(tid("detail-sso")))
 
-	// Step 5: signed out of CQRS, someone else signs in to NHSmail with an
-	// account that has no CQRS account. Signing out of CQRS does not sign
-	// the browser out of NHSmail (sam did not tick "This is a private
-	// computer", so the simulator's cookie lasts until the browser closes):
-	// the simulator's cookie is removed here, as closing the browser would.
-	signOut(t, samCtx)
-	if _, err := chromedp.Call(samCtx, network.DeleteCookies, network.DeleteCookiesParams{Name: nhsmail.SessionCookie, URL: base + "/nhsmail/authorize"}); err != nil {
-		t.Fatalf("deleting the NHSmail session cookie: %v", err)
-	}
-	startNHSmailSignIn(t, samCtx, base)
-	nhsmailSignIn(t, samCtx, noCQRS.Email, noCQRS.Password)
-	step(t, samCtx, "wait for the no-CQRS-account page", chromedp.WaitVisible(tid("no-account-heading")))
-	if got := textOf(t, samCtx, "no-account-heading"); got != "You do not have a CQRS account" {
+	// Sam is still signed in to NHSmail (the simulator's cookie lasts as
+	// long as the browser; signing out of CQRS would end it too): Sign In
+	// again goes straight back to the Message Centre, without the NHSmail
+	// page, twice.
+	signInAgainWithoutNHSmailPage(t, samCtx, base, "the second NHSmail sign-in in a row")
+	signInAgainWithoutNHSmailPage(t, samCtx, base, "the third NHSmail sign-in in a row")
+
+	// Step 5: at another computer, someone signs in to NHSmail with an
+	// account that has no CQRS account.
+	otherCtx := newIsolatedTab(t, ctx)
+	startNHSmailSignIn(t, otherCtx, base)
+	nhsmailSignIn(t, otherCtx, noCQRS.Email, noCQRS.Password)
+	step(t, otherCtx, "wait for the no-CQRS-account page", chromedp.WaitVisible(tid("no-account-heading")))
+	if got := textOf(t, otherCtx, "no-account-heading"); got != "You do not have a CQRS account" {
 		t.Errorf("heading = %q", got)
 	}
-	if got := textOf(t, samCtx, "no-account-email"); got != noCQRS.Email {
+	if got := textOf(t, otherCtx, "no-account-email"); got != noCQRS.Email {
 		t.Errorf("email shown = %q, want %q", got, noCQRS.Email)
 	}
-	wantTexts(t, "the help desk details", textOf(t, samCtx, "help-desk"),
+	wantTexts(t, "the help desk details", textOf(t, otherCtx, "help-desk"),
 		"CQRS help desk contact details", "Email: support@cqrs.co.uk", "Phone: 0800 4402777 (8am-6pm Mon-Fri exc Bank Holidays)")
-	if n, err := chromedp.Run(samCtx, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="sign-out"]').length`)); err != nil || n != 0 {
+	if n, err := chromedp.Run(otherCtx, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="sign-out"]').length`)); err != nil || n != 0 {
 		t.Errorf("someone was signed in to CQRS without a CQRS account (%d sign-out buttons, err %v)", n, err)
 	}
-	screenshot(t, samCtx, "18-nhsmail-no-cqrs-account")
+	screenshot(t, otherCtx, "18-nhsmail-no-cqrs-account")
+
+	// The same browser tries again: still signed in to NHSmail, it gets
+	// the same answer (not a refused code) ...
+	step(t, otherCtx, "open the CQRS Login page", chromedp.Navigate(base+"/login"), chromedp.WaitVisible(tid("sso-sign-in")))
+	load(t, otherCtx, "select Sign In again", chromedp.Click(tid("sso-sign-in")))
+	step(t, otherCtx, "wait for the no-CQRS-account page again", chromedp.WaitVisible(tid("no-account-heading")))
+	// ... and a person who has a CQRS account signs in there with a
+	// different NHSmail account.
+	load(t, otherCtx, "select Sign in with a different NHSmail account", chromedp.Click(tid("no-account-other")))
+	step(t, otherCtx, "wait for the NHSmail sign-in page", chromedp.WaitVisible(tid("nhsmail-heading")))
+	nhsmailSignIn(t, otherCtx, samNHSmail.Email, samNHSmail.Password)
+	step(t, otherCtx, "wait for sam's Message Centre", chromedp.WaitVisible(tid("message-centre-heading")))
+	if got := textOf(t, otherCtx, "signed-in-as"); got != "Sam Patel (sam.patel)" {
+		t.Errorf("signed in as %q after step 5", got)
+	}
+
+	// Consent cancelled, then accepted, in one browser.
+	step(t, ctx, "back to NHSmail accounts", chromedp.Navigate(base+"/admin/nhsmail"), chromedp.WaitVisible(tid("nhsmail-"+samNHSmail.Email)))
+	load(t, ctx, "ask sam's NHSmail account for consent",
+		chromedp.Click(chromedp.CSS(`[data-testid="nhsmail-`+samNHSmail.Email+`"] form[action$="/consent"] button`)))
+	load(t, samCtx, "Sign In (as from a Login page in another tab)", chromedp.Navigate(base+"/sso/start"))
+	step(t, samCtx, "wait for the consent page", chromedp.WaitVisible(tid("nhsmail-consent-heading")))
+	load(t, samCtx, "cancel", chromedp.Click(tid("nhsmail-cancel")))
+	step(t, samCtx, "wait for the cancelled page", chromedp.WaitVisible(tid("error-heading")))
+	if got := textOf(t, samCtx, "error-heading"); got != "NHSmail sign-in was cancelled" {
+		t.Errorf("after cancelling consent: %q", got)
+	}
+	load(t, samCtx, "Sign In again", chromedp.Navigate(base+"/sso/start"))
+	step(t, samCtx, "wait for the consent page again", chromedp.WaitVisible(tid("nhsmail-consent-heading")))
+	load(t, samCtx, "accept", chromedp.Click(tid("nhsmail-accept")))
+	step(t, samCtx, "wait for sam's Message Centre", chromedp.WaitVisible(tid("message-centre-heading")))
+	step(t, ctx, "back to NHSmail accounts", chromedp.Navigate(base+"/admin/nhsmail"), chromedp.WaitVisible(tid("nhsmail-"+samNHSmail.Email)))
+	load(t, ctx, "stop asking sam's NHSmail account for consent",
+		chromedp.Click(chromedp.CSS(`[data-testid="nhsmail-`+samNHSmail.Email+`"] form[action$="/consent"] button`)))
+
+	// "This is a private computer": the browser is closed and opened again
+	// on the same profile, and Sign In needs no NHSmail password.
+	profile := filepath.Join(t.TempDir(), "private-computer")
+	pcCtx, closePC := browserWithProfile(t, ctx, profile)
+	startNHSmailSignIn(t, pcCtx, base)
+	step(t, pcCtx, "tick This is a private computer", chromedp.Click(tid("nhsmail-private")))
+	load(t, pcCtx, "sign in to NHSmail on a private computer",
+		fill(`[data-testid="nhsmail-email"]`, samNHSmail.Email),
+		fill(`[data-testid="nhsmail-password"]`, samNHSmail.Password),
+		chromedp.Click(tid("nhsmail-submit")),
+	)
+	step(t, pcCtx, "wait for sam's Message Centre", chromedp.WaitVisible(tid("message-centre-heading")))
+	closePC()
+	pcCtx, _ = browserWithProfile(t, ctx, profile)
+	signInAgainWithoutNHSmailPage(t, pcCtx, base, "Sign In after reopening the browser")
+}
+
+// signInAgainWithoutNHSmailPage signs in again with NHSmail in a browser
+// still signed in to NHSmail as sam, and expects sam's Message Centre at
+// once. The CQRS Login page sends a signed-in browser to its Message
+// Centre, so the Sign In button is pressed as on a Login page still open
+// in another tab: its form asks for /sso/start.
+func signInAgainWithoutNHSmailPage(t *testing.T, ctx context.Context, baseURL, what string) {
+	t.Helper()
+	load(t, ctx, what+": Sign In", chromedp.Navigate(baseURL+"/sso/start"))
+	step(t, ctx, what+": wait for a heading", chromedp.WaitVisible(`h1`))
+	if loc := location(t, ctx); loc != baseURL+"/messages" {
+		t.Fatalf("%s: the browser is at %s, want %s/messages:\n%s", what, loc, baseURL, bodyText(t, ctx))
+	}
+	if got := textOf(t, ctx, "signed-in-as"); got != "Sam Patel (sam.patel)" {
+		t.Errorf("%s: signed in as %q", what, got)
+	}
+}
+
+// browserWithProfile starts a headless Chromium on the profile directory
+// given, so that a second start finds what the first kept on disk (the
+// cookies that outlive the browser). close shuts it down gracefully, as a
+// person closing the browser would; it is also run when the test ends.
+func browserWithProfile(t *testing.T, parent context.Context, dir string) (ctx context.Context, close func()) {
+	t.Helper()
+	path, ok := findChromium()
+	if !ok {
+		t.Skip("no Chromium found")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.UserDataDir(dir),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.WithoutCancel(parent), opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	if err := chromedp.Do(ctx); err != nil {
+		cancelCtx()
+		cancelAlloc()
+		t.Fatalf("starting %s: %v", path, err)
+	}
+	var once sync.Once
+	close = func() {
+		once.Do(func() {
+			tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if err := chromedp.Cancel(tctx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+				t.Logf("closing the browser: %v", err)
+			}
+			cancelCtx()
+			cancelAlloc()
+		})
+	}
+	t.Cleanup(close)
+	return ctx, close
 }

@@ -161,6 +161,7 @@ type Store interface {
 	BackupSize() int64
 	PutSSOPending(stateHash []byte, p store.SSOPending) error
 	TakeSSOPending(stateHash []byte) (store.SSOPending, error)
+	SSOStateUsed(stateHash []byte) (bool, error)
 	UserBySSOSubject(subject string) (store.User, error)
 	LinkSSOSubject(userID uint64, subject string) (store.User, error)
 	UnlinkSSOSubject(userID uint64) (store.User, error)

@@ -118,7 +118,14 @@ func (a *app) ssoStart(c *fiber.Ctx) error {
 	}
 	a.setTokenCookie(c, ssoCookie, "/sso", state, ssoPendingTTL)
 	cfg := a.oauthConfig(p)
-	return c.Redirect(cfg.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)), fiber.StatusSeeOther)
+	opts := []oauth2.AuthCodeOption{oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)}
+	// "Sign in with a different NHSmail account": a browser still signed
+	// in to NHSmail as someone else would otherwise be signed in as them
+	// again without a word.
+	if c.Query("prompt") == "select_account" {
+		opts = append(opts, oauth2.SetAuthURLParam("prompt", "select_account"))
+	}
+	return c.Redirect(cfg.AuthCodeURL(state, opts...), fiber.StatusSeeOther)
 }
 
 // ssoClaims are the identity claims used to find the account; Entra ID
@@ -157,6 +164,11 @@ func (a *app) ssoCallback(c *fiber.Ctx) error {
 	cookie := c.Cookies(ssoCookie)
 	a.clearCookie(c, ssoCookie, "/sso")
 	if state == "" || cookie == "" || subtle.ConstantTimeCompare([]byte(state), []byte(cookie)) != 1 {
+		// A reloaded answer has lost its cookie with the first use: say
+		// what is true, that it was used, not that it started elsewhere.
+		if used, err := a.store.SSOStateUsed(secret.HashToken(state)); err == nil && used && state != "" {
+			return a.ssoRefused(c, "state replayed", a.ssoFailed("this sign-in answer was already used"))
+		}
 		return a.ssoRefused(c, "state missing or not this browser's", a.ssoFailed("the sign-in request did not start in this browser"))
 	}
 	pending, err := a.store.TakeSSOPending(secret.HashToken(state))

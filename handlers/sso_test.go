@@ -530,11 +530,15 @@ func TestSSOStateIsBoundToTheBrowserAndUsedOnce(t *testing.T) {
 		state := mustQuery(t, cb, "state")
 		exchanges := len(s.op.tokenRequests())
 
-		// The same browser: its state cookie went with the first answer.
+		// The same browser reloads the answer: it was already used (it did
+		// start in this browser), and nothing reaches the token endpoint.
 		before := s.refusals()
 		r := b.visit(cb)
 		wantStatus(t, r, http.StatusBadRequest)
-		wantText(t, r, "the sign-in request did not start in this browser")
+		wantText(t, r, "this sign-in answer was already used")
+		if strings.Contains(r.body, "did not start in this browser") {
+			t.Error("a reloaded answer is said not to have started in this browser")
+		}
 		if n := s.refusals(); n != before+1 {
 			t.Errorf("sso-refused entries = %d, want %d", n, before+1)
 		}

@@ -123,14 +123,16 @@ func (p *Provider) parseAuthorize(query string) (*authorizeRequest, *authorizeEr
 
 // authorize is GET /authorize. A browser already signed in to the
 // simulator (recently enough for max_age, and not asked to sign in again
-// with prompt=login) gets its code at once, anyone else the sign-in page.
+// with prompt=login or select_account) gets its code at once, anyone else
+// the sign-in page.
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	ar, aerr := p.parseAuthorize(r.URL.RawQuery)
 	if aerr != nil {
 		p.authorizeError(w, r, ar, aerr)
 		return
 	}
-	if !ar.prompt["login"] {
+	// select_account is Entra ID's account picker; here, the sign-in page.
+	if !ar.prompt["login"] && !ar.prompt["select_account"] {
 		acct, started, ok, err := p.signedInAccount(w, r)
 		if err != nil {
 			p.serverError(w, r, "session", err)
