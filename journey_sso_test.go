@@ -267,3 +267,91 @@ func browserWithProfile(t *testing.T, parent context.Context, dir string) (ctx c
 	t.Cleanup(close)
 	return ctx, close
 }
+
+// restartableApp runs the app in-process on one data file and can stop it
+// and start it again on the same address, as a person restarting it would.
+type restartableApp struct {
+	t       *testing.T
+	data    string
+	baseURL string
+	stop    func()
+}
+
+func (a *restartableApp) start(addr string) (stdout *syncBuffer) {
+	a.t.Helper()
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"cqrs-signin", "--no-browser", "--addr", addr, "--data", a.data}, func(string) string { return "" }, stdout, stderr)
+	}()
+	var once sync.Once
+	a.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					a.t.Errorf("run returned %v\nstderr:\n%s", err, stderr.String())
+				}
+			case <-time.After(15 * time.Second):
+				a.t.Errorf("run did not return within 15s of cancel")
+			}
+		})
+	}
+	a.t.Cleanup(a.stop)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m := runningLineRE.FindStringSubmatch(stdout.String()); m != nil {
+			a.baseURL = m[1]
+			return stdout
+		}
+		if time.Now().After(deadline) {
+			a.t.Fatalf("the app did not start\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A restart of the app between the NHSmail sign-in page and the callback
+// loses nothing: the page served before the restart is submitted after it,
+// and the sign-in completes in sam's Message Centre.
+func TestNHSmailSignInSurvivesARestart(t *testing.T) {
+	app := &restartableApp{t: t, data: filepath.Join(t.TempDir(), "cqrs.db")}
+	out := app.start("127.0.0.1:0")
+	setup := setupLineRE.FindStringSubmatch(out.String())
+	if setup == nil {
+		t.Fatalf("no set-up link:\n%s", out.String())
+	}
+	base := app.baseURL
+	parent, cancel := context.WithTimeout(context.Background(), journeyTimeout)
+	t.Cleanup(cancel)
+	ctx := newBrowser(t, parent)
+	step(t, ctx, "set up",
+		chromedp.Navigate(setup[1]),
+		chromedp.WaitVisible(tid("setup-heading")),
+		fill("#user_id", adminUserID), fill("#first_name", "Alex"), fill("#last_name", "Jones"),
+		fill("#email", "admin.jones@nhs.net"), fill("#org_name", "Riverside Practice"), fill("#ods_code", "Y12345"),
+		chromedp.Click(tid("setup-submit")),
+		chromedp.WaitVisible(tid("security-information")),
+	)
+	setPassword(t, ctx, adminUserID, adminPassword, "")
+	legacySignIn(t, ctx, base, adminUserID, adminPassword)
+	sam := newUser{UserID: "sam.patel", FirstName: "Sam", LastName: "Patel", WorkPhone: "0113 496 0001", Email: "sam.patel@nhs.net"}
+	samNHSmail := nhsmailAccount{Email: "sam.patel@nhs.net", FirstName: "Sam", LastName: "Patel", Password: "Simulator#1"}
+	setUpUser(t, ctx, base, sam, "")
+	addNHSmailAccount(t, ctx, base, samNHSmail)
+	samCtx := registerFromMailbox(t, ctx, base, sam, "Harbour#Lights42")
+
+	startNHSmailSignIn(t, samCtx, base)
+	app.stop()
+	app.start(strings.TrimPrefix(base, "http://"))
+	if app.baseURL != base {
+		t.Fatalf("restarted at %s, want %s", app.baseURL, base)
+	}
+	nhsmailSignIn(t, samCtx, samNHSmail.Email, samNHSmail.Password)
+	step(t, samCtx, "wait for sam's Message Centre", chromedp.WaitVisible(tid("message-centre-heading")))
+	if got := textOf(t, samCtx, "signed-in-as"); got != "Sam Patel (sam.patel)" {
+		t.Errorf("signed in as %q after the restart", got)
+	}
+}
