@@ -1039,3 +1039,88 @@ func TestRedirectURIMustMatchExactly(t *testing.T) {
 		})
 	}
 }
+
+// The ID token and userinfo carry what Entra ID (which NHSmail runs on)
+// sends: tid, oid, upn, preferred_username, name and email.
+func TestEntraIDClaims(t *testing.T) {
+	e := newEnv(t)
+	sam := e.accounts["sam.patel@nhs.net"]
+	a := e.start()
+	tok, idt, _ := e.exchange(e.codeFrom(e.submit(e.browser, a, "sam.patel@nhs.net", password, false), a), a)
+	want := map[string]any{"tid": sam.TenantID, "oid": sam.ObjectID, "upn": sam.Email, "preferred_username": sam.Email,
+		"name": "Sam Patel", "email": sam.Email, "sub": sam.ObjectID}
+	var fromToken map[string]any
+	if err := idt.Claims(&fromToken); err != nil {
+		t.Fatal(err)
+	}
+	info, err := e.oidc.UserInfo(e.ctx(), oauth2.StaticTokenSource(tok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fromUserinfo map[string]any
+	if err := info.Claims(&fromUserinfo); err != nil {
+		t.Fatal(err)
+	}
+	for claim, v := range want {
+		if fromToken[claim] != v {
+			t.Errorf("ID token %s = %v, want %v", claim, fromToken[claim], v)
+		}
+		if fromUserinfo[claim] != v {
+			t.Errorf("userinfo %s = %v, want %v", claim, fromUserinfo[claim], v)
+		}
+	}
+}
+
+// prompt=login and select_account ask for the password whatever the
+// session; max_age asks for it only when the session is older, and the ID
+// token's auth_time says when the password was typed.
+func TestPromptAndMaxAge(t *testing.T) {
+	e := newEnv(t)
+	a := e.start()
+	signedIn := time.Now()
+	e.exchange(e.codeFrom(e.submit(e.browser, a, "sam.patel@nhs.net", password, false), a), a)
+	signInPage := func(pg page) bool {
+		return pg.status == http.StatusOK && pg.testid("nhsmail-heading").Length() == 1
+	}
+	for _, prompt := range []string{"login", "select_account"} {
+		if pg := e.get(e.browser, e.start(oauth2.SetAuthURLParam("prompt", prompt)).url); !signInPage(pg) {
+			t.Errorf("prompt=%s with a session: %d %s", prompt, pg.status, pg.header.Get("Location"))
+		}
+	}
+
+	e.clock.Advance(10 * time.Minute)
+	defer e.clock.Advance(-10 * time.Minute)
+	// A session ten minutes old is good for max_age=3600: no page, and
+	// auth_time is when the password was typed, not now.
+	b := e.start(oauth2.SetAuthURLParam("max_age", "3600"))
+	_, idt, _ := e.exchange(e.codeFrom(e.get(e.browser, b.url), b), b)
+	var claims struct {
+		AuthTime int64 `json:"auth_time"`
+	}
+	if err := idt.Claims(&claims); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := time.Unix(claims.AuthTime, 0), signedIn.Add(-10*time.Minute); got.Sub(want).Abs() > 5*time.Second {
+		t.Errorf("auth_time %v, want about %v (ten minutes before now)", got, want)
+	}
+	// ... but not for max_age=300.
+	if pg := e.get(e.browser, e.start(oauth2.SetAuthURLParam("max_age", "300")).url); !signInPage(pg) {
+		t.Errorf("max_age=300 with a ten-minute-old session: %d %s", pg.status, pg.header.Get("Location"))
+	}
+	// Signing in again answers max_age=300 with a fresh auth_time.
+	c := e.start(oauth2.SetAuthURLParam("max_age", "300"))
+	_, idt, _ = e.exchange(e.codeFrom(e.submit(e.browser, c, "sam.patel@nhs.net", password, false), c), c)
+	if err := idt.Claims(&claims); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(time.Unix(claims.AuthTime, 0)); d > 5*time.Second {
+		t.Errorf("auth_time after signing in again is %v old", d)
+	}
+	// prompt=none with a session too old is login_required.
+	d := e.start(oauth2.SetAuthURLParam("max_age", "0"), oauth2.SetAuthURLParam("prompt", "none"))
+	e.clock.Advance(time.Second)
+	defer e.clock.Advance(-time.Second)
+	if got := e.callbackError(e.get(e.browser, d.url), d); got != "login_required" {
+		t.Errorf("prompt=none, max_age=0: %q, want login_required", got)
+	}
+}
