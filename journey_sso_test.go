@@ -193,6 +193,16 @@ func TestNHSmailSingleSignOnJourney(t *testing.T) {
 	load(t, ctx, "stop asking sam's NHSmail account for consent",
 		chromedp.Click(chromedp.CSS(`[data-testid="nhsmail-`+samNHSmail.Email+`"] form[action$="/consent"] button`)))
 
+	// The system administrator makes a new signing key; CQRS, which has
+	// the old key set cached, goes on accepting sam's sign-ins.
+	oldKid := textOf(t, ctx, "nhsmail-signing-kid")
+	load(t, ctx, "make a new signing key", chromedp.Click(tid("nhsmail-rotate")))
+	step(t, ctx, "wait for the notice", chromedp.WaitVisible(tid("notice")))
+	if newKid := textOf(t, ctx, "nhsmail-signing-kid"); newKid == oldKid || newKid == "" {
+		t.Errorf("signing key %q after rotating %q", newKid, oldKid)
+	}
+	signInAgainWithoutNHSmailPage(t, samCtx, base, "Sign In after the signing key was rotated")
+
 	// "This is a private computer": the browser is closed and opened again
 	// on the same profile, and Sign In needs no NHSmail password.
 	profile := filepath.Join(t.TempDir(), "private-computer")

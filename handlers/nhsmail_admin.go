@@ -26,6 +26,7 @@ const minNHSmailPassword = 8
 var nhsmailNotices = map[string]string{
 	"added":    "The NHSmail account has been added.",
 	"password": "The NHSmail password has been set.",
+	"key":      "A new signing key has been made. The previous one stays published for a day.",
 	"saved":    "The NHSmail account has been changed.",
 }
 
@@ -48,6 +49,9 @@ func (a *app) renderNHSmailDirectory(c *fiber.Ctx, status int, values map[string
 		return err
 	}
 	m := views.NHSmailDirectoryModel{Page: p, Form: nhsmailFields(values), Errors: errs, Notice: notice, Issuer: a.cfg.SSO.Issuer}
+	if keys, ok := a.nhsmailServer.(nhsmailSigningKeys); ok {
+		m.SigningKeyID = keys.KeyID()
+	}
 	for _, acc := range accounts {
 		_, cqrsErr := a.store.UserByEmail(acc.Email)
 		m.Accounts = append(m.Accounts, views.NHSmailAccountRow{ID: strconv.FormatUint(acc.ID, 10), Email: acc.Email, Name: acc.FullName(),
@@ -134,4 +138,23 @@ func (a *app) nhsmailAccountAction(c *fiber.Ctx) error {
 		return err
 	}
 	return redirect(c, "/admin/nhsmail?notice="+notice)
+}
+
+// nhsmailSigningKeys is the simulator's signing key, as the administration
+// page shows and rotates it (*nhsmail.Provider).
+type nhsmailSigningKeys interface {
+	KeyID() string
+	RotateSigningKey() error
+}
+
+// rotateNHSmailSigningKey makes a new key sign the simulator's ID tokens.
+func (a *app) rotateNHSmailSigningKey(c *fiber.Ctx) error {
+	keys, ok := a.nhsmailServer.(nhsmailSigningKeys)
+	if !ok {
+		return fiber.ErrNotFound
+	}
+	if err := keys.RotateSigningKey(); err != nil {
+		return err
+	}
+	return redirect(c, "/admin/nhsmail?notice=key")
 }

@@ -90,6 +90,7 @@ func (a *app) routes(f *fiber.App) {
 	if a.nhsmail != nil {
 		f.Get("/admin/nhsmail", signedIn, sysAdmin, a.nhsmailDirectory)
 		f.Post("/admin/nhsmail", signedIn, sysAdmin, a.createNHSmailAccount)
+		f.Post("/admin/nhsmail/signing-key", signedIn, sysAdmin, a.rotateNHSmailSigningKey)
 		f.Post("/admin/nhsmail/:id/:action", signedIn, sysAdmin, a.nhsmailAccountAction)
 	}
 	f.Get("/admin/backup", signedIn, sysAdmin, a.adminBackup)

@@ -94,7 +94,8 @@ type Config struct {
 type Directory interface {
 	NHSmailAccountByEmail(email string) (store.NHSmailAccount, error)
 	NHSmailAccount(id uint64) (store.NHSmailAccount, error)
-	NHSmailSigningKey() (*rsa.PrivateKey, error)
+	NHSmailSigningKeys() (current *rsa.PrivateKey, retired []*rsa.PrivateKey, err error)
+	RotateNHSmailSigningKey() error
 	NHSmailTenantID() (string, error)
 	CreateNHSmailSession(hash []byte, accountID uint64, expires time.Time) error
 	NHSmailSessionStarted(hash []byte) (accountID uint64, started time.Time, err error)
@@ -161,10 +162,6 @@ func New(logger *slog.Logger, cfg Config, dir Directory, hasher Hasher) (*Provid
 		return nil, errors.New("nhsmail: a directory and a hasher are required")
 	}
 
-	key, err := dir.NHSmailSigningKey()
-	if err != nil {
-		return nil, fmt.Errorf("nhsmail: signing key: %w", err)
-	}
 	tenantID, err := dir.NHSmailTenantID()
 	if err != nil {
 		return nil, fmt.Errorf("nhsmail: tenant: %w", err)
@@ -198,7 +195,7 @@ func New(logger *slog.Logger, cfg Config, dir Directory, hasher Hasher) (*Provid
 	if p.cookiePath == "" {
 		p.cookiePath = "/"
 	}
-	if p.keys, err = newKeyRing(key); err != nil {
+	if p.keys, err = newKeyRing(dir.NHSmailSigningKeys); err != nil {
 		return nil, err
 	}
 	if p.discovery, err = json.Marshal(p.discoveryDocument()); err != nil {
@@ -234,6 +231,21 @@ func New(logger *slog.Logger, cfg Config, dir Directory, hasher Hasher) (*Provid
 func (p *Provider) client(id string) (*client, bool) {
 	c, ok := p.clients[id]
 	return c, ok
+}
+
+// RotateSigningKey makes a new key sign ID tokens from now on. The JWKS
+// goes on publishing the key it replaces for a day, so tokens already
+// signed still verify and relying parties that cached the old key set
+// fetch the new one when they meet its kid.
+func (p *Provider) RotateSigningKey() error {
+	if err := p.dir.RotateNHSmailSigningKey(); err != nil {
+		return err
+	}
+	if err := p.keys.reload(); err != nil {
+		return err
+	}
+	p.log.Info("nhsmail: signing key rotated", "kid", p.KeyID())
+	return nil
 }
 
 // Issuer is the provider's issuer URL.

@@ -1124,3 +1124,73 @@ func TestPromptAndMaxAge(t *testing.T) {
 		t.Errorf("prompt=none, max_age=0: %q, want login_required", got)
 	}
 }
+
+// Rotating the signing key: new ID tokens carry the new kid; the JWKS
+// publishes the old key beside it for a day, so tokens it signed still
+// verify; a relying party that cached the old key set keeps working.
+func TestSigningKeyRotation(t *testing.T) {
+	e := newEnv(t)
+	jwks := func() []string {
+		pg := e.get(http.DefaultClient, e.issuer+"/jwks")
+		var set struct {
+			Keys []struct {
+				Kid string `json:"kid"`
+				Alg string `json:"alg"`
+			} `json:"keys"`
+		}
+		if err := json.Unmarshal([]byte(pg.body), &set); err != nil {
+			t.Fatal(err)
+		}
+		var kids []string
+		for _, k := range set.Keys {
+			kids = append(kids, k.Kid)
+		}
+		return kids
+	}
+	kidOf := func(raw string) string {
+		header, _ := base64.RawURLEncoding.DecodeString(strings.Split(raw, ".")[0])
+		var h struct {
+			Kid string `json:"kid"`
+		}
+		json.Unmarshal(header, &h)
+		return h.Kid
+	}
+	a := e.start()
+	tok1, _, _ := e.exchange(e.codeFrom(e.submit(e.browser, a, "sam.patel@nhs.net", password, true), a), a) // e.verifier now caches the old key set
+	oldKid := kidOf(tok1.Extra("id_token").(string))
+
+	if err := e.provider.Load().RotateSigningKey(); err != nil {
+		t.Fatal(err)
+	}
+	newKid := e.provider.Load().KeyID()
+	if newKid == oldKid {
+		t.Fatal("the kid did not change")
+	}
+	if got := jwks(); len(got) != 2 || got[0] != newKid || got[1] != oldKid {
+		t.Fatalf("JWKS kids %v, want [%s %s]", got, newKid, oldKid)
+	}
+	b := e.start()
+	tok2, _, _ := e.exchange(e.codeFrom(e.get(e.browser, b.url), b), b) // verified by the RP that cached the old set
+	if got := kidOf(tok2.Extra("id_token").(string)); got != newKid {
+		t.Errorf("new ID token kid %s, want %s", got, newKid)
+	}
+	fresh, err := oidc.NewProvider(e.ctx(), e.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fresh.Verifier(&oidc.Config{ClientID: clientID}).Verify(e.ctx(), tok1.Extra("id_token").(string)); err != nil {
+		t.Errorf("a token signed before the rotation: %v", err)
+	}
+
+	// Across a restart, and until a day has passed.
+	e.restartProcess()
+	if got := jwks(); len(got) != 2 || e.provider.Load().KeyID() != newKid {
+		t.Errorf("after a restart: kids %v, signing with %s", got, e.provider.Load().KeyID())
+	}
+	e.clock.Advance(24 * time.Hour)
+	defer e.clock.Advance(-24 * time.Hour)
+	e.restartProcess()
+	if got := jwks(); len(got) != 1 || got[0] != newKid {
+		t.Errorf("a day later: kids %v, want only %s", got, newKid)
+	}
+}
