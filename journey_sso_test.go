@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -363,5 +364,55 @@ func TestNHSmailSignInSurvivesARestart(t *testing.T) {
 	step(t, samCtx, "wait for sam's Message Centre", chromedp.WaitVisible(tid("message-centre-heading")))
 	if got := textOf(t, samCtx, "signed-in-as"); got != "Sam Patel (sam.patel)" {
 		t.Errorf("signed in as %q after the restart", got)
+	}
+}
+
+// An http:// issuer is refused at start unless it is on this computer, with
+// an error that says why; preferred_username / upn are matched only for the
+// simulator and a tenant-specific Entra ID issuer, and never with
+// --oidc-email-only.
+func TestSingleSignOnSettings(t *testing.T) {
+	env := func(string) string { return "" }
+	for issuer, wantErr := range map[string]string{
+		"http://idp.example.org/realms/nhs":   "accepted only on this computer",
+		"http://192.168.1.20:8080/realms/nhs": "accepted only on this computer",
+		"http://evil.example@127.0.0.1:9000/": "not an https URL",
+		"ftp://idp.example.org/":              "not an https URL",
+		"http://127.0.0.1:9000/realms/nhs":    "",
+		"http://localhost:9000/":              "",
+		"http://[::1]:9000/":                  "",
+		"https://idp.example.org/realms/nhs":  "",
+		"https://login.microsoftonline.com/0b5f2b5e-6a6e-4d3c-9d8e-2f1a7c3b4d5e/v2.0": "",
+	} {
+		_, err := parseFlags([]string{"cqrs-signin", "--oidc-issuer", issuer, "--oidc-client-id", "cqrs"}, env, io.Discard)
+		switch {
+		case wantErr == "" && err != nil:
+			t.Errorf("%s refused: %v", issuer, err)
+		case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)):
+			t.Errorf("%s: error %v, want one saying %q", issuer, err, wantErr)
+		}
+	}
+
+	for _, tc := range []struct {
+		args      []string
+		emailOnly bool
+	}{
+		{nil, false}, // the simulator
+		{[]string{"--oidc-email-only"}, true},
+		{[]string{"--oidc-issuer", "https://login.microsoftonline.com/0b5f2b5e-6a6e-4d3c-9d8e-2f1a7c3b4d5e/v2.0", "--oidc-client-id", "cqrs"}, false},
+		{[]string{"--oidc-issuer", "https://login.microsoftonline.com/0b5f2b5e-6a6e-4d3c-9d8e-2f1a7c3b4d5e/v2.0", "--oidc-client-id", "cqrs", "--oidc-email-only"}, true},
+		{[]string{"--oidc-issuer", "https://idp.example.org/realms/nhs", "--oidc-client-id", "cqrs"}, true},
+	} {
+		opts, err := parseFlags(append([]string{"cqrs-signin"}, tc.args...), env, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := ssoConfig(opts, "http://127.0.0.1:8420", env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.EmailOnly != tc.emailOnly {
+			t.Errorf("%v: EmailOnly %v, want %v", tc.args, cfg.EmailOnly, tc.emailOnly)
+		}
 	}
 }

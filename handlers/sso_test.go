@@ -659,6 +659,10 @@ func TestSSOIDTokenIsVerified(t *testing.T) {
 		{"audience list without this client", opLogin{Audience: []string{"someone-else", "another"}}, invalid},
 		{"expired by the app's clock", opLogin{ExpiresIn: -time.Minute}, invalid},
 		{"nonce from another sign-in", opLogin{Nonce: "a-nonce-this-browser-never-sent"}, notValid("nonce mismatch", "the identity token was not issued for this sign-in")},
+		{"no sub", opLogin{NoSub: true}, invalid},
+		{"no iat", opLogin{NoIat: true}, invalid},
+		{"no kid, several keys published", opLogin{NoKid: true, ExtraKeys: true}, invalid},
+		{"userinfo for another subject", opLogin{UserinfoSub: "someone-else"}, notValid("userinfo subject differs", "the identity token and the profile describe different people")},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -676,6 +680,14 @@ func TestSSOIDTokenIsVerified(t *testing.T) {
 	if sub := s.subject(t, "sam.patel"); sub != "" {
 		t.Errorf("a refused token linked sam.patel to %q", sub)
 	}
+
+	// OpenID Connect Core 10.1: with one key published, kid may be left
+	// out (conformance test rp-id_token-kid-absent-single-jwks accepts it).
+	t.Run("no kid, one key published", func(t *testing.T) {
+		s.op.login(opLogin{Claims: samAtProvider(), NoKid: true})
+		b := s.browser(t)
+		b.wantSignedIn(t, b.signIn(""), "/messages")
+	})
 }
 
 func TestSSOLinkRemovedByTheAdministrator(t *testing.T) {
@@ -750,4 +762,29 @@ func TestSSOSubjectIsMatchedExactly(t *testing.T) {
 		before := s.refusals()
 		b.wantRefused(t, b.signIn(""), before, noAccount)
 	})
+}
+
+// With EmailOnly (any provider but the simulator and Entra ID), a first
+// sign-in is matched by the email claim alone: preferred_username and upn
+// find nothing and link nothing.
+func TestSSOEmailOnlyIgnoresUsernameClaims(t *testing.T) {
+	s := newSSOEnv(t, func(c *SSOConfig) { c.EmailOnly = true })
+	for name, claims := range map[string]map[string]any{
+		"preferred_username": {"sub": "s-pref", "email": "nobody@nhs.net", "preferred_username": "sam.patel@nhs.net"},
+		"upn":                {"sub": "s-upn", "upn": "SAM.PATEL@nhs.net"},
+		"email not verified": {"sub": "s-unverified", "email": "sam.patel@nhs.net", "email_verified": false, "preferred_username": "sam.patel@nhs.net"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s.op.login(opLogin{Claims: claims})
+			b := s.browser(t)
+			before := s.refusals()
+			b.wantRefused(t, b.signIn(""), before, noAccount)
+		})
+	}
+	if sub := s.subject(t, "sam.patel"); sub != "" {
+		t.Errorf("sam.patel was linked to %q by a username claim", sub)
+	}
+	s.op.login(opLogin{Claims: samAtProvider()})
+	b := s.browser(t)
+	b.wantSignedIn(t, b.signIn(""), "/messages")
 }
