@@ -103,6 +103,7 @@ type Directory interface {
 	UpdateNHSmailState(fn func(store.NHSmailStateTx) error) error
 	ViewNHSmailState(fn func(store.NHSmailStateTx) error) error
 	NHSmailProviderKey(name string) ([]byte, error)
+	NHSmailApplication(clientID string) (store.NHSmailApplication, error)
 }
 
 // Hasher checks NHSmail passwords; *secret.Hasher satisfies it.
@@ -227,10 +228,23 @@ func New(logger *slog.Logger, cfg Config, dir Directory, hasher Hasher) (*Provid
 	return p, nil
 }
 
-// client returns a registered client.
+// client returns a registered client: CQRS, or an application the system
+// administrator registered (read afresh, so a deleted one stops at once).
 func (p *Provider) client(id string) (*client, bool) {
-	c, ok := p.clients[id]
-	return c, ok
+	if c, ok := p.clients[id]; ok {
+		return c, true
+	}
+	if id == "" {
+		return nil, false
+	}
+	app, err := p.dir.NHSmailApplication(id)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			p.log.Error("nhsmail: application", "error", err)
+		}
+		return nil, false
+	}
+	return &client{id: app.ClientID, name: app.Name, secretHash: app.SecretHash, redirectURIs: app.RedirectURIs}, true
 }
 
 // RotateSigningKey makes a new key sign ID tokens from now on. The JWKS

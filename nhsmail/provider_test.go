@@ -2,6 +2,7 @@ package nhsmail
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -1192,5 +1193,127 @@ func TestSigningKeyRotation(t *testing.T) {
 	e.restartProcess()
 	if got := jwks(); len(got) != 1 || got[0] != newKid {
 		t.Errorf("a day later: kids %v, want only %s", got, newKid)
+	}
+}
+
+// A second relying party, registered as an application (confidential, then
+// public), signs in through the simulator with its own client: its own
+// audience, its own redirect URI, its own secret or PKCE alone.
+func TestAnotherApplicationSignsIn(t *testing.T) {
+	e := newEnv(t)
+	const appSecret = "a-secret-shown-once-0123456789abcdefghijkl"
+	sum := sha256.Sum256([]byte(appSecret))
+	conf, err := e.store.CreateNHSmailApplication(store.NHSmailApplication{Name: "Practice Rota", SecretHash: sum[:],
+		RedirectURIs: []string{e.srv.URL + "/rota/callback"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := e.store.CreateNHSmailApplication(store.NHSmailApplication{Name: "Rota Desktop",
+		RedirectURIs: []string{"http://127.0.0.1:53682/callback"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := func(app store.NHSmailApplication, secret string) (oauth2.Config, *oidc.IDTokenVerifier) {
+		cfg := oauth2.Config{ClientID: app.ClientID, ClientSecret: secret, RedirectURL: app.RedirectURIs[0],
+			Endpoint: e.oidc.Endpoint(), Scopes: []string{oidc.ScopeOpenID, "email", "profile"}}
+		if secret == "" {
+			cfg.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+		}
+		return cfg, e.oidc.Verifier(&oidc.Config{ClientID: app.ClientID})
+	}
+	signIn := func(cfg oauth2.Config, browser *http.Client, email string) (attempt, string) {
+		a := attempt{state: secret.NewToken(), nonce: secret.NewToken(), verifier: oauth2.GenerateVerifier()}
+		a.url = cfg.AuthCodeURL(a.state, oidc.Nonce(a.nonce), oauth2.S256ChallengeOption(a.verifier))
+		form := e.signInForm(browser, a)
+		form.Set("email", email)
+		form.Set("password", password)
+		pg := e.post(browser, e.issuer+"/authorize", form)
+		loc, _ := url.Parse(pg.header.Get("Location"))
+		if pg.status != http.StatusSeeOther || loc == nil || !strings.HasPrefix(loc.String(), cfg.RedirectURL+"?") || loc.Query().Get("state") != a.state {
+			t.Fatalf("%s: got %d, Location %q", cfg.ClientID, pg.status, pg.header.Get("Location"))
+		}
+		if csp := pg.header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self'") {
+			t.Errorf("CSP %q", csp)
+		}
+		return a, loc.Query().Get("code")
+	}
+
+	for _, tc := range []struct {
+		app    store.NHSmailApplication
+		secret string
+	}{{conf, appSecret}, {pub, ""}} {
+		cfg, verifier := rp(tc.app, tc.secret)
+		a, code := signIn(cfg, e.newBrowser(), "sam.patel@nhs.net")
+		tok, err := cfg.Exchange(e.ctx(), code, oauth2.VerifierOption(a.verifier))
+		if err != nil {
+			t.Fatalf("%s: exchange: %v", tc.app.Name, err)
+		}
+		idt, err := verifier.Verify(e.ctx(), tok.Extra("id_token").(string))
+		if err != nil {
+			t.Fatalf("%s: verify: %v", tc.app.Name, err)
+		}
+		var c idClaims
+		idt.Claims(&c)
+		if idt.Audience[0] != tc.app.ClientID || idt.Nonce != a.nonce || c.Email != "Sam.Patel@nhs.net" {
+			t.Errorf("%s: aud %v nonce %q email %q", tc.app.Name, idt.Audience, idt.Nonce, c.Email)
+		}
+		// Its code is no good to CQRS's client, nor to CQRS's ID token verifier.
+		b, code2 := signIn(cfg, e.newBrowser(), "sam.patel@nhs.net")
+		if _, err := e.oauth.Exchange(e.ctx(), code2, oauth2.VerifierOption(b.verifier)); exchangeError(t, err) != "invalid_grant" {
+			t.Errorf("%s's code was exchanged by CQRS's client", tc.app.Name)
+		}
+		if _, err := e.verifier.Verify(e.ctx(), tok.Extra("id_token").(string)); err == nil {
+			t.Errorf("%s's ID token verified for CQRS", tc.app.Name)
+		}
+	}
+
+	// The confidential one needs its secret; the public one needs PKCE.
+	cfg, _ := rp(conf, "not-the-secret")
+	a, code := signIn(cfg, e.newBrowser(), "sam.patel@nhs.net")
+	if _, err := cfg.Exchange(e.ctx(), code, oauth2.VerifierOption(a.verifier)); exchangeError(t, err) != "invalid_client" {
+		t.Errorf("wrong secret: %v", err)
+	}
+	cfg, _ = rp(pub, "")
+	_, code = signIn(cfg, e.newBrowser(), "sam.patel@nhs.net")
+	if _, err := cfg.Exchange(e.ctx(), code); err == nil {
+		t.Error("the public client exchanged a code without its PKCE verifier")
+	}
+
+	// Consent names the application; a deleted one is refused with a page.
+	browser := e.newBrowser()
+	cfg, _ = rp(conf, appSecret)
+	a = attempt{state: "s", nonce: "n", verifier: oauth2.GenerateVerifier()}
+	a.url = cfg.AuthCodeURL(a.state, oauth2.S256ChallengeOption(a.verifier))
+	form := e.signInForm(browser, a)
+	form.Set("email", "consent@nhs.net")
+	form.Set("password", password)
+	if got := strings.TrimSpace(e.post(browser, e.issuer+"/authorize", form).testid("nhsmail-consent-text").Text()); got != "Practice Rota wants to sign you in and read your name and email address." {
+		t.Errorf("consent text %q", got)
+	}
+	if err := e.store.DeleteNHSmailApplication(conf.ClientID); err != nil {
+		t.Fatal(err)
+	}
+	if pg := e.get(e.newBrowser(), a.url); pg.status != http.StatusBadRequest || pg.header.Get("Location") != "" {
+		t.Errorf("a deleted application: %d %q", pg.status, pg.header.Get("Location"))
+	}
+}
+
+// One code exchanged by eight callers at once gives tokens to one at most.
+func TestCodeExchangedInParallelOnce(t *testing.T) {
+	e := newEnv(t)
+	a := e.start()
+	code := e.codeFrom(e.submit(e.browser, a, "sam.patel@nhs.net", password, false), a)
+	var wg sync.WaitGroup
+	var ok atomic.Int32
+	for range 8 {
+		wg.Go(func() {
+			if _, err := e.oauth.Exchange(e.ctx(), code, oauth2.VerifierOption(a.verifier)); err == nil {
+				ok.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := ok.Load(); n > 1 {
+		t.Errorf("%d exchanges of one code got tokens", n)
 	}
 }

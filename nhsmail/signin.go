@@ -59,6 +59,20 @@ var pkceChallenge = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 // the consent ticket carry the query), so nothing the browser changed is
 // trusted.
 func (p *Provider) parseAuthorize(query string) (*authorizeRequest, *authorizeError) {
+	ar, err := p.parseAuthorizeQuery(query)
+	return ar, err
+}
+
+// allowFormAction lets the sign-in and consent forms of a client's request
+// be answered with a redirect to that client (browsers apply form-action
+// to the redirect that follows a form).
+func (p *Provider) allowFormAction(w http.ResponseWriter, ar *authorizeRequest) {
+	if ar != nil && ar.client != nil {
+		w.Header().Set("Content-Security-Policy", contentSecurity(p.origin, ar.client.redirectURIs))
+	}
+}
+
+func (p *Provider) parseAuthorizeQuery(query string) (*authorizeRequest, *authorizeError) {
 	q, err := url.ParseQuery(query)
 	if err != nil {
 		return nil, &authorizeError{code: "invalid_request", description: "The request could not be read.", noRedirect: true}
@@ -127,6 +141,7 @@ func (p *Provider) parseAuthorize(query string) (*authorizeRequest, *authorizeEr
 // the sign-in page.
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	ar, aerr := p.parseAuthorize(r.URL.RawQuery)
+	p.allowFormAction(w, ar)
 	if aerr != nil {
 		p.authorizeError(w, r, ar, aerr)
 		return
@@ -144,7 +159,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 					p.authorizeError(w, r, ar, refusal("consent_required", "The user has not agreed to sign in to this application."))
 					return
 				}
-				p.askConsent(w, r, r.URL.RawQuery, acct, started)
+				p.askConsent(w, r, ar, r.URL.RawQuery, acct, started)
 				return
 			}
 			p.issueCode(w, r, ar, acct, started)
@@ -173,6 +188,7 @@ func (p *Provider) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ar, aerr := p.parseAuthorize(query)
+	p.allowFormAction(w, ar)
 	if aerr != nil {
 		p.authorizeError(w, r, ar, aerr)
 		return
@@ -218,7 +234,7 @@ func (p *Provider) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if acct.ConsentRequired {
-		p.askConsent(w, r, query, acct, started)
+		p.askConsent(w, r, ar, query, acct, started)
 		return
 	}
 	p.issueCode(w, r, ar, acct, started)
@@ -246,6 +262,7 @@ func (p *Provider) consent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ar, aerr := p.parseAuthorize(pending.Query)
+	p.allowFormAction(w, ar)
 	if aerr != nil {
 		p.authorizeError(w, r, ar, aerr)
 		return
@@ -348,7 +365,7 @@ func (p *Provider) signInModel(w http.ResponseWriter, r *http.Request, query str
 // askConsent shows the consent page for an account that has signed in.
 // The page's ticket is kept in the store, so it can be answered after a
 // restart.
-func (p *Provider) askConsent(w http.ResponseWriter, r *http.Request, query string, acct store.NHSmailAccount, started time.Time) {
+func (p *Provider) askConsent(w http.ResponseWriter, r *http.Request, ar *authorizeRequest, query string, acct store.NHSmailAccount, started time.Time) {
 	ticket := secret.NewToken()
 	err := p.state.UpdateNHSmailState(func(tx store.NHSmailStateTx) error {
 		return tx.Put(stateConsent, secret.HashToken(ticket), pendingConsent{AccountID: acct.ID, Query: query, AuthTime: started},
@@ -359,11 +376,12 @@ func (p *Provider) askConsent(w http.ResponseWriter, r *http.Request, query stri
 		return
 	}
 	p.render(w, r, http.StatusOK, views.NHSmailConsentPage(views.NHSmailConsentModel{
-		Action:    p.prefix + "/consent",
-		CSRFToken: p.csrfToken(p.csrfSeed(w, r), "consent", ticket),
-		Ticket:    ticket,
-		Email:     acct.Email,
-		Name:      acct.FullName(),
+		Action:     p.prefix + "/consent",
+		CSRFToken:  p.csrfToken(p.csrfSeed(w, r), "consent", ticket),
+		Ticket:     ticket,
+		Email:      acct.Email,
+		Name:       acct.FullName(),
+		ClientName: ar.client.name,
 	}))
 }
 

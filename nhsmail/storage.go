@@ -42,7 +42,7 @@ type authRequest struct {
 	Subject       string    `json:"subject"`
 	AuthTime      time.Time `json:"auth_time"`
 	Created       time.Time `json:"created"`
-	// Exchanged is set when the code is first presented; a second
+	// Exchanged is set when the code's tokens are made; a later
 	// presentation sets Revoked and deletes TokenIDs.
 	Exchanged bool     `json:"exchanged"`
 	Revoked   bool     `json:"revoked"`
@@ -141,10 +141,11 @@ func (s storage) AuthRequestByID(_ context.Context, id string) (op.AuthRequest, 
 	return &req, nil
 }
 
-// AuthRequestByCode spends a code: the first presentation gets its request,
-// any later one is refused and revokes the tokens the first one was given.
-// It is spent even when the exchange then fails (a wrong PKCE verifier):
-// a code is good for one try.
+// AuthRequestByCode finds a code's request. zitadel asks for it before it
+// authenticates the client, so the code is spent only once the tokens are
+// made (CreateAccessToken): a try with a wrong secret or verifier does not
+// use it up. A code presented after it was spent is refused, and what its
+// first use issued is revoked.
 func (s storage) AuthRequestByCode(_ context.Context, code string) (op.AuthRequest, error) {
 	var req authRequest
 	replayed := false
@@ -156,22 +157,15 @@ func (s storage) AuthRequestByCode(_ context.Context, code string) (op.AuthReque
 		if err := tx.Get(stateAuthRequest, []byte(id), &req); err != nil {
 			return err
 		}
-		expires := req.Created.Add(replayWindow)
 		if req.Exchanged {
-			for _, tokenID := range req.TokenIDs {
-				if err := tx.Delete(stateToken, []byte(tokenID)); err != nil {
-					return err
-				}
-			}
 			// Returned as nil so the revocation commits; the caller refuses.
-			req.Revoked, req.TokenIDs, replayed = true, nil, true
-			return tx.Put(stateAuthRequest, []byte(req.ID), req, expires)
+			replayed = true
+			return revoke(tx, &req)
 		}
 		if !tx.Now().Before(req.Created.Add(CodeLifespan)) {
 			return fmt.Errorf("nhsmail: the authorization code has expired: %w", store.ErrExpired)
 		}
-		req.Exchanged = true
-		return tx.Put(stateAuthRequest, []byte(req.ID), req, expires)
+		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, notFoundError{"code"}
@@ -180,10 +174,22 @@ func (s storage) AuthRequestByCode(_ context.Context, code string) (op.AuthReque
 		return nil, err
 	}
 	if replayed {
-		s.p.log.Warn("nhsmail: an authorization code was presented twice; its tokens are revoked", "client", req.ClientID)
+		s.p.log.Warn("nhsmail: an authorization code was presented again; its tokens are revoked", "client", req.ClientID)
 		return nil, errCodeReplayed
 	}
 	return &req, nil
+}
+
+// revoke deletes the tokens a spent code's request was given and marks it
+// revoked, inside tx.
+func revoke(tx store.NHSmailStateTx, req *authRequest) error {
+	for _, tokenID := range req.TokenIDs {
+		if err := tx.Delete(stateToken, []byte(tokenID)); err != nil {
+			return err
+		}
+	}
+	req.Revoked, req.TokenIDs = true, nil
+	return tx.Put(stateAuthRequest, []byte(req.ID), req, req.Created.Add(replayWindow))
 }
 
 // SaveAuthCode is not used: issue stores the code with its request.
@@ -203,14 +209,19 @@ func (s storage) CreateAccessToken(_ context.Context, request op.TokenRequest) (
 		return "", time.Time{}, errors.New("nhsmail: access tokens are issued only for authorization codes")
 	}
 	tokenID := secret.NewToken()
+	replayed := false
 	err := s.p.state.UpdateNHSmailState(func(tx store.NHSmailStateTx) error {
 		var current authRequest
 		if err := tx.Get(stateAuthRequest, []byte(req.ID), &current); err != nil {
 			return err
 		}
-		if current.Revoked {
-			return errCodeReplayed
+		if current.Exchanged {
+			// Two exchanges of one code raced past AuthRequestByCode: the
+			// later one is a replay, and revokes the earlier one's tokens.
+			replayed = true
+			return revoke(tx, &current)
 		}
+		current.Exchanged = true
 		current.TokenIDs = append(current.TokenIDs, tokenID)
 		if err := tx.Put(stateAuthRequest, []byte(current.ID), current, current.Created.Add(replayWindow)); err != nil {
 			return err
@@ -221,6 +232,9 @@ func (s storage) CreateAccessToken(_ context.Context, request op.TokenRequest) (
 	})
 	if err != nil {
 		return "", time.Time{}, err
+	}
+	if replayed {
+		return "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("invalid code")
 	}
 	// zitadel computes expires_in from the wall clock.
 	return tokenID, time.Now().Add(AccessTokenLifespan), nil
