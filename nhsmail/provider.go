@@ -118,8 +118,7 @@ type Hasher interface {
 type Provider struct {
 	log    *slog.Logger
 	cfg    Config
-	dir    Directory
-	state  Directory
+	dir    Directory // the directory and the provider's state
 	hasher Hasher
 
 	op      http.Handler // zitadel's token, userinfo and JWKS endpoints
@@ -182,7 +181,6 @@ func New(logger *slog.Logger, cfg Config, dir Directory, hasher Hasher) (*Provid
 		log:        logger,
 		cfg:        cfg,
 		dir:        dir,
-		state:      dir,
 		hasher:     hasher,
 		prefix:     strings.TrimSuffix(iss.EscapedPath(), "/"),
 		origin:     iss.Scheme + "://" + iss.Host,

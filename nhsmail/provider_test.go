@@ -600,8 +600,8 @@ func TestTokenEndpointRefusals(t *testing.T) {
 	})
 	t.Run("expired code", func(t *testing.T) {
 		e := e.with(t)
-		// fosite stamps codes from the wall clock; the provider's own
-		// storage also checks them against Config.Now, which the test moves.
+		// The provider's storage checks a code's age against its clock,
+		// which the test moves.
 		a, code := fresh(e)
 		e.clock.Advance(CodeLifespan + time.Second)
 		defer e.clock.Advance(-CodeLifespan - time.Second)
@@ -842,7 +842,7 @@ func TestAuthorizeRequestErrors(t *testing.T) {
 	}
 	page := func(e *env, q url.Values) page { return e.get(e.newBrowser(), e.issuer+"/authorize?"+q.Encode()) }
 
-	// No redirect to a client or URI fosite has not vouched for: a page.
+	// No redirect to a client or a redirect URI that is not registered: a page.
 	for name, change := range map[string]func(url.Values){
 		"unknown client":           func(q url.Values) { q.Set("client_id", "someone-else") },
 		"unregistered redirect":    func(q url.Values) { q.Set("redirect_uri", "http://127.0.0.1:1/steal") },

@@ -54,15 +54,6 @@ func refusal(code, description string) *authorizeError {
 // base64url.
 var pkceChallenge = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 
-// parseAuthorize checks an authorize request's query. The request is
-// parsed afresh from the query each time it arrives (the sign-in form and
-// the consent ticket carry the query), so nothing the browser changed is
-// trusted.
-func (p *Provider) parseAuthorize(query string) (*authorizeRequest, *authorizeError) {
-	ar, err := p.parseAuthorizeQuery(query)
-	return ar, err
-}
-
 // allowFormAction lets the sign-in and consent forms of a client's request
 // be answered with a redirect to that client (browsers apply form-action
 // to the redirect that follows a form).
@@ -72,7 +63,11 @@ func (p *Provider) allowFormAction(w http.ResponseWriter, ar *authorizeRequest) 
 	}
 }
 
-func (p *Provider) parseAuthorizeQuery(query string) (*authorizeRequest, *authorizeError) {
+// parseAuthorize checks an authorize request's query. The request is
+// parsed afresh from the query each time it arrives (the sign-in form and
+// the consent ticket carry the query), so nothing the browser changed is
+// trusted.
+func (p *Provider) parseAuthorize(query string) (*authorizeRequest, *authorizeError) {
 	q, err := url.ParseQuery(query)
 	if err != nil {
 		return nil, &authorizeError{code: "invalid_request", description: "The request could not be read.", noRedirect: true}
@@ -367,7 +362,7 @@ func (p *Provider) signInModel(w http.ResponseWriter, r *http.Request, query str
 // restart.
 func (p *Provider) askConsent(w http.ResponseWriter, r *http.Request, ar *authorizeRequest, query string, acct store.NHSmailAccount, started time.Time) {
 	ticket := secret.NewToken()
-	err := p.state.UpdateNHSmailState(func(tx store.NHSmailStateTx) error {
+	err := p.dir.UpdateNHSmailState(func(tx store.NHSmailStateTx) error {
 		return tx.Put(stateConsent, secret.HashToken(ticket), pendingConsent{AccountID: acct.ID, Query: query, AuthTime: started},
 			tx.Now().Add(consentLifespan))
 	})
@@ -392,7 +387,7 @@ func (p *Provider) takeConsent(ticket string) (pendingConsent, bool, error) {
 		return pc, false, nil
 	}
 	found := false
-	err := p.state.UpdateNHSmailState(func(tx store.NHSmailStateTx) error {
+	err := p.dir.UpdateNHSmailState(func(tx store.NHSmailStateTx) error {
 		key := secret.HashToken(ticket)
 		err := tx.Get(stateConsent, key, &pc)
 		if errors.Is(err, store.ErrNotFound) {

@@ -86,7 +86,7 @@ type pendingConsent struct {
 	AuthTime  time.Time `json:"auth_time"`
 }
 
-// errNotFound satisfies zitadel's StorageNotFoundError.
+// notFoundError satisfies zitadel's StorageNotFoundError.
 type notFoundError struct{ what string }
 
 func (e notFoundError) Error() string { return "nhsmail: " + e.what + " not found" }
@@ -102,13 +102,13 @@ type storage struct {
 
 var _ op.Storage = storage{}
 
-// newAuthRequest stores a signed-in request and returns a code for it.
+// issue stores a signed-in request and returns a new code for it.
 func (s storage) issue(req *authRequest) (string, error) {
 	code := secret.NewToken()
 	now := s.p.cfg.Now()
 	req.ID = secret.NewToken()
 	req.Created = now
-	err := s.p.state.UpdateNHSmailState(func(tx store.NHSmailStateTx) error {
+	err := s.p.dir.UpdateNHSmailState(func(tx store.NHSmailStateTx) error {
 		if err := tx.Put(stateAuthRequest, []byte(req.ID), req, now.Add(replayWindow)); err != nil {
 			return err
 		}
@@ -129,7 +129,7 @@ func (storage) CreateAuthRequest(context.Context, *oidc.AuthRequest, string) (op
 // AuthRequestByID returns a stored request.
 func (s storage) AuthRequestByID(_ context.Context, id string) (op.AuthRequest, error) {
 	var req authRequest
-	err := s.p.state.ViewNHSmailState(func(tx store.NHSmailStateTx) error {
+	err := s.p.dir.ViewNHSmailState(func(tx store.NHSmailStateTx) error {
 		return tx.Get(stateAuthRequest, []byte(id), &req)
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -149,7 +149,7 @@ func (s storage) AuthRequestByID(_ context.Context, id string) (op.AuthRequest, 
 func (s storage) AuthRequestByCode(_ context.Context, code string) (op.AuthRequest, error) {
 	var req authRequest
 	replayed := false
-	err := s.p.state.UpdateNHSmailState(func(tx store.NHSmailStateTx) error {
+	err := s.p.dir.UpdateNHSmailState(func(tx store.NHSmailStateTx) error {
 		var id string
 		if err := tx.Get(stateCode, secret.HashToken(code), &id); err != nil {
 			return err
@@ -210,7 +210,7 @@ func (s storage) CreateAccessToken(_ context.Context, request op.TokenRequest) (
 	}
 	tokenID := secret.NewToken()
 	replayed := false
-	err := s.p.state.UpdateNHSmailState(func(tx store.NHSmailStateTx) error {
+	err := s.p.dir.UpdateNHSmailState(func(tx store.NHSmailStateTx) error {
 		var current authRequest
 		if err := tx.Get(stateAuthRequest, []byte(req.ID), &current); err != nil {
 			return err
@@ -256,7 +256,7 @@ func (storage) TerminateSession(context.Context, string, string) error { return 
 
 // RevokeToken revokes an access token of the client.
 func (s storage) RevokeToken(_ context.Context, tokenID, _ string, clientID string) *oidc.Error {
-	err := s.p.state.UpdateNHSmailState(func(tx store.NHSmailStateTx) error {
+	err := s.p.dir.UpdateNHSmailState(func(tx store.NHSmailStateTx) error {
 		var tok accessToken
 		if err := tx.Get(stateToken, []byte(tokenID), &tok); err != nil {
 			return nil // an unknown token is revoked already (RFC 7009)
@@ -338,7 +338,7 @@ func (s storage) SetUserinfoFromRequest(_ context.Context, info *oidc.UserInfo, 
 // account still enabled.
 func (s storage) SetUserinfoFromToken(_ context.Context, info *oidc.UserInfo, tokenID, subject, _ string) error {
 	var tok accessToken
-	err := s.p.state.ViewNHSmailState(func(tx store.NHSmailStateTx) error {
+	err := s.p.dir.ViewNHSmailState(func(tx store.NHSmailStateTx) error {
 		return tx.Get(stateToken, []byte(tokenID), &tok)
 	})
 	if err != nil || tok.Subject != subject {

@@ -474,9 +474,19 @@ func (s *Store) DeleteNHSmailSession(hash []byte) error {
 	return nil
 }
 
-// DeleteExpiredNHSmailSessions removes simulator sessions past their expiry;
-// bbolt has no TTL, so the app sweeps now and then.
+// DeleteExpiredNHSmailSessions removes simulator sessions past their expiry,
+// and the provider's expired state (codes, consent tickets, access tokens)
+// with them; bbolt has no TTL, so the app sweeps now and then.
 func (s *Store) DeleteExpiredNHSmailSessions() (int, error) {
+	swept, err := s.DeleteExpiredNHSmailState()
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.deleteExpiredNHSmailSessions()
+	return n + swept, err
+}
+
+func (s *Store) deleteExpiredNHSmailSessions() (int, error) {
 	now := s.now()
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
