@@ -279,6 +279,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	} else {
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
+	// zitadel/oidc (the NHSmail simulator's protocol) logs through the
+	// default logger: give it the app's format and destination.
+	slog.SetDefault(logger)
 
 	if err := os.MkdirAll(filepath.Dir(opts.data), 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
