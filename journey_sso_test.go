@@ -2,13 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
+	"io"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
-
-	"github.com/cqrs-local/cqrs-signin/nhsmail"
 )
 
 // nhsmailAccount is an account of the embedded NHSmail simulator.
@@ -132,28 +134,285 @@ func TestNHSmailSingleSignOnJourney(t *testing.T) {
 	load(t, ctx, "open sam's page", chromedp.Click(chromedp.CSS(`[data-testid="user-row-sam.patel"] a`)))
 	step(t, ctx, "wait for sam's NHSmail link", chromedp.WaitVisible(tid("detail-sso")))
 
-	// Step 5: signed out of CQRS, someone else signs in to NHSmail with an
-	// account that has no CQRS account. Signing out of CQRS does not sign
-	// the browser out of NHSmail (sam did not tick "This is a private
-	// computer", so the simulator's cookie lasts until the browser closes):
-	// the simulator's cookie is removed here, as closing the browser would.
-	signOut(t, samCtx)
-	if _, err := chromedp.Call(samCtx, network.DeleteCookies, network.DeleteCookiesParams{Name: nhsmail.SessionCookie, URL: base + "/nhsmail/authorize"}); err != nil {
-		t.Fatalf("deleting the NHSmail session cookie: %v", err)
-	}
-	startNHSmailSignIn(t, samCtx, base)
-	nhsmailSignIn(t, samCtx, noCQRS.Email, noCQRS.Password)
-	step(t, samCtx, "wait for the no-CQRS-account page", chromedp.WaitVisible(tid("no-account-heading")))
-	if got := textOf(t, samCtx, "no-account-heading"); got != "You do not have a CQRS account" {
+	// Sam is still signed in to NHSmail (the simulator's cookie lasts as
+	// long as the browser; signing out of CQRS would end it too): Sign In
+	// again goes straight back to the Message Centre, without the NHSmail
+	// page, twice.
+	signInAgainWithoutNHSmailPage(t, samCtx, base, "the second NHSmail sign-in in a row")
+	signInAgainWithoutNHSmailPage(t, samCtx, base, "the third NHSmail sign-in in a row")
+
+	// Step 5: at another computer, someone signs in to NHSmail with an
+	// account that has no CQRS account.
+	otherCtx := newIsolatedTab(t, ctx)
+	startNHSmailSignIn(t, otherCtx, base)
+	nhsmailSignIn(t, otherCtx, noCQRS.Email, noCQRS.Password)
+	step(t, otherCtx, "wait for the no-CQRS-account page", chromedp.WaitVisible(tid("no-account-heading")))
+	if got := textOf(t, otherCtx, "no-account-heading"); got != "You do not have a CQRS account" {
 		t.Errorf("heading = %q", got)
 	}
-	if got := textOf(t, samCtx, "no-account-email"); got != noCQRS.Email {
+	if got := textOf(t, otherCtx, "no-account-email"); got != noCQRS.Email {
 		t.Errorf("email shown = %q, want %q", got, noCQRS.Email)
 	}
-	wantTexts(t, "the help desk details", textOf(t, samCtx, "help-desk"),
+	wantTexts(t, "the help desk details", textOf(t, otherCtx, "help-desk"),
 		"CQRS help desk contact details", "Email: support@cqrs.co.uk", "Phone: 0800 4402777 (8am-6pm Mon-Fri exc Bank Holidays)")
-	if n, err := chromedp.Run(samCtx, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="sign-out"]').length`)); err != nil || n != 0 {
+	if n, err := chromedp.Run(otherCtx, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="sign-out"]').length`)); err != nil || n != 0 {
 		t.Errorf("someone was signed in to CQRS without a CQRS account (%d sign-out buttons, err %v)", n, err)
 	}
-	screenshot(t, samCtx, "18-nhsmail-no-cqrs-account")
+	screenshot(t, otherCtx, "18-nhsmail-no-cqrs-account")
+
+	// The same browser tries again: still signed in to NHSmail, it gets
+	// the same answer (not a refused code) ...
+	step(t, otherCtx, "open the CQRS Login page", chromedp.Navigate(base+"/login"), chromedp.WaitVisible(tid("sso-sign-in")))
+	load(t, otherCtx, "select Sign In again", chromedp.Click(tid("sso-sign-in")))
+	step(t, otherCtx, "wait for the no-CQRS-account page again", chromedp.WaitVisible(tid("no-account-heading")))
+	// ... and a person who has a CQRS account signs in there with a
+	// different NHSmail account.
+	load(t, otherCtx, "select Sign in with a different NHSmail account", chromedp.Click(tid("no-account-other")))
+	step(t, otherCtx, "wait for the NHSmail sign-in page", chromedp.WaitVisible(tid("nhsmail-heading")))
+	nhsmailSignIn(t, otherCtx, samNHSmail.Email, samNHSmail.Password)
+	step(t, otherCtx, "wait for sam's Message Centre", chromedp.WaitVisible(tid("message-centre-heading")))
+	if got := textOf(t, otherCtx, "signed-in-as"); got != "Sam Patel (sam.patel)" {
+		t.Errorf("signed in as %q after step 5", got)
+	}
+
+	// Consent cancelled, then accepted, in one browser.
+	step(t, ctx, "back to NHSmail accounts", chromedp.Navigate(base+"/admin/nhsmail"), chromedp.WaitVisible(tid("nhsmail-"+samNHSmail.Email)))
+	load(t, ctx, "ask sam's NHSmail account for consent",
+		chromedp.Click(chromedp.CSS(`[data-testid="nhsmail-`+samNHSmail.Email+`"] form[action$="/consent"] button`)))
+	load(t, samCtx, "Sign In (as from a Login page in another tab)", chromedp.Navigate(base+"/sso/start"))
+	step(t, samCtx, "wait for the consent page", chromedp.WaitVisible(tid("nhsmail-consent-heading")))
+	load(t, samCtx, "cancel", chromedp.Click(tid("nhsmail-cancel")))
+	step(t, samCtx, "wait for the cancelled page", chromedp.WaitVisible(tid("error-heading")))
+	if got := textOf(t, samCtx, "error-heading"); got != "NHSmail sign-in was cancelled" {
+		t.Errorf("after cancelling consent: %q", got)
+	}
+	load(t, samCtx, "Sign In again", chromedp.Navigate(base+"/sso/start"))
+	step(t, samCtx, "wait for the consent page again", chromedp.WaitVisible(tid("nhsmail-consent-heading")))
+	load(t, samCtx, "accept", chromedp.Click(tid("nhsmail-accept")))
+	step(t, samCtx, "wait for sam's Message Centre", chromedp.WaitVisible(tid("message-centre-heading")))
+	step(t, ctx, "back to NHSmail accounts", chromedp.Navigate(base+"/admin/nhsmail"), chromedp.WaitVisible(tid("nhsmail-"+samNHSmail.Email)))
+	load(t, ctx, "stop asking sam's NHSmail account for consent",
+		chromedp.Click(chromedp.CSS(`[data-testid="nhsmail-`+samNHSmail.Email+`"] form[action$="/consent"] button`)))
+
+	// The system administrator makes a new signing key; CQRS, which has
+	// the old key set cached, goes on accepting sam's sign-ins.
+	oldKid := textOf(t, ctx, "nhsmail-signing-kid")
+	load(t, ctx, "make a new signing key", chromedp.Click(tid("nhsmail-rotate")))
+	step(t, ctx, "wait for the notice", chromedp.WaitVisible(tid("notice")))
+	if newKid := textOf(t, ctx, "nhsmail-signing-kid"); newKid == oldKid || newKid == "" {
+		t.Errorf("signing key %q after rotating %q", newKid, oldKid)
+	}
+	signInAgainWithoutNHSmailPage(t, samCtx, base, "Sign In after the signing key was rotated")
+
+	// "This is a private computer": the browser is closed and opened again
+	// on the same profile, and Sign In needs no NHSmail password.
+	profile := filepath.Join(t.TempDir(), "private-computer")
+	pcCtx, closePC := browserWithProfile(t, ctx, profile)
+	startNHSmailSignIn(t, pcCtx, base)
+	step(t, pcCtx, "tick This is a private computer", chromedp.Click(tid("nhsmail-private")))
+	load(t, pcCtx, "sign in to NHSmail on a private computer",
+		fill(`[data-testid="nhsmail-email"]`, samNHSmail.Email),
+		fill(`[data-testid="nhsmail-password"]`, samNHSmail.Password),
+		chromedp.Click(tid("nhsmail-submit")),
+	)
+	step(t, pcCtx, "wait for sam's Message Centre", chromedp.WaitVisible(tid("message-centre-heading")))
+	closePC()
+	pcCtx, _ = browserWithProfile(t, ctx, profile)
+	signInAgainWithoutNHSmailPage(t, pcCtx, base, "Sign In after reopening the browser")
+}
+
+// signInAgainWithoutNHSmailPage signs in again with NHSmail in a browser
+// still signed in to NHSmail as sam, and expects sam's Message Centre at
+// once. The CQRS Login page sends a signed-in browser to its Message
+// Centre, so the Sign In button is pressed as on a Login page still open
+// in another tab: its form asks for /sso/start.
+func signInAgainWithoutNHSmailPage(t *testing.T, ctx context.Context, baseURL, what string) {
+	t.Helper()
+	load(t, ctx, what+": Sign In", chromedp.Navigate(baseURL+"/sso/start"))
+	step(t, ctx, what+": wait for a heading", chromedp.WaitVisible(`h1`))
+	if loc := location(t, ctx); loc != baseURL+"/messages" {
+		t.Fatalf("%s: the browser is at %s, want %s/messages:\n%s", what, loc, baseURL, bodyText(t, ctx))
+	}
+	if got := textOf(t, ctx, "signed-in-as"); got != "Sam Patel (sam.patel)" {
+		t.Errorf("%s: signed in as %q", what, got)
+	}
+}
+
+// browserWithProfile starts a headless Chromium on the profile directory
+// given, so that a second start finds what the first kept on disk (the
+// cookies that outlive the browser). close shuts it down gracefully, as a
+// person closing the browser would; it is also run when the test ends.
+func browserWithProfile(t *testing.T, parent context.Context, dir string) (ctx context.Context, close func()) {
+	t.Helper()
+	path, ok := findChromium()
+	if !ok {
+		t.Skip("no Chromium found")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.UserDataDir(dir),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.WithoutCancel(parent), opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	if err := chromedp.Do(ctx); err != nil {
+		cancelCtx()
+		cancelAlloc()
+		t.Fatalf("starting %s: %v", path, err)
+	}
+	var once sync.Once
+	close = func() {
+		once.Do(func() {
+			tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if err := chromedp.Cancel(tctx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+				t.Logf("closing the browser: %v", err)
+			}
+			cancelCtx()
+			cancelAlloc()
+		})
+	}
+	t.Cleanup(close)
+	return ctx, close
+}
+
+// restartableApp runs the app in-process on one data file and can stop it
+// and start it again on the same address, as a person restarting it would.
+type restartableApp struct {
+	t       *testing.T
+	data    string
+	baseURL string
+	stop    func()
+}
+
+func (a *restartableApp) start(addr string) (stdout *syncBuffer) {
+	a.t.Helper()
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"cqrs-signin", "--no-browser", "--addr", addr, "--data", a.data}, func(string) string { return "" }, stdout, stderr)
+	}()
+	var once sync.Once
+	a.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					a.t.Errorf("run returned %v\nstderr:\n%s", err, stderr.String())
+				}
+			case <-time.After(15 * time.Second):
+				a.t.Errorf("run did not return within 15s of cancel")
+			}
+		})
+	}
+	a.t.Cleanup(a.stop)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m := runningLineRE.FindStringSubmatch(stdout.String()); m != nil {
+			a.baseURL = m[1]
+			return stdout
+		}
+		if time.Now().After(deadline) {
+			a.t.Fatalf("the app did not start\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A restart of the app between the NHSmail sign-in page and the callback
+// loses nothing: the page served before the restart is submitted after it,
+// and the sign-in completes in sam's Message Centre.
+func TestNHSmailSignInSurvivesARestart(t *testing.T) {
+	app := &restartableApp{t: t, data: filepath.Join(t.TempDir(), "cqrs.db")}
+	out := app.start("127.0.0.1:0")
+	setup := setupLineRE.FindStringSubmatch(out.String())
+	if setup == nil {
+		t.Fatalf("no set-up link:\n%s", out.String())
+	}
+	base := app.baseURL
+	parent, cancel := context.WithTimeout(context.Background(), journeyTimeout)
+	t.Cleanup(cancel)
+	ctx := newBrowser(t, parent)
+	step(t, ctx, "set up",
+		chromedp.Navigate(setup[1]),
+		chromedp.WaitVisible(tid("setup-heading")),
+		fill("#user_id", adminUserID), fill("#first_name", "Alex"), fill("#last_name", "Jones"),
+		fill("#email", "admin.jones@nhs.net"), fill("#org_name", "Riverside Practice"), fill("#ods_code", "Y12345"),
+		chromedp.Click(tid("setup-submit")),
+		chromedp.WaitVisible(tid("security-information")),
+	)
+	setPassword(t, ctx, adminUserID, adminPassword, "")
+	legacySignIn(t, ctx, base, adminUserID, adminPassword)
+	sam := newUser{UserID: "sam.patel", FirstName: "Sam", LastName: "Patel", WorkPhone: "0113 496 0001", Email: "sam.patel@nhs.net"}
+	samNHSmail := nhsmailAccount{Email: "sam.patel@nhs.net", FirstName: "Sam", LastName: "Patel", Password: "Simulator#1"}
+	setUpUser(t, ctx, base, sam, "")
+	addNHSmailAccount(t, ctx, base, samNHSmail)
+	samCtx := registerFromMailbox(t, ctx, base, sam, "Harbour#Lights42")
+
+	startNHSmailSignIn(t, samCtx, base)
+	app.stop()
+	app.start(strings.TrimPrefix(base, "http://"))
+	if app.baseURL != base {
+		t.Fatalf("restarted at %s, want %s", app.baseURL, base)
+	}
+	nhsmailSignIn(t, samCtx, samNHSmail.Email, samNHSmail.Password)
+	step(t, samCtx, "wait for sam's Message Centre", chromedp.WaitVisible(tid("message-centre-heading")))
+	if got := textOf(t, samCtx, "signed-in-as"); got != "Sam Patel (sam.patel)" {
+		t.Errorf("signed in as %q after the restart", got)
+	}
+}
+
+// An http:// issuer is refused at start unless it is on this computer, with
+// an error that says why; preferred_username / upn are matched only for the
+// simulator and a tenant-specific Entra ID issuer, and never with
+// --oidc-email-only.
+func TestSingleSignOnSettings(t *testing.T) {
+	env := func(string) string { return "" }
+	for issuer, wantErr := range map[string]string{
+		"http://idp.example.org/realms/nhs":   "accepted only on this computer",
+		"http://192.168.1.20:8080/realms/nhs": "accepted only on this computer",
+		"http://evil.example@127.0.0.1:9000/": "not an https URL",
+		"ftp://idp.example.org/":              "not an https URL",
+		"http://127.0.0.1:9000/realms/nhs":    "",
+		"http://localhost:9000/":              "",
+		"http://[::1]:9000/":                  "",
+		"https://idp.example.org/realms/nhs":  "",
+		"https://login.microsoftonline.com/0b5f2b5e-6a6e-4d3c-9d8e-2f1a7c3b4d5e/v2.0": "",
+	} {
+		_, err := parseFlags([]string{"cqrs-signin", "--oidc-issuer", issuer, "--oidc-client-id", "cqrs"}, env, io.Discard)
+		switch {
+		case wantErr == "" && err != nil:
+			t.Errorf("%s refused: %v", issuer, err)
+		case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)):
+			t.Errorf("%s: error %v, want one saying %q", issuer, err, wantErr)
+		}
+	}
+
+	for _, tc := range []struct {
+		args      []string
+		emailOnly bool
+	}{
+		{nil, false}, // the simulator
+		{[]string{"--oidc-email-only"}, true},
+		{[]string{"--oidc-issuer", "https://login.microsoftonline.com/0b5f2b5e-6a6e-4d3c-9d8e-2f1a7c3b4d5e/v2.0", "--oidc-client-id", "cqrs"}, false},
+		{[]string{"--oidc-issuer", "https://login.microsoftonline.com/0b5f2b5e-6a6e-4d3c-9d8e-2f1a7c3b4d5e/v2.0", "--oidc-client-id", "cqrs", "--oidc-email-only"}, true},
+		{[]string{"--oidc-issuer", "https://idp.example.org/realms/nhs", "--oidc-client-id", "cqrs"}, true},
+	} {
+		opts, err := parseFlags(append([]string{"cqrs-signin"}, tc.args...), env, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := ssoConfig(opts, "http://127.0.0.1:8420", env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.EmailOnly != tc.emailOnly {
+			t.Errorf("%v: EmailOnly %v, want %v", tc.args, cfg.EmailOnly, tc.emailOnly)
+		}
+	}
 }

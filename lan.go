@@ -139,7 +139,7 @@ func selfSignedCertificate(dir string, names []string) (tls.Certificate, error) 
 	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: "CQRS training system", Organization: []string{"CQRS sign-in (local)"}},
+		Subject:      pkix.Name{CommonName: "CQRS sign-in on this computer", Organization: []string{"CQRS sign-in (local)"}},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().AddDate(1, 0, 0),
 		KeyUsage:     x509.KeyUsageDigitalSignature,

@@ -14,9 +14,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -83,6 +85,7 @@ type options struct {
 	oidcRedirectURL string
 	oidcScopes      string
 	passwordPolicy  policy.Policy
+	oidcEmailOnly   bool
 }
 
 // flagSet binds each flag to its environment variable: the environment
@@ -178,6 +181,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.str(&o.oidcClientID, "oidc-client-id", "CQRS_OIDC_CLIENT_ID", "", "client ID registered with the OpenID provider (the secret comes only from $CQRS_OIDC_CLIENT_SECRET)")
 	fs.str(&o.oidcRedirectURL, "oidc-redirect-url", "CQRS_OIDC_REDIRECT_URL", "", "callback URL registered with the provider (default: this app's /sso/callback)")
 	fs.str(&o.oidcScopes, "oidc-scopes", "CQRS_OIDC_SCOPES", "", "extra scopes to ask for, comma-separated (openid, email and profile are always asked)")
+	fs.boolean(&o.oidcEmailOnly, "oidc-email-only", "CQRS_OIDC_EMAIL_ONLY", "match a first single sign-on by the email claim only, never preferred_username or upn (which are used only from the simulator or an Entra ID issuer anyway)")
 	fs.str(&o.tlsCert, "tls-cert", "CQRS_TLS_CERT", "", "serve HTTPS with this certificate (PEM), with --tls-key")
 	fs.str(&o.tlsKey, "tls-key", "CQRS_TLS_KEY", "", "the private key (PEM) for --tls-cert")
 	fs.boolean(&o.tlsSelfSigned, "tls-self-signed", "CQRS_TLS_SELF_SIGNED", "serve HTTPS with a certificate made for this computer (kept beside the database; its fingerprint is printed)")
@@ -227,6 +231,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 		}
 		if strings.Contains(o.oidcIssuer, "/common/") || strings.Contains(o.oidcIssuer, "/organizations/") {
 			return o, errors.New("--oidc-issuer: use the tenant-specific Entra ID issuer (https://login.microsoftonline.com/TENANT-ID/v2.0); the shared one cannot be verified")
+		}
+		if err := checkIssuerURL(o.oidcIssuer); err != nil {
+			return o, err
 		}
 	}
 	var err error
@@ -293,6 +300,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	} else {
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
+	// zitadel/oidc (the NHSmail simulator's protocol) logs through the
+	// default logger: give it the app's format and destination.
+	slog.SetDefault(logger)
 
 	if err := os.MkdirAll(filepath.Dir(opts.data), 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
@@ -468,10 +478,37 @@ func ssoConfig(opts options, baseURL string, getenv func(string) string) (handle
 	case "off":
 		return handlers.SSOConfig{}, nil
 	case "":
-		return handlers.SSOConfig{Issuer: baseURL + "/nhsmail", ClientID: "cqrs", RedirectURL: redirect, ProviderName: "NHSmail"}, nil
+		return handlers.SSOConfig{Issuer: baseURL + "/nhsmail", ClientID: "cqrs", RedirectURL: redirect, ProviderName: "NHSmail",
+			EmailOnly: opts.oidcEmailOnly}, nil
 	}
 	return handlers.SSOConfig{Issuer: opts.oidcIssuer, ClientID: opts.oidcClientID, ClientSecret: getenv("CQRS_OIDC_CLIENT_SECRET"),
-		RedirectURL: redirect, Scopes: splitList(opts.oidcScopes), ProviderName: "NHSmail"}, nil
+		RedirectURL: redirect, Scopes: splitList(opts.oidcScopes), ProviderName: "NHSmail",
+		EmailOnly: opts.oidcEmailOnly || !entraIssuer.MatchString(opts.oidcIssuer)}, nil
+}
+
+// entraIssuer is a tenant-specific Microsoft Entra ID v2.0 issuer: the
+// only real provider whose preferred_username / upn CQRS will match on.
+var entraIssuer = regexp.MustCompile(`^https://login\.microsoftonline\.com/[0-9a-fA-F-]{36}/v2\.0$`)
+
+// checkIssuerURL refuses an issuer that is not https, except on this
+// computer's loopback address (a provider run beside the app for testing):
+// over plain HTTP on a network anyone on the way could answer for it.
+func checkIssuerURL(issuer string) error {
+	u, err := url.Parse(issuer)
+	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("--oidc-issuer %q is not an https URL", issuer)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		host := u.Hostname()
+		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+			return nil
+		}
+		return fmt.Errorf("--oidc-issuer %q: an http:// issuer is accepted only on this computer (127.0.0.1, ::1 or localhost); use https", issuer)
+	}
+	return fmt.Errorf("--oidc-issuer %q is not an https URL", issuer)
 }
 
 func splitList(s string) []string {

@@ -167,6 +167,7 @@ type Store interface {
 	Backup(w io.Writer) (int64, error)
 	PutSSOPending(stateHash []byte, p store.SSOPending) error
 	TakeSSOPending(stateHash []byte) (store.SSOPending, error)
+	SSOStateUsed(stateHash []byte) (bool, error)
 	UserBySSOSubject(subject string) (store.User, error)
 	LinkSSOSubject(userID uint64, subject string, notify *store.Email) (store.User, error)
 	UnlinkSSOSubject(userID uint64) (store.User, error)

@@ -1,12 +1,18 @@
 package handlers
 
 import (
+	"crypto/sha256"
 	"errors"
+	"net"
+	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/store"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
@@ -18,6 +24,7 @@ type NHSmailDirectory interface {
 	NHSmailAccounts() ([]store.NHSmailAccount, error)
 	SetNHSmailPassword(id uint64, hash string) error
 	SetNHSmailFlags(id uint64, disabled, locked, consentRequired bool) error
+	NHSmailApplications
 	DeleteExpiredNHSmailSessions() (int, error)
 }
 
@@ -26,6 +33,7 @@ const minNHSmailPassword = 8
 var nhsmailNotices = map[string]string{
 	"added":    "The NHSmail account has been added.",
 	"password": "The NHSmail password has been set.",
+	"key":      "A new signing key has been made. The previous one stays published for a day.",
 	"saved":    "The NHSmail account has been changed.",
 }
 
@@ -48,6 +56,9 @@ func (a *app) renderNHSmailDirectory(c *fiber.Ctx, status int, values map[string
 		return err
 	}
 	m := views.NHSmailDirectoryModel{Page: p, Form: nhsmailFields(values), Errors: errs, Notice: notice, Issuer: a.cfg.SSO.Issuer}
+	if keys, ok := a.nhsmailServer.(nhsmailSigningKeys); ok {
+		m.SigningKeyID = keys.KeyID()
+	}
 	for _, acc := range accounts {
 		_, cqrsErr := a.store.UserByEmail(acc.Email)
 		m.Accounts = append(m.Accounts, views.NHSmailAccountRow{ID: strconv.FormatUint(acc.ID, 10), Email: acc.Email, Name: acc.FullName(),
@@ -134,4 +145,141 @@ func (a *app) nhsmailAccountAction(c *fiber.Ctx) error {
 		return err
 	}
 	return redirect(c, "/admin/nhsmail?notice="+notice)
+}
+
+// nhsmailSigningKeys is the simulator's signing key, as the administration
+// page shows and rotates it (*nhsmail.Provider).
+type nhsmailSigningKeys interface {
+	KeyID() string
+	RotateSigningKey() error
+}
+
+// rotateNHSmailSigningKey makes a new key sign the simulator's ID tokens.
+func (a *app) rotateNHSmailSigningKey(c *fiber.Ctx) error {
+	keys, ok := a.nhsmailServer.(nhsmailSigningKeys)
+	if !ok {
+		return fiber.ErrNotFound
+	}
+	if err := keys.RotateSigningKey(); err != nil {
+		return err
+	}
+	return redirect(c, "/admin/nhsmail?notice=key")
+}
+
+// Applications registered with the simulator.
+
+const (
+	maxAppName      = 100
+	maxRedirectURIs = 10
+	maxRedirectURI  = 2000
+)
+
+// NHSmailApplications is where the simulator's registered applications are
+// kept.
+type NHSmailApplications interface {
+	CreateNHSmailApplication(a store.NHSmailApplication) (store.NHSmailApplication, error)
+	NHSmailApplications() ([]store.NHSmailApplication, error)
+	DeleteNHSmailApplication(clientID string) error
+}
+
+func (a *app) renderNHSmailApplications(c *fiber.Ctx, status int, m views.NHSmailApplicationsModel) error {
+	list, err := a.nhsmail.NHSmailApplications()
+	if err != nil {
+		return err
+	}
+	if m.Page, err = a.signedInPage(c, "NHSmail applications"); err != nil {
+		return err
+	}
+	m.Issuer = a.cfg.SSO.Issuer
+	for _, app := range list {
+		m.Applications = append(m.Applications, views.NHSmailApplicationRow{ClientID: app.ClientID, Name: app.Name,
+			Public: app.Public(), RedirectURIs: app.RedirectURIs})
+	}
+	if m.Confidential == "" {
+		m.Confidential = "confidential"
+	}
+	return render(c, status, views.NHSmailApplicationsPage(m))
+}
+
+func (a *app) nhsmailApplications(c *fiber.Ctx) error {
+	notice := ""
+	if c.Query("notice") == "removed" {
+		notice = "The application has been removed. Its codes and tokens no longer work."
+	}
+	return a.renderNHSmailApplications(c, fiber.StatusOK, views.NHSmailApplicationsModel{Notice: notice})
+}
+
+// validRedirectURI accepts an absolute https URL, or http on this
+// computer's loopback address (as Entra ID allows for http://localhost),
+// with no userinfo or fragment: redirect URIs are then matched exactly.
+func validRedirectURI(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || len(raw) > maxRedirectURI || hasControl(raw) || u.Host == "" || u.User != nil || u.Fragment != "" || strings.Contains(raw, "#") {
+		return false
+	}
+	switch u.Scheme {
+	case "https":
+		return true
+	case "http":
+		host := u.Hostname()
+		ip := net.ParseIP(host)
+		return host == "localhost" || (ip != nil && ip.IsLoopback())
+	}
+	return false
+}
+
+// createNHSmailApplication registers an application and shows its client
+// secret once; only its SHA-256 is kept.
+func (a *app) createNHSmailApplication(c *fiber.Ctx) error {
+	m := views.NHSmailApplicationsModel{Name: strings.TrimSpace(c.FormValue("name")), RedirectURIs: c.FormValue("redirect_uris"),
+		Confidential: c.FormValue("type")}
+	if n := utf8.RuneCountInString(m.Name); n == 0 || n > maxAppName || hasControl(m.Name) {
+		m.Errors = append(m.Errors, views.FieldError{Field: "name", Message: "Enter the application's name (up to 100 characters)."})
+	}
+	var uris []string
+	for line := range strings.SplitSeq(m.RedirectURIs, "\n") {
+		if line = strings.TrimSpace(line); line != "" && !slices.Contains(uris, line) {
+			uris = append(uris, line)
+		}
+	}
+	if len(uris) == 0 || len(uris) > maxRedirectURIs {
+		m.Errors = append(m.Errors, views.FieldError{Field: "redirect_uris", Message: "Enter between 1 and 10 redirect URIs, one a line."})
+	}
+	for _, u := range uris {
+		if !validRedirectURI(u) {
+			m.Errors = append(m.Errors, views.FieldError{Field: "redirect_uris",
+				Message: "Each redirect URI must be a full https:// address (http:// only on localhost or 127.0.0.1), without a fragment: " + truncate(u, 80)})
+			break
+		}
+	}
+	if m.Confidential != "confidential" && m.Confidential != "public" {
+		m.Errors = append(m.Errors, views.FieldError{Field: "type", Message: "Select whether the application can keep a secret."})
+	}
+	if len(m.Errors) > 0 {
+		return a.renderNHSmailApplications(c, fiber.StatusUnprocessableEntity, m)
+	}
+	reg := store.NHSmailApplication{Name: m.Name, RedirectURIs: uris}
+	clientSecret := ""
+	if m.Confidential == "confidential" {
+		clientSecret = secret.NewToken()
+		sum := sha256.Sum256([]byte(clientSecret))
+		reg.SecretHash = sum[:]
+	}
+	created, err := a.nhsmail.CreateNHSmailApplication(reg)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return a.renderNHSmailApplications(c, fiber.StatusCreated, views.NHSmailApplicationsModel{
+		Created: &views.NHSmailApplicationCreated{Name: created.Name, ClientID: created.ClientID, Secret: clientSecret}})
+}
+
+func (a *app) deleteNHSmailApplication(c *fiber.Ctx) error {
+	err := a.nhsmail.DeleteNHSmailApplication(c.Params("client"))
+	if errors.Is(err, store.ErrNotFound) {
+		return fiber.ErrNotFound
+	} else if err != nil {
+		return err
+	}
+	return redirect(c, "/admin/nhsmail/applications?notice=removed")
 }

@@ -57,6 +57,8 @@ type testOP struct {
 	grants      map[string]*opGrant
 	authorizes  []opAuthorize
 	tokens      []opTokenRequest
+	// accessTokens are the logins /userinfo answers for.
+	accessTokens map[string]opLogin
 }
 
 // opLogin is who signs in at the provider next, and how the provider
@@ -73,6 +75,10 @@ type opLogin struct {
 	Audience         any           // aud instead of the client ID
 	ExpiresIn        time.Duration // exp from now (default an hour; negative: expired)
 	Nonce            string        // nonce instead of the one the app sent
+	NoSub, NoIat     bool          // leave sub / iat out of the ID token
+	NoKid            bool          // no kid in the ID token's header
+	ExtraKeys        bool          // /jwks publishes a second key beside the signing one
+	UserinfoSub      string        // /userinfo answers this sub instead of the ID token's
 }
 
 // opAuthorize is what the app sent to /authorize.
@@ -101,13 +107,14 @@ func newTestOP(t *testing.T, clientID, clientSecret, redirectURI string) *testOP
 	t.Helper()
 	keys := testOPKeys()
 	op := &testOP{t: t, clientID: clientID, clientSecret: clientSecret, redirectURI: redirectURI,
-		key: keys[0], other: keys[1], now: time.Now, grants: map[string]*opGrant{},
+		key: keys[0], other: keys[1], now: time.Now, grants: map[string]*opGrant{}, accessTokens: map[string]opLogin{},
 		authMethods: []string{"client_secret_basic", "client_secret_post"}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", op.discovery)
 	mux.HandleFunc("GET /jwks", op.jwks)
 	mux.HandleFunc("GET /authorize", op.authorize)
 	mux.HandleFunc("POST /token", op.token)
+	mux.HandleFunc("GET /userinfo", op.userinfo)
 	op.srv = httptest.NewServer(mux)
 	op.URL = op.srv.URL
 	t.Cleanup(op.srv.Close)
@@ -158,6 +165,7 @@ func (op *testOP) discovery(w http.ResponseWriter, r *http.Request) {
 		"authorization_endpoint":                op.URL + "/authorize",
 		"token_endpoint":                        op.URL + "/token",
 		"jwks_uri":                              op.URL + "/jwks",
+		"userinfo_endpoint":                     op.URL + "/userinfo",
 		"response_types_supported":              []string{"code"},
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{"RS256"},
@@ -168,8 +176,33 @@ func (op *testOP) discovery(w http.ResponseWriter, r *http.Request) {
 }
 
 func (op *testOP) jwks(w http.ResponseWriter, r *http.Request) {
+	op.mu.Lock()
+	extra := op.next.ExtraKeys
+	op.mu.Unlock()
 	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &op.key.PublicKey, KeyID: testOPKeyID, Algorithm: string(jose.RS256), Use: "sig"}}}
+	if extra {
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: &op.other.PublicKey, KeyID: "op-key-2", Algorithm: string(jose.RS256), Use: "sig"})
+	}
 	writeJSON(w, http.StatusOK, set)
+}
+
+// userinfo answers any bearer token issued by /token with the login's
+// claims (its sub replaced when the login says so).
+func (op *testOP) userinfo(w http.ResponseWriter, r *http.Request) {
+	op.mu.Lock()
+	token := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	l, ok := op.accessTokens[token]
+	op.mu.Unlock()
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token"})
+		return
+	}
+	claims := maps.Clone(l.Claims)
+	if l.UserinfoSub != "" {
+		claims["sub"] = l.UserinfoSub
+	}
+	writeJSON(w, http.StatusOK, claims)
 }
 
 // authorize signs the next login in at once and sends the browser back,
@@ -280,12 +313,14 @@ func (op *testOP) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	answer := map[string]any{"access_token": randomString(), "token_type": "Bearer", "expires_in": 3600}
+	accessToken := randomString()
+	answer := map[string]any{"access_token": accessToken, "token_type": "Bearer", "expires_in": 3600}
 	if !g.login.NoIDToken {
 		answer["id_token"] = op.idToken(g, now)
 	}
 	op.mu.Lock()
 	op.tokens = append(op.tokens, rec)
+	op.accessTokens[accessToken] = g.login
 	op.mu.Unlock()
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, answer)
@@ -309,6 +344,12 @@ func (op *testOP) idToken(g *opGrant, now time.Time) string {
 	if l.Nonce != "" {
 		claims["nonce"] = l.Nonce
 	}
+	if l.NoSub {
+		delete(claims, "sub")
+	}
+	if l.NoIat {
+		delete(claims, "iat")
+	}
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		op.t.Error(err)
@@ -322,7 +363,11 @@ func (op *testOP) idToken(g *opGrant, now time.Time) string {
 	if l.SignWithOtherKey {
 		key = op.other
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: testOPKeyID}},
+	var signingKey any = jose.JSONWebKey{Key: key, KeyID: testOPKeyID}
+	if l.NoKid {
+		signingKey = key
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: signingKey},
 		(&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
 		op.t.Error(err)

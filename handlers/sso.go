@@ -3,7 +3,10 @@ package handlers
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -37,6 +40,11 @@ type SSOConfig struct {
 	// SkipIssuerCheck lets tokens carry an issuer that differs from the
 	// discovery URL; never set it for real providers.
 	SkipIssuerCheck bool
+	// EmailOnly finds the account of a first sign-in by the email claim
+	// alone, never by preferred_username or upn: Microsoft advises against
+	// authorising on those, and other providers give them other meanings.
+	// main sets it except for the simulator and an Entra ID issuer.
+	EmailOnly bool
 }
 
 const (
@@ -118,7 +126,14 @@ func (a *app) ssoStart(c *fiber.Ctx) error {
 	}
 	a.setTokenCookie(c, ssoCookie, "/sso", state, ssoPendingTTL)
 	cfg := a.oauthConfig(p)
-	return c.Redirect(cfg.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)), fiber.StatusSeeOther)
+	opts := []oauth2.AuthCodeOption{oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)}
+	// "Sign in with a different NHSmail account": a browser still signed
+	// in to NHSmail as someone else would otherwise be signed in as them
+	// again without a word.
+	if c.Query("prompt") == "select_account" {
+		opts = append(opts, oauth2.SetAuthURLParam("prompt", "select_account"))
+	}
+	return c.Redirect(cfg.AuthCodeURL(state, opts...), fiber.StatusSeeOther)
 }
 
 // ssoClaims are the identity claims used to find the account; Entra ID
@@ -157,6 +172,11 @@ func (a *app) ssoCallback(c *fiber.Ctx) error {
 	cookie := c.Cookies(ssoCookie)
 	a.clearCookie(c, ssoCookie, "/sso")
 	if state == "" || cookie == "" || subtle.ConstantTimeCompare([]byte(state), []byte(cookie)) != 1 {
+		// A reloaded answer has lost its cookie with the first use: say
+		// what is true, that it was used, not that it started elsewhere.
+		if used, err := a.store.SSOStateUsed(secret.HashToken(state)); err == nil && used && state != "" {
+			return a.ssoRefused(c, "state replayed", a.ssoFailed("this sign-in answer was already used"))
+		}
 		return a.ssoRefused(c, "state missing or not this browser's", a.ssoFailed("the sign-in request did not start in this browser"))
 	}
 	pending, err := a.store.TakeSSOPending(secret.HashToken(state))
@@ -202,9 +222,30 @@ func (a *app) ssoCallback(c *fiber.Ctx) error {
 		a.log.Info("single sign-on ID token refused", "err", err)
 		return a.ssoRefused(c, "ID token not valid", a.ssoFailed("the identity token was not valid"))
 	}
+	// go-oidc checks neither that sub and iat are there (OpenID Connect
+	// Core 2 requires both) nor, when the header has no kid, that the
+	// provider publishes only one key (Core 10.1); it tries them all.
+	if idToken.Subject == "" || idToken.IssuedAt.IsZero() {
+		return a.ssoRefused(c, "ID token not valid", a.ssoFailed("the identity token was not valid"))
+	}
+	if ok, err := a.kidAcceptable(ctx, p, raw); err != nil || !ok {
+		a.log.Info("single sign-on ID token without kid from a provider with several keys", "err", err)
+		return a.ssoRefused(c, "ID token not valid", a.ssoFailed("the identity token was not valid"))
+	}
 	// go-oidc leaves the nonce to the caller.
 	if subtle.ConstantTimeCompare([]byte(idToken.Nonce), []byte(pending.Nonce)) != 1 {
 		return a.ssoRefused(c, "nonce mismatch", a.ssoFailed("the identity token was not issued for this sign-in"))
+	}
+	// The profile at /userinfo must be the same person (Core 5.3.2). It is
+	// only a cross-check: the ID token's claims are what is used, and a
+	// userinfo endpoint that cannot be reached does not stop the sign-in.
+	if p.UserInfoEndpoint() != "" {
+		info, err := p.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+		if err != nil {
+			a.log.Info("single sign-on userinfo unavailable", "err", err)
+		} else if info.Subject != idToken.Subject {
+			return a.ssoRefused(c, "userinfo subject differs", a.ssoFailed("the identity token and the profile describe different people"))
+		}
 	}
 	var claims ssoClaims
 	if err := idToken.Claims(&claims); err != nil {
@@ -215,6 +256,47 @@ func (a *app) ssoCallback(c *fiber.Ctx) error {
 		return a.ssoRefused(c, "authorized party is another client", a.ssoFailed("the identity token was issued to another application"))
 	}
 	return a.ssoSignIn(c, idToken, claims, pending.Next)
+}
+
+// kidAcceptable reports whether an ID token's header names its key, or
+// the provider publishes only one key, so there is no doubt which key
+// signed it. Only a token without a kid costs a fetch of the key set.
+func (a *app) kidAcceptable(ctx context.Context, p *oidc.Provider, raw string) (bool, error) {
+	header, err := base64.RawURLEncoding.DecodeString(strings.SplitN(raw, ".", 2)[0])
+	if err != nil {
+		return false, err
+	}
+	var h struct {
+		Kid string `json:"kid"`
+	}
+	if err := json.Unmarshal(header, &h); err != nil {
+		return false, err
+	}
+	if h.Kid != "" {
+		return true, nil
+	}
+	var meta struct {
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := p.Claims(&meta); err != nil || meta.JWKSURI == "" {
+		return false, errors.New("no jwks_uri")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, meta.JWKSURI, nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := a.ssoClient().Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&set); err != nil {
+		return false, err
+	}
+	return len(set.Keys) == 1, nil
 }
 
 // subjectKey is the provider's stable identifier, namespaced by issuer so
@@ -239,7 +321,11 @@ func (a *app) ssoSignIn(c *fiber.Ctx, idToken *oidc.IDToken, cl ssoClaims, next 
 	u, err := a.store.UserBySSOSubject(key)
 	matched := "linked subject"
 	if errors.Is(err, store.ErrNotFound) {
-		u, matched, err = a.userByClaims(email, cl.PreferredUsername, cl.UPN)
+		if a.cfg.SSO.EmailOnly {
+			u, matched, err = a.userByClaims(email)
+		} else {
+			u, matched, err = a.userByClaims(email, cl.PreferredUsername, cl.UPN)
+		}
 	}
 	detail := "no active CQRS account for this NHSmail identity"
 	if err == nil && u.SSOSubject != "" && u.SSOSubject != key {

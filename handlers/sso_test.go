@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -530,11 +532,15 @@ func TestSSOStateIsBoundToTheBrowserAndUsedOnce(t *testing.T) {
 		state := mustQuery(t, cb, "state")
 		exchanges := len(s.op.tokenRequests())
 
-		// The same browser: its state cookie went with the first answer.
+		// The same browser reloads the answer: it was already used (it did
+		// start in this browser), and nothing reaches the token endpoint.
 		before := s.refusals()
 		r := b.visit(cb)
 		wantStatus(t, r, http.StatusBadRequest)
-		wantText(t, r, "the sign-in request did not start in this browser")
+		wantText(t, r, "this sign-in answer was already used")
+		if strings.Contains(r.body, "did not start in this browser") {
+			t.Error("a reloaded answer is said not to have started in this browser")
+		}
 		if n := s.refusals(); n != before+1 {
 			t.Errorf("sso-refused entries = %d, want %d", n, before+1)
 		}
@@ -655,6 +661,10 @@ func TestSSOIDTokenIsVerified(t *testing.T) {
 		{"audience list without this client", opLogin{Audience: []string{"someone-else", "another"}}, invalid},
 		{"expired by the app's clock", opLogin{ExpiresIn: -time.Minute}, invalid},
 		{"nonce from another sign-in", opLogin{Nonce: "a-nonce-this-browser-never-sent"}, notValid("nonce mismatch", "the identity token was not issued for this sign-in")},
+		{"no sub", opLogin{NoSub: true}, invalid},
+		{"no iat", opLogin{NoIat: true}, invalid},
+		{"no kid, several keys published", opLogin{NoKid: true, ExtraKeys: true}, invalid},
+		{"userinfo for another subject", opLogin{UserinfoSub: "someone-else"}, notValid("userinfo subject differs", "the identity token and the profile describe different people")},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -672,6 +682,14 @@ func TestSSOIDTokenIsVerified(t *testing.T) {
 	if sub := s.subject(t, "sam.patel"); sub != "" {
 		t.Errorf("a refused token linked sam.patel to %q", sub)
 	}
+
+	// OpenID Connect Core 10.1: with one key published, kid may be left
+	// out (conformance test rp-id_token-kid-absent-single-jwks accepts it).
+	t.Run("no kid, one key published", func(t *testing.T) {
+		s.op.login(opLogin{Claims: samAtProvider(), NoKid: true})
+		b := s.browser(t)
+		b.wantSignedIn(t, b.signIn(""), "/messages")
+	})
 }
 
 func TestSSOLinkRemovedByTheAdministrator(t *testing.T) {
@@ -746,4 +764,102 @@ func TestSSOSubjectIsMatchedExactly(t *testing.T) {
 		before := s.refusals()
 		b.wantRefused(t, b.signIn(""), before, noAccount)
 	})
+}
+
+// With EmailOnly (any provider but the simulator and Entra ID), a first
+// sign-in is matched by the email claim alone: preferred_username and upn
+// find nothing and link nothing.
+func TestSSOEmailOnlyIgnoresUsernameClaims(t *testing.T) {
+	s := newSSOEnv(t, func(c *SSOConfig) { c.EmailOnly = true })
+	for name, claims := range map[string]map[string]any{
+		"preferred_username": {"sub": "s-pref", "email": "nobody@nhs.net", "preferred_username": "sam.patel@nhs.net"},
+		"upn":                {"sub": "s-upn", "upn": "SAM.PATEL@nhs.net"},
+		"email not verified": {"sub": "s-unverified", "email": "sam.patel@nhs.net", "email_verified": false, "preferred_username": "sam.patel@nhs.net"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s.op.login(opLogin{Claims: claims})
+			b := s.browser(t)
+			before := s.refusals()
+			b.wantRefused(t, b.signIn(""), before, noAccount)
+		})
+	}
+	if sub := s.subject(t, "sam.patel"); sub != "" {
+		t.Errorf("sam.patel was linked to %q by a username claim", sub)
+	}
+	s.op.login(opLogin{Claims: samAtProvider()})
+	b := s.browser(t)
+	b.wantSignedIn(t, b.signIn(""), "/messages")
+}
+
+// The system administrator registers another application with the NHSmail
+// simulator: its secret is shown once and only its SHA-256 is kept; bad
+// redirect URIs are refused with a message and register nothing; nobody
+// else may see or change the registrations.
+func TestNHSmailApplicationsAreRegisteredByTheSystemAdministrator(t *testing.T) {
+	e := newAdminEnv(t)
+	cfg := e.cfgForRebuild()
+	cfg.SSO = SSOConfig{Issuer: "http://127.0.0.1:8420/nhsmail", ClientID: "cqrs", ClientSecret: "x", RedirectURL: "http://127.0.0.1:8420/sso/callback"}
+	app, err := New(nilLogger(), cfg, Deps{Store: e.store, Hasher: e.hasher, NHSmailDirectory: e.store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.app = app
+	const page = "/admin/nhsmail/applications"
+	form := func(c *client, name, uris, kind string) url.Values {
+		return url.Values{"name": {name}, "redirect_uris": {uris}, "type": {kind}, "csrf_token": {c.csrf(page)}}
+	}
+
+	for name, c := range map[string]*client{"User Administrator": e.orgAdmin, "user": e.user, "anonymous": e.client()} {
+		if r := c.get(page); r.StatusCode == http.StatusOK {
+			t.Errorf("%s opened the applications page", name)
+		}
+		if r := c.post(page, url.Values{"name": {"X"}, "redirect_uris": {"https://x.example/cb"}, "type": {"public"}}); r.StatusCode < 400 {
+			t.Errorf("%s registered an application: %d", name, r.StatusCode)
+		}
+	}
+
+	for _, bad := range []string{"", "http://rota.example.org/callback", "https://evil.example@rota.example.org/cb", "https://rota.example.org/cb#frag", "rota.example.org/cb", "javascript:alert(1)"} {
+		r := e.sys.post(page, form(e.sys, "Practice Rota", bad, "confidential"))
+		wantStatus(t, r, http.StatusUnprocessableEntity)
+		wantText(t, r, "redirect URI")
+		if apps, _ := e.store.NHSmailApplications(); len(apps) != 0 {
+			t.Fatalf("%q registered an application", bad)
+		}
+	}
+
+	r := e.sys.post(page, form(e.sys, "Practice Rota", "https://rota.example.org/callback\nhttp://127.0.0.1:53682/callback", "confidential"))
+	wantStatus(t, r, http.StatusCreated)
+	doc := r.doc(t)
+	secretShown := strings.TrimSpace(doc.Find(`[data-testid="app-secret"]`).Text())
+	clientID := strings.TrimSpace(doc.Find(`[data-testid="app-client-id"]`).Text())
+	apps, err := e.store.NHSmailApplications()
+	if err != nil || len(apps) != 1 || secretShown == "" || apps[0].ClientID != clientID {
+		t.Fatalf("registered %+v, shown id %q secret %q (%v)", apps, clientID, secretShown, err)
+	}
+	if sum := sha256.Sum256([]byte(secretShown)); !bytes.Equal(apps[0].SecretHash, sum[:]) || len(apps[0].RedirectURIs) != 2 {
+		t.Errorf("stored %+v", apps[0])
+	}
+	if bytes.Contains(e.dbBytes(), []byte(secretShown)) {
+		t.Error("the client secret reached the database in clear")
+	}
+	list := e.sys.get(page)
+	wantText(t, list, "Practice Rota", clientID, "Confidential", "https://rota.example.org/callback")
+	if strings.Contains(list.body, secretShown) {
+		t.Error("the list shows the secret again")
+	}
+
+	r = e.sys.post(page, form(e.sys, "Rota Desktop", "http://localhost:53682/callback", "public"))
+	wantStatus(t, r, http.StatusCreated)
+	if r.doc(t).Find(`[data-testid="app-secret"]`).Length() != 0 {
+		t.Error("a public client was given a secret")
+	}
+
+	del := page + "/" + clientID + "/delete"
+	if r := e.orgAdmin.post(del, url.Values{"csrf_token": {e.orgAdmin.csrf("/admin/users")}}); r.StatusCode < 400 {
+		t.Errorf("a User Administrator removed an application: %d", r.StatusCode)
+	}
+	wantStatus(t, e.sys.post(del, url.Values{"csrf_token": {e.sys.csrf(page)}}), http.StatusSeeOther)
+	if _, err := e.store.NHSmailApplication(clientID); err == nil {
+		t.Error("the application is still registered")
+	}
 }

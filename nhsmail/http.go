@@ -49,7 +49,7 @@ func (p *Provider) setSecurityHeaders(w http.ResponseWriter) {
 }
 
 // readableRequest refuses query strings and form bodies that are not valid
-// UTF-8 after decoding, or too large, so nothing malformed reaches fosite or
+// UTF-8 after decoding, or too large, so nothing malformed reaches zitadel or
 // the store. It answers 0 when the request can be read.
 func readableRequest(r *http.Request) (int, string) {
 	query, err := url.ParseQuery(r.URL.RawQuery)

@@ -3,19 +3,20 @@
 // directory of NHSmail accounts, so CQRS single sign-on works on one
 // computer with no identity provider installed.
 //
-// The protocol is ory/fosite's: the authorization code flow with PKCE (S256)
-// required, client authentication at the token endpoint, and RS256 ID tokens
-// signed with a key the store keeps across restarts. This package adds the
-// sign-in, consent and help pages, the provider's own sign-in sessions and
-// the claims Entra ID (which NHSmail runs on) puts in its tokens.
+// The protocol is zitadel/oidc's op package (OpenID Foundation certified):
+// its token endpoint authenticates the client, checks the code, the redirect
+// URI and the PKCE verifier and signs the ID token; its userinfo and JWKS
+// endpoints answer from this package's storage. This package adds the
+// authorize endpoint with the sign-in, consent and help pages, the
+// provider's own sign-in sessions, the claims Entra ID (which NHSmail runs
+// on) puts in its tokens, and keeps every piece of state in the bbolt file,
+// so a restart in the middle of a sign-in loses nothing.
 package nhsmail
 
 import (
 	"context"
-	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,10 +26,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
-	"github.com/ory/fosite"
-	"github.com/ory/fosite/compose"
-	"github.com/ory/fosite/token/jwt"
+	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/cqrs-local/cqrs-signin/store"
 )
@@ -49,8 +47,8 @@ const (
 	consentLifespan = 10 * time.Minute
 )
 
-// Cookie names. Both are scoped to the issuer's path, so the CQRS pages
-// never see them.
+// Default cookie names. Both are scoped to the issuer's path, so the CQRS
+// pages never see them; Config can name them per instance.
 const (
 	SessionCookie = "nhsmail_session"
 	CSRFCookie    = "nhsmail_csrf"
@@ -61,19 +59,18 @@ var supportedScopes = []string{"openid", "email", "profile"}
 
 // Claims the simulator can put in ID tokens and userinfo answers.
 var supportedClaims = []string{
-	"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "rat", "jti", "at_hash",
-	"tid", "oid", "email", "email_verified", "preferred_username", "name", "given_name", "family_name",
+	"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "azp", "at_hash", "c_hash",
+	"tid", "oid", "upn", "email", "email_verified", "preferred_username", "name", "given_name", "family_name",
 }
 
-// Config is what the provider needs to know about where it runs and the one
+// Config is what the provider needs to know about where it runs and the
 // client it serves.
 type Config struct {
 	// Issuer is the provider's URL, e.g. "http://127.0.0.1:8420/nhsmail";
 	// every endpoint is Issuer + "/...", and ServeHTTP answers the paths
 	// that begin with its path.
 	Issuer string
-	// ClientID, ClientSecret and RedirectURIs register CQRS, the only
-	// relying party.
+	// ClientID, ClientSecret and RedirectURIs register CQRS.
 	ClientID     string
 	ClientSecret string
 	RedirectURIs []string
@@ -82,22 +79,31 @@ type Config struct {
 	// JobAid shows, in training mode, which step of the documents the
 	// sign-in page is (the CQRS pages have their own job aid panel).
 	JobAid bool
-	// Now is the clock for sign-in sessions, consent pages and the
-	// provider's own expiry checks of codes and access tokens; nil means
-	// time.Now. (fosite stamps iat, exp and auth_time from the wall clock,
-	// and checks its own expiries against it as well.)
+	// SessionCookie and CSRFCookie name the provider's cookies; empty means
+	// the package's defaults. Two instances on one computer share cookies
+	// (they ignore the port) unless each names its own.
+	SessionCookie, CSRFCookie string
+	// Now is the clock for sign-in sessions, consent pages, codes and access
+	// tokens; nil means time.Now. (ID tokens' iat and exp come from the
+	// wall clock, which relying parties check them against.)
 	Now func() time.Time
 }
 
-// Directory is the store's NHSmail directory, as the provider uses it.
+// Directory is the store's NHSmail directory and the provider's state, as
+// the provider uses them.
 type Directory interface {
 	NHSmailAccountByEmail(email string) (store.NHSmailAccount, error)
 	NHSmailAccount(id uint64) (store.NHSmailAccount, error)
-	NHSmailSigningKey() (*rsa.PrivateKey, error)
+	NHSmailSigningKeys() (current *rsa.PrivateKey, retired []*rsa.PrivateKey, err error)
+	RotateNHSmailSigningKey() error
 	NHSmailTenantID() (string, error)
 	CreateNHSmailSession(hash []byte, accountID uint64, expires time.Time) error
-	NHSmailSession(hash []byte) (accountID uint64, err error)
+	NHSmailSessionStarted(hash []byte) (accountID uint64, started time.Time, err error)
 	DeleteNHSmailSession(hash []byte) error
+	UpdateNHSmailState(fn func(store.NHSmailStateTx) error) error
+	ViewNHSmailState(fn func(store.NHSmailStateTx) error) error
+	NHSmailProviderKey(name string) ([]byte, error)
+	NHSmailApplication(clientID string) (store.NHSmailApplication, error)
 }
 
 // Hasher checks NHSmail passwords; *secret.Hasher satisfies it.
@@ -112,26 +118,25 @@ type Hasher interface {
 type Provider struct {
 	log    *slog.Logger
 	cfg    Config
-	dir    Directory
+	dir    Directory // the directory and the provider's state
 	hasher Hasher
 
-	oauth    fosite.OAuth2Provider
-	tokens   *tokenStore
-	consents *consentTickets
+	op      http.Handler // zitadel's token, userinfo and JWKS endpoints
+	clients map[string]*client
+	keys    *keyRing
 
 	prefix     string // the issuer's path, e.g. "/nhsmail"
 	cookiePath string
 	origin     string // the issuer's scheme://host, for the Origin check
 	tenantID   string
-	kid        string
-	jwks       []byte
 	discovery  []byte
 	csrfKey    []byte
 	csp        string
 }
 
-// New builds the provider: it loads (or makes) the signing key and tenant
-// ID from the directory and registers the CQRS client.
+// New builds the provider: it loads (or makes) the signing key, the tenant
+// ID and the keys that outlive restarts from the directory, and registers
+// the CQRS client.
 func New(logger *slog.Logger, cfg Config, dir Directory, hasher Hasher) (*Provider, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -139,10 +144,16 @@ func New(logger *slog.Logger, cfg Config, dir Directory, hasher Hasher) (*Provid
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.SessionCookie == "" {
+		cfg.SessionCookie = SessionCookie
+	}
+	if cfg.CSRFCookie == "" {
+		cfg.CSRFCookie = CSRFCookie
+	}
 	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
 	iss, err := url.Parse(cfg.Issuer)
-	if err != nil || (iss.Scheme != "http" && iss.Scheme != "https") || iss.Host == "" || iss.RawQuery != "" || iss.Fragment != "" {
-		return nil, fmt.Errorf("nhsmail: issuer %q is not an http(s) URL without query or fragment", cfg.Issuer)
+	if err != nil || (iss.Scheme != "http" && iss.Scheme != "https") || iss.Host == "" || iss.User != nil || iss.RawQuery != "" || iss.Fragment != "" {
+		return nil, fmt.Errorf("nhsmail: issuer %q is not an http(s) URL without userinfo, query or fragment", cfg.Issuer)
 	}
 	if cfg.ClientID == "" || cfg.ClientSecret == "" || len(cfg.RedirectURIs) == 0 {
 		return nil, errors.New("nhsmail: the client ID, client secret and redirect URIs are required")
@@ -151,13 +162,19 @@ func New(logger *slog.Logger, cfg Config, dir Directory, hasher Hasher) (*Provid
 		return nil, errors.New("nhsmail: a directory and a hasher are required")
 	}
 
-	key, err := dir.NHSmailSigningKey()
-	if err != nil {
-		return nil, fmt.Errorf("nhsmail: signing key: %w", err)
-	}
 	tenantID, err := dir.NHSmailTenantID()
 	if err != nil {
 		return nil, fmt.Errorf("nhsmail: tenant: %w", err)
+	}
+	// The form key must survive a restart, or a sign-in page served before
+	// it could not be submitted after it.
+	csrfKey, err := dir.NHSmailProviderKey("csrf")
+	if err != nil {
+		return nil, err
+	}
+	tokenKey, err := dir.NHSmailProviderKey("access-token")
+	if err != nil {
+		return nil, err
 	}
 
 	p := &Provider{
@@ -168,100 +185,86 @@ func New(logger *slog.Logger, cfg Config, dir Directory, hasher Hasher) (*Provid
 		prefix:     strings.TrimSuffix(iss.EscapedPath(), "/"),
 		origin:     iss.Scheme + "://" + iss.Host,
 		tenantID:   tenantID,
-		consents:   newConsentTickets(cfg.Now),
-		csrfKey:    randomBytes(32),
+		csrfKey:    csrfKey,
 		cookiePath: iss.Path,
+		clients: map[string]*client{cfg.ClientID: {id: cfg.ClientID, name: "CQRS",
+			secretHash: hashClientSecret(cfg.ClientSecret), redirectURIs: append([]string(nil), cfg.RedirectURIs...)}},
 	}
 	p.csp = contentSecurity(p.origin, cfg.RedirectURIs)
 	if p.cookiePath == "" {
 		p.cookiePath = "/"
 	}
-	if err := p.buildKeys(key); err != nil {
+	if p.keys, err = newKeyRing(dir.NHSmailSigningKeys); err != nil {
 		return nil, err
 	}
 	if p.discovery, err = json.Marshal(p.discoveryDocument()); err != nil {
 		return nil, err
 	}
-	p.buildOAuth(key)
+
+	opCfg := &op.Config{
+		CodeMethodS256:  true,
+		AuthMethodPost:  true,
+		SupportedScopes: supportedScopes,
+		SupportedClaims: supportedClaims,
+	}
+	copy(opCfg.CryptoKey[:], tokenKey)
+	opts := []op.Option{
+		op.WithCustomTokenEndpoint(op.NewEndpoint("token")),
+		op.WithCustomUserinfoEndpoint(op.NewEndpoint("userinfo")),
+		op.WithCustomKeysEndpoint(op.NewEndpoint("jwks")),
+	}
+	if iss.Scheme == "http" {
+		// The app serves plain HTTP on loopback (or on a LAN it was told
+		// to); the issuer is then http too.
+		opts = append(opts, op.WithAllowInsecure())
+	}
+	zop, err := op.NewProvider(opCfg, storage{p: p}, op.StaticIssuer(cfg.Issuer), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("nhsmail: provider: %w", err)
+	}
+	p.op = http.StripPrefix(p.prefix, zop)
 	return p, nil
 }
 
-// buildKeys publishes the signing key's public half. Its kid is the RFC 7638
-// thumbprint, so it stays the same for as long as the stored key does.
-func (p *Provider) buildKeys(key *rsa.PrivateKey) error {
-	pub := jose.JSONWebKey{Key: &key.PublicKey, Algorithm: string(jose.RS256), Use: "sig"}
-	thumb, err := pub.Thumbprint(crypto.SHA256)
-	if err != nil {
-		return fmt.Errorf("nhsmail: key thumbprint: %w", err)
+// client returns a registered client: CQRS, or an application the system
+// administrator registered (read afresh, so a deleted one stops at once).
+func (p *Provider) client(id string) (*client, bool) {
+	if c, ok := p.clients[id]; ok {
+		return c, true
 	}
-	pub.KeyID = base64.RawURLEncoding.EncodeToString(thumb)
-	p.kid = pub.KeyID
-	p.jwks, err = json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{pub}})
-	if err != nil {
-		return fmt.Errorf("nhsmail: JWKS: %w", err)
+	if id == "" {
+		return nil, false
 	}
-	return nil
+	app, err := p.dir.NHSmailApplication(id)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			p.log.Error("nhsmail: application", "error", err)
+		}
+		return nil, false
+	}
+	return &client{id: app.ClientID, name: app.Name, secretHash: app.SecretHash, redirectURIs: app.RedirectURIs}, true
 }
 
-// buildOAuth composes fosite: the authorization code flow, OpenID Connect on
-// top of it, PKCE, and the access-token validator /userinfo relies on.
-func (p *Provider) buildOAuth(key *rsa.PrivateKey) {
-	registered := make(map[string]bool, len(p.cfg.RedirectURIs))
-	for _, u := range p.cfg.RedirectURIs {
-		registered[u] = true
+// RotateSigningKey makes a new key sign ID tokens from now on. The JWKS
+// goes on publishing the key it replaces for a day, so tokens already
+// signed still verify and relying parties that cached the old key set
+// fetch the new one when they meet its kid.
+func (p *Provider) RotateSigningKey() error {
+	if err := p.dir.RotateNHSmailSigningKey(); err != nil {
+		return err
 	}
-	fc := &fosite.Config{
-		AuthorizeCodeLifespan:          CodeLifespan,
-		AccessTokenLifespan:            AccessTokenLifespan,
-		IDTokenLifespan:                IDTokenLifespan,
-		RefreshTokenLifespan:           -1,
-		IDTokenIssuer:                  p.cfg.Issuer,
-		AccessTokenIssuer:              p.cfg.Issuer,
-		TokenURL:                       p.cfg.Issuer + "/token",
-		GlobalSecret:                   randomBytes(32), // codes and tokens live in memory, so they die with the process anyway
-		EnforcePKCE:                    true,
-		EnablePKCEPlainChallengeMethod: false,
-		ScopeStrategy:                  fosite.ExactScopeStrategy,
-		ClientSecretsHasher:            clientSecretHasher{},
-		SendDebugMessagesToClients:     false,
-		// fosite refuses plain-http redirect URIs other than loopback ones;
-		// the app registers its own callback, so a LAN address over http
-		// that the operator chose is allowed too.
-		RedirectSecureChecker: func(ctx context.Context, u *url.URL) bool {
-			return registered[u.String()] || fosite.IsRedirectURISecureStrict(ctx, u)
-		},
+	if err := p.keys.reload(); err != nil {
+		return err
 	}
-	client := &fosite.DefaultResponseModeClient{
-		DefaultClient: &fosite.DefaultClient{
-			ID:            p.cfg.ClientID,
-			Secret:        hashClientSecret(p.cfg.ClientSecret),
-			RedirectURIs:  append([]string(nil), p.cfg.RedirectURIs...),
-			GrantTypes:    []string{"authorization_code"},
-			ResponseTypes: []string{"code"},
-			Scopes:        supportedScopes,
-		},
-		ResponseModes: []fosite.ResponseModeType{fosite.ResponseModeQuery},
-	}
-	p.tokens = newTokenStore(p.cfg.Now, client)
-	getKey := func(context.Context) (interface{}, error) { return key, nil }
-	strategy := &compose.CommonStrategy{
-		CoreStrategy:               compose.NewOAuth2HMACStrategy(fc),
-		OpenIDConnectTokenStrategy: compose.NewOpenIDConnectStrategy(getKey, fc),
-		Signer:                     &jwt.DefaultSigner{GetPrivateKey: getKey},
-	}
-	p.oauth = compose.Compose(fc, p.tokens, strategy,
-		compose.OAuth2AuthorizeExplicitFactory,
-		compose.OpenIDConnectExplicitFactory,
-		compose.OAuth2PKCEFactory,
-		compose.OAuth2TokenIntrospectionFactory,
-	)
+	p.log.Info("nhsmail: signing key rotated", "kid", p.KeyID())
+	return nil
 }
 
 // Issuer is the provider's issuer URL.
 func (p *Provider) Issuer() string { return p.cfg.Issuer }
 
 // KeyID is the kid of the key that signs ID tokens.
-func (p *Provider) KeyID() string { return p.kid }
+func (p *Provider) KeyID() string { return p.keys.current().id }
 
 // ServeHTTP answers the provider's endpoints under the issuer's path.
 func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -287,7 +290,12 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/.well-known/openid-configuration":
 		p.document(w, r, p.discovery)
 	case "/jwks":
-		p.document(w, r, p.jwks)
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			methodNotAllowed(w, "GET, HEAD")
+			return
+		}
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		p.op.ServeHTTP(w, r)
 	case "/authorize":
 		switch r.Method {
 		case http.MethodGet: // not HEAD: a signed-in browser gets a code
@@ -308,7 +316,7 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			methodNotAllowed(w, "POST")
 			return
 		}
-		p.token(w, r)
+		p.op.ServeHTTP(w, r)
 	case "/userinfo":
 		if r.Method != http.MethodGet && r.Method != http.MethodPost {
 			methodNotAllowed(w, "GET, POST")
@@ -326,30 +334,32 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// discoveryDocument is /.well-known/openid-configuration.
+// discoveryDocument is /.well-known/openid-configuration: this package's
+// own, as its authorize endpoint (not zitadel's) decides what is supported.
 func (p *Provider) discoveryDocument() map[string]any {
 	return map[string]any{
-		"issuer":                                p.cfg.Issuer,
-		"authorization_endpoint":                p.cfg.Issuer + "/authorize",
-		"token_endpoint":                        p.cfg.Issuer + "/token",
-		"userinfo_endpoint":                     p.cfg.Issuer + "/userinfo",
-		"jwks_uri":                              p.cfg.Issuer + "/jwks",
-		"response_types_supported":              []string{"code"},
-		"response_modes_supported":              []string{"query"},
-		"grant_types_supported":                 []string{"authorization_code"},
-		"subject_types_supported":               []string{"public"},
-		"id_token_signing_alg_values_supported": []string{"RS256"},
-		"scopes_supported":                      supportedScopes,
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
-		"code_challenge_methods_supported":      []string{"S256"},
-		"claims_supported":                      supportedClaims,
-		"prompt_values_supported":               []string{"none", "login", "consent", "select_account"},
-		"request_parameter_supported":           false,
-		"request_uri_parameter_supported":       false,
+		"issuer":                                         p.cfg.Issuer,
+		"authorization_endpoint":                         p.cfg.Issuer + "/authorize",
+		"token_endpoint":                                 p.cfg.Issuer + "/token",
+		"userinfo_endpoint":                              p.cfg.Issuer + "/userinfo",
+		"jwks_uri":                                       p.cfg.Issuer + "/jwks",
+		"response_types_supported":                       []string{"code"},
+		"response_modes_supported":                       []string{"query"},
+		"grant_types_supported":                          []string{"authorization_code"},
+		"subject_types_supported":                        []string{"public"},
+		"id_token_signing_alg_values_supported":          []string{"RS256"},
+		"scopes_supported":                               supportedScopes,
+		"token_endpoint_auth_methods_supported":          []string{"client_secret_basic", "client_secret_post"},
+		"code_challenge_methods_supported":               []string{"S256"},
+		"claims_supported":                               supportedClaims,
+		"prompt_values_supported":                        []string{"none", "login", "consent", "select_account"},
+		"request_parameter_supported":                    false,
+		"request_uri_parameter_supported":                false,
+		"authorization_response_iss_parameter_supported": false,
 	}
 }
 
-// document serves a public JSON document (discovery or JWKS).
+// document serves a public JSON document (discovery).
 func (p *Provider) document(w http.ResponseWriter, r *http.Request, body []byte) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		methodNotAllowed(w, "GET, HEAD")
@@ -360,69 +370,17 @@ func (p *Provider) document(w http.ResponseWriter, r *http.Request, body []byte)
 	w.Write(body)
 }
 
-// token is the token endpoint: fosite authenticates the client, checks the
-// code, the redirect URI and the PKCE verifier, and issues the tokens.
-func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	ar, err := p.oauth.NewAccessRequest(ctx, r, newSession())
-	if err != nil {
-		p.logOAuthError(r, err)
-		p.oauth.WriteAccessError(ctx, w, ar, err)
-		return
-	}
-	resp, err := p.oauth.NewAccessResponse(ctx, ar)
-	if err != nil {
-		p.logOAuthError(r, err)
-		p.oauth.WriteAccessError(ctx, w, ar, err)
-		return
-	}
-	p.oauth.WriteAccessResponse(ctx, w, ar, resp)
-}
-
-// userinfo answers the profile of the account an access token was issued
-// for, read afresh so a disabled account stops answering at once.
+// userinfo refuses a request without an access token the way RFC 6750
+// says (zitadel answers a bare 401), and hands the rest to zitadel, which
+// decrypts the token and asks the storage for the account afresh, so a
+// disabled account stops answering at once.
 func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	token := fosite.AccessTokenFromRequest(r)
-	refuse := func(desc string) {
-		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+desc+`"`)
-		writeJSONError(w, http.StatusUnauthorized, "invalid_token", desc)
-	}
-	if token == "" {
-		refuse("The access token is missing.")
+	if r.Header.Get("Authorization") == "" && r.FormValue("access_token") == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="The access token is missing."`)
+		writeJSONError(w, http.StatusUnauthorized, "invalid_token", "The access token is missing.")
 		return
 	}
-	_, ar, err := p.oauth.IntrospectToken(ctx, token, fosite.AccessToken, newSession(), "openid")
-	if err != nil {
-		refuse("The access token is not valid.")
-		return
-	}
-	sess, ok := ar.GetSession().(*session)
-	if !ok {
-		refuse("The access token is not valid.")
-		return
-	}
-	acct, err := p.dir.NHSmailAccount(sess.AccountID)
-	if err != nil || acct.Disabled {
-		refuse("The account is no longer available.")
-		return
-	}
-	claims := p.profileClaims(acct, ar.GetGrantedScopes())
-	claims["sub"] = acct.ObjectID
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	json.NewEncoder(w).Encode(claims)
-}
-
-// logOAuthError logs what a client got wrong at debug level (it is the
-// client's problem, and the answer tells it) and server faults as errors.
-func (p *Provider) logOAuthError(r *http.Request, err error) {
-	rfc := fosite.ErrorToRFC6749Error(err)
-	level := slog.LevelDebug
-	if rfc.CodeField >= 500 {
-		level = slog.LevelError
-	}
-	p.log.Log(r.Context(), level, "nhsmail: oauth error", "path", r.URL.Path, "error", rfc.ErrorField, "hint", rfc.HintField, "debug", rfc.DebugField)
+	p.op.ServeHTTP(w, r)
 }
 
 func randomBytes(n int) []byte {

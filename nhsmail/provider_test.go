@@ -2,6 +2,7 @@ package nhsmail
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -65,6 +66,7 @@ func (h *countingHasher) Verify(ctx context.Context, pw, encoded string) (bool, 
 type env struct {
 	t        *testing.T
 	store    *store.Store
+	dbPath   string
 	clock    *clock
 	hasher   *countingHasher
 	srv      *httptest.Server
@@ -83,15 +85,16 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{t: t, provider: new(atomic.Pointer[Provider]), clock: &clock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}, accounts: map[string]store.NHSmailAccount{}}
-	st, err := store.Open(filepath.Join(t.TempDir(), "cqrs.db"), store.Options{Now: e.clock.Now})
+	e.dbPath = filepath.Join(t.TempDir(), "cqrs.db")
+	st, err := store.Open(e.dbPath, store.Options{Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := st.Check(); err != nil {
+		if err := e.store.Check(); err != nil {
 			t.Errorf("consistency check: %v", err)
 		}
-		st.Close()
+		e.store.Close()
 	})
 	e.store = st
 	e.hasher = &countingHasher{Hasher: secret.NewHasher(cheap, 2, 5*time.Second)}
@@ -153,6 +156,21 @@ func (e *env) restart() *Provider {
 	}
 	e.provider.Store(p)
 	return p
+}
+
+// restartProcess closes the database and opens it again before building a
+// new provider: what a restart of the app does to the simulator.
+func (e *env) restartProcess() {
+	e.t.Helper()
+	if err := e.store.Close(); err != nil {
+		e.t.Fatal(err)
+	}
+	st, err := store.Open(e.dbPath, store.Options{Now: e.clock.Now})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.store = st
+	e.restart()
 }
 
 func (e *env) ctx() context.Context {
@@ -426,10 +444,14 @@ func TestFullRoundTripAndSessionReuse(t *testing.T) {
 		}
 	}
 	for _, text := range []string{"Email Address", "Password", "This is a private computer", "Sign in",
-		"Unlock Account or Forgotten Password?", "NHSmail simulator — a stand-in for NHSmail inside this CQRS training system. Do not enter your real NHSmail password."} {
+		"Unlock Account or Forgotten Password?", "NHSmail simulator — a stand-in for NHSmail inside this CQRS system. Do not enter your real NHSmail password."} {
 		if !strings.Contains(pg.doc.Text(), text) {
 			t.Errorf("sign-in page lacks %q", text)
 		}
+	}
+	// Outside training mode nothing calls this a training system.
+	if strings.Contains(strings.ToLower(pg.doc.Text()), "training") {
+		t.Error("the sign-in page speaks of training outside training mode")
 	}
 	if got := strings.TrimSpace(pg.testid("nhsmail-help").Text()); got != "Click here." {
 		t.Errorf("help link text %q", got)
@@ -582,8 +604,8 @@ func TestTokenEndpointRefusals(t *testing.T) {
 	})
 	t.Run("expired code", func(t *testing.T) {
 		e := e.with(t)
-		// fosite stamps codes from the wall clock; the provider's own
-		// storage also checks them against Config.Now, which the test moves.
+		// The provider's storage checks a code's age against its clock,
+		// which the test moves.
 		a, code := fresh(e)
 		e.clock.Advance(CodeLifespan + time.Second)
 		defer e.clock.Advance(-CodeLifespan - time.Second)
@@ -824,7 +846,7 @@ func TestAuthorizeRequestErrors(t *testing.T) {
 	}
 	page := func(e *env, q url.Values) page { return e.get(e.newBrowser(), e.issuer+"/authorize?"+q.Encode()) }
 
-	// No redirect to a client or URI fosite has not vouched for: a page.
+	// No redirect to a client or a redirect URI that is not registered: a page.
 	for name, change := range map[string]func(url.Values){
 		"unknown client":           func(q url.Values) { q.Set("client_id", "someone-else") },
 		"unregistered redirect":    func(q url.Values) { q.Set("redirect_uri", "http://127.0.0.1:1/steal") },
@@ -940,5 +962,362 @@ func TestContentSecurityPolicy(t *testing.T) {
 		if !strings.HasSuffix(got, tc.want) || !strings.Contains(got, "script-src 'self'; style-src 'self'") {
 			t.Errorf("contentSecurity(%v) = %q, want it to end %q", tc.redirects, got, tc.want)
 		}
+	}
+}
+
+// A restart between the sign-in page and the callback, and between the
+// callback and the code exchange, loses nothing: the form is accepted, the
+// code exchanged, its access token opens userinfo; and a consent page shown
+// before a restart is answered after it.
+func TestRestartInTheMiddleOfASignIn(t *testing.T) {
+	e := newEnv(t)
+	a := e.start()
+	form := e.signInForm(e.browser, a)
+	e.restartProcess()
+	form.Set("email", "sam.patel@nhs.net")
+	form.Set("password", password)
+	code := e.codeFrom(e.post(e.browser, e.issuer+"/authorize", form), a)
+	e.restartProcess()
+	tok, idt, _ := e.exchange(code, a)
+	e.restartProcess()
+	if info, err := e.oidc.UserInfo(e.ctx(), oauth2.StaticTokenSource(tok)); err != nil || info.Subject != idt.Subject {
+		t.Errorf("userinfo after a restart: %v", err)
+	}
+	// The code stays spent across the restart.
+	if _, err := e.oauth.Exchange(e.ctx(), code, oauth2.VerifierOption(a.verifier)); exchangeError(t, err) != "invalid_grant" {
+		t.Errorf("a code exchanged before a restart was accepted again after it")
+	}
+
+	browser := e.newBrowser()
+	c := e.start()
+	pg := e.submit(browser, c, "consent@nhs.net", password, false)
+	consent := url.Values{}
+	pg.doc.Find(`form[data-testid="nhsmail-consent-form"] input[type="hidden"]`).Each(func(_ int, s *goquery.Selection) {
+		consent.Set(s.AttrOr("name", ""), s.AttrOr("value", ""))
+	})
+	if consent.Get("ticket") == "" {
+		t.Fatalf("no consent page: %d %s", pg.status, pg.body)
+	}
+	e.restartProcess()
+	consent.Set("decision", "accept")
+	e.exchange(e.codeFrom(e.post(browser, e.issuer+"/consent", consent), c), c)
+}
+
+// Exact redirect URI match (RFC 9700 4.1.3): a browser already signed in
+// to the simulator is not sent with a code to the registered callback on
+// another port of the same host, to a look-alike with userinfo in front of
+// the host, or to any near miss; it gets a page.
+func TestRedirectURIMustMatchExactly(t *testing.T) {
+	e := newEnv(t)
+	a := e.start()
+	e.exchange(e.codeFrom(e.submit(e.browser, a, "sam.patel@nhs.net", password, true), a), a)
+	reg, _ := url.Parse(e.redirect)
+	otherPort := "1"
+	if reg.Port() == "1" {
+		otherPort = "2"
+	}
+	for name, uri := range map[string]string{
+		"another port":            "http://" + reg.Hostname() + ":" + otherPort + reg.Path,
+		"no port":                 "http://" + reg.Hostname() + reg.Path,
+		"userinfo before host":    "http://evil.example@" + reg.Host + reg.Path,
+		"userinfo, another port":  "http://evil.example@" + reg.Hostname() + ":" + otherPort + reg.Path,
+		"localhost for 127.0.0.1": "http://localhost:" + reg.Port() + reg.Path,
+		"https":                   "https://" + reg.Host + reg.Path,
+		"trailing slash":          e.redirect + "/",
+		"path case":               "http://" + reg.Host + strings.ToUpper(reg.Path),
+		"extra query":             e.redirect + "?next=x",
+		"fragment":                e.redirect + "#x",
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := e.with(t)
+			u, _ := url.Parse(e.start().url)
+			q := u.Query()
+			q.Set("redirect_uri", uri)
+			u.RawQuery = q.Encode()
+			pg := e.get(e.browser, u.String())
+			if pg.status < 400 || pg.status > 499 || pg.header.Get("Location") != "" {
+				t.Fatalf("redirect_uri %s: got %d, Location %q", uri, pg.status, pg.header.Get("Location"))
+			}
+			if pg.testid("nhsmail-message-heading").Length() != 1 {
+				t.Errorf("not the error page: %s", pg.body)
+			}
+		})
+	}
+}
+
+// The ID token and userinfo carry what Entra ID (which NHSmail runs on)
+// sends: tid, oid, upn, preferred_username, name and email.
+func TestEntraIDClaims(t *testing.T) {
+	e := newEnv(t)
+	sam := e.accounts["sam.patel@nhs.net"]
+	a := e.start()
+	tok, idt, _ := e.exchange(e.codeFrom(e.submit(e.browser, a, "sam.patel@nhs.net", password, false), a), a)
+	want := map[string]any{"tid": sam.TenantID, "oid": sam.ObjectID, "upn": sam.Email, "preferred_username": sam.Email,
+		"name": "Sam Patel", "email": sam.Email, "sub": sam.ObjectID}
+	var fromToken map[string]any
+	if err := idt.Claims(&fromToken); err != nil {
+		t.Fatal(err)
+	}
+	info, err := e.oidc.UserInfo(e.ctx(), oauth2.StaticTokenSource(tok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fromUserinfo map[string]any
+	if err := info.Claims(&fromUserinfo); err != nil {
+		t.Fatal(err)
+	}
+	for claim, v := range want {
+		if fromToken[claim] != v {
+			t.Errorf("ID token %s = %v, want %v", claim, fromToken[claim], v)
+		}
+		if fromUserinfo[claim] != v {
+			t.Errorf("userinfo %s = %v, want %v", claim, fromUserinfo[claim], v)
+		}
+	}
+}
+
+// prompt=login and select_account ask for the password whatever the
+// session; max_age asks for it only when the session is older, and the ID
+// token's auth_time says when the password was typed.
+func TestPromptAndMaxAge(t *testing.T) {
+	e := newEnv(t)
+	a := e.start()
+	signedIn := time.Now()
+	e.exchange(e.codeFrom(e.submit(e.browser, a, "sam.patel@nhs.net", password, false), a), a)
+	signInPage := func(pg page) bool {
+		return pg.status == http.StatusOK && pg.testid("nhsmail-heading").Length() == 1
+	}
+	for _, prompt := range []string{"login", "select_account"} {
+		if pg := e.get(e.browser, e.start(oauth2.SetAuthURLParam("prompt", prompt)).url); !signInPage(pg) {
+			t.Errorf("prompt=%s with a session: %d %s", prompt, pg.status, pg.header.Get("Location"))
+		}
+	}
+
+	e.clock.Advance(10 * time.Minute)
+	defer e.clock.Advance(-10 * time.Minute)
+	// A session ten minutes old is good for max_age=3600: no page, and
+	// auth_time is when the password was typed, not now.
+	b := e.start(oauth2.SetAuthURLParam("max_age", "3600"))
+	_, idt, _ := e.exchange(e.codeFrom(e.get(e.browser, b.url), b), b)
+	var claims struct {
+		AuthTime int64 `json:"auth_time"`
+	}
+	if err := idt.Claims(&claims); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := time.Unix(claims.AuthTime, 0), signedIn.Add(-10*time.Minute); got.Sub(want).Abs() > 5*time.Second {
+		t.Errorf("auth_time %v, want about %v (ten minutes before now)", got, want)
+	}
+	// ... but not for max_age=300.
+	if pg := e.get(e.browser, e.start(oauth2.SetAuthURLParam("max_age", "300")).url); !signInPage(pg) {
+		t.Errorf("max_age=300 with a ten-minute-old session: %d %s", pg.status, pg.header.Get("Location"))
+	}
+	// Signing in again answers max_age=300 with a fresh auth_time.
+	c := e.start(oauth2.SetAuthURLParam("max_age", "300"))
+	_, idt, _ = e.exchange(e.codeFrom(e.submit(e.browser, c, "sam.patel@nhs.net", password, false), c), c)
+	if err := idt.Claims(&claims); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(time.Unix(claims.AuthTime, 0)); d > 5*time.Second {
+		t.Errorf("auth_time after signing in again is %v old", d)
+	}
+	// prompt=none with a session too old is login_required.
+	d := e.start(oauth2.SetAuthURLParam("max_age", "0"), oauth2.SetAuthURLParam("prompt", "none"))
+	e.clock.Advance(time.Second)
+	defer e.clock.Advance(-time.Second)
+	if got := e.callbackError(e.get(e.browser, d.url), d); got != "login_required" {
+		t.Errorf("prompt=none, max_age=0: %q, want login_required", got)
+	}
+}
+
+// Rotating the signing key: new ID tokens carry the new kid; the JWKS
+// publishes the old key beside it for a day, so tokens it signed still
+// verify; a relying party that cached the old key set keeps working.
+func TestSigningKeyRotation(t *testing.T) {
+	e := newEnv(t)
+	jwks := func() []string {
+		pg := e.get(http.DefaultClient, e.issuer+"/jwks")
+		var set struct {
+			Keys []struct {
+				Kid string `json:"kid"`
+				Alg string `json:"alg"`
+			} `json:"keys"`
+		}
+		if err := json.Unmarshal([]byte(pg.body), &set); err != nil {
+			t.Fatal(err)
+		}
+		var kids []string
+		for _, k := range set.Keys {
+			kids = append(kids, k.Kid)
+		}
+		return kids
+	}
+	kidOf := func(raw string) string {
+		header, _ := base64.RawURLEncoding.DecodeString(strings.Split(raw, ".")[0])
+		var h struct {
+			Kid string `json:"kid"`
+		}
+		json.Unmarshal(header, &h)
+		return h.Kid
+	}
+	a := e.start()
+	tok1, _, _ := e.exchange(e.codeFrom(e.submit(e.browser, a, "sam.patel@nhs.net", password, true), a), a) // e.verifier now caches the old key set
+	oldKid := kidOf(tok1.Extra("id_token").(string))
+
+	if err := e.provider.Load().RotateSigningKey(); err != nil {
+		t.Fatal(err)
+	}
+	newKid := e.provider.Load().KeyID()
+	if newKid == oldKid {
+		t.Fatal("the kid did not change")
+	}
+	if got := jwks(); len(got) != 2 || got[0] != newKid || got[1] != oldKid {
+		t.Fatalf("JWKS kids %v, want [%s %s]", got, newKid, oldKid)
+	}
+	b := e.start()
+	tok2, _, _ := e.exchange(e.codeFrom(e.get(e.browser, b.url), b), b) // verified by the RP that cached the old set
+	if got := kidOf(tok2.Extra("id_token").(string)); got != newKid {
+		t.Errorf("new ID token kid %s, want %s", got, newKid)
+	}
+	fresh, err := oidc.NewProvider(e.ctx(), e.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fresh.Verifier(&oidc.Config{ClientID: clientID}).Verify(e.ctx(), tok1.Extra("id_token").(string)); err != nil {
+		t.Errorf("a token signed before the rotation: %v", err)
+	}
+
+	// Across a restart, and until a day has passed.
+	e.restartProcess()
+	if got := jwks(); len(got) != 2 || e.provider.Load().KeyID() != newKid {
+		t.Errorf("after a restart: kids %v, signing with %s", got, e.provider.Load().KeyID())
+	}
+	e.clock.Advance(24 * time.Hour)
+	defer e.clock.Advance(-24 * time.Hour)
+	e.restartProcess()
+	if got := jwks(); len(got) != 1 || got[0] != newKid {
+		t.Errorf("a day later: kids %v, want only %s", got, newKid)
+	}
+}
+
+// A second relying party, registered as an application (confidential, then
+// public), signs in through the simulator with its own client: its own
+// audience, its own redirect URI, its own secret or PKCE alone.
+func TestAnotherApplicationSignsIn(t *testing.T) {
+	e := newEnv(t)
+	const appSecret = "a-secret-shown-once-0123456789abcdefghijkl"
+	sum := sha256.Sum256([]byte(appSecret))
+	conf, err := e.store.CreateNHSmailApplication(store.NHSmailApplication{Name: "Practice Rota", SecretHash: sum[:],
+		RedirectURIs: []string{e.srv.URL + "/rota/callback"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := e.store.CreateNHSmailApplication(store.NHSmailApplication{Name: "Rota Desktop",
+		RedirectURIs: []string{"http://127.0.0.1:53682/callback"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := func(app store.NHSmailApplication, secret string) (oauth2.Config, *oidc.IDTokenVerifier) {
+		cfg := oauth2.Config{ClientID: app.ClientID, ClientSecret: secret, RedirectURL: app.RedirectURIs[0],
+			Endpoint: e.oidc.Endpoint(), Scopes: []string{oidc.ScopeOpenID, "email", "profile"}}
+		if secret == "" {
+			cfg.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+		}
+		return cfg, e.oidc.Verifier(&oidc.Config{ClientID: app.ClientID})
+	}
+	signIn := func(cfg oauth2.Config, browser *http.Client, email string) (attempt, string) {
+		a := attempt{state: secret.NewToken(), nonce: secret.NewToken(), verifier: oauth2.GenerateVerifier()}
+		a.url = cfg.AuthCodeURL(a.state, oidc.Nonce(a.nonce), oauth2.S256ChallengeOption(a.verifier))
+		form := e.signInForm(browser, a)
+		form.Set("email", email)
+		form.Set("password", password)
+		pg := e.post(browser, e.issuer+"/authorize", form)
+		loc, _ := url.Parse(pg.header.Get("Location"))
+		if pg.status != http.StatusSeeOther || loc == nil || !strings.HasPrefix(loc.String(), cfg.RedirectURL+"?") || loc.Query().Get("state") != a.state {
+			t.Fatalf("%s: got %d, Location %q", cfg.ClientID, pg.status, pg.header.Get("Location"))
+		}
+		if csp := pg.header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self'") {
+			t.Errorf("CSP %q", csp)
+		}
+		return a, loc.Query().Get("code")
+	}
+
+	for _, tc := range []struct {
+		app    store.NHSmailApplication
+		secret string
+	}{{conf, appSecret}, {pub, ""}} {
+		cfg, verifier := rp(tc.app, tc.secret)
+		a, code := signIn(cfg, e.newBrowser(), "sam.patel@nhs.net")
+		tok, err := cfg.Exchange(e.ctx(), code, oauth2.VerifierOption(a.verifier))
+		if err != nil {
+			t.Fatalf("%s: exchange: %v", tc.app.Name, err)
+		}
+		idt, err := verifier.Verify(e.ctx(), tok.Extra("id_token").(string))
+		if err != nil {
+			t.Fatalf("%s: verify: %v", tc.app.Name, err)
+		}
+		var c idClaims
+		idt.Claims(&c)
+		if idt.Audience[0] != tc.app.ClientID || idt.Nonce != a.nonce || c.Email != "Sam.Patel@nhs.net" {
+			t.Errorf("%s: aud %v nonce %q email %q", tc.app.Name, idt.Audience, idt.Nonce, c.Email)
+		}
+		// Its code is no good to CQRS's client, nor to CQRS's ID token verifier.
+		b, code2 := signIn(cfg, e.newBrowser(), "sam.patel@nhs.net")
+		if _, err := e.oauth.Exchange(e.ctx(), code2, oauth2.VerifierOption(b.verifier)); exchangeError(t, err) != "invalid_grant" {
+			t.Errorf("%s's code was exchanged by CQRS's client", tc.app.Name)
+		}
+		if _, err := e.verifier.Verify(e.ctx(), tok.Extra("id_token").(string)); err == nil {
+			t.Errorf("%s's ID token verified for CQRS", tc.app.Name)
+		}
+	}
+
+	// The confidential one needs its secret; the public one needs PKCE.
+	cfg, _ := rp(conf, "not-the-secret")
+	a, code := signIn(cfg, e.newBrowser(), "sam.patel@nhs.net")
+	if _, err := cfg.Exchange(e.ctx(), code, oauth2.VerifierOption(a.verifier)); exchangeError(t, err) != "invalid_client" {
+		t.Errorf("wrong secret: %v", err)
+	}
+	cfg, _ = rp(pub, "")
+	_, code = signIn(cfg, e.newBrowser(), "sam.patel@nhs.net")
+	if _, err := cfg.Exchange(e.ctx(), code); err == nil {
+		t.Error("the public client exchanged a code without its PKCE verifier")
+	}
+
+	// Consent names the application; a deleted one is refused with a page.
+	browser := e.newBrowser()
+	cfg, _ = rp(conf, appSecret)
+	a = attempt{state: "s", nonce: "n", verifier: oauth2.GenerateVerifier()}
+	a.url = cfg.AuthCodeURL(a.state, oauth2.S256ChallengeOption(a.verifier))
+	form := e.signInForm(browser, a)
+	form.Set("email", "consent@nhs.net")
+	form.Set("password", password)
+	if got := strings.TrimSpace(e.post(browser, e.issuer+"/authorize", form).testid("nhsmail-consent-text").Text()); got != "Practice Rota wants to sign you in and read your name and email address." {
+		t.Errorf("consent text %q", got)
+	}
+	if err := e.store.DeleteNHSmailApplication(conf.ClientID); err != nil {
+		t.Fatal(err)
+	}
+	if pg := e.get(e.newBrowser(), a.url); pg.status != http.StatusBadRequest || pg.header.Get("Location") != "" {
+		t.Errorf("a deleted application: %d %q", pg.status, pg.header.Get("Location"))
+	}
+}
+
+// One code exchanged by eight callers at once gives tokens to one at most.
+func TestCodeExchangedInParallelOnce(t *testing.T) {
+	e := newEnv(t)
+	a := e.start()
+	code := e.codeFrom(e.submit(e.browser, a, "sam.patel@nhs.net", password, false), a)
+	var wg sync.WaitGroup
+	var ok atomic.Int32
+	for range 8 {
+		wg.Go(func() {
+			if _, err := e.oauth.Exchange(e.ctx(), code, oauth2.VerifierOption(a.verifier)); err == nil {
+				ok.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := ok.Load(); n > 1 {
+		t.Errorf("%d exchanges of one code got tokens", n)
 	}
 }

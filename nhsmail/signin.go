@@ -6,11 +6,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/ory/fosite"
 
 	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/store"
@@ -23,55 +24,153 @@ const (
 	msgLocked    = `Your NHSmail account is locked. Use "Unlock Account or Forgotten Password? Click here." below to unlock it.`
 )
 
-// authorize is GET /authorize. fosite validates the request (client,
-// redirect URI, PKCE challenge, scopes, state); a browser already signed in
-// to the simulator gets its code at once, anyone else the sign-in page.
-func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	ar, err := p.oauth.NewAuthorizeRequest(ctx, r)
-	if err == nil {
-		err = checkAuthorizeRequest(ar)
+// authorizeRequest is a checked authorize request.
+type authorizeRequest struct {
+	client      *client
+	redirectURI string
+	state       string
+	nonce       string
+	challenge   string
+	scopes      []string
+	prompt      map[string]bool
+	maxAge      time.Duration // -1: none asked
+}
+
+// authorizeError is a refusal of an authorize request. Until the client and
+// its redirect URI are established it is shown as a page (noRedirect);
+// after that it goes back to the client, as OAuth says.
+type authorizeError struct {
+	code, description string
+	noRedirect        bool
+}
+
+func (e *authorizeError) Error() string { return e.code + ": " + e.description }
+
+func refusal(code, description string) *authorizeError {
+	return &authorizeError{code: code, description: description}
+}
+
+// pkceChallenge is an S256 challenge: 32 bytes of SHA-256 in unpadded
+// base64url.
+var pkceChallenge = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
+
+// allowFormAction lets the sign-in and consent forms of a client's request
+// be answered with a redirect to that client (browsers apply form-action
+// to the redirect that follows a form).
+func (p *Provider) allowFormAction(w http.ResponseWriter, ar *authorizeRequest) {
+	if ar != nil && ar.client != nil {
+		w.Header().Set("Content-Security-Policy", contentSecurity(p.origin, ar.client.redirectURIs))
 	}
+}
+
+// parseAuthorize checks an authorize request's query. The request is
+// parsed afresh from the query each time it arrives (the sign-in form and
+// the consent ticket carry the query), so nothing the browser changed is
+// trusted.
+func (p *Provider) parseAuthorize(query string) (*authorizeRequest, *authorizeError) {
+	q, err := url.ParseQuery(query)
 	if err != nil {
-		p.authorizeError(w, r, ar, err)
+		return nil, &authorizeError{code: "invalid_request", description: "The request could not be read.", noRedirect: true}
+	}
+	for k, v := range q {
+		if len(v) > 1 {
+			return nil, &authorizeError{code: "invalid_request", description: "The parameter " + k + " was sent more than once.", noRedirect: true}
+		}
+	}
+	c, ok := p.client(q.Get("client_id"))
+	if !ok {
+		return nil, &authorizeError{code: "invalid_client", description: "The application is not registered with NHSmail.", noRedirect: true}
+	}
+	ar := &authorizeRequest{client: c, redirectURI: q.Get("redirect_uri"), state: q.Get("state"), nonce: q.Get("nonce"),
+		challenge: q.Get("code_challenge"), scopes: strings.Fields(q.Get("scope")), prompt: map[string]bool{}, maxAge: -1}
+	if !c.redirectRegistered(ar.redirectURI) {
+		return ar, &authorizeError{code: "invalid_request", description: "The redirect_uri is not registered for this application.", noRedirect: true}
+	}
+	if mode := q.Get("response_mode"); mode != "" && mode != "query" {
+		return ar, &authorizeError{code: "invalid_request", description: "Only response_mode=query is supported.", noRedirect: true}
+	}
+	if q.Has("request") {
+		return ar, refusal("request_not_supported", "Request objects are not supported.")
+	}
+	if q.Has("request_uri") {
+		return ar, refusal("request_uri_not_supported", "Request objects are not supported.")
+	}
+	if q.Get("response_type") != "code" {
+		return ar, refusal("unsupported_response_type", "Only the authorization code flow (response_type=code) is supported.")
+	}
+	if !slices.Contains(ar.scopes, "openid") {
+		return ar, refusal("invalid_scope", "The openid scope is required.")
+	}
+	for _, s := range ar.scopes {
+		if !c.IsScopeAllowed(s) {
+			return ar, refusal("invalid_scope", "The scope "+s+" is not supported.")
+		}
+	}
+	if q.Get("code_challenge_method") != "S256" || !pkceChallenge.MatchString(ar.challenge) {
+		return ar, refusal("invalid_request", "A PKCE code_challenge with code_challenge_method S256 is required.")
+	}
+	for _, v := range strings.Fields(q.Get("prompt")) {
+		switch v {
+		case "none", "login", "consent", "select_account":
+			ar.prompt[v] = true
+		default:
+			return ar, refusal("invalid_request", "The prompt value "+v+" is not supported.")
+		}
+	}
+	if ar.prompt["none"] && len(ar.prompt) > 1 {
+		return ar, refusal("invalid_request", "prompt=none cannot be combined with other values.")
+	}
+	if v := q.Get("max_age"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 31)
+		if err != nil {
+			return ar, refusal("invalid_request", "max_age must be a number of seconds.")
+		}
+		ar.maxAge = time.Duration(n) * time.Second
+	}
+	return ar, nil
+}
+
+// authorize is GET /authorize. A browser already signed in to the
+// simulator (recently enough for max_age, and not asked to sign in again
+// with prompt=login or select_account) gets its code at once, anyone else
+// the sign-in page.
+func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
+	ar, aerr := p.parseAuthorize(r.URL.RawQuery)
+	p.allowFormAction(w, ar)
+	if aerr != nil {
+		p.authorizeError(w, r, ar, aerr)
 		return
 	}
-	prompt := promptValues(ar)
-	// The simulator does not record when a session signed in, so max_age
-	// is honoured the only safe way: by asking for the password again.
-	mustSignIn := prompt["login"] || ar.GetRequestForm().Get("max_age") != ""
-	if !mustSignIn {
-		acct, ok, err := p.signedInAccount(w, r)
+	// select_account is Entra ID's account picker; here, the sign-in page.
+	if !ar.prompt["login"] && !ar.prompt["select_account"] {
+		acct, started, ok, err := p.signedInAccount(w, r)
 		if err != nil {
 			p.serverError(w, r, "session", err)
 			return
 		}
-		if ok {
-			// The browser signed in earlier; fosite needs an auth_time no
-			// later than now, and the request's own time is that.
-			at := ar.GetRequestedAt()
+		if ok && (ar.maxAge < 0 || p.cfg.Now().Sub(started) <= ar.maxAge) {
 			if acct.ConsentRequired {
-				if prompt["none"] {
-					p.authorizeError(w, r, ar, fosite.ErrConsentRequired)
+				if ar.prompt["none"] {
+					p.authorizeError(w, r, ar, refusal("consent_required", "The user has not agreed to sign in to this application."))
 					return
 				}
-				p.askConsent(w, r, r.URL.RawQuery, acct, at, at)
+				p.askConsent(w, r, ar, r.URL.RawQuery, acct, started)
 				return
 			}
-			p.issueCode(w, r, ar, acct, at, at)
+			p.issueCode(w, r, ar, acct, started)
 			return
 		}
 	}
-	if prompt["none"] {
-		p.authorizeError(w, r, ar, fosite.ErrLoginRequired)
+	if ar.prompt["none"] {
+		p.authorizeError(w, r, ar, refusal("login_required", "The user is not signed in to NHSmail."))
 		return
 	}
 	p.render(w, r, http.StatusOK, views.NHSmailSignInPage(p.signInModel(w, r, r.URL.RawQuery)))
 }
 
 // signIn is POST /authorize: the sign-in form. The authorize request rides
-// along in a hidden field and fosite validates it again here, so nothing
-// the browser changed in it is trusted.
+// along in a hidden field, bound to the form by its CSRF token, and is
+// checked again here.
 func (p *Provider) signIn(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if !p.sameOrigin(r) {
@@ -83,12 +182,10 @@ func (p *Provider) signIn(w http.ResponseWriter, r *http.Request) {
 		p.formExpired(w, r, query)
 		return
 	}
-	ar, err := p.authorizeRequestFrom(r, query)
-	if err == nil {
-		err = checkAuthorizeRequest(ar)
-	}
-	if err != nil {
-		p.authorizeError(w, r, ar, err)
+	ar, aerr := p.parseAuthorize(query)
+	p.allowFormAction(w, ar)
+	if aerr != nil {
+		p.authorizeError(w, r, ar, aerr)
 		return
 	}
 	model := p.signInModel(w, r, query)
@@ -126,16 +223,16 @@ func (p *Provider) signIn(w http.ResponseWriter, r *http.Request) {
 		p.render(w, r, http.StatusForbidden, views.NHSmailSignInPage(model))
 		return
 	}
-	authTime := time.Now()
+	started := p.cfg.Now()
 	if err := p.startSession(w, r, acct.ID, model.Private); err != nil {
 		p.serverError(w, r, "start session", err)
 		return
 	}
 	if acct.ConsentRequired {
-		p.askConsent(w, r, query, acct, authTime, ar.GetRequestedAt())
+		p.askConsent(w, r, ar, query, acct, started)
 		return
 	}
-	p.issueCode(w, r, ar, acct, authTime, ar.GetRequestedAt())
+	p.issueCode(w, r, ar, acct, started)
 }
 
 // consent is POST /consent: the answer to the consent page.
@@ -149,34 +246,36 @@ func (p *Provider) consent(w http.ResponseWriter, r *http.Request) {
 		p.formExpired(w, r, "")
 		return
 	}
-	pending, ok := p.consents.take(ticket)
+	pending, ok, err := p.takeConsent(ticket)
+	if err != nil {
+		p.serverError(w, r, "consent", err)
+		return
+	}
 	if !ok {
 		p.message(w, r, http.StatusBadRequest, "This sign-in request has expired",
 			"Go back to CQRS and select Sign In again.")
 		return
 	}
-	ar, err := p.authorizeRequestFrom(r, pending.query)
-	if err == nil {
-		err = checkAuthorizeRequest(ar)
-	}
-	if err != nil {
-		p.authorizeError(w, r, ar, err)
+	ar, aerr := p.parseAuthorize(pending.Query)
+	p.allowFormAction(w, ar)
+	if aerr != nil {
+		p.authorizeError(w, r, ar, aerr)
 		return
 	}
-	acct, err := p.dir.NHSmailAccount(pending.accountID)
+	acct, err := p.dir.NHSmailAccount(pending.AccountID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		p.serverError(w, r, "account", err)
 		return
 	}
 	if err != nil || acct.Disabled || acct.Locked {
-		p.authorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The account can no longer sign in."))
+		p.authorizeError(w, r, ar, refusal("access_denied", "The account can no longer sign in."))
 		return
 	}
 	switch r.PostForm.Get("decision") {
 	case "accept":
-		p.issueCode(w, r, ar, acct, pending.authTime, pending.requestedAt)
+		p.issueCode(w, r, ar, acct, pending.AuthTime)
 	case "cancel":
-		p.authorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The user cancelled the sign-in."))
+		p.authorizeError(w, r, ar, refusal("access_denied", "The user cancelled the sign-in."))
 	default:
 		p.message(w, r, http.StatusBadRequest, "The request could not be read", "Select Accept or Cancel.")
 	}
@@ -190,89 +289,58 @@ func (p *Provider) help(w http.ResponseWriter, r *http.Request) {
 	}
 	p.messageWithLink(w, r, http.StatusOK, "Unlock Account or Forgotten Password", back,
 		"NHSmail accounts are unlocked, and forgotten passwords reset, through the NHSmail portal or by your organisation's NHSmail Local Administrator.",
-		"This is the NHSmail simulator inside the CQRS training system: here the CQRS system administrator manages NHSmail accounts. Ask them to unlock your account or to set a new password.",
+		"This is the NHSmail simulator inside this CQRS system: here the CQRS system administrator manages NHSmail accounts. Ask them to unlock your account or to set a new password.",
 	)
 }
 
-// issueCode grants the requested scopes (fosite has checked them against
-// the client's) and redirects to CQRS with the code and state.
-func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, acct store.NHSmailAccount, authTime, requestedAt time.Time) {
-	ctx := r.Context()
-	for _, scope := range ar.GetRequestedScopes() {
-		ar.GrantScope(scope)
-	}
-	resp, err := p.oauth.NewAuthorizeResponse(ctx, ar, p.sessionFor(acct, ar.GetGrantedScopes(), authTime, requestedAt))
+// issueCode stores the signed-in request with a new code and sends the
+// browser back to the client with the code and state. started is when the
+// password was checked (the provider's clock); the ID token's auth_time is
+// that moment on the wall clock, which iat and exp are stamped from.
+func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, ar *authorizeRequest, acct store.NHSmailAccount, started time.Time) {
+	authTime := time.Now().Add(-p.cfg.Now().Sub(started)).UTC().Truncate(time.Second)
+	code, err := storage{p: p}.issue(&authRequest{
+		ClientID: ar.client.id, RedirectURI: ar.redirectURI, State: ar.state, Nonce: ar.nonce,
+		Scopes: ar.scopes, CodeChallenge: ar.challenge, AccountID: acct.ID, Subject: acct.ObjectID, AuthTime: authTime,
+	})
 	if err != nil {
-		p.authorizeError(w, r, ar, err)
+		p.serverError(w, r, "issue code", err)
 		return
 	}
-	p.log.Info("nhsmail: signed in", "account", acct.ID)
-	p.oauth.WriteAuthorizeResponse(ctx, w, ar, resp)
+	p.log.Info("nhsmail: signed in", "account", acct.ID, "client", ar.client.id)
+	p.redirectToClient(w, r, ar, url.Values{"code": {code}})
 }
 
-// authorizeError sends an error back to CQRS when fosite has established
-// that the redirect URI is registered; anything else (an unknown client, a
-// redirect URI that is not registered) gets a page and no redirect.
-func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
-	p.logOAuthError(r, err)
-	mode := fosite.ResponseModeDefault
-	if ar != nil {
-		mode = ar.GetResponseMode()
+// redirectToClient answers the client at its registered redirect URI.
+func (p *Provider) redirectToClient(w http.ResponseWriter, r *http.Request, ar *authorizeRequest, params url.Values) {
+	u, err := url.Parse(ar.redirectURI)
+	if err != nil { // registered URIs parse; this is a broken registration
+		p.serverError(w, r, "redirect URI", err)
+		return
 	}
-	if ar == nil || !ar.IsRedirectURIValid() || (mode != fosite.ResponseModeDefault && mode != fosite.ResponseModeQuery) {
-		rfc := fosite.ErrorToRFC6749Error(err)
-		status := rfc.CodeField
-		if status < 400 || status > 599 {
-			status = http.StatusBadRequest
-		}
-		if status >= 500 {
-			p.message(w, r, status, "Sorry, there is a problem with NHSmail", "Nothing was changed. Try again later.")
-			return
-		}
-		p.message(w, r, status, "The sign-in request was not accepted",
-			"NHSmail could not accept the request from the application that sent you here ("+rfc.ErrorField+"): "+rfc.GetDescription(),
+	q := u.Query()
+	for k, v := range params {
+		q[k] = v
+	}
+	if ar.state != "" {
+		q.Set("state", ar.state)
+	}
+	u.RawQuery = q.Encode()
+	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+}
+
+// authorizeError sends an error back to the client once its redirect URI
+// is known to be registered; anything else (an unknown client, a redirect
+// URI that is not registered) gets a page and no redirect.
+func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar *authorizeRequest, e *authorizeError) {
+	p.log.Debug("nhsmail: authorize refused", "error", e.code, "description", e.description)
+	if ar == nil || e.noRedirect {
+		p.message(w, r, http.StatusBadRequest, "The sign-in request was not accepted",
+			"NHSmail could not accept the request from the application that sent you here ("+e.code+"): "+e.description,
 			"Go back to the application and try again.")
 		return
 	}
-	p.oauth.WriteAuthorizeError(r.Context(), w, ar, err)
-}
-
-// checkAuthorizeRequest adds the simulator's own rules to fosite's: this
-// is an OpenID provider, so the openid scope is required; and the PKCE
-// challenge, which fosite checks only when it issues the code, is checked
-// before anyone is asked for a password.
-func checkAuthorizeRequest(ar fosite.AuthorizeRequester) error {
-	if !ar.GetRequestedScopes().Has("openid") {
-		return fosite.ErrInvalidScope.WithHint("The openid scope is required.")
-	}
-	form := ar.GetRequestForm()
-	if form.Get("code_challenge") == "" || form.Get("code_challenge_method") != "S256" {
-		return fosite.ErrInvalidRequest.WithHint("A PKCE code_challenge with code_challenge_method S256 is required.")
-	}
-	return nil
-}
-
-func promptValues(ar fosite.AuthorizeRequester) map[string]bool {
-	out := map[string]bool{}
-	for _, v := range strings.Fields(ar.GetRequestForm().Get("prompt")) {
-		out[v] = true
-	}
-	return out
-}
-
-// authorizeRequestFrom re-parses an authorize request from its query string,
-// as fosite would on the original GET.
-func (p *Provider) authorizeRequestFrom(r *http.Request, query string) (fosite.AuthorizeRequester, error) {
-	get := r.Clone(r.Context())
-	get.Method = http.MethodGet
-	u := *r.URL
-	u.RawQuery = query
-	get.URL = &u
-	get.Body = http.NoBody
-	get.ContentLength = 0
-	get.Header.Del("Content-Type")
-	get.Form, get.PostForm, get.MultipartForm = nil, nil, nil
-	return p.oauth.NewAuthorizeRequest(r.Context(), get)
+	p.redirectToClient(w, r, ar, url.Values{"error": {e.code}, "error_description": {e.description}})
 }
 
 func (p *Provider) signInModel(w http.ResponseWriter, r *http.Request, query string) views.NHSmailSignInModel {
@@ -290,59 +358,88 @@ func (p *Provider) signInModel(w http.ResponseWriter, r *http.Request, query str
 }
 
 // askConsent shows the consent page for an account that has signed in.
-func (p *Provider) askConsent(w http.ResponseWriter, r *http.Request, query string, acct store.NHSmailAccount, authTime, requestedAt time.Time) {
-	ticket := p.consents.add(pendingConsent{
-		accountID:   acct.ID,
-		query:       query,
-		authTime:    authTime,
-		requestedAt: requestedAt,
+// The page's ticket is kept in the store, so it can be answered after a
+// restart.
+func (p *Provider) askConsent(w http.ResponseWriter, r *http.Request, ar *authorizeRequest, query string, acct store.NHSmailAccount, started time.Time) {
+	ticket := secret.NewToken()
+	err := p.dir.UpdateNHSmailState(func(tx store.NHSmailStateTx) error {
+		return tx.Put(stateConsent, secret.HashToken(ticket), pendingConsent{AccountID: acct.ID, Query: query, AuthTime: started},
+			tx.Now().Add(consentLifespan))
 	})
+	if err != nil {
+		p.serverError(w, r, "consent", err)
+		return
+	}
 	p.render(w, r, http.StatusOK, views.NHSmailConsentPage(views.NHSmailConsentModel{
-		Action:    p.prefix + "/consent",
-		CSRFToken: p.csrfToken(p.csrfSeed(w, r), "consent", ticket),
-		Ticket:    ticket,
-		Email:     acct.Email,
-		Name:      acct.FullName(),
+		Action:     p.prefix + "/consent",
+		CSRFToken:  p.csrfToken(p.csrfSeed(w, r), "consent", ticket),
+		Ticket:     ticket,
+		Email:      acct.Email,
+		Name:       acct.FullName(),
+		ClientName: ar.client.name,
 	}))
+}
+
+// takeConsent spends a consent ticket.
+func (p *Provider) takeConsent(ticket string) (pendingConsent, bool, error) {
+	var pc pendingConsent
+	if ticket == "" {
+		return pc, false, nil
+	}
+	found := false
+	err := p.dir.UpdateNHSmailState(func(tx store.NHSmailStateTx) error {
+		key := secret.HashToken(ticket)
+		err := tx.Get(stateConsent, key, &pc)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		found = true
+		return tx.Delete(stateConsent, key)
+	})
+	return pc, found, err
 }
 
 // Sessions
 
 // signedInAccount returns the account of the browser's simulator session,
-// if it has a live one whose account may still sign in.
-func (p *Provider) signedInAccount(w http.ResponseWriter, r *http.Request) (store.NHSmailAccount, bool, error) {
-	c, err := r.Cookie(SessionCookie)
+// if it has a live one whose account may still sign in, and when the
+// session began.
+func (p *Provider) signedInAccount(w http.ResponseWriter, r *http.Request) (store.NHSmailAccount, time.Time, bool, error) {
+	c, err := r.Cookie(p.cfg.SessionCookie)
 	if err != nil || c.Value == "" {
-		return store.NHSmailAccount{}, false, nil
+		return store.NHSmailAccount{}, time.Time{}, false, nil
 	}
 	hash := secret.HashToken(c.Value)
-	id, err := p.dir.NHSmailSession(hash)
+	id, started, err := p.dir.NHSmailSessionStarted(hash)
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExpired) {
 		p.clearSessionCookie(w)
-		return store.NHSmailAccount{}, false, nil
+		return store.NHSmailAccount{}, time.Time{}, false, nil
 	}
 	if err != nil {
-		return store.NHSmailAccount{}, false, err
+		return store.NHSmailAccount{}, time.Time{}, false, err
 	}
 	acct, err := p.dir.NHSmailAccount(id)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return store.NHSmailAccount{}, false, err
+		return store.NHSmailAccount{}, time.Time{}, false, err
 	}
 	if err != nil || acct.Disabled || acct.Locked {
 		if err := p.dir.DeleteNHSmailSession(hash); err != nil {
-			return store.NHSmailAccount{}, false, err
+			return store.NHSmailAccount{}, time.Time{}, false, err
 		}
 		p.clearSessionCookie(w)
-		return store.NHSmailAccount{}, false, nil
+		return store.NHSmailAccount{}, time.Time{}, false, nil
 	}
-	return acct, true, nil
+	return acct, started, true, nil
 }
 
 // startSession signs the browser in to the simulator, replacing any
 // session it had. The server record lasts SessionLifespan either way; only
 // on a private computer does the cookie outlive the browser.
 func (p *Provider) startSession(w http.ResponseWriter, r *http.Request, accountID uint64, private bool) error {
-	if old, err := r.Cookie(SessionCookie); err == nil && old.Value != "" {
+	if old, err := r.Cookie(p.cfg.SessionCookie); err == nil && old.Value != "" {
 		if err := p.dir.DeleteNHSmailSession(secret.HashToken(old.Value)); err != nil {
 			return err
 		}
@@ -351,7 +448,7 @@ func (p *Provider) startSession(w http.ResponseWriter, r *http.Request, accountI
 	if err := p.dir.CreateNHSmailSession(secret.HashToken(token), accountID, p.cfg.Now().Add(SessionLifespan)); err != nil {
 		return err
 	}
-	c := p.cookie(SessionCookie, token)
+	c := p.cookie(p.cfg.SessionCookie, token)
 	if private {
 		// Max-Age rather than Expires: the browser's clock, not ours, counts.
 		c.MaxAge = int(SessionLifespan / time.Second)
@@ -361,7 +458,7 @@ func (p *Provider) startSession(w http.ResponseWriter, r *http.Request, accountI
 }
 
 func (p *Provider) clearSessionCookie(w http.ResponseWriter) {
-	c := p.cookie(SessionCookie, "")
+	c := p.cookie(p.cfg.SessionCookie, "")
 	c.MaxAge = -1
 	http.SetCookie(w, c)
 }
@@ -389,11 +486,11 @@ const csrfSeedLen = 22
 // csrfSeed returns the browser's CSRF cookie value, setting a new one when
 // it has none.
 func (p *Provider) csrfSeed(w http.ResponseWriter, r *http.Request) string {
-	if c, err := r.Cookie(CSRFCookie); err == nil && len(c.Value) == csrfSeedLen {
+	if c, err := r.Cookie(p.cfg.CSRFCookie); err == nil && len(c.Value) == csrfSeedLen {
 		return c.Value
 	}
 	seed := base64.RawURLEncoding.EncodeToString(randomBytes(16))
-	http.SetCookie(w, p.cookie(CSRFCookie, seed))
+	http.SetCookie(w, p.cookie(p.cfg.CSRFCookie, seed))
 	return seed
 }
 
@@ -404,7 +501,7 @@ func (p *Provider) csrfToken(seed, purpose, binding string) string {
 }
 
 func (p *Provider) csrfValid(r *http.Request, purpose, binding string) bool {
-	c, err := r.Cookie(CSRFCookie)
+	c, err := r.Cookie(p.cfg.CSRFCookie)
 	if err != nil || len(c.Value) != csrfSeedLen {
 		return false
 	}
@@ -438,57 +535,4 @@ func (p *Provider) formExpired(w http.ResponseWriter, r *http.Request, query str
 	p.messageWithLink(w, r, http.StatusForbidden, "Your sign-in page has expired", link,
 		"For your security the form could not be accepted and you were not signed in.",
 		"Go back to CQRS and select Sign In again.")
-}
-
-// Consent tickets
-
-// pendingConsent is a signed-in account waiting at the consent page.
-type pendingConsent struct {
-	accountID   uint64
-	query       string
-	authTime    time.Time
-	requestedAt time.Time
-	expires     time.Time
-}
-
-// consentTickets holds pending consents in memory, under the SHA-256 of
-// their single-use ticket; a restart simply sends the user to sign in again.
-type consentTickets struct {
-	mu      sync.Mutex
-	now     func() time.Time
-	pending map[string]pendingConsent
-}
-
-func newConsentTickets(now func() time.Time) *consentTickets {
-	return &consentTickets{now: now, pending: map[string]pendingConsent{}}
-}
-
-func (c *consentTickets) add(pc pendingConsent) string {
-	ticket := secret.NewToken()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.now()
-	for k, old := range c.pending {
-		if !now.Before(old.expires) {
-			delete(c.pending, k)
-		}
-	}
-	pc.expires = now.Add(consentLifespan)
-	c.pending[string(secret.HashToken(ticket))] = pc
-	return ticket
-}
-
-func (c *consentTickets) take(ticket string) (pendingConsent, bool) {
-	if ticket == "" {
-		return pendingConsent{}, false
-	}
-	key := string(secret.HashToken(ticket))
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	pc, ok := c.pending[key]
-	delete(c.pending, key)
-	if !ok || !c.now().Before(pc.expires) {
-		return pendingConsent{}, false
-	}
-	return pc, true
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -63,6 +64,7 @@ var (
 	keyNHSmailSigningKey   = []byte("signing-key")
 	keyNHSmailTenant       = []byte("tenant-id")
 	keyNHSmailClientSecret = []byte("client-secret")
+	keyNHSmailRetiredKeys  = []byte("signing-keys-retired")
 )
 
 // errNHSmailNoEmail refuses an account without the address it signs in with.
@@ -286,6 +288,105 @@ func (s *Store) NHSmailSigningKey() (*rsa.PrivateKey, error) {
 	return key, nil
 }
 
+// retiredKeyLifespan is how long a replaced signing key stays published:
+// long enough for every token it signed to expire and for relying parties
+// that cached the old key set to fetch the new one.
+const retiredKeyLifespan = 24 * time.Hour
+
+// nhsmailRetiredKey is a signing key replaced by a rotation.
+type nhsmailRetiredKey struct {
+	DER     []byte    `json:"der"`
+	Retired time.Time `json:"retired"`
+}
+
+// NHSmailSigningKeys returns the key that signs now and the replaced keys
+// still published (newest first), making the current key at the first call.
+func (s *Store) NHSmailSigningKeys() (*rsa.PrivateKey, []*rsa.PrivateKey, error) {
+	current, err := s.NHSmailSigningKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	var retired []nhsmailRetiredKey
+	err = s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketNHSmailMeta).Get(keyNHSmailRetiredKeys); v != nil {
+			return json.Unmarshal(v, &retired)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: NHSmail signing keys: %w", err)
+	}
+	now := s.now()
+	var out []*rsa.PrivateKey
+	for _, r := range retired {
+		if now.Sub(r.Retired) >= retiredKeyLifespan {
+			continue
+		}
+		key, err := parseRSAKey(r.DER)
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, key)
+	}
+	return current, out, nil
+}
+
+// RotateNHSmailSigningKey makes a new signing key; the one it replaces
+// stays published for a day, so tokens it signed still verify.
+func (s *Store) RotateNHSmailSigningKey() error {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return fmt.Errorf("store: rotate NHSmail signing key: %w", err)
+	}
+	fresh, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return fmt.Errorf("store: rotate NHSmail signing key: %w", err)
+	}
+	now := s.now()
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketNHSmailMeta)
+		var retired []nhsmailRetiredKey
+		if v := meta.Get(keyNHSmailRetiredKeys); v != nil {
+			if err := json.Unmarshal(v, &retired); err != nil {
+				return err
+			}
+		}
+		kept := []nhsmailRetiredKey{}
+		if old := meta.Get(keyNHSmailSigningKey); old != nil {
+			kept = append(kept, nhsmailRetiredKey{DER: bytes.Clone(old), Retired: now})
+		}
+		for _, r := range retired {
+			if now.Sub(r.Retired) < retiredKeyLifespan {
+				kept = append(kept, r)
+			}
+		}
+		list, err := json.Marshal(kept)
+		if err != nil {
+			return err
+		}
+		if err := meta.Put(keyNHSmailRetiredKeys, list); err != nil {
+			return err
+		}
+		return meta.Put(keyNHSmailSigningKey, fresh)
+	})
+	if err != nil {
+		return fmt.Errorf("store: rotate NHSmail signing key: %w", err)
+	}
+	return nil
+}
+
+func parseRSAKey(der []byte) (*rsa.PrivateKey, error) {
+	parsed, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("store: NHSmail signing key: %w", err)
+	}
+	key, ok := parsed.(*rsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("store: NHSmail signing key is a %T, not RSA", parsed)
+	}
+	return key, nil
+}
+
 // NHSmailTenantID returns the simulated directory's tenant ID, made once.
 func (s *Store) NHSmailTenantID() (string, error) {
 	var id string
@@ -339,20 +440,27 @@ func (s *Store) CreateNHSmailSession(hash []byte, accountID uint64, expires time
 // NHSmailSession returns the account a simulator session belongs to. A
 // session past its expiry is deleted and reported as ErrExpired.
 func (s *Store) NHSmailSession(hash []byte) (uint64, error) {
+	id, _, err := s.NHSmailSessionStarted(hash)
+	return id, err
+}
+
+// NHSmailSessionStarted is NHSmailSession with the time the session began
+// (when the password was checked), which max_age is measured from.
+func (s *Store) NHSmailSessionStarted(hash []byte) (uint64, time.Time, error) {
 	var rec nhsmailSession
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return getJSON(tx.Bucket(bucketNHSmailSessions), hash, &rec)
 	})
 	if err != nil {
-		return 0, fmt.Errorf("store: NHSmail session: %w", err)
+		return 0, time.Time{}, fmt.Errorf("store: NHSmail session: %w", err)
 	}
 	if !s.now().Before(rec.Expires) {
 		if err := s.DeleteNHSmailSession(hash); err != nil {
-			return 0, err
+			return 0, time.Time{}, err
 		}
-		return 0, fmt.Errorf("store: NHSmail session: %w", ErrExpired)
+		return 0, time.Time{}, fmt.Errorf("store: NHSmail session: %w", ErrExpired)
 	}
-	return rec.AccountID, nil
+	return rec.AccountID, rec.Created, nil
 }
 
 // DeleteNHSmailSession ends a simulator session.
@@ -366,9 +474,19 @@ func (s *Store) DeleteNHSmailSession(hash []byte) error {
 	return nil
 }
 
-// DeleteExpiredNHSmailSessions removes simulator sessions past their expiry;
-// bbolt has no TTL, so the app sweeps now and then.
+// DeleteExpiredNHSmailSessions removes simulator sessions past their expiry,
+// and the provider's expired state (codes, consent tickets, access tokens)
+// with them; bbolt has no TTL, so the app sweeps now and then.
 func (s *Store) DeleteExpiredNHSmailSessions() (int, error) {
+	swept, err := s.DeleteExpiredNHSmailState()
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.deleteExpiredNHSmailSessions()
+	return n + swept, err
+}
+
+func (s *Store) deleteExpiredNHSmailSessions() (int, error) {
 	now := s.now()
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,6 +16,9 @@ type SSOPending struct {
 	Verifier string    `json:"verifier"` // PKCE code verifier
 	Next     string    `json:"next"`
 	Expires  time.Time `json:"expires"`
+	// Used marks a request whose answer has come back: kept until it
+	// expires so a reload can be told it was already used.
+	Used bool `json:"used,omitempty"`
 }
 
 // PutSSOPending records a sign-on request and drops ones that have expired.
@@ -38,7 +42,10 @@ func (s *Store) TakeSSOPending(stateHash []byte) (SSOPending, error) {
 		if err := getJSON(b, stateHash, &p); err != nil {
 			return err
 		}
-		return b.Delete(stateHash)
+		if p.Used {
+			return ErrNotFound
+		}
+		return putJSON(b, stateHash, SSOPending{Used: true, Expires: p.Expires})
 	})
 	if err != nil {
 		return SSOPending{}, fmt.Errorf("store: sso request: %w", err)
@@ -48,6 +55,22 @@ func (s *Store) TakeSSOPending(stateHash []byte) (SSOPending, error) {
 		return SSOPending{}, fmt.Errorf("store: sso request: %w", ErrExpired)
 	}
 	return p, nil
+}
+
+// SSOStateUsed reports whether a sign-on request's answer has already been
+// taken (and the request has not yet expired).
+func (s *Store) SSOStateUsed(stateHash []byte) (bool, error) {
+	var p SSOPending
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return getJSON(tx.Bucket(bucketSSOPending), stateHash, &p)
+	})
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: sso request: %w", err)
+	}
+	return p.Used && s.now().Before(p.Expires), nil
 }
 
 // UserBySSOSubject finds the account linked to a provider's stable subject.

@@ -229,7 +229,7 @@ func NoCQRSAccountPage(p Page, email string, h HelpDesk) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, " <p>Ask your CQRS User Administrator to set you up on CQRS with this email address, or contact the CQRS help desk.</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, " <p>Ask your CQRS User Administrator to set you up on CQRS with this email address, or contact the CQRS help desk.</p><p><a href=\"/sso/start?prompt=select_account\" data-testid=\"no-account-other\">Sign in with a different NHSmail account</a></p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -1,0 +1,123 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// NHSmailApplication is a relying party the system administrator has
+// registered with the NHSmail simulator, besides CQRS itself: a developer's
+// own app that signs in against a local NHSmail.
+type NHSmailApplication struct {
+	ClientID string `json:"client_id"` // a GUID, as Entra ID's application IDs
+	Name     string `json:"name"`
+	// SecretHash is the SHA-256 of a confidential client's secret, which is
+	// shown once and never stored; empty for a public client (PKCE only).
+	SecretHash   []byte    `json:"secret_hash,omitempty"`
+	RedirectURIs []string  `json:"redirect_uris"`
+	Created      time.Time `json:"created"`
+}
+
+// Public reports whether the application has no secret.
+func (a NHSmailApplication) Public() bool { return len(a.SecretHash) == 0 }
+
+// bucketNHSmailApps is nested in the simulator's meta bucket, which a
+// training reset keeps: registrations are set-up, not class data.
+var bucketNHSmailApps = []byte("applications")
+
+var errNHSmailAppIncomplete = errors.New("store: an NHSmail application needs a name and a redirect URI")
+
+// CreateNHSmailApplication registers an application under a new client ID.
+func (s *Store) CreateNHSmailApplication(a NHSmailApplication) (NHSmailApplication, error) {
+	a.Name = strings.TrimSpace(a.Name)
+	if a.Name == "" || len(a.RedirectURIs) == 0 {
+		return NHSmailApplication{}, errNHSmailAppIncomplete
+	}
+	id, err := newObjectID()
+	if err != nil {
+		return NHSmailApplication{}, fmt.Errorf("store: create NHSmail application: %w", err)
+	}
+	a.ClientID, a.Created = id, s.now()
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.Bucket(bucketNHSmailMeta).CreateBucketIfNotExists(bucketNHSmailApps)
+		if err != nil {
+			return err
+		}
+		if b.Get([]byte(a.ClientID)) != nil {
+			return ErrConflict
+		}
+		return putJSON(b, []byte(a.ClientID), a)
+	})
+	if err != nil {
+		return NHSmailApplication{}, fmt.Errorf("store: create NHSmail application: %w", err)
+	}
+	return a, nil
+}
+
+// NHSmailApplication returns a registered application by client ID.
+func (s *Store) NHSmailApplication(clientID string) (NHSmailApplication, error) {
+	var a NHSmailApplication
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketNHSmailMeta).Bucket(bucketNHSmailApps)
+		if b == nil {
+			return ErrNotFound
+		}
+		return getJSON(b, []byte(clientID), &a)
+	})
+	if err != nil {
+		return NHSmailApplication{}, fmt.Errorf("store: NHSmail application: %w", err)
+	}
+	return a, nil
+}
+
+// NHSmailApplications lists the registered applications by name.
+func (s *Store) NHSmailApplications() ([]NHSmailApplication, error) {
+	var out []NHSmailApplication
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketNHSmailMeta).Bucket(bucketNHSmailApps)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(_, v []byte) error {
+			var a NHSmailApplication
+			if err := json.Unmarshal(v, &a); err != nil {
+				return err
+			}
+			out = append(out, a)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: NHSmail applications: %w", err)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if c := strings.Compare(strings.ToLower(out[i].Name), strings.ToLower(out[j].Name)); c != 0 {
+			return c < 0
+		}
+		return out[i].ClientID < out[j].ClientID
+	})
+	return out, nil
+}
+
+// DeleteNHSmailApplication removes a registration; its codes and tokens
+// stop working, since the provider no longer knows the client.
+func (s *Store) DeleteNHSmailApplication(clientID string) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketNHSmailMeta).Bucket(bucketNHSmailApps)
+		if b == nil || b.Get([]byte(clientID)) == nil {
+			return ErrNotFound
+		}
+		return b.Delete(bytes.Clone([]byte(clientID)))
+	})
+	if err != nil {
+		return fmt.Errorf("store: delete NHSmail application: %w", err)
+	}
+	return nil
+}
