@@ -205,6 +205,8 @@ type app struct {
 	nhsmailServer http.Handler
 	// training is the store's training side; nil outside training mode.
 	training TrainingStore
+	// progress is where each learner is in the job aid, for the class board.
+	progress *classProgress
 }
 
 // New builds the Fiber application; main and the tests call it the same way.

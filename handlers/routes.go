@@ -20,6 +20,9 @@ const localSessionID = "session-id"
 func (a *app) routes(f *fiber.App) {
 	f.Use(recover.New())
 	f.Use(securityHeaders, a.hostAllowed)
+	if a.cfg.Demo {
+		f.Use(a.watchLearners) // the class board's view of each learner
+	}
 
 	static, _ := fs.Sub(assets.Static, "static")
 	f.Use("/assets", func(c *fiber.Ctx) error {

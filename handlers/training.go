@@ -77,6 +77,7 @@ type TrainingStore interface {
 	RestoreSnapshot(name string, keep *store.KeepSignedIn, event store.AuditEvent) (time.Duration, error)
 	SetNHSmailPassword(id uint64, hash string) error
 	SetTrainerPassword(userID, hash string, event store.AuditEvent) error
+	ClassroomStore
 }
 
 // initTraining switches training mode on: the training store, the shared
@@ -97,6 +98,7 @@ func (a *app) initTraining() error {
 		return errors.New("handlers: training mode needs Config.TrainerPassword, the trainer's password for this run")
 	}
 	a.training = ts
+	a.progress = newClassProgress(time.Now)
 	a.cfg.Now = a.cfg.Clock.Now
 	a.cfg.SMTPEnabled = false
 	off, err := ts.ClockOffset()
@@ -160,6 +162,10 @@ func (a *app) trainingRoutes(f fiberRouter) {
 	f.Post("/training/trainer/cohort", signedIn, sysAdmin, a.trainerCohort)
 	f.Post("/training/trainer/snapshots", signedIn, sysAdmin, a.trainerSaveSnapshot)
 	f.Post("/training/trainer/snapshots/restore", signedIn, sysAdmin, a.trainerRestoreSnapshot)
+	f.Get("/training/board", signedIn, sysAdmin, a.classBoard)
+	f.Get("/training/board/rows", signedIn, sysAdmin, a.classBoardRows)
+	f.Get("/training/board.csv", signedIn, sysAdmin, a.classBoardCSV)
+	f.Post("/training/trainer/learners/:id/:action", signedIn, sysAdmin, a.trainerLearnerAction)
 }
 
 // fiberRouter is the part of *fiber.App the training routes use.
@@ -577,7 +583,9 @@ func (a *app) trainingChrome(c *fiber.Ctx, title string) *views.TrainingChrome {
 		t.Return = string(c.Request().URI().RequestURI())
 	}
 	current := map[string]bool{}
-	for _, id := range jobAidCurrent(c.Path(), title) {
+	steps := jobAidCurrent(c.Path(), title)
+	a.noteLearnerPage(c, steps, title)
+	for _, id := range steps {
 		current[id] = true
 	}
 	for _, s := range jobAidSteps {
@@ -753,6 +761,7 @@ func (a *app) trainerReset(c *fiber.Ctx) error {
 	if err := a.resetTraining(c.Context(), a.keepTrainer(c), event); err != nil {
 		return err
 	}
+	a.progress.clear()
 	a.wakeMailer()
 	a.log.Info("training data reset", "by", u.UserID)
 	return redirect(c, "/training/trainer?notice=reset")
@@ -844,6 +853,7 @@ func (a *app) trainerRestoreSnapshot(c *fiber.Ctx) error {
 		return err
 	}
 	a.cfg.Clock.SetOffset(off)
+	a.progress.clear()
 	if err := a.setTrainerPassword(c.Context(), "the trainer password printed at start, kept across a snapshot restore"); err != nil {
 		return err
 	}

@@ -122,6 +122,9 @@ type Learner struct {
 	NHSmailEmail string    `json:"nhsmail_email"`
 	Cohort       bool      `json:"cohort"` // made by the trainer's cohort sheet
 	Created      time.Time `json:"created"`
+	// NoCQRSNHSmailID is the learner's second NHSmail account, with no
+	// CQRS account behind it, once the trainer has given them one.
+	NoCQRSNHSmailID uint64 `json:"nocqrs_nhsmail_id,omitempty"`
 }
 
 // NewLearner is a learner prepared for CreateLearners: the token's hash
