@@ -69,7 +69,9 @@ func TestLearnerLockAndResetRunOnTheirClock(t *testing.T) {
 	if _, err := s.MoveLearnerClock(a.ID, 72*time.Hour, AuditEvent{Type: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	notice := func(u User, expires time.Time) (Email, []byte) { return Email{Kind: "lockout", Subject: "locked"}, hashOf(130) }
+	notice := func(u User, expires time.Time) (Email, []byte) {
+		return Email{Kind: "lockout", Subject: "locked"}, hashOf(130)
+	}
 	u, err := s.LockLearner(a.ID, 5, time.Hour, notice, AuditEvent{Type: "x"})
 	if err != nil {
 		t.Fatal(err)
