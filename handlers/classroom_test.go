@@ -1,11 +1,16 @@
 package handlers
 
 import (
+	"encoding/csv"
 	"fmt"
+	"net"
 	"net/url"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/cqrs-local/cqrs-signin/nhsmail"
 	"github.com/cqrs-local/cqrs-signin/store"
 )
 
@@ -25,10 +30,12 @@ func (c *client) registeredLearner(pw string) store.User {
 	return u
 }
 
+var anyRegisterLink = regexp.MustCompile(`https?://[^/\s]+(/register\?token=[A-Za-z0-9_-]+)`)
+
 // learnerLink is the registration link in u's newest registration email.
 func (e *testEnv) learnerLink(u store.User) string {
 	e.t.Helper()
-	m := registerLink.FindStringSubmatch(e.newestEmail(u, "registration").Text)
+	m := anyRegisterLink.FindStringSubmatch(e.newestEmail(u, "registration").Text)
 	if m == nil {
 		e.t.Fatalf("no registration link for %s", u.UserID)
 	}
@@ -80,4 +87,299 @@ func TestLearnerClockMovesOneLearnerOnly(t *testing.T) {
 	r = tr.get(fmt.Sprintf("/training/board?learner=%d", ua.ID))
 	wantText(t, r, "+3 days on the class")
 	wantStatus(t, a.learnerAction(ub, "clock-72h"), 403)
+}
+
+// newClassroomEnv is training mode with the embedded NHSmail simulator,
+// served on a real loopback listener so the single sign-on round trip is
+// the real one: the browser side goes through app.Test with the
+// listener's address as its Host, the token exchange over the network.
+func newClassroomEnv(t *testing.T) *testEnv {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	e := newEnv(t, func(c *Config) {
+		c.Demo, c.TrainerPassword = true, NewTrainerPassword()
+		c.SignInRateLimit, c.ResetRateLimit, c.LearnerRateLimit = 0, 0, 0
+		c.BaseURL = base
+	})
+	secretKey, err := e.store.NHSmailClientSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Tokens are issued and checked on real time, as in main.
+	e.cfg.SSO = SSOConfig{Issuer: base + "/nhsmail", ClientID: "cqrs", ClientSecret: secretKey, RedirectURL: base + "/sso/callback", ProviderName: "NHSmail", Now: time.Now}
+	sim, err := nhsmail.New(nilLogger(), nhsmail.Config{Issuer: e.cfg.SSO.Issuer, ClientID: "cqrs", ClientSecret: secretKey,
+		RedirectURIs: []string{e.cfg.SSO.RedirectURL}, JobAid: true, Now: time.Now}, e.store, e.hasher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.app, err = New(nilLogger(), e.cfg, Deps{Store: e.store, Hasher: e.hasher, NHSmail: sim, NHSmailDirectory: e.store}); err != nil {
+		t.Fatal(err)
+	}
+	go e.app.Listener(ln)
+	t.Cleanup(func() { e.app.ShutdownWithTimeout(5 * time.Second) })
+	return e
+}
+
+// classroomClient is a browser on the classroom env's own address.
+func (e *testEnv) classroomClient() *client {
+	c := e.client()
+	c.host = strings.TrimPrefix(e.cfg.BaseURL, "http://")
+	return c
+}
+
+// localPath is a redirect's target without this site's origin.
+func (c *client) localPath(r response) string {
+	c.env.t.Helper()
+	loc := r.Header.Get("Location")
+	if loc == "" {
+		c.env.t.Fatalf("no redirect: %d %s", r.StatusCode, excerpt(r.body))
+	}
+	return strings.TrimPrefix(loc, "http://"+c.host)
+}
+
+// nhsmailSignIn presses Sign In on the CQRS Login page and signs in to the
+// NHSmail simulator as email; it returns the simulator's answer when it
+// refuses, else CQRS's answer to the callback.
+func (c *client) nhsmailSignIn(email, password string) response {
+	t := c.env.t
+	t.Helper()
+	r := c.get("/sso/start")
+	wantStatus(t, r, 303)
+	r = c.get(c.localPath(r))
+	wantStatus(t, r, 200)
+	form := r.doc(t).Find(`[data-testid="nhsmail-form"]`)
+	action, _ := form.Attr("action")
+	token, _ := form.Find(`[name="csrf_token"]`).Attr("value")
+	query, _ := form.Find(`[name="query"]`).Attr("value")
+	r = c.post(action, url.Values{"csrf_token": {token}, "query": {query}, "email": {email}, "password": {password}})
+	if r.StatusCode != 302 && r.StatusCode != 303 {
+		return r
+	}
+	return c.get(c.localPath(r))
+}
+
+// boardRow is a learner's row of the live board, as text.
+func boardRow(t *testing.T, r response, userID string) string {
+	t.Helper()
+	row := r.doc(t).Find(`[data-testid="board-row-` + userID + `"]`)
+	if row.Length() != 1 {
+		t.Fatalf("no board row for %s in %s", userID, excerpt(r.body))
+	}
+	return strings.Join(strings.Fields(row.Text()), " ")
+}
+
+// TestLearnerButtonsShowTheDocumentedPages: each per-learner button, then
+// the learner's own browser sees the page the documents describe, and the
+// board names the error.
+func TestLearnerButtonsShowTheDocumentedPages(t *testing.T) {
+	e := newClassroomEnv(t)
+	tr := e.classroomClient()
+	wantStatus(t, tr.signIn(TrainerUserID, e.cfg.TrainerPassword, ""), 303)
+
+	t.Run("lock their CQRS account", func(t *testing.T) {
+		c := e.classroomClient()
+		u := c.registeredLearner("Harbour!2026x")
+		r := tr.learnerAction(u, "lock")
+		wantStatus(t, r, 303)
+		wantText(t, tr.get(c.localPath(r)), "Lock their CQRS account done for "+u.UserID)
+		r = c.signIn(u.UserID, "Harbour!2026x", "")
+		wantStatus(t, r, 401)
+		wantText(t, r, signInFailed)
+		if m := e.newestEmail(u, "lockout"); m.Subject != "Your CQRS account is locked" {
+			t.Errorf("lockout email = %q", m.Subject)
+		}
+		wantText(t, c.get("/training/mailbox"), "Your CQRS account is locked")
+		if row := boardRow(t, tr.get("/training/board/rows"), u.UserID); !strings.Contains(row, errLocked) {
+			t.Errorf("board row = %q, want the lock", row)
+		}
+		// Pressed again: nothing changes, and the trainer is told why.
+		wantStatus(t, tr.learnerAction(u, "lock"), 409)
+	})
+
+	t.Run("expire their registration link", func(t *testing.T) {
+		c := e.classroomClient()
+		id, _ := c.startLearner()
+		u, _ := e.store.UserByUserID(id)
+		link := e.learnerLink(u)
+		wantStatus(t, tr.learnerAction(u, "expire-link"), 303)
+		r := c.get(link)
+		if r.StatusCode == 303 {
+			r = c.get(c.localPath(r))
+		}
+		wantStatus(t, r, 410)
+		wantText(t, r, "This registration link has expired")
+		if row := boardRow(t, tr.get("/training/board"), u.UserID); !strings.Contains(row, errLinkExpired) {
+			t.Errorf("board row = %q", row)
+		}
+		// Another learner's link still works.
+		other := e.classroomClient()
+		oid, _ := other.startLearner()
+		ou, _ := e.store.UserByUserID(oid)
+		wantStatus(t, other.get(e.learnerLink(ou)), 303)
+	})
+
+	t.Run("an NHSmail account with no CQRS account", func(t *testing.T) {
+		c := e.classroomClient()
+		id, nhsmailPassword := c.startLearner()
+		u, _ := e.store.UserByUserID(id)
+		wantStatus(t, tr.learnerAction(u, "nocqrs"), 303)
+		address := id + ".nocqrs@nhs.net"
+		wantText(t, c.get("/training"), address)
+		r := c.nhsmailSignIn(address, nhsmailPassword)
+		wantStatus(t, r, 403)
+		wantText(t, r, "support@cqrs.co.uk")
+		wantCurrentStep(t, r, "sso-5")
+		if row := boardRow(t, tr.get("/training/board"), id); !strings.Contains(row, errNoCQRS) {
+			t.Errorf("board row = %q", row)
+		}
+	})
+
+	t.Run("lock their NHSmail account", func(t *testing.T) {
+		c := e.classroomClient()
+		id, nhsmailPassword := c.startLearner()
+		u, _ := e.store.UserByUserID(id)
+		wantStatus(t, tr.learnerAction(u, "lock-nhsmail"), 303)
+		r := c.nhsmailSignIn(id+"@nhs.net", nhsmailPassword)
+		wantStatus(t, r, 403)
+		wantText(t, r, "Your NHSmail account is locked.")
+		if row := boardRow(t, tr.get("/training/board"), id); !strings.Contains(row, errNHSmailLocked) {
+			t.Errorf("board row = %q", row)
+		}
+		// A wrong NHSmail password is its own error on the board.
+		wantStatus(t, c.nhsmailSignIn(id+"@nhs.net", "not-it"), 401)
+		if row := boardRow(t, tr.get("/training/board"), id); !strings.Contains(row, errNHSmailPassword) {
+			t.Errorf("board row = %q", row)
+		}
+	})
+
+	t.Run("reset them to the start", func(t *testing.T) {
+		c := e.classroomClient()
+		u := c.registeredLearner("Harbour!2026x")
+		wantStatus(t, tr.learnerAction(u, "clock-72h"), 303)
+		wantStatus(t, tr.learnerAction(u, "reset"), 303)
+		wantStatus(t, c.signIn(u.UserID, "Harbour!2026x", ""), 401)
+		r := c.get("/training/mailbox")
+		if n := r.doc(t).Find(`[data-testid="learner-emails"] li`).Length(); n != 2 {
+			t.Errorf("mailbox has %d emails, want the first and the new registration email", n)
+		}
+		wantStatus(t, c.get(e.learnerLink(u)), 303)
+		r = c.get("/register")
+		wantStatus(t, r, 200)
+		wantCurrentStep(t, r, "ja-2")
+		if u2, _ := e.store.User(u.ID); u2.ClockOffset != 0 || u2.PasswordHash != "" {
+			t.Errorf("after reset: %+v", u2)
+		}
+	})
+
+	t.Run("not a learner", func(t *testing.T) {
+		active, _ := e.store.UserByUserID("trn.active")
+		wantStatus(t, tr.learnerAction(active, "lock"), 404)
+		wantStatus(t, tr.post(fmt.Sprintf("/training/trainer/learners/%d/explode", active.ID), url.Values{"csrf_token": {tr.csrf("/training/board")}}), 404)
+	})
+}
+
+// TestClassBoardShowsEachLearner: learners walk different distances; the
+// board (page and live fragment alike) shows each one's step, how long on
+// it, the last error and the steps done, the summary counts them, a long
+// stay stands out, the CSV holds the same rows, and no password or link is
+// ever on it.
+func TestClassBoardShowsEachLearner(t *testing.T) {
+	e := newClassroomEnv(t)
+	tr := e.classroomClient()
+	wantStatus(t, tr.signIn(TrainerUserID, e.cfg.TrainerPassword, ""), 303)
+	wantText(t, tr.get("/training/board"), "No learners yet")
+
+	// One only opens their mailbox.
+	mailbox := e.classroomClient()
+	idMailbox, pwMailbox := mailbox.startLearner()
+	wantStatus(t, mailbox.get("/training/mailbox"), 200)
+	// One breaks a policy rule, registers, mistypes, then signs in.
+	walker := e.classroomClient()
+	idWalker, pwWalker := walker.startLearner()
+	uWalker, _ := e.store.UserByUserID(idWalker)
+	link := e.learnerLink(uWalker)
+	wantStatus(t, walker.get(link), 303)
+	wantStatus(t, walker.post("/register", url.Values{"password": {"short"}, "confirm_password": {"short"}, "csrf_token": {walker.csrf("/register")}}), 422)
+	rows := tr.get("/training/board/rows")
+	if row := boardRow(t, rows, idWalker); !strings.Contains(row, errPolicy) || !strings.Contains(row, "Job aid 2") {
+		t.Errorf("walker after a policy failure: %q", row)
+	}
+	wantStatus(t, walker.post("/register", url.Values{"password": {"Harbour!2026x"}, "confirm_password": {"Harbour!2026x"}, "csrf_token": {walker.csrf("/register")}}), 303)
+	wantStatus(t, walker.signIn(idWalker, "Wrong!2026x", ""), 401)
+	if row := boardRow(t, tr.get("/training/board/rows"), idWalker); !strings.Contains(row, errWrongPassword) {
+		t.Errorf("walker after a wrong password: %q", row)
+	}
+	wantStatus(t, walker.signIn(idWalker, "Harbour!2026x", ""), 303)
+	wantStatus(t, walker.get("/messages"), 200)
+	// One signs in with NHSmail but has no CQRS account yet (not registered).
+	sso := e.classroomClient()
+	idSSO, pwSSO := sso.startLearner()
+	r := sso.nhsmailSignIn(idSSO+"@nhs.net", pwSSO)
+	wantStatus(t, r, 403)
+
+	page := tr.get("/training/board")
+	wantStatus(t, page, 200)
+	for _, r := range []response{page, tr.get("/training/board/rows")} {
+		if row := boardRow(t, r, idMailbox); !strings.Contains(row, "Job aid 1") || strings.Contains(row, "Stuck") {
+			t.Errorf("mailbox learner: %q", row)
+		}
+		if row := boardRow(t, r, idWalker); !strings.Contains(row, "SSO 3") || !strings.Contains(row, errWrongPassword) {
+			t.Errorf("walker: %q", row)
+		}
+		if row := boardRow(t, r, idSSO); !strings.Contains(row, "SSO 5") || !strings.Contains(row, errNoCQRS) {
+			t.Errorf("NHSmail learner: %q", row)
+		}
+		d := r.doc(t)
+		for id, want := range map[string]string{"joined": "3", "registered": "1", "legacy": "1", "nhsmail": "0"} {
+			if got := strings.TrimSpace(d.Find(`[data-testid="summary-` + id + `"]`).Text()); got != want {
+				t.Errorf("summary %s = %q, want %s", id, got, want)
+			}
+		}
+		for _, secretText := range []string{pwMailbox, pwWalker, pwSSO, "Harbour!2026x", e.cfg.TrainerPassword, "token="} {
+			if strings.Contains(r.body, secretText) {
+				t.Errorf("the board shows %q", secretText)
+			}
+		}
+	}
+	// The walker's done steps include registering (job aid 1 and 2).
+	done := page.doc(t).Find(`[data-testid="board-row-` + idWalker + `"] td`)
+	if !strings.Contains(done.Text(), "Job aid 1 done") || !strings.Contains(done.Text(), "Job aid 2 done") || !strings.Contains(done.Text(), "SSO 5 not done") {
+		t.Errorf("walker's done steps: %q", done.Text())
+	}
+	// The live part polls itself every second with htmx.
+	if live := page.doc(t).Find(`#class-board[hx-get="/training/board/rows"][hx-trigger="every 1s"]`); live.Length() != 1 {
+		t.Error("the board does not update itself")
+	}
+
+	// Four minutes on the mailbox step: stuck, and it stands out.
+	e.clock.Advance(4 * time.Minute)
+	if row := boardRow(t, tr.get("/training/board/rows"), idMailbox); !strings.Contains(row, "Stuck 4 minutes") {
+		t.Errorf("a learner 4 minutes on one step: %q", row)
+	}
+	// Signed in is the end of the walk: never stuck.
+	if row := boardRow(t, tr.get("/training/board/rows"), idWalker); strings.Contains(row, "Stuck") {
+		t.Errorf("a signed-in learner is stuck: %q", row)
+	}
+
+	// The CSV holds the same rows.
+	r = tr.get("/training/board.csv")
+	wantStatus(t, r, 200)
+	records, err := csv.NewReader(strings.NewReader(r.body)).ReadAll()
+	if err != nil || len(records) != 4 {
+		t.Fatalf("CSV = %d records, %v:\n%s", len(records), err, r.body)
+	}
+	byLearner := map[string][]string{}
+	for _, rec := range records[1:] {
+		byLearner[rec[0]] = rec
+	}
+	if rec := byLearner[idWalker]; rec == nil || rec[5] != errWrongPassword || rec[2] != "SSO 3" {
+		t.Errorf("walker's CSV line = %q", rec)
+	}
+	if rec := byLearner[idMailbox]; rec == nil || rec[4] != "yes" {
+		t.Errorf("mailbox learner's CSV line = %q", rec)
+	}
 }

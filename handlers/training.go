@@ -98,7 +98,7 @@ func (a *app) initTraining() error {
 		return errors.New("handlers: training mode needs Config.TrainerPassword, the trainer's password for this run")
 	}
 	a.training = ts
-	a.progress = newClassProgress(time.Now)
+	a.progress = newClassProgress(a.cfg.Clock.Base)
 	a.cfg.Now = a.cfg.Clock.Now
 	a.cfg.SMTPEnabled = false
 	off, err := ts.ClockOffset()
@@ -398,6 +398,9 @@ func (a *app) renderTrainingHome(c *fiber.Ctx, nhsmailPassword, notice string) e
 			return err
 		}
 		m.Learner = &views.LearnerCard{UserID: l.UserID, NHSmailEmail: l.NHSmailEmail, NHSmailPassword: nhsmailPassword, Emails: len(emails)}
+		if l.NoCQRSActive {
+			m.Learner.NoCQRSEmail = store.NoCQRSEmail(l)
+		}
 	}
 	return render(c, fiber.StatusOK, views.TrainingHomePage(m))
 }

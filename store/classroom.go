@@ -171,6 +171,7 @@ func (s *Store) GiveLearnerNoCQRS(accountID uint64, event AuditEvent) (Learner, 
 				return err
 			}
 			extra.Disabled, extra.Locked, extra.PasswordHash = false, false, own.PasswordHash
+			l.NoCQRSActive = true
 			out = *l
 			return putJSON(accounts, itob(extra.ID), extra)
 		}
@@ -179,7 +180,7 @@ func (s *Store) GiveLearnerNoCQRS(accountID uint64, event AuditEvent) (Learner, 
 		if err != nil {
 			return err
 		}
-		l.NoCQRSNHSmailID = extra.ID
+		l.NoCQRSNHSmailID, l.NoCQRSActive = extra.ID, true
 		out = *l
 		return nil
 	})
@@ -239,7 +240,7 @@ func (s *Store) ResetLearner(accountID uint64, linkHash []byte, linkTTL time.Dur
 			if err := getJSON(accounts, itob(l.NoCQRSNHSmailID), &extra); err != nil {
 				return err
 			}
-			extra.Disabled = true
+			extra.Disabled, l.NoCQRSActive = true, false
 			if err := putJSON(accounts, itob(extra.ID), extra); err != nil {
 				return err
 			}
