@@ -27,6 +27,7 @@ type ClassroomStore interface {
 	GiveLearnerNoCQRS(accountID uint64, event store.AuditEvent) (store.Learner, error)
 	LockLearnerNHSmail(accountID uint64, event store.AuditEvent) (store.User, error)
 	ResetLearner(accountID uint64, linkHash []byte, linkTTL time.Duration, email store.Email, event store.AuditEvent) (store.User, error)
+	ClaimCohortLearner(tokenHash []byte, nhsmailHash string, event store.AuditEvent) (store.Learner, error)
 }
 
 // learnerAction is one button on a learner's row.
@@ -158,7 +159,7 @@ func (a *app) classBoard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	m := views.ClassBoardModel{Page: p, Board: b}
+	m := views.ClassBoardModel{Page: p, Board: b, JoinAddress: a.joinURL(), JoinCode: a.joinCode}
 	if la, ok := learnerActionByKey(c.Query("done")); ok {
 		m.Notice = la.Label + " done"
 		for _, r := range rows {
@@ -180,7 +181,7 @@ func (a *app) classBoard(c *fiber.Ctx) error {
 	return render(c, fiber.StatusOK, views.ClassBoardPage(m))
 }
 
-// classBoardRows is the live part alone, fetched every second by htmx.
+// classBoardRows is the live part alone, fetched twice a second by htmx.
 func (a *app) classBoardRows(c *fiber.Ctx) error {
 	b, _, err := a.buildClassBoard()
 	if err != nil {

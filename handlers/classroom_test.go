@@ -1,14 +1,19 @@
 package handlers
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/csv"
 	"fmt"
+	"image/png"
 	"net"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/PuerkitoBio/goquery"
 
 	"github.com/cqrs-local/cqrs-signin/nhsmail"
 	"github.com/cqrs-local/cqrs-signin/store"
@@ -350,8 +355,8 @@ func TestClassBoardShowsEachLearner(t *testing.T) {
 	if !strings.Contains(done.Text(), "Job aid 1 done") || !strings.Contains(done.Text(), "Job aid 2 done") || !strings.Contains(done.Text(), "SSO 5 not done") {
 		t.Errorf("walker's done steps: %q", done.Text())
 	}
-	// The live part polls itself every second with htmx.
-	if live := page.doc(t).Find(`#class-board[hx-get="/training/board/rows"][hx-trigger="every 1s"]`); live.Length() != 1 {
+	// The live part polls itself twice a second with htmx.
+	if live := page.doc(t).Find(`#class-board[hx-get="/training/board/rows"][hx-trigger="every 500ms"]`); live.Length() != 1 {
 		t.Error("the board does not update itself")
 	}
 
@@ -381,5 +386,116 @@ func TestClassBoardShowsEachLearner(t *testing.T) {
 	}
 	if rec := byLearner[idMailbox]; rec == nil || rec[4] != "yes" {
 		t.Errorf("mailbox learner's CSV line = %q", rec)
+	}
+}
+
+// join submits the join page's form.
+func (c *client) join(code, name, take string) response {
+	c.env.t.Helper()
+	return c.post("/join", url.Values{"code": {code}, "name": {name}, "take": {take}, "csrf_token": {c.csrf("/join")}})
+}
+
+// TestJoiningTheClass: the trainer's join screen shows the address, its QR
+// code and the class code; a learner joins with the code and their name,
+// or takes the next cohort account; a wrong code or name changes nothing.
+func TestJoiningTheClass(t *testing.T) {
+	e := newTrainingEnv(t)
+	tr := e.trainer()
+	r := tr.get("/training/board/join")
+	wantStatus(t, r, 200)
+	d := r.doc(t)
+	address := strings.TrimSpace(d.Find(`[data-testid="join-address"]`).Text())
+	code := strings.TrimSpace(d.Find(`[data-testid="join-code"]`).Text())
+	if address != e.cfg.BaseURL+"/join" || len(code) != joinCodeLength {
+		t.Fatalf("join screen: address %q, code %q", address, code)
+	}
+	src, _ := d.Find(`[data-testid="join-qr"]`).Attr("src")
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(src, "data:image/png;base64,"))
+	if err != nil {
+		t.Fatalf("QR code is not a data URL: %v", err)
+	}
+	img, err := png.Decode(bytes.NewReader(raw))
+	if err != nil || img.Bounds().Dx() != 320 {
+		t.Fatalf("QR code PNG: %v, %v", img, err)
+	}
+	wantText(t, tr.get("/training/board"), code, address)
+
+	// The QR code's address fills the code in.
+	c := e.client()
+	r = c.get("/join?code=" + strings.ToLower(code))
+	wantStatus(t, r, 200)
+	if v, _ := r.doc(t).Find(`#code`).Attr("value"); v != code {
+		t.Errorf("code from the address = %q", v)
+	}
+	before, _ := e.store.Learners()
+	for _, bad := range []struct{ code, name, want string }{
+		{"WRONG1", "Priya Shah", "Enter the class code from the join screen."},
+		{code, "", "Enter a name."},
+		{code, "<b>Priya</b>", "The name contains characters that are not allowed."},
+	} {
+		r := c.join(bad.code, bad.name, "name")
+		wantStatus(t, r, 422)
+		wantText(t, r, bad.want)
+	}
+	if after, _ := e.store.Learners(); len(after) != len(before) {
+		t.Fatalf("a refused join made a learner")
+	}
+	r = c.join(code, "  Priya   Shah ", "name")
+	wantStatus(t, r, 200)
+	id := strings.TrimSpace(r.doc(t).Find(`[data-testid="learner-user-id"]`).Text())
+	if pw := strings.TrimSpace(r.doc(t).Find(`[data-testid="learner-nhsmail-password"]`).Text()); id == "" || pw == "" {
+		t.Fatalf("joined learner %q, NHSmail password %q", id, pw)
+	}
+	if u, _ := e.store.UserByUserID(id); u.FullName() != "Priya Shah" {
+		t.Errorf("learner's name = %q", u.FullName())
+	}
+	wantStatus(t, c.get("/join"), 303)
+	if row := boardRow(t, tr.get("/training/board"), id); !strings.Contains(row, "Priya Shah") {
+		t.Errorf("board row = %q", row)
+	}
+
+	// The next cohort account: none yet, then learner01, then learner02.
+	first := e.client()
+	r = first.join(code, "", "cohort")
+	wantStatus(t, r, 422)
+	wantText(t, r, "Every cohort account has been taken.")
+	sheet := tr.post("/training/trainer/cohort", url.Values{"csrf_token": {tr.csrf("/training/trainer")}})
+	wantStatus(t, sheet, 200)
+	var sheetJoin string
+	sheet.doc(t).Find(`.app-cohort-link`).EachWithBreak(func(_ int, sel *goquery.Selection) bool {
+		sheetJoin = strings.TrimSpace(sel.Text())
+		return !strings.Contains(sheetJoin, "/training/join?code=")
+	})
+	if !strings.Contains(sheetJoin, "/training/join?code=") {
+		t.Fatalf("no join address on the cohort sheet: %q", sheetJoin)
+	}
+	r = first.join(code, "", "cohort")
+	wantStatus(t, r, 200)
+	wantText(t, r, "You are now learner01.")
+	pw := strings.TrimSpace(r.doc(t).Find(`[data-testid="learner-nhsmail-password"]`).Text())
+	if ok, _ := e.hasher.Verify(t.Context(), pw, mustNHSmail(t, e, "learner01@nhs.net").PasswordHash); !ok {
+		t.Error("the NHSmail password shown does not work")
+	}
+	wantStatus(t, first.get("/training/mailbox"), 200)
+	second := e.client()
+	wantText(t, second.join(code, "", "cohort"), "You are now learner02.")
+	// learner01's sheet address no longer works: the account is taken.
+	wantStatus(t, e.client().get(strings.TrimPrefix(sheetJoin, e.cfg.BaseURL)), 404)
+}
+
+// TestBoardCSVDefusesTypedNames: a name typed at the join page that a
+// spreadsheet would run is a quoted cell in the download.
+func TestBoardCSVDefusesTypedNames(t *testing.T) {
+	e := newTrainingEnv(t)
+	tr := e.trainer()
+	code := strings.TrimSpace(tr.get("/training/board/join").doc(t).Find(`[data-testid="join-code"]`).Text())
+	wantStatus(t, e.client().join(code, "=HYPERLINK(\"http://x\") Shah", "name"), 200)
+	r := tr.get("/training/board.csv")
+	records, err := csv.NewReader(strings.NewReader(r.body)).ReadAll()
+	if err != nil || len(records) != 2 {
+		t.Fatalf("CSV: %v\n%s", err, r.body)
+	}
+	if got := records[1][1]; got != "'=HYPERLINK(\"http://x\") Shah" {
+		t.Errorf("name cell = %q", got)
 	}
 }

@@ -99,6 +99,7 @@ func (a *app) initTraining() error {
 	}
 	a.training = ts
 	a.progress = newClassProgress(a.cfg.Clock.Base)
+	a.joinCode = randomFrom(joinCodeLetters, joinCodeLength)
 	a.cfg.Now = a.cfg.Clock.Now
 	a.cfg.SMTPEnabled = false
 	off, err := ts.ClockOffset()
@@ -162,6 +163,10 @@ func (a *app) trainingRoutes(f fiberRouter) {
 	f.Post("/training/trainer/cohort", signedIn, sysAdmin, a.trainerCohort)
 	f.Post("/training/trainer/snapshots", signedIn, sysAdmin, a.trainerSaveSnapshot)
 	f.Post("/training/trainer/snapshots/restore", signedIn, sysAdmin, a.trainerRestoreSnapshot)
+	f.Get("/join", a.joinPage)
+	f.Post("/join", addressLimiter(a.cfg.LearnerRateLimit, "Too many new learners",
+		"Too many learners have been started from this computer. Wait a minute, then try again."), a.joinSubmit)
+	f.Get("/training/board/join", signedIn, sysAdmin, a.joinScreen)
 	f.Get("/training/board", signedIn, sysAdmin, a.classBoard)
 	f.Get("/training/board/rows", signedIn, sysAdmin, a.classBoardRows)
 	f.Get("/training/board.csv", signedIn, sysAdmin, a.classBoardCSV)
@@ -304,10 +309,14 @@ type preparedLearner struct {
 	token, linkToken, nhsmailPassword string
 }
 
-func (a *app) prepareLearner(ctx context.Context, userID string, org store.Organisation, by store.User, cohort bool) (preparedLearner, error) {
+func (a *app) prepareLearner(ctx context.Context, userID string, org store.Organisation, by store.User, cohort bool, name string) (preparedLearner, error) {
 	email := userID + "@" + learnerDomain
 	u := store.User{UserID: userID, FirstName: "Learner", LastName: strings.TrimPrefix(strings.TrimPrefix(userID, "learner"), "-"),
 		Email: email, OrgID: org.ID, Role: store.RoleUser}
+	if name != "" { // typed at the join page: "Priya Shah"
+		first, last, _ := strings.Cut(name, " ")
+		u.FirstName, u.LastName = first, strings.TrimSpace(last)
+	}
 	p := preparedLearner{token: secret.NewToken(), linkToken: secret.NewToken(), nhsmailPassword: newNHSmailPassword()}
 	hash, err := a.hasher.Hash(ctx, p.nhsmailPassword)
 	if err != nil {
@@ -412,15 +421,27 @@ func (a *app) startLearner(c *fiber.Ctx) error {
 	if _, ok := a.currentLearner(c); ok {
 		return redirect(c, "/training")
 	}
-	org, by, err := a.trainingOrg()
+	p, err := a.createLearner(c, "")
 	if err != nil {
 		return err
 	}
+	// The page is the POST's answer, not a redirect: the NHSmail password
+	// is in it once and nowhere else.
+	return a.renderTrainingHomeFor(c, p)
+}
+
+// createLearner makes a new learner named name ("" for "Learner xxxx")
+// and sets the visitor's learner cookie to it.
+func (a *app) createLearner(c *fiber.Ctx, name string) (preparedLearner, error) {
+	org, by, err := a.trainingOrg()
+	if err != nil {
+		return preparedLearner{}, err
+	}
 	var p preparedLearner
 	for attempt := 0; ; attempt++ {
-		p, err = a.prepareLearner(c.Context(), "learner-"+randomFrom(learnerIDLetters, 4), org, by, false)
+		p, err = a.prepareLearner(c.Context(), "learner-"+randomFrom(learnerIDLetters, 4), org, by, false, name)
 		if err != nil {
-			return err
+			return p, err
 		}
 		_, err = a.training.CreateLearners([]store.NewLearner{p.NewLearner})
 		if !errors.Is(err, store.ErrConflict) || attempt == 5 {
@@ -428,15 +449,13 @@ func (a *app) startLearner(c *fiber.Ctx) error {
 		}
 	}
 	if err != nil {
-		return err
+		return p, err
 	}
 	a.wakeMailer()
 	a.setLearnerCookie(c, p.token)
 	a.audit(c, store.AuditEvent{Type: evTrainingLearner, Subject: p.User.User.UserID, OrgID: org.ID, Method: "training", Detail: "learner started"})
 	a.audit(c, store.AuditEvent{Type: evLinkSent, Subject: p.User.User.UserID, OrgID: org.ID, Method: "registration"})
-	// The page is the POST's answer, not a redirect: the NHSmail password
-	// is in it once and nowhere else.
-	return a.renderTrainingHomeFor(c, p)
+	return p, nil
 }
 
 // renderTrainingHomeFor shows the just-made learner (its cookie is set on
@@ -803,7 +822,7 @@ func (a *app) trainerCohort(c *fiber.Ctx) error {
 	prepared := make([]preparedLearner, 0, cohortSize)
 	batch := make([]store.NewLearner, 0, cohortSize)
 	for i := 1; i <= cohortSize; i++ {
-		p, err := a.prepareLearner(c.Context(), fmt.Sprintf("learner%02d", i), org, by, true)
+		p, err := a.prepareLearner(c.Context(), fmt.Sprintf("learner%02d", i), org, by, true, "")
 		if err != nil {
 			return err
 		}

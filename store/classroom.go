@@ -257,3 +257,68 @@ func (s *Store) ResetLearner(accountID uint64, linkHash []byte, linkTTL time.Dur
 		return notifyOwner(tx, *u, &email, now)
 	})
 }
+
+// ClaimCohortLearner gives the next cohort account nobody has taken (and
+// nobody has registered) to someone at the join page: the learner record
+// moves under tokenHash, their new cookie, so the sheet's join address no
+// longer works, and their NHSmail password becomes nhsmailHash, shown to
+// them once. ErrNotFound when every cohort account is taken.
+func (s *Store) ClaimCohortLearner(tokenHash []byte, nhsmailHash string, event AuditEvent) (Learner, error) {
+	var out Learner
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketLearners)
+		if b == nil {
+			return ErrNotFound
+		}
+		if b.Get(tokenHash) != nil {
+			return ErrConflict
+		}
+		var (
+			key  []byte
+			next Learner
+		)
+		err := b.ForEach(func(k, _ []byte) error {
+			var l Learner
+			if err := getJSON(b, k, &l); err != nil {
+				return err
+			}
+			if !l.Cohort || l.Claimed || (key != nil && next.UserID < l.UserID) {
+				return nil
+			}
+			if u, err := getUser(tx, l.AccountID); err != nil || u.PasswordHash != "" {
+				return err
+			}
+			key, next = bytes.Clone(k), l
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if key == nil {
+			return ErrNotFound
+		}
+		next.Claimed = true
+		if err := b.Delete(key); err != nil {
+			return err
+		}
+		if err := putJSON(b, tokenHash, next); err != nil {
+			return err
+		}
+		accounts := tx.Bucket(bucketNHSmailAccounts)
+		var acc NHSmailAccount
+		if err := getJSON(accounts, itob(next.NHSmailID), &acc); err != nil {
+			return err
+		}
+		acc.PasswordHash = nhsmailHash
+		if err := putJSON(accounts, itob(acc.ID), acc); err != nil {
+			return err
+		}
+		out = next
+		event.Subject = next.UserID
+		return appendAudit(tx, &event, s.now())
+	})
+	if err != nil {
+		return Learner{}, fmt.Errorf("store: claim cohort learner: %w", err)
+	}
+	return out, nil
+}

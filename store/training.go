@@ -130,6 +130,8 @@ type Learner struct {
 	NoCQRSNHSmailID uint64 `json:"nocqrs_nhsmail_id,omitempty"`
 	// NoCQRSActive is set while that account can sign in (until a reset).
 	NoCQRSActive bool `json:"nocqrs_active,omitempty"`
+	// Claimed is set when someone took this cohort account at the join page.
+	Claimed bool `json:"claimed,omitempty"`
 }
 
 // NewLearner is a learner prepared for CreateLearners: the token's hash

@@ -1015,7 +1015,7 @@ func TrainerPage(m TrainerModel) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 76, "</span>. <a href=\"/admin/nhsmail\">NHSmail simulator switches</a> · <a href=\"/admin/audit\">Audit log</a></p><h2>Training clock</h2><p>Move time forward to show the 72-hour minimum password age, link expiry and lockouts without waiting. Every move is recorded in the audit log.</p><div class=\"app-button-row\"><form method=\"post\" action=\"/training/trainer/clock\" class=\"app-inline-form\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 76, "</span>. <a href=\"/training/board\" data-testid=\"class-board-link\">Class board</a> · <a href=\"/training/board/join\">Join screen</a> · <a href=\"/admin/nhsmail\">NHSmail simulator switches</a> · <a href=\"/admin/audit\">Audit log</a></p><h2>Training clock</h2><p>Move time forward to show the 72-hour minimum password age, link expiry and lockouts without waiting. Every move is recorded in the audit log.</p><div class=\"app-button-row\"><form method=\"post\" action=\"/training/trainer/clock\" class=\"app-inline-form\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
