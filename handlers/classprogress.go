@@ -186,14 +186,16 @@ func (a *app) watchLearners(c *fiber.Ctx) error {
 			status = fe.Code
 		}
 	}
+	// A redirect is 303, or 204 with HX-Redirect when htmx sent the form.
+	redirected := status == fiber.StatusSeeOther || (status == fiber.StatusNoContent && len(c.Response().Header.Peek("HX-Redirect")) > 0)
 	var kind string
 	signedIn, nhsmail := false, false
 	switch {
 	case method == fiber.MethodPost && path == "/login":
-		switch status {
-		case fiber.StatusSeeOther:
+		switch {
+		case redirected:
 			signedIn = true
-		case fiber.StatusUnauthorized:
+		case status == fiber.StatusUnauthorized:
 			kind = errWrongPassword
 			if u, uerr := a.store.UserByUserID(trimSpace(c.FormValue("user_id"))); uerr == nil && !u.LockedAt.IsZero() {
 				kind = errLocked
@@ -210,7 +212,7 @@ func (a *app) watchLearners(c *fiber.Ctx) error {
 		case fiber.StatusForbidden:
 			kind = errNHSmailLocked
 		}
-	case path == "/sso/callback" && status == fiber.StatusSeeOther:
+	case path == "/sso/callback" && redirected:
 		signedIn, nhsmail = true, true
 	default:
 		return err
