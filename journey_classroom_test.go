@@ -88,7 +88,7 @@ func (p *browserProblems) check(t *testing.T) {
 func boardRowText(t *testing.T, ctx context.Context, userID string) string {
 	t.Helper()
 	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
-		const r = document.querySelector('[data-testid="board-row-` + userID + `"]');
+		const r = document.querySelector('[data-testid="board-row-`+userID+`"]');
 		if (!r) return "";
 		// The learner, step, time and error cells: not the done columns,
 		// whose hidden text ("SSO 3 not done") names every step.
