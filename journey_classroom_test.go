@@ -278,6 +278,13 @@ func TestClassroomJourney(t *testing.T) {
 		t.Errorf("a board update took %v to show, want under a second", worst)
 	}
 	screenshot(t, trainer, "41-class-board")
+	// A keyboard user on a learner's link keeps the focus through updates.
+	link := `[data-testid="board-row-` + learners[0].userID + `"] a`
+	step(t, trainer, "focus a learner's link and let the board update", chromedp.Focus(chromedp.CSS(link)), chromedp.Sleep(1200*time.Millisecond))
+	focused, err := chromedp.Run(trainer, chromedp.Evaluate[string](`document.activeElement.textContent`))
+	if err != nil || focused != learners[0].userID {
+		t.Errorf("after the board updated, the focus is on %q (err %v), want the link to %s", focused, err, learners[0].userID)
+	}
 
 	// +72 hours on Esi only: Esi may change her password, Dara may not.
 	esi, dara := learners[4], learners[3]

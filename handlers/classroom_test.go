@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -514,4 +515,48 @@ func TestBoardCountsHTMXSignIns(t *testing.T) {
 	if got := strings.TrimSpace(tr.get("/training/board").doc(t).Find(`[data-testid="summary-legacy"]`).Text()); got != "1" {
 		t.Errorf("signed in with User ID and password: %q, want 1", got)
 	}
+}
+
+// TestCohortAccountsTakenInParallel: a room pressing "Take the next cohort
+// account" at once gets one account each.
+func TestCohortAccountsTakenInParallel(t *testing.T) {
+	e := newTrainingEnv(t)
+	tr := e.trainer()
+	code := strings.TrimSpace(tr.get("/training/board/join").doc(t).Find(`[data-testid="join-code"]`).Text())
+	wantStatus(t, tr.post("/training/trainer/cohort", url.Values{"csrf_token": {tr.csrf("/training/trainer")}}), 200)
+	clients := make([]*client, 8)
+	tokens := make([]string, len(clients))
+	for i := range clients {
+		clients[i] = e.client()
+		tokens[i] = clients[i].csrf("/join")
+	}
+	ids := make([]string, len(clients))
+	var wg sync.WaitGroup
+	for i, c := range clients {
+		wg.Go(func() {
+			r := c.post("/join", url.Values{"code": {code}, "take": {"cohort"}, "csrf_token": {tokens[i]}})
+			if r.StatusCode == 200 {
+				ids[i] = strings.TrimSpace(r.doc(t).Find(`[data-testid="learner-user-id"]`).Text())
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if id == "" || seen[id] || !strings.HasPrefix(id, "learner") {
+			t.Fatalf("cohort accounts taken at once: %q", ids)
+		}
+		seen[id] = true
+	}
+}
+
+// TestJoinIsAbsentOutsideTraining: outside training mode there is no join
+// page and no board.
+func TestJoinIsAbsentOutsideTraining(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	for _, path := range []string{"/join", "/training/board", "/training/board/join", "/training/board.csv"} {
+		wantStatus(t, c.get(path), 404)
+	}
+	wantStatus(t, c.post("/join", url.Values{"csrf_token": {c.csrf("/login")}, "code": {"ABCDEF"}, "name": {"Priya"}}), 404)
 }

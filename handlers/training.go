@@ -737,6 +737,7 @@ func (a *app) renderTrainer(c *fiber.Ctx, status int, errs views.Errors, notice 
 
 // explainAccount is one account's sign-in state in words.
 func (a *app) explainAccount(u store.User, now time.Time, learner bool) views.ExplainAccount {
+	now = u.Clock(now) // a learner's own clock, when the trainer has moved it
 	x := views.ExplainAccount{UserID: u.UserID, State: u.State(), Learner: learner,
 		Failures: fmt.Sprintf("%d of %d", u.FailedSignIns, a.cfg.LockAfter), Lock: "not locked"}
 	if !u.LockedAt.IsZero() {
