@@ -91,7 +91,7 @@ func boardRowText(t *testing.T, ctx context.Context, userID string) string {
 		const r = document.querySelector('[data-testid="board-row-`+userID+`"]');
 		if (!r) return "";
 		// The learner, step, time and error cells: not the done columns,
-		// whose hidden text ("SSO 3 not done") names every step.
+		// whose hidden text ("SSO 3: No") names every step.
 		return [...r.cells].slice(0, 4).map(c => c.innerText).join(" | ").replace(/\s+/g, " ");
 	})()`))
 	if err != nil {
@@ -207,6 +207,8 @@ func TestClassroomJourney(t *testing.T) {
 		t.Errorf("the QR code image did not load (err %v)", err)
 	}
 	screenshot(t, trainer, "40-classroom-join")
+	axe := &a11yChecker{t: t, axe: axeSource(t)}
+	axe.check(trainer, "Join screen")
 
 	step(t, trainer, "open the class board",
 		chromedp.Navigate(base+"/training/board"),
@@ -221,6 +223,10 @@ func TestClassroomJourney(t *testing.T) {
 	for i, name := range names {
 		ctx := newIsolatedTab(t, trainer)
 		watchProblems(t, ctx, name, problems)
+		if i == 0 {
+			step(t, ctx, "open the join page", chromedp.Navigate(address+"?code="+code), chromedp.WaitVisible(tid("join-form")))
+			axe.check(ctx, "Join page")
+		}
 		learners[i] = classLearner{ctx: ctx, userID: joinClass(t, ctx, address, code, name)}
 		latencies = append(latencies, waitBoard(t, trainer, learners[i].userID, name, "Not started"))
 	}
@@ -278,6 +284,7 @@ func TestClassroomJourney(t *testing.T) {
 		t.Errorf("a board update took %v to show, want under a second", worst)
 	}
 	screenshot(t, trainer, "41-class-board")
+	axe.check(trainer, "Class board")
 	// A keyboard user on a learner's link keeps the focus through updates.
 	link := `[data-testid="board-row-` + learners[0].userID + `"] a`
 	step(t, trainer, "focus a learner's link and let the board update", chromedp.Focus(chromedp.CSS(link)), chromedp.Sleep(1200*time.Millisecond))
@@ -291,6 +298,7 @@ func TestClassroomJourney(t *testing.T) {
 	legacySignIn(t, dara.ctx, base, dara.userID, daraPW)
 	load(t, trainer, "open Esi's buttons", chromedp.Click(chromedp.CSS(`[data-testid="board-row-`+esi.userID+`"] a`)))
 	step(t, trainer, "wait for Esi's buttons", chromedp.WaitVisible(tid("learner-actions")))
+	axe.check(trainer, "Class board with a learner's buttons")
 	load(t, trainer, "+72 hours on Esi", chromedp.Click(tid("action-clock-72h")))
 	wantTexts(t, "the notice", textOf(t, trainer, "notice"), "+72 hours done for "+esi.userID)
 
