@@ -3,6 +3,7 @@ package handlers
 import (
 	"encoding/csv"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -195,10 +196,12 @@ func (a *app) buildClassBoard() (views.ClassBoard, []views.BoardRow, error) {
 	if err != nil {
 		return views.ClassBoard{}, nil, err
 	}
+	// In the order they joined, as the trainer saw them arrive.
+	slices.SortStableFunc(learners, func(x, y store.Learner) int { return x.Created.Compare(y.Created) })
 	progress, now := a.progress.snapshot()
 	steps := boardSteps()
 	b := views.ClassBoard{Steps: steps, Updated: now.Format("15:04:05")}
-	var registered, legacy, nhsmail int
+	var joined, registered, legacy, nhsmail int
 	saw := map[string]int{}
 	for _, l := range learners {
 		u, err := a.store.User(l.AccountID)
@@ -207,9 +210,16 @@ func (a *app) buildClassBoard() (views.ClassBoard, []views.BoardRow, error) {
 		} else if err != nil {
 			return b, nil, err
 		}
-		lp := progress[l.UserID]
+		lp, seen := progress[l.UserID]
 		r := views.BoardRow{AccountID: strconv.FormatUint(u.ID, 10), UserID: u.UserID, Name: u.FullName(),
 			LastError: lp.LastError, Step: "Not started", OwnClock: "with the class"}
+		// A cohort account has joined once someone took it, used it or
+		// registered with it; until then it waits on the sheet.
+		if !l.Cohort || l.Claimed || seen || u.PasswordHash != "" {
+			joined++
+		} else {
+			r.Step = "Not joined yet"
+		}
 		if u.ClockOffset > 0 {
 			r.OwnClock = "+" + humanDuration(u.ClockOffset) + " on the class"
 		}
@@ -248,7 +258,7 @@ func (a *app) buildClassBoard() (views.ClassBoard, []views.BoardRow, error) {
 		b.Rows = append(b.Rows, r)
 	}
 	b.Summary = []views.BoardCount{
-		{Label: "Joined", Count: len(b.Rows), TestID: "joined"},
+		{Label: "Joined", Count: joined, TestID: "joined"},
 		{Label: "Registered", Count: registered, TestID: "registered"},
 		{Label: "Signed in with User ID and password", Count: legacy, TestID: "legacy"},
 		{Label: "Signed in with NHSmail", Count: nhsmail, TestID: "nhsmail"},

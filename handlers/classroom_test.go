@@ -483,6 +483,14 @@ func TestJoiningTheClass(t *testing.T) {
 	wantStatus(t, first.get("/training/mailbox"), 200)
 	second := e.client()
 	wantText(t, second.join(code, "", "cohort"), "You are now learner02.")
+	// Priya, learner01 and learner02 have joined; learner03-30 wait on the sheet.
+	board := tr.get("/training/board")
+	if got := strings.TrimSpace(board.doc(t).Find(`[data-testid="summary-joined"]`).Text()); got != "3" {
+		t.Errorf("joined = %q, want 3", got)
+	}
+	if row := boardRow(t, board, "learner03"); !strings.Contains(row, "Not joined yet") {
+		t.Errorf("learner03's row = %q", row)
+	}
 	// learner01's sheet address no longer works: the account is taken.
 	wantStatus(t, e.client().get(strings.TrimPrefix(sheetJoin, e.cfg.BaseURL)), 404)
 }

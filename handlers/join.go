@@ -49,7 +49,11 @@ func (a *app) joinPage(c *fiber.Ctx) error {
 	if _, ok := a.currentLearner(c); ok {
 		return c.Redirect("/training", fiber.StatusSeeOther)
 	}
-	return a.renderJoin(c, fiber.StatusOK, strings.ToUpper(trimSpace(c.Query("code"))), "", nil)
+	code := strings.ToUpper(trimSpace(c.Query("code")))
+	if len(code) != joinCodeLength {
+		code = "" // only a code's shape is put back in the form
+	}
+	return a.renderJoin(c, fiber.StatusOK, code, "", nil)
 }
 
 func (a *app) renderJoin(c *fiber.Ctx, status int, code, name string, errs views.Errors) error {
