@@ -117,6 +117,13 @@ var accessTable = []accessRow{
 	{"POST /training/trainer/cohort", "/training/trainer/cohort", as("login", "403", "403", "403", "200", "login")},
 	{"POST /training/trainer/snapshots", "/training/trainer/snapshots", as("login", "403", "403", "403", "422", "login")},
 	{"POST /training/trainer/snapshots/restore", "/training/trainer/snapshots/restore", as("login", "403", "403", "403", "404", "login")},
+	{"GET /join", "/join", as("200", "200", "200", "200", "200", "303 /training")},
+	{"POST /join", "/join", as("422", "422", "422", "422", "422", "303 /training")},
+	{"GET /training/board/join", "/training/board/join", as("login", "403", "403", "403", "200", "login")},
+	{"GET /training/board", "/training/board", as("login", "403", "403", "403", "200", "login")},
+	{"GET /training/board/rows", "/training/board/rows", as("login", "403", "403", "403", "200", "login")},
+	{"GET /training/board.csv", "/training/board.csv", as("login", "403", "403", "403", "200", "login")},
+	{"POST /training/trainer/learners/:id/:action", "/training/trainer/learners/999999/lock", as("login", "403", "403", "403", "404", "login")},
 }
 
 // accessEnv is the app with every route it can have: training mode (the

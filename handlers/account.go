@@ -26,7 +26,7 @@ func (a *app) accountModel(c *fiber.Ctx, u store.User, box views.PolicyBox, errs
 	}
 	if !u.PasswordChanged.IsZero() {
 		m.LastChanged = u.PasswordChanged.Format(timeFormat)
-		if allowed := policy.ChangeAllowedAt(u.PasswordChanged); allowed.After(a.cfg.Now()) {
+		if allowed := policy.ChangeAllowedAt(u.PasswordChanged); allowed.After(u.Clock(a.cfg.Now())) {
 			m.NextChange = allowed.Format(timeFormat)
 		}
 	}

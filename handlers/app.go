@@ -209,6 +209,10 @@ type app struct {
 	nhsmailServer http.Handler
 	// training is the store's training side; nil outside training mode.
 	training TrainingStore
+	// progress is where each learner is in the job aid, for the class board.
+	progress *classProgress
+	// joinCode is this run's class code, asked at the join page.
+	joinCode string
 }
 
 // New builds the Fiber application; main and the tests call it the same way.

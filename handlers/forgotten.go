@@ -86,7 +86,7 @@ func (a *app) forgottenSubmit(c *fiber.Ctx) error {
 		event.Subject, event.OrgID, event.Detail = u.UserID, u.OrgID, "too many requests for this account: no email sent"
 	default:
 		token := secret.NewToken()
-		email := a.resetEmail(u, token, a.cfg.Now().Add(a.cfg.ResetLinkTTL))
+		email := a.resetEmail(u, token, u.Clock(a.cfg.Now()).Add(a.cfg.ResetLinkTTL))
 		if _, err := a.store.SendLink(u.ID, store.LinkReset, secret.HashToken(token), a.cfg.ResetLinkTTL, email); err != nil {
 			return err
 		}

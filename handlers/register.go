@@ -287,7 +287,7 @@ func (a *app) checkNewPassword(c *fiber.Ctx, u store.User, pw, confirm string, r
 	if err != nil {
 		return nil, views.PolicyBox{}, err
 	}
-	in.LastChanged, in.Now, in.Reset = u.PasswordChanged, a.cfg.Now(), reset
+	in.LastChanged, in.Now, in.Reset = u.PasswordChanged, u.Clock(a.cfg.Now()), reset // the user's own clock (training)
 	// The stored-hash rules cost an argon2id computation per hash, so they
 	// run only when the cheap rules pass.
 	violations, err := a.checkPolicy(c.Context(), in, true)

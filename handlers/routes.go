@@ -21,6 +21,9 @@ func (a *app) routes(f *fiber.App) {
 	f.Use(recover.New())
 	f.Use(a.namespaceCookies)
 	f.Use(securityHeaders, a.hostAllowed)
+	if a.cfg.Demo {
+		f.Use(a.watchLearners) // the class board's view of each learner
+	}
 
 	static, _ := fs.Sub(assets.Static, "static")
 	f.Use("/assets", assetHeaders, assetPath(static), filesystem.New(filesystem.Config{Root: http.FS(static)}))

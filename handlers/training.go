@@ -77,6 +77,7 @@ type TrainingStore interface {
 	RestoreSnapshot(name string, keep *store.KeepSignedIn, event store.AuditEvent) (time.Duration, error)
 	SetNHSmailPassword(id uint64, hash string) error
 	SetTrainerPassword(userID, hash string, event store.AuditEvent) error
+	ClassroomStore
 }
 
 // initTraining switches training mode on: the training store, the shared
@@ -97,6 +98,8 @@ func (a *app) initTraining() error {
 		return errors.New("handlers: training mode needs Config.TrainerPassword, the trainer's password for this run")
 	}
 	a.training = ts
+	a.progress = newClassProgress(a.cfg.Clock.Base)
+	a.joinCode = randomFrom(joinCodeLetters, joinCodeLength)
 	a.cfg.Now = a.cfg.Clock.Now
 	a.cfg.SMTPEnabled = false
 	off, err := ts.ClockOffset()
@@ -160,6 +163,14 @@ func (a *app) trainingRoutes(f fiberRouter) {
 	f.Post("/training/trainer/cohort", signedIn, sysAdmin, a.trainerCohort)
 	f.Post("/training/trainer/snapshots", signedIn, sysAdmin, a.trainerSaveSnapshot)
 	f.Post("/training/trainer/snapshots/restore", signedIn, sysAdmin, a.trainerRestoreSnapshot)
+	f.Get("/join", a.joinPage)
+	f.Post("/join", addressLimiter(a.cfg.LearnerRateLimit, "Too many new learners",
+		"Too many learners have been started from this computer. Wait a minute, then try again."), a.joinSubmit)
+	f.Get("/training/board/join", signedIn, sysAdmin, a.joinScreen)
+	f.Get("/training/board", signedIn, sysAdmin, a.classBoard)
+	f.Get("/training/board/rows", signedIn, sysAdmin, a.classBoardRows)
+	f.Get("/training/board.csv", signedIn, sysAdmin, a.classBoardCSV)
+	f.Post("/training/trainer/learners/:id/:action", signedIn, sysAdmin, a.trainerLearnerAction)
 }
 
 // fiberRouter is the part of *fiber.App the training routes use.
@@ -298,10 +309,14 @@ type preparedLearner struct {
 	token, linkToken, nhsmailPassword string
 }
 
-func (a *app) prepareLearner(ctx context.Context, userID string, org store.Organisation, by store.User, cohort bool) (preparedLearner, error) {
+func (a *app) prepareLearner(ctx context.Context, userID string, org store.Organisation, by store.User, cohort bool, name string) (preparedLearner, error) {
 	email := userID + "@" + learnerDomain
 	u := store.User{UserID: userID, FirstName: "Learner", LastName: strings.TrimPrefix(strings.TrimPrefix(userID, "learner"), "-"),
 		Email: email, OrgID: org.ID, Role: store.RoleUser}
+	if name != "" { // typed at the join page: "Priya Shah"
+		first, last, _ := strings.Cut(name, " ")
+		u.FirstName, u.LastName = first, strings.TrimSpace(last)
+	}
 	p := preparedLearner{token: secret.NewToken(), linkToken: secret.NewToken(), nhsmailPassword: newNHSmailPassword()}
 	hash, err := a.hasher.Hash(ctx, p.nhsmailPassword)
 	if err != nil {
@@ -392,6 +407,9 @@ func (a *app) renderTrainingHome(c *fiber.Ctx, nhsmailPassword, notice string) e
 			return err
 		}
 		m.Learner = &views.LearnerCard{UserID: l.UserID, NHSmailEmail: l.NHSmailEmail, NHSmailPassword: nhsmailPassword, Emails: len(emails)}
+		if l.NoCQRSActive {
+			m.Learner.NoCQRSEmail = store.NoCQRSEmail(l)
+		}
 	}
 	return render(c, fiber.StatusOK, views.TrainingHomePage(m))
 }
@@ -403,15 +421,27 @@ func (a *app) startLearner(c *fiber.Ctx) error {
 	if _, ok := a.currentLearner(c); ok {
 		return redirect(c, "/training")
 	}
-	org, by, err := a.trainingOrg()
+	p, err := a.createLearner(c, "")
 	if err != nil {
 		return err
 	}
+	// The page is the POST's answer, not a redirect: the NHSmail password
+	// is in it once and nowhere else.
+	return a.renderTrainingHomeFor(c, p)
+}
+
+// createLearner makes a new learner named name ("" for "Learner xxxx")
+// and sets the visitor's learner cookie to it.
+func (a *app) createLearner(c *fiber.Ctx, name string) (preparedLearner, error) {
+	org, by, err := a.trainingOrg()
+	if err != nil {
+		return preparedLearner{}, err
+	}
 	var p preparedLearner
 	for attempt := 0; ; attempt++ {
-		p, err = a.prepareLearner(c.Context(), "learner-"+randomFrom(learnerIDLetters, 4), org, by, false)
+		p, err = a.prepareLearner(c.Context(), "learner-"+randomFrom(learnerIDLetters, 4), org, by, false, name)
 		if err != nil {
-			return err
+			return p, err
 		}
 		_, err = a.training.CreateLearners([]store.NewLearner{p.NewLearner})
 		if !errors.Is(err, store.ErrConflict) || attempt == 5 {
@@ -419,15 +449,13 @@ func (a *app) startLearner(c *fiber.Ctx) error {
 		}
 	}
 	if err != nil {
-		return err
+		return p, err
 	}
 	a.wakeMailer()
 	a.setLearnerCookie(c, p.token)
 	a.audit(c, store.AuditEvent{Type: evTrainingLearner, Subject: p.User.User.UserID, OrgID: org.ID, Method: "training", Detail: "learner started"})
 	a.audit(c, store.AuditEvent{Type: evLinkSent, Subject: p.User.User.UserID, OrgID: org.ID, Method: "registration"})
-	// The page is the POST's answer, not a redirect: the NHSmail password
-	// is in it once and nowhere else.
-	return a.renderTrainingHomeFor(c, p)
+	return p, nil
 }
 
 // renderTrainingHomeFor shows the just-made learner (its cookie is set on
@@ -577,7 +605,9 @@ func (a *app) trainingChrome(c *fiber.Ctx, title string) *views.TrainingChrome {
 		t.Return = string(c.Request().URI().RequestURI())
 	}
 	current := map[string]bool{}
-	for _, id := range jobAidCurrent(c.Path(), title) {
+	steps := jobAidCurrent(c.Path(), title)
+	a.noteLearnerPage(c, steps, title)
+	for _, id := range steps {
 		current[id] = true
 	}
 	for _, s := range jobAidSteps {
@@ -707,6 +737,7 @@ func (a *app) renderTrainer(c *fiber.Ctx, status int, errs views.Errors, notice 
 
 // explainAccount is one account's sign-in state in words.
 func (a *app) explainAccount(u store.User, now time.Time, learner bool) views.ExplainAccount {
+	now = u.Clock(now) // a learner's own clock, when the trainer has moved it
 	x := views.ExplainAccount{UserID: u.UserID, State: u.State(), Learner: learner,
 		Failures: fmt.Sprintf("%d of %d", u.FailedSignIns, a.cfg.LockAfter), Lock: "not locked"}
 	if !u.LockedAt.IsZero() {
@@ -753,6 +784,7 @@ func (a *app) trainerReset(c *fiber.Ctx) error {
 	if err := a.resetTraining(c.Context(), a.keepTrainer(c), event); err != nil {
 		return err
 	}
+	a.progress.clear()
 	a.wakeMailer()
 	a.log.Info("training data reset", "by", u.UserID)
 	return redirect(c, "/training/trainer?notice=reset")
@@ -791,7 +823,7 @@ func (a *app) trainerCohort(c *fiber.Ctx) error {
 	prepared := make([]preparedLearner, 0, cohortSize)
 	batch := make([]store.NewLearner, 0, cohortSize)
 	for i := 1; i <= cohortSize; i++ {
-		p, err := a.prepareLearner(c.Context(), fmt.Sprintf("learner%02d", i), org, by, true)
+		p, err := a.prepareLearner(c.Context(), fmt.Sprintf("learner%02d", i), org, by, true, "")
 		if err != nil {
 			return err
 		}
@@ -844,6 +876,7 @@ func (a *app) trainerRestoreSnapshot(c *fiber.Ctx) error {
 		return err
 	}
 	a.cfg.Clock.SetOffset(off)
+	a.progress.clear()
 	if err := a.setTrainerPassword(c.Context(), "the trainer password printed at start, kept across a snapshot restore"); err != nil {
 		return err
 	}

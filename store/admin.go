@@ -144,12 +144,13 @@ func (s *Store) SendLink(userID uint64, purpose LinkPurpose, linkHash []byte, tt
 			if u.PasswordHash != "" {
 				return ErrConflict // already registered: a reset link is what they need
 			}
-			u.InviteExpires, u.InviteRevoked = now.Add(ttl), false
+			u.InviteExpires, u.InviteRevoked = u.Clock(now).Add(ttl), false
 			if err := putUser(tx, u); err != nil {
 				return err
 			}
 		}
-		if err := putLink(tx, linkHash, Link{UserID: u.ID, Purpose: purpose, Created: now, Expires: now.Add(ttl)}); err != nil {
+		// The link runs on the user's own clock, as its use is checked.
+		if err := putLink(tx, linkHash, Link{UserID: u.ID, Purpose: purpose, Created: u.Clock(now), Expires: u.Clock(now).Add(ttl)}); err != nil {
 			return err
 		}
 		email.UserID, email.OrgID = u.ID, u.OrgID

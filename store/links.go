@@ -70,12 +70,11 @@ func (s *Store) LinkUser(hash []byte, purpose LinkPurpose) (Link, User, error) {
 		if l.Purpose != purpose {
 			return ErrNotFound
 		}
-		if err := l.Usable(s.now()); err != nil {
+		var err error
+		if u, err = getUser(tx, l.UserID); err != nil {
 			return err
 		}
-		var err error
-		u, err = getUser(tx, l.UserID)
-		return err
+		return l.Usable(u.Clock(s.now()))
 	})
 	if err != nil {
 		return Link{}, User{}, fmt.Errorf("store: link: %w", err)
@@ -91,7 +90,6 @@ func (s *Store) LinkUser(hash []byte, purpose LinkPurpose) (Link, User, error) {
 func (s *Store) SetPasswordWithLink(linkHash []byte, purpose LinkPurpose, newHash string, notify *Email) (User, error) {
 	var u User
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		now := s.now()
 		links := tx.Bucket(bucketLinks)
 		var l Link
 		if err := getJSON(links, linkHash, &l); err != nil {
@@ -100,11 +98,15 @@ func (s *Store) SetPasswordWithLink(linkHash []byte, purpose LinkPurpose, newHas
 		if l.Purpose != purpose {
 			return ErrNotFound
 		}
-		if err := l.Usable(now); err != nil {
-			return err
-		}
 		var err error
 		if u, err = getUser(tx, l.UserID); err != nil {
+			return err
+		}
+		// The link and the password change are in the user's own time; the
+		// email is queued in the shared time the outbox runs on.
+		classNow := s.now()
+		now := u.Clock(classNow)
+		if err := l.Usable(now); err != nil {
 			return err
 		}
 		if u.Status == StatusDisabled {
@@ -128,7 +130,7 @@ func (s *Store) SetPasswordWithLink(linkHash []byte, purpose LinkPurpose, newHas
 				return err
 			}
 		}
-		return notifyOwner(tx, u, notify, now)
+		return notifyOwner(tx, u, notify, classNow)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: set password with link: %w", err)

@@ -88,7 +88,7 @@ func (s *Store) LegacySignIn(a SignInAttempt) (SignInResult, error) {
 		}
 		u.FailedSignIns++
 		if a.LockAfter > 0 && u.FailedSignIns >= a.LockAfter && u.Status == StatusActive {
-			u.LockedAt = now
+			u.LockedAt = u.Clock(now)
 			res.LockedNow = true
 		}
 		if err := putUser(tx, u); err != nil {
@@ -110,9 +110,10 @@ func (s *Store) LegacySignIn(a SignInAttempt) (SignInResult, error) {
 		if err := appendAudit(tx, &lock, now); err != nil {
 			return err
 		}
-		expires := now.Add(a.LinkTTL)
+		// The unlock link runs on the owner's own clock, as its use is checked.
+		expires := u.Clock(now).Add(a.LinkTTL)
 		email, linkHash := a.LockNotice(u, expires)
-		if err := putLink(tx, linkHash, Link{UserID: u.ID, Purpose: LinkReset, Created: now, Expires: expires}); err != nil {
+		if err := putLink(tx, linkHash, Link{UserID: u.ID, Purpose: LinkReset, Created: u.Clock(now), Expires: expires}); err != nil {
 			return err
 		}
 		return notifyOwner(tx, u, &email, now)
@@ -184,7 +185,7 @@ func (s *Store) ChangePassword(userID uint64, newHash string, keepSession []byte
 			return err
 		}
 		now := s.now()
-		if err := setPassword(tx, &u, newHash, now); err != nil {
+		if err := setPassword(tx, &u, newHash, u.Clock(now)); err != nil {
 			return err
 		}
 		if err := putUser(tx, u); err != nil {

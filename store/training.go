@@ -70,6 +70,9 @@ func (c *Clock) Now() time.Time {
 	return c.base().Add(c.offset)
 }
 
+// Base is the time without the trainer's moves: the room's own time.
+func (c *Clock) Base() time.Time { return c.base() }
+
 // Offset is how far the training time is ahead of the base clock.
 func (c *Clock) Offset() time.Duration {
 	c.mu.RLock()
@@ -122,6 +125,13 @@ type Learner struct {
 	NHSmailEmail string    `json:"nhsmail_email"`
 	Cohort       bool      `json:"cohort"` // made by the trainer's cohort sheet
 	Created      time.Time `json:"created"`
+	// NoCQRSNHSmailID is the learner's second NHSmail account, with no
+	// CQRS account behind it, once the trainer has given them one.
+	NoCQRSNHSmailID uint64 `json:"nocqrs_nhsmail_id,omitempty"`
+	// NoCQRSActive is set while that account can sign in (until a reset).
+	NoCQRSActive bool `json:"nocqrs_active,omitempty"`
+	// Claimed is set when someone took this cohort account at the join page.
+	Claimed bool `json:"claimed,omitempty"`
 }
 
 // NewLearner is a learner prepared for CreateLearners: the token's hash

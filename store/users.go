@@ -64,7 +64,15 @@ type User struct {
 	// this account ("issuer|sub" or "issuer|tid:oid"), after its first use.
 	SSOSubject string    `json:"sso_subject,omitempty"`
 	Created    time.Time `json:"created"`
+	// ClockOffset is a training learner's own clock, ahead of the class's:
+	// the trainer moves one learner on (+72 hours) without moving the room.
+	ClockOffset time.Duration `json:"clock_offset,omitempty"`
 }
+
+// Clock is the user's own time when the shared clock reads now. The
+// 72-hour rule, link expiry and the lockout read it, and the times they
+// compare (password changed, link expiry, locked at) are written in it.
+func (u User) Clock(now time.Time) time.Time { return now.Add(u.ClockOffset) }
 
 // HistoryDepth is how many previous hashes are kept beside the current one.
 const HistoryDepth = 8

@@ -85,6 +85,7 @@ func main() {
 	flag.IntVar(&cfg.starts, "starts", 10, "starts for the start-up median")
 	flag.DurationVar(&cfg.ceilingFor, "ceiling-time", 3*time.Second, "how long the argon2id ceiling is measured")
 	flag.StringVar(&cfg.appEnv, "app-env", "", "extra environment for the app, comma-separated (e.g. GOMEMLIMIT=64MiB)")
+	classroom := flag.Int("classroom", 0, "instead of the phases: the classroom check, this many learners walking the job aid at once with the class board open (--demo)")
 	check := flag.Bool("check", false, "exit 1 if any request went unanswered or got a server error other than 503 busy (for CI's short run)")
 	flag.Parse()
 	for _, kv := range strings.Split(cfg.appEnv, ",") {
@@ -92,7 +93,11 @@ func main() {
 			appEnv = append(appEnv, kv)
 		}
 	}
-	if err := run(cfg); err != nil {
+	runner := run
+	if *classroom > 0 {
+		runner = func(cfg config) error { return runClassroom(cfg, *classroom) }
+	}
+	if err := runner(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}

@@ -1,0 +1,326 @@
+package handlers
+
+import (
+	"encoding/csv"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/cqrs-local/cqrs-signin/secret"
+	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/views"
+)
+
+// The classroom: what the trainer does to one learner from the class
+// board. Every button says, in one sentence, what the learner will now see.
+
+const evTrainingLearnerAction = "training-learner-action"
+
+// ClassroomStore is what the per-learner buttons need beyond TrainingStore.
+type ClassroomStore interface {
+	MoveLearnerClock(accountID uint64, d time.Duration, event store.AuditEvent) (store.User, error)
+	LockLearner(accountID uint64, lockAfter int, linkTTL time.Duration, notice func(u store.User, expires time.Time) (store.Email, []byte), event store.AuditEvent) (store.User, error)
+	ExpireLearnerLink(accountID uint64, event store.AuditEvent) (store.User, error)
+	GiveLearnerNoCQRS(accountID uint64, event store.AuditEvent) (store.Learner, error)
+	LockLearnerNHSmail(accountID uint64, event store.AuditEvent) (store.User, error)
+	ResetLearner(accountID uint64, linkHash []byte, linkTTL time.Duration, email store.Email, event store.AuditEvent) (store.User, error)
+	ClaimCohortLearner(tokenHash []byte, nhsmailHash string, event store.AuditEvent) (store.Learner, error)
+}
+
+// learnerAction is one button on a learner's row.
+type learnerAction struct {
+	Key, Label string
+	// Sees is what the learner will now see, in one sentence.
+	Sees string
+	// Refused is why the button did nothing, when the learner's state
+	// does not allow it (store.ErrConflict).
+	Refused string
+}
+
+var learnerActions = []learnerAction{
+	{Key: "clock-72h", Label: "+72 hours",
+		Sees: "Their own clock moves on 72 hours, nobody else's: they may change their password again (My account)."},
+	{Key: "clock-14d", Label: "+14 days",
+		Sees: "Their own clock moves on 14 days, nobody else's: an unused registration link has expired, and they may change their password again."},
+	{Key: "lock", Label: "Lock their CQRS account",
+		Sees:    "Their legacy sign-in now fails with \"Incorrect user ID or password\" whatever the password, and their mailbox has the \"Your CQRS account is locked\" email with an unlock link.",
+		Refused: "Only a registered account that is not locked already can be locked."},
+	{Key: "expire-link", Label: "Expire their registration link",
+		Sees:    "Their registration link now opens \"This registration link has expired\".",
+		Refused: "They have registered already, so their registration link is spent."},
+	{Key: "nocqrs", Label: "Give them an NHSmail account with no CQRS account",
+		Sees: "Signing in to NHSmail as the address shown on their training page, with their own NHSmail password, now ends on the page saying there is no CQRS account, with the help desk details (step 5)."},
+	{Key: "lock-nhsmail", Label: "Lock their NHSmail account",
+		Sees: "Their NHSmail sign-in now says their NHSmail account is locked."},
+	{Key: "reset", Label: "Reset them to the start",
+		Sees: "They start again at step 1: a new registration email in their mailbox, no password, nothing locked, their clock back with the class."},
+}
+
+func learnerActionByKey(key string) (learnerAction, bool) {
+	for _, la := range learnerActions {
+		if la.Key == key {
+			return la, true
+		}
+	}
+	return learnerAction{}, false
+}
+
+// trainerLearnerAction runs one button of a learner's row.
+func (a *app) trainerLearnerAction(c *fiber.Ctx) error {
+	la, ok := learnerActionByKey(c.Params("action"))
+	if !ok {
+		return fiber.ErrNotFound
+	}
+	id, err := strconv.ParseUint(c.Params("id"), 10, 64)
+	if err != nil {
+		return fiber.ErrNotFound
+	}
+	u, err := a.store.User(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return refuse(fiber.StatusNotFound, "Learner not found", "The learner may have been removed by a reset. Go back to the class board.")
+	} else if err != nil {
+		return err
+	}
+	trainer, _ := currentUser(c)
+	event := store.AuditEvent{Type: evTrainingLearnerAction, Actor: trainer.UserID, IP: c.IP(), Method: "training", Detail: la.Label}
+	switch la.Key {
+	case "clock-72h":
+		_, err = a.training.MoveLearnerClock(id, 72*time.Hour, event)
+	case "clock-14d":
+		_, err = a.training.MoveLearnerClock(id, 14*24*time.Hour, event)
+	case "lock":
+		_, err = a.training.LockLearner(id, a.cfg.LockAfter, a.cfg.ResetLinkTTL, a.lockedEmail, event)
+	case "expire-link":
+		_, err = a.training.ExpireLearnerLink(id, event)
+	case "nocqrs":
+		_, err = a.training.GiveLearnerNoCQRS(id, event)
+	case "lock-nhsmail":
+		_, err = a.training.LockLearnerNHSmail(id, event)
+	case "reset":
+		org, by, oerr := a.trainingOrg()
+		if oerr != nil {
+			return oerr
+		}
+		token := secret.NewToken()
+		email := a.registrationEmail(u, by, org, token, a.cfg.Now().Add(a.cfg.RegistrationLinkTTL))
+		_, err = a.training.ResetLearner(id, secret.HashToken(token), a.cfg.RegistrationLinkTTL, email, event)
+		if err == nil {
+			a.progress.forget(u.UserID)
+		}
+	}
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return refuse(fiber.StatusNotFound, "Learner not found", "Only learners' rows have these buttons. Go back to the class board.")
+	case errors.Is(err, store.ErrConflict):
+		return refuse(fiber.StatusConflict, la.Label+": nothing changed", la.Refused)
+	case err != nil:
+		return err
+	}
+	a.wakeMailer()
+	a.log.Info("training learner action", "by", trainer.UserID, "learner", u.UserID, "action", la.Key)
+	return redirect(c, "/training/board?done="+la.Key+"&learner="+strconv.FormatUint(id, 10))
+}
+
+// stuckAfter is how long on one step makes a learner stand out.
+const stuckAfter = 3 * time.Minute
+
+// boardSteps are the columns of done / not done: every step of both
+// documents, in the job aid's order.
+func boardSteps() []views.BoardStep {
+	var out []views.BoardStep
+	group := ""
+	for _, s := range jobAidSteps {
+		if s.group != "" {
+			group = s.group
+		}
+		short := "Job aid " + s.step.Number
+		switch {
+		case s.step.ID == "locked":
+			short = "Locked out"
+		case strings.HasPrefix(group, "CQRS single sign on"):
+			short = "SSO " + s.step.Number
+		}
+		out = append(out, views.BoardStep{ID: s.step.ID, Short: short, Text: s.step.Text})
+	}
+	return out
+}
+
+// classBoard is the live part of the board, from the store (who the
+// learners are, who has registered) and the progress seen so far.
+func (a *app) classBoard(c *fiber.Ctx) error {
+	p, err := a.signedInPage(c, "Class board")
+	if err != nil {
+		return err
+	}
+	b, rows, err := a.buildClassBoard()
+	if err != nil {
+		return err
+	}
+	m := views.ClassBoardModel{Page: p, Board: b, JoinAddress: a.joinURL(), JoinCode: a.joinCode}
+	if la, ok := learnerActionByKey(c.Query("done")); ok {
+		m.Notice = la.Label + " done"
+		for _, r := range rows {
+			if r.AccountID == c.Query("learner") {
+				m.Notice = la.Label + " done for " + r.UserID + ". " + la.Sees
+			}
+		}
+	}
+	if id := c.Query("learner"); id != "" {
+		for i := range rows {
+			if rows[i].AccountID == id {
+				m.Selected = &rows[i]
+			}
+		}
+		for _, la := range learnerActions {
+			m.Actions = append(m.Actions, views.LearnerActionButton{Key: la.Key, Label: la.Label, Sees: la.Sees})
+		}
+	}
+	return render(c, fiber.StatusOK, views.ClassBoardPage(m))
+}
+
+// classBoardRows is the live part alone, fetched twice a second by htmx.
+func (a *app) classBoardRows(c *fiber.Ctx) error {
+	b, _, err := a.buildClassBoard()
+	if err != nil {
+		return err
+	}
+	return render(c, fiber.StatusOK, views.ClassBoardLive(b))
+}
+
+func (a *app) buildClassBoard() (views.ClassBoard, []views.BoardRow, error) {
+	learners, err := a.training.Learners()
+	if err != nil {
+		return views.ClassBoard{}, nil, err
+	}
+	// In the order they joined, as the trainer saw them arrive.
+	slices.SortStableFunc(learners, func(x, y store.Learner) int { return x.Created.Compare(y.Created) })
+	progress, now := a.progress.snapshot()
+	steps := boardSteps()
+	b := views.ClassBoard{Steps: steps, Updated: now.Format("15:04:05")}
+	var joined, registered, legacy, nhsmail int
+	saw := map[string]int{}
+	for _, l := range learners {
+		u, err := a.store.User(l.AccountID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return b, nil, err
+		}
+		lp, seen := progress[l.UserID]
+		r := views.BoardRow{AccountID: strconv.FormatUint(u.ID, 10), UserID: u.UserID, Name: u.FullName(),
+			LastError: lp.LastError, Step: "Not started", OwnClock: "with the class"}
+		// A cohort account has joined once someone took it, used it or
+		// registered with it; until then it waits on the sheet.
+		if !l.Cohort || l.Claimed || seen || u.PasswordHash != "" {
+			joined++
+		} else {
+			r.Step = "Not joined yet"
+		}
+		if u.ClockOffset > 0 {
+			r.OwnClock = "+" + humanDuration(u.ClockOffset) + " on the class"
+		}
+		if len(lp.Steps) > 0 {
+			var names []string
+			for _, id := range lp.Steps {
+				for _, s := range steps {
+					if s.ID == id {
+						names = append(names, s.Short)
+					}
+				}
+			}
+			r.Step = strings.Join(names, " · ")
+			on := now.Sub(lp.Since)
+			r.TimeOnStep = minutes(on)
+			r.Stuck = on > stuckAfter && !lp.Reached["sso-3"]
+		}
+		if u.PasswordHash != "" {
+			registered++
+			// Registering completes the email and Security Information steps,
+			// whether or not this run saw the pages.
+			lp.Reached = withSteps(lp.Reached, "ja-1", "ja-2")
+		}
+		for _, s := range steps {
+			r.Done = append(r.Done, lp.Reached[s.ID])
+		}
+		if lp.Legacy {
+			legacy++
+		}
+		if lp.NHSmail {
+			nhsmail++
+		}
+		for kind := range lp.Saw {
+			saw[kind]++
+		}
+		b.Rows = append(b.Rows, r)
+	}
+	b.Summary = []views.BoardCount{
+		{Label: "Joined", Count: joined, TestID: "joined"},
+		{Label: "Registered", Count: registered, TestID: "registered"},
+		{Label: "Signed in with User ID and password", Count: legacy, TestID: "legacy"},
+		{Label: "Signed in with NHSmail", Count: nhsmail, TestID: "nhsmail"},
+	}
+	for i, kind := range boardErrors {
+		b.Summary = append(b.Summary, views.BoardCount{Label: "Saw \"" + kind + "\"", Count: saw[kind], TestID: "error-" + strconv.Itoa(i)})
+	}
+	return b, b.Rows, nil
+}
+
+func withSteps(m map[string]bool, ids ...string) map[string]bool {
+	out := make(map[string]bool, len(m)+len(ids))
+	for k, v := range m {
+		out[k] = v
+	}
+	for _, id := range ids {
+		out[id] = true
+	}
+	return out
+}
+
+// minutes is a time on a step as the board shows it.
+func minutes(d time.Duration) string {
+	switch m := int(d / time.Minute); {
+	case m < 1:
+		return "under a minute"
+	case m == 1:
+		return "1 minute"
+	default:
+		return strconv.Itoa(m) + " minutes"
+	}
+}
+
+// classBoardCSV downloads the board for the trainer's records; every
+// typed value goes through csvCell, as the audit log's download does.
+func (a *app) classBoardCSV(c *fiber.Ctx) error {
+	b, _, err := a.buildClassBoard()
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="cqrs-class-board.csv"`)
+	w := csv.NewWriter(c.Response().BodyWriter())
+	head := []string{"learner", "name", "step now", "on it for", "stuck", "last error", "own clock"}
+	for _, s := range b.Steps {
+		head = append(head, s.Short)
+	}
+	w.Write(head)
+	for _, r := range b.Rows {
+		line := []string{csvCell(r.UserID), csvCell(r.Name), csvCell(r.Step), r.TimeOnStep, yesNo(r.Stuck), csvCell(r.LastError), r.OwnClock}
+		for _, d := range r.Done {
+			line = append(line, map[bool]string{true: "done", false: "not done"}[d])
+		}
+		w.Write(line)
+	}
+	w.Flush()
+	return w.Error()
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}

@@ -1,0 +1,123 @@
+package store
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+// twoLearners resets the training data and adds learner01 and learner02,
+// each invited with a 14-day registration link (hashOf(101), hashOf(102)).
+func twoLearners(t *testing.T, s *Store) (User, User) {
+	t.Helper()
+	if err := s.ResetTraining(trainingSet(""), nil, AuditEvent{Type: "training-reset"}); err != nil {
+		t.Fatal(err)
+	}
+	org, _ := s.Organisation(1)
+	nl := func(id string, token byte) NewLearner {
+		return NewLearner{TokenHash: hashOf(token), User: TrainingUser{User: User{UserID: id, Email: id + "@nhs.net", OrgID: org.ID, Role: RoleUser},
+			LinkHash: hashOf(token + 100), LinkTTL: 14 * 24 * time.Hour, Email: &Email{Subject: "x"}}, NHSmail: NHSmailAccount{Email: id + "@nhs.net", PasswordHash: "nh"}}
+	}
+	if _, err := s.CreateLearners([]NewLearner{nl("learner01", 1), nl("learner02", 2)}); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := s.UserByUserID("learner01")
+	b, _ := s.UserByUserID("learner02")
+	return a, b
+}
+
+// TestLearnerClockExpiresOnlyTheirLink: +14 days on one learner's own
+// clock expires their registration link and nobody else's; the class
+// clock does not move.
+func TestLearnerClockExpiresOnlyTheirLink(t *testing.T) {
+	s, _ := openTest(t)
+	a, b := twoLearners(t, s)
+	if _, err := s.MoveLearnerClock(a.ID, 14*24*time.Hour, AuditEvent{Type: "training-learner-action"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.LinkUser(hashOf(101), LinkRegister); !errors.Is(err, ErrExpired) {
+		t.Errorf("learner01's link after +14 days on their clock: %v, want expired", err)
+	}
+	if _, _, err := s.LinkUser(hashOf(102), LinkRegister); err != nil {
+		t.Errorf("learner02's link: %v", err)
+	}
+	if off, _ := s.ClockOffset(); off != 0 {
+		t.Errorf("the class clock moved %v", off)
+	}
+	// A link sent afterwards runs on the learner's clock, so it works.
+	if _, err := s.SendLink(a.ID, LinkRegister, hashOf(120), 14*24*time.Hour, Email{Subject: "again"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.LinkUser(hashOf(120), LinkRegister); err != nil {
+		t.Errorf("a link sent on the learner's clock: %v", err)
+	}
+	_ = b
+}
+
+// TestLearnerLockAndResetRunOnTheirClock: a lock set from the board is
+// stamped in the learner's own time, carries an unlock link that works on
+// their clock, and a reset puts everything back to step 1.
+func TestLearnerLockAndResetRunOnTheirClock(t *testing.T) {
+	s, _ := openTest(t)
+	a, _ := twoLearners(t, s)
+	if _, err := s.LockLearner(a.ID, 5, time.Hour, nil, AuditEvent{Type: "x"}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("locking an unregistered learner: %v, want conflict", err)
+	}
+	if _, err := s.SetPasswordWithLink(hashOf(101), LinkRegister, "pw1", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.MoveLearnerClock(a.ID, 72*time.Hour, AuditEvent{Type: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	notice := func(u User, expires time.Time) (Email, []byte) {
+		return Email{Kind: "lockout", Subject: "locked"}, hashOf(130)
+	}
+	u, err := s.LockLearner(a.ID, 5, time.Hour, notice, AuditEvent{Type: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.FailedSignIns != 5 || u.LockedAt.Sub(s.now()) < 71*time.Hour {
+		t.Errorf("locked = %+v, want 5 failures at the learner's own time", u)
+	}
+	if _, _, err := s.LinkUser(hashOf(130), LinkReset); err != nil {
+		t.Errorf("the unlock link on the learner's clock: %v", err)
+	}
+	if _, err := s.GiveLearnerNoCQRS(a.ID, AuditEvent{Type: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	extra, err := s.NHSmailAccountByEmail("learner01.nocqrs@nhs.net")
+	if err != nil || extra.PasswordHash != "nh" || extra.Disabled {
+		t.Fatalf("NHSmail account without CQRS = %+v, %v", extra, err)
+	}
+	if _, err := s.UserByEmail(extra.Email); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a CQRS account has the address: %v", err)
+	}
+	if _, err := s.LockLearnerNHSmail(a.ID, AuditEvent{Type: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if own, _ := s.NHSmailAccountByEmail("learner01@nhs.net"); !own.Locked {
+		t.Error("the learner's NHSmail account is not locked")
+	}
+	u, err = s.ResetLearner(a.ID, hashOf(140), 14*24*time.Hour, Email{Kind: "registration", Subject: "again"}, AuditEvent{Type: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.PasswordHash != "" || u.Status != StatusInvited || !u.LockedAt.IsZero() || u.ClockOffset != 0 || u.FailedSignIns != 0 {
+		t.Errorf("after reset = %+v", u)
+	}
+	if _, _, err := s.LinkUser(hashOf(130), LinkReset); err == nil {
+		t.Error("the old unlock link still works after a reset")
+	}
+	if _, _, err := s.LinkUser(hashOf(140), LinkRegister); err != nil {
+		t.Errorf("the new registration link: %v", err)
+	}
+	if own, _ := s.NHSmailAccountByEmail("learner01@nhs.net"); own.Locked {
+		t.Error("the learner's NHSmail account is still locked after a reset")
+	}
+	if extra, _ := s.NHSmailAccountByEmail("learner01.nocqrs@nhs.net"); !extra.Disabled {
+		t.Error("the account without CQRS still works after a reset")
+	}
+	if _, err := s.MoveLearnerClock(999, time.Hour, AuditEvent{Type: "x"}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a user who is not a learner: %v", err)
+	}
+}
