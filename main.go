@@ -360,7 +360,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	hasher := secret.NewHasher(secret.OWASP, 0, 2*time.Second)
 	sender := mailer.NewSender(logger, smtpCfg, st, console, clock.Now)
 	sender.SetMailboxURL(baseURL + "/mailbox")
-	deps := handlers.Deps{Store: st, Hasher: hasher, Mailer: sender}
+	// The bbolt engine is every journey's store, makes its own backups and
+	// has a training side.
+	stores := handlers.Stores{Instance: st, Setup: st, Links: st, SignIn: st, Sessions: st, Accounts: st, Messages: st,
+		UserAdmin: st, Organisations: st, AuditLog: st, Forgotten: st, Mailbox: st, SSO: st, NHSmailAdmin: st}
+	deps := handlers.Deps{Stores: stores, Hasher: hasher, Mailer: sender, Backup: st, Training: st}
+	cfg.SnapshotDir = st.SnapshotDir()
 	if cfg.SSO, err = ssoConfig(opts, baseURL, getenv); err != nil {
 		ln.Close()
 		return err

@@ -8,10 +8,17 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/secret"
-	"github.com/cqrs-local/cqrs-signin/store"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
+
+// ForgottenStore is what "Unlock Account or Forgotten Password" needs from the store.
+type ForgottenStore interface {
+	SendLink(userID uint64, purpose cqrs.LinkPurpose, linkHash []byte, ttl time.Duration, email cqrs.Email) (cqrs.User, error)
+	UserByEmail(email string) (cqrs.User, error)
+	UserByUserID(userID string) (cqrs.User, error)
+}
 
 // resetSent is the one answer to every request, so it never tells whether
 // an account matched.
@@ -63,22 +70,22 @@ func (a *app) forgottenSubmit(c *fiber.Ctx) error {
 			Errors: views.Errors{{Field: "who", Message: "Enter your User ID or email address."}}}))
 	}
 	var (
-		u   store.User
+		u   cqrs.User
 		err error
 	)
 	if strings.Contains(who, "@") {
-		u, err = a.store.UserByEmail(who)
+		u, err = a.forgotten.UserByEmail(who)
 	} else {
-		u, err = a.store.UserByUserID(who)
+		u, err = a.forgotten.UserByUserID(who)
 	}
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err != nil && !errors.Is(err, cqrs.ErrNotFound) {
 		return err
 	}
-	event := store.AuditEvent{Type: evResetRequested, Subject: who, Method: "link"}
+	event := cqrs.AuditEvent{Type: evResetRequested, Subject: who, Method: "link"}
 	switch {
 	case err != nil:
 		event.Detail = "no matching account"
-	case u.Status == store.StatusDisabled:
+	case u.Status == cqrs.StatusDisabled:
 		event.Subject, event.OrgID, event.Detail = u.UserID, u.OrgID, "account disabled: no email sent"
 	case u.PasswordHash == "":
 		event.Subject, event.OrgID, event.Detail = u.UserID, u.OrgID, "not registered yet: no email sent"
@@ -87,11 +94,11 @@ func (a *app) forgottenSubmit(c *fiber.Ctx) error {
 	default:
 		token := secret.NewToken()
 		email := a.resetEmail(u, token, a.cfg.Now().Add(a.cfg.ResetLinkTTL))
-		if _, err := a.store.SendLink(u.ID, store.LinkReset, secret.HashToken(token), a.cfg.ResetLinkTTL, email); err != nil {
+		if _, err := a.forgotten.SendLink(u.ID, cqrs.LinkReset, secret.HashToken(token), a.cfg.ResetLinkTTL, email); err != nil {
 			return err
 		}
 		a.wakeMailer()
-		event = store.AuditEvent{Type: evLinkSent, Subject: u.UserID, OrgID: u.OrgID, Method: "link", Detail: "unlock / forgotten password"}
+		event = cqrs.AuditEvent{Type: evLinkSent, Subject: u.UserID, OrgID: u.OrgID, Method: "link", Detail: "unlock / forgotten password"}
 	}
 	// Every path writes one audit entry, so timing does not tell them apart.
 	a.audit(c, event)

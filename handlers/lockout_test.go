@@ -441,7 +441,7 @@ func TestLockedAnswerStillHashes(t *testing.T) {
 	admin := e.registeredAdmin()
 	// The stored hashes carry their parameters: both accounts get OWASP ones.
 	e.hasher = secret.NewHasher(secret.OWASP, 1, 5*time.Second)
-	app, err := New(nilLogger(), e.cfgForRebuild(), Deps{Store: e.store, Hasher: e.hasher})
+	app, err := New(nilLogger(), e.cfgForRebuild(), Deps{Stores: storesOf(e.store), Backup: e.store, Training: e.store, Hasher: e.hasher})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,11 +10,18 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/limiter"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/nhsmail"
 	"github.com/cqrs-local/cqrs-signin/secret"
-	"github.com/cqrs-local/cqrs-signin/store"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
+
+// SignInStore is what the legacy sign-in needs from the store.
+type SignInStore interface {
+	DeleteSession(hash []byte) error
+	LegacySignIn(a cqrs.SignInAttempt) (cqrs.SignInResult, error)
+	UserByUserID(userID string) (cqrs.User, error)
+}
 
 // signInFailed is the one message for every failed legacy sign-in, in the
 // documents' words, so no answer tells which User IDs exist.
@@ -91,8 +98,8 @@ func (a *app) legacySignIn(c *fiber.Ctx) error {
 		return err
 	}
 	defer release()
-	u, err := a.store.UserByUserID(userID)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	u, err := a.signIn.UserByUserID(userID)
+	if err != nil && !errors.Is(err, cqrs.ErrNotFound) {
 		return err
 	}
 	hash := u.PasswordHash
@@ -108,7 +115,7 @@ func (a *app) legacySignIn(c *fiber.Ctx) error {
 	if old := c.Cookies(sessionCookie); old != "" {
 		replaced = secret.HashToken(old)
 	}
-	res, err := a.store.LegacySignIn(store.SignInAttempt{
+	res, err := a.signIn.LegacySignIn(cqrs.SignInAttempt{
 		UserID: userID, CheckedHash: hash, PasswordOK: ok, LockAfter: a.cfg.LockAfter,
 		SessionHash: secret.HashToken(token), ReplacedSession: replaced, IP: c.IP(), Method: "legacy",
 		LockNotice: a.lockedEmail, LinkTTL: a.cfg.ResetLinkTTL,
@@ -183,11 +190,11 @@ func (q *accountQueue) wait(ctx context.Context, key string, max time.Duration) 
 // signOut ends the session on the server, not just in the browser.
 func (a *app) signOut(c *fiber.Ctx) error {
 	if h := currentSession(c); h != nil {
-		if err := a.store.DeleteSession(h); err != nil {
+		if err := a.signIn.DeleteSession(h); err != nil {
 			return err
 		}
 		u, _ := currentUser(c)
-		a.audit(c, store.AuditEvent{Type: evSignOut, Subject: u.UserID, OrgID: u.OrgID})
+		a.audit(c, cqrs.AuditEvent{Type: evSignOut, Subject: u.UserID, OrgID: u.OrgID})
 	}
 	a.clearCookie(c, sessionCookie, "/")
 	if a.nhsmailServer != nil {

@@ -9,60 +9,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Display states an administrator filters by. Locked is a state of an
-// active account, not a status of its own.
-const (
-	StateInvited  = "invited"
-	StateActive   = "active"
-	StateLocked   = "locked"
-	StateDisabled = "disabled"
-)
-
-// State is the user's state as the administration list shows it.
-func (u User) State() string {
-	switch {
-	case u.Status == StatusDisabled:
-		return StateDisabled
-	case !u.LockedAt.IsZero():
-		return StateLocked
-	case u.Status == StatusInvited:
-		return StateInvited
-	default:
-		return StateActive
-	}
-}
-
-// Invitation states.
-const (
-	InvitePending  = "pending"
-	InviteAccepted = "accepted"
-	InviteExpired  = "expired"
-	InviteRevoked  = "revoked"
-)
-
-// Invitation is the state of the user's registration email's link at now.
-func (u User) Invitation(now time.Time) string {
-	switch {
-	case u.PasswordHash != "":
-		return InviteAccepted
-	case u.InviteRevoked:
-		return InviteRevoked
-	case !now.Before(u.InviteExpires):
-		return InviteExpired
-	default:
-		return InvitePending
-	}
-}
-
-// UserFilter selects users for the administration list.
-type UserFilter struct {
-	OrgID  uint64 // 0: every organisation
-	Query  string // matched, ignoring case, in User ID, name and email
-	State  string // "" or one of the State* values
-	Offset int
-	Limit  int
-}
-
 // ListUsers returns one page of matching users in User ID order, and how
 // many match in all.
 func (s *Store) ListUsers(f UserFilter) ([]User, int, error) {

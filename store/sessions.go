@@ -8,14 +8,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Session is a signed-in browser, stored under the SHA-256 of its cookie
-// value so the database never holds a usable session ID.
-type Session struct {
-	UserID   uint64    `json:"user_id"`
-	Created  time.Time `json:"created"`
-	LastSeen time.Time `json:"last_seen"`
-}
-
 // sessionTouchEvery limits idle-timer writes: a page view within this time
 // of the last recorded one does not write, so reading pages stays cheap.
 const sessionTouchEvery = time.Minute

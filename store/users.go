@@ -9,69 +9,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Role is what a user may do.
-type Role string
-
-// Roles, from most to least powerful.
-const (
-	RoleSystemAdmin Role = "system-admin" // the first-run account; manages everything
-	RoleUserAdmin   Role = "user-admin"   // manages the users of their own organisation
-	RoleUser        Role = "user"
-)
-
-// Status is where an account is in its life.
-type Status string
-
-// Account statuses.
-const (
-	StatusInvited  Status = "invited" // set up, password not chosen yet
-	StatusActive   Status = "active"
-	StatusDisabled Status = "disabled"
-)
-
-// Organisation is a practice or body whose users CQRS serves.
-type Organisation struct {
-	ID      uint64 `json:"id"`
-	Name    string `json:"name"`
-	ODSCode string `json:"ods_code"`
-}
-
-// User is a CQRS account. It holds no slices, maps or pointers: decoded
-// copies are shared through the store's cache, so they must be plain values.
-type User struct {
-	ID        uint64 `json:"id"`
-	UserID    string `json:"user_id"` // as the administrator typed it; unique ignoring case
-	FirstName string `json:"first_name"`
-	LastName  string `json:"last_name"`
-	Email     string `json:"email"` // unique ignoring case
-	WorkPhone string `json:"work_phone"`
-	OrgID     uint64 `json:"org_id"`
-	Role      Role   `json:"role"`
-	Status    Status `json:"status"`
-
-	PasswordHash string `json:"password_hash,omitempty"`
-	// The previous hashes are kept apart (PasswordHistory), so the record
-	// every signed-in page reads stays small.
-	PasswordChanged time.Time `json:"password_changed"`
-	FailedSignIns   int       `json:"failed_sign_ins"`
-	LockedAt        time.Time `json:"locked_at"`
-	LastSignIn      time.Time `json:"last_sign_in"`
-	// InviteExpires is when the newest registration link stops working;
-	// InviteRevoked is set when an administrator withdrew it.
-	InviteExpires time.Time `json:"invite_expires"`
-	InviteRevoked bool      `json:"invite_revoked"`
-	// SSOSubject is the single sign-on provider's stable subject linked to
-	// this account ("issuer|sub" or "issuer|tid:oid"), after its first use.
-	SSOSubject string    `json:"sso_subject,omitempty"`
-	Created    time.Time `json:"created"`
-}
-
-// HistoryDepth is how many previous hashes are kept beside the current one.
-const HistoryDepth = 8
-
-// FullName is the user's first and last name.
-func (u User) FullName() string { return strings.TrimSpace(u.FirstName + " " + u.LastName) }
-
 func foldKey(s string) []byte { return []byte(strings.ToLower(s)) }
 
 // putNewUser writes a new user and its unique indexes inside tx.

@@ -1,0 +1,67 @@
+package cqrs
+
+import (
+	"errors"
+	"time"
+)
+
+// TrainingUser is one prepared account of the training data set. Passwords
+// are hashed and link tokens made before the transaction.
+type TrainingUser struct {
+	// User carries everything but its ID and organisation: status, password
+	// hash and change time, failure count and lock time as the state needs.
+	User User
+	// LinkHash, when set, is an unused registration link lasting LinkTTL.
+	LinkHash []byte
+	LinkTTL  time.Duration
+	// Email, when set, is queued for the user (their registration email).
+	Email *Email
+}
+
+// TrainingSet is the whole training data set: one organisation, its
+// accounts and the NHSmail simulator's directory.
+type TrainingSet struct {
+	Org     Organisation
+	Users   []TrainingUser
+	NHSmail []NHSmailAccount
+}
+
+// KeepSignedIn names a session to keep across a reset or restore: the
+// trainer who pressed the button stays signed in, as the system
+// administrator with the same User ID in the new data, if there is one.
+type KeepSignedIn struct {
+	SessionHash []byte
+	UserID      string
+}
+
+// Learner is someone in the classroom with their own CQRS invitation and
+// NHSmail simulator account.
+type Learner struct {
+	UserID       string    `json:"user_id"`    // the CQRS User ID, learnerNN or learner-xxxx
+	AccountID    uint64    `json:"account_id"` // the CQRS user record
+	NHSmailID    uint64    `json:"nhsmail_id"`
+	NHSmailEmail string    `json:"nhsmail_email"`
+	Cohort       bool      `json:"cohort"` // made by the trainer's cohort sheet
+	Created      time.Time `json:"created"`
+}
+
+// NewLearner is a learner prepared for CreateLearners: the token's hash
+// (their cookie), the invited user with its link and email, and the NHSmail
+// account with its password hash.
+type NewLearner struct {
+	TokenHash []byte
+	User      TrainingUser
+	NHSmail   NHSmailAccount
+	Cohort    bool
+}
+
+// ErrSnapshotName refuses a snapshot name that is not 1-40 letters, digits,
+// spaces, hyphens or underscores starting with a letter or digit.
+var ErrSnapshotName = errors.New("a snapshot name is 1-40 letters, digits, spaces, hyphens or underscores")
+
+// Snapshot is a saved copy of the training database.
+type Snapshot struct {
+	Name  string
+	Saved time.Time
+	Size  int64
+}
