@@ -12,7 +12,7 @@ import (
 
 // AccountStore is what the account pages need from the store.
 type AccountStore interface {
-	ChangePassword(userID uint64, newHash string, keepSession []byte, notify *cqrs.Email) (cqrs.User, error)
+	ChangePassword(userID uint64, newHash string, keepSession []byte, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
 }
 
 const (
@@ -99,7 +99,8 @@ func (a *app) changePassword(c *fiber.Ctx) error {
 		return err
 	}
 	notify := a.passwordChangedEmail(u, a.cfg.Now())
-	u, err = a.accounts.ChangePassword(u.ID, encoded, currentSession(c), &notify)
+	u, err = a.accounts.ChangePassword(u.ID, encoded, currentSession(c), &notify,
+		a.event(c, cqrs.AuditEvent{Type: evPasswordChanged, Method: "account"}))
 	if errors.Is(err, cqrs.ErrNotFound) {
 		return fiber.ErrNotFound
 	} else if err != nil {
@@ -107,7 +108,6 @@ func (a *app) changePassword(c *fiber.Ctx) error {
 	}
 	a.wakeMailer()
 	a.log.Info("password changed", "user_id", u.UserID)
-	a.audit(c, cqrs.AuditEvent{Type: evPasswordChanged, Subject: u.UserID, OrgID: u.OrgID, Method: "account"})
 	c.Locals(localUser, u)
 	m, err := a.accountModel(c, u, a.policyBox("", nil, false), nil, "Your password has been changed.")
 	if err != nil {

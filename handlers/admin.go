@@ -17,18 +17,18 @@ import (
 
 // UserAdminStore is what user administration needs from the store.
 type UserAdminStore interface {
-	CreateUser(u cqrs.User, linkHash []byte, linkTTL time.Duration, email *cqrs.Email) (cqrs.User, error)
+	CreateUser(u cqrs.User, linkHash []byte, linkTTL time.Duration, email *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
 	Emails(f cqrs.EmailFilter) ([]cqrs.Email, error)
 	LatestEmails(userIDs []uint64) (map[uint64]cqrs.Email, error)
 	ListUsers(f cqrs.UserFilter) ([]cqrs.User, int, error)
 	Organisation(id uint64) (cqrs.Organisation, error)
 	Organisations() ([]cqrs.Organisation, error)
-	RevokeInvitation(userID uint64) (cqrs.User, error)
-	SendLink(userID uint64, purpose cqrs.LinkPurpose, linkHash []byte, ttl time.Duration, email cqrs.Email) (cqrs.User, error)
-	SetStatus(id uint64, status cqrs.Status) (cqrs.User, error)
-	UnlinkSSOSubject(userID uint64) (cqrs.User, error)
-	Unlock(userID uint64) (cqrs.User, error)
-	UpdateUser(edited cqrs.User) (cqrs.User, error)
+	RevokeInvitation(userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error)
+	SendLink(userID uint64, purpose cqrs.LinkPurpose, linkHash []byte, ttl time.Duration, email cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
+	SetStatus(id uint64, status cqrs.Status, events ...cqrs.AuditEvent) (cqrs.User, error)
+	UnlinkSSOSubject(userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error)
+	Unlock(userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error)
+	UpdateUser(edited cqrs.User, events ...cqrs.AuditEvent) (cqrs.User, error)
 	User(id uint64) (cqrs.User, error)
 	UserByUserID(userID string) (cqrs.User, error)
 }
@@ -280,7 +280,9 @@ func (a *app) createUser(c *fiber.Ctx) error {
 		token := secret.NewToken()
 		expires := a.cfg.Now().Add(a.cfg.RegistrationLinkTTL)
 		email := a.registrationEmail(u, admin, org, token, expires)
-		created, err = a.userAdmin.CreateUser(u, secret.HashToken(token), a.cfg.RegistrationLinkTTL, &email)
+		created, err = a.userAdmin.CreateUser(u, secret.HashToken(token), a.cfg.RegistrationLinkTTL, &email,
+			a.event(c, cqrs.AuditEvent{Type: evUserCreated, Subject: u.UserID, OrgID: u.OrgID, Detail: "role " + string(u.Role)}),
+			a.event(c, cqrs.AuditEvent{Type: evLinkSent, Subject: u.UserID, OrgID: u.OrgID, Method: "registration"}))
 		switch {
 		case errors.Is(err, cqrs.ErrConflict):
 			if _, e := a.userAdmin.UserByUserID(u.UserID); e == nil {
@@ -305,8 +307,6 @@ func (a *app) createUser(c *fiber.Ctx) error {
 	}
 	a.wakeMailer()
 	a.log.Info("user created", "by", admin.UserID, "user_id", created.UserID)
-	a.audit(c, cqrs.AuditEvent{Type: evUserCreated, Subject: created.UserID, OrgID: created.OrgID, Detail: "role " + string(created.Role)})
-	a.audit(c, cqrs.AuditEvent{Type: evLinkSent, Subject: created.UserID, OrgID: created.OrgID, Method: "registration"})
 	return redirect(c, "/admin/users/"+strconv.FormatUint(created.ID, 10)+"?notice=created")
 }
 
@@ -420,7 +420,11 @@ func (a *app) updateUser(c *fiber.Ctx) error {
 	values, edited, errs := a.parseUserForm(c, admin, false, fixedRole)
 	if len(errs) == 0 {
 		edited.ID = u.ID
-		if _, err := a.userAdmin.UpdateUser(edited); errors.Is(err, cqrs.ErrConflict) {
+		events := []cqrs.AuditEvent{a.event(c, cqrs.AuditEvent{Type: evUserEdited, Subject: u.UserID, OrgID: edited.OrgID})}
+		if edited.Role != u.Role {
+			events = append(events, a.event(c, cqrs.AuditEvent{Type: evRoleChanged, Subject: u.UserID, OrgID: edited.OrgID, Detail: string(u.Role) + " to " + string(edited.Role)}))
+		}
+		if _, err := a.userAdmin.UpdateUser(edited, events...); errors.Is(err, cqrs.ErrConflict) {
 			errs = append(errs, views.FieldError{Field: "email", Message: "That email address is already in use by another user."})
 		} else if err != nil {
 			return err
@@ -430,10 +434,6 @@ func (a *app) updateUser(c *fiber.Ctx) error {
 		return a.renderUserDetail(c, fiber.StatusUnprocessableEntity, admin, u, values, errs, "")
 	}
 	a.log.Info("user edited", "by", admin.UserID, "user_id", u.UserID)
-	a.audit(c, cqrs.AuditEvent{Type: evUserEdited, Subject: u.UserID, OrgID: edited.OrgID})
-	if edited.Role != u.Role {
-		a.audit(c, cqrs.AuditEvent{Type: evRoleChanged, Subject: u.UserID, OrgID: edited.OrgID, Detail: string(u.Role) + " to " + string(edited.Role)})
-	}
 	return redirect(c, "/admin/users/"+strconv.FormatUint(u.ID, 10)+"?notice=saved")
 }
 
@@ -444,20 +444,23 @@ func (a *app) userAction(c *fiber.Ctx) error {
 		return err
 	}
 	notice := c.Params("action")
-	event := cqrs.AuditEvent{Subject: u.UserID, OrgID: u.OrgID, Method: "admin"}
+	// Each action's event is recorded by the store call, with the change.
+	event := func(typ, detail string) cqrs.AuditEvent {
+		return a.event(c, cqrs.AuditEvent{Type: typ, Subject: u.UserID, OrgID: u.OrgID, Method: "admin", Detail: detail})
+	}
 	switch notice {
 	case "disable":
 		if u.ID == admin.ID {
 			return refuse(fiber.StatusConflict, "You cannot disable your own account")
 		}
-		_, err = a.userAdmin.SetStatus(u.ID, cqrs.StatusDisabled)
-		notice, event.Type = "disabled", evUserDisabled
+		_, err = a.userAdmin.SetStatus(u.ID, cqrs.StatusDisabled, event(evUserDisabled, ""))
+		notice = "disabled"
 	case "enable":
-		_, err = a.userAdmin.SetStatus(u.ID, cqrs.StatusActive)
-		notice, event.Type = "enabled", evUserEnabled
+		_, err = a.userAdmin.SetStatus(u.ID, cqrs.StatusActive, event(evUserEnabled, ""))
+		notice = "enabled"
 	case "unlock":
-		_, err = a.userAdmin.Unlock(u.ID)
-		notice, event.Type = "unlocked", evUnlock
+		_, err = a.userAdmin.Unlock(u.ID, event(evUnlock, ""))
+		notice = "unlocked"
 	case "resend":
 		org, oerr := a.userAdmin.Organisation(u.OrgID)
 		if oerr != nil {
@@ -465,19 +468,21 @@ func (a *app) userAction(c *fiber.Ctx) error {
 		}
 		token := secret.NewToken()
 		email := a.registrationEmail(u, admin, org, token, a.cfg.Now().Add(a.cfg.RegistrationLinkTTL))
-		_, err = a.userAdmin.SendLink(u.ID, cqrs.LinkRegister, secret.HashToken(token), a.cfg.RegistrationLinkTTL, email)
-		notice, event.Type, event.Detail = "resent", evLinkSent, "registration (resent; the previous link revoked)"
+		_, err = a.userAdmin.SendLink(u.ID, cqrs.LinkRegister, secret.HashToken(token), a.cfg.RegistrationLinkTTL, email,
+			event(evLinkSent, "registration (resent; the previous link revoked)"))
+		notice = "resent"
 	case "unlink":
-		_, err = a.userAdmin.UnlinkSSOSubject(u.ID)
-		notice, event.Type = "unlinked", evSSOUnlinked
+		_, err = a.userAdmin.UnlinkSSOSubject(u.ID, event(evSSOUnlinked, ""))
+		notice = "unlinked"
 	case "revoke":
-		_, err = a.userAdmin.RevokeInvitation(u.ID)
-		notice, event.Type = "revoked", evInviteRevoked
+		_, err = a.userAdmin.RevokeInvitation(u.ID, event(evInviteRevoked, ""))
+		notice = "revoked"
 	case "reset":
 		token := secret.NewToken()
 		email := a.resetEmail(u, token, a.cfg.Now().Add(a.cfg.ResetLinkTTL))
-		_, err = a.userAdmin.SendLink(u.ID, cqrs.LinkReset, secret.HashToken(token), a.cfg.ResetLinkTTL, email)
-		notice, event.Type, event.Detail = "reset", evLinkSent, "password reset"
+		_, err = a.userAdmin.SendLink(u.ID, cqrs.LinkReset, secret.HashToken(token), a.cfg.ResetLinkTTL, email,
+			event(evLinkSent, "password reset"))
+		notice = "reset"
 	default:
 		return fiber.ErrNotFound
 	}
@@ -488,6 +493,5 @@ func (a *app) userAction(c *fiber.Ctx) error {
 	}
 	a.wakeMailer()
 	a.log.Info("user action", "by", admin.UserID, "user_id", u.UserID, "action", notice)
-	a.audit(c, event)
 	return redirect(c, "/admin/users/"+strconv.FormatUint(u.ID, 10)+"?notice="+notice)
 }

@@ -50,16 +50,25 @@ var auditTypes = []string{evSignIn, evSignInFailed, evSignInLocked, cqrs.AuditLo
 	evPasswordReset, evLinkSent, evLinkUsed, evLinkRefused, evInviteRevoked, evUserCreated, evUserEdited, evRoleChanged,
 	evUserDisabled, evUserEnabled, evSSORefused, evSSOUnlinked, evSetupUsed, evResetRequested}
 
-// audit appends a security event with who did it and from where. A failure
-// to record is logged, not shown: the action itself has happened.
-func (a *app) audit(c *fiber.Ctx, e cqrs.AuditEvent) {
+// event stamps a security event with who did it and from where. A change
+// hands its events to the store call that makes it, which records them in
+// the same transaction.
+func (a *app) event(c *fiber.Ctx, e cqrs.AuditEvent) cqrs.AuditEvent {
 	if u, ok := currentUser(c); ok && e.Actor == "" {
 		e.Actor = u.UserID
 	}
 	e.IP = c.IP()
-	if err := a.auditLog.Audit(e); err != nil {
-		a.log.Error("audit log", "type", e.Type, "err", err)
+	return e
+}
+
+// audit records a security event that comes with no change (a refusal, a
+// download). The request fails when the event cannot be recorded: nothing
+// security-relevant happens unlogged.
+func (a *app) audit(c *fiber.Ctx, e cqrs.AuditEvent) error {
+	if err := a.auditLog.Audit(a.event(c, e)); err != nil {
+		return fmt.Errorf("audit %s: %w", e.Type, err)
 	}
+	return nil
 }
 
 // auditFilter reads the audit page's filters, scoped to what the

@@ -33,7 +33,11 @@ func (a *app) sendBackup(c *fiber.Ctx) error {
 // adminBackup is the system administrator's download.
 func (a *app) adminBackup(c *fiber.Ctx) error {
 	u, _ := currentUser(c)
-	a.audit(c, cqrs.AuditEvent{Type: "backup-downloaded", Subject: u.UserID, Detail: "database backup at " + a.cfg.Now().Format(time.RFC3339)})
+	if a.backup != nil {
+		if err := a.audit(c, cqrs.AuditEvent{Type: "backup-downloaded", Subject: u.UserID, Detail: "database backup at " + a.cfg.Now().Format(time.RFC3339)}); err != nil {
+			return err
+		}
+	}
 	return a.sendBackup(c)
 }
 

@@ -15,7 +15,7 @@ import (
 
 // ForgottenStore is what "Unlock Account or Forgotten Password" needs from the store.
 type ForgottenStore interface {
-	SendLink(userID uint64, purpose cqrs.LinkPurpose, linkHash []byte, ttl time.Duration, email cqrs.Email) (cqrs.User, error)
+	SendLink(userID uint64, purpose cqrs.LinkPurpose, linkHash []byte, ttl time.Duration, email cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
 	UserByEmail(email string) (cqrs.User, error)
 	UserByUserID(userID string) (cqrs.User, error)
 }
@@ -94,13 +94,19 @@ func (a *app) forgottenSubmit(c *fiber.Ctx) error {
 	default:
 		token := secret.NewToken()
 		email := a.resetEmail(u, token, a.cfg.Now().Add(a.cfg.ResetLinkTTL))
-		if _, err := a.forgotten.SendLink(u.ID, cqrs.LinkReset, secret.HashToken(token), a.cfg.ResetLinkTTL, email); err != nil {
+		sent := a.event(c, cqrs.AuditEvent{Type: evLinkSent, Subject: u.UserID, OrgID: u.OrgID, Method: "link", Detail: "unlock / forgotten password"})
+		if _, err := a.forgotten.SendLink(u.ID, cqrs.LinkReset, secret.HashToken(token), a.cfg.ResetLinkTTL, email, sent); err != nil {
 			return err
 		}
 		a.wakeMailer()
-		event = cqrs.AuditEvent{Type: evLinkSent, Subject: u.UserID, OrgID: u.OrgID, Method: "link", Detail: "unlock / forgotten password"}
+		event.Type = "" // recorded with the link
 	}
-	// Every path writes one audit entry, so timing does not tell them apart.
-	a.audit(c, event)
+	// Every path writes one audit entry in one transaction (the email's
+	// with its link), so timing does not tell them apart.
+	if event.Type != "" {
+		if err := a.audit(c, event); err != nil {
+			return err
+		}
+	}
 	return render(c, fiber.StatusOK, views.ForgottenPage(views.ForgottenModel{Page: a.page(c, "Unlock Account or Forgotten Password"), Sent: resetSent}))
 }

@@ -21,7 +21,7 @@ import (
 // LinkStore is what the emailed links (registration, unlock, reset) need from the store.
 type LinkStore interface {
 	LinkUser(hash []byte, purpose cqrs.LinkPurpose) (cqrs.Link, cqrs.User, error)
-	SetPasswordWithLink(linkHash []byte, purpose cqrs.LinkPurpose, newHash string, notify *cqrs.Email) (cqrs.User, error)
+	SetPasswordWithLink(linkHash []byte, purpose cqrs.LinkPurpose, newHash string, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
 	PasswordHistory(userID uint64) ([]string, error)
 	Organisation(id uint64) (cqrs.Organisation, error)
 }
@@ -101,16 +101,22 @@ func (a *app) linkUser(c *fiber.Ctx, f linkFlow) ([]byte, cqrs.User, error) {
 	_, u, err := a.links.LinkUser(hash, f.purpose)
 	switch {
 	case errors.Is(err, cqrs.ErrExpired):
-		a.audit(c, cqrs.AuditEvent{Type: evLinkRefused, Method: string(f.purpose), Detail: "expired"})
+		if err := a.audit(c, cqrs.AuditEvent{Type: evLinkRefused, Method: string(f.purpose), Detail: "expired"}); err != nil {
+			return nil, cqrs.User{}, err
+		}
 		return nil, cqrs.User{}, f.refused(true)
 	case errors.Is(err, cqrs.ErrNotFound):
-		a.audit(c, cqrs.AuditEvent{Type: evLinkRefused, Method: string(f.purpose), Detail: "unknown or already used"})
+		if err := a.audit(c, cqrs.AuditEvent{Type: evLinkRefused, Method: string(f.purpose), Detail: "unknown or already used"}); err != nil {
+			return nil, cqrs.User{}, err
+		}
 		return nil, cqrs.User{}, f.refused(false)
 	case err != nil:
 		return nil, cqrs.User{}, err
 	}
 	if u.Status == cqrs.StatusDisabled {
-		a.audit(c, cqrs.AuditEvent{Type: evLinkRefused, Subject: u.UserID, OrgID: u.OrgID, Method: string(f.purpose), Detail: "account disabled"})
+		if err := a.audit(c, cqrs.AuditEvent{Type: evLinkRefused, Subject: u.UserID, OrgID: u.OrgID, Method: string(f.purpose), Detail: "account disabled"}); err != nil {
+			return nil, cqrs.User{}, err
+		}
 		return nil, cqrs.User{}, refuse(fiber.StatusForbidden, "This account is disabled",
 			"The link cannot be used while the account is disabled. Contact your CQRS User Administrator.")
 	}
@@ -198,7 +204,17 @@ func (a *app) linkSubmit(f linkFlow) fiber.Handler {
 			e := a.passwordResetEmail(u, a.cfg.Now())
 			notify = &e
 		}
-		u, err = a.links.SetPasswordWithLink(hash, f.purpose, encoded, notify)
+		// The events are about the link's user, whom the store fills in.
+		events := []cqrs.AuditEvent{a.event(c, cqrs.AuditEvent{Type: evLinkUsed, Method: string(f.purpose)})}
+		if f.purpose == cqrs.LinkReset {
+			events = append(events, a.event(c, cqrs.AuditEvent{Type: evPasswordReset, Method: "link", Detail: "every session ended"}))
+			if wasLocked {
+				events = append(events, a.event(c, cqrs.AuditEvent{Type: evUnlock, Method: "link"}))
+			}
+		} else {
+			events = append(events, a.event(c, cqrs.AuditEvent{Type: evPasswordSet, Method: "registration"}))
+		}
+		u, err = a.links.SetPasswordWithLink(hash, f.purpose, encoded, notify, events...)
 		switch {
 		case errors.Is(err, cqrs.ErrExpired):
 			return f.refused(true)
@@ -209,15 +225,6 @@ func (a *app) linkSubmit(f linkFlow) fiber.Handler {
 		}
 		a.wakeMailer()
 		a.log.Info("password set from link", "purpose", f.purpose, "user_id", u.UserID)
-		a.audit(c, cqrs.AuditEvent{Type: evLinkUsed, Subject: u.UserID, OrgID: u.OrgID, Method: string(f.purpose)})
-		if f.purpose == cqrs.LinkReset {
-			a.audit(c, cqrs.AuditEvent{Type: evPasswordReset, Subject: u.UserID, OrgID: u.OrgID, Method: "link", Detail: "every session ended"})
-			if wasLocked {
-				a.audit(c, cqrs.AuditEvent{Type: evUnlock, Subject: u.UserID, OrgID: u.OrgID, Method: "link"})
-			}
-		} else {
-			a.audit(c, cqrs.AuditEvent{Type: evPasswordSet, Subject: u.UserID, OrgID: u.OrgID, Method: "registration"})
-		}
 		a.clearCookie(c, f.cookie, f.path)
 		a.setTokenCookie(c, doneCookie, f.done, a.doneProof(f, u.UserID, a.cfg.Now().Add(doneTTL)), doneTTL)
 		return redirect(c, f.done)

@@ -20,7 +20,7 @@ type SessionStore interface {
 	HeaderInfo(userID, orgID uint64) (cqrs.Organisation, int, error)
 	Organisation(id uint64) (cqrs.Organisation, error)
 	Session(hash []byte, idle, absolute time.Duration) (cqrs.Session, cqrs.User, error)
-	SignedIn(userID uint64, sessionHash, replacedSession []byte) (cqrs.User, error)
+	SignedIn(userID uint64, sessionHash, replacedSession []byte, events ...cqrs.AuditEvent) (cqrs.User, error)
 }
 
 const (
@@ -109,14 +109,15 @@ func safeNext(next string) string {
 }
 
 // startSession makes a brand-new session ID for the user (replacing any the
-// browser had) and sets its cookie.
-func (a *app) startSession(c *fiber.Ctx, u cqrs.User) (cqrs.User, error) {
+// browser had) and sets its cookie. The events are recorded with the
+// session, in its transaction.
+func (a *app) startSession(c *fiber.Ctx, u cqrs.User, events ...cqrs.AuditEvent) (cqrs.User, error) {
 	token := secret.NewToken()
 	var replaced []byte
 	if old := c.Cookies(sessionCookie); old != "" {
 		replaced = secret.HashToken(old)
 	}
-	u, err := a.sessions.SignedIn(u.ID, secret.HashToken(token), replaced)
+	u, err := a.sessions.SignedIn(u.ID, secret.HashToken(token), replaced, events...)
 	if err != nil {
 		return cqrs.User{}, err
 	}

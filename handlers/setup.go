@@ -15,7 +15,7 @@ import (
 type SetupStore interface {
 	HasUsers() (bool, error)
 	SetupPending(hash []byte) bool
-	CompleteSetup(setupHash []byte, org cqrs.Organisation, admin cqrs.User, linkHash []byte, linkTTL time.Duration) (cqrs.User, error)
+	CompleteSetup(setupHash []byte, org cqrs.Organisation, admin cqrs.User, linkHash []byte, linkTTL time.Duration, events ...cqrs.AuditEvent) (cqrs.User, error)
 }
 
 const setupCookie = "cqrs_setup"
@@ -79,7 +79,8 @@ func (a *app) setupSubmit(c *fiber.Ctx) error {
 	linkToken := secret.NewToken()
 	org := cqrs.Organisation{Name: form["org_name"], ODSCode: normaliseODS(form["ods_code"])}
 	admin := cqrs.User{UserID: form["user_id"], FirstName: form["first_name"], LastName: form["last_name"], Email: form["email"]}
-	_, err := a.setup.CompleteSetup(secret.HashToken(c.Cookies(setupCookie)), org, admin, secret.HashToken(linkToken), a.cfg.RegistrationLinkTTL)
+	_, err := a.setup.CompleteSetup(secret.HashToken(c.Cookies(setupCookie)), org, admin, secret.HashToken(linkToken), a.cfg.RegistrationLinkTTL,
+		a.event(c, cqrs.AuditEvent{Type: evSetupUsed, Subject: admin.UserID, Detail: "first system administrator and organisation " + org.ODSCode}))
 	switch {
 	case errors.Is(err, cqrs.ErrNotFound), errors.Is(err, cqrs.ErrConflict):
 		return refuse(fiber.StatusGone, "CQRS is already set up", "The set-up page can be used once, and it has been. Sign in on the CQRS Login page.")
@@ -87,7 +88,6 @@ func (a *app) setupSubmit(c *fiber.Ctx) error {
 		return err
 	}
 	a.log.Info("first administrator created", "user_id", admin.UserID)
-	a.audit(c, cqrs.AuditEvent{Type: evSetupUsed, Subject: admin.UserID, Detail: "first system administrator and organisation " + org.ODSCode})
 	a.clearCookie(c, setupCookie, "/setup")
 	a.setTokenCookie(c, registration.cookie, registration.path, linkToken, linkCookieTTL)
 	return redirect(c, "/register")

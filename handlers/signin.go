@@ -18,7 +18,7 @@ import (
 
 // SignInStore is what the legacy sign-in needs from the store.
 type SignInStore interface {
-	DeleteSession(hash []byte) error
+	DeleteSession(hash []byte, events ...cqrs.AuditEvent) error
 	LegacySignIn(a cqrs.SignInAttempt) (cqrs.SignInResult, error)
 	UserByUserID(userID string) (cqrs.User, error)
 }
@@ -190,11 +190,10 @@ func (q *accountQueue) wait(ctx context.Context, key string, max time.Duration) 
 // signOut ends the session on the server, not just in the browser.
 func (a *app) signOut(c *fiber.Ctx) error {
 	if h := currentSession(c); h != nil {
-		if err := a.signIn.DeleteSession(h); err != nil {
+		u, _ := currentUser(c)
+		if err := a.signIn.DeleteSession(h, a.event(c, cqrs.AuditEvent{Type: evSignOut, Subject: u.UserID, OrgID: u.OrgID})); err != nil {
 			return err
 		}
-		u, _ := currentUser(c)
-		a.audit(c, cqrs.AuditEvent{Type: evSignOut, Subject: u.UserID, OrgID: u.OrgID})
 	}
 	a.clearCookie(c, sessionCookie, "/")
 	if a.nhsmailServer != nil {

@@ -24,7 +24,7 @@ import (
 
 // SSOStore is what NHSmail single sign-on needs from the store.
 type SSOStore interface {
-	LinkSSOSubject(userID uint64, subject string, notify *cqrs.Email) (cqrs.User, error)
+	LinkSSOSubject(userID uint64, subject string, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
 	PutSSOPending(stateHash []byte, p cqrs.SSOPending) error
 	SSOStateUsed(stateHash []byte) (bool, error)
 	TakeSSOPending(stateHash []byte) (cqrs.SSOPending, error)
@@ -161,7 +161,9 @@ type ssoClaims struct {
 
 // ssoRefused ends a callback with a page and an audit entry, never a session.
 func (a *app) ssoRefused(c *fiber.Ctx, detail string, err error) error {
-	a.audit(c, cqrs.AuditEvent{Type: evSSORefused, Method: "nhsmail", Detail: detail})
+	if aerr := a.audit(c, cqrs.AuditEvent{Type: evSSORefused, Method: "nhsmail", Detail: detail}); aerr != nil {
+		return aerr
+	}
 	return err
 }
 
@@ -342,30 +344,36 @@ func (a *app) ssoSignIn(c *fiber.Ctx, idToken *oidc.IDToken, cl ssoClaims, next 
 		err, detail = cqrs.ErrNotFound, "the matching CQRS account is linked to another NHSmail identity"
 	}
 	if errors.Is(err, cqrs.ErrNotFound) || (err == nil && u.Status != cqrs.StatusActive) {
-		a.audit(c, cqrs.AuditEvent{Type: evSSORefused, Subject: shown, OrgID: u.OrgID, Method: "nhsmail", Detail: detail})
+		if err := a.audit(c, cqrs.AuditEvent{Type: evSSORefused, Subject: shown, OrgID: u.OrgID, Method: "nhsmail", Detail: detail}); err != nil {
+			return err
+		}
 		return render(c, fiber.StatusForbidden, views.NoCQRSAccountPage(a.page(c, "No CQRS account"), shown, a.cfg.HelpDesk))
 	}
 	if err != nil {
 		return err
 	}
 	if !u.LockedAt.IsZero() {
-		a.audit(c, cqrs.AuditEvent{Type: evSignInLocked, Subject: u.UserID, OrgID: u.OrgID, Method: "nhsmail"})
+		if err := a.audit(c, cqrs.AuditEvent{Type: evSignInLocked, Subject: u.UserID, OrgID: u.OrgID, Method: "nhsmail"}); err != nil {
+			return err
+		}
 		return render(c, fiber.StatusForbidden, views.LockedPage(a.page(c, "Your account is locked"), a.cfg.HelpDesk))
 	}
 	if u.SSOSubject == "" {
 		u, err = a.sso.LinkSSOSubject(u.ID, key, a.nhsmailLinkedEmail(u, shown))
 		if errors.Is(err, cqrs.ErrConflict) { // linked meanwhile to another identity
-			a.audit(c, cqrs.AuditEvent{Type: evSSORefused, Subject: shown, OrgID: u.OrgID, Method: "nhsmail", Detail: "account already linked to another NHSmail identity"})
+			if err := a.audit(c, cqrs.AuditEvent{Type: evSSORefused, Subject: shown, OrgID: u.OrgID, Method: "nhsmail", Detail: "account already linked to another NHSmail identity"}); err != nil {
+				return err
+			}
 			return render(c, fiber.StatusForbidden, views.NoCQRSAccountPage(a.page(c, "No CQRS account"), shown, a.cfg.HelpDesk))
 		} else if err != nil {
 			return err
 		}
 		a.wakeMailer()
 	}
-	if _, err := a.startSession(c, u); err != nil {
+	signedIn := a.event(c, cqrs.AuditEvent{Type: evSignIn, Actor: u.UserID, Subject: u.UserID, OrgID: u.OrgID, Method: "nhsmail", Detail: "matched by " + matched})
+	if _, err := a.startSession(c, u, signedIn); err != nil {
 		return err
 	}
-	a.audit(c, cqrs.AuditEvent{Type: evSignIn, Actor: u.UserID, Subject: u.UserID, OrgID: u.OrgID, Method: "nhsmail", Detail: "matched by " + matched})
 	return c.Redirect(next, fiber.StatusSeeOther)
 }
 

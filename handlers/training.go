@@ -73,7 +73,7 @@ type TrainingStore interface {
 	Email(id uint64) (cqrs.Email, error)
 	AuditEvents(f cqrs.AuditFilter) ([]cqrs.AuditEvent, int, error)
 	ResetTraining(set cqrs.TrainingSet, keep *cqrs.KeepSignedIn, event cqrs.AuditEvent) error
-	CreateLearners(ls []cqrs.NewLearner) ([]cqrs.Learner, error)
+	CreateLearners(ls []cqrs.NewLearner, events ...cqrs.AuditEvent) ([]cqrs.Learner, error)
 	LearnerByToken(hash []byte) (cqrs.Learner, error)
 	Learners() ([]cqrs.Learner, error)
 	ClockOffset() (time.Duration, error)
@@ -418,7 +418,10 @@ func (a *app) startLearner(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		_, err = a.training.CreateLearners([]cqrs.NewLearner{p.NewLearner})
+		uid := p.User.User.UserID
+		_, err = a.training.CreateLearners([]cqrs.NewLearner{p.NewLearner},
+			a.event(c, cqrs.AuditEvent{Type: evTrainingLearner, Subject: uid, OrgID: org.ID, Method: "training", Detail: "learner started"}),
+			a.event(c, cqrs.AuditEvent{Type: evLinkSent, Subject: uid, OrgID: org.ID, Method: "registration"}))
 		if !errors.Is(err, cqrs.ErrConflict) || attempt == 5 {
 			break
 		}
@@ -428,8 +431,6 @@ func (a *app) startLearner(c *fiber.Ctx) error {
 	}
 	a.wakeMailer()
 	a.setLearnerCookie(c, p.token)
-	a.audit(c, cqrs.AuditEvent{Type: evTrainingLearner, Subject: p.User.User.UserID, OrgID: org.ID, Method: "training", Detail: "learner started"})
-	a.audit(c, cqrs.AuditEvent{Type: evLinkSent, Subject: p.User.User.UserID, OrgID: org.ID, Method: "registration"})
 	// The page is the POST's answer, not a redirect: the NHSmail password
 	// is in it once and nowhere else.
 	return a.renderTrainingHomeFor(c, p)
@@ -475,7 +476,9 @@ func (a *app) reissueNHSmailPassword(c *fiber.Ctx) error {
 	if err := a.training.SetNHSmailPassword(l.NHSmailID, hash); err != nil {
 		return err
 	}
-	a.audit(c, cqrs.AuditEvent{Type: evTrainingLearner, Subject: l.UserID, Method: "training", Detail: "NHSmail password re-issued"})
+	if err := a.audit(c, cqrs.AuditEvent{Type: evTrainingLearner, Subject: l.UserID, Method: "training", Detail: "NHSmail password re-issued"}); err != nil {
+		return err
+	}
 	return a.renderTrainingHome(c, pw, "Your new NHSmail password is below. The old one no longer works.")
 }
 
@@ -803,14 +806,14 @@ func (a *app) trainerCohort(c *fiber.Ctx) error {
 		prepared = append(prepared, p)
 		batch = append(batch, p.NewLearner)
 	}
-	if _, err := a.training.CreateLearners(batch); errors.Is(err, cqrs.ErrConflict) {
+	created := a.event(c, cqrs.AuditEvent{Type: evTrainingCohort, OrgID: org.ID, Method: "training", Detail: fmt.Sprintf("learner01 to learner%02d created", cohortSize)})
+	if _, err := a.training.CreateLearners(batch, created); errors.Is(err, cqrs.ErrConflict) {
 		return refuse(fiber.StatusConflict, "A cohort already exists",
 			"learner01 to learner30 have been created already. Reset the training data to make a new cohort.")
 	} else if err != nil {
 		return err
 	}
 	a.wakeMailer()
-	a.audit(c, cqrs.AuditEvent{Type: evTrainingCohort, OrgID: org.ID, Method: "training", Detail: fmt.Sprintf("learner01 to learner%02d created", cohortSize)})
 	p, err := a.signedInPage(c, "Cohort sheet")
 	if err != nil {
 		return err
@@ -833,7 +836,9 @@ func (a *app) trainerSaveSnapshot(c *fiber.Ctx) error {
 	} else if err != nil {
 		return err
 	}
-	a.audit(c, cqrs.AuditEvent{Type: evTrainingSnapshot, Method: "training", Detail: "snapshot saved: " + name})
+	if err := a.audit(c, cqrs.AuditEvent{Type: evTrainingSnapshot, Method: "training", Detail: "snapshot saved: " + name}); err != nil {
+		return err
+	}
 	return redirect(c, "/training/trainer?notice=saved")
 }
 

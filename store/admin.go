@@ -43,7 +43,7 @@ func (s *Store) ListUsers(f UserFilter) ([]User, int, error) {
 
 // UpdateUser saves an edited user (names, phone, email, role, organisation),
 // keeping the email index unique.
-func (s *Store) UpdateUser(edited User) (User, error) {
+func (s *Store) UpdateUser(edited User, events ...AuditEvent) (User, error) {
 	var u User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
@@ -67,7 +67,10 @@ func (s *Store) UpdateUser(edited User) (User, error) {
 		}
 		u.FirstName, u.LastName, u.WorkPhone, u.Email = edited.FirstName, edited.LastName, edited.WorkPhone, edited.Email
 		u.Role, u.OrgID = edited.Role, edited.OrgID
-		return putUser(tx, u)
+		if err := putUser(tx, u); err != nil {
+			return err
+		}
+		return recordEvents(tx, events, u, s.now())
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: update user: %w", err)
@@ -78,7 +81,7 @@ func (s *Store) UpdateUser(edited User) (User, error) {
 // SendLink replaces the user's link of that purpose with a new one and
 // queues its email, in one transaction. For registration it also renews
 // the invitation.
-func (s *Store) SendLink(userID uint64, purpose LinkPurpose, linkHash []byte, ttl time.Duration, email Email) (User, error) {
+func (s *Store) SendLink(userID uint64, purpose LinkPurpose, linkHash []byte, ttl time.Duration, email Email, events ...AuditEvent) (User, error) {
 	var u User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		now := s.now()
@@ -99,7 +102,10 @@ func (s *Store) SendLink(userID uint64, purpose LinkPurpose, linkHash []byte, tt
 			return err
 		}
 		email.UserID, email.OrgID = u.ID, u.OrgID
-		return enqueueEmail(tx, &email, now)
+		if err := enqueueEmail(tx, &email, now); err != nil {
+			return err
+		}
+		return recordEvents(tx, events, u, now)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: send link: %w", err)
@@ -108,7 +114,7 @@ func (s *Store) SendLink(userID uint64, purpose LinkPurpose, linkHash []byte, tt
 }
 
 // RevokeInvitation withdraws the user's unused registration links.
-func (s *Store) RevokeInvitation(userID uint64) (User, error) {
+func (s *Store) RevokeInvitation(userID uint64, events ...AuditEvent) (User, error) {
 	var u User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
@@ -125,7 +131,10 @@ func (s *Store) RevokeInvitation(userID uint64) (User, error) {
 			return err
 		}
 		u.InviteRevoked = true
-		return putUser(tx, u)
+		if err := putUser(tx, u); err != nil {
+			return err
+		}
+		return recordEvents(tx, events, u, s.now())
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: revoke invitation: %w", err)
@@ -134,7 +143,7 @@ func (s *Store) RevokeInvitation(userID uint64) (User, error) {
 }
 
 // Unlock clears a lockout and the failure count.
-func (s *Store) Unlock(userID uint64) (User, error) {
+func (s *Store) Unlock(userID uint64, events ...AuditEvent) (User, error) {
 	var u User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
@@ -142,7 +151,10 @@ func (s *Store) Unlock(userID uint64) (User, error) {
 			return err
 		}
 		u.LockedAt, u.FailedSignIns = time.Time{}, 0
-		return putUser(tx, u)
+		if err := putUser(tx, u); err != nil {
+			return err
+		}
+		return recordEvents(tx, events, u, s.now())
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: unlock: %w", err)

@@ -60,3 +60,20 @@ func (s *Store) AuditEvents(f AuditFilter) ([]AuditEvent, int, error) {
 	}
 	return out, total, nil
 }
+
+// recordEvents appends the security events a change records, inside the
+// change's own transaction: the log holds an entry exactly when the change
+// happened, and a change whose entry cannot be written is not made. Every
+// method that takes events ...AuditEvent records them this way. An event
+// naming no subject is about u.
+func recordEvents(tx *bolt.Tx, events []AuditEvent, u User, now time.Time) error {
+	for _, e := range events {
+		if e.Subject == "" {
+			e.Subject, e.OrgID = u.UserID, u.OrgID
+		}
+		if err := appendAudit(tx, &e, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}

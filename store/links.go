@@ -58,7 +58,7 @@ func (s *Store) LinkUser(hash []byte, purpose LinkPurpose) (Link, User, error) {
 // queues notify (when not nil), all in one transaction: either the link is
 // spent and the password set, or neither. A reset also ends every session
 // of the user.
-func (s *Store) SetPasswordWithLink(linkHash []byte, purpose LinkPurpose, newHash string, notify *Email) (User, error) {
+func (s *Store) SetPasswordWithLink(linkHash []byte, purpose LinkPurpose, newHash string, notify *Email, events ...AuditEvent) (User, error) {
 	var u User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		now := s.now()
@@ -98,7 +98,10 @@ func (s *Store) SetPasswordWithLink(linkHash []byte, purpose LinkPurpose, newHas
 				return err
 			}
 		}
-		return notifyOwner(tx, u, notify, now)
+		if err := notifyOwner(tx, u, notify, now); err != nil {
+			return err
+		}
+		return recordEvents(tx, events, u, now)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: set password with link: %w", err)
@@ -176,7 +179,7 @@ func (s *Store) SetupPending(hash []byte) bool {
 
 // CompleteSetup creates the first organisation, the system administrator and
 // their registration link, and spends the set-up token, in one transaction.
-func (s *Store) CompleteSetup(setupHash []byte, org Organisation, admin User, linkHash []byte, linkTTL time.Duration) (User, error) {
+func (s *Store) CompleteSetup(setupHash []byte, org Organisation, admin User, linkHash []byte, linkTTL time.Duration, events ...AuditEvent) (User, error) {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		var rec setupRecord
@@ -201,7 +204,10 @@ func (s *Store) CompleteSetup(setupHash []byte, org Organisation, admin User, li
 		if err := putLink(tx, linkHash, Link{UserID: admin.ID, Purpose: LinkRegister, Created: now, Expires: now.Add(linkTTL)}); err != nil {
 			return err
 		}
-		return meta.Delete(keySetup)
+		if err := meta.Delete(keySetup); err != nil {
+			return err
+		}
+		return recordEvents(tx, events, admin, now)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: complete set-up: %w", err)

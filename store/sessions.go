@@ -67,9 +67,12 @@ func (s *Store) Session(hash []byte, idle, absolute time.Duration) (Session, Use
 }
 
 // DeleteSession ends a session (sign out).
-func (s *Store) DeleteSession(hash []byte) error {
+func (s *Store) DeleteSession(hash []byte, events ...AuditEvent) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketSessions).Delete(hash)
+		if err := tx.Bucket(bucketSessions).Delete(hash); err != nil {
+			return err
+		}
+		return recordEvents(tx, events, User{}, s.now())
 	})
 }
 

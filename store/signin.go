@@ -86,15 +86,18 @@ func (s *Store) LegacySignIn(a SignInAttempt) (SignInResult, error) {
 // SignedIn records a successful sign-in for the user: the failure count is
 // reset, the new session stored, and on the very first sign-in a welcome
 // message is left in the message centre, all in one transaction.
-func (s *Store) SignedIn(userID uint64, sessionHash, replacedSession []byte) (User, error) {
+func (s *Store) SignedIn(userID uint64, sessionHash, replacedSession []byte, events ...AuditEvent) (User, error) {
 	var u User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
 		if u, err = getUser(tx, userID); err != nil {
 			return err
 		}
-		u, err = signIn(tx, u, sessionHash, replacedSession, s.now())
-		return err
+		now := s.now()
+		if u, err = signIn(tx, u, sessionHash, replacedSession, now); err != nil {
+			return err
+		}
+		return recordEvents(tx, events, u, now)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: signed in: %w", err)
@@ -133,7 +136,7 @@ func signIn(tx *bolt.Tx, u User, sessionHash, replacedSession []byte, now time.T
 // ChangePassword stores a new hash for the user (moving the current one into
 // the history), ends their other sessions, keeping keepSession, and queues
 // notify (when not nil) to the owner, in one transaction.
-func (s *Store) ChangePassword(userID uint64, newHash string, keepSession []byte, notify *Email) (User, error) {
+func (s *Store) ChangePassword(userID uint64, newHash string, keepSession []byte, notify *Email, events ...AuditEvent) (User, error) {
 	var u User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
@@ -150,7 +153,10 @@ func (s *Store) ChangePassword(userID uint64, newHash string, keepSession []byte
 		if err := deleteUserSessions(tx, u.ID, keepSession); err != nil {
 			return err
 		}
-		return notifyOwner(tx, u, notify, now)
+		if err := notifyOwner(tx, u, notify, now); err != nil {
+			return err
+		}
+		return recordEvents(tx, events, u, now)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: change password: %w", err)

@@ -249,7 +249,7 @@ func (s *Store) SetTrainerPassword(userID, hash string, event AuditEvent) error 
 // CreateLearners adds learners in one transaction: each one's invited CQRS
 // user, registration link and email, NHSmail account and learner record.
 // A User ID or email already taken is ErrConflict and nothing is written.
-func (s *Store) CreateLearners(ls []NewLearner) ([]Learner, error) {
+func (s *Store) CreateLearners(ls []NewLearner, events ...AuditEvent) ([]Learner, error) {
 	var out []Learner
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketLearners)
@@ -276,7 +276,7 @@ func (s *Store) CreateLearners(ls []NewLearner) ([]Learner, error) {
 			}
 			out = append(out, l)
 		}
-		return nil
+		return recordEvents(tx, events, User{}, now)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: create learners: %w", err)

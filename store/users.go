@@ -165,7 +165,7 @@ func (s *Store) CreateOrganisation(o Organisation) (Organisation, error) {
 // CreateUser adds an invited user, their registration link and (when
 // email is not nil) the registration email in one transaction: the account
 // never exists without its way in, and the email is never lost.
-func (s *Store) CreateUser(u User, linkHash []byte, linkTTL time.Duration, email *Email) (User, error) {
+func (s *Store) CreateUser(u User, linkHash []byte, linkTTL time.Duration, email *Email, events ...AuditEvent) (User, error) {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		now := s.now()
 		u.Status = StatusInvited
@@ -180,11 +180,13 @@ func (s *Store) CreateUser(u User, linkHash []byte, linkTTL time.Duration, email
 		if err := putUser(tx, u); err != nil {
 			return err
 		}
-		if email == nil {
-			return nil
+		if email != nil {
+			email.UserID, email.OrgID = u.ID, u.OrgID
+			if err := enqueueEmail(tx, email, now); err != nil {
+				return err
+			}
 		}
-		email.UserID, email.OrgID = u.ID, u.OrgID
-		return enqueueEmail(tx, email, now)
+		return recordEvents(tx, events, u, now)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: create user: %w", err)
@@ -193,7 +195,7 @@ func (s *Store) CreateUser(u User, linkHash []byte, linkTTL time.Duration, email
 }
 
 // SetStatus enables or disables an account; disabling ends its sessions.
-func (s *Store) SetStatus(id uint64, status Status) (User, error) {
+func (s *Store) SetStatus(id uint64, status Status, events ...AuditEvent) (User, error) {
 	var u User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
@@ -208,9 +210,11 @@ func (s *Store) SetStatus(id uint64, status Status) (User, error) {
 			return err
 		}
 		if status == StatusDisabled {
-			return deleteUserSessions(tx, u.ID, nil)
+			if err := deleteUserSessions(tx, u.ID, nil); err != nil {
+				return err
+			}
 		}
-		return nil
+		return recordEvents(tx, events, u, s.now())
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: set status: %w", err)
