@@ -55,6 +55,41 @@ func (s *Store) DueEmails(limit int) ([]Email, error) {
 	return out, err
 }
 
+// ClaimDueEmails takes up to limit queued emails whose time has come and
+// moves each one's next attempt lease ahead, in one transaction: two
+// senders claiming at once never get the same email, and an email whose
+// sender stopped before marking it is tried again once the lease has passed.
+func (s *Store) ClaimDueEmails(limit int, lease time.Duration) ([]Email, error) {
+	var out []Email
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		now := s.now()
+		out = out[:0]
+		b := tx.Bucket(bucketOutbox)
+		c := b.Cursor()
+		for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
+			var e Email
+			if err := getJSON(b, k, &e); err != nil {
+				return err
+			}
+			if e.Status == EmailQueued && !e.NextAttempt.After(now) {
+				out = append(out, e)
+			}
+		}
+		// Written after the walk: bbolt's cursors do not survive writes.
+		for _, e := range out {
+			e.NextAttempt = now.Add(lease)
+			if err := putJSON(b, itob(e.ID), e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: claim due emails: %w", err)
+	}
+	return out, nil
+}
+
 // MarkEmailSent records delivery and removes the link token from the
 // stored copy.
 func (s *Store) MarkEmailSent(id uint64) error {
