@@ -46,3 +46,19 @@ type NHSmailApplication struct {
 
 // Public reports whether the application has no secret.
 func (a NHSmailApplication) Public() bool { return len(a.SecretHash) == 0 }
+
+// NHSmailStateTx reads and writes the NHSmail simulator's state (its
+// authorisation requests, codes and tokens) inside one transaction, so
+// that, for example, spending a code and revoking what an earlier use of
+// it issued happen together.
+type NHSmailStateTx interface {
+	// Get decodes the value of kind/key into v. A missing or expired value
+	// is ErrNotFound: expired ones are as good as gone.
+	Get(kind string, key []byte, v any) error
+	// Put stores v under kind/key until expires.
+	Put(kind string, key []byte, v any, expires time.Time) error
+	// Delete removes kind/key; a missing one is not an error.
+	Delete(kind string, key []byte) error
+	// Now is the store's clock, read once for the transaction.
+	Now() time.Time
+}

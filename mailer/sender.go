@@ -15,7 +15,7 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 
-	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 // Retry schedule: the first retry after FirstRetry, doubling up to MaxRetry;
@@ -37,7 +37,7 @@ const maxErrorText = 500
 // store, never only in memory, so emails queued before a crash are simply
 // still queued after it.
 type Outbox interface {
-	DueEmails(limit int) ([]store.Email, error)
+	DueEmails(limit int) ([]cqrs.Email, error)
 	MarkEmailSent(id uint64) error
 	MarkEmailAttemptFailed(id uint64, errText string, next time.Time, final bool) error
 	MarkEmailDelivered(id uint64) error
@@ -174,11 +174,11 @@ func (s *Sender) deliverDue(ctx context.Context) (attempted, delivered int, err 
 // the computer, and the link is only the recipient's and the system
 // administrator's to see. The store is written first: the mailbox page is
 // the record, the console a convenience.
-func (s *Sender) deliverLocal(e store.Email) (bool, error) {
+func (s *Sender) deliverLocal(e cqrs.Email) (bool, error) {
 	if err := s.outbox.MarkEmailDelivered(e.ID); err != nil {
 		return false, fmt.Errorf("mailer: mark email %d delivered: %w", e.ID, err)
 	}
-	s.logger.Info("mailer: email in local mailbox", "id", e.ID, "to_domain", domainOf(e.To), "status", store.EmailLocal)
+	s.logger.Info("mailer: email in local mailbox", "id", e.ID, "to_domain", domainOf(e.To), "status", cqrs.EmailLocal)
 	var b strings.Builder
 	to := clean(e.To)
 	if name := clean(e.ToName); name != "" {
@@ -197,7 +197,7 @@ func (s *Sender) deliverLocal(e store.Email) (bool, error) {
 }
 
 // sendSMTP makes one attempt and records its outcome.
-func (s *Sender) sendSMTP(ctx context.Context, e store.Email) (bool, error) {
+func (s *Sender) sendSMTP(ctx context.Context, e cqrs.Email) (bool, error) {
 	err := s.attempt(ctx, e)
 	// Shutting down mid-send is not the email's fault: leave it queued for
 	// the next start rather than spend one of its attempts.
@@ -208,7 +208,7 @@ func (s *Sender) sendSMTP(ctx context.Context, e store.Email) (bool, error) {
 		if err := s.outbox.MarkEmailSent(e.ID); err != nil {
 			return false, fmt.Errorf("mailer: mark email %d sent: %w", e.ID, err)
 		}
-		s.logger.Info("mailer: email sent", "id", e.ID, "to_domain", domainOf(e.To), "status", store.EmailSent)
+		s.logger.Info("mailer: email sent", "id", e.ID, "to_domain", domainOf(e.To), "status", cqrs.EmailSent)
 		return true, nil
 	}
 
@@ -222,14 +222,14 @@ func (s *Sender) sendSMTP(ctx context.Context, e store.Email) (bool, error) {
 	// Server replies often quote the recipient; the logs keep only its domain.
 	logged := strings.ReplaceAll(text, e.To, "<recipient>")
 	if final {
-		s.logger.Error("mailer: email failed", "id", e.ID, "to_domain", domainOf(e.To), "status", store.EmailFailed, "attempts", attempts, "err", logged)
+		s.logger.Error("mailer: email failed", "id", e.ID, "to_domain", domainOf(e.To), "status", cqrs.EmailFailed, "attempts", attempts, "err", logged)
 	} else {
-		s.logger.Warn("mailer: email attempt failed", "id", e.ID, "to_domain", domainOf(e.To), "status", store.EmailQueued, "attempts", attempts, "next", next, "err", logged)
+		s.logger.Warn("mailer: email attempt failed", "id", e.ID, "to_domain", domainOf(e.To), "status", cqrs.EmailQueued, "attempts", attempts, "next", next, "err", logged)
 	}
 	return false, nil
 }
 
-func (s *Sender) attempt(ctx context.Context, e store.Email) error {
+func (s *Sender) attempt(ctx context.Context, e cqrs.Email) error {
 	msg, err := s.message(e)
 	if err != nil {
 		return &buildError{err}
@@ -258,7 +258,7 @@ func Backoff(attempts int) time.Duration {
 
 // message builds the email. Addresses are checked again here because the
 // store may hold entries written before ValidateAddress existed.
-func (s *Sender) message(e store.Email) (*gomail.Msg, error) {
+func (s *Sender) message(e cqrs.Email) (*gomail.Msg, error) {
 	if err := ValidateAddress(e.ToName, e.To); err != nil {
 		return nil, err
 	}

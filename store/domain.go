@@ -13,6 +13,7 @@ type (
 	Message            = cqrs.Message
 	NHSmailAccount     = cqrs.NHSmailAccount
 	NHSmailApplication = cqrs.NHSmailApplication
+	NHSmailStateTx     = cqrs.NHSmailStateTx
 	EmailStatus        = cqrs.EmailStatus
 	Email              = cqrs.Email
 	EmailFilter        = cqrs.EmailFilter
