@@ -174,6 +174,9 @@ type Deps struct {
 	// Backup writes a hot backup of an engine that makes its own (bbolt);
 	// nil when the database is backed up with its own tools.
 	Backup Backuper
+	// RateLimits counts the sign-in and reset rate limits in the database
+	// several instances share; nil counts them in this process.
+	RateLimits RateCounter
 	// Training is the store's training side; training mode needs it, and
 	// it is nil outside training mode.
 	Training TrainingStore
@@ -198,6 +201,7 @@ type app struct {
 	sso          SSOStore
 	nhsmailAdmin NHSmailAdminStore
 	backup       Backuper
+	rates        RateCounter
 	hasher       *secret.Hasher
 	mailer       Mailer
 	csrfKey      []byte
@@ -233,7 +237,7 @@ func New(logger *slog.Logger, cfg Config, deps Deps) (*fiber.App, error) {
 		setup: st.Setup, links: st.Links, signIn: st.SignIn, sessions: st.Sessions, accounts: st.Accounts,
 		messages: st.Messages, userAdmin: st.UserAdmin, orgStore: st.Organisations, auditLog: st.AuditLog,
 		forgotten: st.Forgotten, mailStore: st.Mailbox, sso: st.SSO, nhsmailAdmin: st.NHSmailAdmin,
-		backup: deps.Backup}
+		backup: deps.Backup, rates: deps.RateLimits}
 	f := fiber.New(fiber.Config{
 		AppName:               "cqrs-signin",
 		BodyLimit:             cfg.BodyLimit,

@@ -56,7 +56,7 @@ func (a *app) forgottenPage(c *fiber.Ctx) error {
 }
 
 func (a *app) resetLimiter() fiber.Handler {
-	return addressLimiter(a.cfg.ResetRateLimit, "Too many requests",
+	return a.sharedLimiter("reset", a.cfg.ResetRateLimit, "Too many requests",
 		"There have been too many requests from this computer. Wait a minute, then try again.")
 }
 

@@ -74,9 +74,40 @@ func addressLimiter(max int, heading, text string) fiber.Handler {
 	})
 }
 
+// RateCounter counts requests per key in one-minute windows, in the
+// database, so that instances sharing it share one limit. It returns the
+// count including this request.
+type RateCounter interface {
+	CountHit(key string, window time.Time) (int, error)
+}
+
+// sharedLimiter is addressLimiter counted by a.rates, when the app has one
+// (instances sharing a database); without, the count is this process's.
+// The window is fixed (the clock's minute), not sliding: at most twice max
+// across a window's edge.
+func (a *app) sharedLimiter(name string, max int, heading, text string) fiber.Handler {
+	if a.rates == nil {
+		return addressLimiter(max, heading, text)
+	}
+	return func(c *fiber.Ctx) error {
+		if max <= 0 {
+			return c.Next()
+		}
+		n, err := a.rates.CountHit(name+" "+c.IP(), a.cfg.Now().Truncate(time.Minute))
+		if err != nil {
+			return err
+		}
+		if n > max {
+			c.Set("Retry-After", "60")
+			return refuse(fiber.StatusTooManyRequests, heading, text)
+		}
+		return c.Next()
+	}
+}
+
 // signInLimiter bounds sign-in attempts per client address.
 func (a *app) signInLimiter() fiber.Handler {
-	return addressLimiter(a.cfg.SignInRateLimit, "Too many sign-in attempts",
+	return a.sharedLimiter("sign-in", a.cfg.SignInRateLimit, "Too many sign-in attempts",
 		"There have been too many attempts to sign in from this computer. Wait a minute, then try again.")
 }
 

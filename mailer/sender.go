@@ -29,6 +29,11 @@ const (
 // batchSize is how many due emails one pass takes from the store.
 const batchSize = 50
 
+// claimLease is how long a claimed email is this sender's: longer than a
+// batch takes. An email whose sender stopped mid-batch (a shutdown, a
+// crash) is sent by the next pass after the lease, by whichever instance.
+const claimLease = 2 * time.Minute
+
 // maxErrorText bounds the error stored with an email: server replies can be
 // long and the outbox page shows it.
 const maxErrorText = 500
@@ -37,7 +42,9 @@ const maxErrorText = 500
 // store, never only in memory, so emails queued before a crash are simply
 // still queued after it.
 type Outbox interface {
-	DueEmails(limit int) ([]cqrs.Email, error)
+	// ClaimDueEmails takes due emails for this sender for lease: senders
+	// of several instances on one database never get the same one.
+	ClaimDueEmails(limit int, lease time.Duration) ([]cqrs.Email, error)
 	MarkEmailSent(id uint64) error
 	MarkEmailAttemptFailed(id uint64, errText string, next time.Time, final bool) error
 	MarkEmailDelivered(id uint64) error
@@ -143,7 +150,7 @@ func (s *Sender) deliverDue(ctx context.Context) (attempted, delivered int, err 
 	if s.cfg.Enabled() && s.cfgErr != nil {
 		return 0, 0, s.cfgErr
 	}
-	emails, err := s.outbox.DueEmails(batchSize)
+	emails, err := s.outbox.ClaimDueEmails(batchSize, claimLease)
 	if err != nil {
 		return 0, 0, fmt.Errorf("mailer: due emails: %w", err)
 	}
@@ -200,7 +207,8 @@ func (s *Sender) deliverLocal(e cqrs.Email) (bool, error) {
 func (s *Sender) sendSMTP(ctx context.Context, e cqrs.Email) (bool, error) {
 	err := s.attempt(ctx, e)
 	// Shutting down mid-send is not the email's fault: leave it queued for
-	// the next start rather than spend one of its attempts.
+	// the next pass after its claim's lease rather than spend one of its
+	// attempts.
 	if err != nil && ctx.Err() != nil {
 		return false, ctx.Err()
 	}
