@@ -31,16 +31,16 @@ import (
 // two ports, behave as one: these tests run `run` twice in this process.
 
 // postgresDSN gives the test an empty schema of its own on the database
-// $CQRS_TEST_POSTGRES names (dropped when it ends), and an address that
+// $POSTGRES_TEST_URL names (dropped when it ends), and an address that
 // uses it. Without the variable the test skips, and fails under CI=true.
 func postgresDSN(t *testing.T) string {
 	t.Helper()
-	dsn := os.Getenv("CQRS_TEST_POSTGRES")
+	dsn := os.Getenv("POSTGRES_TEST_URL")
 	if dsn == "" {
 		if os.Getenv("CI") == "true" {
-			t.Fatal("CQRS_TEST_POSTGRES is not set: CI must start PostgreSQL for these tests")
+			t.Fatal("POSTGRES_TEST_URL is not set: CI must start PostgreSQL for these tests")
 		}
-		t.Skip("CQRS_TEST_POSTGRES is not set: no PostgreSQL to test against")
+		t.Skip("POSTGRES_TEST_URL is not set: no PostgreSQL to test against")
 	}
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dsn)

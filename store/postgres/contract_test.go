@@ -18,7 +18,7 @@ import (
 
 // testDSNEnv names the test database's address. Without it the tests skip,
 // except under CI=true, where they fail: CI starts a cluster for them.
-const testDSNEnv = "CQRS_TEST_POSTGRES"
+const testDSNEnv = "POSTGRES_TEST_URL"
 
 // testDSN gives each call an empty schema of its own on the test database,
 // dropped when t ends, and returns an address that uses it.
