@@ -43,6 +43,23 @@ type Engine interface {
 
 	Audit(e cqrs.AuditEvent) error
 	AuditEvents(f cqrs.AuditFilter) ([]cqrs.AuditEvent, int, error)
+
+	HasUsers() (bool, error)
+	SetSetupToken(hash []byte) error
+	SetupPending(hash []byte) bool
+	CompleteSetup(setupHash []byte, org cqrs.Organisation, admin cqrs.User, linkHash []byte, linkTTL time.Duration, events ...cqrs.AuditEvent) (cqrs.User, error)
+
+	Messages(userID uint64) ([]cqrs.Message, int, error)
+	OpenMessage(userID, id uint64) (cqrs.Message, error)
+	DeleteMessage(userID, id uint64) error
+	Broadcast(orgID uint64, from, subject, body string) (int, error)
+	HeaderInfo(userID, orgID uint64) (cqrs.Organisation, int, error)
+
+	PutSSOPending(stateHash []byte, p cqrs.SSOPending) error
+	TakeSSOPending(stateHash []byte) (cqrs.SSOPending, error)
+	SSOStateUsed(stateHash []byte) (bool, error)
+	UpdateNHSmailState(fn func(cqrs.NHSmailStateTx) error) error
+	ViewNHSmailState(fn func(cqrs.NHSmailStateTx) error) error
 }
 
 // Training is an engine's training side, for the engines that have one.
@@ -144,6 +161,9 @@ func Run(t *testing.T, cfg Config) {
 		{"outbox claims each email once", testOutbox},
 		{"audit", testAudit},
 		{"migrations", testMigrations},
+		{"set-up is used once", testSetup},
+		{"messages", testMessages},
+		{"single sign-on requests and the simulator's state are used once", testOnce},
 		{"training reset and snapshots", testTraining},
 	}
 	for _, tc := range tests {
@@ -544,5 +564,181 @@ func testTraining(t *testing.T, cfg Config) {
 	}
 	if users, total, _ := v.e.ListUsers(cqrs.UserFilter{Limit: 10}); total != 1 || users[0].UserID != "trainer" {
 		t.Errorf("after a second reset: %d users", total)
+	}
+}
+
+func testSetup(t *testing.T, cfg Config) {
+	clk := &Clock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
+	e := cfg.Open(t, clk.Now)
+	// Two tokens, as two instances starting together make: either works, once.
+	for _, tok := range []string{"setup-a", "setup-b"} {
+		if err := e.SetSetupToken(hash(tok)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !e.SetupPending(hash("setup-b")) || e.SetupPending(hash("setup-c")) {
+		t.Fatal("pending set-up tokens are not told apart")
+	}
+	const tries = 8
+	var (
+		wg sync.WaitGroup
+		mu sync.Mutex
+		ok int
+	)
+	for i := range tries {
+		wg.Go(func() {
+			tok := []string{"setup-a", "setup-b"}[i%2]
+			_, err := e.CompleteSetup(hash(tok), cqrs.Organisation{Name: "Riverside Practice", ODSCode: fmt.Sprint("Y1234", i)},
+				cqrs.User{UserID: fmt.Sprint("admin", i), Email: fmt.Sprint("admin", i, "@nhs.net")}, hash(fmt.Sprint("link", i)), time.Hour,
+				cqrs.AuditEvent{Type: "setup-used"})
+			if err == nil {
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			} else if !errors.Is(err, cqrs.ErrNotFound) && !errors.Is(err, cqrs.ErrConflict) {
+				t.Errorf("set-up %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok != 1 {
+		t.Fatalf("%d set-ups succeeded, want 1", ok)
+	}
+	if _, total, _ := e.ListUsers(cqrs.UserFilter{Limit: 10}); total != 1 {
+		t.Errorf("%d users after set-up, want 1", total)
+	}
+	if any, _ := e.HasUsers(); !any || e.SetupPending(hash("setup-a")) || e.SetupPending(hash("setup-b")) {
+		t.Error("a set-up token outlived the set-up")
+	}
+	if err := e.SetSetupToken(hash("late")); !errors.Is(err, cqrs.ErrConflict) {
+		t.Errorf("a set-up token after set-up: %v, want ErrConflict", err)
+	}
+	if _, n, _ := e.AuditEvents(cqrs.AuditFilter{Type: "setup-used"}); n != 1 {
+		t.Errorf("%d set-up entries, want 1", n)
+	}
+}
+
+func testMessages(t *testing.T, cfg Config) {
+	v := newEnv(t, cfg)
+	sam, jo := v.active("sam.patel"), v.active("jo.bloggs")
+	if _, err := v.e.SignedIn(sam.ID, hash("s"), nil); err != nil {
+		t.Fatal(err)
+	}
+	msgs, unread, err := v.e.Messages(sam.ID)
+	if err != nil || len(msgs) != 1 || unread != 1 || msgs[0].Subject != cqrs.WelcomeSubject {
+		t.Fatalf("after the first sign-in: %+v, %d unread, %v", msgs, unread, err)
+	}
+	if _, err := v.e.SignedIn(sam.ID, hash("t"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := v.e.Broadcast(v.org.ID, "Practice", "Closed Friday", "The practice is closed."); err != nil || n != 2 {
+		t.Fatalf("broadcast to %d, %v; want 2", n, err)
+	}
+	msgs, unread, _ = v.e.Messages(sam.ID)
+	if len(msgs) != 2 || unread != 2 || msgs[0].Subject != "Closed Friday" {
+		t.Fatalf("newest first, one welcome only: %+v, %d unread", msgs, unread)
+	}
+	if _, err := v.e.OpenMessage(jo.ID, msgs[0].ID); !errors.Is(err, cqrs.ErrNotFound) {
+		t.Errorf("another user's message opened: %v", err)
+	}
+	if m, err := v.e.OpenMessage(sam.ID, msgs[0].ID); err != nil || !m.Read {
+		t.Errorf("open: %+v, %v", m, err)
+	}
+	if org, unread, err := v.e.HeaderInfo(sam.ID, v.org.ID); err != nil || unread != 1 || org.Name != v.org.Name {
+		t.Errorf("header: %+v, %d unread, %v", org, unread, err)
+	}
+	if err := v.e.DeleteMessage(jo.ID, msgs[1].ID); !errors.Is(err, cqrs.ErrNotFound) {
+		t.Errorf("another user's message deleted: %v", err)
+	}
+	if err := v.e.DeleteMessage(sam.ID, msgs[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, _, _ := v.e.Messages(sam.ID); len(msgs) != 1 {
+		t.Errorf("%d messages after a delete, want 1", len(msgs))
+	}
+}
+
+func testOnce(t *testing.T, cfg Config) {
+	v := newEnv(t, cfg)
+	p := cqrs.SSOPending{Nonce: "n", Verifier: "v", Next: "/messages", Expires: v.clock.Now().Add(10 * time.Minute)}
+	if err := v.e.PutSSOPending(hash("state"), p); err != nil {
+		t.Fatal(err)
+	}
+	const tries = 8
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		taken int
+	)
+	for range tries {
+		wg.Go(func() {
+			got, err := v.e.TakeSSOPending(hash("state"))
+			if err == nil {
+				if got.Nonce != "n" || got.Verifier != "v" || got.Next != "/messages" {
+					t.Errorf("taken: %+v", got)
+				}
+				mu.Lock()
+				taken++
+				mu.Unlock()
+			} else if !errors.Is(err, cqrs.ErrNotFound) {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if taken != 1 {
+		t.Fatalf("a sign-on request taken %d times, want 1", taken)
+	}
+	if used, err := v.e.SSOStateUsed(hash("state")); err != nil || !used {
+		t.Errorf("used: %v, %v", used, err)
+	}
+
+	// The simulator's state: a code spent in one transaction, once.
+	type code struct{ Request string }
+	err := v.e.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
+		return tx.Put("code", []byte("c1"), code{"r1"}, tx.Now().Add(time.Minute))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken = 0
+	for range tries {
+		wg.Go(func() {
+			err := v.e.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
+				var c code
+				if err := tx.Get("code", []byte("c1"), &c); err != nil {
+					return err
+				}
+				if c.Request != "r1" {
+					t.Errorf("code = %+v", c)
+				}
+				return tx.Delete("code", []byte("c1"))
+			})
+			if err == nil {
+				mu.Lock()
+				taken++
+				mu.Unlock()
+			} else if !errors.Is(err, cqrs.ErrNotFound) {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if taken != 1 {
+		t.Fatalf("a code spent %d times, want 1", taken)
+	}
+	err = v.e.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
+		return tx.Put("code", []byte("c2"), code{"r2"}, tx.Now().Add(time.Minute))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.clock.Advance(time.Minute)
+	err = v.e.ViewNHSmailState(func(tx cqrs.NHSmailStateTx) error {
+		var c code
+		return tx.Get("code", []byte("c2"), &c)
+	})
+	if !errors.Is(err, cqrs.ErrNotFound) {
+		t.Errorf("an expired value: %v, want ErrNotFound", err)
 	}
 }
