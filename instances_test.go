@@ -352,3 +352,37 @@ func startSMTPSink(t *testing.T) *smtpSink {
 	t.Cleanup(func() { srv.Close() })
 	return sink
 }
+
+func TestTwoInstancesShareTheRateLimits(t *testing.T) {
+	db := newSharedDB(t)
+	sam := db.active("sam.patel", "Harbour!2026x")
+	instances := []string{startInstance(t, db.dsn, "--signin-rate-limit", "4"), startInstance(t, db.dsn, "--signin-rate-limit", "4")}
+
+	// Sign-in attempts from one address: four across both, then refused on either.
+	p := newPerson(t)
+	for i := range 4 {
+		if status, _ := p.signIn(instances[i%2], "nobody", "wrong"); status == http.StatusTooManyRequests {
+			t.Fatalf("attempt %d refused as too many", i+1)
+		}
+	}
+	for _, base := range instances {
+		if status, _ := p.signIn(base, "nobody", "wrong"); status != http.StatusTooManyRequests {
+			t.Errorf("a fifth attempt at %s answered %d, want 429", base, status)
+		}
+	}
+
+	// Reset emails for one account: three an hour, whichever instance is asked.
+	for i := range 5 {
+		base := instances[i%2]
+		if status, _ := newPerson(t).submit(base+"/forgotten", base+"/forgotten", url.Values{"who": {"sam.patel"}}); status != http.StatusOK {
+			t.Fatalf("reset request %d: %d", i+1, status)
+		}
+	}
+	emails, err := db.st.Emails(cqrs.EmailFilter{UserID: sam.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(emails) != 3 {
+		t.Errorf("%d reset emails after 5 requests across both instances, want 3", len(emails))
+	}
+}

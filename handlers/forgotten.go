@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -51,6 +52,23 @@ func (t *accountThrottle) allow(id uint64, now time.Time, perHour int) bool {
 	return true
 }
 
+// resetAllowed reports whether another reset email may go to the account
+// this hour. With a.rates (instances sharing a database) the count is the
+// database's, per clock hour; else this process's, over the last hour. A
+// count that cannot be read refuses: no email, the same answer.
+func (a *app) resetAllowed(id uint64) bool {
+	now := a.cfg.Now()
+	if a.rates == nil {
+		return a.resetThrottle.allow(id, now, a.cfg.ResetRequestsPerHour)
+	}
+	n, err := a.rates.CountHit("reset-account "+strconv.FormatUint(id, 10), now.Truncate(time.Hour))
+	if err != nil {
+		a.log.Error("reset count", "err", err)
+		return false
+	}
+	return n <= a.cfg.ResetRequestsPerHour
+}
+
 func (a *app) forgottenPage(c *fiber.Ctx) error {
 	return render(c, fiber.StatusOK, views.ForgottenPage(views.ForgottenModel{Page: a.page(c, "Unlock Account or Forgotten Password")}))
 }
@@ -89,7 +107,7 @@ func (a *app) forgottenSubmit(c *fiber.Ctx) error {
 		event.Subject, event.OrgID, event.Detail = u.UserID, u.OrgID, "account disabled: no email sent"
 	case u.PasswordHash == "":
 		event.Subject, event.OrgID, event.Detail = u.UserID, u.OrgID, "not registered yet: no email sent"
-	case !a.resetThrottle.allow(u.ID, a.cfg.Now(), a.cfg.ResetRequestsPerHour):
+	case !a.resetAllowed(u.ID):
 		event.Subject, event.OrgID, event.Detail = u.UserID, u.OrgID, "too many requests for this account: no email sent"
 	default:
 		token := secret.NewToken()

@@ -74,8 +74,9 @@ func addressLimiter(max int, heading, text string) fiber.Handler {
 	})
 }
 
-// RateCounter counts requests per key in one-minute windows, in the
-// database, so that instances sharing it share one limit. It returns the
+// RateCounter counts requests per key in fixed windows (a minute for the
+// address limits, an hour for reset emails per account), in the database,
+// so that instances sharing it share one limit. It returns the window's
 // count including this request.
 type RateCounter interface {
 	CountHit(key string, window time.Time) (int, error)

@@ -480,7 +480,7 @@ func (s *Store) SSOStateUsed(stateHash []byte) (bool, error) {
 // CountHit counts one request under key in the window starting at window
 // and returns the window's count: one atomic statement, so requests to
 // several instances add up exactly. The first hit of a window also clears
-// windows that have ended.
+// windows that began over an hour before it (the longest window is an hour).
 func (s *Store) CountHit(key string, window time.Time) (int, error) {
 	ctx := context.Background()
 	var n int
@@ -490,7 +490,7 @@ func (s *Store) CountHit(key string, window time.Time) (int, error) {
 		return 0, fmt.Errorf("postgres: count hit: %w", err)
 	}
 	if n == 1 {
-		if _, err := s.pool.Exec(ctx, `DELETE FROM rate_hits WHERE window_start < $1`, window); err != nil {
+		if _, err := s.pool.Exec(ctx, `DELETE FROM rate_hits WHERE window_start < $1`, window.Add(-time.Hour)); err != nil {
 			return 0, fmt.Errorf("postgres: count hit: %w", err)
 		}
 	}
