@@ -34,6 +34,7 @@ import (
 	"github.com/cqrs-local/cqrs-signin/policy"
 	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/store/postgres"
 )
 
 // Set at release time with -ldflags "-X main.version=… -X main.commit=… -X main.date=…".
@@ -64,6 +65,7 @@ type options struct {
 	addr            string
 	addrIsSet       bool
 	data            string
+	database        string
 	noBrowser       bool
 	version         bool
 	linkTTL         time.Duration
@@ -165,6 +167,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	var o options
 	fs.str(&o.addr, "addr", "CQRS_ADDR", defaultAddr, "address to listen on (host:port); the default falls back to a free port when taken")
 	fs.str(&o.data, "data", "CQRS_DATA", defaultDataPath(), "database file")
+	fs.str(&o.database, "database", "CQRS_DATABASE", "", "a PostgreSQL database shared by several instances (postgres://USER:PASSWORD@HOST:PORT/DB); empty: the database file at --data")
 	fs.boolean(&o.noBrowser, "no-browser", "CQRS_NO_BROWSER", "do not open the browser")
 	fs.duration(&o.linkTTL, "registration-link-ttl", "CQRS_REGISTRATION_LINK_TTL", 14*24*time.Hour, "how long a registration link works")
 	fs.duration(&o.resetTTL, "reset-link-ttl", "CQRS_RESET_LINK_TTL", time.Hour, "how long an unlock / forgotten-password link works")
@@ -212,6 +215,12 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.Visit(func(f *flag.Flag) { dataIsSet = dataIsSet || f.Name == "data" })
 	if o.demo && !dataIsSet {
 		o.data = filepath.Join(filepath.Dir(defaultDataPath()), "training.db")
+	}
+	if o.database != "" && !strings.HasPrefix(o.database, "postgres://") && !strings.HasPrefix(o.database, "postgresql://") {
+		return o, errors.New("--database takes a postgres:// address; leave it out to keep the database file at --data")
+	}
+	if o.database != "" && o.demo {
+		return o, errors.New("training mode (--demo) keeps its data in a database file on this computer: leave out --database")
 	}
 	o.addrIsSet = getenv("CQRS_ADDR") != ""
 	fs.Visit(func(f *flag.Flag) { o.addrIsSet = o.addrIsSet || f.Name == "addr" })
@@ -310,12 +319,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// One clock for the store, the handlers, the mailer and the NHSmail
 	// simulator: the training clock moves them all forward together.
 	clock := store.NewClock(time.Now)
-	st, err := store.Open(opts.data, store.Options{LockTimeout: 500 * time.Millisecond, Now: clock.Now})
-	if errors.Is(err, store.ErrLocked) {
-		return joinRunningInstance(ctx, opts, stdout)
-	}
-	if err != nil {
-		return err
+	var (
+		st   engine
+		file *store.Store    // the bbolt engine, or
+		pg   *postgres.Store // PostgreSQL
+	)
+	if opts.database != "" {
+		if pg, err = postgres.Open(ctx, opts.database, postgres.Options{Now: clock.Now}); err != nil {
+			return err
+		}
+		st = pg
+	} else {
+		file, err = store.Open(opts.data, store.Options{LockTimeout: 500 * time.Millisecond, Now: clock.Now})
+		if errors.Is(err, store.ErrLocked) {
+			return joinRunningInstance(ctx, opts, stdout)
+		}
+		if err != nil {
+			return err
+		}
+		st = file
 	}
 	defer st.Close()
 
@@ -360,7 +382,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	hasher := secret.NewHasher(secret.OWASP, 0, 2*time.Second)
 	sender := mailer.NewSender(logger, smtpCfg, st, console, clock.Now)
 	sender.SetMailboxURL(baseURL + "/mailbox")
-	deps := handlers.Deps{Store: st, Hasher: hasher, Mailer: sender}
+	// The engine is every journey's store. The bbolt file also makes its
+	// own backups and has a training side; PostgreSQL counts the rate
+	// limits, so instances sharing it share them.
+	stores := handlers.Stores{Instance: st, Setup: st, Links: st, SignIn: st, Sessions: st, Accounts: st, Messages: st,
+		UserAdmin: st, Organisations: st, AuditLog: st, Forgotten: st, Mailbox: st, SSO: st, NHSmailAdmin: st}
+	deps := handlers.Deps{Stores: stores, Hasher: hasher, Mailer: sender}
+	if file != nil {
+		deps.Backup, deps.Training, cfg.SnapshotDir = file, file, file.SnapshotDir()
+	} else {
+		deps.RateLimits = pg
+	}
 	if cfg.SSO, err = ssoConfig(opts, baseURL, getenv); err != nil {
 		ln.Close()
 		return err
@@ -402,10 +434,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stdout, "Training mode: learners start at %s\n  Trainer sign-in: User ID %s, password %s\n  (a new trainer password at every start, shown only here)\n",
 			startURL, handlers.TrainerUserID, cfg.TrainerPassword)
 	}
-	if err := writeInstanceFile(opts.data, baseURL, instanceToken); err != nil {
-		logger.Warn("could not record the running instance", "err", err)
+	if file != nil { // the backup subcommand's way to a running instance
+		if err := writeInstanceFile(opts.data, baseURL, instanceToken); err != nil {
+			logger.Warn("could not record the running instance", "err", err)
+		}
+		defer os.Remove(instanceFile(opts.data))
 	}
-	defer os.Remove(instanceFile(opts.data))
 
 	mailCtx, stopMail := context.WithCancel(ctx)
 	defer stopMail()
@@ -416,7 +450,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ln = tls.NewListener(ln, netw.tls)
 	}
 	go func() { serveErr <- app.Listener(ln) }()
-	fmt.Fprintf(stdout, "CQRS is running at %s (data: %s)\n", baseURL, opts.data)
+	where := "data: " + opts.data
+	if file == nil {
+		where = "database: PostgreSQL" // the address may hold a password
+	}
+	fmt.Fprintf(stdout, "CQRS is running at %s (%s)\n", baseURL, where)
 	if len(netw.urls) > 1 {
 		fmt.Fprintf(stdout, "Learners on this network can use:\n")
 		for _, u := range netw.urls {
@@ -442,6 +480,37 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	return nil
 }
+
+// engine is what the app needs from its database, whichever engine keeps
+// it: the bbolt file (package store) or PostgreSQL (store/postgres).
+type engine interface {
+	handlers.InstanceStore
+	handlers.SetupStore
+	handlers.LinkStore
+	handlers.SignInStore
+	handlers.SessionStore
+	handlers.AccountStore
+	handlers.MessageStore
+	handlers.UserAdminStore
+	handlers.OrganisationStore
+	handlers.AuditStore
+	handlers.ForgottenStore
+	handlers.MailboxStore
+	handlers.SSOStore
+	handlers.NHSmailAdminStore
+	handlers.NHSmailDirectory
+	mailer.Outbox
+	nhsmail.Directory
+	SetSetupToken(hash []byte) error
+	NHSmailClientSecret() (string, error)
+	Close() error
+}
+
+var (
+	_ engine               = (*store.Store)(nil)
+	_ engine               = (*postgres.Store)(nil)
+	_ handlers.RateCounter = (*postgres.Store)(nil)
+)
 
 // limitMemory sets a soft memory limit sized for the hashing slots unless
 // $GOMEMLIMIT chooses one: each argon2id computation holds 19 MiB, and room

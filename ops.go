@@ -47,6 +47,8 @@ func runSubcommand(ctx context.Context, sc subcommand, args []string, getenv fun
 		data = defaultDataPath()
 	}
 	fs.StringVar(&data, "data", data, "database file [$CQRS_DATA]")
+	database := getenv("CQRS_DATABASE")
+	fs.StringVar(&database, "database", database, "the PostgreSQL database, when CQRS runs on one [$CQRS_DATABASE]")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: %s %s [--data FILE] %s\n\n%s%s.\n\nFlags:\n", filepath.Base(args[0]), sc.name, sc.args, strings.ToUpper(sc.summary[:1]), sc.summary[1:])
 		fs.PrintDefaults()
@@ -62,8 +64,17 @@ func runSubcommand(ctx context.Context, sc subcommand, args []string, getenv fun
 		fs.Usage()
 		return fmt.Errorf("%s: expected %d argument(s), got %d", sc.name, want, fs.NArg())
 	}
+	if database != "" {
+		return errPostgresTools
+	}
 	return sc.run(ctx, data, fs.Args(), stdout)
 }
+
+// errPostgresTools answers backup, restore and check on PostgreSQL, whose
+// own tools do them properly (and see the whole database, not one file).
+var errPostgresTools = errors.New("CQRS runs on PostgreSQL here: back it up with pg_dump " +
+	"(pg_dump --format=custom --file=cqrs.dump \"$CQRS_DATABASE\"), restore with pg_restore, " +
+	"and check it with PostgreSQL's own tools (pg_amcheck); the backup, restore and check subcommands are for the database file")
 
 // backupCmd copies the database, without the links of stored emails (see
 // store.Backup). While the app runs it holds bbolt's lock, so the copy

@@ -5,17 +5,22 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/policy"
-	"github.com/cqrs-local/cqrs-signin/store"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
+
+// AccountStore is what the account pages need from the store.
+type AccountStore interface {
+	ChangePassword(userID uint64, newHash string, keepSession []byte, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
+}
 
 const (
 	accountAction      = "/account/password"
 	wrongCurrentPasswd = "Your current password is incorrect."
 )
 
-func (a *app) accountModel(c *fiber.Ctx, u store.User, box views.PolicyBox, errs views.Errors, notice string) (views.SecurityInformationModel, error) {
+func (a *app) accountModel(c *fiber.Ctx, u cqrs.User, box views.PolicyBox, errs views.Errors, notice string) (views.SecurityInformationModel, error) {
 	p, err := a.signedInPage(c, "My account")
 	if err != nil {
 		return views.SecurityInformationModel{}, err
@@ -94,15 +99,15 @@ func (a *app) changePassword(c *fiber.Ctx) error {
 		return err
 	}
 	notify := a.passwordChangedEmail(u, a.cfg.Now())
-	u, err = a.store.ChangePassword(u.ID, encoded, currentSession(c), &notify)
-	if errors.Is(err, store.ErrNotFound) {
+	u, err = a.accounts.ChangePassword(u.ID, encoded, currentSession(c), &notify,
+		a.event(c, cqrs.AuditEvent{Type: evPasswordChanged, Method: "account"}))
+	if errors.Is(err, cqrs.ErrNotFound) {
 		return fiber.ErrNotFound
 	} else if err != nil {
 		return err
 	}
 	a.wakeMailer()
 	a.log.Info("password changed", "user_id", u.UserID)
-	a.audit(c, store.AuditEvent{Type: evPasswordChanged, Subject: u.UserID, OrgID: u.OrgID, Method: "account"})
 	c.Locals(localUser, u)
 	m, err := a.accountModel(c, u, a.policyBox("", nil, false), nil, "Your password has been changed.")
 	if err != nil {

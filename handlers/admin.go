@@ -6,27 +6,46 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/secret"
-	"github.com/cqrs-local/cqrs-signin/store"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
 
-const usersPerPage = 25
-
-var roleLabels = map[store.Role]string{
-	store.RoleSystemAdmin: "System administrator",
-	store.RoleUserAdmin:   "User Administrator",
-	store.RoleUser:        "User",
+// UserAdminStore is what user administration needs from the store.
+type UserAdminStore interface {
+	CreateUser(u cqrs.User, linkHash []byte, linkTTL time.Duration, email *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
+	Emails(f cqrs.EmailFilter) ([]cqrs.Email, error)
+	LatestEmails(userIDs []uint64) (map[uint64]cqrs.Email, error)
+	ListUsers(f cqrs.UserFilter) ([]cqrs.User, int, error)
+	Organisation(id uint64) (cqrs.Organisation, error)
+	Organisations() ([]cqrs.Organisation, error)
+	RevokeInvitation(userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error)
+	SendLink(userID uint64, purpose cqrs.LinkPurpose, linkHash []byte, ttl time.Duration, email cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
+	SetStatus(id uint64, status cqrs.Status, events ...cqrs.AuditEvent) (cqrs.User, error)
+	UnlinkSSOSubject(userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error)
+	Unlock(userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error)
+	UpdateUser(edited cqrs.User, events ...cqrs.AuditEvent) (cqrs.User, error)
+	User(id uint64) (cqrs.User, error)
+	UserByUserID(userID string) (cqrs.User, error)
 }
 
-func isSystemAdmin(u store.User) bool { return u.Role == store.RoleSystemAdmin }
+const usersPerPage = 25
+
+var roleLabels = map[cqrs.Role]string{
+	cqrs.RoleSystemAdmin: "System administrator",
+	cqrs.RoleUserAdmin:   "User Administrator",
+	cqrs.RoleUser:        "User",
+}
+
+func isSystemAdmin(u cqrs.User) bool { return u.Role == cqrs.RoleSystemAdmin }
 
 // orgScope is the organisation an administrator may see: 0 (all) for the
 // system administrator, their own for a User Administrator.
-func orgScope(admin store.User) uint64 {
+func orgScope(admin cqrs.User) uint64 {
 	if isSystemAdmin(admin) {
 		return 0
 	}
@@ -36,21 +55,21 @@ func orgScope(admin store.User) uint64 {
 // managedUser loads the user named in the URL, if the signed-in
 // administrator may manage them. Another organisation's user is "not
 // found": a User Administrator learns nothing about other organisations.
-func (a *app) managedUser(c *fiber.Ctx) (store.User, store.User, error) {
+func (a *app) managedUser(c *fiber.Ctx) (cqrs.User, cqrs.User, error) {
 	admin, _ := currentUser(c)
 	id, err := strconv.ParseUint(c.Params("id"), 10, 64)
 	if err != nil {
-		return admin, store.User{}, fiber.ErrNotFound
+		return admin, cqrs.User{}, fiber.ErrNotFound
 	}
-	u, err := a.store.User(id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !isSystemAdmin(admin) && u.OrgID != admin.OrgID) {
-		return admin, store.User{}, refuse(fiber.StatusNotFound, "User not found", "There is no such user in your organisation.")
+	u, err := a.userAdmin.User(id)
+	if errors.Is(err, cqrs.ErrNotFound) || (err == nil && !isSystemAdmin(admin) && u.OrgID != admin.OrgID) {
+		return admin, cqrs.User{}, refuse(fiber.StatusNotFound, "User not found", "There is no such user in your organisation.")
 	}
 	if err != nil {
-		return admin, store.User{}, err
+		return admin, cqrs.User{}, err
 	}
 	if isSystemAdmin(u) && !isSystemAdmin(admin) {
-		return admin, store.User{}, refuse(fiber.StatusForbidden, "You cannot manage this user", "Only the system administrator can change the system administrator's account.")
+		return admin, cqrs.User{}, refuse(fiber.StatusForbidden, "You cannot manage this user", "Only the system administrator can change the system administrator's account.")
 	}
 	return admin, u, nil
 }
@@ -68,11 +87,11 @@ func (a *app) adminUsers(c *fiber.Ctx) error {
 	}
 	state := c.Query("state")
 	switch state {
-	case "", store.StateInvited, store.StateActive, store.StateLocked, store.StateDisabled:
+	case "", cqrs.StateInvited, cqrs.StateActive, cqrs.StateLocked, cqrs.StateDisabled:
 	default:
 		state = ""
 	}
-	users, total, err := a.store.ListUsers(store.UserFilter{OrgID: orgScope(admin), Query: q, State: state, Offset: (page - 1) * usersPerPage, Limit: usersPerPage})
+	users, total, err := a.userAdmin.ListUsers(cqrs.UserFilter{OrgID: orgScope(admin), Query: q, State: state, Offset: (page - 1) * usersPerPage, Limit: usersPerPage})
 	if err != nil {
 		return err
 	}
@@ -81,7 +100,7 @@ func (a *app) adminUsers(c *fiber.Ctx) error {
 		return err
 	}
 	m := views.UserListModel{Page: p, Query: q, Total: total, CanOrgs: isSystemAdmin(admin), Notice: c.Query("notice")}
-	for _, s := range []struct{ v, l string }{{"", "Any status"}, {store.StateInvited, "Invited"}, {store.StateActive, "Active"}, {store.StateLocked, "Locked"}, {store.StateDisabled, "Disabled"}} {
+	for _, s := range []struct{ v, l string }{{"", "Any status"}, {cqrs.StateInvited, "Invited"}, {cqrs.StateActive, "Active"}, {cqrs.StateLocked, "Locked"}, {cqrs.StateDisabled, "Disabled"}} {
 		m.States = append(m.States, views.Option{Value: s.v, Label: s.l, Selected: s.v == state})
 	}
 	orgNames, err := a.orgNames()
@@ -92,7 +111,7 @@ func (a *app) adminUsers(c *fiber.Ctx) error {
 	for i, u := range users {
 		ids[i] = u.ID
 	}
-	latest, err := a.store.LatestEmails(ids)
+	latest, err := a.userAdmin.LatestEmails(ids)
 	if err != nil {
 		return err
 	}
@@ -104,7 +123,7 @@ func (a *app) adminUsers(c *fiber.Ctx) error {
 		}
 		if e, ok := latest[u.ID]; ok {
 			row.EmailStatus = emailStatusLabels[e.Status]
-			if e.Status == store.EmailFailed && e.LastError != "" {
+			if e.Status == cqrs.EmailFailed && e.LastError != "" {
 				row.EmailStatus += ": " + e.LastError
 			}
 		}
@@ -137,7 +156,7 @@ func (a *app) adminUsers(c *fiber.Ctx) error {
 }
 
 func (a *app) orgNames() (map[uint64]string, error) {
-	orgs, err := a.store.Organisations()
+	orgs, err := a.userAdmin.Organisations()
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +168,7 @@ func (a *app) orgNames() (map[uint64]string, error) {
 }
 
 // userForm shapes the create (withUserID) or edit form.
-func (a *app) userForm(admin store.User, action, submit string, values map[string]string, withUserID bool, errs views.Errors) (views.UserFormModel, error) {
+func (a *app) userForm(admin cqrs.User, action, submit string, values map[string]string, withUserID bool, errs views.Errors) (views.UserFormModel, error) {
 	m := views.UserFormModel{Action: action, Submit: submit, Errors: errs}
 	if withUserID {
 		m.Fields = append(m.Fields, views.Field{ID: "user_id", Label: "User ID", Hint: "3 to 32 letters, digits, full stops, underscores or hyphens.", Value: values["user_id"], MaxLength: maxUserID, Required: true})
@@ -164,7 +183,7 @@ func (a *app) userForm(admin store.User, action, submit string, values map[strin
 		views.Field{ID: "work_phone", Label: "Work phone", Type: "tel", Value: values["work_phone"], MaxLength: maxPhone},
 		views.Field{ID: "email", Label: "Email address", Hint: emailHint, Type: "email", Value: values["email"], MaxLength: maxEmail, Required: true},
 	)
-	orgs, err := a.store.Organisations()
+	orgs, err := a.userAdmin.Organisations()
 	if err != nil {
 		return m, err
 	}
@@ -181,14 +200,14 @@ func (a *app) userForm(admin store.User, action, submit string, values map[strin
 }
 
 // assignableRoles: nobody creates another system administrator.
-func assignableRoles(admin store.User) []store.Role {
-	return []store.Role{store.RoleUser, store.RoleUserAdmin}
+func assignableRoles(admin cqrs.User) []cqrs.Role {
+	return []cqrs.Role{cqrs.RoleUser, cqrs.RoleUserAdmin}
 }
 
 // parseUserForm validates the create or edit form; it checks that the
 // organisation and role are ones this administrator may assign. A
 // fixedRole (the system administrator's own) is kept whatever the form says.
-func (a *app) parseUserForm(c *fiber.Ctx, admin store.User, withUserID bool, fixedRole store.Role) (map[string]string, store.User, views.Errors) {
+func (a *app) parseUserForm(c *fiber.Ctx, admin cqrs.User, withUserID bool, fixedRole cqrs.Role) (map[string]string, cqrs.User, views.Errors) {
 	values := formValues(c, "user_id", "first_name", "last_name", "work_phone", "email", "org_id", "role")
 	var errs views.Errors
 	if withUserID {
@@ -201,16 +220,16 @@ func (a *app) parseUserForm(c *fiber.Ctx, admin store.User, withUserID bool, fix
 	orgID, err := strconv.ParseUint(values["org_id"], 10, 64)
 	if err != nil || (!isSystemAdmin(admin) && orgID != admin.OrgID) {
 		errs = append(errs, views.FieldError{Field: "org_id", Message: "Select an organisation."})
-	} else if _, err := a.store.Organisation(orgID); err != nil {
+	} else if _, err := a.userAdmin.Organisation(orgID); err != nil {
 		errs = append(errs, views.FieldError{Field: "org_id", Message: "Select an organisation."})
 	}
-	role := store.Role(values["role"])
+	role := cqrs.Role(values["role"])
 	if fixedRole != "" {
 		role, values["role"] = fixedRole, string(fixedRole)
 	} else if !slices.Contains(assignableRoles(admin), role) {
 		errs = append(errs, views.FieldError{Field: "role", Message: "Select a role."})
 	}
-	u := store.User{UserID: values["user_id"], FirstName: values["first_name"], LastName: values["last_name"],
+	u := cqrs.User{UserID: values["user_id"], FirstName: values["first_name"], LastName: values["last_name"],
 		WorkPhone: values["work_phone"], Email: values["email"], OrgID: orgID, Role: role}
 	return values, u, errs
 }
@@ -235,7 +254,7 @@ func (a *app) validateWorkEmail(v string) []views.FieldError {
 // newUserPage is "Set up a user".
 func (a *app) newUserPage(c *fiber.Ctx) error {
 	admin, _ := currentUser(c)
-	values := map[string]string{"org_id": strconv.FormatUint(admin.OrgID, 10), "role": string(store.RoleUser)}
+	values := map[string]string{"org_id": strconv.FormatUint(admin.OrgID, 10), "role": string(cqrs.RoleUser)}
 	form, err := a.userForm(admin, "/admin/users", "Set up user and send email", values, true, nil)
 	if err != nil {
 		return err
@@ -252,19 +271,21 @@ func (a *app) newUserPage(c *fiber.Ctx) error {
 func (a *app) createUser(c *fiber.Ctx) error {
 	admin, _ := currentUser(c)
 	values, u, errs := a.parseUserForm(c, admin, true, "")
-	var created store.User
+	var created cqrs.User
 	if len(errs) == 0 {
-		org, err := a.store.Organisation(u.OrgID)
+		org, err := a.userAdmin.Organisation(u.OrgID)
 		if err != nil {
 			return err
 		}
 		token := secret.NewToken()
 		expires := a.cfg.Now().Add(a.cfg.RegistrationLinkTTL)
 		email := a.registrationEmail(u, admin, org, token, expires)
-		created, err = a.store.CreateUser(u, secret.HashToken(token), a.cfg.RegistrationLinkTTL, &email)
+		created, err = a.userAdmin.CreateUser(u, secret.HashToken(token), a.cfg.RegistrationLinkTTL, &email,
+			a.event(c, cqrs.AuditEvent{Type: evUserCreated, Subject: u.UserID, OrgID: u.OrgID, Detail: "role " + string(u.Role)}),
+			a.event(c, cqrs.AuditEvent{Type: evLinkSent, Subject: u.UserID, OrgID: u.OrgID, Method: "registration"}))
 		switch {
-		case errors.Is(err, store.ErrConflict):
-			if _, e := a.store.UserByUserID(u.UserID); e == nil {
+		case errors.Is(err, cqrs.ErrConflict):
+			if _, e := a.userAdmin.UserByUserID(u.UserID); e == nil {
 				errs = append(errs, views.FieldError{Field: "user_id", Message: "That User ID is already in use."})
 			} else {
 				errs = append(errs, views.FieldError{Field: "email", Message: "That email address is already in use by another user."})
@@ -286,8 +307,6 @@ func (a *app) createUser(c *fiber.Ctx) error {
 	}
 	a.wakeMailer()
 	a.log.Info("user created", "by", admin.UserID, "user_id", created.UserID)
-	a.audit(c, store.AuditEvent{Type: evUserCreated, Subject: created.UserID, OrgID: created.OrgID, Detail: "role " + string(created.Role)})
-	a.audit(c, store.AuditEvent{Type: evLinkSent, Subject: created.UserID, OrgID: created.OrgID, Method: "registration"})
 	return redirect(c, "/admin/users/"+strconv.FormatUint(created.ID, 10)+"?notice=created")
 }
 
@@ -314,14 +333,14 @@ func (a *app) userDetail(c *fiber.Ctx) error {
 	return a.renderUserDetail(c, fiber.StatusOK, admin, u, values, nil, userNotices[c.Query("notice")])
 }
 
-func (a *app) renderUserDetail(c *fiber.Ctx, status int, admin, u store.User, values map[string]string, errs views.Errors, notice string) error {
+func (a *app) renderUserDetail(c *fiber.Ctx, status int, admin, u cqrs.User, values map[string]string, errs views.Errors, notice string) error {
 	id := strconv.FormatUint(u.ID, 10)
 	form, err := a.userForm(admin, "/admin/users/"+id, "Save changes", values, false, errs)
 	if err != nil {
 		return err
 	}
 	if isSystemAdmin(u) { // the system administrator's role is not editable
-		form.Roles = []views.Option{{Value: string(store.RoleSystemAdmin), Label: roleLabels[store.RoleSystemAdmin], Selected: true}}
+		form.Roles = []views.Option{{Value: string(cqrs.RoleSystemAdmin), Label: roleLabels[cqrs.RoleSystemAdmin], Selected: true}}
 	}
 	p, err := a.signedInPage(c, u.FullName())
 	if err != nil {
@@ -330,20 +349,20 @@ func (a *app) renderUserDetail(c *fiber.Ctx, status int, admin, u store.User, va
 	now := a.cfg.Now()
 	m := views.UserDetailModel{Page: p, ID: id, UserID: u.UserID, Name: u.FullName(), State: u.State(),
 		Invitation: u.Invitation(now), Form: form, Notice: notice}
-	if m.Invitation == store.InvitePending {
+	if m.Invitation == cqrs.InvitePending {
 		m.InviteExpires = u.InviteExpires.Format(timeFormat)
 	}
 	base := "/admin/users/" + id + "/"
 	add := func(path, label string, warning bool) {
 		m.Actions = append(m.Actions, views.UserAction{Path: base + path, Label: label, Secondary: !warning, Warning: warning})
 	}
-	if u.PasswordHash == "" && u.Status != store.StatusDisabled {
+	if u.PasswordHash == "" && u.Status != cqrs.StatusDisabled {
 		add("resend", "Resend registration email", false)
 		if !u.InviteRevoked {
 			add("revoke", "Revoke invitation", false)
 		}
 	}
-	if u.PasswordHash != "" && u.Status != store.StatusDisabled {
+	if u.PasswordHash != "" && u.Status != cqrs.StatusDisabled {
 		add("reset", "Send password reset link", false)
 	}
 	if !u.LockedAt.IsZero() {
@@ -354,13 +373,13 @@ func (a *app) renderUserDetail(c *fiber.Ctx, status int, admin, u store.User, va
 		add("unlink", "Remove NHSmail link", false)
 	}
 	if u.ID != admin.ID {
-		if u.Status == store.StatusDisabled {
+		if u.Status == cqrs.StatusDisabled {
 			add("enable", "Enable account", false)
 		} else {
 			add("disable", "Disable account", true)
 		}
 	}
-	emails, err := a.store.Emails(store.EmailFilter{UserID: u.ID, Limit: 20})
+	emails, err := a.userAdmin.Emails(cqrs.EmailFilter{UserID: u.ID, Limit: 20})
 	if err != nil {
 		return err
 	}
@@ -368,14 +387,14 @@ func (a *app) renderUserDetail(c *fiber.Ctx, status int, admin, u store.User, va
 	return render(c, status, views.UserDetailPage(m, isSystemAdmin(admin)))
 }
 
-var emailStatusLabels = map[store.EmailStatus]string{
-	store.EmailQueued: "queued",
-	store.EmailSent:   "sent",
-	store.EmailFailed: "failed",
-	store.EmailLocal:  "delivered to the local mailbox",
+var emailStatusLabels = map[cqrs.EmailStatus]string{
+	cqrs.EmailQueued: "queued",
+	cqrs.EmailSent:   "sent",
+	cqrs.EmailFailed: "failed",
+	cqrs.EmailLocal:  "delivered to the local mailbox",
 }
 
-func emailRows(emails []store.Email) []views.EmailRow {
+func emailRows(emails []cqrs.Email) []views.EmailRow {
 	rows := make([]views.EmailRow, 0, len(emails))
 	for _, e := range emails {
 		r := views.EmailRow{ID: strconv.FormatUint(e.ID, 10), Kind: e.Kind, To: e.ToName + " <" + e.To + ">", Subject: e.Subject,
@@ -394,14 +413,18 @@ func (a *app) updateUser(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var fixedRole store.Role
+	var fixedRole cqrs.Role
 	if isSystemAdmin(u) { // nobody makes or unmakes the system administrator
-		fixedRole = store.RoleSystemAdmin
+		fixedRole = cqrs.RoleSystemAdmin
 	}
 	values, edited, errs := a.parseUserForm(c, admin, false, fixedRole)
 	if len(errs) == 0 {
 		edited.ID = u.ID
-		if _, err := a.store.UpdateUser(edited); errors.Is(err, store.ErrConflict) {
+		events := []cqrs.AuditEvent{a.event(c, cqrs.AuditEvent{Type: evUserEdited, Subject: u.UserID, OrgID: edited.OrgID})}
+		if edited.Role != u.Role {
+			events = append(events, a.event(c, cqrs.AuditEvent{Type: evRoleChanged, Subject: u.UserID, OrgID: edited.OrgID, Detail: string(u.Role) + " to " + string(edited.Role)}))
+		}
+		if _, err := a.userAdmin.UpdateUser(edited, events...); errors.Is(err, cqrs.ErrConflict) {
 			errs = append(errs, views.FieldError{Field: "email", Message: "That email address is already in use by another user."})
 		} else if err != nil {
 			return err
@@ -411,10 +434,6 @@ func (a *app) updateUser(c *fiber.Ctx) error {
 		return a.renderUserDetail(c, fiber.StatusUnprocessableEntity, admin, u, values, errs, "")
 	}
 	a.log.Info("user edited", "by", admin.UserID, "user_id", u.UserID)
-	a.audit(c, store.AuditEvent{Type: evUserEdited, Subject: u.UserID, OrgID: edited.OrgID})
-	if edited.Role != u.Role {
-		a.audit(c, store.AuditEvent{Type: evRoleChanged, Subject: u.UserID, OrgID: edited.OrgID, Detail: string(u.Role) + " to " + string(edited.Role)})
-	}
 	return redirect(c, "/admin/users/"+strconv.FormatUint(u.ID, 10)+"?notice=saved")
 }
 
@@ -425,50 +444,54 @@ func (a *app) userAction(c *fiber.Ctx) error {
 		return err
 	}
 	notice := c.Params("action")
-	event := store.AuditEvent{Subject: u.UserID, OrgID: u.OrgID, Method: "admin"}
+	// Each action's event is recorded by the store call, with the change.
+	event := func(typ, detail string) cqrs.AuditEvent {
+		return a.event(c, cqrs.AuditEvent{Type: typ, Subject: u.UserID, OrgID: u.OrgID, Method: "admin", Detail: detail})
+	}
 	switch notice {
 	case "disable":
 		if u.ID == admin.ID {
 			return refuse(fiber.StatusConflict, "You cannot disable your own account")
 		}
-		_, err = a.store.SetStatus(u.ID, store.StatusDisabled)
-		notice, event.Type = "disabled", evUserDisabled
+		_, err = a.userAdmin.SetStatus(u.ID, cqrs.StatusDisabled, event(evUserDisabled, ""))
+		notice = "disabled"
 	case "enable":
-		_, err = a.store.SetStatus(u.ID, store.StatusActive)
-		notice, event.Type = "enabled", evUserEnabled
+		_, err = a.userAdmin.SetStatus(u.ID, cqrs.StatusActive, event(evUserEnabled, ""))
+		notice = "enabled"
 	case "unlock":
-		_, err = a.store.Unlock(u.ID)
-		notice, event.Type = "unlocked", evUnlock
+		_, err = a.userAdmin.Unlock(u.ID, event(evUnlock, ""))
+		notice = "unlocked"
 	case "resend":
-		org, oerr := a.store.Organisation(u.OrgID)
+		org, oerr := a.userAdmin.Organisation(u.OrgID)
 		if oerr != nil {
 			return oerr
 		}
 		token := secret.NewToken()
 		email := a.registrationEmail(u, admin, org, token, a.cfg.Now().Add(a.cfg.RegistrationLinkTTL))
-		_, err = a.store.SendLink(u.ID, store.LinkRegister, secret.HashToken(token), a.cfg.RegistrationLinkTTL, email)
-		notice, event.Type, event.Detail = "resent", evLinkSent, "registration (resent; the previous link revoked)"
+		_, err = a.userAdmin.SendLink(u.ID, cqrs.LinkRegister, secret.HashToken(token), a.cfg.RegistrationLinkTTL, email,
+			event(evLinkSent, "registration (resent; the previous link revoked)"))
+		notice = "resent"
 	case "unlink":
-		_, err = a.store.UnlinkSSOSubject(u.ID)
-		notice, event.Type = "unlinked", evSSOUnlinked
+		_, err = a.userAdmin.UnlinkSSOSubject(u.ID, event(evSSOUnlinked, ""))
+		notice = "unlinked"
 	case "revoke":
-		_, err = a.store.RevokeInvitation(u.ID)
-		notice, event.Type = "revoked", evInviteRevoked
+		_, err = a.userAdmin.RevokeInvitation(u.ID, event(evInviteRevoked, ""))
+		notice = "revoked"
 	case "reset":
 		token := secret.NewToken()
 		email := a.resetEmail(u, token, a.cfg.Now().Add(a.cfg.ResetLinkTTL))
-		_, err = a.store.SendLink(u.ID, store.LinkReset, secret.HashToken(token), a.cfg.ResetLinkTTL, email)
-		notice, event.Type, event.Detail = "reset", evLinkSent, "password reset"
+		_, err = a.userAdmin.SendLink(u.ID, cqrs.LinkReset, secret.HashToken(token), a.cfg.ResetLinkTTL, email,
+			event(evLinkSent, "password reset"))
+		notice = "reset"
 	default:
 		return fiber.ErrNotFound
 	}
-	if errors.Is(err, store.ErrConflict) {
+	if errors.Is(err, cqrs.ErrConflict) {
 		return refuse(fiber.StatusConflict, "That cannot be done for this user", "The user has already registered, or the account's state has changed. Nothing was changed.")
 	} else if err != nil {
 		return err
 	}
 	a.wakeMailer()
 	a.log.Info("user action", "by", admin.UserID, "user_id", u.UserID, "action", notice)
-	a.audit(c, event)
 	return redirect(c, "/admin/users/"+strconv.FormatUint(u.ID, 10)+"?notice="+notice)
 }

@@ -6,7 +6,6 @@ package handlers
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/cqrs-local/cqrs-signin/policy"
 	"github.com/cqrs-local/cqrs-signin/secret"
-	"github.com/cqrs-local/cqrs-signin/store"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
 
@@ -78,7 +76,10 @@ type Config struct {
 	Demo bool
 	// Clock is the training clock shared with the store (its Now is the
 	// store's Now); training mode needs it, and sets Now to it.
-	Clock *store.Clock
+	Clock TrainingClock
+	// SnapshotDir is where training snapshots are saved, shown to the
+	// trainer; empty when the engine keeps them elsewhere.
+	SnapshotDir string
 	// PasswordPolicy is the policy new passwords must meet
 	// (--password-policy); the zero value is the CQRS policy.
 	PasswordPolicy policy.Policy
@@ -86,6 +87,15 @@ type Config struct {
 	// mode needs it): main makes a random one at each start and prints it
 	// on the console, the only place it is shown.
 	TrainerPassword string
+}
+
+// TrainingClock is the training time the trainer moves forward, shared
+// with the store.
+type TrainingClock interface {
+	Now() time.Time
+	Base() time.Time // the class clock without the trainer's offset
+	Offset() time.Duration
+	SetOffset(d time.Duration)
 }
 
 // DefaultConfig has the documents' defaults.
@@ -123,56 +133,30 @@ func DefaultHelpDesk() views.HelpDesk {
 	}
 }
 
-// Store is what the handlers need from persistence.
-type Store interface {
+// InstanceStore keeps this installation's own secrets, made at first open.
+type InstanceStore interface {
 	CSRFKey() ([]byte, error)
 	InstanceID() (string, error)
-	HasUsers() (bool, error)
-	SetupPending(hash []byte) bool
-	CompleteSetup(setupHash []byte, org store.Organisation, admin store.User, linkHash []byte, linkTTL time.Duration) (store.User, error)
-	LinkUser(hash []byte, purpose store.LinkPurpose) (store.Link, store.User, error)
-	SetPasswordWithLink(linkHash []byte, purpose store.LinkPurpose, newHash string, notify *store.Email) (store.User, error)
+}
 
-	UserByUserID(userID string) (store.User, error)
-	Organisation(id uint64) (store.Organisation, error)
-	LegacySignIn(a store.SignInAttempt) (store.SignInResult, error)
-	UserByEmail(email string) (store.User, error)
-	Audit(e store.AuditEvent) error
-	AuditEvents(f store.AuditFilter) ([]store.AuditEvent, int, error)
-	SignedIn(userID uint64, sessionHash, replacedSession []byte) (store.User, error)
-	Session(hash []byte, idle, absolute time.Duration) (store.Session, store.User, error)
-	DeleteSession(hash []byte) error
-	DeleteExpiredSessions(idle, absolute time.Duration) (int, error)
-	ChangePassword(userID uint64, newHash string, keepSession []byte, notify *store.Email) (store.User, error)
-	PasswordHistory(userID uint64) ([]string, error)
-
-	Messages(userID uint64) ([]store.Message, int, error)
-	HeaderInfo(userID, orgID uint64) (store.Organisation, int, error)
-	OpenMessage(userID, id uint64) (store.Message, error)
-	DeleteMessage(userID, id uint64) error
-	Broadcast(orgID uint64, from, subject, body string) (int, error)
-
-	User(id uint64) (store.User, error)
-	ListUsers(f store.UserFilter) ([]store.User, int, error)
-	CreateUser(u store.User, linkHash []byte, linkTTL time.Duration, email *store.Email) (store.User, error)
-	UpdateUser(edited store.User) (store.User, error)
-	SetStatus(id uint64, status store.Status) (store.User, error)
-	Unlock(userID uint64) (store.User, error)
-	SendLink(userID uint64, purpose store.LinkPurpose, linkHash []byte, ttl time.Duration, email store.Email) (store.User, error)
-	RevokeInvitation(userID uint64) (store.User, error)
-	Organisations() ([]store.Organisation, error)
-	CreateOrganisation(o store.Organisation) (store.Organisation, error)
-	UpdateOrganisation(o store.Organisation) (store.Organisation, error)
-	Emails(f store.EmailFilter) ([]store.Email, error)
-	Backup(w io.Writer) (int64, error)
-	PutSSOPending(stateHash []byte, p store.SSOPending) error
-	TakeSSOPending(stateHash []byte) (store.SSOPending, error)
-	SSOStateUsed(stateHash []byte) (bool, error)
-	UserBySSOSubject(subject string) (store.User, error)
-	LinkSSOSubject(userID uint64, subject string, notify *store.Email) (store.User, error)
-	UnlinkSSOSubject(userID uint64) (store.User, error)
-	Email(id uint64) (store.Email, error)
-	LatestEmails(userIDs []uint64) (map[uint64]store.Email, error)
+// Stores are the app's persistence: one small interface per journey, each
+// declared beside its handlers. Every engine satisfies all of them; main
+// passes the same one to each, and a test can swap one journey's.
+type Stores struct {
+	Instance      InstanceStore
+	Setup         SetupStore
+	Links         LinkStore
+	SignIn        SignInStore
+	Sessions      SessionStore
+	Accounts      AccountStore
+	Messages      MessageStore
+	UserAdmin     UserAdminStore
+	Organisations OrganisationStore
+	AuditLog      AuditStore
+	Forgotten     ForgottenStore
+	Mailbox       MailboxStore
+	SSO           SSOStore
+	NHSmailAdmin  NHSmailAdminStore
 }
 
 // Mailer is told when an email was queued, so delivery starts at once.
@@ -180,7 +164,7 @@ type Mailer interface{ Wake() }
 
 // Deps are the app's collaborators.
 type Deps struct {
-	Store  Store
+	Stores Stores
 	Hasher *secret.Hasher
 	Mailer Mailer // nil: emails wait for the sender's next poll
 	// NHSmail is the embedded NHSmail simulator (an OpenID provider served
@@ -188,16 +172,40 @@ type Deps struct {
 	// another provider.
 	NHSmail          http.Handler
 	NHSmailDirectory NHSmailDirectory
+	// Backup writes a hot backup of an engine that makes its own (bbolt);
+	// nil when the database is backed up with its own tools.
+	Backup Backuper
+	// RateLimits counts the sign-in and reset rate limits in the database
+	// several instances share; nil counts them in this process.
+	RateLimits RateCounter
+	// Training is the store's training side; training mode needs it, and
+	// it is nil outside training mode.
+	Training TrainingStore
 }
 
 // app carries the dependencies every handler shares.
 type app struct {
-	log     *slog.Logger
-	cfg     Config
-	store   Store
-	hasher  *secret.Hasher
-	mailer  Mailer
-	csrfKey []byte
+	log *slog.Logger
+	cfg Config
+	// One small store per journey, all usually the same engine.
+	setup        SetupStore
+	links        LinkStore
+	signIn       SignInStore
+	sessions     SessionStore
+	accounts     AccountStore
+	messages     MessageStore
+	userAdmin    UserAdminStore
+	orgStore     OrganisationStore
+	auditLog     AuditStore
+	forgotten    ForgottenStore
+	mailStore    MailboxStore
+	sso          SSOStore
+	nhsmailAdmin NHSmailAdminStore
+	backup       Backuper
+	rates        RateCounter
+	hasher       *secret.Hasher
+	mailer       Mailer
+	csrfKey      []byte
 	// instance names this instance's cookies (see namespaceCookies).
 	instance string
 	// resetThrottle counts reset emails per account.
@@ -220,16 +228,21 @@ func New(logger *slog.Logger, cfg Config, deps Deps) (*fiber.App, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	key, err := deps.Store.CSRFKey()
+	key, err := deps.Stores.Instance.CSRFKey()
 	if err != nil {
 		return nil, err
 	}
-	instance, err := deps.Store.InstanceID()
+	instance, err := deps.Stores.Instance.InstanceID()
 	if err != nil {
 		return nil, err
 	}
-	a := &app{log: logger, cfg: cfg, store: deps.Store, hasher: deps.Hasher, mailer: deps.Mailer, csrfKey: key,
-		instance: instance, nhsmail: deps.NHSmailDirectory, nhsmailServer: deps.NHSmail}
+	st := deps.Stores
+	a := &app{log: logger, cfg: cfg, hasher: deps.Hasher, mailer: deps.Mailer, csrfKey: key,
+		instance: instance, nhsmail: deps.NHSmailDirectory, nhsmailServer: deps.NHSmail,
+		setup: st.Setup, links: st.Links, signIn: st.SignIn, sessions: st.Sessions, accounts: st.Accounts,
+		messages: st.Messages, userAdmin: st.UserAdmin, orgStore: st.Organisations, auditLog: st.AuditLog,
+		forgotten: st.Forgotten, mailStore: st.Mailbox, sso: st.SSO, nhsmailAdmin: st.NHSmailAdmin,
+		backup: deps.Backup, rates: deps.RateLimits}
 	f := fiber.New(fiber.Config{
 		AppName:               "cqrs-signin",
 		BodyLimit:             cfg.BodyLimit,
@@ -242,7 +255,7 @@ func New(logger *slog.Logger, cfg Config, deps Deps) (*fiber.App, error) {
 		// copies every value so nothing we keep changes under us.
 		Immutable: true,
 	})
-	if err := a.initTraining(); err != nil {
+	if err := a.initTraining(deps.Training); err != nil {
 		return nil, err
 	}
 	a.routes(f)

@@ -11,15 +11,21 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
 
+// AuditStore is the security audit log.
+type AuditStore interface {
+	Audit(e cqrs.AuditEvent) error
+	AuditEvents(f cqrs.AuditFilter) ([]cqrs.AuditEvent, int, error)
+}
+
 // Audit event types, one per kind of security event.
 const (
-	evSignIn          = store.AuditSignIn
-	evSignInFailed    = store.AuditSignInFailed
-	evSignInLocked    = store.AuditSignInLocked
+	evSignIn          = cqrs.AuditSignIn
+	evSignInFailed    = cqrs.AuditSignInFailed
+	evSignInLocked    = cqrs.AuditSignInLocked
 	evSignOut         = "sign-out"
 	evUnlock          = "unlock"
 	evPasswordSet     = "password-set"
@@ -40,27 +46,36 @@ const (
 	evResetRequested  = "reset-requested"
 )
 
-var auditTypes = []string{evSignIn, evSignInFailed, evSignInLocked, store.AuditLockout, evSignOut, evUnlock, evPasswordSet, evPasswordChanged,
+var auditTypes = []string{evSignIn, evSignInFailed, evSignInLocked, cqrs.AuditLockout, evSignOut, evUnlock, evPasswordSet, evPasswordChanged,
 	evPasswordReset, evLinkSent, evLinkUsed, evLinkRefused, evInviteRevoked, evUserCreated, evUserEdited, evRoleChanged,
 	evUserDisabled, evUserEnabled, evSSORefused, evSSOUnlinked, evSetupUsed, evResetRequested}
 
-// audit appends a security event with who did it and from where. A failure
-// to record is logged, not shown: the action itself has happened.
-func (a *app) audit(c *fiber.Ctx, e store.AuditEvent) {
+// event stamps a security event with who did it and from where. A change
+// hands its events to the store call that makes it, which records them in
+// the same transaction.
+func (a *app) event(c *fiber.Ctx, e cqrs.AuditEvent) cqrs.AuditEvent {
 	if u, ok := currentUser(c); ok && e.Actor == "" {
 		e.Actor = u.UserID
 	}
 	e.IP = c.IP()
-	if err := a.store.Audit(e); err != nil {
-		a.log.Error("audit log", "type", e.Type, "err", err)
+	return e
+}
+
+// audit records a security event that comes with no change (a refusal, a
+// download). The request fails when the event cannot be recorded: nothing
+// security-relevant happens unlogged.
+func (a *app) audit(c *fiber.Ctx, e cqrs.AuditEvent) error {
+	if err := a.auditLog.Audit(a.event(c, e)); err != nil {
+		return fmt.Errorf("audit %s: %w", e.Type, err)
 	}
+	return nil
 }
 
 // auditFilter reads the audit page's filters, scoped to what the
 // administrator may see.
-func (a *app) auditFilter(c *fiber.Ctx) (store.AuditFilter, views.AuditModel) {
+func (a *app) auditFilter(c *fiber.Ctx) (cqrs.AuditFilter, views.AuditModel) {
 	admin, _ := currentUser(c)
-	f := store.AuditFilter{OrgID: orgScope(admin), Subject: trimSpace(c.Query("user")), Type: c.Query("type")}
+	f := cqrs.AuditFilter{OrgID: orgScope(admin), Subject: trimSpace(c.Query("user")), Type: c.Query("type")}
 	valid := false
 	for _, t := range auditTypes {
 		valid = valid || t == f.Type
@@ -97,7 +112,7 @@ func (a *app) auditPage(c *fiber.Ctx) error {
 		page = 1
 	}
 	f.Offset, f.Limit = (page-1)*auditPerPage, auditPerPage
-	events, total, err := a.store.AuditEvents(f)
+	events, total, err := a.auditLog.AuditEvents(f)
 	if err != nil {
 		return err
 	}
@@ -127,7 +142,7 @@ func (a *app) auditPage(c *fiber.Ctx) error {
 	return render(c, fiber.StatusOK, views.AuditPage(m))
 }
 
-func auditRow(e store.AuditEvent) views.AuditRow {
+func auditRow(e cqrs.AuditEvent) views.AuditRow {
 	return views.AuditRow{Time: e.Time.Format("2006-01-02 15:04:05"), Type: e.Type, Actor: e.Actor, Subject: e.Subject, IP: e.IP, Method: e.Method, Detail: e.Detail}
 }
 
@@ -135,7 +150,7 @@ func auditRow(e store.AuditEvent) views.AuditRow {
 // no typed value can forge a line or run as a formula.
 func (a *app) auditCSV(c *fiber.Ctx) error {
 	f, _ := a.auditFilter(c)
-	events, _, err := a.store.AuditEvents(f)
+	events, _, err := a.auditLog.AuditEvents(f)
 	if err != nil {
 		return err
 	}

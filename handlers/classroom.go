@@ -3,6 +3,7 @@ package handlers
 import (
 	"encoding/csv"
 	"errors"
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,7 +12,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/cqrs-local/cqrs-signin/secret"
-	"github.com/cqrs-local/cqrs-signin/store"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
 
@@ -22,13 +22,15 @@ const evTrainingLearnerAction = "training-learner-action"
 
 // ClassroomStore is what the per-learner buttons need beyond TrainingStore.
 type ClassroomStore interface {
-	MoveLearnerClock(accountID uint64, d time.Duration, event store.AuditEvent) (store.User, error)
-	LockLearner(accountID uint64, lockAfter int, linkTTL time.Duration, notice func(u store.User, expires time.Time) (store.Email, []byte), event store.AuditEvent) (store.User, error)
-	ExpireLearnerLink(accountID uint64, event store.AuditEvent) (store.User, error)
-	GiveLearnerNoCQRS(accountID uint64, event store.AuditEvent) (store.Learner, error)
-	LockLearnerNHSmail(accountID uint64, event store.AuditEvent) (store.User, error)
-	ResetLearner(accountID uint64, linkHash []byte, linkTTL time.Duration, email store.Email, event store.AuditEvent) (store.User, error)
-	ClaimCohortLearner(tokenHash []byte, nhsmailHash string, event store.AuditEvent) (store.Learner, error)
+	User(id uint64) (cqrs.User, error)
+	UserByUserID(userID string) (cqrs.User, error)
+	MoveLearnerClock(accountID uint64, d time.Duration, event cqrs.AuditEvent) (cqrs.User, error)
+	LockLearner(accountID uint64, lockAfter int, linkTTL time.Duration, notice func(u cqrs.User, expires time.Time) (cqrs.Email, []byte), event cqrs.AuditEvent) (cqrs.User, error)
+	ExpireLearnerLink(accountID uint64, event cqrs.AuditEvent) (cqrs.User, error)
+	GiveLearnerNoCQRS(accountID uint64, event cqrs.AuditEvent) (cqrs.Learner, error)
+	LockLearnerNHSmail(accountID uint64, event cqrs.AuditEvent) (cqrs.User, error)
+	ResetLearner(accountID uint64, linkHash []byte, linkTTL time.Duration, email cqrs.Email, event cqrs.AuditEvent) (cqrs.User, error)
+	ClaimCohortLearner(tokenHash []byte, nhsmailHash string, event cqrs.AuditEvent) (cqrs.Learner, error)
 }
 
 // learnerAction is one button on a learner's row.
@@ -37,7 +39,7 @@ type learnerAction struct {
 	// Sees is what the learner will now see, in one sentence.
 	Sees string
 	// Refused is why the button did nothing, when the learner's state
-	// does not allow it (store.ErrConflict).
+	// does not allow it (cqrs.ErrConflict).
 	Refused string
 }
 
@@ -79,14 +81,14 @@ func (a *app) trainerLearnerAction(c *fiber.Ctx) error {
 	if err != nil {
 		return fiber.ErrNotFound
 	}
-	u, err := a.store.User(id)
-	if errors.Is(err, store.ErrNotFound) {
+	u, err := a.training.User(id)
+	if errors.Is(err, cqrs.ErrNotFound) {
 		return refuse(fiber.StatusNotFound, "Learner not found", "The learner may have been removed by a reset. Go back to the class board.")
 	} else if err != nil {
 		return err
 	}
 	trainer, _ := currentUser(c)
-	event := store.AuditEvent{Type: evTrainingLearnerAction, Actor: trainer.UserID, IP: c.IP(), Method: "training", Detail: la.Label}
+	event := cqrs.AuditEvent{Type: evTrainingLearnerAction, Actor: trainer.UserID, IP: c.IP(), Method: "training", Detail: la.Label}
 	switch la.Key {
 	case "clock-72h":
 		_, err = a.training.MoveLearnerClock(id, 72*time.Hour, event)
@@ -113,9 +115,9 @@ func (a *app) trainerLearnerAction(c *fiber.Ctx) error {
 		}
 	}
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, cqrs.ErrNotFound):
 		return refuse(fiber.StatusNotFound, "Learner not found", "Only learners' rows have these buttons. Go back to the class board.")
-	case errors.Is(err, store.ErrConflict):
+	case errors.Is(err, cqrs.ErrConflict):
 		return refuse(fiber.StatusConflict, la.Label+": nothing changed", la.Refused)
 	case err != nil:
 		return err
@@ -197,15 +199,15 @@ func (a *app) buildClassBoard() (views.ClassBoard, []views.BoardRow, error) {
 		return views.ClassBoard{}, nil, err
 	}
 	// In the order they joined, as the trainer saw them arrive.
-	slices.SortStableFunc(learners, func(x, y store.Learner) int { return x.Created.Compare(y.Created) })
+	slices.SortStableFunc(learners, func(x, y cqrs.Learner) int { return x.Created.Compare(y.Created) })
 	progress, now := a.progress.snapshot()
 	steps := boardSteps()
 	b := views.ClassBoard{Steps: steps, Updated: now.Format("15:04:05")}
 	var joined, registered, legacy, nhsmail int
 	saw := map[string]int{}
 	for _, l := range learners {
-		u, err := a.store.User(l.AccountID)
-		if errors.Is(err, store.ErrNotFound) {
+		u, err := a.training.User(l.AccountID)
+		if errors.Is(err, cqrs.ErrNotFound) {
 			continue
 		} else if err != nil {
 			return b, nil, err

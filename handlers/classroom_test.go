@@ -122,7 +122,7 @@ func newClassroomEnv(t *testing.T) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.app, err = New(nilLogger(), e.cfg, Deps{Store: e.store, Hasher: e.hasher, NHSmail: sim, NHSmailDirectory: e.store}); err != nil {
+	if e.app, err = New(nilLogger(), e.cfg, Deps{Stores: storesOf(e.store), Backup: e.store, Training: e.store, Hasher: e.hasher, NHSmail: sim, NHSmailDirectory: e.store}); err != nil {
 		t.Fatal(err)
 	}
 	go e.app.Listener(ln)

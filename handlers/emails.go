@@ -7,15 +7,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/secret"
-	"github.com/cqrs-local/cqrs-signin/store"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
 
 // composeEmail builds an outbox entry whose text and HTML parts say the
 // same thing. secret is the link's token, so the stored copy can drop it
 // once delivered.
-func (a *app) composeEmail(kind string, to store.User, subject string, m views.EmailModel, secret string) store.Email {
+func (a *app) composeEmail(kind string, to cqrs.User, subject string, m views.EmailModel, secret string) cqrs.Email {
 	m.Subject = subject
 	m.Greeting = "Dear " + to.FullName() + ","
 	m.Signature = "CQRS help desk: " + a.cfg.HelpDesk.Email + ", " + a.cfg.HelpDesk.Phone + " (" + a.cfg.HelpDesk.Hours + ")"
@@ -35,7 +35,7 @@ func (a *app) composeEmail(kind string, to store.User, subject string, m views.E
 	// Rendering a fixed template into a buffer cannot fail short of a bug;
 	// the text part is still sent if it ever does.
 	views.EmailHTML(m).Render(context.Background(), &html)
-	return store.Email{Kind: kind, ToName: to.FullName(), To: to.Email, Subject: subject, Text: text.String(), HTML: html.String(), Secret: secret}
+	return cqrs.Email{Kind: kind, ToName: to.FullName(), To: to.Email, Subject: subject, Text: text.String(), HTML: html.String(), Secret: secret}
 }
 
 func (a *app) linkURL(path, token string) string {
@@ -44,7 +44,7 @@ func (a *app) linkURL(path, token string) string {
 
 // registrationEmail is the job aid's "automated email containing a link
 // directing you to the CQRS Registration screen".
-func (a *app) registrationEmail(to store.User, by store.User, org store.Organisation, token string, expires time.Time) store.Email {
+func (a *app) registrationEmail(to cqrs.User, by cqrs.User, org cqrs.Organisation, token string, expires time.Time) cqrs.Email {
 	return a.composeEmail("registration", to, "Complete your CQRS registration", views.EmailModel{
 		Before: []string{
 			by.FullName() + ", your CQRS User Administrator at " + org.Name + ", has set you up on the Calculating Quality Reporting Service (CQRS).",
@@ -61,7 +61,7 @@ func (a *app) registrationEmail(to store.User, by store.User, org store.Organisa
 }
 
 // resetEmail carries the "Unlock Account or Forgotten Password" link.
-func (a *app) resetEmail(to store.User, token string, expires time.Time) store.Email {
+func (a *app) resetEmail(to cqrs.User, token string, expires time.Time) cqrs.Email {
 	return a.composeEmail("reset", to, "Unlock your CQRS account or reset your password", views.EmailModel{
 		Before: []string{
 			"Someone (we hope you) asked to unlock the CQRS account with User ID " + to.UserID + " or to reset its password.",
@@ -82,7 +82,7 @@ const notYou = "If this wasn't you, contact your CQRS User Administrator at once
 
 // passwordChangedEmail tells the owner their password was changed on the
 // account page.
-func (a *app) passwordChangedEmail(to store.User, at time.Time) store.Email {
+func (a *app) passwordChangedEmail(to cqrs.User, at time.Time) cqrs.Email {
 	return a.composeEmail("password-changed", to, "Your CQRS password was changed", views.EmailModel{
 		Before: []string{
 			"The password of your CQRS account (User ID " + to.UserID + ") was changed on " + at.Format(timeFormat) + ".",
@@ -94,7 +94,7 @@ func (a *app) passwordChangedEmail(to store.User, at time.Time) store.Email {
 // passwordResetEmail tells the owner their password was reset through an
 // emailed link (which also unlocks the account). Its kind is that of any
 // password change; the subject and text say how it changed.
-func (a *app) passwordResetEmail(to store.User, at time.Time) store.Email {
+func (a *app) passwordResetEmail(to cqrs.User, at time.Time) cqrs.Email {
 	return a.composeEmail("password-changed", to, "Your CQRS password was reset", views.EmailModel{
 		Before: []string{
 			"The password of your CQRS account (User ID " + to.UserID + ") was reset on " + at.Format(timeFormat) + " with an Unlock Account or Forgotten Password link. If the account was locked, it is now unlocked.",
@@ -107,7 +107,7 @@ func (a *app) passwordResetEmail(to store.User, at time.Time) store.Email {
 // unlock it and choose a new password: since the sign-in page answers a
 // locked account like any failure, this email is how the owner learns of
 // it. The store calls it inside the transaction that sets the lock.
-func (a *app) lockedEmail(to store.User, expires time.Time) (store.Email, []byte) {
+func (a *app) lockedEmail(to cqrs.User, expires time.Time) (cqrs.Email, []byte) {
 	token := secret.NewToken()
 	return a.composeEmail("lockout", to, "Your CQRS account is locked", views.EmailModel{
 		Before: []string{
@@ -125,7 +125,7 @@ func (a *app) lockedEmail(to store.User, expires time.Time) (store.Email, []byte
 
 // nhsmailLinkedEmail tells the owner an NHSmail identity was linked to
 // their account: from then on that identity signs in to it.
-func (a *app) nhsmailLinkedEmail(to store.User, identity string) *store.Email {
+func (a *app) nhsmailLinkedEmail(to cqrs.User, identity string) *cqrs.Email {
 	at := a.cfg.Now()
 	who := "An NHSmail account"
 	if identity != "" {

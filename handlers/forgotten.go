@@ -2,16 +2,24 @@ package handlers
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/secret"
-	"github.com/cqrs-local/cqrs-signin/store"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
+
+// ForgottenStore is what "Unlock Account or Forgotten Password" needs from the store.
+type ForgottenStore interface {
+	SendLink(userID uint64, purpose cqrs.LinkPurpose, linkHash []byte, ttl time.Duration, email cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
+	UserByEmail(email string) (cqrs.User, error)
+	UserByUserID(userID string) (cqrs.User, error)
+}
 
 // resetSent is the one answer to every request, so it never tells whether
 // an account matched.
@@ -44,12 +52,29 @@ func (t *accountThrottle) allow(id uint64, now time.Time, perHour int) bool {
 	return true
 }
 
+// resetAllowed reports whether another reset email may go to the account
+// this hour. With a.rates (instances sharing a database) the count is the
+// database's, per clock hour; else this process's, over the last hour. A
+// count that cannot be read refuses: no email, the same answer.
+func (a *app) resetAllowed(id uint64) bool {
+	now := a.cfg.Now()
+	if a.rates == nil {
+		return a.resetThrottle.allow(id, now, a.cfg.ResetRequestsPerHour)
+	}
+	n, err := a.rates.CountHit("reset-account "+strconv.FormatUint(id, 10), now.Truncate(time.Hour))
+	if err != nil {
+		a.log.Error("reset count", "err", err)
+		return false
+	}
+	return n <= a.cfg.ResetRequestsPerHour
+}
+
 func (a *app) forgottenPage(c *fiber.Ctx) error {
 	return render(c, fiber.StatusOK, views.ForgottenPage(views.ForgottenModel{Page: a.page(c, "Unlock Account or Forgotten Password")}))
 }
 
 func (a *app) resetLimiter() fiber.Handler {
-	return addressLimiter(a.cfg.ResetRateLimit, "Too many requests",
+	return a.sharedLimiter("reset", a.cfg.ResetRateLimit, "Too many requests",
 		"There have been too many requests from this computer. Wait a minute, then try again.")
 }
 
@@ -63,37 +88,43 @@ func (a *app) forgottenSubmit(c *fiber.Ctx) error {
 			Errors: views.Errors{{Field: "who", Message: "Enter your User ID or email address."}}}))
 	}
 	var (
-		u   store.User
+		u   cqrs.User
 		err error
 	)
 	if strings.Contains(who, "@") {
-		u, err = a.store.UserByEmail(who)
+		u, err = a.forgotten.UserByEmail(who)
 	} else {
-		u, err = a.store.UserByUserID(who)
+		u, err = a.forgotten.UserByUserID(who)
 	}
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err != nil && !errors.Is(err, cqrs.ErrNotFound) {
 		return err
 	}
-	event := store.AuditEvent{Type: evResetRequested, Subject: who, Method: "link"}
+	event := cqrs.AuditEvent{Type: evResetRequested, Subject: who, Method: "link"}
 	switch {
 	case err != nil:
 		event.Detail = "no matching account"
-	case u.Status == store.StatusDisabled:
+	case u.Status == cqrs.StatusDisabled:
 		event.Subject, event.OrgID, event.Detail = u.UserID, u.OrgID, "account disabled: no email sent"
 	case u.PasswordHash == "":
 		event.Subject, event.OrgID, event.Detail = u.UserID, u.OrgID, "not registered yet: no email sent"
-	case !a.resetThrottle.allow(u.ID, a.cfg.Now(), a.cfg.ResetRequestsPerHour):
+	case !a.resetAllowed(u.ID):
 		event.Subject, event.OrgID, event.Detail = u.UserID, u.OrgID, "too many requests for this account: no email sent"
 	default:
 		token := secret.NewToken()
 		email := a.resetEmail(u, token, u.Clock(a.cfg.Now()).Add(a.cfg.ResetLinkTTL))
-		if _, err := a.store.SendLink(u.ID, store.LinkReset, secret.HashToken(token), a.cfg.ResetLinkTTL, email); err != nil {
+		sent := a.event(c, cqrs.AuditEvent{Type: evLinkSent, Subject: u.UserID, OrgID: u.OrgID, Method: "link", Detail: "unlock / forgotten password"})
+		if _, err := a.forgotten.SendLink(u.ID, cqrs.LinkReset, secret.HashToken(token), a.cfg.ResetLinkTTL, email, sent); err != nil {
 			return err
 		}
 		a.wakeMailer()
-		event = store.AuditEvent{Type: evLinkSent, Subject: u.UserID, OrgID: u.OrgID, Method: "link", Detail: "unlock / forgotten password"}
+		event.Type = "" // recorded with the link
 	}
-	// Every path writes one audit entry, so timing does not tell them apart.
-	a.audit(c, event)
+	// Every path writes one audit entry in one transaction (the email's
+	// with its link), so timing does not tell them apart.
+	if event.Type != "" {
+		if err := a.audit(c, event); err != nil {
+			return err
+		}
+	}
 	return render(c, fiber.StatusOK, views.ForgottenPage(views.ForgottenModel{Page: a.page(c, "Unlock Account or Forgotten Password"), Sent: resetSent}))
 }

@@ -122,13 +122,15 @@ func TestAssetsAreEmbedded(t *testing.T) {
 }
 
 // panickingStore fails the way a bug would.
-type panickingStore struct{ Store }
+type panickingStore struct{ SetupStore }
 
 func (panickingStore) HasUsers() (bool, error) { panic("boom: internal detail") }
 
 func TestPanicsBecomeAGenericPage(t *testing.T) {
 	e := newEnv(t)
-	app, err := New(slog.New(slog.NewTextHandler(io.Discard, nil)), DefaultConfig(), Deps{Store: panickingStore{e.store}, Hasher: e.hasher})
+	stores := storesOf(e.store)
+	stores.Setup = panickingStore{e.store}
+	app, err := New(slog.New(slog.NewTextHandler(io.Discard, nil)), DefaultConfig(), Deps{Stores: stores, Hasher: e.hasher})
 	if err != nil {
 		t.Fatal(err)
 	}

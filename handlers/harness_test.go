@@ -42,6 +42,12 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
+// storesOf is what main passes: the one engine as every journey's store.
+func storesOf(st *store.Store) Stores {
+	return Stores{Instance: st, Setup: st, Links: st, SignIn: st, Sessions: st, Accounts: st, Messages: st,
+		UserAdmin: st, Organisations: st, AuditLog: st, Forgotten: st, Mailbox: st, SSO: st, NHSmailAdmin: st}
+}
+
 // testEnv is the whole app on a real bbolt file in a temp dir.
 type testEnv struct {
 	t      testing.TB
@@ -78,7 +84,7 @@ func newEnv(t testing.TB, adjust ...func(*Config)) *testEnv {
 	}
 	logs := &bytes.Buffer{}
 	hasher := secret.NewHasher(testParams, 4, 5*time.Second)
-	app, err := New(slog.New(slog.NewTextHandler(logs, nil)), cfg, Deps{Store: st, Hasher: hasher})
+	app, err := New(slog.New(slog.NewTextHandler(logs, nil)), cfg, Deps{Stores: storesOf(st), Backup: st, Training: st, Hasher: hasher})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,13 +4,13 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	qrcode "github.com/skip2/go-qrcode"
 
 	"github.com/cqrs-local/cqrs-signin/secret"
-	"github.com/cqrs-local/cqrs-signin/store"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
 
@@ -102,8 +102,8 @@ func (a *app) claimCohortLearner(c *fiber.Ctx, code string) error {
 		return err
 	}
 	l, err := a.training.ClaimCohortLearner(secret.HashToken(token), hash,
-		store.AuditEvent{Type: evTrainingLearner, IP: c.IP(), Method: "training", Detail: "cohort account taken at the join page"})
-	if errors.Is(err, store.ErrNotFound) {
+		cqrs.AuditEvent{Type: evTrainingLearner, IP: c.IP(), Method: "training", Detail: "cohort account taken at the join page"})
+	if errors.Is(err, cqrs.ErrNotFound) {
 		return a.renderJoin(c, fiber.StatusUnprocessableEntity, code, "", views.Errors{{Field: "name",
 			Message: "Every cohort account has been taken. Enter your name to start as a new learner."}})
 	} else if err != nil {

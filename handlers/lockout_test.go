@@ -441,7 +441,7 @@ func TestLockedAnswerStillHashes(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.SignInRateLimit = 0 })
 	admin := e.registeredAdmin()
 	e.hasher = secret.NewHasher(testParams, 1, 5*time.Second)
-	app, err := New(nilLogger(), e.cfgForRebuild(), Deps{Store: e.store, Hasher: e.hasher})
+	app, err := New(nilLogger(), e.cfgForRebuild(), Deps{Stores: storesOf(e.store), Backup: e.store, Training: e.store, Hasher: e.hasher})
 	if err != nil {
 		t.Fatal(err)
 	}

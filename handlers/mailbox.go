@@ -7,9 +7,15 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
+
+// MailboxStore is what the local mailbox and outbox pages need from the store.
+type MailboxStore interface {
+	Email(id uint64) (cqrs.Email, error)
+	Emails(f cqrs.EmailFilter) ([]cqrs.Email, error)
+}
 
 // The local mailbox follows one rule: nobody reads an email carrying a
 // working link to an account other than their own, except the system
@@ -24,13 +30,13 @@ const hiddenLink = "(link hidden: only the person it was sent to and the system 
 
 // mailboxReader is who is reading the local mailbox and what they may see.
 type mailboxReader struct {
-	user   store.User
-	filter store.EmailFilter
+	user   cqrs.User
+	filter cqrs.EmailFilter
 }
 
 // mayFollowLinks reports whether the reader may see the links in e: the
 // system administrator in every email, anyone else in their own.
-func (r mailboxReader) mayFollowLinks(e store.Email) bool {
+func (r mailboxReader) mayFollowLinks(e cqrs.Email) bool {
 	return isSystemAdmin(r.user) || e.UserID == r.user.ID
 }
 
@@ -42,8 +48,8 @@ func mailboxReaderOf(c *fiber.Ctx) (mailboxReader, bool) {
 	switch {
 	case ok && isSystemAdmin(u):
 		return mailboxReader{user: u}, true
-	case ok && u.Role == store.RoleUserAdmin:
-		return mailboxReader{user: u, filter: store.EmailFilter{OrgID: u.OrgID}}, true
+	case ok && u.Role == cqrs.RoleUserAdmin:
+		return mailboxReader{user: u, filter: cqrs.EmailFilter{OrgID: u.OrgID}}, true
 	}
 	return mailboxReader{}, false
 }
@@ -64,7 +70,7 @@ func (a *app) mailbox(c *fiber.Ctx) error {
 	reader, _ := mailboxReaderOf(c)
 	f := reader.filter
 	f.Limit = 200
-	emails, err := a.store.Emails(f)
+	emails, err := a.mailStore.Emails(f)
 	if err != nil {
 		return err
 	}
@@ -89,8 +95,8 @@ func (a *app) mailboxEmail(c *fiber.Ctx) error {
 	if err != nil {
 		return fiber.ErrNotFound
 	}
-	e, err := a.store.Email(id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && reader.filter.OrgID != 0 && e.OrgID != reader.filter.OrgID) {
+	e, err := a.mailStore.Email(id)
+	if errors.Is(err, cqrs.ErrNotFound) || (err == nil && reader.filter.OrgID != 0 && e.OrgID != reader.filter.OrgID) {
 		return refuse(fiber.StatusNotFound, "Email not found")
 	} else if err != nil {
 		return err
@@ -103,7 +109,7 @@ func (a *app) mailboxEmail(c *fiber.Ctx) error {
 	if !reader.mayFollowLinks(e) {
 		body = a.hideLinks(e, body)
 	}
-	return render(c, fiber.StatusOK, views.MailboxEmailPage(views.MailboxEmailModel{Page: p, Email: emailRows([]store.Email{e})[0],
+	return render(c, fiber.StatusOK, views.MailboxEmailPage(views.MailboxEmailModel{Page: p, Email: emailRows([]cqrs.Email{e})[0],
 		Body: body, Admin: p.User != nil && p.User.IsAdmin, CanOrgs: isSystemAdmin(reader.user)}))
 }
 
@@ -128,7 +134,7 @@ func (a *app) bodyParts(text string) [][]views.BodyPart {
 // hideLinks replaces every link to this site in an email's body, and any
 // word holding the email's link token, with hiddenLink. Both, so that a
 // link written in some other form still cannot be read.
-func (a *app) hideLinks(e store.Email, body [][]views.BodyPart) [][]views.BodyPart {
+func (a *app) hideLinks(e cqrs.Email, body [][]views.BodyPart) [][]views.BodyPart {
 	for _, line := range body {
 		for i, part := range line {
 			if part.Link || (e.Secret != "" && strings.Contains(part.Text, e.Secret)) {

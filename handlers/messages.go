@@ -7,16 +7,24 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
+
+// MessageStore is the message centre.
+type MessageStore interface {
+	Broadcast(orgID uint64, from, subject, body string) (int, error)
+	DeleteMessage(userID, id uint64) error
+	Messages(userID uint64) ([]cqrs.Message, int, error)
+	OpenMessage(userID, id uint64) (cqrs.Message, error)
+}
 
 const (
 	maxSubject = 120
 	maxBody    = 4000
 )
 
-func messageView(m store.Message) views.Message {
+func messageView(m cqrs.Message) views.Message {
 	return views.Message{ID: strconv.FormatUint(m.ID, 10), From: m.From, Subject: m.Subject, Body: m.Body,
 		Sent: m.Sent.Format(timeFormat), Unread: !m.Read}
 }
@@ -28,7 +36,7 @@ func (a *app) messageCentre(c *fiber.Ctx) error {
 
 func (a *app) renderMessageCentre(c *fiber.Ctx, status int, notice string, open *views.Message, form views.BroadcastForm) error {
 	u, _ := currentUser(c)
-	msgs, unread, err := a.store.Messages(u.ID)
+	msgs, unread, err := a.messages.Messages(u.ID)
 	if err != nil {
 		return err
 	}
@@ -37,7 +45,7 @@ func (a *app) renderMessageCentre(c *fiber.Ctx, status int, notice string, open 
 		return err
 	}
 	m := views.MessageCentreModel{Page: p, Unread: unread, Open: open, Notice: notice, CanBroadcast: p.User.IsAdmin, Broadcast: form}
-	if u.Role == store.RoleSystemAdmin {
+	if u.Role == cqrs.RoleSystemAdmin {
 		m.BroadcastAudience = "every CQRS user"
 	} else {
 		m.BroadcastAudience = "every user of " + p.User.Organisation
@@ -64,15 +72,15 @@ func (a *app) openMessage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	msg, err := a.store.OpenMessage(u.ID, id)
-	if errors.Is(err, store.ErrNotFound) {
+	msg, err := a.messages.OpenMessage(u.ID, id)
+	if errors.Is(err, cqrs.ErrNotFound) {
 		return refuse(fiber.StatusNotFound, "Message not found", "It may have been deleted.")
 	} else if err != nil {
 		return err
 	}
 	v := messageView(msg)
 	if isHTMX(c) {
-		msgs, unread, err := a.store.Messages(u.ID)
+		msgs, unread, err := a.messages.Messages(u.ID)
 		if err != nil {
 			return err
 		}
@@ -88,7 +96,7 @@ func (a *app) deleteMessage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := a.store.DeleteMessage(u.ID, id); errors.Is(err, store.ErrNotFound) {
+	if err := a.messages.DeleteMessage(u.ID, id); errors.Is(err, cqrs.ErrNotFound) {
 		return refuse(fiber.StatusNotFound, "Message not found", "It may have been deleted already.")
 	} else if err != nil {
 		return err
@@ -117,10 +125,10 @@ func (a *app) broadcast(c *fiber.Ctx) error {
 		return a.renderMessageCentre(c, fiber.StatusUnprocessableEntity, "", nil, form)
 	}
 	orgID := u.OrgID
-	if u.Role == store.RoleSystemAdmin {
+	if u.Role == cqrs.RoleSystemAdmin {
 		orgID = 0
 	}
-	n, err := a.store.Broadcast(orgID, u.FullName()+" (User Administrator)", form.Subject, form.Body)
+	n, err := a.messages.Broadcast(orgID, u.FullName()+" (User Administrator)", form.Subject, form.Body)
 	if err != nil {
 		return err
 	}

@@ -12,16 +12,21 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/secret"
-	"github.com/cqrs-local/cqrs-signin/store"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
 
+// NHSmailAdminStore is what the NHSmail directory pages need from CQRS's own users.
+type NHSmailAdminStore interface {
+	UserByEmail(email string) (cqrs.User, error)
+}
+
 // NHSmailDirectory is the embedded simulator's account store.
 type NHSmailDirectory interface {
-	CreateNHSmailAccount(a store.NHSmailAccount) (store.NHSmailAccount, error)
-	NHSmailAccount(id uint64) (store.NHSmailAccount, error)
-	NHSmailAccounts() ([]store.NHSmailAccount, error)
+	CreateNHSmailAccount(a cqrs.NHSmailAccount) (cqrs.NHSmailAccount, error)
+	NHSmailAccount(id uint64) (cqrs.NHSmailAccount, error)
+	NHSmailAccounts() ([]cqrs.NHSmailAccount, error)
 	SetNHSmailPassword(id uint64, hash string) error
 	SetNHSmailFlags(id uint64, disabled, locked, consentRequired bool) error
 	NHSmailApplications
@@ -60,7 +65,7 @@ func (a *app) renderNHSmailDirectory(c *fiber.Ctx, status int, values map[string
 		m.SigningKeyID = keys.KeyID()
 	}
 	for _, acc := range accounts {
-		_, cqrsErr := a.store.UserByEmail(acc.Email)
+		_, cqrsErr := a.nhsmailAdmin.UserByEmail(acc.Email)
 		m.Accounts = append(m.Accounts, views.NHSmailAccountRow{ID: strconv.FormatUint(acc.ID, 10), Email: acc.Email, Name: acc.FullName(),
 			Disabled: acc.Disabled, Locked: acc.Locked, ConsentRequired: acc.ConsentRequired, HasCQRSAccount: cqrsErr == nil})
 	}
@@ -91,8 +96,8 @@ func (a *app) createNHSmailAccount(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		_, err = a.nhsmail.CreateNHSmailAccount(store.NHSmailAccount{Email: values["email"], FirstName: values["first_name"], LastName: values["last_name"], PasswordHash: hash})
-		if errors.Is(err, store.ErrConflict) {
+		_, err = a.nhsmail.CreateNHSmailAccount(cqrs.NHSmailAccount{Email: values["email"], FirstName: values["first_name"], LastName: values["last_name"], PasswordHash: hash})
+		if errors.Is(err, cqrs.ErrConflict) {
 			errs = append(errs, views.FieldError{Field: "email", Message: "An NHSmail account with that email address already exists."})
 		} else if err != nil {
 			return err
@@ -110,7 +115,7 @@ func (a *app) nhsmailAccountAction(c *fiber.Ctx) error {
 		return fiber.ErrNotFound
 	}
 	acc, err := a.nhsmail.NHSmailAccount(id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, cqrs.ErrNotFound) {
 		return fiber.ErrNotFound
 	} else if err != nil {
 		return err
@@ -177,8 +182,8 @@ const (
 // NHSmailApplications is where the simulator's registered applications are
 // kept.
 type NHSmailApplications interface {
-	CreateNHSmailApplication(a store.NHSmailApplication) (store.NHSmailApplication, error)
-	NHSmailApplications() ([]store.NHSmailApplication, error)
+	CreateNHSmailApplication(a cqrs.NHSmailApplication) (cqrs.NHSmailApplication, error)
+	NHSmailApplications() ([]cqrs.NHSmailApplication, error)
 	DeleteNHSmailApplication(clientID string) error
 }
 
@@ -258,7 +263,7 @@ func (a *app) createNHSmailApplication(c *fiber.Ctx) error {
 	if len(m.Errors) > 0 {
 		return a.renderNHSmailApplications(c, fiber.StatusUnprocessableEntity, m)
 	}
-	reg := store.NHSmailApplication{Name: m.Name, RedirectURIs: uris}
+	reg := cqrs.NHSmailApplication{Name: m.Name, RedirectURIs: uris}
 	clientSecret := ""
 	if m.Confidential == "confidential" {
 		clientSecret = secret.NewToken()
@@ -276,7 +281,7 @@ func (a *app) createNHSmailApplication(c *fiber.Ctx) error {
 
 func (a *app) deleteNHSmailApplication(c *fiber.Ctx) error {
 	err := a.nhsmail.DeleteNHSmailApplication(c.Params("client"))
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, cqrs.ErrNotFound) {
 		return fiber.ErrNotFound
 	} else if err != nil {
 		return err

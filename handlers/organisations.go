@@ -6,9 +6,17 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
+
+// OrganisationStore is what organisation administration needs from the store.
+type OrganisationStore interface {
+	CreateOrganisation(o cqrs.Organisation) (cqrs.Organisation, error)
+	Organisation(id uint64) (cqrs.Organisation, error)
+	Organisations() ([]cqrs.Organisation, error)
+	UpdateOrganisation(o cqrs.Organisation) (cqrs.Organisation, error)
+}
 
 // requireSystemAdmin guards what only the system administrator manages.
 func (a *app) requireSystemAdmin(c *fiber.Ctx) error {
@@ -26,7 +34,7 @@ func orgFields(values map[string]string) []views.Field {
 }
 
 func (a *app) renderOrganisations(c *fiber.Ctx, status int, values map[string]string, errs views.Errors, notice string) error {
-	orgs, err := a.store.Organisations()
+	orgs, err := a.orgStore.Organisations()
 	if err != nil {
 		return err
 	}
@@ -58,8 +66,8 @@ func parseOrgForm(c *fiber.Ctx) (map[string]string, views.Errors) {
 func (a *app) createOrganisation(c *fiber.Ctx) error {
 	values, errs := parseOrgForm(c)
 	if len(errs) == 0 {
-		_, err := a.store.CreateOrganisation(store.Organisation{Name: values["org_name"], ODSCode: normaliseODS(values["ods_code"])})
-		if errors.Is(err, store.ErrConflict) {
+		_, err := a.orgStore.CreateOrganisation(cqrs.Organisation{Name: values["org_name"], ODSCode: normaliseODS(values["ods_code"])})
+		if errors.Is(err, cqrs.ErrConflict) {
 			errs = append(errs, views.FieldError{Field: "ods_code", Message: "An organisation with that ODS code already exists."})
 		} else if err != nil {
 			return err
@@ -71,7 +79,7 @@ func (a *app) createOrganisation(c *fiber.Ctx) error {
 	return redirect(c, "/admin/organisations?notice=saved")
 }
 
-func (a *app) organisationForm(c *fiber.Ctx, status int, o store.Organisation, values map[string]string, errs views.Errors) error {
+func (a *app) organisationForm(c *fiber.Ctx, status int, o cqrs.Organisation, values map[string]string, errs views.Errors) error {
 	p, err := a.signedInPage(c, "Edit organisation")
 	if err != nil {
 		return err
@@ -79,13 +87,13 @@ func (a *app) organisationForm(c *fiber.Ctx, status int, o store.Organisation, v
 	return render(c, status, views.OrganisationPage(views.OrgModel{Page: p, Form: orgFields(values), Errors: errs}, "/admin/organisations/"+strconv.FormatUint(o.ID, 10)))
 }
 
-func (a *app) lookupOrganisation(c *fiber.Ctx) (store.Organisation, error) {
+func (a *app) lookupOrganisation(c *fiber.Ctx) (cqrs.Organisation, error) {
 	id, err := strconv.ParseUint(c.Params("id"), 10, 64)
 	if err != nil {
-		return store.Organisation{}, fiber.ErrNotFound
+		return cqrs.Organisation{}, fiber.ErrNotFound
 	}
-	o, err := a.store.Organisation(id)
-	if errors.Is(err, store.ErrNotFound) {
+	o, err := a.orgStore.Organisation(id)
+	if errors.Is(err, cqrs.ErrNotFound) {
 		return o, fiber.ErrNotFound
 	}
 	return o, err
@@ -106,8 +114,8 @@ func (a *app) updateOrganisation(c *fiber.Ctx) error {
 	}
 	values, errs := parseOrgForm(c)
 	if len(errs) == 0 {
-		_, err := a.store.UpdateOrganisation(store.Organisation{ID: o.ID, Name: values["org_name"], ODSCode: normaliseODS(values["ods_code"])})
-		if errors.Is(err, store.ErrConflict) {
+		_, err := a.orgStore.UpdateOrganisation(cqrs.Organisation{ID: o.ID, Name: values["org_name"], ODSCode: normaliseODS(values["ods_code"])})
+		if errors.Is(err, cqrs.ErrConflict) {
 			errs = append(errs, views.FieldError{Field: "ods_code", Message: "An organisation with that ODS code already exists."})
 		} else if err != nil {
 			return err

@@ -12,17 +12,25 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/policy"
 	"github.com/cqrs-local/cqrs-signin/secret"
-	"github.com/cqrs-local/cqrs-signin/store"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
+
+// LinkStore is what the emailed links (registration, unlock, reset) need from the store.
+type LinkStore interface {
+	LinkUser(hash []byte, purpose cqrs.LinkPurpose) (cqrs.Link, cqrs.User, error)
+	SetPasswordWithLink(linkHash []byte, purpose cqrs.LinkPurpose, newHash string, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
+	PasswordHistory(userID uint64) ([]string, error)
+	Organisation(id uint64) (cqrs.Organisation, error)
+}
 
 // linkFlow is a page reached from an emailed single-use link where the user
 // chooses a password: registration (the job aid's Security Information
 // screen) and the unlock / forgotten-password reset.
 type linkFlow struct {
-	purpose store.LinkPurpose
+	purpose cqrs.LinkPurpose
 	path    string // "/register" or "/reset"
 	cookie  string
 	// refused explains an unknown, used or expired link.
@@ -40,8 +48,8 @@ const (
 )
 
 var (
-	registration  = linkFlow{purpose: store.LinkRegister, path: "/register", cookie: linkCookie, refused: registrationRefused, done: "/register/complete"}
-	passwordReset = linkFlow{purpose: store.LinkReset, path: "/reset", cookie: resetCookie, refused: resetRefused, done: "/reset/complete"}
+	registration  = linkFlow{purpose: cqrs.LinkRegister, path: "/register", cookie: linkCookie, refused: registrationRefused, done: "/register/complete"}
+	passwordReset = linkFlow{purpose: cqrs.LinkReset, path: "/reset", cookie: resetCookie, refused: resetRefused, done: "/reset/complete"}
 )
 
 func registrationRefused(expired bool) error {
@@ -84,26 +92,32 @@ func (a *app) linkPage(f linkFlow) fiber.Handler {
 
 // linkUser finds the user behind the flow's cookie, or the page that
 // explains why the link cannot be used.
-func (a *app) linkUser(c *fiber.Ctx, f linkFlow) ([]byte, store.User, error) {
+func (a *app) linkUser(c *fiber.Ctx, f linkFlow) ([]byte, cqrs.User, error) {
 	token := c.Cookies(f.cookie)
 	if token == "" {
-		return nil, store.User{}, f.refused(false)
+		return nil, cqrs.User{}, f.refused(false)
 	}
 	hash := secret.HashToken(token)
-	_, u, err := a.store.LinkUser(hash, f.purpose)
+	_, u, err := a.links.LinkUser(hash, f.purpose)
 	switch {
-	case errors.Is(err, store.ErrExpired):
-		a.audit(c, store.AuditEvent{Type: evLinkRefused, Method: string(f.purpose), Detail: "expired"})
-		return nil, store.User{}, f.refused(true)
-	case errors.Is(err, store.ErrNotFound):
-		a.audit(c, store.AuditEvent{Type: evLinkRefused, Method: string(f.purpose), Detail: "unknown or already used"})
-		return nil, store.User{}, f.refused(false)
+	case errors.Is(err, cqrs.ErrExpired):
+		if err := a.audit(c, cqrs.AuditEvent{Type: evLinkRefused, Method: string(f.purpose), Detail: "expired"}); err != nil {
+			return nil, cqrs.User{}, err
+		}
+		return nil, cqrs.User{}, f.refused(true)
+	case errors.Is(err, cqrs.ErrNotFound):
+		if err := a.audit(c, cqrs.AuditEvent{Type: evLinkRefused, Method: string(f.purpose), Detail: "unknown or already used"}); err != nil {
+			return nil, cqrs.User{}, err
+		}
+		return nil, cqrs.User{}, f.refused(false)
 	case err != nil:
-		return nil, store.User{}, err
+		return nil, cqrs.User{}, err
 	}
-	if u.Status == store.StatusDisabled {
-		a.audit(c, store.AuditEvent{Type: evLinkRefused, Subject: u.UserID, OrgID: u.OrgID, Method: string(f.purpose), Detail: "account disabled"})
-		return nil, store.User{}, refuse(fiber.StatusForbidden, "This account is disabled",
+	if u.Status == cqrs.StatusDisabled {
+		if err := a.audit(c, cqrs.AuditEvent{Type: evLinkRefused, Subject: u.UserID, OrgID: u.OrgID, Method: string(f.purpose), Detail: "account disabled"}); err != nil {
+			return nil, cqrs.User{}, err
+		}
+		return nil, cqrs.User{}, refuse(fiber.StatusForbidden, "This account is disabled",
 			"The link cannot be used while the account is disabled. Contact your CQRS User Administrator.")
 	}
 	return hash, u, nil
@@ -120,7 +134,7 @@ func linkPolicy(box views.PolicyBox) views.PolicyBox {
 	return box
 }
 
-func (a *app) securityModel(c *fiber.Ctx, f linkFlow, u store.User, box views.PolicyBox, errs views.Errors) views.SecurityInformationModel {
+func (a *app) securityModel(c *fiber.Ctx, f linkFlow, u cqrs.User, box views.PolicyBox, errs views.Errors) views.SecurityInformationModel {
 	box = linkPolicy(box)
 	return views.SecurityInformationModel{
 		Page:     a.page(c, securityTitle),
@@ -136,8 +150,8 @@ func (a *app) securityModel(c *fiber.Ctx, f linkFlow, u store.User, box views.Po
 func (a *app) linkCheck(f linkFlow) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		token := c.Cookies(f.cookie)
-		_, u, err := a.store.LinkUser(secret.HashToken(token), f.purpose)
-		if token == "" || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExpired) || (err == nil && u.Status == store.StatusDisabled) {
+		_, u, err := a.links.LinkUser(secret.HashToken(token), f.purpose)
+		if token == "" || errors.Is(err, cqrs.ErrNotFound) || errors.Is(err, cqrs.ErrExpired) || (err == nil && u.Status == cqrs.StatusDisabled) {
 			// A check that lands after the submit used the link (it fires
 			// 150 ms after typing), or for a link that cannot be used:
 			// nothing to swap, nobody refused. The form's own submit
@@ -185,31 +199,32 @@ func (a *app) linkSubmit(f linkFlow) fiber.Handler {
 			return err
 		}
 		wasLocked := !u.LockedAt.IsZero()
-		var notify *store.Email
-		if f.purpose == store.LinkReset {
+		var notify *cqrs.Email
+		if f.purpose == cqrs.LinkReset {
 			e := a.passwordResetEmail(u, a.cfg.Now())
 			notify = &e
 		}
-		u, err = a.store.SetPasswordWithLink(hash, f.purpose, encoded, notify)
+		// The events are about the link's user, whom the store fills in.
+		events := []cqrs.AuditEvent{a.event(c, cqrs.AuditEvent{Type: evLinkUsed, Method: string(f.purpose)})}
+		if f.purpose == cqrs.LinkReset {
+			events = append(events, a.event(c, cqrs.AuditEvent{Type: evPasswordReset, Method: "link", Detail: "every session ended"}))
+			if wasLocked {
+				events = append(events, a.event(c, cqrs.AuditEvent{Type: evUnlock, Method: "link"}))
+			}
+		} else {
+			events = append(events, a.event(c, cqrs.AuditEvent{Type: evPasswordSet, Method: "registration"}))
+		}
+		u, err = a.links.SetPasswordWithLink(hash, f.purpose, encoded, notify, events...)
 		switch {
-		case errors.Is(err, store.ErrExpired):
+		case errors.Is(err, cqrs.ErrExpired):
 			return f.refused(true)
-		case errors.Is(err, store.ErrNotFound):
+		case errors.Is(err, cqrs.ErrNotFound):
 			return f.refused(false)
 		case err != nil:
 			return err
 		}
 		a.wakeMailer()
 		a.log.Info("password set from link", "purpose", f.purpose, "user_id", u.UserID)
-		a.audit(c, store.AuditEvent{Type: evLinkUsed, Subject: u.UserID, OrgID: u.OrgID, Method: string(f.purpose)})
-		if f.purpose == store.LinkReset {
-			a.audit(c, store.AuditEvent{Type: evPasswordReset, Subject: u.UserID, OrgID: u.OrgID, Method: "link", Detail: "every session ended"})
-			if wasLocked {
-				a.audit(c, store.AuditEvent{Type: evUnlock, Subject: u.UserID, OrgID: u.OrgID, Method: "link"})
-			}
-		} else {
-			a.audit(c, store.AuditEvent{Type: evPasswordSet, Subject: u.UserID, OrgID: u.OrgID, Method: "registration"})
-		}
 		a.clearCookie(c, f.cookie, f.path)
 		a.setTokenCookie(c, doneCookie, f.done, a.doneProof(f, u.UserID, a.cfg.Now().Add(doneTTL)), doneTTL)
 		return redirect(c, f.done)
@@ -232,10 +247,10 @@ func (a *app) linkComplete(f linkFlow) fiber.Handler {
 		}
 		a.clearCookie(c, doneCookie, f.done)
 		heading := "Your password has been set"
-		if f.purpose == store.LinkReset {
+		if f.purpose == cqrs.LinkReset {
 			heading = "Your password has been changed"
 		}
-		return render(c, fiber.StatusOK, views.PasswordSetPage(a.page(c, heading), heading, userID, f.purpose == store.LinkRegister))
+		return render(c, fiber.StatusOK, views.PasswordSetPage(a.page(c, heading), heading, userID, f.purpose == cqrs.LinkRegister))
 	}
 }
 
@@ -274,7 +289,7 @@ func (a *app) checkDoneProof(f linkFlow, proof string) (string, bool) {
 // the confirmation, returning per-field problems and the policy box to show.
 // reset is true for a password set through an emailed link, where the
 // 72-hour minimum does not apply.
-func (a *app) checkNewPassword(c *fiber.Ctx, u store.User, pw, confirm string, reset bool) (views.Errors, views.PolicyBox, error) {
+func (a *app) checkNewPassword(c *fiber.Ctx, u cqrs.User, pw, confirm string, reset bool) (views.Errors, views.PolicyBox, error) {
 	var errs views.Errors
 	if pw == "" {
 		errs = append(errs, views.FieldError{Field: "password", Message: "Enter a password."})
@@ -299,7 +314,7 @@ func (a *app) checkNewPassword(c *fiber.Ctx, u store.User, pw, confirm string, r
 		if in.SameAsCurrent, err = a.hasher.VerifyAny(c.Context(), pw, nonEmpty(u.PasswordHash)); err != nil {
 			return nil, views.PolicyBox{}, err
 		}
-		history, err := a.store.PasswordHistory(u.ID)
+		history, err := a.links.PasswordHistory(u.ID)
 		if err != nil {
 			return nil, views.PolicyBox{}, err
 		}
@@ -332,11 +347,11 @@ func (a *app) checkNewPassword(c *fiber.Ctx, u store.User, pw, confirm string, r
 
 // policyInput is what the policy needs to know about u to judge pw: the
 // hardened policy refuses the user's names and organisation too.
-func (a *app) policyInput(u store.User, pw string) (policy.Input, error) {
+func (a *app) policyInput(u cqrs.User, pw string) (policy.Input, error) {
 	in := policy.Input{Password: pw, UserID: u.UserID, FirstName: u.FirstName, LastName: u.LastName}
 	if u.OrgID != 0 {
-		org, err := a.store.Organisation(u.OrgID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		org, err := a.links.Organisation(u.OrgID)
+		if err != nil && !errors.Is(err, cqrs.ErrNotFound) {
 			return policy.Input{}, err
 		}
 		in.Organisation, in.ODSCode = org.Name, org.ODSCode

@@ -138,7 +138,7 @@ func (a *app) health(c *fiber.Ctx) error {
 
 // home sends a first-time visitor to the right start.
 func (a *app) home(c *fiber.Ctx) error {
-	any, err := a.store.HasUsers()
+	any, err := a.setup.HasUsers()
 	if err != nil {
 		return err
 	}

@@ -9,10 +9,19 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/secret"
-	"github.com/cqrs-local/cqrs-signin/store"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
+
+// SessionStore keeps signed-in sessions.
+type SessionStore interface {
+	DeleteExpiredSessions(idle, absolute time.Duration) (int, error)
+	HeaderInfo(userID, orgID uint64) (cqrs.Organisation, int, error)
+	Organisation(id uint64) (cqrs.Organisation, error)
+	Session(hash []byte, idle, absolute time.Duration) (cqrs.Session, cqrs.User, error)
+	SignedIn(userID uint64, sessionHash, replacedSession []byte, events ...cqrs.AuditEvent) (cqrs.User, error)
+}
 
 const (
 	sessionCookie = "cqrs_session"
@@ -29,9 +38,9 @@ func (a *app) loadSession(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	hash := secret.HashToken(token)
-	_, u, err := a.store.Session(hash, a.cfg.SessionIdle, a.cfg.SessionAbsolute)
+	_, u, err := a.sessions.Session(hash, a.cfg.SessionIdle, a.cfg.SessionAbsolute)
 	switch {
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrExpired):
+	case errors.Is(err, cqrs.ErrNotFound), errors.Is(err, cqrs.ErrExpired):
 		a.clearCookie(c, sessionCookie, "/")
 		return c.Next()
 	case err != nil:
@@ -44,8 +53,8 @@ func (a *app) loadSession(c *fiber.Ctx) error {
 }
 
 // currentUser is the signed-in user, if any.
-func currentUser(c *fiber.Ctx) (store.User, bool) {
-	u, ok := c.Locals(localUser).(store.User)
+func currentUser(c *fiber.Ctx) (cqrs.User, bool) {
+	u, ok := c.Locals(localUser).(cqrs.User)
 	return u, ok
 }
 
@@ -75,7 +84,7 @@ func (a *app) requireSignedIn(c *fiber.Ctx) error {
 // requireAdmin lets only User Administrators and the system administrator on.
 func (a *app) requireAdmin(c *fiber.Ctx) error {
 	u, ok := currentUser(c)
-	if !ok || (u.Role != store.RoleSystemAdmin && u.Role != store.RoleUserAdmin) {
+	if !ok || (u.Role != cqrs.RoleSystemAdmin && u.Role != cqrs.RoleUserAdmin) {
 		return refuse(fiber.StatusForbidden, "You cannot do that", "Only a CQRS User Administrator can use this page.")
 	}
 	return c.Next()
@@ -100,16 +109,17 @@ func safeNext(next string) string {
 }
 
 // startSession makes a brand-new session ID for the user (replacing any the
-// browser had) and sets its cookie.
-func (a *app) startSession(c *fiber.Ctx, u store.User) (store.User, error) {
+// browser had) and sets its cookie. The events are recorded with the
+// session, in its transaction.
+func (a *app) startSession(c *fiber.Ctx, u cqrs.User, events ...cqrs.AuditEvent) (cqrs.User, error) {
 	token := secret.NewToken()
 	var replaced []byte
 	if old := c.Cookies(sessionCookie); old != "" {
 		replaced = secret.HashToken(old)
 	}
-	u, err := a.store.SignedIn(u.ID, secret.HashToken(token), replaced)
+	u, err := a.sessions.SignedIn(u.ID, secret.HashToken(token), replaced, events...)
 	if err != nil {
-		return store.User{}, err
+		return cqrs.User{}, err
 	}
 	a.setSessionCookie(c, token)
 	return u, nil
@@ -135,20 +145,20 @@ func (a *app) signedInPageUnread(c *fiber.Ctx, title string, unread int) (views.
 		return p, nil
 	}
 	var (
-		org store.Organisation
+		org cqrs.Organisation
 		err error
 	)
 	if unread >= 0 {
-		org, err = a.store.Organisation(u.OrgID)
+		org, err = a.sessions.Organisation(u.OrgID)
 	} else {
-		org, unread, err = a.store.HeaderInfo(u.ID, u.OrgID)
+		org, unread, err = a.sessions.HeaderInfo(u.ID, u.OrgID)
 	}
 	if err != nil {
 		return p, err
 	}
 	p.User = &views.SignedInUser{
 		Name: u.FullName(), UserID: u.UserID, Organisation: org.Name + " (" + org.ODSCode + ")",
-		UnreadMessages: unread, IsAdmin: u.Role == store.RoleSystemAdmin || u.Role == store.RoleUserAdmin,
+		UnreadMessages: unread, IsAdmin: u.Role == cqrs.RoleSystemAdmin || u.Role == cqrs.RoleUserAdmin,
 	}
 	return p, nil
 }
@@ -162,7 +172,7 @@ func (a *app) sweepSessions(stop <-chan struct{}, interval time.Duration) {
 		case <-stop:
 			return
 		case <-t.C:
-			if _, err := a.store.DeleteExpiredSessions(a.cfg.SessionIdle, a.cfg.SessionAbsolute); err != nil {
+			if _, err := a.sessions.DeleteExpiredSessions(a.cfg.SessionIdle, a.cfg.SessionAbsolute); err != nil {
 				a.log.Warn("sweeping sessions", "err", err)
 			}
 			if a.nhsmail != nil {

@@ -6,10 +6,17 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/secret"
-	"github.com/cqrs-local/cqrs-signin/store"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
+
+// SetupStore is what first-run set-up needs from the store.
+type SetupStore interface {
+	HasUsers() (bool, error)
+	SetupPending(hash []byte) bool
+	CompleteSetup(setupHash []byte, org cqrs.Organisation, admin cqrs.User, linkHash []byte, linkTTL time.Duration, events ...cqrs.AuditEvent) (cqrs.User, error)
+}
 
 const setupCookie = "cqrs_setup"
 
@@ -28,13 +35,13 @@ func (a *app) setupPage(c *fiber.Ctx) error {
 }
 
 func (a *app) setupAllowed(c *fiber.Ctx) error {
-	if any, err := a.store.HasUsers(); err != nil {
+	if any, err := a.setup.HasUsers(); err != nil {
 		return err
 	} else if any {
 		return refuse(fiber.StatusGone, "CQRS is already set up",
 			"The set-up page can be used once, and it has been. Sign in on the CQRS Login page.")
 	}
-	if !a.store.SetupPending(secret.HashToken(c.Cookies(setupCookie))) {
+	if !a.setup.SetupPending(secret.HashToken(c.Cookies(setupCookie))) {
 		return refuse(fiber.StatusForbidden, "This set-up link is not valid",
 			"Open the set-up link printed in the window where CQRS was started. A new link is printed each time CQRS starts before it is set up.")
 	}
@@ -70,17 +77,17 @@ func (a *app) setupSubmit(c *fiber.Ctx) error {
 		return render(c, fiber.StatusUnprocessableEntity, views.SetupPage(views.SetupModel{Page: a.page(c, "Set up CQRS"), Fields: setupFields(form), Errors: errs}))
 	}
 	linkToken := secret.NewToken()
-	org := store.Organisation{Name: form["org_name"], ODSCode: normaliseODS(form["ods_code"])}
-	admin := store.User{UserID: form["user_id"], FirstName: form["first_name"], LastName: form["last_name"], Email: form["email"]}
-	_, err := a.store.CompleteSetup(secret.HashToken(c.Cookies(setupCookie)), org, admin, secret.HashToken(linkToken), a.cfg.RegistrationLinkTTL)
+	org := cqrs.Organisation{Name: form["org_name"], ODSCode: normaliseODS(form["ods_code"])}
+	admin := cqrs.User{UserID: form["user_id"], FirstName: form["first_name"], LastName: form["last_name"], Email: form["email"]}
+	_, err := a.setup.CompleteSetup(secret.HashToken(c.Cookies(setupCookie)), org, admin, secret.HashToken(linkToken), a.cfg.RegistrationLinkTTL,
+		a.event(c, cqrs.AuditEvent{Type: evSetupUsed, Subject: admin.UserID, Detail: "first system administrator and organisation " + org.ODSCode}))
 	switch {
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict):
+	case errors.Is(err, cqrs.ErrNotFound), errors.Is(err, cqrs.ErrConflict):
 		return refuse(fiber.StatusGone, "CQRS is already set up", "The set-up page can be used once, and it has been. Sign in on the CQRS Login page.")
 	case err != nil:
 		return err
 	}
 	a.log.Info("first administrator created", "user_id", admin.UserID)
-	a.audit(c, store.AuditEvent{Type: evSetupUsed, Subject: admin.UserID, Detail: "first system administrator and organisation " + org.ODSCode})
 	a.clearCookie(c, setupCookie, "/setup")
 	a.setTokenCookie(c, registration.cookie, registration.path, linkToken, linkCookieTTL)
 	return redirect(c, "/register")

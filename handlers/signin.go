@@ -10,11 +10,18 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/limiter"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/nhsmail"
 	"github.com/cqrs-local/cqrs-signin/secret"
-	"github.com/cqrs-local/cqrs-signin/store"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
+
+// SignInStore is what the legacy sign-in needs from the store.
+type SignInStore interface {
+	DeleteSession(hash []byte, events ...cqrs.AuditEvent) error
+	LegacySignIn(a cqrs.SignInAttempt) (cqrs.SignInResult, error)
+	UserByUserID(userID string) (cqrs.User, error)
+}
 
 // signInFailed is the one message for every failed legacy sign-in, in the
 // documents' words, so no answer tells which User IDs exist.
@@ -67,9 +74,41 @@ func addressLimiter(max int, heading, text string) fiber.Handler {
 	})
 }
 
+// RateCounter counts requests per key in fixed windows (a minute for the
+// address limits, an hour for reset emails per account), in the database,
+// so that instances sharing it share one limit. It returns the window's
+// count including this request.
+type RateCounter interface {
+	CountHit(key string, window time.Time) (int, error)
+}
+
+// sharedLimiter is addressLimiter counted by a.rates, when the app has one
+// (instances sharing a database); without, the count is this process's.
+// The window is fixed (the clock's minute), not sliding: at most twice max
+// across a window's edge.
+func (a *app) sharedLimiter(name string, max int, heading, text string) fiber.Handler {
+	if a.rates == nil {
+		return addressLimiter(max, heading, text)
+	}
+	return func(c *fiber.Ctx) error {
+		if max <= 0 {
+			return c.Next()
+		}
+		n, err := a.rates.CountHit(name+" "+c.IP(), a.cfg.Now().Truncate(time.Minute))
+		if err != nil {
+			return err
+		}
+		if n > max {
+			c.Set("Retry-After", "60")
+			return refuse(fiber.StatusTooManyRequests, heading, text)
+		}
+		return c.Next()
+	}
+}
+
 // signInLimiter bounds sign-in attempts per client address.
 func (a *app) signInLimiter() fiber.Handler {
-	return addressLimiter(a.cfg.SignInRateLimit, "Too many sign-in attempts",
+	return a.sharedLimiter("sign-in", a.cfg.SignInRateLimit, "Too many sign-in attempts",
 		"There have been too many attempts to sign in from this computer. Wait a minute, then try again.")
 }
 
@@ -91,8 +130,8 @@ func (a *app) legacySignIn(c *fiber.Ctx) error {
 		return err
 	}
 	defer release()
-	u, err := a.store.UserByUserID(userID)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	u, err := a.signIn.UserByUserID(userID)
+	if err != nil && !errors.Is(err, cqrs.ErrNotFound) {
 		return err
 	}
 	hash := u.PasswordHash
@@ -108,7 +147,7 @@ func (a *app) legacySignIn(c *fiber.Ctx) error {
 	if old := c.Cookies(sessionCookie); old != "" {
 		replaced = secret.HashToken(old)
 	}
-	res, err := a.store.LegacySignIn(store.SignInAttempt{
+	res, err := a.signIn.LegacySignIn(cqrs.SignInAttempt{
 		UserID: userID, CheckedHash: hash, PasswordOK: ok, LockAfter: a.cfg.LockAfter,
 		SessionHash: secret.HashToken(token), ReplacedSession: replaced, IP: c.IP(), Method: "legacy",
 		LockNotice: a.lockedEmail, LinkTTL: a.cfg.ResetLinkTTL,
@@ -183,11 +222,10 @@ func (q *accountQueue) wait(ctx context.Context, key string, max time.Duration) 
 // signOut ends the session on the server, not just in the browser.
 func (a *app) signOut(c *fiber.Ctx) error {
 	if h := currentSession(c); h != nil {
-		if err := a.store.DeleteSession(h); err != nil {
+		u, _ := currentUser(c)
+		if err := a.signIn.DeleteSession(h, a.event(c, cqrs.AuditEvent{Type: evSignOut, Subject: u.UserID, OrgID: u.OrgID})); err != nil {
 			return err
 		}
-		u, _ := currentUser(c)
-		a.audit(c, store.AuditEvent{Type: evSignOut, Subject: u.UserID, OrgID: u.OrgID})
 	}
 	a.clearCookie(c, sessionCookie, "/")
 	if a.nhsmailServer != nil {

@@ -428,7 +428,7 @@ func TestConcurrentSignInsAreBoundedAndAllAnswered(t *testing.T) {
 	// Half the attempts are wrong: without this, five in a row lock the
 	// account and the right password then gets the (correct) locked page.
 	cfg.LockAfter = 0
-	app, err := New(nilLogger(), cfg, Deps{Store: e.store, Hasher: e.hasher})
+	app, err := New(nilLogger(), cfg, Deps{Stores: storesOf(e.store), Backup: e.store, Training: e.store, Hasher: e.hasher})
 	if err != nil {
 		t.Fatal(err)
 	}

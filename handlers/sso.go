@@ -17,10 +17,20 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"golang.org/x/oauth2"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/secret"
-	"github.com/cqrs-local/cqrs-signin/store"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
+
+// SSOStore is what NHSmail single sign-on needs from the store.
+type SSOStore interface {
+	LinkSSOSubject(userID uint64, subject string, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
+	PutSSOPending(stateHash []byte, p cqrs.SSOPending) error
+	SSOStateUsed(stateHash []byte) (bool, error)
+	TakeSSOPending(stateHash []byte) (cqrs.SSOPending, error)
+	UserByEmail(email string) (cqrs.User, error)
+	UserBySSOSubject(subject string) (cqrs.User, error)
+}
 
 // SSOConfig is the OpenID Connect relying party's configuration. With no
 // Issuer the Sign In button explains that NHSmail sign-in is not set up.
@@ -119,7 +129,7 @@ func (a *app) ssoStart(c *fiber.Ctx) error {
 			"CQRS could not reach the "+a.providerName()+" sign-in service. Please try again later, or use your legacy login.")
 	}
 	state, nonce, verifier := secret.NewToken(), secret.NewToken(), oauth2.GenerateVerifier()
-	err = a.store.PutSSOPending(secret.HashToken(state), store.SSOPending{Nonce: nonce, Verifier: verifier,
+	err = a.sso.PutSSOPending(secret.HashToken(state), cqrs.SSOPending{Nonce: nonce, Verifier: verifier,
 		Next: safeNext(c.Query("next")), Expires: a.cfg.Now().Add(ssoPendingTTL)})
 	if err != nil {
 		return err
@@ -151,7 +161,9 @@ type ssoClaims struct {
 
 // ssoRefused ends a callback with a page and an audit entry, never a session.
 func (a *app) ssoRefused(c *fiber.Ctx, detail string, err error) error {
-	a.audit(c, store.AuditEvent{Type: evSSORefused, Method: "nhsmail", Detail: detail})
+	if aerr := a.audit(c, cqrs.AuditEvent{Type: evSSORefused, Method: "nhsmail", Detail: detail}); aerr != nil {
+		return aerr
+	}
 	return err
 }
 
@@ -174,16 +186,16 @@ func (a *app) ssoCallback(c *fiber.Ctx) error {
 	if state == "" || cookie == "" || subtle.ConstantTimeCompare([]byte(state), []byte(cookie)) != 1 {
 		// A reloaded answer has lost its cookie with the first use: say
 		// what is true, that it was used, not that it started elsewhere.
-		if used, err := a.store.SSOStateUsed(secret.HashToken(state)); err == nil && used && state != "" {
+		if used, err := a.sso.SSOStateUsed(secret.HashToken(state)); err == nil && used && state != "" {
 			return a.ssoRefused(c, "state replayed", a.ssoFailed("this sign-in answer was already used"))
 		}
 		return a.ssoRefused(c, "state missing or not this browser's", a.ssoFailed("the sign-in request did not start in this browser"))
 	}
-	pending, err := a.store.TakeSSOPending(secret.HashToken(state))
+	pending, err := a.sso.TakeSSOPending(secret.HashToken(state))
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, cqrs.ErrNotFound):
 		return a.ssoRefused(c, "state unknown or replayed", a.ssoFailed("this sign-in answer was already used"))
-	case errors.Is(err, store.ErrExpired):
+	case errors.Is(err, cqrs.ErrExpired):
 		return a.ssoRefused(c, "state expired", a.ssoFailed("the sign-in took too long"))
 	case err != nil:
 		return err
@@ -318,9 +330,9 @@ func (a *app) ssoSignIn(c *fiber.Ctx, idToken *oidc.IDToken, cl ssoClaims, next 
 		email = ""
 	}
 	shown := firstNonEmpty(email, cl.PreferredUsername, cl.UPN)
-	u, err := a.store.UserBySSOSubject(key)
+	u, err := a.sso.UserBySSOSubject(key)
 	matched := "linked subject"
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, cqrs.ErrNotFound) {
 		if a.cfg.SSO.EmailOnly {
 			u, matched, err = a.userByClaims(email)
 		} else {
@@ -329,51 +341,57 @@ func (a *app) ssoSignIn(c *fiber.Ctx, idToken *oidc.IDToken, cl ssoClaims, next 
 	}
 	detail := "no active CQRS account for this NHSmail identity"
 	if err == nil && u.SSOSubject != "" && u.SSOSubject != key {
-		err, detail = store.ErrNotFound, "the matching CQRS account is linked to another NHSmail identity"
+		err, detail = cqrs.ErrNotFound, "the matching CQRS account is linked to another NHSmail identity"
 	}
-	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Status != store.StatusActive) {
-		a.audit(c, store.AuditEvent{Type: evSSORefused, Subject: shown, OrgID: u.OrgID, Method: "nhsmail", Detail: detail})
+	if errors.Is(err, cqrs.ErrNotFound) || (err == nil && u.Status != cqrs.StatusActive) {
+		if err := a.audit(c, cqrs.AuditEvent{Type: evSSORefused, Subject: shown, OrgID: u.OrgID, Method: "nhsmail", Detail: detail}); err != nil {
+			return err
+		}
 		return render(c, fiber.StatusForbidden, views.NoCQRSAccountPage(a.page(c, "No CQRS account"), shown, a.cfg.HelpDesk))
 	}
 	if err != nil {
 		return err
 	}
 	if !u.LockedAt.IsZero() {
-		a.audit(c, store.AuditEvent{Type: evSignInLocked, Subject: u.UserID, OrgID: u.OrgID, Method: "nhsmail"})
+		if err := a.audit(c, cqrs.AuditEvent{Type: evSignInLocked, Subject: u.UserID, OrgID: u.OrgID, Method: "nhsmail"}); err != nil {
+			return err
+		}
 		return render(c, fiber.StatusForbidden, views.LockedPage(a.page(c, "Your account is locked"), a.cfg.HelpDesk))
 	}
 	if u.SSOSubject == "" {
-		u, err = a.store.LinkSSOSubject(u.ID, key, a.nhsmailLinkedEmail(u, shown))
-		if errors.Is(err, store.ErrConflict) { // linked meanwhile to another identity
-			a.audit(c, store.AuditEvent{Type: evSSORefused, Subject: shown, OrgID: u.OrgID, Method: "nhsmail", Detail: "account already linked to another NHSmail identity"})
+		u, err = a.sso.LinkSSOSubject(u.ID, key, a.nhsmailLinkedEmail(u, shown))
+		if errors.Is(err, cqrs.ErrConflict) { // linked meanwhile to another identity
+			if err := a.audit(c, cqrs.AuditEvent{Type: evSSORefused, Subject: shown, OrgID: u.OrgID, Method: "nhsmail", Detail: "account already linked to another NHSmail identity"}); err != nil {
+				return err
+			}
 			return render(c, fiber.StatusForbidden, views.NoCQRSAccountPage(a.page(c, "No CQRS account"), shown, a.cfg.HelpDesk))
 		} else if err != nil {
 			return err
 		}
 		a.wakeMailer()
 	}
-	if _, err := a.startSession(c, u); err != nil {
+	signedIn := a.event(c, cqrs.AuditEvent{Type: evSignIn, Actor: u.UserID, Subject: u.UserID, OrgID: u.OrgID, Method: "nhsmail", Detail: "matched by " + matched})
+	if _, err := a.startSession(c, u, signedIn); err != nil {
 		return err
 	}
-	a.audit(c, store.AuditEvent{Type: evSignIn, Actor: u.UserID, Subject: u.UserID, OrgID: u.OrgID, Method: "nhsmail", Detail: "matched by " + matched})
 	return c.Redirect(next, fiber.StatusSeeOther)
 }
 
-func (a *app) userByClaims(candidates ...string) (store.User, string, error) {
+func (a *app) userByClaims(candidates ...string) (cqrs.User, string, error) {
 	names := []string{"email", "preferred_username", "upn"}
 	for i, v := range candidates {
 		if v == "" || !strings.Contains(v, "@") {
 			continue
 		}
-		u, err := a.store.UserByEmail(v)
+		u, err := a.sso.UserByEmail(v)
 		if err == nil {
 			return u, names[i], nil
 		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return store.User{}, "", err
+		if !errors.Is(err, cqrs.ErrNotFound) {
+			return cqrs.User{}, "", err
 		}
 	}
-	return store.User{}, "", store.ErrNotFound
+	return cqrs.User{}, "", cqrs.ErrNotFound
 }
 
 func firstNonEmpty(vs ...string) string {

@@ -13,9 +13,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/policy"
 	"github.com/cqrs-local/cqrs-signin/secret"
-	"github.com/cqrs-local/cqrs-signin/store"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
 
@@ -63,33 +63,38 @@ func NewTrainerPassword() string {
 	return word() + "-" + word() + "-" + randomFrom("0123456789", 4)
 }
 
-// TrainingStore is what training mode needs beyond Store.
+// TrainingStore is what training mode needs from the store.
 type TrainingStore interface {
-	ResetTraining(set store.TrainingSet, keep *store.KeepSignedIn, event store.AuditEvent) error
-	CreateLearners(ls []store.NewLearner) ([]store.Learner, error)
-	LearnerByToken(hash []byte) (store.Learner, error)
-	Learners() ([]store.Learner, error)
+	HasUsers() (bool, error)
+	Organisations() ([]cqrs.Organisation, error)
+	UserByUserID(userID string) (cqrs.User, error)
+	ListUsers(f cqrs.UserFilter) ([]cqrs.User, int, error)
+	Emails(f cqrs.EmailFilter) ([]cqrs.Email, error)
+	Email(id uint64) (cqrs.Email, error)
+	AuditEvents(f cqrs.AuditFilter) ([]cqrs.AuditEvent, int, error)
+	ResetTraining(set cqrs.TrainingSet, keep *cqrs.KeepSignedIn, event cqrs.AuditEvent) error
+	CreateLearners(ls []cqrs.NewLearner, events ...cqrs.AuditEvent) ([]cqrs.Learner, error)
+	LearnerByToken(hash []byte) (cqrs.Learner, error)
+	Learners() ([]cqrs.Learner, error)
 	ClockOffset() (time.Duration, error)
-	MoveClock(d time.Duration, keep *store.KeepSignedIn, event store.AuditEvent) (time.Duration, error)
+	MoveClock(d time.Duration, keep *cqrs.KeepSignedIn, event cqrs.AuditEvent) (time.Duration, error)
 	SaveSnapshot(name string) error
-	Snapshots() ([]store.Snapshot, error)
-	SnapshotDir() string
-	RestoreSnapshot(name string, keep *store.KeepSignedIn, event store.AuditEvent) (time.Duration, error)
+	Snapshots() ([]cqrs.Snapshot, error)
+	RestoreSnapshot(name string, keep *cqrs.KeepSignedIn, event cqrs.AuditEvent) (time.Duration, error)
 	SetNHSmailPassword(id uint64, hash string) error
-	SetTrainerPassword(userID, hash string, event store.AuditEvent) error
+	SetTrainerPassword(userID, hash string, event cqrs.AuditEvent) error
 	ClassroomStore
 }
 
 // initTraining switches training mode on: the training store, the shared
 // clock at its stored offset, no SMTP, and the data
 // set seeded when the database is empty.
-func (a *app) initTraining() error {
+func (a *app) initTraining(ts TrainingStore) error {
 	if !a.cfg.Demo {
 		return nil
 	}
-	ts, ok := a.store.(TrainingStore)
-	if !ok {
-		return errors.New("handlers: training mode needs a store with training support")
+	if ts == nil {
+		return errors.New("handlers: training mode needs Deps.Training, the store's training side")
 	}
 	if a.cfg.Clock == nil {
 		return errors.New("handlers: training mode needs Config.Clock, the clock the store reads too")
@@ -107,12 +112,12 @@ func (a *app) initTraining() error {
 		return err
 	}
 	a.cfg.Clock.SetOffset(off)
-	any, err := a.store.HasUsers()
+	any, err := a.training.HasUsers()
 	if err != nil {
 		return err
 	}
 	if !any {
-		if err := a.resetTraining(context.Background(), nil, store.AuditEvent{Type: evTrainingReset, Detail: "training data set seeded at first start"}); err != nil {
+		if err := a.resetTraining(context.Background(), nil, cqrs.AuditEvent{Type: evTrainingReset, Detail: "training data set seeded at first start"}); err != nil {
 			return err
 		}
 		a.log.Info("training data set seeded", "trainer", TrainerUserID)
@@ -134,8 +139,8 @@ func (a *app) setTrainerPassword(ctx context.Context, why string) error {
 	if err != nil {
 		return err
 	}
-	err = a.training.SetTrainerPassword(TrainerUserID, hash, store.AuditEvent{Type: evTrainerPassword, Subject: TrainerUserID, Method: "training", Detail: why})
-	if errors.Is(err, store.ErrNotFound) {
+	err = a.training.SetTrainerPassword(TrainerUserID, hash, cqrs.AuditEvent{Type: evTrainerPassword, Subject: TrainerUserID, Method: "training", Detail: why})
+	if errors.Is(err, cqrs.ErrNotFound) {
 		a.log.Warn("training: no trainer account to give this run's password", "trainer", TrainerUserID)
 		return nil
 	}
@@ -184,20 +189,20 @@ type fiberRouter interface {
 // seededAccount is one account of the data set, with the case it shows.
 type seededAccount struct {
 	userID, first, last, email string
-	role                       store.Role
+	role                       cqrs.Role
 	state                      string // a store.State* value
 	recentPassword             bool   // changed just now: the 72-hour rule refuses a change
 	show                       string // the case, on the training home page
 }
 
 var seededAccounts = []seededAccount{
-	{TrainerUserID, "Tara", "Trainer", "tara.trainer@nhs.net", store.RoleSystemAdmin, store.StateActive, false, "Trainer (system administrator)"},
-	{"trn.useradmin", "Uma", "Admin", "uma.admin@nhs.net", store.RoleUserAdmin, store.StateActive, false, "User Administrator: sets up users"},
-	{"trn.invited", "Ian", "Invited", "ian.invited@nhs.net", store.RoleUser, store.StateInvited, false, "Invited: registration email with a fresh link (open it from the mailbox as the trainer)"},
-	{"trn.active", "Amy", "Active", "amy.active@nhs.net", store.RoleUser, store.StateActive, true, "Active; password changed just now, so changing it again waits 72 hours"},
-	{"trn.locked", "Liam", "Locked", "liam.locked@nhs.net", store.RoleUser, store.StateLocked, false, "Locked after too many failed sign-ins"},
-	{"trn.disabled", "Dee", "Disabled", "dee.disabled@nhs.net", store.RoleUser, store.StateDisabled, false, "Disabled by an administrator"},
-	{"trn.consent", "Cara", "Consent", "cara.consent@nhs.net", store.RoleUser, store.StateActive, false, "Active; their NHSmail account asks for consent"},
+	{TrainerUserID, "Tara", "Trainer", "tara.trainer@nhs.net", cqrs.RoleSystemAdmin, cqrs.StateActive, false, "Trainer (system administrator)"},
+	{"trn.useradmin", "Uma", "Admin", "uma.admin@nhs.net", cqrs.RoleUserAdmin, cqrs.StateActive, false, "User Administrator: sets up users"},
+	{"trn.invited", "Ian", "Invited", "ian.invited@nhs.net", cqrs.RoleUser, cqrs.StateInvited, false, "Invited: registration email with a fresh link (open it from the mailbox as the trainer)"},
+	{"trn.active", "Amy", "Active", "amy.active@nhs.net", cqrs.RoleUser, cqrs.StateActive, true, "Active; password changed just now, so changing it again waits 72 hours"},
+	{"trn.locked", "Liam", "Locked", "liam.locked@nhs.net", cqrs.RoleUser, cqrs.StateLocked, false, "Locked after too many failed sign-ins"},
+	{"trn.disabled", "Dee", "Disabled", "dee.disabled@nhs.net", cqrs.RoleUser, cqrs.StateDisabled, false, "Disabled by an administrator"},
+	{"trn.consent", "Cara", "Consent", "cara.consent@nhs.net", cqrs.RoleUser, cqrs.StateActive, false, "Active; their NHSmail account asks for consent"},
 }
 
 // seededNHSmail are the NHSmail simulator's accounts, one per single
@@ -217,15 +222,15 @@ var seededNHSmail = []struct {
 
 // trainingSet prepares the data set: passwords hashed and link tokens made
 // before the one transaction that writes it.
-func (a *app) trainingSet(ctx context.Context) (store.TrainingSet, error) {
+func (a *app) trainingSet(ctx context.Context) (cqrs.TrainingSet, error) {
 	now := a.cfg.Now()
-	set := store.TrainingSet{Org: store.Organisation{Name: trainingOrgName, ODSCode: trainingODS}}
-	trainer := store.User{FirstName: "Tara", LastName: "Trainer"}
+	set := cqrs.TrainingSet{Org: cqrs.Organisation{Name: trainingOrgName, ODSCode: trainingODS}}
+	trainer := cqrs.User{FirstName: "Tara", LastName: "Trainer"}
 	org := set.Org
 	for _, sa := range seededAccounts {
-		u := store.User{UserID: sa.userID, FirstName: sa.first, LastName: sa.last, Email: sa.email, Role: sa.role, WorkPhone: "0113 496 0000"}
-		tu := store.TrainingUser{User: u}
-		if sa.state == store.StateInvited {
+		u := cqrs.User{UserID: sa.userID, FirstName: sa.first, LastName: sa.last, Email: sa.email, Role: sa.role, WorkPhone: "0113 496 0000"}
+		tu := cqrs.TrainingUser{User: u}
+		if sa.state == cqrs.StateInvited {
 			token := secret.NewToken()
 			tu.LinkHash, tu.LinkTTL = secret.HashToken(token), a.cfg.RegistrationLinkTTL
 			e := a.registrationEmail(u, trainer, org, token, now.Add(a.cfg.RegistrationLinkTTL))
@@ -239,16 +244,16 @@ func (a *app) trainingSet(ctx context.Context) (store.TrainingSet, error) {
 			if err != nil {
 				return set, err
 			}
-			tu.User.PasswordHash, tu.User.Status = hash, store.StatusActive
+			tu.User.PasswordHash, tu.User.Status = hash, cqrs.StatusActive
 			tu.User.PasswordChanged = now.Add(-30 * 24 * time.Hour)
 			if sa.recentPassword {
 				tu.User.PasswordChanged = now
 			}
 			switch sa.state {
-			case store.StateLocked:
+			case cqrs.StateLocked:
 				tu.User.FailedSignIns, tu.User.LockedAt = max(a.cfg.LockAfter, 1), now
-			case store.StateDisabled:
-				tu.User.Status = store.StatusDisabled
+			case cqrs.StateDisabled:
+				tu.User.Status = cqrs.StatusDisabled
 			}
 		}
 		set.Users = append(set.Users, tu)
@@ -258,14 +263,14 @@ func (a *app) trainingSet(ctx context.Context) (store.TrainingSet, error) {
 		if err != nil {
 			return set, err
 		}
-		set.NHSmail = append(set.NHSmail, store.NHSmailAccount{Email: n.email, FirstName: n.first, LastName: n.last,
+		set.NHSmail = append(set.NHSmail, cqrs.NHSmailAccount{Email: n.email, FirstName: n.first, LastName: n.last,
 			PasswordHash: hash, Locked: n.locked, ConsentRequired: n.consent})
 	}
 	return set, nil
 }
 
 // resetTraining puts the data set back with the clock at real time.
-func (a *app) resetTraining(ctx context.Context, keep *store.KeepSignedIn, event store.AuditEvent) error {
+func (a *app) resetTraining(ctx context.Context, keep *cqrs.KeepSignedIn, event cqrs.AuditEvent) error {
 	before := a.cfg.Clock.Offset()
 	a.cfg.Clock.SetOffset(0) // the data set is made at real time
 	set, err := a.trainingSet(ctx)
@@ -305,14 +310,14 @@ func newNHSmailPassword() string {
 // preparedLearner is a learner before it is stored, with the secrets that
 // are shown once and never kept in clear.
 type preparedLearner struct {
-	store.NewLearner
+	cqrs.NewLearner
 	token, linkToken, nhsmailPassword string
 }
 
-func (a *app) prepareLearner(ctx context.Context, userID string, org store.Organisation, by store.User, cohort bool, name string) (preparedLearner, error) {
+func (a *app) prepareLearner(ctx context.Context, userID string, org cqrs.Organisation, by cqrs.User, cohort bool, name string) (preparedLearner, error) {
 	email := userID + "@" + learnerDomain
-	u := store.User{UserID: userID, FirstName: "Learner", LastName: strings.TrimPrefix(strings.TrimPrefix(userID, "learner"), "-"),
-		Email: email, OrgID: org.ID, Role: store.RoleUser}
+	u := cqrs.User{UserID: userID, FirstName: "Learner", LastName: strings.TrimPrefix(strings.TrimPrefix(userID, "learner"), "-"),
+		Email: email, OrgID: org.ID, Role: cqrs.RoleUser}
 	if name != "" { // typed at the join page: "Priya Shah"
 		first, last, _ := strings.Cut(name, " ")
 		u.FirstName, u.LastName = first, strings.TrimSpace(last)
@@ -323,10 +328,10 @@ func (a *app) prepareLearner(ctx context.Context, userID string, org store.Organ
 		return p, err
 	}
 	e := a.registrationEmail(u, by, org, p.linkToken, a.cfg.Now().Add(a.cfg.RegistrationLinkTTL))
-	p.NewLearner = store.NewLearner{
+	p.NewLearner = cqrs.NewLearner{
 		TokenHash: secret.HashToken(p.token),
-		User:      store.TrainingUser{User: u, LinkHash: secret.HashToken(p.linkToken), LinkTTL: a.cfg.RegistrationLinkTTL, Email: &e},
-		NHSmail:   store.NHSmailAccount{Email: email, FirstName: u.FirstName, LastName: u.LastName, PasswordHash: hash},
+		User:      cqrs.TrainingUser{User: u, LinkHash: secret.HashToken(p.linkToken), LinkTTL: a.cfg.RegistrationLinkTTL, Email: &e},
+		NHSmail:   cqrs.NHSmailAccount{Email: email, FirstName: u.FirstName, LastName: u.LastName, PasswordHash: hash},
 		Cohort:    cohort,
 	}
 	return p, nil
@@ -334,29 +339,29 @@ func (a *app) prepareLearner(ctx context.Context, userID string, org store.Organ
 
 // trainingOrg is the training organisation and the administrator named in
 // learners' registration emails.
-func (a *app) trainingOrg() (store.Organisation, store.User, error) {
-	orgs, err := a.store.Organisations()
+func (a *app) trainingOrg() (cqrs.Organisation, cqrs.User, error) {
+	orgs, err := a.training.Organisations()
 	if err != nil {
-		return store.Organisation{}, store.User{}, err
+		return cqrs.Organisation{}, cqrs.User{}, err
 	}
 	for _, o := range orgs {
 		if strings.EqualFold(o.ODSCode, trainingODS) {
-			by, err := a.store.UserByUserID(TrainerUserID)
+			by, err := a.training.UserByUserID(TrainerUserID)
 			if err != nil {
-				by = store.User{FirstName: "Tara", LastName: "Trainer"}
+				by = cqrs.User{FirstName: "Tara", LastName: "Trainer"}
 			}
 			return o, by, nil
 		}
 	}
-	return store.Organisation{}, store.User{}, refuse(fiber.StatusConflict, "The training organisation is missing",
+	return cqrs.Organisation{}, cqrs.User{}, refuse(fiber.StatusConflict, "The training organisation is missing",
 		"Ask the trainer to reset the training data.")
 }
 
 // currentLearner is the visitor's learner, from their learner cookie.
-func (a *app) currentLearner(c *fiber.Ctx) (store.Learner, bool) {
+func (a *app) currentLearner(c *fiber.Ctx) (cqrs.Learner, bool) {
 	token := c.Cookies(learnerCookie)
 	if token == "" {
-		return store.Learner{}, false
+		return cqrs.Learner{}, false
 	}
 	l, err := a.training.LearnerByToken(secret.HashToken(token))
 	return l, err == nil
@@ -384,7 +389,7 @@ func (a *app) trainingHomeModel(c *fiber.Ctx, notice string) (views.TrainingHome
 		switch {
 		case sa.userID == TrainerUserID:
 			continue
-		case sa.state == store.StateInvited:
+		case sa.state == cqrs.StateInvited:
 			pw = "(chosen at registration)"
 		}
 		m.Accounts = append(m.Accounts, views.TrainingAccount{Case: sa.show, SignIn: sa.userID, Password: pw})
@@ -402,13 +407,13 @@ func (a *app) renderTrainingHome(c *fiber.Ctx, nhsmailPassword, notice string) e
 		return err
 	}
 	if l, ok := a.currentLearner(c); ok {
-		emails, err := a.store.Emails(store.EmailFilter{UserID: l.AccountID, Limit: 50})
+		emails, err := a.training.Emails(cqrs.EmailFilter{UserID: l.AccountID, Limit: 50})
 		if err != nil {
 			return err
 		}
 		m.Learner = &views.LearnerCard{UserID: l.UserID, NHSmailEmail: l.NHSmailEmail, NHSmailPassword: nhsmailPassword, Emails: len(emails)}
 		if l.NoCQRSActive {
-			m.Learner.NoCQRSEmail = store.NoCQRSEmail(l)
+			m.Learner.NoCQRSEmail = cqrs.NoCQRSEmail(l)
 		}
 	}
 	return render(c, fiber.StatusOK, views.TrainingHomePage(m))
@@ -443,8 +448,11 @@ func (a *app) createLearner(c *fiber.Ctx, name string) (preparedLearner, error) 
 		if err != nil {
 			return p, err
 		}
-		_, err = a.training.CreateLearners([]store.NewLearner{p.NewLearner})
-		if !errors.Is(err, store.ErrConflict) || attempt == 5 {
+		uid := p.User.User.UserID
+		_, err = a.training.CreateLearners([]cqrs.NewLearner{p.NewLearner},
+			a.event(c, cqrs.AuditEvent{Type: evTrainingLearner, Subject: uid, OrgID: org.ID, Method: "training", Detail: "learner started"}),
+			a.event(c, cqrs.AuditEvent{Type: evLinkSent, Subject: uid, OrgID: org.ID, Method: "registration"}))
+		if !errors.Is(err, cqrs.ErrConflict) || attempt == 5 {
 			break
 		}
 	}
@@ -453,8 +461,6 @@ func (a *app) createLearner(c *fiber.Ctx, name string) (preparedLearner, error) 
 	}
 	a.wakeMailer()
 	a.setLearnerCookie(c, p.token)
-	a.audit(c, store.AuditEvent{Type: evTrainingLearner, Subject: p.User.User.UserID, OrgID: org.ID, Method: "training", Detail: "learner started"})
-	a.audit(c, store.AuditEvent{Type: evLinkSent, Subject: p.User.User.UserID, OrgID: org.ID, Method: "registration"})
 	return p, nil
 }
 
@@ -498,7 +504,9 @@ func (a *app) reissueNHSmailPassword(c *fiber.Ctx) error {
 	if err := a.training.SetNHSmailPassword(l.NHSmailID, hash); err != nil {
 		return err
 	}
-	a.audit(c, store.AuditEvent{Type: evTrainingLearner, Subject: l.UserID, Method: "training", Detail: "NHSmail password re-issued"})
+	if err := a.audit(c, cqrs.AuditEvent{Type: evTrainingLearner, Subject: l.UserID, Method: "training", Detail: "NHSmail password re-issued"}); err != nil {
+		return err
+	}
 	return a.renderTrainingHome(c, pw, "Your new NHSmail password is below. The old one no longer works.")
 }
 
@@ -508,7 +516,7 @@ func (a *app) learnerMailbox(c *fiber.Ctx) error {
 	if !ok {
 		return c.Redirect("/training", fiber.StatusSeeOther)
 	}
-	emails, err := a.store.Emails(store.EmailFilter{UserID: l.AccountID, Limit: 50})
+	emails, err := a.training.Emails(cqrs.EmailFilter{UserID: l.AccountID, Limit: 50})
 	if err != nil {
 		return err
 	}
@@ -528,8 +536,8 @@ func (a *app) learnerEmail(c *fiber.Ctx) error {
 	if err != nil {
 		return fiber.ErrNotFound
 	}
-	e, err := a.store.Email(id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && e.UserID != l.AccountID) {
+	e, err := a.training.Email(id)
+	if errors.Is(err, cqrs.ErrNotFound) || (err == nil && e.UserID != l.AccountID) {
 		return refuse(fiber.StatusNotFound, "Email not found")
 	} else if err != nil {
 		return err
@@ -538,7 +546,7 @@ func (a *app) learnerEmail(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return render(c, fiber.StatusOK, views.LearnerEmailPage(views.LearnerEmailModel{Page: p, Email: emailRows([]store.Email{e})[0], Body: a.bodyParts(e.Text)}))
+	return render(c, fiber.StatusOK, views.LearnerEmailPage(views.LearnerEmailModel{Page: p, Email: emailRows([]cqrs.Email{e})[0], Body: a.bodyParts(e.Text)}))
 }
 
 // The job aid
@@ -677,9 +685,9 @@ var explainWhy = map[string]string{
 	evUserDisabled:    "An administrator disabled the account: it cannot sign in and its sessions ended.",
 }
 
-func (a *app) keepTrainer(c *fiber.Ctx) *store.KeepSignedIn {
+func (a *app) keepTrainer(c *fiber.Ctx) *cqrs.KeepSignedIn {
 	u, _ := currentUser(c)
-	return &store.KeepSignedIn{SessionHash: currentSession(c), UserID: u.UserID}
+	return &cqrs.KeepSignedIn{SessionHash: currentSession(c), UserID: u.UserID}
 }
 
 func (a *app) trainerPage(c *fiber.Ctx) error {
@@ -692,13 +700,13 @@ func (a *app) renderTrainer(c *fiber.Ctx, status int, errs views.Errors, notice 
 		return err
 	}
 	now := a.cfg.Now()
-	m := views.TrainerModel{Page: p, Errors: errs, Notice: notice, Now: now.Format(timeFormat), SnapshotDir: a.training.SnapshotDir()}
+	m := views.TrainerModel{Page: p, Errors: errs, Notice: notice, Now: now.Format(timeFormat), SnapshotDir: a.cfg.SnapshotDir}
 	if off := a.cfg.Clock.Offset(); off > 0 {
 		m.Offset = "moved forward " + humanDuration(off)
 	} else {
 		m.Offset = "real time"
 	}
-	events, _, err := a.store.AuditEvents(store.AuditFilter{Limit: 25})
+	events, _, err := a.training.AuditEvents(cqrs.AuditFilter{Limit: 25})
 	if err != nil {
 		return err
 	}
@@ -718,7 +726,7 @@ func (a *app) renderTrainer(c *fiber.Ctx, status int, errs views.Errors, notice 
 	for _, l := range learners {
 		isLearner[l.AccountID] = true
 	}
-	users, _, err := a.store.ListUsers(store.UserFilter{Limit: 200})
+	users, _, err := a.training.ListUsers(cqrs.UserFilter{Limit: 200})
 	if err != nil {
 		return err
 	}
@@ -736,7 +744,7 @@ func (a *app) renderTrainer(c *fiber.Ctx, status int, errs views.Errors, notice 
 }
 
 // explainAccount is one account's sign-in state in words.
-func (a *app) explainAccount(u store.User, now time.Time, learner bool) views.ExplainAccount {
+func (a *app) explainAccount(u cqrs.User, now time.Time, learner bool) views.ExplainAccount {
 	now = u.Clock(now) // a learner's own clock, when the trainer has moved it
 	x := views.ExplainAccount{UserID: u.UserID, State: u.State(), Learner: learner,
 		Failures: fmt.Sprintf("%d of %d", u.FailedSignIns, a.cfg.LockAfter), Lock: "not locked"}
@@ -744,11 +752,11 @@ func (a *app) explainAccount(u store.User, now time.Time, learner bool) views.Ex
 		x.Lock = "locked since " + u.LockedAt.Format(timeFormat) + "; stays locked until unlocked (emailed link or administrator)"
 	}
 	switch u.Invitation(now) {
-	case store.InvitePending:
+	case cqrs.InvitePending:
 		x.Link = "works until " + u.InviteExpires.Format(timeFormat)
-	case store.InviteExpired:
+	case cqrs.InviteExpired:
 		x.Link = "expired on " + u.InviteExpires.Format(timeFormat)
-	case store.InviteRevoked:
+	case cqrs.InviteRevoked:
 		x.Link = "revoked"
 	default:
 		x.Link = "used (registered)"
@@ -780,7 +788,7 @@ func (a *app) trainerReset(c *fiber.Ctx) error {
 		return a.renderTrainer(c, fiber.StatusUnprocessableEntity, views.Errors{{Field: "confirm", Message: "Type RESET to confirm."}}, "")
 	}
 	u, _ := currentUser(c)
-	event := store.AuditEvent{Type: evTrainingReset, Actor: u.UserID, IP: c.IP(), Method: "training", Detail: "training data reset; learners removed"}
+	event := cqrs.AuditEvent{Type: evTrainingReset, Actor: u.UserID, IP: c.IP(), Method: "training", Detail: "training data reset; learners removed"}
 	if err := a.resetTraining(c.Context(), a.keepTrainer(c), event); err != nil {
 		return err
 	}
@@ -802,7 +810,7 @@ func (a *app) trainerClock(c *fiber.Ctx) error {
 		return refuse(fiber.StatusBadRequest, "The clock cannot move by that", "Use the +72 hours or +14 days button.")
 	}
 	u, _ := currentUser(c)
-	event := store.AuditEvent{Type: evTrainingClock, Actor: u.UserID, IP: c.IP(), Method: "training",
+	event := cqrs.AuditEvent{Type: evTrainingClock, Actor: u.UserID, IP: c.IP(), Method: "training",
 		Detail: "training clock moved forward " + humanDuration(by) + "; training time now " + a.cfg.Now().Add(by).Format(timeFormat)}
 	off, err := a.training.MoveClock(by, a.keepTrainer(c), event)
 	if err != nil {
@@ -821,7 +829,7 @@ func (a *app) trainerCohort(c *fiber.Ctx) error {
 		return err
 	}
 	prepared := make([]preparedLearner, 0, cohortSize)
-	batch := make([]store.NewLearner, 0, cohortSize)
+	batch := make([]cqrs.NewLearner, 0, cohortSize)
 	for i := 1; i <= cohortSize; i++ {
 		p, err := a.prepareLearner(c.Context(), fmt.Sprintf("learner%02d", i), org, by, true, "")
 		if err != nil {
@@ -830,14 +838,14 @@ func (a *app) trainerCohort(c *fiber.Ctx) error {
 		prepared = append(prepared, p)
 		batch = append(batch, p.NewLearner)
 	}
-	if _, err := a.training.CreateLearners(batch); errors.Is(err, store.ErrConflict) {
+	created := a.event(c, cqrs.AuditEvent{Type: evTrainingCohort, OrgID: org.ID, Method: "training", Detail: fmt.Sprintf("learner01 to learner%02d created", cohortSize)})
+	if _, err := a.training.CreateLearners(batch, created); errors.Is(err, cqrs.ErrConflict) {
 		return refuse(fiber.StatusConflict, "A cohort already exists",
 			"learner01 to learner30 have been created already. Reset the training data to make a new cohort.")
 	} else if err != nil {
 		return err
 	}
 	a.wakeMailer()
-	a.audit(c, store.AuditEvent{Type: evTrainingCohort, OrgID: org.ID, Method: "training", Detail: fmt.Sprintf("learner01 to learner%02d created", cohortSize)})
 	p, err := a.signedInPage(c, "Cohort sheet")
 	if err != nil {
 		return err
@@ -854,23 +862,25 @@ func (a *app) trainerCohort(c *fiber.Ctx) error {
 func (a *app) trainerSaveSnapshot(c *fiber.Ctx) error {
 	name := trimSpace(c.FormValue("name"))
 	err := a.training.SaveSnapshot(name)
-	if errors.Is(err, store.ErrSnapshotName) {
+	if errors.Is(err, cqrs.ErrSnapshotName) {
 		return a.renderTrainer(c, fiber.StatusUnprocessableEntity, views.Errors{{Field: "name",
 			Message: "Enter a snapshot name of up to 40 letters, digits, spaces, hyphens or underscores."}}, "")
 	} else if err != nil {
 		return err
 	}
-	a.audit(c, store.AuditEvent{Type: evTrainingSnapshot, Method: "training", Detail: "snapshot saved: " + name})
+	if err := a.audit(c, cqrs.AuditEvent{Type: evTrainingSnapshot, Method: "training", Detail: "snapshot saved: " + name}); err != nil {
+		return err
+	}
 	return redirect(c, "/training/trainer?notice=saved")
 }
 
 func (a *app) trainerRestoreSnapshot(c *fiber.Ctx) error {
 	name := c.FormValue("name")
 	u, _ := currentUser(c)
-	event := store.AuditEvent{Type: evTrainingRestore, Actor: u.UserID, IP: c.IP(), Method: "training", Detail: "snapshot restored: " + name}
+	event := cqrs.AuditEvent{Type: evTrainingRestore, Actor: u.UserID, IP: c.IP(), Method: "training", Detail: "snapshot restored: " + name}
 	off, err := a.training.RestoreSnapshot(name, a.keepTrainer(c), event)
 	switch {
-	case errors.Is(err, store.ErrSnapshotName), errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, cqrs.ErrSnapshotName), errors.Is(err, cqrs.ErrNotFound):
 		return refuse(fiber.StatusNotFound, "Snapshot not found", "Choose one of the saved snapshots.")
 	case err != nil:
 		return err

@@ -15,7 +15,7 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 
-	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 // Retry schedule: the first retry after FirstRetry, doubling up to MaxRetry;
@@ -29,6 +29,11 @@ const (
 // batchSize is how many due emails one pass takes from the store.
 const batchSize = 50
 
+// claimLease is how long a claimed email is this sender's: longer than a
+// batch takes. An email whose sender stopped mid-batch (a shutdown, a
+// crash) is sent by the next pass after the lease, by whichever instance.
+const claimLease = 2 * time.Minute
+
 // maxErrorText bounds the error stored with an email: server replies can be
 // long and the outbox page shows it.
 const maxErrorText = 500
@@ -37,7 +42,9 @@ const maxErrorText = 500
 // store, never only in memory, so emails queued before a crash are simply
 // still queued after it.
 type Outbox interface {
-	DueEmails(limit int) ([]store.Email, error)
+	// ClaimDueEmails takes due emails for this sender for lease: senders
+	// of several instances on one database never get the same one.
+	ClaimDueEmails(limit int, lease time.Duration) ([]cqrs.Email, error)
 	MarkEmailSent(id uint64) error
 	MarkEmailAttemptFailed(id uint64, errText string, next time.Time, final bool) error
 	MarkEmailDelivered(id uint64) error
@@ -143,7 +150,7 @@ func (s *Sender) deliverDue(ctx context.Context) (attempted, delivered int, err 
 	if s.cfg.Enabled() && s.cfgErr != nil {
 		return 0, 0, s.cfgErr
 	}
-	emails, err := s.outbox.DueEmails(batchSize)
+	emails, err := s.outbox.ClaimDueEmails(batchSize, claimLease)
 	if err != nil {
 		return 0, 0, fmt.Errorf("mailer: due emails: %w", err)
 	}
@@ -174,11 +181,11 @@ func (s *Sender) deliverDue(ctx context.Context) (attempted, delivered int, err 
 // the computer, and the link is only the recipient's and the system
 // administrator's to see. The store is written first: the mailbox page is
 // the record, the console a convenience.
-func (s *Sender) deliverLocal(e store.Email) (bool, error) {
+func (s *Sender) deliverLocal(e cqrs.Email) (bool, error) {
 	if err := s.outbox.MarkEmailDelivered(e.ID); err != nil {
 		return false, fmt.Errorf("mailer: mark email %d delivered: %w", e.ID, err)
 	}
-	s.logger.Info("mailer: email in local mailbox", "id", e.ID, "to_domain", domainOf(e.To), "status", store.EmailLocal)
+	s.logger.Info("mailer: email in local mailbox", "id", e.ID, "to_domain", domainOf(e.To), "status", cqrs.EmailLocal)
 	var b strings.Builder
 	to := clean(e.To)
 	if name := clean(e.ToName); name != "" {
@@ -197,10 +204,11 @@ func (s *Sender) deliverLocal(e store.Email) (bool, error) {
 }
 
 // sendSMTP makes one attempt and records its outcome.
-func (s *Sender) sendSMTP(ctx context.Context, e store.Email) (bool, error) {
+func (s *Sender) sendSMTP(ctx context.Context, e cqrs.Email) (bool, error) {
 	err := s.attempt(ctx, e)
 	// Shutting down mid-send is not the email's fault: leave it queued for
-	// the next start rather than spend one of its attempts.
+	// the next pass after its claim's lease rather than spend one of its
+	// attempts.
 	if err != nil && ctx.Err() != nil {
 		return false, ctx.Err()
 	}
@@ -208,7 +216,7 @@ func (s *Sender) sendSMTP(ctx context.Context, e store.Email) (bool, error) {
 		if err := s.outbox.MarkEmailSent(e.ID); err != nil {
 			return false, fmt.Errorf("mailer: mark email %d sent: %w", e.ID, err)
 		}
-		s.logger.Info("mailer: email sent", "id", e.ID, "to_domain", domainOf(e.To), "status", store.EmailSent)
+		s.logger.Info("mailer: email sent", "id", e.ID, "to_domain", domainOf(e.To), "status", cqrs.EmailSent)
 		return true, nil
 	}
 
@@ -222,14 +230,14 @@ func (s *Sender) sendSMTP(ctx context.Context, e store.Email) (bool, error) {
 	// Server replies often quote the recipient; the logs keep only its domain.
 	logged := strings.ReplaceAll(text, e.To, "<recipient>")
 	if final {
-		s.logger.Error("mailer: email failed", "id", e.ID, "to_domain", domainOf(e.To), "status", store.EmailFailed, "attempts", attempts, "err", logged)
+		s.logger.Error("mailer: email failed", "id", e.ID, "to_domain", domainOf(e.To), "status", cqrs.EmailFailed, "attempts", attempts, "err", logged)
 	} else {
-		s.logger.Warn("mailer: email attempt failed", "id", e.ID, "to_domain", domainOf(e.To), "status", store.EmailQueued, "attempts", attempts, "next", next, "err", logged)
+		s.logger.Warn("mailer: email attempt failed", "id", e.ID, "to_domain", domainOf(e.To), "status", cqrs.EmailQueued, "attempts", attempts, "next", next, "err", logged)
 	}
 	return false, nil
 }
 
-func (s *Sender) attempt(ctx context.Context, e store.Email) error {
+func (s *Sender) attempt(ctx context.Context, e cqrs.Email) error {
 	msg, err := s.message(e)
 	if err != nil {
 		return &buildError{err}
@@ -258,7 +266,7 @@ func Backoff(attempts int) time.Duration {
 
 // message builds the email. Addresses are checked again here because the
 // store may hold entries written before ValidateAddress existed.
-func (s *Sender) message(e store.Email) (*gomail.Msg, error) {
+func (s *Sender) message(e cqrs.Email) (*gomail.Msg, error) {
 	if err := ValidateAddress(e.ToName, e.To); err != nil {
 		return nil, err
 	}

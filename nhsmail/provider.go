@@ -28,7 +28,7 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/op"
 
-	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 // Lifetimes of what the provider hands out.
@@ -92,18 +92,18 @@ type Config struct {
 // Directory is the store's NHSmail directory and the provider's state, as
 // the provider uses them.
 type Directory interface {
-	NHSmailAccountByEmail(email string) (store.NHSmailAccount, error)
-	NHSmailAccount(id uint64) (store.NHSmailAccount, error)
+	NHSmailAccountByEmail(email string) (cqrs.NHSmailAccount, error)
+	NHSmailAccount(id uint64) (cqrs.NHSmailAccount, error)
 	NHSmailSigningKeys() (current *rsa.PrivateKey, retired []*rsa.PrivateKey, err error)
 	RotateNHSmailSigningKey() error
 	NHSmailTenantID() (string, error)
 	CreateNHSmailSession(hash []byte, accountID uint64, expires time.Time) error
 	NHSmailSessionStarted(hash []byte) (accountID uint64, started time.Time, err error)
 	DeleteNHSmailSession(hash []byte) error
-	UpdateNHSmailState(fn func(store.NHSmailStateTx) error) error
-	ViewNHSmailState(fn func(store.NHSmailStateTx) error) error
+	UpdateNHSmailState(fn func(cqrs.NHSmailStateTx) error) error
+	ViewNHSmailState(fn func(cqrs.NHSmailStateTx) error) error
 	NHSmailProviderKey(name string) ([]byte, error)
-	NHSmailApplication(clientID string) (store.NHSmailApplication, error)
+	NHSmailApplication(clientID string) (cqrs.NHSmailApplication, error)
 }
 
 // Hasher checks NHSmail passwords; *secret.Hasher satisfies it.
@@ -237,7 +237,7 @@ func (p *Provider) client(id string) (*client, bool) {
 	}
 	app, err := p.dir.NHSmailApplication(id)
 	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
+		if !errors.Is(err, cqrs.ErrNotFound) {
 			p.log.Error("nhsmail: application", "error", err)
 		}
 		return nil, false

@@ -9,7 +9,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
-	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 // client is a relying party registered with the simulator: CQRS itself,
@@ -79,7 +79,7 @@ func (c *client) ClockSkew() time.Duration             { return 0 }
 // fillUserinfo sets the Entra ID-shaped claims of an account: always the
 // tenant and object IDs, and the email and profile claims when those scopes
 // were granted.
-func (p *Provider) fillUserinfo(info *oidc.UserInfo, acct store.NHSmailAccount, scopes []string) {
+func (p *Provider) fillUserinfo(info *oidc.UserInfo, acct cqrs.NHSmailAccount, scopes []string) {
 	info.Subject = acct.ObjectID
 	info.AppendClaims("tid", p.tenantID)
 	info.AppendClaims("oid", acct.ObjectID)

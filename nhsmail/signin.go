@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/secret"
-	"github.com/cqrs-local/cqrs-signin/store"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
 
@@ -194,7 +194,7 @@ func (p *Provider) signIn(w http.ResponseWriter, r *http.Request) {
 	password := r.PostForm.Get("password")
 
 	acct, err := p.dir.NHSmailAccountByEmail(model.Email)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err != nil && !errors.Is(err, cqrs.ErrNotFound) {
 		p.serverError(w, r, "account by email", err)
 		return
 	}
@@ -263,7 +263,7 @@ func (p *Provider) consent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	acct, err := p.dir.NHSmailAccount(pending.AccountID)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err != nil && !errors.Is(err, cqrs.ErrNotFound) {
 		p.serverError(w, r, "account", err)
 		return
 	}
@@ -297,7 +297,7 @@ func (p *Provider) help(w http.ResponseWriter, r *http.Request) {
 // browser back to the client with the code and state. started is when the
 // password was checked (the provider's clock); the ID token's auth_time is
 // that moment on the wall clock, which iat and exp are stamped from.
-func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, ar *authorizeRequest, acct store.NHSmailAccount, started time.Time) {
+func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, ar *authorizeRequest, acct cqrs.NHSmailAccount, started time.Time) {
 	authTime := time.Now().Add(-p.cfg.Now().Sub(started)).UTC().Truncate(time.Second)
 	code, err := storage{p: p}.issue(&authRequest{
 		ClientID: ar.client.id, RedirectURI: ar.redirectURI, State: ar.state, Nonce: ar.nonce,
@@ -360,9 +360,9 @@ func (p *Provider) signInModel(w http.ResponseWriter, r *http.Request, query str
 // askConsent shows the consent page for an account that has signed in.
 // The page's ticket is kept in the store, so it can be answered after a
 // restart.
-func (p *Provider) askConsent(w http.ResponseWriter, r *http.Request, ar *authorizeRequest, query string, acct store.NHSmailAccount, started time.Time) {
+func (p *Provider) askConsent(w http.ResponseWriter, r *http.Request, ar *authorizeRequest, query string, acct cqrs.NHSmailAccount, started time.Time) {
 	ticket := secret.NewToken()
-	err := p.dir.UpdateNHSmailState(func(tx store.NHSmailStateTx) error {
+	err := p.dir.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
 		return tx.Put(stateConsent, secret.HashToken(ticket), pendingConsent{AccountID: acct.ID, Query: query, AuthTime: started},
 			tx.Now().Add(consentLifespan))
 	})
@@ -387,10 +387,10 @@ func (p *Provider) takeConsent(ticket string) (pendingConsent, bool, error) {
 		return pc, false, nil
 	}
 	found := false
-	err := p.dir.UpdateNHSmailState(func(tx store.NHSmailStateTx) error {
+	err := p.dir.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
 		key := secret.HashToken(ticket)
 		err := tx.Get(stateConsent, key, &pc)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, cqrs.ErrNotFound) {
 			return nil
 		}
 		if err != nil {
@@ -407,30 +407,30 @@ func (p *Provider) takeConsent(ticket string) (pendingConsent, bool, error) {
 // signedInAccount returns the account of the browser's simulator session,
 // if it has a live one whose account may still sign in, and when the
 // session began.
-func (p *Provider) signedInAccount(w http.ResponseWriter, r *http.Request) (store.NHSmailAccount, time.Time, bool, error) {
+func (p *Provider) signedInAccount(w http.ResponseWriter, r *http.Request) (cqrs.NHSmailAccount, time.Time, bool, error) {
 	c, err := r.Cookie(p.cfg.SessionCookie)
 	if err != nil || c.Value == "" {
-		return store.NHSmailAccount{}, time.Time{}, false, nil
+		return cqrs.NHSmailAccount{}, time.Time{}, false, nil
 	}
 	hash := secret.HashToken(c.Value)
 	id, started, err := p.dir.NHSmailSessionStarted(hash)
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExpired) {
+	if errors.Is(err, cqrs.ErrNotFound) || errors.Is(err, cqrs.ErrExpired) {
 		p.clearSessionCookie(w)
-		return store.NHSmailAccount{}, time.Time{}, false, nil
+		return cqrs.NHSmailAccount{}, time.Time{}, false, nil
 	}
 	if err != nil {
-		return store.NHSmailAccount{}, time.Time{}, false, err
+		return cqrs.NHSmailAccount{}, time.Time{}, false, err
 	}
 	acct, err := p.dir.NHSmailAccount(id)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return store.NHSmailAccount{}, time.Time{}, false, err
+	if err != nil && !errors.Is(err, cqrs.ErrNotFound) {
+		return cqrs.NHSmailAccount{}, time.Time{}, false, err
 	}
 	if err != nil || acct.Disabled || acct.Locked {
 		if err := p.dir.DeleteNHSmailSession(hash); err != nil {
-			return store.NHSmailAccount{}, time.Time{}, false, err
+			return cqrs.NHSmailAccount{}, time.Time{}, false, err
 		}
 		p.clearSessionCookie(w)
-		return store.NHSmailAccount{}, time.Time{}, false, nil
+		return cqrs.NHSmailAccount{}, time.Time{}, false, nil
 	}
 	return acct, started, true, nil
 }

@@ -11,8 +11,8 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/secret"
-	"github.com/cqrs-local/cqrs-signin/store"
 )
 
 // The kinds of state the provider keeps in the store.
@@ -108,7 +108,7 @@ func (s storage) issue(req *authRequest) (string, error) {
 	now := s.p.cfg.Now()
 	req.ID = secret.NewToken()
 	req.Created = now
-	err := s.p.dir.UpdateNHSmailState(func(tx store.NHSmailStateTx) error {
+	err := s.p.dir.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
 		if err := tx.Put(stateAuthRequest, []byte(req.ID), req, now.Add(replayWindow)); err != nil {
 			return err
 		}
@@ -129,10 +129,10 @@ func (storage) CreateAuthRequest(context.Context, *oidc.AuthRequest, string) (op
 // AuthRequestByID returns a stored request.
 func (s storage) AuthRequestByID(_ context.Context, id string) (op.AuthRequest, error) {
 	var req authRequest
-	err := s.p.dir.ViewNHSmailState(func(tx store.NHSmailStateTx) error {
+	err := s.p.dir.ViewNHSmailState(func(tx cqrs.NHSmailStateTx) error {
 		return tx.Get(stateAuthRequest, []byte(id), &req)
 	})
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, cqrs.ErrNotFound) {
 		return nil, notFoundError{"auth request"}
 	}
 	if err != nil {
@@ -149,7 +149,7 @@ func (s storage) AuthRequestByID(_ context.Context, id string) (op.AuthRequest, 
 func (s storage) AuthRequestByCode(_ context.Context, code string) (op.AuthRequest, error) {
 	var req authRequest
 	replayed := false
-	err := s.p.dir.UpdateNHSmailState(func(tx store.NHSmailStateTx) error {
+	err := s.p.dir.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
 		var id string
 		if err := tx.Get(stateCode, secret.HashToken(code), &id); err != nil {
 			return err
@@ -163,11 +163,11 @@ func (s storage) AuthRequestByCode(_ context.Context, code string) (op.AuthReque
 			return revoke(tx, &req)
 		}
 		if !tx.Now().Before(req.Created.Add(CodeLifespan)) {
-			return fmt.Errorf("nhsmail: the authorization code has expired: %w", store.ErrExpired)
+			return fmt.Errorf("nhsmail: the authorization code has expired: %w", cqrs.ErrExpired)
 		}
 		return nil
 	})
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, cqrs.ErrNotFound) {
 		return nil, notFoundError{"code"}
 	}
 	if err != nil {
@@ -182,7 +182,7 @@ func (s storage) AuthRequestByCode(_ context.Context, code string) (op.AuthReque
 
 // revoke deletes the tokens a spent code's request was given and marks it
 // revoked, inside tx.
-func revoke(tx store.NHSmailStateTx, req *authRequest) error {
+func revoke(tx cqrs.NHSmailStateTx, req *authRequest) error {
 	for _, tokenID := range req.TokenIDs {
 		if err := tx.Delete(stateToken, []byte(tokenID)); err != nil {
 			return err
@@ -210,7 +210,7 @@ func (s storage) CreateAccessToken(_ context.Context, request op.TokenRequest) (
 	}
 	tokenID := secret.NewToken()
 	replayed := false
-	err := s.p.dir.UpdateNHSmailState(func(tx store.NHSmailStateTx) error {
+	err := s.p.dir.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
 		var current authRequest
 		if err := tx.Get(stateAuthRequest, []byte(req.ID), &current); err != nil {
 			return err
@@ -256,7 +256,7 @@ func (storage) TerminateSession(context.Context, string, string) error { return 
 
 // RevokeToken revokes an access token of the client.
 func (s storage) RevokeToken(_ context.Context, tokenID, _ string, clientID string) *oidc.Error {
-	err := s.p.dir.UpdateNHSmailState(func(tx store.NHSmailStateTx) error {
+	err := s.p.dir.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
 		var tok accessToken
 		if err := tx.Get(stateToken, []byte(tokenID), &tok); err != nil {
 			return nil // an unknown token is revoked already (RFC 7009)
@@ -338,7 +338,7 @@ func (s storage) SetUserinfoFromRequest(_ context.Context, info *oidc.UserInfo, 
 // account still enabled.
 func (s storage) SetUserinfoFromToken(_ context.Context, info *oidc.UserInfo, tokenID, subject, _ string) error {
 	var tok accessToken
-	err := s.p.dir.ViewNHSmailState(func(tx store.NHSmailStateTx) error {
+	err := s.p.dir.ViewNHSmailState(func(tx cqrs.NHSmailStateTx) error {
 		return tx.Get(stateToken, []byte(tokenID), &tok)
 	})
 	if err != nil || tok.Subject != subject {

@@ -9,60 +9,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Display states an administrator filters by. Locked is a state of an
-// active account, not a status of its own.
-const (
-	StateInvited  = "invited"
-	StateActive   = "active"
-	StateLocked   = "locked"
-	StateDisabled = "disabled"
-)
-
-// State is the user's state as the administration list shows it.
-func (u User) State() string {
-	switch {
-	case u.Status == StatusDisabled:
-		return StateDisabled
-	case !u.LockedAt.IsZero():
-		return StateLocked
-	case u.Status == StatusInvited:
-		return StateInvited
-	default:
-		return StateActive
-	}
-}
-
-// Invitation states.
-const (
-	InvitePending  = "pending"
-	InviteAccepted = "accepted"
-	InviteExpired  = "expired"
-	InviteRevoked  = "revoked"
-)
-
-// Invitation is the state of the user's registration email's link at now.
-func (u User) Invitation(now time.Time) string {
-	switch {
-	case u.PasswordHash != "":
-		return InviteAccepted
-	case u.InviteRevoked:
-		return InviteRevoked
-	case !now.Before(u.InviteExpires):
-		return InviteExpired
-	default:
-		return InvitePending
-	}
-}
-
-// UserFilter selects users for the administration list.
-type UserFilter struct {
-	OrgID  uint64 // 0: every organisation
-	Query  string // matched, ignoring case, in User ID, name and email
-	State  string // "" or one of the State* values
-	Offset int
-	Limit  int
-}
-
 // ListUsers returns one page of matching users in User ID order, and how
 // many match in all.
 func (s *Store) ListUsers(f UserFilter) ([]User, int, error) {
@@ -97,7 +43,7 @@ func (s *Store) ListUsers(f UserFilter) ([]User, int, error) {
 
 // UpdateUser saves an edited user (names, phone, email, role, organisation),
 // keeping the email index unique.
-func (s *Store) UpdateUser(edited User) (User, error) {
+func (s *Store) UpdateUser(edited User, events ...AuditEvent) (User, error) {
 	var u User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
@@ -121,7 +67,10 @@ func (s *Store) UpdateUser(edited User) (User, error) {
 		}
 		u.FirstName, u.LastName, u.WorkPhone, u.Email = edited.FirstName, edited.LastName, edited.WorkPhone, edited.Email
 		u.Role, u.OrgID = edited.Role, edited.OrgID
-		return putUser(tx, u)
+		if err := putUser(tx, u); err != nil {
+			return err
+		}
+		return recordEvents(tx, events, u, s.now())
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: update user: %w", err)
@@ -132,7 +81,7 @@ func (s *Store) UpdateUser(edited User) (User, error) {
 // SendLink replaces the user's link of that purpose with a new one and
 // queues its email, in one transaction. For registration it also renews
 // the invitation.
-func (s *Store) SendLink(userID uint64, purpose LinkPurpose, linkHash []byte, ttl time.Duration, email Email) (User, error) {
+func (s *Store) SendLink(userID uint64, purpose LinkPurpose, linkHash []byte, ttl time.Duration, email Email, events ...AuditEvent) (User, error) {
 	var u User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		now := s.now()
@@ -154,7 +103,10 @@ func (s *Store) SendLink(userID uint64, purpose LinkPurpose, linkHash []byte, tt
 			return err
 		}
 		email.UserID, email.OrgID = u.ID, u.OrgID
-		return enqueueEmail(tx, &email, now)
+		if err := enqueueEmail(tx, &email, now); err != nil {
+			return err
+		}
+		return recordEvents(tx, events, u, now)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: send link: %w", err)
@@ -163,7 +115,7 @@ func (s *Store) SendLink(userID uint64, purpose LinkPurpose, linkHash []byte, tt
 }
 
 // RevokeInvitation withdraws the user's unused registration links.
-func (s *Store) RevokeInvitation(userID uint64) (User, error) {
+func (s *Store) RevokeInvitation(userID uint64, events ...AuditEvent) (User, error) {
 	var u User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
@@ -180,7 +132,10 @@ func (s *Store) RevokeInvitation(userID uint64) (User, error) {
 			return err
 		}
 		u.InviteRevoked = true
-		return putUser(tx, u)
+		if err := putUser(tx, u); err != nil {
+			return err
+		}
+		return recordEvents(tx, events, u, s.now())
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: revoke invitation: %w", err)
@@ -189,7 +144,7 @@ func (s *Store) RevokeInvitation(userID uint64) (User, error) {
 }
 
 // Unlock clears a lockout and the failure count.
-func (s *Store) Unlock(userID uint64) (User, error) {
+func (s *Store) Unlock(userID uint64, events ...AuditEvent) (User, error) {
 	var u User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
@@ -197,7 +152,10 @@ func (s *Store) Unlock(userID uint64) (User, error) {
 			return err
 		}
 		u.LockedAt, u.FailedSignIns = time.Time{}, 0
-		return putUser(tx, u)
+		if err := putUser(tx, u); err != nil {
+			return err
+		}
+		return recordEvents(tx, events, u, s.now())
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: unlock: %w", err)

@@ -8,21 +8,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// AuditEvent is one entry of the security audit log. It never holds a
-// password or a token. Entries are only ever appended: nothing in the
-// application edits or deletes them.
-type AuditEvent struct {
-	ID      uint64    `json:"id"`
-	Time    time.Time `json:"time"`
-	Type    string    `json:"type"`
-	Actor   string    `json:"actor,omitempty"`   // who did it (User ID), if signed in
-	Subject string    `json:"subject,omitempty"` // whose account it concerns, as typed or stored
-	OrgID   uint64    `json:"org_id,omitempty"`  // the subject's organisation, when known
-	IP      string    `json:"ip,omitempty"`
-	Method  string    `json:"method,omitempty"` // legacy, nhsmail, link, admin …
-	Detail  string    `json:"detail,omitempty"`
-}
-
 // Audit appends an event, stamping its time.
 func (s *Store) Audit(e AuditEvent) error {
 	err := s.db.Update(func(tx *bolt.Tx) error { return appendAudit(tx, &e, s.now()) })
@@ -40,17 +25,6 @@ func appendAudit(tx *bolt.Tx, e *AuditEvent, now time.Time) error {
 	}
 	e.ID, e.Time = seq, now
 	return putJSON(b, itob(seq), e)
-}
-
-// AuditFilter selects audit entries.
-type AuditFilter struct {
-	OrgID   uint64 // 0: every organisation (system administrator)
-	Subject string // User ID, ignoring case; matches actor or subject
-	Type    string
-	From    time.Time // inclusive; zero: no bound
-	To      time.Time // exclusive; zero: no bound
-	Offset  int
-	Limit   int // 0: no limit (CSV)
 }
 
 // AuditEvents lists matching entries newest first, and how many match.
@@ -85,4 +59,21 @@ func (s *Store) AuditEvents(f AuditFilter) ([]AuditEvent, int, error) {
 		return nil, 0, fmt.Errorf("store: audit events: %w", err)
 	}
 	return out, total, nil
+}
+
+// recordEvents appends the security events a change records, inside the
+// change's own transaction: the log holds an entry exactly when the change
+// happened, and a change whose entry cannot be written is not made. Every
+// method that takes events ...AuditEvent records them this way. An event
+// naming no subject is about u.
+func recordEvents(tx *bolt.Tx, events []AuditEvent, u User, now time.Time) error {
+	for _, e := range events {
+		if e.Subject == "" {
+			e.Subject, e.OrgID = u.UserID, u.OrgID
+		}
+		if err := appendAudit(tx, &e, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -3,7 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
-	"strings"
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -147,13 +147,6 @@ func (s *Store) ExpireLearnerLink(accountID uint64, event AuditEvent) (User, err
 	})
 }
 
-// NoCQRSEmail is the address of a learner's NHSmail account with no CQRS
-// account behind it.
-func NoCQRSEmail(l Learner) string {
-	local, domain, _ := strings.Cut(l.NHSmailEmail, "@")
-	return local + ".nocqrs@" + domain
-}
-
 // GiveLearnerNoCQRS gives a learner a second NHSmail account, with the
 // password of their own, whose email no CQRS account has: signing in with
 // it ends on the "no CQRS account" page (step 5 of the user guide).
@@ -175,7 +168,7 @@ func (s *Store) GiveLearnerNoCQRS(accountID uint64, event AuditEvent) (Learner, 
 			out = *l
 			return putJSON(accounts, itob(extra.ID), extra)
 		}
-		extra, err := putNHSmailAccount(tx, NHSmailAccount{Email: NoCQRSEmail(*l), FirstName: own.FirstName,
+		extra, err := putNHSmailAccount(tx, NHSmailAccount{Email: cqrs.NoCQRSEmail(*l), FirstName: own.FirstName,
 			LastName: own.LastName, PasswordHash: own.PasswordHash}, now)
 		if err != nil {
 			return err

@@ -8,36 +8,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// LinkPurpose says what a single-use emailed link is for.
-type LinkPurpose string
-
-// Link purposes.
-const (
-	LinkRegister LinkPurpose = "register" // the registration email's link to Security Information
-	LinkReset    LinkPurpose = "reset"    // unlock account or forgotten password
-)
-
-// Link is a single-use link, stored under the SHA-256 of its token so a
-// copy of the database cannot be replayed as links.
-type Link struct {
-	UserID  uint64      `json:"user_id"`
-	Purpose LinkPurpose `json:"purpose"`
-	Created time.Time   `json:"created"`
-	Expires time.Time   `json:"expires"`
-	Used    time.Time   `json:"used"`
-}
-
-// Usable reports whether the link can still be used at now.
-func (l Link) Usable(now time.Time) error {
-	if !l.Used.IsZero() {
-		return ErrNotFound
-	}
-	if !now.Before(l.Expires) {
-		return ErrExpired
-	}
-	return nil
-}
-
 type setupRecord struct {
 	Hash    []byte    `json:"hash"`
 	Created time.Time `json:"created"`
@@ -87,7 +57,7 @@ func (s *Store) LinkUser(hash []byte, purpose LinkPurpose) (Link, User, error) {
 // queues notify (when not nil), all in one transaction: either the link is
 // spent and the password set, or neither. A reset also ends every session
 // of the user.
-func (s *Store) SetPasswordWithLink(linkHash []byte, purpose LinkPurpose, newHash string, notify *Email) (User, error) {
+func (s *Store) SetPasswordWithLink(linkHash []byte, purpose LinkPurpose, newHash string, notify *Email, events ...AuditEvent) (User, error) {
 	var u User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		links := tx.Bucket(bucketLinks)
@@ -130,7 +100,10 @@ func (s *Store) SetPasswordWithLink(linkHash []byte, purpose LinkPurpose, newHas
 				return err
 			}
 		}
-		return notifyOwner(tx, u, notify, classNow)
+		if err := notifyOwner(tx, u, notify, classNow); err != nil {
+			return err
+		}
+		return recordEvents(tx, events, u, classNow)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: set password with link: %w", err)
@@ -208,7 +181,7 @@ func (s *Store) SetupPending(hash []byte) bool {
 
 // CompleteSetup creates the first organisation, the system administrator and
 // their registration link, and spends the set-up token, in one transaction.
-func (s *Store) CompleteSetup(setupHash []byte, org Organisation, admin User, linkHash []byte, linkTTL time.Duration) (User, error) {
+func (s *Store) CompleteSetup(setupHash []byte, org Organisation, admin User, linkHash []byte, linkTTL time.Duration, events ...AuditEvent) (User, error) {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		var rec setupRecord
@@ -233,7 +206,10 @@ func (s *Store) CompleteSetup(setupHash []byte, org Organisation, admin User, li
 		if err := putLink(tx, linkHash, Link{UserID: admin.ID, Purpose: LinkRegister, Created: now, Expires: now.Add(linkTTL)}); err != nil {
 			return err
 		}
-		return meta.Delete(keySetup)
+		if err := meta.Delete(keySetup); err != nil {
+			return err
+		}
+		return recordEvents(tx, events, admin, now)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: complete set-up: %w", err)

@@ -3,22 +3,9 @@ package store
 import (
 	"bytes"
 	"fmt"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
-
-// Message is one entry in a user's message centre. Messages are keyed by
-// recipient then sequence, so one user's messages are a contiguous range.
-type Message struct {
-	ID      uint64    `json:"id"`
-	UserID  uint64    `json:"user_id"`
-	From    string    `json:"from"`
-	Subject string    `json:"subject"`
-	Body    string    `json:"body"`
-	Sent    time.Time `json:"sent"`
-	Read    bool      `json:"read"`
-}
 
 func messageKey(userID, id uint64) []byte { return append(itob(userID), itob(id)...) }
 

@@ -21,32 +21,6 @@ import (
 // CQRS users: an NHSmail account is not a CQRS account, and the two are only
 // matched (by email, then by subject) when someone signs in to CQRS.
 
-// NHSmailAccount is an account in the simulated NHSmail directory.
-type NHSmailAccount struct {
-	ID           uint64 `json:"id"`
-	Email        string `json:"email"` // unique ignoring case
-	FirstName    string `json:"first_name"`
-	LastName     string `json:"last_name"`
-	PasswordHash string `json:"password_hash,omitempty"`
-	// Disabled accounts cannot sign in and are answered like a wrong password.
-	Disabled bool `json:"disabled"`
-	// Locked accounts are told to use "Unlock Account or Forgotten Password".
-	Locked bool `json:"locked"`
-	// ConsentRequired makes the provider ask before it signs the user in to
-	// CQRS, as a tenant that has not pre-approved the app would.
-	ConsentRequired bool `json:"consent_required"`
-	// TenantID and ObjectID are Entra ID's tid and oid: the directory and
-	// the account's stable subject, which never changes with the email.
-	TenantID string    `json:"tenant_id"`
-	ObjectID string    `json:"object_id"`
-	Created  time.Time `json:"created"`
-}
-
-// FullName is the account's display name.
-func (a NHSmailAccount) FullName() string {
-	return strings.TrimSpace(a.FirstName + " " + a.LastName)
-}
-
 // nhsmailSession is a browser signed in to the simulator, stored under the
 // SHA-256 of its cookie value.
 type nhsmailSession struct {

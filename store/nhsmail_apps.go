@@ -7,26 +7,9 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
-
-// NHSmailApplication is a relying party the system administrator has
-// registered with the NHSmail simulator, besides CQRS itself: a developer's
-// own app that signs in against a local NHSmail.
-type NHSmailApplication struct {
-	ClientID string `json:"client_id"` // a GUID, as Entra ID's application IDs
-	Name     string `json:"name"`
-	// SecretHash is the SHA-256 of a confidential client's secret, which is
-	// shown once and never stored; empty for a public client (PKCE only).
-	SecretHash   []byte    `json:"secret_hash,omitempty"`
-	RedirectURIs []string  `json:"redirect_uris"`
-	Created      time.Time `json:"created"`
-}
-
-// Public reports whether the application has no secret.
-func (a NHSmailApplication) Public() bool { return len(a.SecretHash) == 0 }
 
 // bucketNHSmailApps is nested in the simulator's meta bucket, which a
 // training reset keeps: registrations are set-up, not class data.

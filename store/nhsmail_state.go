@@ -29,16 +29,14 @@ type nhsmailStateRecord struct {
 	Value   json.RawMessage `json:"value"`
 }
 
-// NHSmailStateTx reads and writes the provider's state inside one bbolt
-// transaction, so that, for example, spending a code and revoking what an
-// earlier use of it issued happen together.
-type NHSmailStateTx struct {
+// nhsmailStateTx is cqrs.NHSmailStateTx inside one bbolt transaction.
+type nhsmailStateTx struct {
 	tx       *bolt.Tx
 	now      time.Time
 	writable bool
 }
 
-func (t NHSmailStateTx) bucket(kind string, create bool) (*bolt.Bucket, error) {
+func (t nhsmailStateTx) bucket(kind string, create bool) (*bolt.Bucket, error) {
 	root := t.tx.Bucket(bucketNHSmailState)
 	if root == nil {
 		if !create {
@@ -58,7 +56,7 @@ func (t NHSmailStateTx) bucket(kind string, create bool) (*bolt.Bucket, error) {
 
 // Get decodes the value of kind/key into v. A missing or expired value is
 // ErrNotFound: expired ones are as good as gone (a sweep deletes them).
-func (t NHSmailStateTx) Get(kind string, key []byte, v any) error {
+func (t nhsmailStateTx) Get(kind string, key []byte, v any) error {
 	b, err := t.bucket(kind, false)
 	if err != nil {
 		return err
@@ -81,7 +79,7 @@ func (t NHSmailStateTx) Get(kind string, key []byte, v any) error {
 }
 
 // Put stores v under kind/key until expires.
-func (t NHSmailStateTx) Put(kind string, key []byte, v any, expires time.Time) error {
+func (t nhsmailStateTx) Put(kind string, key []byte, v any, expires time.Time) error {
 	if !t.writable {
 		return errors.New("store: NHSmail state written in a read-only transaction")
 	}
@@ -97,7 +95,7 @@ func (t NHSmailStateTx) Put(kind string, key []byte, v any, expires time.Time) e
 }
 
 // Delete removes kind/key; a missing one is not an error.
-func (t NHSmailStateTx) Delete(kind string, key []byte) error {
+func (t nhsmailStateTx) Delete(kind string, key []byte) error {
 	b, err := t.bucket(kind, false)
 	if err != nil || b == nil {
 		return err
@@ -106,12 +104,12 @@ func (t NHSmailStateTx) Delete(kind string, key []byte) error {
 }
 
 // Now is the store's clock, read once for the transaction.
-func (t NHSmailStateTx) Now() time.Time { return t.now }
+func (t nhsmailStateTx) Now() time.Time { return t.now }
 
 // UpdateNHSmailState runs fn in one write transaction.
 func (s *Store) UpdateNHSmailState(fn func(NHSmailStateTx) error) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		return fn(NHSmailStateTx{tx: tx, now: s.now(), writable: true})
+		return fn(nhsmailStateTx{tx: tx, now: s.now(), writable: true})
 	})
 	if err != nil {
 		return fmt.Errorf("store: NHSmail state: %w", err)
@@ -122,7 +120,7 @@ func (s *Store) UpdateNHSmailState(fn func(NHSmailStateTx) error) error {
 // ViewNHSmailState runs fn in one read transaction.
 func (s *Store) ViewNHSmailState(fn func(NHSmailStateTx) error) error {
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return fn(NHSmailStateTx{tx: tx, now: s.now()})
+		return fn(nhsmailStateTx{tx: tx, now: s.now()})
 	})
 	if err != nil {
 		return fmt.Errorf("store: NHSmail state: %w", err)

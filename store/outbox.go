@@ -8,42 +8,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// EmailStatus is where an outbox entry is in its delivery.
-type EmailStatus string
-
-// Email statuses.
-const (
-	EmailQueued EmailStatus = "queued" // waiting for its first or next attempt
-	EmailSent   EmailStatus = "sent"   // accepted by the SMTP server
-	EmailFailed EmailStatus = "failed" // gave up after the last attempt
-	// EmailLocal is delivered to the built-in local mailbox (no SMTP set up).
-	EmailLocal EmailStatus = "mailbox"
-)
-
-// Email is one outbox entry. It is written in the same transaction as the
-// change that causes it, so an acknowledged change never loses its email.
-type Email struct {
-	ID          uint64      `json:"id"`
-	Kind        string      `json:"kind"` // registration, reset, password-changed …
-	UserID      uint64      `json:"user_id"`
-	OrgID       uint64      `json:"org_id"`
-	ToName      string      `json:"to_name"`
-	To          string      `json:"to"`
-	Subject     string      `json:"subject"`
-	Text        string      `json:"text"`
-	HTML        string      `json:"html"`
-	Created     time.Time   `json:"created"`
-	Status      EmailStatus `json:"status"`
-	Attempts    int         `json:"attempts"`
-	NextAttempt time.Time   `json:"next_attempt"`
-	LastError   string      `json:"last_error,omitempty"`
-	SentAt      time.Time   `json:"sent_at"`
-	// Secret is the link token inside the body. Once SMTP has delivered the
-	// email it is cut out of the stored copy, so the outbox does not keep
-	// working links.
-	Secret string `json:"secret,omitempty"`
-}
-
 func enqueueEmail(tx *bolt.Tx, e *Email, now time.Time) error {
 	b := tx.Bucket(bucketOutbox)
 	seq, err := b.NextSequence()
@@ -89,6 +53,41 @@ func (s *Store) DueEmails(limit int) ([]Email, error) {
 		})
 	})
 	return out, err
+}
+
+// ClaimDueEmails takes up to limit queued emails whose time has come and
+// moves each one's next attempt lease ahead, in one transaction: two
+// senders claiming at once never get the same email, and an email whose
+// sender stopped before marking it is tried again once the lease has passed.
+func (s *Store) ClaimDueEmails(limit int, lease time.Duration) ([]Email, error) {
+	var out []Email
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		now := s.now()
+		out = out[:0]
+		b := tx.Bucket(bucketOutbox)
+		c := b.Cursor()
+		for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
+			var e Email
+			if err := getJSON(b, k, &e); err != nil {
+				return err
+			}
+			if e.Status == EmailQueued && !e.NextAttempt.After(now) {
+				out = append(out, e)
+			}
+		}
+		// Written after the walk: bbolt's cursors do not survive writes.
+		for _, e := range out {
+			e.NextAttempt = now.Add(lease)
+			if err := putJSON(b, itob(e.ID), e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: claim due emails: %w", err)
+	}
+	return out, nil
 }
 
 // MarkEmailSent records delivery and removes the link token from the
@@ -142,13 +141,6 @@ func (s *Store) updateEmail(id uint64, change func(*Email)) error {
 		return fmt.Errorf("store: email %d: %w", id, err)
 	}
 	return nil
-}
-
-// EmailFilter selects outbox entries for the mailbox and outbox pages.
-type EmailFilter struct {
-	OrgID  uint64 // 0: every organisation
-	UserID uint64 // 0: every user
-	Limit  int
 }
 
 // Emails lists outbox entries newest first.

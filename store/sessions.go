@@ -8,14 +8,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Session is a signed-in browser, stored under the SHA-256 of its cookie
-// value so the database never holds a usable session ID.
-type Session struct {
-	UserID   uint64    `json:"user_id"`
-	Created  time.Time `json:"created"`
-	LastSeen time.Time `json:"last_seen"`
-}
-
 // sessionTouchEvery limits idle-timer writes: a page view within this time
 // of the last recorded one does not write, so reading pages stays cheap.
 const sessionTouchEvery = time.Minute
@@ -75,9 +67,12 @@ func (s *Store) Session(hash []byte, idle, absolute time.Duration) (Session, Use
 }
 
 // DeleteSession ends a session (sign out).
-func (s *Store) DeleteSession(hash []byte) error {
+func (s *Store) DeleteSession(hash []byte, events ...AuditEvent) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketSessions).Delete(hash)
+		if err := tx.Bucket(bucketSessions).Delete(hash); err != nil {
+			return err
+		}
+		return recordEvents(tx, events, User{}, s.now())
 	})
 }
 

@@ -7,46 +7,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Audit event types the store writes itself, in the transaction of the
-// change they record.
-const (
-	AuditSignIn       = "sign-in"
-	AuditSignInFailed = "sign-in-failed"
-	AuditSignInLocked = "sign-in-while-locked"
-	AuditLockout      = "lockout"
-)
-
-// SignInAttempt is one legacy sign-in whose password has been checked,
-// waiting for the decision.
-type SignInAttempt struct {
-	UserID string // as typed
-	// CheckedHash is the stored hash the password was checked against and
-	// PasswordOK the result. A hash changed meanwhile (a reset) makes the
-	// check stale, and the attempt fails.
-	CheckedHash string
-	PasswordOK  bool
-	// LockAfter consecutive failures lock the account (0: never).
-	LockAfter int
-	// SessionHash is the new session's token hash; ReplacedSession the
-	// browser's old session, ended when this one starts.
-	SessionHash, ReplacedSession []byte
-	// IP and Method are recorded on the audit entries.
-	IP, Method string
-	// LockNotice composes the email that tells the owner their account is
-	// locked, carrying an unlock link that expires at expires; its token's
-	// hash is returned beside it. It is called inside the transaction, and
-	// only by the failure that locks the account.
-	LockNotice func(u User, expires time.Time) (email Email, linkHash []byte)
-	LinkTTL    time.Duration
-}
-
-// SignInResult is what was decided.
-type SignInResult struct {
-	User      User // the account as decided; zero when the User ID is unknown
-	SignedIn  bool // the session was created
-	LockedNow bool // this failure locked the account and queued its owner's email
-}
-
 // LegacySignIn takes the decision for a checked attempt in one
 // transaction: it re-reads the account, its failure count and its lock,
 // and then either creates the session or records the failure (locking the
@@ -124,21 +84,21 @@ func (s *Store) LegacySignIn(a SignInAttempt) (SignInResult, error) {
 	return res, nil
 }
 
-// WelcomeSubject is the first-sign-in message's subject.
-const WelcomeSubject = "Welcome to CQRS"
-
 // SignedIn records a successful sign-in for the user: the failure count is
 // reset, the new session stored, and on the very first sign-in a welcome
 // message is left in the message centre, all in one transaction.
-func (s *Store) SignedIn(userID uint64, sessionHash, replacedSession []byte) (User, error) {
+func (s *Store) SignedIn(userID uint64, sessionHash, replacedSession []byte, events ...AuditEvent) (User, error) {
 	var u User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
 		if u, err = getUser(tx, userID); err != nil {
 			return err
 		}
-		u, err = signIn(tx, u, sessionHash, replacedSession, s.now())
-		return err
+		now := s.now()
+		if u, err = signIn(tx, u, sessionHash, replacedSession, now); err != nil {
+			return err
+		}
+		return recordEvents(tx, events, u, now)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: signed in: %w", err)
@@ -177,7 +137,7 @@ func signIn(tx *bolt.Tx, u User, sessionHash, replacedSession []byte, now time.T
 // ChangePassword stores a new hash for the user (moving the current one into
 // the history), ends their other sessions, keeping keepSession, and queues
 // notify (when not nil) to the owner, in one transaction.
-func (s *Store) ChangePassword(userID uint64, newHash string, keepSession []byte, notify *Email) (User, error) {
+func (s *Store) ChangePassword(userID uint64, newHash string, keepSession []byte, notify *Email, events ...AuditEvent) (User, error) {
 	var u User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
@@ -194,7 +154,10 @@ func (s *Store) ChangePassword(userID uint64, newHash string, keepSession []byte
 		if err := deleteUserSessions(tx, u.ID, keepSession); err != nil {
 			return err
 		}
-		return notifyOwner(tx, u, notify, now)
+		if err := notifyOwner(tx, u, notify, now); err != nil {
+			return err
+		}
+		return recordEvents(tx, events, u, now)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: change password: %w", err)

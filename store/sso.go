@@ -3,23 +3,9 @@ package store
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
-
-// SSOPending is a single sign-on request in flight: what the callback must
-// find to accept the provider's answer. Stored under the SHA-256 of its
-// state, used once.
-type SSOPending struct {
-	Nonce    string    `json:"nonce"`
-	Verifier string    `json:"verifier"` // PKCE code verifier
-	Next     string    `json:"next"`
-	Expires  time.Time `json:"expires"`
-	// Used marks a request whose answer has come back: kept until it
-	// expires so a reload can be told it was already used.
-	Used bool `json:"used,omitempty"`
-}
 
 // PutSSOPending records a sign-on request and drops ones that have expired.
 func (s *Store) PutSSOPending(stateHash []byte, p SSOPending) error {
@@ -85,7 +71,7 @@ func (s *Store) UserBySSOSubject(subject string) (User, error) {
 // another subject, is ErrConflict. A new link queues notify (when not nil)
 // to the owner in the same transaction, so an identity linked by someone
 // else does not go unnoticed.
-func (s *Store) LinkSSOSubject(userID uint64, subject string, notify *Email) (User, error) {
+func (s *Store) LinkSSOSubject(userID uint64, subject string, notify *Email, events ...AuditEvent) (User, error) {
 	var u User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
@@ -109,7 +95,10 @@ func (s *Store) LinkSSOSubject(userID uint64, subject string, notify *Email) (Us
 		if err := putUser(tx, u); err != nil {
 			return err
 		}
-		return notifyOwner(tx, u, notify, s.now())
+		if err := notifyOwner(tx, u, notify, s.now()); err != nil {
+			return err
+		}
+		return recordEvents(tx, events, u, s.now())
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: link sso: %w", err)
@@ -119,7 +108,7 @@ func (s *Store) LinkSSOSubject(userID uint64, subject string, notify *Email) (Us
 
 // UnlinkSSOSubject removes the account's provider link; the next NHSmail
 // sign-in matches by email again.
-func (s *Store) UnlinkSSOSubject(userID uint64) (User, error) {
+func (s *Store) UnlinkSSOSubject(userID uint64, events ...AuditEvent) (User, error) {
 	var u User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
@@ -132,7 +121,10 @@ func (s *Store) UnlinkSSOSubject(userID uint64) (User, error) {
 			}
 		}
 		u.SSOSubject = ""
-		return putUser(tx, u)
+		if err := putUser(tx, u); err != nil {
+			return err
+		}
+		return recordEvents(tx, events, u, s.now())
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: unlink sso: %w", err)

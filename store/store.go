@@ -15,18 +15,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Sentinel errors callers test with errors.Is.
-var (
-	// ErrNotFound means the record does not exist (or a link was already used).
-	ErrNotFound = errors.New("store: not found")
-	// ErrConflict means a unique value (User ID, email, ODS code) is taken,
-	// or the change no longer applies (set-up already done).
-	ErrConflict = errors.New("store: conflict")
-	// ErrExpired means a link or token exists but its time has passed.
-	ErrExpired = errors.New("store: expired")
-	// ErrLocked means another process holds the database file.
-	ErrLocked = errors.New("store: database file is locked by another process")
-)
+// ErrLocked means another process holds the database file.
+var ErrLocked = errors.New("store: database file is locked by another process")
 
 // Bucket names. Unique indexes live in sibling buckets written in the same
 // transaction as the record they point to.

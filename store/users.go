@@ -9,77 +9,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Role is what a user may do.
-type Role string
-
-// Roles, from most to least powerful.
-const (
-	RoleSystemAdmin Role = "system-admin" // the first-run account; manages everything
-	RoleUserAdmin   Role = "user-admin"   // manages the users of their own organisation
-	RoleUser        Role = "user"
-)
-
-// Status is where an account is in its life.
-type Status string
-
-// Account statuses.
-const (
-	StatusInvited  Status = "invited" // set up, password not chosen yet
-	StatusActive   Status = "active"
-	StatusDisabled Status = "disabled"
-)
-
-// Organisation is a practice or body whose users CQRS serves.
-type Organisation struct {
-	ID      uint64 `json:"id"`
-	Name    string `json:"name"`
-	ODSCode string `json:"ods_code"`
-}
-
-// User is a CQRS account. It holds no slices, maps or pointers: decoded
-// copies are shared through the store's cache, so they must be plain values.
-type User struct {
-	ID        uint64 `json:"id"`
-	UserID    string `json:"user_id"` // as the administrator typed it; unique ignoring case
-	FirstName string `json:"first_name"`
-	LastName  string `json:"last_name"`
-	Email     string `json:"email"` // unique ignoring case
-	WorkPhone string `json:"work_phone"`
-	OrgID     uint64 `json:"org_id"`
-	Role      Role   `json:"role"`
-	Status    Status `json:"status"`
-
-	PasswordHash string `json:"password_hash,omitempty"`
-	// The previous hashes are kept apart (PasswordHistory), so the record
-	// every signed-in page reads stays small.
-	PasswordChanged time.Time `json:"password_changed"`
-	FailedSignIns   int       `json:"failed_sign_ins"`
-	LockedAt        time.Time `json:"locked_at"`
-	LastSignIn      time.Time `json:"last_sign_in"`
-	// InviteExpires is when the newest registration link stops working;
-	// InviteRevoked is set when an administrator withdrew it.
-	InviteExpires time.Time `json:"invite_expires"`
-	InviteRevoked bool      `json:"invite_revoked"`
-	// SSOSubject is the single sign-on provider's stable subject linked to
-	// this account ("issuer|sub" or "issuer|tid:oid"), after its first use.
-	SSOSubject string    `json:"sso_subject,omitempty"`
-	Created    time.Time `json:"created"`
-	// ClockOffset is a training learner's own clock, ahead of the class's:
-	// the trainer moves one learner on (+72 hours) without moving the room.
-	ClockOffset time.Duration `json:"clock_offset,omitempty"`
-}
-
-// Clock is the user's own time when the shared clock reads now. The
-// 72-hour rule, link expiry and the lockout read it, and the times they
-// compare (password changed, link expiry, locked at) are written in it.
-func (u User) Clock(now time.Time) time.Time { return now.Add(u.ClockOffset) }
-
-// HistoryDepth is how many previous hashes are kept beside the current one.
-const HistoryDepth = 8
-
-// FullName is the user's first and last name.
-func (u User) FullName() string { return strings.TrimSpace(u.FirstName + " " + u.LastName) }
-
 func foldKey(s string) []byte { return []byte(strings.ToLower(s)) }
 
 // putNewUser writes a new user and its unique indexes inside tx.
@@ -236,7 +165,7 @@ func (s *Store) CreateOrganisation(o Organisation) (Organisation, error) {
 // CreateUser adds an invited user, their registration link and (when
 // email is not nil) the registration email in one transaction: the account
 // never exists without its way in, and the email is never lost.
-func (s *Store) CreateUser(u User, linkHash []byte, linkTTL time.Duration, email *Email) (User, error) {
+func (s *Store) CreateUser(u User, linkHash []byte, linkTTL time.Duration, email *Email, events ...AuditEvent) (User, error) {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		now := s.now()
 		u.Status = StatusInvited
@@ -251,11 +180,13 @@ func (s *Store) CreateUser(u User, linkHash []byte, linkTTL time.Duration, email
 		if err := putUser(tx, u); err != nil {
 			return err
 		}
-		if email == nil {
-			return nil
+		if email != nil {
+			email.UserID, email.OrgID = u.ID, u.OrgID
+			if err := enqueueEmail(tx, email, now); err != nil {
+				return err
+			}
 		}
-		email.UserID, email.OrgID = u.ID, u.OrgID
-		return enqueueEmail(tx, email, now)
+		return recordEvents(tx, events, u, now)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: create user: %w", err)
@@ -264,7 +195,7 @@ func (s *Store) CreateUser(u User, linkHash []byte, linkTTL time.Duration, email
 }
 
 // SetStatus enables or disables an account; disabling ends its sessions.
-func (s *Store) SetStatus(id uint64, status Status) (User, error) {
+func (s *Store) SetStatus(id uint64, status Status, events ...AuditEvent) (User, error) {
 	var u User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
@@ -279,9 +210,11 @@ func (s *Store) SetStatus(id uint64, status Status) (User, error) {
 			return err
 		}
 		if status == StatusDisabled {
-			return deleteUserSessions(tx, u.ID, nil)
+			if err := deleteUserSessions(tx, u.ID, nil); err != nil {
+				return err
+			}
 		}
-		return nil
+		return recordEvents(tx, events, u, s.now())
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("store: set status: %w", err)

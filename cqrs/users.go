@@ -1,0 +1,131 @@
+package cqrs
+
+import (
+	"strings"
+	"time"
+)
+
+// Role is what a user may do.
+type Role string
+
+// Roles, from most to least powerful.
+const (
+	RoleSystemAdmin Role = "system-admin" // the first-run account; manages everything
+	RoleUserAdmin   Role = "user-admin"   // manages the users of their own organisation
+	RoleUser        Role = "user"
+)
+
+// Status is where an account is in its life.
+type Status string
+
+// Account statuses.
+const (
+	StatusInvited  Status = "invited" // set up, password not chosen yet
+	StatusActive   Status = "active"
+	StatusDisabled Status = "disabled"
+)
+
+// Organisation is a practice or body whose users CQRS serves.
+type Organisation struct {
+	ID      uint64 `json:"id"`
+	Name    string `json:"name"`
+	ODSCode string `json:"ods_code"`
+}
+
+// User is a CQRS account. It holds no slices, maps or pointers: decoded
+// copies are shared through the store's cache, so they must be plain values.
+type User struct {
+	ID        uint64 `json:"id"`
+	UserID    string `json:"user_id"` // as the administrator typed it; unique ignoring case
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+	Email     string `json:"email"` // unique ignoring case
+	WorkPhone string `json:"work_phone"`
+	OrgID     uint64 `json:"org_id"`
+	Role      Role   `json:"role"`
+	Status    Status `json:"status"`
+
+	PasswordHash string `json:"password_hash,omitempty"`
+	// The previous hashes are kept apart (PasswordHistory), so the record
+	// every signed-in page reads stays small.
+	PasswordChanged time.Time `json:"password_changed"`
+	FailedSignIns   int       `json:"failed_sign_ins"`
+	LockedAt        time.Time `json:"locked_at"`
+	LastSignIn      time.Time `json:"last_sign_in"`
+	// InviteExpires is when the newest registration link stops working;
+	// InviteRevoked is set when an administrator withdrew it.
+	InviteExpires time.Time `json:"invite_expires"`
+	InviteRevoked bool      `json:"invite_revoked"`
+	// SSOSubject is the single sign-on provider's stable subject linked to
+	// this account ("issuer|sub" or "issuer|tid:oid"), after its first use.
+	SSOSubject string    `json:"sso_subject,omitempty"`
+	Created    time.Time `json:"created"`
+	// ClockOffset is a training learner's own clock, ahead of the class's:
+	// the trainer moves one learner on (+72 hours) without moving the room.
+	ClockOffset time.Duration `json:"clock_offset,omitempty"`
+}
+
+// Clock is the user's own time when the shared clock reads now. The
+// 72-hour rule, link expiry and the lockout read it, and the times they
+// compare (password changed, link expiry, locked at) are written in it.
+func (u User) Clock(now time.Time) time.Time { return now.Add(u.ClockOffset) }
+
+// HistoryDepth is how many previous hashes are kept beside the current one.
+const HistoryDepth = 8
+
+// FullName is the user's first and last name.
+func (u User) FullName() string { return strings.TrimSpace(u.FirstName + " " + u.LastName) }
+
+// Display states an administrator filters by. Locked is a state of an
+// active account, not a status of its own.
+const (
+	StateInvited  = "invited"
+	StateActive   = "active"
+	StateLocked   = "locked"
+	StateDisabled = "disabled"
+)
+
+// State is the user's state as the administration list shows it.
+func (u User) State() string {
+	switch {
+	case u.Status == StatusDisabled:
+		return StateDisabled
+	case !u.LockedAt.IsZero():
+		return StateLocked
+	case u.Status == StatusInvited:
+		return StateInvited
+	default:
+		return StateActive
+	}
+}
+
+// Invitation states.
+const (
+	InvitePending  = "pending"
+	InviteAccepted = "accepted"
+	InviteExpired  = "expired"
+	InviteRevoked  = "revoked"
+)
+
+// Invitation is the state of the user's registration email's link at now.
+func (u User) Invitation(now time.Time) string {
+	switch {
+	case u.PasswordHash != "":
+		return InviteAccepted
+	case u.InviteRevoked:
+		return InviteRevoked
+	case !now.Before(u.InviteExpires):
+		return InviteExpired
+	default:
+		return InvitePending
+	}
+}
+
+// UserFilter selects users for the administration list.
+type UserFilter struct {
+	OrgID  uint64 // 0: every organisation
+	Query  string // matched, ignoring case, in User ID, name and email
+	State  string // "" or one of the State* values
+	Offset int
+	Limit  int
+}

@@ -1,0 +1,131 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
+)
+
+func putLink(tx pgx.Tx, hash []byte, l cqrs.Link) error {
+	_, err := tx.Exec(context.Background(), `INSERT INTO links (hash, user_id, purpose, created, expires, used) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (hash) DO UPDATE SET user_id = $2, purpose = $3, created = $4, expires = $5, used = $6`,
+		hash, int64(l.UserID), string(l.Purpose), l.Created, l.Expires, l.Used)
+	return err
+}
+
+func getLink(q queryer, hash []byte, lock bool) (cqrs.Link, error) {
+	sql := `SELECT user_id, purpose, created, expires, used FROM links WHERE hash = $1`
+	if lock {
+		sql += ` FOR UPDATE`
+	}
+	var l cqrs.Link
+	var purpose string
+	if err := q.QueryRow(context.Background(), sql, hash).Scan(&l.UserID, &purpose, &l.Created, &l.Expires, &l.Used); err != nil {
+		return cqrs.Link{}, notFound(err)
+	}
+	l.Purpose = cqrs.LinkPurpose(purpose)
+	utc(&l.Created, &l.Expires, &l.Used)
+	return l, nil
+}
+
+// LinkUser returns a usable link and its user, without using it.
+func (s *Store) LinkUser(hash []byte, purpose cqrs.LinkPurpose) (cqrs.Link, cqrs.User, error) {
+	l, err := getLink(s.pool, hash, false)
+	if err == nil && l.Purpose != purpose {
+		err = cqrs.ErrNotFound
+	}
+	if err == nil {
+		err = l.Usable(s.now())
+	}
+	if err != nil {
+		return cqrs.Link{}, cqrs.User{}, fmt.Errorf("postgres: link: %w", err)
+	}
+	u, err := s.User(l.UserID)
+	return l, u, err
+}
+
+// SetPasswordWithLink uses a link once: the link row is locked for the
+// transaction, so of two instances using it at once one sets the password
+// and the other finds it used.
+func (s *Store) SetPasswordWithLink(linkHash []byte, purpose cqrs.LinkPurpose, newHash string, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
+	var u cqrs.User
+	err := s.inTx(func(tx pgx.Tx) error {
+		now := s.now()
+		l, err := getLink(tx, linkHash, true)
+		if err != nil {
+			return err
+		}
+		if l.Purpose != purpose {
+			return cqrs.ErrNotFound
+		}
+		if err := l.Usable(now); err != nil {
+			return err
+		}
+		if u, err = lockUser(tx, l.UserID); err != nil {
+			return err
+		}
+		if u.Status == cqrs.StatusDisabled {
+			return cqrs.ErrConflict
+		}
+		if _, err := tx.Exec(context.Background(), `UPDATE links SET used = $2 WHERE hash = $1`, linkHash, now); err != nil {
+			return err
+		}
+		if err := setPassword(tx, &u, newHash, now); err != nil {
+			return err
+		}
+		u.Status, u.FailedSignIns, u.LockedAt = cqrs.StatusActive, 0, time.Time{}
+		if err := putUser(tx, u); err != nil {
+			return err
+		}
+		if purpose == cqrs.LinkReset {
+			if err := deleteUserSessions(tx, u.ID, nil); err != nil {
+				return err
+			}
+		}
+		if err := notifyOwner(tx, u, notify, now); err != nil {
+			return err
+		}
+		return recordEvents(tx, events, u, now)
+	})
+	if err != nil {
+		return cqrs.User{}, fmt.Errorf("postgres: set password with link: %w", err)
+	}
+	return u, nil
+}
+
+// setPassword keeps the previous hash in the history (newest first,
+// cqrs.HistoryDepth of them) and sets the new one on u.
+func setPassword(tx pgx.Tx, u *cqrs.User, newHash string, now time.Time) error {
+	if u.PasswordHash != "" {
+		_, err := tx.Exec(context.Background(), `INSERT INTO password_history (user_id, hashes) VALUES ($1, ARRAY[$2::text])
+			ON CONFLICT (user_id) DO UPDATE SET hashes = (ARRAY[$2::text] || password_history.hashes)[1:$3]`,
+			int64(u.ID), u.PasswordHash, cqrs.HistoryDepth)
+		if err != nil {
+			return err
+		}
+	}
+	u.PasswordHash, u.PasswordChanged = newHash, now
+	return nil
+}
+
+// PasswordHistory returns the user's previous password hashes, newest first.
+func (s *Store) PasswordHistory(userID uint64) ([]string, error) {
+	var h []string
+	err := s.pool.QueryRow(context.Background(), `SELECT hashes FROM password_history WHERE user_id = $1`, int64(userID)).Scan(&h)
+	if err = notFound(err); err != nil && err != cqrs.ErrNotFound {
+		return nil, fmt.Errorf("postgres: password history: %w", err)
+	}
+	return h, nil
+}
+
+func notifyOwner(tx pgx.Tx, u cqrs.User, e *cqrs.Email, now time.Time) error {
+	if e == nil {
+		return nil
+	}
+	e.UserID, e.OrgID, e.To, e.ToName = u.ID, u.OrgID, u.Email, u.FullName()
+	return enqueueEmail(tx, e, now)
+}

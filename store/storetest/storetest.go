@@ -1,0 +1,744 @@
+// Package storetest is the contract every storage engine keeps: one suite
+// of tests, written against the domain types only, that each engine runs
+// on a real database of its own (bbolt on a temp file, PostgreSQL on a test
+// database). An engine that passes it can stand behind the handlers.
+package storetest
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
+)
+
+// Engine is what the contract exercises.
+type Engine interface {
+	Schema() (uint64, error)
+
+	CreateOrganisation(o cqrs.Organisation) (cqrs.Organisation, error)
+	Organisation(id uint64) (cqrs.Organisation, error)
+	CreateUser(u cqrs.User, linkHash []byte, linkTTL time.Duration, email *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
+	User(id uint64) (cqrs.User, error)
+	UserByUserID(userID string) (cqrs.User, error)
+	UserByEmail(email string) (cqrs.User, error)
+	UpdateUser(edited cqrs.User, events ...cqrs.AuditEvent) (cqrs.User, error)
+	SetStatus(id uint64, status cqrs.Status, events ...cqrs.AuditEvent) (cqrs.User, error)
+	ListUsers(f cqrs.UserFilter) ([]cqrs.User, int, error)
+
+	LinkUser(hash []byte, purpose cqrs.LinkPurpose) (cqrs.Link, cqrs.User, error)
+	SetPasswordWithLink(linkHash []byte, purpose cqrs.LinkPurpose, newHash string, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
+	LegacySignIn(a cqrs.SignInAttempt) (cqrs.SignInResult, error)
+	SignedIn(userID uint64, sessionHash, replacedSession []byte, events ...cqrs.AuditEvent) (cqrs.User, error)
+	Session(hash []byte, idle, absolute time.Duration) (cqrs.Session, cqrs.User, error)
+	DeleteSession(hash []byte, events ...cqrs.AuditEvent) error
+	DeleteExpiredSessions(idle, absolute time.Duration) (int, error)
+
+	ClaimDueEmails(limit int, lease time.Duration) ([]cqrs.Email, error)
+	MarkEmailSent(id uint64) error
+	Emails(f cqrs.EmailFilter) ([]cqrs.Email, error)
+
+	Audit(e cqrs.AuditEvent) error
+	AuditEvents(f cqrs.AuditFilter) ([]cqrs.AuditEvent, int, error)
+
+	HasUsers() (bool, error)
+	SetSetupToken(hash []byte) error
+	SetupPending(hash []byte) bool
+	CompleteSetup(setupHash []byte, org cqrs.Organisation, admin cqrs.User, linkHash []byte, linkTTL time.Duration, events ...cqrs.AuditEvent) (cqrs.User, error)
+
+	Messages(userID uint64) ([]cqrs.Message, int, error)
+	OpenMessage(userID, id uint64) (cqrs.Message, error)
+	DeleteMessage(userID, id uint64) error
+	Broadcast(orgID uint64, from, subject, body string) (int, error)
+	HeaderInfo(userID, orgID uint64) (cqrs.Organisation, int, error)
+
+	PutSSOPending(stateHash []byte, p cqrs.SSOPending) error
+	TakeSSOPending(stateHash []byte) (cqrs.SSOPending, error)
+	SSOStateUsed(stateHash []byte) (bool, error)
+	UpdateNHSmailState(fn func(cqrs.NHSmailStateTx) error) error
+	ViewNHSmailState(fn func(cqrs.NHSmailStateTx) error) error
+}
+
+// Training is an engine's training side, for the engines that have one.
+type Training interface {
+	ResetTraining(set cqrs.TrainingSet, keep *cqrs.KeepSignedIn, event cqrs.AuditEvent) error
+	SaveSnapshot(name string) error
+	RestoreSnapshot(name string, keep *cqrs.KeepSignedIn, event cqrs.AuditEvent) (time.Duration, error)
+	Snapshots() ([]cqrs.Snapshot, error)
+}
+
+// Config is how the suite reaches an engine.
+type Config struct {
+	// Open makes an empty database reading the clock now, closed when t
+	// ends.
+	Open func(t *testing.T, now func() time.Time) Engine
+	// Reopen closes e and opens its database again, as a restart does.
+	Reopen func(t *testing.T, e Engine) Engine
+	// Schema is the version this binary's migrations bring a database to.
+	Schema uint64
+	// Training is e's training side; nil for an engine without one.
+	Training func(e Engine) Training
+}
+
+// Clock is the suite's clock, moved by hand.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.now = c.now.Add(d) }
+
+// env is one test's engine with its clock and an organisation.
+type env struct {
+	t     *testing.T
+	e     Engine
+	clock *Clock
+	org   cqrs.Organisation
+}
+
+func newEnv(t *testing.T, cfg Config) *env {
+	t.Helper()
+	clk := &Clock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
+	e := cfg.Open(t, clk.Now)
+	org, err := e.CreateOrganisation(cqrs.Organisation{Name: "Riverside Practice", ODSCode: "A81001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, e: e, clock: clk, org: org}
+}
+
+func hash(s string) []byte { h := sha256.Sum256([]byte(s)); return h[:] }
+
+// invite creates an invited user whose registration link is the hash of
+// "link:"+userID, lasting a day.
+func (v *env) invite(userID string) cqrs.User {
+	v.t.Helper()
+	u, err := v.e.CreateUser(cqrs.User{UserID: userID, FirstName: "Sam", LastName: "Patel", Email: userID + "@nhs.net",
+		OrgID: v.org.ID, Role: cqrs.RoleUser}, hash("link:"+userID), 24*time.Hour, nil)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	return u
+}
+
+// active is an invited user who has set password hash "hash:"+userID.
+func (v *env) active(userID string) cqrs.User {
+	v.t.Helper()
+	v.invite(userID)
+	u, err := v.e.SetPasswordWithLink(hash("link:"+userID), cqrs.LinkRegister, "hash:"+userID, nil)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	return u
+}
+
+func (v *env) count(f cqrs.AuditFilter) int {
+	v.t.Helper()
+	_, n, err := v.e.AuditEvents(f)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	return n
+}
+
+// Run runs the contract against the engine cfg opens.
+func Run(t *testing.T, cfg Config) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, cfg Config)
+	}{
+		{"users", testUsers},
+		{"links are single-use under concurrency", testLinksSingleUse},
+		{"lockout counter under concurrency", testLockout},
+		{"sessions and expiry", testSessions},
+		{"outbox claims each email once", testOutbox},
+		{"audit", testAudit},
+		{"migrations", testMigrations},
+		{"set-up is used once", testSetup},
+		{"messages", testMessages},
+		{"single sign-on requests and the simulator's state are used once", testOnce},
+		{"training reset and snapshots", testTraining},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, cfg) })
+	}
+}
+
+func testUsers(t *testing.T, cfg Config) {
+	v := newEnv(t, cfg)
+	sam := v.invite("Sam.Patel")
+	if sam.ID == 0 || sam.Status != cqrs.StatusInvited || sam.InviteExpires.IsZero() {
+		t.Fatalf("created = %+v", sam)
+	}
+	for name, find := range map[string]func() (cqrs.User, error){
+		"by id":                func() (cqrs.User, error) { return v.e.User(sam.ID) },
+		"by User ID, any case": func() (cqrs.User, error) { return v.e.UserByUserID("sam.patel") },
+		"by email, any case":   func() (cqrs.User, error) { return v.e.UserByEmail("SAM.PATEL@nhs.net") },
+	} {
+		if got, err := find(); err != nil || got.ID != sam.ID || got.UserID != "Sam.Patel" {
+			t.Errorf("%s: %+v, %v", name, got, err)
+		}
+	}
+	if _, err := v.e.UserByUserID("nobody"); !errors.Is(err, cqrs.ErrNotFound) {
+		t.Errorf("unknown User ID: %v, want ErrNotFound", err)
+	}
+	if _, err := v.e.CreateUser(cqrs.User{UserID: "SAM.PATEL", Email: "other@nhs.net", OrgID: v.org.ID, Role: cqrs.RoleUser}, hash("x"), time.Hour, nil); !errors.Is(err, cqrs.ErrConflict) {
+		t.Errorf("same User ID, other case: %v, want ErrConflict", err)
+	}
+	if _, err := v.e.CreateUser(cqrs.User{UserID: "other", Email: "Sam.Patel@NHS.net", OrgID: v.org.ID, Role: cqrs.RoleUser}, hash("y"), time.Hour, nil); !errors.Is(err, cqrs.ErrConflict) {
+		t.Errorf("same email, other case: %v, want ErrConflict", err)
+	}
+	if _, err := v.e.UserByUserID("other"); !errors.Is(err, cqrs.ErrNotFound) {
+		t.Errorf("a refused user was kept: %v", err)
+	}
+
+	edited := sam
+	edited.FirstName, edited.Email, edited.Role = "Samuel", "samuel.patel@nhs.net", cqrs.RoleUserAdmin
+	if _, err := v.e.UpdateUser(edited); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := v.e.UserByEmail("samuel.patel@nhs.net"); err != nil || got.FirstName != "Samuel" || got.Role != cqrs.RoleUserAdmin {
+		t.Errorf("after edit: %+v, %v", got, err)
+	}
+	if _, err := v.e.UserByEmail("sam.patel@nhs.net"); !errors.Is(err, cqrs.ErrNotFound) {
+		t.Errorf("the old email still finds the user: %v", err)
+	}
+	v.invite("jo.bloggs")
+	if _, err := v.e.UpdateUser(cqrs.User{ID: sam.ID, UserID: sam.UserID, Email: "jo.bloggs@nhs.net", OrgID: v.org.ID, Role: cqrs.RoleUser}); !errors.Is(err, cqrs.ErrConflict) {
+		t.Errorf("edit to a taken email: %v, want ErrConflict", err)
+	}
+
+	users, total, err := v.e.ListUsers(cqrs.UserFilter{OrgID: v.org.ID, Limit: 10})
+	if err != nil || total != 2 || len(users) != 2 {
+		t.Fatalf("list: %d users of %d, %v", len(users), total, err)
+	}
+	if _, total, _ := v.e.ListUsers(cqrs.UserFilter{Query: "jo.b", Limit: 10}); total != 1 {
+		t.Errorf("search found %d, want 1", total)
+	}
+	if u, err := v.e.SetStatus(sam.ID, cqrs.StatusDisabled); err != nil || u.State() != cqrs.StateDisabled {
+		t.Errorf("disable: %+v, %v", u, err)
+	}
+}
+
+func testLinksSingleUse(t *testing.T, cfg Config) {
+	v := newEnv(t, cfg)
+	sam := v.invite("sam.patel")
+	if _, u, err := v.e.LinkUser(hash("link:sam.patel"), cqrs.LinkRegister); err != nil || u.ID != sam.ID {
+		t.Fatalf("link: %+v, %v", u, err)
+	}
+	if _, _, err := v.e.LinkUser(hash("link:sam.patel"), cqrs.LinkReset); !errors.Is(err, cqrs.ErrNotFound) {
+		t.Errorf("a registration link used as a reset link: %v, want ErrNotFound", err)
+	}
+
+	const tries = 16
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		ok, gone int
+	)
+	for i := range tries {
+		wg.Go(func() {
+			_, err := v.e.SetPasswordWithLink(hash("link:sam.patel"), cqrs.LinkRegister, fmt.Sprint("hash", i), nil)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, cqrs.ErrNotFound):
+				gone++
+			default:
+				t.Errorf("use %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok != 1 || gone != tries-1 {
+		t.Fatalf("%d uses succeeded and %d were refused, want 1 and %d", ok, gone, tries-1)
+	}
+	if u, _ := v.e.User(sam.ID); u.Status != cqrs.StatusActive || u.PasswordHash == "" {
+		t.Errorf("after the link: %+v", u)
+	}
+
+	v.invite("jo.bloggs")
+	v.clock.Advance(24 * time.Hour)
+	if _, _, err := v.e.LinkUser(hash("link:jo.bloggs"), cqrs.LinkRegister); !errors.Is(err, cqrs.ErrExpired) {
+		t.Errorf("a link at its expiry: %v, want ErrExpired", err)
+	}
+	if _, err := v.e.SetPasswordWithLink(hash("link:jo.bloggs"), cqrs.LinkRegister, "h", nil); !errors.Is(err, cqrs.ErrExpired) {
+		t.Errorf("an expired link set a password: %v", err)
+	}
+}
+
+func testLockout(t *testing.T, cfg Config) {
+	v := newEnv(t, cfg)
+	sam := v.active("sam.patel")
+	const lockAfter, tries = 5, 20
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		locked int
+	)
+	for i := range tries {
+		wg.Go(func() {
+			res, err := v.e.LegacySignIn(cqrs.SignInAttempt{UserID: "sam.patel", CheckedHash: sam.PasswordHash, PasswordOK: false,
+				LockAfter: lockAfter, SessionHash: hash(fmt.Sprint("s", i)), IP: "192.0.2.1", Method: "legacy", LinkTTL: time.Hour,
+				LockNotice: func(u cqrs.User, expires time.Time) (cqrs.Email, []byte) {
+					return cqrs.Email{Kind: "unlock", ToName: u.FullName(), To: u.Email, Subject: "Your CQRS account is locked", Text: "unlock"}, hash("unlock")
+				}})
+			if err != nil {
+				t.Errorf("attempt %d: %v", i, err)
+				return
+			}
+			if res.SignedIn {
+				t.Errorf("attempt %d signed in with a wrong password", i)
+			}
+			if res.LockedNow {
+				mu.Lock()
+				locked++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	u, err := v.e.User(sam.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if locked != 1 || u.LockedAt.IsZero() || u.FailedSignIns != lockAfter {
+		t.Fatalf("locked by %d attempts; failures %d, locked at %v; want 1 and %d", locked, u.FailedSignIns, u.LockedAt, lockAfter)
+	}
+	if n := v.count(cqrs.AuditFilter{Type: cqrs.AuditLockout}); n != 1 {
+		t.Errorf("%d lockout entries, want 1", n)
+	}
+	if n := v.count(cqrs.AuditFilter{Type: cqrs.AuditSignInFailed}); n != lockAfter {
+		t.Errorf("%d failure entries, want %d", n, lockAfter)
+	}
+	if n := v.count(cqrs.AuditFilter{Type: cqrs.AuditSignInLocked}); n != tries-lockAfter {
+		t.Errorf("%d refused-while-locked entries, want %d", n, tries-lockAfter)
+	}
+	if emails, _ := v.e.Emails(cqrs.EmailFilter{UserID: sam.ID}); len(emails) != 1 {
+		t.Errorf("%d unlock emails queued, want 1", len(emails))
+	}
+	res, err := v.e.LegacySignIn(cqrs.SignInAttempt{UserID: "sam.patel", CheckedHash: u.PasswordHash, PasswordOK: true, LockAfter: lockAfter, SessionHash: hash("right")})
+	if err != nil || res.SignedIn {
+		t.Errorf("the right password on a locked account: %+v, %v", res, err)
+	}
+	if _, err := v.e.SetPasswordWithLink(hash("unlock"), cqrs.LinkReset, "new", nil); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := v.e.User(sam.ID); !u.LockedAt.IsZero() || u.FailedSignIns != 0 {
+		t.Errorf("the unlock link left %+v", u)
+	}
+}
+
+func testSessions(t *testing.T, cfg Config) {
+	v := newEnv(t, cfg)
+	sam := v.active("sam.patel")
+	const idle, absolute = 30 * time.Minute, 12 * time.Hour
+	if _, err := v.e.SignedIn(sam.ID, hash("first"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, u, err := v.e.Session(hash("first"), idle, absolute); err != nil || u.ID != sam.ID {
+		t.Fatalf("session: %+v, %v", u, err)
+	}
+	if _, err := v.e.SignedIn(sam.ID, hash("second"), hash("first")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := v.e.Session(hash("first"), idle, absolute); err == nil {
+		t.Error("the replaced session still works")
+	}
+	for i := 0; i < 4; i++ { // activity keeps it alive past one idle period
+		v.clock.Advance(idle - time.Minute)
+		if _, _, err := v.e.Session(hash("second"), idle, absolute); err != nil {
+			t.Fatalf("active session after %d periods: %v", i+1, err)
+		}
+	}
+	v.clock.Advance(idle)
+	if _, _, err := v.e.Session(hash("second"), idle, absolute); !errors.Is(err, cqrs.ErrExpired) {
+		t.Errorf("idle session: %v, want ErrExpired", err)
+	}
+
+	if _, err := v.e.SignedIn(sam.ID, hash("third"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.e.DeleteSession(hash("third"), cqrs.AuditEvent{Type: "sign-out", Subject: sam.UserID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := v.e.Session(hash("third"), idle, absolute); err == nil {
+		t.Error("a signed-out session still works")
+	}
+	if n := v.count(cqrs.AuditFilter{Type: "sign-out"}); n != 1 {
+		t.Errorf("%d sign-out entries, want 1", n)
+	}
+
+	if _, err := v.e.SignedIn(sam.ID, hash("old"), nil); err != nil {
+		t.Fatal(err)
+	}
+	v.clock.Advance(idle)
+	if _, err := v.e.SignedIn(sam.ID, hash("new"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := v.e.DeleteExpiredSessions(idle, absolute); err != nil || n != 1 {
+		t.Errorf("swept %d, %v; want 1", n, err)
+	}
+	if _, _, err := v.e.Session(hash("new"), idle, absolute); err != nil {
+		t.Errorf("the sweep took a live session: %v", err)
+	}
+	if _, err := v.e.SetStatus(sam.ID, cqrs.StatusDisabled); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := v.e.Session(hash("new"), idle, absolute); err == nil {
+		t.Error("a disabled account's session still works")
+	}
+}
+
+func testOutbox(t *testing.T, cfg Config) {
+	v := newEnv(t, cfg)
+	const emails = 30
+	for i := range emails {
+		if _, err := v.e.CreateUser(cqrs.User{UserID: fmt.Sprint("user", i), Email: fmt.Sprint("user", i, "@nhs.net"), OrgID: v.org.ID, Role: cqrs.RoleUser},
+			hash(fmt.Sprint("l", i)), time.Hour, &cqrs.Email{Kind: "registration", To: fmt.Sprint("user", i, "@nhs.net"), Subject: "Welcome", Text: "hello"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const lease = time.Minute
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		claimed = map[uint64]int{}
+	)
+	for range 6 { // six senders at once, as from several instances
+		wg.Go(func() {
+			for {
+				batch, err := v.e.ClaimDueEmails(4, lease)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(batch) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, e := range batch {
+					claimed[e.ID]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(claimed) != emails {
+		t.Fatalf("%d emails claimed, want %d", len(claimed), emails)
+	}
+	for id, n := range claimed {
+		if n != 1 {
+			t.Errorf("email %d claimed %d times", id, n)
+		}
+	}
+	var first uint64
+	for id := range claimed {
+		first = id
+		break
+	}
+	if err := v.e.MarkEmailSent(first); err != nil {
+		t.Fatal(err)
+	}
+	v.clock.Advance(lease)
+	again, err := v.e.ClaimDueEmails(emails, lease)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again) != emails-1 {
+		t.Errorf("after the lease, %d claimed again; want the %d not marked sent", len(again), emails-1)
+	}
+	for _, e := range again {
+		if e.ID == first {
+			t.Error("a sent email was claimed again")
+		}
+	}
+}
+
+func testAudit(t *testing.T, cfg Config) {
+	v := newEnv(t, cfg)
+	if err := v.e.Audit(cqrs.AuditEvent{Type: "link-refused", Subject: "someone", IP: "192.0.2.9", Detail: "expired"}); err != nil {
+		t.Fatal(err)
+	}
+	v.clock.Advance(time.Minute)
+	created := cqrs.AuditEvent{Type: "user-created", Actor: "admin.jones", IP: "192.0.2.1"}
+	sam, err := v.e.CreateUser(cqrs.User{UserID: "sam.patel", Email: "sam@nhs.net", OrgID: v.org.ID, Role: cqrs.RoleUser}, hash("l"), time.Hour, nil, created)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same change refused: nothing is made and nothing is recorded.
+	if _, err := v.e.CreateUser(cqrs.User{UserID: "SAM.PATEL", Email: "x@nhs.net", OrgID: v.org.ID, Role: cqrs.RoleUser}, hash("m"), time.Hour, nil, created); !errors.Is(err, cqrs.ErrConflict) {
+		t.Fatalf("duplicate: %v", err)
+	}
+	events, n, err := v.e.AuditEvents(cqrs.AuditFilter{})
+	if err != nil || n != 2 || len(events) != 2 {
+		t.Fatalf("%d events (%d listed), %v; want 2", n, len(events), err)
+	}
+	got := events[0] // newest first
+	if got.Type != "user-created" || got.Subject != sam.UserID || got.OrgID != v.org.ID || got.Actor != "admin.jones" || !got.Time.Equal(v.clock.Now()) || got.ID == 0 {
+		t.Errorf("recorded with the change: %+v (the subject is the changed user)", got)
+	}
+	if events[1].Type != "link-refused" || events[1].IP != "192.0.2.9" {
+		t.Errorf("older entry: %+v", events[1])
+	}
+	if n := v.count(cqrs.AuditFilter{Subject: "SAM.PATEL"}); n != 1 {
+		t.Errorf("by subject, any case: %d, want 1", n)
+	}
+	if n := v.count(cqrs.AuditFilter{OrgID: v.org.ID}); n != 1 {
+		t.Errorf("by organisation: %d, want 1", n)
+	}
+	if n := v.count(cqrs.AuditFilter{From: v.clock.Now()}); n != 1 {
+		t.Errorf("from a time: %d, want 1", n)
+	}
+	if page, n, _ := v.e.AuditEvents(cqrs.AuditFilter{Offset: 1, Limit: 1}); n != 2 || len(page) != 1 || page[0].Type != "link-refused" {
+		t.Errorf("second page: %+v of %d", page, n)
+	}
+}
+
+func testMigrations(t *testing.T, cfg Config) {
+	v := newEnv(t, cfg)
+	if got, err := v.e.Schema(); err != nil || got != cfg.Schema {
+		t.Fatalf("schema %d, %v; want %d", got, err, cfg.Schema)
+	}
+	sam := v.active("sam.patel")
+	again := cfg.Reopen(t, v.e)
+	if got, err := again.Schema(); err != nil || got != cfg.Schema {
+		t.Errorf("reopened: schema %d, %v; want %d", got, err, cfg.Schema)
+	}
+	if u, err := again.UserByUserID("sam.patel"); err != nil || u.ID != sam.ID || u.PasswordHash != sam.PasswordHash {
+		t.Errorf("reopened: %+v, %v", u, err)
+	}
+}
+
+func testTraining(t *testing.T, cfg Config) {
+	if cfg.Training == nil {
+		t.Skip("this engine has no training mode")
+	}
+	v := newEnv(t, cfg)
+	tr := cfg.Training(v.e)
+	set := cqrs.TrainingSet{Org: cqrs.Organisation{Name: "Riverside Practice (training)", ODSCode: "T81001"},
+		Users: []cqrs.TrainingUser{{User: cqrs.User{UserID: "trainer", Email: "trainer@nhs.net", Role: cqrs.RoleSystemAdmin, Status: cqrs.StatusActive, PasswordHash: "h"}}}}
+	if err := tr.ResetTraining(set, nil, cqrs.AuditEvent{Type: "training-reset"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.e.UserByUserID("trainer"); err != nil {
+		t.Fatalf("after reset: %v", err)
+	}
+	if err := tr.SaveSnapshot("before learners"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.SaveSnapshot("../escape"); !errors.Is(err, cqrs.ErrSnapshotName) {
+		t.Errorf("a path as a name: %v, want ErrSnapshotName", err)
+	}
+	org, err := v.e.UserByUserID("trainer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.e.CreateUser(cqrs.User{UserID: "learner01", Email: "l1@nhs.net", OrgID: org.OrgID, Role: cqrs.RoleUser}, hash("l1"), time.Hour, nil); err != nil {
+		t.Fatal(err)
+	}
+	if snaps, err := tr.Snapshots(); err != nil || len(snaps) != 1 || snaps[0].Name != "before learners" {
+		t.Fatalf("snapshots: %+v, %v", snaps, err)
+	}
+	if _, err := tr.RestoreSnapshot("before learners", nil, cqrs.AuditEvent{Type: "training-restore"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.e.UserByUserID("learner01"); !errors.Is(err, cqrs.ErrNotFound) {
+		t.Errorf("after restore the later user remains: %v", err)
+	}
+	if n := v.count(cqrs.AuditFilter{Type: "training-restore"}); n != 1 {
+		t.Errorf("%d restore entries, want 1 (the audit log survives a restore)", n)
+	}
+	if err := tr.ResetTraining(set, nil, cqrs.AuditEvent{Type: "training-reset"}); err != nil {
+		t.Fatal(err)
+	}
+	if users, total, _ := v.e.ListUsers(cqrs.UserFilter{Limit: 10}); total != 1 || users[0].UserID != "trainer" {
+		t.Errorf("after a second reset: %d users", total)
+	}
+}
+
+func testSetup(t *testing.T, cfg Config) {
+	clk := &Clock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
+	e := cfg.Open(t, clk.Now)
+	// Two tokens, as two instances starting together make: either works, once.
+	for _, tok := range []string{"setup-a", "setup-b"} {
+		if err := e.SetSetupToken(hash(tok)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !e.SetupPending(hash("setup-b")) || e.SetupPending(hash("setup-c")) {
+		t.Fatal("pending set-up tokens are not told apart")
+	}
+	const tries = 8
+	var (
+		wg sync.WaitGroup
+		mu sync.Mutex
+		ok int
+	)
+	for i := range tries {
+		wg.Go(func() {
+			tok := []string{"setup-a", "setup-b"}[i%2]
+			_, err := e.CompleteSetup(hash(tok), cqrs.Organisation{Name: "Riverside Practice", ODSCode: fmt.Sprint("Y1234", i)},
+				cqrs.User{UserID: fmt.Sprint("admin", i), Email: fmt.Sprint("admin", i, "@nhs.net")}, hash(fmt.Sprint("link", i)), time.Hour,
+				cqrs.AuditEvent{Type: "setup-used"})
+			if err == nil {
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			} else if !errors.Is(err, cqrs.ErrNotFound) && !errors.Is(err, cqrs.ErrConflict) {
+				t.Errorf("set-up %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok != 1 {
+		t.Fatalf("%d set-ups succeeded, want 1", ok)
+	}
+	if _, total, _ := e.ListUsers(cqrs.UserFilter{Limit: 10}); total != 1 {
+		t.Errorf("%d users after set-up, want 1", total)
+	}
+	if any, _ := e.HasUsers(); !any || e.SetupPending(hash("setup-a")) || e.SetupPending(hash("setup-b")) {
+		t.Error("a set-up token outlived the set-up")
+	}
+	if err := e.SetSetupToken(hash("late")); !errors.Is(err, cqrs.ErrConflict) {
+		t.Errorf("a set-up token after set-up: %v, want ErrConflict", err)
+	}
+	if _, n, _ := e.AuditEvents(cqrs.AuditFilter{Type: "setup-used"}); n != 1 {
+		t.Errorf("%d set-up entries, want 1", n)
+	}
+}
+
+func testMessages(t *testing.T, cfg Config) {
+	v := newEnv(t, cfg)
+	sam, jo := v.active("sam.patel"), v.active("jo.bloggs")
+	if _, err := v.e.SignedIn(sam.ID, hash("s"), nil); err != nil {
+		t.Fatal(err)
+	}
+	msgs, unread, err := v.e.Messages(sam.ID)
+	if err != nil || len(msgs) != 1 || unread != 1 || msgs[0].Subject != cqrs.WelcomeSubject {
+		t.Fatalf("after the first sign-in: %+v, %d unread, %v", msgs, unread, err)
+	}
+	if _, err := v.e.SignedIn(sam.ID, hash("t"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := v.e.Broadcast(v.org.ID, "Practice", "Closed Friday", "The practice is closed."); err != nil || n != 2 {
+		t.Fatalf("broadcast to %d, %v; want 2", n, err)
+	}
+	msgs, unread, _ = v.e.Messages(sam.ID)
+	if len(msgs) != 2 || unread != 2 || msgs[0].Subject != "Closed Friday" {
+		t.Fatalf("newest first, one welcome only: %+v, %d unread", msgs, unread)
+	}
+	if _, err := v.e.OpenMessage(jo.ID, msgs[0].ID); !errors.Is(err, cqrs.ErrNotFound) {
+		t.Errorf("another user's message opened: %v", err)
+	}
+	if m, err := v.e.OpenMessage(sam.ID, msgs[0].ID); err != nil || !m.Read {
+		t.Errorf("open: %+v, %v", m, err)
+	}
+	if org, unread, err := v.e.HeaderInfo(sam.ID, v.org.ID); err != nil || unread != 1 || org.Name != v.org.Name {
+		t.Errorf("header: %+v, %d unread, %v", org, unread, err)
+	}
+	if err := v.e.DeleteMessage(jo.ID, msgs[1].ID); !errors.Is(err, cqrs.ErrNotFound) {
+		t.Errorf("another user's message deleted: %v", err)
+	}
+	if err := v.e.DeleteMessage(sam.ID, msgs[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, _, _ := v.e.Messages(sam.ID); len(msgs) != 1 {
+		t.Errorf("%d messages after a delete, want 1", len(msgs))
+	}
+}
+
+func testOnce(t *testing.T, cfg Config) {
+	v := newEnv(t, cfg)
+	p := cqrs.SSOPending{Nonce: "n", Verifier: "v", Next: "/messages", Expires: v.clock.Now().Add(10 * time.Minute)}
+	if err := v.e.PutSSOPending(hash("state"), p); err != nil {
+		t.Fatal(err)
+	}
+	const tries = 8
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		taken int
+	)
+	for range tries {
+		wg.Go(func() {
+			got, err := v.e.TakeSSOPending(hash("state"))
+			if err == nil {
+				if got.Nonce != "n" || got.Verifier != "v" || got.Next != "/messages" {
+					t.Errorf("taken: %+v", got)
+				}
+				mu.Lock()
+				taken++
+				mu.Unlock()
+			} else if !errors.Is(err, cqrs.ErrNotFound) {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if taken != 1 {
+		t.Fatalf("a sign-on request taken %d times, want 1", taken)
+	}
+	if used, err := v.e.SSOStateUsed(hash("state")); err != nil || !used {
+		t.Errorf("used: %v, %v", used, err)
+	}
+
+	// The simulator's state: a code spent in one transaction, once.
+	type code struct{ Request string }
+	err := v.e.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
+		return tx.Put("code", []byte("c1"), code{"r1"}, tx.Now().Add(time.Minute))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken = 0
+	for range tries {
+		wg.Go(func() {
+			err := v.e.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
+				var c code
+				if err := tx.Get("code", []byte("c1"), &c); err != nil {
+					return err
+				}
+				if c.Request != "r1" {
+					t.Errorf("code = %+v", c)
+				}
+				return tx.Delete("code", []byte("c1"))
+			})
+			if err == nil {
+				mu.Lock()
+				taken++
+				mu.Unlock()
+			} else if !errors.Is(err, cqrs.ErrNotFound) {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if taken != 1 {
+		t.Fatalf("a code spent %d times, want 1", taken)
+	}
+	err = v.e.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
+		return tx.Put("code", []byte("c2"), code{"r2"}, tx.Now().Add(time.Minute))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.clock.Advance(time.Minute)
+	err = v.e.ViewNHSmailState(func(tx cqrs.NHSmailStateTx) error {
+		var c code
+		return tx.Get("code", []byte("c2"), &c)
+	})
+	if !errors.Is(err, cqrs.ErrNotFound) {
+		t.Errorf("an expired value: %v, want ErrNotFound", err)
+	}
+}
