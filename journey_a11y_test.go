@@ -223,16 +223,7 @@ func TestAccessibilityOfEveryScreen(t *testing.T) {
 	load(t, ctx, "submit the set-up form empty", chromedp.Click(tid("setup-submit")))
 	step(t, ctx, "wait for the set-up form's problems", chromedp.WaitVisible(tid("error-summary")))
 	c.check(ctx, "Set up CQRS, with errors")
-	step(t, ctx, "fill in and submit the set-up form",
-		fill("#user_id", adminUserID),
-		fill("#first_name", "Alex"),
-		fill("#last_name", "Jones"),
-		fill("#email", "admin.jones@nhs.net"),
-		fill("#org_name", "Riverside Practice"),
-		fill("#ods_code", "Y12345"),
-		chromedp.Click(tid("setup-submit")),
-		chromedp.WaitVisible(tid("security-information")),
-	)
+	submitSetUpForm(t, ctx)
 
 	// Security Information, then after a submit with a weak password that
 	// its confirmation does not match.

@@ -46,6 +46,14 @@ func firstRunSetUp(t *testing.T, ctx context.Context, setupURL string) {
 		chromedp.Navigate(setupURL),
 		chromedp.WaitVisible(tid("setup-heading")),
 	)
+	submitSetUpForm(t, ctx)
+	setPassword(t, ctx, adminUserID, adminPassword, "")
+}
+
+// submitSetUpForm fills in the open set-up page for admin.jones of
+// Riverside Practice and waits for the Security Information screen.
+func submitSetUpForm(t *testing.T, ctx context.Context) {
+	t.Helper()
 	step(t, ctx, "fill in and submit the set-up form",
 		fill("#user_id", adminUserID),
 		fill("#first_name", "Alex"),
@@ -56,7 +64,6 @@ func firstRunSetUp(t *testing.T, ctx context.Context, setupURL string) {
 		chromedp.Click(tid("setup-submit")),
 		chromedp.WaitVisible(tid("security-information")),
 	)
-	setPassword(t, ctx, adminUserID, adminPassword, "")
 }
 
 // setPassword completes the Security Information screen the browser shows

@@ -65,16 +65,7 @@ func TestHardenedPolicyJourney(t *testing.T) {
 
 	const passphrase = "purple tortoise under lamplight"
 	step(t, ctx, "open the set-up link", chromedp.Navigate(app.SetupURL), chromedp.WaitVisible(tid("setup-heading")))
-	step(t, ctx, "fill in and submit the set-up form",
-		fill("#user_id", adminUserID),
-		fill("#first_name", "Alex"),
-		fill("#last_name", "Jones"),
-		fill("#email", "admin.jones@nhs.net"),
-		fill("#org_name", "Riverside Practice"),
-		fill("#ods_code", "Y12345"),
-		chromedp.Click(tid("setup-submit")),
-		chromedp.WaitVisible(tid("security-information")),
-	)
+	submitSetUpForm(t, ctx)
 	box := textOf(t, ctx, "password-policy")
 	wantTexts(t, "the hardened Password Policy box", box,
 		"Password must be 15-64 characters long.",
