@@ -19,6 +19,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"debug/elf"
 	"errors"
@@ -173,7 +174,7 @@ func run(cfg config) error {
 	if err := setUp(srv); err != nil {
 		return fmt.Errorf("set-up: %w", err)
 	}
-	fmt.Printf("set up %s and registered %s at %s\n", filepath.Base(data), adminID, srv.base)
+	fmt.Printf("set up %s and registered %s at %s (server pid %d)\n", filepath.Base(data), adminID, srv.base, srv.cmd.Process.Pid)
 
 	// (a) The argon2id ceiling, then (b) real sign-ins against it.
 	ceiling := argonCeiling(cfg.ceilingFor)
@@ -195,7 +196,7 @@ func run(cfg config) error {
 	ceiling = (ceiling + after) / 2
 	fmt.Printf("legacy sign-ins (%d clients): %d signed in over %.2fs = %.1f sign-ins/s = %.2f of the ceiling; %s\n",
 		cfg.clients, si.ok, si.lastOK.Seconds(), si.rate(), si.rate()/ceiling, si.statuses())
-	fmt.Printf("  latency %s\n", si.lat)
+	fmt.Printf("  latency %s; %s\n", si.lat, si.cpu())
 	if si.byStatus[http.StatusTooManyRequests] > 0 {
 		fmt.Printf("  %d answered 429 Too Many Requests: the per-address limit, not the hash, ended the phase; the rate is over the %d that got through\n", si.byStatus[http.StatusTooManyRequests], si.ok)
 	}
@@ -214,6 +215,9 @@ func run(cfg config) error {
 	for _, p := range []phase{base, login, msgs} {
 		fmt.Printf("  %-17s %8.0f req/s  %.2f of bare  %s  %s\n", p.name, p.rate(), p.rate()/base.rate(), p.lat, p.statuses())
 	}
+	for _, p := range []phase{base, login, msgs} {
+		fmt.Printf("  %-17s %s\n", p.name, p.cpu())
+	}
 
 	// Bounded under load: a storm of concurrent sign-in attempts.
 	if cfg.storm > 0 {
@@ -227,9 +231,15 @@ func run(cfg config) error {
 
 	// (e) Start-up on the existing database, and memory at rest.
 	fmt.Printf("\nstart-up on the existing database (%d starts):\n", cfg.starts)
-	var times []time.Duration
+	// Alternating with a bare Fiber hello's start, so both see the same
+	// machine: the ratio of the medians is the figure.
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	var times, helloTimes []time.Duration
 	for i := range cfg.starts {
-		d, rss, err := timeStart(bin, data, extra, i == 0)
+		d, rss, err := timeStart(bin, []string{"--no-browser", "--data", data}, "/login", extra, i == 0)
 		if err != nil {
 			return fmt.Errorf("start %d: %w", i+1, err)
 		}
@@ -237,9 +247,21 @@ func run(cfg config) error {
 		if rss != "" {
 			fmt.Printf("  RSS 3 s after start: %s\n", rss)
 		}
+		d, rss, err = timeStart(self, []string{"-serve-hello"}, "/", nil, i == 0)
+		if err != nil {
+			return fmt.Errorf("bare Fiber hello start %d: %w", i+1, err)
+		}
+		helloTimes = append(helloTimes, d)
+		if rss != "" {
+			fmt.Printf("  bare Fiber hello's RSS 3 s after start: %s\n", rss)
+		}
 	}
 	slices.Sort(times)
-	fmt.Printf("  time to first 200 from /login: median %s (min %s, max %s)\n", ms(times[len(times)/2]), ms(times[0]), ms(times[len(times)-1]))
+	slices.Sort(helloTimes)
+	median, helloMedian := times[len(times)/2], helloTimes[len(helloTimes)/2]
+	fmt.Printf("  time to first 200 from /login: median %s (min %s, max %s)\n", ms(median), ms(times[0]), ms(times[len(times)-1]))
+	fmt.Printf("  bare Fiber hello, same starts alternating: median %s (min %s, max %s); the app takes %.2f× as long\n",
+		ms(helloMedian), ms(helloTimes[0]), ms(helloTimes[len(helloTimes)-1]), float64(median)/float64(helloMedian))
 	return nil
 }
 
@@ -446,6 +468,24 @@ type phase struct {
 	// rate is over that time, so requests refused at the end (a rate
 	// limit) do not dilute it.
 	lastOK time.Duration
+	// clientCPU is the load command's own CPU time (user + system) in the
+	// phase: it shares the cores with the server, so it is reported.
+	clientCPU time.Duration
+}
+
+// cpu reports the phase's wall time and the load command's own CPU time.
+func (p phase) cpu() string {
+	return fmt.Sprintf("load client CPU %.2fs over %.2fs (%.0f%% of one core)", p.clientCPU.Seconds(), p.elapsed.Seconds(),
+		100*p.clientCPU.Seconds()/p.elapsed.Seconds())
+}
+
+// selfCPU is this process's user + system CPU time so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func (p phase) rate() float64 {
@@ -506,6 +546,7 @@ func drive(name string, clients, n int, limit time.Duration, do func(worker, i i
 		wg    sync.WaitGroup
 		start = time.Now()
 		stop  = start.Add(limit)
+		cpu0  = selfCPU()
 	)
 	for w := range clients {
 		wg.Go(func() {
@@ -544,6 +585,7 @@ func drive(name string, clients, n int, limit time.Duration, do func(worker, i i
 	}
 	wg.Wait()
 	p.elapsed = time.Since(start)
+	p.clientCPU = selfCPU() - cpu0
 	problemsMu.Lock()
 	if p.errors > 0 {
 		problems = append(problems, fmt.Sprintf("%s: %d requests got no answer", name, p.errors))
@@ -580,12 +622,52 @@ func anonymous(base string) (*http.Cookie, string, error) {
 	return nil, "", errors.New("no CSRF cookie")
 }
 
-func signInRequest(base string, csrf *http.Cookie, token, userID, password string) *http.Request {
-	form := url.Values{"csrf_token": {token}, "user_id": {userID}, "password": {password}}
-	req, _ := http.NewRequest(http.MethodPost, base+"/login", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.AddCookie(csrf)
+// fixedRequest is one request built once and sent many times, as wrk
+// sends a prepared request: the URL is parsed, the form encoded and the
+// headers (cookies included) set once, so each request costs the client
+// only a body reader and the request value. The header map is shared
+// read-only: a client without a jar does not write to it.
+type fixedRequest struct {
+	method string
+	url    *url.URL
+	header http.Header
+	body   []byte
+}
+
+func (f fixedRequest) request() *http.Request {
+	req := &http.Request{Method: f.method, URL: f.url, Host: f.url.Host, Header: f.header,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}
+	if f.body != nil {
+		req.Body = io.NopCloser(bytes.NewReader(f.body))
+		req.ContentLength = int64(len(f.body))
+	}
 	return req
+}
+
+func getRequest(u string, cookies []*http.Cookie) fixedRequest {
+	pu, _ := url.Parse(u)
+	h := http.Header{}
+	if line := cookieLine(cookies); line != "" {
+		h.Set("Cookie", line)
+	}
+	return fixedRequest{method: http.MethodGet, url: pu, header: h}
+}
+
+func cookieLine(cookies []*http.Cookie) string {
+	var parts []string
+	for _, ck := range cookies {
+		parts = append(parts, ck.Name+"="+ck.Value)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func signInRequest(base string, csrf *http.Cookie, token, userID, password string) fixedRequest {
+	form := url.Values{"csrf_token": {token}, "user_id": {userID}, "password": {password}}
+	pu, _ := url.Parse(base + "/login")
+	h := http.Header{}
+	h.Set("Content-Type", "application/x-www-form-urlencoded")
+	h.Set("Cookie", cookieLine([]*http.Cookie{csrf}))
+	return fixedRequest{method: http.MethodPost, url: pu, header: h, body: []byte(form.Encode())}
 }
 
 func send(c *http.Client, req *http.Request) (int, error) {
@@ -607,12 +689,13 @@ func signInPhase(base string, clients, n int, limit time.Duration) phase {
 		return phase{name: "sign-in", byStatus: map[int]int{}, elapsed: time.Nanosecond}
 	}
 	c := loadClient(clients)
+	signIn := signInRequest(base, csrf, token, adminID, adminPassword)
 	var limited atomic.Bool
 	p := drive("sign-in", clients, n, limit, func(_, _ int) (int, error) {
 		if limited.Load() {
 			return 0, errors.New("stopped")
 		}
-		status, err := send(c, signInRequest(base, csrf, token, adminID, adminPassword))
+		status, err := send(c, signIn.request())
 		if status == http.StatusTooManyRequests {
 			limited.Store(true)
 		}
@@ -636,17 +719,13 @@ func pagePhase(name, u string, signedIn *http.Client, cfg config) phase {
 		}
 	}
 	c := loadClient(cfg.clients)
+	bare, page := getRequest(u, nil), getRequest(u, cookies)
 	// Warm the connections and the app before timing.
 	drive("warm-up", cfg.clients, cfg.clients*20, time.Second, func(_, _ int) (int, error) {
-		req, _ := http.NewRequest(http.MethodGet, u, nil)
-		return send(c, req)
+		return send(c, bare.request())
 	}, func(int) bool { return true })
 	return drive(name, cfg.clients, cfg.maxRequests, cfg.duration, func(_, _ int) (int, error) {
-		req, _ := http.NewRequest(http.MethodGet, u, nil)
-		for _, ck := range cookies {
-			req.AddCookie(ck)
-		}
-		return send(c, req)
+		return send(c, page.request())
 	}, func(code int) bool { return code == http.StatusOK })
 }
 
@@ -694,11 +773,10 @@ func storm(s *server, n int) {
 	go func() {
 		var lat latencies
 		pc := loadClient(1)
+		login := getRequest(s.base+"/login", []*http.Cookie{csrf})
 		for i := 0; i < 100_000 && ctx.Err() == nil; i++ {
-			req, _ := http.NewRequest(http.MethodGet, s.base+"/login", nil)
-			req.AddCookie(csrf)
 			t0 := time.Now()
-			if status, err := send(pc, req); err == nil && status == 200 {
+			if status, err := send(pc, login.request()); err == nil && status == 200 {
 				lat = append(lat, time.Since(t0))
 			}
 			time.Sleep(5 * time.Millisecond)
@@ -706,10 +784,12 @@ func storm(s *server, n int) {
 		probe <- lat
 	}()
 	var retryAfter atomic.Int64
+	right := signInRequest(s.base, csrf, token, adminID, adminPassword)
+	wrong := signInRequest(s.base, csrf, token, "no.such.user", wrongPassword)
 	p := drive("storm", n, n, 60*time.Second, func(_, i int) (int, error) {
-		req := signInRequest(s.base, csrf, token, adminID, adminPassword)
+		req := right.request()
 		if i%3 != 0 {
-			req = signInRequest(s.base, csrf, token, "no.such.user", wrongPassword)
+			req = wrong.request()
 		}
 		resp, err := c.Do(req)
 		if err != nil {
@@ -726,7 +806,7 @@ func storm(s *server, n int) {
 	lat := <-probe
 	fmt.Printf("\nstorm: %d concurrent sign-in attempts (1/3 right): %d answered in %.1fs; %s (%d busy answers carried Retry-After)\n",
 		n, len(p.lat), p.elapsed.Seconds(), p.statuses(), retryAfter.Load())
-	fmt.Printf("  sign-in latency %s\n", p.lat)
+	fmt.Printf("  sign-in latency %s; %s\n", p.lat, p.cpu())
 	fmt.Printf("  Login page meanwhile (one prober): %s\n", lat)
 	fmt.Printf("  server peak RSS: %s before the storm, %s after\n", before, procMem(s.cmd.Process.Pid, "VmHWM"))
 }
@@ -749,17 +829,30 @@ func procMem(pid int, field string) string {
 // timeStart starts the app on the existing database at a port chosen in
 // advance and times it to the first 200 from /login; with rss it also waits
 // 3 s and reads the resident memory.
-func timeStart(bin, data string, extra []string, rss bool) (time.Duration, string, error) {
+func timeStart(bin string, args []string, path string, extra []string, rss bool) (time.Duration, string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, "", err
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	args := append([]string{"--no-browser", "--addr", addr, "--data", data}, extra...)
+	hello := len(args) > 0 && args[0] == "-serve-hello"
+	if hello {
+		args = []string{"-serve-hello", addr}
+	} else {
+		args = append(append(slices.Clone(args), "--addr", addr), extra...)
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(append(os.Environ(), "CQRS_SMTP_HOST="), appEnv...)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if hello {
+		// The hello server stops when its stdin closes.
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			return 0, "", err
+		}
+		defer in.Close()
+	}
 	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -786,7 +879,7 @@ func timeStart(bin, data string, extra []string, rss bool) (time.Duration, strin
 			return 0, "", errors.New("the app exited")
 		default:
 		}
-		resp, err := c.Get("http://" + addr + "/login")
+		resp, err := c.Get("http://" + addr + path)
 		if err == nil {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
