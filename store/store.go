@@ -128,10 +128,12 @@ type Options struct {
 
 // Store is the application's database.
 type Store struct {
-	db    *bolt.DB
-	now   func() time.Time
-	users decodeCache[User]
-	orgs  decodeCache[Organisation]
+	db       *bolt.DB
+	now      func() time.Time
+	users    decodeCache[uint64, User]
+	orgs     decodeCache[uint64, Organisation]
+	sessions decodeCache[[32]byte, Session] // keyed by the token's SHA-256
+	messages decodeCache[[16]byte, Message]
 }
 
 // Open opens (creating when missing) the database at path, creates its

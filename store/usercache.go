@@ -7,13 +7,14 @@ import (
 )
 
 // decodeCache keeps the last decoded copy of each record beside the bytes
-// it came from. Every signed-in page reads the user and their organisation;
+// it came from. Every signed-in page reads its session, the user, their
+// organisation and their messages;
 // comparing the stored bytes with the cached ones is far cheaper than
 // decoding the JSON again, and it can never serve a stale copy: any change
 // to a record changes its bytes.
-type decodeCache[T any] struct {
+type decodeCache[K comparable, T any] struct {
 	mu sync.Mutex
-	m  map[uint64]decoded[T]
+	m  map[K]decoded[T]
 }
 
 type decoded[T any] struct {
@@ -27,7 +28,7 @@ const maxDecoded = 20000
 // get decodes raw, the stored bytes of record id (valid only inside the
 // reading transaction), through the cache. T must hold no pointers or
 // slices the caller could change: copies are shared.
-func (c *decodeCache[T]) get(id uint64, raw []byte) (T, error) {
+func (c *decodeCache[K, T]) get(id K, raw []byte) (T, error) {
 	c.mu.Lock()
 	d, ok := c.m[id]
 	c.mu.Unlock()
@@ -40,7 +41,7 @@ func (c *decodeCache[T]) get(id uint64, raw []byte) (T, error) {
 	}
 	c.mu.Lock()
 	if c.m == nil || len(c.m) >= maxDecoded {
-		c.m = map[uint64]decoded[T]{}
+		c.m = map[K]decoded[T]{}
 	}
 	c.m[id] = decoded[T]{raw: bytes.Clone(raw), v: v}
 	c.mu.Unlock()
