@@ -18,6 +18,7 @@ func BenchmarkLegacySignIn(b *testing.B) {
 	}
 	e.app = app
 	e.registeredAdmin() // its password hashed with the real parameters
+	b.ReportAllocs()
 	b.ResetTimer()
 	seed := "AAAAAAAAAAAAAAAAAAAAAA"
 	form := url.Values{"user_id": {"admin.jones"}, "password": {strongPassword}, "csrf_token": {e.csrfFor(seed)}}
@@ -34,9 +35,14 @@ func BenchmarkLegacySignIn(b *testing.B) {
 func BenchmarkLoginPage(b *testing.B) {
 	e := newEnv(b)
 	c := e.client()
+	b.ReportAllocs()
+	size := 0
 	for b.Loop() {
-		if r := c.get("/login"); r.StatusCode != 200 {
+		r := c.get("/login")
+		if r.StatusCode != 200 {
 			b.Fatalf("status %d", r.StatusCode)
 		}
+		size = len(r.body)
 	}
+	b.ReportMetric(float64(size), "bytes/page")
 }
