@@ -3,13 +3,19 @@
 // time (shared machines are noisy; ratios travel, absolute figures do not):
 //
 //   - the argon2id ceiling: hashes per second on every core with the app's
-//     parameters, and legacy sign-ins per second as a fraction of it;
+//     parameters, and legacy sign-ins per second as a fraction of it, over
+//     several accounts (the app checks one account's attempts in turn);
 //   - the Login page and the signed-in message centre against a bare Fiber
 //     "hello" handler (requests per second), with latency percentiles;
 //   - a storm of concurrent sign-in attempts, right and wrong, with the
 //     server's peak memory and the Login page's latency meanwhile;
 //   - start-up time to the first 200 from /login (median of several starts on
-//     an existing database), resident memory 3 s after start, binary size.
+//     an existing database) against a bare Fiber hello's start, alternating,
+//     resident memory 3 s after start, binary size.
+//
+// The load command shares the machine's cores with the server, so each
+// phase reports its own CPU time, and its requests are built once and sent
+// as prepared over keep-alive connections, as wrk does.
 //
 // The driver uses nothing but net/http. Every loop has a count and a time
 // limit, and only 127.0.0.1 is ever contacted.
