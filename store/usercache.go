@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"sync"
 )
@@ -15,6 +16,9 @@ import (
 type decodeCache[K comparable, T any] struct {
 	mu sync.Mutex
 	m  map[K]decoded[T]
+	// max bounds the entries (0: maxDecoded); past it the cache starts
+	// again empty.
+	max int
 }
 
 type decoded[T any] struct {
@@ -24,6 +28,11 @@ type decoded[T any] struct {
 
 // maxDecoded bounds each cache; past it the cache starts again empty.
 const maxDecoded = 20000
+
+// maxDecodedMessages bounds the messages' cache lower: a body can be
+// 4,000 characters, kept twice (bytes and decoded), so 500 of them stay
+// within about 4 MiB.
+const maxDecodedMessages = 500
 
 // get decodes raw, the stored bytes of record id (valid only inside the
 // reading transaction), through the cache. T must hold no pointers or
@@ -40,7 +49,7 @@ func (c *decodeCache[K, T]) get(id K, raw []byte) (T, error) {
 		return v, err
 	}
 	c.mu.Lock()
-	if c.m == nil || len(c.m) >= maxDecoded {
+	if c.m == nil || len(c.m) >= cmp.Or(c.max, maxDecoded) {
 		c.m = map[K]decoded[T]{}
 	}
 	c.m[id] = decoded[T]{raw: bytes.Clone(raw), v: v}
