@@ -18,6 +18,7 @@ func BenchmarkMessageCentrePage(b *testing.B) {
 	}
 	h := e.app.Handler()
 	var ctx fasthttp.RequestCtx
+	b.ReportAllocs()
 	for b.Loop() {
 		ctx.Request.Reset()
 		ctx.Response.Reset()
@@ -31,4 +32,5 @@ func BenchmarkMessageCentrePage(b *testing.B) {
 			b.Fatalf("status %d", ctx.Response.StatusCode())
 		}
 	}
+	b.ReportMetric(float64(len(ctx.Response.Body())), "bytes/page")
 }

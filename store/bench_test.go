@@ -91,6 +91,7 @@ func BenchmarkListUsers10kOneOrganisationLastPage(b *testing.B) {
 // transaction with its fsync.
 func BenchmarkSignedIn(b *testing.B) {
 	s := benchStore(b)
+	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		i++
@@ -106,9 +107,52 @@ func BenchmarkSession(b *testing.B) {
 	if _, err := s.SignedIn(1, hashOf(1), nil); err != nil {
 		b.Fatal(err)
 	}
+	b.ReportAllocs()
 	for b.Loop() {
 		if _, _, err := s.Session(hashOf(1), time.Hour, 12*time.Hour); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLegacySignInTransaction is the whole decision of a successful
+// legacy sign-in after the hash: the account re-read, the session and the
+// audit entry, in one transaction with one fsync.
+func BenchmarkLegacySignInTransaction(b *testing.B) {
+	s := benchStore(b)
+	var u User
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		u, err = getUser(tx, 1)
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		res, err := s.LegacySignIn(SignInAttempt{UserID: u.UserID, CheckedHash: u.PasswordHash, PasswordOK: true, LockAfter: 5,
+			SessionHash: hashOf(byte(i)), IP: "127.0.0.1", Method: "password"})
+		if err != nil || !res.SignedIn {
+			b.Fatalf("sign-in: %+v, %v", res, err)
+		}
+	}
+}
+
+// BenchmarkMessages is the message centre's read: the list, newest first,
+// and the unread count (the welcome message and 20 more).
+func BenchmarkMessages(b *testing.B) {
+	s := benchStore(b)
+	for range 20 {
+		if _, err := s.Broadcast(1, "CQRS", "Practice news", strings.Repeat("Surgery hours change next week. ", 8)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if msgs, _, err := s.Messages(1); err != nil || len(msgs) == 0 {
+			b.Fatalf("messages: %d, %v", len(msgs), err)
 		}
 	}
 }

@@ -29,9 +29,15 @@ func (s *Store) Messages(userID uint64) ([]Message, int, error) {
 		b := tx.Bucket(bucketMessages)
 		prefix := itob(userID)
 		c := b.Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			var m Message
-			if err := getJSON(b, k, &m); err != nil {
+			var err error
+			if len(k) == 16 {
+				m, err = s.messages.get([16]byte(k), v)
+			} else {
+				err = getJSON(b, k, &m)
+			}
+			if err != nil {
 				return err
 			}
 			if !m.Read {

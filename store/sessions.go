@@ -31,10 +31,19 @@ func (s *Store) Session(hash []byte, idle, absolute time.Duration) (Session, Use
 		touch bool
 	)
 	err := s.db.View(func(tx *bolt.Tx) error {
-		if err := getJSON(tx.Bucket(bucketSessions), hash, &sess); err != nil {
+		var err error
+		if len(hash) == 32 {
+			raw := tx.Bucket(bucketSessions).Get(hash)
+			if raw == nil {
+				return ErrNotFound
+			}
+			sess, err = s.sessions.get([32]byte(hash), raw)
+		} else {
+			err = getJSON(tx.Bucket(bucketSessions), hash, &sess)
+		}
+		if err != nil {
 			return err
 		}
-		var err error
 		raw := tx.Bucket(bucketUsers).Get(itob(sess.UserID))
 		if raw == nil {
 			return ErrNotFound

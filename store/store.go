@@ -128,10 +128,12 @@ type Options struct {
 
 // Store is the application's database.
 type Store struct {
-	db    *bolt.DB
-	now   func() time.Time
-	users decodeCache[User]
-	orgs  decodeCache[Organisation]
+	db       *bolt.DB
+	now      func() time.Time
+	users    decodeCache[uint64, User]
+	orgs     decodeCache[uint64, Organisation]
+	sessions decodeCache[[32]byte, Session] // keyed by the token's SHA-256
+	messages decodeCache[[16]byte, Message] // bounded by Open: bodies can be long
 }
 
 // Open opens (creating when missing) the database at path, creates its
@@ -167,7 +169,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &Store{db: db, now: opts.Now}
+	s := &Store{db: db, now: opts.Now, messages: decodeCache[[16]byte, Message]{max: maxDecodedMessages}}
 	if err := s.migrate(); err != nil {
 		db.Close()
 		return nil, err

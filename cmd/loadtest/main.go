@@ -3,13 +3,19 @@
 // time (shared machines are noisy; ratios travel, absolute figures do not):
 //
 //   - the argon2id ceiling: hashes per second on every core with the app's
-//     parameters, and legacy sign-ins per second as a fraction of it;
+//     parameters, and legacy sign-ins per second as a fraction of it, over
+//     several accounts (the app checks one account's attempts in turn);
 //   - the Login page and the signed-in message centre against a bare Fiber
 //     "hello" handler (requests per second), with latency percentiles;
 //   - a storm of concurrent sign-in attempts, right and wrong, with the
 //     server's peak memory and the Login page's latency meanwhile;
 //   - start-up time to the first 200 from /login (median of several starts on
-//     an existing database), resident memory 3 s after start, binary size.
+//     an existing database) against a bare Fiber hello's start, alternating,
+//     resident memory 3 s after start, binary size.
+//
+// The load command shares the machine's cores with the server, so each
+// phase reports its own CPU time, and its requests are built once and sent
+// as prepared over keep-alive connections, as wrk does.
 //
 // The driver uses nothing but net/http. Every loop has a count and a time
 // limit, and only 127.0.0.1 is ever contacted.
@@ -19,6 +25,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"debug/elf"
 	"errors"
@@ -61,6 +68,7 @@ type config struct {
 	duration    time.Duration
 	maxRequests int
 	signIns     int
+	accounts    int
 	storm       int
 	starts      int
 	ceilingFor  time.Duration
@@ -81,6 +89,7 @@ func main() {
 	flag.DurationVar(&cfg.duration, "duration", 4*time.Second, "how long each page phase runs")
 	flag.IntVar(&cfg.maxRequests, "max-requests", 200_000, "request cap for each page phase")
 	flag.IntVar(&cfg.signIns, "signins", 400, "sign-ins in the sign-in phase (it also stops after 30 s)")
+	flag.IntVar(&cfg.accounts, "accounts", 8, "accounts the sign-in phase spreads its clients over (the app lets one account's attempts in one at a time)")
 	flag.IntVar(&cfg.storm, "storm", 1000, "concurrent sign-in attempts in the storm phase (0: skip)")
 	flag.IntVar(&cfg.starts, "starts", 10, "starts for the start-up median")
 	flag.DurationVar(&cfg.ceilingFor, "ceiling-time", 3*time.Second, "how long the argon2id ceiling is measured")
@@ -173,7 +182,7 @@ func run(cfg config) error {
 	if err := setUp(srv); err != nil {
 		return fmt.Errorf("set-up: %w", err)
 	}
-	fmt.Printf("set up %s and registered %s at %s\n", filepath.Base(data), adminID, srv.base)
+	fmt.Printf("set up %s and registered %s at %s (server pid %d)\n", filepath.Base(data), adminID, srv.base, srv.cmd.Process.Pid)
 
 	// (a) The argon2id ceiling, then (b) real sign-ins against it.
 	ceiling := argonCeiling(cfg.ceilingFor)
@@ -187,15 +196,26 @@ func run(cfg config) error {
 		return fmt.Errorf("sign-in for the message centre: %w", err)
 	}
 
-	si := signInPhase(srv.base, cfg.clients, cfg.signIns, 30*time.Second)
+	// Accounts for the sign-in phase: the app checks one account's attempts
+	// one after another (so a burst cannot outrun the lockout), so sign-ins
+	// to one account use one core at most; people sign in to many.
+	accounts := []string{adminID}
+	if cfg.accounts > 1 {
+		more, err := addAccounts(srv.base, msgClient, cfg.accounts-1)
+		if err != nil {
+			return fmt.Errorf("accounts for the sign-in phase: %w", err)
+		}
+		accounts = append(accounts, more...)
+	}
+	si := signInPhase(srv.base, cfg.clients, cfg.signIns, 30*time.Second, accounts)
 	// Measured again straight after, since other work on a shared machine
 	// moves it: the fraction is against the mean of the two.
 	after := argonCeiling(cfg.ceilingFor)
 	fmt.Printf("argon2id ceiling again after the sign-ins: %.1f hashes/s\n", after)
 	ceiling = (ceiling + after) / 2
-	fmt.Printf("legacy sign-ins (%d clients): %d signed in over %.2fs = %.1f sign-ins/s = %.2f of the ceiling; %s\n",
-		cfg.clients, si.ok, si.lastOK.Seconds(), si.rate(), si.rate()/ceiling, si.statuses())
-	fmt.Printf("  latency %s\n", si.lat)
+	fmt.Printf("legacy sign-ins (%d clients over %d accounts): %d signed in over %.2fs = %.1f sign-ins/s = %.2f of the ceiling; %s\n",
+		cfg.clients, len(accounts), si.ok, si.lastOK.Seconds(), si.rate(), si.rate()/ceiling, si.statuses())
+	fmt.Printf("  latency %s; %s\n", si.lat, si.cpu())
 	if si.byStatus[http.StatusTooManyRequests] > 0 {
 		fmt.Printf("  %d answered 429 Too Many Requests: the per-address limit, not the hash, ended the phase; the rate is over the %d that got through\n", si.byStatus[http.StatusTooManyRequests], si.ok)
 	}
@@ -214,6 +234,9 @@ func run(cfg config) error {
 	for _, p := range []phase{base, login, msgs} {
 		fmt.Printf("  %-17s %8.0f req/s  %.2f of bare  %s  %s\n", p.name, p.rate(), p.rate()/base.rate(), p.lat, p.statuses())
 	}
+	for _, p := range []phase{base, login, msgs} {
+		fmt.Printf("  %-17s %s\n", p.name, p.cpu())
+	}
 
 	// Bounded under load: a storm of concurrent sign-in attempts.
 	if cfg.storm > 0 {
@@ -227,9 +250,15 @@ func run(cfg config) error {
 
 	// (e) Start-up on the existing database, and memory at rest.
 	fmt.Printf("\nstart-up on the existing database (%d starts):\n", cfg.starts)
-	var times []time.Duration
+	// Alternating with a bare Fiber hello's start, so both see the same
+	// machine: the ratio of the medians is the figure.
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	var times, helloTimes []time.Duration
 	for i := range cfg.starts {
-		d, rss, err := timeStart(bin, data, extra, i == 0)
+		d, rss, err := timeStart(bin, []string{"--no-browser", "--data", data}, "/login", extra, i == 0)
 		if err != nil {
 			return fmt.Errorf("start %d: %w", i+1, err)
 		}
@@ -237,9 +266,21 @@ func run(cfg config) error {
 		if rss != "" {
 			fmt.Printf("  RSS 3 s after start: %s\n", rss)
 		}
+		d, rss, err = timeStart(self, []string{"-serve-hello"}, "/", nil, i == 0)
+		if err != nil {
+			return fmt.Errorf("bare Fiber hello start %d: %w", i+1, err)
+		}
+		helloTimes = append(helloTimes, d)
+		if rss != "" {
+			fmt.Printf("  bare Fiber hello's RSS 3 s after start: %s\n", rss)
+		}
 	}
 	slices.Sort(times)
-	fmt.Printf("  time to first 200 from /login: median %s (min %s, max %s)\n", ms(times[len(times)/2]), ms(times[0]), ms(times[len(times)-1]))
+	slices.Sort(helloTimes)
+	median, helloMedian := times[len(times)/2], helloTimes[len(helloTimes)/2]
+	fmt.Printf("  time to first 200 from /login: median %s (min %s, max %s)\n", ms(median), ms(times[0]), ms(times[len(times)-1]))
+	fmt.Printf("  bare Fiber hello, same starts alternating: median %s (min %s, max %s); the app takes %.2f× as long\n",
+		ms(helloMedian), ms(helloTimes[0]), ms(helloTimes[len(helloTimes)-1]), float64(median)/float64(helloMedian))
 	return nil
 }
 
@@ -413,6 +454,84 @@ func signedInClient(base string) (*http.Client, error) {
 	return c, nil
 }
 
+const accountPassword = "Harbour#Lantern2026"
+
+var (
+	mailboxEmailRE = regexp.MustCompile(`href="/mailbox/(\d+)"`)
+	registerLinkRE = regexp.MustCompile(`href="(https?://[^"]+/register\?token=[^"]+)"`)
+)
+
+// addAccounts has the administrator set up n users, as on the Add user
+// page, and registers each through the link in its email (the local
+// mailbox, since the load command runs the app without a mail server).
+func addAccounts(base string, admin *http.Client, n int) ([]string, error) {
+	var ids []string
+	for i := range n {
+		id := fmt.Sprintf("load.user%02d", i+1)
+		token, err := csrfFrom(admin, base+"/admin/users/new")
+		if err != nil {
+			return nil, err
+		}
+		resp, body, err := postForm(admin, base+"/admin/users", url.Values{"csrf_token": {token}, "user_id": {id}, "first_name": {"Load"},
+			"last_name": {"User"}, "work_phone": {""}, "email": {id + "@nhs.net"}, "org_id": {"1"}, "role": {"user"}})
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Request.URL.Path, "/admin/users/") {
+			return nil, fmt.Errorf("add user %s: %d at %s\n%.500s", id, resp.StatusCode, resp.Request.URL, body)
+		}
+		link, err := registrationLink(base, admin, id)
+		if err != nil {
+			return nil, err
+		}
+		c := browser()
+		if token, err = csrfFrom(c, link); err != nil {
+			return nil, err
+		}
+		resp, body, err = postForm(c, base+"/register", url.Values{"csrf_token": {token}, "password": {accountPassword}, "confirm_password": {accountPassword}})
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Request.URL.Path, "/register/complete") {
+			return nil, fmt.Errorf("register %s: %d at %s\n%.500s", id, resp.StatusCode, resp.Request.URL, body)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// registrationLink waits for the newest email in the local mailbox to be
+// the one to id and returns its registration link.
+func registrationLink(base string, admin *http.Client, id string) (string, error) {
+	for range 100 {
+		resp, err := admin.Get(base + "/mailbox")
+		if err != nil {
+			return "", err
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+		resp.Body.Close()
+		newest := 0
+		for _, m := range mailboxEmailRE.FindAllSubmatch(b, -1) {
+			newest = max(newest, atoi(string(m[1])))
+		}
+		if newest > 0 {
+			resp, err := admin.Get(fmt.Sprintf("%s/mailbox/%d", base, newest))
+			if err != nil {
+				return "", err
+			}
+			b, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close()
+			if m := registerLinkRE.FindSubmatch(b); m != nil && strings.Contains(string(b), id+"@nhs.net") {
+				return html.UnescapeString(string(m[1])), nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return "", fmt.Errorf("no registration email for %s in the local mailbox", id)
+}
+
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
+
 // argonCeiling is hashes per second with one goroutine per CPU, each
 // hashing with the app's parameters, for d.
 func argonCeiling(d time.Duration) float64 {
@@ -446,6 +565,24 @@ type phase struct {
 	// rate is over that time, so requests refused at the end (a rate
 	// limit) do not dilute it.
 	lastOK time.Duration
+	// clientCPU is the load command's own CPU time (user + system) in the
+	// phase: it shares the cores with the server, so it is reported.
+	clientCPU time.Duration
+}
+
+// cpu reports the phase's wall time and the load command's own CPU time.
+func (p phase) cpu() string {
+	return fmt.Sprintf("load client CPU %.2fs over %.2fs (%.0f%% of one core)", p.clientCPU.Seconds(), p.elapsed.Seconds(),
+		100*p.clientCPU.Seconds()/p.elapsed.Seconds())
+}
+
+// selfCPU is this process's user + system CPU time so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func (p phase) rate() float64 {
@@ -506,6 +643,7 @@ func drive(name string, clients, n int, limit time.Duration, do func(worker, i i
 		wg    sync.WaitGroup
 		start = time.Now()
 		stop  = start.Add(limit)
+		cpu0  = selfCPU()
 	)
 	for w := range clients {
 		wg.Go(func() {
@@ -544,6 +682,7 @@ func drive(name string, clients, n int, limit time.Duration, do func(worker, i i
 	}
 	wg.Wait()
 	p.elapsed = time.Since(start)
+	p.clientCPU = selfCPU() - cpu0
 	problemsMu.Lock()
 	if p.errors > 0 {
 		problems = append(problems, fmt.Sprintf("%s: %d requests got no answer", name, p.errors))
@@ -580,12 +719,52 @@ func anonymous(base string) (*http.Cookie, string, error) {
 	return nil, "", errors.New("no CSRF cookie")
 }
 
-func signInRequest(base string, csrf *http.Cookie, token, userID, password string) *http.Request {
-	form := url.Values{"csrf_token": {token}, "user_id": {userID}, "password": {password}}
-	req, _ := http.NewRequest(http.MethodPost, base+"/login", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.AddCookie(csrf)
+// fixedRequest is one request built once and sent many times, as wrk
+// sends a prepared request: the URL is parsed, the form encoded and the
+// headers (cookies included) set once, so each request costs the client
+// only a body reader and the request value. The header map is shared
+// read-only: a client without a jar does not write to it.
+type fixedRequest struct {
+	method string
+	url    *url.URL
+	header http.Header
+	body   []byte
+}
+
+func (f fixedRequest) request() *http.Request {
+	req := &http.Request{Method: f.method, URL: f.url, Host: f.url.Host, Header: f.header,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}
+	if f.body != nil {
+		req.Body = io.NopCloser(bytes.NewReader(f.body))
+		req.ContentLength = int64(len(f.body))
+	}
 	return req
+}
+
+func getRequest(u string, cookies []*http.Cookie) fixedRequest {
+	pu, _ := url.Parse(u)
+	h := http.Header{}
+	if line := cookieLine(cookies); line != "" {
+		h.Set("Cookie", line)
+	}
+	return fixedRequest{method: http.MethodGet, url: pu, header: h}
+}
+
+func cookieLine(cookies []*http.Cookie) string {
+	var parts []string
+	for _, ck := range cookies {
+		parts = append(parts, ck.Name+"="+ck.Value)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func signInRequest(base string, csrf *http.Cookie, token, userID, password string) fixedRequest {
+	form := url.Values{"csrf_token": {token}, "user_id": {userID}, "password": {password}}
+	pu, _ := url.Parse(base + "/login")
+	h := http.Header{}
+	h.Set("Content-Type", "application/x-www-form-urlencoded")
+	h.Set("Cookie", cookieLine([]*http.Cookie{csrf}))
+	return fixedRequest{method: http.MethodPost, url: pu, header: h, body: []byte(form.Encode())}
 }
 
 func send(c *http.Client, req *http.Request) (int, error) {
@@ -601,18 +780,26 @@ func send(c *http.Client, req *http.Request) (int, error) {
 // signInPhase drives real legacy sign-ins (right password, so every one
 // hashes, writes its session and its audit entry). It stops at n, at the
 // time limit, or at the first 429 (the per-address limit).
-func signInPhase(base string, clients, n int, limit time.Duration) phase {
+func signInPhase(base string, clients, n int, limit time.Duration, accounts []string) phase {
 	csrf, token, err := anonymous(base)
 	if err != nil {
 		return phase{name: "sign-in", byStatus: map[int]int{}, elapsed: time.Nanosecond}
 	}
 	c := loadClient(clients)
+	var signIns []fixedRequest
+	for _, id := range accounts {
+		password := adminPassword
+		if id != adminID {
+			password = accountPassword
+		}
+		signIns = append(signIns, signInRequest(base, csrf, token, id, password))
+	}
 	var limited atomic.Bool
-	p := drive("sign-in", clients, n, limit, func(_, _ int) (int, error) {
+	p := drive("sign-in", clients, n, limit, func(w, _ int) (int, error) {
 		if limited.Load() {
 			return 0, errors.New("stopped")
 		}
-		status, err := send(c, signInRequest(base, csrf, token, adminID, adminPassword))
+		status, err := send(c, signIns[w%len(signIns)].request())
 		if status == http.StatusTooManyRequests {
 			limited.Store(true)
 		}
@@ -636,17 +823,13 @@ func pagePhase(name, u string, signedIn *http.Client, cfg config) phase {
 		}
 	}
 	c := loadClient(cfg.clients)
+	bare, page := getRequest(u, nil), getRequest(u, cookies)
 	// Warm the connections and the app before timing.
 	drive("warm-up", cfg.clients, cfg.clients*20, time.Second, func(_, _ int) (int, error) {
-		req, _ := http.NewRequest(http.MethodGet, u, nil)
-		return send(c, req)
+		return send(c, bare.request())
 	}, func(int) bool { return true })
 	return drive(name, cfg.clients, cfg.maxRequests, cfg.duration, func(_, _ int) (int, error) {
-		req, _ := http.NewRequest(http.MethodGet, u, nil)
-		for _, ck := range cookies {
-			req.AddCookie(ck)
-		}
-		return send(c, req)
+		return send(c, page.request())
 	}, func(code int) bool { return code == http.StatusOK })
 }
 
@@ -694,11 +877,10 @@ func storm(s *server, n int) {
 	go func() {
 		var lat latencies
 		pc := loadClient(1)
+		login := getRequest(s.base+"/login", []*http.Cookie{csrf})
 		for i := 0; i < 100_000 && ctx.Err() == nil; i++ {
-			req, _ := http.NewRequest(http.MethodGet, s.base+"/login", nil)
-			req.AddCookie(csrf)
 			t0 := time.Now()
-			if status, err := send(pc, req); err == nil && status == 200 {
+			if status, err := send(pc, login.request()); err == nil && status == 200 {
 				lat = append(lat, time.Since(t0))
 			}
 			time.Sleep(5 * time.Millisecond)
@@ -706,10 +888,12 @@ func storm(s *server, n int) {
 		probe <- lat
 	}()
 	var retryAfter atomic.Int64
+	right := signInRequest(s.base, csrf, token, adminID, adminPassword)
+	wrong := signInRequest(s.base, csrf, token, "no.such.user", wrongPassword)
 	p := drive("storm", n, n, 60*time.Second, func(_, i int) (int, error) {
-		req := signInRequest(s.base, csrf, token, adminID, adminPassword)
+		req := right.request()
 		if i%3 != 0 {
-			req = signInRequest(s.base, csrf, token, "no.such.user", wrongPassword)
+			req = wrong.request()
 		}
 		resp, err := c.Do(req)
 		if err != nil {
@@ -726,7 +910,7 @@ func storm(s *server, n int) {
 	lat := <-probe
 	fmt.Printf("\nstorm: %d concurrent sign-in attempts (1/3 right): %d answered in %.1fs; %s (%d busy answers carried Retry-After)\n",
 		n, len(p.lat), p.elapsed.Seconds(), p.statuses(), retryAfter.Load())
-	fmt.Printf("  sign-in latency %s\n", p.lat)
+	fmt.Printf("  sign-in latency %s; %s\n", p.lat, p.cpu())
 	fmt.Printf("  Login page meanwhile (one prober): %s\n", lat)
 	fmt.Printf("  server peak RSS: %s before the storm, %s after\n", before, procMem(s.cmd.Process.Pid, "VmHWM"))
 }
@@ -749,17 +933,30 @@ func procMem(pid int, field string) string {
 // timeStart starts the app on the existing database at a port chosen in
 // advance and times it to the first 200 from /login; with rss it also waits
 // 3 s and reads the resident memory.
-func timeStart(bin, data string, extra []string, rss bool) (time.Duration, string, error) {
+func timeStart(bin string, args []string, path string, extra []string, rss bool) (time.Duration, string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, "", err
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	args := append([]string{"--no-browser", "--addr", addr, "--data", data}, extra...)
+	hello := len(args) > 0 && args[0] == "-serve-hello"
+	if hello {
+		args = []string{"-serve-hello", addr}
+	} else {
+		args = append(append(slices.Clone(args), "--addr", addr), extra...)
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(append(os.Environ(), "CQRS_SMTP_HOST="), appEnv...)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if hello {
+		// The hello server stops when its stdin closes.
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			return 0, "", err
+		}
+		defer in.Close()
+	}
 	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -786,7 +983,7 @@ func timeStart(bin, data string, extra []string, rss bool) (time.Duration, strin
 			return 0, "", errors.New("the app exited")
 		default:
 		}
-		resp, err := c.Get("http://" + addr + "/login")
+		resp, err := c.Get("http://" + addr + path)
 		if err == nil {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()

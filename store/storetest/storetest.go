@@ -647,6 +647,11 @@ func testMessages(t *testing.T, cfg Config) {
 	if org, unread, err := v.e.HeaderInfo(sam.ID, v.org.ID); err != nil || unread != 1 || org.Name != v.org.Name {
 		t.Errorf("header: %+v, %d unread, %v", org, unread, err)
 	}
+	// Read again after the change: a decoded copy kept from the first read
+	// must not be served.
+	if again, unread, err := v.e.Messages(sam.ID); err != nil || unread != 1 || !again[0].Read || again[1].Read {
+		t.Errorf("after opening: %+v, %d unread, %v", again, unread, err)
+	}
 	if err := v.e.DeleteMessage(jo.ID, msgs[1].ID); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("another user's message deleted: %v", err)
 	}
