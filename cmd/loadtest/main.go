@@ -73,6 +73,7 @@ type config struct {
 	starts      int
 	ceilingFor  time.Duration
 	appEnv      string
+	instances   int
 }
 
 // appEnv is extra environment for the app, e.g. GOMEMLIMIT=64MiB.
@@ -94,6 +95,7 @@ func main() {
 	flag.IntVar(&cfg.starts, "starts", 10, "starts for the start-up median")
 	flag.DurationVar(&cfg.ceilingFor, "ceiling-time", 3*time.Second, "how long the argon2id ceiling is measured")
 	flag.StringVar(&cfg.appEnv, "app-env", "", "extra environment for the app, comma-separated (e.g. GOMEMLIMIT=64MiB)")
+	flag.IntVar(&cfg.instances, "instances", 1, "also measure this many instances sharing one PostgreSQL database (needs -app-env CQRS_DATABASE=postgres://…)")
 	classroom := flag.Int("classroom", 0, "instead of the phases: the classroom check, this many learners walking the job aid at once with the class board open (--demo)")
 	check := flag.Bool("check", false, "exit 1 if any request went unanswered or got a server error other than 503 busy (for CI's short run)")
 	flag.Parse()
@@ -236,6 +238,12 @@ func run(cfg config) error {
 	}
 	for _, p := range []phase{base, login, msgs} {
 		fmt.Printf("  %-17s %s\n", p.name, p.cpu())
+	}
+
+	if cfg.instances > 1 {
+		if err := sharedInstances(cfg, bin, data, extra, srv, accounts, msgClient, ceiling, si.rate(), msgs.rate()); err != nil {
+			return err
+		}
 	}
 
 	// Bounded under load: a storm of concurrent sign-in attempts.
