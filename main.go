@@ -417,10 +417,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	startURL := baseURL + "/"
-	if any, err := st.HasUsers(); err != nil {
+	if hasUsers, err := st.HasUsers(); err != nil {
 		ln.Close()
 		return err
-	} else if !any {
+	} else if !hasUsers {
 		token := secret.NewToken()
 		if err := st.SetSetupToken(secret.HashToken(token)); err != nil {
 			ln.Close()

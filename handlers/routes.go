@@ -58,12 +58,15 @@ func (a *app) routes(f *fiber.App) {
 
 	// The emailed links to the Security Information screen: registration,
 	// and unlock / forgotten password.
-	for _, flow := range []linkFlow{registration, passwordReset} {
-		f.Get(flow.path, a.linkPage(flow))
-		f.Post(flow.path, a.linkSubmit(flow))
-		f.Post(flow.path+"/check", a.linkCheck(flow))
-		f.Get(flow.done, a.linkComplete(flow))
-	}
+	// (Each path is the flow's own path or done page, see register.go.)
+	f.Get("/register", a.linkPage(registration))
+	f.Post("/register", a.linkSubmit(registration))
+	f.Post("/register/check", a.linkCheck(registration))
+	f.Get("/register/complete", a.linkComplete(registration))
+	f.Get("/reset", a.linkPage(passwordReset))
+	f.Post("/reset", a.linkSubmit(passwordReset))
+	f.Post("/reset/check", a.linkCheck(passwordReset))
+	f.Get("/reset/complete", a.linkComplete(passwordReset))
 
 	// Signed in: the message centre and the account page. (A Group with
 	// middleware would also catch unknown paths, so each route names it.)
@@ -105,9 +108,36 @@ func (a *app) routes(f *fiber.App) {
 	f.Get("/mailbox", a.requireMailbox, a.mailbox)
 	f.Get("/mailbox/:id", a.requireMailbox, a.mailboxEmail)
 
-	// Training mode: the training home, learners' own mailboxes, the job
-	// aid toggle and the trainer's controls (only with --demo).
-	a.trainingRoutes(f)
+	// Training mode (only with --demo; outside it each of these is "Page
+	// not found"): the training home, learners' own mailboxes, the job aid
+	// toggle, joining the class, the trainer's controls and class board.
+	if a.cfg.Demo {
+		// Each way in has its own count of new learners per address.
+		learnerLimit := func() fiber.Handler {
+			return addressLimiter(a.cfg.LearnerRateLimit, "Too many new learners",
+				"Too many learners have been started from this computer. Wait a minute, then try again.")
+		}
+		f.Get("/training", a.trainingHome)
+		f.Post("/training/learners", learnerLimit(), a.startLearner)
+		f.Get("/training/join", a.joinLearner)
+		f.Post("/training/learner/nhsmail-password", a.reissueNHSmailPassword)
+		f.Get("/training/mailbox", a.learnerMailbox)
+		f.Get("/training/mailbox/:id", a.learnerEmail)
+		f.Post("/training/jobaid", a.toggleJobAid)
+		f.Get("/training/trainer", signedIn, sysAdmin, a.trainerPage)
+		f.Post("/training/trainer/reset", signedIn, sysAdmin, a.trainerReset)
+		f.Post("/training/trainer/clock", signedIn, sysAdmin, a.trainerClock)
+		f.Post("/training/trainer/cohort", signedIn, sysAdmin, a.trainerCohort)
+		f.Post("/training/trainer/snapshots", signedIn, sysAdmin, a.trainerSaveSnapshot)
+		f.Post("/training/trainer/snapshots/restore", signedIn, sysAdmin, a.trainerRestoreSnapshot)
+		f.Get("/join", a.joinPage)
+		f.Post("/join", learnerLimit(), a.joinSubmit)
+		f.Get("/training/board/join", signedIn, sysAdmin, a.joinScreen)
+		f.Get("/training/board", signedIn, sysAdmin, a.classBoard)
+		f.Get("/training/board/rows", signedIn, sysAdmin, a.classBoardRows)
+		f.Get("/training/board.csv", signedIn, sysAdmin, a.classBoardCSV)
+		f.Post("/training/trainer/learners/:id/:action", signedIn, sysAdmin, a.trainerLearnerAction)
+	}
 
 	f.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 }
@@ -138,14 +168,14 @@ func (a *app) health(c *fiber.Ctx) error {
 
 // home sends a first-time visitor to the right start.
 func (a *app) home(c *fiber.Ctx) error {
-	any, err := a.setup.HasUsers()
+	hasUsers, err := a.setup.HasUsers()
 	if err != nil {
 		return err
 	}
 	if _, ok := currentUser(c); ok {
 		return c.Redirect("/messages", fiber.StatusSeeOther)
 	}
-	if !any {
+	if !hasUsers {
 		return refuseBeforeSetUp(fiber.StatusServiceUnavailable, "CQRS is waiting to be set up",
 			"Open the set-up link printed in the window where CQRS was started. It can be used once, to create the first administrator.")
 	}

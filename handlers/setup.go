@@ -35,9 +35,9 @@ func (a *app) setupPage(c *fiber.Ctx) error {
 }
 
 func (a *app) setupAllowed(c *fiber.Ctx) error {
-	if any, err := a.setup.HasUsers(); err != nil {
+	if hasUsers, err := a.setup.HasUsers(); err != nil {
 		return err
-	} else if any {
+	} else if hasUsers {
 		return refuse(fiber.StatusGone, "CQRS is already set up",
 			"The set-up page can be used once, and it has been. Sign in on the CQRS Login page.")
 	}

@@ -112,11 +112,11 @@ func (a *app) initTraining(ts TrainingStore) error {
 		return err
 	}
 	a.cfg.Clock.SetOffset(off)
-	any, err := a.training.HasUsers()
+	hasUsers, err := a.training.HasUsers()
 	if err != nil {
 		return err
 	}
-	if !any {
+	if !hasUsers {
 		if err := a.resetTraining(context.Background(), nil, cqrs.AuditEvent{Type: evTrainingReset, Detail: "training data set seeded at first start"}); err != nil {
 			return err
 		}
@@ -145,43 +145,6 @@ func (a *app) setTrainerPassword(ctx context.Context, why string) error {
 		return nil
 	}
 	return err
-}
-
-// trainingRoutes are registered only in training mode: outside it every
-// one of them is "Page not found".
-func (a *app) trainingRoutes(f fiberRouter) {
-	if !a.cfg.Demo {
-		return
-	}
-	signedIn, sysAdmin := a.requireSignedIn, a.requireSystemAdmin
-	f.Get("/training", a.trainingHome)
-	f.Post("/training/learners", addressLimiter(a.cfg.LearnerRateLimit, "Too many new learners",
-		"Too many learners have been started from this computer. Wait a minute, then try again."), a.startLearner)
-	f.Get("/training/join", a.joinLearner)
-	f.Post("/training/learner/nhsmail-password", a.reissueNHSmailPassword)
-	f.Get("/training/mailbox", a.learnerMailbox)
-	f.Get("/training/mailbox/:id", a.learnerEmail)
-	f.Post("/training/jobaid", a.toggleJobAid)
-	f.Get("/training/trainer", signedIn, sysAdmin, a.trainerPage)
-	f.Post("/training/trainer/reset", signedIn, sysAdmin, a.trainerReset)
-	f.Post("/training/trainer/clock", signedIn, sysAdmin, a.trainerClock)
-	f.Post("/training/trainer/cohort", signedIn, sysAdmin, a.trainerCohort)
-	f.Post("/training/trainer/snapshots", signedIn, sysAdmin, a.trainerSaveSnapshot)
-	f.Post("/training/trainer/snapshots/restore", signedIn, sysAdmin, a.trainerRestoreSnapshot)
-	f.Get("/join", a.joinPage)
-	f.Post("/join", addressLimiter(a.cfg.LearnerRateLimit, "Too many new learners",
-		"Too many learners have been started from this computer. Wait a minute, then try again."), a.joinSubmit)
-	f.Get("/training/board/join", signedIn, sysAdmin, a.joinScreen)
-	f.Get("/training/board", signedIn, sysAdmin, a.classBoard)
-	f.Get("/training/board/rows", signedIn, sysAdmin, a.classBoardRows)
-	f.Get("/training/board.csv", signedIn, sysAdmin, a.classBoardCSV)
-	f.Post("/training/trainer/learners/:id/:action", signedIn, sysAdmin, a.trainerLearnerAction)
-}
-
-// fiberRouter is the part of *fiber.App the training routes use.
-type fiberRouter interface {
-	Get(path string, handlers ...fiber.Handler) fiber.Router
-	Post(path string, handlers ...fiber.Handler) fiber.Router
 }
 
 // The data set

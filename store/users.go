@@ -127,12 +127,12 @@ func (s *Store) Organisation(id uint64) (Organisation, error) {
 
 // HasUsers reports whether any account exists, without walking them.
 func (s *Store) HasUsers() (bool, error) {
-	var any bool
+	var hasUsers bool
 	err := s.db.View(func(tx *bolt.Tx) error {
-		any = hasAny(tx.Bucket(bucketUsers))
+		hasUsers = hasAny(tx.Bucket(bucketUsers))
 		return nil
 	})
-	return any, err
+	return hasUsers, err
 }
 
 // CountUsers returns how many accounts exist.

@@ -26,11 +26,11 @@ func setupKey(hash []byte) string { return setupKeyPrefix + hex.EncodeToString(h
 // there are no users.
 func (s *Store) SetSetupToken(hash []byte) error {
 	return s.inTx(func(tx pgx.Tx) error {
-		var any bool
-		if err := tx.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&any); err != nil {
+		var hasUsers bool
+		if err := tx.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&hasUsers); err != nil {
 			return err
 		}
-		if any {
+		if hasUsers {
 			return cqrs.ErrConflict
 		}
 		_, err := tx.Exec(context.Background(), `INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, setupKey(hash), hash)
@@ -46,9 +46,9 @@ func (s *Store) SetupPending(hash []byte) bool {
 
 // HasUsers reports whether anyone has been set up.
 func (s *Store) HasUsers() (bool, error) {
-	var any bool
-	err := s.pool.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&any)
-	return any, err
+	var hasUsers bool
+	err := s.pool.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&hasUsers)
+	return hasUsers, err
 }
 
 // CompleteSetup uses a set-up token once: the first organisation and its
@@ -69,11 +69,11 @@ func (s *Store) CompleteSetup(setupHash []byte, org cqrs.Organisation, admin cqr
 		if !slices.Contains(keys, setupKey(setupHash)) {
 			return cqrs.ErrNotFound
 		}
-		var any bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&any); err != nil {
+		var hasUsers bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&hasUsers); err != nil {
 			return err
 		}
-		if any {
+		if hasUsers {
 			return cqrs.ErrConflict
 		}
 		now := s.now()
