@@ -87,14 +87,23 @@ var accessTable = []accessRow{
 	{"POST /admin/users", "/admin/users", as("login", "403", "422", "422", "422", "login")},
 	{"GET /admin/users/:id", "/admin/users/{user}", as("login", "403", "200", "404", "200", "login")},
 	{"POST /admin/users/:id", "/admin/users/{user}", as("login", "403", "422", "404", "422", "login")},
-	{"POST /admin/users/:id/:action", "/admin/users/{user}/unlock", as("login", "403", "303 /admin/users/{user}", "404", "303 /admin/users/{user}", "login")},
+	{"POST /admin/users/:id/disable", "/admin/users/{target}/disable", as("login", "403", "303 /admin/users/{target}", "404", "303 /admin/users/{target}", "login")},
+	{"POST /admin/users/:id/enable", "/admin/users/{target}/enable", as("login", "403", "303 /admin/users/{target}", "404", "303 /admin/users/{target}", "login")},
+	{"POST /admin/users/:id/unlock", "/admin/users/{target}/unlock", as("login", "403", "303 /admin/users/{target}", "404", "303 /admin/users/{target}", "login")},
+	{"POST /admin/users/:id/resend", "/admin/users/{target}/resend", as("login", "403", "409", "404", "409", "login")}, // registered: no invitation
+	{"POST /admin/users/:id/unlink", "/admin/users/{target}/unlink", as("login", "403", "303 /admin/users/{target}", "404", "303 /admin/users/{target}", "login")},
+	{"POST /admin/users/:id/revoke", "/admin/users/{target}/revoke", as("login", "403", "409", "404", "409", "login")}, // registered: no invitation
+	{"POST /admin/users/:id/reset", "/admin/users/{target}/reset", as("login", "403", "303 /admin/users/{target}", "404", "303 /admin/users/{target}", "login")},
 	{"GET /admin/organisations", "/admin/organisations", as("login", "403", "403", "403", "200", "login")},
 	{"POST /admin/organisations", "/admin/organisations", as("login", "403", "403", "403", "422", "login")},
 	{"GET /admin/organisations/:id", "/admin/organisations/{org}", as("login", "403", "403", "403", "200", "login")},
 	{"POST /admin/organisations/:id", "/admin/organisations/{org}", as("login", "403", "403", "403", "422", "login")},
 	{"GET /admin/nhsmail", "/admin/nhsmail", as("login", "403", "403", "403", "200", "login")},
 	{"POST /admin/nhsmail", "/admin/nhsmail", as("login", "403", "403", "403", "422", "login")},
-	{"POST /admin/nhsmail/:id/:action", "/admin/nhsmail/{nhsmail}/password", as("login", "403", "403", "403", "422", "login")},
+	{"POST /admin/nhsmail/:id/password", "/admin/nhsmail/{nhsmail}/password", as("login", "403", "403", "403", "422", "login")},
+	{"POST /admin/nhsmail/:id/disabled", "/admin/nhsmail/{nhsmail}/disabled", as("login", "403", "403", "403", "303 /admin/nhsmail", "login")},
+	{"POST /admin/nhsmail/:id/locked", "/admin/nhsmail/{nhsmail}/locked", as("login", "403", "403", "403", "303 /admin/nhsmail", "login")},
+	{"POST /admin/nhsmail/:id/consent", "/admin/nhsmail/{nhsmail}/consent", as("login", "403", "403", "403", "303 /admin/nhsmail", "login")},
 	{"POST /admin/nhsmail/signing-key", "/admin/nhsmail/signing-key", as("login", "403", "403", "403", "303 /admin/nhsmail", "login")},
 	{"GET /admin/nhsmail/applications", "/admin/nhsmail/applications", as("login", "403", "403", "403", "200", "login")},
 	{"POST /admin/nhsmail/applications", "/admin/nhsmail/applications", as("login", "403", "403", "403", "422", "login")},
@@ -165,6 +174,8 @@ func newAccessEnv(t *testing.T) *accessEnv {
 	}
 	e.addUserWithRole(other.ID, "hill.admin", "Harbour!2026x", store.RoleUserAdmin)
 	active, _ := e.store.UserByUserID("trn.active")
+	// The administrators' actions change their user: one no role signs in as.
+	target := e.addUser(training.ID, "trn.target", "Harbour!2026x")
 	invited, _ := e.store.UserByUserID("trn.invited")
 	invitation, err := e.store.Emails(store.EmailFilter{UserID: invited.ID, Limit: 1})
 	if err != nil || len(invitation) != 1 || invitation[0].OrgID != training.ID {
@@ -184,7 +195,7 @@ func newAccessEnv(t *testing.T) *accessEnv {
 	return &accessEnv{testEnv: e,
 		passwords: map[string]string{"trn.active": trainingPassword, "trn.useradmin": trainingPassword, "hill.admin": "Harbour!2026x", TrainerUserID: e.cfg.TrainerPassword},
 		learner:   learner.jar,
-		vars: map[string]string{"{user}": fmt.Sprint(active.ID), "{org}": fmt.Sprint(other.ID), "{email}": fmt.Sprint(invitation[0].ID),
+		vars: map[string]string{"{user}": fmt.Sprint(active.ID), "{target}": fmt.Sprint(target.ID), "{org}": fmt.Sprint(other.ID), "{email}": fmt.Sprint(invitation[0].ID),
 			"{nhsmail}": fmt.Sprint(amy.ID), "{learnerEmail}": fmt.Sprint(learnerEmail[0].ID)},
 	}
 }

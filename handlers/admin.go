@@ -437,61 +437,90 @@ func (a *app) updateUser(c *fiber.Ctx) error {
 	return redirect(c, "/admin/users/"+strconv.FormatUint(u.ID, 10)+"?notice=saved")
 }
 
-// userAction runs one of the user page's buttons.
-func (a *app) userAction(c *fiber.Ctx) error {
-	admin, u, err := a.managedUser(c)
+// userEvent is an audit event about the user an action is on, recorded by
+// the store call with the change.
+type userEvent func(typ, detail string) cqrs.AuditEvent
+
+// userAction wraps one administrator's action on a user they manage: the
+// user is looked up and checked, do makes the change, and the answer is
+// the user's page with a notice saying what was done.
+func (a *app) userAction(done string, do func(c *fiber.Ctx, admin, u cqrs.User, event userEvent) error) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		admin, u, err := a.managedUser(c)
+		if err != nil {
+			return err
+		}
+		event := func(typ, detail string) cqrs.AuditEvent {
+			return a.event(c, cqrs.AuditEvent{Type: typ, Subject: u.UserID, OrgID: u.OrgID, Method: "admin", Detail: detail})
+		}
+		err = do(c, admin, u, event)
+		var pe *pageError
+		switch {
+		case errors.As(err, &pe):
+			return err
+		case errors.Is(err, cqrs.ErrConflict):
+			return refuse(fiber.StatusConflict, "That cannot be done for this user", "The user has already registered, or the account's state has changed. Nothing was changed.")
+		case err != nil:
+			return err
+		}
+		a.wakeMailer()
+		a.log.Info("user action", "by", admin.UserID, "user_id", u.UserID, "action", done)
+		return redirect(c, "/admin/users/"+strconv.FormatUint(u.ID, 10)+"?notice="+done)
+	}
+}
+
+// disableUser stops the account signing in; nobody disables themselves.
+func (a *app) disableUser(_ *fiber.Ctx, admin, u cqrs.User, event userEvent) error {
+	if u.ID == admin.ID {
+		return refuse(fiber.StatusConflict, "You cannot disable your own account")
+	}
+	_, err := a.userAdmin.SetStatus(u.ID, cqrs.StatusDisabled, event(evUserDisabled, ""))
+	return err
+}
+
+// enableUser lets a disabled account sign in again.
+func (a *app) enableUser(_ *fiber.Ctx, _, u cqrs.User, event userEvent) error {
+	_, err := a.userAdmin.SetStatus(u.ID, cqrs.StatusActive, event(evUserEnabled, ""))
+	return err
+}
+
+// unlockUser clears the lock and the failure count.
+func (a *app) unlockUser(_ *fiber.Ctx, _, u cqrs.User, event userEvent) error {
+	_, err := a.userAdmin.Unlock(u.ID, event(evUnlock, ""))
+	return err
+}
+
+// resendInvitation sends a new registration email; the previous link stops working.
+func (a *app) resendInvitation(_ *fiber.Ctx, admin, u cqrs.User, event userEvent) error {
+	org, err := a.userAdmin.Organisation(u.OrgID)
 	if err != nil {
 		return err
 	}
-	notice := c.Params("action")
-	// Each action's event is recorded by the store call, with the change.
-	event := func(typ, detail string) cqrs.AuditEvent {
-		return a.event(c, cqrs.AuditEvent{Type: typ, Subject: u.UserID, OrgID: u.OrgID, Method: "admin", Detail: detail})
-	}
-	switch notice {
-	case "disable":
-		if u.ID == admin.ID {
-			return refuse(fiber.StatusConflict, "You cannot disable your own account")
-		}
-		_, err = a.userAdmin.SetStatus(u.ID, cqrs.StatusDisabled, event(evUserDisabled, ""))
-		notice = "disabled"
-	case "enable":
-		_, err = a.userAdmin.SetStatus(u.ID, cqrs.StatusActive, event(evUserEnabled, ""))
-		notice = "enabled"
-	case "unlock":
-		_, err = a.userAdmin.Unlock(u.ID, event(evUnlock, ""))
-		notice = "unlocked"
-	case "resend":
-		org, oerr := a.userAdmin.Organisation(u.OrgID)
-		if oerr != nil {
-			return oerr
-		}
-		token := secret.NewToken()
-		email := a.registrationEmail(u, admin, org, token, a.cfg.Now().Add(a.cfg.RegistrationLinkTTL))
-		_, err = a.userAdmin.SendLink(u.ID, cqrs.LinkRegister, secret.HashToken(token), a.cfg.RegistrationLinkTTL, email,
-			event(evLinkSent, "registration (resent; the previous link revoked)"))
-		notice = "resent"
-	case "unlink":
-		_, err = a.userAdmin.UnlinkSSOSubject(u.ID, event(evSSOUnlinked, ""))
-		notice = "unlinked"
-	case "revoke":
-		_, err = a.userAdmin.RevokeInvitation(u.ID, event(evInviteRevoked, ""))
-		notice = "revoked"
-	case "reset":
-		token := secret.NewToken()
-		email := a.resetEmail(u, token, a.cfg.Now().Add(a.cfg.ResetLinkTTL))
-		_, err = a.userAdmin.SendLink(u.ID, cqrs.LinkReset, secret.HashToken(token), a.cfg.ResetLinkTTL, email,
-			event(evLinkSent, "password reset"))
-		notice = "reset"
-	default:
-		return fiber.ErrNotFound
-	}
-	if errors.Is(err, cqrs.ErrConflict) {
-		return refuse(fiber.StatusConflict, "That cannot be done for this user", "The user has already registered, or the account's state has changed. Nothing was changed.")
-	} else if err != nil {
-		return err
-	}
-	a.wakeMailer()
-	a.log.Info("user action", "by", admin.UserID, "user_id", u.UserID, "action", notice)
-	return redirect(c, "/admin/users/"+strconv.FormatUint(u.ID, 10)+"?notice="+notice)
+	token := secret.NewToken()
+	email := a.registrationEmail(u, admin, org, token, a.cfg.Now().Add(a.cfg.RegistrationLinkTTL))
+	_, err = a.userAdmin.SendLink(u.ID, cqrs.LinkRegister, secret.HashToken(token), a.cfg.RegistrationLinkTTL, email,
+		event(evLinkSent, "registration (resent; the previous link revoked)"))
+	return err
+}
+
+// unlinkNHSmail removes the NHSmail identity linked to the account.
+func (a *app) unlinkNHSmail(_ *fiber.Ctx, _, u cqrs.User, event userEvent) error {
+	_, err := a.userAdmin.UnlinkSSOSubject(u.ID, event(evSSOUnlinked, ""))
+	return err
+}
+
+// revokeInvitation withdraws an unused registration link.
+func (a *app) revokeInvitation(_ *fiber.Ctx, _, u cqrs.User, event userEvent) error {
+	_, err := a.userAdmin.RevokeInvitation(u.ID, event(evInviteRevoked, ""))
+	return err
+}
+
+// startPasswordReset emails the user an Unlock Account or Forgotten
+// Password link: the administrator starts it, never learns it.
+func (a *app) startPasswordReset(_ *fiber.Ctx, _, u cqrs.User, event userEvent) error {
+	token := secret.NewToken()
+	email := a.resetEmail(u, token, a.cfg.Now().Add(a.cfg.ResetLinkTTL))
+	_, err := a.userAdmin.SendLink(u.ID, cqrs.LinkReset, secret.HashToken(token), a.cfg.ResetLinkTTL, email,
+		event(evLinkSent, "password reset"))
+	return err
 }

@@ -109,47 +109,67 @@ func (a *app) createNHSmailAccount(c *fiber.Ctx) error {
 	return redirect(c, "/admin/nhsmail?notice=added")
 }
 
-func (a *app) nhsmailAccountAction(c *fiber.Ctx) error {
+// nhsmailAccountParam is the NHSmail account the path's :id names.
+func (a *app) nhsmailAccountParam(c *fiber.Ctx) (cqrs.NHSmailAccount, error) {
 	id, err := strconv.ParseUint(c.Params("id"), 10, 64)
 	if err != nil {
-		return fiber.ErrNotFound
+		return cqrs.NHSmailAccount{}, fiber.ErrNotFound
 	}
 	acc, err := a.nhsmail.NHSmailAccount(id)
 	if errors.Is(err, cqrs.ErrNotFound) {
-		return fiber.ErrNotFound
-	} else if err != nil {
-		return err
+		return acc, fiber.ErrNotFound
 	}
-	on := c.FormValue("on") == "true"
-	notice := "saved"
-	switch c.Params("action") {
-	case "password":
-		pw := c.FormValue("password")
-		if errs := validateNHSmailPassword(pw); errs != nil {
-			return a.renderNHSmailDirectory(c, fiber.StatusUnprocessableEntity, nil, errs, "")
-		}
-		hash, err := a.hasher.Hash(c.Context(), pw)
-		if err != nil {
-			return err
-		}
-		err = a.nhsmail.SetNHSmailPassword(id, hash)
-		if err != nil {
-			return err
-		}
-		notice = "password"
-	case "disabled":
-		err = a.nhsmail.SetNHSmailFlags(id, on, acc.Locked, acc.ConsentRequired)
-	case "locked":
-		err = a.nhsmail.SetNHSmailFlags(id, acc.Disabled, on, acc.ConsentRequired)
-	case "consent":
-		err = a.nhsmail.SetNHSmailFlags(id, acc.Disabled, acc.Locked, on)
-	default:
-		return fiber.ErrNotFound
-	}
+	return acc, err
+}
+
+// setNHSmailPassword gives the account the password typed.
+func (a *app) setNHSmailPassword(c *fiber.Ctx) error {
+	acc, err := a.nhsmailAccountParam(c)
 	if err != nil {
 		return err
 	}
-	return redirect(c, "/admin/nhsmail?notice="+notice)
+	pw := c.FormValue("password")
+	if errs := validateNHSmailPassword(pw); errs != nil {
+		return a.renderNHSmailDirectory(c, fiber.StatusUnprocessableEntity, nil, errs, "")
+	}
+	hash, err := a.hasher.Hash(c.Context(), pw)
+	if err != nil {
+		return err
+	}
+	if err := a.nhsmail.SetNHSmailPassword(acc.ID, hash); err != nil {
+		return err
+	}
+	return redirect(c, "/admin/nhsmail?notice=password")
+}
+
+// nhsmailFlag is the handler of one of an account's flag buttons: set
+// gives the account's three flags with this one switched as the form says
+// ("on" is "true" or not).
+func (a *app) nhsmailFlag(set func(acc cqrs.NHSmailAccount, on bool) (disabled, locked, consent bool)) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		acc, err := a.nhsmailAccountParam(c)
+		if err != nil {
+			return err
+		}
+		disabled, locked, consent := set(acc, c.FormValue("on") == "true")
+		if err := a.nhsmail.SetNHSmailFlags(acc.ID, disabled, locked, consent); err != nil {
+			return err
+		}
+		return redirect(c, "/admin/nhsmail?notice=saved")
+	}
+}
+
+// The three flags, each switched on its own.
+func nhsmailDisabled(acc cqrs.NHSmailAccount, on bool) (bool, bool, bool) {
+	return on, acc.Locked, acc.ConsentRequired
+}
+
+func nhsmailLocked(acc cqrs.NHSmailAccount, on bool) (bool, bool, bool) {
+	return acc.Disabled, on, acc.ConsentRequired
+}
+
+func nhsmailConsent(acc cqrs.NHSmailAccount, on bool) (bool, bool, bool) {
+	return acc.Disabled, acc.Locked, on
 }
 
 // nhsmailSigningKeys is the simulator's signing key, as the administration
