@@ -132,7 +132,13 @@ var accessTable = []accessRow{
 	{"GET /training/board", "/training/board", as("login", "403", "403", "403", "200", "login")},
 	{"GET /training/board/rows", "/training/board/rows", as("login", "403", "403", "403", "200", "login")},
 	{"GET /training/board.csv", "/training/board.csv", as("login", "403", "403", "403", "200", "login")},
-	{"POST /training/trainer/learners/:id/:action", "/training/trainer/learners/999999/lock", as("login", "403", "403", "403", "404", "login")},
+	{"POST /training/trainer/learners/:id/clock-72h", "/training/trainer/learners/999999/clock-72h", as("login", "403", "403", "403", "404", "login")},
+	{"POST /training/trainer/learners/:id/clock-14d", "/training/trainer/learners/999999/clock-14d", as("login", "403", "403", "403", "404", "login")},
+	{"POST /training/trainer/learners/:id/lock", "/training/trainer/learners/999999/lock", as("login", "403", "403", "403", "404", "login")},
+	{"POST /training/trainer/learners/:id/expire-link", "/training/trainer/learners/999999/expire-link", as("login", "403", "403", "403", "404", "login")},
+	{"POST /training/trainer/learners/:id/nocqrs", "/training/trainer/learners/999999/nocqrs", as("login", "403", "403", "403", "404", "login")},
+	{"POST /training/trainer/learners/:id/lock-nhsmail", "/training/trainer/learners/999999/lock-nhsmail", as("login", "403", "403", "403", "404", "login")},
+	{"POST /training/trainer/learners/:id/reset", "/training/trainer/learners/999999/reset", as("login", "403", "403", "403", "404", "login")},
 }
 
 // accessEnv is the app with every route it can have: training mode (the

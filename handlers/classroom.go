@@ -71,60 +71,88 @@ func learnerActionByKey(key string) (learnerAction, bool) {
 	return learnerAction{}, false
 }
 
-// trainerLearnerAction runs one button of a learner's row.
-func (a *app) trainerLearnerAction(c *fiber.Ctx) error {
-	la, ok := learnerActionByKey(c.Params("action"))
+// learnerAction wraps one button of a learner's row: key names its label
+// and sentences in learnerActions; do makes the change, recording event
+// with it; the answer is the class board saying what was done.
+func (a *app) learnerAction(key string, do func(c *fiber.Ctx, u cqrs.User, event cqrs.AuditEvent) error) fiber.Handler {
+	la, ok := learnerActionByKey(key)
 	if !ok {
-		return fiber.ErrNotFound
+		panic("handlers: no learner action " + key)
 	}
-	id, err := strconv.ParseUint(c.Params("id"), 10, 64)
+	return func(c *fiber.Ctx) error {
+		id, err := strconv.ParseUint(c.Params("id"), 10, 64)
+		if err != nil {
+			return fiber.ErrNotFound
+		}
+		u, err := a.training.User(id)
+		if errors.Is(err, cqrs.ErrNotFound) {
+			return refuse(fiber.StatusNotFound, "Learner not found", "The learner may have been removed by a reset. Go back to the class board.")
+		} else if err != nil {
+			return err
+		}
+		trainer, _ := currentUser(c)
+		event := cqrs.AuditEvent{Type: evTrainingLearnerAction, Actor: trainer.UserID, IP: c.IP(), Method: "training", Detail: la.Label}
+		err = do(c, u, event)
+		switch {
+		case errors.Is(err, cqrs.ErrNotFound):
+			return refuse(fiber.StatusNotFound, "Learner not found", "Only learners' rows have these buttons. Go back to the class board.")
+		case errors.Is(err, cqrs.ErrConflict):
+			return refuse(fiber.StatusConflict, la.Label+": nothing changed", la.Refused)
+		case err != nil:
+			return err
+		}
+		a.wakeMailer()
+		a.log.Info("training learner action", "by", trainer.UserID, "learner", u.UserID, "action", la.Key)
+		return redirect(c, "/training/board?done="+la.Key+"&learner="+strconv.FormatUint(id, 10))
+	}
+}
+
+// moveLearnerClock moves one learner's own clock on by d.
+func (a *app) moveLearnerClock(d time.Duration) func(c *fiber.Ctx, u cqrs.User, event cqrs.AuditEvent) error {
+	return func(_ *fiber.Ctx, u cqrs.User, event cqrs.AuditEvent) error {
+		_, err := a.training.MoveLearnerClock(u.ID, d, event)
+		return err
+	}
+}
+
+// lockLearner locks the learner's CQRS account, with its unlock email.
+func (a *app) lockLearner(_ *fiber.Ctx, u cqrs.User, event cqrs.AuditEvent) error {
+	_, err := a.training.LockLearner(u.ID, a.cfg.LockAfter, a.cfg.ResetLinkTTL, a.lockedEmail, event)
+	return err
+}
+
+// expireLearnerLink makes the learner's registration link expired.
+func (a *app) expireLearnerLink(_ *fiber.Ctx, u cqrs.User, event cqrs.AuditEvent) error {
+	_, err := a.training.ExpireLearnerLink(u.ID, event)
+	return err
+}
+
+// giveLearnerNoCQRS gives the learner an NHSmail account with no CQRS
+// account behind it (step 5 of the user guide).
+func (a *app) giveLearnerNoCQRS(_ *fiber.Ctx, u cqrs.User, event cqrs.AuditEvent) error {
+	_, err := a.training.GiveLearnerNoCQRS(u.ID, event)
+	return err
+}
+
+// lockLearnerNHSmail locks the learner's NHSmail account.
+func (a *app) lockLearnerNHSmail(_ *fiber.Ctx, u cqrs.User, event cqrs.AuditEvent) error {
+	_, err := a.training.LockLearnerNHSmail(u.ID, event)
+	return err
+}
+
+// resetLearner puts the learner back at step 1 with a new registration email.
+func (a *app) resetLearner(_ *fiber.Ctx, u cqrs.User, event cqrs.AuditEvent) error {
+	org, by, err := a.trainingOrg()
 	if err != nil {
-		return fiber.ErrNotFound
-	}
-	u, err := a.training.User(id)
-	if errors.Is(err, cqrs.ErrNotFound) {
-		return refuse(fiber.StatusNotFound, "Learner not found", "The learner may have been removed by a reset. Go back to the class board.")
-	} else if err != nil {
 		return err
 	}
-	trainer, _ := currentUser(c)
-	event := cqrs.AuditEvent{Type: evTrainingLearnerAction, Actor: trainer.UserID, IP: c.IP(), Method: "training", Detail: la.Label}
-	switch la.Key {
-	case "clock-72h":
-		_, err = a.training.MoveLearnerClock(id, 72*time.Hour, event)
-	case "clock-14d":
-		_, err = a.training.MoveLearnerClock(id, 14*24*time.Hour, event)
-	case "lock":
-		_, err = a.training.LockLearner(id, a.cfg.LockAfter, a.cfg.ResetLinkTTL, a.lockedEmail, event)
-	case "expire-link":
-		_, err = a.training.ExpireLearnerLink(id, event)
-	case "nocqrs":
-		_, err = a.training.GiveLearnerNoCQRS(id, event)
-	case "lock-nhsmail":
-		_, err = a.training.LockLearnerNHSmail(id, event)
-	case "reset":
-		org, by, oerr := a.trainingOrg()
-		if oerr != nil {
-			return oerr
-		}
-		token := secret.NewToken()
-		email := a.registrationEmail(u, by, org, token, a.cfg.Now().Add(a.cfg.RegistrationLinkTTL))
-		_, err = a.training.ResetLearner(id, secret.HashToken(token), a.cfg.RegistrationLinkTTL, email, event)
-		if err == nil {
-			a.progress.forget(u.UserID)
-		}
-	}
-	switch {
-	case errors.Is(err, cqrs.ErrNotFound):
-		return refuse(fiber.StatusNotFound, "Learner not found", "Only learners' rows have these buttons. Go back to the class board.")
-	case errors.Is(err, cqrs.ErrConflict):
-		return refuse(fiber.StatusConflict, la.Label+": nothing changed", la.Refused)
-	case err != nil:
+	token := secret.NewToken()
+	email := a.registrationEmail(u, by, org, token, a.cfg.Now().Add(a.cfg.RegistrationLinkTTL))
+	if _, err := a.training.ResetLearner(u.ID, secret.HashToken(token), a.cfg.RegistrationLinkTTL, email, event); err != nil {
 		return err
 	}
-	a.wakeMailer()
-	a.log.Info("training learner action", "by", trainer.UserID, "learner", u.UserID, "action", la.Key)
-	return redirect(c, "/training/board?done="+la.Key+"&learner="+strconv.FormatUint(id, 10))
+	a.progress.forget(u.UserID)
+	return nil
 }
 
 // stuckAfter is how long on one step makes a learner stand out.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
@@ -145,7 +146,13 @@ func (a *app) routes(f *fiber.App) {
 		f.Get("/training/board", signedIn, sysAdmin, a.classBoard)
 		f.Get("/training/board/rows", signedIn, sysAdmin, a.classBoardRows)
 		f.Get("/training/board.csv", signedIn, sysAdmin, a.classBoardCSV)
-		f.Post("/training/trainer/learners/:id/:action", signedIn, sysAdmin, a.trainerLearnerAction)
+		f.Post("/training/trainer/learners/:id/clock-72h", signedIn, sysAdmin, a.learnerAction("clock-72h", a.moveLearnerClock(72*time.Hour)))
+		f.Post("/training/trainer/learners/:id/clock-14d", signedIn, sysAdmin, a.learnerAction("clock-14d", a.moveLearnerClock(14*24*time.Hour)))
+		f.Post("/training/trainer/learners/:id/lock", signedIn, sysAdmin, a.learnerAction("lock", a.lockLearner))
+		f.Post("/training/trainer/learners/:id/expire-link", signedIn, sysAdmin, a.learnerAction("expire-link", a.expireLearnerLink))
+		f.Post("/training/trainer/learners/:id/nocqrs", signedIn, sysAdmin, a.learnerAction("nocqrs", a.giveLearnerNoCQRS))
+		f.Post("/training/trainer/learners/:id/lock-nhsmail", signedIn, sysAdmin, a.learnerAction("lock-nhsmail", a.lockLearnerNHSmail))
+		f.Post("/training/trainer/learners/:id/reset", signedIn, sysAdmin, a.learnerAction("reset", a.resetLearner))
 	}
 
 	f.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
