@@ -314,57 +314,6 @@ func TestUserListSearchFilterAndPages(t *testing.T) {
 	}
 }
 
-func TestOrganisations(t *testing.T) {
-	e := newAdminEnv(t)
-	form := func(name, ods string) url.Values {
-		return url.Values{"org_name": {name}, "ods_code": {ods}, "csrf_token": {e.sys.csrf("/admin/organisations")}}
-	}
-	wantStatus(t, e.sys.post("/admin/organisations", form("Valley Health Centre", "c84001")), 303)
-	wantText(t, e.sys.get("/admin/organisations"), "Valley Health Centre", "C84001")
-	r := e.sys.post("/admin/organisations", form("Dup", "C84001"))
-	wantStatus(t, r, 422)
-	wantText(t, r, "already exists")
-	r = e.sys.post("/admin/organisations", form("", "x"))
-	wantStatus(t, r, 422)
-	wantText(t, r, "Enter the organisation name.", "ODS code must be")
-	path := fmt.Sprintf("/admin/organisations/%d", e.other.ID)
-	wantStatus(t, e.sys.post(path, url.Values{"org_name": {"Hillside Medical"}, "ods_code": {"B82001"}, "csrf_token": {e.sys.csrf(path)}}), 303)
-	if o, _ := e.store.Organisation(e.other.ID); o.Name != "Hillside Medical" {
-		t.Fatalf("organisation = %+v", o)
-	}
-}
-
-func TestLocalMailbox(t *testing.T) {
-	e := newAdminEnv(t)
-	wantStatus(t, e.orgAdmin.post("/admin/users", newUserForm(e.orgAdmin, e.admin.OrgID, "jo.bloggs", "jo.bloggs@nhs.net")), 303)
-	wantStatus(t, e.otherAdmin.post("/admin/users", newUserForm(e.otherAdmin, e.other.ID, "hill.user", "hill.user@nhs.net")), 303)
-	box := e.orgAdmin.get("/mailbox")
-	wantStatus(t, box, 200)
-	wantText(t, box, "jo.bloggs@nhs.net")
-	if strings.Contains(box.body, "hill.user@nhs.net") {
-		t.Error("the mailbox shows another organisation's email")
-	}
-	id := box.doc(t).Find(`[data-testid="email-table"] tbody tr`).First().AttrOr("data-testid", "")
-	// The User Administrator sees the email but not its link; the system
-	// administrator sees the link, to pass it on.
-	open := e.orgAdmin.get("/mailbox/" + strings.TrimPrefix(id, "email-"))
-	wantStatus(t, open, 200)
-	wantText(t, open, "Your User ID is: jo.bloggs", hiddenLink)
-	if strings.Contains(open.body, "token=") {
-		t.Error("the User Administrator sees the registration link")
-	}
-	link := e.sys.get("/mailbox/"+strings.TrimPrefix(id, "email-")).doc(t).Find(`[data-testid="mailbox-link"]`).AttrOr("href", "")
-	if !strings.HasPrefix(link, "http://127.0.0.1:8420/register?token=") {
-		t.Fatalf("mailbox link = %q", link)
-	}
-	hillBox := e.otherAdmin.get("/mailbox")
-	if strings.Contains(hillBox.body, "jo.bloggs@nhs.net") {
-		t.Error("another organisation's administrator sees the email")
-	}
-	wantStatus(t, e.otherAdmin.get("/mailbox/"+strings.TrimPrefix(id, "email-")), 404)
-	wantStatus(t, e.client().get("/mailbox"), 303)
-}
-
 func TestTheSystemAdministratorsRoleIsKept(t *testing.T) {
 	e := newAdminEnv(t)
 	path := fmt.Sprintf("/admin/users/%d", e.admin.ID)

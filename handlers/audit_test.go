@@ -1,12 +1,16 @@
 package handlers
 
 import (
+	"bytes"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/cqrs-local/cqrs-signin/cqrs"
+	"github.com/cqrs-local/cqrs-signin/store"
 )
 
 // brokenAuditLog fails every audit write made on its own, as a full disk or
@@ -48,4 +52,63 @@ func TestSecurityEventsAreWrittenWithTheirChange(t *testing.T) {
 			t.Errorf("%s entry = %+v, want the actor and address", want.typ, got)
 		}
 	}
+}
+
+func TestAuditLog(t *testing.T) {
+	e := newAdminEnv(t)
+	sam, _ := e.store.UserByUserID("sam.patel")
+	for i := 0; i < 5; i++ {
+		e.client().signIn("sam.patel", "wrong-password", "")
+	}
+	e.client().signIn("=HYPERLINK(\"evil\")", "x", "")
+	wantStatus(t, e.orgAdmin.post(fmt.Sprintf("/admin/users/%d/unlock", sam.ID), url.Values{"csrf_token": {e.orgAdmin.csrf("/admin/users")}}), 303)
+
+	events, _, _ := e.store.AuditEvents(store.AuditFilter{})
+	count := map[string]int{}
+	for _, ev := range events {
+		count[ev.Type]++
+	}
+	for typ, want := range map[string]int{evSignInFailed: 6, "lockout": 1, evUnlock: 1, evSetupUsed: 1, evPasswordSet: 1} {
+		if count[typ] != want {
+			t.Errorf("%s events = %d, want %d", typ, count[typ], want)
+		}
+	}
+	raw := e.dbBytes()
+	for _, secretText := range []string{"wrong-password", "Harbour!2026x", strongPassword} {
+		if bytes.Contains(raw, []byte(secretText)) {
+			t.Errorf("the database contains %q", secretText)
+		}
+	}
+
+	t.Run("the page filters and is scoped to the organisation", func(t *testing.T) {
+		r := e.orgAdmin.get("/admin/audit?type=lockout")
+		wantStatus(t, r, 200)
+		wantText(t, r, "1 events.", "sam.patel")
+		other := e.otherAdmin.get("/admin/audit?user=sam.patel")
+		wantText(t, other, "0 events.")
+		wantStatus(t, e.user.get("/admin/audit"), 403)
+	})
+	t.Run("CSV escapes formula cells", func(t *testing.T) {
+		r := e.sys.get("/admin/audit.csv?type=" + evSignInFailed)
+		wantStatus(t, r, 200)
+		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
+			t.Fatalf("Content-Type = %q", ct)
+		}
+		rows, err := csv.NewReader(strings.NewReader(r.body)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, row := range rows {
+			if strings.Contains(row[3], "HYPERLINK") {
+				found = true
+				if !strings.HasPrefix(row[3], "'=") {
+					t.Errorf("formula cell not escaped: %q", row[3])
+				}
+			}
+		}
+		if !found {
+			t.Error("the attempt with a formula User ID is not in the CSV")
+		}
+	})
 }

@@ -138,3 +138,34 @@ func TestDownloadedBackupHoldsNoWorkingLink(t *testing.T) {
 		})
 	}
 }
+
+func TestLocalMailbox(t *testing.T) {
+	e := newAdminEnv(t)
+	wantStatus(t, e.orgAdmin.post("/admin/users", newUserForm(e.orgAdmin, e.admin.OrgID, "jo.bloggs", "jo.bloggs@nhs.net")), 303)
+	wantStatus(t, e.otherAdmin.post("/admin/users", newUserForm(e.otherAdmin, e.other.ID, "hill.user", "hill.user@nhs.net")), 303)
+	box := e.orgAdmin.get("/mailbox")
+	wantStatus(t, box, 200)
+	wantText(t, box, "jo.bloggs@nhs.net")
+	if strings.Contains(box.body, "hill.user@nhs.net") {
+		t.Error("the mailbox shows another organisation's email")
+	}
+	id := box.doc(t).Find(`[data-testid="email-table"] tbody tr`).First().AttrOr("data-testid", "")
+	// The User Administrator sees the email but not its link; the system
+	// administrator sees the link, to pass it on.
+	open := e.orgAdmin.get("/mailbox/" + strings.TrimPrefix(id, "email-"))
+	wantStatus(t, open, 200)
+	wantText(t, open, "Your User ID is: jo.bloggs", hiddenLink)
+	if strings.Contains(open.body, "token=") {
+		t.Error("the User Administrator sees the registration link")
+	}
+	link := e.sys.get("/mailbox/"+strings.TrimPrefix(id, "email-")).doc(t).Find(`[data-testid="mailbox-link"]`).AttrOr("href", "")
+	if !strings.HasPrefix(link, "http://127.0.0.1:8420/register?token=") {
+		t.Fatalf("mailbox link = %q", link)
+	}
+	hillBox := e.otherAdmin.get("/mailbox")
+	if strings.Contains(hillBox.body, "jo.bloggs@nhs.net") {
+		t.Error("another organisation's administrator sees the email")
+	}
+	wantStatus(t, e.otherAdmin.get("/mailbox/"+strings.TrimPrefix(id, "email-")), 404)
+	wantStatus(t, e.client().get("/mailbox"), 303)
+}

@@ -1,9 +1,14 @@
 package handlers
 
 import (
+	"cmp"
+	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -259,160 +264,6 @@ func TestSignInRateLimit(t *testing.T) {
 	}
 }
 
-func TestMessageCentre(t *testing.T) {
-	e := newEnv(t)
-	admin := e.registeredAdmin()
-	e.addUser(admin.OrgID, "sam.patel", "Harbour!2026x")
-	other, err := e.store.CreateOrganisation(store.Organisation{Name: "Hillside Surgery", ODSCode: "B82001"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.addUser(other.ID, "kim.lee", "Harbour!2026x")
-
-	sam := e.client()
-	wantStatus(t, sam.signIn("sam.patel", "Harbour!2026x", ""), 303)
-	kim := e.client()
-	wantStatus(t, kim.signIn("kim.lee", "Harbour!2026x", ""), 303)
-	e.addUserWithRole(admin.OrgID, "org.admin", "Harbour!2026x", store.RoleUserAdmin)
-	adminC := e.client()
-	wantStatus(t, adminC.signIn("org.admin", "Harbour!2026x", ""), 303)
-	sysAdmin := e.client()
-	wantStatus(t, sysAdmin.signIn("admin.jones", strongPassword, ""), 303)
-
-	t.Run("a user cannot send to everyone", func(t *testing.T) {
-		r := sam.post("/messages/send", url.Values{"subject": {"Hi"}, "body": {"x"}, "csrf_token": {sam.csrf("/messages")}})
-		wantStatus(t, r, 403)
-	})
-
-	samUser, _ := e.store.UserByUserID("sam.patel")
-	msgs, _, _ := e.store.Messages(samUser.ID)
-	welcome := msgs[0]
-
-	t.Run("open marks read", func(t *testing.T) {
-		r := sam.get(fmt.Sprintf("/messages/%d", welcome.ID))
-		wantStatus(t, r, 200)
-		wantText(t, r, welcome.Body)
-		if strings.Contains(r.body, `data-testid="unread-count"`) {
-			t.Error("unread count still shown after opening the only message")
-		}
-		frag := sam.get(fmt.Sprintf("/messages/%d", welcome.ID), header("HX-Request", "true"))
-		if strings.Contains(frag.body, "<html") || !strings.Contains(frag.body, `hx-swap-oob="true"`) {
-			t.Errorf("htmx open: want a fragment with out-of-band updates, got:\n%s", excerpt(frag.body))
-		}
-	})
-	t.Run("another user's message is not found", func(t *testing.T) {
-		wantStatus(t, kim.get(fmt.Sprintf("/messages/%d", welcome.ID)), 404)
-		r := kim.post(fmt.Sprintf("/messages/%d/delete", welcome.ID), url.Values{"csrf_token": {kim.csrf("/messages")}})
-		wantStatus(t, r, 404)
-		if _, _, err := e.store.Messages(samUser.ID); err != nil {
-			t.Fatal(err)
-		}
-		if m, _, _ := e.store.Messages(samUser.ID); len(m) != 1 {
-			t.Fatal("another user deleted the message")
-		}
-	})
-	t.Run("broadcast reaches the organisation only, newest first", func(t *testing.T) {
-		r := adminC.post("/messages/send", url.Values{"subject": {"Quality return due"}, "body": {"Please submit by Friday."}, "csrf_token": {adminC.csrf("/messages")}})
-		wantStatus(t, r, 200)
-		wantText(t, r, "Your message was sent to")
-		page := sam.get("/messages")
-		wantText(t, page, "Quality return due", "1 unread")
-		d := page.doc(t)
-		if first := d.Find(`[data-testid="message-list"] li`).First().Text(); !strings.Contains(first, "Quality return due") {
-			t.Errorf("newest message is not first: %q", first)
-		}
-		if strings.Contains(kim.get("/messages").body, "Quality return due") {
-			t.Error("a user of another organisation received the message")
-		}
-	})
-	t.Run("the system administrator's broadcast reaches everyone", func(t *testing.T) {
-		r := sysAdmin.post("/messages/send", url.Values{"subject": {"Service update"}, "body": {"CQRS will be down on Sunday."}, "csrf_token": {sysAdmin.csrf("/messages")}})
-		wantStatus(t, r, 200)
-		for _, c := range []*client{sam, kim, adminC} {
-			wantText(t, c.get("/messages"), "Service update")
-		}
-	})
-	t.Run("broadcast validation", func(t *testing.T) {
-		r := adminC.post("/messages/send", url.Values{"subject": {""}, "body": {""}, "csrf_token": {adminC.csrf("/messages")}})
-		wantStatus(t, r, 422)
-		wantText(t, r, "Enter a subject.", "Enter the message.")
-	})
-	t.Run("delete", func(t *testing.T) {
-		r := sam.post(fmt.Sprintf("/messages/%d/delete", welcome.ID), url.Values{"csrf_token": {sam.csrf("/messages")}})
-		wantStatus(t, r, 303)
-		if strings.Contains(sam.get("/messages").body, store.WelcomeSubject) {
-			t.Error("deleted message still listed")
-		}
-	})
-}
-
-func TestChangePassword(t *testing.T) {
-	e := newEnv(t)
-	admin := e.registeredAdmin()
-	e.addUser(admin.OrgID, "sam.patel", "Harbour!2026x")
-	c := e.client()
-	wantStatus(t, c.signIn("sam.patel", "Harbour!2026x", ""), 303)
-	change := func(current, pw string) response {
-		return c.post("/account/password", url.Values{"current_password": {current}, "password": {pw}, "confirm_password": {pw}, "csrf_token": {c.csrf("/account")}})
-	}
-
-	t.Run("wrong current password", func(t *testing.T) {
-		r := change("nope", "Meadow!2026a")
-		wantStatus(t, r, 422)
-		wantText(t, r, wrongCurrentPasswd)
-	})
-	t.Run("72 hours: refused at 71h59m with the time it is allowed", func(t *testing.T) {
-		e.clock.Advance(71*time.Hour + 59*time.Minute)
-		// Keep the session alive past the idle limit for this test.
-		wantStatus(t, c.signIn("sam.patel", "Harbour!2026x", ""), 303)
-		r := change("Harbour!2026x", "Meadow!2026a")
-		wantStatus(t, r, 422)
-		wantText(t, r, "Password may only be changed once every 72 hours.", "You can change your password again after 5 November 2026 at 09:00")
-	})
-	t.Run("same as current", func(t *testing.T) {
-		e.clock.Advance(time.Minute) // exactly 72h
-		r := change("Harbour!2026x", "Harbour!2026x")
-		wantStatus(t, r, 422)
-		wantText(t, r, "Password must be different from the current password.")
-	})
-
-	other := e.client()
-	wantStatus(t, other.signIn("sam.patel", "Harbour!2026x", ""), 303)
-
-	t.Run("allowed at 72h", func(t *testing.T) {
-		r := change("Harbour!2026x", "Meadow!2026a")
-		wantStatus(t, r, 200)
-		wantText(t, r, "Your password has been changed.")
-		wantStatus(t, c.get("/messages"), 200)
-		if r := other.get("/messages"); r.StatusCode != 303 {
-			t.Errorf("the user's other session survived the password change: %d", r.StatusCode)
-		}
-	})
-	t.Run("history of 8", func(t *testing.T) {
-		current := "Meadow!2026a"
-		used := []string{"Harbour!2026x", current}
-		for i := 0; i < 7; i++ {
-			e.clock.Advance(72 * time.Hour)
-			wantStatus(t, c.signIn("sam.patel", current, ""), 303)
-			next := fmt.Sprintf("Meadow!%04dz", i)
-			wantStatus(t, change(current, next), 200)
-			current = next
-			used = append(used, next)
-		}
-		// Now: current = used[8], previous 8 = used[0..7].
-		e.clock.Advance(72 * time.Hour)
-		wantStatus(t, c.signIn("sam.patel", current, ""), 303)
-		r := change(current, used[0])
-		wantStatus(t, r, 422)
-		wantText(t, r, "Password must be different from the previous 8 passwords.")
-		// One more change pushes used[0] out of the history.
-		wantStatus(t, change(current, "Orchard!2026b"), 200)
-		e.clock.Advance(72 * time.Hour)
-		wantStatus(t, c.signIn("sam.patel", "Orchard!2026b", ""), 303)
-		wantStatus(t, change("Orchard!2026b", used[0]), 200)
-	})
-}
-
 func TestConcurrentSignInsAreBoundedAndAllAnswered(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.SignInRateLimit = 0 })
 	admin := e.registeredAdmin()
@@ -486,4 +337,460 @@ func TestConcurrentSignInsAreBoundedAndAllAnswered(t *testing.T) {
 		t.Errorf("heap grew to %d MiB (statuses %v), want under %d MiB", after.HeapSys>>20, counts, ceiling>>20)
 	}
 	t.Logf("statuses %v; heap sys %d MiB", counts, after.HeapSys>>20)
+}
+
+// resetLinkFor returns the path of the newest reset link emailed to u.
+func (e *testEnv) resetLinkFor(u store.User) string {
+	e.t.Helper()
+	return e.linkIn(u, "reset")
+}
+
+// linkIn returns the path of the /reset link in the newest email of that
+// kind sent to u.
+func (e *testEnv) linkIn(u store.User, kind string) string {
+	e.t.Helper()
+	m := e.newestEmail(u, kind)
+	i := strings.Index(m.Text, "/reset?token=")
+	if i < 0 {
+		e.t.Fatalf("the %s email has no link:\n%s", kind, m.Text)
+	}
+	return m.Text[i : i+strings.IndexByte(m.Text[i:], '\n')]
+}
+
+// newestEmail is the newest email of that kind queued for u.
+func (e *testEnv) newestEmail(u store.User, kind string) store.Email {
+	e.t.Helper()
+	emails, _ := e.store.Emails(store.EmailFilter{UserID: u.ID, Limit: 20})
+	for _, m := range emails {
+		if m.Kind == kind {
+			return m
+		}
+	}
+	e.t.Fatalf("no %s email for %s", kind, u.UserID)
+	return store.Email{}
+}
+
+func TestLockoutAndRecovery(t *testing.T) {
+	e := newAdminEnv(t)
+	sam, _ := e.store.UserByUserID("sam.patel")
+	c := e.client()
+	for i := 1; i <= 4; i++ {
+		wantStatus(t, c.signIn("sam.patel", "wrong-password", ""), 401)
+	}
+	if u, _ := e.store.User(sam.ID); !u.LockedAt.IsZero() {
+		t.Fatal("locked after 4 failures")
+	}
+	wantStatus(t, c.signIn("sam.patel", "wrong-password", ""), 401)
+	if u, _ := e.store.User(sam.ID); u.LockedAt.IsZero() {
+		t.Fatal("not locked after the 5th failure")
+	}
+	if r := e.user.get("/messages"); r.StatusCode != 303 {
+		t.Errorf("a locked account's existing session still works: %d", r.StatusCode)
+	}
+
+	t.Run("while locked the right password is refused like a wrong one", func(t *testing.T) {
+		r := c.signIn("sam.patel", "Harbour!2026x", "")
+		wantStatus(t, r, 401)
+		wantText(t, r, signInFailed, "5 unsuccessful attempts in a row lock your account", "Unlock Account or Forgotten Password")
+		if c.cookie(sessionCookie) != "" {
+			t.Fatal("a locked account got a session")
+		}
+	})
+
+	t.Run("the user unlocks through the emailed link", func(t *testing.T) {
+		f := e.client()
+		r := f.post("/forgotten", url.Values{"who": {"SAM.PATEL"}, "csrf_token": {f.csrf("/forgotten")}})
+		wantStatus(t, r, 200)
+		wantText(t, r, "If an account matches")
+		link := e.resetLinkFor(sam)
+		wantStatus(t, f.get(link), 303)
+		wantText(t, f.get("/reset"), "Security Information:")
+		t.Run("the history rules apply", func(t *testing.T) {
+			r := f.post("/reset", url.Values{"password": {"Harbour!2026x"}, "confirm_password": {"Harbour!2026x"}, "csrf_token": {f.csrf("/reset")}})
+			wantStatus(t, r, 422)
+			wantText(t, r, "Password must be different from the current password.")
+		})
+		r = f.post("/reset", url.Values{"password": {"Lakeside#2026"}, "confirm_password": {"Lakeside#2026"}, "csrf_token": {f.csrf("/reset")}})
+		wantStatus(t, r, 303)
+		u, _ := e.store.User(sam.ID)
+		if !u.LockedAt.IsZero() || u.FailedSignIns != 0 {
+			t.Fatalf("after reset: locked %v, failures %d", u.LockedAt, u.FailedSignIns)
+		}
+		wantStatus(t, c.signIn("sam.patel", "Lakeside#2026", ""), 303)
+		// The link was single use.
+		again := e.client()
+		again.get(link)
+		wantStatus(t, again.get("/reset"), 404)
+	})
+
+	t.Run("the 72-hour minimum does not apply to a reset, and restarts", func(t *testing.T) {
+		wantStatus(t, e.orgAdmin.post(fmt.Sprintf("/admin/users/%d/reset", sam.ID), url.Values{"csrf_token": {e.orgAdmin.csrf("/admin/users")}}), 303)
+		f := e.client()
+		f.get(e.resetLinkFor(sam))
+		wantStatus(t, f.post("/reset", url.Values{"password": {"Quayside#2026"}, "confirm_password": {"Quayside#2026"}, "csrf_token": {f.csrf("/reset")}}), 303)
+		s := e.client()
+		wantStatus(t, s.signIn("sam.patel", "Quayside#2026", ""), 303)
+		r := s.post("/account/password", url.Values{"current_password": {"Quayside#2026"}, "password": {"Brookside#2026"}, "confirm_password": {"Brookside#2026"}, "csrf_token": {s.csrf("/account")}})
+		wantStatus(t, r, 422)
+		wantText(t, r, "Password may only be changed once every 72 hours.")
+	})
+
+	t.Run("an administrator unlocks", func(t *testing.T) {
+		for i := 0; i < 5; i++ {
+			e.client().signIn("sam.patel", "wrong-password", "")
+		}
+		wantStatus(t, e.client().signIn("sam.patel", "Quayside#2026", ""), 401)
+		wantText(t, e.orgAdmin.get("/admin/users?state=locked"), "sam.patel")
+		wantStatus(t, e.orgAdmin.post(fmt.Sprintf("/admin/users/%d/unlock", sam.ID), url.Values{"csrf_token": {e.orgAdmin.csrf("/admin/users")}}), 303)
+		wantStatus(t, e.client().signIn("sam.patel", "Quayside#2026", ""), 303)
+	})
+}
+
+func TestResetEndsOtherSessions(t *testing.T) {
+	e := newAdminEnv(t)
+	sam, _ := e.store.UserByUserID("sam.patel")
+	f := e.client()
+	f.post("/forgotten", url.Values{"who": {"sam.patel@nhs.net"}, "csrf_token": {f.csrf("/forgotten")}})
+	f.get(e.resetLinkFor(sam))
+	wantStatus(t, f.post("/reset", url.Values{"password": {"Lakeside#2026"}, "confirm_password": {"Lakeside#2026"}, "csrf_token": {f.csrf("/reset")}}), 303)
+	if r := e.user.get("/messages"); r.StatusCode != 303 {
+		t.Fatalf("the session from before the reset still works: %d", r.StatusCode)
+	}
+}
+
+// burstAttempt is one sign-in of a parallel burst.
+type burstAttempt struct {
+	password string
+	status   int
+}
+
+// signInBurst releases the attempts against userID together, each from a
+// fresh browser, and returns their answers.
+func (e *testEnv) signInBurst(userID string, passwords []string) []burstAttempt {
+	e.t.Helper()
+	seed := "AAAAAAAAAAAAAAAAAAAAAA"
+	token := e.csrfFor(seed)
+	out := make([]burstAttempt, len(passwords))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, pw := range passwords {
+		out[i].password = pw
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := e.client()
+			c.setCookie(csrfCookie, seed)
+			<-start
+			r := c.post("/login", url.Values{"user_id": {userID}, "password": {pw}, "csrf_token": {token}})
+			out[i].status = r.StatusCode
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return out
+}
+
+// wantNoSignInAfterLockLimit walks the account's audit entries after
+// afterID in the order they were written and fails when a sign-in
+// succeeded once lockAfter failures in a row had been recorded before it.
+// It returns how many sign-ins succeeded.
+func wantNoSignInAfterLockLimit(t *testing.T, s *store.Store, userID string, afterID uint64, lockAfter int) int {
+	t.Helper()
+	events, _, err := s.AuditEvents(store.AuditFilter{Subject: userID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(events, func(a, b store.AuditEvent) int { return cmp.Compare(a.ID, b.ID) })
+	failures, successes := 0, 0
+	for _, ev := range events {
+		if ev.ID <= afterID {
+			continue
+		}
+		switch ev.Type {
+		case evSignInFailed:
+			failures++
+		case evSignIn:
+			successes++
+			if failures >= lockAfter {
+				t.Errorf("a sign-in succeeded after %d failures in a row had been recorded", failures)
+			}
+			failures = 0
+		}
+	}
+	return successes
+}
+
+func lastAuditID(t *testing.T, s *store.Store) uint64 {
+	t.Helper()
+	events, _, err := s.AuditEvents(store.AuditFilter{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) == 0 {
+		return 0
+	}
+	return events[0].ID
+}
+
+// TestLockoutHoldsAgainstAParallelBurst is issue 11's race: attempts
+// released together used to read the lock before hashing and record the
+// failure after it, so the right password got in after a dozen failures.
+func TestLockoutHoldsAgainstAParallelBurst(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.SignInRateLimit = 0 })
+	admin := e.registeredAdmin()
+	sam := e.addUser(admin.OrgID, "sam.patel", "Harbour!2026x")
+	const lockAfter = 5
+	for round, rights := range []int{1, 1, 1, 8, 8} {
+		passwords := make([]string, 28)
+		for i := range passwords {
+			passwords[i] = fmt.Sprintf("Wrong!Guess%02d", i)
+		}
+		for _, i := range rand.Perm(len(passwords))[:rights] {
+			passwords[i] = "Harbour!2026x"
+		}
+		if _, err := e.store.Unlock(sam.ID); err != nil {
+			t.Fatal(err)
+		}
+		before := lastAuditID(t, e.store)
+		answers := e.signInBurst("sam.patel", passwords)
+		signedIn := 0
+		for _, a := range answers {
+			switch {
+			case a.status == 303 && a.password == "Harbour!2026x":
+				signedIn++
+			case a.status == 401:
+			default:
+				t.Errorf("round %d: %q answered %d", round, a.password, a.status)
+			}
+		}
+		if got := wantNoSignInAfterLockLimit(t, e.store, "sam.patel", before, lockAfter); got != signedIn {
+			t.Errorf("round %d: %d sign-ins answered 303, %d recorded", round, signedIn, got)
+		}
+		// 27 wrong around one right always hold 5 in a row; with 8 right
+		// the successes may break every run, as they should.
+		if u, _ := e.store.User(sam.ID); rights == 1 && u.LockedAt.IsZero() {
+			t.Errorf("round %d: 27 wrong passwords did not lock the account", round)
+		}
+	}
+}
+
+// TestLockedAccountAnswersLikeAnyFailure is issue 11's oracle: a locked
+// account used to answer "Your account is locked" (403) only to its right
+// password. Now the first failure, the one that locks, and every attempt
+// after it, right password or wrong, get the same status and bytes.
+func TestLockedAccountAnswersLikeAnyFailure(t *testing.T) {
+	e := newAdminEnv(t)
+	sam, _ := e.store.UserByUserID("sam.patel")
+	attempt := func(password string) response {
+		c := e.client()
+		c.setCookie(csrfCookie, "AAAAAAAAAAAAAAAAAAAAAA") // same CSRF seed, so bodies are comparable
+		return c.post("/login", url.Values{"user_id": {"sam.patel"}, "password": {password}, "csrf_token": {e.csrfFor("AAAAAAAAAAAAAAAAAAAAAA")}})
+	}
+	first := attempt("wrong-password")
+	wantStatus(t, first, 401)
+	wantText(t, first, signInFailed, "5 unsuccessful attempts in a row lock your account",
+		"Unlock Account or Forgotten Password", "ask your CQRS User Administrator")
+	for i := 2; i <= 4; i++ {
+		attempt("wrong-password")
+	}
+	answers := map[string]response{"the failure that locks": attempt("wrong-password")}
+	if u, _ := e.store.User(sam.ID); u.LockedAt.IsZero() {
+		t.Fatal("not locked after 5 failures")
+	}
+	answers["locked, right password"] = attempt("Harbour!2026x")
+	answers["locked, wrong password"] = attempt("still-wrong")
+	answers["locked, empty password"] = attempt("")
+	answers["locked, right password again"] = attempt("Harbour!2026x")
+	for name, r := range answers {
+		if r.StatusCode != first.StatusCode || r.body != first.body {
+			t.Errorf("%s: %d, body differs from the first failure's: %v", name, r.StatusCode, r.body != first.body)
+		}
+		if _, ok := r.Header["Set-Cookie"]; ok && strings.Contains(strings.Join(r.Header["Set-Cookie"], ";"), sessionCookie) {
+			t.Errorf("%s set a session cookie", name)
+		}
+	}
+	if u, _ := e.store.User(sam.ID); u.LockedAt.IsZero() {
+		t.Fatal("the right password unlocked the account")
+	}
+}
+
+// TestLockedAnswerStillHashes: a locked account's answer costs the same
+// argon2id work as any other, so its timing tells nothing either. Rather
+// than time it (noise on a busy machine), the hasher's only slot is held:
+// an attempt that hashes must wait for it, whatever the password.
+func TestLockedAnswerStillHashes(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.SignInRateLimit = 0 })
+	admin := e.registeredAdmin()
+	e.hasher = secret.NewHasher(testParams, 1, 5*time.Second)
+	app, err := New(nilLogger(), e.cfgForRebuild(), Deps{Stores: storesOf(e.store), Backup: e.store, Training: e.store, Hasher: e.hasher})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.app = app
+	sam := e.addUser(admin.OrgID, "sam.patel", "Harbour!2026x")
+	for range 5 {
+		e.client().signIn("sam.patel", "wrong-password", "")
+	}
+	if u, _ := e.store.User(sam.ID); u.LockedAt.IsZero() {
+		t.Fatal("not locked")
+	}
+	for _, pw := range []string{"Harbour!2026x", "wrong-password", ""} {
+		c := e.client()
+		token := c.csrf("/login")
+		release, held := make(chan struct{}), make(chan struct{})
+		go e.hasher.Do(context.Background(), func() { close(held); <-release })
+		<-held
+		answered := make(chan response, 1)
+		go func() {
+			answered <- c.post("/login", url.Values{"user_id": {"sam.patel"}, "password": {pw}, "csrf_token": {token}})
+		}()
+		var r response
+		select {
+		case r = <-answered:
+			t.Errorf("locked account, %q: answered (%d) without waiting for the hasher", pw, r.StatusCode)
+		case <-time.After(300 * time.Millisecond):
+		}
+		close(release)
+		if r.Response == nil {
+			r = <-answered
+		}
+		wantStatus(t, r, 401)
+	}
+}
+
+// TestLockEmailUnlocksTheAccount: the owner learns of the lock by email,
+// queued with the lock, whose one-hour link unlocks the account and sets a
+// new password; the reset is then reported by email too.
+func TestLockEmailUnlocksTheAccount(t *testing.T) {
+	e := newAdminEnv(t)
+	sam, _ := e.store.UserByUserID("sam.patel")
+	lockOut := func() {
+		t.Helper()
+		for range 5 {
+			wantStatus(t, e.client().signIn("sam.patel", "wrong-password", ""), 401)
+		}
+	}
+	lockOut()
+	m := e.newestEmail(sam, "lockout")
+	if m.To != "sam.patel@nhs.net" || m.Subject != "Your CQRS account is locked" {
+		t.Fatalf("lock email to %q, subject %q", m.To, m.Subject)
+	}
+	for _, want := range []string{"after 5 unsuccessful attempts in a row", "Unlock your CQRS account", "expires on 2 November 2026 at 10:00",
+		"Unlock Account or Forgotten Password", "contact your CQRS User Administrator"} {
+		if !strings.Contains(m.Text, want) || !strings.Contains(m.HTML, want) {
+			t.Errorf("lock email lacks %q:\n%s", want, m.Text)
+		}
+	}
+	if emails, _ := e.store.Emails(store.EmailFilter{UserID: sam.ID}); len(emails) != 1 {
+		t.Fatalf("%d emails after one lock, want 1", len(emails))
+	}
+	// More attempts while locked send nothing more.
+	e.client().signIn("sam.patel", "Harbour!2026x", "")
+	if emails, _ := e.store.Emails(store.EmailFilter{UserID: sam.ID}); len(emails) != 1 {
+		t.Fatalf("%d emails after an attempt while locked, want 1", len(emails))
+	}
+
+	f := e.client()
+	wantStatus(t, f.get(e.linkIn(sam, "lockout")), 303)
+	wantText(t, f.get("/reset"), "Security Information:")
+	r := f.post("/reset", url.Values{"password": {"Lakeside#2026"}, "confirm_password": {"Lakeside#2026"}, "csrf_token": {f.csrf("/reset")}})
+	wantStatus(t, r, 303)
+	wantStatus(t, e.client().signIn("sam.patel", "Lakeside#2026", ""), 303)
+	reset := e.newestEmail(sam, "password-changed")
+	for _, want := range []string{"was reset on", "it is now unlocked", "If this wasn't you, contact your CQRS User Administrator"} {
+		if !strings.Contains(reset.Text, want) {
+			t.Errorf("reset notice lacks %q:\n%s", want, reset.Text)
+		}
+	}
+
+	t.Run("the link works for one hour", func(t *testing.T) {
+		lockOut()
+		link := e.linkIn(sam, "lockout")
+		e.clock.Advance(61 * time.Minute)
+		c := e.client()
+		c.get(link)
+		wantStatus(t, c.get("/reset"), 410)
+		if u, _ := e.store.User(sam.ID); u.LockedAt.IsZero() {
+			t.Fatal("an expired link unlocked the account")
+		}
+	})
+}
+
+// TestPasswordChangeIsReportedByEmail: a change on the account page is
+// emailed to the owner, queued with the change.
+func TestPasswordChangeIsReportedByEmail(t *testing.T) {
+	e := newEnv(t)
+	admin := e.registeredAdmin()
+	sam := e.addUser(admin.OrgID, "sam.patel", "Harbour!2026x")
+	c := e.client()
+	wantStatus(t, c.signIn("sam.patel", "Harbour!2026x", ""), 303)
+	e.clock.Advance(72 * time.Hour)
+	wantStatus(t, c.signIn("sam.patel", "Harbour!2026x", ""), 303)
+	r := c.post("/account/password", url.Values{"current_password": {"Harbour!2026x"}, "password": {"Meadow!2026a"}, "confirm_password": {"Meadow!2026a"}, "csrf_token": {c.csrf("/account")}})
+	wantStatus(t, r, 200)
+	m := e.newestEmail(sam, "password-changed")
+	for _, want := range []string{"User ID sam.patel", "was changed on 5 November 2026 at 09:00", "If this wasn't you, contact your CQRS User Administrator"} {
+		if !strings.Contains(m.Text, want) || !strings.Contains(m.HTML, strings.ReplaceAll(want, "'", "&#39;")) {
+			t.Errorf("change notice lacks %q:\n%s", want, m.Text)
+		}
+	}
+	if m.To != "sam.patel@nhs.net" || m.Secret != "" || strings.Contains(m.Text, "token=") {
+		t.Errorf("change notice to %q carries a link or secret: %+v", m.To, m)
+	}
+}
+
+// TestNHSmailLinkIsReportedByEmail: the first NHSmail sign-in links the
+// identity to the account and tells the owner; later sign-ins do not.
+func TestNHSmailLinkIsReportedByEmail(t *testing.T) {
+	s := newSSOEnv(t)
+	s.op.login(opLogin{Claims: samAtProvider()})
+	b := s.browser(t)
+	b.wantSignedIn(t, b.signIn(""), "/messages")
+	m := s.newestEmail(s.sam, "nhsmail-linked")
+	for _, want := range []string{"SAM.PATEL@NHS.NET was linked to your CQRS account (User ID sam.patel)", "If this wasn't you, contact your CQRS User Administrator"} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("link notice lacks %q:\n%s", want, m.Text)
+		}
+	}
+	again := s.browser(t)
+	again.wantSignedIn(t, again.signIn(""), "/messages")
+	emails, _ := s.store.Emails(store.EmailFilter{UserID: s.sam.ID})
+	if len(emails) != 1 {
+		t.Errorf("%d emails after two NHSmail sign-ins, want the one link notice", len(emails))
+	}
+}
+
+// TestAccountQueueTakesTurnsPerAccount: one holder per account at a time,
+// other accounts unaffected, a bounded wait answered as busy, and nothing
+// kept once everyone has left.
+func TestAccountQueueTakesTurnsPerAccount(t *testing.T) {
+	var q accountQueue
+	release, err := q.wait(t.Context(), "sam.patel", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.wait(t.Context(), "sam.patel", 20*time.Millisecond); !errors.Is(err, secret.ErrBusy) {
+		t.Fatalf("a second holder of the same account: %v, want busy", err)
+	}
+	other, err := q.wait(t.Context(), "kim.lee", 20*time.Millisecond)
+	if err != nil {
+		t.Fatalf("another account waited: %v", err)
+	}
+	other()
+	got := make(chan error, 1)
+	go func() {
+		next, err := q.wait(t.Context(), "sam.patel", time.Second)
+		if err == nil {
+			next()
+		}
+		got <- err
+	}()
+	time.Sleep(10 * time.Millisecond)
+	release()
+	if err := <-got; err != nil {
+		t.Fatalf("the waiter did not get its turn: %v", err)
+	}
+	if n := len(q.turns); n != 0 {
+		t.Errorf("%d accounts still held after everyone left", n)
+	}
 }

@@ -1,0 +1,97 @@
+package handlers
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/cqrs-local/cqrs-signin/store"
+)
+
+func TestMessageCentre(t *testing.T) {
+	e := newEnv(t)
+	admin := e.registeredAdmin()
+	e.addUser(admin.OrgID, "sam.patel", "Harbour!2026x")
+	other, err := e.store.CreateOrganisation(store.Organisation{Name: "Hillside Surgery", ODSCode: "B82001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.addUser(other.ID, "kim.lee", "Harbour!2026x")
+
+	sam := e.client()
+	wantStatus(t, sam.signIn("sam.patel", "Harbour!2026x", ""), 303)
+	kim := e.client()
+	wantStatus(t, kim.signIn("kim.lee", "Harbour!2026x", ""), 303)
+	e.addUserWithRole(admin.OrgID, "org.admin", "Harbour!2026x", store.RoleUserAdmin)
+	adminC := e.client()
+	wantStatus(t, adminC.signIn("org.admin", "Harbour!2026x", ""), 303)
+	sysAdmin := e.client()
+	wantStatus(t, sysAdmin.signIn("admin.jones", strongPassword, ""), 303)
+
+	t.Run("a user cannot send to everyone", func(t *testing.T) {
+		r := sam.post("/messages/send", url.Values{"subject": {"Hi"}, "body": {"x"}, "csrf_token": {sam.csrf("/messages")}})
+		wantStatus(t, r, 403)
+	})
+
+	samUser, _ := e.store.UserByUserID("sam.patel")
+	msgs, _, _ := e.store.Messages(samUser.ID)
+	welcome := msgs[0]
+
+	t.Run("open marks read", func(t *testing.T) {
+		r := sam.get(fmt.Sprintf("/messages/%d", welcome.ID))
+		wantStatus(t, r, 200)
+		wantText(t, r, welcome.Body)
+		if strings.Contains(r.body, `data-testid="unread-count"`) {
+			t.Error("unread count still shown after opening the only message")
+		}
+		frag := sam.get(fmt.Sprintf("/messages/%d", welcome.ID), header("HX-Request", "true"))
+		if strings.Contains(frag.body, "<html") || !strings.Contains(frag.body, `hx-swap-oob="true"`) {
+			t.Errorf("htmx open: want a fragment with out-of-band updates, got:\n%s", excerpt(frag.body))
+		}
+	})
+	t.Run("another user's message is not found", func(t *testing.T) {
+		wantStatus(t, kim.get(fmt.Sprintf("/messages/%d", welcome.ID)), 404)
+		r := kim.post(fmt.Sprintf("/messages/%d/delete", welcome.ID), url.Values{"csrf_token": {kim.csrf("/messages")}})
+		wantStatus(t, r, 404)
+		if _, _, err := e.store.Messages(samUser.ID); err != nil {
+			t.Fatal(err)
+		}
+		if m, _, _ := e.store.Messages(samUser.ID); len(m) != 1 {
+			t.Fatal("another user deleted the message")
+		}
+	})
+	t.Run("broadcast reaches the organisation only, newest first", func(t *testing.T) {
+		r := adminC.post("/messages/send", url.Values{"subject": {"Quality return due"}, "body": {"Please submit by Friday."}, "csrf_token": {adminC.csrf("/messages")}})
+		wantStatus(t, r, 200)
+		wantText(t, r, "Your message was sent to")
+		page := sam.get("/messages")
+		wantText(t, page, "Quality return due", "1 unread")
+		d := page.doc(t)
+		if first := d.Find(`[data-testid="message-list"] li`).First().Text(); !strings.Contains(first, "Quality return due") {
+			t.Errorf("newest message is not first: %q", first)
+		}
+		if strings.Contains(kim.get("/messages").body, "Quality return due") {
+			t.Error("a user of another organisation received the message")
+		}
+	})
+	t.Run("the system administrator's broadcast reaches everyone", func(t *testing.T) {
+		r := sysAdmin.post("/messages/send", url.Values{"subject": {"Service update"}, "body": {"CQRS will be down on Sunday."}, "csrf_token": {sysAdmin.csrf("/messages")}})
+		wantStatus(t, r, 200)
+		for _, c := range []*client{sam, kim, adminC} {
+			wantText(t, c.get("/messages"), "Service update")
+		}
+	})
+	t.Run("broadcast validation", func(t *testing.T) {
+		r := adminC.post("/messages/send", url.Values{"subject": {""}, "body": {""}, "csrf_token": {adminC.csrf("/messages")}})
+		wantStatus(t, r, 422)
+		wantText(t, r, "Enter a subject.", "Enter the message.")
+	})
+	t.Run("delete", func(t *testing.T) {
+		r := sam.post(fmt.Sprintf("/messages/%d/delete", welcome.ID), url.Values{"csrf_token": {sam.csrf("/messages")}})
+		wantStatus(t, r, 303)
+		if strings.Contains(sam.get("/messages").body, store.WelcomeSubject) {
+			t.Error("deleted message still listed")
+		}
+	})
+}
