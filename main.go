@@ -51,6 +51,10 @@ const defaultAddr = "127.0.0.1:8420"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Process-wide settings live here, not in run, so tests that call run
+	// in-process do not inherit them.
+	limitMemory(os.Getenv)
+	browser.Stdout, browser.Stderr = io.Discard, io.Discard // its chatter is not ours to print
 	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
@@ -302,7 +306,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stdout, "cqrs-signin %s\n", buildVersion())
 		return nil
 	}
-	limitMemory(getenv)
 	var logger *slog.Logger
 	if opts.logFormat == "json" {
 		logger = slog.New(slog.NewJSONHandler(stderr, nil))
@@ -345,9 +348,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	// One clean-up for every return; once served, the shutdown has closed
+	// it already and this second close does nothing.
+	defer ln.Close()
 	netw, err := setupNetwork(opts, ln)
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	baseURL := netw.baseURL
@@ -394,36 +399,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		deps.RateLimits = pg
 	}
 	if cfg.SSO, err = ssoConfig(opts, baseURL, getenv); err != nil {
-		ln.Close()
 		return err
 	}
 	if opts.oidcIssuer == "" {
 		if cfg.SSO.ClientSecret, err = st.NHSmailClientSecret(); err != nil {
-			ln.Close()
 			return err
 		}
 		sim, err := nhsmail.New(logger, nhsmail.Config{Issuer: cfg.SSO.Issuer, ClientID: cfg.SSO.ClientID,
 			ClientSecret: cfg.SSO.ClientSecret, RedirectURIs: []string{cfg.SSO.RedirectURL}, Secure: cfg.Secure, JobAid: opts.demo, Now: clock.Now}, st, hasher)
 		if err != nil {
-			ln.Close()
 			return err
 		}
 		deps.NHSmail, deps.NHSmailDirectory = sim, st
 	}
 	app, err := handlers.New(logger, cfg, deps)
 	if err != nil {
-		ln.Close()
 		return err
 	}
 
 	startURL := baseURL + "/"
 	if hasUsers, err := st.HasUsers(); err != nil {
-		ln.Close()
 		return err
 	} else if !hasUsers {
 		token := secret.NewToken()
 		if err := st.SetSetupToken(secret.HashToken(token)); err != nil {
-			ln.Close()
 			return err
 		}
 		startURL = baseURL + "/setup?token=" + token
@@ -599,7 +598,6 @@ func openBrowser(opts options, url string, logger *slog.Logger) {
 	if opts.noBrowser {
 		return
 	}
-	browser.Stdout, browser.Stderr = io.Discard, io.Discard
 	if err := browser.OpenURL(url); err != nil {
 		logger.Warn("could not open a browser; open the address above yourself", "err", err)
 	}
