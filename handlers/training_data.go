@@ -1,0 +1,110 @@
+package handlers
+
+import (
+	"context"
+	"time"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
+	"github.com/cqrs-local/cqrs-signin/secret"
+)
+
+// The training data set: the accounts in every state the documents
+// mention, and the NHSmail simulator accounts for each single sign-on case.
+
+// seededAccount is one account of the data set, with the case it shows.
+type seededAccount struct {
+	userID, first, last, email string
+	role                       cqrs.Role
+	state                      string // a store.State* value
+	recentPassword             bool   // changed just now: the 72-hour rule refuses a change
+	show                       string // the case, on the training home page
+}
+
+var seededAccounts = []seededAccount{
+	{TrainerUserID, "Tara", "Trainer", "tara.trainer@nhs.net", cqrs.RoleSystemAdmin, cqrs.StateActive, false, "Trainer (system administrator)"},
+	{"trn.useradmin", "Uma", "Admin", "uma.admin@nhs.net", cqrs.RoleUserAdmin, cqrs.StateActive, false, "User Administrator: sets up users"},
+	{"trn.invited", "Ian", "Invited", "ian.invited@nhs.net", cqrs.RoleUser, cqrs.StateInvited, false, "Invited: registration email with a fresh link (open it from the mailbox as the trainer)"},
+	{"trn.active", "Amy", "Active", "amy.active@nhs.net", cqrs.RoleUser, cqrs.StateActive, true, "Active; password changed just now, so changing it again waits 72 hours"},
+	{"trn.locked", "Liam", "Locked", "liam.locked@nhs.net", cqrs.RoleUser, cqrs.StateLocked, false, "Locked after too many failed sign-ins"},
+	{"trn.disabled", "Dee", "Disabled", "dee.disabled@nhs.net", cqrs.RoleUser, cqrs.StateDisabled, false, "Disabled by an administrator"},
+	{"trn.consent", "Cara", "Consent", "cara.consent@nhs.net", cqrs.RoleUser, cqrs.StateActive, false, "Active; their NHSmail account asks for consent"},
+}
+
+// seededNHSmail are the NHSmail simulator's accounts, one per single
+// sign-on case of the user guide.
+var seededNHSmail = []struct {
+	email, first, last string
+	locked, consent    bool
+	show               string
+}{
+	{"amy.active@nhs.net", "Amy", "Active", false, false, "Has a CQRS account (trn.active): signs in to the message centre"},
+	{"noah.nocqrs@nhs.net", "Noah", "Nocqrs", false, false, "No CQRS account with this email: the help desk error page"},
+	{"wendy.wrong@nhs.net", "Wendy", "Wrong", false, false, "Type any other password: \"Incorrect user ID or password\""},
+	{"lara.locked@nhs.net", "Lara", "Locked", true, false, "NHSmail account locked"},
+	{"cara.consent@nhs.net", "Cara", "Consent", false, true, "Asks for consent before signing in to CQRS (trn.consent)"},
+	{"liam.locked@nhs.net", "Liam", "Locked", false, false, "NHSmail fine, but the CQRS account (trn.locked) is locked"},
+}
+
+// trainingSet prepares the data set: passwords hashed and link tokens made
+// before the one transaction that writes it.
+func (a *app) trainingSet(ctx context.Context) (cqrs.TrainingSet, error) {
+	now := a.cfg.Now()
+	set := cqrs.TrainingSet{Org: cqrs.Organisation{Name: trainingOrgName, ODSCode: trainingODS}}
+	trainer := cqrs.User{FirstName: "Tara", LastName: "Trainer"}
+	org := set.Org
+	for _, sa := range seededAccounts {
+		u := cqrs.User{UserID: sa.userID, FirstName: sa.first, LastName: sa.last, Email: sa.email, Role: sa.role, WorkPhone: "0113 496 0000"}
+		tu := cqrs.TrainingUser{User: u}
+		if sa.state == cqrs.StateInvited {
+			token := secret.NewToken()
+			tu.LinkHash, tu.LinkTTL = secret.HashToken(token), a.cfg.RegistrationLinkTTL
+			e := a.registrationEmail(u, trainer, org, token, now.Add(a.cfg.RegistrationLinkTTL))
+			tu.Email = &e
+		} else {
+			pw := trainingPassword
+			if sa.userID == TrainerUserID {
+				pw = a.cfg.TrainerPassword
+			}
+			hash, err := a.hasher.Hash(ctx, pw)
+			if err != nil {
+				return set, err
+			}
+			tu.User.PasswordHash, tu.User.Status = hash, cqrs.StatusActive
+			tu.User.PasswordChanged = now.Add(-30 * 24 * time.Hour)
+			if sa.recentPassword {
+				tu.User.PasswordChanged = now
+			}
+			switch sa.state {
+			case cqrs.StateLocked:
+				tu.User.FailedSignIns, tu.User.LockedAt = max(a.cfg.LockAfter, 1), now
+			case cqrs.StateDisabled:
+				tu.User.Status = cqrs.StatusDisabled
+			}
+		}
+		set.Users = append(set.Users, tu)
+	}
+	for _, n := range seededNHSmail {
+		hash, err := a.hasher.Hash(ctx, trainingNHSmailPassword)
+		if err != nil {
+			return set, err
+		}
+		set.NHSmail = append(set.NHSmail, cqrs.NHSmailAccount{Email: n.email, FirstName: n.first, LastName: n.last,
+			PasswordHash: hash, Locked: n.locked, ConsentRequired: n.consent})
+	}
+	return set, nil
+}
+
+// resetTraining puts the data set back with the clock at real time.
+func (a *app) resetTraining(ctx context.Context, keep *cqrs.KeepSignedIn, event cqrs.AuditEvent) error {
+	before := a.cfg.Clock.Offset()
+	a.cfg.Clock.SetOffset(0) // the data set is made at real time
+	set, err := a.trainingSet(ctx)
+	if err == nil {
+		err = a.training.ResetTraining(set, keep, event)
+	}
+	if err != nil {
+		a.cfg.Clock.SetOffset(before)
+		return err
+	}
+	return nil
+}
