@@ -26,6 +26,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cqrs-local/cqrs-signin/clock"
+
 	"github.com/pkg/browser"
 
 	"github.com/cqrs-local/cqrs-signin/handlers"
@@ -321,19 +323,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	// One clock for the store, the handlers, the mailer and the NHSmail
 	// simulator: the training clock moves them all forward together.
-	clock := store.NewClock(time.Now)
+	appClock := clock.New(time.Now)
 	var (
 		st   engine
 		file *store.Store    // the bbolt engine, or
 		pg   *postgres.Store // PostgreSQL
 	)
 	if opts.database != "" {
-		if pg, err = postgres.Open(ctx, opts.database, postgres.Options{Now: clock.Now}); err != nil {
+		if pg, err = postgres.Open(ctx, opts.database, postgres.Options{Now: appClock.Now}); err != nil {
 			return err
 		}
 		st = pg
 	} else {
-		file, err = store.Open(opts.data, store.Options{LockTimeout: 500 * time.Millisecond, Now: clock.Now})
+		file, err = store.Open(opts.data, store.Options{LockTimeout: 500 * time.Millisecond, Now: appClock.Now})
 		if errors.Is(err, store.ErrLocked) {
 			return joinRunningInstance(ctx, opts, stdout)
 		}
@@ -366,7 +368,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg.EmailDomains = splitList(opts.emailDomains)
 	cfg.SMTPEnabled = opts.smtp.Enabled()
 	cfg.PasswordPolicy = opts.passwordPolicy
-	cfg.Now, cfg.Clock, cfg.Demo = clock.Now, clock, opts.demo
+	cfg.Now, cfg.Clock, cfg.Demo = appClock.Now, appClock, opts.demo
 	if opts.demo {
 		cfg.TrainerPassword = handlers.NewTrainerPassword()
 	}
@@ -385,7 +387,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg.Secure = netw.tls != nil
 	cfg.InsecureLAN = netw.insecureLAN
 	hasher := secret.NewHasher(secret.OWASP, 0, 2*time.Second)
-	sender := mailer.NewSender(logger, smtpCfg, st, console, clock.Now)
+	sender := mailer.NewSender(logger, smtpCfg, st, console, appClock.Now)
 	sender.SetMailboxURL(baseURL + "/mailbox")
 	// The engine is every journey's store. The bbolt file also makes its
 	// own backups and has a training side; PostgreSQL counts the rate
@@ -406,7 +408,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		sim, err := nhsmail.New(logger, nhsmail.Config{Issuer: cfg.SSO.Issuer, ClientID: cfg.SSO.ClientID,
-			ClientSecret: cfg.SSO.ClientSecret, RedirectURIs: []string{cfg.SSO.RedirectURL}, Secure: cfg.Secure, JobAid: opts.demo, Now: clock.Now}, st, hasher)
+			ClientSecret: cfg.SSO.ClientSecret, RedirectURIs: []string{cfg.SSO.RedirectURL}, Secure: cfg.Secure, JobAid: opts.demo, Now: appClock.Now}, st, hasher)
 		if err != nil {
 			return err
 		}

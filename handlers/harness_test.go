@@ -19,6 +19,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/cqrs-local/cqrs-signin/clock"
 	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/store"
 )
@@ -29,14 +30,14 @@ const testHost = "127.0.0.1:8420"
 // real ones (the process and browser tests use the OWASP parameters).
 var testParams = secret.Params{MemoryKiB: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
-// clock is a settable time source shared by the app and its store.
-type clock struct {
+// testClock is a settable time source shared by the app and its store.
+type testClock struct {
 	mu  sync.Mutex
 	now time.Time
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) {
+func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *testClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
@@ -53,7 +54,7 @@ type testEnv struct {
 	t      testing.TB
 	app    *fiber.App
 	store  *store.Store
-	clock  *clock
+	clock  *testClock
 	dbPath string
 	logs   *bytes.Buffer
 	hasher *secret.Hasher
@@ -62,10 +63,10 @@ type testEnv struct {
 
 func newEnv(t testing.TB, adjust ...func(*Config)) *testEnv {
 	t.Helper()
-	clk := &clock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
+	clk := &testClock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
 	// The store and the app read one training clock over the test clock;
 	// its offset stays 0 unless a training-mode test moves it.
-	training := store.NewClock(clk.Now)
+	training := clock.New(clk.Now)
 	path := filepath.Join(t.TempDir(), "cqrs.db")
 	st, err := store.Open(path, store.Options{Now: training.Now})
 	if err != nil {

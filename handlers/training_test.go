@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cqrs-local/cqrs-signin/clock"
+
 	"github.com/cqrs-local/cqrs-signin/store"
 )
 
@@ -116,7 +118,7 @@ func TestTrainingDataSetHasEveryState(t *testing.T) {
 	// trainer gets that run's password, and the last run's no longer works.
 	learner, _ := e.client().startLearner()
 	restarted := NewTrainerPassword()
-	if _, err := New(nilLogger(), Config{Demo: true, Clock: store.NewClock(nil), TrainerPassword: restarted}, Deps{Stores: storesOf(e.store), Backup: e.store, Training: e.store, Hasher: e.hasher}); err != nil {
+	if _, err := New(nilLogger(), Config{Demo: true, Clock: clock.New(nil), TrainerPassword: restarted}, Deps{Stores: storesOf(e.store), Backup: e.store, Training: e.store, Hasher: e.hasher}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.store.UserByUserID(learner); err != nil {
@@ -418,7 +420,7 @@ func TestCohortSheetListsThirtyLearners(t *testing.T) {
 func TestTrainingModeRefusesARealDatabase(t *testing.T) {
 	e := newEnv(t)
 	e.registeredAdmin()
-	_, err := New(nilLogger(), Config{Demo: true, Clock: store.NewClock(nil), TrainerPassword: NewTrainerPassword()}, Deps{Stores: storesOf(e.store), Backup: e.store, Training: e.store, Hasher: e.hasher})
+	_, err := New(nilLogger(), Config{Demo: true, Clock: clock.New(nil), TrainerPassword: NewTrainerPassword()}, Deps{Stores: storesOf(e.store), Backup: e.store, Training: e.store, Hasher: e.hasher})
 	if err == nil || !strings.Contains(err.Error(), "training database") {
 		t.Fatalf("training mode on a site's database: %v", err)
 	}

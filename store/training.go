@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -45,46 +44,6 @@ func trainingCleared() [][]byte {
 		}
 	}
 	return append(out, bucketLearners)
-}
-
-// Clock is a time source with an offset the trainer moves forward, shared
-// by the store and the handlers so both see the same training time.
-type Clock struct {
-	mu     sync.RWMutex
-	base   func() time.Time
-	offset time.Duration
-}
-
-// NewClock returns a clock reading base (time.Now when nil) plus an offset.
-func NewClock(base func() time.Time) *Clock {
-	if base == nil {
-		base = time.Now
-	}
-	return &Clock{base: base}
-}
-
-// Now is the training time.
-func (c *Clock) Now() time.Time {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.base().Add(c.offset)
-}
-
-// Base is the time without the trainer's moves: the room's own time.
-func (c *Clock) Base() time.Time { return c.base() }
-
-// Offset is how far the training time is ahead of the base clock.
-func (c *Clock) Offset() time.Duration {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.offset
-}
-
-// SetOffset sets how far the training time is ahead.
-func (c *Clock) SetOffset(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset = d
 }
 
 // ResetTraining replaces the application's data with set in one

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cqrs-local/cqrs-signin/clock"
+
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -219,7 +221,7 @@ func TestCopyBucketCopiesNestedBucketsAndSequences(t *testing.T) {
 
 func TestClockOffset(t *testing.T) {
 	s, clk := openTest(t)
-	c := NewClock(clk.Now)
+	c := clock.New(clk.Now)
 	off, err := s.MoveClock(72*time.Hour, nil, AuditEvent{Type: "training-clock", Detail: "+72 hours"})
 	if err != nil {
 		t.Fatal(err)
