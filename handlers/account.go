@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"errors"
-
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/cqrs-local/cqrs-signin/cqrs"
@@ -101,10 +99,8 @@ func (a *app) changePassword(c *fiber.Ctx) error {
 	notify := a.passwordChangedEmail(u, a.cfg.Now())
 	u, err = a.accounts.ChangePassword(u.ID, encoded, currentSession(c), &notify,
 		a.event(c, cqrs.AuditEvent{Type: evPasswordChanged, Method: "account"}))
-	if errors.Is(err, cqrs.ErrNotFound) {
-		return fiber.ErrNotFound
-	} else if err != nil {
-		return err
+	if err != nil {
+		return err // a user gone meanwhile is "Page not found" (storeAnswers)
 	}
 	a.wakeMailer()
 	a.log.Info("password changed", "user_id", u.UserID)

@@ -13,6 +13,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/policy"
 	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/views"
@@ -291,6 +292,28 @@ func refuseBeforeSetUp(status int, heading string, paragraphs ...string) error {
 	return errors.Join(errBeforeSetUp, refuse(status, heading, paragraphs...))
 }
 
+// storeAnswers are the pages the store's errors get when the handler that
+// met them has nothing more particular to say (a journey that does, such as
+// an expired registration link, refuses with its own words first).
+var storeAnswers = []struct {
+	err    error
+	answer *pageError
+}{
+	{cqrs.ErrNotFound, pageForStatus(fiber.StatusNotFound)},
+	{cqrs.ErrConflict, &pageError{fiber.StatusConflict, "That cannot be done now", []string{"Something changed while you were looking. Nothing was saved: go back, reload the page and try again."}}},
+	{cqrs.ErrExpired, &pageError{fiber.StatusGone, "This has expired", []string{"It worked for a limited time only. Start again from the CQRS Login page."}}},
+}
+
+// storeAnswer is err's page from storeAnswers, or nil.
+func storeAnswer(err error) *pageError {
+	for _, sa := range storeAnswers {
+		if errors.Is(err, sa.err) {
+			return sa.answer
+		}
+	}
+	return nil
+}
+
 // handleError is the one place errors become status codes and pages. Only
 // server faults are logged: refusals are expected.
 func (a *app) handleError(c *fiber.Ctx, err error) error {
@@ -303,6 +326,8 @@ func (a *app) handleError(c *fiber.Ctx, err error) error {
 	case errors.Is(err, secret.ErrBusy):
 		c.Set("Retry-After", "2")
 		pe = refuse(fiber.StatusServiceUnavailable, "The service is busy", "Too many people are signing in at once. Please wait a moment and try again.").(*pageError)
+	case storeAnswer(err) != nil:
+		pe = storeAnswer(err)
 	default:
 		a.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
 		pe = pageForStatus(fiber.StatusInternalServerError)

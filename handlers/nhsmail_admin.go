@@ -115,11 +115,7 @@ func (a *app) nhsmailAccountParam(c *fiber.Ctx) (cqrs.NHSmailAccount, error) {
 	if err != nil {
 		return cqrs.NHSmailAccount{}, fiber.ErrNotFound
 	}
-	acc, err := a.nhsmail.NHSmailAccount(id)
-	if errors.Is(err, cqrs.ErrNotFound) {
-		return acc, fiber.ErrNotFound
-	}
-	return acc, err
+	return a.nhsmail.NHSmailAccount(id) // unknown: "Page not found" (storeAnswers)
 }
 
 // setNHSmailPassword gives the account the password typed.
@@ -300,11 +296,8 @@ func (a *app) createNHSmailApplication(c *fiber.Ctx) error {
 }
 
 func (a *app) deleteNHSmailApplication(c *fiber.Ctx) error {
-	err := a.nhsmail.DeleteNHSmailApplication(c.Params("client"))
-	if errors.Is(err, cqrs.ErrNotFound) {
-		return fiber.ErrNotFound
-	} else if err != nil {
-		return err
+	if err := a.nhsmail.DeleteNHSmailApplication(c.Params("client")); err != nil {
+		return err // an unknown client is "Page not found" (storeAnswers)
 	}
 	return redirect(c, "/admin/nhsmail/applications?notice=removed")
 }
