@@ -79,7 +79,7 @@ type options struct {
 	sessionIdle     time.Duration
 	sessionAbsolute time.Duration
 	emailDomains    string
-	demo            bool
+	training        bool
 	smtp            mailer.SMTPConfig
 	smtpTLS         string
 	logFormat       string
@@ -180,7 +180,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.duration(&o.sessionIdle, "session-idle", "CQRS_SESSION_IDLE", 30*time.Minute, "sign out after this long without activity")
 	fs.duration(&o.sessionAbsolute, "session-absolute", "CQRS_SESSION_ABSOLUTE", 12*time.Hour, "sign out this long after signing in, whatever the activity")
 	fs.str(&o.emailDomains, "email-domains", "CQRS_EMAIL_DOMAINS", "", "comma-separated email domains users may have, e.g. nhs.net,nhs.uk (empty: any)")
-	fs.boolean(&o.demo, "demo", "CQRS_DEMO", "training mode: seed the training data set at first start, give each learner their own mailbox, show the job aid and the trainer controls (SMTP is never used)")
+	fs.boolean(&o.training, "training", "CQRS_TRAINING", "training mode: seed the training data set at first start, give each learner their own mailbox, show the job aid and the trainer controls (SMTP is never used)")
+	var demo bool // training mode's first name, kept working
+	fs.boolean(&demo, "demo", "CQRS_DEMO", "the same as --training")
 	fs.str(&o.smtp.Host, "smtp-host", "CQRS_SMTP_HOST", "", "SMTP server; empty keeps emails in the local mailbox")
 	fs.integer(&o.smtp.Port, "smtp-port", "CQRS_SMTP_PORT", 0, "SMTP port (default: 25, 587 or 465 by TLS mode)")
 	fs.str(&o.smtp.Username, "smtp-user", "CQRS_SMTP_USER", "", "SMTP user name (the password comes only from $CQRS_SMTP_PASSWORD)")
@@ -212,6 +214,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	if err := fs.Parse(args[1:]); err != nil {
 		return o, err
 	}
+	o.training = o.training || demo
 	if len(fs.errs) > 0 {
 		return o, errors.Join(fs.errs...)
 	}
@@ -219,14 +222,14 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	// never starts on a site's real data.
 	dataIsSet := getenv("CQRS_DATA") != ""
 	fs.Visit(func(f *flag.Flag) { dataIsSet = dataIsSet || f.Name == "data" })
-	if o.demo && !dataIsSet {
+	if o.training && !dataIsSet {
 		o.data = filepath.Join(filepath.Dir(defaultDataPath()), "training.db")
 	}
 	if o.database != "" && !strings.HasPrefix(o.database, "postgres://") && !strings.HasPrefix(o.database, "postgresql://") {
 		return o, errors.New("--database takes a postgres:// address; leave it out to keep the database file at --data")
 	}
-	if o.database != "" && o.demo {
-		return o, errors.New("training mode (--demo) keeps its data in a database file on this computer: leave out --database")
+	if o.database != "" && o.training {
+		return o, errors.New("training mode (--training) keeps its data in a database file on this computer: leave out --database")
 	}
 	o.addrIsSet = getenv("CQRS_ADDR") != ""
 	fs.Visit(func(f *flag.Flag) { o.addrIsSet = o.addrIsSet || f.Name == "addr" })
@@ -368,12 +371,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg.EmailDomains = splitList(opts.emailDomains)
 	cfg.SMTPEnabled = opts.smtp.Enabled()
 	cfg.PasswordPolicy = opts.passwordPolicy
-	cfg.Now, cfg.Clock, cfg.Demo = appClock.Now, appClock, opts.demo
-	if opts.demo {
+	cfg.Now, cfg.Clock, cfg.Training = appClock.Now, appClock, opts.training
+	if opts.training {
 		cfg.TrainerPassword = handlers.NewTrainerPassword()
 	}
 	smtpCfg, console := opts.smtp, io.Writer(stdout)
-	if opts.demo {
+	if opts.training {
 		// Training emails stay in learners' own mailboxes: never SMTP, and
 		// never printed where a projected console shows everyone's links.
 		smtpCfg, console = mailer.SMTPConfig{}, io.Discard
@@ -408,7 +411,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		sim, err := nhsmail.New(logger, nhsmail.Config{Issuer: cfg.SSO.Issuer, ClientID: cfg.SSO.ClientID,
-			ClientSecret: cfg.SSO.ClientSecret, RedirectURIs: []string{cfg.SSO.RedirectURL}, Secure: cfg.Secure, JobAid: opts.demo, Now: appClock.Now}, st, hasher)
+			ClientSecret: cfg.SSO.ClientSecret, RedirectURIs: []string{cfg.SSO.RedirectURL}, Secure: cfg.Secure, JobAid: opts.training, Now: appClock.Now}, st, hasher)
 		if err != nil {
 			return err
 		}
@@ -430,7 +433,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		startURL = baseURL + "/setup?token=" + token
 		fmt.Fprintf(stdout, "First start: create the administrator with this one-time set-up link:\n  %s\n", startURL)
 	}
-	if opts.demo {
+	if opts.training {
 		startURL = baseURL + "/training"
 		fmt.Fprintf(stdout, "Training mode: learners start at %s\n  Trainer sign-in: User ID %s, password %s\n  (a new trainer password at every start, shown only here)\n",
 			startURL, handlers.TrainerUserID, cfg.TrainerPassword)

@@ -154,7 +154,7 @@ const instanceTokenForTests = "the-right-instance-token"
 
 func newAccessEnv(t *testing.T) *accessEnv {
 	e := newEnv(t, func(c *Config) {
-		c.Demo, c.TrainerPassword = true, NewTrainerPassword()
+		c.Training, c.TrainerPassword = true, NewTrainerPassword()
 		c.SignInRateLimit, c.ResetRateLimit, c.LearnerRateLimit = 0, 0, 0
 		c.InstanceToken = instanceTokenForTests
 	})

@@ -72,9 +72,9 @@ type Config struct {
 	InstanceToken string
 	// Now is the clock; tests move it.
 	Now func() time.Time
-	// Demo is training mode (--demo): the training data set, learners,
+	// Training is training mode (--training, or its first name --demo): the training data set, learners,
 	// the job aid panel and the trainer's controls.
-	Demo bool
+	Training bool
 	// Clock is the training clock shared with the store (its Now is the
 	// store's Now); training mode needs it, and sets Now to it.
 	Clock TrainingClock

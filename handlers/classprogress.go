@@ -176,7 +176,7 @@ func (a *app) noteLearnerPage(c *fiber.Ctx, steps []string, title string) {
 // trainer's board tells the cases apart.
 func (a *app) watchLearners(c *fiber.Ctx) error {
 	err := c.Next()
-	if !a.cfg.Demo || a.progress == nil || c.Cookies(learnerCookie) == "" {
+	if !a.cfg.Training || a.progress == nil || c.Cookies(learnerCookie) == "" {
 		return err
 	}
 	path, method := c.Path(), c.Method()

@@ -107,7 +107,7 @@ func newClassroomEnv(t *testing.T) *testEnv {
 	}
 	base := "http://" + ln.Addr().String()
 	e := newEnv(t, func(c *Config) {
-		c.Demo, c.TrainerPassword = true, NewTrainerPassword()
+		c.Training, c.TrainerPassword = true, NewTrainerPassword()
 		c.SignInRateLimit, c.ResetRateLimit, c.LearnerRateLimit = 0, 0, 0
 		c.BaseURL = base
 	})

@@ -7,7 +7,7 @@ import (
 )
 
 // Browsers do not tell cookies apart by port, so two instances on one
-// computer (a trainer's --demo beside a real site, both on 127.0.0.1) would
+// computer (a trainer's --training beside a real site, both on 127.0.0.1) would
 // overwrite each other's session and CSRF cookies and sign each other out.
 // Every cookie this app and its NHSmail simulator set is therefore renamed,
 // on the way out, to carry this instance's id from the database, and only

@@ -67,7 +67,7 @@ func jobAidCurrent(path, title string) []string {
 // trainingChrome is the banner and job aid for the page being rendered;
 // nil outside training mode.
 func (a *app) trainingChrome(c *fiber.Ctx, title string) *views.TrainingChrome {
-	if !a.cfg.Demo {
+	if !a.cfg.Training {
 		return nil
 	}
 	t := &views.TrainingChrome{PanelOpen: c.Cookies(jobAidCookie) != "closed", Return: c.Path()}

@@ -22,7 +22,7 @@ func (a *app) routes(f *fiber.App) {
 	f.Use(recover.New())
 	f.Use(a.namespaceCookies)
 	f.Use(securityHeaders, a.hostAllowed)
-	if a.cfg.Demo {
+	if a.cfg.Training {
 		f.Use(a.watchLearners) // the class board's view of each learner
 	}
 
@@ -118,10 +118,10 @@ func (a *app) routes(f *fiber.App) {
 	f.Get("/mailbox", a.requireMailbox, a.mailbox)
 	f.Get("/mailbox/:id", a.requireMailbox, a.mailboxEmail)
 
-	// Training mode (only with --demo; outside it each of these is "Page
+	// Training mode (only with --training; outside it each of these is "Page
 	// not found"): the training home, learners' own mailboxes, the job aid
 	// toggle, joining the class, the trainer's controls and class board.
-	if a.cfg.Demo {
+	if a.cfg.Training {
 		// Each way in has its own count of new learners per address.
 		learnerLimit := func() fiber.Handler {
 			return addressLimiter(a.cfg.LearnerRateLimit, "Too many new learners",

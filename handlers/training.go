@@ -10,7 +10,7 @@ import (
 	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
-// Training mode (--demo): the training data set, learners with their own
+// Training mode (--training): the training data set, learners with their own
 // mailbox, the job aid beside every page, and the trainer's controls.
 
 // The training data set's credentials. The trainer is a system
@@ -81,7 +81,7 @@ type TrainingStore interface {
 // clock at its stored offset, no SMTP, and the data
 // set seeded when the database is empty.
 func (a *app) initTraining(ts TrainingStore) error {
-	if !a.cfg.Demo {
+	if !a.cfg.Training {
 		return nil
 	}
 	if ts == nil {
@@ -117,7 +117,7 @@ func (a *app) initTraining(ts TrainingStore) error {
 	// A reset wipes the data, so training mode refuses a database that is
 	// not a training database (a site's real users, say).
 	if _, _, err := a.trainingOrg(); err != nil {
-		return fmt.Errorf("handlers: --demo needs a training database, and this one has users but no %s organisation: start training mode with another --data file", trainingODS)
+		return fmt.Errorf("handlers: --training needs a training database, and this one has users but no %s organisation: start training mode with another --data file", trainingODS)
 	}
 	return a.setTrainerPassword(context.Background(), "a new trainer password, printed on the console at start")
 }

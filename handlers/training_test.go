@@ -19,7 +19,7 @@ import (
 // training clock (over the test clock) is shared by the store and the app.
 func newTrainingEnv(t *testing.T) *testEnv {
 	t.Helper()
-	return newEnv(t, func(c *Config) { c.Demo, c.SignInRateLimit, c.TrainerPassword = true, 0, NewTrainerPassword() })
+	return newEnv(t, func(c *Config) { c.Training, c.SignInRateLimit, c.TrainerPassword = true, 0, NewTrainerPassword() })
 }
 
 // trainer is a client signed in as the training data set's trainer.
@@ -118,7 +118,7 @@ func TestTrainingDataSetHasEveryState(t *testing.T) {
 	// trainer gets that run's password, and the last run's no longer works.
 	learner, _ := e.client().startLearner()
 	restarted := NewTrainerPassword()
-	if _, err := New(nilLogger(), Config{Demo: true, Clock: clock.New(nil), TrainerPassword: restarted}, Deps{Stores: storesOf(e.store), Backup: e.store, Training: e.store, Hasher: e.hasher}); err != nil {
+	if _, err := New(nilLogger(), Config{Training: true, Clock: clock.New(nil), TrainerPassword: restarted}, Deps{Stores: storesOf(e.store), Backup: e.store, Training: e.store, Hasher: e.hasher}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.store.UserByUserID(learner); err != nil {
@@ -420,7 +420,7 @@ func TestCohortSheetListsThirtyLearners(t *testing.T) {
 func TestTrainingModeRefusesARealDatabase(t *testing.T) {
 	e := newEnv(t)
 	e.registeredAdmin()
-	_, err := New(nilLogger(), Config{Demo: true, Clock: clock.New(nil), TrainerPassword: NewTrainerPassword()}, Deps{Stores: storesOf(e.store), Backup: e.store, Training: e.store, Hasher: e.hasher})
+	_, err := New(nilLogger(), Config{Training: true, Clock: clock.New(nil), TrainerPassword: NewTrainerPassword()}, Deps{Stores: storesOf(e.store), Backup: e.store, Training: e.store, Hasher: e.hasher})
 	if err == nil || !strings.Contains(err.Error(), "training database") {
 		t.Fatalf("training mode on a site's database: %v", err)
 	}
