@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/store"
 )
 
@@ -26,7 +27,7 @@ func TestBackupRestoreCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	org, _ := st.CreateOrganisation(store.Organisation{Name: "Riverside Practice", ODSCode: "Y12345"})
+	org, _ := st.CreateOrganisation(cqrs.Organisation{Name: "Riverside Practice", ODSCode: "Y12345"})
 	st.Close()
 
 	t.Run("check a good file", func(t *testing.T) {
@@ -61,7 +62,7 @@ func TestBackupRestoreCheck(t *testing.T) {
 	})
 	t.Run("restore a backup", func(t *testing.T) {
 		st, _ := store.Open(data, store.Options{})
-		st.CreateOrganisation(store.Organisation{Name: "After backup", ODSCode: "Z99999"})
+		st.CreateOrganisation(cqrs.Organisation{Name: "After backup", ODSCode: "Z99999"})
 		st.Close()
 		out, err := runCmd(t, "restore", "--data", data, backup)
 		if err != nil {

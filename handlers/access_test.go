@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/nhsmail"
-	"github.com/cqrs-local/cqrs-signin/store"
 )
 
 // Who may do what: one row per route of the app's own route list, one
@@ -174,16 +174,16 @@ func newAccessEnv(t *testing.T) *accessEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := e.store.CreateOrganisation(store.Organisation{Name: "Hillside Surgery", ODSCode: "B82001"})
+	other, err := e.store.CreateOrganisation(cqrs.Organisation{Name: "Hillside Surgery", ODSCode: "B82001"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.addUserWithRole(other.ID, "hill.admin", "Harbour!2026x", store.RoleUserAdmin)
+	e.addUserWithRole(other.ID, "hill.admin", "Harbour!2026x", cqrs.RoleUserAdmin)
 	active, _ := e.store.UserByUserID("trn.active")
 	// The administrators' actions change their user: one no role signs in as.
 	target := e.addUser(training.ID, "trn.target", "Harbour!2026x")
 	invited, _ := e.store.UserByUserID("trn.invited")
-	invitation, err := e.store.Emails(store.EmailFilter{UserID: invited.ID, Limit: 1})
+	invitation, err := e.store.Emails(cqrs.EmailFilter{UserID: invited.ID, Limit: 1})
 	if err != nil || len(invitation) != 1 || invitation[0].OrgID != training.ID {
 		t.Fatalf("no registration email to trn.invited: %v", err)
 	}
@@ -194,7 +194,7 @@ func newAccessEnv(t *testing.T) *accessEnv {
 	learner := e.client()
 	learnerID, _ := learner.startLearner()
 	learnerUser, _ := e.store.UserByUserID(learnerID)
-	learnerEmail, err := e.store.Emails(store.EmailFilter{UserID: learnerUser.ID, Limit: 1})
+	learnerEmail, err := e.store.Emails(cqrs.EmailFilter{UserID: learnerUser.ID, Limit: 1})
 	if err != nil || len(learnerEmail) != 1 {
 		t.Fatalf("no registration email to the learner: %v", err)
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 // adminEnv has a registered system administrator signed in, a second
@@ -16,19 +16,19 @@ import (
 type adminEnv struct {
 	*testEnv
 	sys, orgAdmin, user, otherAdmin *client
-	admin                           store.User
-	other                           store.Organisation
+	admin                           cqrs.User
+	other                           cqrs.Organisation
 }
 
 func newAdminEnv(t *testing.T, adjust ...func(*Config)) *adminEnv {
 	e := newEnv(t, adjust...)
 	admin := e.registeredAdmin()
-	other, err := e.store.CreateOrganisation(store.Organisation{Name: "Hillside Surgery", ODSCode: "B82001"})
+	other, err := e.store.CreateOrganisation(cqrs.Organisation{Name: "Hillside Surgery", ODSCode: "B82001"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.addUserWithRole(admin.OrgID, "org.admin", "Harbour!2026x", store.RoleUserAdmin)
-	e.addUserWithRole(other.ID, "hill.admin", "Harbour!2026x", store.RoleUserAdmin)
+	e.addUserWithRole(admin.OrgID, "org.admin", "Harbour!2026x", cqrs.RoleUserAdmin)
+	e.addUserWithRole(other.ID, "hill.admin", "Harbour!2026x", cqrs.RoleUserAdmin)
 	e.addUser(admin.OrgID, "sam.patel", "Harbour!2026x")
 	ae := &adminEnv{testEnv: e, admin: admin, other: other,
 		sys: e.client(), orgAdmin: e.client(), user: e.client(), otherAdmin: e.client()}
@@ -57,15 +57,15 @@ func TestCreateUserQueuesTheRegistrationEmail(t *testing.T) {
 		t.Fatalf("Location = %q", r.Header.Get("Location"))
 	}
 	u, err := e.store.UserByUserID("jo.bloggs")
-	if err != nil || u.Status != store.StatusInvited || u.OrgID != e.admin.OrgID || u.WorkPhone != "0113 496 0000" {
+	if err != nil || u.Status != cqrs.StatusInvited || u.OrgID != e.admin.OrgID || u.WorkPhone != "0113 496 0000" {
 		t.Fatalf("created user = %+v, %v", u, err)
 	}
-	emails, _ := e.store.Emails(store.EmailFilter{UserID: u.ID})
+	emails, _ := e.store.Emails(cqrs.EmailFilter{UserID: u.ID})
 	if len(emails) != 1 {
 		t.Fatalf("emails queued = %d, want 1", len(emails))
 	}
 	m := emails[0]
-	if m.To != "jo.bloggs@nhs.net" || m.Subject != "Complete your CQRS registration" || m.Status != store.EmailQueued {
+	if m.To != "jo.bloggs@nhs.net" || m.Subject != "Complete your CQRS registration" || m.Status != cqrs.EmailQueued {
 		t.Fatalf("email = %+v", m)
 	}
 	for _, want := range []string{"Sam Patel, your CQRS User Administrator at Riverside Practice", "Your User ID is: jo.bloggs", "http://127.0.0.1:8420/register?token=", "expires on 16 November 2026"} {
@@ -205,7 +205,7 @@ func TestUserActions(t *testing.T) {
 			"org_id": {fmt.Sprint(e.admin.OrgID)}, "role": {"user-admin"}, "csrf_token": {e.orgAdmin.csrf(path)}}
 		wantStatus(t, e.orgAdmin.post(path, form), 303)
 		u, _ := e.store.User(sam.ID)
-		if u.FirstName != "Samuel" || u.Email != "samuel.patel@nhs.net" || u.Role != store.RoleUserAdmin {
+		if u.FirstName != "Samuel" || u.Email != "samuel.patel@nhs.net" || u.Role != cqrs.RoleUserAdmin {
 			t.Fatalf("after edit: %+v", u)
 		}
 		if _, err := e.store.UserByEmail("sam.patel@nhs.net"); err == nil {
@@ -233,7 +233,7 @@ func TestUserActions(t *testing.T) {
 	})
 	t.Run("reset link queues an email whose link works", func(t *testing.T) {
 		wantStatus(t, act("reset"), 303)
-		emails, _ := e.store.Emails(store.EmailFilter{UserID: sam.ID, Limit: 1})
+		emails, _ := e.store.Emails(cqrs.EmailFilter{UserID: sam.ID, Limit: 1})
 		if len(emails) != 1 || emails[0].Kind != "reset" {
 			t.Fatalf("emails = %+v", emails)
 		}
@@ -246,7 +246,7 @@ func TestUserActions(t *testing.T) {
 		wantStatus(t, r, 303)
 		wantText(t, c.get("/reset/complete"), "Your password has been changed")
 		wantStatus(t, e.client().signIn("sam.patel", "Lakeside#2026", ""), 303)
-		if last, _ := e.store.Emails(store.EmailFilter{UserID: sam.ID, Limit: 1}); last[0].Kind != "password-changed" {
+		if last, _ := e.store.Emails(cqrs.EmailFilter{UserID: sam.ID, Limit: 1}); last[0].Kind != "password-changed" {
 			t.Errorf("no password-changed email: %+v", last[0])
 		}
 	})
@@ -261,7 +261,7 @@ func TestResendAndRevokeInvitation(t *testing.T) {
 	jo, _ := e.store.UserByUserID("jo.bloggs")
 	path := fmt.Sprintf("/admin/users/%d", jo.ID)
 	firstLink := func() string {
-		emails, _ := e.store.Emails(store.EmailFilter{UserID: jo.ID, Limit: 1})
+		emails, _ := e.store.Emails(cqrs.EmailFilter{UserID: jo.ID, Limit: 1})
 		text := emails[0].Text
 		i := strings.Index(text, "/register?token=")
 		return text[i : i+strings.IndexByte(text[i:], '\n')]
@@ -321,7 +321,7 @@ func TestTheSystemAdministratorsRoleIsKept(t *testing.T) {
 		"org_id": {fmt.Sprint(e.admin.OrgID)}, "role": {"user"}, "csrf_token": {e.sys.csrf(path)}}
 	wantStatus(t, e.sys.post(path, form), 303)
 	u, _ := e.store.User(e.admin.ID)
-	if u.FirstName != "Alexandra" || u.Role != store.RoleSystemAdmin {
+	if u.FirstName != "Alexandra" || u.Role != cqrs.RoleSystemAdmin {
 		t.Fatalf("after editing the system administrator: %s, role %s", u.FirstName, u.Role)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/cqrs-local/cqrs-signin/cqrs"
-	"github.com/cqrs-local/cqrs-signin/store"
 )
 
 // brokenAuditLog fails every audit write made on its own, as a full disk or
@@ -63,7 +62,7 @@ func TestAuditLog(t *testing.T) {
 	e.client().signIn("=HYPERLINK(\"evil\")", "x", "")
 	wantStatus(t, e.orgAdmin.post(fmt.Sprintf("/admin/users/%d/unlock", sam.ID), url.Values{"csrf_token": {e.orgAdmin.csrf("/admin/users")}}), 303)
 
-	events, _, _ := e.store.AuditEvents(store.AuditFilter{})
+	events, _, _ := e.store.AuditEvents(cqrs.AuditFilter{})
 	count := map[string]int{}
 	for _, ev := range events {
 		count[ev.Type]++

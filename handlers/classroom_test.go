@@ -16,13 +16,13 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/nhsmail"
-	"github.com/cqrs-local/cqrs-signin/store"
 )
 
 // registeredLearner makes c a learner who has opened their registration
 // email and set password pw, and returns their account.
-func (c *client) registeredLearner(pw string) store.User {
+func (c *client) registeredLearner(pw string) cqrs.User {
 	t := c.env.t
 	t.Helper()
 	id, _ := c.startLearner()
@@ -39,7 +39,7 @@ func (c *client) registeredLearner(pw string) store.User {
 var anyRegisterLink = regexp.MustCompile(`https?://[^/\s]+(/register\?token=[A-Za-z0-9_-]+)`)
 
 // learnerLink is the registration link in u's newest registration email.
-func (e *testEnv) learnerLink(u store.User) string {
+func (e *testEnv) learnerLink(u cqrs.User) string {
 	e.t.Helper()
 	m := anyRegisterLink.FindStringSubmatch(e.newestEmail(u, "registration").Text)
 	if m == nil {
@@ -49,7 +49,7 @@ func (e *testEnv) learnerLink(u store.User) string {
 }
 
 // learnerAction presses one of a learner's buttons on the class board.
-func (c *client) learnerAction(u store.User, action string) response {
+func (c *client) learnerAction(u cqrs.User, action string) response {
 	c.env.t.Helper()
 	return c.post(fmt.Sprintf("/training/trainer/learners/%d/%s", u.ID, action), url.Values{"csrf_token": {c.csrf("/training/board")}})
 }

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 // rawRequest writes req as is over a real connection to addr, so neither
@@ -90,7 +90,7 @@ func TestAssetPathsNeverFail(t *testing.T) {
 func TestAuditCSVEscapesControlCharacters(t *testing.T) {
 	e := newAdminEnv(t)
 	forged := "x\n2026-11-02T09:00:00Z,signin-success,admin.jones,admin.jones,127.0.0.1,password,forged"
-	for _, ev := range []store.AuditEvent{
+	for _, ev := range []cqrs.AuditEvent{
 		{Type: "signin-failure", Subject: forged, Detail: "line\rbreak and\ttab and \x1b[31mescape\u2028sep"},
 		{Type: "signin-failure", Subject: "=HYPERLINK(\"http://evil\")", Detail: "@SUM(1)"},
 	} {

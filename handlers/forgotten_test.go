@@ -5,16 +5,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 func TestForgottenAnswersTheSameWhateverMatches(t *testing.T) {
 	e := newAdminEnv(t)
 	disabled := e.addUser(e.admin.OrgID, "gone.away", "Harbour!2026x")
-	e.store.SetStatus(disabled.ID, store.StatusDisabled)
+	e.store.SetStatus(disabled.ID, cqrs.StatusDisabled)
 	starter := e.addUser(e.admin.OrgID, "new.starter", "")
 	sam, _ := e.store.UserByUserID("sam.patel")
-	allBefore, _ := e.store.Emails(store.EmailFilter{})
+	allBefore, _ := e.store.Emails(cqrs.EmailFilter{})
 	var bodies []string
 	for _, who := range []string{"sam.patel", "sam.patel@nhs.net", "nobody.here", "nobody@nhs.net", "gone.away", "new.starter"} {
 		c := e.client()
@@ -29,16 +29,16 @@ func TestForgottenAnswersTheSameWhateverMatches(t *testing.T) {
 			t.Errorf("answer %d differs from answer 0", i)
 		}
 	}
-	if emails, _ := e.store.Emails(store.EmailFilter{UserID: disabled.ID}); len(emails) != 0 {
+	if emails, _ := e.store.Emails(cqrs.EmailFilter{UserID: disabled.ID}); len(emails) != 0 {
 		t.Error("a disabled account was sent a reset link")
 	}
-	if emails, _ := e.store.Emails(store.EmailFilter{UserID: starter.ID}); len(emails) != 0 && emails[0].Kind == "reset" {
+	if emails, _ := e.store.Emails(cqrs.EmailFilter{UserID: starter.ID}); len(emails) != 0 && emails[0].Kind == "reset" {
 		t.Error("an account not registered yet was sent a reset link")
 	}
 	// The same answer must not mean nothing happened: the matching account
 	// (by User ID and by email) was emailed each time, and nobody else.
 	resets := 0
-	emails, _ := e.store.Emails(store.EmailFilter{UserID: sam.ID})
+	emails, _ := e.store.Emails(cqrs.EmailFilter{UserID: sam.ID})
 	for _, m := range emails {
 		if m.Kind == "reset" {
 			resets++
@@ -47,7 +47,7 @@ func TestForgottenAnswersTheSameWhateverMatches(t *testing.T) {
 	if resets != 2 {
 		t.Errorf("sam.patel, matched by User ID and by email, was sent %d reset emails, want 2", resets)
 	}
-	if allAfter, _ := e.store.Emails(store.EmailFilter{}); len(allAfter)-len(allBefore) != 2 {
+	if allAfter, _ := e.store.Emails(cqrs.EmailFilter{}); len(allAfter)-len(allBefore) != 2 {
 		t.Errorf("%d emails were queued, want 2 (both to sam.patel)", len(allAfter)-len(allBefore))
 	}
 }
@@ -59,7 +59,7 @@ func TestResetRateLimits(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		wantStatus(t, c.post("/forgotten", url.Values{"who": {"sam.patel"}, "csrf_token": {c.csrf("/forgotten")}}), 200)
 	}
-	if emails, _ := e.store.Emails(store.EmailFilter{UserID: sam.ID}); len(emails) != 3 {
+	if emails, _ := e.store.Emails(cqrs.EmailFilter{UserID: sam.ID}); len(emails) != 3 {
 		t.Errorf("reset emails sent = %d, want 3 (the per-account hourly limit)", len(emails))
 	}
 	wantStatus(t, c.post("/forgotten", url.Values{"who": {"sam.patel"}, "csrf_token": {c.csrf("/forgotten")}}), 429)
@@ -81,7 +81,7 @@ func TestResetLinkExpiresAndDisabledAccountRefused(t *testing.T) {
 	c2 := e.client()
 	c2.post("/forgotten", url.Values{"who": {"sam.patel"}, "csrf_token": {c2.csrf("/forgotten")}})
 	link = e.resetLinkFor(sam)
-	e.store.SetStatus(sam.ID, store.StatusDisabled)
+	e.store.SetStatus(sam.ID, cqrs.StatusDisabled)
 	c2.get(link)
 	r = c2.get("/reset")
 	wantStatus(t, r, 403)

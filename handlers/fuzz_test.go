@@ -12,7 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
 
@@ -214,10 +214,10 @@ func FuzzComposeEmail(f *testing.F) {
 			validateEmail(email) != nil || validateUserID(userID) != nil {
 			return
 		}
-		to := store.User{UserID: userID, FirstName: first, LastName: last, Email: email}
-		org := store.Organisation{Name: "Riverside", ODSCode: "Y12345"}
+		to := cqrs.User{UserID: userID, FirstName: first, LastName: last, Email: email}
+		org := cqrs.Organisation{Name: "Riverside", ODSCode: "Y12345"}
 		now := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
-		for _, m := range []store.Email{
+		for _, m := range []cqrs.Email{
 			a.registrationEmail(to, to, org, "tok", now),
 			a.resetEmail(to, "tok", now),
 			a.passwordChangedEmail(to, now),

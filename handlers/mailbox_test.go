@@ -8,15 +8,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/store"
 )
 
 // latestEmailTo is the newest outbox entry for the user, with its link's
 // token (Secret), straight from the store.
-func (e *testEnv) latestEmailTo(u store.User) store.Email {
+func (e *testEnv) latestEmailTo(u cqrs.User) cqrs.Email {
 	e.t.Helper()
-	emails, err := e.store.Emails(store.EmailFilter{UserID: u.ID, Limit: 1})
+	emails, err := e.store.Emails(cqrs.EmailFilter{UserID: u.ID, Limit: 1})
 	if err != nil || len(emails) == 0 {
 		e.t.Fatalf("no email to %s: %v", u.UserID, err)
 	}
@@ -24,7 +25,7 @@ func (e *testEnv) latestEmailTo(u store.User) store.Email {
 }
 
 // wantNoLink checks that an opened email shows none of its link.
-func wantNoLink(t *testing.T, r response, m store.Email) {
+func wantNoLink(t *testing.T, r response, m cqrs.Email) {
 	t.Helper()
 	wantStatus(t, r, 200)
 	if m.Secret == "" {
@@ -37,7 +38,7 @@ func wantNoLink(t *testing.T, r response, m store.Email) {
 }
 
 // wantLink checks that an opened email shows its working link.
-func wantLink(t *testing.T, r response, m store.Email) {
+func wantLink(t *testing.T, r response, m cqrs.Email) {
 	t.Helper()
 	wantStatus(t, r, 200)
 	if href := r.doc(t).Find(`[data-testid="mailbox-link"]`).AttrOr("href", ""); !strings.HasSuffix(href, "?token="+m.Secret) {
@@ -70,7 +71,7 @@ func TestUserAdministratorCannotTakeOverTheSystemAdministrator(t *testing.T) {
 	box := e.orgAdmin.get("/mailbox")
 	wantStatus(t, box, 200)
 	wantText(t, box, "The links in emails to other people are hidden")
-	for _, m := range []store.Email{sysReset, samReset} {
+	for _, m := range []cqrs.Email{sysReset, samReset} {
 		if !strings.Contains(box.body, fmt.Sprintf(`data-testid="email-%d"`, m.ID)) {
 			t.Errorf("the User Administrator's mailbox does not list the email to %s (they may know it was sent)", m.To)
 		}
@@ -82,12 +83,12 @@ func TestUserAdministratorCannotTakeOverTheSystemAdministrator(t *testing.T) {
 		wantLink(t, e.orgAdmin.get(fmt.Sprintf("/mailbox/%d", ownReset.ID)), ownReset)
 	})
 	t.Run("the system administrator reads every link, to pass it on", func(t *testing.T) {
-		for _, m := range []store.Email{sysReset, samReset, ownReset} {
+		for _, m := range []cqrs.Email{sysReset, samReset, ownReset} {
 			wantLink(t, e.sys.get(fmt.Sprintf("/mailbox/%d", m.ID)), m)
 		}
 	})
 	t.Run("a user and a visitor read nothing", func(t *testing.T) {
-		for _, m := range []store.Email{sysReset, samReset} {
+		for _, m := range []cqrs.Email{sysReset, samReset} {
 			wantStatus(t, e.user.get(fmt.Sprintf("/mailbox/%d", m.ID)), 403)
 			wantStatus(t, e.client().get(fmt.Sprintf("/mailbox/%d", m.ID)), 303)
 		}
@@ -100,7 +101,7 @@ func TestUserAdministratorCannotTakeOverTheSystemAdministrator(t *testing.T) {
 		if after.PasswordHash != e.admin.PasswordHash {
 			t.Error("the system administrator's password changed")
 		}
-		if _, u, err := e.store.LinkUser(secret.HashToken(sysReset.Secret), store.LinkReset); err != nil || u.ID != e.admin.ID {
+		if _, u, err := e.store.LinkUser(secret.HashToken(sysReset.Secret), cqrs.LinkReset); err != nil || u.ID != e.admin.ID {
 			t.Errorf("the system administrator's own link no longer works: %v", err)
 		}
 	})

@@ -6,14 +6,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 func TestMessageCentre(t *testing.T) {
 	e := newEnv(t)
 	admin := e.registeredAdmin()
 	e.addUser(admin.OrgID, "sam.patel", "Harbour!2026x")
-	other, err := e.store.CreateOrganisation(store.Organisation{Name: "Hillside Surgery", ODSCode: "B82001"})
+	other, err := e.store.CreateOrganisation(cqrs.Organisation{Name: "Hillside Surgery", ODSCode: "B82001"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +23,7 @@ func TestMessageCentre(t *testing.T) {
 	wantStatus(t, sam.signIn("sam.patel", "Harbour!2026x", ""), 303)
 	kim := e.client()
 	wantStatus(t, kim.signIn("kim.lee", "Harbour!2026x", ""), 303)
-	e.addUserWithRole(admin.OrgID, "org.admin", "Harbour!2026x", store.RoleUserAdmin)
+	e.addUserWithRole(admin.OrgID, "org.admin", "Harbour!2026x", cqrs.RoleUserAdmin)
 	adminC := e.client()
 	wantStatus(t, adminC.signIn("org.admin", "Harbour!2026x", ""), 303)
 	sysAdmin := e.client()
@@ -90,7 +90,7 @@ func TestMessageCentre(t *testing.T) {
 	t.Run("delete", func(t *testing.T) {
 		r := sam.post(fmt.Sprintf("/messages/%d/delete", welcome.ID), url.Values{"csrf_token": {sam.csrf("/messages")}})
 		wantStatus(t, r, 303)
-		if strings.Contains(sam.get("/messages").body, store.WelcomeSubject) {
+		if strings.Contains(sam.get("/messages").body, cqrs.WelcomeSubject) {
 			t.Error("deleted message still listed")
 		}
 	})

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/secret"
-	"github.com/cqrs-local/cqrs-signin/store"
 )
 
 const strongPassword = "Riverside#2026q"
@@ -161,7 +161,7 @@ func TestRegistration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Status != store.StatusActive || !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
+	if u.Status != cqrs.StatusActive || !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
 		t.Fatalf("after registration: status %s, hash %.12q", u.Status, u.PasswordHash)
 	}
 	if ok, _ := e.hasher.Verify(t.Context(), strongPassword, u.PasswordHash); !ok {
@@ -265,12 +265,12 @@ func TestLateLiveCheckAfterTheSubmitIsQuiet(t *testing.T) {
 	e.setUp(c)
 	csrf := c.csrf("/register")
 	wantStatus(t, c.post("/register", url.Values{"password": {strongPassword}, "confirm_password": {strongPassword}, "csrf_token": {csrf}}), 303)
-	_, before, _ := e.store.AuditEvents(store.AuditFilter{Type: evLinkRefused})
+	_, before, _ := e.store.AuditEvents(cqrs.AuditFilter{Type: evLinkRefused})
 	r := c.post("/register/check", url.Values{"password": {strongPassword}, "csrf_token": {c.csrf("/login")}}, header("HX-Request", "true"))
 	if r.StatusCode != http.StatusNoContent || r.body != "" {
 		t.Errorf("a late check: %d %q, want 204 and nothing to swap", r.StatusCode, excerpt(r.body))
 	}
-	if _, after, _ := e.store.AuditEvents(store.AuditFilter{Type: evLinkRefused}); after != before {
+	if _, after, _ := e.store.AuditEvents(cqrs.AuditFilter{Type: evLinkRefused}); after != before {
 		t.Errorf("a late check recorded %d refused links", after-before)
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 func TestFirstRunSetup(t *testing.T) {
@@ -52,7 +52,7 @@ func TestFirstRunSetup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Role != store.RoleSystemAdmin || u.Status != store.StatusInvited || u.PasswordHash != "" {
+	if u.Role != cqrs.RoleSystemAdmin || u.Status != cqrs.StatusInvited || u.PasswordHash != "" {
 		t.Fatalf("admin = %+v, want an invited system administrator without a password", u)
 	}
 	if org, err := e.store.Organisation(u.OrgID); err != nil || org.ODSCode != "Y12345" {

@@ -14,13 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/store"
 )
 
 // registeredAdmin runs set-up and registration; the admin can then sign in
 // as admin.jones with strongPassword.
-func (e *testEnv) registeredAdmin() store.User {
+func (e *testEnv) registeredAdmin() cqrs.User {
 	e.t.Helper()
 	c := e.client()
 	e.setUp(c)
@@ -35,15 +36,15 @@ func (e *testEnv) registeredAdmin() store.User {
 
 // addUser creates a user in the admin's organisation, registered with
 // password unless it is empty.
-func (e *testEnv) addUser(orgID uint64, userID, password string) store.User {
+func (e *testEnv) addUser(orgID uint64, userID, password string) cqrs.User {
 	e.t.Helper()
-	return e.addUserWithRole(orgID, userID, password, store.RoleUser)
+	return e.addUserWithRole(orgID, userID, password, cqrs.RoleUser)
 }
 
-func (e *testEnv) addUserWithRole(orgID uint64, userID, password string, role store.Role) store.User {
+func (e *testEnv) addUserWithRole(orgID uint64, userID, password string, role cqrs.Role) cqrs.User {
 	e.t.Helper()
 	token := secret.NewToken()
-	u, err := e.store.CreateUser(store.User{UserID: userID, FirstName: "Sam", LastName: "Patel", Email: userID + "@nhs.net", OrgID: orgID, Role: role},
+	u, err := e.store.CreateUser(cqrs.User{UserID: userID, FirstName: "Sam", LastName: "Patel", Email: userID + "@nhs.net", OrgID: orgID, Role: role},
 		secret.HashToken(token), time.Hour, nil)
 	if err != nil {
 		e.t.Fatal(err)
@@ -55,7 +56,7 @@ func (e *testEnv) addUserWithRole(orgID uint64, userID, password string, role st
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if u, err = e.store.SetPasswordWithLink(secret.HashToken(token), store.LinkRegister, hash, nil); err != nil {
+	if u, err = e.store.SetPasswordWithLink(secret.HashToken(token), cqrs.LinkRegister, hash, nil); err != nil {
 		e.t.Fatal(err)
 	}
 	return u
@@ -93,7 +94,7 @@ func TestLegacySignIn(t *testing.T) {
 	e.addUser(admin.OrgID, "sam.patel", "Harbour!2026x")
 	e.addUser(admin.OrgID, "new.starter", "") // invited, never registered
 	disabled := e.addUser(admin.OrgID, "gone.away", "Harbour!2026x")
-	if _, err := e.store.SetStatus(disabled.ID, store.StatusDisabled); err != nil {
+	if _, err := e.store.SetStatus(disabled.ID, cqrs.StatusDisabled); err != nil {
 		t.Fatal(err)
 	}
 
@@ -106,7 +107,7 @@ func TestLegacySignIn(t *testing.T) {
 		}
 		page := c.get("/messages")
 		wantStatus(t, page, 200)
-		wantText(t, page, "Message Centre", store.WelcomeSubject, "Sam Patel", "Riverside Practice", "1 unread")
+		wantText(t, page, "Message Centre", cqrs.WelcomeSubject, "Sam Patel", "Riverside Practice", "1 unread")
 	})
 
 	failures := []struct{ name, userID, password string }{
@@ -340,14 +341,14 @@ func TestConcurrentSignInsAreBoundedAndAllAnswered(t *testing.T) {
 }
 
 // resetLinkFor returns the path of the newest reset link emailed to u.
-func (e *testEnv) resetLinkFor(u store.User) string {
+func (e *testEnv) resetLinkFor(u cqrs.User) string {
 	e.t.Helper()
 	return e.linkIn(u, "reset")
 }
 
 // linkIn returns the path of the /reset link in the newest email of that
 // kind sent to u.
-func (e *testEnv) linkIn(u store.User, kind string) string {
+func (e *testEnv) linkIn(u cqrs.User, kind string) string {
 	e.t.Helper()
 	m := e.newestEmail(u, kind)
 	i := strings.Index(m.Text, "/reset?token=")
@@ -358,16 +359,16 @@ func (e *testEnv) linkIn(u store.User, kind string) string {
 }
 
 // newestEmail is the newest email of that kind queued for u.
-func (e *testEnv) newestEmail(u store.User, kind string) store.Email {
+func (e *testEnv) newestEmail(u cqrs.User, kind string) cqrs.Email {
 	e.t.Helper()
-	emails, _ := e.store.Emails(store.EmailFilter{UserID: u.ID, Limit: 20})
+	emails, _ := e.store.Emails(cqrs.EmailFilter{UserID: u.ID, Limit: 20})
 	for _, m := range emails {
 		if m.Kind == kind {
 			return m
 		}
 	}
 	e.t.Fatalf("no %s email for %s", kind, u.UserID)
-	return store.Email{}
+	return cqrs.Email{}
 }
 
 func TestLockoutAndRecovery(t *testing.T) {
@@ -496,11 +497,11 @@ func (e *testEnv) signInBurst(userID string, passwords []string) []burstAttempt 
 // It returns how many sign-ins succeeded.
 func wantNoSignInAfterLockLimit(t *testing.T, s *store.Store, userID string, afterID uint64, lockAfter int) int {
 	t.Helper()
-	events, _, err := s.AuditEvents(store.AuditFilter{Subject: userID})
+	events, _, err := s.AuditEvents(cqrs.AuditFilter{Subject: userID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	slices.SortFunc(events, func(a, b store.AuditEvent) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(events, func(a, b cqrs.AuditEvent) int { return cmp.Compare(a.ID, b.ID) })
 	failures, successes := 0, 0
 	for _, ev := range events {
 		if ev.ID <= afterID {
@@ -522,7 +523,7 @@ func wantNoSignInAfterLockLimit(t *testing.T, s *store.Store, userID string, aft
 
 func lastAuditID(t *testing.T, s *store.Store) uint64 {
 	t.Helper()
-	events, _, err := s.AuditEvents(store.AuditFilter{Limit: 1})
+	events, _, err := s.AuditEvents(cqrs.AuditFilter{Limit: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -681,12 +682,12 @@ func TestLockEmailUnlocksTheAccount(t *testing.T) {
 			t.Errorf("lock email lacks %q:\n%s", want, m.Text)
 		}
 	}
-	if emails, _ := e.store.Emails(store.EmailFilter{UserID: sam.ID}); len(emails) != 1 {
+	if emails, _ := e.store.Emails(cqrs.EmailFilter{UserID: sam.ID}); len(emails) != 1 {
 		t.Fatalf("%d emails after one lock, want 1", len(emails))
 	}
 	// More attempts while locked send nothing more.
 	e.client().signIn("sam.patel", "Harbour!2026x", "")
-	if emails, _ := e.store.Emails(store.EmailFilter{UserID: sam.ID}); len(emails) != 1 {
+	if emails, _ := e.store.Emails(cqrs.EmailFilter{UserID: sam.ID}); len(emails) != 1 {
 		t.Fatalf("%d emails after an attempt while locked, want 1", len(emails))
 	}
 
@@ -754,7 +755,7 @@ func TestNHSmailLinkIsReportedByEmail(t *testing.T) {
 	}
 	again := s.browser(t)
 	again.wantSignedIn(t, again.signIn(""), "/messages")
-	emails, _ := s.store.Emails(store.EmailFilter{UserID: s.sam.ID})
+	emails, _ := s.store.Emails(cqrs.EmailFilter{UserID: s.sam.ID})
 	if len(emails) != 1 {
 		t.Errorf("%d emails after two NHSmail sign-ins, want the one link notice", len(emails))
 	}

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 // ssoEnv is the app on a real listener, configured as a relying party of
@@ -23,8 +23,8 @@ type ssoEnv struct {
 	*testEnv
 	op    *testOP
 	base  string
-	admin store.User
-	sam   store.User
+	admin cqrs.User
+	sam   cqrs.User
 }
 
 // newSSOEnv binds the app's listener first: the redirect URI the provider
@@ -210,7 +210,7 @@ func notValid(detail, text string) refusal {
 
 func (s *ssoEnv) refusals() int {
 	s.t.Helper()
-	_, n, err := s.store.AuditEvents(store.AuditFilter{Type: evSSORefused})
+	_, n, err := s.store.AuditEvents(cqrs.AuditFilter{Type: evSSORefused})
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func (b *browser) wantRefused(t *testing.T, r response, before int, want refusal
 		}
 	}
 	b.wantNoSession(t)
-	events, n, err := b.s.store.AuditEvents(store.AuditFilter{Type: evSSORefused, Limit: 1})
+	events, n, err := b.s.store.AuditEvents(cqrs.AuditFilter{Type: evSSORefused, Limit: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,9 +250,9 @@ func (s *ssoEnv) subject(t *testing.T, userID string) string {
 	return u.SSOSubject
 }
 
-func (s *ssoEnv) lastEvent(t *testing.T, typ string) store.AuditEvent {
+func (s *ssoEnv) lastEvent(t *testing.T, typ string) cqrs.AuditEvent {
 	t.Helper()
-	events, _, err := s.store.AuditEvents(store.AuditFilter{Type: typ, Limit: 1})
+	events, _, err := s.store.AuditEvents(cqrs.AuditFilter{Type: typ, Limit: 1})
 	if err != nil || len(events) == 0 {
 		t.Fatalf("no %s audit entry (%v)", typ, err)
 	}
@@ -340,7 +340,7 @@ func TestSSOSignIn(t *testing.T) {
 
 	entra := []struct {
 		name   string
-		user   store.User
+		user   cqrs.User
 		claims map[string]any
 		oid    string
 	}{
@@ -401,7 +401,7 @@ func TestSSOFindsOnlyActiveUnlinkedAccounts(t *testing.T) {
 	s := newSSOEnv(t)
 	org := s.admin.OrgID
 	disabled := s.addUser(org, "gone.away", "Harbour!2026x")
-	if _, err := s.store.SetStatus(disabled.ID, store.StatusDisabled); err != nil {
+	if _, err := s.store.SetStatus(disabled.ID, cqrs.StatusDisabled); err != nil {
 		t.Fatal(err)
 	}
 	s.addUser(org, "new.starter", "") // invited, never registered
@@ -458,7 +458,7 @@ func TestSSOFindsOnlyActiveUnlinkedAccounts(t *testing.T) {
 	})
 
 	t.Run("a locked account gets the locked page", func(t *testing.T) {
-		if _, err := s.store.LegacySignIn(store.SignInAttempt{UserID: "sam.patel", LockAfter: 1}); err != nil {
+		if _, err := s.store.LegacySignIn(cqrs.SignInAttempt{UserID: "sam.patel", LockAfter: 1}); err != nil {
 			t.Fatal(err)
 		}
 		s.op.login(opLogin{Claims: samAtProvider()})
@@ -717,7 +717,7 @@ func TestSSOLinkRemovedByTheAdministrator(t *testing.T) {
 	if got := s.subject(t, "sam.patel"); got != "" {
 		t.Fatalf("SSOSubject after unlink = %q", got)
 	}
-	if _, err := s.store.UserBySSOSubject(linked); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.store.UserBySSOSubject(linked); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("the subject index still finds the account: %v", err)
 	}
 	if ev := s.lastEvent(t, evSSOUnlinked); ev.Subject != "sam.patel" || ev.Actor != "admin.jones" {

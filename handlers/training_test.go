@@ -11,8 +11,7 @@ import (
 	"time"
 
 	"github.com/cqrs-local/cqrs-signin/clock"
-
-	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 // newTrainingEnv is the app in training mode on a real bbolt file; the
@@ -54,8 +53,8 @@ func wantCurrentStep(t *testing.T, r response, id string) {
 func TestTrainingDataSetHasEveryState(t *testing.T) {
 	e := newTrainingEnv(t)
 	now := e.clock.Now()
-	want := map[string]string{TrainerUserID: store.StateActive, "trn.useradmin": store.StateActive, "trn.invited": store.StateInvited,
-		"trn.active": store.StateActive, "trn.locked": store.StateLocked, "trn.disabled": store.StateDisabled, "trn.consent": store.StateActive}
+	want := map[string]string{TrainerUserID: cqrs.StateActive, "trn.useradmin": cqrs.StateActive, "trn.invited": cqrs.StateInvited,
+		"trn.active": cqrs.StateActive, "trn.locked": cqrs.StateLocked, "trn.disabled": cqrs.StateDisabled, "trn.consent": cqrs.StateActive}
 	for id, state := range want {
 		u, err := e.store.UserByUserID(id)
 		if err != nil {
@@ -65,14 +64,14 @@ func TestTrainingDataSetHasEveryState(t *testing.T) {
 			t.Errorf("%s: state %s, want %s", id, u.State(), state)
 		}
 	}
-	if u, _ := e.store.UserByUserID(TrainerUserID); u.Role != store.RoleSystemAdmin {
+	if u, _ := e.store.UserByUserID(TrainerUserID); u.Role != cqrs.RoleSystemAdmin {
 		t.Errorf("trainer role = %s", u.Role)
 	}
 	inv, _ := e.store.UserByUserID("trn.invited")
-	if inv.Invitation(now) != store.InvitePending {
+	if inv.Invitation(now) != cqrs.InvitePending {
 		t.Errorf("invitation = %s, want pending", inv.Invitation(now))
 	}
-	emails, _ := e.store.Emails(store.EmailFilter{UserID: inv.ID})
+	emails, _ := e.store.Emails(cqrs.EmailFilter{UserID: inv.ID})
 	if len(emails) != 1 || !registerLink.MatchString(emails[0].Text) {
 		t.Fatalf("invited user's emails = %+v", emails)
 	}
@@ -124,7 +123,7 @@ func TestTrainingDataSetHasEveryState(t *testing.T) {
 	if _, err := e.store.UserByUserID(learner); err != nil {
 		t.Errorf("the learner %s started before the restart is gone (%v): the data set was seeded again", learner, err)
 	}
-	if emails, _ := e.store.Emails(store.EmailFilter{UserID: inv.ID}); len(emails) != 1 {
+	if emails, _ := e.store.Emails(cqrs.EmailFilter{UserID: inv.ID}); len(emails) != 1 {
 		t.Errorf("after the restart trn.invited has %d emails, want still 1", len(emails))
 	}
 	trainer, _ := e.store.UserByUserID(TrainerUserID)
@@ -136,7 +135,7 @@ func TestTrainingDataSetHasEveryState(t *testing.T) {
 	}
 }
 
-func mustNHSmail(t *testing.T, e *testEnv, email string) store.NHSmailAccount {
+func mustNHSmail(t *testing.T, e *testEnv, email string) cqrs.NHSmailAccount {
 	t.Helper()
 	acc, err := e.store.NHSmailAccountByEmail(email)
 	if err != nil {
@@ -191,7 +190,7 @@ func TestLearnersInParallelSeeOnlyTheirOwnMailbox(t *testing.T) {
 		links[i] = m[1]
 		// Someone else's email is not found, and the admin mailbox is closed.
 		u, _ := e.store.UserByUserID(other)
-		otherEmails, _ := e.store.Emails(store.EmailFilter{UserID: u.ID})
+		otherEmails, _ := e.store.Emails(cqrs.EmailFilter{UserID: u.ID})
 		wantStatus(t, c.get("/training/mailbox/"+strconv.FormatUint(otherEmails[0].ID, 10)), 404)
 		if r := c.get("/mailbox"); r.StatusCode == 200 {
 			t.Errorf("a learner opened the admin mailbox")
@@ -288,7 +287,7 @@ func TestTrainingResetRestoresTheDataSetAndRemovesLearners(t *testing.T) {
 	if _, err := e.store.NHSmailAccountByEmail(id + "@nhs.net"); err == nil {
 		t.Error("the learner's NHSmail account survived the reset")
 	}
-	if u, _ := e.store.UserByUserID("trn.locked"); u.State() != store.StateLocked {
+	if u, _ := e.store.UserByUserID("trn.locked"); u.State() != cqrs.StateLocked {
 		t.Errorf("trn.locked is %s after reset", u.State())
 	}
 	// The learner's cookie no longer finds a learner; the trainer is still signed in.
@@ -298,7 +297,7 @@ func TestTrainingResetRestoresTheDataSetAndRemovesLearners(t *testing.T) {
 	r = tr.get("/training/trainer?notice=reset")
 	wantStatus(t, r, 200)
 	wantText(t, r, "The training data has been reset.")
-	if _, n, _ := e.store.AuditEvents(store.AuditFilter{Type: evTrainingReset}); n != 2 {
+	if _, n, _ := e.store.AuditEvents(cqrs.AuditFilter{Type: evTrainingReset}); n != 2 {
 		t.Errorf("reset audit entries = %d, want 2 (seed and reset)", n)
 	}
 }
@@ -320,7 +319,7 @@ func TestTrainingClockAllowsThePasswordChangeAfter72Hours(t *testing.T) {
 	r = tr.get("/training/trainer?notice=clock")
 	wantStatus(t, r, 200) // the trainer was kept signed in over the jump
 	wantText(t, r, "moved forward 3 days")
-	if _, n, _ := e.store.AuditEvents(store.AuditFilter{Type: evTrainingClock}); n != 1 {
+	if _, n, _ := e.store.AuditEvents(cqrs.AuditFilter{Type: evTrainingClock}); n != 1 {
 		t.Errorf("clock audit entries = %d", n)
 	}
 
@@ -333,7 +332,7 @@ func TestTrainingClockAllowsThePasswordChangeAfter72Hours(t *testing.T) {
 	// +14 days expires the invited user's registration link.
 	wantStatus(t, tr.post("/training/trainer/clock", url.Values{"by": {"14d"}, "csrf_token": {tr.csrf("/training/trainer")}}), 303)
 	inv, _ := e.store.UserByUserID("trn.invited")
-	if got := inv.Invitation(e.clock.Now().Add(72*time.Hour + 14*24*time.Hour)); got != store.InviteExpired {
+	if got := inv.Invitation(e.clock.Now().Add(72*time.Hour + 14*24*time.Hour)); got != cqrs.InviteExpired {
 		t.Errorf("invitation after +17 days = %s", got)
 	}
 	wantText(t, tr.get("/training/trainer"), "expired on")

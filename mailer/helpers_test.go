@@ -26,6 +26,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/mailer"
 	"github.com/cqrs-local/cqrs-signin/store"
 )
@@ -78,9 +79,9 @@ func newStore(t *testing.T, clk *clock) *store.Store {
 	return openStore(t, filepath.Join(t.TempDir(), "cqrs.db"), clk)
 }
 
-func queue(t *testing.T, st *store.Store, to string) store.Email {
+func queue(t *testing.T, st *store.Store, to string) cqrs.Email {
 	t.Helper()
-	e, err := st.QueueEmail(store.Email{
+	e, err := st.QueueEmail(cqrs.Email{
 		Kind:    "reset",
 		ToName:  "Ada Lovelace",
 		To:      to,
@@ -95,7 +96,7 @@ func queue(t *testing.T, st *store.Store, to string) store.Email {
 	return e
 }
 
-func email(t *testing.T, st *store.Store, id uint64) store.Email {
+func email(t *testing.T, st *store.Store, id uint64) cqrs.Email {
 	t.Helper()
 	e, err := st.Email(id)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/mailer"
 	"github.com/cqrs-local/cqrs-signin/store"
 )
@@ -74,8 +75,8 @@ func TestSendSMTP(t *testing.T) {
 			}
 
 			got := email(t, st, e.ID)
-			if got.Status != store.EmailSent {
-				t.Errorf("status %q, want %q (last error %q)", got.Status, store.EmailSent, got.LastError)
+			if got.Status != cqrs.EmailSent {
+				t.Errorf("status %q, want %q (last error %q)", got.Status, cqrs.EmailSent, got.LastError)
 			}
 			if got.Secret != "" || strings.Contains(got.Text, testSecret) || strings.Contains(got.HTML, testSecret) {
 				t.Errorf("the stored copy still holds the link token: %+v", got)
@@ -114,13 +115,13 @@ func TestServerDownRetriesWithBackoff(t *testing.T) {
 			t.Errorf("attempt %d: no error recorded", attempt)
 		}
 		if attempt == mailer.MaxAttempts {
-			if got.Status != store.EmailFailed {
-				t.Errorf("after %d attempts status %q, want %q", attempt, got.Status, store.EmailFailed)
+			if got.Status != cqrs.EmailFailed {
+				t.Errorf("after %d attempts status %q, want %q", attempt, got.Status, cqrs.EmailFailed)
 			}
 			break
 		}
-		if got.Status != store.EmailQueued {
-			t.Fatalf("attempt %d: status %q, want %q", attempt, got.Status, store.EmailQueued)
+		if got.Status != cqrs.EmailQueued {
+			t.Fatalf("attempt %d: status %q, want %q", attempt, got.Status, cqrs.EmailQueued)
 		}
 		delay := got.NextAttempt.Sub(clk.Now())
 		if delay != mailer.Backoff(attempt) || delay <= lastDelay {
@@ -172,27 +173,27 @@ func TestServerRefusal(t *testing.T) {
 		name       string
 		reject     *smtp.SMTPError
 		password   string
-		wantStatus store.EmailStatus
+		wantStatus cqrs.EmailStatus
 		wantError  string
 	}{
 		{
 			name:       "550 no such user is final at once",
 			reject:     &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"},
 			password:   testPassword,
-			wantStatus: store.EmailFailed,
+			wantStatus: cqrs.EmailFailed,
 			wantError:  "550",
 		},
 		{
 			name:       "451 try later is retried",
 			reject:     &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"},
 			password:   testPassword,
-			wantStatus: store.EmailQueued,
+			wantStatus: cqrs.EmailQueued,
 			wantError:  "451",
 		},
 		{
 			name:       "wrong password is retried",
 			password:   "wrong",
-			wantStatus: store.EmailQueued,
+			wantStatus: cqrs.EmailQueued,
 			wantError:  "535",
 		},
 	} {
@@ -264,8 +265,8 @@ func TestRestartDeliversQueued(t *testing.T) {
 		t.Errorf("server got %d messages, want %d", got, want)
 	}
 	for _, id := range []uint64{first.ID, second.ID} {
-		if got := email(t, st, id); got.Status != store.EmailSent {
-			t.Errorf("email %d: status %q, want %q", id, got.Status, store.EmailSent)
+		if got := email(t, st, id); got.Status != cqrs.EmailSent {
+			t.Errorf("email %d: status %q, want %q", id, got.Status, cqrs.EmailSent)
 		}
 	}
 }
@@ -286,8 +287,8 @@ func TestLocalMailbox(t *testing.T) {
 	if got, want := n, 1; got != want {
 		t.Errorf("delivered %d, want %d", got, want)
 	}
-	if got := email(t, st, e.ID); got.Status != store.EmailLocal {
-		t.Errorf("status %q, want %q", got.Status, store.EmailLocal)
+	if got := email(t, st, e.ID); got.Status != cqrs.EmailLocal {
+		t.Errorf("status %q, want %q", got.Status, cqrs.EmailLocal)
 	}
 	// The console says where the email waits, never its link: a console
 	// is projected, pasted into tickets and scrolled back by anyone.
@@ -348,7 +349,7 @@ func TestBadConfigLeavesEmailsQueued(t *testing.T) {
 	if _, err := mailer.NewSender(nil, cfg, st, nil, clk.Now).DeliverDue(t.Context()); err == nil {
 		t.Error("DeliverDue with an unknown TLS mode: no error")
 	}
-	if got := email(t, st, e.ID); got.Status != store.EmailQueued || got.Attempts != 0 {
+	if got := email(t, st, e.ID); got.Status != cqrs.EmailQueued || got.Attempts != 0 {
 		t.Errorf("email touched by a misconfigured sender: status %q, %d attempts", got.Status, got.Attempts)
 	}
 }

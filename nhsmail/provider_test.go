@@ -23,6 +23,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/store"
 )
@@ -79,12 +80,12 @@ type env struct {
 	oauth    oauth2.Config
 	verifier *oidc.IDTokenVerifier
 	browser  *http.Client // cookie jar, never follows redirects
-	accounts map[string]store.NHSmailAccount
+	accounts map[string]cqrs.NHSmailAccount
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, provider: new(atomic.Pointer[Provider]), clock: &clock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}, accounts: map[string]store.NHSmailAccount{}}
+	e := &env{t: t, provider: new(atomic.Pointer[Provider]), clock: &clock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}, accounts: map[string]cqrs.NHSmailAccount{}}
 	e.dbPath = filepath.Join(t.TempDir(), "cqrs.db")
 	st, err := store.Open(e.dbPath, store.Options{Now: e.clock.Now})
 	if err != nil {
@@ -127,10 +128,10 @@ func newEnv(t *testing.T) *env {
 	e.verifier = e.oidc.Verifier(&oidc.Config{ClientID: clientID, Now: time.Now})
 	e.browser = e.newBrowser()
 
-	e.addAccount("Sam.Patel@nhs.net", "Sam", "Patel", func(a *store.NHSmailAccount) {})
-	e.addAccount("disabled@nhs.net", "Dee", "Sabled", func(a *store.NHSmailAccount) { a.Disabled = true })
-	e.addAccount("locked@nhs.net", "Lou", "Locked", func(a *store.NHSmailAccount) { a.Locked = true })
-	e.addAccount("consent@nhs.net", "Con", "Sent", func(a *store.NHSmailAccount) { a.ConsentRequired = true })
+	e.addAccount("Sam.Patel@nhs.net", "Sam", "Patel", func(a *cqrs.NHSmailAccount) {})
+	e.addAccount("disabled@nhs.net", "Dee", "Sabled", func(a *cqrs.NHSmailAccount) { a.Disabled = true })
+	e.addAccount("locked@nhs.net", "Lou", "Locked", func(a *cqrs.NHSmailAccount) { a.Locked = true })
+	e.addAccount("consent@nhs.net", "Con", "Sent", func(a *cqrs.NHSmailAccount) { a.ConsentRequired = true })
 	return e
 }
 
@@ -187,13 +188,13 @@ func (e *env) newBrowser() *http.Client {
 	}
 }
 
-func (e *env) addAccount(email, first, last string, adjust func(*store.NHSmailAccount)) {
+func (e *env) addAccount(email, first, last string, adjust func(*cqrs.NHSmailAccount)) {
 	e.t.Helper()
 	hash, err := e.hasher.Hash(context.Background(), password)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	a := store.NHSmailAccount{Email: email, FirstName: first, LastName: last, PasswordHash: hash}
+	a := cqrs.NHSmailAccount{Email: email, FirstName: first, LastName: last, PasswordHash: hash}
 	adjust(&a)
 	created, err := e.store.CreateNHSmailAccount(a)
 	if err != nil {
@@ -1207,17 +1208,17 @@ func TestAnotherApplicationSignsIn(t *testing.T) {
 	e := newEnv(t)
 	const appSecret = "a-secret-shown-once-0123456789abcdefghijkl"
 	sum := sha256.Sum256([]byte(appSecret))
-	conf, err := e.store.CreateNHSmailApplication(store.NHSmailApplication{Name: "Practice Rota", SecretHash: sum[:],
+	conf, err := e.store.CreateNHSmailApplication(cqrs.NHSmailApplication{Name: "Practice Rota", SecretHash: sum[:],
 		RedirectURIs: []string{e.srv.URL + "/rota/callback"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := e.store.CreateNHSmailApplication(store.NHSmailApplication{Name: "Rota Desktop",
+	pub, err := e.store.CreateNHSmailApplication(cqrs.NHSmailApplication{Name: "Rota Desktop",
 		RedirectURIs: []string{"http://127.0.0.1:53682/callback"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp := func(app store.NHSmailApplication, secret string) (oauth2.Config, *oidc.IDTokenVerifier) {
+	rp := func(app cqrs.NHSmailApplication, secret string) (oauth2.Config, *oidc.IDTokenVerifier) {
 		cfg := oauth2.Config{ClientID: app.ClientID, ClientSecret: secret, RedirectURL: app.RedirectURIs[0],
 			Endpoint: e.oidc.Endpoint(), Scopes: []string{oidc.ScopeOpenID, "email", "profile"}}
 		if secret == "" {
@@ -1243,7 +1244,7 @@ func TestAnotherApplicationSignsIn(t *testing.T) {
 	}
 
 	for _, tc := range []struct {
-		app    store.NHSmailApplication
+		app    cqrs.NHSmailApplication
 		secret string
 	}{{conf, appSecret}, {pub, ""}} {
 		cfg, verifier := rp(tc.app, tc.secret)
