@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -14,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -230,13 +230,9 @@ func (s *Store) NHSmailSigningKey() (*rsa.PrivateKey, error) {
 		// Generating takes a noticeable moment, so it happens outside the
 		// write transaction; if another caller stored a key meanwhile, that
 		// one wins and ours is dropped.
-		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		fresh, err := cqrs.NewSigningKey()
 		if err != nil {
-			return nil, fmt.Errorf("store: NHSmail signing key: %w", err)
-		}
-		fresh, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			return nil, fmt.Errorf("store: NHSmail signing key: %w", err)
+			return nil, fmt.Errorf("store: %w", err)
 		}
 		err = s.db.Update(func(tx *bolt.Tx) error {
 			meta := tx.Bucket(bucketNHSmailMeta)
@@ -251,26 +247,7 @@ func (s *Store) NHSmailSigningKey() (*rsa.PrivateKey, error) {
 			return nil, fmt.Errorf("store: NHSmail signing key: %w", err)
 		}
 	}
-	parsed, err := x509.ParsePKCS8PrivateKey(der)
-	if err != nil {
-		return nil, fmt.Errorf("store: NHSmail signing key: %w", err)
-	}
-	key, ok := parsed.(*rsa.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("store: NHSmail signing key is a %T, not RSA", parsed)
-	}
-	return key, nil
-}
-
-// retiredKeyLifespan is how long a replaced signing key stays published:
-// long enough for every token it signed to expire and for relying parties
-// that cached the old key set to fetch the new one.
-const retiredKeyLifespan = 24 * time.Hour
-
-// nhsmailRetiredKey is a signing key replaced by a rotation.
-type nhsmailRetiredKey struct {
-	DER     []byte    `json:"der"`
-	Retired time.Time `json:"retired"`
+	return cqrs.ParseSigningKey(der)
 }
 
 // NHSmailSigningKeys returns the key that signs now and the replaced keys
@@ -280,7 +257,7 @@ func (s *Store) NHSmailSigningKeys() (*rsa.PrivateKey, []*rsa.PrivateKey, error)
 	if err != nil {
 		return nil, nil, err
 	}
-	var retired []nhsmailRetiredKey
+	var retired []cqrs.RetiredKey
 	err = s.db.View(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketNHSmailMeta).Get(keyNHSmailRetiredKeys); v != nil {
 			return json.Unmarshal(v, &retired)
@@ -290,51 +267,30 @@ func (s *Store) NHSmailSigningKeys() (*rsa.PrivateKey, []*rsa.PrivateKey, error)
 	if err != nil {
 		return nil, nil, fmt.Errorf("store: NHSmail signing keys: %w", err)
 	}
-	now := s.now()
-	var out []*rsa.PrivateKey
-	for _, r := range retired {
-		if now.Sub(r.Retired) >= retiredKeyLifespan {
-			continue
-		}
-		key, err := parseRSAKey(r.DER)
-		if err != nil {
-			return nil, nil, err
-		}
-		out = append(out, key)
+	published, err := cqrs.PublishedRetiredKeys(retired, s.now())
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: %w", err)
 	}
-	return current, out, nil
+	return current, published, nil
 }
 
 // RotateNHSmailSigningKey makes a new signing key; the one it replaces
 // stays published for a day, so tokens it signed still verify.
 func (s *Store) RotateNHSmailSigningKey() error {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	fresh, err := cqrs.NewSigningKey()
 	if err != nil {
-		return fmt.Errorf("store: rotate NHSmail signing key: %w", err)
-	}
-	fresh, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return fmt.Errorf("store: rotate NHSmail signing key: %w", err)
+		return fmt.Errorf("store: rotate: %w", err)
 	}
 	now := s.now()
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketNHSmailMeta)
-		var retired []nhsmailRetiredKey
+		var retired []cqrs.RetiredKey
 		if v := meta.Get(keyNHSmailRetiredKeys); v != nil {
 			if err := json.Unmarshal(v, &retired); err != nil {
 				return err
 			}
 		}
-		kept := []nhsmailRetiredKey{}
-		if old := meta.Get(keyNHSmailSigningKey); old != nil {
-			kept = append(kept, nhsmailRetiredKey{DER: bytes.Clone(old), Retired: now})
-		}
-		for _, r := range retired {
-			if now.Sub(r.Retired) < retiredKeyLifespan {
-				kept = append(kept, r)
-			}
-		}
-		list, err := json.Marshal(kept)
+		list, err := json.Marshal(cqrs.RetireSigningKey(bytes.Clone(meta.Get(keyNHSmailSigningKey)), retired, now))
 		if err != nil {
 			return err
 		}
@@ -347,18 +303,6 @@ func (s *Store) RotateNHSmailSigningKey() error {
 		return fmt.Errorf("store: rotate NHSmail signing key: %w", err)
 	}
 	return nil
-}
-
-func parseRSAKey(der []byte) (*rsa.PrivateKey, error) {
-	parsed, err := x509.ParsePKCS8PrivateKey(der)
-	if err != nil {
-		return nil, fmt.Errorf("store: NHSmail signing key: %w", err)
-	}
-	key, ok := parsed.(*rsa.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("store: NHSmail signing key is a %T, not RSA", parsed)
-	}
-	return key, nil
 }
 
 // NHSmailTenantID returns the simulated directory's tenant ID, made once.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -28,8 +27,6 @@ const (
 	keyNHSmailTenant       = "nhsmail.tenant-id"
 	keyNHSmailClientSecret = "nhsmail.client-secret"
 	keyNHSmailProviderKey  = "nhsmail.provider-key."
-	// retiredKeyLifespan is how long a rotated-out key stays published.
-	retiredKeyLifespan = 24 * time.Hour
 )
 
 // onceMeta returns the value under key, making it with fresh at the first
@@ -85,38 +82,13 @@ func (s *Store) NHSmailProviderKey(name string) ([]byte, error) {
 	})
 }
 
-func newSigningKey() ([]byte, error) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, err
-	}
-	return x509.MarshalPKCS8PrivateKey(key)
-}
-
-func parseRSAKey(der []byte) (*rsa.PrivateKey, error) {
-	parsed, err := x509.ParsePKCS8PrivateKey(der)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: NHSmail signing key: %w", err)
-	}
-	key, ok := parsed.(*rsa.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("postgres: NHSmail signing key is a %T, not RSA", parsed)
-	}
-	return key, nil
-}
-
-type retiredKey struct {
-	DER     []byte    `json:"der"`
-	Retired time.Time `json:"retired"`
-}
-
 // NHSmailSigningKey returns the simulator's signing key, made once.
 func (s *Store) NHSmailSigningKey() (*rsa.PrivateKey, error) {
-	der, err := s.onceMeta(keyNHSmailSigningKey, newSigningKey)
+	der, err := s.onceMeta(keyNHSmailSigningKey, cqrs.NewSigningKey)
 	if err != nil {
 		return nil, err
 	}
-	return parseRSAKey(der)
+	return cqrs.ParseSigningKey(der)
 }
 
 // NHSmailSigningKeys returns the current signing key and the retired ones
@@ -126,7 +98,7 @@ func (s *Store) NHSmailSigningKeys() (*rsa.PrivateKey, []*rsa.PrivateKey, error)
 	if err != nil {
 		return nil, nil, err
 	}
-	var retired []retiredKey
+	var retired []cqrs.RetiredKey
 	if v, err := s.meta(keyNHSmailRetiredKeys); err == nil {
 		if err := json.Unmarshal(v, &retired); err != nil {
 			return nil, nil, fmt.Errorf("postgres: NHSmail signing keys: %w", err)
@@ -134,32 +106,24 @@ func (s *Store) NHSmailSigningKeys() (*rsa.PrivateKey, []*rsa.PrivateKey, error)
 	} else if !errors.Is(err, cqrs.ErrNotFound) {
 		return nil, nil, err
 	}
-	now := s.now()
-	var out []*rsa.PrivateKey
-	for _, r := range retired {
-		if now.Sub(r.Retired) >= retiredKeyLifespan {
-			continue
-		}
-		key, err := parseRSAKey(r.DER)
-		if err != nil {
-			return nil, nil, err
-		}
-		out = append(out, key)
+	published, err := cqrs.PublishedRetiredKeys(retired, s.now())
+	if err != nil {
+		return nil, nil, fmt.Errorf("postgres: %w", err)
 	}
-	return current, out, nil
+	return current, published, nil
 }
 
 // RotateNHSmailSigningKey makes a new signing key; the old one stays
 // published for a day so tokens it signed still verify.
 func (s *Store) RotateNHSmailSigningKey() error {
-	fresh, err := newSigningKey()
+	fresh, err := cqrs.NewSigningKey()
 	if err != nil {
 		return fmt.Errorf("postgres: rotate NHSmail signing key: %w", err)
 	}
 	now := s.now()
 	err = s.inTx(func(tx pgx.Tx) error {
 		ctx := context.Background()
-		var retired []retiredKey
+		var retired []cqrs.RetiredKey
 		var v []byte
 		err := tx.QueryRow(ctx, `SELECT value FROM meta WHERE key = $1 FOR UPDATE`, keyNHSmailRetiredKeys).Scan(&v)
 		if err == nil {
@@ -169,20 +133,12 @@ func (s *Store) RotateNHSmailSigningKey() error {
 		} else if !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		kept := []retiredKey{}
 		var old []byte
 		err = tx.QueryRow(ctx, `SELECT value FROM meta WHERE key = $1 FOR UPDATE`, keyNHSmailSigningKey).Scan(&old)
-		if err == nil {
-			kept = append(kept, retiredKey{DER: old, Retired: now})
-		} else if !errors.Is(err, pgx.ErrNoRows) {
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		for _, r := range retired {
-			if now.Sub(r.Retired) < retiredKeyLifespan {
-				kept = append(kept, r)
-			}
-		}
-		list, err := json.Marshal(kept)
+		list, err := json.Marshal(cqrs.RetireSigningKey(old, retired, now))
 		if err != nil {
 			return err
 		}
