@@ -98,4 +98,30 @@ func TestAdministrationJourney(t *testing.T) {
 		chromedp.WaitVisible(tid("user-row-jo.bloggs")),
 	)
 	wantTexts(t, "jo.bloggs's row after registering", textOf(t, ctx, "user-row-jo.bloggs"), "active", "accepted")
+
+	// The second time, in the same browsers with nothing cleared: the
+	// administrator sets up sam.patel, and sam registers at the computer jo
+	// used, once jo has signed out.
+	sam := newUser{UserID: "sam.patel", FirstName: "Sam", LastName: "Patel", WorkPhone: "0113 496 0001", Email: "sam.patel@nhs.net"}
+	const samPassword = "Willow&Creek7781"
+	setUpUser(t, ctx, base, sam, "")
+	openMailbox(t, ctx, base)
+	samLink := openEmail(t, ctx, sam.Email, "Complete your CQRS registration")
+	signOut(t, joCtx)
+	step(t, joCtx, "follow sam's registration link",
+		chromedp.Navigate(samLink),
+		chromedp.WaitVisible(tid("security-information")),
+	)
+	setPassword(t, joCtx, sam.UserID, samPassword, "")
+	load(t, joCtx, "go to the CQRS Login page", chromedp.Click(tid("go-to-login")))
+	submitLegacy(t, joCtx, sam.UserID, samPassword)
+	step(t, joCtx, "wait for sam's Message Centre", chromedp.WaitVisible(tid("message-centre-heading")))
+	if got := textOf(t, joCtx, "signed-in-as"); got != "Sam Patel (sam.patel)" {
+		t.Errorf("sam signed in as %q", got)
+	}
+	step(t, ctx, "back to the users list once more",
+		chromedp.Navigate(base+"/admin/users"),
+		chromedp.WaitVisible(tid("user-row-sam.patel")),
+	)
+	wantTexts(t, "sam.patel's row after registering", textOf(t, ctx, "user-row-sam.patel"), "active", "accepted")
 }

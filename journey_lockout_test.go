@@ -122,4 +122,28 @@ func TestLockoutAndRecoveryJourney(t *testing.T) {
 	if got := textOf(t, leeCtx, "signed-in-as"); got != "Lee Smith (lee.smith)" {
 		t.Errorf("signed in as %q", got)
 	}
+
+	// The second time, in the same browsers with nothing cleared: lee signs
+	// out, is locked out again, and this time unlocks through the link in
+	// the lock email itself.
+	const thirdPassword = "Orchard?Gate2028"
+	signOut(t, leeCtx)
+	for i := 1; i <= 5; i++ {
+		if status := submitLegacy(t, leeCtx, lee.UserID, "Again#Wrong"+string(rune('0'+i))); status != http.StatusUnauthorized {
+			t.Errorf("second lockout, failed sign-in %d: status %d, want 401", i, status)
+		}
+	}
+	if status := submitLegacy(t, leeCtx, lee.UserID, newPassword); status != http.StatusUnauthorized {
+		t.Errorf("right password on the account locked again: status %d, want 401", status)
+	}
+	openMailbox(t, ctx, base)
+	unlock := openEmail(t, ctx, lee.Email, "Your CQRS account is locked") // the newest
+	step(t, leeCtx, "follow the unlock link", chromedp.Navigate(unlock))
+	setPassword(t, leeCtx, lee.UserID, thirdPassword, "")
+	if got := textOf(t, leeCtx, "complete-heading"); got != "Your password has been changed" {
+		t.Errorf("second reset complete heading = %q", got)
+	}
+	load(t, leeCtx, "go to the CQRS Login page again", chromedp.Click(tid("go-to-login")))
+	submitLegacy(t, leeCtx, lee.UserID, thirdPassword)
+	step(t, leeCtx, "wait for lee's Message Centre again", chromedp.WaitVisible(tid("message-centre-heading")))
 }
