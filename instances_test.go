@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log"
@@ -11,7 +9,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -20,52 +17,15 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/store/postgres"
+	"github.com/cqrs-local/cqrs-signin/store/storetest"
 )
 
 // Two app instances on one PostgreSQL database, behind nothing but their
 // two ports, behave as one: these tests run `run` twice in this process.
-
-// postgresDSN gives the test an empty schema of its own on the database
-// $POSTGRES_TEST_URL names (dropped when it ends), and an address that
-// uses it. Without the variable the test skips, and fails under CI=true.
-func postgresDSN(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("POSTGRES_TEST_URL")
-	if dsn == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("POSTGRES_TEST_URL is not set: CI must start PostgreSQL for these tests")
-		}
-		t.Skip("POSTGRES_TEST_URL is not set: no PostgreSQL to test against")
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "test_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-		conn.Close(ctx)
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 // sharedDB is the test's database, opened by the test itself to prepare
 // accounts and look at the outcome, as a second pair of eyes.
@@ -78,7 +38,7 @@ type sharedDB struct {
 
 func newSharedDB(t *testing.T) *sharedDB {
 	t.Helper()
-	dsn := postgresDSN(t)
+	dsn := storetest.PostgresDSN(t)
 	st, err := postgres.Open(context.Background(), dsn, postgres.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/cqrs-local/cqrs-signin/store/storetest"
 )
 
 // startOnPostgres runs the app against the database like startApp, and
@@ -32,7 +33,7 @@ func startOnPostgres(t *testing.T, dsn string) *testApp {
 // registers from its email and signs in on the first, with a password and
 // then with NHSmail, and whose session is valid on both.
 func TestPostgresJourney(t *testing.T) {
-	dsn := postgresDSN(t)
+	dsn := storetest.PostgresDSN(t)
 	first, second := startOnPostgres(t, dsn), startOnPostgres(t, dsn)
 	parent, cancel := context.WithTimeout(context.Background(), journeyTimeout)
 	t.Cleanup(cancel)
