@@ -49,15 +49,11 @@ func (a *app) accountPage(c *fiber.Ctx) error {
 // accountCheck is the live policy check on the account page.
 func (a *app) accountCheck(c *fiber.Ctx) error {
 	u, _ := currentUser(c)
-	in, err := a.policyInput(u, c.FormValue("password"))
+	box, err := a.livePolicyBox(c, u)
 	if err != nil {
 		return err
 	}
-	violations, err := a.checkPolicy(c.Context(), in, true)
-	if err != nil {
-		return err
-	}
-	return render(c, fiber.StatusOK, views.PolicyBoxFragment(a.policyBox(in.Password, violations, false)))
+	return render(c, fiber.StatusOK, views.PolicyBoxFragment(box))
 }
 
 // changePassword: the current password first, then the whole policy,

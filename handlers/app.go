@@ -319,15 +319,15 @@ func storeAnswer(err error) *pageError {
 func (a *app) handleError(c *fiber.Ctx, err error) error {
 	var pe *pageError
 	var fe *fiber.Error
-	switch {
+	switch stored := storeAnswer(err); {
 	case errors.As(err, &pe):
 	case errors.As(err, &fe):
 		pe = pageForStatus(fe.Code)
 	case errors.Is(err, secret.ErrBusy):
 		c.Set("Retry-After", "2")
 		pe = refuse(fiber.StatusServiceUnavailable, "The service is busy", "Too many people are signing in at once. Please wait a moment and try again.").(*pageError)
-	case storeAnswer(err) != nil:
-		pe = storeAnswer(err)
+	case stored != nil:
+		pe = stored
 	default:
 		a.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
 		pe = pageForStatus(fiber.StatusInternalServerError)

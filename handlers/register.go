@@ -161,15 +161,11 @@ func (a *app) linkCheck(f linkFlow) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		in, err := a.policyInput(u, c.FormValue("password"))
+		box, err := a.livePolicyBox(c, u)
 		if err != nil {
 			return err
 		}
-		violations, err := a.checkPolicy(c.Context(), in, true)
-		if err != nil {
-			return err
-		}
-		return render(c, fiber.StatusOK, views.PolicyBoxFragment(linkPolicy(a.policyBox(in.Password, violations, false))))
+		return render(c, fiber.StatusOK, views.PolicyBoxFragment(linkPolicy(box)))
 	}
 }
 
@@ -357,6 +353,20 @@ func (a *app) policyInput(u cqrs.User, pw string) (policy.Input, error) {
 		in.Organisation, in.ODSCode = org.Name, org.ODSCode
 	}
 	return in, nil
+}
+
+// livePolicyBox is the Password Policy box ticked for the password the
+// form sent, as the user types: the rules that need no stored hashes.
+func (a *app) livePolicyBox(c *fiber.Ctx, u cqrs.User) (views.PolicyBox, error) {
+	in, err := a.policyInput(u, c.FormValue("password"))
+	if err != nil {
+		return views.PolicyBox{}, err
+	}
+	violations, err := a.checkPolicy(c.Context(), in, true)
+	if err != nil {
+		return views.PolicyBox{}, err
+	}
+	return a.policyBox(in.Password, violations, false), nil
 }
 
 // checkPolicy applies the policy in force (only its live rules when live).
