@@ -192,6 +192,7 @@ func (a *app) ssoCallback(c *fiber.Ctx) error {
 		return a.ssoRefused(c, "state missing or not this browser's", a.ssoFailed("the sign-in request did not start in this browser"))
 	}
 	pending, err := a.sso.TakeSSOPending(secret.HashToken(state))
+	// The single sign-on failure page in the user guide's words, audited.
 	switch {
 	case errors.Is(err, cqrs.ErrNotFound):
 		return a.ssoRefused(c, "state unknown or replayed", a.ssoFailed("this sign-in answer was already used"))
