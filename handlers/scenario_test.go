@@ -14,6 +14,7 @@ import (
 const (
 	roleAnon          = "anon"          // a visitor, not signed in
 	roleUser          = "user"          // a plain user
+	roleOtherOrgUser  = "otherOrgUser"  // a plain user of another organisation
 	roleSameOrgAdmin  = "sameOrgAdmin"  // a User Administrator of the organisation concerned
 	roleOtherOrgAdmin = "otherOrgAdmin" // a User Administrator of another organisation
 	roleSysAdmin      = "sysAdmin"      // the system administrator
