@@ -32,7 +32,7 @@ func TestGuardRefusesAndChangesNothing(t *testing.T) {
 			Form:           with(func(f url.Values) { f.Set("csrf_token", strings.Repeat("A", len(csrf))) }),
 			ExpectedStatus: 403, ExpectedContent: []string{expired}, Unchanged: true},
 		{Name: "CSRF token from another browser", Method: "POST", URL: "/register", Role: roleAnon, Form: good,
-			Before: func(t *testing.T, f url.Values) {
+			Before: func(t *testing.T, _ *client, f url.Values) {
 				other := e.client()
 				other.get("/register?token=" + link)
 				f.Set("csrf_token", other.csrf("/register"))

@@ -45,9 +45,10 @@ type scenario struct {
 	// what only fasthttp's own limits answer (the body limit).
 	OverListener bool
 	// Before runs after the database is read for Unchanged and before the
-	// request: for a step of the case itself (another browser's token, the
-	// clock moved on), which may also change the form.
-	Before func(t *testing.T, form url.Values)
+	// CSRF token is read and the request sent: for a step of the case
+	// itself (another browser's token, the clock moved on), in the
+	// browser c, and may change the form.
+	Before func(t *testing.T, c *client, form url.Values)
 
 	ExpectedStatus int
 	// ExpectedContent must all be in the body, NotExpectedContent none of
@@ -61,10 +62,14 @@ type scenario struct {
 	// store after it.
 	Unchanged      bool
 	ExpectedChange func(t *testing.T)
+	// After checks what else the answer must be (cookies, a comparison
+	// with other answers).
+	After func(t *testing.T, c *client, r response)
 }
 
 // runScenarios sends each scenario, in order, as a subtest of its name, from
-// the role's browser in roles, and checks what came of it.
+// the role's browser in roles (a nil browser: a new one for each scenario),
+// and checks what came of it.
 func runScenarios(t *testing.T, e *testEnv, roles map[string]*client, scenarios []scenario) {
 	t.Helper()
 	var base string // the loopback listener, started for the first scenario that needs it
@@ -73,6 +78,9 @@ func runScenarios(t *testing.T, e *testEnv, roles map[string]*client, scenarios 
 			c, ok := roles[s.Role]
 			if !ok {
 				t.Fatalf("no browser for role %q", s.Role)
+			}
+			if c == nil {
+				c = e.client()
 			}
 			if s.OverListener && base == "" {
 				base = e.serve()
@@ -102,6 +110,9 @@ func runScenarios(t *testing.T, e *testEnv, roles map[string]*client, scenarios 
 			if s.ExpectedChange != nil {
 				s.ExpectedChange(t)
 			}
+			if s.After != nil {
+				s.After(t, c, r)
+			}
 		})
 	}
 }
@@ -118,11 +129,11 @@ func (s scenario) method() string {
 func (s scenario) send(t *testing.T, c *client, base string) response {
 	t.Helper()
 	form := cloneForm(s.Form) // a row's Before may change it; the table stays as written
+	if s.Before != nil {
+		s.Before(t, c, form)
+	}
 	if s.CSRFFrom != "" {
 		form.Set("csrf_token", c.csrf(s.CSRFFrom))
-	}
-	if s.Before != nil {
-		s.Before(t, form)
 	}
 	var opts []reqOpt
 	for k, v := range s.Headers {
