@@ -51,6 +51,8 @@ type scenario struct {
 	Before func(t *testing.T, c *client, form url.Values)
 
 	ExpectedStatus int
+	// ExpectedLocation is the start of a redirect's Location.
+	ExpectedLocation string
 	// ExpectedContent must all be in the body, NotExpectedContent none of
 	// it; both are matched against the body as a reader sees it (templ's
 	// &#39; read as an apostrophe).
@@ -92,6 +94,9 @@ func runScenarios(t *testing.T, e *testEnv, roles map[string]*client, scenarios 
 			r := s.send(t, c, base)
 			if r.StatusCode != s.ExpectedStatus {
 				t.Fatalf("%s %s as %s: status = %d, want %d; body:\n%s", s.method(), s.URL, s.Role, r.StatusCode, s.ExpectedStatus, excerpt(r.body))
+			}
+			if loc := r.Header.Get("Location"); s.ExpectedLocation != "" && !strings.HasPrefix(loc, s.ExpectedLocation) {
+				t.Errorf("%s %s as %s: Location = %q, want %s…", s.method(), s.URL, s.Role, loc, s.ExpectedLocation)
 			}
 			read := strings.ReplaceAll(r.body, "&#39;", "'")
 			for _, want := range s.ExpectedContent {

@@ -340,25 +340,31 @@ func TestTrainingClockAllowsThePasswordChangeAfter72Hours(t *testing.T) {
 
 func TestTrainerControlsOnlyInTrainingModeAndOnlyForTheSystemAdministrator(t *testing.T) {
 	plain := newEnv(t)
-	for _, path := range []string{"/training", "/training/trainer", "/training/mailbox"} {
-		wantStatus(t, plain.client().get(path), 404)
-	}
+	runScenarios(t, plain, map[string]*client{roleAnon: nil}, []scenario{
+		{Name: "outside training: the training page", URL: "/training", Role: roleAnon, ExpectedStatus: 404},
+		{Name: "outside training: the trainer's page", URL: "/training/trainer", Role: roleAnon, ExpectedStatus: 404},
+		{Name: "outside training: the learner's mailbox", URL: "/training/mailbox", Role: roleAnon, ExpectedStatus: 404},
+	})
 
 	e := newTrainingEnv(t)
 	user := e.client()
 	wantStatus(t, user.signIn("trn.useradmin", trainingPassword, ""), 303)
-	wantStatus(t, user.get("/training/trainer"), 403)
-	for _, path := range []string{"/training/trainer/reset", "/training/trainer/clock", "/training/trainer/cohort", "/training/trainer/snapshots"} {
-		r := user.post(path, url.Values{"confirm": {"RESET"}, "by": {"72h"}, "name": {"x"}, "csrf_token": {user.csrf("/messages")}})
-		wantStatus(t, r, 403)
-	}
-	if _, err := e.store.UserByUserID("learner01"); err == nil {
-		t.Error("a User Administrator created a cohort")
-	}
-	// Signed out: to the login page.
-	if r := e.client().get("/training/trainer"); r.StatusCode != 303 || !strings.HasPrefix(r.Header.Get("Location"), "/login") {
-		t.Errorf("signed out: %d %s", r.StatusCode, r.Header.Get("Location"))
-	}
+	// Every control's fields filled in, so only the role refuses it.
+	controls := url.Values{"confirm": {"RESET"}, "by": {"72h"}, "name": {"x"}}
+	runScenarios(t, e, map[string]*client{roleSameOrgAdmin: user, roleAnon: nil}, []scenario{
+		{Name: "a User Administrator: the trainer's page", URL: "/training/trainer", Role: roleSameOrgAdmin, ExpectedStatus: 403},
+		{Name: "a User Administrator: reset", Method: "POST", URL: "/training/trainer/reset", Role: roleSameOrgAdmin, CSRFFrom: "/messages", Form: controls, ExpectedStatus: 403},
+		{Name: "a User Administrator: clock", Method: "POST", URL: "/training/trainer/clock", Role: roleSameOrgAdmin, CSRFFrom: "/messages", Form: controls, ExpectedStatus: 403},
+		{Name: "a User Administrator: cohort", Method: "POST", URL: "/training/trainer/cohort", Role: roleSameOrgAdmin, CSRFFrom: "/messages", Form: controls, ExpectedStatus: 403},
+		{Name: "a User Administrator: snapshots", Method: "POST", URL: "/training/trainer/snapshots", Role: roleSameOrgAdmin, CSRFFrom: "/messages", Form: controls, ExpectedStatus: 403,
+			// After all four controls were refused: no cohort.
+			ExpectedChange: func(t *testing.T) {
+				if _, err := e.store.UserByUserID("learner01"); err == nil {
+					t.Error("a User Administrator created a cohort")
+				}
+			}},
+		{Name: "signed out: to the login page", URL: "/training/trainer", Role: roleAnon, ExpectedStatus: 303, ExpectedLocation: "/login"},
+	})
 }
 
 func TestTrainingSnapshotSaveAndRestore(t *testing.T) {
