@@ -370,8 +370,11 @@ func TestTrainerControlsOnlyInTrainingModeAndOnlyForTheSystemAdministrator(t *te
 func TestTrainingSnapshotSaveAndRestore(t *testing.T) {
 	e := newTrainingEnv(t)
 	tr := e.trainer()
-	r := tr.post("/training/trainer/snapshots", url.Values{"name": {"../bad"}, "csrf_token": {tr.csrf("/training/trainer")}})
-	wantStatus(t, r, 422)
+	trainer := map[string]*client{roleSysAdmin: tr}
+	runScenarios(t, e, trainer, []scenario{
+		{Name: "a name that is not a name", Method: "POST", URL: "/training/trainer/snapshots", Role: roleSysAdmin, CSRFFrom: "/training/trainer",
+			Form: url.Values{"name": {"../bad"}}, ExpectedStatus: 422},
+	})
 	wantStatus(t, tr.post("/training/trainer/snapshots", url.Values{"name": {"Class start"}, "csrf_token": {tr.csrf("/training/trainer")}}), 303)
 	wantText(t, tr.get("/training/trainer"), "Class start")
 
@@ -385,10 +388,13 @@ func TestTrainingSnapshotSaveAndRestore(t *testing.T) {
 	if _, err := e.store.UserByUserID("trn.invited"); err != nil {
 		t.Errorf("restored data: %v", err)
 	}
-	r = tr.get("/training/trainer?notice=restored")
+	r := tr.get("/training/trainer?notice=restored")
 	wantStatus(t, r, 200)
 	wantText(t, r, "real time")
-	wantStatus(t, tr.post("/training/trainer/snapshots/restore", url.Values{"name": {"missing"}, "csrf_token": {tr.csrf("/training/trainer")}}), 404)
+	runScenarios(t, e, trainer, []scenario{
+		{Name: "restore one that was never saved", Method: "POST", URL: "/training/trainer/snapshots/restore", Role: roleSysAdmin, CSRFFrom: "/training/trainer",
+			Form: url.Values{"name": {"missing"}}, ExpectedStatus: 404},
+	})
 }
 
 func TestCohortSheetListsThirtyLearners(t *testing.T) {
@@ -418,8 +424,9 @@ func TestCohortSheetListsThirtyLearners(t *testing.T) {
 	link := registerLink.FindStringSubmatch(r.body)[1]
 	wantStatus(t, learner.get(link), 303)
 	wantStatus(t, learner.get("/register"), 200)
-	// A second cohort is refused until a reset.
-	wantStatus(t, tr.post("/training/trainer/cohort", url.Values{"csrf_token": {tr.csrf("/training/trainer")}}), 409)
+	runScenarios(t, e, map[string]*client{roleSysAdmin: tr}, []scenario{
+		{Name: "a second cohort is refused until a reset", Method: "POST", URL: "/training/trainer/cohort", Role: roleSysAdmin, CSRFFrom: "/training/trainer", ExpectedStatus: 409},
+	})
 }
 
 func TestTrainingModeRefusesARealDatabase(t *testing.T) {
