@@ -184,7 +184,11 @@ func TestAdministrationIsAuthorisedOnTheServer(t *testing.T) {
 		edit := url.Values{"first_name": {"X"}, "last_name": {"Y"}, "email": {"x@nhs.net"}, "org_id": {fmt.Sprint(e.admin.OrgID)}, "role": {"user"}}
 		scenarios := []scenario{{Name: "see", URL: hillPath, Role: roleSameOrgAdmin, ExpectedStatus: 404}}
 		for _, action := range []string{"", "/disable", "/unlock", "/resend", "/reset", "/enable", "/revoke"} {
-			scenarios = append(scenarios, scenario{Name: "change" + action, Method: "POST", URL: hillPath + action, Role: roleSameOrgAdmin,
+			name := "change: edit"
+			if action != "" {
+				name = "change: " + action[1:]
+			}
+			scenarios = append(scenarios, scenario{Name: name, Method: "POST", URL: hillPath + action, Role: roleSameOrgAdmin,
 				CSRFFrom: "/admin/users", Form: edit, ExpectedStatus: 404, Unchanged: true})
 		}
 		scenarios = append(scenarios, scenario{Name: "find in the list", URL: "/admin/users?q=hill", Role: roleSameOrgAdmin,
