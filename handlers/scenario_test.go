@@ -10,7 +10,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// The roles a request is sent as, named as the access table names them.
+// The roles a request is sent as, named as the access table names them
+// (it has no column for a plain user of another organisation).
 const (
 	roleAnon          = "anon"          // a visitor, not signed in
 	roleUser          = "user"          // a plain user
@@ -60,8 +61,8 @@ type scenario struct {
 	NotExpectedContent []string
 
 	// The database change: Unchanged wants the database file byte for byte
-	// as it was before the request (and Before); ExpectedChange checks the
-	// store after it.
+	// as it was before Before, the CSRF page and the request; ExpectedChange
+	// checks the store after them.
 	Unchanged      bool
 	ExpectedChange func(t *testing.T)
 	// After checks what else the answer must be (cookies, a comparison
