@@ -344,6 +344,8 @@ func (a *app) ssoSignIn(c *fiber.Ctx, idToken *oidc.IDToken, cl ssoClaims, next 
 	if err == nil && u.SSOSubject != "" && u.SSOSubject != key {
 		err, detail = cqrs.ErrNotFound, "the matching CQRS account is linked to another NHSmail identity"
 	}
+	// The user guide's step 5 page, the same for no account, one linked
+	// elsewhere and one not active, audited.
 	if errors.Is(err, cqrs.ErrNotFound) || (err == nil && u.Status != cqrs.StatusActive) {
 		if err := a.audit(c, cqrs.AuditEvent{Type: evSSORefused, Subject: shown, OrgID: u.OrgID, Method: "nhsmail", Detail: detail}); err != nil {
 			return err
