@@ -25,8 +25,9 @@ import (
 // The roles: a visitor (anon), a plain user, a User Administrator of the
 // system administrator's organisation and one of another organisation,
 // the system administrator, a learner in training mode, and someone with
-// the instance token (the backup subcommand) right or wrong. The token
-// columns are the visitor's answer unless a row says otherwise.
+// the instance token (the backup subcommand) right or wrong (the role
+// names of scenario_test.go). The token columns are the visitor's answer
+// unless a row says otherwise.
 
 // answers is one row's expected answer per role.
 type answers struct {
@@ -219,14 +220,14 @@ func (e *accessEnv) as(role string) *client {
 	e.t.Helper()
 	c := e.client()
 	switch role {
-	case "anon", "tokenRight", "tokenWrong":
-	case "learner":
+	case roleAnon, roleTokenRight, roleTokenWrong:
+	case roleLearner:
 		// A copy of the learner's site-wide cookies, so no row's change
 		// to them carries over to the next.
 		site := &url.URL{Scheme: "http", Host: c.host, Path: "/"}
 		c.jar.SetCookies(site, e.learner.Cookies(site))
 	default:
-		userID := map[string]string{"user": "trn.active", "sameOrgAdmin": "trn.useradmin", "otherOrgAdmin": "hill.admin", "sysAdmin": TrainerUserID}[role]
+		userID := map[string]string{roleUser: "trn.active", roleSameOrgAdmin: "trn.useradmin", roleOtherOrgAdmin: "hill.admin", roleSysAdmin: TrainerUserID}[role]
 		wantStatus(e.t, c.signIn(userID, e.passwords[userID], ""), 303)
 	}
 	return c
@@ -283,7 +284,7 @@ func TestAccessTable(t *testing.T) {
 	routes = append(routes, "* /nhsmail/*")
 	sort.Strings(routes)
 
-	roles := []string{"anon", "user", "sameOrgAdmin", "otherOrgAdmin", "sysAdmin", "learner", "tokenRight", "tokenWrong"}
+	roles := []string{roleAnon, roleUser, roleSameOrgAdmin, roleOtherOrgAdmin, roleSysAdmin, roleLearner, roleTokenRight, roleTokenWrong}
 	for _, key := range routes {
 		row := rows[key]
 		method, _, _ := strings.Cut(key, " ")
@@ -296,9 +297,9 @@ func TestAccessTable(t *testing.T) {
 			c := e.as(role)
 			var opts []reqOpt
 			switch role {
-			case "tokenRight":
+			case roleTokenRight:
 				opts = append(opts, header("Authorization", "Bearer "+instanceTokenForTests))
-			case "tokenWrong":
+			case roleTokenWrong:
 				opts = append(opts, header("Authorization", "Bearer not-"+instanceTokenForTests))
 			}
 			var r response

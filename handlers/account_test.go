@@ -17,24 +17,24 @@ func TestChangePassword(t *testing.T) {
 		return c.post("/account/password", url.Values{"current_password": {current}, "password": {pw}, "confirm_password": {pw}, "csrf_token": {c.csrf("/account")}})
 	}
 
-	t.Run("wrong current password", func(t *testing.T) {
-		r := change("nope", "Meadow!2026a")
-		wantStatus(t, r, 422)
-		wantText(t, r, wrongCurrentPasswd)
-	})
-	t.Run("72 hours: refused at 71h59m with the time it is allowed", func(t *testing.T) {
-		e.clock.Advance(71*time.Hour + 59*time.Minute)
-		// Keep the session alive past the idle limit for this test.
-		wantStatus(t, c.signIn("sam.patel", "Harbour!2026x", ""), 303)
-		r := change("Harbour!2026x", "Meadow!2026a")
-		wantStatus(t, r, 422)
-		wantText(t, r, "Password may only be changed once every 72 hours.", "You can change your password again after 5 November 2026 at 09:00")
-	})
-	t.Run("same as current", func(t *testing.T) {
-		e.clock.Advance(time.Minute) // exactly 72h
-		r := change("Harbour!2026x", "Harbour!2026x")
-		wantStatus(t, r, 422)
-		wantText(t, r, "Password must be different from the current password.")
+	changeTo := func(current, pw string) url.Values {
+		return url.Values{"current_password": {current}, "password": {pw}, "confirm_password": {pw}}
+	}
+	runScenarios(t, e, map[string]*client{roleUser: c}, []scenario{
+		{Name: "wrong current password", Method: "POST", URL: "/account/password", Role: roleUser, CSRFFrom: "/account",
+			Form: changeTo("nope", "Meadow!2026a"), ExpectedStatus: 422, ExpectedContent: []string{wrongCurrentPasswd}},
+		{Name: "72 hours: refused at 71h59m with the time it is allowed", Method: "POST", URL: "/account/password", Role: roleUser, CSRFFrom: "/account",
+			Before: func(t *testing.T, c *client, _ url.Values) {
+				e.clock.Advance(71*time.Hour + 59*time.Minute)
+				// Keep the session alive past the idle limit for this test.
+				wantStatus(t, c.signIn("sam.patel", "Harbour!2026x", ""), 303)
+			},
+			Form:           changeTo("Harbour!2026x", "Meadow!2026a"),
+			ExpectedStatus: 422, ExpectedContent: []string{"Password may only be changed once every 72 hours.", "You can change your password again after 5 November 2026 at 09:00"}},
+		{Name: "same as current", Method: "POST", URL: "/account/password", Role: roleUser, CSRFFrom: "/account",
+			Before:         func(*testing.T, *client, url.Values) { e.clock.Advance(time.Minute) }, // exactly 72h
+			Form:           changeTo("Harbour!2026x", "Harbour!2026x"),
+			ExpectedStatus: 422, ExpectedContent: []string{"Password must be different from the current password."}},
 	})
 
 	other := e.client()

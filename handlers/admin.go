@@ -62,6 +62,7 @@ func (a *app) managedUser(c *fiber.Ctx) (cqrs.User, cqrs.User, error) {
 		return admin, cqrs.User{}, fiber.ErrNotFound
 	}
 	u, err := a.userAdmin.User(id)
+	// Own words, and one answer for a user who does not exist and one in another organisation: the 404 tells nothing about other organisations.
 	if errors.Is(err, cqrs.ErrNotFound) || (err == nil && !isSystemAdmin(admin) && u.OrgID != admin.OrgID) {
 		return admin, cqrs.User{}, refuse(fiber.StatusNotFound, "User not found", "There is no such user in your organisation.")
 	}
@@ -283,6 +284,7 @@ func (a *app) createUser(c *fiber.Ctx) error {
 		created, err = a.userAdmin.CreateUser(u, secret.HashToken(token), a.cfg.RegistrationLinkTTL, &email,
 			a.event(c, cqrs.AuditEvent{Type: evUserCreated, Subject: u.UserID, OrgID: u.OrgID, Detail: "role " + string(u.Role)}),
 			a.event(c, cqrs.AuditEvent{Type: evLinkSent, Subject: u.UserID, OrgID: u.OrgID, Method: "registration"}))
+		// Field errors in the form's words, not a page: the administrator corrects the form.
 		switch {
 		case errors.Is(err, cqrs.ErrConflict):
 			if _, e := a.userAdmin.UserByUserID(u.UserID); e == nil {
@@ -424,6 +426,7 @@ func (a *app) updateUser(c *fiber.Ctx) error {
 		if edited.Role != u.Role {
 			events = append(events, a.event(c, cqrs.AuditEvent{Type: evRoleChanged, Subject: u.UserID, OrgID: edited.OrgID, Detail: string(u.Role) + " to " + string(edited.Role)}))
 		}
+		// A field error in the form's words, not a page: the administrator corrects the form.
 		if _, err := a.userAdmin.UpdateUser(edited, events...); errors.Is(err, cqrs.ErrConflict) {
 			errs = append(errs, views.FieldError{Field: "email", Message: "That email address is already in use by another user."})
 		} else if err != nil {
@@ -458,6 +461,7 @@ func (a *app) userAction(done string, do func(c *fiber.Ctx, admin, u cqrs.User, 
 		switch {
 		case errors.As(err, &pe):
 			return err
+		// Own words: what the conflict means for this user's account.
 		case errors.Is(err, cqrs.ErrConflict):
 			return refuse(fiber.StatusConflict, "That cannot be done for this user", "The user has already registered, or the account's state has changed. Nothing was changed.")
 		case err != nil:

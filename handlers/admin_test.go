@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bytes"
 	"fmt"
 	"net/url"
 	"strings"
@@ -43,10 +42,22 @@ func newAdminEnv(t *testing.T, adjust ...func(*Config)) *adminEnv {
 }
 
 func newUserForm(c *client, orgID uint64, userID, email string) url.Values {
+	form := userFormFields(orgID, userID, email)
+	form.Set("csrf_token", c.csrf("/admin/users/new"))
+	return form
+}
+
+// userFormFields is the new-user form filled in, without its CSRF token.
+func userFormFields(orgID uint64, userID, email string) url.Values {
 	return url.Values{
 		"user_id": {userID}, "first_name": {"Jo"}, "last_name": {"Bloggs"}, "work_phone": {"0113 496 0000"},
-		"email": {email}, "org_id": {fmt.Sprint(orgID)}, "role": {"user"}, "csrf_token": {c.csrf("/admin/users/new")},
+		"email": {email}, "org_id": {fmt.Sprint(orgID)}, "role": {"user"},
 	}
+}
+
+// roles are the environment's browsers by the role each is signed in as.
+func (e *adminEnv) roles() map[string]*client {
+	return map[string]*client{roleAnon: e.client(), roleUser: e.user, roleSameOrgAdmin: e.orgAdmin, roleOtherOrgAdmin: e.otherAdmin, roleSysAdmin: e.sys}
 }
 
 func TestCreateUserQueuesTheRegistrationEmail(t *testing.T) {
@@ -98,42 +109,57 @@ func TestCreateUserQueuesTheRegistrationEmail(t *testing.T) {
 
 func TestCreateUserValidation(t *testing.T) {
 	e := newAdminEnv(t, func(c *Config) { c.EmailDomains = []string{"nhs.net", "nhs.uk"} })
-	cases := []struct {
-		name   string
-		change func(url.Values)
-		want   string
-	}{
-		{"User ID too short", func(v url.Values) { v.Set("user_id", "ab") }, "User ID must be 3 to 32 characters long."},
-		{"User ID too long", func(v url.Values) { v.Set("user_id", strings.Repeat("a", 33)) }, "User ID must be 3 to 32 characters long."},
-		{"User ID characters", func(v url.Values) { v.Set("user_id", "jo bloggs") }, "User ID can only contain"},
-		{"User ID taken, other case", func(v url.Values) { v.Set("user_id", "SAM.PATEL") }, "That User ID is already in use."},
-		{"email taken, other case", func(v url.Values) { v.Set("email", "SAM.PATEL@nhs.net") }, "That email address is already in use"},
-		{"email invalid", func(v url.Values) { v.Set("email", "not-an-email") }, "Enter a valid email address"},
-		{"email header injection", func(v url.Values) { v.Set("email", "jo@nhs.net\r\nBcc: all@evil.example") }, "Enter a valid email address"},
-		{"email domain not allowed", func(v url.Values) { v.Set("email", "jo@gmail.com") }, "ending nhs.net or nhs.uk"},
-		{"name with a line break", func(v url.Values) { v.Set("first_name", "Jo\r\nBcc: x@evil.example") }, "first name contains characters that are not allowed"},
-		{"name missing", func(v url.Values) { v.Set("last_name", "") }, "Enter a last name."},
-		{"name too long", func(v url.Values) { v.Set("last_name", strings.Repeat("x", 51)) }, "50 characters or fewer"},
-		{"phone", func(v url.Values) { v.Set("work_phone", "call me") }, "Enter a phone number"},
-		{"another organisation", func(v url.Values) { v.Set("org_id", fmt.Sprint(e.other.ID)) }, "Select an organisation."},
-		{"role not assignable", func(v url.Values) { v.Set("role", "system-admin") }, "Select a role."},
+	// jo is the new-user form for jo.bloggs with one change.
+	jo := func(change func(url.Values)) url.Values {
+		form := userFormFields(e.admin.OrgID, "jo.bloggs", "jo.bloggs@nhs.net")
+		change(form)
+		return form
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			form := newUserForm(e.orgAdmin, e.admin.OrgID, "jo.bloggs", "jo.bloggs@nhs.net")
-			tc.change(form)
-			before := e.dbBytes()
-			r := e.orgAdmin.post("/admin/users", form)
-			wantStatus(t, r, 422)
-			wantText(t, r, "There is a problem")
-			if !strings.Contains(strings.ReplaceAll(r.body, "&#39;", "'"), tc.want) {
-				t.Errorf("body lacks %q", tc.want)
-			}
-			if !bytes.Equal(before, e.dbBytes()) {
-				t.Error("database changed after a refused form")
-			}
-		})
-	}
+	const problem = "There is a problem"
+	runScenarios(t, e.testEnv, e.roles(), []scenario{
+		{Name: "User ID too short", Method: "POST", URL: "/admin/users", Role: roleSameOrgAdmin, CSRFFrom: "/admin/users/new",
+			Form:           jo(func(v url.Values) { v.Set("user_id", "ab") }),
+			ExpectedStatus: 422, ExpectedContent: []string{problem, "User ID must be 3 to 32 characters long."}, Unchanged: true},
+		{Name: "User ID too long", Method: "POST", URL: "/admin/users", Role: roleSameOrgAdmin, CSRFFrom: "/admin/users/new",
+			Form:           jo(func(v url.Values) { v.Set("user_id", strings.Repeat("a", 33)) }),
+			ExpectedStatus: 422, ExpectedContent: []string{problem, "User ID must be 3 to 32 characters long."}, Unchanged: true},
+		{Name: "User ID characters", Method: "POST", URL: "/admin/users", Role: roleSameOrgAdmin, CSRFFrom: "/admin/users/new",
+			Form:           jo(func(v url.Values) { v.Set("user_id", "jo bloggs") }),
+			ExpectedStatus: 422, ExpectedContent: []string{problem, "User ID can only contain"}, Unchanged: true},
+		{Name: "User ID taken, other case", Method: "POST", URL: "/admin/users", Role: roleSameOrgAdmin, CSRFFrom: "/admin/users/new",
+			Form:           jo(func(v url.Values) { v.Set("user_id", "SAM.PATEL") }),
+			ExpectedStatus: 422, ExpectedContent: []string{problem, "That User ID is already in use."}, Unchanged: true},
+		{Name: "email taken, other case", Method: "POST", URL: "/admin/users", Role: roleSameOrgAdmin, CSRFFrom: "/admin/users/new",
+			Form:           jo(func(v url.Values) { v.Set("email", "SAM.PATEL@nhs.net") }),
+			ExpectedStatus: 422, ExpectedContent: []string{problem, "That email address is already in use"}, Unchanged: true},
+		{Name: "email invalid", Method: "POST", URL: "/admin/users", Role: roleSameOrgAdmin, CSRFFrom: "/admin/users/new",
+			Form:           jo(func(v url.Values) { v.Set("email", "not-an-email") }),
+			ExpectedStatus: 422, ExpectedContent: []string{problem, "Enter a valid email address"}, Unchanged: true},
+		{Name: "email header injection", Method: "POST", URL: "/admin/users", Role: roleSameOrgAdmin, CSRFFrom: "/admin/users/new",
+			Form:           jo(func(v url.Values) { v.Set("email", "jo@nhs.net\r\nBcc: all@evil.example") }),
+			ExpectedStatus: 422, ExpectedContent: []string{problem, "Enter a valid email address"}, Unchanged: true},
+		{Name: "email domain not allowed", Method: "POST", URL: "/admin/users", Role: roleSameOrgAdmin, CSRFFrom: "/admin/users/new",
+			Form:           jo(func(v url.Values) { v.Set("email", "jo@gmail.com") }),
+			ExpectedStatus: 422, ExpectedContent: []string{problem, "ending nhs.net or nhs.uk"}, Unchanged: true},
+		{Name: "name with a line break", Method: "POST", URL: "/admin/users", Role: roleSameOrgAdmin, CSRFFrom: "/admin/users/new",
+			Form:           jo(func(v url.Values) { v.Set("first_name", "Jo\r\nBcc: x@evil.example") }),
+			ExpectedStatus: 422, ExpectedContent: []string{problem, "first name contains characters that are not allowed"}, Unchanged: true},
+		{Name: "name missing", Method: "POST", URL: "/admin/users", Role: roleSameOrgAdmin, CSRFFrom: "/admin/users/new",
+			Form:           jo(func(v url.Values) { v.Set("last_name", "") }),
+			ExpectedStatus: 422, ExpectedContent: []string{problem, "Enter a last name."}, Unchanged: true},
+		{Name: "name too long", Method: "POST", URL: "/admin/users", Role: roleSameOrgAdmin, CSRFFrom: "/admin/users/new",
+			Form:           jo(func(v url.Values) { v.Set("last_name", strings.Repeat("x", 51)) }),
+			ExpectedStatus: 422, ExpectedContent: []string{problem, "50 characters or fewer"}, Unchanged: true},
+		{Name: "phone", Method: "POST", URL: "/admin/users", Role: roleSameOrgAdmin, CSRFFrom: "/admin/users/new",
+			Form:           jo(func(v url.Values) { v.Set("work_phone", "call me") }),
+			ExpectedStatus: 422, ExpectedContent: []string{problem, "Enter a phone number"}, Unchanged: true},
+		{Name: "another organisation", Method: "POST", URL: "/admin/users", Role: roleSameOrgAdmin, CSRFFrom: "/admin/users/new",
+			Form:           jo(func(v url.Values) { v.Set("org_id", fmt.Sprint(e.other.ID)) }),
+			ExpectedStatus: 422, ExpectedContent: []string{problem, "Select an organisation."}, Unchanged: true},
+		{Name: "role not assignable", Method: "POST", URL: "/admin/users", Role: roleSameOrgAdmin, CSRFFrom: "/admin/users/new",
+			Form:           jo(func(v url.Values) { v.Set("role", "system-admin") }),
+			ExpectedStatus: 422, ExpectedContent: []string{problem, "Select a role."}, Unchanged: true},
+	})
 }
 
 func TestAdministrationIsAuthorisedOnTheServer(t *testing.T) {
@@ -141,54 +167,56 @@ func TestAdministrationIsAuthorisedOnTheServer(t *testing.T) {
 	hill, _ := e.store.UserByUserID("hill.admin")
 	sam, _ := e.store.UserByUserID("sam.patel")
 	hillPath := fmt.Sprintf("/admin/users/%d", hill.ID)
+	roles := e.roles()
 
 	t.Run("a plain user gets nothing", func(t *testing.T) {
-		for _, path := range []string{"/admin/users", "/admin/users/new", fmt.Sprintf("/admin/users/%d", sam.ID), "/admin/organisations", "/mailbox"} {
-			if r := e.user.get(path); r.StatusCode != 403 {
-				t.Errorf("GET %s = %d, want 403", path, r.StatusCode)
-			}
-		}
-		before := e.dbBytes()
-		form := newUserForm(e.orgAdmin, e.admin.OrgID, "jo.bloggs", "jo@nhs.net")
-		form.Set("csrf_token", e.user.csrf("/messages"))
-		r := e.user.post("/admin/users", form)
-		wantStatus(t, r, 403)
-		if !bytes.Equal(before, e.dbBytes()) {
-			t.Error("database changed")
-		}
+		runScenarios(t, e.testEnv, roles, []scenario{
+			{Name: "users", URL: "/admin/users", Role: roleUser, ExpectedStatus: 403},
+			{Name: "new user", URL: "/admin/users/new", Role: roleUser, ExpectedStatus: 403},
+			{Name: "a user of their organisation", URL: fmt.Sprintf("/admin/users/%d", sam.ID), Role: roleUser, ExpectedStatus: 403},
+			{Name: "organisations", URL: "/admin/organisations", Role: roleUser, ExpectedStatus: 403},
+			{Name: "mailbox", URL: "/mailbox", Role: roleUser, ExpectedStatus: 403},
+			{Name: "create a user", Method: "POST", URL: "/admin/users", Role: roleUser, CSRFFrom: "/messages",
+				Form: userFormFields(e.admin.OrgID, "jo.bloggs", "jo@nhs.net"), ExpectedStatus: 403, Unchanged: true},
+		})
 	})
 	t.Run("a User Administrator cannot see or change another organisation's user", func(t *testing.T) {
-		wantStatus(t, e.orgAdmin.get(hillPath), 404)
+		edit := url.Values{"first_name": {"X"}, "last_name": {"Y"}, "email": {"x@nhs.net"}, "org_id": {fmt.Sprint(e.admin.OrgID)}, "role": {"user"}}
+		scenarios := []scenario{{Name: "see", URL: hillPath, Role: roleSameOrgAdmin, ExpectedStatus: 404}}
 		for _, action := range []string{"", "/disable", "/unlock", "/resend", "/reset", "/enable", "/revoke"} {
-			before := e.dbBytes()
-			form := url.Values{"csrf_token": {e.orgAdmin.csrf("/admin/users")}, "first_name": {"X"}, "last_name": {"Y"}, "email": {"x@nhs.net"}, "org_id": {fmt.Sprint(e.admin.OrgID)}, "role": {"user"}}
-			r := e.orgAdmin.post(hillPath+action, form)
-			wantStatus(t, r, 404)
-			if !bytes.Equal(before, e.dbBytes()) {
-				t.Errorf("POST %s changed the database", hillPath+action)
+			name := "change: edit"
+			if action != "" {
+				name = "change: " + action[1:]
 			}
+			scenarios = append(scenarios, scenario{Name: name, Method: "POST", URL: hillPath + action, Role: roleSameOrgAdmin,
+				CSRFFrom: "/admin/users", Form: edit, ExpectedStatus: 404, Unchanged: true})
 		}
-		list := e.orgAdmin.get("/admin/users?q=hill")
-		wantText(t, list, "No users match.")
-		if strings.Contains(list.body, "hill.admin") {
-			t.Error("the list shows another organisation's user")
-		}
+		scenarios = append(scenarios, scenario{Name: "find in the list", URL: "/admin/users?q=hill", Role: roleSameOrgAdmin,
+			ExpectedStatus: 200, ExpectedContent: []string{"No users match."}, NotExpectedContent: []string{"hill.admin"}})
+		runScenarios(t, e.testEnv, roles, scenarios)
 	})
 	t.Run("a User Administrator cannot manage the system administrator", func(t *testing.T) {
-		wantStatus(t, e.orgAdmin.get(fmt.Sprintf("/admin/users/%d", e.admin.ID)), 403)
+		runScenarios(t, e.testEnv, roles, []scenario{
+			{Name: "see", URL: fmt.Sprintf("/admin/users/%d", e.admin.ID), Role: roleSameOrgAdmin, ExpectedStatus: 403},
+		})
 	})
 	t.Run("only the system administrator manages organisations", func(t *testing.T) {
-		wantStatus(t, e.orgAdmin.get("/admin/organisations"), 403)
-		wantStatus(t, e.sys.get("/admin/organisations"), 200)
+		runScenarios(t, e.testEnv, roles, []scenario{
+			{Name: "User Administrator", URL: "/admin/organisations", Role: roleSameOrgAdmin, ExpectedStatus: 403},
+			{Name: "system administrator", URL: "/admin/organisations", Role: roleSysAdmin, ExpectedStatus: 200},
+		})
 	})
 	t.Run("the system administrator sees everyone", func(t *testing.T) {
-		wantStatus(t, e.sys.get(hillPath), 200)
-		wantText(t, e.sys.get("/admin/users"), "hill.admin", "sam.patel", "org.admin")
+		runScenarios(t, e.testEnv, roles, []scenario{
+			{Name: "another organisation's user", URL: hillPath, Role: roleSysAdmin, ExpectedStatus: 200},
+			{Name: "the list", URL: "/admin/users", Role: roleSysAdmin, ExpectedStatus: 200, ExpectedContent: []string{"hill.admin", "sam.patel", "org.admin"}},
+		})
 	})
 	t.Run("CSRF is enforced", func(t *testing.T) {
-		form := newUserForm(e.orgAdmin, e.admin.OrgID, "jo.bloggs", "jo@nhs.net")
-		form.Del("csrf_token")
-		wantStatus(t, e.orgAdmin.post("/admin/users", form), 403)
+		runScenarios(t, e.testEnv, roles, []scenario{
+			{Name: "no token", Method: "POST", URL: "/admin/users", Role: roleSameOrgAdmin,
+				Form: userFormFields(e.admin.OrgID, "jo.bloggs", "jo@nhs.net"), ExpectedStatus: 403, Unchanged: true},
+		})
 	})
 }
 

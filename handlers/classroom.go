@@ -85,6 +85,7 @@ func (a *app) learnerAction(key string, do func(c *fiber.Ctx, u cqrs.User, event
 			return fiber.ErrNotFound
 		}
 		u, err := a.training.User(id)
+		// Own words: they send the trainer back to the class board.
 		if errors.Is(err, cqrs.ErrNotFound) {
 			return refuse(fiber.StatusNotFound, "Learner not found", "The learner may have been removed by a reset. Go back to the class board.")
 		} else if err != nil {

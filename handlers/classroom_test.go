@@ -285,8 +285,10 @@ func TestLearnerButtonsShowTheDocumentedPages(t *testing.T) {
 
 	t.Run("not a learner", func(t *testing.T) {
 		active, _ := e.store.UserByUserID("trn.active")
-		wantStatus(t, tr.learnerAction(active, "lock"), 404)
-		wantStatus(t, tr.post(fmt.Sprintf("/training/trainer/learners/%d/explode", active.ID), url.Values{"csrf_token": {tr.csrf("/training/board")}}), 404)
+		runScenarios(t, e, map[string]*client{roleSysAdmin: tr}, []scenario{
+			{Name: "a learner's button", Method: "POST", URL: fmt.Sprintf("/training/trainer/learners/%d/lock", active.ID), Role: roleSysAdmin, CSRFFrom: "/training/board", ExpectedStatus: 404},
+			{Name: "no such button", Method: "POST", URL: fmt.Sprintf("/training/trainer/learners/%d/explode", active.ID), Role: roleSysAdmin, CSRFFrom: "/training/board", ExpectedStatus: 404},
+		})
 	})
 }
 

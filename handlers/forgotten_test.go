@@ -68,22 +68,24 @@ func TestResetRateLimits(t *testing.T) {
 func TestResetLinkExpiresAndDisabledAccountRefused(t *testing.T) {
 	e := newAdminEnv(t)
 	sam, _ := e.store.UserByUserID("sam.patel")
-	c := e.client()
-	c.post("/forgotten", url.Values{"who": {"sam.patel"}, "csrf_token": {c.csrf("/forgotten")}})
-	link := e.resetLinkFor(sam)
-	e.clock.Advance(61 * time.Minute)
-	c.get(link)
-	r := c.get("/reset")
-	wantStatus(t, r, 410)
-	wantText(t, r, "This link has expired")
-
-	e.clock.Advance(-61 * time.Minute)
-	c2 := e.client()
-	c2.post("/forgotten", url.Values{"who": {"sam.patel"}, "csrf_token": {c2.csrf("/forgotten")}})
-	link = e.resetLinkFor(sam)
-	e.store.SetStatus(sam.ID, cqrs.StatusDisabled)
-	c2.get(link)
-	r = c2.get("/reset")
-	wantStatus(t, r, 403)
-	wantText(t, r, "Contact your CQRS User Administrator")
+	// Each case in a new browser that asked for the link and opened it.
+	runScenarios(t, e.testEnv, map[string]*client{roleAnon: nil}, []scenario{
+		{Name: "expired after an hour", URL: "/reset", Role: roleAnon,
+			Before: func(t *testing.T, c *client, _ url.Values) {
+				c.post("/forgotten", url.Values{"who": {"sam.patel"}, "csrf_token": {c.csrf("/forgotten")}})
+				link := e.resetLinkFor(sam)
+				e.clock.Advance(61 * time.Minute)
+				c.get(link)
+			},
+			ExpectedStatus: 410, ExpectedContent: []string{"This link has expired"}},
+		{Name: "the account disabled meanwhile", URL: "/reset", Role: roleAnon,
+			Before: func(t *testing.T, c *client, _ url.Values) {
+				e.clock.Advance(-61 * time.Minute)
+				c.post("/forgotten", url.Values{"who": {"sam.patel"}, "csrf_token": {c.csrf("/forgotten")}})
+				link := e.resetLinkFor(sam)
+				e.store.SetStatus(sam.ID, cqrs.StatusDisabled)
+				c.get(link)
+			},
+			ExpectedStatus: 403, ExpectedContent: []string{"Contact your CQRS User Administrator"}},
+	})
 }

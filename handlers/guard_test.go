@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net/url"
@@ -14,79 +13,58 @@ func TestGuardRefusesAndChangesNothing(t *testing.T) {
 	c := e.client()
 	link := e.setUp(c)
 	csrf := c.csrf("/register")
-	base := e.serve()
-	good := func() url.Values {
-		return url.Values{"password": {strongPassword}, "confirm_password": {strongPassword}, "csrf_token": {csrf}}
+	good := url.Values{"password": {strongPassword}, "confirm_password": {strongPassword}, "csrf_token": {csrf}}
+	// with is the good form with one change.
+	with := func(change func(url.Values)) url.Values {
+		f := cloneForm(good)
+		change(f)
+		return f
 	}
-
-	cases := []struct {
-		name   string
-		send   func() response
-		status int
-		text   string
-	}{
-		{"CSRF token missing", func() response {
-			f := good()
-			f.Del("csrf_token")
-			return c.post("/register", f)
-		}, 403, "Your form has expired"},
-		{"CSRF token wrong", func() response {
-			f := good()
-			f.Set("csrf_token", strings.Repeat("A", len(csrf)))
-			return c.post("/register", f)
-		}, 403, "Your form has expired"},
-		{"CSRF token from another browser", func() response {
-			other := e.client()
-			other.get("/register?token=" + link)
-			token := other.csrf("/register")
-			f := good()
-			f.Set("csrf_token", token)
-			return c.post("/register", f)
-		}, 403, "Your form has expired"},
-		{"foreign Origin", func() response {
-			return c.post("/register", good(), header("Origin", "http://evil.example"))
-		}, 403, "another site"},
-		{"another port on localhost", func() response {
-			return c.post("/register", good(), header("Origin", "http://127.0.0.1:9999"))
-		}, 403, "another site"},
-		{"Sec-Fetch-Site cross-site", func() response {
-			return c.post("/register", good(), header("Sec-Fetch-Site", "cross-site"))
-		}, 403, "another site"},
-		{"Sec-Fetch-Site same-site", func() response {
-			return c.post("/register", good(), header("Sec-Fetch-Site", "same-site"))
-		}, 403, "another site"},
-		{"foreign Host", func() response {
-			return c.post("/register", good(), host("evil.example:8420"))
-		}, 403, "not served here"},
-		{"foreign Host on a GET", func() response {
-			return c.get("/register", host("rebind.example"))
-		}, 403, "not served here"},
-		{"oversized body", func() response {
-			f := good()
-			f.Set("padding", strings.Repeat("x", 70*1024))
-			return c.over(base, "POST", "/register", f.Encode(), header("Content-Type", "application/x-www-form-urlencoded"))
-		}, 413, "too large"},
-		{"invalid UTF-8 in a form value", func() response {
-			body := "password=%ff%feAbc123!&confirm_password=%ff%feAbc123!&csrf_token=" + url.QueryEscape(csrf)
-			return c.do("POST", "/register", body, header("Content-Type", "application/x-www-form-urlencoded"))
-		}, 400, "not valid text"},
-		{"invalid UTF-8 in the query", func() response {
-			return c.get("/register?x=%ff")
-		}, 400, "not valid text"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			before := e.dbBytes()
-			r := tc.send()
-			wantStatus(t, r, tc.status)
-			wantText(t, r, tc.text)
-			if !bytes.Equal(before, e.dbBytes()) {
-				t.Fatal("database changed after a refusal")
-			}
-		})
-	}
+	// The visitor's browser holds the registration link: each refusal
+	// below would otherwise have set the password.
+	roles := map[string]*client{roleAnon: c}
+	const expired, elsewhere, notHere = "Your form has expired", "another site", "not served here"
+	runScenarios(t, e, roles, []scenario{
+		{Name: "CSRF token missing", Method: "POST", URL: "/register", Role: roleAnon,
+			Form:           with(func(f url.Values) { f.Del("csrf_token") }),
+			ExpectedStatus: 403, ExpectedContent: []string{expired}, Unchanged: true},
+		{Name: "CSRF token wrong", Method: "POST", URL: "/register", Role: roleAnon,
+			Form:           with(func(f url.Values) { f.Set("csrf_token", strings.Repeat("A", len(csrf))) }),
+			ExpectedStatus: 403, ExpectedContent: []string{expired}, Unchanged: true},
+		{Name: "CSRF token from another browser", Method: "POST", URL: "/register", Role: roleAnon, Form: good,
+			Before: func(t *testing.T, _ *client, f url.Values) {
+				other := e.client()
+				other.get("/register?token=" + link)
+				f.Set("csrf_token", other.csrf("/register"))
+			},
+			ExpectedStatus: 403, ExpectedContent: []string{expired}, Unchanged: true},
+		{Name: "foreign Origin", Method: "POST", URL: "/register", Role: roleAnon, Form: good,
+			Headers:        map[string]string{"Origin": "http://evil.example"},
+			ExpectedStatus: 403, ExpectedContent: []string{elsewhere}, Unchanged: true},
+		{Name: "another port on localhost", Method: "POST", URL: "/register", Role: roleAnon, Form: good,
+			Headers:        map[string]string{"Origin": "http://127.0.0.1:9999"},
+			ExpectedStatus: 403, ExpectedContent: []string{elsewhere}, Unchanged: true},
+		{Name: "Sec-Fetch-Site cross-site", Method: "POST", URL: "/register", Role: roleAnon, Form: good,
+			Headers:        map[string]string{"Sec-Fetch-Site": "cross-site"},
+			ExpectedStatus: 403, ExpectedContent: []string{elsewhere}, Unchanged: true},
+		{Name: "Sec-Fetch-Site same-site", Method: "POST", URL: "/register", Role: roleAnon, Form: good,
+			Headers:        map[string]string{"Sec-Fetch-Site": "same-site"},
+			ExpectedStatus: 403, ExpectedContent: []string{elsewhere}, Unchanged: true},
+		{Name: "foreign Host", Method: "POST", URL: "/register", Role: roleAnon, Form: good, Host: "evil.example:8420",
+			ExpectedStatus: 403, ExpectedContent: []string{notHere}, Unchanged: true},
+		{Name: "foreign Host on a GET", URL: "/register", Role: roleAnon, Host: "rebind.example",
+			ExpectedStatus: 403, ExpectedContent: []string{notHere}, Unchanged: true},
+		{Name: "oversized body", Method: "POST", URL: "/register", Role: roleAnon, OverListener: true,
+			Form:           with(func(f url.Values) { f.Set("padding", strings.Repeat("x", 70*1024)) }),
+			ExpectedStatus: 413, ExpectedContent: []string{"too large"}, Unchanged: true},
+		{Name: "invalid UTF-8 in a form value", Method: "POST", URL: "/register", Role: roleAnon,
+			Body:           "password=%ff%feAbc123!&confirm_password=%ff%feAbc123!&csrf_token=" + url.QueryEscape(csrf),
+			ExpectedStatus: 400, ExpectedContent: []string{"not valid text"}, Unchanged: true},
+		{Name: "invalid UTF-8 in the query", URL: "/register?x=%ff", Role: roleAnon,
+			ExpectedStatus: 400, ExpectedContent: []string{"not valid text"}, Unchanged: true},
+	})
 	// After every refusal the real submission still works: nothing was spent.
-	wantStatus(t, c.post("/register", good()), 303)
+	wantStatus(t, c.post("/register", good), 303)
 }
 
 func TestSecurityHeaders(t *testing.T) {

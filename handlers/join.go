@@ -103,6 +103,7 @@ func (a *app) claimCohortLearner(c *fiber.Ctx, code string) error {
 	}
 	l, err := a.training.ClaimCohortLearner(secret.HashToken(token), hash,
 		cqrs.AuditEvent{Type: evTrainingLearner, IP: c.IP(), Method: "training", Detail: "cohort account taken at the join page"})
+	// The join form's own words: no cohort account left, start as a new learner.
 	if errors.Is(err, cqrs.ErrNotFound) {
 		return a.renderJoin(c, fiber.StatusUnprocessableEntity, code, "", views.Errors{{Field: "name",
 			Message: "Every cohort account has been taken. Enter your name to start as a new learner."}})

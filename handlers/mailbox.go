@@ -96,6 +96,7 @@ func (a *app) mailboxEmail(c *fiber.Ctx) error {
 		return fiber.ErrNotFound
 	}
 	e, err := a.mailStore.Email(id)
+	// Own words, and one answer for an email that does not exist and one of another organisation.
 	if errors.Is(err, cqrs.ErrNotFound) || (err == nil && reader.filter.OrgID != 0 && e.OrgID != reader.filter.OrgID) {
 		return refuse(fiber.StatusNotFound, "Email not found")
 	} else if err != nil {

@@ -167,6 +167,8 @@ func TestLocalMailbox(t *testing.T) {
 	if strings.Contains(hillBox.body, "jo.bloggs@nhs.net") {
 		t.Error("another organisation's administrator sees the email")
 	}
-	wantStatus(t, e.otherAdmin.get("/mailbox/"+strings.TrimPrefix(id, "email-")), 404)
-	wantStatus(t, e.client().get("/mailbox"), 303)
+	runScenarios(t, e.testEnv, e.roles(), []scenario{
+		{Name: "another organisation's email", URL: "/mailbox/" + strings.TrimPrefix(id, "email-"), Role: roleOtherOrgAdmin, ExpectedStatus: 404},
+		{Name: "signed out", URL: "/mailbox", Role: roleAnon, ExpectedStatus: 303},
+	})
 }

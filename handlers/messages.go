@@ -73,6 +73,7 @@ func (a *app) openMessage(c *fiber.Ctx) error {
 		return err
 	}
 	msg, err := a.messages.OpenMessage(u.ID, id)
+	// Own words for the message centre: the message may have been deleted.
 	if errors.Is(err, cqrs.ErrNotFound) {
 		return refuse(fiber.StatusNotFound, "Message not found", "It may have been deleted.")
 	} else if err != nil {
@@ -96,6 +97,7 @@ func (a *app) deleteMessage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// Own words for the message centre: the message may have been deleted.
 	if err := a.messages.DeleteMessage(u.ID, id); errors.Is(err, cqrs.ErrNotFound) {
 		return refuse(fiber.StatusNotFound, "Message not found", "It may have been deleted already.")
 	} else if err != nil {

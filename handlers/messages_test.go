@@ -29,9 +29,10 @@ func TestMessageCentre(t *testing.T) {
 	sysAdmin := e.client()
 	wantStatus(t, sysAdmin.signIn("admin.jones", strongPassword, ""), 303)
 
-	t.Run("a user cannot send to everyone", func(t *testing.T) {
-		r := sam.post("/messages/send", url.Values{"subject": {"Hi"}, "body": {"x"}, "csrf_token": {sam.csrf("/messages")}})
-		wantStatus(t, r, 403)
+	roles := map[string]*client{roleUser: sam, roleOtherOrgUser: kim, roleSameOrgAdmin: adminC, roleSysAdmin: sysAdmin}
+	runScenarios(t, e, roles, []scenario{
+		{Name: "a user cannot send to everyone", Method: "POST", URL: "/messages/send", Role: roleUser, CSRFFrom: "/messages",
+			Form: url.Values{"subject": {"Hi"}, "body": {"x"}}, ExpectedStatus: 403, Unchanged: true},
 	})
 
 	samUser, _ := e.store.UserByUserID("sam.patel")
@@ -51,15 +52,19 @@ func TestMessageCentre(t *testing.T) {
 		}
 	})
 	t.Run("another user's message is not found", func(t *testing.T) {
-		wantStatus(t, kim.get(fmt.Sprintf("/messages/%d", welcome.ID)), 404)
-		r := kim.post(fmt.Sprintf("/messages/%d/delete", welcome.ID), url.Values{"csrf_token": {kim.csrf("/messages")}})
-		wantStatus(t, r, 404)
-		if _, _, err := e.store.Messages(samUser.ID); err != nil {
-			t.Fatal(err)
-		}
-		if m, _, _ := e.store.Messages(samUser.ID); len(m) != 1 {
-			t.Fatal("another user deleted the message")
-		}
+		runScenarios(t, e, roles, []scenario{
+			{Name: "open", URL: fmt.Sprintf("/messages/%d", welcome.ID), Role: roleOtherOrgUser, ExpectedStatus: 404},
+			{Name: "delete", Method: "POST", URL: fmt.Sprintf("/messages/%d/delete", welcome.ID), Role: roleOtherOrgUser, CSRFFrom: "/messages",
+				ExpectedStatus: 404, Unchanged: true,
+				ExpectedChange: func(t *testing.T) {
+					if _, _, err := e.store.Messages(samUser.ID); err != nil {
+						t.Fatal(err)
+					}
+					if m, _, _ := e.store.Messages(samUser.ID); len(m) != 1 {
+						t.Fatal("another user deleted the message")
+					}
+				}},
+		})
 	})
 	t.Run("broadcast reaches the organisation only, newest first", func(t *testing.T) {
 		r := adminC.post("/messages/send", url.Values{"subject": {"Quality return due"}, "body": {"Please submit by Friday."}, "csrf_token": {adminC.csrf("/messages")}})
@@ -82,10 +87,10 @@ func TestMessageCentre(t *testing.T) {
 			wantText(t, c.get("/messages"), "Service update")
 		}
 	})
-	t.Run("broadcast validation", func(t *testing.T) {
-		r := adminC.post("/messages/send", url.Values{"subject": {""}, "body": {""}, "csrf_token": {adminC.csrf("/messages")}})
-		wantStatus(t, r, 422)
-		wantText(t, r, "Enter a subject.", "Enter the message.")
+	runScenarios(t, e, roles, []scenario{
+		{Name: "broadcast validation", Method: "POST", URL: "/messages/send", Role: roleSameOrgAdmin, CSRFFrom: "/messages",
+			Form:           url.Values{"subject": {""}, "body": {""}},
+			ExpectedStatus: 422, ExpectedContent: []string{"Enter a subject.", "Enter the message."}, Unchanged: true},
 	})
 	t.Run("delete", func(t *testing.T) {
 		r := sam.post(fmt.Sprintf("/messages/%d/delete", welcome.ID), url.Values{"csrf_token": {sam.csrf("/messages")}})

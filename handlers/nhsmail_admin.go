@@ -97,6 +97,7 @@ func (a *app) createNHSmailAccount(c *fiber.Ctx) error {
 			return err
 		}
 		_, err = a.nhsmail.CreateNHSmailAccount(cqrs.NHSmailAccount{Email: values["email"], FirstName: values["first_name"], LastName: values["last_name"], PasswordHash: hash})
+		// A field error in the form's words, not a page.
 		if errors.Is(err, cqrs.ErrConflict) {
 			errs = append(errs, views.FieldError{Field: "email", Message: "An NHSmail account with that email address already exists."})
 		} else if err != nil {

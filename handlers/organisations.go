@@ -67,6 +67,7 @@ func (a *app) createOrganisation(c *fiber.Ctx) error {
 	values, errs := parseOrgForm(c)
 	if len(errs) == 0 {
 		_, err := a.orgStore.CreateOrganisation(cqrs.Organisation{Name: values["org_name"], ODSCode: normaliseODS(values["ods_code"])})
+		// A field error in the form's words, not a page.
 		if errors.Is(err, cqrs.ErrConflict) {
 			errs = append(errs, views.FieldError{Field: "ods_code", Message: "An organisation with that ODS code already exists."})
 		} else if err != nil {
@@ -92,11 +93,8 @@ func (a *app) lookupOrganisation(c *fiber.Ctx) (cqrs.Organisation, error) {
 	if err != nil {
 		return cqrs.Organisation{}, fiber.ErrNotFound
 	}
-	o, err := a.orgStore.Organisation(id)
-	if errors.Is(err, cqrs.ErrNotFound) {
-		return o, fiber.ErrNotFound
-	}
-	return o, err
+	// An unknown organisation is storeAnswers' 404.
+	return a.orgStore.Organisation(id)
 }
 
 func (a *app) organisation(c *fiber.Ctx) error {
@@ -115,6 +113,7 @@ func (a *app) updateOrganisation(c *fiber.Ctx) error {
 	values, errs := parseOrgForm(c)
 	if len(errs) == 0 {
 		_, err := a.orgStore.UpdateOrganisation(cqrs.Organisation{ID: o.ID, Name: values["org_name"], ODSCode: normaliseODS(values["ods_code"])})
+		// A field error in the form's words, not a page.
 		if errors.Is(err, cqrs.ErrConflict) {
 			errs = append(errs, views.FieldError{Field: "ods_code", Message: "An organisation with that ODS code already exists."})
 		} else if err != nil {

@@ -99,6 +99,7 @@ func (a *app) linkUser(c *fiber.Ctx, f linkFlow) ([]byte, cqrs.User, error) {
 	}
 	hash := secret.HashToken(token)
 	_, u, err := a.links.LinkUser(hash, f.purpose)
+	// The link's own refusal page (expired, or unknown or used), audited, not the general answer.
 	switch {
 	case errors.Is(err, cqrs.ErrExpired):
 		if err := a.audit(c, cqrs.AuditEvent{Type: evLinkRefused, Method: string(f.purpose), Detail: "expired"}); err != nil {
@@ -211,6 +212,7 @@ func (a *app) linkSubmit(f linkFlow) fiber.Handler {
 			events = append(events, a.event(c, cqrs.AuditEvent{Type: evPasswordSet, Method: "registration"}))
 		}
 		u, err = a.links.SetPasswordWithLink(hash, f.purpose, encoded, notify, events...)
+		// The link's own refusal page: the link was used or expired while the form was filled in.
 		switch {
 		case errors.Is(err, cqrs.ErrExpired):
 			return f.refused(true)

@@ -111,41 +111,32 @@ func TestRegistration(t *testing.T) {
 		}
 	})
 
-	refusals := []struct {
-		name, password, confirm string
-		want                    []string
-	}{
-		{"empty", "", "", []string{"Enter a password.", "Confirm your password."}},
-		{"too short", "Ab1!", "Ab1!", []string{"Password must be 8-32 characters long."}},
-		{"too long", strings.Repeat("Ab1!", 9), strings.Repeat("Ab1!", 9), []string{"Password must be 8-32 characters long."}},
-		{"two categories", "abcdefgh12", "abcdefgh12", []string{"Password must address three of the following four categories:"}},
-		{"contains the User ID", "xADMIN.JONES1", "xADMIN.JONES1", []string{"Password can not contain all or part"}},
-		{"contains the last part", "Jones#2026", "Jones#2026", []string{"Password can not contain all or part"}},
-		{"control character", "Abcdef1!\t", "Abcdef1!\t", []string{"Password must not contain control characters."}},
-		{"confirmation differs", strongPassword, strongPassword + "x", []string{"Confirm Password must match Password."}},
+	// The person holding the link, before they have registered.
+	holder := map[string]*client{roleAnon: c}
+	const problem = "There is a problem"
+	password := func(pw, confirm string) url.Values {
+		return url.Values{"password": {pw}, "confirm_password": {confirm}, "csrf_token": {csrf}}
 	}
-	for _, tc := range refusals {
-		t.Run("refused: "+tc.name, func(t *testing.T) {
-			before := e.dbBytes()
-			r := c.post("/register", url.Values{"password": {tc.password}, "confirm_password": {tc.confirm}, "csrf_token": {csrf}})
-			wantStatus(t, r, 422)
-			wantText(t, r, tc.want...)
-			wantText(t, r, "There is a problem")
-			if tc.password != "" && strings.Contains(r.body, tc.password) {
-				t.Error("the re-rendered page echoes the password")
-			}
-			if !bytes.Equal(before, e.dbBytes()) {
-				t.Error("database changed after a refusal")
-			}
-		})
-	}
-
-	t.Run("htmx gets the form fragment with its problems", func(t *testing.T) {
-		r := c.post("/register", url.Values{"password": {"short"}, "confirm_password": {"short"}, "csrf_token": {csrf}}, header("HX-Request", "true"))
-		wantStatus(t, r, 422)
-		if strings.Contains(r.body, "<html") || !strings.Contains(r.body, `id="security-information"`) {
-			t.Fatalf("want the form fragment, got:\n%s", excerpt(r.body))
-		}
+	runScenarios(t, e, holder, []scenario{
+		{Name: "refused: empty", Method: "POST", URL: "/register", Role: roleAnon, Form: password("", ""),
+			ExpectedStatus: 422, ExpectedContent: []string{"Enter a password.", "Confirm your password.", problem}, Unchanged: true},
+		{Name: "refused: too short", Method: "POST", URL: "/register", Role: roleAnon, Form: password("Ab1!", "Ab1!"),
+			ExpectedStatus: 422, ExpectedContent: []string{"Password must be 8-32 characters long.", problem}, NotExpectedContent: []string{"Ab1!"}, Unchanged: true},
+		{Name: "refused: too long", Method: "POST", URL: "/register", Role: roleAnon, Form: password(strings.Repeat("Ab1!", 9), strings.Repeat("Ab1!", 9)),
+			ExpectedStatus: 422, ExpectedContent: []string{"Password must be 8-32 characters long.", problem}, NotExpectedContent: []string{strings.Repeat("Ab1!", 9)}, Unchanged: true},
+		{Name: "refused: two categories", Method: "POST", URL: "/register", Role: roleAnon, Form: password("abcdefgh12", "abcdefgh12"),
+			ExpectedStatus: 422, ExpectedContent: []string{"Password must address three of the following four categories:", problem}, NotExpectedContent: []string{"abcdefgh12"}, Unchanged: true},
+		{Name: "refused: contains the User ID", Method: "POST", URL: "/register", Role: roleAnon, Form: password("xADMIN.JONES1", "xADMIN.JONES1"),
+			ExpectedStatus: 422, ExpectedContent: []string{"Password can not contain all or part", problem}, NotExpectedContent: []string{"xADMIN.JONES1"}, Unchanged: true},
+		{Name: "refused: contains the last part", Method: "POST", URL: "/register", Role: roleAnon, Form: password("Jones#2026", "Jones#2026"),
+			ExpectedStatus: 422, ExpectedContent: []string{"Password can not contain all or part", problem}, NotExpectedContent: []string{"Jones#2026"}, Unchanged: true},
+		{Name: "refused: control character", Method: "POST", URL: "/register", Role: roleAnon, Form: password("Abcdef1!\t", "Abcdef1!\t"),
+			ExpectedStatus: 422, ExpectedContent: []string{"Password must not contain control characters.", problem}, NotExpectedContent: []string{"Abcdef1!\t"}, Unchanged: true},
+		{Name: "refused: confirmation differs", Method: "POST", URL: "/register", Role: roleAnon, Form: password(strongPassword, strongPassword+"x"),
+			ExpectedStatus: 422, ExpectedContent: []string{"Confirm Password must match Password.", problem}, NotExpectedContent: []string{strongPassword}, Unchanged: true},
+		{Name: "htmx gets the form fragment with its problems", Method: "POST", URL: "/register", Role: roleAnon, Form: password("short", "short"),
+			Headers:        map[string]string{"HX-Request": "true"},
+			ExpectedStatus: 422, ExpectedContent: []string{`id="security-information"`}, NotExpectedContent: []string{"<html"}, Unchanged: true},
 	})
 
 	r := c.post("/register", url.Values{"password": {strongPassword}, "confirm_password": {strongPassword}, "csrf_token": {csrf}})
@@ -174,13 +165,12 @@ func TestRegistration(t *testing.T) {
 		t.Fatal("the log contains the password")
 	}
 
-	t.Run("the link works once", func(t *testing.T) {
-		again := e.client()
-		r := again.get("/register?token=" + token)
-		wantStatus(t, r, 303)
-		r = again.get("/register")
-		wantStatus(t, r, 404)
-		wantText(t, r, "This registration link cannot be used", "Ask your CQRS User Administrator")
+	runScenarios(t, e, map[string]*client{roleAnon: nil}, []scenario{
+		{Name: "the link works once", URL: "/register", Role: roleAnon,
+			Before: func(t *testing.T, again *client, _ url.Values) {
+				wantStatus(t, again.get("/register?token="+token), 303)
+			},
+			ExpectedStatus: 404, ExpectedContent: []string{"This registration link cannot be used", "Ask your CQRS User Administrator"}},
 	})
 }
 
@@ -188,10 +178,11 @@ func TestRegistrationLinkExpires(t *testing.T) {
 	e := newEnv(t)
 	c := e.client()
 	e.setUp(c)
-	e.clock.Advance(14*24*time.Hour + time.Second)
-	r := c.get("/register")
-	wantStatus(t, r, 410)
-	wantText(t, r, "This registration link has expired", "Ask your CQRS User Administrator")
+	runScenarios(t, e, map[string]*client{roleAnon: c}, []scenario{
+		{Name: "after 14 days", URL: "/register", Role: roleAnon,
+			Before:         func(*testing.T, *client, url.Values) { e.clock.Advance(14*24*time.Hour + time.Second) },
+			ExpectedStatus: 410, ExpectedContent: []string{"This registration link has expired", "Ask your CQRS User Administrator"}},
+	})
 }
 
 func TestRegistrationLinkTokenLeavesURL(t *testing.T) {

@@ -81,6 +81,7 @@ func (a *app) setupSubmit(c *fiber.Ctx) error {
 	admin := cqrs.User{UserID: form["user_id"], FirstName: form["first_name"], LastName: form["last_name"], Email: form["email"]}
 	_, err := a.setup.CompleteSetup(secret.HashToken(c.Cookies(setupCookie)), org, admin, secret.HashToken(linkToken), a.cfg.RegistrationLinkTTL,
 		a.event(c, cqrs.AuditEvent{Type: evSetupUsed, Subject: admin.UserID, Detail: "first system administrator and organisation " + org.ODSCode}))
+	// Own words: once used, the set-up page is gone, whichever way the store says so.
 	switch {
 	case errors.Is(err, cqrs.ErrNotFound), errors.Is(err, cqrs.ErrConflict):
 		return refuse(fiber.StatusGone, "CQRS is already set up", "The set-up page can be used once, and it has been. Sign in on the CQRS Login page.")

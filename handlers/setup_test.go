@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bytes"
 	"testing"
 
 	"github.com/cqrs-local/cqrs-signin/cqrs"
@@ -11,15 +10,11 @@ func TestFirstRunSetup(t *testing.T) {
 	e := newEnv(t)
 	c := e.client()
 
-	t.Run("home explains set-up is pending", func(t *testing.T) {
-		r := c.get("/")
-		wantStatus(t, r, 503)
-		wantText(t, r, "waiting to be set up")
-	})
-	t.Run("a set-up page without the printed token is refused", func(t *testing.T) {
-		r := e.client().get("/setup")
-		wantStatus(t, r, 403)
-		wantText(t, r, "This set-up link is not valid")
+	// The browser that will set CQRS up, and any other.
+	roles := map[string]*client{roleSysAdmin: c, roleAnon: nil}
+	runScenarios(t, e, roles, []scenario{
+		{Name: "home explains set-up is pending", URL: "/", Role: roleSysAdmin, ExpectedStatus: 503, ExpectedContent: []string{"waiting to be set up"}},
+		{Name: "a set-up page without the printed token is refused", URL: "/setup", Role: roleAnon, ExpectedStatus: 403, ExpectedContent: []string{"This set-up link is not valid"}},
 	})
 
 	e.startSetup(c)
@@ -29,22 +24,20 @@ func TestFirstRunSetup(t *testing.T) {
 		t.Fatalf("heading = %q", got)
 	}
 
-	t.Run("invalid fields are listed and nothing is saved", func(t *testing.T) {
-		before := e.dbBytes()
-		form := cloneForm(adminForm)
-		form.Set("user_id", "a b")
-		form.Set("email", "alex@nhs.net\r\nBcc: x@evil.example")
-		form.Set("ods_code", "")
-		form.Set("csrf_token", c.csrf("/setup"))
-		r := c.post("/setup", form)
-		wantStatus(t, r, 422)
-		wantText(t, r, "User ID can only contain", "Enter a valid email address", "Enter the organisation&#39;s ODS code")
-		if n, _ := e.store.CountUsers(); n != 0 {
-			t.Fatalf("users = %d after a refused set-up", n)
-		}
-		if !bytes.Equal(before, e.dbBytes()) {
-			t.Fatal("database changed after a refused set-up")
-		}
+	invalid := cloneForm(adminForm)
+	invalid.Set("user_id", "a b")
+	invalid.Set("email", "alex@nhs.net\r\nBcc: x@evil.example")
+	invalid.Set("ods_code", "")
+	invalid.Del("csrf_token")
+	runScenarios(t, e, roles, []scenario{
+		{Name: "invalid fields are listed and nothing is saved", Method: "POST", URL: "/setup", Role: roleSysAdmin, CSRFFrom: "/setup", Form: invalid,
+			ExpectedStatus: 422, ExpectedContent: []string{"User ID can only contain", "Enter a valid email address", "Enter the organisation's ODS code"},
+			Unchanged: true,
+			ExpectedChange: func(t *testing.T) {
+				if n, _ := e.store.CountUsers(); n != 0 {
+					t.Fatalf("users = %d after a refused set-up", n)
+				}
+			}},
 	})
 
 	token := e.setUp(c)
@@ -62,10 +55,8 @@ func TestFirstRunSetup(t *testing.T) {
 		t.Fatal("set-up left no registration link cookie")
 	}
 
-	t.Run("the set-up page works once", func(t *testing.T) {
-		r := c.get("/setup")
-		wantStatus(t, r, 410)
-		wantText(t, r, "already set up")
-		e.startSetupRefused(t)
+	runScenarios(t, e, roles, []scenario{
+		{Name: "the set-up page works once", URL: "/setup", Role: roleSysAdmin, ExpectedStatus: 410, ExpectedContent: []string{"already set up"},
+			ExpectedChange: e.startSetupRefused},
 	})
 }

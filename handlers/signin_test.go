@@ -110,31 +110,42 @@ func TestLegacySignIn(t *testing.T) {
 		wantText(t, page, "Message Centre", cqrs.WelcomeSubject, "Sam Patel", "Riverside Practice", "1 unread")
 	})
 
-	failures := []struct{ name, userID, password string }{
-		{"wrong password", "sam.patel", "Harbour!2026y"},
-		{"unknown User ID", "nobody.here", "Harbour!2026x"},
-		{"disabled account", "gone.away", "Harbour!2026x"},
-		{"not yet registered", "new.starter", "Harbour!2026x"},
-		{"empty password", "sam.patel", ""},
+	// Each refusal in a new browser with the same CSRF seed, so the answers
+	// can be compared: one answer, whatever failed.
+	sameSeed := func(t *testing.T, c *client, _ url.Values) {
+		c.get("/login")
+		c.setCookie(csrfCookie, "AAAAAAAAAAAAAAAAAAAAAA")
 	}
 	var bodies []string
-	for _, tc := range failures {
-		t.Run("refused: "+tc.name, func(t *testing.T) {
-			c := e.client()
-			c.get("/login")
-			c.setCookie(csrfCookie, "AAAAAAAAAAAAAAAAAAAAAA") // same CSRF seed, so bodies are comparable
-			r := c.signIn(tc.userID, tc.password, "")
-			wantStatus(t, r, 401)
-			wantText(t, r, signInFailed)
+	noSessionAndKept := func(userID string) func(t *testing.T, c *client, r response) {
+		return func(t *testing.T, c *client, r response) {
 			if c.cookie(sessionCookie) != "" {
 				t.Fatal("a failed sign-in set a session cookie")
 			}
-			bodies = append(bodies, strings.ReplaceAll(r.body, tc.userID, "USER"))
-		})
+			bodies = append(bodies, strings.ReplaceAll(r.body, userID, "USER"))
+		}
 	}
+	failures := []scenario{
+		{Name: "refused: wrong password", Method: "POST", URL: "/login", Role: roleAnon, Before: sameSeed, CSRFFrom: "/login",
+			Form:           url.Values{"user_id": {"sam.patel"}, "password": {"Harbour!2026y"}},
+			ExpectedStatus: 401, ExpectedContent: []string{signInFailed}, After: noSessionAndKept("sam.patel")},
+		{Name: "refused: unknown User ID", Method: "POST", URL: "/login", Role: roleAnon, Before: sameSeed, CSRFFrom: "/login",
+			Form:           url.Values{"user_id": {"nobody.here"}, "password": {"Harbour!2026x"}},
+			ExpectedStatus: 401, ExpectedContent: []string{signInFailed}, After: noSessionAndKept("nobody.here")},
+		{Name: "refused: disabled account", Method: "POST", URL: "/login", Role: roleAnon, Before: sameSeed, CSRFFrom: "/login",
+			Form:           url.Values{"user_id": {"gone.away"}, "password": {"Harbour!2026x"}},
+			ExpectedStatus: 401, ExpectedContent: []string{signInFailed}, After: noSessionAndKept("gone.away")},
+		{Name: "refused: not yet registered", Method: "POST", URL: "/login", Role: roleAnon, Before: sameSeed, CSRFFrom: "/login",
+			Form:           url.Values{"user_id": {"new.starter"}, "password": {"Harbour!2026x"}},
+			ExpectedStatus: 401, ExpectedContent: []string{signInFailed}, After: noSessionAndKept("new.starter")},
+		{Name: "refused: empty password", Method: "POST", URL: "/login", Role: roleAnon, Before: sameSeed, CSRFFrom: "/login",
+			Form:           url.Values{"user_id": {"sam.patel"}, "password": {""}},
+			ExpectedStatus: 401, ExpectedContent: []string{signInFailed}, After: noSessionAndKept("sam.patel")},
+	}
+	runScenarios(t, e, map[string]*client{roleAnon: nil}, failures)
 	for i := 1; i < len(bodies); i++ {
 		if bodies[i] != bodies[0] {
-			t.Errorf("failure %q answered differently from %q", failures[i].name, failures[0].name)
+			t.Errorf("failure %q answered differently from %q", failures[i].Name, failures[0].Name)
 		}
 	}
 }
@@ -195,8 +206,10 @@ func TestCSRFTokenIsBoundToTheSession(t *testing.T) {
 	c := e.client()
 	before := c.csrf("/login")
 	wantStatus(t, c.signIn("admin.jones", strongPassword, ""), 303)
-	r := c.post("/signout", url.Values{"csrf_token": {before}})
-	wantStatus(t, r, 403)
+	runScenarios(t, e, map[string]*client{roleSysAdmin: c}, []scenario{
+		{Name: "the token from before the sign-in", Method: "POST", URL: "/signout", Role: roleSysAdmin,
+			Form: url.Values{"csrf_token": {before}}, ExpectedStatus: 403},
+	})
 }
 
 func TestSessionExpiry(t *testing.T) {

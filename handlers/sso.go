@@ -192,6 +192,7 @@ func (a *app) ssoCallback(c *fiber.Ctx) error {
 		return a.ssoRefused(c, "state missing or not this browser's", a.ssoFailed("the sign-in request did not start in this browser"))
 	}
 	pending, err := a.sso.TakeSSOPending(secret.HashToken(state))
+	// The single sign-on failure page in the user guide's words, audited.
 	switch {
 	case errors.Is(err, cqrs.ErrNotFound):
 		return a.ssoRefused(c, "state unknown or replayed", a.ssoFailed("this sign-in answer was already used"))
@@ -343,6 +344,8 @@ func (a *app) ssoSignIn(c *fiber.Ctx, idToken *oidc.IDToken, cl ssoClaims, next 
 	if err == nil && u.SSOSubject != "" && u.SSOSubject != key {
 		err, detail = cqrs.ErrNotFound, "the matching CQRS account is linked to another NHSmail identity"
 	}
+	// The user guide's step 5 page, the same for no account, one linked
+	// elsewhere and one not active, audited.
 	if errors.Is(err, cqrs.ErrNotFound) || (err == nil && u.Status != cqrs.StatusActive) {
 		if err := a.audit(c, cqrs.AuditEvent{Type: evSSORefused, Subject: shown, OrgID: u.OrgID, Method: "nhsmail", Detail: detail}); err != nil {
 			return err

@@ -201,6 +201,7 @@ func (a *app) trainerCohort(c *fiber.Ctx) error {
 		batch = append(batch, p.NewLearner)
 	}
 	created := a.event(c, cqrs.AuditEvent{Type: evTrainingCohort, OrgID: org.ID, Method: "training", Detail: fmt.Sprintf("learner01 to learner%02d created", cohortSize)})
+	// Own words for the trainer: how to get a new cohort.
 	if _, err := a.training.CreateLearners(batch, created); errors.Is(err, cqrs.ErrConflict) {
 		return refuse(fiber.StatusConflict, "A cohort already exists",
 			"learner01 to learner30 have been created already. Reset the training data to make a new cohort.")
@@ -224,6 +225,7 @@ func (a *app) trainerCohort(c *fiber.Ctx) error {
 func (a *app) trainerSaveSnapshot(c *fiber.Ctx) error {
 	name := trimSpace(c.FormValue("name"))
 	err := a.training.SaveSnapshot(name)
+	// A field error in the trainer's form, not a page.
 	if errors.Is(err, cqrs.ErrSnapshotName) {
 		return a.renderTrainer(c, fiber.StatusUnprocessableEntity, views.Errors{{Field: "name",
 			Message: "Enter a snapshot name of up to 40 letters, digits, spaces, hyphens or underscores."}}, "")
@@ -241,6 +243,7 @@ func (a *app) trainerRestoreSnapshot(c *fiber.Ctx) error {
 	u, _ := currentUser(c)
 	event := cqrs.AuditEvent{Type: evTrainingRestore, Actor: u.UserID, IP: c.IP(), Method: "training", Detail: "snapshot restored: " + name}
 	off, err := a.training.RestoreSnapshot(name, a.keepTrainer(c), event)
+	// Own words: an invalid name is a snapshot that does not exist.
 	switch {
 	case errors.Is(err, cqrs.ErrSnapshotName), errors.Is(err, cqrs.ErrNotFound):
 		return refuse(fiber.StatusNotFound, "Snapshot not found", "Choose one of the saved snapshots.")

@@ -270,6 +270,7 @@ func (a *app) learnerEmail(c *fiber.Ctx) error {
 		return fiber.ErrNotFound
 	}
 	e, err := a.training.Email(id)
+	// Own words, and one answer for an email that does not exist and another learner's.
 	if errors.Is(err, cqrs.ErrNotFound) || (err == nil && e.UserID != l.AccountID) {
 		return refuse(fiber.StatusNotFound, "Email not found")
 	} else if err != nil {

@@ -340,32 +340,41 @@ func TestTrainingClockAllowsThePasswordChangeAfter72Hours(t *testing.T) {
 
 func TestTrainerControlsOnlyInTrainingModeAndOnlyForTheSystemAdministrator(t *testing.T) {
 	plain := newEnv(t)
-	for _, path := range []string{"/training", "/training/trainer", "/training/mailbox"} {
-		wantStatus(t, plain.client().get(path), 404)
-	}
+	runScenarios(t, plain, map[string]*client{roleAnon: nil}, []scenario{
+		{Name: "outside training: the training page", URL: "/training", Role: roleAnon, ExpectedStatus: 404},
+		{Name: "outside training: the trainer's page", URL: "/training/trainer", Role: roleAnon, ExpectedStatus: 404},
+		{Name: "outside training: the learner's mailbox", URL: "/training/mailbox", Role: roleAnon, ExpectedStatus: 404},
+	})
 
 	e := newTrainingEnv(t)
 	user := e.client()
 	wantStatus(t, user.signIn("trn.useradmin", trainingPassword, ""), 303)
-	wantStatus(t, user.get("/training/trainer"), 403)
-	for _, path := range []string{"/training/trainer/reset", "/training/trainer/clock", "/training/trainer/cohort", "/training/trainer/snapshots"} {
-		r := user.post(path, url.Values{"confirm": {"RESET"}, "by": {"72h"}, "name": {"x"}, "csrf_token": {user.csrf("/messages")}})
-		wantStatus(t, r, 403)
-	}
-	if _, err := e.store.UserByUserID("learner01"); err == nil {
-		t.Error("a User Administrator created a cohort")
-	}
-	// Signed out: to the login page.
-	if r := e.client().get("/training/trainer"); r.StatusCode != 303 || !strings.HasPrefix(r.Header.Get("Location"), "/login") {
-		t.Errorf("signed out: %d %s", r.StatusCode, r.Header.Get("Location"))
-	}
+	// Every control's fields filled in, so only the role refuses it.
+	controls := url.Values{"confirm": {"RESET"}, "by": {"72h"}, "name": {"x"}}
+	runScenarios(t, e, map[string]*client{roleSameOrgAdmin: user, roleAnon: nil}, []scenario{
+		{Name: "a User Administrator: the trainer's page", URL: "/training/trainer", Role: roleSameOrgAdmin, ExpectedStatus: 403},
+		{Name: "a User Administrator: reset", Method: "POST", URL: "/training/trainer/reset", Role: roleSameOrgAdmin, CSRFFrom: "/messages", Form: controls, ExpectedStatus: 403},
+		{Name: "a User Administrator: clock", Method: "POST", URL: "/training/trainer/clock", Role: roleSameOrgAdmin, CSRFFrom: "/messages", Form: controls, ExpectedStatus: 403},
+		{Name: "a User Administrator: cohort", Method: "POST", URL: "/training/trainer/cohort", Role: roleSameOrgAdmin, CSRFFrom: "/messages", Form: controls, ExpectedStatus: 403},
+		{Name: "a User Administrator: snapshots", Method: "POST", URL: "/training/trainer/snapshots", Role: roleSameOrgAdmin, CSRFFrom: "/messages", Form: controls, ExpectedStatus: 403,
+			// After all four controls were refused: no cohort.
+			ExpectedChange: func(t *testing.T) {
+				if _, err := e.store.UserByUserID("learner01"); err == nil {
+					t.Error("a User Administrator created a cohort")
+				}
+			}},
+		{Name: "signed out: to the login page", URL: "/training/trainer", Role: roleAnon, ExpectedStatus: 303, ExpectedLocation: "/login"},
+	})
 }
 
 func TestTrainingSnapshotSaveAndRestore(t *testing.T) {
 	e := newTrainingEnv(t)
 	tr := e.trainer()
-	r := tr.post("/training/trainer/snapshots", url.Values{"name": {"../bad"}, "csrf_token": {tr.csrf("/training/trainer")}})
-	wantStatus(t, r, 422)
+	trainer := map[string]*client{roleSysAdmin: tr}
+	runScenarios(t, e, trainer, []scenario{
+		{Name: "a name that is not a name", Method: "POST", URL: "/training/trainer/snapshots", Role: roleSysAdmin, CSRFFrom: "/training/trainer",
+			Form: url.Values{"name": {"../bad"}}, ExpectedStatus: 422},
+	})
 	wantStatus(t, tr.post("/training/trainer/snapshots", url.Values{"name": {"Class start"}, "csrf_token": {tr.csrf("/training/trainer")}}), 303)
 	wantText(t, tr.get("/training/trainer"), "Class start")
 
@@ -379,10 +388,13 @@ func TestTrainingSnapshotSaveAndRestore(t *testing.T) {
 	if _, err := e.store.UserByUserID("trn.invited"); err != nil {
 		t.Errorf("restored data: %v", err)
 	}
-	r = tr.get("/training/trainer?notice=restored")
+	r := tr.get("/training/trainer?notice=restored")
 	wantStatus(t, r, 200)
 	wantText(t, r, "real time")
-	wantStatus(t, tr.post("/training/trainer/snapshots/restore", url.Values{"name": {"missing"}, "csrf_token": {tr.csrf("/training/trainer")}}), 404)
+	runScenarios(t, e, trainer, []scenario{
+		{Name: "restore one that was never saved", Method: "POST", URL: "/training/trainer/snapshots/restore", Role: roleSysAdmin, CSRFFrom: "/training/trainer",
+			Form: url.Values{"name": {"missing"}}, ExpectedStatus: 404},
+	})
 }
 
 func TestCohortSheetListsThirtyLearners(t *testing.T) {
@@ -412,8 +424,9 @@ func TestCohortSheetListsThirtyLearners(t *testing.T) {
 	link := registerLink.FindStringSubmatch(r.body)[1]
 	wantStatus(t, learner.get(link), 303)
 	wantStatus(t, learner.get("/register"), 200)
-	// A second cohort is refused until a reset.
-	wantStatus(t, tr.post("/training/trainer/cohort", url.Values{"csrf_token": {tr.csrf("/training/trainer")}}), 409)
+	runScenarios(t, e, map[string]*client{roleSysAdmin: tr}, []scenario{
+		{Name: "a second cohort is refused until a reset", Method: "POST", URL: "/training/trainer/cohort", Role: roleSysAdmin, CSRFFrom: "/training/trainer", ExpectedStatus: 409},
+	})
 }
 
 func TestTrainingModeRefusesARealDatabase(t *testing.T) {

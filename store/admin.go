@@ -7,17 +7,19 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 // ListUsers returns one page of matching users in User ID order, and how
 // many match in all.
-func (s *Store) ListUsers(f UserFilter) ([]User, int, error) {
+func (s *Store) ListUsers(f cqrs.UserFilter) ([]cqrs.User, int, error) {
 	if f.Limit <= 0 {
 		f.Limit = 25
 	}
 	q := strings.ToLower(strings.TrimSpace(f.Query))
 	var (
-		page  []User
+		page  []cqrs.User
 		total int
 	)
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -43,20 +45,20 @@ func (s *Store) ListUsers(f UserFilter) ([]User, int, error) {
 
 // UpdateUser saves an edited user (names, phone, email, role, organisation),
 // keeping the email index unique.
-func (s *Store) UpdateUser(edited User, events ...AuditEvent) (User, error) {
-	var u User
+func (s *Store) UpdateUser(edited cqrs.User, events ...cqrs.AuditEvent) (cqrs.User, error) {
+	var u cqrs.User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
 		if u, err = getUser(tx, edited.ID); err != nil {
 			return err
 		}
 		if tx.Bucket(bucketOrgs).Get(itob(edited.OrgID)) == nil {
-			return fmt.Errorf("organisation %d: %w", edited.OrgID, ErrNotFound)
+			return fmt.Errorf("organisation %d: %w", edited.OrgID, cqrs.ErrNotFound)
 		}
 		byEmail := tx.Bucket(bucketUsersByEmail)
 		if !strings.EqualFold(u.Email, edited.Email) {
 			if byEmail.Get(foldKey(edited.Email)) != nil {
-				return ErrConflict
+				return cqrs.ErrConflict
 			}
 			if err := byEmail.Delete(foldKey(u.Email)); err != nil {
 				return err
@@ -73,7 +75,7 @@ func (s *Store) UpdateUser(edited User, events ...AuditEvent) (User, error) {
 		return recordEvents(tx, events, u, s.now())
 	})
 	if err != nil {
-		return User{}, fmt.Errorf("store: update user: %w", err)
+		return cqrs.User{}, fmt.Errorf("store: update user: %w", err)
 	}
 	return u, nil
 }
@@ -81,17 +83,17 @@ func (s *Store) UpdateUser(edited User, events ...AuditEvent) (User, error) {
 // SendLink replaces the user's link of that purpose with a new one and
 // queues its email, in one transaction. For registration it also renews
 // the invitation.
-func (s *Store) SendLink(userID uint64, purpose LinkPurpose, linkHash []byte, ttl time.Duration, email Email, events ...AuditEvent) (User, error) {
-	var u User
+func (s *Store) SendLink(userID uint64, purpose cqrs.LinkPurpose, linkHash []byte, ttl time.Duration, email cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
+	var u cqrs.User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		now := s.now()
 		var err error
 		if u, err = getUser(tx, userID); err != nil {
 			return err
 		}
-		if purpose == LinkRegister {
+		if purpose == cqrs.LinkRegister {
 			if u.PasswordHash != "" {
-				return ErrConflict // already registered: a reset link is what they need
+				return cqrs.ErrConflict // already registered: a reset link is what they need
 			}
 			u.InviteExpires, u.InviteRevoked = u.Clock(now).Add(ttl), false
 			if err := putUser(tx, u); err != nil {
@@ -99,7 +101,7 @@ func (s *Store) SendLink(userID uint64, purpose LinkPurpose, linkHash []byte, tt
 			}
 		}
 		// The link runs on the user's own clock, as its use is checked.
-		if err := putLink(tx, linkHash, Link{UserID: u.ID, Purpose: purpose, Created: u.Clock(now), Expires: u.Clock(now).Add(ttl)}); err != nil {
+		if err := putLink(tx, linkHash, cqrs.Link{UserID: u.ID, Purpose: purpose, Created: u.Clock(now), Expires: u.Clock(now).Add(ttl)}); err != nil {
 			return err
 		}
 		email.UserID, email.OrgID = u.ID, u.OrgID
@@ -109,24 +111,24 @@ func (s *Store) SendLink(userID uint64, purpose LinkPurpose, linkHash []byte, tt
 		return recordEvents(tx, events, u, now)
 	})
 	if err != nil {
-		return User{}, fmt.Errorf("store: send link: %w", err)
+		return cqrs.User{}, fmt.Errorf("store: send link: %w", err)
 	}
 	return u, nil
 }
 
 // RevokeInvitation withdraws the user's unused registration links.
-func (s *Store) RevokeInvitation(userID uint64, events ...AuditEvent) (User, error) {
-	var u User
+func (s *Store) RevokeInvitation(userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error) {
+	var u cqrs.User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
 		if u, err = getUser(tx, userID); err != nil {
 			return err
 		}
 		if u.PasswordHash != "" {
-			return ErrConflict
+			return cqrs.ErrConflict
 		}
-		_, err = deleteWhere(tx.Bucket(bucketLinks), func(_ []byte, l Link) bool {
-			return l.UserID == u.ID && l.Purpose == LinkRegister && l.Used.IsZero()
+		_, err = deleteWhere(tx.Bucket(bucketLinks), func(_ []byte, l cqrs.Link) bool {
+			return l.UserID == u.ID && l.Purpose == cqrs.LinkRegister && l.Used.IsZero()
 		})
 		if err != nil {
 			return err
@@ -138,14 +140,14 @@ func (s *Store) RevokeInvitation(userID uint64, events ...AuditEvent) (User, err
 		return recordEvents(tx, events, u, s.now())
 	})
 	if err != nil {
-		return User{}, fmt.Errorf("store: revoke invitation: %w", err)
+		return cqrs.User{}, fmt.Errorf("store: revoke invitation: %w", err)
 	}
 	return u, nil
 }
 
 // Unlock clears a lockout and the failure count.
-func (s *Store) Unlock(userID uint64, events ...AuditEvent) (User, error) {
-	var u User
+func (s *Store) Unlock(userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error) {
+	var u cqrs.User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
 		if u, err = getUser(tx, userID); err != nil {
@@ -158,18 +160,18 @@ func (s *Store) Unlock(userID uint64, events ...AuditEvent) (User, error) {
 		return recordEvents(tx, events, u, s.now())
 	})
 	if err != nil {
-		return User{}, fmt.Errorf("store: unlock: %w", err)
+		return cqrs.User{}, fmt.Errorf("store: unlock: %w", err)
 	}
 	return u, nil
 }
 
 // Organisations lists every organisation by name.
-func (s *Store) Organisations() ([]Organisation, error) {
-	var out []Organisation
+func (s *Store) Organisations() ([]cqrs.Organisation, error) {
+	var out []cqrs.Organisation
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketOrgs)
 		return b.ForEach(func(k, v []byte) error {
-			var o Organisation
+			var o cqrs.Organisation
 			if err := getJSON(b, k, &o); err != nil {
 				return err
 			}
@@ -182,16 +184,16 @@ func (s *Store) Organisations() ([]Organisation, error) {
 }
 
 // UpdateOrganisation renames an organisation or changes its ODS code.
-func (s *Store) UpdateOrganisation(o Organisation) (Organisation, error) {
+func (s *Store) UpdateOrganisation(o cqrs.Organisation) (cqrs.Organisation, error) {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		orgs, byODS := tx.Bucket(bucketOrgs), tx.Bucket(bucketOrgsByODS)
-		var old Organisation
+		var old cqrs.Organisation
 		if err := getJSON(orgs, itob(o.ID), &old); err != nil {
 			return err
 		}
 		if !strings.EqualFold(old.ODSCode, o.ODSCode) {
 			if byODS.Get(foldKey(o.ODSCode)) != nil {
-				return ErrConflict
+				return cqrs.ErrConflict
 			}
 			if err := byODS.Delete(foldKey(old.ODSCode)); err != nil {
 				return err
@@ -203,7 +205,7 @@ func (s *Store) UpdateOrganisation(o Organisation) (Organisation, error) {
 		return putJSON(orgs, itob(o.ID), o)
 	})
 	if err != nil {
-		return Organisation{}, fmt.Errorf("store: update organisation: %w", err)
+		return cqrs.Organisation{}, fmt.Errorf("store: update organisation: %w", err)
 	}
 	return o, nil
 }

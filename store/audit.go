@@ -6,10 +6,12 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 // Audit appends an event, stamping its time.
-func (s *Store) Audit(e AuditEvent) error {
+func (s *Store) Audit(e cqrs.AuditEvent) error {
 	err := s.db.Update(func(tx *bolt.Tx) error { return appendAudit(tx, &e, s.now()) })
 	if err != nil {
 		return fmt.Errorf("store: audit: %w", err)
@@ -17,7 +19,7 @@ func (s *Store) Audit(e AuditEvent) error {
 	return nil
 }
 
-func appendAudit(tx *bolt.Tx, e *AuditEvent, now time.Time) error {
+func appendAudit(tx *bolt.Tx, e *cqrs.AuditEvent, now time.Time) error {
 	b := tx.Bucket(bucketAudit)
 	seq, err := b.NextSequence()
 	if err != nil {
@@ -28,16 +30,16 @@ func appendAudit(tx *bolt.Tx, e *AuditEvent, now time.Time) error {
 }
 
 // AuditEvents lists matching entries newest first, and how many match.
-func (s *Store) AuditEvents(f AuditFilter) ([]AuditEvent, int, error) {
+func (s *Store) AuditEvents(f cqrs.AuditFilter) ([]cqrs.AuditEvent, int, error) {
 	var (
-		out   []AuditEvent
+		out   []cqrs.AuditEvent
 		total int
 	)
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketAudit)
 		c := b.Cursor()
 		for k, _ := c.Last(); k != nil; k, _ = c.Prev() {
-			var e AuditEvent
+			var e cqrs.AuditEvent
 			if err := getJSON(b, k, &e); err != nil {
 				return err
 			}
@@ -66,7 +68,7 @@ func (s *Store) AuditEvents(f AuditFilter) ([]AuditEvent, int, error) {
 // happened, and a change whose entry cannot be written is not made. Every
 // method that takes events ...AuditEvent records them this way. An event
 // naming no subject is about u.
-func recordEvents(tx *bolt.Tx, events []AuditEvent, u User, now time.Time) error {
+func recordEvents(tx *bolt.Tx, events []cqrs.AuditEvent, u cqrs.User, now time.Time) error {
 	for _, e := range events {
 		if e.Subject == "" {
 			e.Subject, e.OrgID = u.UserID, u.OrgID

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 // linkRemoved stands in for an emailed link's token in a backup.
@@ -91,7 +93,7 @@ func writeBackup(db *bolt.DB, dir string, w io.Writer) (int64, error) {
 
 // withoutLinkToken is an outbox entry with its link token cut out.
 func withoutLinkToken(v []byte) ([]byte, error) {
-	var e Email
+	var e cqrs.Email
 	if err := json.Unmarshal(v, &e); err != nil {
 		return nil, err
 	}

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 // A hot backup taken while writes go on holds every write acknowledged
@@ -29,7 +31,7 @@ func TestBackupUnderWrites(t *testing.T) {
 				return
 			default:
 			}
-			if _, err := s.CreateOrganisation(Organisation{Name: "Org", ODSCode: fmt.Sprintf("W%05d", i)}); err != nil {
+			if _, err := s.CreateOrganisation(cqrs.Organisation{Name: "Org", ODSCode: fmt.Sprintf("W%05d", i)}); err != nil {
 				t.Error(err)
 				return
 			}
@@ -81,7 +83,7 @@ func TestBackupUnderWrites(t *testing.T) {
 // a byte of it is left anywhere in the file.
 func TestBackupHoldsNoWorkingLink(t *testing.T) {
 	s, clk := openTest(t)
-	org, err := s.CreateOrganisation(Organisation{Name: "Riverside Practice", ODSCode: "Y12345"})
+	org, err := s.CreateOrganisation(cqrs.Organisation{Name: "Riverside Practice", ODSCode: "Y12345"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,15 +92,15 @@ func TestBackupHoldsNoWorkingLink(t *testing.T) {
 		token := fmt.Sprintf("LiveLinkToken%dAbCdEfGhIjKlMnOpQrStUvWxYz", i)
 		tokens = append(tokens, token)
 		link := "http://127.0.0.1:8420/register?token=" + token
-		e := &Email{Kind: "registration", To: userID + "@nhs.net", Subject: "Complete your CQRS registration",
+		e := &cqrs.Email{Kind: "registration", To: userID + "@nhs.net", Subject: "Complete your CQRS registration",
 			Text: "Complete your CQRS registration:\n" + link + "\n", HTML: `<p><a href="` + link + `">` + link + `</a></p>`, Secret: token}
-		u, err := s.CreateUser(User{UserID: userID, FirstName: "Jo", LastName: "Bloggs", Email: userID + "@nhs.net", OrgID: org.ID, Role: RoleUser},
+		u, err := s.CreateUser(cqrs.User{UserID: userID, FirstName: "Jo", LastName: "Bloggs", Email: userID + "@nhs.net", OrgID: org.ID, Role: cqrs.RoleUser},
 			hashOf(byte(i+1)), time.Hour, e)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if i == 0 { // delivered to the local mailbox; the other waits in the outbox
-			emails, _ := s.Emails(EmailFilter{UserID: u.ID})
+			emails, _ := s.Emails(cqrs.EmailFilter{UserID: u.ID})
 			if err := s.MarkEmailDelivered(emails[0].ID); err != nil {
 				t.Fatal(err)
 			}
@@ -145,7 +147,7 @@ func TestBackupHoldsNoWorkingLink(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		emails, err := b.Emails(EmailFilter{})
+		emails, err := b.Emails(cqrs.EmailFilter{})
 		if err != nil || len(emails) != 2 {
 			t.Fatalf("%s: %d emails (%v), want 2", filepath.Base(path), len(emails), err)
 		}
@@ -156,7 +158,7 @@ func TestBackupHoldsNoWorkingLink(t *testing.T) {
 		}
 		// Everything else is there: the links' hashes (the people who got
 		// the emails can still use them), the users, the outbox sequence.
-		if _, u, err := b.LinkUser(hashOf(1), LinkRegister); err != nil || u.UserID != "jo.bloggs" {
+		if _, u, err := b.LinkUser(hashOf(1), cqrs.LinkRegister); err != nil || u.UserID != "jo.bloggs" {
 			t.Errorf("%s: the registration link record is missing: %v", filepath.Base(path), err)
 		}
 		b.Close()

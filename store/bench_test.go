@@ -9,6 +9,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 const benchUsers = 10_000
@@ -29,15 +31,15 @@ func benchStore(b *testing.B) *Store {
 	now := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		for o := range 50 {
-			if err := putNewOrg(tx, &Organisation{Name: fmt.Sprintf("Practice %d", o), ODSCode: fmt.Sprintf("Y%05d", o)}); err != nil {
+			if err := putNewOrg(tx, &cqrs.Organisation{Name: fmt.Sprintf("Practice %d", o), ODSCode: fmt.Sprintf("Y%05d", o)}); err != nil {
 				return err
 			}
 		}
 		for i := range benchUsers {
 			first, last := firstNames[i%len(firstNames)], lastNames[(i/len(firstNames))%len(lastNames)]
-			u := User{UserID: fmt.Sprintf("%s.%s%04d", strings.ToLower(first), strings.ToLower(last), i), FirstName: first, LastName: last,
+			u := cqrs.User{UserID: fmt.Sprintf("%s.%s%04d", strings.ToLower(first), strings.ToLower(last), i), FirstName: first, LastName: last,
 				Email: fmt.Sprintf("%s.%s%04d@nhs.net", strings.ToLower(first), strings.ToLower(last), i), WorkPhone: "0113 496 0000",
-				OrgID: uint64(i%50 + 1), Role: RoleUser, Status: StatusActive, PasswordHash: hash,
+				OrgID: uint64(i%50 + 1), Role: cqrs.RoleUser, Status: cqrs.StatusActive, PasswordHash: hash,
 				PasswordChanged: now, LastSignIn: now, Created: now, InviteExpires: now}
 			if err := putNewUser(tx, &u); err != nil {
 				return err
@@ -53,7 +55,7 @@ func benchStore(b *testing.B) *Store {
 
 // benchList times each call and reports the median, the figure the
 // target is set on, beside Go's mean ns/op.
-func benchList(b *testing.B, s *Store, f UserFilter, wantTotal func(int) bool) {
+func benchList(b *testing.B, s *Store, f cqrs.UserFilter, wantTotal func(int) bool) {
 	var times []time.Duration
 	for b.Loop() {
 		start := time.Now()
@@ -69,22 +71,22 @@ func benchList(b *testing.B, s *Store, f UserFilter, wantTotal func(int) bool) {
 
 func BenchmarkListUsers10kFirstPage(b *testing.B) {
 	s := benchStore(b)
-	benchList(b, s, UserFilter{Limit: 25}, func(n int) bool { return n == benchUsers })
+	benchList(b, s, cqrs.UserFilter{Limit: 25}, func(n int) bool { return n == benchUsers })
 }
 
 func BenchmarkListUsers10kSearch(b *testing.B) {
 	s := benchStore(b)
-	benchList(b, s, UserFilter{Query: "priya.khan", Limit: 25}, func(n int) bool { return n > 0 && n < benchUsers })
+	benchList(b, s, cqrs.UserFilter{Query: "priya.khan", Limit: 25}, func(n int) bool { return n > 0 && n < benchUsers })
 }
 
 func BenchmarkListUsers10kSearchNoMatch(b *testing.B) {
 	s := benchStore(b)
-	benchList(b, s, UserFilter{Query: "zzz", Limit: 25}, func(n int) bool { return n == 0 })
+	benchList(b, s, cqrs.UserFilter{Query: "zzz", Limit: 25}, func(n int) bool { return n == 0 })
 }
 
 func BenchmarkListUsers10kOneOrganisationLastPage(b *testing.B) {
 	s := benchStore(b)
-	benchList(b, s, UserFilter{OrgID: 7, Offset: 175, Limit: 25}, func(n int) bool { return n == benchUsers/50 })
+	benchList(b, s, cqrs.UserFilter{OrgID: 7, Offset: 175, Limit: 25}, func(n int) bool { return n == benchUsers/50 })
 }
 
 // BenchmarkSignedIn is the write a successful sign-in costs: one bbolt
@@ -120,7 +122,7 @@ func BenchmarkSession(b *testing.B) {
 // audit entry, in one transaction with one fsync.
 func BenchmarkLegacySignInTransaction(b *testing.B) {
 	s := benchStore(b)
-	var u User
+	var u cqrs.User
 	if err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
 		u, err = getUser(tx, 1)
@@ -132,7 +134,7 @@ func BenchmarkLegacySignInTransaction(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		res, err := s.LegacySignIn(SignInAttempt{UserID: u.UserID, CheckedHash: u.PasswordHash, PasswordOK: true, LockAfter: 5,
+		res, err := s.LegacySignIn(cqrs.SignInAttempt{UserID: u.UserID, CheckedHash: u.PasswordHash, PasswordOK: true, LockAfter: 5,
 			SessionHash: hashOf(byte(i)), IP: "127.0.0.1", Method: "password"})
 		if err != nil || !res.SignedIn {
 			b.Fatalf("sign-in: %+v, %v", res, err)

@@ -14,17 +14,17 @@ import (
 
 // learnerByAccount finds the learner record of CQRS user accountID, with
 // the key (the learner cookie's hash) it is stored under.
-func learnerByAccount(tx *bolt.Tx, accountID uint64) ([]byte, Learner, error) {
+func learnerByAccount(tx *bolt.Tx, accountID uint64) ([]byte, cqrs.Learner, error) {
 	b := tx.Bucket(bucketLearners)
 	if b == nil {
-		return nil, Learner{}, ErrNotFound
+		return nil, cqrs.Learner{}, cqrs.ErrNotFound
 	}
 	var (
 		key   []byte
-		found Learner
+		found cqrs.Learner
 	)
 	err := b.ForEach(func(k, _ []byte) error {
-		var l Learner
+		var l cqrs.Learner
 		if err := getJSON(b, k, &l); err != nil {
 			return err
 		}
@@ -34,18 +34,18 @@ func learnerByAccount(tx *bolt.Tx, accountID uint64) ([]byte, Learner, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, Learner{}, err
+		return nil, cqrs.Learner{}, err
 	}
 	if key == nil {
-		return nil, Learner{}, ErrNotFound
+		return nil, cqrs.Learner{}, cqrs.ErrNotFound
 	}
 	return key, found, nil
 }
 
 // learnerUpdate runs change on a learner's CQRS user inside one write
 // transaction, saves the user and appends event.
-func (s *Store) learnerUpdate(accountID uint64, event AuditEvent, change func(tx *bolt.Tx, l *Learner, u *User, now time.Time) error) (User, error) {
-	var u User
+func (s *Store) learnerUpdate(accountID uint64, event cqrs.AuditEvent, change func(tx *bolt.Tx, l *cqrs.Learner, u *cqrs.User, now time.Time) error) (cqrs.User, error) {
+	var u cqrs.User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		key, l, err := learnerByAccount(tx, accountID)
 		if err != nil {
@@ -71,15 +71,15 @@ func (s *Store) learnerUpdate(accountID uint64, event AuditEvent, change func(tx
 		return appendAudit(tx, &event, now)
 	})
 	if err != nil {
-		return User{}, fmt.Errorf("store: learner %d: %w", accountID, err)
+		return cqrs.User{}, fmt.Errorf("store: learner %d: %w", accountID, err)
 	}
 	return u, nil
 }
 
 // MoveLearnerClock moves one learner's own clock forward by d, on top of
 // the class's: their 72 hours, links and lock run ahead, nobody else's.
-func (s *Store) MoveLearnerClock(accountID uint64, d time.Duration, event AuditEvent) (User, error) {
-	return s.learnerUpdate(accountID, event, func(_ *bolt.Tx, _ *Learner, u *User, _ time.Time) error {
+func (s *Store) MoveLearnerClock(accountID uint64, d time.Duration, event cqrs.AuditEvent) (cqrs.User, error) {
+	return s.learnerUpdate(accountID, event, func(_ *bolt.Tx, _ *cqrs.Learner, u *cqrs.User, _ time.Time) error {
 		u.ClockOffset += d
 		return nil
 	})
@@ -88,10 +88,10 @@ func (s *Store) MoveLearnerClock(accountID uint64, d time.Duration, event AuditE
 // LockLearner locks a learner's CQRS account as too many failed sign-ins
 // would: the failure count at lockAfter, the lock, and the owner's email
 // with an unlock link (notice composes it, as for a real lockout).
-func (s *Store) LockLearner(accountID uint64, lockAfter int, linkTTL time.Duration, notice func(u User, expires time.Time) (Email, []byte), event AuditEvent) (User, error) {
-	return s.learnerUpdate(accountID, event, func(tx *bolt.Tx, _ *Learner, u *User, now time.Time) error {
-		if u.Status != StatusActive || u.PasswordHash == "" || !u.LockedAt.IsZero() {
-			return ErrConflict // not registered yet, or locked already
+func (s *Store) LockLearner(accountID uint64, lockAfter int, linkTTL time.Duration, notice func(u cqrs.User, expires time.Time) (cqrs.Email, []byte), event cqrs.AuditEvent) (cqrs.User, error) {
+	return s.learnerUpdate(accountID, event, func(tx *bolt.Tx, _ *cqrs.Learner, u *cqrs.User, now time.Time) error {
+		if u.Status != cqrs.StatusActive || u.PasswordHash == "" || !u.LockedAt.IsZero() {
+			return cqrs.ErrConflict // not registered yet, or locked already
 		}
 		own := u.Clock(now)
 		u.FailedSignIns, u.LockedAt = max(lockAfter, 1), own
@@ -102,7 +102,7 @@ func (s *Store) LockLearner(accountID uint64, lockAfter int, linkTTL time.Durati
 			return nil
 		}
 		email, linkHash := notice(*u, own.Add(linkTTL))
-		if err := putLink(tx, linkHash, Link{UserID: u.ID, Purpose: LinkReset, Created: own, Expires: own.Add(linkTTL)}); err != nil {
+		if err := putLink(tx, linkHash, cqrs.Link{UserID: u.ID, Purpose: cqrs.LinkReset, Created: own, Expires: own.Add(linkTTL)}); err != nil {
 			return err
 		}
 		return notifyOwner(tx, *u, &email, now)
@@ -111,20 +111,20 @@ func (s *Store) LockLearner(accountID uint64, lockAfter int, linkTTL time.Durati
 
 // ExpireLearnerLink makes a learner's registration link out of date now,
 // on their own clock, as if its 14 days had passed.
-func (s *Store) ExpireLearnerLink(accountID uint64, event AuditEvent) (User, error) {
-	return s.learnerUpdate(accountID, event, func(tx *bolt.Tx, _ *Learner, u *User, now time.Time) error {
+func (s *Store) ExpireLearnerLink(accountID uint64, event cqrs.AuditEvent) (cqrs.User, error) {
+	return s.learnerUpdate(accountID, event, func(tx *bolt.Tx, _ *cqrs.Learner, u *cqrs.User, now time.Time) error {
 		if u.PasswordHash != "" {
-			return ErrConflict // registered: the link is spent anyway
+			return cqrs.ErrConflict // registered: the link is spent anyway
 		}
 		own := u.Clock(now)
 		links := tx.Bucket(bucketLinks)
 		var keys [][]byte
 		err := links.ForEach(func(k, _ []byte) error {
-			var l Link
+			var l cqrs.Link
 			if err := getJSON(links, k, &l); err != nil {
 				return err
 			}
-			if l.UserID == u.ID && l.Purpose == LinkRegister && l.Used.IsZero() {
+			if l.UserID == u.ID && l.Purpose == cqrs.LinkRegister && l.Used.IsZero() {
 				keys = append(keys, bytes.Clone(k))
 			}
 			return nil
@@ -133,7 +133,7 @@ func (s *Store) ExpireLearnerLink(accountID uint64, event AuditEvent) (User, err
 			return err
 		}
 		for _, k := range keys {
-			var l Link
+			var l cqrs.Link
 			if err := getJSON(links, k, &l); err != nil {
 				return err
 			}
@@ -150,16 +150,16 @@ func (s *Store) ExpireLearnerLink(accountID uint64, event AuditEvent) (User, err
 // GiveLearnerNoCQRS gives a learner a second NHSmail account, with the
 // password of their own, whose email no CQRS account has: signing in with
 // it ends on the "no CQRS account" page (step 5 of the user guide).
-func (s *Store) GiveLearnerNoCQRS(accountID uint64, event AuditEvent) (Learner, error) {
-	var out Learner
-	_, err := s.learnerUpdate(accountID, event, func(tx *bolt.Tx, l *Learner, _ *User, now time.Time) error {
+func (s *Store) GiveLearnerNoCQRS(accountID uint64, event cqrs.AuditEvent) (cqrs.Learner, error) {
+	var out cqrs.Learner
+	_, err := s.learnerUpdate(accountID, event, func(tx *bolt.Tx, l *cqrs.Learner, _ *cqrs.User, now time.Time) error {
 		accounts := tx.Bucket(bucketNHSmailAccounts)
-		var own NHSmailAccount
+		var own cqrs.NHSmailAccount
 		if err := getJSON(accounts, itob(l.NHSmailID), &own); err != nil {
 			return err
 		}
 		if l.NoCQRSNHSmailID != 0 {
-			var extra NHSmailAccount
+			var extra cqrs.NHSmailAccount
 			if err := getJSON(accounts, itob(l.NoCQRSNHSmailID), &extra); err != nil {
 				return err
 			}
@@ -168,7 +168,7 @@ func (s *Store) GiveLearnerNoCQRS(accountID uint64, event AuditEvent) (Learner, 
 			out = *l
 			return putJSON(accounts, itob(extra.ID), extra)
 		}
-		extra, err := putNHSmailAccount(tx, NHSmailAccount{Email: cqrs.NoCQRSEmail(*l), FirstName: own.FirstName,
+		extra, err := putNHSmailAccount(tx, cqrs.NHSmailAccount{Email: cqrs.NoCQRSEmail(*l), FirstName: own.FirstName,
 			LastName: own.LastName, PasswordHash: own.PasswordHash}, now)
 		if err != nil {
 			return err
@@ -181,15 +181,15 @@ func (s *Store) GiveLearnerNoCQRS(accountID uint64, event AuditEvent) (Learner, 
 }
 
 // LockLearnerNHSmail locks the learner's own NHSmail account.
-func (s *Store) LockLearnerNHSmail(accountID uint64, event AuditEvent) (User, error) {
-	return s.learnerUpdate(accountID, event, func(tx *bolt.Tx, l *Learner, _ *User, _ time.Time) error {
+func (s *Store) LockLearnerNHSmail(accountID uint64, event cqrs.AuditEvent) (cqrs.User, error) {
+	return s.learnerUpdate(accountID, event, func(tx *bolt.Tx, l *cqrs.Learner, _ *cqrs.User, _ time.Time) error {
 		return setNHSmailLocked(tx, l.NHSmailID, true)
 	})
 }
 
 func setNHSmailLocked(tx *bolt.Tx, id uint64, locked bool) error {
 	accounts := tx.Bucket(bucketNHSmailAccounts)
-	var a NHSmailAccount
+	var a cqrs.NHSmailAccount
 	if err := getJSON(accounts, itob(id), &a); err != nil {
 		return err
 	}
@@ -208,9 +208,9 @@ func setNHSmailLocked(tx *bolt.Tx, id uint64, locked bool) error {
 // their NHSmail account unlocked (and the one without a CQRS account
 // disabled), and a fresh registration link with its email; the old links
 // stop working.
-func (s *Store) ResetLearner(accountID uint64, linkHash []byte, linkTTL time.Duration, email Email, event AuditEvent) (User, error) {
-	return s.learnerUpdate(accountID, event, func(tx *bolt.Tx, l *Learner, u *User, now time.Time) error {
-		if _, err := deleteWhere(tx.Bucket(bucketLinks), func(_ []byte, k Link) bool { return k.UserID == u.ID }); err != nil {
+func (s *Store) ResetLearner(accountID uint64, linkHash []byte, linkTTL time.Duration, email cqrs.Email, event cqrs.AuditEvent) (cqrs.User, error) {
+	return s.learnerUpdate(accountID, event, func(tx *bolt.Tx, l *cqrs.Learner, u *cqrs.User, now time.Time) error {
+		if _, err := deleteWhere(tx.Bucket(bucketLinks), func(_ []byte, k cqrs.Link) bool { return k.UserID == u.ID }); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bucketPasswordHistory).Delete(itob(u.ID)); err != nil {
@@ -229,7 +229,7 @@ func (s *Store) ResetLearner(accountID uint64, linkHash []byte, linkTTL time.Dur
 		}
 		if l.NoCQRSNHSmailID != 0 {
 			accounts := tx.Bucket(bucketNHSmailAccounts)
-			var extra NHSmailAccount
+			var extra cqrs.NHSmailAccount
 			if err := getJSON(accounts, itob(l.NoCQRSNHSmailID), &extra); err != nil {
 				return err
 			}
@@ -241,10 +241,10 @@ func (s *Store) ResetLearner(accountID uint64, linkHash []byte, linkTTL time.Dur
 				return err
 			}
 		}
-		u.PasswordHash, u.PasswordChanged, u.Status = "", time.Time{}, StatusInvited
+		u.PasswordHash, u.PasswordChanged, u.Status = "", time.Time{}, cqrs.StatusInvited
 		u.FailedSignIns, u.LockedAt, u.LastSignIn, u.SSOSubject = 0, time.Time{}, time.Time{}, ""
 		u.ClockOffset, u.InviteRevoked, u.InviteExpires = 0, false, now.Add(linkTTL)
-		if err := putLink(tx, linkHash, Link{UserID: u.ID, Purpose: LinkRegister, Created: now, Expires: u.InviteExpires}); err != nil {
+		if err := putLink(tx, linkHash, cqrs.Link{UserID: u.ID, Purpose: cqrs.LinkRegister, Created: now, Expires: u.InviteExpires}); err != nil {
 			return err
 		}
 		return notifyOwner(tx, *u, &email, now)
@@ -256,22 +256,22 @@ func (s *Store) ResetLearner(accountID uint64, linkHash []byte, linkTTL time.Dur
 // moves under tokenHash, their new cookie, so the sheet's join address no
 // longer works, and their NHSmail password becomes nhsmailHash, shown to
 // them once. ErrNotFound when every cohort account is taken.
-func (s *Store) ClaimCohortLearner(tokenHash []byte, nhsmailHash string, event AuditEvent) (Learner, error) {
-	var out Learner
+func (s *Store) ClaimCohortLearner(tokenHash []byte, nhsmailHash string, event cqrs.AuditEvent) (cqrs.Learner, error) {
+	var out cqrs.Learner
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketLearners)
 		if b == nil {
-			return ErrNotFound
+			return cqrs.ErrNotFound
 		}
 		if b.Get(tokenHash) != nil {
-			return ErrConflict
+			return cqrs.ErrConflict
 		}
 		var (
 			key  []byte
-			next Learner
+			next cqrs.Learner
 		)
 		err := b.ForEach(func(k, _ []byte) error {
-			var l Learner
+			var l cqrs.Learner
 			if err := getJSON(b, k, &l); err != nil {
 				return err
 			}
@@ -288,7 +288,7 @@ func (s *Store) ClaimCohortLearner(tokenHash []byte, nhsmailHash string, event A
 			return err
 		}
 		if key == nil {
-			return ErrNotFound
+			return cqrs.ErrNotFound
 		}
 		next.Claimed = true
 		if err := b.Delete(key); err != nil {
@@ -298,7 +298,7 @@ func (s *Store) ClaimCohortLearner(tokenHash []byte, nhsmailHash string, event A
 			return err
 		}
 		accounts := tx.Bucket(bucketNHSmailAccounts)
-		var acc NHSmailAccount
+		var acc cqrs.NHSmailAccount
 		if err := getJSON(accounts, itob(next.NHSmailID), &acc); err != nil {
 			return err
 		}
@@ -311,7 +311,7 @@ func (s *Store) ClaimCohortLearner(tokenHash []byte, nhsmailHash string, event A
 		return appendAudit(tx, &event, s.now())
 	})
 	if err != nil {
-		return Learner{}, fmt.Errorf("store: claim cohort learner: %w", err)
+		return cqrs.Learner{}, fmt.Errorf("store: claim cohort learner: %w", err)
 	}
 	return out, nil
 }

@@ -4,21 +4,23 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 // twoLearners resets the training data and adds learner01 and learner02,
 // each invited with a 14-day registration link (hashOf(101), hashOf(102)).
-func twoLearners(t *testing.T, s *Store) (User, User) {
+func twoLearners(t *testing.T, s *Store) (cqrs.User, cqrs.User) {
 	t.Helper()
-	if err := s.ResetTraining(trainingSet(""), nil, AuditEvent{Type: "training-reset"}); err != nil {
+	if err := s.ResetTraining(trainingSet(""), nil, cqrs.AuditEvent{Type: "training-reset"}); err != nil {
 		t.Fatal(err)
 	}
 	org, _ := s.Organisation(1)
-	nl := func(id string, token byte) NewLearner {
-		return NewLearner{TokenHash: hashOf(token), User: TrainingUser{User: User{UserID: id, Email: id + "@nhs.net", OrgID: org.ID, Role: RoleUser},
-			LinkHash: hashOf(token + 100), LinkTTL: 14 * 24 * time.Hour, Email: &Email{Subject: "x"}}, NHSmail: NHSmailAccount{Email: id + "@nhs.net", PasswordHash: "nh"}}
+	nl := func(id string, token byte) cqrs.NewLearner {
+		return cqrs.NewLearner{TokenHash: hashOf(token), User: cqrs.TrainingUser{User: cqrs.User{UserID: id, Email: id + "@nhs.net", OrgID: org.ID, Role: cqrs.RoleUser},
+			LinkHash: hashOf(token + 100), LinkTTL: 14 * 24 * time.Hour, Email: &cqrs.Email{Subject: "x"}}, NHSmail: cqrs.NHSmailAccount{Email: id + "@nhs.net", PasswordHash: "nh"}}
 	}
-	if _, err := s.CreateLearners([]NewLearner{nl("learner01", 1), nl("learner02", 2)}); err != nil {
+	if _, err := s.CreateLearners([]cqrs.NewLearner{nl("learner01", 1), nl("learner02", 2)}); err != nil {
 		t.Fatal(err)
 	}
 	a, _ := s.UserByUserID("learner01")
@@ -32,23 +34,23 @@ func twoLearners(t *testing.T, s *Store) (User, User) {
 func TestLearnerClockExpiresOnlyTheirLink(t *testing.T) {
 	s, _ := openTest(t)
 	a, b := twoLearners(t, s)
-	if _, err := s.MoveLearnerClock(a.ID, 14*24*time.Hour, AuditEvent{Type: "training-learner-action"}); err != nil {
+	if _, err := s.MoveLearnerClock(a.ID, 14*24*time.Hour, cqrs.AuditEvent{Type: "training-learner-action"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.LinkUser(hashOf(101), LinkRegister); !errors.Is(err, ErrExpired) {
+	if _, _, err := s.LinkUser(hashOf(101), cqrs.LinkRegister); !errors.Is(err, cqrs.ErrExpired) {
 		t.Errorf("learner01's link after +14 days on their clock: %v, want expired", err)
 	}
-	if _, _, err := s.LinkUser(hashOf(102), LinkRegister); err != nil {
+	if _, _, err := s.LinkUser(hashOf(102), cqrs.LinkRegister); err != nil {
 		t.Errorf("learner02's link: %v", err)
 	}
 	if off, _ := s.ClockOffset(); off != 0 {
 		t.Errorf("the class clock moved %v", off)
 	}
 	// A link sent afterwards runs on the learner's clock, so it works.
-	if _, err := s.SendLink(a.ID, LinkRegister, hashOf(120), 14*24*time.Hour, Email{Subject: "again"}); err != nil {
+	if _, err := s.SendLink(a.ID, cqrs.LinkRegister, hashOf(120), 14*24*time.Hour, cqrs.Email{Subject: "again"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.LinkUser(hashOf(120), LinkRegister); err != nil {
+	if _, _, err := s.LinkUser(hashOf(120), cqrs.LinkRegister); err != nil {
 		t.Errorf("a link sent on the learner's clock: %v", err)
 	}
 	_ = b
@@ -60,55 +62,55 @@ func TestLearnerClockExpiresOnlyTheirLink(t *testing.T) {
 func TestLearnerLockAndResetRunOnTheirClock(t *testing.T) {
 	s, _ := openTest(t)
 	a, _ := twoLearners(t, s)
-	if _, err := s.LockLearner(a.ID, 5, time.Hour, nil, AuditEvent{Type: "x"}); !errors.Is(err, ErrConflict) {
+	if _, err := s.LockLearner(a.ID, 5, time.Hour, nil, cqrs.AuditEvent{Type: "x"}); !errors.Is(err, cqrs.ErrConflict) {
 		t.Fatalf("locking an unregistered learner: %v, want conflict", err)
 	}
-	if _, err := s.SetPasswordWithLink(hashOf(101), LinkRegister, "pw1", nil); err != nil {
+	if _, err := s.SetPasswordWithLink(hashOf(101), cqrs.LinkRegister, "pw1", nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.MoveLearnerClock(a.ID, 72*time.Hour, AuditEvent{Type: "x"}); err != nil {
+	if _, err := s.MoveLearnerClock(a.ID, 72*time.Hour, cqrs.AuditEvent{Type: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	notice := func(u User, expires time.Time) (Email, []byte) {
-		return Email{Kind: "lockout", Subject: "locked"}, hashOf(130)
+	notice := func(u cqrs.User, expires time.Time) (cqrs.Email, []byte) {
+		return cqrs.Email{Kind: "lockout", Subject: "locked"}, hashOf(130)
 	}
-	u, err := s.LockLearner(a.ID, 5, time.Hour, notice, AuditEvent{Type: "x"})
+	u, err := s.LockLearner(a.ID, 5, time.Hour, notice, cqrs.AuditEvent{Type: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if u.FailedSignIns != 5 || u.LockedAt.Sub(s.now()) < 71*time.Hour {
 		t.Errorf("locked = %+v, want 5 failures at the learner's own time", u)
 	}
-	if _, _, err := s.LinkUser(hashOf(130), LinkReset); err != nil {
+	if _, _, err := s.LinkUser(hashOf(130), cqrs.LinkReset); err != nil {
 		t.Errorf("the unlock link on the learner's clock: %v", err)
 	}
-	if _, err := s.GiveLearnerNoCQRS(a.ID, AuditEvent{Type: "x"}); err != nil {
+	if _, err := s.GiveLearnerNoCQRS(a.ID, cqrs.AuditEvent{Type: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	extra, err := s.NHSmailAccountByEmail("learner01.nocqrs@nhs.net")
 	if err != nil || extra.PasswordHash != "nh" || extra.Disabled {
 		t.Fatalf("NHSmail account without CQRS = %+v, %v", extra, err)
 	}
-	if _, err := s.UserByEmail(extra.Email); !errors.Is(err, ErrNotFound) {
+	if _, err := s.UserByEmail(extra.Email); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("a CQRS account has the address: %v", err)
 	}
-	if _, err := s.LockLearnerNHSmail(a.ID, AuditEvent{Type: "x"}); err != nil {
+	if _, err := s.LockLearnerNHSmail(a.ID, cqrs.AuditEvent{Type: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	if own, _ := s.NHSmailAccountByEmail("learner01@nhs.net"); !own.Locked {
 		t.Error("the learner's NHSmail account is not locked")
 	}
-	u, err = s.ResetLearner(a.ID, hashOf(140), 14*24*time.Hour, Email{Kind: "registration", Subject: "again"}, AuditEvent{Type: "x"})
+	u, err = s.ResetLearner(a.ID, hashOf(140), 14*24*time.Hour, cqrs.Email{Kind: "registration", Subject: "again"}, cqrs.AuditEvent{Type: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.PasswordHash != "" || u.Status != StatusInvited || !u.LockedAt.IsZero() || u.ClockOffset != 0 || u.FailedSignIns != 0 {
+	if u.PasswordHash != "" || u.Status != cqrs.StatusInvited || !u.LockedAt.IsZero() || u.ClockOffset != 0 || u.FailedSignIns != 0 {
 		t.Errorf("after reset = %+v", u)
 	}
-	if _, _, err := s.LinkUser(hashOf(130), LinkReset); err == nil {
+	if _, _, err := s.LinkUser(hashOf(130), cqrs.LinkReset); err == nil {
 		t.Error("the old unlock link still works after a reset")
 	}
-	if _, _, err := s.LinkUser(hashOf(140), LinkRegister); err != nil {
+	if _, _, err := s.LinkUser(hashOf(140), cqrs.LinkRegister); err != nil {
 		t.Errorf("the new registration link: %v", err)
 	}
 	if own, _ := s.NHSmailAccountByEmail("learner01@nhs.net"); own.Locked {
@@ -117,7 +119,7 @@ func TestLearnerLockAndResetRunOnTheirClock(t *testing.T) {
 	if extra, _ := s.NHSmailAccountByEmail("learner01.nocqrs@nhs.net"); !extra.Disabled {
 		t.Error("the account without CQRS still works after a reset")
 	}
-	if _, err := s.MoveLearnerClock(999, time.Hour, AuditEvent{Type: "x"}); !errors.Is(err, ErrNotFound) {
+	if _, err := s.MoveLearnerClock(999, time.Hour, cqrs.AuditEvent{Type: "x"}); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("a user who is not a learner: %v", err)
 	}
 }

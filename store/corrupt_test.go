@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 // a database with enough records to span many pages.
@@ -19,12 +21,12 @@ func filledDatabase(t *testing.T, users int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	org, err := s.CreateOrganisation(Organisation{Name: "Riverside", ODSCode: "Y1"})
+	org, err := s.CreateOrganisation(cqrs.Organisation{Name: "Riverside", ODSCode: "Y1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range users {
-		u := User{UserID: fmt.Sprintf("user%05d", i), FirstName: "Sam", LastName: strings.Repeat("x", 40), Email: fmt.Sprintf("user%05d@nhs.net", i), OrgID: org.ID}
+		u := cqrs.User{UserID: fmt.Sprintf("user%05d", i), FirstName: "Sam", LastName: strings.Repeat("x", 40), Email: fmt.Sprintf("user%05d@nhs.net", i), OrgID: org.ID}
 		if _, err := s.CreateUser(u, hashOf(byte(i)), time.Hour, nil); err != nil {
 			t.Fatal(err)
 		}

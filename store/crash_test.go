@@ -18,6 +18,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 // The crash test: a child process (this test binary, re-run) loops over real
@@ -194,23 +196,23 @@ func TestCrashChild(t *testing.T) {
 	}
 	os.Stdout.WriteString("READY\n")
 	stop := time.Now().Add(crashChildMax)
-	var org Organisation
+	var org cqrs.Organisation
 	for i := 0; i < 400 && time.Now().Before(stop); i++ {
 		if i%4 == 0 {
-			org, err = s.CreateOrganisation(Organisation{Name: fmt.Sprintf("Practice %d-%d", round, i), ODSCode: fmt.Sprintf("R%03dO%03d", round, i)})
+			org, err = s.CreateOrganisation(cqrs.Organisation{Name: fmt.Sprintf("Practice %d-%d", round, i), ODSCode: fmt.Sprintf("R%03dO%03d", round, i)})
 			must("create organisation", err)
 			ack("org", org.ODSCode, "-")
 		}
 		userID := fmt.Sprintf("r%03du%03d", round, i)
 		link := crashHash("register", userID)
-		email := &Email{Kind: "registration", To: userID + "@nhs.net", ToName: "Sam Patel", Subject: "Complete your CQRS registration", Text: "link"}
-		u, err := s.CreateUser(User{UserID: userID, FirstName: "Sam", LastName: "Patel", Email: userID + "@nhs.net", OrgID: org.ID, Role: RoleUser}, link, 14*24*time.Hour, email)
+		email := &cqrs.Email{Kind: "registration", To: userID + "@nhs.net", ToName: "Sam Patel", Subject: "Complete your CQRS registration", Text: "link"}
+		u, err := s.CreateUser(cqrs.User{UserID: userID, FirstName: "Sam", LastName: "Patel", Email: userID + "@nhs.net", OrgID: org.ID, Role: cqrs.RoleUser}, link, 14*24*time.Hour, email)
 		must("create user", err)
 		ack("create", userID, strconv.FormatUint(u.ID, 10))
 		if i%5 == 4 { // stays invited
 			continue
 		}
-		_, err = s.SetPasswordWithLink(link, LinkRegister, crashPassword(userID, 0), nil)
+		_, err = s.SetPasswordWithLink(link, cqrs.LinkRegister, crashPassword(userID, 0), nil)
 		must("register", err)
 		ack("register", userID, "-")
 
@@ -220,9 +222,9 @@ func TestCrashChild(t *testing.T) {
 		ack("signin", userID, hex.EncodeToString(sess))
 
 		for n := 1; n <= crashLockout; n++ {
-			res, err := s.LegacySignIn(SignInAttempt{UserID: userID, LockAfter: crashLockout, Method: "legacy", LinkTTL: time.Hour,
-				LockNotice: func(u User, _ time.Time) (Email, []byte) {
-					return Email{Kind: "lockout", Subject: "Your CQRS account is locked", Text: "link"}, crashHash("unlock", userID)
+			res, err := s.LegacySignIn(cqrs.SignInAttempt{UserID: userID, LockAfter: crashLockout, Method: "legacy", LinkTTL: time.Hour,
+				LockNotice: func(u cqrs.User, _ time.Time) (cqrs.Email, []byte) {
+					return cqrs.Email{Kind: "lockout", Subject: "Your CQRS account is locked", Text: "link"}, crashHash("unlock", userID)
 				}})
 			must("record failure", err)
 			ack("fail", userID, strconv.Itoa(n))
@@ -240,14 +242,14 @@ func TestCrashChild(t *testing.T) {
 		ack("signin2", userID, hex.EncodeToString(sess2))
 
 		if i%3 == 0 { // more changes than the history keeps
-			for n := 1; n <= HistoryDepth+2; n++ {
+			for n := 1; n <= cqrs.HistoryDepth+2; n++ {
 				_, err = s.ChangePassword(u.ID, crashPassword(userID, n), sess2, nil)
 				must("change password", err)
 				ack("password", userID, strconv.Itoa(n))
 			}
 		}
 		if i%7 == 3 {
-			_, err = s.SetStatus(u.ID, StatusDisabled)
+			_, err = s.SetStatus(u.ID, cqrs.StatusDisabled)
 			must("disable", err)
 			ack("disable", userID, "-")
 		}
@@ -300,21 +302,21 @@ func checkAcked(t *testing.T, s *Store, round int, acks []crashAck) {
 				return nil
 			})
 		}
-		var o Organisation
+		var o cqrs.Organisation
 		each(bucketOrgs, &o, func() { orgs[o.ODSCode] = true })
-		var m Message
+		var m cqrs.Message
 		each(bucketMessages, &m, func() {
 			messages[m.Subject]++
-			if m.Subject == WelcomeSubject {
+			if m.Subject == cqrs.WelcomeSubject {
 				welcomed[m.UserID] = true
 			}
 		})
-		var e Email
+		var e cqrs.Email
 		each(bucketOutbox, &e, func() {
 			registrationEmail[e.UserID] = registrationEmail[e.UserID] || e.Kind == "registration"
 			lockEmail[e.UserID] = lockEmail[e.UserID] || e.Kind == "lockout"
 		})
-		var ev AuditEvent
+		var ev cqrs.AuditEvent
 		each(bucketAudit, &ev, func() { audit[ev.Type+" "+ev.Subject]++ })
 		return nil
 	})
@@ -358,7 +360,7 @@ func checkAcked(t *testing.T, s *Store, round int, acks []crashAck) {
 				fail("no registration email")
 			}
 		case "register":
-			if u.PasswordHash == "" || u.Status == StatusInvited {
+			if u.PasswordHash == "" || u.Status == cqrs.StatusInvited {
 				fail("not registered: %+v", u)
 			}
 		case "signin":
@@ -367,11 +369,11 @@ func checkAcked(t *testing.T, s *Store, round int, acks []crashAck) {
 			}
 		case "fail":
 			n, _ := strconv.Atoi(a.arg)
-			if got := audit[AuditSignInFailed+" "+a.user]; got < n {
+			if got := audit[cqrs.AuditSignInFailed+" "+a.user]; got < n {
 				fail("%d failures in the audit log", got)
 			}
-			if n == crashLockout && audit[AuditLockout+" "+a.user] != 1 {
-				fail("%d lockouts in the audit log, want 1", audit[AuditLockout+" "+a.user])
+			if n == crashLockout && audit[cqrs.AuditLockout+" "+a.user] != 1 {
+				fail("%d lockouts in the audit log, want 1", audit[cqrs.AuditLockout+" "+a.user])
 			}
 			if n == crashLockout && !lockEmail[u.ID] {
 				fail("locked without its unlock email")
@@ -388,7 +390,7 @@ func checkAcked(t *testing.T, s *Store, round int, acks []crashAck) {
 				fail("current password is #%d", got)
 			}
 		}
-		if a.op == "disable" && u.Status != StatusDisabled {
+		if a.op == "disable" && u.Status != cqrs.StatusDisabled {
 			fail("status %s", u.Status)
 		}
 	}
@@ -400,7 +402,7 @@ func checkAcked(t *testing.T, s *Store, round int, acks []crashAck) {
 		}
 		_, u, err := s.Session(crashHash("session-2", userID), 24*time.Hour, 24*time.Hour)
 		if err != nil {
-			if uu, _ := s.UserByUserID(userID); uu.Status == StatusDisabled {
+			if uu, _ := s.UserByUserID(userID); uu.Status == cqrs.StatusDisabled {
 				continue
 			}
 			t.Errorf("round %d: %s's session after %s: %v", round, userID, a.op, err)
@@ -414,12 +416,12 @@ func checkAcked(t *testing.T, s *Store, round int, acks []crashAck) {
 func checkInvariants(t *testing.T, s *Store, round int) {
 	t.Helper()
 	fail := func(format string, args ...any) { t.Errorf("round %d: %s", round, fmt.Sprintf(format, args...)) }
-	users := map[uint64]User{}
+	users := map[uint64]cqrs.User{}
 	var sessions [][]byte
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketUsers)
 		if err := b.ForEach(func(k, v []byte) error {
-			var u User
+			var u cqrs.User
 			if err := getJSON(b, k, &u); err != nil {
 				return fmt.Errorf("user %x: %w", k, err)
 			}
@@ -434,8 +436,8 @@ func checkInvariants(t *testing.T, s *Store, round int) {
 		// Each unique index names every user exactly once, under its folded value.
 		for _, idx := range []struct {
 			bucket []byte
-			key    func(User) string
-		}{{bucketUsersByID, func(u User) string { return u.UserID }}, {bucketUsersByEmail, func(u User) string { return u.Email }}} {
+			key    func(cqrs.User) string
+		}{{bucketUsersByID, func(u cqrs.User) string { return u.UserID }}, {bucketUsersByEmail, func(u cqrs.User) string { return u.Email }}} {
 			seen := map[uint64]bool{}
 			tx.Bucket(idx.bucket).ForEach(func(k, v []byte) error {
 				id := bytesToID(v)
@@ -459,14 +461,14 @@ func checkInvariants(t *testing.T, s *Store, round int) {
 		usedLink := map[uint64]bool{}
 		links := tx.Bucket(bucketLinks)
 		links.ForEach(func(k, v []byte) error {
-			var l Link
+			var l cqrs.Link
 			if err := getJSON(links, k, &l); err != nil {
 				fail("link %x: %v", k, err)
 			}
 			if _, ok := users[l.UserID]; !ok {
 				fail("link %x for missing user %d", k, l.UserID)
 			}
-			if l.Purpose == LinkRegister && !l.Used.IsZero() {
+			if l.Purpose == cqrs.LinkRegister && !l.Used.IsZero() {
 				usedLink[l.UserID] = true
 			}
 			return nil
@@ -474,11 +476,11 @@ func checkInvariants(t *testing.T, s *Store, round int) {
 		registrationEmail := map[uint64]bool{}
 		outbox := tx.Bucket(bucketOutbox)
 		outbox.ForEach(func(k, v []byte) error {
-			var e Email
+			var e cqrs.Email
 			if err := getJSON(outbox, k, &e); err != nil {
 				fail("email %x: %v", k, err)
 			}
-			if e.Kind == "registration" && e.Status == EmailQueued {
+			if e.Kind == "registration" && e.Status == cqrs.EmailQueued {
 				registrationEmail[e.UserID] = true
 			}
 			return nil
@@ -491,22 +493,22 @@ func checkInvariants(t *testing.T, s *Store, round int) {
 			if err != nil {
 				fail("user %s: history: %v", u.UserID, err)
 			}
-			if len(history) > HistoryDepth {
+			if len(history) > cqrs.HistoryDepth {
 				fail("user %s keeps %d old passwords", u.UserID, len(history))
 			}
-			if n := passwordNumber(u.PasswordHash); n > 0 && len(history) != min(n, HistoryDepth) {
+			if n := passwordNumber(u.PasswordHash); n > 0 && len(history) != min(n, cqrs.HistoryDepth) {
 				fail("user %s: password #%d with %d in its history", u.UserID, n, len(history))
 			}
-			if u.Status == StatusInvited && !registrationEmail[id] {
+			if u.Status == cqrs.StatusInvited && !registrationEmail[id] {
 				fail("invited user %s has no queued registration email", u.UserID)
 			}
-			if u.Status == StatusActive && u.PasswordHash == "" {
+			if u.Status == cqrs.StatusActive && u.PasswordHash == "" {
 				fail("active user %s has no password", u.UserID)
 			}
 		}
 		sb := tx.Bucket(bucketSessions)
 		sb.ForEach(func(k, v []byte) error {
-			var sess Session
+			var sess cqrs.Session
 			if err := getJSON(sb, k, &sess); err != nil {
 				fail("session %x: %v", k, err)
 			}
@@ -514,7 +516,7 @@ func checkInvariants(t *testing.T, s *Store, round int) {
 			switch {
 			case !ok:
 				fail("session %x of missing user %d", k, sess.UserID)
-			case u.Status == StatusDisabled:
+			case u.Status == cqrs.StatusDisabled:
 				fail("session %x of disabled user %s survived the disabling", k, u.UserID)
 			}
 			sessions = append(sessions, bytes.Clone(k))
@@ -536,7 +538,7 @@ func checkInvariants(t *testing.T, s *Store, round int) {
 	// one out for an account that may not sign in.
 	for _, h := range sessions {
 		_, u, err := s.Session(h, 24*time.Hour, 24*time.Hour)
-		if err == nil && (u.Status != StatusActive || !u.LockedAt.IsZero()) {
+		if err == nil && (u.Status != cqrs.StatusActive || !u.LockedAt.IsZero()) {
 			fail("Session returned %s (status %s, locked %v)", u.UserID, u.Status, !u.LockedAt.IsZero())
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 // FuzzRecordDecoding stores arbitrary bytes as every kind of record (and as
@@ -58,7 +60,7 @@ func FuzzRecordDecoding(f *testing.F) {
 		}
 		// Straight through getJSON, into every record type.
 		s.db.View(func(tx *bolt.Tx) error {
-			for _, v := range []any{&User{}, &Organisation{}, &Link{}, &Session{}, &Message{}, &Email{}, &AuditEvent{}, &setupRecord{}} {
+			for _, v := range []any{&cqrs.User{}, &cqrs.Organisation{}, &cqrs.Link{}, &cqrs.Session{}, &cqrs.Message{}, &cqrs.Email{}, &cqrs.AuditEvent{}, &setupRecord{}} {
 				getJSON(tx.Bucket(bucketUsers), itob(1), v)
 			}
 			return nil
@@ -70,23 +72,23 @@ func FuzzRecordDecoding(f *testing.F) {
 		s.UserByEmail("fuzz@nhs.net")
 		s.Organisation(1)
 		s.Organisations()
-		s.ListUsers(UserFilter{Query: "fuzz"})
-		s.ListUsers(UserFilter{State: StateLocked, OrgID: 1})
-		s.LinkUser(hash, LinkRegister)
+		s.ListUsers(cqrs.UserFilter{Query: "fuzz"})
+		s.ListUsers(cqrs.UserFilter{State: cqrs.StateLocked, OrgID: 1})
+		s.LinkUser(hash, cqrs.LinkRegister)
 		s.Session(hash, time.Hour, time.Hour)
 		s.Messages(1)
 		s.HeaderInfo(1, 1)
-		s.Emails(EmailFilter{})
+		s.Emails(cqrs.EmailFilter{})
 		s.Email(1)
 		s.DueEmails(10)
-		s.AuditEvents(AuditFilter{Subject: "fuzz"})
+		s.AuditEvents(cqrs.AuditFilter{Subject: "fuzz"})
 		s.SetupPending(hash)
 		s.CountUsers()
 		// Writers that read a record first must refuse it cleanly too.
-		s.LegacySignIn(SignInAttempt{UserID: "fuzz", LockAfter: 5})
+		s.LegacySignIn(cqrs.SignInAttempt{UserID: "fuzz", LockAfter: 5})
 		s.Unlock(1)
 		s.OpenMessage(1, 1)
-		s.SetPasswordWithLink(hash, LinkRegister, "h", nil)
+		s.SetPasswordWithLink(hash, cqrs.LinkRegister, "h", nil)
 		s.MarkEmailSent(1)
 		if err := s.Check(); err != nil {
 			t.Fatalf("consistency check: %v", err)

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 type setupRecord struct {
@@ -15,9 +17,9 @@ type setupRecord struct {
 
 // putLink stores a new link for u and revokes the user's earlier unused
 // links of the same purpose, so only the newest email works.
-func putLink(tx *bolt.Tx, hash []byte, l Link) error {
+func putLink(tx *bolt.Tx, hash []byte, l cqrs.Link) error {
 	links := tx.Bucket(bucketLinks)
-	_, err := deleteWhere(links, func(_ []byte, old Link) bool {
+	_, err := deleteWhere(links, func(_ []byte, old cqrs.Link) bool {
 		return old.UserID == l.UserID && old.Purpose == l.Purpose && old.Used.IsZero()
 	})
 	if err != nil {
@@ -28,17 +30,17 @@ func putLink(tx *bolt.Tx, hash []byte, l Link) error {
 
 // LinkUser returns a usable link and its user. Unknown and used links are
 // ErrNotFound, out-of-date ones ErrExpired.
-func (s *Store) LinkUser(hash []byte, purpose LinkPurpose) (Link, User, error) {
+func (s *Store) LinkUser(hash []byte, purpose cqrs.LinkPurpose) (cqrs.Link, cqrs.User, error) {
 	var (
-		l Link
-		u User
+		l cqrs.Link
+		u cqrs.User
 	)
 	err := s.db.View(func(tx *bolt.Tx) error {
 		if err := getJSON(tx.Bucket(bucketLinks), hash, &l); err != nil {
 			return err
 		}
 		if l.Purpose != purpose {
-			return ErrNotFound
+			return cqrs.ErrNotFound
 		}
 		var err error
 		if u, err = getUser(tx, l.UserID); err != nil {
@@ -47,7 +49,7 @@ func (s *Store) LinkUser(hash []byte, purpose LinkPurpose) (Link, User, error) {
 		return l.Usable(u.Clock(s.now()))
 	})
 	if err != nil {
-		return Link{}, User{}, fmt.Errorf("store: link: %w", err)
+		return cqrs.Link{}, cqrs.User{}, fmt.Errorf("store: link: %w", err)
 	}
 	return l, u, nil
 }
@@ -57,16 +59,16 @@ func (s *Store) LinkUser(hash []byte, purpose LinkPurpose) (Link, User, error) {
 // queues notify (when not nil), all in one transaction: either the link is
 // spent and the password set, or neither. A reset also ends every session
 // of the user.
-func (s *Store) SetPasswordWithLink(linkHash []byte, purpose LinkPurpose, newHash string, notify *Email, events ...AuditEvent) (User, error) {
-	var u User
+func (s *Store) SetPasswordWithLink(linkHash []byte, purpose cqrs.LinkPurpose, newHash string, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
+	var u cqrs.User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		links := tx.Bucket(bucketLinks)
-		var l Link
+		var l cqrs.Link
 		if err := getJSON(links, linkHash, &l); err != nil {
 			return err
 		}
 		if l.Purpose != purpose {
-			return ErrNotFound
+			return cqrs.ErrNotFound
 		}
 		var err error
 		if u, err = getUser(tx, l.UserID); err != nil {
@@ -79,8 +81,8 @@ func (s *Store) SetPasswordWithLink(linkHash []byte, purpose LinkPurpose, newHas
 		if err := l.Usable(now); err != nil {
 			return err
 		}
-		if u.Status == StatusDisabled {
-			return ErrConflict
+		if u.Status == cqrs.StatusDisabled {
+			return cqrs.ErrConflict
 		}
 		l.Used = now
 		if err := putJSON(links, linkHash, l); err != nil {
@@ -89,13 +91,13 @@ func (s *Store) SetPasswordWithLink(linkHash []byte, purpose LinkPurpose, newHas
 		if err := setPassword(tx, &u, newHash, now); err != nil {
 			return err
 		}
-		u.Status = StatusActive
+		u.Status = cqrs.StatusActive
 		u.FailedSignIns = 0
 		u.LockedAt = time.Time{}
 		if err := putUser(tx, u); err != nil {
 			return err
 		}
-		if purpose == LinkReset {
+		if purpose == cqrs.LinkReset {
 			if err := deleteUserSessions(tx, u.ID, nil); err != nil {
 				return err
 			}
@@ -106,22 +108,22 @@ func (s *Store) SetPasswordWithLink(linkHash []byte, purpose LinkPurpose, newHas
 		return recordEvents(tx, events, u, classNow)
 	})
 	if err != nil {
-		return User{}, fmt.Errorf("store: set password with link: %w", err)
+		return cqrs.User{}, fmt.Errorf("store: set password with link: %w", err)
 	}
 	return u, nil
 }
 
 // setPassword moves the current hash into the history (newest first, at
 // most HistoryDepth) and sets the new one; the caller saves u.
-func setPassword(tx *bolt.Tx, u *User, newHash string, now time.Time) error {
+func setPassword(tx *bolt.Tx, u *cqrs.User, newHash string, now time.Time) error {
 	if u.PasswordHash != "" {
 		history, err := passwordHistory(tx, u.ID)
 		if err != nil {
 			return err
 		}
 		history = append([]string{u.PasswordHash}, history...)
-		if len(history) > HistoryDepth {
-			history = history[:HistoryDepth]
+		if len(history) > cqrs.HistoryDepth {
+			history = history[:cqrs.HistoryDepth]
 		}
 		if err := putJSON(tx.Bucket(bucketPasswordHistory), itob(u.ID), history); err != nil {
 			return err
@@ -135,7 +137,7 @@ func setPassword(tx *bolt.Tx, u *User, newHash string, now time.Time) error {
 func passwordHistory(tx *bolt.Tx, userID uint64) ([]string, error) {
 	var history []string
 	err := getJSON(tx.Bucket(bucketPasswordHistory), itob(userID), &history)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, cqrs.ErrNotFound) {
 		return nil, nil
 	}
 	return history, err
@@ -160,7 +162,7 @@ func (s *Store) PasswordHistory(userID uint64) ([]string, error) {
 func (s *Store) SetSetupToken(hash []byte) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		if hasAny(tx.Bucket(bucketUsers)) {
-			return ErrConflict
+			return cqrs.ErrConflict
 		}
 		return putJSON(tx.Bucket(bucketMeta), keySetup, setupRecord{Hash: hash, Created: s.now()})
 	})
@@ -181,29 +183,29 @@ func (s *Store) SetupPending(hash []byte) bool {
 
 // CompleteSetup creates the first organisation, the system administrator and
 // their registration link, and spends the set-up token, in one transaction.
-func (s *Store) CompleteSetup(setupHash []byte, org Organisation, admin User, linkHash []byte, linkTTL time.Duration, events ...AuditEvent) (User, error) {
+func (s *Store) CompleteSetup(setupHash []byte, org cqrs.Organisation, admin cqrs.User, linkHash []byte, linkTTL time.Duration, events ...cqrs.AuditEvent) (cqrs.User, error) {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		var rec setupRecord
 		if err := getJSON(meta, keySetup, &rec); err != nil || !constantTimeEqual(rec.Hash, setupHash) {
-			return ErrNotFound
+			return cqrs.ErrNotFound
 		}
 		if hasAny(tx.Bucket(bucketUsers)) {
-			return ErrConflict
+			return cqrs.ErrConflict
 		}
 		now := s.now()
 		if err := putNewOrg(tx, &org); err != nil {
 			return err
 		}
 		admin.OrgID = org.ID
-		admin.Role = RoleSystemAdmin
-		admin.Status = StatusInvited
+		admin.Role = cqrs.RoleSystemAdmin
+		admin.Status = cqrs.StatusInvited
 		admin.Created = now
 		admin.InviteExpires = now.Add(linkTTL)
 		if err := putNewUser(tx, &admin); err != nil {
 			return err
 		}
-		if err := putLink(tx, linkHash, Link{UserID: admin.ID, Purpose: LinkRegister, Created: now, Expires: now.Add(linkTTL)}); err != nil {
+		if err := putLink(tx, linkHash, cqrs.Link{UserID: admin.ID, Purpose: cqrs.LinkRegister, Created: now, Expires: now.Add(linkTTL)}); err != nil {
 			return err
 		}
 		if err := meta.Delete(keySetup); err != nil {
@@ -212,7 +214,7 @@ func (s *Store) CompleteSetup(setupHash []byte, org Organisation, admin User, li
 		return recordEvents(tx, events, admin, now)
 	})
 	if err != nil {
-		return User{}, fmt.Errorf("store: complete set-up: %w", err)
+		return cqrs.User{}, fmt.Errorf("store: complete set-up: %w", err)
 	}
 	return admin, nil
 }

@@ -5,11 +5,13 @@ import (
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 func messageKey(userID, id uint64) []byte { return append(itob(userID), itob(id)...) }
 
-func addMessage(tx *bolt.Tx, m Message) error {
+func addMessage(tx *bolt.Tx, m cqrs.Message) error {
 	b := tx.Bucket(bucketMessages)
 	seq, err := b.NextSequence()
 	if err != nil {
@@ -20,9 +22,9 @@ func addMessage(tx *bolt.Tx, m Message) error {
 }
 
 // Messages returns the user's messages, newest first, and how many are unread.
-func (s *Store) Messages(userID uint64) ([]Message, int, error) {
+func (s *Store) Messages(userID uint64) ([]cqrs.Message, int, error) {
 	var (
-		out    []Message
+		out    []cqrs.Message
 		unread int
 	)
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -30,7 +32,7 @@ func (s *Store) Messages(userID uint64) ([]Message, int, error) {
 		prefix := itob(userID)
 		c := b.Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			var m Message
+			var m cqrs.Message
 			var err error
 			if len(k) == 16 {
 				m, err = s.messages.get([16]byte(k), v)
@@ -77,15 +79,15 @@ func unreadCount(tx *bolt.Tx, userID uint64) (int, error) {
 
 // HeaderInfo is what every signed-in page's header shows, read in one
 // transaction: the user's organisation and their unread count.
-func (s *Store) HeaderInfo(userID, orgID uint64) (Organisation, int, error) {
+func (s *Store) HeaderInfo(userID, orgID uint64) (cqrs.Organisation, int, error) {
 	var (
-		org    Organisation
+		org    cqrs.Organisation
 		unread int
 	)
 	err := s.db.View(func(tx *bolt.Tx) error {
 		raw := tx.Bucket(bucketOrgs).Get(itob(orgID))
 		if raw == nil {
-			return ErrNotFound
+			return cqrs.ErrNotFound
 		}
 		var err error
 		if org, err = s.orgs.get(orgID, raw); err != nil {
@@ -95,15 +97,15 @@ func (s *Store) HeaderInfo(userID, orgID uint64) (Organisation, int, error) {
 		return err
 	})
 	if err != nil {
-		return Organisation{}, 0, fmt.Errorf("store: header: %w", err)
+		return cqrs.Organisation{}, 0, fmt.Errorf("store: header: %w", err)
 	}
 	return org, unread, nil
 }
 
 // OpenMessage returns one of the user's messages and marks it read. Another
 // user's message is ErrNotFound: the key includes the recipient.
-func (s *Store) OpenMessage(userID, id uint64) (Message, error) {
-	var m Message
+func (s *Store) OpenMessage(userID, id uint64) (cqrs.Message, error) {
+	var m cqrs.Message
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketMessages)
 		if err := getJSON(b, messageKey(userID, id), &m); err != nil {
@@ -116,7 +118,7 @@ func (s *Store) OpenMessage(userID, id uint64) (Message, error) {
 		return putJSON(b, messageKey(userID, id), m)
 	})
 	if err != nil {
-		return Message{}, fmt.Errorf("store: open message: %w", err)
+		return cqrs.Message{}, fmt.Errorf("store: open message: %w", err)
 	}
 	return m, nil
 }
@@ -126,7 +128,7 @@ func (s *Store) DeleteMessage(userID, id uint64) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketMessages)
 		if b.Get(messageKey(userID, id)) == nil {
-			return ErrNotFound
+			return cqrs.ErrNotFound
 		}
 		return b.Delete(messageKey(userID, id))
 	})
@@ -145,11 +147,11 @@ func (s *Store) Broadcast(orgID uint64, from, subject, body string) (int, error)
 		users := tx.Bucket(bucketUsers)
 		var recipients []uint64
 		err := users.ForEach(func(k, v []byte) error {
-			var u User
+			var u cqrs.User
 			if err := getJSON(users, k, &u); err != nil {
 				return err
 			}
-			if (orgID == 0 || u.OrgID == orgID) && u.Status != StatusDisabled {
+			if (orgID == 0 || u.OrgID == orgID) && u.Status != cqrs.StatusDisabled {
 				recipients = append(recipients, u.ID)
 			}
 			return nil
@@ -158,7 +160,7 @@ func (s *Store) Broadcast(orgID uint64, from, subject, body string) (int, error)
 			return err
 		}
 		for _, id := range recipients {
-			if err := addMessage(tx, Message{UserID: id, From: from, Subject: subject, Body: body, Sent: now}); err != nil {
+			if err := addMessage(tx, cqrs.Message{UserID: id, From: from, Subject: subject, Body: body, Sent: now}); err != nil {
 				return err
 			}
 		}

@@ -73,14 +73,14 @@ func nhsmailTenant(tx *bolt.Tx) (string, error) {
 // CreateNHSmailAccount adds an account to the simulated NHSmail directory.
 // The email is unique ignoring case; the ID, ObjectID, TenantID and Created
 // are set here.
-func (s *Store) CreateNHSmailAccount(a NHSmailAccount) (NHSmailAccount, error) {
+func (s *Store) CreateNHSmailAccount(a cqrs.NHSmailAccount) (cqrs.NHSmailAccount, error) {
 	a.Email = strings.TrimSpace(a.Email)
 	if a.Email == "" {
-		return NHSmailAccount{}, errNHSmailNoEmail
+		return cqrs.NHSmailAccount{}, errNHSmailNoEmail
 	}
 	oid, err := newObjectID()
 	if err != nil {
-		return NHSmailAccount{}, fmt.Errorf("store: create NHSmail account: %w", err)
+		return cqrs.NHSmailAccount{}, fmt.Errorf("store: create NHSmail account: %w", err)
 	}
 	a.ObjectID = oid
 	a.Created = s.now()
@@ -91,7 +91,7 @@ func (s *Store) CreateNHSmailAccount(a NHSmailAccount) (NHSmailAccount, error) {
 			return err
 		}
 		if byEmail.Get(foldKey(a.Email)) != nil {
-			return ErrConflict
+			return cqrs.ErrConflict
 		}
 		if a.TenantID, err = nhsmailTenant(tx); err != nil {
 			return err
@@ -105,54 +105,54 @@ func (s *Store) CreateNHSmailAccount(a NHSmailAccount) (NHSmailAccount, error) {
 		return byEmail.Put(foldKey(a.Email), itob(a.ID))
 	})
 	if err != nil {
-		return NHSmailAccount{}, fmt.Errorf("store: create NHSmail account: %w", err)
+		return cqrs.NHSmailAccount{}, fmt.Errorf("store: create NHSmail account: %w", err)
 	}
 	return a, nil
 }
 
 // NHSmailAccountByEmail finds an account by email address, ignoring case.
-func (s *Store) NHSmailAccountByEmail(email string) (NHSmailAccount, error) {
-	var a NHSmailAccount
+func (s *Store) NHSmailAccountByEmail(email string) (cqrs.NHSmailAccount, error) {
+	var a cqrs.NHSmailAccount
 	err := s.db.View(func(tx *bolt.Tx) error {
 		accounts := tx.Bucket(bucketNHSmailAccounts)
 		byEmail := accounts.Bucket(bucketNHSmailByEmail)
 		if byEmail == nil {
-			return ErrNotFound
+			return cqrs.ErrNotFound
 		}
 		id := byEmail.Get(foldKey(strings.TrimSpace(email)))
 		if id == nil {
-			return ErrNotFound
+			return cqrs.ErrNotFound
 		}
 		return getJSON(accounts, bytes.Clone(id), &a)
 	})
 	if err != nil {
-		return NHSmailAccount{}, fmt.Errorf("store: NHSmail account by email: %w", err)
+		return cqrs.NHSmailAccount{}, fmt.Errorf("store: NHSmail account by email: %w", err)
 	}
 	return a, nil
 }
 
 // NHSmailAccount returns the account with the given ID.
-func (s *Store) NHSmailAccount(id uint64) (NHSmailAccount, error) {
-	var a NHSmailAccount
+func (s *Store) NHSmailAccount(id uint64) (cqrs.NHSmailAccount, error) {
+	var a cqrs.NHSmailAccount
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return getJSON(tx.Bucket(bucketNHSmailAccounts), itob(id), &a)
 	})
 	if err != nil {
-		return NHSmailAccount{}, fmt.Errorf("store: NHSmail account %d: %w", id, err)
+		return cqrs.NHSmailAccount{}, fmt.Errorf("store: NHSmail account %d: %w", id, err)
 	}
 	return a, nil
 }
 
 // NHSmailAccounts lists the directory, sorted by email ignoring case.
-func (s *Store) NHSmailAccounts() ([]NHSmailAccount, error) {
-	var out []NHSmailAccount
+func (s *Store) NHSmailAccounts() ([]cqrs.NHSmailAccount, error) {
+	var out []cqrs.NHSmailAccount
 	err := s.db.View(func(tx *bolt.Tx) error {
 		accounts := tx.Bucket(bucketNHSmailAccounts)
 		return accounts.ForEach(func(k, v []byte) error {
 			if v == nil { // the nested email index
 				return nil
 			}
-			var a NHSmailAccount
+			var a cqrs.NHSmailAccount
 			if err := getJSON(accounts, k, &a); err != nil {
 				return err
 			}
@@ -174,10 +174,10 @@ func (s *Store) NHSmailAccounts() ([]NHSmailAccount, error) {
 }
 
 // updateNHSmailAccount applies change to one account in one transaction.
-func (s *Store) updateNHSmailAccount(id uint64, change func(tx *bolt.Tx, a *NHSmailAccount) error) error {
+func (s *Store) updateNHSmailAccount(id uint64, change func(tx *bolt.Tx, a *cqrs.NHSmailAccount) error) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		accounts := tx.Bucket(bucketNHSmailAccounts)
-		var a NHSmailAccount
+		var a cqrs.NHSmailAccount
 		if err := getJSON(accounts, itob(id), &a); err != nil {
 			return err
 		}
@@ -191,7 +191,7 @@ func (s *Store) updateNHSmailAccount(id uint64, change func(tx *bolt.Tx, a *NHSm
 // SetNHSmailPassword replaces an account's password hash and signs the
 // account out of the simulator everywhere, as a password reset does.
 func (s *Store) SetNHSmailPassword(id uint64, hash string) error {
-	err := s.updateNHSmailAccount(id, func(tx *bolt.Tx, a *NHSmailAccount) error {
+	err := s.updateNHSmailAccount(id, func(tx *bolt.Tx, a *cqrs.NHSmailAccount) error {
 		a.PasswordHash = hash
 		return deleteNHSmailSessionsOf(tx, id)
 	})
@@ -204,7 +204,7 @@ func (s *Store) SetNHSmailPassword(id uint64, hash string) error {
 // SetNHSmailFlags sets the switches a trainer uses to reproduce the
 // NHSmail sign-in outcomes.
 func (s *Store) SetNHSmailFlags(id uint64, disabled, locked, consentRequired bool) error {
-	err := s.updateNHSmailAccount(id, func(_ *bolt.Tx, a *NHSmailAccount) error {
+	err := s.updateNHSmailAccount(id, func(_ *bolt.Tx, a *cqrs.NHSmailAccount) error {
 		a.Disabled, a.Locked, a.ConsentRequired = disabled, locked, consentRequired
 		return nil
 	})
@@ -376,7 +376,7 @@ func (s *Store) NHSmailSessionStarted(hash []byte) (uint64, time.Time, error) {
 		if err := s.DeleteNHSmailSession(hash); err != nil {
 			return 0, time.Time{}, err
 		}
-		return 0, time.Time{}, fmt.Errorf("store: NHSmail session: %w", ErrExpired)
+		return 0, time.Time{}, fmt.Errorf("store: NHSmail session: %w", cqrs.ErrExpired)
 	}
 	return rec.AccountID, rec.Created, nil
 }

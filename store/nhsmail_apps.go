@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 // bucketNHSmailApps is nested in the simulator's meta bucket, which a
@@ -18,14 +20,14 @@ var bucketNHSmailApps = []byte("applications")
 var errNHSmailAppIncomplete = errors.New("store: an NHSmail application needs a name and a redirect URI")
 
 // CreateNHSmailApplication registers an application under a new client ID.
-func (s *Store) CreateNHSmailApplication(a NHSmailApplication) (NHSmailApplication, error) {
+func (s *Store) CreateNHSmailApplication(a cqrs.NHSmailApplication) (cqrs.NHSmailApplication, error) {
 	a.Name = strings.TrimSpace(a.Name)
 	if a.Name == "" || len(a.RedirectURIs) == 0 {
-		return NHSmailApplication{}, errNHSmailAppIncomplete
+		return cqrs.NHSmailApplication{}, errNHSmailAppIncomplete
 	}
 	id, err := newObjectID()
 	if err != nil {
-		return NHSmailApplication{}, fmt.Errorf("store: create NHSmail application: %w", err)
+		return cqrs.NHSmailApplication{}, fmt.Errorf("store: create NHSmail application: %w", err)
 	}
 	a.ClientID, a.Created = id, s.now()
 	err = s.db.Update(func(tx *bolt.Tx) error {
@@ -34,42 +36,42 @@ func (s *Store) CreateNHSmailApplication(a NHSmailApplication) (NHSmailApplicati
 			return err
 		}
 		if b.Get([]byte(a.ClientID)) != nil {
-			return ErrConflict
+			return cqrs.ErrConflict
 		}
 		return putJSON(b, []byte(a.ClientID), a)
 	})
 	if err != nil {
-		return NHSmailApplication{}, fmt.Errorf("store: create NHSmail application: %w", err)
+		return cqrs.NHSmailApplication{}, fmt.Errorf("store: create NHSmail application: %w", err)
 	}
 	return a, nil
 }
 
 // NHSmailApplication returns a registered application by client ID.
-func (s *Store) NHSmailApplication(clientID string) (NHSmailApplication, error) {
-	var a NHSmailApplication
+func (s *Store) NHSmailApplication(clientID string) (cqrs.NHSmailApplication, error) {
+	var a cqrs.NHSmailApplication
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketNHSmailMeta).Bucket(bucketNHSmailApps)
 		if b == nil {
-			return ErrNotFound
+			return cqrs.ErrNotFound
 		}
 		return getJSON(b, []byte(clientID), &a)
 	})
 	if err != nil {
-		return NHSmailApplication{}, fmt.Errorf("store: NHSmail application: %w", err)
+		return cqrs.NHSmailApplication{}, fmt.Errorf("store: NHSmail application: %w", err)
 	}
 	return a, nil
 }
 
 // NHSmailApplications lists the registered applications by name.
-func (s *Store) NHSmailApplications() ([]NHSmailApplication, error) {
-	var out []NHSmailApplication
+func (s *Store) NHSmailApplications() ([]cqrs.NHSmailApplication, error) {
+	var out []cqrs.NHSmailApplication
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketNHSmailMeta).Bucket(bucketNHSmailApps)
 		if b == nil {
 			return nil
 		}
 		return b.ForEach(func(_, v []byte) error {
-			var a NHSmailApplication
+			var a cqrs.NHSmailApplication
 			if err := json.Unmarshal(v, &a); err != nil {
 				return err
 			}
@@ -95,7 +97,7 @@ func (s *Store) DeleteNHSmailApplication(clientID string) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketNHSmailMeta).Bucket(bucketNHSmailApps)
 		if b == nil || b.Get([]byte(clientID)) == nil {
-			return ErrNotFound
+			return cqrs.ErrNotFound
 		}
 		return b.Delete(bytes.Clone([]byte(clientID)))
 	})

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 // The embedded NHSmail simulator's OpenID provider keeps what is in flight
@@ -62,18 +64,18 @@ func (t nhsmailStateTx) Get(kind string, key []byte, v any) error {
 		return err
 	}
 	if b == nil {
-		return ErrNotFound
+		return cqrs.ErrNotFound
 	}
 	raw := b.Get(key)
 	if raw == nil {
-		return ErrNotFound
+		return cqrs.ErrNotFound
 	}
 	var rec nhsmailStateRecord
 	if err := json.Unmarshal(raw, &rec); err != nil {
 		return fmt.Errorf("store: NHSmail state %s: %w", kind, err)
 	}
 	if !t.now.Before(rec.Expires) {
-		return ErrNotFound
+		return cqrs.ErrNotFound
 	}
 	return json.Unmarshal(rec.Value, v)
 }
@@ -107,7 +109,7 @@ func (t nhsmailStateTx) Delete(kind string, key []byte) error {
 func (t nhsmailStateTx) Now() time.Time { return t.now }
 
 // UpdateNHSmailState runs fn in one write transaction.
-func (s *Store) UpdateNHSmailState(fn func(NHSmailStateTx) error) error {
+func (s *Store) UpdateNHSmailState(fn func(cqrs.NHSmailStateTx) error) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		return fn(nhsmailStateTx{tx: tx, now: s.now(), writable: true})
 	})
@@ -118,7 +120,7 @@ func (s *Store) UpdateNHSmailState(fn func(NHSmailStateTx) error) error {
 }
 
 // ViewNHSmailState runs fn in one read transaction.
-func (s *Store) ViewNHSmailState(fn func(NHSmailStateTx) error) error {
+func (s *Store) ViewNHSmailState(fn func(cqrs.NHSmailStateTx) error) error {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return fn(nhsmailStateTx{tx: tx, now: s.now()})
 	})

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 // The provider's state: values expire on the store's clock, a failed
@@ -13,13 +15,13 @@ func TestNHSmailState(t *testing.T) {
 	s, clk := openTest(t)
 	get := func(kind, key string) (string, error) {
 		var v string
-		err := s.ViewNHSmailState(func(tx NHSmailStateTx) error { return tx.Get(kind, []byte(key), &v) })
+		err := s.ViewNHSmailState(func(tx cqrs.NHSmailStateTx) error { return tx.Get(kind, []byte(key), &v) })
 		return v, err
 	}
-	if _, err := get("code", "none"); !errors.Is(err, ErrNotFound) {
+	if _, err := get("code", "none"); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Fatalf("empty store: %v", err)
 	}
-	err := s.UpdateNHSmailState(func(tx NHSmailStateTx) error {
+	err := s.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
 		if err := tx.Put("code", []byte("a"), "short", tx.Now().Add(time.Minute)); err != nil {
 			return err
 		}
@@ -33,7 +35,7 @@ func TestNHSmailState(t *testing.T) {
 	}
 	// An update that fails writes nothing.
 	boom := errors.New("boom")
-	err = s.UpdateNHSmailState(func(tx NHSmailStateTx) error {
+	err = s.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
 		if err := tx.Put("code", []byte("c"), "kept?", tx.Now().Add(time.Hour)); err != nil {
 			return err
 		}
@@ -42,15 +44,15 @@ func TestNHSmailState(t *testing.T) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("err = %v", err)
 	}
-	if _, err := get("code", "c"); !errors.Is(err, ErrNotFound) {
+	if _, err := get("code", "c"); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Error("a failed update was committed")
 	}
-	if s.ViewNHSmailState(func(tx NHSmailStateTx) error { return tx.Put("code", []byte("d"), "x", tx.Now()) }) == nil {
+	if s.ViewNHSmailState(func(tx cqrs.NHSmailStateTx) error { return tx.Put("code", []byte("d"), "x", tx.Now()) }) == nil {
 		t.Error("a read transaction wrote")
 	}
 
 	clk.Advance(time.Minute)
-	if _, err := get("code", "a"); !errors.Is(err, ErrNotFound) {
+	if _, err := get("code", "a"); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("an expired value was returned: %v", err)
 	}
 	if n, err := s.DeleteExpiredNHSmailSessions(); err != nil || n != 1 {
@@ -98,14 +100,14 @@ func TestNHSmailSigningKeyRotation(t *testing.T) {
 // Applications: registered with a GUID client ID, listed by name, removed.
 func TestNHSmailApplications(t *testing.T) {
 	s, _ := openTest(t)
-	if _, err := s.CreateNHSmailApplication(NHSmailApplication{Name: "No URIs"}); err == nil {
+	if _, err := s.CreateNHSmailApplication(cqrs.NHSmailApplication{Name: "No URIs"}); err == nil {
 		t.Error("an application without redirect URIs was registered")
 	}
-	b, err := s.CreateNHSmailApplication(NHSmailApplication{Name: "b app", RedirectURIs: []string{"https://b.example/cb"}})
+	b, err := s.CreateNHSmailApplication(cqrs.NHSmailApplication{Name: "b app", RedirectURIs: []string{"https://b.example/cb"}})
 	if err != nil || len(b.ClientID) != 36 || !b.Public() {
 		t.Fatalf("%+v %v", b, err)
 	}
-	a, _ := s.CreateNHSmailApplication(NHSmailApplication{Name: "A app", SecretHash: []byte("h"), RedirectURIs: []string{"https://a.example/cb"}})
+	a, _ := s.CreateNHSmailApplication(cqrs.NHSmailApplication{Name: "A app", SecretHash: []byte("h"), RedirectURIs: []string{"https://a.example/cb"}})
 	list, err := s.NHSmailApplications()
 	if err != nil || len(list) != 2 || list[0].ClientID != a.ClientID || list[0].Public() {
 		t.Fatalf("%+v %v", list, err)
@@ -113,10 +115,10 @@ func TestNHSmailApplications(t *testing.T) {
 	if err := s.DeleteNHSmailApplication(a.ClientID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.NHSmailApplication(a.ClientID); !errors.Is(err, ErrNotFound) {
+	if _, err := s.NHSmailApplication(a.ClientID); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("deleted application: %v", err)
 	}
-	if err := s.DeleteNHSmailApplication(a.ClientID); !errors.Is(err, ErrNotFound) {
+	if err := s.DeleteNHSmailApplication(a.ClientID); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("deleting twice: %v", err)
 	}
 }

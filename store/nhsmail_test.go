@@ -6,13 +6,15 @@ import (
 	"regexp"
 	"testing"
 	"time"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 var uuidShape = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
 func TestNHSmailAccountsUniqueIgnoringCase(t *testing.T) {
 	s, clk := openTest(t)
-	a, err := s.CreateNHSmailAccount(NHSmailAccount{Email: " Sam.Patel@nhs.net ", FirstName: "Sam", LastName: "Patel", PasswordHash: "h1"})
+	a, err := s.CreateNHSmailAccount(cqrs.NHSmailAccount{Email: " Sam.Patel@nhs.net ", FirstName: "Sam", LastName: "Patel", PasswordHash: "h1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,13 +24,13 @@ func TestNHSmailAccountsUniqueIgnoringCase(t *testing.T) {
 	if !uuidShape.MatchString(a.ObjectID) || !uuidShape.MatchString(a.TenantID) {
 		t.Fatalf("object ID %q, tenant ID %q are not UUIDs", a.ObjectID, a.TenantID)
 	}
-	if _, err := s.CreateNHSmailAccount(NHSmailAccount{Email: "sam.patel@NHS.NET"}); !errors.Is(err, ErrConflict) {
+	if _, err := s.CreateNHSmailAccount(cqrs.NHSmailAccount{Email: "sam.patel@NHS.NET"}); !errors.Is(err, cqrs.ErrConflict) {
 		t.Fatalf("duplicate email: %v, want ErrConflict", err)
 	}
-	if _, err := s.CreateNHSmailAccount(NHSmailAccount{Email: "  "}); err == nil {
+	if _, err := s.CreateNHSmailAccount(cqrs.NHSmailAccount{Email: "  "}); err == nil {
 		t.Fatal("created an account without an email")
 	}
-	b, err := s.CreateNHSmailAccount(NHSmailAccount{Email: "alex.jones@nhs.net"})
+	b, err := s.CreateNHSmailAccount(cqrs.NHSmailAccount{Email: "alex.jones@nhs.net"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,10 +48,10 @@ func TestNHSmailAccountsUniqueIgnoringCase(t *testing.T) {
 	if err != nil || got.ID != a.ID || got.PasswordHash != "h1" {
 		t.Fatalf("by email: %+v, %v", got, err)
 	}
-	if _, err := s.NHSmailAccountByEmail("nobody@nhs.net"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.NHSmailAccountByEmail("nobody@nhs.net"); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("unknown email: %v, want ErrNotFound", err)
 	}
-	if _, err := s.NHSmailAccount(999); !errors.Is(err, ErrNotFound) {
+	if _, err := s.NHSmailAccount(999); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("unknown ID: %v, want ErrNotFound", err)
 	}
 
@@ -71,7 +73,7 @@ func TestNHSmailAccountsUniqueIgnoringCase(t *testing.T) {
 	if !got.Disabled || !got.Locked || !got.ConsentRequired || got.PasswordHash != "h2" || got.ObjectID != a.ObjectID {
 		t.Fatalf("after update: %+v", got)
 	}
-	if err := s.SetNHSmailFlags(999, false, false, false); !errors.Is(err, ErrNotFound) {
+	if err := s.SetNHSmailFlags(999, false, false, false); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("flags of unknown account: %v", err)
 	}
 }
@@ -125,7 +127,7 @@ func TestNHSmailKeysPersistAcrossReopen(t *testing.T) {
 
 func TestNHSmailSessionExpiry(t *testing.T) {
 	s, clk := openTest(t)
-	a, err := s.CreateNHSmailAccount(NHSmailAccount{Email: "sam.patel@nhs.net"})
+	a, err := s.CreateNHSmailAccount(cqrs.NHSmailAccount{Email: "sam.patel@nhs.net"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,15 +140,15 @@ func TestNHSmailSessionExpiry(t *testing.T) {
 	if id, err := s.NHSmailSession(hashOf(1)); err != nil || id != a.ID {
 		t.Fatalf("live session: %d, %v", id, err)
 	}
-	if _, err := s.NHSmailSession(hashOf(9)); !errors.Is(err, ErrNotFound) {
+	if _, err := s.NHSmailSession(hashOf(9)); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("unknown session: %v, want ErrNotFound", err)
 	}
 
 	clk.Advance(time.Hour)
-	if _, err := s.NHSmailSession(hashOf(2)); !errors.Is(err, ErrExpired) {
+	if _, err := s.NHSmailSession(hashOf(2)); !errors.Is(err, cqrs.ErrExpired) {
 		t.Fatalf("session at its expiry: %v, want ErrExpired", err)
 	}
-	if _, err := s.NHSmailSession(hashOf(2)); !errors.Is(err, ErrNotFound) {
+	if _, err := s.NHSmailSession(hashOf(2)); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Fatalf("expired session was not deleted: %v", err)
 	}
 
@@ -157,7 +159,7 @@ func TestNHSmailSessionExpiry(t *testing.T) {
 	if err := s.DeleteNHSmailSession(hashOf(1)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.NHSmailSession(hashOf(1)); !errors.Is(err, ErrNotFound) {
+	if _, err := s.NHSmailSession(hashOf(1)); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Fatalf("deleted session: %v", err)
 	}
 
@@ -168,7 +170,7 @@ func TestNHSmailSessionExpiry(t *testing.T) {
 	if err := s.SetNHSmailPassword(a.ID, "new"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.NHSmailSession(hashOf(3)); !errors.Is(err, ErrNotFound) {
+	if _, err := s.NHSmailSession(hashOf(3)); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("session survived a password reset: %v", err)
 	}
 	clk.Advance(time.Minute)

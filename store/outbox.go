@@ -6,9 +6,11 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
-func enqueueEmail(tx *bolt.Tx, e *Email, now time.Time) error {
+func enqueueEmail(tx *bolt.Tx, e *cqrs.Email, now time.Time) error {
 	b := tx.Bucket(bucketOutbox)
 	seq, err := b.NextSequence()
 	if err != nil {
@@ -17,36 +19,36 @@ func enqueueEmail(tx *bolt.Tx, e *Email, now time.Time) error {
 	e.ID = seq
 	e.Created = now
 	if e.Status == "" {
-		e.Status = EmailQueued
+		e.Status = cqrs.EmailQueued
 	}
 	e.NextAttempt = now
 	return putJSON(b, itob(e.ID), e)
 }
 
 // QueueEmail adds an email to the outbox on its own.
-func (s *Store) QueueEmail(e Email) (Email, error) {
+func (s *Store) QueueEmail(e cqrs.Email) (cqrs.Email, error) {
 	err := s.db.Update(func(tx *bolt.Tx) error { return enqueueEmail(tx, &e, s.now()) })
 	if err != nil {
-		return Email{}, fmt.Errorf("store: queue email: %w", err)
+		return cqrs.Email{}, fmt.Errorf("store: queue email: %w", err)
 	}
 	return e, nil
 }
 
 // DueEmails returns queued emails whose next attempt is due, oldest first.
-func (s *Store) DueEmails(limit int) ([]Email, error) {
+func (s *Store) DueEmails(limit int) ([]cqrs.Email, error) {
 	now := s.now()
-	var out []Email
+	var out []cqrs.Email
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketOutbox)
 		return b.ForEach(func(k, v []byte) error {
 			if len(out) >= limit {
 				return nil
 			}
-			var e Email
+			var e cqrs.Email
 			if err := getJSON(b, k, &e); err != nil {
 				return err
 			}
-			if e.Status == EmailQueued && !e.NextAttempt.After(now) {
+			if e.Status == cqrs.EmailQueued && !e.NextAttempt.After(now) {
 				out = append(out, e)
 			}
 			return nil
@@ -59,19 +61,19 @@ func (s *Store) DueEmails(limit int) ([]Email, error) {
 // moves each one's next attempt lease ahead, in one transaction: two
 // senders claiming at once never get the same email, and an email whose
 // sender stopped before marking it is tried again once the lease has passed.
-func (s *Store) ClaimDueEmails(limit int, lease time.Duration) ([]Email, error) {
-	var out []Email
+func (s *Store) ClaimDueEmails(limit int, lease time.Duration) ([]cqrs.Email, error) {
+	var out []cqrs.Email
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		now := s.now()
 		out = out[:0]
 		b := tx.Bucket(bucketOutbox)
 		c := b.Cursor()
 		for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
-			var e Email
+			var e cqrs.Email
 			if err := getJSON(b, k, &e); err != nil {
 				return err
 			}
-			if e.Status == EmailQueued && !e.NextAttempt.After(now) {
+			if e.Status == cqrs.EmailQueued && !e.NextAttempt.After(now) {
 				out = append(out, e)
 			}
 		}
@@ -93,8 +95,8 @@ func (s *Store) ClaimDueEmails(limit int, lease time.Duration) ([]Email, error) 
 // MarkEmailSent records delivery and removes the link token from the
 // stored copy.
 func (s *Store) MarkEmailSent(id uint64) error {
-	return s.updateEmail(id, func(e *Email) {
-		e.Status = EmailSent
+	return s.updateEmail(id, func(e *cqrs.Email) {
+		e.Status = cqrs.EmailSent
 		e.Attempts++
 		e.SentAt = s.now()
 		e.LastError = ""
@@ -109,28 +111,28 @@ func (s *Store) MarkEmailSent(id uint64) error {
 // MarkEmailAttemptFailed records a failed attempt: retried at next, or
 // failed for good when final.
 func (s *Store) MarkEmailAttemptFailed(id uint64, errText string, next time.Time, final bool) error {
-	return s.updateEmail(id, func(e *Email) {
+	return s.updateEmail(id, func(e *cqrs.Email) {
 		e.Attempts++
 		e.LastError = errText
 		e.NextAttempt = next
 		if final {
-			e.Status = EmailFailed
+			e.Status = cqrs.EmailFailed
 		}
 	})
 }
 
 // MarkEmailDelivered puts an email in the local mailbox (no SMTP).
 func (s *Store) MarkEmailDelivered(id uint64) error {
-	return s.updateEmail(id, func(e *Email) {
-		e.Status = EmailLocal
+	return s.updateEmail(id, func(e *cqrs.Email) {
+		e.Status = cqrs.EmailLocal
 		e.SentAt = s.now()
 	})
 }
 
-func (s *Store) updateEmail(id uint64, change func(*Email)) error {
+func (s *Store) updateEmail(id uint64, change func(*cqrs.Email)) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketOutbox)
-		var e Email
+		var e cqrs.Email
 		if err := getJSON(b, itob(id), &e); err != nil {
 			return err
 		}
@@ -144,16 +146,16 @@ func (s *Store) updateEmail(id uint64, change func(*Email)) error {
 }
 
 // Emails lists outbox entries newest first.
-func (s *Store) Emails(f EmailFilter) ([]Email, error) {
+func (s *Store) Emails(f cqrs.EmailFilter) ([]cqrs.Email, error) {
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
-	var out []Email
+	var out []cqrs.Email
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketOutbox)
 		c := b.Cursor()
 		for k, _ := c.Last(); k != nil && len(out) < f.Limit; k, _ = c.Prev() {
-			var e Email
+			var e cqrs.Email
 			if err := getJSON(b, k, &e); err != nil {
 				return err
 			}
@@ -167,28 +169,28 @@ func (s *Store) Emails(f EmailFilter) ([]Email, error) {
 }
 
 // Email returns one outbox entry.
-func (s *Store) Email(id uint64) (Email, error) {
-	var e Email
+func (s *Store) Email(id uint64) (cqrs.Email, error) {
+	var e cqrs.Email
 	err := s.db.View(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bucketOutbox), itob(id), &e) })
 	if err != nil {
-		return Email{}, fmt.Errorf("store: email %d: %w", id, err)
+		return cqrs.Email{}, fmt.Errorf("store: email %d: %w", id, err)
 	}
 	return e, nil
 }
 
 // LatestEmails returns, for each of the given users, their newest outbox
 // entry, walking the outbox once from its end.
-func (s *Store) LatestEmails(userIDs []uint64) (map[uint64]Email, error) {
+func (s *Store) LatestEmails(userIDs []uint64) (map[uint64]cqrs.Email, error) {
 	want := make(map[uint64]bool, len(userIDs))
 	for _, id := range userIDs {
 		want[id] = true
 	}
-	out := make(map[uint64]Email, len(userIDs))
+	out := make(map[uint64]cqrs.Email, len(userIDs))
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketOutbox)
 		c := b.Cursor()
 		for k, _ := c.Last(); k != nil && len(out) < len(want); k, _ = c.Prev() {
-			var e Email
+			var e cqrs.Email
 			if err := getJSON(b, k, &e); err != nil {
 				return err
 			}

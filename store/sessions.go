@@ -6,6 +6,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 // sessionTouchEvery limits idle-timer writes: a page view within this time
@@ -16,18 +18,18 @@ const sessionTouchEvery = time.Minute
 func (s *Store) CreateSession(hash []byte, userID uint64) error {
 	now := s.now()
 	return s.db.Update(func(tx *bolt.Tx) error {
-		return putJSON(tx.Bucket(bucketSessions), hash, Session{UserID: userID, Created: now, LastSeen: now})
+		return putJSON(tx.Bucket(bucketSessions), hash, cqrs.Session{UserID: userID, Created: now, LastSeen: now})
 	})
 }
 
 // Session returns a live session and its user, and refreshes its idle
 // timer. A session past its idle or absolute limit, or whose user may no
 // longer sign in, is deleted and reported as ErrExpired.
-func (s *Store) Session(hash []byte, idle, absolute time.Duration) (Session, User, error) {
+func (s *Store) Session(hash []byte, idle, absolute time.Duration) (cqrs.Session, cqrs.User, error) {
 	now := s.now()
 	var (
-		sess  Session
-		u     User
+		sess  cqrs.Session
+		u     cqrs.User
 		touch bool
 	)
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -35,7 +37,7 @@ func (s *Store) Session(hash []byte, idle, absolute time.Duration) (Session, Use
 		if len(hash) == 32 {
 			raw := tx.Bucket(bucketSessions).Get(hash)
 			if raw == nil {
-				return ErrNotFound
+				return cqrs.ErrNotFound
 			}
 			sess, err = s.sessions.get([32]byte(hash), raw)
 		} else {
@@ -46,17 +48,17 @@ func (s *Store) Session(hash []byte, idle, absolute time.Duration) (Session, Use
 		}
 		raw := tx.Bucket(bucketUsers).Get(itob(sess.UserID))
 		if raw == nil {
-			return ErrNotFound
+			return cqrs.ErrNotFound
 		}
 		u, err = s.users.get(sess.UserID, raw)
 		return err
 	})
 	if err != nil {
-		return Session{}, User{}, fmt.Errorf("store: session: %w", err)
+		return cqrs.Session{}, cqrs.User{}, fmt.Errorf("store: session: %w", err)
 	}
-	if now.Sub(sess.LastSeen) >= idle || now.Sub(sess.Created) >= absolute || u.Status != StatusActive || !u.LockedAt.IsZero() {
+	if now.Sub(sess.LastSeen) >= idle || now.Sub(sess.Created) >= absolute || u.Status != cqrs.StatusActive || !u.LockedAt.IsZero() {
 		s.DeleteSession(hash)
-		return Session{}, User{}, fmt.Errorf("store: session: %w", ErrExpired)
+		return cqrs.Session{}, cqrs.User{}, fmt.Errorf("store: session: %w", cqrs.ErrExpired)
 	}
 	touch = now.Sub(sess.LastSeen) >= sessionTouchEvery
 	if touch {
@@ -64,30 +66,30 @@ func (s *Store) Session(hash []byte, idle, absolute time.Duration) (Session, Use
 		err = s.db.Update(func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketSessions)
 			if b.Get(hash) == nil { // signed out meanwhile
-				return ErrNotFound
+				return cqrs.ErrNotFound
 			}
 			return putJSON(b, hash, sess)
 		})
 		if err != nil {
-			return Session{}, User{}, fmt.Errorf("store: session: %w", err)
+			return cqrs.Session{}, cqrs.User{}, fmt.Errorf("store: session: %w", err)
 		}
 	}
 	return sess, u, nil
 }
 
 // DeleteSession ends a session (sign out).
-func (s *Store) DeleteSession(hash []byte, events ...AuditEvent) error {
+func (s *Store) DeleteSession(hash []byte, events ...cqrs.AuditEvent) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketSessions).Delete(hash); err != nil {
 			return err
 		}
-		return recordEvents(tx, events, User{}, s.now())
+		return recordEvents(tx, events, cqrs.User{}, s.now())
 	})
 }
 
 // deleteUserSessions ends every session of userID except keep (nil for all).
 func deleteUserSessions(tx *bolt.Tx, userID uint64, keep []byte) error {
-	_, err := deleteWhere(tx.Bucket(bucketSessions), func(k []byte, sess Session) bool {
+	_, err := deleteWhere(tx.Bucket(bucketSessions), func(k []byte, sess cqrs.Session) bool {
 		return sess.UserID == userID && !bytes.Equal(k, keep)
 	})
 	return err
@@ -100,7 +102,7 @@ func (s *Store) DeleteExpiredSessions(idle, absolute time.Duration) (int, error)
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
-		n, err = deleteWhere(tx.Bucket(bucketSessions), func(_ []byte, sess Session) bool {
+		n, err = deleteWhere(tx.Bucket(bucketSessions), func(_ []byte, sess cqrs.Session) bool {
 			return now.Sub(sess.LastSeen) >= idle || now.Sub(sess.Created) >= absolute
 		})
 		return err

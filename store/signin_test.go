@@ -13,18 +13,19 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/secret"
 )
 
 // registered seeds sam.patel with password, hashed by h.
-func registered(t *testing.T, s *Store, h *secret.Hasher, password string) User {
+func registered(t *testing.T, s *Store, h *secret.Hasher, password string) cqrs.User {
 	t.Helper()
 	_, u := seed(t, s)
 	hash, err := h.Hash(t.Context(), password)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u, err = s.SetPasswordWithLink(hashOf(1), LinkRegister, hash, nil); err != nil {
+	if u, err = s.SetPasswordWithLink(hashOf(1), cqrs.LinkRegister, hash, nil); err != nil {
 		t.Fatal(err)
 	}
 	return u
@@ -37,10 +38,10 @@ func randomHash() []byte {
 }
 
 // lockNotice is a LockNotice that records the link hash it made.
-func lockNotice(made *[]byte) func(User, time.Time) (Email, []byte) {
-	return func(u User, expires time.Time) (Email, []byte) {
+func lockNotice(made *[]byte) func(cqrs.User, time.Time) (cqrs.Email, []byte) {
+	return func(u cqrs.User, expires time.Time) (cqrs.Email, []byte) {
 		*made = randomHash()
-		return Email{Kind: "lockout", Subject: "Your CQRS account is locked", Text: "unlock by " + expires.Format(time.RFC3339)}, *made
+		return cqrs.Email{Kind: "lockout", Subject: "Your CQRS account is locked", Text: "unlock by " + expires.Format(time.RFC3339)}, *made
 	}
 }
 
@@ -51,7 +52,7 @@ func sessionsOf(t *testing.T, s *Store, userID uint64) int {
 	s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSessions)
 		return b.ForEach(func(k, _ []byte) error {
-			var sess Session
+			var sess cqrs.Session
 			if getJSON(b, k, &sess) == nil && sess.UserID == userID {
 				n++
 			}
@@ -82,7 +83,7 @@ func TestLegacySignInBurstNeverOutrunsTheLock(t *testing.T) {
 		for _, i := range mrand.Perm(len(passwords))[:rights] {
 			passwords[i] = right
 		}
-		results := make([]SignInResult, len(passwords))
+		results := make([]cqrs.SignInResult, len(passwords))
 		start := make(chan struct{})
 		var wg sync.WaitGroup
 		for i, pw := range passwords {
@@ -99,7 +100,7 @@ func TestLegacySignInBurstNeverOutrunsTheLock(t *testing.T) {
 					return
 				}
 				var made []byte
-				results[i], err = s.LegacySignIn(SignInAttempt{UserID: "sam.patel", CheckedHash: found.PasswordHash, PasswordOK: ok,
+				results[i], err = s.LegacySignIn(cqrs.SignInAttempt{UserID: "sam.patel", CheckedHash: found.PasswordHash, PasswordOK: ok,
 					LockAfter: lockAfter, SessionHash: randomHash(), Method: "legacy", LockNotice: lockNotice(&made), LinkTTL: time.Hour})
 				if err != nil {
 					t.Error(err)
@@ -125,9 +126,9 @@ func TestLegacySignInBurstNeverOutrunsTheLock(t *testing.T) {
 		failures, successes := 0, 0
 		for _, ev := range events {
 			switch ev.Type {
-			case AuditSignInFailed:
+			case cqrs.AuditSignInFailed:
 				failures++
-			case AuditSignIn:
+			case cqrs.AuditSignIn:
 				successes++
 				if failures >= lockAfter {
 					t.Errorf("round %d: signed in after %d failures in a row", round, failures)
@@ -152,7 +153,7 @@ func TestLegacySignInBurstNeverOutrunsTheLock(t *testing.T) {
 
 func lastAudit(t *testing.T, s *Store) uint64 {
 	t.Helper()
-	events, _, err := s.AuditEvents(AuditFilter{Limit: 1})
+	events, _, err := s.AuditEvents(cqrs.AuditFilter{Limit: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,14 +164,14 @@ func lastAudit(t *testing.T, s *Store) uint64 {
 }
 
 // auditSince is the entries after id, oldest first.
-func auditSince(t *testing.T, s *Store, id uint64) []AuditEvent {
+func auditSince(t *testing.T, s *Store, id uint64) []cqrs.AuditEvent {
 	t.Helper()
-	events, _, err := s.AuditEvents(AuditFilter{})
+	events, _, err := s.AuditEvents(cqrs.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	events = slices.DeleteFunc(events, func(e AuditEvent) bool { return e.ID <= id })
-	slices.SortFunc(events, func(a, b AuditEvent) int { return cmp.Compare(a.ID, b.ID) })
+	events = slices.DeleteFunc(events, func(e cqrs.AuditEvent) bool { return e.ID <= id })
+	slices.SortFunc(events, func(a, b cqrs.AuditEvent) int { return cmp.Compare(a.ID, b.ID) })
 	return events
 }
 
@@ -180,13 +181,13 @@ func auditSince(t *testing.T, s *Store, id uint64) []AuditEvent {
 func TestLockQueuesTheUnlockEmailAndRefusesEveryPassword(t *testing.T) {
 	s, clk := openTest(t)
 	_, u := seed(t, s)
-	if _, err := s.SetPasswordWithLink(hashOf(1), LinkRegister, "$argon2id$current", nil); err != nil {
+	if _, err := s.SetPasswordWithLink(hashOf(1), cqrs.LinkRegister, "$argon2id$current", nil); err != nil {
 		t.Fatal(err)
 	}
 	var link []byte
-	attempt := func(ok bool) SignInResult {
+	attempt := func(ok bool) cqrs.SignInResult {
 		t.Helper()
-		r, err := s.LegacySignIn(SignInAttempt{UserID: "SAM.PATEL", CheckedHash: "$argon2id$current", PasswordOK: ok, LockAfter: 5,
+		r, err := s.LegacySignIn(cqrs.SignInAttempt{UserID: "SAM.PATEL", CheckedHash: "$argon2id$current", PasswordOK: ok, LockAfter: 5,
 			SessionHash: randomHash(), IP: "192.0.2.1", Method: "legacy", LockNotice: lockNotice(&link), LinkTTL: time.Hour})
 		if err != nil {
 			t.Fatal(err)
@@ -198,17 +199,17 @@ func TestLockQueuesTheUnlockEmailAndRefusesEveryPassword(t *testing.T) {
 			t.Fatalf("failure %d: %+v", i, r)
 		}
 	}
-	if emails, _ := s.Emails(EmailFilter{UserID: u.ID}); len(emails) != 0 {
+	if emails, _ := s.Emails(cqrs.EmailFilter{UserID: u.ID}); len(emails) != 0 {
 		t.Fatalf("emails before the lock: %d", len(emails))
 	}
 	if r := attempt(false); !r.LockedNow || r.User.LockedAt.IsZero() {
 		t.Fatalf("the 5th failure did not lock: %+v", r)
 	}
-	emails, _ := s.Emails(EmailFilter{UserID: u.ID})
+	emails, _ := s.Emails(cqrs.EmailFilter{UserID: u.ID})
 	if len(emails) != 1 || emails[0].Kind != "lockout" || emails[0].To != u.Email || emails[0].OrgID != u.OrgID {
 		t.Fatalf("lock emails = %+v", emails)
 	}
-	l, got, err := s.LinkUser(link, LinkReset)
+	l, got, err := s.LinkUser(link, cqrs.LinkReset)
 	if err != nil || got.ID != u.ID || !l.Expires.Equal(clk.Now().Add(time.Hour)) {
 		t.Fatalf("unlock link: %+v %v, expires %v", got, err, l.Expires)
 	}
@@ -221,19 +222,19 @@ func TestLockQueuesTheUnlockEmailAndRefusesEveryPassword(t *testing.T) {
 	if n := sessionsOf(t, s, u.ID); n != 0 {
 		t.Fatalf("a locked account got %d sessions", n)
 	}
-	if emails, _ := s.Emails(EmailFilter{UserID: u.ID}); len(emails) != 1 {
+	if emails, _ := s.Emails(cqrs.EmailFilter{UserID: u.ID}); len(emails) != 1 {
 		t.Fatalf("attempts while locked queued more email: %d", len(emails))
 	}
-	events, _, _ := s.AuditEvents(AuditFilter{Type: AuditSignInLocked})
+	events, _, _ := s.AuditEvents(cqrs.AuditFilter{Type: cqrs.AuditSignInLocked})
 	if len(events) != 3 || events[0].Detail != events[1].Detail || events[0].IP != "192.0.2.1" {
 		t.Fatalf("attempts while locked audited as %+v", events)
 	}
 
 	// The link unlocks: the owner chooses a new password and signs in.
-	if _, err := s.SetPasswordWithLink(link, LinkReset, "$argon2id$new", nil); err != nil {
+	if _, err := s.SetPasswordWithLink(link, cqrs.LinkReset, "$argon2id$new", nil); err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.LegacySignIn(SignInAttempt{UserID: "sam.patel", CheckedHash: "$argon2id$new", PasswordOK: true, LockAfter: 5, SessionHash: randomHash()})
+	r, err := s.LegacySignIn(cqrs.SignInAttempt{UserID: "sam.patel", CheckedHash: "$argon2id$new", PasswordOK: true, LockAfter: 5, SessionHash: randomHash()})
 	if err != nil || !r.SignedIn || r.User.FailedSignIns != 0 {
 		t.Fatalf("after unlocking: %+v %v", r, err)
 	}
@@ -244,19 +245,19 @@ func TestLockQueuesTheUnlockEmailAndRefusesEveryPassword(t *testing.T) {
 func TestLegacySignInRefusesAStaleCheck(t *testing.T) {
 	s, _ := openTest(t)
 	_, u := seed(t, s)
-	s.SetPasswordWithLink(hashOf(1), LinkRegister, "$argon2id$old", nil)
+	s.SetPasswordWithLink(hashOf(1), cqrs.LinkRegister, "$argon2id$old", nil)
 	if _, err := s.ChangePassword(u.ID, "$argon2id$new", nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.LegacySignIn(SignInAttempt{UserID: "sam.patel", CheckedHash: "$argon2id$old", PasswordOK: true, LockAfter: 5, SessionHash: randomHash()})
+	r, err := s.LegacySignIn(cqrs.SignInAttempt{UserID: "sam.patel", CheckedHash: "$argon2id$old", PasswordOK: true, LockAfter: 5, SessionHash: randomHash()})
 	if err != nil || r.SignedIn {
 		t.Fatalf("stale check: %+v %v", r, err)
 	}
-	r, err = s.LegacySignIn(SignInAttempt{UserID: "nobody", PasswordOK: true, LockAfter: 5, SessionHash: randomHash()})
+	r, err = s.LegacySignIn(cqrs.SignInAttempt{UserID: "nobody", PasswordOK: true, LockAfter: 5, SessionHash: randomHash()})
 	if err != nil || r.SignedIn || r.User.ID != 0 {
 		t.Fatalf("unknown User ID: %+v %v", r, err)
 	}
-	if events, _, _ := s.AuditEvents(AuditFilter{Subject: "nobody"}); len(events) != 1 || events[0].Type != AuditSignInFailed {
+	if events, _, _ := s.AuditEvents(cqrs.AuditFilter{Subject: "nobody"}); len(events) != 1 || events[0].Type != cqrs.AuditSignInFailed {
 		t.Fatalf("unknown User ID audited as %+v", events)
 	}
 }
@@ -266,19 +267,19 @@ func TestLegacySignInRefusesAStaleCheck(t *testing.T) {
 func TestOwnerNotices(t *testing.T) {
 	s, _ := openTest(t)
 	_, u := seed(t, s)
-	s.SetPasswordWithLink(hashOf(1), LinkRegister, "$argon2id$old", nil)
-	if _, err := s.ChangePassword(u.ID, "$argon2id$new", nil, &Email{Kind: "password-changed", Subject: "changed"}); err != nil {
+	s.SetPasswordWithLink(hashOf(1), cqrs.LinkRegister, "$argon2id$old", nil)
+	if _, err := s.ChangePassword(u.ID, "$argon2id$new", nil, &cqrs.Email{Kind: "password-changed", Subject: "changed"}); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if _, err := s.LinkSSOSubject(u.ID, "https://op|sub-1", &Email{Kind: "nhsmail-linked", Subject: "linked"}); err != nil {
+		if _, err := s.LinkSSOSubject(u.ID, "https://op|sub-1", &cqrs.Email{Kind: "nhsmail-linked", Subject: "linked"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.LinkSSOSubject(u.ID, "https://op|sub-2", &Email{Kind: "nhsmail-linked"}); !errors.Is(err, ErrConflict) {
+	if _, err := s.LinkSSOSubject(u.ID, "https://op|sub-2", &cqrs.Email{Kind: "nhsmail-linked"}); !errors.Is(err, cqrs.ErrConflict) {
 		t.Fatalf("second identity: %v", err)
 	}
-	emails, _ := s.Emails(EmailFilter{UserID: u.ID})
+	emails, _ := s.Emails(cqrs.EmailFilter{UserID: u.ID})
 	kinds := map[string]int{}
 	for _, e := range emails {
 		kinds[e.Kind]++

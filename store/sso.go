@@ -5,14 +5,16 @@ import (
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 // PutSSOPending records a sign-on request and drops ones that have expired.
-func (s *Store) PutSSOPending(stateHash []byte, p SSOPending) error {
+func (s *Store) PutSSOPending(stateHash []byte, p cqrs.SSOPending) error {
 	now := s.now()
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSSOPending)
-		if _, err := deleteWhere(b, func(_ []byte, old SSOPending) bool { return !now.Before(old.Expires) }); err != nil {
+		if _, err := deleteWhere(b, func(_ []byte, old cqrs.SSOPending) bool { return !now.Before(old.Expires) }); err != nil {
 			return err
 		}
 		return putJSON(b, stateHash, p)
@@ -21,24 +23,24 @@ func (s *Store) PutSSOPending(stateHash []byte, p SSOPending) error {
 
 // TakeSSOPending returns and deletes the request: a replayed state finds
 // nothing (ErrNotFound), an old one ErrExpired.
-func (s *Store) TakeSSOPending(stateHash []byte) (SSOPending, error) {
-	var p SSOPending
+func (s *Store) TakeSSOPending(stateHash []byte) (cqrs.SSOPending, error) {
+	var p cqrs.SSOPending
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSSOPending)
 		if err := getJSON(b, stateHash, &p); err != nil {
 			return err
 		}
 		if p.Used {
-			return ErrNotFound
+			return cqrs.ErrNotFound
 		}
-		return putJSON(b, stateHash, SSOPending{Used: true, Expires: p.Expires})
+		return putJSON(b, stateHash, cqrs.SSOPending{Used: true, Expires: p.Expires})
 	})
 	if err != nil {
-		return SSOPending{}, fmt.Errorf("store: sso request: %w", err)
+		return cqrs.SSOPending{}, fmt.Errorf("store: sso request: %w", err)
 	}
 	// Checked after the delete commits: an expired record is spent too.
 	if !s.now().Before(p.Expires) {
-		return SSOPending{}, fmt.Errorf("store: sso request: %w", ErrExpired)
+		return cqrs.SSOPending{}, fmt.Errorf("store: sso request: %w", cqrs.ErrExpired)
 	}
 	return p, nil
 }
@@ -46,11 +48,11 @@ func (s *Store) TakeSSOPending(stateHash []byte) (SSOPending, error) {
 // SSOStateUsed reports whether a sign-on request's answer has already been
 // taken (and the request has not yet expired).
 func (s *Store) SSOStateUsed(stateHash []byte) (bool, error) {
-	var p SSOPending
+	var p cqrs.SSOPending
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return getJSON(tx.Bucket(bucketSSOPending), stateHash, &p)
 	})
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, cqrs.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
@@ -62,7 +64,7 @@ func (s *Store) SSOStateUsed(stateHash []byte) (bool, error) {
 // UserBySSOSubject finds the account linked to a provider's stable subject.
 // Subjects are case-sensitive (OpenID Connect), unlike User IDs and
 // emails, so the index is read as given.
-func (s *Store) UserBySSOSubject(subject string) (User, error) {
+func (s *Store) UserBySSOSubject(subject string) (cqrs.User, error) {
 	return s.userByIndex(bucketUsersBySSO, []byte(subject))
 }
 
@@ -71,8 +73,8 @@ func (s *Store) UserBySSOSubject(subject string) (User, error) {
 // another subject, is ErrConflict. A new link queues notify (when not nil)
 // to the owner in the same transaction, so an identity linked by someone
 // else does not go unnoticed.
-func (s *Store) LinkSSOSubject(userID uint64, subject string, notify *Email, events ...AuditEvent) (User, error) {
-	var u User
+func (s *Store) LinkSSOSubject(userID uint64, subject string, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
+	var u cqrs.User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
 		if u, err = getUser(tx, userID); err != nil {
@@ -80,10 +82,10 @@ func (s *Store) LinkSSOSubject(userID uint64, subject string, notify *Email, eve
 		}
 		idx := tx.Bucket(bucketUsersBySSO)
 		if existing := idx.Get([]byte(subject)); existing != nil && bytesToID(existing) != u.ID {
-			return ErrConflict
+			return cqrs.ErrConflict
 		}
 		if u.SSOSubject != "" && u.SSOSubject != subject {
-			return ErrConflict
+			return cqrs.ErrConflict
 		}
 		if u.SSOSubject == subject {
 			return nil // already linked: nothing changes, nobody is told twice
@@ -101,15 +103,15 @@ func (s *Store) LinkSSOSubject(userID uint64, subject string, notify *Email, eve
 		return recordEvents(tx, events, u, s.now())
 	})
 	if err != nil {
-		return User{}, fmt.Errorf("store: link sso: %w", err)
+		return cqrs.User{}, fmt.Errorf("store: link sso: %w", err)
 	}
 	return u, nil
 }
 
 // UnlinkSSOSubject removes the account's provider link; the next NHSmail
 // sign-in matches by email again.
-func (s *Store) UnlinkSSOSubject(userID uint64, events ...AuditEvent) (User, error) {
-	var u User
+func (s *Store) UnlinkSSOSubject(userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error) {
+	var u cqrs.User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
 		if u, err = getUser(tx, userID); err != nil {
@@ -127,7 +129,7 @@ func (s *Store) UnlinkSSOSubject(userID uint64, events ...AuditEvent) (User, err
 		return recordEvents(tx, events, u, s.now())
 	})
 	if err != nil {
-		return User{}, fmt.Errorf("store: unlink sso: %w", err)
+		return cqrs.User{}, fmt.Errorf("store: unlink sso: %w", err)
 	}
 	return u, nil
 }

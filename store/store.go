@@ -13,6 +13,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 // ErrLocked means another process holds the database file.
@@ -70,7 +72,7 @@ var migrations = []func(tx *bolt.Tx) error{
 		}
 		users := tx.Bucket(bucketUsers)
 		return users.ForEach(func(k, v []byte) error {
-			var u User
+			var u cqrs.User
 			if err := getJSON(users, k, &u); err != nil {
 				return err
 			}
@@ -84,7 +86,7 @@ var migrations = []func(tx *bolt.Tx) error{
 			return err
 		}
 		users := tx.Bucket(bucketUsers)
-		var moved []User
+		var moved []cqrs.User
 		err = users.ForEach(func(k, v []byte) error {
 			var old struct {
 				History []string `json:"password_history"`
@@ -95,7 +97,7 @@ var migrations = []func(tx *bolt.Tx) error{
 			if err := putJSON(history, k, old.History); err != nil {
 				return err
 			}
-			var u User
+			var u cqrs.User
 			if err := getJSON(users, k, &u); err != nil {
 				return err
 			}
@@ -130,10 +132,10 @@ type Options struct {
 type Store struct {
 	db       *bolt.DB
 	now      func() time.Time
-	users    decodeCache[uint64, User]
-	orgs     decodeCache[uint64, Organisation]
-	sessions decodeCache[[32]byte, Session] // keyed by the token's SHA-256
-	messages decodeCache[[16]byte, Message] // bounded by Open: bodies can be long
+	users    decodeCache[uint64, cqrs.User]
+	orgs     decodeCache[uint64, cqrs.Organisation]
+	sessions decodeCache[[32]byte, cqrs.Session] // keyed by the token's SHA-256
+	messages decodeCache[[16]byte, cqrs.Message] // bounded by Open: bodies can be long
 }
 
 // Open opens (creating when missing) the database at path, creates its
@@ -169,7 +171,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &Store{db: db, now: opts.Now, messages: decodeCache[[16]byte, Message]{max: maxDecodedMessages}}
+	s := &Store{db: db, now: opts.Now, messages: decodeCache[[16]byte, cqrs.Message]{max: maxDecodedMessages}}
 	if err := s.migrate(); err != nil {
 		db.Close()
 		return nil, err
@@ -289,7 +291,7 @@ func getJSON(b *bolt.Bucket, key []byte, v any) error {
 	}
 	data := b.Get(key)
 	if data == nil {
-		return ErrNotFound
+		return cqrs.ErrNotFound
 	}
 	// json.Unmarshal copies what it keeps, so the mmap'd bytes never escape
 	// the transaction.

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 type testClock struct {
@@ -48,13 +50,13 @@ func hashOf(b byte) []byte {
 	return h
 }
 
-func seed(t *testing.T, s *Store) (Organisation, User) {
+func seed(t *testing.T, s *Store) (cqrs.Organisation, cqrs.User) {
 	t.Helper()
-	org, err := s.CreateOrganisation(Organisation{Name: "Riverside Practice", ODSCode: "Y12345"})
+	org, err := s.CreateOrganisation(cqrs.Organisation{Name: "Riverside Practice", ODSCode: "Y12345"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := s.CreateUser(User{UserID: "Sam.Patel", FirstName: "Sam", LastName: "Patel", Email: "Sam.Patel@nhs.net", OrgID: org.ID, Role: RoleUser}, hashOf(1), 14*24*time.Hour, nil)
+	u, err := s.CreateUser(cqrs.User{UserID: "Sam.Patel", FirstName: "Sam", LastName: "Patel", Email: "Sam.Patel@nhs.net", OrgID: org.ID, Role: cqrs.RoleUser}, hashOf(1), 14*24*time.Hour, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,18 +168,18 @@ func TestSecondOpenIsLockedNotHung(t *testing.T) {
 func TestUniqueUserIDAndEmailIgnoringCase(t *testing.T) {
 	s, _ := openTest(t)
 	org, _ := seed(t, s)
-	for _, u := range []User{
+	for _, u := range []cqrs.User{
 		{UserID: "SAM.PATEL", Email: "other@nhs.net", OrgID: org.ID},
 		{UserID: "someone", Email: "sam.patel@NHS.NET", OrgID: org.ID},
 	} {
-		if _, err := s.CreateUser(u, hashOf(9), time.Hour, nil); !errors.Is(err, ErrConflict) {
+		if _, err := s.CreateUser(u, hashOf(9), time.Hour, nil); !errors.Is(err, cqrs.ErrConflict) {
 			t.Errorf("create %+v: %v, want ErrConflict", u, err)
 		}
 	}
-	if _, err := s.CreateOrganisation(Organisation{Name: "Dup", ODSCode: "y12345"}); !errors.Is(err, ErrConflict) {
+	if _, err := s.CreateOrganisation(cqrs.Organisation{Name: "Dup", ODSCode: "y12345"}); !errors.Is(err, cqrs.ErrConflict) {
 		t.Errorf("duplicate ODS code: %v", err)
 	}
-	if _, err := s.CreateUser(User{UserID: "x.y", Email: "x@nhs.net", OrgID: 999}, hashOf(8), time.Hour, nil); !errors.Is(err, ErrNotFound) {
+	if _, err := s.CreateUser(cqrs.User{UserID: "x.y", Email: "x@nhs.net", OrgID: 999}, hashOf(8), time.Hour, nil); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("user of a missing organisation: %v", err)
 	}
 	got, err := s.UserByEmail("SAM.patel@nhs.net")
@@ -189,17 +191,17 @@ func TestUniqueUserIDAndEmailIgnoringCase(t *testing.T) {
 func TestLinkIsSingleUseAndExpires(t *testing.T) {
 	s, clk := openTest(t)
 	_, u := seed(t, s)
-	if _, got, err := s.LinkUser(hashOf(1), LinkRegister); err != nil || got.ID != u.ID {
+	if _, got, err := s.LinkUser(hashOf(1), cqrs.LinkRegister); err != nil || got.ID != u.ID {
 		t.Fatalf("link user: %v", err)
 	}
-	if _, _, err := s.LinkUser(hashOf(1), LinkReset); !errors.Is(err, ErrNotFound) {
+	if _, _, err := s.LinkUser(hashOf(1), cqrs.LinkReset); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Fatalf("link used for another purpose: %v", err)
 	}
-	got, err := s.SetPasswordWithLink(hashOf(1), LinkRegister, "$argon2id$first", nil)
-	if err != nil || got.Status != StatusActive || got.PasswordHash != "$argon2id$first" {
+	got, err := s.SetPasswordWithLink(hashOf(1), cqrs.LinkRegister, "$argon2id$first", nil)
+	if err != nil || got.Status != cqrs.StatusActive || got.PasswordHash != "$argon2id$first" {
 		t.Fatalf("set password: %+v %v", got, err)
 	}
-	if _, err := s.SetPasswordWithLink(hashOf(1), LinkRegister, "$argon2id$again", nil); !errors.Is(err, ErrNotFound) {
+	if _, err := s.SetPasswordWithLink(hashOf(1), cqrs.LinkRegister, "$argon2id$again", nil); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Fatalf("reuse: %v, want ErrNotFound", err)
 	}
 
@@ -211,19 +213,19 @@ func TestLinkIsSingleUseAndExpires(t *testing.T) {
 	}
 	now := clk.Now()
 	tx(func(t *bolt.Tx) error {
-		return putLink(t, hashOf(2), Link{UserID: u.ID, Purpose: LinkReset, Created: now, Expires: now.Add(time.Hour)})
+		return putLink(t, hashOf(2), cqrs.Link{UserID: u.ID, Purpose: cqrs.LinkReset, Created: now, Expires: now.Add(time.Hour)})
 	})
 	tx(func(t *bolt.Tx) error {
-		return putLink(t, hashOf(3), Link{UserID: u.ID, Purpose: LinkReset, Created: now, Expires: now.Add(time.Hour)})
+		return putLink(t, hashOf(3), cqrs.Link{UserID: u.ID, Purpose: cqrs.LinkReset, Created: now, Expires: now.Add(time.Hour)})
 	})
-	if _, _, err := s.LinkUser(hashOf(2), LinkReset); !errors.Is(err, ErrNotFound) {
+	if _, _, err := s.LinkUser(hashOf(2), cqrs.LinkReset); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Fatalf("superseded link: %v", err)
 	}
 	clk.Advance(time.Hour)
-	if _, _, err := s.LinkUser(hashOf(3), LinkReset); !errors.Is(err, ErrExpired) {
+	if _, _, err := s.LinkUser(hashOf(3), cqrs.LinkReset); !errors.Is(err, cqrs.ErrExpired) {
 		t.Fatalf("expired link: %v", err)
 	}
-	if _, err := s.SetPasswordWithLink(hashOf(3), LinkReset, "x", nil); !errors.Is(err, ErrExpired) {
+	if _, err := s.SetPasswordWithLink(hashOf(3), cqrs.LinkReset, "x", nil); !errors.Is(err, cqrs.ErrExpired) {
 		t.Fatalf("expired link set password: %v", err)
 	}
 }
@@ -231,7 +233,7 @@ func TestLinkIsSingleUseAndExpires(t *testing.T) {
 func TestPasswordHistoryKeepsEight(t *testing.T) {
 	s, _ := openTest(t)
 	_, u := seed(t, s)
-	if _, err := s.SetPasswordWithLink(hashOf(1), LinkRegister, "h0", nil); err != nil {
+	if _, err := s.SetPasswordWithLink(hashOf(1), cqrs.LinkRegister, "h0", nil); err != nil {
 		t.Fatal(err)
 	}
 	for i := 1; i <= 10; i++ {
@@ -244,7 +246,7 @@ func TestPasswordHistoryKeepsEight(t *testing.T) {
 		t.Fatalf("current = %q", got.PasswordHash)
 	}
 	history, err := s.PasswordHistory(u.ID)
-	if err != nil || len(history) != HistoryDepth || history[0] != "h9" || history[7] != "h2" {
+	if err != nil || len(history) != cqrs.HistoryDepth || history[0] != "h9" || history[7] != "h2" {
 		t.Fatalf("history = %v, %v", history, err)
 	}
 }
@@ -252,14 +254,14 @@ func TestPasswordHistoryKeepsEight(t *testing.T) {
 func TestSetPasswordRefusesDisabledAccountAndChangesNothing(t *testing.T) {
 	s, _ := openTest(t)
 	_, u := seed(t, s)
-	if _, err := s.SetStatus(u.ID, StatusDisabled); err != nil {
+	if _, err := s.SetStatus(u.ID, cqrs.StatusDisabled); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SetPasswordWithLink(hashOf(1), LinkRegister, "h", nil); !errors.Is(err, ErrConflict) {
+	if _, err := s.SetPasswordWithLink(hashOf(1), cqrs.LinkRegister, "h", nil); !errors.Is(err, cqrs.ErrConflict) {
 		t.Fatalf("disabled: %v", err)
 	}
 	// The transaction rolled back: the link is still unused.
-	if _, _, err := s.LinkUser(hashOf(1), LinkRegister); err != nil {
+	if _, _, err := s.LinkUser(hashOf(1), cqrs.LinkRegister); err != nil {
 		t.Fatalf("link after a refused set: %v", err)
 	}
 }
@@ -267,7 +269,7 @@ func TestSetPasswordRefusesDisabledAccountAndChangesNothing(t *testing.T) {
 func TestSessionsExpireAndAreSwept(t *testing.T) {
 	s, clk := openTest(t)
 	_, u := seed(t, s)
-	s.SetPasswordWithLink(hashOf(1), LinkRegister, "h", nil)
+	s.SetPasswordWithLink(hashOf(1), cqrs.LinkRegister, "h", nil)
 	if _, err := s.SignedIn(u.ID, hashOf(5), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -275,10 +277,10 @@ func TestSessionsExpireAndAreSwept(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.Advance(30 * time.Minute)
-	if _, _, err := s.Session(hashOf(5), 30*time.Minute, 12*time.Hour); !errors.Is(err, ErrExpired) {
+	if _, _, err := s.Session(hashOf(5), 30*time.Minute, 12*time.Hour); !errors.Is(err, cqrs.ErrExpired) {
 		t.Fatalf("idle session: %v", err)
 	}
-	if _, _, err := s.Session(hashOf(5), 30*time.Minute, 12*time.Hour); !errors.Is(err, ErrNotFound) {
+	if _, _, err := s.Session(hashOf(5), 30*time.Minute, 12*time.Hour); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Fatalf("an expired session was not deleted: %v", err)
 	}
 	s.SignedIn(u.ID, hashOf(6), nil)
@@ -291,14 +293,14 @@ func TestSessionsExpireAndAreSwept(t *testing.T) {
 func TestFirstSignInLeavesOneWelcome(t *testing.T) {
 	s, _ := openTest(t)
 	_, u := seed(t, s)
-	s.SetPasswordWithLink(hashOf(1), LinkRegister, "h", nil)
+	s.SetPasswordWithLink(hashOf(1), cqrs.LinkRegister, "h", nil)
 	s.SignedIn(u.ID, hashOf(5), nil)
 	s.SignedIn(u.ID, hashOf(6), hashOf(5))
 	msgs, unread, err := s.Messages(u.ID)
-	if err != nil || len(msgs) != 1 || unread != 1 || msgs[0].Subject != WelcomeSubject {
+	if err != nil || len(msgs) != 1 || unread != 1 || msgs[0].Subject != cqrs.WelcomeSubject {
 		t.Fatalf("messages = %+v, unread %d, %v", msgs, unread, err)
 	}
-	if _, _, err := s.Session(hashOf(5), time.Hour, time.Hour); !errors.Is(err, ErrNotFound) {
+	if _, _, err := s.Session(hashOf(5), time.Hour, time.Hour); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Fatalf("replaced session: %v", err)
 	}
 }
@@ -352,7 +354,7 @@ func TestMigrationMovesPasswordHistoryOutOfUserRecords(t *testing.T) {
 func TestSessionSeesEveryChangeToTheUser(t *testing.T) {
 	s, _ := openTest(t)
 	_, u := seed(t, s)
-	s.SetPasswordWithLink(hashOf(1), LinkRegister, "h", nil)
+	s.SetPasswordWithLink(hashOf(1), cqrs.LinkRegister, "h", nil)
 	if _, err := s.SignedIn(u.ID, hashOf(5), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -367,7 +369,7 @@ func TestSessionSeesEveryChangeToTheUser(t *testing.T) {
 	if _, got, err := s.Session(hashOf(5), time.Hour, time.Hour); err != nil || got.FirstName != "Samuel" {
 		t.Fatalf("after an edit the session read %q, %v", got.FirstName, err)
 	}
-	if _, err := s.SetStatus(u.ID, StatusDisabled); err != nil {
+	if _, err := s.SetStatus(u.ID, cqrs.StatusDisabled); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := s.Session(hashOf(5), time.Hour, time.Hour); err == nil {

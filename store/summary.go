@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 // The summary index holds, per user and in User ID order, just what the
@@ -17,11 +19,11 @@ import (
 // Value layout: record ID (8 bytes) | organisation ID (8) | state (1) |
 // lower-cased "userid\x00full name\x00email".
 
-var stateCodes = map[string]byte{StateInvited: 1, StateActive: 2, StateLocked: 3, StateDisabled: 4}
+var stateCodes = map[string]byte{cqrs.StateInvited: 1, cqrs.StateActive: 2, cqrs.StateLocked: 3, cqrs.StateDisabled: 4}
 
 var errBadSummary = errors.New("store: malformed user summary")
 
-func putUserSummary(tx *bolt.Tx, u User) error {
+func putUserSummary(tx *bolt.Tx, u cqrs.User) error {
 	b := tx.Bucket(bucketUsersSummary)
 	if b == nil { // before migration 2 has run
 		return nil
@@ -36,7 +38,7 @@ func putUserSummary(tx *bolt.Tx, u User) error {
 
 // listUserIDs walks the summary index and returns the record IDs of one
 // page of matches, and how many match in all.
-func listUserIDs(tx *bolt.Tx, f UserFilter, q []byte) ([]uint64, int, error) {
+func listUserIDs(tx *bolt.Tx, f cqrs.UserFilter, q []byte) ([]uint64, int, error) {
 	var (
 		ids   []uint64
 		total int

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 // Training mode: a data set that is seeded and reset in one transaction,
@@ -51,7 +53,7 @@ func trainingCleared() [][]byte {
 // organisation, users, links, emails and NHSmail accounts are written, the
 // training clock goes back to real time and event is appended to the audit
 // log. Either all of it happens or none.
-func (s *Store) ResetTraining(set TrainingSet, keep *KeepSignedIn, event AuditEvent) error {
+func (s *Store) ResetTraining(set cqrs.TrainingSet, keep *cqrs.KeepSignedIn, event cqrs.AuditEvent) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range trainingCleared() {
 			if err := recreateBucket(tx, name); err != nil {
@@ -101,37 +103,37 @@ func recreateBucket(tx *bolt.Tx, name []byte) error {
 }
 
 // putTrainingUser writes a prepared user, its link and email.
-func putTrainingUser(tx *bolt.Tx, tu TrainingUser, now time.Time) (User, error) {
+func putTrainingUser(tx *bolt.Tx, tu cqrs.TrainingUser, now time.Time) (cqrs.User, error) {
 	u := tu.User
 	if u.Created.IsZero() {
 		u.Created = now
 	}
 	if u.Status == "" {
-		u.Status = StatusInvited
+		u.Status = cqrs.StatusInvited
 	}
 	if tu.LinkHash != nil {
 		u.InviteExpires = now.Add(tu.LinkTTL)
 	}
 	if err := putNewUser(tx, &u); err != nil {
-		return User{}, err
+		return cqrs.User{}, err
 	}
 	if tu.LinkHash != nil {
-		if err := putLink(tx, tu.LinkHash, Link{UserID: u.ID, Purpose: LinkRegister, Created: now, Expires: u.InviteExpires}); err != nil {
-			return User{}, err
+		if err := putLink(tx, tu.LinkHash, cqrs.Link{UserID: u.ID, Purpose: cqrs.LinkRegister, Created: now, Expires: u.InviteExpires}); err != nil {
+			return cqrs.User{}, err
 		}
 	}
 	if tu.Email != nil {
 		e := *tu.Email
 		e.UserID, e.OrgID = u.ID, u.OrgID
 		if err := enqueueEmail(tx, &e, now); err != nil {
-			return User{}, err
+			return cqrs.User{}, err
 		}
 	}
 	return u, nil
 }
 
 // putNHSmailAccount is CreateNHSmailAccount inside a transaction.
-func putNHSmailAccount(tx *bolt.Tx, a NHSmailAccount, now time.Time) (NHSmailAccount, error) {
+func putNHSmailAccount(tx *bolt.Tx, a cqrs.NHSmailAccount, now time.Time) (cqrs.NHSmailAccount, error) {
 	a.Email = strings.TrimSpace(a.Email)
 	if a.Email == "" {
 		return a, errNHSmailNoEmail
@@ -147,7 +149,7 @@ func putNHSmailAccount(tx *bolt.Tx, a NHSmailAccount, now time.Time) (NHSmailAcc
 		return a, err
 	}
 	if byEmail.Get(foldKey(a.Email)) != nil {
-		return a, ErrConflict
+		return a, cqrs.ErrConflict
 	}
 	if a.TenantID, err = nhsmailTenant(tx); err != nil {
 		return a, err
@@ -163,7 +165,7 @@ func putNHSmailAccount(tx *bolt.Tx, a NHSmailAccount, now time.Time) (NHSmailAcc
 
 // keepSession stores keep's session for the system administrator with its
 // User ID, when the data has one.
-func keepSession(tx *bolt.Tx, keep *KeepSignedIn, now time.Time) error {
+func keepSession(tx *bolt.Tx, keep *cqrs.KeepSignedIn, now time.Time) error {
 	if keep == nil || keep.SessionHash == nil {
 		return nil
 	}
@@ -172,10 +174,10 @@ func keepSession(tx *bolt.Tx, keep *KeepSignedIn, now time.Time) error {
 		return nil
 	}
 	u, err := getUser(tx, bytesToID(id))
-	if err != nil || u.Role != RoleSystemAdmin || u.Status != StatusActive || !u.LockedAt.IsZero() {
+	if err != nil || u.Role != cqrs.RoleSystemAdmin || u.Status != cqrs.StatusActive || !u.LockedAt.IsZero() {
 		return nil
 	}
-	return putJSON(tx.Bucket(bucketSessions), keep.SessionHash, Session{UserID: u.ID, Created: now, LastSeen: now})
+	return putJSON(tx.Bucket(bucketSessions), keep.SessionHash, cqrs.Session{UserID: u.ID, Created: now, LastSeen: now})
 }
 
 // SetTrainerPassword gives the training system administrator with the
@@ -183,18 +185,18 @@ func keepSession(tx *bolt.Tx, keep *KeepSignedIn, now time.Time) error {
 // event to the audit log, in one transaction. Their sessions stay: a
 // trainer signed in before a restart stays signed in. A missing or
 // non-administrator account is ErrNotFound and nothing changes.
-func (s *Store) SetTrainerPassword(userID, hash string, event AuditEvent) error {
+func (s *Store) SetTrainerPassword(userID, hash string, event cqrs.AuditEvent) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		id := tx.Bucket(bucketUsersByID).Get(foldKey(userID))
 		if id == nil {
-			return ErrNotFound
+			return cqrs.ErrNotFound
 		}
 		u, err := getUser(tx, bytesToID(id))
 		if err != nil {
 			return err
 		}
-		if u.Role != RoleSystemAdmin {
-			return ErrNotFound
+		if u.Role != cqrs.RoleSystemAdmin {
+			return cqrs.ErrNotFound
 		}
 		u.PasswordHash, u.FailedSignIns, u.LockedAt = hash, 0, time.Time{}
 		if err := putUser(tx, u); err != nil {
@@ -211,8 +213,8 @@ func (s *Store) SetTrainerPassword(userID, hash string, event AuditEvent) error 
 // CreateLearners adds learners in one transaction: each one's invited CQRS
 // user, registration link and email, NHSmail account and learner record.
 // A User ID or email already taken is ErrConflict and nothing is written.
-func (s *Store) CreateLearners(ls []NewLearner, events ...AuditEvent) ([]Learner, error) {
-	var out []Learner
+func (s *Store) CreateLearners(ls []cqrs.NewLearner, events ...cqrs.AuditEvent) ([]cqrs.Learner, error) {
+	var out []cqrs.Learner
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketLearners)
 		if err != nil {
@@ -222,7 +224,7 @@ func (s *Store) CreateLearners(ls []NewLearner, events ...AuditEvent) ([]Learner
 		out = out[:0]
 		for _, nl := range ls {
 			if b.Get(nl.TokenHash) != nil {
-				return ErrConflict
+				return cqrs.ErrConflict
 			}
 			u, err := putTrainingUser(tx, nl.User, now)
 			if err != nil {
@@ -232,13 +234,13 @@ func (s *Store) CreateLearners(ls []NewLearner, events ...AuditEvent) ([]Learner
 			if err != nil {
 				return err
 			}
-			l := Learner{UserID: u.UserID, AccountID: u.ID, NHSmailID: acc.ID, NHSmailEmail: acc.Email, Cohort: nl.Cohort, Created: now}
+			l := cqrs.Learner{UserID: u.UserID, AccountID: u.ID, NHSmailID: acc.ID, NHSmailEmail: acc.Email, Cohort: nl.Cohort, Created: now}
 			if err := putJSON(b, nl.TokenHash, l); err != nil {
 				return err
 			}
 			out = append(out, l)
 		}
-		return recordEvents(tx, events, User{}, now)
+		return recordEvents(tx, events, cqrs.User{}, now)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: create learners: %w", err)
@@ -247,31 +249,31 @@ func (s *Store) CreateLearners(ls []NewLearner, events ...AuditEvent) ([]Learner
 }
 
 // LearnerByToken returns the learner whose cookie hashes to hash.
-func (s *Store) LearnerByToken(hash []byte) (Learner, error) {
-	var l Learner
+func (s *Store) LearnerByToken(hash []byte) (cqrs.Learner, error) {
+	var l cqrs.Learner
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketLearners)
 		if b == nil {
-			return ErrNotFound
+			return cqrs.ErrNotFound
 		}
 		return getJSON(b, hash, &l)
 	})
 	if err != nil {
-		return Learner{}, fmt.Errorf("store: learner: %w", err)
+		return cqrs.Learner{}, fmt.Errorf("store: learner: %w", err)
 	}
 	return l, nil
 }
 
 // Learners lists every learner by User ID.
-func (s *Store) Learners() ([]Learner, error) {
-	var out []Learner
+func (s *Store) Learners() ([]cqrs.Learner, error) {
+	var out []cqrs.Learner
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketLearners)
 		if b == nil {
 			return nil
 		}
 		return b.ForEach(func(k, v []byte) error {
-			var l Learner
+			var l cqrs.Learner
 			if err := getJSON(b, k, &l); err != nil {
 				return err
 			}
@@ -303,7 +305,7 @@ func (s *Store) ClockOffset() (time.Duration, error) {
 // in the audit log in the same transaction; it returns the new offset. The
 // session keep names is renewed at the new time, so the trainer who moved
 // the clock is not signed out by the idle timeout it jumped over.
-func (s *Store) MoveClock(d time.Duration, keep *KeepSignedIn, event AuditEvent) (time.Duration, error) {
+func (s *Store) MoveClock(d time.Duration, keep *cqrs.KeepSignedIn, event cqrs.AuditEvent) (time.Duration, error) {
 	var offset time.Duration
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
@@ -335,7 +337,7 @@ func (s *Store) SnapshotDir() string { return filepath.Join(filepath.Dir(s.Path(
 
 func (s *Store) snapshotPath(name string) (string, error) {
 	if !snapshotName.MatchString(name) || strings.TrimSpace(name) != name {
-		return "", ErrSnapshotName
+		return "", cqrs.ErrSnapshotName
 	}
 	return filepath.Join(s.SnapshotDir(), name+".db"), nil
 }
@@ -380,7 +382,7 @@ func (s *Store) SaveSnapshot(name string) error {
 }
 
 // Snapshots lists the saved snapshots, newest first.
-func (s *Store) Snapshots() ([]Snapshot, error) {
+func (s *Store) Snapshots() ([]cqrs.Snapshot, error) {
 	entries, err := os.ReadDir(s.SnapshotDir())
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -388,7 +390,7 @@ func (s *Store) Snapshots() ([]Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: snapshots: %w", err)
 	}
-	var out []Snapshot
+	var out []cqrs.Snapshot
 	for _, e := range entries {
 		name, ok := strings.CutSuffix(e.Name(), ".db")
 		if !ok || e.IsDir() || !snapshotName.MatchString(name) {
@@ -398,7 +400,7 @@ func (s *Store) Snapshots() ([]Snapshot, error) {
 		if err != nil {
 			continue
 		}
-		out = append(out, Snapshot{Name: name, Saved: info.ModTime(), Size: info.Size()})
+		out = append(out, cqrs.Snapshot{Name: name, Saved: info.ModTime(), Size: info.Size()})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Saved.After(out[j].Saved) })
 	return out, nil
@@ -408,13 +410,13 @@ func (s *Store) Snapshots() ([]Snapshot, error) {
 // one transaction (the live secrets and audit log stay), signs everyone
 // out but keep, sets the clock offset to the snapshot's and appends event.
 // It returns the restored clock offset.
-func (s *Store) RestoreSnapshot(name string, keep *KeepSignedIn, event AuditEvent) (time.Duration, error) {
+func (s *Store) RestoreSnapshot(name string, keep *cqrs.KeepSignedIn, event cqrs.AuditEvent) (time.Duration, error) {
 	path, err := s.snapshotPath(name)
 	if err != nil {
 		return 0, err
 	}
 	if _, err := os.Stat(path); err != nil {
-		return 0, fmt.Errorf("store: restore snapshot %q: %w", name, ErrNotFound)
+		return 0, fmt.Errorf("store: restore snapshot %q: %w", name, cqrs.ErrNotFound)
 	}
 	if _, err := Verify(path); err != nil {
 		return 0, fmt.Errorf("store: restore snapshot %q: %w", name, err)

@@ -9,19 +9,20 @@ import (
 	"time"
 
 	"github.com/cqrs-local/cqrs-signin/clock"
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-func trainingSet(prefix string) TrainingSet {
-	return TrainingSet{
-		Org: Organisation{Name: "Riverside Practice (training)", ODSCode: "TRN001"},
-		Users: []TrainingUser{
-			{User: User{UserID: prefix + "trainer", Email: prefix + "trainer@nhs.net", Role: RoleSystemAdmin, Status: StatusActive, PasswordHash: "h"}},
-			{User: User{UserID: prefix + "invited", Email: prefix + "invited@nhs.net", Role: RoleUser}, LinkHash: hashOf(7), LinkTTL: 14 * 24 * time.Hour,
-				Email: &Email{Kind: "registration", To: prefix + "invited@nhs.net", Subject: "Complete your CQRS registration"}},
+func trainingSet(prefix string) cqrs.TrainingSet {
+	return cqrs.TrainingSet{
+		Org: cqrs.Organisation{Name: "Riverside Practice (training)", ODSCode: "TRN001"},
+		Users: []cqrs.TrainingUser{
+			{User: cqrs.User{UserID: prefix + "trainer", Email: prefix + "trainer@nhs.net", Role: cqrs.RoleSystemAdmin, Status: cqrs.StatusActive, PasswordHash: "h"}},
+			{User: cqrs.User{UserID: prefix + "invited", Email: prefix + "invited@nhs.net", Role: cqrs.RoleUser}, LinkHash: hashOf(7), LinkTTL: 14 * 24 * time.Hour,
+				Email: &cqrs.Email{Kind: "registration", To: prefix + "invited@nhs.net", Subject: "Complete your CQRS registration"}},
 		},
-		NHSmail: []NHSmailAccount{{Email: prefix + "amy@nhs.net", PasswordHash: "h", Locked: true}},
+		NHSmail: []cqrs.NHSmailAccount{{Email: prefix + "amy@nhs.net", PasswordHash: "h", Locked: true}},
 	}
 }
 
@@ -30,37 +31,37 @@ func TestResetTrainingReplacesDataAndKeepsSecrets(t *testing.T) {
 	seed(t, s)
 	key, _ := s.CSRFKey()
 	clientSecret, _ := s.NHSmailClientSecret()
-	if _, err := s.CreateNHSmailAccount(NHSmailAccount{Email: "old@nhs.net"}); err != nil {
+	if _, err := s.CreateNHSmailAccount(cqrs.NHSmailAccount{Email: "old@nhs.net"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.MoveClock(72*time.Hour, nil, AuditEvent{Type: "training-clock"}); err != nil {
+	if _, err := s.MoveClock(72*time.Hour, nil, cqrs.AuditEvent{Type: "training-clock"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.CreateSession(hashOf(9), 1); err != nil {
 		t.Fatal(err)
 	}
 
-	keep := &KeepSignedIn{SessionHash: hashOf(9), UserID: "trainer"}
-	if err := s.ResetTraining(trainingSet(""), keep, AuditEvent{Type: "training-reset"}); err != nil {
+	keep := &cqrs.KeepSignedIn{SessionHash: hashOf(9), UserID: "trainer"}
+	if err := s.ResetTraining(trainingSet(""), keep, cqrs.AuditEvent{Type: "training-reset"}); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := s.CountUsers(); n != 2 {
 		t.Errorf("users after reset = %d, want 2", n)
 	}
-	if _, err := s.UserByUserID("Sam.Patel"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.UserByUserID("Sam.Patel"); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("old user still there: %v", err)
 	}
 	inv, err := s.UserByUserID("invited")
-	if err != nil || inv.State() != StateInvited || inv.Invitation(s.now()) != InvitePending {
+	if err != nil || inv.State() != cqrs.StateInvited || inv.Invitation(s.now()) != cqrs.InvitePending {
 		t.Fatalf("invited user = %+v, %v", inv, err)
 	}
-	if _, u, err := s.LinkUser(hashOf(7), LinkRegister); err != nil || u.ID != inv.ID {
+	if _, u, err := s.LinkUser(hashOf(7), cqrs.LinkRegister); err != nil || u.ID != inv.ID {
 		t.Errorf("registration link: %v", err)
 	}
-	if emails, _ := s.Emails(EmailFilter{UserID: inv.ID}); len(emails) != 1 {
+	if emails, _ := s.Emails(cqrs.EmailFilter{UserID: inv.ID}); len(emails) != 1 {
 		t.Errorf("invited user's emails = %d, want 1", len(emails))
 	}
-	if _, err := s.NHSmailAccountByEmail("old@nhs.net"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.NHSmailAccountByEmail("old@nhs.net"); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("old NHSmail account still there: %v", err)
 	}
 	if a, err := s.NHSmailAccountByEmail("AMY@nhs.net"); err != nil || !a.Locked {
@@ -78,13 +79,13 @@ func TestResetTrainingReplacesDataAndKeepsSecrets(t *testing.T) {
 	if _, u, err := s.Session(hashOf(9), time.Hour, time.Hour); err != nil || u.UserID != "trainer" {
 		t.Errorf("kept session = %+v, %v", u, err)
 	}
-	if _, n, _ := s.AuditEvents(AuditFilter{Type: "training-reset"}); n != 1 {
+	if _, n, _ := s.AuditEvents(cqrs.AuditFilter{Type: "training-reset"}); n != 1 {
 		t.Errorf("reset audit entries = %d", n)
 	}
 	// A failing set changes nothing: the duplicate User ID aborts the whole transaction.
 	bad := trainingSet("")
 	bad.Users = append(bad.Users, bad.Users[0])
-	if err := s.ResetTraining(bad, nil, AuditEvent{Type: "training-reset"}); !errors.Is(err, ErrConflict) {
+	if err := s.ResetTraining(bad, nil, cqrs.AuditEvent{Type: "training-reset"}); !errors.Is(err, cqrs.ErrConflict) {
 		t.Fatalf("duplicate set: %v", err)
 	}
 	if _, err := s.UserByUserID("invited"); err != nil {
@@ -94,15 +95,15 @@ func TestResetTrainingReplacesDataAndKeepsSecrets(t *testing.T) {
 
 func TestLearnersAreCreatedTogetherAndFoundByToken(t *testing.T) {
 	s, _ := openTest(t)
-	if err := s.ResetTraining(trainingSet(""), nil, AuditEvent{Type: "training-reset"}); err != nil {
+	if err := s.ResetTraining(trainingSet(""), nil, cqrs.AuditEvent{Type: "training-reset"}); err != nil {
 		t.Fatal(err)
 	}
 	org, _ := s.Organisation(1)
-	nl := func(id string, token byte) NewLearner {
-		return NewLearner{TokenHash: hashOf(token), User: TrainingUser{User: User{UserID: id, Email: id + "@nhs.net", OrgID: org.ID, Role: RoleUser},
-			LinkHash: hashOf(token + 100), LinkTTL: time.Hour, Email: &Email{Subject: "x"}}, NHSmail: NHSmailAccount{Email: id + "@nhs.net"}}
+	nl := func(id string, token byte) cqrs.NewLearner {
+		return cqrs.NewLearner{TokenHash: hashOf(token), User: cqrs.TrainingUser{User: cqrs.User{UserID: id, Email: id + "@nhs.net", OrgID: org.ID, Role: cqrs.RoleUser},
+			LinkHash: hashOf(token + 100), LinkTTL: time.Hour, Email: &cqrs.Email{Subject: "x"}}, NHSmail: cqrs.NHSmailAccount{Email: id + "@nhs.net"}}
 	}
-	got, err := s.CreateLearners([]NewLearner{nl("learner01", 1), nl("learner02", 2)})
+	got, err := s.CreateLearners([]cqrs.NewLearner{nl("learner01", 1), nl("learner02", 2)})
 	if err != nil || len(got) != 2 {
 		t.Fatalf("create learners = %v, %v", got, err)
 	}
@@ -111,10 +112,10 @@ func TestLearnersAreCreatedTogetherAndFoundByToken(t *testing.T) {
 		t.Fatalf("learner = %+v, %v", l, err)
 	}
 	// learner02 again: the whole batch is refused, learner03 included.
-	if _, err := s.CreateLearners([]NewLearner{nl("learner03", 3), nl("learner02", 4)}); !errors.Is(err, ErrConflict) {
+	if _, err := s.CreateLearners([]cqrs.NewLearner{nl("learner03", 3), nl("learner02", 4)}); !errors.Is(err, cqrs.ErrConflict) {
 		t.Fatalf("duplicate learner: %v", err)
 	}
-	if _, err := s.UserByUserID("learner03"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.UserByUserID("learner03"); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("half a batch written: %v", err)
 	}
 	if all, _ := s.Learners(); len(all) != 2 {
@@ -124,10 +125,10 @@ func TestLearnersAreCreatedTogetherAndFoundByToken(t *testing.T) {
 
 func TestSnapshotRoundTrip(t *testing.T) {
 	s, _ := openTest(t)
-	if err := s.ResetTraining(trainingSet(""), nil, AuditEvent{Type: "training-reset"}); err != nil {
+	if err := s.ResetTraining(trainingSet(""), nil, cqrs.AuditEvent{Type: "training-reset"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SaveSnapshot("../escape"); !errors.Is(err, ErrSnapshotName) {
+	if err := s.SaveSnapshot("../escape"); !errors.Is(err, cqrs.ErrSnapshotName) {
 		t.Errorf("bad name: %v", err)
 	}
 	if err := s.SaveSnapshot("Before lunch"); err != nil {
@@ -136,36 +137,36 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if snaps, _ := s.Snapshots(); len(snaps) != 1 || snaps[0].Name != "Before lunch" {
 		t.Fatalf("snapshots = %+v", snaps)
 	}
-	if err := s.ResetTraining(trainingSet("other-"), nil, AuditEvent{Type: "training-reset"}); err != nil {
+	if err := s.ResetTraining(trainingSet("other-"), nil, cqrs.AuditEvent{Type: "training-reset"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.MoveClock(time.Hour, nil, AuditEvent{Type: "training-clock"}); err != nil {
+	if _, err := s.MoveClock(time.Hour, nil, cqrs.AuditEvent{Type: "training-clock"}); err != nil {
 		t.Fatal(err)
 	}
-	off, err := s.RestoreSnapshot("Before lunch", nil, AuditEvent{Type: "training-restore"})
+	off, err := s.RestoreSnapshot("Before lunch", nil, cqrs.AuditEvent{Type: "training-restore"})
 	if err != nil || off != 0 {
 		t.Fatalf("restore = %v, %v", off, err)
 	}
 	if _, err := s.UserByUserID("invited"); err != nil {
 		t.Errorf("restored user: %v", err)
 	}
-	if _, err := s.UserByUserID("other-invited"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.UserByUserID("other-invited"); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("later user survived the restore: %v", err)
 	}
 	// The nested email index of the NHSmail directory came back too.
 	if _, err := s.NHSmailAccountByEmail("amy@nhs.net"); err != nil {
 		t.Errorf("nested bucket not restored: %v", err)
 	}
-	if _, n, _ := s.AuditEvents(AuditFilter{}); n != 4 {
+	if _, n, _ := s.AuditEvents(cqrs.AuditFilter{}); n != 4 {
 		t.Errorf("audit entries = %d, want 4 (the log is kept, not restored)", n)
 	}
-	if _, err := s.RestoreSnapshot("missing", nil, AuditEvent{}); !errors.Is(err, ErrNotFound) {
+	if _, err := s.RestoreSnapshot("missing", nil, cqrs.AuditEvent{}); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("missing snapshot: %v", err)
 	}
 	if err := os.WriteFile(filepath.Join(s.SnapshotDir(), "junk.db"), []byte("not a database"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RestoreSnapshot("junk", nil, AuditEvent{}); err == nil {
+	if _, err := s.RestoreSnapshot("junk", nil, cqrs.AuditEvent{}); err == nil {
 		t.Error("a junk snapshot was restored")
 	}
 	if _, err := s.UserByUserID("invited"); err != nil {
@@ -222,7 +223,7 @@ func TestCopyBucketCopiesNestedBucketsAndSequences(t *testing.T) {
 func TestClockOffset(t *testing.T) {
 	s, clk := openTest(t)
 	c := clock.New(clk.Now)
-	off, err := s.MoveClock(72*time.Hour, nil, AuditEvent{Type: "training-clock", Detail: "+72 hours"})
+	off, err := s.MoveClock(72*time.Hour, nil, cqrs.AuditEvent{Type: "training-clock", Detail: "+72 hours"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,18 +7,20 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 func foldKey(s string) []byte { return []byte(strings.ToLower(s)) }
 
 // putNewUser writes a new user and its unique indexes inside tx.
-func putNewUser(tx *bolt.Tx, u *User) error {
+func putNewUser(tx *bolt.Tx, u *cqrs.User) error {
 	byID, byEmail := tx.Bucket(bucketUsersByID), tx.Bucket(bucketUsersByEmail)
 	if byID.Get(foldKey(u.UserID)) != nil || byEmail.Get(foldKey(u.Email)) != nil {
-		return ErrConflict
+		return cqrs.ErrConflict
 	}
 	if tx.Bucket(bucketOrgs).Get(itob(u.OrgID)) == nil {
-		return fmt.Errorf("organisation %d: %w", u.OrgID, ErrNotFound)
+		return fmt.Errorf("organisation %d: %w", u.OrgID, cqrs.ErrNotFound)
 	}
 	users := tx.Bucket(bucketUsers)
 	seq, err := users.NextSequence()
@@ -35,11 +37,11 @@ func putNewUser(tx *bolt.Tx, u *User) error {
 	return byEmail.Put(foldKey(u.Email), itob(u.ID))
 }
 
-func putNewOrg(tx *bolt.Tx, o *Organisation) error {
+func putNewOrg(tx *bolt.Tx, o *cqrs.Organisation) error {
 	byODS := tx.Bucket(bucketOrgsByODS)
 	key := foldKey(o.ODSCode)
 	if byODS.Get(key) != nil {
-		return ErrConflict
+		return cqrs.ErrConflict
 	}
 	orgs := tx.Bucket(bucketOrgs)
 	seq, err := orgs.NextSequence()
@@ -53,15 +55,15 @@ func putNewOrg(tx *bolt.Tx, o *Organisation) error {
 	return byODS.Put(key, itob(o.ID))
 }
 
-func getUser(tx *bolt.Tx, id uint64) (User, error) {
-	var u User
+func getUser(tx *bolt.Tx, id uint64) (cqrs.User, error) {
+	var u cqrs.User
 	err := getJSON(tx.Bucket(bucketUsers), itob(id), &u)
 	return u, err
 }
 
 // putUser writes the record and its line in the summary index together, so
 // the two never disagree.
-func putUser(tx *bolt.Tx, u User) error {
+func putUser(tx *bolt.Tx, u cqrs.User) error {
 	if err := putJSON(tx.Bucket(bucketUsers), itob(u.ID), u); err != nil {
 		return err
 	}
@@ -69,36 +71,36 @@ func putUser(tx *bolt.Tx, u User) error {
 }
 
 // User returns the user with the given record ID.
-func (s *Store) User(id uint64) (User, error) {
-	var u User
+func (s *Store) User(id uint64) (cqrs.User, error) {
+	var u cqrs.User
 	err := s.db.View(func(tx *bolt.Tx) (err error) {
 		u, err = getUser(tx, id)
 		return err
 	})
 	if err != nil {
-		return User{}, fmt.Errorf("store: user %d: %w", id, err)
+		return cqrs.User{}, fmt.Errorf("store: user %d: %w", id, err)
 	}
 	return u, nil
 }
 
 // UserByUserID finds a user by User ID, ignoring case.
-func (s *Store) UserByUserID(userID string) (User, error) {
+func (s *Store) UserByUserID(userID string) (cqrs.User, error) {
 	return s.userByIndex(bucketUsersByID, foldKey(userID))
 }
 
 // UserByEmail finds a user by email address, ignoring case.
-func (s *Store) UserByEmail(email string) (User, error) {
+func (s *Store) UserByEmail(email string) (cqrs.User, error) {
 	return s.userByIndex(bucketUsersByEmail, foldKey(email))
 }
 
 // userByIndex finds a user through a unique index by its key as stored
 // (folded for User IDs and emails, exact for single sign-on subjects).
-func (s *Store) userByIndex(index, key []byte) (User, error) {
-	var u User
+func (s *Store) userByIndex(index, key []byte) (cqrs.User, error) {
+	var u cqrs.User
 	err := s.db.View(func(tx *bolt.Tx) error {
 		id := tx.Bucket(index).Get(key)
 		if id == nil {
-			return ErrNotFound
+			return cqrs.ErrNotFound
 		}
 		var err error
 		u, err = getUser(tx, bytesToID(id))
@@ -108,19 +110,19 @@ func (s *Store) userByIndex(index, key []byte) (User, error) {
 }
 
 // Organisation returns the organisation with the given ID.
-func (s *Store) Organisation(id uint64) (Organisation, error) {
-	var o Organisation
+func (s *Store) Organisation(id uint64) (cqrs.Organisation, error) {
+	var o cqrs.Organisation
 	err := s.db.View(func(tx *bolt.Tx) error {
 		raw := tx.Bucket(bucketOrgs).Get(itob(id))
 		if raw == nil {
-			return ErrNotFound
+			return cqrs.ErrNotFound
 		}
 		var err error
 		o, err = s.orgs.get(id, raw)
 		return err
 	})
 	if err != nil {
-		return Organisation{}, fmt.Errorf("store: organisation %d: %w", id, err)
+		return cqrs.Organisation{}, fmt.Errorf("store: organisation %d: %w", id, err)
 	}
 	return o, nil
 }
@@ -154,10 +156,10 @@ func bytesToID(b []byte) uint64 {
 }
 
 // CreateOrganisation adds an organisation; its ODS code is unique ignoring case.
-func (s *Store) CreateOrganisation(o Organisation) (Organisation, error) {
+func (s *Store) CreateOrganisation(o cqrs.Organisation) (cqrs.Organisation, error) {
 	err := s.db.Update(func(tx *bolt.Tx) error { return putNewOrg(tx, &o) })
 	if err != nil {
-		return Organisation{}, fmt.Errorf("store: create organisation: %w", err)
+		return cqrs.Organisation{}, fmt.Errorf("store: create organisation: %w", err)
 	}
 	return o, nil
 }
@@ -165,15 +167,15 @@ func (s *Store) CreateOrganisation(o Organisation) (Organisation, error) {
 // CreateUser adds an invited user, their registration link and (when
 // email is not nil) the registration email in one transaction: the account
 // never exists without its way in, and the email is never lost.
-func (s *Store) CreateUser(u User, linkHash []byte, linkTTL time.Duration, email *Email, events ...AuditEvent) (User, error) {
+func (s *Store) CreateUser(u cqrs.User, linkHash []byte, linkTTL time.Duration, email *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		now := s.now()
-		u.Status = StatusInvited
+		u.Status = cqrs.StatusInvited
 		u.Created = now
 		if err := putNewUser(tx, &u); err != nil {
 			return err
 		}
-		if err := putLink(tx, linkHash, Link{UserID: u.ID, Purpose: LinkRegister, Created: now, Expires: now.Add(linkTTL)}); err != nil {
+		if err := putLink(tx, linkHash, cqrs.Link{UserID: u.ID, Purpose: cqrs.LinkRegister, Created: now, Expires: now.Add(linkTTL)}); err != nil {
 			return err
 		}
 		u.InviteExpires = now.Add(linkTTL)
@@ -189,27 +191,27 @@ func (s *Store) CreateUser(u User, linkHash []byte, linkTTL time.Duration, email
 		return recordEvents(tx, events, u, now)
 	})
 	if err != nil {
-		return User{}, fmt.Errorf("store: create user: %w", err)
+		return cqrs.User{}, fmt.Errorf("store: create user: %w", err)
 	}
 	return u, nil
 }
 
 // SetStatus enables or disables an account; disabling ends its sessions.
-func (s *Store) SetStatus(id uint64, status Status, events ...AuditEvent) (User, error) {
-	var u User
+func (s *Store) SetStatus(id uint64, status cqrs.Status, events ...cqrs.AuditEvent) (cqrs.User, error) {
+	var u cqrs.User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
 		if u, err = getUser(tx, id); err != nil {
 			return err
 		}
 		u.Status = status
-		if status == StatusActive && u.PasswordHash == "" {
-			u.Status = StatusInvited // enabling an account that never registered
+		if status == cqrs.StatusActive && u.PasswordHash == "" {
+			u.Status = cqrs.StatusInvited // enabling an account that never registered
 		}
 		if err := putUser(tx, u); err != nil {
 			return err
 		}
-		if status == StatusDisabled {
+		if status == cqrs.StatusDisabled {
 			if err := deleteUserSessions(tx, u.ID, nil); err != nil {
 				return err
 			}
@@ -217,7 +219,7 @@ func (s *Store) SetStatus(id uint64, status Status, events ...AuditEvent) (User,
 		return recordEvents(tx, events, u, s.now())
 	})
 	if err != nil {
-		return User{}, fmt.Errorf("store: set status: %w", err)
+		return cqrs.User{}, fmt.Errorf("store: set status: %w", err)
 	}
 	return u, nil
 }
