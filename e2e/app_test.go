@@ -107,6 +107,7 @@ func cleanEnv() []string {
 func command(ctx context.Context, bin string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = cleanEnv()
+	endWithTests(cmd)
 	return cmd
 }
 
