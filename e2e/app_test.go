@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,6 +69,9 @@ func appBinary(t *testing.T) string {
 	t.Helper()
 	gocmd := goTool(t)
 	buildOnce.Do(func() {
+		if buildErr = consultSources(); buildErr != nil {
+			return
+		}
 		bin := filepath.Join(binaryDir, "cqrs-signin")
 		if runtime.GOOS == "windows" {
 			bin += ".exe"
@@ -89,6 +93,27 @@ func appBinary(t *testing.T) string {
 		t.Fatal(buildErr)
 	}
 	return builtBinary
+}
+
+// consultSources looks at every file the build may read (its size and
+// time), so that go test's result cache, which cannot see into the go
+// build these tests run, sees them: a change to the app then runs the
+// tests again instead of replaying a result for the old binary.
+func consultSources() error {
+	return filepath.WalkDir(repoRoot, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			switch d.Name() {
+			case ".git", "node_modules", "bin", "dist", ".task", "screenshots", "e2e":
+				return filepath.SkipDir // not read by the build, or part of this test binary
+			}
+			return nil
+		}
+		_, err = os.Stat(path)
+		return err
+	})
 }
 
 // cleanEnv is this process's environment without the app's own variables,
