@@ -262,6 +262,7 @@ func browserWithProfile(t *testing.T, parent context.Context, dir string) (ctx c
 		cancelAlloc()
 		t.Fatalf("starting %s: %v", path, err)
 	}
+	watchConsole(t, ctx)
 	var once sync.Once
 	close = func() {
 		once.Do(func() {
