@@ -2,7 +2,10 @@ package main
 
 import (
 	"io"
+	"strings"
 	"testing"
+
+	"github.com/cqrs-local/cqrs-signin/policy"
 )
 
 // TestTrainingFlag: training mode has one name, --training
@@ -28,6 +31,124 @@ func TestTrainingFlag(t *testing.T) {
 			}
 			if o.training != tc.want {
 				t.Errorf("training = %v, want %v", o.training, tc.want)
+			}
+		})
+	}
+}
+
+// --open-mailbox showed every emailed link to anyone; it is gone, and a
+// command line or environment still asking for it is refused with a
+// message saying why, rather than started in some other way.
+func TestOpenMailboxIsRefused(t *testing.T) {
+	for name, tc := range map[string]struct {
+		args []string
+		env  map[string]string
+	}{
+		"flag":                  {args: []string{"--open-mailbox", "--version"}},
+		"flag with a value":     {args: []string{"-open-mailbox=true", "--version"}},
+		"flag in training":      {args: []string{"--demo", "--open-mailbox", "--version"}},
+		"environment":           {args: []string{"--version"}, env: map[string]string{"CQRS_OPEN_MAILBOX": "true"}},
+		"environment, training": {args: []string{"--demo", "--version"}, env: map[string]string{"CQRS_OPEN_MAILBOX": "1"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var out, errOut strings.Builder
+			err := run(t.Context(), append([]string{"cqrs-signin"}, tc.args...), func(k string) string { return tc.env[k] }, &out, &errOut)
+			if err == nil || !strings.Contains(err.Error(), "--open-mailbox") || !strings.Contains(err.Error(), "removed") {
+				t.Fatalf("run = %v, want the removed --open-mailbox refused\nstdout:\n%s", err, out.String())
+			}
+			if strings.Contains(out.String(), "cqrs-signin ") {
+				t.Errorf("it went on to do what else was asked:\n%s", out.String())
+			}
+		})
+	}
+}
+
+// An http:// issuer is refused at start unless it is on this computer, with
+// an error that says why; preferred_username / upn are matched only for the
+// simulator and a tenant-specific Entra ID issuer, and never with
+// --oidc-email-only.
+func TestSingleSignOnSettings(t *testing.T) {
+	env := func(string) string { return "" }
+	for issuer, wantErr := range map[string]string{
+		"http://idp.example.org/realms/nhs":   "accepted only on this computer",
+		"http://192.168.1.20:8080/realms/nhs": "accepted only on this computer",
+		"http://evil.example@127.0.0.1:9000/": "not an https URL",
+		"ftp://idp.example.org/":              "not an https URL",
+		"http://127.0.0.1:9000/realms/nhs":    "",
+		"http://localhost:9000/":              "",
+		"http://[::1]:9000/":                  "",
+		"https://idp.example.org/realms/nhs":  "",
+		"https://login.microsoftonline.com/0b5f2b5e-6a6e-4d3c-9d8e-2f1a7c3b4d5e/v2.0": "",
+	} {
+		_, err := parseFlags([]string{"cqrs-signin", "--oidc-issuer", issuer, "--oidc-client-id", "cqrs"}, env, io.Discard)
+		switch {
+		case wantErr == "" && err != nil:
+			t.Errorf("%s refused: %v", issuer, err)
+		case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)):
+			t.Errorf("%s: error %v, want one saying %q", issuer, err, wantErr)
+		}
+	}
+
+	for _, tc := range []struct {
+		args      []string
+		emailOnly bool
+	}{
+		{nil, false}, // the simulator
+		{[]string{"--oidc-email-only"}, true},
+		{[]string{"--oidc-issuer", "https://login.microsoftonline.com/0b5f2b5e-6a6e-4d3c-9d8e-2f1a7c3b4d5e/v2.0", "--oidc-client-id", "cqrs"}, false},
+		{[]string{"--oidc-issuer", "https://login.microsoftonline.com/0b5f2b5e-6a6e-4d3c-9d8e-2f1a7c3b4d5e/v2.0", "--oidc-client-id", "cqrs", "--oidc-email-only"}, true},
+		{[]string{"--oidc-issuer", "https://idp.example.org/realms/nhs", "--oidc-client-id", "cqrs"}, true},
+	} {
+		opts, err := parseFlags(append([]string{"cqrs-signin"}, tc.args...), env, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := ssoConfig(opts, "http://127.0.0.1:8420", env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.EmailOnly != tc.emailOnly {
+			t.Errorf("%v: EmailOnly %v, want %v", tc.args, cfg.EmailOnly, tc.emailOnly)
+		}
+	}
+}
+
+// TestPasswordPolicyFlag: --password-policy and $CQRS_PASSWORD_POLICY pick
+// the policy, the flag winning; anything else is refused with the choices.
+func TestPasswordPolicyFlag(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		env     string
+		want    string
+		wantErr string
+	}{
+		{"default", nil, "", policy.NameCQRS, ""},
+		{"flag", []string{"--password-policy", "hardened"}, "", policy.NameHardened, ""},
+		{"environment", nil, "hardened", policy.NameHardened, ""},
+		{"flag wins", []string{"--password-policy", "cqrs"}, "hardened", policy.NameCQRS, ""},
+		{"unknown", []string{"--password-policy", "nist"}, "", "", `--password-policy: unknown password policy "nist": choose cqrs or hardened`},
+		{"unknown in the environment", nil, "Hardened", "", `unknown password policy "Hardened"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			getenv := func(k string) string {
+				if k == "CQRS_PASSWORD_POLICY" {
+					return tc.env
+				}
+				return ""
+			}
+			o, err := parseFlags(append([]string{"cqrs-signin"}, tc.args...), getenv, io.Discard)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := o.passwordPolicy.Name(), tc.want; got != want {
+				t.Errorf("policy = %q, want %q", got, want)
 			}
 		})
 	}

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/store"
@@ -93,20 +92,4 @@ func TestBackupRestoreCheck(t *testing.T) {
 			t.Fatalf("check passed a damaged file:\n%s", out)
 		}
 	})
-}
-
-func TestBackupWhileRunning(t *testing.T) {
-	data := filepath.Join(t.TempDir(), "cqrs.db")
-	runInProcess(t, []string{"--no-browser", "--addr", "127.0.0.1:0", "--data", data}, 10*time.Second,
-		func(out string) bool { return strings.Contains(out, "CQRS is running at") })
-	backup := filepath.Join(t.TempDir(), "hot.db")
-	if msg, err := runCmd(t, "backup", "--data", data, backup); err != nil {
-		t.Fatalf("hot backup: %v\n%s", err, msg)
-	}
-	if _, err := store.Verify(backup); err != nil {
-		t.Fatalf("hot backup does not verify: %v", err)
-	}
-	if msg, err := runCmd(t, "restore", "--data", data, backup); err == nil || !strings.Contains(err.Error(), "stop it") {
-		t.Fatalf("restore while running: %v\n%s", err, msg)
-	}
 }

@@ -1,56 +1,12 @@
-package main
+package e2e
 
 import (
 	"context"
-	"io"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/cqrs-local/cqrs-signin/policy"
 )
-
-// TestPasswordPolicyFlag: --password-policy and $CQRS_PASSWORD_POLICY pick
-// the policy, the flag winning; anything else is refused with the choices.
-func TestPasswordPolicyFlag(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		args    []string
-		env     string
-		want    string
-		wantErr string
-	}{
-		{"default", nil, "", policy.NameCQRS, ""},
-		{"flag", []string{"--password-policy", "hardened"}, "", policy.NameHardened, ""},
-		{"environment", nil, "hardened", policy.NameHardened, ""},
-		{"flag wins", []string{"--password-policy", "cqrs"}, "hardened", policy.NameCQRS, ""},
-		{"unknown", []string{"--password-policy", "nist"}, "", "", `--password-policy: unknown password policy "nist": choose cqrs or hardened`},
-		{"unknown in the environment", nil, "Hardened", "", `unknown password policy "Hardened"`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			getenv := func(k string) string {
-				if k == "CQRS_PASSWORD_POLICY" {
-					return tc.env
-				}
-				return ""
-			}
-			o, err := parseFlags(append([]string{"cqrs-signin"}, tc.args...), getenv, io.Discard)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error = %v, want one containing %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got, want := o.passwordPolicy.Name(), tc.want; got != want {
-				t.Errorf("policy = %q, want %q", got, want)
-			}
-		})
-	}
-}
 
 // TestHardenedPolicyJourney: registration under --password-policy hardened
 // lists the hardened rules, ticks them live as the user types (with the

@@ -1,20 +1,24 @@
-package main
+package e2e
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The README is the definition of done: every flag and subcommand it
 // names exists, and every screenshot it shows is in the repository.
 func TestREADMEPromisesExist(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	help, _ := runCmd(t, "--help")
+	bin := appBinary(t)
+	r := runBinary(t, 10*time.Second, bin, "--help")
+	help := r.stdout + r.stderr
 	for _, flag := range regexp.MustCompile("`(--[a-z][a-z-]+)").FindAllStringSubmatch(string(readme), -1) {
 		if name := flag[1]; name != "--help" && !strings.Contains(help, "-"+strings.TrimPrefix(name, "--")+" ") && !strings.Contains(help, "-"+strings.TrimPrefix(name, "--")+"\n") {
 			t.Errorf("the README names %s, which --help does not list", name)
@@ -29,12 +33,12 @@ func TestREADMEPromisesExist(t *testing.T) {
 		if !strings.Contains(string(readme), "cqrs-signin "+sc) {
 			t.Errorf("the README does not show the %s subcommand", sc)
 		}
-		if out, err := runCmd(t, sc, "--help"); err != nil && !strings.Contains(out, "Usage:") {
-			t.Errorf("%s --help: %v\n%s", sc, err, out)
+		if r := runBinary(t, 10*time.Second, bin, sc, "--help"); r.code != 0 && !strings.Contains(r.stdout+r.stderr, "Usage:") {
+			t.Errorf("%s --help: exit %d\n%s", sc, r.code, r.stdout+r.stderr)
 		}
 	}
 	for _, img := range regexp.MustCompile(`\((screenshots/[^)]+\.png)\)`).FindAllStringSubmatch(string(readme), -1) {
-		if _, err := os.Stat(img[1]); err != nil {
+		if _, err := os.Stat(filepath.Join(repoRoot, img[1])); err != nil {
 			t.Errorf("the README shows %s, which is missing", img[1])
 		}
 	}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -25,7 +25,7 @@ import (
 )
 
 // Two app instances on one PostgreSQL database, behind nothing but their
-// two ports, behave as one: these tests run `run` twice in this process.
+// two ports, behave as one: these tests start the binary twice.
 
 // sharedDB is the test's database, opened by the test itself to prepare
 // accounts and look at the outcome, as a second pair of eyes.
@@ -83,7 +83,7 @@ func (db *sharedDB) active(userID, password string) cqrs.User {
 func startInstance(t *testing.T, dsn string, extraArgs ...string) string {
 	t.Helper()
 	var base string
-	runInProcess(t, append([]string{"--no-browser", "--addr", "127.0.0.1:0", "--data", t.TempDir() + "/unused.db", "--database", dsn}, extraArgs...),
+	runApp(t, append([]string{"--no-browser", "--addr", "127.0.0.1:0", "--data", t.TempDir() + "/unused.db", "--database", dsn}, extraArgs...),
 		15*time.Second, func(out string) bool {
 			m := runningLineRE.FindStringSubmatch(out)
 			if m != nil {

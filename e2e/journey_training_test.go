@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// demoApp is the app started in-process in training mode by startDemoApp.
+// demoApp is the app started in training mode by startDemoApp.
 type demoApp struct {
 	BaseURL         string // http://127.0.0.1:port
 	TrainingURL     string // where learners start, printed at start
@@ -28,11 +28,11 @@ var trainingLineRE = regexp.MustCompile(`Training mode: learners start at (\S+)\
 // startDemoApp runs the app as main does with --demo, on a free port with a
 // fresh database, and waits until it prints the training address, the
 // trainer's sign-in and where it runs. Cleanup stops it and fails the test
-// unless run returns nil.
+// unless it exits cleanly.
 func startDemoApp(t *testing.T) *demoApp {
 	t.Helper()
 	a := &demoApp{}
-	a.Stdout, a.Stderr = runInProcess(t, []string{"--demo", "--no-browser", "--addr", "127.0.0.1:0", "--data", filepath.Join(t.TempDir(), "training.db")},
+	a.Stdout, a.Stderr = runApp(t, []string{"--demo", "--no-browser", "--addr", "127.0.0.1:0", "--data", filepath.Join(t.TempDir(), "training.db")},
 		20*time.Second, func(out string) bool {
 			training, running := trainingLineRE.FindStringSubmatch(out), runningLineRE.FindStringSubmatch(out)
 			if training == nil || running == nil {

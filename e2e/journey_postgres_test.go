@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 func startOnPostgres(t *testing.T, dsn string) *testApp {
 	t.Helper()
 	a := &testApp{}
-	a.Stdout, a.Stderr = runInProcess(t, []string{"--no-browser", "--addr", "127.0.0.1:0", "--data", t.TempDir() + "/unused.db", "--database", dsn},
+	a.Stdout, a.Stderr = runApp(t, []string{"--no-browser", "--addr", "127.0.0.1:0", "--data", t.TempDir() + "/unused.db", "--database", dsn},
 		15*time.Second, func(out string) bool {
 			setup, running := setupLineRE.FindStringSubmatch(out), runningLineRE.FindStringSubmatch(out)
 			if setup == nil || running == nil {

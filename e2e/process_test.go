@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -21,60 +21,6 @@ import (
 
 // Tests of the built binary as a process: flags, the single-instance
 // hand-over, the locked data file and a clean exit on SIGTERM.
-
-// goTool is the go command that runs these tests, else the one on PATH.
-func goTool(t *testing.T) string {
-	t.Helper()
-	name := "go"
-	if runtime.GOOS == "windows" {
-		name += ".exe"
-	}
-	if p := filepath.Join(runtime.GOROOT(), "bin", name); runtime.GOROOT() != "" {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	p, err := exec.LookPath("go")
-	if err != nil {
-		t.Skipf("no go command to build the binary: %v", err)
-	}
-	return p
-}
-
-// buildBinary builds the command into a temporary directory.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "cqrs-signin")
-	if runtime.GOOS == "windows" {
-		bin += ".exe"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, goTool(t), "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// cleanEnv is this process's environment without the app's own variables,
-// so a developer's settings do not change what the tests see.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "CQRS_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
-// command prepares the binary with a clean environment.
-func command(ctx context.Context, bin string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = cleanEnv()
-	return cmd
-}
 
 // result is how a finished process ended.
 type result struct {
@@ -119,7 +65,7 @@ func healthz(baseURL string) (status int, service string, err error) {
 }
 
 func TestVersionAndHelp(t *testing.T) {
-	bin := buildBinary(t)
+	bin := appBinary(t)
 
 	r := runBinary(t, 10*time.Second, bin, "--version")
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "cqrs-signin ") {
@@ -142,7 +88,7 @@ func TestBinarySingleInstanceAndSignal(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("sends SIGTERM, which Windows does not have")
 	}
-	bin := buildBinary(t)
+	bin := appBinary(t)
 	data := filepath.Join(t.TempDir(), "cqrs.db")
 	args := []string{"--no-browser", "--addr", "127.0.0.1:0", "--data", data}
 
@@ -235,7 +181,7 @@ func TestBinarySingleInstanceAndSignal(t *testing.T) {
 }
 
 func TestLockedDataFileWithNothingAnswering(t *testing.T) {
-	bin := buildBinary(t)
+	bin := appBinary(t)
 	data := filepath.Join(t.TempDir(), "cqrs.db")
 
 	// Another process holds the file (bbolt's lock) and the instance record

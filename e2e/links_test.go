@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"io"
@@ -46,7 +46,7 @@ func TestConsoleNeverPrintsALink(t *testing.T) {
 	st.Close()
 
 	var base string
-	stdout, stderr := runInProcess(t, []string{"--no-browser", "--addr", "127.0.0.1:0", "--data", data}, 10*time.Second, func(out string) bool {
+	stdout, stderr := runApp(t, []string{"--no-browser", "--addr", "127.0.0.1:0", "--data", data}, 10*time.Second, func(out string) bool {
 		m := runningLineRE.FindStringSubmatch(out)
 		if m != nil {
 			base = m[1]
@@ -87,33 +87,6 @@ func TestConsoleNeverPrintsALink(t *testing.T) {
 		if strings.Contains(out, "token=") || strings.Contains(out, "/reset") {
 			t.Errorf("%s shows a link:\n%s", name, out)
 		}
-	}
-}
-
-// --open-mailbox showed every emailed link to anyone; it is gone, and a
-// command line or environment still asking for it is refused with a
-// message saying why, rather than started in some other way.
-func TestOpenMailboxIsRefused(t *testing.T) {
-	for name, tc := range map[string]struct {
-		args []string
-		env  map[string]string
-	}{
-		"flag":                  {args: []string{"--open-mailbox", "--version"}},
-		"flag with a value":     {args: []string{"-open-mailbox=true", "--version"}},
-		"flag in training":      {args: []string{"--demo", "--open-mailbox", "--version"}},
-		"environment":           {args: []string{"--version"}, env: map[string]string{"CQRS_OPEN_MAILBOX": "true"}},
-		"environment, training": {args: []string{"--demo", "--version"}, env: map[string]string{"CQRS_OPEN_MAILBOX": "1"}},
-	} {
-		t.Run(name, func(t *testing.T) {
-			var out, errOut strings.Builder
-			err := run(t.Context(), append([]string{"cqrs-signin"}, tc.args...), func(k string) string { return tc.env[k] }, &out, &errOut)
-			if err == nil || !strings.Contains(err.Error(), "--open-mailbox") || !strings.Contains(err.Error(), "removed") {
-				t.Fatalf("run = %v, want the removed --open-mailbox refused\nstdout:\n%s", err, out.String())
-			}
-			if strings.Contains(out.String(), "cqrs-signin ") {
-				t.Errorf("it went on to do what else was asked:\n%s", out.String())
-			}
-		})
 	}
 }
 

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -20,8 +20,8 @@ import (
 // tool only: it is read from node_modules at test time and never copied
 // into the embedded assets, so the app does not ship it.
 
-// axePath is axe-core's browser bundle, relative to the repository root.
-var axePath = filepath.Join("node_modules", "axe-core", "axe.min.js")
+// axePath is axe-core's browser bundle, in the repository's node_modules.
+var axePath = filepath.Join(repoRoot, "node_modules", "axe-core", "axe.min.js")
 
 // a11yTimeout bounds the whole accessibility run, the browser included.
 const a11yTimeout = 150 * time.Second

@@ -1,9 +1,8 @@
-package main
+package e2e
 
 import (
 	"context"
 	"errors"
-	"io"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -263,6 +262,7 @@ func browserWithProfile(t *testing.T, parent context.Context, dir string) (ctx c
 		cancelAlloc()
 		t.Fatalf("starting %s: %v", path, err)
 	}
+	watchConsole(t, ctx)
 	var once sync.Once
 	close = func() {
 		once.Do(func() {
@@ -279,8 +279,8 @@ func browserWithProfile(t *testing.T, parent context.Context, dir string) (ctx c
 	return ctx, close
 }
 
-// restartableApp runs the app in-process on one data file and can stop it
-// and start it again on the same address, as a person restarting it would.
+// restartableApp runs the app on one data file and can stop it and start
+// it again on the same address, as a person restarting it would.
 type restartableApp struct {
 	t       *testing.T
 	data    string
@@ -290,38 +290,16 @@ type restartableApp struct {
 
 func (a *restartableApp) start(addr string) (stdout *syncBuffer) {
 	a.t.Helper()
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"cqrs-signin", "--no-browser", "--addr", addr, "--data", a.data}, func(string) string { return "" }, stdout, stderr)
-	}()
-	var once sync.Once
-	a.stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					a.t.Errorf("run returned %v\nstderr:\n%s", err, stderr.String())
-				}
-			case <-time.After(15 * time.Second):
-				a.t.Errorf("run did not return within 15s of cancel")
-			}
-		})
-	}
-	a.t.Cleanup(a.stop)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if m := runningLineRE.FindStringSubmatch(stdout.String()); m != nil {
+	p := startProcess(a.t, []string{"--no-browser", "--addr", addr, "--data", a.data})
+	a.stop = p.stop
+	p.waitUntil(10*time.Second, func(out string) bool {
+		if m := runningLineRE.FindStringSubmatch(out); m != nil {
 			a.baseURL = m[1]
-			return stdout
+			return true
 		}
-		if time.Now().After(deadline) {
-			a.t.Fatalf("the app did not start\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return false
+	})
+	return p.Stdout
 }
 
 // A restart of the app between the NHSmail sign-in page and the callback
@@ -364,55 +342,5 @@ func TestNHSmailSignInSurvivesARestart(t *testing.T) {
 	step(t, samCtx, "wait for sam's Message Centre", chromedp.WaitVisible(tid("message-centre-heading")))
 	if got := textOf(t, samCtx, "signed-in-as"); got != "Sam Patel (sam.patel)" {
 		t.Errorf("signed in as %q after the restart", got)
-	}
-}
-
-// An http:// issuer is refused at start unless it is on this computer, with
-// an error that says why; preferred_username / upn are matched only for the
-// simulator and a tenant-specific Entra ID issuer, and never with
-// --oidc-email-only.
-func TestSingleSignOnSettings(t *testing.T) {
-	env := func(string) string { return "" }
-	for issuer, wantErr := range map[string]string{
-		"http://idp.example.org/realms/nhs":   "accepted only on this computer",
-		"http://192.168.1.20:8080/realms/nhs": "accepted only on this computer",
-		"http://evil.example@127.0.0.1:9000/": "not an https URL",
-		"ftp://idp.example.org/":              "not an https URL",
-		"http://127.0.0.1:9000/realms/nhs":    "",
-		"http://localhost:9000/":              "",
-		"http://[::1]:9000/":                  "",
-		"https://idp.example.org/realms/nhs":  "",
-		"https://login.microsoftonline.com/0b5f2b5e-6a6e-4d3c-9d8e-2f1a7c3b4d5e/v2.0": "",
-	} {
-		_, err := parseFlags([]string{"cqrs-signin", "--oidc-issuer", issuer, "--oidc-client-id", "cqrs"}, env, io.Discard)
-		switch {
-		case wantErr == "" && err != nil:
-			t.Errorf("%s refused: %v", issuer, err)
-		case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)):
-			t.Errorf("%s: error %v, want one saying %q", issuer, err, wantErr)
-		}
-	}
-
-	for _, tc := range []struct {
-		args      []string
-		emailOnly bool
-	}{
-		{nil, false}, // the simulator
-		{[]string{"--oidc-email-only"}, true},
-		{[]string{"--oidc-issuer", "https://login.microsoftonline.com/0b5f2b5e-6a6e-4d3c-9d8e-2f1a7c3b4d5e/v2.0", "--oidc-client-id", "cqrs"}, false},
-		{[]string{"--oidc-issuer", "https://login.microsoftonline.com/0b5f2b5e-6a6e-4d3c-9d8e-2f1a7c3b4d5e/v2.0", "--oidc-client-id", "cqrs", "--oidc-email-only"}, true},
-		{[]string{"--oidc-issuer", "https://idp.example.org/realms/nhs", "--oidc-client-id", "cqrs"}, true},
-	} {
-		opts, err := parseFlags(append([]string{"cqrs-signin"}, tc.args...), env, io.Discard)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := ssoConfig(opts, "http://127.0.0.1:8420", env)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if cfg.EmailOnly != tc.emailOnly {
-			t.Errorf("%v: EmailOnly %v, want %v", tc.args, cfg.EmailOnly, tc.emailOnly)
-		}
 	}
 }

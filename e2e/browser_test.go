@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -23,16 +23,16 @@ import (
 )
 
 // Helpers shared by the real-browser tests: find and start Chromium, start
-// the app in-process, and save screenshots for the README.
+// the app, and save screenshots for the README.
 
 // updateScreenshots rewrites the README's screenshots; without it a test
 // run leaves the working tree as it was (`go tool task screenshots`).
 var updateScreenshots = flag.Bool("screenshots", os.Getenv("CQRS_SCREENSHOTS") == "1",
 	"rewrite the README's screenshots in screenshots/ (also CQRS_SCREENSHOTS=1)")
 
-// screenshotDir is where screenshot saves its PNGs, relative to the
-// repository root (the package directory, which is where go test runs).
-const screenshotDir = "screenshots"
+// screenshotDir is where screenshot saves its PNGs: the repository's
+// screenshots/, which the README shows.
+var screenshotDir = filepath.Join(repoRoot, "screenshots")
 
 // syncBuffer is a bytes.Buffer that is safe for one writer and many readers.
 type syncBuffer struct {
@@ -240,7 +240,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
-// testApp is the app started in-process by startApp.
+// testApp is the app started by startApp.
 type testApp struct {
 	BaseURL  string // http://127.0.0.1:port
 	SetupURL string // the one-time set-up link printed at first start
@@ -253,48 +253,12 @@ var (
 	runningLineRE = regexp.MustCompile(`CQRS is running at (http://\S+)`)
 )
 
-// runInProcess runs the app as main does with args (an empty environment),
-// and waits up to within until ready accepts what it has printed. Cleanup
-// stops it and fails the test unless run returns nil.
-func runInProcess(t *testing.T, args []string, within time.Duration, ready func(stdout string) bool) (stdout, stderr *syncBuffer) {
-	t.Helper()
-	stdout, stderr = &syncBuffer{}, &syncBuffer{}
-	getenv := func(string) string { return "" }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, append([]string{"cqrs-signin"}, args...), getenv, stdout, stderr) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run returned %v\nstderr:\n%s", err, stderr.String())
-			}
-		case <-time.After(15 * time.Second):
-			t.Errorf("run did not return within 15s of cancel\nstdout:\n%s", stdout.String())
-		}
-	})
-	deadline := time.Now().Add(within)
-	for !ready(stdout.String()) {
-		select {
-		case err := <-done:
-			done <- err // for the cleanup
-			t.Fatalf("run returned early: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("app was not ready within %s\nstdout:\n%s\nstderr:\n%s", within, stdout.String(), stderr.String())
-		}
-	}
-	return stdout, stderr
-}
-
 // startApp runs the app on a free port with a fresh database (and any
 // extra flags), and waits until it prints its set-up link and address.
 func startApp(t *testing.T, extraArgs ...string) *testApp {
 	t.Helper()
 	a := &testApp{}
-	a.Stdout, a.Stderr = runInProcess(t, append([]string{"--no-browser", "--addr", "127.0.0.1:0", "--data", filepath.Join(t.TempDir(), "cqrs.db")}, extraArgs...),
+	a.Stdout, a.Stderr = runApp(t, append([]string{"--no-browser", "--addr", "127.0.0.1:0", "--data", filepath.Join(t.TempDir(), "cqrs.db")}, extraArgs...),
 		10*time.Second, func(out string) bool {
 			setup, running := setupLineRE.FindStringSubmatch(out), runningLineRE.FindStringSubmatch(out)
 			if setup == nil || running == nil {
