@@ -584,15 +584,6 @@ func (p phase) cpu() string {
 		100*p.clientCPU.Seconds()/p.elapsed.Seconds())
 }
 
-// selfCPU is this process's user + system CPU time so far.
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 func (p phase) rate() float64 {
 	if p.ok == 0 {
 		return 0
