@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/a-h/templ"
@@ -207,6 +208,7 @@ type app struct {
 	hasher       *secret.Hasher
 	mailer       Mailer
 	csrfKey      []byte
+	csrfMACs     sync.Pool // *csrfMAC, see csrfToken
 	// instance names this instance's cookies (see namespaceCookies).
 	instance string
 	// resetThrottle counts reset emails per account.
