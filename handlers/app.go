@@ -366,7 +366,8 @@ func pageForStatus(status int) *pageError {
 // "Error: " before the page's title.
 func render(c *fiber.Ctx, status int, comp templ.Component) error {
 	c.Status(status)
-	c.Type("html", "utf-8")
+	// The header as one constant: c.Type would join it anew on every page.
+	c.Response().Header.SetContentType(fiber.MIMETextHTMLCharsetUTF8)
 	ctx := context.Background()
 	if status == fiber.StatusUnprocessableEntity || status == fiber.StatusUnauthorized {
 		ctx = views.WithProblems(ctx)
