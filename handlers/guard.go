@@ -141,16 +141,19 @@ func validUTF8(c *fiber.Ctx) error {
 // from it (and the session, once signed in) with the app's secret key. A
 // state-changing request must bring back a token that matches.
 func (a *app) csrf(c *fiber.Ctx) error {
-	seed := c.Cookies(csrfCookie)
+	// The seed is read where the request holds it, not copied: it is only
+	// hashed.
+	seed := c.Request().Header.Cookie(csrfCookie)
 	fresh := false
 	if len(seed) != 22 { // 16 random bytes, base64url without padding
 		b := make([]byte, 16)
 		rand.Read(b)
-		seed = base64.RawURLEncoding.EncodeToString(b)
+		value := base64.RawURLEncoding.EncodeToString(b)
 		fresh = true
-		c.Cookie(&fiber.Cookie{Name: csrfCookie, Value: seed, Path: "/", HTTPOnly: true, Secure: a.cfg.Secure, SameSite: fiber.CookieSameSiteLaxMode, Expires: time.Now().Add(365 * 24 * time.Hour)})
+		c.Cookie(&fiber.Cookie{Name: csrfCookie, Value: value, Path: "/", HTTPOnly: true, Secure: a.cfg.Secure, SameSite: fiber.CookieSameSiteLaxMode, Expires: time.Now().Add(365 * 24 * time.Hour)})
+		seed = []byte(value)
 	}
-	want := a.csrfToken(seed, sessionBinding(c))
+	want := a.csrfToken(string(seed), sessionBinding(c))
 	c.Locals(localCSRF, want)
 	if safeMethod(c.Method()) {
 		return c.Next()
@@ -175,16 +178,18 @@ func (a *app) csrfToken(seed, binding string) string {
 	m.mac.Reset()
 	m.msg = append(append(append(append(m.msg[:0], "csrf\x00"...), seed...), 0), binding...)
 	m.mac.Write(m.msg)
-	return base64.RawURLEncoding.EncodeToString(m.mac.Sum(m.sum[:0]))
+	m.token = base64.RawURLEncoding.AppendEncode(m.token[:0], m.mac.Sum(m.sum[:0]))
+	return string(m.token)
 }
 
-// csrfMAC is one HMAC of the CSRF key with room for its message and sum,
-// kept in a pool and reused: every page computes a token, and a fresh
-// HMAC is five allocations.
+// csrfMAC is one HMAC of the CSRF key with room for its message, sum and
+// token, kept in a pool and reused: every page computes a token, and a
+// fresh HMAC is five allocations.
 type csrfMAC struct {
-	mac hash.Hash
-	msg []byte
-	sum [sha256.Size]byte
+	mac   hash.Hash
+	msg   []byte
+	sum   [sha256.Size]byte
+	token []byte
 }
 
 // sessionBinding ties CSRF tokens to the signed-in session, so a token
