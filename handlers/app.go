@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/a-h/templ"
@@ -207,6 +208,7 @@ type app struct {
 	hasher       *secret.Hasher
 	mailer       Mailer
 	csrfKey      []byte
+	csrfMACs     sync.Pool // *csrfMAC, see csrfToken
 	// instance names this instance's cookies (see namespaceCookies).
 	instance string
 	// resetThrottle counts reset emails per account.
@@ -364,7 +366,8 @@ func pageForStatus(status int) *pageError {
 // "Error: " before the page's title.
 func render(c *fiber.Ctx, status int, comp templ.Component) error {
 	c.Status(status)
-	c.Type("html", "utf-8")
+	// The header as one constant: c.Type would join it anew on every page.
+	c.Response().Header.SetContentType(fiber.MIMETextHTMLCharsetUTF8)
 	ctx := context.Background()
 	if status == fiber.StatusUnprocessableEntity || status == fiber.StatusUnauthorized {
 		ctx = views.WithProblems(ctx)

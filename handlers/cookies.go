@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -30,28 +31,53 @@ func instanceCookieName(base, instance string, secure bool, path string) string 
 }
 
 // baseCookieName is the plain name of one of this instance's cookies, and
-// false for anyone else's.
-func baseCookieName(name, instance string) (string, bool) {
-	name = strings.TrimPrefix(strings.TrimPrefix(name, "__Host-"), "__Secure-")
-	base, ok := strings.CutSuffix(name, "-"+instance)
-	return base, ok && base != ""
+// false for anyone else's. It takes the name as the request holds it
+// (bytes) as well as a string, so checking a cookie copies nothing.
+func baseCookieName[Name string | []byte](name Name, instance string) (Name, bool) {
+	for _, prefix := range [...]string{"__Host-", "__Secure-"} {
+		if len(name) >= len(prefix) && string(name[:len(prefix)]) == prefix {
+			name = name[len(prefix):]
+		}
+	}
+	cut := len(name) - len(instance) - 1
+	if cut <= 0 || name[cut] != '-' || string(name[cut+1:]) != instance {
+		return name[:0], false
+	}
+	return name[:cut], true
 }
+
+// cookieScratch holds one request's own cookies while the request's
+// cookie list is cleared and refilled: their names and values packed in
+// buf, each one's end in ends. Pooled, so renaming allocates nothing.
+type cookieScratch struct {
+	buf  []byte
+	ends []int
+}
+
+var cookieScratches = sync.Pool{New: func() any { return new(cookieScratch) }}
 
 // namespaceCookies renames cookies in (to their plain names, dropping
 // other instances') and out (to this instance's names). It runs first
 // after recover, so errors are rendered here, before the renaming.
 func (a *app) namespaceCookies(c *fiber.Ctx) error {
 	in := &c.Request().Header
-	var mine [][2]string
+	mine := cookieScratches.Get().(*cookieScratch)
+	mine.buf, mine.ends = mine.buf[:0], mine.ends[:0]
 	in.VisitAllCookie(func(k, v []byte) {
-		if base, ok := baseCookieName(string(k), a.instance); ok {
-			mine = append(mine, [2]string{base, string(v)})
+		if base, ok := baseCookieName(k, a.instance); ok {
+			mine.buf = append(mine.buf, base...)
+			mine.ends = append(mine.ends, len(mine.buf))
+			mine.buf = append(mine.buf, v...)
+			mine.ends = append(mine.ends, len(mine.buf))
 		}
 	})
 	in.DelAllCookies()
-	for _, kv := range mine {
-		in.SetCookie(kv[0], kv[1])
+	for i, start := 0, 0; i < len(mine.ends); i += 2 {
+		nameEnd, valueEnd := mine.ends[i], mine.ends[i+1]
+		in.SetCookieBytesKV(mine.buf[start:nameEnd], mine.buf[nameEnd:valueEnd])
+		start = valueEnd
 	}
+	cookieScratches.Put(mine)
 
 	if err := c.Next(); err != nil {
 		if err := c.App().ErrorHandler(c, err); err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"hash"
 	"net"
 	"strings"
 	"time"
@@ -31,16 +32,28 @@ func securityHeaders(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// securityHeaderList is every answer's security headers, as the bytes
+// fasthttp keeps (names already canonical), made once rather than
+// converted and normalised on every request.
+var securityHeaderList = [...][2][]byte{
+	{[]byte("Content-Security-Policy"), []byte(contentSecurity)},
+	{[]byte("X-Content-Type-Options"), []byte("nosniff")},
+	{[]byte("Referrer-Policy"), []byte("same-origin")},
+	{[]byte("X-Frame-Options"), []byte("DENY")},
+	{[]byte("Cross-Origin-Opener-Policy"), []byte("same-origin")},
+	{[]byte("Permissions-Policy"), []byte("camera=(), microphone=(), geolocation=()")},
+}
+
+var cacheControlHeader, noStore = []byte(fiber.HeaderCacheControl), []byte("no-store")
+
 // setSecurityHeaders is securityHeaders for answers made outside the
 // middleware chain too: the error handler calls it, since Fiber answers a
 // too-large body (413) or header (431) before any middleware runs.
 func setSecurityHeaders(c *fiber.Ctx) {
-	c.Set("Content-Security-Policy", contentSecurity)
-	c.Set("X-Content-Type-Options", "nosniff")
-	c.Set("Referrer-Policy", "same-origin")
-	c.Set("X-Frame-Options", "DENY")
-	c.Set("Cross-Origin-Opener-Policy", "same-origin")
-	c.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+	h := &c.Response().Header
+	for _, kv := range securityHeaderList {
+		h.SetCanonical(kv[0], kv[1])
+	}
 	if !strings.HasPrefix(c.Path(), "/assets/") {
 		setPageHeaders(c)
 	}
@@ -49,7 +62,7 @@ func setSecurityHeaders(c *fiber.Ctx) {
 // setPageHeaders keeps pages (which can show personal details and tokens)
 // out of every cache.
 func setPageHeaders(c *fiber.Ctx) {
-	c.Set("Cache-Control", "no-store")
+	c.Response().Header.SetCanonical(cacheControlHeader, noStore)
 }
 
 // hostAllowed refuses any Host header the app does not serve, before
@@ -128,16 +141,19 @@ func validUTF8(c *fiber.Ctx) error {
 // from it (and the session, once signed in) with the app's secret key. A
 // state-changing request must bring back a token that matches.
 func (a *app) csrf(c *fiber.Ctx) error {
-	seed := c.Cookies(csrfCookie)
+	// The seed is read where the request holds it, not copied: it is only
+	// hashed.
+	seed := c.Request().Header.Cookie(csrfCookie)
 	fresh := false
 	if len(seed) != 22 { // 16 random bytes, base64url without padding
 		b := make([]byte, 16)
 		rand.Read(b)
-		seed = base64.RawURLEncoding.EncodeToString(b)
+		value := base64.RawURLEncoding.EncodeToString(b)
 		fresh = true
-		c.Cookie(&fiber.Cookie{Name: csrfCookie, Value: seed, Path: "/", HTTPOnly: true, Secure: a.cfg.Secure, SameSite: fiber.CookieSameSiteLaxMode, Expires: time.Now().Add(365 * 24 * time.Hour)})
+		c.Cookie(&fiber.Cookie{Name: csrfCookie, Value: value, Path: "/", HTTPOnly: true, Secure: a.cfg.Secure, SameSite: fiber.CookieSameSiteLaxMode, Expires: time.Now().Add(365 * 24 * time.Hour)})
+		seed = []byte(value)
 	}
-	want := a.csrfToken(seed, sessionBinding(c))
+	want := a.csrfToken(string(seed), sessionBinding(c))
 	c.Locals(localCSRF, want)
 	if safeMethod(c.Method()) {
 		return c.Next()
@@ -154,9 +170,26 @@ func (a *app) csrf(c *fiber.Ctx) error {
 }
 
 func (a *app) csrfToken(seed, binding string) string {
-	mac := hmac.New(sha256.New, a.csrfKey)
-	mac.Write([]byte("csrf\x00" + seed + "\x00" + binding))
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+	m, _ := a.csrfMACs.Get().(*csrfMAC)
+	if m == nil {
+		m = &csrfMAC{mac: hmac.New(sha256.New, a.csrfKey)}
+	}
+	defer a.csrfMACs.Put(m)
+	m.mac.Reset()
+	m.msg = append(append(append(append(m.msg[:0], "csrf\x00"...), seed...), 0), binding...)
+	m.mac.Write(m.msg)
+	m.token = base64.RawURLEncoding.AppendEncode(m.token[:0], m.mac.Sum(m.sum[:0]))
+	return string(m.token)
+}
+
+// csrfMAC is one HMAC of the CSRF key with room for its message, sum and
+// token, kept in a pool and reused: every page computes a token, and a
+// fresh HMAC is five allocations.
+type csrfMAC struct {
+	mac   hash.Hash
+	msg   []byte
+	sum   [sha256.Size]byte
+	token []byte
 }
 
 // sessionBinding ties CSRF tokens to the signed-in session, so a token

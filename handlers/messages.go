@@ -50,6 +50,7 @@ func (a *app) renderMessageCentre(c *fiber.Ctx, status int, notice string, open 
 	} else {
 		m.BroadcastAudience = "every user of " + p.User.Organisation
 	}
+	m.Messages = make([]views.Message, 0, len(msgs))
 	for _, msg := range msgs {
 		m.Messages = append(m.Messages, messageView(msg))
 	}
