@@ -28,6 +28,7 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -80,8 +81,8 @@ type config struct {
 var appEnv []string
 
 func main() {
-	if len(os.Args) == 3 && os.Args[1] == "-serve-hello" {
-		serveHello(os.Args[2])
+	if len(os.Args) >= 3 && os.Args[1] == "-serve-hello" {
+		serveHello(os.Args[2], os.Args[3:])
 		return
 	}
 	var cfg config
@@ -127,10 +128,30 @@ var (
 )
 
 // serveHello is the baseline: a bare Fiber handler in its own process, as
-// the app is in its own.
-func serveHello(addr string) {
+// the app is in its own. Given copied pages (pageCopy files), it also
+// serves each one's recorded headers and body at /copy/<name>: what bare
+// Fiber does for the same bytes, with none of the app's work.
+func serveHello(addr string, copies []string) {
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	app.Get("/", func(c *fiber.Ctx) error { return c.SendString("hello") })
+	for _, file := range copies {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			fmt.Println("ERR", err)
+			os.Exit(1)
+		}
+		var pc pageCopy
+		if err := json.Unmarshal(b, &pc); err != nil {
+			fmt.Println("ERR", err)
+			os.Exit(1)
+		}
+		app.Get("/copy/"+pc.Name, func(c *fiber.Ctx) error {
+			for _, h := range pc.Headers {
+				c.Response().Header.Add(h[0], h[1])
+			}
+			return c.Send(pc.Body)
+		})
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		fmt.Println("ERR", err)
@@ -223,20 +244,34 @@ func run(cfg config) error {
 	}
 	fmt.Printf("  server peak RSS so far: %s\n", procMem(srv.cmd.Process.Pid, "VmHWM"))
 
-	// (c, d) Pages against a bare Fiber handler, same run, same clients.
-	hello, err := startHello()
+	// (c, d) Pages against a bare Fiber handler, same run, same clients;
+	// and against bare Fiber sending each page's own bytes (its headers and
+	// body as the app answered), so the cost of the page's size on the
+	// client and the network stack is told apart from the app's own work.
+	copies, err := copyPages(dir, []pageSource{
+		{"login", srv.base + "/login", nil},
+		{"messages", srv.base + "/messages", msgClient},
+	})
+	if err != nil {
+		return err
+	}
+	hello, err := startHello(copies...)
 	if err != nil {
 		return err
 	}
 	defer hello.stop()
 	fmt.Printf("\npages, %d clients, %v or %d requests each, keep-alive:\n", cfg.clients, cfg.duration, cfg.maxRequests)
 	base := pagePhase("bare Fiber hello", hello.base+"/", nil, cfg)
+	loginBytes := pagePhase("Login's bytes", hello.base+"/copy/login", nil, cfg)
 	login := pagePhase("Login page", srv.base+"/login", nil, cfg)
+	msgsBytes := pagePhase("messages' bytes", hello.base+"/copy/messages", nil, cfg)
 	msgs := pagePhase("message centre", srv.base+"/messages", msgClient, cfg)
-	for _, p := range []phase{base, login, msgs} {
+	for _, p := range []phase{base, loginBytes, login, msgsBytes, msgs} {
 		fmt.Printf("  %-17s %8.0f req/s  %.2f of bare  %s  %s\n", p.name, p.rate(), p.rate()/base.rate(), p.lat, p.statuses())
 	}
-	for _, p := range []phase{base, login, msgs} {
+	fmt.Printf("  Login page: %.2f of bare Fiber sending its bytes; message centre: %.2f of bare Fiber sending its bytes\n",
+		login.rate()/loginBytes.rate(), msgs.rate()/msgsBytes.rate())
+	for _, p := range []phase{base, loginBytes, login, msgsBytes, msgs} {
 		fmt.Printf("  %-17s %s\n", p.name, p.cpu())
 	}
 
@@ -811,6 +846,21 @@ func signInPhase(base string, clients, n int, limit time.Duration, accounts []st
 }
 
 func pagePhase(name, u string, signedIn *http.Client, cfg config) phase {
+	c := loadClient(cfg.clients)
+	bare, page := getRequest(u, nil), pageRequest(u, signedIn)
+	// Warm the connections and the app before timing.
+	drive("warm-up", cfg.clients, cfg.clients*20, time.Second, func(_, _ int) (int, error) {
+		return send(c, bare.request())
+	}, func(int) bool { return true })
+	return drive(name, cfg.clients, cfg.maxRequests, cfg.duration, func(_, _ int) (int, error) {
+		return send(c, page.request())
+	}, func(code int) bool { return code == http.StatusOK })
+}
+
+// pageRequest is a GET of the page as a browser sends it: with the
+// session's cookies when signedIn is given, and with the CSRF cookie a
+// visitor has from an earlier page for the Login page.
+func pageRequest(u string, signedIn *http.Client) fixedRequest {
 	var cookies []*http.Cookie
 	if signedIn != nil {
 		pu, _ := url.Parse(u)
@@ -821,15 +871,57 @@ func pagePhase(name, u string, signedIn *http.Client, cfg config) phase {
 			cookies = []*http.Cookie{csrf}
 		}
 	}
-	c := loadClient(cfg.clients)
-	bare, page := getRequest(u, nil), getRequest(u, cookies)
-	// Warm the connections and the app before timing.
-	drive("warm-up", cfg.clients, cfg.clients*20, time.Second, func(_, _ int) (int, error) {
-		return send(c, bare.request())
-	}, func(int) bool { return true })
-	return drive(name, cfg.clients, cfg.maxRequests, cfg.duration, func(_, _ int) (int, error) {
-		return send(c, page.request())
-	}, func(code int) bool { return code == http.StatusOK })
+	return getRequest(u, cookies)
+}
+
+// pageCopy is one page as the app answered it, for the hello server to
+// send again.
+type pageCopy struct {
+	Name    string      `json:"name"`
+	Headers [][2]string `json:"headers"`
+	Body    []byte      `json:"body"`
+}
+
+// pageSource is a page to copy: signedIn carries the session, or nil for
+// a page anyone may ask for.
+type pageSource struct {
+	name     string
+	url      string
+	signedIn *http.Client
+}
+
+// copyPages asks the app for each page once, as the page phase will, and
+// writes its headers and body into dir; it returns the files.
+func copyPages(dir string, pages []pageSource) ([]string, error) {
+	var files []string
+	for _, p := range pages {
+		req := pageRequest(p.url, p.signedIn).request()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("copy %s: %w", p.name, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("copy %s: %d %v", p.name, resp.StatusCode, err)
+		}
+		pc := pageCopy{Name: p.name, Body: body}
+		for name, values := range resp.Header {
+			if name == "Content-Length" || name == "Date" {
+				continue // Fiber writes its own
+			}
+			for _, v := range values {
+				pc.Headers = append(pc.Headers, [2]string{name, v})
+			}
+		}
+		b, _ := json.Marshal(pc)
+		file := filepath.Join(dir, p.name+".page.json")
+		if err := os.WriteFile(file, b, 0o600); err != nil {
+			return nil, err
+		}
+		files = append(files, file)
+	}
+	return files, nil
 }
 
 type helloServer struct {
@@ -840,12 +932,12 @@ type helloServer struct {
 
 func (h *helloServer) stop() { h.in.Close(); h.cmd.Process.Kill(); h.cmd.Wait() }
 
-func startHello() (*helloServer, error) {
+func startHello(copies ...string) (*helloServer, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(self, "-serve-hello", "127.0.0.1:0")
+	cmd := exec.Command(self, append([]string{"-serve-hello", "127.0.0.1:0"}, copies...)...)
 	in, _ := cmd.StdinPipe()
 	out, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
