@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/cqrs-local/cqrs-signin/clock"
+	"github.com/gofiber/fiber/v2"
 
 	"github.com/pkg/browser"
 
@@ -311,44 +312,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stdout, "cqrs-signin %s\n", buildVersion())
 		return nil
 	}
-	var logger *slog.Logger
-	if opts.logFormat == "json" {
-		logger = slog.New(slog.NewJSONHandler(stderr, nil))
-	} else {
-		logger = slog.New(slog.NewTextHandler(stderr, nil))
-	}
+	logger := newLogger(opts.logFormat, stderr)
 	// zitadel/oidc (the NHSmail simulator's protocol) logs through the
-	// default logger: give it the app's format and destination.
+	// default logger only: give it the app's format and destination.
 	slog.SetDefault(logger)
-
-	if err := os.MkdirAll(filepath.Dir(opts.data), 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
 	// One clock for the store, the handlers, the mailer and the NHSmail
 	// simulator: the training clock moves them all forward together.
 	appClock := clock.New(time.Now)
-	var (
-		st   engine
-		file *store.Store    // the bbolt engine, or
-		pg   *postgres.Store // PostgreSQL
-	)
-	if opts.database != "" {
-		if pg, err = postgres.Open(ctx, opts.database, postgres.Options{Now: appClock.Now}); err != nil {
-			return err
-		}
-		st = pg
-	} else {
-		file, err = store.Open(opts.data, store.Options{LockTimeout: 500 * time.Millisecond, Now: appClock.Now})
-		if errors.Is(err, store.ErrLocked) {
-			return joinRunningInstance(ctx, opts, stdout)
-		}
-		if err != nil {
-			return err
-		}
-		st = file
-	}
-	defer st.Close()
 
+	db, err := openDatabase(ctx, opts, appClock)
+	if errors.Is(err, store.ErrLocked) {
+		return joinRunningInstance(ctx, opts, stdout)
+	}
+	if err != nil {
+		return err
+	}
+	defer db.Close()
 	ln, err := listen(opts)
 	if err != nil {
 		return err
@@ -360,105 +339,183 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	baseURL := netw.baseURL
-
-	cfg := handlers.DefaultConfig()
-	cfg.Version = buildVersion()
-	cfg.BaseURL = baseURL
-	cfg.RegistrationLinkTTL = opts.linkTTL
-	cfg.ResetLinkTTL = opts.resetTTL
-	cfg.SessionIdle, cfg.SessionAbsolute = opts.sessionIdle, opts.sessionAbsolute
-	cfg.EmailDomains = splitList(opts.emailDomains)
-	cfg.SMTPEnabled = opts.smtp.Enabled()
-	cfg.PasswordPolicy = opts.passwordPolicy
-	cfg.Now, cfg.Clock, cfg.Training = appClock.Now, appClock, opts.training
-	if opts.training {
-		cfg.TrainerPassword = handlers.NewTrainerPassword()
-	}
-	smtpCfg, console := opts.smtp, io.Writer(stdout)
-	if opts.training {
-		// Training emails stay in learners' own mailboxes: never SMTP, and
-		// never printed where a projected console shows everyone's links.
-		smtpCfg, console = mailer.SMTPConfig{}, io.Discard
-		cfg.SMTPEnabled = false
-	}
-	cfg.SignInRateLimit = opts.signInRateLimit
-	instanceToken := secret.NewToken()
-	cfg.InstanceToken = instanceToken
-	cfg.Hosts = append(cfg.Hosts, listenHost(ln))
-	cfg.Hosts = append(cfg.Hosts, netw.hosts...)
-	cfg.Secure = netw.tls != nil
-	cfg.InsecureLAN = netw.insecureLAN
-	hasher := secret.NewHasher(secret.OWASP, 0, 2*time.Second)
-	sender := mailer.NewSender(logger, smtpCfg, st, console, appClock.Now)
-	sender.SetMailboxURL(baseURL + "/mailbox")
-	// The engine is every journey's store. The bbolt file also makes its
-	// own backups and has a training side; PostgreSQL counts the rate
-	// limits, so instances sharing it share them.
-	stores := handlers.Stores{Instance: st, Setup: st, Links: st, SignIn: st, Sessions: st, Accounts: st, Messages: st,
-		UserAdmin: st, Organisations: st, AuditLog: st, Forgotten: st, Mailbox: st, SSO: st, NHSmailAdmin: st}
-	deps := handlers.Deps{Stores: stores, Hasher: hasher, Mailer: sender}
-	if file != nil {
-		deps.Backup, deps.Training, cfg.SnapshotDir = file, file, file.SnapshotDir()
-	} else {
-		deps.RateLimits = pg
-	}
-	if cfg.SSO, err = ssoConfig(opts, baseURL, getenv); err != nil {
+	cfg := appConfig(opts, netw, listenHost(ln), appClock)
+	sender := newSender(logger, opts, db, stdout, appClock, netw.baseURL)
+	deps, err := appDeps(logger, opts, &cfg, db, sender, getenv)
+	if err != nil {
 		return err
-	}
-	if opts.oidcIssuer == "" {
-		if cfg.SSO.ClientSecret, err = st.NHSmailClientSecret(); err != nil {
-			return err
-		}
-		sim, err := nhsmail.New(logger, nhsmail.Config{Issuer: cfg.SSO.Issuer, ClientID: cfg.SSO.ClientID,
-			ClientSecret: cfg.SSO.ClientSecret, RedirectURIs: []string{cfg.SSO.RedirectURL}, Secure: cfg.Secure, JobAid: opts.training, Now: appClock.Now}, st, hasher)
-		if err != nil {
-			return err
-		}
-		deps.NHSmail, deps.NHSmailDirectory = sim, st
 	}
 	app, err := handlers.New(logger, cfg, deps)
 	if err != nil {
 		return err
 	}
-
-	startURL := baseURL + "/"
-	if hasUsers, err := st.HasUsers(); err != nil {
+	startURL, err := firstPage(db, opts, cfg, stdout)
+	if err != nil {
 		return err
-	} else if !hasUsers {
-		token := secret.NewToken()
-		if err := st.SetSetupToken(secret.HashToken(token)); err != nil {
-			return err
-		}
-		startURL = baseURL + "/setup?token=" + token
-		fmt.Fprintf(stdout, "First start: create the administrator with this one-time set-up link:\n  %s\n", startURL)
 	}
-	if opts.training {
-		startURL = baseURL + "/training"
-		fmt.Fprintf(stdout, "Training mode: learners start at %s\n  Trainer sign-in: User ID %s, password %s\n  (a new trainer password at every start, shown only here)\n",
-			startURL, handlers.TrainerUserID, cfg.TrainerPassword)
-	}
-	if file != nil { // the backup subcommand's way to a running instance
-		if err := writeInstanceFile(opts.data, baseURL, instanceToken); err != nil {
+	if db.file != nil { // the backup subcommand's way to a running instance
+		if err := writeInstanceFile(opts.data, netw.baseURL, cfg.InstanceToken); err != nil {
 			logger.Warn("could not record the running instance", "err", err)
 		}
 		defer os.Remove(instanceFile(opts.data))
 	}
-
 	mailCtx, stopMail := context.WithCancel(ctx)
 	defer stopMail()
 	go sender.Run(mailCtx, 30*time.Second)
+	return serve(ctx, app, ln, netw, opts, db, startURL, logger, stdout)
+}
 
+func newLogger(format string, stderr io.Writer) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(stderr, nil))
+}
+
+// database is the open engine: the bbolt file (file) or PostgreSQL (pg);
+// the other is nil.
+type database struct {
+	engine
+	file *store.Store
+	pg   *postgres.Store
+}
+
+// openDatabase opens PostgreSQL when --database names it, otherwise the
+// database file at --data (store.ErrLocked when another process has it).
+func openDatabase(ctx context.Context, opts options, appClock *clock.Clock) (database, error) {
+	// The data directory also keeps the self-made certificate, whichever
+	// engine holds the data.
+	if err := os.MkdirAll(filepath.Dir(opts.data), 0o700); err != nil {
+		return database{}, fmt.Errorf("data directory: %w", err)
+	}
+	if opts.database != "" {
+		pg, err := postgres.Open(ctx, opts.database, postgres.Options{Now: appClock.Now})
+		if err != nil {
+			return database{}, err
+		}
+		return database{engine: pg, pg: pg}, nil
+	}
+	file, err := store.Open(opts.data, store.Options{LockTimeout: 500 * time.Millisecond, Now: appClock.Now})
+	if err != nil {
+		return database{}, err
+	}
+	return database{engine: file, file: file}, nil
+}
+
+// appConfig is the handlers' configuration from the flags, the network
+// and the clock.
+func appConfig(opts options, netw exposure, listenHost string, appClock *clock.Clock) handlers.Config {
+	cfg := handlers.DefaultConfig()
+	cfg.Version = buildVersion()
+	cfg.BaseURL = netw.baseURL
+	cfg.RegistrationLinkTTL = opts.linkTTL
+	cfg.ResetLinkTTL = opts.resetTTL
+	cfg.SessionIdle, cfg.SessionAbsolute = opts.sessionIdle, opts.sessionAbsolute
+	cfg.EmailDomains = splitList(opts.emailDomains)
+	// Training emails stay in learners' own mailboxes: never SMTP.
+	cfg.SMTPEnabled = opts.smtp.Enabled() && !opts.training
+	cfg.PasswordPolicy = opts.passwordPolicy
+	cfg.Now, cfg.Clock, cfg.Training = appClock.Now, appClock, opts.training
+	if opts.training {
+		cfg.TrainerPassword = handlers.NewTrainerPassword()
+	}
+	cfg.SignInRateLimit = opts.signInRateLimit
+	cfg.InstanceToken = secret.NewToken()
+	cfg.Hosts = append(cfg.Hosts, listenHost)
+	cfg.Hosts = append(cfg.Hosts, netw.hosts...)
+	cfg.Secure = netw.tls != nil
+	cfg.InsecureLAN = netw.insecureLAN
+	return cfg
+}
+
+// newSender is the outbox's delivery: SMTP when configured, otherwise the
+// local mailbox, announced on the console.
+func newSender(logger *slog.Logger, opts options, db database, stdout io.Writer, appClock *clock.Clock, baseURL string) *mailer.Sender {
+	smtpCfg, console := opts.smtp, io.Writer(stdout)
+	if opts.training {
+		// Never SMTP in training, and never printed where a projected
+		// console shows everyone's links.
+		smtpCfg, console = mailer.SMTPConfig{}, io.Discard
+	}
+	sender := mailer.NewSender(logger, smtpCfg, db.engine, console, appClock.Now)
+	sender.SetMailboxURL(baseURL + "/mailbox")
+	return sender
+}
+
+// appDeps are the handlers' dependencies. The engine is every journey's
+// store. The bbolt file also makes its own backups and has a training
+// side; PostgreSQL counts the rate limits, so instances sharing it share
+// them. Without --oidc-issuer the NHSmail simulator is built here, and
+// cfg.SSO gets its client secret.
+func appDeps(logger *slog.Logger, opts options, cfg *handlers.Config, db database, sender *mailer.Sender, getenv func(string) string) (handlers.Deps, error) {
+	hasher := secret.NewHasher(secret.OWASP, 0, 2*time.Second)
+	st := db.engine
+	stores := handlers.Stores{Instance: st, Setup: st, Links: st, SignIn: st, Sessions: st, Accounts: st, Messages: st,
+		UserAdmin: st, Organisations: st, AuditLog: st, Forgotten: st, Mailbox: st, SSO: st, NHSmailAdmin: st}
+	deps := handlers.Deps{Stores: stores, Hasher: hasher, Mailer: sender}
+	if db.file != nil {
+		deps.Backup, deps.Training, cfg.SnapshotDir = db.file, db.file, db.file.SnapshotDir()
+	} else {
+		deps.RateLimits = db.pg
+	}
+	var err error
+	if cfg.SSO, err = ssoConfig(opts, cfg.BaseURL, getenv); err != nil {
+		return deps, err
+	}
+	if opts.oidcIssuer != "" {
+		return deps, nil
+	}
+	if cfg.SSO.ClientSecret, err = st.NHSmailClientSecret(); err != nil {
+		return deps, err
+	}
+	sim, err := nhsmail.New(logger, nhsmail.Config{Issuer: cfg.SSO.Issuer, ClientID: cfg.SSO.ClientID,
+		ClientSecret: cfg.SSO.ClientSecret, RedirectURIs: []string{cfg.SSO.RedirectURL}, Secure: cfg.Secure, JobAid: opts.training, Now: cfg.Now}, st, hasher)
+	if err != nil {
+		return deps, err
+	}
+	deps.NHSmail, deps.NHSmailDirectory = sim, st
+	return deps, nil
+}
+
+// firstPage is where the browser opens, said on the console: the one-time
+// set-up link while there are no users, the training page in training mode,
+// otherwise the home page.
+func firstPage(db database, opts options, cfg handlers.Config, stdout io.Writer) (string, error) {
+	startURL := cfg.BaseURL + "/"
+	hasUsers, err := db.HasUsers()
+	if err != nil {
+		return "", err
+	}
+	if !hasUsers {
+		token := secret.NewToken()
+		if err := db.SetSetupToken(secret.HashToken(token)); err != nil {
+			return "", err
+		}
+		startURL = cfg.BaseURL + "/setup?token=" + token
+		fmt.Fprintf(stdout, "First start: create the administrator with this one-time set-up link:\n  %s\n", startURL)
+	}
+	if opts.training {
+		startURL = cfg.BaseURL + "/training"
+		fmt.Fprintf(stdout, "Training mode: learners start at %s\n  Trainer sign-in: User ID %s, password %s\n  (a new trainer password at every start, shown only here)\n",
+			startURL, handlers.TrainerUserID, cfg.TrainerPassword)
+	}
+	return startURL, nil
+}
+
+// serve answers on ln until ctx ends (a signal), then shuts down with a
+// time limit; the console says where the app is and how it is exposed, and
+// the browser opens on startURL.
+func serve(ctx context.Context, app *fiber.App, ln net.Listener, netw exposure, opts options, db database, startURL string, logger *slog.Logger, stdout io.Writer) error {
 	serveErr := make(chan error, 1)
 	if netw.tls != nil {
 		ln = tls.NewListener(ln, netw.tls)
 	}
 	go func() { serveErr <- app.Listener(ln) }()
 	where := "data: " + opts.data
-	if file == nil {
+	if db.file == nil {
 		where = "database: PostgreSQL" // the address may hold a password
 	}
-	fmt.Fprintf(stdout, "CQRS is running at %s (%s)\n", baseURL, where)
+	fmt.Fprintf(stdout, "CQRS is running at %s (%s)\n", netw.baseURL, where)
 	if len(netw.urls) > 1 {
 		fmt.Fprintf(stdout, "Learners on this network can use:\n")
 		for _, u := range netw.urls {
