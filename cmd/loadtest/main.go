@@ -72,6 +72,7 @@ type config struct {
 	accounts    int
 	storm       int
 	starts      int
+	rounds      int
 	ceilingFor  time.Duration
 	appEnv      string
 	instances   int
@@ -89,6 +90,7 @@ func main() {
 	flag.StringVar(&cfg.bin, "bin", "bin/cqrs-signin", "the built binary to measure")
 	flag.IntVar(&cfg.clients, "clients", 32, "concurrent clients for the page phases and the sign-in phase")
 	flag.DurationVar(&cfg.duration, "duration", 4*time.Second, "how long each page phase runs")
+	flag.IntVar(&cfg.rounds, "rounds", 2, "rounds of the page phases, in alternating order")
 	flag.IntVar(&cfg.maxRequests, "max-requests", 200_000, "request cap for each page phase")
 	flag.IntVar(&cfg.signIns, "signins", 400, "sign-ins in the sign-in phase (it also stops after 30 s)")
 	flag.IntVar(&cfg.accounts, "accounts", 8, "accounts the sign-in phase spreads its clients over (the app lets one account's attempts in one at a time)")
@@ -269,18 +271,21 @@ func run(cfg config) error {
 		return err
 	}
 	defer hello.stop()
-	fmt.Printf("\npages, %d clients, %v or %d requests each, keep-alive:\n", cfg.clients, cfg.duration, cfg.maxRequests)
-	base := pagePhase("bare Fiber hello", hello.base+"/", nil, cfg)
-	loginBytes := pagePhase("Login's bytes", hello.base+"/copy/login", nil, cfg)
-	login := pagePhase("Login page", srv.base+"/login", nil, cfg)
-	msgsBytes := pagePhase("messages' bytes", hello.base+"/copy/messages", nil, cfg)
-	msgs := pagePhase("message centre", srv.base+"/messages", msgClient, cfg)
-	for _, p := range []phase{base, loginBytes, login, msgsBytes, msgs} {
+	fmt.Printf("\npages, %d clients, %d rounds of %v or %d requests each, keep-alive:\n", cfg.clients, cfg.rounds, cfg.duration, cfg.maxRequests)
+	pages := pageRounds(cfg, []pageSource{
+		{"bare Fiber hello", hello.base + "/", nil},
+		{"Login's bytes", hello.base + "/copy/login", nil},
+		{"Login page", srv.base + "/login", nil},
+		{"messages' bytes", hello.base + "/copy/messages", nil},
+		{"message centre", srv.base + "/messages", msgClient},
+	})
+	base, loginBytes, login, msgsBytes, msgs := pages[0], pages[1], pages[2], pages[3], pages[4]
+	for _, p := range pages {
 		fmt.Printf("  %-17s %8.0f req/s  %.2f of bare  %s  %s\n", p.name, p.rate(), p.rate()/base.rate(), p.lat, p.statuses())
 	}
 	fmt.Printf("  Login page: %.2f of bare Fiber sending its bytes; message centre: %.2f of bare Fiber sending its bytes\n",
 		login.rate()/loginBytes.rate(), msgs.rate()/msgsBytes.rate())
-	for _, p := range []phase{base, loginBytes, login, msgsBytes, msgs} {
+	for _, p := range pages {
 		fmt.Printf("  %-17s %s\n", p.name, p.cpu())
 	}
 
@@ -881,6 +886,41 @@ func signInPhase(base string, clients, n int, limit time.Duration, accounts []st
 	}, func(code int) bool { return code == http.StatusSeeOther })
 	if limited.Load() {
 		p.errors = 0 // the stopped ones were never sent
+	}
+	return p
+}
+
+// pageRounds measures each page cfg.rounds times, the order reversed every
+// other round so that a machine speeding up or slowing down during the run
+// favours none of them; each page's figures are over all its rounds.
+func pageRounds(cfg config, pages []pageSource) []phase {
+	out := make([]phase, len(pages))
+	for r := range max(cfg.rounds, 1) {
+		for k := range pages {
+			i := k
+			if r%2 == 1 {
+				i = len(pages) - 1 - k
+			}
+			p := pagePhase(pages[i].name, pages[i].url, pages[i].signedIn, cfg)
+			out[i] = out[i].add(p)
+		}
+	}
+	return out
+}
+
+// add is the two phases' figures together, as if run one after the other.
+func (p phase) add(q phase) phase {
+	if p.byStatus == nil {
+		return q
+	}
+	p.ok += q.ok
+	p.errors += q.errors
+	p.elapsed += q.elapsed
+	p.lastOK += q.lastOK
+	p.clientCPU += q.clientCPU
+	p.lat = append(p.lat, q.lat...)
+	for code, n := range q.byStatus {
+		p.byStatus[code] += n
 	}
 	return p
 }
