@@ -11,8 +11,9 @@ import (
 
 // LegacySignIn takes the decision for a checked attempt in one
 // transaction: it re-reads the account, its failure count and its lock,
-// and then either creates the session or records the failure (locking the
-// account, with its unlock email, when the count reaches LockAfter). Since
+// applies the rules (cqrs.SignInAttempt.Decide) and stores what they
+// decide: the session, or the failure (locking the account, with its
+// unlock email, when the count reaches LockAfter). Since
 // bbolt runs one write transaction at a time, a burst of attempts cannot
 // outrun the lock: each sees every failure recorded before it. A locked
 // account refuses every attempt, whatever the password, and the answer
@@ -23,62 +24,45 @@ func (s *Store) LegacySignIn(a cqrs.SignInAttempt) (cqrs.SignInResult, error) {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		res = cqrs.SignInResult{}
 		now := s.now()
-		event := cqrs.AuditEvent{Type: cqrs.AuditSignInFailed, Subject: a.UserID, IP: a.IP, Method: a.Method,
-			Detail: "User ID or password incorrect, or account not active"}
-		id := tx.Bucket(bucketUsersByID).Get(foldKey(a.UserID))
-		if id == nil {
-			return appendAudit(tx, &event, now)
-		}
-		u, err := getUser(tx, bytesToID(id))
-		if err != nil {
-			return err
-		}
-		res.User = u
-		event.Subject, event.OrgID = u.UserID, u.OrgID
-		switch {
-		case u.Status == cqrs.StatusActive && !u.LockedAt.IsZero():
-			event.Type, event.Detail = cqrs.AuditSignInLocked, "account locked: refused whatever the password"
-			return appendAudit(tx, &event, now)
-		case a.PasswordOK && u.Status == cqrs.StatusActive && u.PasswordHash == a.CheckedHash && u.PasswordHash != "":
-			res.SignedIn = true
-			event.Type, event.Actor, event.Detail = cqrs.AuditSignIn, u.UserID, ""
-			if err := appendAudit(tx, &event, now); err != nil {
+		var account *cqrs.User
+		if id := tx.Bucket(bucketUsersByID).Get(foldKey(a.UserID)); id != nil {
+			u, err := getUser(tx, bytesToID(id))
+			if err != nil {
 				return err
 			}
-			res.User, err = signIn(tx, u, a.SessionHash, a.ReplacedSession, now)
+			account = &u
+		}
+		d := a.Decide(account, now)
+		res.User, res.LockedNow = d.User, d.LockedNow
+		if err := appendAudit(tx, &d.Event, now); err != nil {
 			return err
 		}
-		u.FailedSignIns++
-		if a.LockAfter > 0 && u.FailedSignIns >= a.LockAfter && u.Status == cqrs.StatusActive {
-			u.LockedAt = u.Clock(now)
-			res.LockedNow = true
-		}
-		if err := putUser(tx, u); err != nil {
+		if d.SignIn {
+			res.SignedIn = true
+			var err error
+			res.User, err = signIn(tx, d.User, a.SessionHash, a.ReplacedSession, now)
 			return err
 		}
-		res.User = u
-		if err := appendAudit(tx, &event, now); err != nil {
-			return err
-		}
-		if !res.LockedNow {
+		if !d.Counted {
 			return nil
 		}
-		lock := cqrs.AuditEvent{Type: cqrs.AuditLockout, Subject: u.UserID, OrgID: u.OrgID, IP: a.IP, Method: a.Method,
-			Detail: fmt.Sprintf("locked after %d failed sign-ins", a.LockAfter)}
+		if err := putUser(tx, d.User); err != nil {
+			return err
+		}
+		if !d.LockedNow {
+			return nil
+		}
+		if err := appendAudit(tx, &d.Lock, now); err != nil {
+			return err
+		}
 		if a.LockNotice == nil {
-			return appendAudit(tx, &lock, now)
+			return nil
 		}
-		lock.Detail += "; unlock email queued to the owner"
-		if err := appendAudit(tx, &lock, now); err != nil {
+		email, linkHash, link := a.UnlockLink(d.User, now)
+		if err := putLink(tx, linkHash, link); err != nil {
 			return err
 		}
-		// The unlock link runs on the owner's own clock, as its use is checked.
-		expires := u.Clock(now).Add(a.LinkTTL)
-		email, linkHash := a.LockNotice(u, expires)
-		if err := putLink(tx, linkHash, cqrs.Link{UserID: u.ID, Purpose: cqrs.LinkReset, Created: u.Clock(now), Expires: expires}); err != nil {
-			return err
-		}
-		return notifyOwner(tx, u, &email, now)
+		return notifyOwner(tx, d.User, &email, now)
 	})
 	if err != nil {
 		return cqrs.SignInResult{}, fmt.Errorf("store: legacy sign-in: %w", err)

@@ -11,7 +11,8 @@ import (
 )
 
 // LegacySignIn takes the decision for a checked attempt in one
-// transaction. The account's row is locked first, so attempts from every
+// transaction, by the rules of cqrs.SignInAttempt.Decide. The account's
+// row is locked first, so attempts from every
 // instance queue on it: each sees every failure recorded before it, and
 // the account locks exactly once, at LockAfter.
 func (s *Store) LegacySignIn(a cqrs.SignInAttempt) (cqrs.SignInResult, error) {
@@ -19,59 +20,43 @@ func (s *Store) LegacySignIn(a cqrs.SignInAttempt) (cqrs.SignInResult, error) {
 	err := s.inTx(func(tx pgx.Tx) error {
 		res = cqrs.SignInResult{}
 		now := s.now()
-		event := cqrs.AuditEvent{Time: now, Type: cqrs.AuditSignInFailed, Subject: a.UserID, IP: a.IP, Method: a.Method,
-			Detail: "User ID or password incorrect, or account not active"}
+		var account *cqrs.User
 		u, err := getUser(tx, `lower(user_id) = lower($1) FOR UPDATE`, a.UserID)
-		if err == cqrs.ErrNotFound {
-			return appendAudit(tx, event)
-		} else if err != nil {
+		if err == nil {
+			account = &u
+		} else if err != cqrs.ErrNotFound {
 			return err
 		}
-		res.User = u
-		event.Subject, event.OrgID = u.UserID, u.OrgID
-		switch {
-		case u.Status == cqrs.StatusActive && !u.LockedAt.IsZero():
-			event.Type, event.Detail = cqrs.AuditSignInLocked, "account locked: refused whatever the password"
-			return appendAudit(tx, event)
-		case a.PasswordOK && u.Status == cqrs.StatusActive && u.PasswordHash == a.CheckedHash && u.PasswordHash != "":
+		d := a.Decide(account, now)
+		res.User, res.LockedNow = d.User, d.LockedNow
+		if err := appendAudit(tx, d.Event); err != nil {
+			return err
+		}
+		if d.SignIn {
 			res.SignedIn = true
-			event.Type, event.Actor, event.Detail = cqrs.AuditSignIn, u.UserID, ""
-			if err := appendAudit(tx, event); err != nil {
-				return err
-			}
-			res.User, err = signIn(tx, u, a.SessionHash, a.ReplacedSession, now)
+			res.User, err = signIn(tx, d.User, a.SessionHash, a.ReplacedSession, now)
 			return err
 		}
-		u.FailedSignIns++
-		if a.LockAfter > 0 && u.FailedSignIns >= a.LockAfter && u.Status == cqrs.StatusActive {
-			u.LockedAt = now
-			res.LockedNow = true
-		}
-		if err := putUser(tx, u); err != nil {
-			return err
-		}
-		res.User = u
-		if err := appendAudit(tx, event); err != nil {
-			return err
-		}
-		if !res.LockedNow {
+		if !d.Counted {
 			return nil
 		}
-		lock := cqrs.AuditEvent{Time: now, Type: cqrs.AuditLockout, Subject: u.UserID, OrgID: u.OrgID, IP: a.IP, Method: a.Method,
-			Detail: fmt.Sprintf("locked after %d failed sign-ins", a.LockAfter)}
+		if err := putUser(tx, d.User); err != nil {
+			return err
+		}
+		if !d.LockedNow {
+			return nil
+		}
+		if err := appendAudit(tx, d.Lock); err != nil {
+			return err
+		}
 		if a.LockNotice == nil {
-			return appendAudit(tx, lock)
+			return nil
 		}
-		lock.Detail += "; unlock email queued to the owner"
-		if err := appendAudit(tx, lock); err != nil {
+		email, linkHash, link := a.UnlockLink(d.User, now)
+		if err := putLink(tx, linkHash, link); err != nil {
 			return err
 		}
-		expires := now.Add(a.LinkTTL)
-		email, linkHash := a.LockNotice(u, expires)
-		if err := putLink(tx, linkHash, cqrs.Link{UserID: u.ID, Purpose: cqrs.LinkReset, Created: now, Expires: expires}); err != nil {
-			return err
-		}
-		return notifyOwner(tx, u, &email, now)
+		return notifyOwner(tx, d.User, &email, now)
 	})
 	if err != nil {
 		return cqrs.SignInResult{}, fmt.Errorf("postgres: legacy sign-in: %w", err)
