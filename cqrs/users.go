@@ -70,6 +70,15 @@ type User struct {
 // compare (password changed, link expiry, locked at) are written in it.
 func (u User) Clock(now time.Time) time.Time { return now.Add(u.ClockOffset) }
 
+// SetStatus enables or disables the account. Enabling an account that
+// never registered makes it invited again, not active.
+func (u *User) SetStatus(status Status) {
+	u.Status = status
+	if status == StatusActive && u.PasswordHash == "" {
+		u.Status = StatusInvited
+	}
+}
+
 // HistoryDepth is how many previous hashes are kept beside the current one.
 const HistoryDepth = 8
 

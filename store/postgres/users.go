@@ -177,10 +177,7 @@ func (s *Store) SetStatus(id uint64, status cqrs.Status, events ...cqrs.AuditEve
 		if u, err = lockUser(tx, id); err != nil {
 			return err
 		}
-		u.Status = status
-		if status == cqrs.StatusActive && u.PasswordHash == "" {
-			u.Status = cqrs.StatusInvited // enabling an account that never registered
-		}
+		u.SetStatus(status)
 		if err := putUser(tx, u); err != nil {
 			return err
 		}
