@@ -4,8 +4,6 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/cqrs-local/cqrs-signin/secret"
 )
 
@@ -42,23 +40,5 @@ func BenchmarkLoginPage(b *testing.B) {
 	if r := c.get("/login"); r.StatusCode != 200 {
 		b.Fatalf("status %d", r.StatusCode)
 	}
-	h := e.app.Handler()
-	// The jar is read once: its lookup is the test client's work, not the page's.
-	cookies := c.jar.Cookies(&url.URL{Scheme: "http", Host: testHost, Path: "/login"})
-	var ctx fasthttp.RequestCtx
-	b.ReportAllocs()
-	for b.Loop() {
-		ctx.Request.Reset()
-		ctx.Response.Reset()
-		ctx.Request.SetRequestURI("/login")
-		ctx.Request.Header.SetHost(testHost)
-		for _, ck := range cookies {
-			ctx.Request.Header.SetCookie(ck.Name, ck.Value)
-		}
-		h(&ctx)
-		if ctx.Response.StatusCode() != 200 {
-			b.Fatalf("status %d", ctx.Response.StatusCode())
-		}
-	}
-	b.ReportMetric(float64(len(ctx.Response.Body())), "bytes/page")
+	newDirectPage(e, c, "/login").benchmark(b)
 }
