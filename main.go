@@ -502,6 +502,31 @@ func firstPage(db database, opts options, cfg handlers.Config, stdout io.Writer)
 	return startURL, nil
 }
 
+// runningBanner says where the app answers and how it is exposed. It is
+// written in one piece, so whoever reads the console (a person, a script
+// waiting for "CQRS is running at") never sees half of it.
+func runningBanner(netw exposure, opts options, db database) string {
+	var b strings.Builder
+	where := "data: " + opts.data
+	if db.file == nil {
+		where = "database: PostgreSQL" // the address may hold a password
+	}
+	fmt.Fprintf(&b, "CQRS is running at %s (%s)\n", netw.baseURL, where)
+	if len(netw.urls) > 1 {
+		b.WriteString("Learners on this network can use:\n")
+		for _, u := range netw.urls {
+			fmt.Fprintf(&b, "  %s\n", u)
+		}
+	}
+	if netw.fingerprint != "" {
+		fmt.Fprintf(&b, "HTTPS certificate SHA-256 fingerprint (compare it in the browser before accepting):\n  %s\n", netw.fingerprint)
+	}
+	if netw.insecureLAN {
+		b.WriteString("WARNING: plain HTTP on the network: passwords typed here cross it in clear.\n")
+	}
+	return b.String()
+}
+
 // serve answers on ln until ctx ends (a signal), then shuts down with a
 // time limit; the console says where the app is and how it is exposed, and
 // the browser opens on startURL.
@@ -511,23 +536,7 @@ func serve(ctx context.Context, app *fiber.App, ln net.Listener, netw exposure, 
 		ln = tls.NewListener(ln, netw.tls)
 	}
 	go func() { serveErr <- app.Listener(ln) }()
-	where := "data: " + opts.data
-	if db.file == nil {
-		where = "database: PostgreSQL" // the address may hold a password
-	}
-	fmt.Fprintf(stdout, "CQRS is running at %s (%s)\n", netw.baseURL, where)
-	if len(netw.urls) > 1 {
-		fmt.Fprintf(stdout, "Learners on this network can use:\n")
-		for _, u := range netw.urls {
-			fmt.Fprintf(stdout, "  %s\n", u)
-		}
-	}
-	if netw.fingerprint != "" {
-		fmt.Fprintf(stdout, "HTTPS certificate SHA-256 fingerprint (compare it in the browser before accepting):\n  %s\n", netw.fingerprint)
-	}
-	if netw.insecureLAN {
-		fmt.Fprintln(stdout, "WARNING: plain HTTP on the network: passwords typed here cross it in clear.")
-	}
+	io.WriteString(stdout, runningBanner(netw, opts, db))
 	openBrowser(opts, startURL, logger)
 
 	select {
