@@ -351,6 +351,32 @@ func bodyText(t *testing.T, ctx context.Context) string {
 	return s
 }
 
+// arriveAt waits within stepTimeout until the browser has loaded the page
+// at want holding the element testid: the end of a chain of redirects,
+// which it polls for rather than waiting on one document that the chain
+// may still replace. On timeout it says where the browser is and what it
+// shows.
+func arriveAt(t *testing.T, ctx context.Context, what, want, testid string) {
+	t.Helper()
+	probe := `[location.href, document.readyState, String(!!document.querySelector('[data-testid="` + testid + `"]')), document.body ? document.body.innerText.slice(0, 2000) : ""]`
+	var seen []string
+	for deadline := time.Now().Add(stepTimeout); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		got, err := chromedp.Run(pctx, chromedp.Evaluate[[]string](probe))
+		cancel()
+		if err != nil || len(got) != 4 {
+			continue // between documents: ask again
+		}
+		if seen = got; got[0] == want && got[1] == "complete" && got[2] == "true" {
+			return
+		}
+	}
+	if seen == nil {
+		t.Fatalf("%s: the browser did not answer within %s", what, stepTimeout)
+	}
+	t.Fatalf("%s: the browser is at %s (%s, %s: %s), want %s:\n%s", what, seen[0], seen[1], testid, seen[2], want, seen[3])
+}
+
 // location is the address of the current page.
 func location(t *testing.T, ctx context.Context) string {
 	t.Helper()

@@ -228,10 +228,7 @@ func TestNHSmailSingleSignOnJourney(t *testing.T) {
 func signInAgainWithoutNHSmailPage(t *testing.T, ctx context.Context, baseURL, what string) {
 	t.Helper()
 	load(t, ctx, what+": Sign In", chromedp.Navigate(baseURL+"/sso/start"))
-	step(t, ctx, what+": wait for a heading", chromedp.WaitVisible(`h1`))
-	if loc := location(t, ctx); loc != baseURL+"/messages" {
-		t.Fatalf("%s: the browser is at %s, want %s/messages:\n%s", what, loc, baseURL, bodyText(t, ctx))
-	}
+	arriveAt(t, ctx, what, baseURL+"/messages", "message-centre-heading")
 	if got := textOf(t, ctx, "signed-in-as"); got != "Sam Patel (sam.patel)" {
 		t.Errorf("%s: signed in as %q", what, got)
 	}
