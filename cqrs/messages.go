@@ -15,3 +15,12 @@ type Message struct {
 	Sent    time.Time `json:"sent"`
 	Read    bool      `json:"read"`
 }
+
+// Inbox is what the message centre shows, read at one moment: the user's
+// messages, newest first, how many of them are unread, and the
+// organisation the page's header names.
+type Inbox struct {
+	Organisation Organisation
+	Messages     []Message
+	Unread       int
+}

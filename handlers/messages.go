@@ -15,6 +15,7 @@ import (
 type MessageStore interface {
 	Broadcast(orgID uint64, from, subject, body string) (int, error)
 	DeleteMessage(userID, id uint64) error
+	Inbox(userID, orgID uint64) (cqrs.Inbox, error)
 	Messages(userID uint64) ([]cqrs.Message, int, error)
 	OpenMessage(userID, id uint64) (cqrs.Message, error)
 }
@@ -36,22 +37,19 @@ func (a *app) messageCentre(c *fiber.Ctx) error {
 
 func (a *app) renderMessageCentre(c *fiber.Ctx, status int, notice string, open *views.Message, form views.BroadcastForm) error {
 	u, _ := currentUser(c)
-	msgs, unread, err := a.messages.Messages(u.ID)
+	in, err := a.messages.Inbox(u.ID, u.OrgID)
 	if err != nil {
 		return err
 	}
-	p, err := a.signedInPageUnread(c, "Message Centre", unread)
-	if err != nil {
-		return err
-	}
-	m := views.MessageCentreModel{Page: p, Unread: unread, Open: open, Notice: notice, CanBroadcast: p.User.IsAdmin, Broadcast: form}
+	p := a.pageWithHeader(c, "Message Centre", u, in.Organisation, in.Unread)
+	m := views.MessageCentreModel{Page: p, Unread: in.Unread, Open: open, Notice: notice, CanBroadcast: p.User.IsAdmin, Broadcast: form}
 	if u.Role == cqrs.RoleSystemAdmin {
 		m.BroadcastAudience = "every CQRS user"
 	} else {
 		m.BroadcastAudience = "every user of " + p.User.Organisation
 	}
-	m.Messages = make([]views.Message, 0, len(msgs))
-	for _, msg := range msgs {
+	m.Messages = make([]views.Message, 0, len(in.Messages))
+	for _, msg := range in.Messages {
 		m.Messages = append(m.Messages, messageView(msg))
 	}
 	return render(c, status, views.MessageCentrePage(m))

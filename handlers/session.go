@@ -18,7 +18,6 @@ import (
 type SessionStore interface {
 	DeleteExpiredSessions(idle, absolute time.Duration) (int, error)
 	HeaderInfo(userID, orgID uint64) (cqrs.Organisation, int, error)
-	Organisation(id uint64) (cqrs.Organisation, error)
 	Session(hash []byte, idle, absolute time.Duration) (cqrs.Session, cqrs.User, error)
 	SignedIn(userID uint64, sessionHash, replacedSession []byte, events ...cqrs.AuditEvent) (cqrs.User, error)
 }
@@ -133,34 +132,27 @@ func (a *app) setSessionCookie(c *fiber.Ctx, token string) {
 
 // signedInPage is the layout model with the header's account area.
 func (a *app) signedInPage(c *fiber.Ctx, title string) (views.Page, error) {
-	return a.signedInPageUnread(c, title, -1)
-}
-
-// signedInPageUnread is signedInPage for a handler that has just counted
-// the unread messages itself (unread >= 0), so they are not read twice.
-func (a *app) signedInPageUnread(c *fiber.Ctx, title string, unread int) (views.Page, error) {
-	p := a.page(c, title)
 	u, ok := currentUser(c)
 	if !ok {
-		return p, nil
+		return a.page(c, title), nil
 	}
-	var (
-		org cqrs.Organisation
-		err error
-	)
-	if unread >= 0 {
-		org, err = a.sessions.Organisation(u.OrgID)
-	} else {
-		org, unread, err = a.sessions.HeaderInfo(u.ID, u.OrgID)
-	}
+	org, unread, err := a.sessions.HeaderInfo(u.ID, u.OrgID)
 	if err != nil {
-		return p, err
+		return views.Page{}, err
 	}
+	return a.pageWithHeader(c, title, u, org, unread), nil
+}
+
+// pageWithHeader is signedInPage for a handler that has just read the
+// header's organisation and unread count itself, so they are not read
+// twice.
+func (a *app) pageWithHeader(c *fiber.Ctx, title string, u cqrs.User, org cqrs.Organisation, unread int) views.Page {
+	p := a.page(c, title)
 	p.User = &views.SignedInUser{
 		Name: u.FullName(), UserID: u.UserID, Organisation: org.Name + " (" + org.ODSCode + ")",
 		UnreadMessages: unread, IsAdmin: u.Role == cqrs.RoleSystemAdmin || u.Role == cqrs.RoleUserAdmin,
 	}
-	return p, nil
+	return p
 }
 
 // sweepSessions deletes expired sessions every interval until stop closes.

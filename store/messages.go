@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -24,57 +25,70 @@ func addMessage(tx *bolt.Tx, m cqrs.Message) error {
 // Messages returns the user's messages, newest first, and how many are unread.
 func (s *Store) Messages(userID uint64) ([]cqrs.Message, int, error) {
 	var (
-		out    []cqrs.Message
+		msgs   []cqrs.Message
 		unread int
 	)
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketMessages)
-		prefix := itob(userID)
-		c := b.Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			var m cqrs.Message
-			var err error
-			if len(k) == 16 {
-				m, err = s.messages.get([16]byte(k), v)
-			} else {
-				err = getJSON(b, k, &m)
-			}
-			if err != nil {
-				return err
-			}
-			if !m.Read {
-				unread++
-			}
-			out = append(out, m)
-		}
-		return nil
+		var err error
+		msgs, unread, err = s.readMessages(tx, userID)
+		return err
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: messages: %w", err)
 	}
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
-	return out, unread, nil
+	return msgs, unread, nil
 }
 
-func unreadCount(tx *bolt.Tx, userID uint64) (int, error) {
-	n := 0
+// Inbox reads the message centre in one transaction: the user's messages
+// and the organisation in the page's header.
+func (s *Store) Inbox(userID, orgID uint64) (cqrs.Inbox, error) {
+	var in cqrs.Inbox
+	err := s.db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucketOrgs).Get(itob(orgID))
+		if raw == nil {
+			return cqrs.ErrNotFound
+		}
+		var err error
+		if in.Organisation, err = s.orgs.get(orgID, raw); err != nil {
+			return err
+		}
+		in.Messages, in.Unread, err = s.readMessages(tx, userID)
+		return err
+	})
+	if err != nil {
+		return cqrs.Inbox{}, fmt.Errorf("store: inbox: %w", err)
+	}
+	return in, nil
+}
+
+// readMessages is the user's messages, newest first, and how many are
+// unread.
+func (s *Store) readMessages(tx *bolt.Tx, userID uint64) ([]cqrs.Message, int, error) {
+	var (
+		out    []cqrs.Message
+		unread int
+	)
 	b := tx.Bucket(bucketMessages)
 	prefix := itob(userID)
 	c := b.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		var m struct {
-			Read bool `json:"read"`
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		var m cqrs.Message
+		var err error
+		if len(k) == 16 {
+			m, err = s.messages.get([16]byte(k), v)
+		} else {
+			err = getJSON(b, k, &m)
 		}
-		if err := getJSON(b, k, &m); err != nil {
-			return 0, err
+		if err != nil {
+			return nil, 0, err
 		}
 		if !m.Read {
-			n++
+			unread++
 		}
+		out = append(out, m)
 	}
-	return n, nil
+	slices.Reverse(out)
+	return out, unread, nil
 }
 
 // HeaderInfo is what every signed-in page's header shows, read in one
@@ -93,7 +107,7 @@ func (s *Store) HeaderInfo(userID, orgID uint64) (cqrs.Organisation, int, error)
 		if org, err = s.orgs.get(orgID, raw); err != nil {
 			return err
 		}
-		unread, err = unreadCount(tx, userID)
+		_, unread, err = s.readMessages(tx, userID)
 		return err
 	})
 	if err != nil {

@@ -280,7 +280,7 @@ func (s *Store) UpdateOrganisation(o cqrs.Organisation) (cqrs.Organisation, erro
 
 // Messages returns the user's messages newest first, and how many are unread.
 func (s *Store) Messages(userID uint64) ([]cqrs.Message, int, error) {
-	rows, err := s.pool.Query(context.Background(), `SELECT id, user_id, sender, subject, body, sent, read FROM messages WHERE user_id = $1 ORDER BY id DESC`, int64(userID))
+	rows, err := s.pool.Query(context.Background(), messagesQuery, int64(userID))
 	if err != nil {
 		return nil, 0, fmt.Errorf("postgres: messages: %w", err)
 	}
@@ -288,13 +288,38 @@ func (s *Store) Messages(userID uint64) ([]cqrs.Message, int, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("postgres: messages: %w", err)
 	}
+	return msgs, unreadIn(msgs), nil
+}
+
+const messagesQuery = `SELECT id, user_id, sender, subject, body, sent, read FROM messages WHERE user_id = $1 ORDER BY id DESC`
+
+func unreadIn(msgs []cqrs.Message) int {
 	unread := 0
 	for _, m := range msgs {
 		if !m.Read {
 			unread++
 		}
 	}
-	return msgs, unread, nil
+	return unread
+}
+
+// Inbox reads the message centre in one round trip: the user's messages
+// and the organisation in the page's header.
+func (s *Store) Inbox(userID, orgID uint64) (cqrs.Inbox, error) {
+	in := cqrs.Inbox{Organisation: cqrs.Organisation{ID: orgID}}
+	var b pgx.Batch
+	b.Queue(`SELECT name, ods_code FROM organisations WHERE id = $1`, int64(orgID)).QueryRow(func(row pgx.Row) error {
+		return notFound(row.Scan(&in.Organisation.Name, &in.Organisation.ODSCode))
+	})
+	b.Queue(messagesQuery, int64(userID)).Query(func(rows pgx.Rows) (err error) {
+		in.Messages, err = pgx.CollectRows(rows, scanMessage)
+		return err
+	})
+	if err := s.pool.SendBatch(context.Background(), &b).Close(); err != nil {
+		return cqrs.Inbox{}, fmt.Errorf("postgres: inbox: %w", err)
+	}
+	in.Unread = unreadIn(in.Messages)
+	return in, nil
 }
 
 func scanMessage(row pgx.CollectableRow) (cqrs.Message, error) {

@@ -54,6 +54,7 @@ type Engine interface {
 	DeleteMessage(userID, id uint64) error
 	Broadcast(orgID uint64, from, subject, body string) (int, error)
 	HeaderInfo(userID, orgID uint64) (cqrs.Organisation, int, error)
+	Inbox(userID, orgID uint64) (cqrs.Inbox, error)
 
 	PutSSOPending(stateHash []byte, p cqrs.SSOPending) error
 	TakeSSOPending(stateHash []byte) (cqrs.SSOPending, error)
@@ -651,6 +652,20 @@ func testMessages(t *testing.T, cfg Config) {
 	// must not be served.
 	if again, unread, err := v.e.Messages(sam.ID); err != nil || unread != 1 || !again[0].Read || again[1].Read {
 		t.Errorf("after opening: %+v, %d unread, %v", again, unread, err)
+	}
+	// The message centre's one read: the same messages, the header's
+	// organisation and count.
+	in, err := v.e.Inbox(sam.ID, v.org.ID)
+	if err != nil || in.Organisation != v.org || in.Unread != 1 || len(in.Messages) != 2 ||
+		in.Messages[0] != (cqrs.Message{ID: msgs[0].ID, UserID: sam.ID, From: "Practice", Subject: "Closed Friday", Body: "The practice is closed.", Sent: msgs[0].Sent, Read: true}) ||
+		in.Messages[1].Subject != cqrs.WelcomeSubject || in.Messages[1].Read {
+		t.Errorf("inbox: %+v, %v", in, err)
+	}
+	if in, err := v.e.Inbox(jo.ID, v.org.ID); err != nil || len(in.Messages) != 1 || in.Messages[0].UserID != jo.ID {
+		t.Errorf("another user's inbox: %+v, %v", in, err)
+	}
+	if _, err := v.e.Inbox(sam.ID, v.org.ID+1000); !errors.Is(err, cqrs.ErrNotFound) {
+		t.Errorf("inbox with an unknown organisation: %v, want ErrNotFound", err)
 	}
 	if err := v.e.DeleteMessage(jo.ID, msgs[1].ID); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("another user's message deleted: %v", err)
