@@ -142,19 +142,37 @@ func BenchmarkLegacySignInTransaction(b *testing.B) {
 	}
 }
 
-// BenchmarkMessages is the message centre's read: the list, newest first,
-// and the unread count (the welcome message and 20 more).
+// BenchmarkMessages is the message list's read: newest first, and the
+// unread count (the welcome message and 20 more).
 func BenchmarkMessages(b *testing.B) {
-	s := benchStore(b)
-	for range 20 {
-		if _, err := s.Broadcast(1, "CQRS", "Practice news", strings.Repeat("Surgery hours change next week. ", 8)); err != nil {
-			b.Fatal(err)
-		}
-	}
+	s := benchMessages(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		if msgs, _, err := s.Messages(1); err != nil || len(msgs) == 0 {
 			b.Fatalf("messages: %d, %v", len(msgs), err)
 		}
 	}
+}
+
+// BenchmarkInbox is the message centre's read: the same list and the
+// header's organisation, in one transaction.
+func BenchmarkInbox(b *testing.B) {
+	s := benchMessages(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if in, err := s.Inbox(1, 1); err != nil || len(in.Messages) == 0 {
+			b.Fatalf("inbox: %d, %v", len(in.Messages), err)
+		}
+	}
+}
+
+// benchMessages is benchStore with 20 messages beside the welcome.
+func benchMessages(b *testing.B) *Store {
+	s := benchStore(b)
+	for range 20 {
+		if _, err := s.Broadcast(1, "CQRS", "Practice news", strings.Repeat("Surgery hours change next week. ", 8)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return s
 }
