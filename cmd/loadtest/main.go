@@ -232,9 +232,10 @@ func run(cfg config) error {
 		}
 		accounts = append(accounts, more...)
 	}
-	serverCPU := procCPU(srv.cmd.Process.Pid)
+	serverCPU, serverFaults := procStat(srv.cmd.Process.Pid)
 	si := signInPhase(srv.base, cfg.clients, cfg.signIns, 30*time.Second, accounts)
-	serverCPU = procCPU(srv.cmd.Process.Pid) - serverCPU
+	cpuAfter, faultsAfter := procStat(srv.cmd.Process.Pid)
+	serverCPU, serverFaults = cpuAfter-serverCPU, faultsAfter-serverFaults
 	// Measured again straight after, since other work on a shared machine
 	// moves it: the fraction is against the mean of the two.
 	after := argonCeiling(cfg.ceilingFor)
@@ -249,6 +250,10 @@ func run(cfg config) error {
 		perCPU := float64(si.ok) / serverCPU.Seconds()
 		fmt.Printf("  server CPU %.2fs for %d sign-ins = %.1f sign-ins per CPU-second = %.2f of the ceiling's %.1f hashes per CPU-second\n",
 			serverCPU.Seconds(), si.ok, perCPU, perCPU/((before.perCPU()+after.perCPU())/2), (before.perCPU()+after.perCPU())/2)
+		// Each hash needs 19 MiB: memory the runtime handed back to the
+		// system is faulted in again, a page at a time.
+		fmt.Printf("  server minor page faults: %d, %.0f per sign-in (one hash's memory is %d pages of 4 KiB)\n",
+			serverFaults, float64(serverFaults)/float64(max(si.ok, 1)), 19456/4)
 	}
 	if si.byStatus[http.StatusTooManyRequests] > 0 {
 		fmt.Printf("  %d answered 429 Too Many Requests: the per-address limit, not the hash, ended the phase; the rate is over the %d that got through\n", si.byStatus[http.StatusTooManyRequests], si.ok)
@@ -622,23 +627,26 @@ type ceilingRun struct {
 func (r ceilingRun) rate() float64   { return float64(r.hashes) / r.elapsed.Seconds() }
 func (r ceilingRun) perCPU() float64 { return float64(r.hashes) / r.cpu.Seconds() }
 
-// procCPU is a process's user + system CPU time so far, from /proc (Linux;
-// 0 elsewhere): the server's share of the machine in a phase.
-func procCPU(pid int) time.Duration {
+// procStat is a process's user + system CPU time and its minor page faults
+// so far, from /proc (Linux; zeros elsewhere): the server's share of the
+// machine in a phase, and how often it faulted memory in.
+func procStat(pid int) (cpu time.Duration, minorFaults int64) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	// The fields after the command name (which may hold spaces), from the
-	// state: utime and stime are the 12th and 13th, in USER_HZ (100) ticks.
+	// state: minflt is the 8th, utime and stime the 12th and 13th, in
+	// USER_HZ (100) ticks.
 	_, rest, ok := strings.Cut(string(b), ") ")
 	fields := strings.Fields(rest)
 	if !ok || len(fields) < 13 {
-		return 0
+		return 0, 0
 	}
+	minorFaults, _ = strconv.ParseInt(fields[7], 10, 64)
 	utime, _ := strconv.ParseInt(fields[11], 10, 64)
 	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond
+	return time.Duration(utime+stime) * 10 * time.Millisecond, minorFaults
 }
 
 // phase is one measured stretch of requests.
