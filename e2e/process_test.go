@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -205,5 +206,88 @@ func TestLockedDataFileWithNothingAnswering(t *testing.T) {
 	}
 	if strings.Contains(r.stdout, "CQRS is running at") {
 		t.Errorf("started a server on a locked data file:\n%s", r.stdout)
+	}
+}
+
+// TestRestartWritesNothing starts the app again on a database it has set
+// up and checks that the start wrote nothing to the file: a start reads
+// its keys and schema, and each write it made would wait for the disk
+// twice (issue 17's start-up; on a slow disk those waits were most of it).
+// bbolt's transaction ID, read from the file while no app holds it, moves
+// with every committed write.
+func TestRestartWritesNothing(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "cqrs.db")
+	args := []string{"--no-browser", "--addr", "127.0.0.1:0", "--data", data}
+	base := func(p *appProcess) string {
+		var url string
+		p.waitUntil(10*time.Second, func(out string) bool {
+			m := runningLineRE.FindStringSubmatch(out)
+			if m != nil {
+				url = m[1]
+			}
+			return m != nil
+		})
+		return url
+	}
+
+	first := startProcess(t, args)
+	url := base(first)
+	setup := setupLineRE.FindStringSubmatch(first.Stdout.String())
+	if setup == nil {
+		t.Fatalf("no set-up link:\n%s", first.Stdout.String())
+	}
+	setUpOverHTTP(t, url, setup[1])
+	first.stop()
+	before := fileTxID(t, data)
+
+	second := startProcess(t, args)
+	url = base(second)
+	resp, err := http.Get(url + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the Login page after the restart: %d", resp.StatusCode)
+	}
+	// The mail sender's first look at the outbox comes at start, beside
+	// the first page; give it the time it takes.
+	time.Sleep(500 * time.Millisecond)
+	second.stop()
+	if after := fileTxID(t, data); after != before {
+		t.Errorf("the restart wrote %d transactions to the database file, want none", after-before)
+	}
+}
+
+// fileTxID is the last committed transaction of the bbolt file at path.
+func fileTxID(t *testing.T, path string) int {
+	t.Helper()
+	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var id int
+	db.View(func(tx *bolt.Tx) error { id = tx.ID(); return nil })
+	return id
+}
+
+// setUpOverHTTP completes the first-run set-up and the administrator's
+// Security Information screen with plain HTTP requests, as the load
+// command does, then signs in, for tests that need a set-up database but
+// no browser.
+func setUpOverHTTP(t *testing.T, base, setupURL string) {
+	t.Helper()
+	admin := newPerson(t)
+	if status, body := admin.submit(setupURL, base+"/setup", url.Values{"user_id": {"restart.admin"}, "first_name": {"Rita"},
+		"last_name": {"Start"}, "email": {"restart.admin@nhs.net"}, "org_name": {"Restart Practice"}, "ods_code": {"R00001"}}); status != http.StatusOK {
+		t.Fatalf("the set-up form: %d\n%.500s", status, body)
+	}
+	const password = "Riverside#2026q"
+	if status, body := admin.submit(base+"/register", base+"/register", url.Values{"password": {password}, "confirm_password": {password}}); status != http.StatusOK {
+		t.Fatalf("the Security Information screen: %d\n%.500s", status, body)
+	}
+	if status, body := newPerson(t).signIn(base, "restart.admin", password); status != http.StatusOK || !strings.Contains(body, `data-testid="message-centre-heading"`) {
+		t.Fatalf("signing in after the set-up: %d\n%.500s", status, body)
 	}
 }

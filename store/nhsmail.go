@@ -307,40 +307,63 @@ func (s *Store) RotateNHSmailSigningKey() error {
 
 // NHSmailTenantID returns the simulated directory's tenant ID, made once.
 func (s *Store) NHSmailTenantID() (string, error) {
-	var id string
-	err := s.db.Update(func(tx *bolt.Tx) (err error) {
-		id, err = nhsmailTenant(tx)
-		return err
+	id, err := s.metaValue(keyNHSmailTenant, notEmpty, func() ([]byte, error) {
+		id, err := newObjectID()
+		return []byte(id), err
 	})
 	if err != nil {
 		return "", fmt.Errorf("store: NHSmail tenant: %w", err)
 	}
-	return id, nil
+	return string(id), nil
 }
 
 // NHSmailClientSecret returns the secret CQRS uses to authenticate to the
 // simulator's token endpoint, made once; both sides live in this process
 // and read it from here.
 func (s *Store) NHSmailClientSecret() (string, error) {
-	var secret string
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketNHSmailMeta)
-		if v := meta.Get(keyNHSmailClientSecret); v != nil {
-			secret = string(v)
-			return nil
-		}
+	secret, err := s.metaValue(keyNHSmailClientSecret, notEmpty, func() ([]byte, error) {
 		b := make([]byte, 32)
 		if _, err := rand.Read(b); err != nil {
-			return err
+			return nil, err
 		}
-		secret = base64.RawURLEncoding.EncodeToString(b)
-		return meta.Put(keyNHSmailClientSecret, []byte(secret))
+		return []byte(base64.RawURLEncoding.EncodeToString(b)), nil
 	})
 	if err != nil {
 		return "", fmt.Errorf("store: NHSmail client secret: %w", err)
 	}
-	return secret, nil
+	return string(secret), nil
 }
+
+// metaValue returns the simulator's value at key, made by create and
+// stored the first time. It reads before it writes: on an existing
+// database the start reads its keys without a write transaction, each of
+// which would wait for the disk twice.
+func (s *Store) metaValue(key []byte, valid func([]byte) bool, create func() ([]byte, error)) ([]byte, error) {
+	var v []byte
+	find := func(tx *bolt.Tx) error {
+		if got := tx.Bucket(bucketNHSmailMeta).Get(key); valid(got) {
+			v = bytes.Clone(got)
+		}
+		return nil
+	}
+	if err := s.db.View(find); err != nil || v != nil {
+		return v, err
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := find(tx); err != nil || v != nil { // made meanwhile
+			return err
+		}
+		made, err := create()
+		if err != nil {
+			return err
+		}
+		v = made
+		return tx.Bucket(bucketNHSmailMeta).Put(key, made)
+	})
+	return v, err
+}
+
+func notEmpty(v []byte) bool { return len(v) > 0 }
 
 // CreateNHSmailSession stores a browser's sign-in to the simulator ("This is
 // a private computer" or not) until expires.

@@ -175,19 +175,10 @@ func (s *Store) DeleteExpiredNHSmailState() (int, error) {
 // first call: the keys that must outlive a restart for sign-ins in flight
 // to survive it (the sign-in form's CSRF key, the access tokens' key).
 func (s *Store) NHSmailProviderKey(name string) ([]byte, error) {
-	var key []byte
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketNHSmailMeta)
-		k := []byte("provider-key." + name)
-		if v := meta.Get(k); len(v) == 32 {
-			key = bytes.Clone(v)
-			return nil
-		}
-		key = make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
-			return err
-		}
-		return meta.Put(k, key)
+	key, err := s.metaValue([]byte("provider-key."+name), func(v []byte) bool { return len(v) == 32 }, func() ([]byte, error) {
+		key := make([]byte, 32)
+		_, err := rand.Read(key)
+		return key, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: NHSmail provider key %s: %w", name, err)

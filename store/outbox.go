@@ -63,31 +63,50 @@ func (s *Store) DueEmails(limit int) ([]cqrs.Email, error) {
 // sender stopped before marking it is tried again once the lease has passed.
 func (s *Store) ClaimDueEmails(limit int, lease time.Duration) ([]cqrs.Email, error) {
 	var out []cqrs.Email
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		now := s.now()
-		out = out[:0]
-		b := tx.Bucket(bucketOutbox)
-		c := b.Cursor()
-		for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
-			var e cqrs.Email
-			if err := getJSON(b, k, &e); err != nil {
-				return err
-			}
-			if e.Status == cqrs.EmailQueued && !e.NextAttempt.After(now) {
-				out = append(out, e)
-			}
-		}
-		// Written after the walk: bbolt's cursors do not survive writes.
-		for _, e := range out {
-			e.NextAttempt = now.Add(lease)
-			if err := putJSON(b, itob(e.ID), e); err != nil {
-				return err
-			}
-		}
-		return nil
+	now := s.now()
+	// Looked for in a read transaction first: the sender asks every 30
+	// seconds, and nearly always nothing is due, which needs no write (and
+	// no wait for the disk).
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		out, err = dueEmails(tx, now, limit)
+		return err
 	})
+	if err == nil && len(out) > 0 {
+		err = s.db.Update(func(tx *bolt.Tx) error {
+			var err error
+			if out, err = dueEmails(tx, now, limit); err != nil {
+				return err
+			}
+			b := tx.Bucket(bucketOutbox)
+			// Written after the walk: bbolt's cursors do not survive writes.
+			for _, e := range out {
+				e.NextAttempt = now.Add(lease)
+				if err := putJSON(b, itob(e.ID), e); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: claim due emails: %w", err)
+	}
+	return out, nil
+}
+
+// dueEmails is up to limit queued emails whose next attempt is due.
+func dueEmails(tx *bolt.Tx, now time.Time, limit int) ([]cqrs.Email, error) {
+	var out []cqrs.Email
+	b := tx.Bucket(bucketOutbox)
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
+		var e cqrs.Email
+		if err := getJSON(b, k, &e); err != nil {
+			return nil, err
+		}
+		if e.Status == cqrs.EmailQueued && !e.NextAttempt.After(now) {
+			out = append(out, e)
+		}
 	}
 	return out, nil
 }

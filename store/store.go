@@ -180,6 +180,12 @@ func Open(path string, opts Options) (*Store, error) {
 }
 
 func (s *Store) migrate() error {
+	// A file this binary has opened before needs nothing: seen in a read
+	// transaction, the start makes no write (two waits for the disk).
+	current := false
+	if err := s.db.View(func(tx *bolt.Tx) error { current = upToDate(tx); return nil }); err != nil || current {
+		return err
+	}
 	return s.db.Update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 		if err != nil {
@@ -224,6 +230,25 @@ func (s *Store) migrate() error {
 		}
 		return nil
 	})
+}
+
+// upToDate reports whether migrate would change nothing: the schema is
+// this binary's, every bucket exists and the keys made at first open are
+// there.
+func upToDate(tx *bolt.Tx) bool {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return false
+	}
+	if v := meta.Get(keySchema); len(v) != 8 || binary.BigEndian.Uint64(v) != SchemaVersion {
+		return false
+	}
+	for _, name := range allBuckets {
+		if tx.Bucket(name) == nil {
+			return false
+		}
+	}
+	return meta.Get(keyCSRF) != nil && meta.Get(keyInstance) != nil
 }
 
 // Close closes the database file.
