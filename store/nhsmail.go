@@ -218,34 +218,9 @@ func (s *Store) SetNHSmailFlags(id uint64, disabled, locked, consentRequired boo
 // made at the first call and kept, so relying parties that cached the JWKS
 // keep verifying tokens after a restart.
 func (s *Store) NHSmailSigningKey() (*rsa.PrivateKey, error) {
-	var der []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
-		der = bytes.Clone(tx.Bucket(bucketNHSmailMeta).Get(keyNHSmailSigningKey))
-		return nil
-	})
+	der, err := s.metaValue(keyNHSmailSigningKey, notEmpty, cqrs.NewSigningKey)
 	if err != nil {
 		return nil, fmt.Errorf("store: NHSmail signing key: %w", err)
-	}
-	if der == nil {
-		// Generating takes a noticeable moment, so it happens outside the
-		// write transaction; if another caller stored a key meanwhile, that
-		// one wins and ours is dropped.
-		fresh, err := cqrs.NewSigningKey()
-		if err != nil {
-			return nil, fmt.Errorf("store: %w", err)
-		}
-		err = s.db.Update(func(tx *bolt.Tx) error {
-			meta := tx.Bucket(bucketNHSmailMeta)
-			if v := meta.Get(keyNHSmailSigningKey); v != nil {
-				der = bytes.Clone(v)
-				return nil
-			}
-			der = fresh
-			return meta.Put(keyNHSmailSigningKey, fresh)
-		})
-		if err != nil {
-			return nil, fmt.Errorf("store: NHSmail signing key: %w", err)
-		}
 	}
 	return cqrs.ParseSigningKey(der)
 }
@@ -337,7 +312,9 @@ func (s *Store) NHSmailClientSecret() (string, error) {
 // metaValue returns the simulator's value at key, made by create and
 // stored the first time. It reads before it writes: on an existing
 // database the start reads its keys without a write transaction, each of
-// which would wait for the disk twice.
+// which would wait for the disk twice. A new value is made outside the
+// write transaction (a signing key takes a noticeable moment); if another
+// caller stored one meanwhile, that one wins and the new one is dropped.
 func (s *Store) metaValue(key []byte, valid func([]byte) bool, create func() ([]byte, error)) ([]byte, error) {
 	var v []byte
 	find := func(tx *bolt.Tx) error {
@@ -349,12 +326,12 @@ func (s *Store) metaValue(key []byte, valid func([]byte) bool, create func() ([]
 	if err := s.db.View(find); err != nil || v != nil {
 		return v, err
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		if err := find(tx); err != nil || v != nil { // made meanwhile
-			return err
-		}
-		made, err := create()
-		if err != nil {
+	made, err := create()
+	if err != nil {
+		return nil, err
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		if err := find(tx); err != nil || v != nil {
 			return err
 		}
 		v = made
