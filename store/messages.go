@@ -42,6 +42,16 @@ func (s *Store) Messages(userID uint64) ([]cqrs.Message, int, error) {
 // Inbox reads the message centre in one transaction: the user's messages
 // and the organisation in the page's header.
 func (s *Store) Inbox(userID, orgID uint64) (cqrs.Inbox, error) {
+	in, err := s.inbox(userID, orgID)
+	if err != nil {
+		return cqrs.Inbox{}, fmt.Errorf("store: inbox: %w", err)
+	}
+	return in, nil
+}
+
+// inbox is Inbox's read; the header on every signed-in page reads the same
+// (the list costs no decoding: the messages come from the decode cache).
+func (s *Store) inbox(userID, orgID uint64) (cqrs.Inbox, error) {
 	var in cqrs.Inbox
 	err := s.db.View(func(tx *bolt.Tx) error {
 		raw := tx.Bucket(bucketOrgs).Get(itob(orgID))
@@ -55,10 +65,7 @@ func (s *Store) Inbox(userID, orgID uint64) (cqrs.Inbox, error) {
 		in.Messages, in.Unread, err = s.readMessages(tx, userID)
 		return err
 	})
-	if err != nil {
-		return cqrs.Inbox{}, fmt.Errorf("store: inbox: %w", err)
-	}
-	return in, nil
+	return in, err
 }
 
 // readMessages is the user's messages, newest first, and how many are
@@ -94,26 +101,11 @@ func (s *Store) readMessages(tx *bolt.Tx, userID uint64) ([]cqrs.Message, int, e
 // HeaderInfo is what every signed-in page's header shows, read in one
 // transaction: the user's organisation and their unread count.
 func (s *Store) HeaderInfo(userID, orgID uint64) (cqrs.Organisation, int, error) {
-	var (
-		org    cqrs.Organisation
-		unread int
-	)
-	err := s.db.View(func(tx *bolt.Tx) error {
-		raw := tx.Bucket(bucketOrgs).Get(itob(orgID))
-		if raw == nil {
-			return cqrs.ErrNotFound
-		}
-		var err error
-		if org, err = s.orgs.get(orgID, raw); err != nil {
-			return err
-		}
-		_, unread, err = s.readMessages(tx, userID)
-		return err
-	})
+	in, err := s.inbox(userID, orgID)
 	if err != nil {
 		return cqrs.Organisation{}, 0, fmt.Errorf("store: header: %w", err)
 	}
-	return org, unread, nil
+	return in.Organisation, in.Unread, nil
 }
 
 // OpenMessage returns one of the user's messages and marks it read. Another
