@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/cqrs-local/cqrs-signin/clock"
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/pkg/browser"
@@ -493,6 +494,18 @@ func firstPage(db database, opts options, cfg handlers.Config, stdout io.Writer)
 		}
 		startURL = cfg.BaseURL + "/setup?token=" + token
 		fmt.Fprintf(stdout, "First start: create the administrator with this one-time set-up link:\n  %s\n", startURL)
+	} else if !opts.training {
+		// Set-up is finished only when the system administrator has a
+		// password: until then every start prints a fresh link to choose
+		// it, so a lost browser or an expired link cookie strands nobody.
+		link, err := unfinishedSetUpLink(db, cfg)
+		if err != nil {
+			return "", err
+		}
+		if link != "" {
+			startURL = link
+			fmt.Fprintf(stdout, "Set-up is not finished: the system administrator has no password yet. Choose it with this one-time link:\n  %s\n", link)
+		}
 	}
 	if opts.training {
 		startURL = cfg.BaseURL + "/training"
@@ -500,6 +513,21 @@ func firstPage(db database, opts options, cfg handlers.Config, stdout io.Writer)
 			startURL, handlers.TrainerUserID, cfg.TrainerPassword)
 	}
 	return startURL, nil
+}
+
+// unfinishedSetUpLink is a new registration link for the system
+// administrator while none has a password, or "" once set-up is finished.
+func unfinishedSetUpLink(db database, cfg handlers.Config) (string, error) {
+	token := secret.NewToken()
+	_, _, err := db.SystemAdminLink(secret.HashToken(token), cfg.RegistrationLinkTTL, cfg.ResetLinkTTL, false,
+		cqrs.AuditEvent{Type: "link-sent", Detail: "registration (printed at start: set-up not finished)"})
+	switch {
+	case errors.Is(err, cqrs.ErrConflict), errors.Is(err, cqrs.ErrNotFound):
+		return "", nil
+	case err != nil:
+		return "", err
+	}
+	return cfg.BaseURL + "/register?token=" + token, nil
 }
 
 // runningBanner says where the app answers and how it is exposed. It is
@@ -572,6 +600,7 @@ type engine interface {
 	mailer.Outbox
 	nhsmail.Directory
 	SetSetupToken(hash []byte) error
+	SystemAdminLink(linkHash []byte, registerTTL, resetTTL time.Duration, reset bool, events ...cqrs.AuditEvent) (cqrs.User, cqrs.Link, error)
 	NHSmailClientSecret() (string, error)
 	Close() error
 }

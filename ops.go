@@ -8,26 +8,40 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
+	"github.com/cqrs-local/cqrs-signin/handlers"
+	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/store/postgres"
 )
 
-// The operating subcommands: backup, restore and check, each taking --data
-// like the server.
+// The operating subcommands: backup, restore, check and setup-link, each
+// taking --data like the server.
 
 type subcommand struct {
 	name, args, summary string
 	run                 func(ctx context.Context, data string, rest []string, stdout io.Writer) error
+	// withDatabase, when set, runs the subcommand on either engine (--data
+	// or --database), at the address --url.
+	withDatabase func(ctx context.Context, t target, stdout io.Writer) error
+}
+
+// target is where a subcommand that works on either engine acts.
+type target struct {
+	data, database, url string
 }
 
 var subcommands = []subcommand{
-	{"backup", "OUT", "write a consistent copy of the database to OUT, even while CQRS runs", backupCmd},
-	{"restore", "IN", "replace the database with the backup IN (CQRS must be stopped; the current file is kept beside it)", restoreCmd},
-	{"check", "", "run a consistency check of the database file", checkCmd},
+	{name: "backup", args: "OUT", summary: "write a consistent copy of the database to OUT, even while CQRS runs", run: backupCmd},
+	{name: "restore", args: "IN", summary: "replace the database with the backup IN (CQRS must be stopped; the current file is kept beside it)", run: restoreCmd},
+	{name: "check", summary: "run a consistency check of the database file", run: checkCmd},
+	{name: "setup-link", summary: "print a new one-time link to set the system administrator's password (a registration link until set-up is finished, then an Unlock Account or Forgotten Password link)", withDatabase: setupLinkCmd},
 }
 
 func findSubcommand(name string) (subcommand, bool) {
@@ -49,6 +63,10 @@ func runSubcommand(ctx context.Context, sc subcommand, args []string, getenv fun
 	fs.StringVar(&data, "data", data, "database file [$CQRS_DATA]")
 	database := getenv("CQRS_DATABASE")
 	fs.StringVar(&database, "database", database, "the PostgreSQL database, when CQRS runs on one [$CQRS_DATABASE]")
+	siteURL := "http://" + defaultAddr
+	if sc.withDatabase != nil {
+		fs.StringVar(&siteURL, "url", siteURL, "the address CQRS answers at, for the printed link")
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: %s %s [--data FILE] %s\n\n%s%s.\n\nFlags:\n", filepath.Base(args[0]), sc.name, sc.args, strings.ToUpper(sc.summary[:1]), sc.summary[1:])
 		fs.PrintDefaults()
@@ -63,6 +81,9 @@ func runSubcommand(ctx context.Context, sc subcommand, args []string, getenv fun
 	if fs.NArg() != want {
 		fs.Usage()
 		return fmt.Errorf("%s: expected %d argument(s), got %d", sc.name, want, fs.NArg())
+	}
+	if sc.withDatabase != nil {
+		return sc.withDatabase(ctx, target{data: data, database: database, url: strings.TrimSuffix(siteURL, "/")}, stdout)
 	}
 	if database != "" {
 		return errPostgresTools
@@ -219,4 +240,58 @@ func readInstanceFile(data string) (instanceRecord, error) {
 		err = errors.New("instance file has no address")
 	}
 	return rec, err
+}
+
+// setupLinkCmd is the way back in for the system administrator, on the
+// computer that holds the data: a new one-time link to set their password,
+// whether set-up was never finished (the set-up form sent, the browser lost
+// before the password) or the password is forgotten and no mail server
+// delivers the reset email. Whoever runs it can read the database anyway.
+func setupLinkCmd(ctx context.Context, t target, stdout io.Writer) error {
+	u, err := url.Parse(t.url)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--url %q is not an http:// or https:// address", t.url)
+	}
+	var db interface {
+		SystemAdminLink(linkHash []byte, registerTTL, resetTTL time.Duration, reset bool, events ...cqrs.AuditEvent) (cqrs.User, cqrs.Link, error)
+		Close() error
+	}
+	if t.database != "" {
+		pg, err := postgres.Open(ctx, t.database, postgres.Options{})
+		if err != nil {
+			return err
+		}
+		db = pg
+	} else {
+		if _, err := os.Stat(t.data); err != nil {
+			return fmt.Errorf("no database at %s: start CQRS, which prints a set-up link while nobody is set up", t.data)
+		}
+		file, err := store.Open(t.data, store.Options{LockTimeout: 500 * time.Millisecond})
+		if errors.Is(err, store.ErrLocked) {
+			return errors.New("CQRS is running on this database: stop it, then run setup-link again (or just restart CQRS: while the system administrator has no password, each start prints a link to choose it)")
+		}
+		if err != nil {
+			return err
+		}
+		db = file
+	}
+	defer db.Close()
+	defaults := handlers.DefaultConfig()
+	token := secret.NewToken()
+	admin, link, err := db.SystemAdminLink(secret.HashToken(token), defaults.RegistrationLinkTTL, defaults.ResetLinkTTL, true,
+		cqrs.AuditEvent{Type: "link-sent", Detail: "system administrator's link printed by the setup-link command"})
+	if errors.Is(err, cqrs.ErrNotFound) {
+		return errors.New("nobody is set up yet: start CQRS, which prints the one-time set-up link")
+	}
+	if err != nil {
+		return err
+	}
+	path, what := "/register", "choose their password (set-up is not finished)"
+	if link.Purpose == cqrs.LinkReset {
+		path, what = "/reset", "choose a new password (it also unlocks the account)"
+	}
+	fmt.Fprintf(stdout, "A one-time link for the system administrator %s to %s, working until %s:\n  %s%s?token=%s\n",
+		admin.UserID, what, link.Expires.Local().Format("2 Jan 2006 15:04"), t.url, path, token)
+	fmt.Fprintln(stdout, "Open it in the browser where CQRS runs; if CQRS answers at another address, give it with --url. Anyone with this link can set the password: do not send it on.")
+	return nil
 }

@@ -5,10 +5,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cqrs-local/cqrs-signin/cqrs"
+	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/store"
 )
 
@@ -92,4 +95,67 @@ func TestBackupRestoreCheck(t *testing.T) {
 			t.Fatalf("check passed a damaged file:\n%s", out)
 		}
 	})
+}
+
+// TestSetupLinkCommand: on the computer that holds the data, a stopped
+// database gives the system administrator a way back in, whether set-up was
+// never finished or the password is forgotten.
+func TestSetupLinkCommand(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "cqrs.db")
+	linkIn := func(out string) string {
+		t.Helper()
+		m := regexp.MustCompile(`http://127\.0\.0\.1:9000(/register|/reset)\?token=(\S+)`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no link at --url in:\n%s", out)
+		}
+		return m[2]
+	}
+	if _, err := runCmd(t, "setup-link", "--data", data); err == nil || !strings.Contains(err.Error(), "no database") {
+		t.Fatalf("without a database: %v", err)
+	}
+	st, err := store.Open(data, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCmd(t, "setup-link", "--data", data); err == nil || !strings.Contains(err.Error(), "CQRS is running") {
+		t.Fatalf("while the database is open: %v", err)
+	}
+	st.Close()
+	if _, err := runCmd(t, "setup-link", "--data", data); err == nil || !strings.Contains(err.Error(), "nobody is set up") {
+		t.Fatalf("before set-up: %v", err)
+	}
+	st, _ = store.Open(data, store.Options{})
+	st.SetSetupToken(secret.HashToken("setup"))
+	if _, err := st.CompleteSetup(secret.HashToken("setup"), cqrs.Organisation{Name: "Riverside Practice", ODSCode: "Y12345"},
+		cqrs.User{UserID: "admin.jones", Email: "admin.jones@nhs.net"}, secret.HashToken("lost-in-the-browser"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	out, err := runCmd(t, "setup-link", "--data", data, "--url", "http://127.0.0.1:9000/")
+	if err != nil || !strings.Contains(out, "/register?token=") || !strings.Contains(out, "admin.jones") {
+		t.Fatalf("set-up not finished: %v\n%s", err, out)
+	}
+	token := linkIn(out)
+	st, _ = store.Open(data, store.Options{})
+	if _, u, err := st.LinkUser(secret.HashToken(token), cqrs.LinkRegister); err != nil || u.UserID != "admin.jones" {
+		t.Fatalf("the printed link: %v, %s", err, u.UserID)
+	}
+	if _, err := st.SetPasswordWithLink(secret.HashToken(token), cqrs.LinkRegister, "hash", nil); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	out, err = runCmd(t, "setup-link", "--data", data, "--url", "http://127.0.0.1:9000")
+	if err != nil || !strings.Contains(out, "/reset?token=") {
+		t.Fatalf("password forgotten: %v\n%s", err, out)
+	}
+	st, _ = store.Open(data, store.Options{})
+	defer st.Close()
+	if _, u, err := st.LinkUser(secret.HashToken(linkIn(out)), cqrs.LinkReset); err != nil || u.UserID != "admin.jones" {
+		t.Fatalf("the printed reset link: %v, %s", err, u.UserID)
+	}
+	if _, err := runCmd(t, "setup-link", "--data", data, "--url", "ftp://x"); err == nil {
+		t.Fatal("a non-web --url was taken")
+	}
 }

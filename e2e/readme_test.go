@@ -29,7 +29,7 @@ func TestREADMEPromisesExist(t *testing.T) {
 			t.Errorf("the README names $%s, which --help does not list", env)
 		}
 	}
-	for _, sc := range []string{"backup", "restore", "check"} {
+	for _, sc := range []string{"backup", "restore", "check", "setup-link"} {
 		if !strings.Contains(string(readme), "cqrs-signin "+sc) {
 			t.Errorf("the README does not show the %s subcommand", sc)
 		}

@@ -20,6 +20,13 @@ type SetupStore interface {
 
 const setupCookie = "cqrs_setup"
 
+// alreadySetUp explains the spent set-up page, and the way on for an
+// administrator who lost the browser before choosing a password.
+var alreadySetUp = []string{
+	"The set-up page can be used once, and it has been. Sign in on the CQRS Login page.",
+	"If the system administrator's password was never chosen, restart CQRS: until it is, every start prints a new link to choose it.",
+}
+
 // setupPage swaps the set-up token in the URL for a cookie (so the token
 // does not stay in history or leak through Referer), then shows the form.
 func (a *app) setupPage(c *fiber.Ctx) error {
@@ -38,8 +45,7 @@ func (a *app) setupAllowed(c *fiber.Ctx) error {
 	if hasUsers, err := a.setup.HasUsers(); err != nil {
 		return err
 	} else if hasUsers {
-		return refuse(fiber.StatusGone, "CQRS is already set up",
-			"The set-up page can be used once, and it has been. Sign in on the CQRS Login page.")
+		return refuse(fiber.StatusGone, "CQRS is already set up", alreadySetUp...)
 	}
 	if !a.setup.SetupPending(secret.HashToken(c.Cookies(setupCookie))) {
 		return refuse(fiber.StatusForbidden, "This set-up link is not valid",
@@ -84,7 +90,7 @@ func (a *app) setupSubmit(c *fiber.Ctx) error {
 	// Own words: once used, the set-up page is gone, whichever way the store says so.
 	switch {
 	case errors.Is(err, cqrs.ErrNotFound), errors.Is(err, cqrs.ErrConflict):
-		return refuse(fiber.StatusGone, "CQRS is already set up", "The set-up page can be used once, and it has been. Sign in on the CQRS Login page.")
+		return refuse(fiber.StatusGone, "CQRS is already set up", alreadySetUp...)
 	case err != nil:
 		return err
 	}

@@ -1,9 +1,13 @@
 package handlers
 
 import (
+	"errors"
+	"net/url"
 	"testing"
+	"time"
 
 	"github.com/cqrs-local/cqrs-signin/cqrs"
+	"github.com/cqrs-local/cqrs-signin/secret"
 )
 
 func TestFirstRunSetup(t *testing.T) {
@@ -59,4 +63,41 @@ func TestFirstRunSetup(t *testing.T) {
 		{Name: "the set-up page works once", URL: "/setup", Role: roleSysAdmin, ExpectedStatus: 410, ExpectedContent: []string{"already set up"},
 			ExpectedChange: e.startSetupRefused},
 	})
+}
+
+// TestUnfinishedSetUpIsNotStranded: the set-up form was sent, then the
+// browser lost its link cookie (closed, or past its 30 minutes) before the
+// password was chosen. The spent set-up page says how on, and the link a
+// start prints (the store's SystemAdminLink) leads to the administrator's
+// Security Information screen.
+func TestUnfinishedSetUpIsNotStranded(t *testing.T) {
+	e := newEnv(t)
+	e.setUp(e.client())
+	e.clock.Advance(linkCookieTTL + time.Minute)
+
+	lost := e.client() // no cookies: a new browser, or the old cookie expired
+	wantStatus(t, lost.get("/register"), 404)
+	r := lost.get("/setup")
+	wantStatus(t, r, 410)
+	wantText(t, r, "restart CQRS: until it is, every start prints a new link to choose it")
+
+	token := secret.NewToken()
+	if _, _, err := e.store.SystemAdminLink(secret.HashToken(token), e.cfg.RegistrationLinkTTL, e.cfg.ResetLinkTTL, false); err != nil {
+		t.Fatalf("the start's link: %v", err)
+	}
+	wantStatus(t, lost.get("/register?token="+token), 303)
+	page := lost.get("/register")
+	wantStatus(t, page, 200)
+	if got := page.doc(t).Find(`[data-testid="register-user-id"]`).Text(); got != "admin.jones" {
+		t.Fatalf("Security Information for %q, want admin.jones", got)
+	}
+	csrf := page.doc(t).Find(`input[name="csrf_token"]`).AttrOr("value", "")
+	r = lost.post("/register", url.Values{"password": {strongPassword}, "confirm_password": {strongPassword}, "csrf_token": {csrf}})
+	wantStatus(t, r, 303)
+	if u, _ := e.store.UserByUserID("admin.jones"); u.PasswordHash == "" {
+		t.Fatal("the administrator still has no password")
+	}
+	if _, _, err := e.store.SystemAdminLink(secret.HashToken(secret.NewToken()), e.cfg.RegistrationLinkTTL, e.cfg.ResetLinkTTL, false); !errors.Is(err, cqrs.ErrConflict) {
+		t.Fatalf("a start after the password is chosen: %v, want no link (ErrConflict)", err)
+	}
 }

@@ -1,0 +1,51 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
+)
+
+// SystemAdminLink stores the link cqrs.SystemAdminLink decides for the
+// first system administrator, with its audit events, in one transaction.
+// Earlier links keep working (as every instance's printed set-up link
+// does) until one is used or expires. The system
+// administrators' rows are locked first, so two instances starting at once
+// decide one after the other.
+func (s *Store) SystemAdminLink(linkHash []byte, registerTTL, resetTTL time.Duration, reset bool, events ...cqrs.AuditEvent) (cqrs.User, cqrs.Link, error) {
+	var (
+		u    cqrs.User
+		link cqrs.Link
+	)
+	err := s.inTx(func(tx pgx.Tx) error {
+		rows, err := tx.Query(context.Background(), `SELECT `+userColumns+` FROM users WHERE role = $1 ORDER BY id FOR UPDATE`, string(cqrs.RoleSystemAdmin))
+		if err != nil {
+			return err
+		}
+		admins, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (cqrs.User, error) { return scanUser(row) })
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		if u, link, err = cqrs.SystemAdminLink(admins, now, registerTTL, resetTTL, reset); err != nil {
+			return err
+		}
+		if link.Purpose == cqrs.LinkRegister {
+			if err := putUser(tx, u); err != nil {
+				return err
+			}
+		}
+		if err := putLink(tx, linkHash, link); err != nil {
+			return err
+		}
+		return recordEvents(tx, events, u, now)
+	})
+	if err != nil {
+		return cqrs.User{}, cqrs.Link{}, fmt.Errorf("postgres: system administrator's link: %w", err)
+	}
+	return u, link, nil
+}

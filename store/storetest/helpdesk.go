@@ -1,0 +1,91 @@
+package storetest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/cqrs-local/cqrs-signin/cqrs"
+)
+
+// SiteEngine is what a small site's own administration needs of an engine:
+// the system administrator's way back in.
+type SiteEngine interface {
+	Engine
+	SystemAdminLink(linkHash []byte, registerTTL, resetTTL time.Duration, reset bool, events ...cqrs.AuditEvent) (cqrs.User, cqrs.Link, error)
+}
+
+func siteEngine(t *testing.T, e Engine) SiteEngine {
+	t.Helper()
+	s, ok := e.(SiteEngine)
+	if !ok {
+		t.Fatalf("%T lacks the site's methods (SiteEngine)", e)
+	}
+	return s
+}
+
+func testSite(t *testing.T, cfg Config) {
+	t.Run("the system administrator's link", func(t *testing.T) { testSystemAdminLink(t, cfg) })
+}
+
+// testSystemAdminLink: until the system administrator has a password a
+// start makes a registration link for them (each one working); afterwards
+// only the recovery command's reset link, and never for anyone else.
+func testSystemAdminLink(t *testing.T, cfg Config) {
+	clk := &Clock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
+	e := siteEngine(t, cfg.Open(t, clk.Now))
+	if _, _, err := e.SystemAdminLink(hash("before"), time.Hour, time.Hour, false); !errors.Is(err, cqrs.ErrNotFound) {
+		t.Fatalf("before set-up: %v, want ErrNotFound", err)
+	}
+	if err := e.SetSetupToken(hash("setup")); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := e.CompleteSetup(hash("setup"), cqrs.Organisation{Name: "Riverside Practice", ODSCode: "Y12345"},
+		cqrs.User{UserID: "admin.jones", Email: "admin.jones@nhs.net"}, hash("setup-link"), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A user administrator without a password is nobody's way in.
+	if _, err := e.CreateUser(cqrs.User{UserID: "ua.smith", Email: "ua.smith@nhs.net", OrgID: admin.OrgID, Role: cqrs.RoleUserAdmin},
+		hash("ua-link"), time.Hour, nil); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * time.Hour) // the set-up's own link has expired
+	u, link, err := e.SystemAdminLink(hash("start-1"), 24*time.Hour, time.Hour, false, cqrs.AuditEvent{Type: "link-sent"})
+	if err != nil {
+		t.Fatalf("unfinished set-up: %v", err)
+	}
+	if u.ID != admin.ID || link.Purpose != cqrs.LinkRegister || !link.Expires.Equal(clk.Now().Add(24*time.Hour)) {
+		t.Fatalf("link for %s: %+v", u.UserID, link)
+	}
+	if _, _, err := e.SystemAdminLink(hash("start-2"), 24*time.Hour, time.Hour, false); err != nil {
+		t.Fatalf("second start: %v", err)
+	}
+	if _, lu, err := e.LinkUser(hash("start-1"), cqrs.LinkRegister); err != nil && !errors.Is(err, cqrs.ErrNotFound) {
+		t.Fatalf("first start's link: %v", err)
+	} else if err == nil && lu.ID != admin.ID {
+		t.Fatalf("first start's link is %s's", lu.UserID)
+	}
+	if u, err := e.User(admin.ID); err != nil || u.Invitation(clk.Now()) != cqrs.InvitePending {
+		t.Fatalf("invitation after the start's link: %v %q", err, u.Invitation(clk.Now()))
+	}
+	if _, err := e.SetPasswordWithLink(hash("start-2"), cqrs.LinkRegister, "hash:admin", nil); err != nil {
+		t.Fatalf("the newest link: %v", err)
+	}
+	if _, _, err := e.SystemAdminLink(hash("start-3"), 24*time.Hour, time.Hour, false); !errors.Is(err, cqrs.ErrConflict) {
+		t.Fatalf("a start after set-up: %v, want ErrConflict", err)
+	}
+	if _, _, err := e.LinkUser(hash("start-3"), cqrs.LinkRegister); !errors.Is(err, cqrs.ErrNotFound) {
+		t.Fatalf("a refused start stored its link: %v", err)
+	}
+	u, link, err = e.SystemAdminLink(hash("recover"), 24*time.Hour, time.Hour, true)
+	if err != nil || u.ID != admin.ID || link.Purpose != cqrs.LinkReset || !link.Expires.Equal(clk.Now().Add(time.Hour)) {
+		t.Fatalf("recovery link: %v %+v", err, link)
+	}
+	if _, err := e.SetPasswordWithLink(hash("recover"), cqrs.LinkReset, "hash:admin-2", nil); err != nil {
+		t.Fatalf("the recovery link: %v", err)
+	}
+	if _, n, _ := e.AuditEvents(cqrs.AuditFilter{Type: "link-sent"}); n != 1 {
+		t.Errorf("%d link-sent entries, want 1", n)
+	}
+}
