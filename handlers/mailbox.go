@@ -15,18 +15,27 @@ import (
 type MailboxStore interface {
 	Email(id uint64) (cqrs.Email, error)
 	Emails(f cqrs.EmailFilter) ([]cqrs.Email, error)
+	User(id uint64) (cqrs.User, error)
 }
 
-// The local mailbox follows one rule: nobody reads an email carrying a
-// working link to an account other than their own, except the system
+// The local mailbox follows one rule: nobody learns a working link to an
+// account that has a password, other than its owner and the system
 // administrator, who operates the computer, holds the database anyway and
 // passes links on. A User Administrator sees their organisation's emails
 // (to know what was sent) with the links in other people's emails hidden,
-// so starting a reset for someone never lets them learn its link. Learners
-// in training mode read their own emails at /training/mailbox.
+// so starting a reset for someone never lets them learn its link. The one
+// exception delivers invitations on a site without a mail server: the
+// registration link of an account in their organisation that has never
+// had a password (and is not a system administrator's), which they could
+// revoke and re-send anyway, so they can pass it on. Never a reset or
+// unlock link, never for anyone with a password. Learners in training mode
+// read their own emails at /training/mailbox.
 
 // hiddenLink stands in for a link its reader may not follow.
 const hiddenLink = "(link hidden: only the person it was sent to and the system administrator can see it)"
+
+// emailRegistration is the kind of the registration email (see emails.go).
+const emailRegistration = "registration"
 
 // mailboxReader is who is reading the local mailbox and what they may see.
 type mailboxReader struct {
@@ -34,10 +43,18 @@ type mailboxReader struct {
 	filter cqrs.EmailFilter
 }
 
-// mayFollowLinks reports whether the reader may see the links in e: the
-// system administrator in every email, anyone else in their own.
-func (r mailboxReader) mayFollowLinks(e cqrs.Email) bool {
-	return isSystemAdmin(r.user) || e.UserID == r.user.ID
+// mayFollowLinks reports whether the reader may see the links in e, sent
+// to recipient as the account is now: the system administrator in every
+// email, anyone in their own, and a User Administrator the registration
+// link of an account in their organisation that has never registered.
+func (r mailboxReader) mayFollowLinks(e cqrs.Email, recipient cqrs.User) bool {
+	switch {
+	case isSystemAdmin(r.user) || e.UserID == r.user.ID:
+		return true
+	case r.user.Role != cqrs.RoleUserAdmin || e.Kind != emailRegistration || recipient.ID != e.UserID:
+		return false
+	}
+	return recipient.OrgID == r.user.OrgID && recipient.PasswordHash == "" && recipient.Role != cqrs.RoleSystemAdmin
 }
 
 // mailboxReaderOf is the signed-in visitor as a mailbox reader: the system
@@ -80,10 +97,15 @@ func (a *app) mailbox(c *fiber.Ctx) error {
 	}
 	note := "Every email this CQRS system sends is kept here with its delivery status."
 	if !a.cfg.SMTPEnabled {
-		note = "No mail server is set up, so emails are delivered here instead: open one to follow its link."
+		note = "No mail server is set up, so emails are delivered here instead."
 	}
-	if !isSystemAdmin(reader.user) {
-		note += " The links in emails to other people are hidden: only the system administrator can see them, and passes them on."
+	if isSystemAdmin(reader.user) {
+		if !a.cfg.SMTPEnabled {
+			note += " Open one to pass its link on to the person it was sent to."
+		}
+	} else {
+		note += " You can open the registration email of someone in your organisation who has not registered yet and pass its link on to them, and only them: whoever opens it can choose their password." +
+			" Other links in emails to other people are hidden (password resets and unlocks, and anyone who has a password): only the system administrator can see them, and passes them on."
 	}
 	return render(c, fiber.StatusOK, views.MailboxPage(views.MailboxModel{Page: p, Emails: emailRows(emails), Note: note,
 		Admin: p.User != nil && p.User.IsAdmin, CanOrgs: isSystemAdmin(reader.user)}))
@@ -107,7 +129,14 @@ func (a *app) mailboxEmail(c *fiber.Ctx) error {
 		return err
 	}
 	body := a.bodyParts(e.Text)
-	if !reader.mayFollowLinks(e) {
+	var recipient cqrs.User
+	if !isSystemAdmin(reader.user) && e.UserID != 0 && e.UserID != reader.user.ID {
+		// The account as it is now: a password chosen since hides the link.
+		if recipient, err = a.mailStore.User(e.UserID); err != nil && !errors.Is(err, cqrs.ErrNotFound) {
+			return err
+		}
+	}
+	if !reader.mayFollowLinks(e, recipient) {
 		body = a.hideLinks(e, body)
 	}
 	return render(c, fiber.StatusOK, views.MailboxEmailPage(views.MailboxEmailModel{Page: p, Email: emailRows([]cqrs.Email{e})[0],

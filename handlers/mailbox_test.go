@@ -70,7 +70,7 @@ func TestUserAdministratorCannotTakeOverTheSystemAdministrator(t *testing.T) {
 
 	box := e.orgAdmin.get("/mailbox")
 	wantStatus(t, box, 200)
-	wantText(t, box, "The links in emails to other people are hidden")
+	wantText(t, box, "Other links in emails to other people are hidden")
 	for _, m := range []cqrs.Email{sysReset, samReset} {
 		if !strings.Contains(box.body, fmt.Sprintf(`data-testid="email-%d"`, m.ID)) {
 			t.Errorf("the User Administrator's mailbox does not list the email to %s (they may know it was sent)", m.To)
@@ -151,14 +151,12 @@ func TestLocalMailbox(t *testing.T) {
 		t.Error("the mailbox shows another organisation's email")
 	}
 	id := box.doc(t).Find(`[data-testid="email-table"] tbody tr`).First().AttrOr("data-testid", "")
-	// The User Administrator sees the email but not its link; the system
-	// administrator sees the link, to pass it on.
+	// The User Administrator passes the invitation of someone who has never
+	// registered on (see TestUserAdministratorDeliversInvitations); the
+	// system administrator sees the link too.
 	open := e.orgAdmin.get("/mailbox/" + strings.TrimPrefix(id, "email-"))
 	wantStatus(t, open, 200)
-	wantText(t, open, "Your User ID is: jo.bloggs", hiddenLink)
-	if strings.Contains(open.body, "token=") {
-		t.Error("the User Administrator sees the registration link")
-	}
+	wantText(t, open, "Your User ID is: jo.bloggs")
 	link := e.sys.get("/mailbox/"+strings.TrimPrefix(id, "email-")).doc(t).Find(`[data-testid="mailbox-link"]`).AttrOr("href", "")
 	if !strings.HasPrefix(link, "http://127.0.0.1:8420/register?token=") {
 		t.Fatalf("mailbox link = %q", link)
@@ -170,5 +168,74 @@ func TestLocalMailbox(t *testing.T) {
 	runScenarios(t, e.testEnv, e.roles(), []scenario{
 		{Name: "another organisation's email", URL: "/mailbox/" + strings.TrimPrefix(id, "email-"), Role: roleOtherOrgAdmin, ExpectedStatus: 404},
 		{Name: "signed out", URL: "/mailbox", Role: roleAnon, ExpectedStatus: 303},
+	})
+}
+
+// TestUserAdministratorDeliversInvitations: without a mail server a User
+// Administrator passes on the registration link of someone in their
+// organisation who has never had a password, and nothing else: never a
+// reset or unlock link, never the link of anyone with a password (however
+// it was sent), never a system administrator's.
+func TestUserAdministratorDeliversInvitations(t *testing.T) {
+	e := newAdminEnv(t)
+	wantStatus(t, e.orgAdmin.post("/admin/users", newUserForm(e.orgAdmin, e.admin.OrgID, "jo.bloggs", "jo.bloggs@nhs.net")), 303)
+	jo, _ := e.store.UserByUserID("jo.bloggs")
+	joInvite := e.latestEmailTo(jo)
+
+	// A second, never-registered system administrator in the same organisation.
+	newSys := e.addUserWithRole(e.admin.OrgID, "second.sys", "", cqrs.RoleSystemAdmin)
+	sysPath := fmt.Sprintf("/admin/users/%d", newSys.ID)
+	wantStatus(t, e.sys.post(sysPath+"/resend", url.Values{"csrf_token": {e.sys.csrf(sysPath)}}), 303)
+	sysInvite := e.latestEmailTo(newSys)
+
+	// A registered user's registration email, re-sent before they registered.
+	kim := e.addUserWithRole(e.admin.OrgID, "kim.lee", "", cqrs.RoleUser)
+	kimPath := fmt.Sprintf("/admin/users/%d", kim.ID)
+	wantStatus(t, e.orgAdmin.post(kimPath+"/resend", url.Values{"csrf_token": {e.orgAdmin.csrf(kimPath)}}), 303)
+	kimInvite := e.latestEmailTo(kim)
+	hash, _ := e.hasher.Hash(t.Context(), "Harbour!2026x")
+	if _, err := e.store.SetPasswordWithLink(secret.HashToken(kimInvite.Secret), cqrs.LinkRegister, hash, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// A reset link for an account that has never registered.
+	pat := e.addUserWithRole(e.admin.OrgID, "pat.ng", "", cqrs.RoleUser)
+	patPath := fmt.Sprintf("/admin/users/%d", pat.ID)
+	wantStatus(t, e.sys.post(patPath+"/reset", url.Values{"csrf_token": {e.sys.csrf(patPath)}}), 303)
+	patReset := e.latestEmailTo(pat)
+	if patReset.Kind != "reset" {
+		t.Fatalf("pat.ng's newest email is %q, want the reset", patReset.Kind)
+	}
+
+	cases := []struct {
+		name   string
+		reader *client
+		email  cqrs.Email
+		link   bool
+	}{
+		{"a User Administrator opens the invitation of a user who never registered", e.orgAdmin, joInvite, true},
+		{"not a system administrator's invitation", e.orgAdmin, sysInvite, false},
+		{"not the invitation of someone who has registered since", e.orgAdmin, kimInvite, false},
+		{"never a reset link, even for someone without a password", e.orgAdmin, patReset, false},
+		{"the system administrator opens every link", e.sys, sysInvite, true},
+		{"the system administrator opens a reset link", e.sys, patReset, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.reader.get(fmt.Sprintf("/mailbox/%d", tc.email.ID))
+			if tc.link {
+				wantLink(t, r, tc.email)
+			} else {
+				wantNoLink(t, r, tc.email)
+			}
+		})
+	}
+	runScenarios(t, e.testEnv, e.roles(), []scenario{
+		{Name: "another organisation's User Administrator does not see the invitation", URL: fmt.Sprintf("/mailbox/%d", joInvite.ID), Role: roleOtherOrgAdmin,
+			ExpectedStatus: 404, NotExpectedContent: []string{joInvite.Secret}},
+		{Name: "a user does not see the invitation", URL: fmt.Sprintf("/mailbox/%d", joInvite.ID), Role: roleUser,
+			ExpectedStatus: 403, NotExpectedContent: []string{joInvite.Secret}},
+		{Name: "the mailbox tells a User Administrator what they may pass on", URL: "/mailbox", Role: roleSameOrgAdmin,
+			ExpectedStatus: 200, ExpectedContent: []string{"pass its link on to them, and only them", "Other links in emails to other people are hidden"}},
 	})
 }
