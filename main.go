@@ -452,7 +452,7 @@ func appDeps(logger *slog.Logger, opts options, cfg *handlers.Config, db databas
 	hasher := secret.NewHasher(secret.OWASP, 0, 2*time.Second)
 	st := db.engine
 	stores := handlers.Stores{Instance: st, Setup: st, Links: st, SignIn: st, Sessions: st, Accounts: st, Messages: st,
-		UserAdmin: st, Organisations: st, AuditLog: st, Forgotten: st, Mailbox: st, SSO: st, NHSmailAdmin: st}
+		UserAdmin: st, Organisations: st, AuditLog: st, Forgotten: st, Mailbox: st, SSO: st, NHSmailAdmin: st, HelpDesk: st}
 	deps := handlers.Deps{Stores: stores, Hasher: hasher, Mailer: sender}
 	if db.file != nil {
 		deps.Backup, deps.Training, cfg.SnapshotDir = db.file, db.file, db.file.SnapshotDir()
@@ -596,6 +596,7 @@ type engine interface {
 	handlers.MailboxStore
 	handlers.SSOStore
 	handlers.NHSmailAdminStore
+	handlers.HelpDeskStore
 	handlers.NHSmailDirectory
 	mailer.Outbox
 	nhsmail.Directory

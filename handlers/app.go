@@ -65,7 +65,8 @@ type Config struct {
 	LearnerRateLimit int
 	// SSO is NHSmail single sign-on (any OpenID provider).
 	SSO SSOConfig
-	// HelpDesk is the Help panel and the error pages' contact details.
+	// HelpDesk is the Help panel and the error pages' contact details
+	// until the system administrator sets the site's own (see helpdesk.go).
 	HelpDesk views.HelpDesk
 	// InstanceToken authorises the backup subcommand to fetch a hot backup
 	// from this running instance (it is in the instance file, which only
@@ -127,9 +128,9 @@ func DefaultConfig() Config {
 // DefaultHelpDesk is the CQRS help desk as the single sign-on user guide gives it.
 func DefaultHelpDesk() views.HelpDesk {
 	return views.HelpDesk{
-		Email:            "support@cqrs.co.uk",
-		Phone:            "0800 4402777",
-		Hours:            "8am-6pm Mon-Fri exc Bank Holidays",
+		Email:            cqrs.NationalHelpDesk.Email,
+		Phone:            cqrs.NationalHelpDesk.Phone,
+		Hours:            cqrs.NationalHelpDesk.Hours,
 		ContactURL:       "/help",
 		GPCollectionsURL: "https://digital.nhs.uk/services/general-practice-gp-collections",
 	}
@@ -159,6 +160,8 @@ type Stores struct {
 	Mailbox       MailboxStore
 	SSO           SSOStore
 	NHSmailAdmin  NHSmailAdminStore
+	// HelpDesk keeps the site's own help desk; nil: always the national one.
+	HelpDesk HelpDeskStore
 }
 
 // Mailer is told when an email was queued, so delivery starts at once.
@@ -203,6 +206,7 @@ type app struct {
 	mailStore    MailboxStore
 	sso          SSOStore
 	nhsmailAdmin NHSmailAdminStore
+	helpDeskDB   HelpDeskStore
 	backup       Backuper
 	rates        RateCounter
 	hasher       *secret.Hasher
@@ -245,7 +249,7 @@ func New(logger *slog.Logger, cfg Config, deps Deps) (*fiber.App, error) {
 		setup: st.Setup, links: st.Links, signIn: st.SignIn, sessions: st.Sessions, accounts: st.Accounts,
 		messages: st.Messages, userAdmin: st.UserAdmin, orgStore: st.Organisations, auditLog: st.AuditLog,
 		forgotten: st.Forgotten, mailStore: st.Mailbox, sso: st.SSO, nhsmailAdmin: st.NHSmailAdmin,
-		backup: deps.Backup, rates: deps.RateLimits}
+		helpDeskDB: st.HelpDesk, backup: deps.Backup, rates: deps.RateLimits}
 	f := fiber.New(fiber.Config{
 		AppName:               "cqrs-signin",
 		BodyLimit:             cfg.BodyLimit,

@@ -18,7 +18,8 @@ import (
 func (a *app) composeEmail(kind string, to cqrs.User, subject string, m views.EmailModel, secret string) cqrs.Email {
 	m.Subject = subject
 	m.Greeting = "Dear " + to.FullName() + ","
-	m.Signature = "CQRS help desk: " + a.cfg.HelpDesk.Email + ", " + a.cfg.HelpDesk.Phone + " (" + a.cfg.HelpDesk.Hours + ")"
+	h := a.helpDesk()
+	m.Signature = "CQRS help desk: " + h.Email + ", " + h.Phone + " (" + h.Hours + ")"
 	var text strings.Builder
 	text.WriteString(m.Greeting + "\n\n")
 	for _, p := range m.Before {

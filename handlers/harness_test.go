@@ -46,7 +46,7 @@ func (c *testClock) Advance(d time.Duration) {
 // storesOf is what main passes: the one engine as every journey's store.
 func storesOf(st *store.Store) Stores {
 	return Stores{Instance: st, Setup: st, Links: st, SignIn: st, Sessions: st, Accounts: st, Messages: st,
-		UserAdmin: st, Organisations: st, AuditLog: st, Forgotten: st, Mailbox: st, SSO: st, NHSmailAdmin: st}
+		UserAdmin: st, Organisations: st, AuditLog: st, Forgotten: st, Mailbox: st, SSO: st, NHSmailAdmin: st, HelpDesk: st}
 }
 
 // testEnv is the whole app on a real bbolt file in a temp dir.

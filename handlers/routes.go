@@ -112,6 +112,8 @@ func (a *app) routes(f *fiber.App) {
 		f.Post("/admin/nhsmail/:id/locked", signedIn, sysAdmin, a.nhsmailFlag(nhsmailLocked))
 		f.Post("/admin/nhsmail/:id/consent", signedIn, sysAdmin, a.nhsmailFlag(nhsmailConsent))
 	}
+	f.Get("/admin/helpdesk", signedIn, sysAdmin, a.helpDeskPage)
+	f.Post("/admin/helpdesk", signedIn, sysAdmin, a.saveHelpDesk)
 	f.Get("/admin/backup", signedIn, sysAdmin, a.adminBackup)
 	f.Get("/admin/audit", signedIn, admin, a.auditPage)
 	f.Get("/admin/audit.csv", signedIn, admin, a.auditCSV)

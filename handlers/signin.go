@@ -40,7 +40,7 @@ func (a *app) loginModel(c *fiber.Ctx, userID, errMsg, notice string) views.Logi
 		Error:  errMsg,
 		Notice: notice,
 		Next:   safeNext(c.Query("next", c.FormValue("next"))),
-		Help:   a.cfg.HelpDesk,
+		Help:   a.helpDesk(),
 		// Every failure says how the lockout works, so the page is the
 		// same whether or not the account is locked.
 		LockAfter: a.cfg.LockAfter,
@@ -242,5 +242,5 @@ func (a *app) helpPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return render(c, fiber.StatusOK, views.HelpPage(p, a.cfg.HelpDesk))
+	return render(c, fiber.StatusOK, views.HelpPage(p, a.helpDesk()))
 }

@@ -350,7 +350,7 @@ func (a *app) ssoSignIn(c *fiber.Ctx, idToken *oidc.IDToken, cl ssoClaims, next 
 		if err := a.audit(c, cqrs.AuditEvent{Type: evSSORefused, Subject: shown, OrgID: u.OrgID, Method: "nhsmail", Detail: detail}); err != nil {
 			return err
 		}
-		return render(c, fiber.StatusForbidden, views.NoCQRSAccountPage(a.page(c, "No CQRS account"), shown, a.cfg.HelpDesk))
+		return render(c, fiber.StatusForbidden, views.NoCQRSAccountPage(a.page(c, "No CQRS account"), shown, a.helpDesk()))
 	}
 	if err != nil {
 		return err
@@ -359,7 +359,7 @@ func (a *app) ssoSignIn(c *fiber.Ctx, idToken *oidc.IDToken, cl ssoClaims, next 
 		if err := a.audit(c, cqrs.AuditEvent{Type: evSignInLocked, Subject: u.UserID, OrgID: u.OrgID, Method: "nhsmail"}); err != nil {
 			return err
 		}
-		return render(c, fiber.StatusForbidden, views.LockedPage(a.page(c, "Your account is locked"), a.cfg.HelpDesk))
+		return render(c, fiber.StatusForbidden, views.LockedPage(a.page(c, "Your account is locked"), a.helpDesk()))
 	}
 	if u.SSOSubject == "" {
 		u, err = a.sso.LinkSSOSubject(u.ID, key, a.nhsmailLinkedEmail(u, shown))
@@ -367,7 +367,7 @@ func (a *app) ssoSignIn(c *fiber.Ctx, idToken *oidc.IDToken, cl ssoClaims, next 
 			if err := a.audit(c, cqrs.AuditEvent{Type: evSSORefused, Subject: shown, OrgID: u.OrgID, Method: "nhsmail", Detail: "account already linked to another NHSmail identity"}); err != nil {
 				return err
 			}
-			return render(c, fiber.StatusForbidden, views.NoCQRSAccountPage(a.page(c, "No CQRS account"), shown, a.cfg.HelpDesk))
+			return render(c, fiber.StatusForbidden, views.NoCQRSAccountPage(a.page(c, "No CQRS account"), shown, a.helpDesk()))
 		} else if err != nil {
 			return err
 		}

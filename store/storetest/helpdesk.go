@@ -9,10 +9,12 @@ import (
 )
 
 // SiteEngine is what a small site's own administration needs of an engine:
-// the system administrator's way back in.
+// the system administrator's way back in, and the site's help desk.
 type SiteEngine interface {
 	Engine
 	SystemAdminLink(linkHash []byte, registerTTL, resetTTL time.Duration, reset bool, events ...cqrs.AuditEvent) (cqrs.User, cqrs.Link, error)
+	HelpDesk() (cqrs.HelpDesk, error)
+	SetHelpDesk(h cqrs.HelpDesk, events ...cqrs.AuditEvent) error
 }
 
 func siteEngine(t *testing.T, e Engine) SiteEngine {
@@ -26,6 +28,43 @@ func siteEngine(t *testing.T, e Engine) SiteEngine {
 
 func testSite(t *testing.T, cfg Config) {
 	t.Run("the system administrator's link", func(t *testing.T) { testSystemAdminLink(t, cfg) })
+	t.Run("the help desk", func(t *testing.T) { testHelpDesk(t, cfg) })
+}
+
+// testHelpDesk: none until set (the national one is the caller's), kept
+// across a restart, replaced whole, back to none with the zero value, and
+// each change audited with it.
+func testHelpDesk(t *testing.T, cfg Config) {
+	clk := &Clock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
+	var e Engine = siteEngine(t, cfg.Open(t, clk.Now))
+	site := func() SiteEngine { return siteEngine(t, e) }
+	if _, err := site().HelpDesk(); !errors.Is(err, cqrs.ErrNotFound) {
+		t.Fatalf("a new database's help desk: %v, want ErrNotFound", err)
+	}
+	riverside := cqrs.HelpDesk{Email: "it@riverside.nhs.uk", Phone: "0113 496 0000", Hours: "9am-5pm Mon-Fri"}
+	if err := site().SetHelpDesk(riverside, cqrs.AuditEvent{Type: "help-desk-changed", Subject: "admin.jones"}); err != nil {
+		t.Fatal(err)
+	}
+	e = cfg.Reopen(t, e)
+	if got, err := site().HelpDesk(); err != nil || got != riverside {
+		t.Fatalf("after a restart: %+v, %v; want %+v", got, err, riverside)
+	}
+	moved := cqrs.HelpDesk{Email: "help@hillside.nhs.uk", Phone: "+44 113 496 0001", Hours: "24 hours"}
+	if err := site().SetHelpDesk(moved, cqrs.AuditEvent{Type: "help-desk-changed", Subject: "admin.jones"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := site().HelpDesk(); got != moved {
+		t.Fatalf("replaced: %+v, want %+v", got, moved)
+	}
+	if err := site().SetHelpDesk(cqrs.HelpDesk{}, cqrs.AuditEvent{Type: "help-desk-changed", Subject: "admin.jones"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := site().HelpDesk(); !errors.Is(err, cqrs.ErrNotFound) {
+		t.Fatalf("back to the national help desk: %v, want ErrNotFound", err)
+	}
+	if _, n, _ := e.AuditEvents(cqrs.AuditFilter{Type: "help-desk-changed"}); n != 3 {
+		t.Errorf("%d help-desk-changed entries, want 3", n)
+	}
 }
 
 // testSystemAdminLink: until the system administrator has a password a
