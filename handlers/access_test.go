@@ -62,6 +62,8 @@ var accessTable = []accessRow{
 	{"POST /login", "/login", every("401")},
 	{"GET /sso/start", "/sso/start", every("503")},
 	{"GET /sso/callback", "/sso/callback", every("404")},
+	{"GET /sso/no-account", "/sso/no-account", every("404")},
+	{"GET /sso/locked", "/sso/locked", every("404")},
 	{"GET /forgotten", "/forgotten", every("200")},
 	{"POST /forgotten", "/forgotten", every("422")},
 	{"POST /signout", "/signout", every("login")},

@@ -149,7 +149,8 @@ func (c *client) localPath(r response) string {
 
 // nhsmailSignIn presses Sign In on the CQRS Login page and signs in to the
 // NHSmail simulator as email; it returns the simulator's answer when it
-// refuses, else CQRS's answer to the callback.
+// refuses, else CQRS's answer to the callback, or the result page it
+// redirects to when it signs nobody in.
 func (c *client) nhsmailSignIn(email, password string) response {
 	t := c.env.t
 	t.Helper()
@@ -165,7 +166,11 @@ func (c *client) nhsmailSignIn(email, password string) response {
 	if r.StatusCode != 302 && r.StatusCode != 303 {
 		return r
 	}
-	return c.get(c.localPath(r))
+	r = c.get(c.localPath(r))
+	if to := r.Header.Get("Location"); r.StatusCode == 303 && strings.HasPrefix(to, "/sso/") {
+		return c.get(to)
+	}
+	return r
 }
 
 // boardRow is a learner's row of the live board, as text.

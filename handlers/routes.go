@@ -49,6 +49,8 @@ func (a *app) routes(f *fiber.App) {
 	f.Post("/login", a.signInLimiter(), a.legacySignIn)
 	f.Get("/sso/start", a.signInLimiter(), a.ssoStart)
 	f.Get("/sso/callback", a.ssoCallback)
+	f.Get(ssoNoAccountPath, a.ssoNoAccountPage)
+	f.Get(ssoLockedPath, a.ssoLockedPage)
 	f.Get("/forgotten", a.forgottenPage)
 	f.Post("/forgotten", a.resetLimiter(), a.forgottenSubmit)
 	f.Post("/signout", a.signOut)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/gofiber/fiber/v2"
@@ -350,7 +351,7 @@ func (a *app) ssoSignIn(c *fiber.Ctx, idToken *oidc.IDToken, cl ssoClaims, next 
 		if err := a.audit(c, cqrs.AuditEvent{Type: evSSORefused, Subject: shown, OrgID: u.OrgID, Method: "nhsmail", Detail: detail}); err != nil {
 			return err
 		}
-		return render(c, fiber.StatusForbidden, views.NoCQRSAccountPage(a.page(c, "No CQRS account"), shown, a.cfg.HelpDesk))
+		return a.ssoResult(c, ssoNoAccountPath, shown)
 	}
 	if err != nil {
 		return err
@@ -359,7 +360,7 @@ func (a *app) ssoSignIn(c *fiber.Ctx, idToken *oidc.IDToken, cl ssoClaims, next 
 		if err := a.audit(c, cqrs.AuditEvent{Type: evSignInLocked, Subject: u.UserID, OrgID: u.OrgID, Method: "nhsmail"}); err != nil {
 			return err
 		}
-		return render(c, fiber.StatusForbidden, views.LockedPage(a.page(c, "Your account is locked"), a.cfg.HelpDesk))
+		return a.ssoResult(c, ssoLockedPath, shown)
 	}
 	if u.SSOSubject == "" {
 		u, err = a.sso.LinkSSOSubject(u.ID, key, a.nhsmailLinkedEmail(u, shown))
@@ -367,7 +368,7 @@ func (a *app) ssoSignIn(c *fiber.Ctx, idToken *oidc.IDToken, cl ssoClaims, next 
 			if err := a.audit(c, cqrs.AuditEvent{Type: evSSORefused, Subject: shown, OrgID: u.OrgID, Method: "nhsmail", Detail: "account already linked to another NHSmail identity"}); err != nil {
 				return err
 			}
-			return render(c, fiber.StatusForbidden, views.NoCQRSAccountPage(a.page(c, "No CQRS account"), shown, a.cfg.HelpDesk))
+			return a.ssoResult(c, ssoNoAccountPath, shown)
 		} else if err != nil {
 			return err
 		}
@@ -378,6 +379,52 @@ func (a *app) ssoSignIn(c *fiber.Ctx, idToken *oidc.IDToken, cl ssoClaims, next 
 		return err
 	}
 	return c.Redirect(next, fiber.StatusSeeOther)
+}
+
+// The pages a callback that signed nobody in ends on. The callback
+// redirects to them once its one-time code is used, so they can be
+// reloaded, opened again after Back, and redrawn by the job aid's
+// Hide/Show; the address it was refused for rides in a cookie of its own,
+// not in the URL (or the browser's history).
+const (
+	ssoNoAccountPath = "/sso/no-account"
+	ssoLockedPath    = "/sso/locked"
+	ssoResultCookie  = "cqrs_sso_result"
+	ssoResultTTL     = time.Hour
+	ssoShownMax      = 320 // the longest address shown back
+)
+
+// ssoResult ends a refused callback on the result page at path.
+func (a *app) ssoResult(c *fiber.Ctx, path, shown string) error {
+	a.setTokenCookie(c, ssoResultCookie, "/sso", base64.RawURLEncoding.EncodeToString([]byte(truncate(shown, ssoShownMax))), ssoResultTTL)
+	return c.Redirect(path, fiber.StatusSeeOther)
+}
+
+// ssoShown is the address the browser's last refused sign-in was for, or
+// "" (another browser, or after an hour: the page then names nobody).
+func (a *app) ssoShown(c *fiber.Ctx) string {
+	b, err := base64.RawURLEncoding.DecodeString(c.Cookies(ssoResultCookie))
+	if err != nil || len(b) > 4*ssoShownMax || !utf8.Valid(b) {
+		return ""
+	}
+	return string(b)
+}
+
+// ssoNoAccountPage is the user guide's step 5: signed in to NHSmail, no
+// CQRS account.
+func (a *app) ssoNoAccountPage(c *fiber.Ctx) error {
+	if a.cfg.SSO.Issuer == "" {
+		return fiber.ErrNotFound
+	}
+	return render(c, fiber.StatusForbidden, views.NoCQRSAccountPage(a.page(c, "No CQRS account"), a.ssoShown(c), a.cfg.HelpDesk))
+}
+
+// ssoLockedPage is an NHSmail sign-in to a locked CQRS account.
+func (a *app) ssoLockedPage(c *fiber.Ctx) error {
+	if a.cfg.SSO.Issuer == "" {
+		return fiber.ErrNotFound
+	}
+	return render(c, fiber.StatusForbidden, views.LockedPage(a.page(c, "Your account is locked"), a.cfg.HelpDesk))
 }
 
 func (a *app) userByClaims(candidates ...string) (cqrs.User, string, error) {

@@ -863,3 +863,65 @@ func TestNHSmailApplicationsAreRegisteredByTheSystemAdministrator(t *testing.T) 
 		t.Error("the application is still registered")
 	}
 }
+
+// TestSSOResultPagesCanBeReloaded: a refused callback redirects to a page
+// of its own, so reloading it (or redrawing it) shows the same page, not
+// "this sign-in answer was already used", and audits nothing more.
+func TestSSOResultPagesCanBeReloaded(t *testing.T) {
+	s := newSSOEnv(t)
+	locked := s.addUser(s.admin.OrgID, "locked.user", "Harbour!2026x")
+	if _, err := s.store.LegacySignIn(cqrs.SignInAttempt{UserID: locked.UserID, LockAfter: 1}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		claims map[string]any
+		path   string
+		texts  []string
+	}{
+		{"no CQRS account", map[string]any{"sub": "s-nobody", "email": "nobody@nhs.net", "email_verified": true}, "/sso/no-account",
+			[]string{"You do not have a CQRS account", "nobody@nhs.net"}},
+		{"locked", map[string]any{"sub": "s-locked", "email": "locked.user@nhs.net", "email_verified": true}, "/sso/locked",
+			[]string{"Your account is locked"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s.op.login(opLogin{Claims: tc.claims})
+			b := s.browser(t)
+			r := b.signIn("")
+			if r.Request.URL.Path != tc.path {
+				t.Fatalf("the callback ended on %s, want %s", r.Request.URL, tc.path)
+			}
+			wantStatus(t, r, http.StatusForbidden)
+			wantText(t, r, tc.texts...)
+			audited := s.refusals() + len(s.events(t, evSignInLocked))
+			for range 2 {
+				again := b.visit(r.Request.URL.String())
+				wantStatus(t, again, http.StatusForbidden)
+				wantText(t, again, tc.texts...)
+				if strings.Contains(again.body, "already used") {
+					t.Fatal("a reloaded result page says the answer was already used")
+				}
+			}
+			if n := s.refusals() + len(s.events(t, evSignInLocked)); n != audited {
+				t.Errorf("reloading audited %d more refusals", n-audited)
+			}
+			b.wantNoSession(t)
+			// Another browser given the address sees the page, naming nobody.
+			other := s.browser(t).visit(r.Request.URL.String())
+			wantStatus(t, other, http.StatusForbidden)
+			if strings.Contains(other.body, "nobody@nhs.net") {
+				t.Error("another browser is shown the refused address")
+			}
+		})
+	}
+}
+
+func (s *ssoEnv) events(t *testing.T, typ string) []cqrs.AuditEvent {
+	t.Helper()
+	events, _, err := s.store.AuditEvents(cqrs.AuditFilter{Type: typ})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return events
+}
