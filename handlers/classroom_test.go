@@ -576,3 +576,49 @@ func TestJoinIsAbsentOutsideTraining(t *testing.T) {
 	}
 	wantStatus(t, c.post("/join", url.Values{"csrf_token": {c.csrf("/login")}, "code": {"ABCDEF"}, "name": {"Priya"}}), 404)
 }
+
+// TestSignOutAfterTheTrainerChangesTheLearner: a learner signed in with
+// NHSmail whom the trainer locks can still sign out with the page they
+// have (its form's token was bound to the ended session), and after
+// "Give them an NHSmail account with no CQRS account" the next Sign In
+// asks NHSmail who they are instead of returning their old identity.
+func TestSignOutAfterTheTrainerChangesTheLearner(t *testing.T) {
+	e := newClassroomEnv(t)
+	tr := e.classroomClient()
+	wantStatus(t, tr.signIn(TrainerUserID, e.cfg.TrainerPassword, ""), 303)
+	c := e.classroomClient()
+	id, nhsmailPassword := c.startLearner()
+	u, _ := e.store.UserByUserID(id)
+	wantStatus(t, c.get(e.learnerLink(u)), 303)
+	wantStatus(t, c.post("/register", url.Values{"password": {"Harbour!2026x"}, "confirm_password": {"Harbour!2026x"}, "csrf_token": {c.csrf("/register")}}), 303)
+	r := c.nhsmailSignIn(id+"@nhs.net", nhsmailPassword)
+	if to := c.localPath(r); r.StatusCode != 303 || to != "/messages" {
+		t.Fatalf("NHSmail sign-in: %d to %s", r.StatusCode, to)
+	}
+	token := c.csrf("/messages") // the Sign out form on the page they have open
+
+	wantStatus(t, tr.learnerAction(u, "lock"), 303)
+	r = c.post("/signout", url.Values{"csrf_token": {token}})
+	if r.StatusCode != 303 || !strings.HasPrefix(c.localPath(r), "/login?signed_out=1") {
+		t.Fatalf("signing out after the lock: %d %s", r.StatusCode, excerpt(r.body))
+	}
+
+	// Reset, registered and signed in by NHSmail again; locked, so CQRS
+	// signs them out but their browser is still signed in to NHSmail;
+	// then the other NHSmail account: Sign In shows NHSmail's form.
+	wantStatus(t, tr.learnerAction(u, "reset"), 303)
+	wantStatus(t, c.get(e.learnerLink(u)), 303)
+	wantStatus(t, c.post("/register", url.Values{"password": {"Harbour!2026x"}, "confirm_password": {"Harbour!2026x"}, "csrf_token": {c.csrf("/register")}}), 303)
+	wantStatus(t, c.nhsmailSignIn(id+"@nhs.net", nhsmailPassword), 303)
+	wantStatus(t, tr.learnerAction(u, "lock"), 303)
+	wantStatus(t, tr.learnerAction(u, "nocqrs"), 303)
+	r = c.get("/sso/start")
+	wantStatus(t, r, 303)
+	r = c.get(c.localPath(r))
+	if r.StatusCode != 200 || r.doc(t).Find(`[data-testid="nhsmail-form"]`).Length() != 1 {
+		t.Fatalf("Sign In after the trainer changed the NHSmail account: %d to %q, want the NHSmail sign-in form", r.StatusCode, r.Header.Get("Location"))
+	}
+	r = c.nhsmailSignIn(id+".nocqrs@nhs.net", nhsmailPassword)
+	wantStatus(t, r, 403)
+	wantText(t, r, "You do not have a CQRS account", id+".nocqrs@nhs.net")
+}
