@@ -64,6 +64,7 @@ var accessTable = []accessRow{
 	{"GET /sso/callback", "/sso/callback", every("404")},
 	{"GET /sso/no-account", "/sso/no-account", every("404")},
 	{"GET /sso/locked", "/sso/locked", every("404")},
+	{"GET /sso/linked-elsewhere", "/sso/linked-elsewhere", every("404")},
 	{"GET /forgotten", "/forgotten", every("200")},
 	{"POST /forgotten", "/forgotten", every("422")},
 	{"POST /signout", "/signout", every("login")},

@@ -45,6 +45,7 @@ var jobAidPages = []struct {
 	{"/login", "", []string{"ja-3", "sso-1"}},
 	{"/sso/no-account", "", []string{"sso-5"}},
 	{"/sso/locked", "", []string{"locked"}},
+	{"/sso/linked-elsewhere", "", []string{"sso-5"}},
 	{"/sso/", "", []string{"ja-4", "sso-2"}},
 	{"/messages", "", []string{"sso-3"}},
 	{"/messages/", "", []string{"sso-3"}},

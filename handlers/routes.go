@@ -51,6 +51,7 @@ func (a *app) routes(f *fiber.App) {
 	f.Get("/sso/callback", a.ssoCallback)
 	f.Get(ssoNoAccountPath, a.ssoNoAccountPage)
 	f.Get(ssoLockedPath, a.ssoLockedPage)
+	f.Get(ssoLinkedElsewherePath, a.ssoLinkedElsewherePage)
 	f.Get("/forgotten", a.forgottenPage)
 	f.Post("/forgotten", a.resetLimiter(), a.forgottenSubmit)
 	f.Post("/signout", a.signOut)
