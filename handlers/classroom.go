@@ -163,6 +163,21 @@ func (a *app) resetLearner(_ *fiber.Ctx, u cqrs.User, event cqrs.AuditEvent) err
 	return nil
 }
 
+// runsTheClass reports whether u is the trainer: a system administrator
+// in training mode, who may open the class board.
+func (a *app) runsTheClass(u cqrs.User) bool {
+	return a.cfg.Training && u.Role == cqrs.RoleSystemAdmin
+}
+
+// landing is where a sign-in goes: next, except that the trainer signing
+// in with nowhere asked for lands on the class board, not their messages.
+func (a *app) landing(u cqrs.User, next string) string {
+	if next == "/messages" && a.runsTheClass(u) {
+		return "/training/board"
+	}
+	return next
+}
+
 // stuckAfter is how long on one step makes a learner stand out.
 const stuckAfter = 3 * time.Minute
 

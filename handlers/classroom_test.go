@@ -622,3 +622,32 @@ func TestSignOutAfterTheTrainerChangesTheLearner(t *testing.T) {
 	wantStatus(t, r, 403)
 	wantText(t, r, "You do not have a CQRS account", id+".nocqrs@nhs.net")
 }
+
+// TestTrainerLandsOnTheClassBoard: the trainer's sign-in ends on the
+// board, and every page's header links to it; a learner's header does not.
+func TestTrainerLandsOnTheClassBoard(t *testing.T) {
+	e := newClassroomEnv(t)
+	tr := e.classroomClient()
+	r := tr.signIn(TrainerUserID, e.cfg.TrainerPassword, "")
+	if r.StatusCode != 303 || tr.localPath(r) != "/training/board" {
+		t.Fatalf("the trainer's sign-in: %d to %q, want the class board", r.StatusCode, r.Header.Get("Location"))
+	}
+	for _, path := range []string{"/training/board", "/messages", "/account", "/training/trainer", "/training/board/join"} {
+		if href, _ := tr.get(path).doc(t).Find(`[data-testid="header-board"]`).Attr("href"); href != "/training/board" {
+			t.Errorf("%s: the header's class board link = %q", path, href)
+		}
+	}
+	// Asked for a page, the trainer goes there.
+	again := e.classroomClient()
+	if r := again.signIn(TrainerUserID, e.cfg.TrainerPassword, "/account"); again.localPath(r) != "/account" {
+		t.Errorf("with next=/account the trainer went to %q", r.Header.Get("Location"))
+	}
+	learner := e.classroomClient()
+	u := learner.registeredLearner("Harbour!2026x")
+	if r := learner.signIn(u.UserID, "Harbour!2026x", ""); learner.localPath(r) != "/messages" {
+		t.Errorf("a learner's sign-in went to %q", r.Header.Get("Location"))
+	}
+	if n := learner.get("/messages").doc(t).Find(`[data-testid="header-board"]`).Length(); n != 0 {
+		t.Error("a learner's header links to the class board")
+	}
+}

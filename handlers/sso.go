@@ -419,7 +419,7 @@ func (a *app) ssoSignIn(c *fiber.Ctx, idToken *oidc.IDToken, cl ssoClaims, next 
 	if _, err := a.startSession(c, u, signedIn); err != nil {
 		return err
 	}
-	return c.Redirect(next, fiber.StatusSeeOther)
+	return c.Redirect(a.landing(u, next), fiber.StatusSeeOther)
 }
 
 // The pages a callback that signed nobody in ends on. The callback
