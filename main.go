@@ -648,7 +648,7 @@ func ssoConfig(opts options, baseURL string, getenv func(string) string) (handle
 		return handlers.SSOConfig{}, nil
 	case "":
 		return handlers.SSOConfig{Issuer: baseURL + "/nhsmail", ClientID: "cqrs", RedirectURL: redirect, ProviderName: "NHSmail",
-			EmailOnly: opts.oidcEmailOnly}, nil
+			EmailOnly: opts.oidcEmailOnly, LinkNamespace: handlers.EmbeddedNHSmailNamespace}, nil
 	}
 	return handlers.SSOConfig{Issuer: opts.oidcIssuer, ClientID: opts.oidcClientID, ClientSecret: getenv("CQRS_OIDC_CLIENT_SECRET"),
 		RedirectURL: redirect, Scopes: splitList(opts.oidcScopes), ProviderName: "NHSmail",

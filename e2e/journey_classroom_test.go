@@ -125,6 +125,9 @@ func TestClassroomJourney(t *testing.T) {
 		chromedp.Navigate(base+"/training/board/join"),
 		chromedp.WaitVisible(tid("join-qr")),
 	)
+	if href := attr(t, trainer, `[data-testid="header-board"]`, "href"); href != "/training/board" {
+		t.Errorf("the header's Class board link goes to %q", href)
+	}
 	address, code := textOf(t, trainer, "join-address"), textOf(t, trainer, "join-code")
 	if address != base+"/join" || len(code) != 6 {
 		t.Fatalf("join screen: %q, code %q", address, code)

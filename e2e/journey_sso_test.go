@@ -301,7 +301,8 @@ func (a *restartableApp) start(addr string) (stdout *syncBuffer) {
 
 // A restart of the app between the NHSmail sign-in page and the callback
 // loses nothing: the page served before the restart is submitted after it,
-// and the sign-in completes in sam's Message Centre.
+// and the sign-in completes in sam's Message Centre. Started again on
+// another port, sam's NHSmail link still signs them in.
 func TestNHSmailSignInSurvivesARestart(t *testing.T) {
 	app := &restartableApp{t: t, data: filepath.Join(t.TempDir(), "cqrs.db")}
 	out := app.start("127.0.0.1:0")
@@ -339,5 +340,21 @@ func TestNHSmailSignInSurvivesARestart(t *testing.T) {
 	step(t, samCtx, "wait for sam's Message Centre", chromedp.WaitVisible(tid("message-centre-heading")))
 	if got := textOf(t, samCtx, "signed-in-as"); got != "Sam Patel (sam.patel)" {
 		t.Errorf("signed in as %q after the restart", got)
+	}
+
+	// The same data file on another port (the default port taken, or the
+	// network address for a class): sam, linked at the first address,
+	// still signs in with NHSmail, from a browser that never saw it.
+	app.stop()
+	app.start("127.0.0.1:0")
+	if app.baseURL == base {
+		t.Fatalf("restarted at %s again, want another port", base)
+	}
+	elsewhere := newIsolatedTab(t, ctx)
+	startNHSmailSignIn(t, elsewhere, app.baseURL)
+	nhsmailSignIn(t, elsewhere, samNHSmail.Email, samNHSmail.Password)
+	arriveAt(t, elsewhere, "sam's Message Centre at the new address", app.baseURL+"/messages", "message-centre-heading")
+	if got := textOf(t, elsewhere, "signed-in-as"); got != "Sam Patel (sam.patel)" {
+		t.Errorf("signed in as %q at the new address", got)
 	}
 }

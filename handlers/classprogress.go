@@ -212,7 +212,9 @@ func (a *app) watchLearners(c *fiber.Ctx) error {
 		case fiber.StatusForbidden:
 			kind = errNHSmailLocked
 		}
-	case path == "/sso/callback" && redirected:
+	case path == "/sso/callback" && redirected && !strings.HasPrefix(string(c.Response().Header.Peek(fiber.HeaderLocation)), "/sso/"):
+		// A refusal redirects to its page under /sso/, which the board
+		// notes when it is shown.
 		signedIn, nhsmail = true, true
 	default:
 		return err

@@ -28,6 +28,7 @@ type ClassroomStore interface {
 	LockLearner(accountID uint64, lockAfter int, linkTTL time.Duration, notice func(u cqrs.User, expires time.Time) (cqrs.Email, []byte), event cqrs.AuditEvent) (cqrs.User, error)
 	ExpireLearnerLink(accountID uint64, event cqrs.AuditEvent) (cqrs.User, error)
 	GiveLearnerNoCQRS(accountID uint64, event cqrs.AuditEvent) (cqrs.Learner, error)
+	EndNHSmailSessions(nhsmailID uint64) error
 	LockLearnerNHSmail(accountID uint64, event cqrs.AuditEvent) (cqrs.User, error)
 	ResetLearner(accountID uint64, linkHash []byte, linkTTL time.Duration, email cqrs.Email, event cqrs.AuditEvent) (cqrs.User, error)
 	ClaimCohortLearner(tokenHash []byte, nhsmailHash string, event cqrs.AuditEvent) (cqrs.Learner, error)
@@ -131,8 +132,14 @@ func (a *app) expireLearnerLink(_ *fiber.Ctx, u cqrs.User, event cqrs.AuditEvent
 // giveLearnerNoCQRS gives the learner an NHSmail account with no CQRS
 // account behind it (step 5 of the user guide).
 func (a *app) giveLearnerNoCQRS(_ *fiber.Ctx, u cqrs.User, event cqrs.AuditEvent) error {
-	_, err := a.training.GiveLearnerNoCQRS(u.ID, event)
-	return err
+	l, err := a.training.GiveLearnerNoCQRS(u.ID, event)
+	if err != nil {
+		return err
+	}
+	// Their browser is still signed in to NHSmail as their own account,
+	// which would sign them straight back in to CQRS at the next Sign In:
+	// end it, so NHSmail asks who they are.
+	return a.training.EndNHSmailSessions(l.NHSmailID)
 }
 
 // lockLearnerNHSmail locks the learner's NHSmail account.
@@ -154,6 +161,21 @@ func (a *app) resetLearner(_ *fiber.Ctx, u cqrs.User, event cqrs.AuditEvent) err
 	}
 	a.progress.forget(u.UserID)
 	return nil
+}
+
+// runsTheClass reports whether u is the trainer: a system administrator
+// in training mode, who may open the class board.
+func (a *app) runsTheClass(u cqrs.User) bool {
+	return a.cfg.Training && u.Role == cqrs.RoleSystemAdmin
+}
+
+// landing is where a sign-in goes: next, except that the trainer signing
+// in with nowhere asked for lands on the class board, not their messages.
+func (a *app) landing(u cqrs.User, next string) string {
+	if next == "/messages" && a.runsTheClass(u) {
+		return "/training/board"
+	}
+	return next
 }
 
 // stuckAfter is how long on one step makes a learner stand out.

@@ -149,7 +149,8 @@ func (c *client) localPath(r response) string {
 
 // nhsmailSignIn presses Sign In on the CQRS Login page and signs in to the
 // NHSmail simulator as email; it returns the simulator's answer when it
-// refuses, else CQRS's answer to the callback.
+// refuses, else CQRS's answer to the callback, or the result page it
+// redirects to when it signs nobody in.
 func (c *client) nhsmailSignIn(email, password string) response {
 	t := c.env.t
 	t.Helper()
@@ -165,7 +166,11 @@ func (c *client) nhsmailSignIn(email, password string) response {
 	if r.StatusCode != 302 && r.StatusCode != 303 {
 		return r
 	}
-	return c.get(c.localPath(r))
+	r = c.get(c.localPath(r))
+	if to := r.Header.Get("Location"); r.StatusCode == 303 && strings.HasPrefix(to, "/sso/") {
+		return c.get(to)
+	}
+	return r
 }
 
 // boardRow is a learner's row of the live board, as text.
@@ -570,4 +575,79 @@ func TestJoinIsAbsentOutsideTraining(t *testing.T) {
 		wantStatus(t, c.get(path), 404)
 	}
 	wantStatus(t, c.post("/join", url.Values{"csrf_token": {c.csrf("/login")}, "code": {"ABCDEF"}, "name": {"Priya"}}), 404)
+}
+
+// TestSignOutAfterTheTrainerChangesTheLearner: a learner signed in with
+// NHSmail whom the trainer locks can still sign out with the page they
+// have (its form's token was bound to the ended session), and after
+// "Give them an NHSmail account with no CQRS account" the next Sign In
+// asks NHSmail who they are instead of returning their old identity.
+func TestSignOutAfterTheTrainerChangesTheLearner(t *testing.T) {
+	e := newClassroomEnv(t)
+	tr := e.classroomClient()
+	wantStatus(t, tr.signIn(TrainerUserID, e.cfg.TrainerPassword, ""), 303)
+	c := e.classroomClient()
+	id, nhsmailPassword := c.startLearner()
+	u, _ := e.store.UserByUserID(id)
+	wantStatus(t, c.get(e.learnerLink(u)), 303)
+	wantStatus(t, c.post("/register", url.Values{"password": {"Harbour!2026x"}, "confirm_password": {"Harbour!2026x"}, "csrf_token": {c.csrf("/register")}}), 303)
+	r := c.nhsmailSignIn(id+"@nhs.net", nhsmailPassword)
+	if to := c.localPath(r); r.StatusCode != 303 || to != "/messages" {
+		t.Fatalf("NHSmail sign-in: %d to %s", r.StatusCode, to)
+	}
+	token := c.csrf("/messages") // the Sign out form on the page they have open
+
+	wantStatus(t, tr.learnerAction(u, "lock"), 303)
+	r = c.post("/signout", url.Values{"csrf_token": {token}})
+	if r.StatusCode != 303 || !strings.HasPrefix(c.localPath(r), "/login?signed_out=1") {
+		t.Fatalf("signing out after the lock: %d %s", r.StatusCode, excerpt(r.body))
+	}
+
+	// Reset, registered and signed in by NHSmail again; locked, so CQRS
+	// signs them out but their browser is still signed in to NHSmail;
+	// then the other NHSmail account: Sign In shows NHSmail's form.
+	wantStatus(t, tr.learnerAction(u, "reset"), 303)
+	wantStatus(t, c.get(e.learnerLink(u)), 303)
+	wantStatus(t, c.post("/register", url.Values{"password": {"Harbour!2026x"}, "confirm_password": {"Harbour!2026x"}, "csrf_token": {c.csrf("/register")}}), 303)
+	wantStatus(t, c.nhsmailSignIn(id+"@nhs.net", nhsmailPassword), 303)
+	wantStatus(t, tr.learnerAction(u, "lock"), 303)
+	wantStatus(t, tr.learnerAction(u, "nocqrs"), 303)
+	r = c.get("/sso/start")
+	wantStatus(t, r, 303)
+	r = c.get(c.localPath(r))
+	if r.StatusCode != 200 || r.doc(t).Find(`[data-testid="nhsmail-form"]`).Length() != 1 {
+		t.Fatalf("Sign In after the trainer changed the NHSmail account: %d to %q, want the NHSmail sign-in form", r.StatusCode, r.Header.Get("Location"))
+	}
+	r = c.nhsmailSignIn(id+".nocqrs@nhs.net", nhsmailPassword)
+	wantStatus(t, r, 403)
+	wantText(t, r, "You do not have a CQRS account", id+".nocqrs@nhs.net")
+}
+
+// TestTrainerLandsOnTheClassBoard: the trainer's sign-in ends on the
+// board, and every page's header links to it; a learner's header does not.
+func TestTrainerLandsOnTheClassBoard(t *testing.T) {
+	e := newClassroomEnv(t)
+	tr := e.classroomClient()
+	r := tr.signIn(TrainerUserID, e.cfg.TrainerPassword, "")
+	if r.StatusCode != 303 || tr.localPath(r) != "/training/board" {
+		t.Fatalf("the trainer's sign-in: %d to %q, want the class board", r.StatusCode, r.Header.Get("Location"))
+	}
+	for _, path := range []string{"/training/board", "/messages", "/account", "/training/trainer", "/training/board/join"} {
+		if href, _ := tr.get(path).doc(t).Find(`[data-testid="header-board"]`).Attr("href"); href != "/training/board" {
+			t.Errorf("%s: the header's class board link = %q", path, href)
+		}
+	}
+	// Asked for a page, the trainer goes there.
+	again := e.classroomClient()
+	if r := again.signIn(TrainerUserID, e.cfg.TrainerPassword, "/account"); again.localPath(r) != "/account" {
+		t.Errorf("with next=/account the trainer went to %q", r.Header.Get("Location"))
+	}
+	learner := e.classroomClient()
+	u := learner.registeredLearner("Harbour!2026x")
+	if r := learner.signIn(u.UserID, "Harbour!2026x", ""); learner.localPath(r) != "/messages" {
+		t.Errorf("a learner's sign-in went to %q", r.Header.Get("Location"))
+	}
+	if n := learner.get("/messages").doc(t).Find(`[data-testid="header-board"]`).Length(); n != 0 {
+		t.Error("a learner's header links to the class board")
+	}
 }

@@ -43,8 +43,9 @@ var jobAidPages = []struct {
 	{"/register/complete", "", []string{"ja-3"}}, // it leads to the Login page
 	{"/register/", "", []string{"ja-2"}},
 	{"/login", "", []string{"ja-3", "sso-1"}},
-	{"/sso/callback", "No CQRS account", []string{"sso-5"}},
-	{"/sso/callback", "Your account is locked", []string{"locked"}},
+	{"/sso/no-account", "", []string{"sso-5"}},
+	{"/sso/locked", "", []string{"locked"}},
+	{"/sso/linked-elsewhere", "", []string{"sso-5"}},
 	{"/sso/", "", []string{"ja-4", "sso-2"}},
 	{"/messages", "", []string{"sso-3"}},
 	{"/messages/", "", []string{"sso-3"}},

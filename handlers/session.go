@@ -151,6 +151,7 @@ func (a *app) pageWithHeader(c *fiber.Ctx, title string, u cqrs.User, org cqrs.O
 	p.User = &views.SignedInUser{
 		Name: u.FullName(), UserID: u.UserID, Organisation: org.Name + " (" + org.ODSCode + ")",
 		UnreadMessages: unread, IsAdmin: u.Role == cqrs.RoleSystemAdmin || u.Role == cqrs.RoleUserAdmin,
+		ClassBoard: a.runsTheClass(u),
 	}
 	return p
 }

@@ -162,7 +162,7 @@ func (a *app) legacySignIn(c *fiber.Ctx) error {
 		return render(c, fiber.StatusUnauthorized, views.LoginPage(a.loginModel(c, userID, signInFailed, "")))
 	}
 	a.setSessionCookie(c, token)
-	return redirect(c, safeNext(c.FormValue("next")))
+	return redirect(c, a.landing(res.User, safeNext(c.FormValue("next"))))
 }
 
 // signInQueueWait bounds how long an attempt waits for the ones before it

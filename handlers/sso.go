@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/gofiber/fiber/v2"
@@ -55,6 +56,10 @@ type SSOConfig struct {
 	// authorising on those, and other providers give them other meanings.
 	// main sets it except for the simulator and an Entra ID issuer.
 	EmailOnly bool
+	// LinkNamespace names the provider in account links instead of the
+	// issuer: EmbeddedNHSmailNamespace for the embedded simulator, whose
+	// issuer changes with the address. Empty: the issuer.
+	LinkNamespace string
 }
 
 const (
@@ -321,11 +326,40 @@ func subjectKey(issuer string, sub string, cl ssoClaims) string {
 	return issuer + "|" + sub
 }
 
+// EmbeddedNHSmailNamespace names the embedded NHSmail simulator in account
+// links instead of its issuer URL, which holds the address the app
+// listens on: the same data file started on another port, or on the
+// network address for a class, still finds everyone's link. Its tenant ID,
+// made once and kept in the database, is part of every link after it.
+const EmbeddedNHSmailNamespace = "urn:cqrs:embedded-nhsmail"
+
+// linkNamespace is what namespaces account links for a token from issuer.
+func (a *app) linkNamespace(issuer string) string {
+	if a.cfg.SSO.LinkNamespace != "" {
+		return a.cfg.SSO.LinkNamespace
+	}
+	return issuer
+}
+
+// earlierEmbeddedLink reports whether stored is key as the embedded
+// simulator's links were written before they had a namespace of their
+// own: its issuer URL at some address, ".../nhsmail", in place of the
+// namespace. The tenant and object IDs after it are the same identity.
+func (a *app) earlierEmbeddedLink(stored, key string) bool {
+	if a.cfg.SSO.LinkNamespace != EmbeddedNHSmailNamespace {
+		return false
+	}
+	issuer, id, ok := strings.Cut(stored, "|")
+	_, keyID, _ := strings.Cut(key, "|")
+	return ok && id == keyID && strings.Contains(id, ":") && strings.HasSuffix(issuer, "/nhsmail") &&
+		(strings.HasPrefix(issuer, "http://") || strings.HasPrefix(issuer, "https://"))
+}
+
 // ssoSignIn finds the CQRS account: by the linked subject, or on first use
 // by email (only when not marked unverified), preferred_username or upn,
 // ignoring case, among active accounts; then links the subject.
 func (a *app) ssoSignIn(c *fiber.Ctx, idToken *oidc.IDToken, cl ssoClaims, next string) error {
-	key := subjectKey(idToken.Issuer, idToken.Subject, cl)
+	key := subjectKey(a.linkNamespace(idToken.Issuer), idToken.Subject, cl)
 	email := cl.Email
 	if cl.EmailVerified != nil && !*cl.EmailVerified {
 		email = ""
@@ -340,26 +374,34 @@ func (a *app) ssoSignIn(c *fiber.Ctx, idToken *oidc.IDToken, cl ssoClaims, next 
 			u, matched, err = a.userByClaims(email, cl.PreferredUsername, cl.UPN)
 		}
 	}
-	detail := "no active CQRS account for this NHSmail identity"
-	if err == nil && u.SSOSubject != "" && u.SSOSubject != key {
-		err, detail = cqrs.ErrNotFound, "the matching CQRS account is linked to another NHSmail identity"
+	linkedElsewhere := err == nil && u.SSOSubject != "" && u.SSOSubject != key
+	if linkedElsewhere && a.earlierEmbeddedLink(u.SSOSubject, key) {
+		linkedElsewhere, matched = false, "linked subject (made at an earlier address)"
 	}
-	// The user guide's step 5 page, the same for no account, one linked
-	// elsewhere and one not active, audited.
+	// The user guide's step 5 page, the same for no account and one not
+	// active, audited.
 	if errors.Is(err, cqrs.ErrNotFound) || (err == nil && u.Status != cqrs.StatusActive) {
-		if err := a.audit(c, cqrs.AuditEvent{Type: evSSORefused, Subject: shown, OrgID: u.OrgID, Method: "nhsmail", Detail: detail}); err != nil {
+		if err := a.audit(c, cqrs.AuditEvent{Type: evSSORefused, Subject: shown, OrgID: u.OrgID, Method: "nhsmail", Detail: "no active CQRS account for this NHSmail identity"}); err != nil {
 			return err
 		}
-		return render(c, fiber.StatusForbidden, views.NoCQRSAccountPage(a.page(c, "No CQRS account"), shown, a.helpDesk()))
+		return a.ssoResult(c, ssoNoAccountPath, shown)
 	}
 	if err != nil {
 		return err
+	}
+	// The account is someone's, and another NHSmail identity signs in to
+	// it: say so, and how to get in, rather than that there is no account.
+	if linkedElsewhere {
+		if err := a.audit(c, cqrs.AuditEvent{Type: evSSORefused, Subject: shown, OrgID: u.OrgID, Method: "nhsmail", Detail: "the matching CQRS account is linked to another NHSmail identity"}); err != nil {
+			return err
+		}
+		return a.ssoResult(c, ssoLinkedElsewherePath, shown)
 	}
 	if !u.LockedAt.IsZero() {
 		if err := a.audit(c, cqrs.AuditEvent{Type: evSignInLocked, Subject: u.UserID, OrgID: u.OrgID, Method: "nhsmail"}); err != nil {
 			return err
 		}
-		return render(c, fiber.StatusForbidden, views.LockedPage(a.page(c, "Your account is locked"), a.helpDesk()))
+		return a.ssoResult(c, ssoLockedPath, shown)
 	}
 	if u.SSOSubject == "" {
 		u, err = a.sso.LinkSSOSubject(u.ID, key, a.nhsmailLinkedEmail(u, shown))
@@ -367,7 +409,7 @@ func (a *app) ssoSignIn(c *fiber.Ctx, idToken *oidc.IDToken, cl ssoClaims, next 
 			if err := a.audit(c, cqrs.AuditEvent{Type: evSSORefused, Subject: shown, OrgID: u.OrgID, Method: "nhsmail", Detail: "account already linked to another NHSmail identity"}); err != nil {
 				return err
 			}
-			return render(c, fiber.StatusForbidden, views.NoCQRSAccountPage(a.page(c, "No CQRS account"), shown, a.helpDesk()))
+			return a.ssoResult(c, ssoLinkedElsewherePath, shown)
 		} else if err != nil {
 			return err
 		}
@@ -377,7 +419,65 @@ func (a *app) ssoSignIn(c *fiber.Ctx, idToken *oidc.IDToken, cl ssoClaims, next 
 	if _, err := a.startSession(c, u, signedIn); err != nil {
 		return err
 	}
-	return c.Redirect(next, fiber.StatusSeeOther)
+	return c.Redirect(a.landing(u, next), fiber.StatusSeeOther)
+}
+
+// The pages a callback that signed nobody in ends on. The callback
+// redirects to them once its one-time code is used, so they can be
+// reloaded, opened again after Back, and redrawn by the job aid's
+// Hide/Show; the address it was refused for rides in a cookie of its own,
+// not in the URL (or the browser's history).
+const (
+	ssoNoAccountPath = "/sso/no-account"
+	ssoLockedPath    = "/sso/locked"
+	// ssoLinkedElsewherePath: the account with that address signs in with
+	// another NHSmail identity.
+	ssoLinkedElsewherePath = "/sso/linked-elsewhere"
+	ssoResultCookie        = "cqrs_sso_result"
+	ssoResultTTL           = time.Hour
+	ssoShownMax            = 320 // the longest address shown back
+)
+
+// ssoResult ends a refused callback on the result page at path.
+func (a *app) ssoResult(c *fiber.Ctx, path, shown string) error {
+	a.setTokenCookie(c, ssoResultCookie, "/sso", base64.RawURLEncoding.EncodeToString([]byte(truncate(shown, ssoShownMax))), ssoResultTTL)
+	return c.Redirect(path, fiber.StatusSeeOther)
+}
+
+// ssoShown is the address the browser's last refused sign-in was for, or
+// "" (another browser, or after an hour: the page then names nobody).
+func (a *app) ssoShown(c *fiber.Ctx) string {
+	b, err := base64.RawURLEncoding.DecodeString(c.Cookies(ssoResultCookie))
+	if err != nil || len(b) > 4*ssoShownMax || !utf8.Valid(b) {
+		return ""
+	}
+	return string(b)
+}
+
+// ssoNoAccountPage is the user guide's step 5: signed in to NHSmail, no
+// CQRS account.
+func (a *app) ssoNoAccountPage(c *fiber.Ctx) error {
+	if a.cfg.SSO.Issuer == "" {
+		return fiber.ErrNotFound
+	}
+	return render(c, fiber.StatusForbidden, views.NoCQRSAccountPage(a.page(c, "No CQRS account"), a.ssoShown(c), a.helpDesk()))
+}
+
+// ssoLockedPage is an NHSmail sign-in to a locked CQRS account.
+func (a *app) ssoLockedPage(c *fiber.Ctx) error {
+	if a.cfg.SSO.Issuer == "" {
+		return fiber.ErrNotFound
+	}
+	return render(c, fiber.StatusForbidden, views.LockedPage(a.page(c, "Your account is locked"), a.helpDesk()))
+}
+
+// ssoLinkedElsewherePage is an NHSmail sign-in whose CQRS account is
+// linked to a different NHSmail identity.
+func (a *app) ssoLinkedElsewherePage(c *fiber.Ctx) error {
+	if a.cfg.SSO.Issuer == "" {
+		return fiber.ErrNotFound
+	}
+	return render(c, fiber.StatusForbidden, views.LinkedElsewherePage(a.page(c, "Linked to another NHSmail account"), a.ssoShown(c), a.helpDesk()))
 }
 
 func (a *app) userByClaims(candidates ...string) (cqrs.User, string, error) {

@@ -412,8 +412,8 @@ func TestSSOFindsOnlyActiveUnlinkedAccounts(t *testing.T) {
 	}
 	s.addUser(org, "pref.user", "Harbour!2026x")
 
-	linkedElsewhere := noAccount
-	linkedElsewhere.audit = "linked to another NHSmail identity"
+	linkedElsewhere := refusal{status: http.StatusForbidden, audit: "linked to another NHSmail identity",
+		texts: []string{"Your CQRS account is linked to another NHSmail account", "Remove NHSmail link", "support@cqrs.co.uk"}}
 	cases := []struct {
 		name   string
 		claims map[string]any
@@ -861,5 +861,112 @@ func TestNHSmailApplicationsAreRegisteredByTheSystemAdministrator(t *testing.T) 
 	wantStatus(t, e.sys.post(del, url.Values{"csrf_token": {e.sys.csrf(page)}}), http.StatusSeeOther)
 	if _, err := e.store.NHSmailApplication(clientID); err == nil {
 		t.Error("the application is still registered")
+	}
+}
+
+// TestSSOResultPagesCanBeReloaded: a refused callback redirects to a page
+// of its own, so reloading it (or redrawing it) shows the same page, not
+// "this sign-in answer was already used", and audits nothing more.
+func TestSSOResultPagesCanBeReloaded(t *testing.T) {
+	s := newSSOEnv(t)
+	locked := s.addUser(s.admin.OrgID, "locked.user", "Harbour!2026x")
+	if _, err := s.store.LegacySignIn(cqrs.SignInAttempt{UserID: locked.UserID, LockAfter: 1}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		claims map[string]any
+		path   string
+		texts  []string
+	}{
+		{"no CQRS account", map[string]any{"sub": "s-nobody", "email": "nobody@nhs.net", "email_verified": true}, "/sso/no-account",
+			[]string{"You do not have a CQRS account", "nobody@nhs.net"}},
+		{"locked", map[string]any{"sub": "s-locked", "email": "locked.user@nhs.net", "email_verified": true}, "/sso/locked",
+			[]string{"Your account is locked"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s.op.login(opLogin{Claims: tc.claims})
+			b := s.browser(t)
+			r := b.signIn("")
+			if r.Request.URL.Path != tc.path {
+				t.Fatalf("the callback ended on %s, want %s", r.Request.URL, tc.path)
+			}
+			wantStatus(t, r, http.StatusForbidden)
+			wantText(t, r, tc.texts...)
+			audited := s.refusals() + len(s.events(t, evSignInLocked))
+			for range 2 {
+				again := b.visit(r.Request.URL.String())
+				wantStatus(t, again, http.StatusForbidden)
+				wantText(t, again, tc.texts...)
+				if strings.Contains(again.body, "already used") {
+					t.Fatal("a reloaded result page says the answer was already used")
+				}
+			}
+			if n := s.refusals() + len(s.events(t, evSignInLocked)); n != audited {
+				t.Errorf("reloading audited %d more refusals", n-audited)
+			}
+			b.wantNoSession(t)
+			// Another browser given the address sees the page, naming nobody.
+			other := s.browser(t).visit(r.Request.URL.String())
+			wantStatus(t, other, http.StatusForbidden)
+			if strings.Contains(other.body, "nobody@nhs.net") {
+				t.Error("another browser is shown the refused address")
+			}
+		})
+	}
+}
+
+func (s *ssoEnv) events(t *testing.T, typ string) []cqrs.AuditEvent {
+	t.Helper()
+	events, _, err := s.store.AuditEvents(cqrs.AuditFilter{Type: typ})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return events
+}
+
+// TestSSOEmbeddedLinksSurviveAChangeOfAddress: links to the embedded
+// simulator are namespaced by a constant, not its issuer URL (which holds
+// the listener's address); links written at an earlier address still sign
+// in; another identity gets the page that says the account is linked
+// elsewhere.
+func TestSSOEmbeddedLinksSurviveAChangeOfAddress(t *testing.T) {
+	s := newSSOEnv(t, func(c *SSOConfig) { c.LinkNamespace = EmbeddedNHSmailNamespace })
+	const tenant = "8a1e6b7c-0000-4000-8000-000000000001"
+	identity := func(oid, email string) map[string]any {
+		return map[string]any{"sub": "pairwise-" + oid, "tid": tenant, "oid": oid, "email": email, "email_verified": true}
+	}
+
+	s.op.login(opLogin{Claims: identity("oid-sam", "sam.patel@nhs.net")})
+	b := s.browser(t)
+	b.wantSignedIn(t, b.signIn(""), "/messages")
+	if got, want := s.subject(t, "sam.patel"), EmbeddedNHSmailNamespace+"|"+tenant+":oid-sam"; got != want {
+		t.Fatalf("sam's link = %q, want %q (no address in it)", got, want)
+	}
+
+	earlier := s.addUser(s.admin.OrgID, "earlier.user", "Harbour!2026x")
+	if _, err := s.store.LinkSSOSubject(earlier.ID, "http://127.0.0.1:8420/nhsmail|"+tenant+":oid-earlier", nil); err != nil {
+		t.Fatal(err)
+	}
+	s.op.login(opLogin{Claims: identity("oid-earlier", "earlier.user@nhs.net")})
+	b = s.browser(t)
+	b.wantSignedIn(t, b.signIn(""), "/messages")
+	if ev := s.lastEvent(t, evSignIn); ev.Subject != "earlier.user" {
+		t.Errorf("sign-in audit entry = %+v", ev)
+	}
+
+	// Someone else holding earlier.user's address at NHSmail.
+	s.op.login(opLogin{Claims: identity("oid-impostor", "earlier.user@nhs.net")})
+	b = s.browser(t)
+	before := s.refusals()
+	r := b.signIn("")
+	if r.Request.URL.Path != "/sso/linked-elsewhere" {
+		t.Fatalf("ended on %s, want /sso/linked-elsewhere", r.Request.URL)
+	}
+	b.wantRefused(t, r, before, refusal{status: http.StatusForbidden, audit: "linked to another NHSmail identity",
+		texts: []string{"Your CQRS account is linked to another NHSmail account", "earlier.user@nhs.net", "sign in with the NHSmail account you used before", "Remove NHSmail link"}})
+	if strings.Contains(r.body, "You do not have a CQRS account") {
+		t.Error("the linked-elsewhere page says there is no CQRS account")
 	}
 }

@@ -22,6 +22,9 @@ type SignedInUser struct {
 	Organisation   string
 	UnreadMessages int
 	IsAdmin        bool
+	// ClassBoard links the header to the class board: the trainer's, in
+	// training mode.
+	ClassBoard bool
 }
 
 // FieldError is one problem with one form field, for the error summary and

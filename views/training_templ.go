@@ -465,7 +465,7 @@ func TrainingHomePage(m TrainingHomeModel) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 40, "</strong> and the password printed in the window where CQRS was started (a new one at every start), then opens the <a href=\"/training/trainer\">trainer controls</a>.</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 40, "</strong> and the password printed in the window where CQRS was started (a new one at every start), and lands on the class board; the header's <em>Class board</em> link leads back to it from every page, and the board links to the <a href=\"/training/trainer\">trainer controls</a>.</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
