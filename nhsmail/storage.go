@@ -19,7 +19,7 @@ import (
 const (
 	stateAuthRequest = "auth-request" // by request ID
 	stateCode        = "code"         // by SHA-256 of the code
-	stateToken       = "access-token" // by token ID
+	stateToken       = cqrs.NHSmailAccessTokens // by token ID
 	stateConsent     = "consent"      // by SHA-256 of the consent ticket
 )
 

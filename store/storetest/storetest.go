@@ -166,6 +166,7 @@ func Run(t *testing.T, cfg Config) {
 		{"messages", testMessages},
 		{"single sign-on requests and the simulator's state are used once", testOnce},
 		{"training reset and snapshots", testTraining},
+		{"NHSmail access tokens end with their application or account", testNHSmailTokens},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, cfg) })
