@@ -10,7 +10,6 @@ import (
 	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
-
 // Session returns a live session, as it was before this call, and its
 // user, and refreshes its idle timer. A session past its idle or
 // absolute time, or of an account no longer active, is ended and
