@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -178,4 +179,21 @@ func covers(leaf *x509.Certificate, names []string) bool {
 		}
 	}
 	return true
+}
+
+// ownCertificateClient is an HTTP client that trusts exactly the
+// certificate this app serves (its only root), not the system's roots nor
+// the CA that issued it: whether self-made or from a private CA, the
+// certificate is in no trust store, yet the relying party must reach the
+// embedded NHSmail simulator behind it.
+func (n exposure) ownCertificateClient() (*http.Client, error) {
+	leaf, err := x509.ParseCertificate(n.tls.Certificates[0].Certificate[0])
+	if err != nil {
+		return nil, fmt.Errorf("TLS certificate: %w", err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(leaf)
+	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+		ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second}
+	return &http.Client{Timeout: 10 * time.Second, Transport: transport}, nil
 }

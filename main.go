@@ -346,6 +346,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	if deps.NHSmail != nil && netw.tls != nil {
+		// The relying party fetches the embedded simulator's discovery,
+		// keys and tokens from this same process over HTTPS: it trusts
+		// this app's own certificate, and nothing else.
+		if cfg.SSO.HTTPClient, err = netw.ownCertificateClient(); err != nil {
+			return err
+		}
+	}
 	app, err := handlers.New(logger, cfg, deps)
 	if err != nil {
 		return err

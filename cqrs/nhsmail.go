@@ -62,3 +62,16 @@ type NHSmailStateTx interface {
 	// Now is the store's clock, read once for the transaction.
 	Now() time.Time
 }
+
+// NHSmailAccessTokens is the state kind the simulator keeps its access
+// tokens under. Each value's JSON carries at least NHSmailTokenOwner's
+// fields, so the store can delete a removed application's tokens, and an
+// account's when its password changes or it is disabled, in the
+// transaction of that change.
+const NHSmailAccessTokens = "access-token"
+
+// NHSmailTokenOwner is whom an access token was issued to.
+type NHSmailTokenOwner struct {
+	ClientID  string `json:"client_id"`
+	AccountID uint64 `json:"account_id"`
+}

@@ -75,6 +75,12 @@ func findChromium() (string, bool) {
 // (CI=true), where a missing browser is a failure.
 func newBrowser(t *testing.T, parent context.Context) context.Context {
 	t.Helper()
+	return newBrowserWith(t, parent)
+}
+
+// newBrowserWith is newBrowser with more of Chromium's options.
+func newBrowserWith(t *testing.T, parent context.Context, extra ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
 	path, ok := findChromium()
 	if !ok {
 		if os.Getenv("CI") == "true" {
@@ -97,6 +103,7 @@ func newBrowser(t *testing.T, parent context.Context) context.Context {
 		chromedp.WindowSize(1280, 1000),
 		chromedp.CombinedOutput(output),
 	)
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(parent, opts...)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
 	started := false

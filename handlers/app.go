@@ -215,6 +215,8 @@ type app struct {
 	csrfMACs     sync.Pool // *csrfMAC, see csrfToken
 	// instance names this instance's cookies (see namespaceCookies).
 	instance string
+	// activity is the exact idle time of the sessions served here.
+	activity sessionActivity
 	// resetThrottle counts reset emails per account.
 	resetThrottle accountThrottle
 	// signInQueue lets one legacy sign-in per account check and decide at a time.

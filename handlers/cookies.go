@@ -30,18 +30,40 @@ func instanceCookieName(base, instance string, secure bool, path string) string 
 	return name
 }
 
+// siteWideCookies are the cookies set for the whole site (Path=/): under
+// TLS they carry __Host-, which the browser accepts only from this host's
+// secure pages and never with a Domain, so one of them arriving as
+// __Secure- was planted (by a sibling host's Domain cookie).
+var siteWideCookies = [...]string{sessionCookie, csrfCookie, jobAidCookie}
+
 // baseCookieName is the plain name of one of this instance's cookies, and
-// false for anyone else's. It takes the name as the request holds it
+// false for anyone else's. Under TLS only the prefixed names are this
+// instance's: a plain-HTTP page on another port of the host, or anyone
+// injecting into an HTTP answer on the network, can set the unprefixed name
+// and so plant their session or CSRF seed (cookie tossing). Without TLS the
+// prefixed names cannot be ours. It takes the name as the request holds it
 // (bytes) as well as a string, so checking a cookie copies nothing.
-func baseCookieName[Name string | []byte](name Name, instance string) (Name, bool) {
-	for _, prefix := range [...]string{"__Host-", "__Secure-"} {
-		if len(name) >= len(prefix) && string(name[:len(prefix)]) == prefix {
-			name = name[len(prefix):]
+func baseCookieName[Name string | []byte](name Name, instance string, secure bool) (Name, bool) {
+	prefix := ""
+	for _, p := range [...]string{"__Host-", "__Secure-"} {
+		if len(name) >= len(p) && string(name[:len(p)]) == p {
+			prefix, name = p, name[len(p):]
+			break
 		}
+	}
+	if secure != (prefix != "") {
+		return name[:0], false
 	}
 	cut := len(name) - len(instance) - 1
 	if cut <= 0 || name[cut] != '-' || string(name[cut+1:]) != instance {
 		return name[:0], false
+	}
+	if prefix == "__Secure-" {
+		for _, base := range siteWideCookies {
+			if string(name[:cut]) == base {
+				return name[:0], false
+			}
+		}
 	}
 	return name[:cut], true
 }
@@ -64,7 +86,7 @@ func (a *app) namespaceCookies(c *fiber.Ctx) error {
 	mine := cookieScratches.Get().(*cookieScratch)
 	mine.buf, mine.ends = mine.buf[:0], mine.ends[:0]
 	in.VisitAllCookie(func(k, v []byte) {
-		if base, ok := baseCookieName(k, a.instance); ok {
+		if base, ok := baseCookieName(k, a.instance, a.cfg.Secure); ok {
 			mine.buf = append(mine.buf, base...)
 			mine.ends = append(mine.ends, len(mine.buf))
 			mine.buf = append(mine.buf, v...)

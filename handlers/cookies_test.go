@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -60,18 +62,94 @@ func TestCookieNamesCarryTheInstanceAndHostPrefixUnderTLS(t *testing.T) {
 
 	for _, tc := range []struct {
 		name, want string
-		ok         bool
+		secure, ok bool
 	}{
-		{"cqrs_session-" + id, "cqrs_session", true},
-		{"__Host-cqrs_session-" + id, "cqrs_session", true},
-		{"__Secure-cqrs_link-" + id, "cqrs_link", true},
-		{"cqrs_session-0000000000", "", false}, // another instance's
-		{"cqrs_session", "", false},            // no instance at all
-		{"-" + id, "", false},
+		{"cqrs_session-" + id, "cqrs_session", false, true},
+		{"cqrs_session-" + id, "", true, false}, // planted over plain HTTP
+		{"__Host-cqrs_session-" + id, "cqrs_session", true, true},
+		{"__Host-cqrs_session-" + id, "", false, false},
+		{"__Secure-cqrs_session-" + id, "", true, false}, // a site-wide cookie is always __Host-
+		{"__Secure-cqrs_csrf-" + id, "", true, false},
+		{"__Secure-cqrs_link-" + id, "cqrs_link", true, true},
+		{"__Host-cqrs_session-0000000000", "", true, false}, // another instance's
+		{"cqrs_session", "", false, false},                  // no instance at all
+		{"-" + id, "", false, false},
 	} {
-		got, ok := baseCookieName(tc.name, id)
+		got, ok := baseCookieName(tc.name, id, tc.secure)
 		if ok != tc.ok || (ok && got != tc.want) {
-			t.Errorf("baseCookieName(%q) = %q, %v; want %q, %v", tc.name, got, ok, tc.want, tc.ok)
+			t.Errorf("baseCookieName(%q, TLS %v) = %q, %v; want %q, %v", tc.name, tc.secure, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// TestPlantedUnprefixedCookiesAreIgnoredUnderTLS: under TLS a cookie
+// without the __Host- prefix can have been set by anyone who can answer
+// for the host name over plain HTTP (another port, the classroom network),
+// so it is never read: not a planted session beside the real one, in
+// either order, nor alone, nor a planted CSRF seed.
+func TestPlantedUnprefixedCookiesAreIgnoredUnderTLS(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Secure = true; c.SignInRateLimit = 0 })
+	admin := e.registeredAdmin()
+	e.addUser(admin.OrgID, "mallory", strongPassword)
+	victim, attacker := e.client(), e.client()
+	wantStatus(t, victim.signIn("admin.jones", strongPassword, ""), http.StatusSeeOther)
+	wantStatus(t, attacker.signIn("mallory", strongPassword, ""), http.StatusSeeOther)
+	real, planted := victim.cookie(sessionCookie), attacker.cookie(sessionCookie)
+	if real == "" || planted == "" {
+		t.Fatalf("no session cookies under TLS (victim %q, attacker %q)", real, planted)
+	}
+	id, _ := e.store.InstanceID()
+	hostName, plainName := instanceCookieName(sessionCookie, id, true, "/"), instanceCookieName(sessionCookie, id, false, "/")
+
+	signedInAs := func(cookies string) string {
+		req := httptest.NewRequest(http.MethodGet, "/messages", nil)
+		req.Host = testHost
+		req.Header.Set("Cookie", cookies)
+		resp, err := e.app.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return "signed out"
+		}
+		return response{Response: resp, body: string(b)}.doc(t).Find(`[data-testid="signed-in-as"]`).Text()
+	}
+	for _, tc := range []struct{ name, cookies, want string }{
+		{"planted first", plainName + "=" + planted + "; " + hostName + "=" + real, "admin.jones"},
+		{"planted last", hostName + "=" + real + "; " + plainName + "=" + planted, "admin.jones"},
+		{"planted alone", plainName + "=" + planted, "signed out"},
+		{"planted as __Secure-", "__Secure-" + plainName + "=" + planted, "signed out"},
+	} {
+		if got := signedInAs(tc.cookies); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: the browser is signed in as %q, want %q", tc.name, got, tc.want)
+		}
+	}
+
+	// The CSRF seed: a visitor's real seed beside one the attacker chose,
+	// and a form carrying the attacker's token: refused, in either order.
+	visitor := e.client()
+	visitor.get("/login")
+	seed := visitor.cookie(csrfCookie)
+	const chosen = "AAAAAAAAAAAAAAAAAAAAAA"
+	csrfHost, csrfPlain := instanceCookieName(csrfCookie, id, true, "/"), instanceCookieName(csrfCookie, id, false, "/")
+	for _, cookies := range []string{
+		csrfPlain + "=" + chosen + "; " + csrfHost + "=" + seed,
+		csrfHost + "=" + seed + "; " + csrfPlain + "=" + chosen,
+	} {
+		form := url.Values{"user_id": {"admin.jones"}, "password": {"wrong"}, csrfField: {e.csrfFor(chosen)}}
+		req := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(form.Encode()))
+		req.Host = testHost
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Cookie", cookies)
+		resp, err := e.app.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("a form with the planted CSRF seed's token (cookies %q) = %d, want 403", cookies, resp.StatusCode)
 		}
 	}
 }

@@ -160,13 +160,22 @@ func (e *testEnv) client() *client {
 // jarURL is the address the jar files req's cookies under: the Host the
 // request names (which may differ from where it is sent) and its path.
 func (c *client) jarURL(req *http.Request) *url.URL {
-	return &url.URL{Scheme: "http", Host: req.Host, Path: req.URL.Path}
+	return &url.URL{Scheme: c.scheme(), Host: req.Host, Path: req.URL.Path}
+}
+
+// scheme is the scheme the browser uses: https under TLS, so the jar keeps
+// and sends Secure cookies as a browser does.
+func (c *client) scheme() string {
+	if c.env.cfg.Secure {
+		return "https"
+	}
+	return "http"
 }
 
 // cookieAt is the value c would send to path for the app's cookie called
 // name (its plain name; the browser keeps it under the instance's name).
 func (c *client) cookieAt(path, name string) string {
-	for _, ck := range c.jar.Cookies(&url.URL{Scheme: "http", Host: c.host, Path: path}) {
+	for _, ck := range c.jar.Cookies(&url.URL{Scheme: c.scheme(), Host: c.host, Path: path}) {
 		if ck.Name == c.env.cookieName(name) {
 			return ck.Value
 		}
@@ -180,7 +189,7 @@ func (c *client) cookie(name string) string { return c.cookieAt("/", name) }
 // setCookie puts a cookie for the whole site into c's jar, as a browser
 // holding that value would send it (the CSRF seed, a stolen session).
 func (c *client) setCookie(name, value string) {
-	c.jar.SetCookies(&url.URL{Scheme: "http", Host: c.host, Path: "/"},
+	c.jar.SetCookies(&url.URL{Scheme: c.scheme(), Host: c.host, Path: "/"},
 		[]*http.Cookie{{Name: c.env.cookieName(name), Value: value, Path: "/"}})
 }
 
@@ -191,7 +200,7 @@ func (e *testEnv) cookieName(base string) string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return instanceCookieName(base, id, false, "/")
+	return instanceCookieName(base, id, e.cfg.Secure, "/")
 }
 
 type response struct {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -37,7 +38,15 @@ func (a *app) loadSession(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	hash := secret.HashToken(token)
-	_, u, err := a.sessions.Session(hash, a.cfg.SessionIdle, a.cfg.SessionAbsolute)
+	// The stored LastSeen lags by up to cqrs.SessionTouchEvery, so the
+	// store keeps the session that much longer and the exact idle rule is
+	// applied here, to the last page this instance served.
+	sess, u, err := a.sessions.Session(hash, a.cfg.SessionIdle+cqrs.SessionTouchEvery, a.cfg.SessionAbsolute)
+	if err == nil && !a.activity.active(hash, sess.LastSeen, a.cfg.Now(), a.cfg.SessionIdle) {
+		if err = a.signIn.DeleteSession(hash); err == nil {
+			err = cqrs.ErrExpired
+		}
+	}
 	switch {
 	case errors.Is(err, cqrs.ErrNotFound), errors.Is(err, cqrs.ErrExpired):
 		a.clearCookie(c, sessionCookie, "/")
@@ -116,10 +125,12 @@ func (a *app) startSession(c *fiber.Ctx, u cqrs.User, events ...cqrs.AuditEvent)
 	if old := c.Cookies(sessionCookie); old != "" {
 		replaced = secret.HashToken(old)
 	}
-	u, err := a.sessions.SignedIn(u.ID, secret.HashToken(token), replaced, events...)
+	hash := secret.HashToken(token)
+	u, err := a.sessions.SignedIn(u.ID, hash, replaced, events...)
 	if err != nil {
 		return cqrs.User{}, err
 	}
+	a.activity.active(hash, time.Time{}, a.cfg.Now(), a.cfg.SessionIdle)
 	a.setSessionCookie(c, token)
 	return u, nil
 }
@@ -165,14 +176,62 @@ func (a *app) sweepSessions(stop <-chan struct{}, interval time.Duration) {
 		case <-stop:
 			return
 		case <-t.C:
-			if _, err := a.sessions.DeleteExpiredSessions(a.cfg.SessionIdle, a.cfg.SessionAbsolute); err != nil {
+			if _, err := a.sessions.DeleteExpiredSessions(a.cfg.SessionIdle+cqrs.SessionTouchEvery, a.cfg.SessionAbsolute); err != nil {
 				a.log.Warn("sweeping sessions", "err", err)
 			}
+			a.activity.forgetIdle(a.cfg.Now(), a.cfg.SessionIdle)
 			if a.nhsmail != nil {
 				if _, err := a.nhsmail.DeleteExpiredNHSmailSessions(); err != nil {
 					a.log.Warn("sweeping NHSmail simulator sessions", "err", err)
 				}
 			}
+		}
+	}
+}
+
+// sessionActivity is when this instance last served each session a page:
+// the exact start of its idle time, which the store records only now and
+// then (see cqrs.SessionTouchEvery), kept in memory so pages write nothing.
+// A session this instance has not served (another instance's, or from
+// before a restart) is judged by its stored LastSeen.
+type sessionActivity struct {
+	mu   sync.Mutex
+	last map[[32]byte]time.Time
+}
+
+// active reports whether the session is within its idle limit at now,
+// from the later of its stored LastSeen and the last page served here,
+// and if so records now as its last activity.
+func (s *sessionActivity) active(hash []byte, stored, now time.Time, idle time.Duration) bool {
+	if len(hash) != 32 {
+		return now.Sub(stored) < idle
+	}
+	key := [32]byte(hash)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	last := stored
+	if seen, ok := s.last[key]; ok && seen.After(last) {
+		last = seen
+	}
+	if !last.IsZero() && now.Sub(last) >= idle {
+		delete(s.last, key)
+		return false
+	}
+	if s.last == nil {
+		s.last = map[[32]byte]time.Time{}
+	}
+	s.last[key] = now
+	return true
+}
+
+// forgetIdle drops the sessions idle at now, so the map holds only live
+// ones.
+func (s *sessionActivity) forgetIdle(now time.Time, idle time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, last := range s.last {
+		if now.Sub(last) >= idle {
+			delete(s.last, k)
 		}
 	}
 }

@@ -1322,3 +1322,85 @@ func TestCodeExchangedInParallelOnce(t *testing.T) {
 		t.Errorf("%d exchanges of one code got tokens", n)
 	}
 }
+
+// An access token ends with what it was issued for: removing its
+// application, changing its account's password or disabling the account
+// revokes it at once (re-enabling the account does not bring it back),
+// while other applications' and accounts' tokens go on working.
+func TestAccessTokensEndWithTheirApplicationOrAccount(t *testing.T) {
+	e := newEnv(t)
+	e.addAccount("Ann.Other@nhs.net", "Ann", "Other", func(a *cqrs.NHSmailAccount) {})
+	sam, ann := e.accounts["sam.patel@nhs.net"], e.accounts["ann.other@nhs.net"]
+	rota, err := e.store.CreateNHSmailApplication(cqrs.NHSmailApplication{Name: "Rota Desktop", RedirectURIs: []string{"http://127.0.0.1:53682/callback"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotaCfg := oauth2.Config{ClientID: rota.ClientID, RedirectURL: rota.RedirectURIs[0], Endpoint: e.oidc.Endpoint(),
+		Scopes: []string{oidc.ScopeOpenID, "email", "profile"}}
+	rotaCfg.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	viaRota := func(email string) *oauth2.Token {
+		t.Helper()
+		browser := e.newBrowser()
+		a := attempt{state: secret.NewToken(), nonce: secret.NewToken(), verifier: oauth2.GenerateVerifier()}
+		a.url = rotaCfg.AuthCodeURL(a.state, oidc.Nonce(a.nonce), oauth2.S256ChallengeOption(a.verifier))
+		form := e.signInForm(browser, a)
+		form.Set("email", email)
+		form.Set("password", password)
+		loc, _ := url.Parse(e.post(browser, e.issuer+"/authorize", form).header.Get("Location"))
+		tok, err := rotaCfg.Exchange(e.ctx(), loc.Query().Get("code"), oauth2.VerifierOption(a.verifier))
+		if err != nil {
+			t.Fatalf("Rota's exchange: %v", err)
+		}
+		return tok
+	}
+	viaCQRS := func(email string) *oauth2.Token {
+		t.Helper()
+		a := e.start()
+		tok, _, _ := e.exchange(e.codeFrom(e.submit(e.newBrowser(), a, email, password, false), a), a)
+		return tok
+	}
+	opens := func(tok *oauth2.Token) bool {
+		_, err := e.oidc.UserInfo(e.ctx(), oauth2.StaticTokenSource(tok))
+		return err == nil
+	}
+
+	rotaSam, cqrsSam, cqrsAnn := viaRota("sam.patel@nhs.net"), viaCQRS("sam.patel@nhs.net"), viaCQRS("ann.other@nhs.net")
+	for name, tok := range map[string]*oauth2.Token{"Rota's": rotaSam, "CQRS's": cqrsSam, "Ann's": cqrsAnn} {
+		if !opens(tok) {
+			t.Fatalf("%s fresh access token does not open userinfo", name)
+		}
+	}
+	if err := e.store.DeleteNHSmailApplication(rota.ClientID); err != nil {
+		t.Fatal(err)
+	}
+	if opens(rotaSam) {
+		t.Error("a removed application's access token still opens userinfo")
+	}
+	if !opens(cqrsSam) {
+		t.Error("removing Rota ended CQRS's token for the same account")
+	}
+
+	hash, err := e.hasher.Hash(e.ctx(), "Another-Horse-43")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.SetNHSmailPassword(sam.ID, hash); err != nil {
+		t.Fatal(err)
+	}
+	if opens(cqrsSam) {
+		t.Error("an access token still opens userinfo after its account's password changed")
+	}
+	if !opens(cqrsAnn) {
+		t.Error("changing Sam's password ended Ann's token")
+	}
+
+	if err := e.store.SetNHSmailFlags(ann.ID, true, false, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.SetNHSmailFlags(ann.ID, false, false, false); err != nil {
+		t.Fatal(err)
+	}
+	if opens(cqrsAnn) {
+		t.Error("an access token opens userinfo again once its disabled account is enabled")
+	}
+}

@@ -17,10 +17,10 @@ import (
 
 // The kinds of state the provider keeps in the store.
 const (
-	stateAuthRequest = "auth-request" // by request ID
-	stateCode        = "code"         // by SHA-256 of the code
-	stateToken       = "access-token" // by token ID
-	stateConsent     = "consent"      // by SHA-256 of the consent ticket
+	stateAuthRequest = "auth-request"           // by request ID
+	stateCode        = "code"                   // by SHA-256 of the code
+	stateToken       = cqrs.NHSmailAccessTokens // by token ID
+	stateConsent     = "consent"                // by SHA-256 of the consent ticket
 )
 
 // replayWindow is how long a spent code is remembered, so that a replay is

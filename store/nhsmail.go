@@ -189,10 +189,14 @@ func (s *Store) updateNHSmailAccount(id uint64, change func(tx *bolt.Tx, a *cqrs
 }
 
 // SetNHSmailPassword replaces an account's password hash and signs the
-// account out of the simulator everywhere, as a password reset does.
+// account out of the simulator everywhere, as a password reset does,
+// revoking the access tokens it holds.
 func (s *Store) SetNHSmailPassword(id uint64, hash string) error {
 	err := s.updateNHSmailAccount(id, func(tx *bolt.Tx, a *cqrs.NHSmailAccount) error {
 		a.PasswordHash = hash
+		if err := deleteNHSmailTokensOf(tx, id); err != nil {
+			return err
+		}
 		return deleteNHSmailSessionsOf(tx, id)
 	})
 	if err != nil {
@@ -202,10 +206,14 @@ func (s *Store) SetNHSmailPassword(id uint64, hash string) error {
 }
 
 // SetNHSmailFlags sets the switches a trainer uses to reproduce the
-// NHSmail sign-in outcomes.
+// NHSmail sign-in outcomes. Disabling an account revokes its access
+// tokens, so enabling it again does not bring them back.
 func (s *Store) SetNHSmailFlags(id uint64, disabled, locked, consentRequired bool) error {
-	err := s.updateNHSmailAccount(id, func(_ *bolt.Tx, a *cqrs.NHSmailAccount) error {
+	err := s.updateNHSmailAccount(id, func(tx *bolt.Tx, a *cqrs.NHSmailAccount) error {
 		a.Disabled, a.Locked, a.ConsentRequired = disabled, locked, consentRequired
+		if disabled {
+			return deleteNHSmailTokensOf(tx, id)
+		}
 		return nil
 	})
 	if err != nil {

@@ -91,15 +91,19 @@ func (s *Store) NHSmailApplications() ([]cqrs.NHSmailApplication, error) {
 	return out, nil
 }
 
-// DeleteNHSmailApplication removes a registration; its codes and tokens
-// stop working, since the provider no longer knows the client.
+// DeleteNHSmailApplication removes a registration and, in the same
+// transaction, the access tokens it was given; its codes stop working,
+// since the provider no longer knows the client.
 func (s *Store) DeleteNHSmailApplication(clientID string) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketNHSmailMeta).Bucket(bucketNHSmailApps)
 		if b == nil || b.Get([]byte(clientID)) == nil {
 			return cqrs.ErrNotFound
 		}
-		return b.Delete(bytes.Clone([]byte(clientID)))
+		if err := b.Delete(bytes.Clone([]byte(clientID))); err != nil {
+			return err
+		}
+		return deleteNHSmailTokens(tx, func(o cqrs.NHSmailTokenOwner) bool { return o.ClientID == clientID })
 	})
 	if err != nil {
 		return fmt.Errorf("store: delete NHSmail application: %w", err)

@@ -10,10 +10,6 @@ import (
 	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
-// sessionTouchEvery limits idle-timer writes: a page view within this time
-// of the last recorded one does not write, so reading pages stays cheap.
-const sessionTouchEvery = time.Minute
-
 // CreateSession stores a new session for userID.
 func (s *Store) CreateSession(hash []byte, userID uint64) error {
 	now := s.now()
@@ -22,8 +18,8 @@ func (s *Store) CreateSession(hash []byte, userID uint64) error {
 	})
 }
 
-// Session returns a live session and its user, and refreshes its idle
-// timer. A session past its idle or absolute limit, or whose user may no
+// Session returns a live session, as it was before this call, and its
+// user, and refreshes its idle timer. A session past its idle or absolute limit, or whose user may no
 // longer sign in, is deleted and reported as ErrExpired.
 func (s *Store) Session(hash []byte, idle, absolute time.Duration) (cqrs.Session, cqrs.User, error) {
 	now := s.now()
@@ -60,15 +56,16 @@ func (s *Store) Session(hash []byte, idle, absolute time.Duration) (cqrs.Session
 		s.DeleteSession(hash)
 		return cqrs.Session{}, cqrs.User{}, fmt.Errorf("store: session: %w", cqrs.ErrExpired)
 	}
-	touch = now.Sub(sess.LastSeen) >= sessionTouchEvery
+	touch = now.Sub(sess.LastSeen) >= cqrs.SessionTouchEvery
 	if touch {
-		sess.LastSeen = now
+		touched := sess
+		touched.LastSeen = now
 		err = s.db.Update(func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketSessions)
 			if b.Get(hash) == nil { // signed out meanwhile
 				return cqrs.ErrNotFound
 			}
-			return putJSON(b, hash, sess)
+			return putJSON(b, hash, touched)
 		})
 		if err != nil {
 			return cqrs.Session{}, cqrs.User{}, fmt.Errorf("store: session: %w", err)

@@ -234,6 +234,9 @@ func (s *Store) SetNHSmailPassword(id uint64, hash string) error {
 		if err != nil {
 			return err
 		}
+		if err := deleteNHSmailTokensOf(tx, id); err != nil {
+			return err
+		}
 		_, err = tx.Exec(ctx, `DELETE FROM nhsmail_sessions WHERE account_id = $1`, int64(id))
 		return err
 	})
@@ -244,12 +247,19 @@ func (s *Store) SetNHSmailPassword(id uint64, hash string) error {
 }
 
 // SetNHSmailFlags sets an account's disabled, locked and consent flags.
+// Disabling it revokes its access tokens in the same transaction.
 func (s *Store) SetNHSmailFlags(id uint64, disabled, locked, consentRequired bool) error {
-	tag, err := s.pool.Exec(context.Background(), `UPDATE nhsmail_accounts SET disabled = $2, locked = $3, consent_required = $4 WHERE id = $1`,
-		int64(id), disabled, locked, consentRequired)
-	if err == nil && tag.RowsAffected() == 0 {
-		err = cqrs.ErrNotFound
-	}
+	err := s.inTx(func(tx pgx.Tx) error {
+		tag, err := tx.Exec(context.Background(), `UPDATE nhsmail_accounts SET disabled = $2, locked = $3, consent_required = $4 WHERE id = $1`,
+			int64(id), disabled, locked, consentRequired)
+		if err == nil && tag.RowsAffected() == 0 {
+			return cqrs.ErrNotFound
+		}
+		if err != nil || !disabled {
+			return err
+		}
+		return deleteNHSmailTokensOf(tx, id)
+	})
 	if err != nil {
 		return fmt.Errorf("postgres: set NHSmail flags %d: %w", id, err)
 	}
@@ -357,12 +367,22 @@ func (s *Store) NHSmailApplications() ([]cqrs.NHSmailApplication, error) {
 	return pgx.CollectRows(rows, scanApplication)
 }
 
-// DeleteNHSmailApplication removes a registration.
+// DeleteNHSmailApplication removes a registration and, in the same
+// transaction, the access tokens it was given.
 func (s *Store) DeleteNHSmailApplication(clientID string) error {
-	tag, err := s.pool.Exec(context.Background(), `DELETE FROM nhsmail_applications WHERE client_id = $1`, clientID)
-	if err == nil && tag.RowsAffected() == 0 {
-		err = cqrs.ErrNotFound
-	}
+	err := s.inTx(func(tx pgx.Tx) error {
+		ctx := context.Background()
+		tag, err := tx.Exec(ctx, `DELETE FROM nhsmail_applications WHERE client_id = $1`, clientID)
+		if err == nil && tag.RowsAffected() == 0 {
+			return cqrs.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM nhsmail_state WHERE kind = $1 AND convert_from(value, 'UTF8')::jsonb->>'client_id' = $2`,
+			cqrs.NHSmailAccessTokens, clientID)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("postgres: delete NHSmail application: %w", err)
 	}
@@ -437,4 +457,12 @@ func (s *Store) DeleteExpiredNHSmailState() (int, error) {
 		return 0, fmt.Errorf("postgres: delete expired NHSmail state: %w", err)
 	}
 	return int(tag.RowsAffected()), nil
+}
+
+// deleteNHSmailTokensOf deletes an account's access tokens inside tx (the
+// provider's values are JSON with an account_id, see cqrs.NHSmailTokenOwner).
+func deleteNHSmailTokensOf(tx pgx.Tx, accountID uint64) error {
+	_, err := tx.Exec(context.Background(), `DELETE FROM nhsmail_state WHERE kind = $1 AND (convert_from(value, 'UTF8')::jsonb->>'account_id')::bigint = $2`,
+		cqrs.NHSmailAccessTokens, int64(accountID))
+	return err
 }

@@ -10,10 +10,8 @@ import (
 	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
-// sessionTouchEvery limits idle-timer writes, as in the bbolt engine.
-const sessionTouchEvery = time.Minute
-
-// Session returns a live session and its user. A session past its idle or
+// Session returns a live session, as it was before this call, and its
+// user, and refreshes its idle timer. A session past its idle or
 // absolute time, or of an account no longer active, is ended and
 // cqrs.ErrExpired returned.
 func (s *Store) Session(hash []byte, idle, absolute time.Duration) (cqrs.Session, cqrs.User, error) {
@@ -33,8 +31,7 @@ func (s *Store) Session(hash []byte, idle, absolute time.Duration) (cqrs.Session
 		s.DeleteSession(hash)
 		return cqrs.Session{}, cqrs.User{}, fmt.Errorf("postgres: session: %w", cqrs.ErrExpired)
 	}
-	if now.Sub(sess.LastSeen) >= sessionTouchEvery {
-		sess.LastSeen = now
+	if now.Sub(sess.LastSeen) >= cqrs.SessionTouchEvery {
 		tag, err := s.pool.Exec(context.Background(), `UPDATE sessions SET last_seen = $2 WHERE hash = $1`, hash, now)
 		if err == nil && tag.RowsAffected() == 0 { // signed out meanwhile
 			err = cqrs.ErrNotFound
