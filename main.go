@@ -37,6 +37,7 @@ import (
 	"github.com/cqrs-local/cqrs-signin/nhsmail"
 	"github.com/cqrs-local/cqrs-signin/policy"
 	"github.com/cqrs-local/cqrs-signin/secret"
+	"github.com/cqrs-local/cqrs-signin/storage"
 	"github.com/cqrs-local/cqrs-signin/store"
 	"github.com/cqrs-local/cqrs-signin/store/postgres"
 )
@@ -589,30 +590,8 @@ func serve(ctx context.Context, app *fiber.App, ln net.Listener, netw exposure, 
 
 // engine is what the app needs from its database, whichever engine keeps
 // it: the bbolt file (package store) or PostgreSQL (store/postgres).
-type engine interface {
-	handlers.InstanceStore
-	handlers.SetupStore
-	handlers.LinkStore
-	handlers.SignInStore
-	handlers.SessionStore
-	handlers.AccountStore
-	handlers.MessageStore
-	handlers.UserAdminStore
-	handlers.OrganisationStore
-	handlers.AuditStore
-	handlers.ForgottenStore
-	handlers.MailboxStore
-	handlers.SSOStore
-	handlers.NHSmailAdminStore
-	handlers.HelpDeskStore
-	handlers.NHSmailDirectory
-	mailer.Outbox
-	nhsmail.Directory
-	SetSetupToken(hash []byte) error
-	SystemAdminLink(linkHash []byte, registerTTL, resetTTL time.Duration, reset bool, events ...cqrs.AuditEvent) (cqrs.User, cqrs.Link, error)
-	NHSmailClientSecret() (string, error)
-	Close() error
-}
+// Package storage declares it, where the contract suite runs it on both.
+type engine = storage.Engine
 
 var (
 	_ engine               = (*store.Store)(nil)

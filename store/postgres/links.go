@@ -10,8 +10,15 @@ import (
 	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
+// putLink stores a new link and withdraws the user's earlier unused links
+// of the same purpose, so only the newest email's link works.
 func putLink(tx pgx.Tx, hash []byte, l cqrs.Link) error {
-	_, err := tx.Exec(context.Background(), `INSERT INTO links (hash, user_id, purpose, created, expires, used) VALUES ($1, $2, $3, $4, $5, $6)
+	_, err := tx.Exec(context.Background(), `DELETE FROM links WHERE user_id = $1 AND purpose = $2 AND used = '0001-01-01 00:00:00+00' AND hash <> $3`,
+		int64(l.UserID), string(l.Purpose), hash)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(context.Background(), `INSERT INTO links (hash, user_id, purpose, created, expires, used) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (hash) DO UPDATE SET user_id = $2, purpose = $3, created = $4, expires = $5, used = $6`,
 		hash, int64(l.UserID), string(l.Purpose), l.Created, l.Expires, l.Used)
 	return err
