@@ -23,6 +23,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -639,12 +640,14 @@ func ssoConfig(opts options, baseURL string, getenv func(string) string) (handle
 	}
 	return handlers.SSOConfig{Issuer: opts.oidcIssuer, ClientID: opts.oidcClientID, ClientSecret: getenv("CQRS_OIDC_CLIENT_SECRET"),
 		RedirectURL: redirect, Scopes: splitList(opts.oidcScopes), ProviderName: "NHSmail",
-		EmailOnly: opts.oidcEmailOnly || !entraIssuer.MatchString(opts.oidcIssuer)}, nil
+		EmailOnly: opts.oidcEmailOnly || !entraIssuer().MatchString(opts.oidcIssuer)}, nil
 }
 
 // entraIssuer is a tenant-specific Microsoft Entra ID v2.0 issuer: the
 // only real provider whose preferred_username / upn CQRS will match on.
-var entraIssuer = regexp.MustCompile(`^https://login\.microsoftonline\.com/[0-9a-fA-F-]{36}/v2\.0$`)
+var entraIssuer = sync.OnceValue(func() *regexp.Regexp { // compiled on first use, not at every start
+	return regexp.MustCompile(`^https://login\.microsoftonline\.com/[0-9a-fA-F-]{36}/v2\.0$`)
+})
 
 // checkIssuerURL refuses an issuer that is not https, except on this
 // computer's loopback address (a provider run beside the app for testing):

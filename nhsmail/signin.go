@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cqrs-local/cqrs-signin/cqrs"
@@ -52,7 +53,7 @@ func refusal(code, description string) *authorizeError {
 
 // pkceChallenge is an S256 challenge: 32 bytes of SHA-256 in unpadded
 // base64url.
-var pkceChallenge = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
+var pkceChallenge = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`) }) // on first use, not at start
 
 // allowFormAction lets the sign-in and consent forms of a client's request
 // be answered with a redirect to that client (browsers apply form-action
@@ -106,7 +107,7 @@ func (p *Provider) parseAuthorize(query string) (*authorizeRequest, *authorizeEr
 			return ar, refusal("invalid_scope", "The scope "+s+" is not supported.")
 		}
 	}
-	if q.Get("code_challenge_method") != "S256" || !pkceChallenge.MatchString(ar.challenge) {
+	if q.Get("code_challenge_method") != "S256" || !pkceChallenge().MatchString(ar.challenge) {
 		return ar, refusal("invalid_request", "A PKCE code_challenge with code_challenge_method S256 is required.")
 	}
 	for _, v := range strings.Fields(q.Get("prompt")) {

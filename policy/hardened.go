@@ -1,13 +1,12 @@
 package policy
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/trustelem/zxcvbn/match"
-	"github.com/trustelem/zxcvbn/matching"
-	"github.com/trustelem/zxcvbn/scoring"
+	"github.com/cqrs-local/cqrs-signin/policy/strength"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -19,8 +18,8 @@ const (
 	// HardenedMaxLength is the longest accepted; NIST asks verifiers to
 	// allow at least 64. Longer passwords are refused, never truncated.
 	HardenedMaxLength = 64
-	// MinStrength is the lowest acceptable zxcvbn score (0-4); 3 is "safely
-	// unguessable", about 10^8 guesses or more.
+	// MinStrength is the lowest acceptable strength score (0-4, zxcvbn's
+	// scale); 3 is "safely unguessable", about 10^8 guesses or more.
 	MinStrength = 3
 )
 
@@ -52,8 +51,8 @@ type analysis struct {
 	// estimated is false when the password is too long to estimate (it is
 	// refused by the length rule anyway) or not valid UTF-8.
 	estimated bool
-	matches   []*match.Match
-	sequence  []*match.Match
+	matches   []strength.Match
+	sequence  []strength.Match
 	guesses   float64
 }
 
@@ -66,9 +65,12 @@ func (s *subject) analyse() *analysis {
 	a := &analysis{password: norm.NFC.String(s.Password)}
 	a.runes = utf8.RuneCountInString(a.password)
 	if a.runes <= HardenedMaxLength && utf8.ValidString(a.password) && a.password != "" {
-		a.matches = matching.Omnimatch(a.password, s.contextInputs())
-		seq := scoring.MostGuessableMatchSequence(a.password, a.matches, false)
-		a.sequence, a.guesses, a.estimated = seq.Sequence, seq.Guesses, true
+		year := 0
+		if !s.Now.IsZero() {
+			year = s.Now.Year()
+		}
+		r := strength.Estimate(a.password, s.contextInputs(), year)
+		a.matches, a.sequence, a.guesses, a.estimated = r.Matches, r.Sequence, r.Guesses, true
 	}
 	s.hardened = a
 	return a
@@ -133,15 +135,18 @@ func isCommon(s *subject) bool {
 	if !a.estimated {
 		return false
 	}
-	start := strings.IndexFunc(a.password, unicode.IsLetter)
-	end := strings.LastIndexFunc(a.password, unicode.IsLetter)
-	spans := [][2]int{{0, len(a.password) - 1}}
-	if start >= 0 {
-		_, size := utf8.DecodeRuneInString(a.password[end:])
-		spans = append(spans, [2]int{start, end + size - 1})
+	// Spans in characters (runes), as the estimator's matches count them.
+	rs := []rune(a.password)
+	spans := [][2]int{{0, len(rs) - 1}}
+	if start := slices.IndexFunc(rs, unicode.IsLetter); start >= 0 {
+		end := len(rs) - 1
+		for !unicode.IsLetter(rs[end]) {
+			end--
+		}
+		spans = append(spans, [2]int{start, end})
 	}
 	for _, m := range a.matches {
-		if m.Pattern != "dictionary" || m.DictionaryName != "passwords" {
+		if m.Pattern != strength.PatternDictionary || m.Dictionary != strength.DictPasswords {
 			continue
 		}
 		for _, sp := range spans {
@@ -168,111 +173,98 @@ func containsContext(s *subject) bool {
 	return false
 }
 
-// weak is the strength rule: a zxcvbn score below MinStrength.
+// weak is the strength rule: a score below MinStrength.
 func weak(s *subject) bool {
 	a := s.analyse()
-	return a.estimated && score(a.guesses) < MinStrength
-}
-
-// score turns the estimator's guess count into zxcvbn's 0-4 scale; each
-// step is a hundredfold more guesses, from 10^3 to 10^10 (plus zxcvbn's
-// margin of 5).
-func score(guesses float64) int {
-	const margin = 5
-	for i, limit := range []float64{1e3, 1e6, 1e8, 1e10} {
-		if guesses < limit+margin {
-			return i
-		}
-	}
-	return 4
+	return a.estimated && strength.Score(a.guesses) < MinStrength
 }
 
 // weakReason is the estimator's feedback: what in the password made it easy
-// to guess, from the longest pattern it found, then what to do instead.
+// to guess, from the longest pattern in the cheapest way to guess it, then
+// what to do instead.
 func weakReason(s *subject) string {
 	a := s.analyse()
-	var longest *match.Match
-	for _, m := range a.sequence {
-		if m.Pattern == "bruteforce" {
+	var longest *strength.Match
+	for i, m := range a.sequence {
+		if m.Pattern == strength.PatternBruteforce {
 			continue
 		}
 		if longest == nil || m.J-m.I > longest.J-longest.I {
-			longest = m
+			longest = &a.sequence[i]
 		}
 	}
 	var why []string
 	if longest != nil {
 		why = patternFeedback(longest, len(a.sequence) == 1)
 	}
-	why = append(why, "Add another word or two; uncommon words are better.")
+	why = append(why, "Add another word or two that people rarely use.")
 	return strings.Join(why, " ")
 }
 
 // patternFeedback explains why one pattern is easy to guess. alone is true
 // when the pattern is the whole password.
-func patternFeedback(m *match.Match, alone bool) []string {
+func patternFeedback(m *strength.Match, alone bool) []string {
 	switch m.Pattern {
-	case "dictionary":
+	case strength.PatternDictionary:
 		var why []string
-		switch m.DictionaryName {
-		case "passwords":
+		switch m.Dictionary {
+		case strength.DictPasswords:
+			plain := alone && !m.L33t && !m.Reversed
 			switch {
-			case alone && m.Rank <= 10 && !m.L33t && !m.Reversed:
-				why = append(why, "This is a top-10 common password.")
-			case alone && m.Rank <= 100 && !m.L33t && !m.Reversed:
-				why = append(why, "This is a top-100 common password.")
+			case plain && m.Rank <= 10:
+				why = append(why, "This is a top-10 common password: it is among the first a cracker tries.")
+			case plain && m.Rank <= 100:
+				why = append(why, "This is a top-100 common password: it is among the first a cracker tries.")
 			case alone:
-				why = append(why, "This is a very common password.")
+				why = append(why, "This is a common password, and crackers try those first.")
 			default:
-				why = append(why, "This is similar to a commonly used password.")
+				why = append(why, "Part of this is similar to a commonly used password.")
 			}
-		case "english_wikipedia", "us_tv_and_film":
+		case strength.DictWikipedia, strength.DictCommonWords:
 			if alone {
 				why = append(why, "A word by itself is easy to guess.")
 			} else {
-				why = append(why, "Common words are easy to guess.")
+				why = append(why, "Everyday words are among the first a cracker tries.")
 			}
-		case "surnames", "male_names", "female_names":
+		case strength.DictFirstNames, strength.DictLastNames:
 			if alone {
-				why = append(why, "Names and surnames by themselves are easy to guess.")
+				why = append(why, "A name by itself is easy to guess.")
 			} else {
-				why = append(why, "Common names and surnames are easy to guess.")
+				why = append(why, "Common first names and surnames are among the first a cracker tries.")
 			}
-		case "user_inputs":
-			why = append(why, "Words about you or this service are easy to guess.")
+		case strength.DictUserInputs:
+			why = append(why, "Words about you or this service are easy to guess for anyone who knows them.")
 		}
 		word := m.Token
 		switch {
 		case strings.ToUpper(word) == word && strings.ToLower(word) != word:
-			why = append(why, "All-uppercase is almost as easy to guess as all-lowercase.")
+			why = append(why, "Capitals throughout add little: crackers try them too.")
 		case startsUpper(word):
-			why = append(why, "Capitalisation doesn't help very much.")
+			why = append(why, "A capital first letter adds little: crackers try it first.")
 		}
 		if m.Reversed {
-			why = append(why, "Reversed words aren't much harder to guess.")
+			why = append(why, "A word spelt backwards is tried soon after the word.")
 		}
 		if m.L33t {
-			why = append(why, "Predictable substitutions like '@' instead of 'a' don't help very much.")
+			why = append(why, "Symbols for look-alike letters, like '@' for 'a', are tried soon after the word.")
 		}
 		return why
-	case "spatial":
+	case strength.PatternSpatial:
 		if m.Turns == 1 {
 			return []string{"Straight rows of keys are easy to guess."}
 		}
-		return []string{"Short keyboard patterns are easy to guess."}
-	case "repeat":
+		return []string{"Short runs of neighbouring keys are easy to guess."}
+	case strength.PatternRepeat:
 		if utf8.RuneCountInString(m.BaseToken) == 1 {
 			return []string{`Repeats like "aaa" are easy to guess.`}
 		}
-		return []string{`Repeats like "abcabcabc" are only slightly harder to guess than "abc".`}
-	case "sequence":
+		return []string{`Repeats like "abcabcabc" take hardly longer to guess than "abc" alone.`}
+	case strength.PatternSequence:
 		return []string{"Sequences like abc or 6543 are easy to guess."}
-	case "regex":
-		if m.RegexName == "recent_year" {
-			return []string{"Recent years are easy to guess."}
-		}
-	case "date":
-		return []string{"Dates are often easy to guess."}
+	case strength.PatternYear:
+		return []string{"Years, recent ones most of all, are easy to guess."}
+	case strength.PatternDate:
+		return []string{"Dates, such as birthdays, are easy to guess."}
 	}
 	return nil
 }

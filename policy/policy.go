@@ -8,8 +8,8 @@
 // reads the clock. Whatever depends on the outside world (the current time,
 // whether the password matches the current or a previous hash) is passed in
 // through Input, so the same Input always gives the same answer. (The
-// hardened policy's estimator builds its word lists once, when the program
-// starts, and only reads them afterwards.)
+// hardened policy's estimator, policy/strength, decodes its embedded word
+// lists on its first estimate and only reads them afterwards.)
 package policy
 
 import (

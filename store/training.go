@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -330,13 +331,15 @@ func (s *Store) MoveClock(d time.Duration, keep *cqrs.KeepSignedIn, event cqrs.A
 
 // Snapshots
 
-var snapshotName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9 _-]{0,39}$`)
+// snapshotName is compiled on first use: its {0,39} compiles into 39
+// copies, 0.6 ms and 550 allocations of every start otherwise.
+var snapshotName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9 _-]{0,39}$`) })
 
 // SnapshotDir is the snapshots folder beside the database file.
 func (s *Store) SnapshotDir() string { return filepath.Join(filepath.Dir(s.Path()), "snapshots") }
 
 func (s *Store) snapshotPath(name string) (string, error) {
-	if !snapshotName.MatchString(name) || strings.TrimSpace(name) != name {
+	if !snapshotName().MatchString(name) || strings.TrimSpace(name) != name {
 		return "", cqrs.ErrSnapshotName
 	}
 	return filepath.Join(s.SnapshotDir(), name+".db"), nil
@@ -393,7 +396,7 @@ func (s *Store) Snapshots() ([]cqrs.Snapshot, error) {
 	var out []cqrs.Snapshot
 	for _, e := range entries {
 		name, ok := strings.CutSuffix(e.Name(), ".db")
-		if !ok || e.IsDir() || !snapshotName.MatchString(name) {
+		if !ok || e.IsDir() || !snapshotName().MatchString(name) {
 			continue
 		}
 		info, err := e.Info()
