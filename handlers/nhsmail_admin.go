@@ -228,7 +228,12 @@ func (a *app) nhsmailApplications(c *fiber.Ctx) error {
 	if c.Query("notice") == "removed" {
 		notice = "The application has been removed. Its codes and tokens no longer work."
 	}
-	return a.renderNHSmailApplications(c, fiber.StatusOK, views.NHSmailApplicationsModel{Notice: notice})
+	m := views.NHSmailApplicationsModel{Notice: notice}
+	var created views.NHSmailApplicationCreated
+	if a.takeFlash(c, "/admin/nhsmail/applications", &created) && created.ClientID != "" {
+		m.Created = &created
+	}
+	return a.renderNHSmailApplications(c, fiber.StatusOK, m)
 }
 
 // validRedirectURI accepts an absolute https URL, or http on this
@@ -291,9 +296,13 @@ func (a *app) createNHSmailApplication(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	return a.renderNHSmailApplications(c, fiber.StatusCreated, views.NHSmailApplicationsModel{
-		Created: &views.NHSmailApplicationCreated{Name: created.Name, ClientID: created.ClientID, Secret: clientSecret}})
+	// POST-redirect-GET: reloading the page shows the new client once more
+	// (while the flash lasts) and never registers a second one. The secret
+	// is shown once, to this browser only.
+	if err := a.setFlash(c, "/admin/nhsmail/applications", views.NHSmailApplicationCreated{Name: created.Name, ClientID: created.ClientID, Secret: clientSecret}); err != nil {
+		return err
+	}
+	return redirect(c, "/admin/nhsmail/applications")
 }
 
 func (a *app) deleteNHSmailApplication(c *fiber.Ctx) error {
