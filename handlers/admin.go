@@ -356,7 +356,8 @@ func (a *app) renderUserDetail(c *fiber.Ctx, status int, admin, u cqrs.User, val
 	}
 	base := "/admin/users/" + id + "/"
 	add := func(path, label string, warning bool) {
-		m.Actions = append(m.Actions, views.UserAction{Path: base + path, Label: label, Secondary: !warning, Warning: warning})
+		_, confirm := userConfirmations[path] // asks first: see confirm.go
+		m.Actions = append(m.Actions, views.UserAction{Path: base + path, Label: label, Secondary: !warning, Warning: warning, Confirm: confirm})
 	}
 	if u.PasswordHash == "" && u.Status != cqrs.StatusDisabled {
 		add("resend", "Resend registration email", false)
