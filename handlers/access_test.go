@@ -94,9 +94,10 @@ var accessTable = []accessRow{
 	{"POST /admin/users/:id/enable", "/admin/users/{target}/enable", as("login", "403", "303 /admin/users/{target}", "404", "303 /admin/users/{target}", "login")},
 	{"POST /admin/users/:id/unlock", "/admin/users/{target}/unlock", as("login", "403", "303 /admin/users/{target}", "404", "303 /admin/users/{target}", "login")},
 	{"POST /admin/users/:id/resend", "/admin/users/{target}/resend", as("login", "403", "409", "404", "409", "login")}, // registered: no invitation
-	{"GET /admin/users/:id/unlink", "/admin/users/{target}/unlink", as("login", "403", "303 /admin/users/{target}", "404", "303 /admin/users/{target}", "login")}, // not linked: nothing to ask
+	// Not linked, registered: nothing to ask, back to the user's page.
+	{"GET /admin/users/:id/unlink", "/admin/users/{target}/unlink", as("login", "403", "303 /admin/users/{target}", "404", "303 /admin/users/{target}", "login")},
 	{"POST /admin/users/:id/unlink", "/admin/users/{target}/unlink", as("login", "403", "303 /admin/users/{target}", "404", "303 /admin/users/{target}", "login")},
-	{"GET /admin/users/:id/revoke", "/admin/users/{target}/revoke", as("login", "403", "303 /admin/users/{target}", "404", "303 /admin/users/{target}", "login")}, // registered: nothing to ask
+	{"GET /admin/users/:id/revoke", "/admin/users/{target}/revoke", as("login", "403", "303 /admin/users/{target}", "404", "303 /admin/users/{target}", "login")},
 	{"POST /admin/users/:id/revoke", "/admin/users/{target}/revoke", as("login", "403", "409", "404", "409", "login")}, // registered: no invitation
 	{"POST /admin/users/:id/reset", "/admin/users/{target}/reset", as("login", "403", "303 /admin/users/{target}", "404", "303 /admin/users/{target}", "login")},
 	{"GET /admin/organisations", "/admin/organisations", as("login", "403", "403", "403", "200", "login")},

@@ -22,10 +22,10 @@ func TestDestructiveActionsAskFirst(t *testing.T) {
 		if href := d.Find(`a[data-testid="action-Disable account"]`).AttrOr("href", ""); href != samPage+"/disable" {
 			t.Errorf("Disable account leads to %q, want the question at %s/disable", href, samPage)
 		}
-		if d.Find(`form[action="` + samPage + `/disable"]`).Length() != 0 {
+		if d.Find(`form[action="`+samPage+`/disable"]`).Length() != 0 {
 			t.Error("the user page still disables in one press")
 		}
-		if d.Find(`form[action="` + samPage + `/reset"]`).Length() != 1 {
+		if d.Find(`form[action="`+samPage+`/reset"]`).Length() != 1 {
 			t.Error("Send password reset link is no longer a button of its own")
 		}
 		d = e.orgAdmin.get(joPage).doc(t)
