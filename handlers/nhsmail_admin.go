@@ -44,9 +44,11 @@ var nhsmailNotices = map[string]string{
 
 func nhsmailFields(values map[string]string) []views.Field {
 	return []views.Field{
-		{ID: "email", Label: "NHSmail email address", Type: "email", Value: values["email"], MaxLength: maxEmail, Required: true},
-		{ID: "first_name", Label: "First name", Value: values["first_name"], MaxLength: maxName, Required: true},
-		{ID: "last_name", Label: "Last name", Value: values["last_name"], MaxLength: maxName, Required: true},
+		// The new account's address is the username its new password belongs
+		// to; the names are someone else's, never the administrator's own.
+		{ID: "email", Label: "NHSmail email address", Type: "email", Value: values["email"], Autocomplete: "username", MaxLength: maxEmail, Required: true},
+		{ID: "first_name", Label: "First name", Value: values["first_name"], Autocomplete: "off", MaxLength: maxName, Required: true},
+		{ID: "last_name", Label: "Last name", Value: values["last_name"], Autocomplete: "off", MaxLength: maxName, Required: true},
 		{ID: "password", Label: "Password", Type: "password", Hint: "At least 8 characters.", Autocomplete: "new-password", Required: true},
 	}
 }

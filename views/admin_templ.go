@@ -351,7 +351,7 @@ func UserTable(m UserListModel) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if m.Total > 0 {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 22, "<table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\"><th scope=\"col\" class=\"nhsuk-table__header\">User ID</th><th scope=\"col\" class=\"nhsuk-table__header\">Name</th><th scope=\"col\" class=\"nhsuk-table__header\">Email</th><th scope=\"col\" class=\"nhsuk-table__header\">Organisation</th><th scope=\"col\" class=\"nhsuk-table__header\">Role</th><th scope=\"col\" class=\"nhsuk-table__header\">Status</th><th scope=\"col\" class=\"nhsuk-table__header\">Invitation</th><th scope=\"col\" class=\"nhsuk-table__header\">Email</th></tr></thead> <tbody class=\"nhsuk-table__body\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 22, "<table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\"><th scope=\"col\" class=\"nhsuk-table__header\">User ID</th><th scope=\"col\" class=\"nhsuk-table__header\">Name</th><th scope=\"col\" class=\"nhsuk-table__header\">Email</th><th scope=\"col\" class=\"nhsuk-table__header\">Organisation</th><th scope=\"col\" class=\"nhsuk-table__header\">Role</th><th scope=\"col\" class=\"nhsuk-table__header\">Status</th><th scope=\"col\" class=\"nhsuk-table__header\">Invitation</th><th scope=\"col\" class=\"nhsuk-table__header\">Latest email</th></tr></thead> <tbody class=\"nhsuk-table__body\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
