@@ -398,8 +398,8 @@ func (a *app) renderUserDetail(c *fiber.Ctx, status int, admin, u cqrs.User, val
 // (Entra ID's object ID); the date from the email that told the user of
 // the link, when it is among their recent emails (newest first).
 func (a *app) ssoLinkText(u cqrs.User, emails []cqrs.Email) (string, error) {
-	_, who, _ := strings.Cut(u.SSOSubject, "|") // after the issuer
-	if _, oid, ok := strings.Cut(who, ":"); ok {  // Entra ID: tid:oid
+	_, who, _ := strings.Cut(u.SSOSubject, "|")  // after the issuer
+	if _, oid, ok := strings.Cut(who, ":"); ok { // Entra ID: tid:oid
 		who = oid
 	}
 	if a.nhsmail != nil {
