@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -109,5 +110,72 @@ func TestJourneyUnfinishedSetUp(t *testing.T) {
 	third, _, _ := startOn(t, data, nil)
 	if strings.Contains(third.Stdout.String(), "Set-up is not finished") || strings.Contains(third.Stdout.String(), "token=") {
 		t.Errorf("a start after set-up printed a link:\n%s", third.Stdout.String())
+	}
+}
+
+// countMatching is how many elements matching the CSS selector hold text.
+func countMatching(t *testing.T, ctx context.Context, sel, text string) int {
+	t.Helper()
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`Array.from(document.querySelectorAll(`+strconvQuote(sel)+`)).filter(e => e.textContent.includes(`+strconvQuote(text)+`)).length`))
+	if err != nil {
+		t.Fatalf("counting %s holding %q: %v", sel, text, err)
+	}
+	return n
+}
+
+func strconvQuote(s string) string { return strconv.Quote(s) }
+
+// Journey: refreshing after a form that changed something sends nothing
+// again. Send message, then reload: one copy delivered. Register an
+// application with the NHSmail simulator, then reload: one application.
+func TestJourneyRefreshNeverResubmits(t *testing.T) {
+	ctx, base, adminPW := startJourney(t)
+	legacySignIn(t, ctx, base, adminUserID, adminPW)
+
+	const subject = "Quality return due on Friday"
+	load(t, ctx, "send a message to everyone",
+		fill("#subject", subject),
+		fill("#body", "Please submit your return by Friday."),
+		chromedp.Click(tid("broadcast-submit")),
+	)
+	step(t, ctx, "wait for the sent notice", chromedp.WaitVisible(tid("notice")))
+	wantTexts(t, "after Send message", textOf(t, ctx, "notice"), "Your message was sent to 1 user.")
+	load(t, ctx, "reload the page after Send message", chromedp.Reload())
+	step(t, ctx, "wait for the Message Centre", chromedp.WaitVisible(tid("message-centre-heading")))
+	if n := countMatching(t, ctx, `[data-testid="message-list"] li`, subject); n != 1 {
+		t.Errorf("after a reload the message was delivered %d times, want once", n)
+	}
+	if strings.Contains(bodyText(t, ctx), "Your message was sent") {
+		t.Error("the reload says the message was sent again")
+	}
+	if strings.Contains(bodyText(t, ctx), "(User Administrator)") {
+		t.Error("the system administrator's message is signed User Administrator")
+	}
+
+	step(t, ctx, "open the NHSmail applications page",
+		chromedp.Navigate(base+"/admin/nhsmail/applications"),
+		chromedp.WaitVisible(tid("app-form")),
+	)
+	load(t, ctx, "register an application",
+		fill("#name", "Practice Rota"),
+		fill("#redirect_uris", "https://rota.example.org/callback"),
+		chromedp.Click("#type-confidential"),
+		chromedp.Click(tid("app-submit")),
+	)
+	step(t, ctx, "wait for the new client", chromedp.WaitVisible(tid("app-client-id")))
+	clientID := textOf(t, ctx, "app-client-id")
+	if loc := location(t, ctx); loc != base+"/admin/nhsmail/applications" {
+		t.Errorf("registering led to %s, want the applications page by a redirect", loc)
+	}
+	load(t, ctx, "reload the page after registering", chromedp.Reload())
+	step(t, ctx, "wait for the applications list", chromedp.WaitVisible(tid("app-table")))
+	if n := countMatching(t, ctx, `[data-testid="app-table"] tbody tr`, "Practice Rota"); n != 1 {
+		t.Errorf("after a reload %d applications are registered, want 1", n)
+	}
+	if !strings.Contains(textOf(t, ctx, "app-table"), clientID) {
+		t.Errorf("the list lacks the client %s", clientID)
+	}
+	if strings.Contains(bodyText(t, ctx), "client secret is shown only now") {
+		t.Error("the reload shows the client secret again")
 	}
 }

@@ -81,6 +81,7 @@ var accessTable = []accessRow{
 	{"GET /messages", "/messages", as("login", "200", "200", "200", "200", "login")},
 	{"POST /messages/send", "/messages/send", as("login", "403", "422", "422", "422", "login")},
 	{"GET /messages/:id", "/messages/999999", as("login", "404", "404", "404", "404", "login")},
+	{"GET /messages/:id/delete", "/messages/999999/delete", as("login", "404", "404", "404", "404", "login")},
 	{"POST /messages/:id/delete", "/messages/999999/delete", as("login", "404", "404", "404", "404", "login")},
 	{"GET /account", "/account", as("login", "200", "200", "200", "200", "login")},
 	{"POST /account/password", "/account/password", as("login", "422", "422", "422", "422", "login")},
@@ -91,11 +92,15 @@ var accessTable = []accessRow{
 	{"POST /admin/users", "/admin/users", as("login", "403", "422", "422", "422", "login")},
 	{"GET /admin/users/:id", "/admin/users/{user}", as("login", "403", "200", "404", "200", "login")},
 	{"POST /admin/users/:id", "/admin/users/{user}", as("login", "403", "422", "404", "422", "login")},
+	{"GET /admin/users/:id/disable", "/admin/users/{target}/disable", as("login", "403", "200", "404", "200", "login")},
 	{"POST /admin/users/:id/disable", "/admin/users/{target}/disable", as("login", "403", "303 /admin/users/{target}", "404", "303 /admin/users/{target}", "login")},
 	{"POST /admin/users/:id/enable", "/admin/users/{target}/enable", as("login", "403", "303 /admin/users/{target}", "404", "303 /admin/users/{target}", "login")},
 	{"POST /admin/users/:id/unlock", "/admin/users/{target}/unlock", as("login", "403", "303 /admin/users/{target}", "404", "303 /admin/users/{target}", "login")},
 	{"POST /admin/users/:id/resend", "/admin/users/{target}/resend", as("login", "403", "409", "404", "409", "login")}, // registered: no invitation
+	// Not linked, registered: nothing to ask, back to the user's page.
+	{"GET /admin/users/:id/unlink", "/admin/users/{target}/unlink", as("login", "403", "303 /admin/users/{target}", "404", "303 /admin/users/{target}", "login")},
 	{"POST /admin/users/:id/unlink", "/admin/users/{target}/unlink", as("login", "403", "303 /admin/users/{target}", "404", "303 /admin/users/{target}", "login")},
+	{"GET /admin/users/:id/revoke", "/admin/users/{target}/revoke", as("login", "403", "303 /admin/users/{target}", "404", "303 /admin/users/{target}", "login")},
 	{"POST /admin/users/:id/revoke", "/admin/users/{target}/revoke", as("login", "403", "409", "404", "409", "login")}, // registered: no invitation
 	{"POST /admin/users/:id/reset", "/admin/users/{target}/reset", as("login", "403", "303 /admin/users/{target}", "404", "303 /admin/users/{target}", "login")},
 	{"GET /admin/organisations", "/admin/organisations", as("login", "403", "403", "403", "200", "login")},
@@ -114,6 +119,7 @@ var accessTable = []accessRow{
 	{"POST /admin/nhsmail/signing-key", "/admin/nhsmail/signing-key", as("login", "403", "403", "403", "303 /admin/nhsmail", "login")},
 	{"GET /admin/nhsmail/applications", "/admin/nhsmail/applications", as("login", "403", "403", "403", "200", "login")},
 	{"POST /admin/nhsmail/applications", "/admin/nhsmail/applications", as("login", "403", "403", "403", "422", "login")},
+	{"GET /admin/nhsmail/applications/:client/delete", "/admin/nhsmail/applications/no-such-client/delete", as("login", "403", "403", "403", "404", "login")},
 	{"POST /admin/nhsmail/applications/:client/delete", "/admin/nhsmail/applications/no-such-client/delete", as("login", "403", "403", "403", "404", "login")},
 	{"GET /admin/backup", "/admin/backup", as("login", "403", "403", "403", "200", "login")},
 	{"GET /admin/audit", "/admin/audit", as("login", "403", "200", "200", "200", "login")},

@@ -39,7 +39,11 @@ func (a *app) accountModel(c *fiber.Ctx, u cqrs.User, box views.PolicyBox, errs 
 // accountPage shows the account and the change-password form.
 func (a *app) accountPage(c *fiber.Ctx) error {
 	u, _ := currentUser(c)
-	m, err := a.accountModel(c, u, a.policyBox("", nil, false), nil, "")
+	notice := ""
+	if c.Query("notice") == "changed" {
+		notice = "Your password has been changed."
+	}
+	m, err := a.accountModel(c, u, a.policyBox("", nil, false), nil, notice)
 	if err != nil {
 		return err
 	}
@@ -100,13 +104,6 @@ func (a *app) changePassword(c *fiber.Ctx) error {
 	}
 	a.wakeMailer()
 	a.log.Info("password changed", "user_id", u.UserID)
-	c.Locals(localUser, u)
-	m, err := a.accountModel(c, u, a.policyBox("", nil, false), nil, "Your password has been changed.")
-	if err != nil {
-		return err
-	}
-	if isHTMX(c) {
-		return render(c, fiber.StatusOK, views.SecurityInformationForm(m))
-	}
-	return render(c, fiber.StatusOK, views.AccountPage(m))
+	// POST-redirect-GET: a reload shows the notice, and sends nothing.
+	return redirect(c, "/account?notice=changed")
 }

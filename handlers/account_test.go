@@ -42,8 +42,8 @@ func TestChangePassword(t *testing.T) {
 
 	t.Run("allowed at 72h", func(t *testing.T) {
 		r := change("Harbour!2026x", "Meadow!2026a")
-		wantStatus(t, r, 200)
-		wantText(t, r, "Your password has been changed.")
+		wantStatus(t, r, 303) // POST-redirect-GET
+		wantText(t, c.get(r.Header.Get("Location")), "Your password has been changed.")
 		wantStatus(t, c.get("/messages"), 200)
 		if r := other.get("/messages"); r.StatusCode != 303 {
 			t.Errorf("the user's other session survived the password change: %d", r.StatusCode)
@@ -56,7 +56,7 @@ func TestChangePassword(t *testing.T) {
 			e.clock.Advance(72 * time.Hour)
 			wantStatus(t, c.signIn("sam.patel", current, ""), 303)
 			next := fmt.Sprintf("Meadow!%04dz", i)
-			wantStatus(t, change(current, next), 200)
+			wantStatus(t, change(current, next), 303)
 			current = next
 			used = append(used, next)
 		}
@@ -67,9 +67,9 @@ func TestChangePassword(t *testing.T) {
 		wantStatus(t, r, 422)
 		wantText(t, r, "Password must be different from the previous 8 passwords.")
 		// One more change pushes used[0] out of the history.
-		wantStatus(t, change(current, "Orchard!2026b"), 200)
+		wantStatus(t, change(current, "Orchard!2026b"), 303)
 		e.clock.Advance(72 * time.Hour)
 		wantStatus(t, c.signIn("sam.patel", "Orchard!2026b", ""), 303)
-		wantStatus(t, change("Orchard!2026b", used[0]), 200)
+		wantStatus(t, change("Orchard!2026b", used[0]), 303)
 	})
 }

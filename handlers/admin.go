@@ -359,7 +359,8 @@ func (a *app) renderUserDetail(c *fiber.Ctx, status int, admin, u cqrs.User, val
 	}
 	base := "/admin/users/" + id + "/"
 	add := func(path, label string, warning bool) {
-		m.Actions = append(m.Actions, views.UserAction{Path: base + path, Label: label, Secondary: !warning, Warning: warning})
+		_, confirm := userConfirmations[path] // asks first: see confirm.go
+		m.Actions = append(m.Actions, views.UserAction{Path: base + path, Label: label, Secondary: !warning, Warning: warning, Confirm: confirm})
 	}
 	if u.PasswordHash == "" && u.Status != cqrs.StatusDisabled {
 		add("resend", "Resend registration email", false)
@@ -373,8 +374,14 @@ func (a *app) renderUserDetail(c *fiber.Ctx, status int, admin, u cqrs.User, val
 	if !u.LockedAt.IsZero() {
 		add("unlock", "Unlock account", false)
 	}
+	emails, err := a.userAdmin.Emails(cqrs.EmailFilter{UserID: u.ID, Limit: 20})
+	if err != nil {
+		return err
+	}
 	if u.SSOSubject != "" {
-		m.SSOLink = "Linked to " + u.SSOSubject
+		if m.SSOLink, err = a.ssoLinkText(u, emails); err != nil {
+			return err
+		}
 		add("unlink", "Remove NHSmail link", false)
 	}
 	if u.ID != admin.ID {
@@ -384,12 +391,40 @@ func (a *app) renderUserDetail(c *fiber.Ctx, status int, admin, u cqrs.User, val
 			add("disable", "Disable account", true)
 		}
 	}
-	emails, err := a.userAdmin.Emails(cqrs.EmailFilter{UserID: u.ID, Limit: 20})
-	if err != nil {
-		return err
-	}
 	m.Emails = emailRows(emails)
 	return render(c, status, views.UserDetailPage(m, isSystemAdmin(admin)))
+}
+
+// ssoLinkText says which NHSmail account the user's single sign-on is
+// linked to, and since when: the account's email address when the
+// embedded simulator has it, otherwise the provider's stable subject
+// (Entra ID's object ID); the date from the email that told the user of
+// the link, when it is among their recent emails (newest first).
+func (a *app) ssoLinkText(u cqrs.User, emails []cqrs.Email) (string, error) {
+	_, who, _ := strings.Cut(u.SSOSubject, "|")  // after the issuer
+	if _, oid, ok := strings.Cut(who, ":"); ok { // Entra ID: tid:oid
+		who = oid
+	}
+	if a.nhsmail != nil {
+		accounts, err := a.nhsmail.NHSmailAccounts()
+		if err != nil {
+			return "", err
+		}
+		for _, acct := range accounts {
+			if acct.ObjectID != "" && acct.ObjectID == who {
+				who = acct.Email
+				break
+			}
+		}
+	}
+	text := "Linked to NHSmail account " + who
+	for _, e := range emails {
+		if e.Kind == "nhsmail-linked" {
+			text += " since " + e.Created.Format(timeFormat)
+			break
+		}
+	}
+	return text, nil
 }
 
 var emailStatusLabels = map[cqrs.EmailStatus]string{

@@ -81,7 +81,7 @@ func TestLearnerClockMovesOneLearnerOnly(t *testing.T) {
 		t.Errorf("the class clock moved %v", got)
 	}
 
-	wantStatus(t, a.changePassword("Harbour!2026x", "Meadow!2026a"), 200)
+	wantStatus(t, a.changePassword("Harbour!2026x", "Meadow!2026a"), 303)
 	r = b.changePassword("Harbour!2026y", "Meadow!2026b")
 	wantStatus(t, r, 422)
 	wantText(t, r, "Password may only be changed once every 72 hours.")

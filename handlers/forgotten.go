@@ -70,7 +70,11 @@ func (a *app) resetAllowed(id uint64) bool {
 }
 
 func (a *app) forgottenPage(c *fiber.Ctx) error {
-	return render(c, fiber.StatusOK, views.ForgottenPage(views.ForgottenModel{Page: a.page(c, "Unlock Account or Forgotten Password")}))
+	m := views.ForgottenModel{Page: a.page(c, "Unlock Account or Forgotten Password")}
+	if c.Query("sent") != "" {
+		m.Sent = resetSent
+	}
+	return render(c, fiber.StatusOK, views.ForgottenPage(m))
 }
 
 func (a *app) resetLimiter() fiber.Handler {
@@ -126,5 +130,7 @@ func (a *app) forgottenSubmit(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	return render(c, fiber.StatusOK, views.ForgottenPage(views.ForgottenModel{Page: a.page(c, "Unlock Account or Forgotten Password"), Sent: resetSent}))
+	// POST-redirect-GET: a reload shows the answer again and sends no
+	// second email. Every request gets this same redirect.
+	return redirect(c, "/forgotten?sent=1")
 }

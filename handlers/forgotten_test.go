@@ -21,7 +21,7 @@ func TestForgottenAnswersTheSameWhateverMatches(t *testing.T) {
 		c.get("/forgotten")
 		c.setCookie(csrfCookie, "AAAAAAAAAAAAAAAAAAAAAA")
 		r := c.post("/forgotten", url.Values{"who": {who}, "csrf_token": {c.csrf("/forgotten")}})
-		wantStatus(t, r, 200)
+		wantStatus(t, r, 303)
 		bodies = append(bodies, r.body)
 	}
 	for i := range bodies {
@@ -57,7 +57,7 @@ func TestResetRateLimits(t *testing.T) {
 	sam, _ := e.store.UserByUserID("sam.patel")
 	c := e.client()
 	for i := 0; i < 5; i++ {
-		wantStatus(t, c.post("/forgotten", url.Values{"who": {"sam.patel"}, "csrf_token": {c.csrf("/forgotten")}}), 200)
+		wantStatus(t, c.post("/forgotten", url.Values{"who": {"sam.patel"}, "csrf_token": {c.csrf("/forgotten")}}), 303)
 	}
 	if emails, _ := e.store.Emails(cqrs.EmailFilter{UserID: sam.ID}); len(emails) != 3 {
 		t.Errorf("reset emails sent = %d, want 3 (the per-account hourly limit)", len(emails))

@@ -61,7 +61,7 @@ func TestHelpDesk(t *testing.T) {
 	t.Run("a new email gives the site's help desk", func(t *testing.T) {
 		sam, _ := e.store.UserByUserID("sam.patel")
 		anon := e.client()
-		wantStatus(t, anon.post("/forgotten", url.Values{"who": {"sam.patel"}, "csrf_token": {anon.csrf("/forgotten")}}), 200)
+		wantStatus(t, anon.post("/forgotten", url.Values{"who": {"sam.patel"}, "csrf_token": {anon.csrf("/forgotten")}}), 303)
 		m := e.latestEmailTo(sam)
 		for _, part := range []string{m.Text, m.HTML} {
 			if !strings.Contains(part, "it.support@riverside.nhs.uk, 0113 496 0000 (9am-5pm Mon-Fri)") || strings.Contains(part, "support@cqrs.co.uk") {

@@ -32,7 +32,20 @@ func messageView(m cqrs.Message) views.Message {
 
 // messageCentre is "Message Centre", where every sign-in lands.
 func (a *app) messageCentre(c *fiber.Ctx) error {
-	return a.renderMessageCentre(c, fiber.StatusOK, "", nil, views.BroadcastForm{})
+	var sent broadcastSent
+	notice := ""
+	if a.takeFlash(c, "/messages", &sent) {
+		notice = "Your message was sent to " + strconv.Itoa(sent.Recipients) + " users."
+		if sent.Recipients == 1 {
+			notice = "Your message was sent to 1 user."
+		}
+	}
+	return a.renderMessageCentre(c, fiber.StatusOK, notice, nil, views.BroadcastForm{})
+}
+
+// broadcastSent is what the message centre says once after Send message.
+type broadcastSent struct {
+	Recipients int `json:"recipients"`
 }
 
 func (a *app) renderMessageCentre(c *fiber.Ctx, status int, notice string, open *views.Message, form views.BroadcastForm) error {
@@ -129,10 +142,15 @@ func (a *app) broadcast(c *fiber.Ctx) error {
 	if u.Role == cqrs.RoleSystemAdmin {
 		orgID = 0
 	}
-	n, err := a.messages.Broadcast(orgID, u.FullName()+" (User Administrator)", form.Subject, form.Body)
+	// Signed by the sender's real role, as the Users list names it.
+	n, err := a.messages.Broadcast(orgID, u.FullName()+" ("+roleLabels[u.Role]+")", form.Subject, form.Body)
 	if err != nil {
 		return err
 	}
 	a.log.Info("message sent", "from", u.UserID, "recipients", n)
-	return a.renderMessageCentre(c, fiber.StatusOK, "Your message was sent to "+strconv.Itoa(n)+" users.", nil, views.BroadcastForm{})
+	// Reloading the page shows it again, and sends nothing.
+	if err := a.setFlash(c, "/messages", broadcastSent{Recipients: n}); err != nil {
+		return err
+	}
+	return redirect(c, "/messages")
 }

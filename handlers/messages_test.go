@@ -68,8 +68,15 @@ func TestMessageCentre(t *testing.T) {
 	})
 	t.Run("broadcast reaches the organisation only, newest first", func(t *testing.T) {
 		r := adminC.post("/messages/send", url.Values{"subject": {"Quality return due"}, "body": {"Please submit by Friday."}, "csrf_token": {adminC.csrf("/messages")}})
-		wantStatus(t, r, 200)
-		wantText(t, r, "Your message was sent to")
+		wantStatus(t, r, 303)
+		if loc := r.Header.Get("Location"); loc != "/messages" {
+			t.Fatalf("Send message redirects to %q, want /messages (POST-redirect-GET)", loc)
+		}
+		after := adminC.get("/messages")
+		wantText(t, after, "Your message was sent to 3 users.", "Quality return due")
+		if again := adminC.get("/messages"); strings.Contains(again.body, "Your message was sent to") {
+			t.Error("the sent notice shows again on reloading")
+		}
 		page := sam.get("/messages")
 		wantText(t, page, "Quality return due", "1 unread")
 		d := page.doc(t)
@@ -82,9 +89,13 @@ func TestMessageCentre(t *testing.T) {
 	})
 	t.Run("the system administrator's broadcast reaches everyone", func(t *testing.T) {
 		r := sysAdmin.post("/messages/send", url.Values{"subject": {"Service update"}, "body": {"CQRS will be down on Sunday."}, "csrf_token": {sysAdmin.csrf("/messages")}})
-		wantStatus(t, r, 200)
+		wantStatus(t, r, 303)
 		for _, c := range []*client{sam, kim, adminC} {
-			wantText(t, c.get("/messages"), "Service update")
+			page := c.get("/messages")
+			wantText(t, page, "Service update", "(System administrator)")
+			if c == kim && strings.Contains(page.body, "(User Administrator)") {
+				t.Error("the system administrator's broadcast is signed User Administrator")
+			}
 		}
 	})
 	runScenarios(t, e, roles, []scenario{

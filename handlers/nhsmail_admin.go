@@ -44,9 +44,11 @@ var nhsmailNotices = map[string]string{
 
 func nhsmailFields(values map[string]string) []views.Field {
 	return []views.Field{
-		{ID: "email", Label: "NHSmail email address", Type: "email", Value: values["email"], MaxLength: maxEmail, Required: true},
-		{ID: "first_name", Label: "First name", Value: values["first_name"], MaxLength: maxName, Required: true},
-		{ID: "last_name", Label: "Last name", Value: values["last_name"], MaxLength: maxName, Required: true},
+		// The new account's address is the username its new password belongs
+		// to; the names are someone else's, never the administrator's own.
+		{ID: "email", Label: "NHSmail email address", Type: "email", Value: values["email"], Autocomplete: "username", MaxLength: maxEmail, Required: true},
+		{ID: "first_name", Label: "First name", Value: values["first_name"], Autocomplete: "off", MaxLength: maxName, Required: true},
+		{ID: "last_name", Label: "Last name", Value: values["last_name"], Autocomplete: "off", MaxLength: maxName, Required: true},
 		{ID: "password", Label: "Password", Type: "password", Hint: "At least 8 characters.", Autocomplete: "new-password", Required: true},
 	}
 }
@@ -228,7 +230,12 @@ func (a *app) nhsmailApplications(c *fiber.Ctx) error {
 	if c.Query("notice") == "removed" {
 		notice = "The application has been removed. Its codes and tokens no longer work."
 	}
-	return a.renderNHSmailApplications(c, fiber.StatusOK, views.NHSmailApplicationsModel{Notice: notice})
+	m := views.NHSmailApplicationsModel{Notice: notice}
+	var created views.NHSmailApplicationCreated
+	if a.takeFlash(c, "/admin/nhsmail/applications", &created) && created.ClientID != "" {
+		m.Created = &created
+	}
+	return a.renderNHSmailApplications(c, fiber.StatusOK, m)
 }
 
 // validRedirectURI accepts an absolute https URL, or http on this
@@ -291,9 +298,13 @@ func (a *app) createNHSmailApplication(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	return a.renderNHSmailApplications(c, fiber.StatusCreated, views.NHSmailApplicationsModel{
-		Created: &views.NHSmailApplicationCreated{Name: created.Name, ClientID: created.ClientID, Secret: clientSecret}})
+	// POST-redirect-GET: reloading the page shows the new client once more
+	// (while the flash lasts) and never registers a second one. The secret
+	// is shown once, to this browser only.
+	if err := a.setFlash(c, "/admin/nhsmail/applications", views.NHSmailApplicationCreated{Name: created.Name, ClientID: created.ClientID, Secret: clientSecret}); err != nil {
+		return err
+	}
+	return redirect(c, "/admin/nhsmail/applications")
 }
 
 func (a *app) deleteNHSmailApplication(c *fiber.Ctx) error {

@@ -194,12 +194,12 @@ func TestHardenedPolicyOnAccountAndReset(t *testing.T) {
 		wantText(t, r, tc.want)
 	}
 	const second = "amber kestrel over frozen meadows"
-	wantStatus(t, change(c, first, second), 200)
+	wantStatus(t, change(c, first, second), 303)
 
 	// A reset link within the 72 hours: allowed, but not back to a
 	// previous password, and still under the hardened rules.
 	f := e.client()
-	wantStatus(t, f.post("/forgotten", url.Values{"who": {"sam.patel"}, "csrf_token": {f.csrf("/forgotten")}}), 200)
+	wantStatus(t, f.post("/forgotten", url.Values{"who": {"sam.patel"}, "csrf_token": {f.csrf("/forgotten")}}), 303)
 	link := e.resetLinkFor(sam)
 	rc := e.client()
 	wantStatus(t, rc.get(link), 303)

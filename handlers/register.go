@@ -57,9 +57,13 @@ func registrationRefused(expired bool) error {
 		return refuse(fiber.StatusGone, "This registration link has expired",
 			"Registration links work for a limited time. Ask your CQRS User Administrator to send you a new registration email.")
 	}
+	// A used link is the usual case (the email opened again after
+	// registering): say first what a registered person does. The same
+	// words for an unknown link, so the page tells nobody which it was.
 	return refuse(fiber.StatusNotFound, "This registration link cannot be used",
 		"The link is not valid or has already been used. Each link works once.",
-		"Ask your CQRS User Administrator to send you a new registration email.")
+		"If you have already registered, you do not need it any more: sign in on the CQRS Login page with your User ID and the password you chose.",
+		"If you have not registered yet, ask your CQRS User Administrator to send you a new registration email.")
 }
 
 func resetRefused(expired bool) error {
@@ -325,6 +329,9 @@ func (a *app) checkNewPassword(c *fiber.Ctx, u cqrs.User, pw, confirm string, re
 	}
 	for _, v := range violations {
 		msg := v.Message
+		if v.Code == policy.CodeCategories {
+			msg = completeCategories(msg)
+		}
 		if v.Reason != "" {
 			msg += " " + v.Reason
 		}
@@ -374,6 +381,18 @@ func (a *app) livePolicyBox(c *fiber.Ctx, u cqrs.User) (views.PolicyBox, error) 
 // checkPolicy applies the policy in force (only its live rules when live).
 // The hardened policy's strength estimate is CPU-heavy, so it runs in one of
 // the hasher's slots, bounded like a hash; the CQRS rules are cheap.
+// completeCategories finishes the categories rule's sentence, which the
+// policy box completes with its list of the four, for the error summary,
+// where it stands alone: "… four categories: uppercase characters (A...Z),
+// lowercase …".
+func completeCategories(msg string) string {
+	cats := policy.Categories()
+	for i, c := range cats {
+		cats[i] = strings.ToLower(c[:1]) + c[1:]
+	}
+	return strings.TrimSuffix(msg, ":") + ": " + strings.Join(cats, ", ") + "."
+}
+
 func (a *app) checkPolicy(ctx context.Context, in policy.Input, live bool) (violations []policy.Violation, err error) {
 	check := a.cfg.PasswordPolicy.Check
 	if live {

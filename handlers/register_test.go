@@ -170,7 +170,7 @@ func TestRegistration(t *testing.T) {
 			Before: func(t *testing.T, again *client, _ url.Values) {
 				wantStatus(t, again.get("/register?token="+token), 303)
 			},
-			ExpectedStatus: 404, ExpectedContent: []string{"This registration link cannot be used", "Ask your CQRS User Administrator"}},
+			ExpectedStatus: 404, ExpectedContent: []string{"This registration link cannot be used", "If you have already registered, you do not need it any more: sign in on the CQRS Login page", "ask your CQRS User Administrator"}},
 	})
 }
 

@@ -707,7 +707,8 @@ func TestSSOLinkRemovedByTheAdministrator(t *testing.T) {
 	path := fmt.Sprintf("/admin/users/%d", s.sam.ID)
 	page := admin.get(path)
 	wantStatus(t, page, http.StatusOK)
-	if got := page.doc(t).Find(`[data-testid="detail-sso"]`).Text(); got != "Linked to "+linked {
+	// Said as a person reads it: the account and since when, not the raw issuer|subject.
+	if got := page.doc(t).Find(`[data-testid="detail-sso"]`).Text(); !strings.HasPrefix(got, "Linked to NHSmail account 248289761001 since ") || strings.Contains(got, "|") {
 		t.Errorf("detail-sso = %q", got)
 	}
 	wantText(t, page, "Remove NHSmail link")
@@ -828,7 +829,8 @@ func TestNHSmailApplicationsAreRegisteredByTheSystemAdministrator(t *testing.T) 
 	}
 
 	r := e.sys.post(page, form(e.sys, "Practice Rota", "https://rota.example.org/callback\nhttp://127.0.0.1:53682/callback", "confidential"))
-	wantStatus(t, r, http.StatusCreated)
+	wantStatus(t, r, http.StatusSeeOther) // POST-redirect-GET: a reload registers nothing
+	r = e.sys.get(page)
 	doc := r.doc(t)
 	secretShown := strings.TrimSpace(doc.Find(`[data-testid="app-secret"]`).Text())
 	clientID := strings.TrimSpace(doc.Find(`[data-testid="app-client-id"]`).Text())
@@ -849,7 +851,14 @@ func TestNHSmailApplicationsAreRegisteredByTheSystemAdministrator(t *testing.T) 
 	}
 
 	r = e.sys.post(page, form(e.sys, "Rota Desktop", "http://localhost:53682/callback", "public"))
-	wantStatus(t, r, http.StatusCreated)
+	wantStatus(t, r, http.StatusSeeOther)
+	r = e.sys.get(page)
+	if !strings.Contains(r.body, "Rota Desktop") {
+		t.Error("the new public client is not shown after the redirect")
+	}
+	if apps, _ := e.store.NHSmailApplications(); len(apps) != 2 {
+		t.Errorf("%d applications after registering two", len(apps))
+	}
 	if r.doc(t).Find(`[data-testid="app-secret"]`).Length() != 0 {
 		t.Error("a public client was given a secret")
 	}

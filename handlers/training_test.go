@@ -326,8 +326,8 @@ func TestTrainingClockAllowsThePasswordChangeAfter72Hours(t *testing.T) {
 	// 72 hours later the session has idled out: sign in again, then the change is allowed.
 	wantStatus(t, user.signIn("trn.active", trainingPassword, ""), 303)
 	r = change()
-	wantStatus(t, r, 200)
-	wantText(t, r, "Your password has been changed.")
+	wantStatus(t, r, 303)
+	wantText(t, user.get(r.Header.Get("Location")), "Your password has been changed.")
 
 	// +14 days expires the invited user's registration link.
 	wantStatus(t, tr.post("/training/trainer/clock", url.Values{"by": {"14d"}, "csrf_token": {tr.csrf("/training/trainer")}}), 303)
