@@ -651,3 +651,20 @@ func TestTrainerLandsOnTheClassBoard(t *testing.T) {
 		t.Error("a learner's header links to the class board")
 	}
 }
+
+// TestJoinScreenOnThisComputerOnly: on 127.0.0.1 the join screen says
+// learners cannot open its address and how to start CQRS for a room.
+func TestJoinScreenOnThisComputerOnly(t *testing.T) {
+	e := newClassroomEnv(t)
+	tr := e.classroomClient()
+	wantStatus(t, tr.signIn(TrainerUserID, e.cfg.TrainerPassword, ""), 303)
+	r := tr.get("/training/board/join")
+	wantStatus(t, r, 200)
+	wantText(t, r, "Learners cannot open this address", "--training --addr 0.0.0.0:8443 --tls-self-signed")
+	if !thisComputerOnly("http://127.0.0.1:8420") || !thisComputerOnly("http://localhost:8420") || !thisComputerOnly("http://[::1]:8420") {
+		t.Error("a loopback address is not recognised")
+	}
+	if thisComputerOnly("https://192.0.2.10:8443") {
+		t.Error("a network address is said to be this computer's only")
+	}
+}
