@@ -637,6 +637,11 @@ func TestTrainerLandsOnTheClassBoard(t *testing.T) {
 			t.Errorf("%s: the header's class board link = %q", path, href)
 		}
 	}
+	// The board has the full width: the job aid is the learner's.
+	board := tr.get("/training/board").doc(t)
+	if board.Find(`[data-testid="jobaid"]`).Length() != 0 || board.Find(`[data-testid="jobaid-toggle"]`).Length() != 0 {
+		t.Error("the trainer's board has the job aid panel or its Hide/Show")
+	}
 	// Asked for a page, the trainer goes there.
 	again := e.classroomClient()
 	if r := again.signIn(TrainerUserID, e.cfg.TrainerPassword, "/account"); again.localPath(r) != "/account" {
