@@ -469,7 +469,10 @@ func TestJoiningTheClass(t *testing.T) {
 	first := e.client()
 	r = first.join(code, "", "cohort")
 	wantStatus(t, r, 422)
-	wantText(t, r, "Every cohort account has been taken.")
+	wantText(t, r, "The trainer has not made cohort accounts for this class.")
+	if strings.Contains(r.body, "Every cohort account has been taken") {
+		t.Error("with no cohort made, the join page says every cohort account has been taken")
+	}
 	sheet := tr.post("/training/trainer/cohort", url.Values{"csrf_token": {tr.csrf("/training/trainer")}})
 	wantStatus(t, sheet, 200)
 	var sheetJoin string
@@ -671,5 +674,23 @@ func TestJoinScreenOnThisComputerOnly(t *testing.T) {
 	}
 	if thisComputerOnly("https://192.0.2.10:8443") {
 		t.Error("a network address is said to be this computer's only")
+	}
+}
+
+// TestLearnerCardAfterRegistering: once registered, the training home
+// points the learner at the CQRS Login page, not at step 1 again.
+func TestLearnerCardAfterRegistering(t *testing.T) {
+	e := newClassroomEnv(t)
+	c := e.classroomClient()
+	wantStatus(t, c.post("/training/learners", url.Values{"csrf_token": {c.csrf("/training")}}), 200)
+	wantText(t, c.get("/training"), "Step 1 of the job aid")
+	id := strings.TrimSpace(c.get("/training").doc(t).Find(`[data-testid="learner-user-id"]`).Text())
+	u, _ := e.store.UserByUserID(id)
+	wantStatus(t, c.get(e.learnerLink(u)), 303)
+	wantStatus(t, c.post("/register", url.Values{"password": {"Harbour!2026x"}, "confirm_password": {"Harbour!2026x"}, "csrf_token": {c.csrf("/register")}}), 303)
+	r := c.get("/training")
+	wantText(t, r, "You have registered. Step 3 of the job aid")
+	if strings.Contains(r.body, "Step 1 of the job aid") {
+		t.Error("a registered learner's page still says Step 1: open your mailbox")
 	}
 }

@@ -107,6 +107,20 @@ func (a *app) joinSubmit(c *fiber.Ctx) error {
 	return a.renderTrainingHomeFor(c, p)
 }
 
+// cohortMade reports whether the trainer has made cohort accounts.
+func (a *app) cohortMade() (bool, error) {
+	ls, err := a.training.Learners()
+	if err != nil {
+		return false, err
+	}
+	for _, l := range ls {
+		if l.Cohort {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // claimCohortLearner hands out the next cohort account, with a new NHSmail
 // password shown once.
 func (a *app) claimCohortLearner(c *fiber.Ctx, code string) error {
@@ -119,8 +133,13 @@ func (a *app) claimCohortLearner(c *fiber.Ctx, code string) error {
 		cqrs.AuditEvent{Type: evTrainingLearner, IP: c.IP(), Method: "training", Detail: "cohort account taken at the join page"})
 	// The join form's own words: no cohort account left, start as a new learner.
 	if errors.Is(err, cqrs.ErrNotFound) {
-		return a.renderJoin(c, fiber.StatusUnprocessableEntity, code, "", views.Errors{{Field: "name",
-			Message: "Every cohort account has been taken. Enter your name to start as a new learner."}})
+		msg := "Every cohort account has been taken. Enter your name to start as a new learner."
+		if made, err := a.cohortMade(); err != nil {
+			return err
+		} else if !made {
+			msg = "The trainer has not made cohort accounts for this class. Enter your name to start as a new learner."
+		}
+		return a.renderJoin(c, fiber.StatusUnprocessableEntity, code, "", views.Errors{{Field: "name", Message: msg}})
 	} else if err != nil {
 		return err
 	}
