@@ -21,6 +21,7 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -419,6 +420,9 @@ func appConfig(opts options, netw exposure, listenHost string, appClock *clock.C
 	cfg := handlers.DefaultConfig()
 	cfg.Version = buildVersion()
 	cfg.BaseURL = netw.baseURL
+	if opts.training && len(netw.hosts) == 0 { // on this computer only: offer the room's addresses
+		cfg.NetworkAddresses = slices.DeleteFunc(lanAddresses(), func(a string) bool { return a == "127.0.0.1" })
+	}
 	cfg.RegistrationLinkTTL = opts.linkTTL
 	cfg.ResetLinkTTL = opts.resetTTL
 	cfg.SessionIdle, cfg.SessionAbsolute = opts.sessionIdle, opts.sessionAbsolute

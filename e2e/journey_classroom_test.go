@@ -226,6 +226,28 @@ func TestClassroomJourney(t *testing.T) {
 	legacySignIn(t, dara.ctx, base, dara.userID, daraPW)
 	load(t, trainer, "open Esi's buttons", chromedp.Click(chromedp.CSS(`[data-testid="board-row-`+esi.userID+`"] a`)))
 	step(t, trainer, "wait for Esi's buttons", chromedp.WaitVisible(tid("learner-actions")))
+	// At 1280 px the board has the whole width (no job aid: that is the
+	// learner's), every column in view, and the learner's buttons leave
+	// the board's rows above the fold.
+	layout, err := chromedp.Run(trainer, chromedp.Evaluate[map[string]float64](`(() => {
+		const rows = document.querySelector('[data-testid="board-rows"]');
+		const scroller = rows.closest('.app-table-scroll');
+		return {jobaid: document.querySelectorAll('[data-testid="jobaid"]').length, width: innerWidth, height: innerHeight,
+			rowsTop: rows.tBodies[0].rows[0].getBoundingClientRect().top, hidden: scroller.scrollWidth - scroller.clientWidth};
+	})()`))
+	if err != nil {
+		t.Fatalf("measuring the board: %v", err)
+	}
+	t.Logf("board at %v×%v px with a learner's buttons open: the first learner's row starts at %v px, %v px of columns out of view", layout["width"], layout["height"], layout["rowsTop"], layout["hidden"])
+	if layout["jobaid"] != 0 {
+		t.Error("the trainer's board has the job aid panel")
+	}
+	if layout["rowsTop"] >= layout["height"] {
+		t.Errorf("opening a learner's buttons pushed the board's rows below the fold (they start at %v px of %v)", layout["rowsTop"], layout["height"])
+	}
+	if layout["hidden"] > 4 { // NHS tables are 4 px wider than their container, by design
+		t.Errorf("%v px of the board's columns are cut off at %v px wide", layout["hidden"], layout["width"])
+	}
 	axe.check(trainer, "Class board with a learner's buttons")
 	load(t, trainer, "+72 hours on Esi", chromedp.Click(tid("action-clock-72h")))
 	wantTexts(t, "the notice", textOf(t, trainer, "notice"), "+72 hours done for "+esi.userID)

@@ -32,6 +32,9 @@ type Config struct {
 	InsecureLAN bool
 	// BaseURL is the address links in emails point to.
 	BaseURL string
+	// NetworkAddresses are this computer's network addresses, which the
+	// join screen offers when the app listens on this computer only.
+	NetworkAddresses []string
 	// RegistrationLinkTTL is how long a registration email's link works;
 	// ResetLinkTTL an unlock / forgotten-password link.
 	RegistrationLinkTTL time.Duration

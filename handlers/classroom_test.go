@@ -469,7 +469,10 @@ func TestJoiningTheClass(t *testing.T) {
 	first := e.client()
 	r = first.join(code, "", "cohort")
 	wantStatus(t, r, 422)
-	wantText(t, r, "Every cohort account has been taken.")
+	wantText(t, r, "The trainer has not made cohort accounts for this class.")
+	if strings.Contains(r.body, "Every cohort account has been taken") {
+		t.Error("with no cohort made, the join page says every cohort account has been taken")
+	}
 	sheet := tr.post("/training/trainer/cohort", url.Values{"csrf_token": {tr.csrf("/training/trainer")}})
 	wantStatus(t, sheet, 200)
 	var sheetJoin string
@@ -637,6 +640,11 @@ func TestTrainerLandsOnTheClassBoard(t *testing.T) {
 			t.Errorf("%s: the header's class board link = %q", path, href)
 		}
 	}
+	// The board has the full width: the job aid is the learner's.
+	board := tr.get("/training/board").doc(t)
+	if board.Find(`[data-testid="jobaid"]`).Length() != 0 || board.Find(`[data-testid="jobaid-toggle"]`).Length() != 0 {
+		t.Error("the trainer's board has the job aid panel or its Hide/Show")
+	}
 	// Asked for a page, the trainer goes there.
 	again := e.classroomClient()
 	if r := again.signIn(TrainerUserID, e.cfg.TrainerPassword, "/account"); again.localPath(r) != "/account" {
@@ -649,5 +657,40 @@ func TestTrainerLandsOnTheClassBoard(t *testing.T) {
 	}
 	if n := learner.get("/messages").doc(t).Find(`[data-testid="header-board"]`).Length(); n != 0 {
 		t.Error("a learner's header links to the class board")
+	}
+}
+
+// TestJoinScreenOnThisComputerOnly: on 127.0.0.1 the join screen says
+// learners cannot open its address and how to start CQRS for a room.
+func TestJoinScreenOnThisComputerOnly(t *testing.T) {
+	e := newClassroomEnv(t)
+	tr := e.classroomClient()
+	wantStatus(t, tr.signIn(TrainerUserID, e.cfg.TrainerPassword, ""), 303)
+	r := tr.get("/training/board/join")
+	wantStatus(t, r, 200)
+	wantText(t, r, "Learners cannot open this address", "--training --addr 0.0.0.0:8443 --tls-self-signed")
+	if !thisComputerOnly("http://127.0.0.1:8420") || !thisComputerOnly("http://localhost:8420") || !thisComputerOnly("http://[::1]:8420") {
+		t.Error("a loopback address is not recognised")
+	}
+	if thisComputerOnly("https://192.0.2.10:8443") {
+		t.Error("a network address is said to be this computer's only")
+	}
+}
+
+// TestLearnerCardAfterRegistering: once registered, the training home
+// points the learner at the CQRS Login page, not at step 1 again.
+func TestLearnerCardAfterRegistering(t *testing.T) {
+	e := newClassroomEnv(t)
+	c := e.classroomClient()
+	wantStatus(t, c.post("/training/learners", url.Values{"csrf_token": {c.csrf("/training")}}), 200)
+	wantText(t, c.get("/training"), "Step 1 of the job aid")
+	id := strings.TrimSpace(c.get("/training").doc(t).Find(`[data-testid="learner-user-id"]`).Text())
+	u, _ := e.store.UserByUserID(id)
+	wantStatus(t, c.get(e.learnerLink(u)), 303)
+	wantStatus(t, c.post("/register", url.Values{"password": {"Harbour!2026x"}, "confirm_password": {"Harbour!2026x"}, "csrf_token": {c.csrf("/register")}}), 303)
+	r := c.get("/training")
+	wantText(t, r, "You have registered. Step 3 of the job aid")
+	if strings.Contains(r.body, "Step 1 of the job aid") {
+		t.Error("a registered learner's page still says Step 1: open your mailbox")
 	}
 }

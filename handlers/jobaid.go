@@ -72,6 +72,9 @@ func (a *app) trainingChrome(c *fiber.Ctx, title string) *views.TrainingChrome {
 		return nil
 	}
 	t := &views.TrainingChrome{PanelOpen: c.Cookies(jobAidCookie) != "closed", Return: c.Path()}
+	if u, ok := currentUser(c); ok && a.runsTheClass(u) && trainersPage(c.Path()) {
+		t.PanelOpen, t.NoJobAid = false, true
+	}
 	if c.Method() == fiber.MethodGet {
 		t.Return = string(c.Request().URI().RequestURI())
 	}
@@ -91,6 +94,12 @@ func (a *app) trainingChrome(c *fiber.Ctx, title string) *views.TrainingChrome {
 		g.Steps = append(g.Steps, step)
 	}
 	return t
+}
+
+// trainersPage reports whether path is one of the trainer's own pages,
+// which have no job aid beside them.
+func trainersPage(path string) bool {
+	return path == "/training/board" || strings.HasPrefix(path, "/training/board/") || path == "/training/trainer" || strings.HasPrefix(path, "/training/trainer/")
 }
 
 // toggleJobAid shows or hides the job aid panel and remembers the choice.

@@ -4,12 +4,14 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
-	"github.com/cqrs-local/cqrs-signin/cqrs"
+	"net"
+	"net/url"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	qrcode "github.com/skip2/go-qrcode"
 
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
@@ -29,6 +31,17 @@ const (
 // classroom mode (see lan.go), else this computer's.
 func (a *app) joinURL() string { return strings.TrimRight(a.cfg.BaseURL, "/") + "/join" }
 
+// thisComputerOnly reports whether base is on the loopback address (or
+// localhost), which nobody else in the room can open.
+func thisComputerOnly(base string) bool {
+	u, err := url.Parse(base)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(u.Hostname())
+	return u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback())
+}
+
 // joinScreen is the trainer's page for the projector.
 func (a *app) joinScreen(c *fiber.Ctx) error {
 	p, err := a.signedInPage(c, "Join the class")
@@ -41,7 +54,8 @@ func (a *app) joinScreen(c *fiber.Ctx) error {
 		return err
 	}
 	return render(c, fiber.StatusOK, views.JoinScreenPage(views.JoinScreenModel{Page: p, Address: a.joinURL(), Code: a.joinCode,
-		QR: "data:image/png;base64," + base64.StdEncoding.EncodeToString(png)}))
+		QR: "data:image/png;base64," + base64.StdEncoding.EncodeToString(png), ThisComputerOnly: thisComputerOnly(a.cfg.BaseURL),
+		NetworkAddresses: a.cfg.NetworkAddresses}))
 }
 
 // joinPage is where learners arrive from the address or the QR code.
@@ -93,6 +107,20 @@ func (a *app) joinSubmit(c *fiber.Ctx) error {
 	return a.renderTrainingHomeFor(c, p)
 }
 
+// cohortMade reports whether the trainer has made cohort accounts.
+func (a *app) cohortMade() (bool, error) {
+	ls, err := a.training.Learners()
+	if err != nil {
+		return false, err
+	}
+	for _, l := range ls {
+		if l.Cohort {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // claimCohortLearner hands out the next cohort account, with a new NHSmail
 // password shown once.
 func (a *app) claimCohortLearner(c *fiber.Ctx, code string) error {
@@ -105,8 +133,13 @@ func (a *app) claimCohortLearner(c *fiber.Ctx, code string) error {
 		cqrs.AuditEvent{Type: evTrainingLearner, IP: c.IP(), Method: "training", Detail: "cohort account taken at the join page"})
 	// The join form's own words: no cohort account left, start as a new learner.
 	if errors.Is(err, cqrs.ErrNotFound) {
-		return a.renderJoin(c, fiber.StatusUnprocessableEntity, code, "", views.Errors{{Field: "name",
-			Message: "Every cohort account has been taken. Enter your name to start as a new learner."}})
+		msg := "Every cohort account has been taken. Enter your name to start as a new learner."
+		if made, err := a.cohortMade(); err != nil {
+			return err
+		} else if !made {
+			msg = "The trainer has not made cohort accounts for this class. Enter your name to start as a new learner."
+		}
+		return a.renderJoin(c, fiber.StatusUnprocessableEntity, code, "", views.Errors{{Field: "name", Message: msg}})
 	} else if err != nil {
 		return err
 	}

@@ -145,6 +145,11 @@ func (a *app) renderTrainingHome(c *fiber.Ctx, nhsmailPassword, notice string) e
 			return err
 		}
 		m.Learner = &views.LearnerCard{UserID: l.UserID, NHSmailEmail: l.NHSmailEmail, NHSmailPassword: nhsmailPassword, Emails: len(emails)}
+		if u, err := a.training.User(l.AccountID); err == nil && u.PasswordHash != "" {
+			m.Learner.Registered = true
+		} else if err != nil && !errors.Is(err, cqrs.ErrNotFound) {
+			return err
+		}
 		if l.NoCQRSActive {
 			m.Learner.NoCQRSEmail = cqrs.NoCQRSEmail(l)
 		}
