@@ -167,6 +167,7 @@ func Run(t *testing.T, cfg Config) {
 		{"single sign-on requests and the simulator's state are used once", testOnce},
 		{"training reset and snapshots", testTraining},
 		{"NHSmail access tokens end with their application or account", testNHSmailTokens},
+		{"a change of role ends sessions, a change of email tells the old address", testPrivilegeChanges},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, cfg) })
