@@ -36,7 +36,7 @@ func (a *app) routes(f *fiber.App) {
 	// does its own CSRF checks, and its token endpoint is called server to
 	// server, so it is mounted before this app's CSRF guard.
 	if a.nhsmailServer != nil {
-		f.All("/nhsmail/*", validUTF8, adaptor.HTTPHandler(a.nhsmailServer))
+		f.All("/nhsmail/*", validUTF8, simulatorHeaders, adaptor.HTTPHandler(a.nhsmailServer))
 	}
 
 	f.Use(a.crossSite, validUTF8, a.loadSession, a.csrf)
