@@ -78,6 +78,31 @@ func simulatorHeaders(c *fiber.Ctx) error {
 	return err
 }
 
+// strictTransport is the Strict-Transport-Security header, where it
+// belongs (see Config.HSTS).
+func (a *app) strictTransport(c *fiber.Ctx) error {
+	a.setStrictTransport(c)
+	return c.Next()
+}
+
+// hstsValue is a year: browsers then go straight to HTTPS for the host.
+var hstsHeader, hstsValue = []byte(fiber.HeaderStrictTransportSecurity), []byte("max-age=31536000")
+
+func (a *app) setStrictTransport(c *fiber.Ctx) {
+	if !a.cfg.HSTS {
+		return
+	}
+	host := string(c.Request().Host())
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if host == "" || net.ParseIP(host) != nil || strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return
+	}
+	c.Response().Header.SetCanonical(hstsHeader, hstsValue)
+}
+
 // setPageHeaders keeps pages (which can show personal details and tokens)
 // out of every cache.
 func setPageHeaders(c *fiber.Ctx) {

@@ -21,7 +21,7 @@ const localSessionID = "session-id"
 func (a *app) routes(f *fiber.App) {
 	f.Use(recover.New())
 	f.Use(a.namespaceCookies)
-	f.Use(securityHeaders, a.hostAllowed)
+	f.Use(securityHeaders, a.strictTransport, a.hostAllowed)
 	if a.cfg.Training {
 		f.Use(a.watchLearners) // the class board's view of each learner
 	}

@@ -63,3 +63,33 @@ func TestRedirectURIHostsMustBeHostNames(t *testing.T) {
 		}
 	}
 }
+
+// TestStrictTransportSecurityOnASitesHostName: with a site's own
+// certificate (HSTS) the answers to its host name carry
+// Strict-Transport-Security; to an IP address or localhost, or with the
+// self-made certificate, they do not.
+func TestStrictTransportSecurityOnASitesHostName(t *testing.T) {
+	hsts := func(e *testEnv, h string) string {
+		return e.client().get("/login", host(h)).Header.Get("Strict-Transport-Security")
+	}
+	site := newEnv(t, func(c *Config) {
+		c.Secure, c.HSTS = true, true
+		c.Hosts = append(c.Hosts, "cqrs.example.org", "10.0.0.5")
+	})
+	site.registeredAdmin()
+	if got := hsts(site, "cqrs.example.org"); got != "max-age=31536000" {
+		t.Errorf("a host name under --tls-cert: Strict-Transport-Security %q", got)
+	}
+	if got := site.client().get("/no-such-page", host("cqrs.example.org:8443")).Header.Get("Strict-Transport-Security"); got == "" {
+		t.Error("an error page for the host name has no Strict-Transport-Security")
+	}
+	for _, h := range []string{"10.0.0.5", "127.0.0.1:8420", "localhost:8420", "[::1]:8420"} {
+		if got := hsts(site, h); got != "" {
+			t.Errorf("%s: Strict-Transport-Security %q, want none on an address or localhost", h, got)
+		}
+	}
+	selfMade := newEnv(t, func(c *Config) { c.Secure = true; c.Hosts = append(c.Hosts, "cqrs.example.org") })
+	if got := hsts(selfMade, "cqrs.example.org"); got != "" {
+		t.Errorf("with the self-made certificate: Strict-Transport-Security %q", got)
+	}
+}
