@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cqrs-local/cqrs-signin/clock"
 )
 
 func TestNetworkAddressNeedsHTTPSOrConsent(t *testing.T) {
@@ -131,5 +133,35 @@ func TestRelyingPartyTrustsExactlyTheAppsOwnCertificate(t *testing.T) {
 	if resp, err := selfClient.Get(serveWith(own)); err == nil {
 		resp.Body.Close()
 		t.Error("with the self-made certificate, another certificate is trusted")
+	}
+}
+
+// TestHSTSOnlyWithASitesCertificate: --tls-cert turns HSTS on (the app
+// then sends it to host names only); the self-made certificate and plain
+// HTTP do not.
+func TestHSTSOnlyWithASitesCertificate(t *testing.T) {
+	ca, caKey := newPrivateCA(t)
+	_, certPath, keyPath := privateCALeaf(t, ca, caKey)
+	for _, tc := range []struct {
+		name string
+		opts options
+		want bool
+	}{
+		{"--tls-cert", options{tlsCert: certPath, tlsKey: keyPath}, true},
+		{"--tls-self-signed", options{tlsSelfSigned: true, data: filepath.Join(t.TempDir(), "cqrs.db")}, false},
+		{"plain HTTP", options{}, false},
+	} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		netw, err := setupNetwork(tc.opts, ln)
+		ln.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appConfig(tc.opts, netw, "127.0.0.1", clock.New(time.Now)).HSTS; got != tc.want {
+			t.Errorf("%s: HSTS %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

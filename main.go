@@ -439,6 +439,7 @@ func appConfig(opts options, netw exposure, listenHost string, appClock *clock.C
 	cfg.Hosts = append(cfg.Hosts, listenHost)
 	cfg.Hosts = append(cfg.Hosts, netw.hosts...)
 	cfg.Secure = netw.tls != nil
+	cfg.HSTS = netw.tls != nil && opts.tlsCert != ""
 	cfg.InsecureLAN = netw.insecureLAN
 	return cfg
 }

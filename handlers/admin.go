@@ -29,6 +29,7 @@ type UserAdminStore interface {
 	UnlinkSSOSubject(userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error)
 	Unlock(userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error)
 	UpdateUser(edited cqrs.User, events ...cqrs.AuditEvent) (cqrs.User, error)
+	EditUser(edited cqrs.User, keepSession []byte, notifyOld *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
 	User(id uint64) (cqrs.User, error)
 	UserByUserID(userID string) (cqrs.User, error)
 }
@@ -465,7 +466,7 @@ func (a *app) updateUser(c *fiber.Ctx) error {
 			events = append(events, a.event(c, cqrs.AuditEvent{Type: evRoleChanged, Subject: u.UserID, OrgID: edited.OrgID, Detail: string(u.Role) + " to " + string(edited.Role)}))
 		}
 		// A field error in the form's words, not a page: the administrator corrects the form.
-		if _, err := a.userAdmin.UpdateUser(edited, events...); errors.Is(err, cqrs.ErrConflict) {
+		if err := a.saveUserEdit(c, admin, u, edited, events); errors.Is(err, cqrs.ErrConflict) {
 			errs = append(errs, views.FieldError{Field: "email", Message: "That email address is already in use by another user."})
 		} else if err != nil {
 			return err

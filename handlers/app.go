@@ -28,6 +28,11 @@ type Config struct {
 	Hosts []string
 	// Secure is true when served over TLS: cookies get Secure and origins https.
 	Secure bool
+	// HSTS sends Strict-Transport-Security to requests for a host name
+	// (not an IP address, not localhost): set with a site's own
+	// certificate (--tls-cert), never the self-made one, which browsers
+	// only accept by exception.
+	HSTS bool
 	// InsecureLAN: plain HTTP on a network address; every page warns.
 	InsecureLAN bool
 	// BaseURL is the address links in emails point to.
@@ -344,6 +349,7 @@ func (a *app) handleError(c *fiber.Ctx, err error) error {
 		pe = pageForStatus(fiber.StatusInternalServerError)
 	}
 	setSecurityHeaders(c)
+	a.setStrictTransport(c)
 	setPageHeaders(c)
 	return render(c, pe.status, views.ErrorPage(a.page(c, pe.heading), pe.heading, pe.paragraphs, !errors.Is(err, errBeforeSetUp)))
 }

@@ -59,6 +59,50 @@ func setSecurityHeaders(c *fiber.Ctx) {
 	}
 }
 
+// simulatorHeaders runs around the embedded NHSmail simulator, which sets
+// its own security headers (its Content-Security-Policy allows its forms'
+// answers to go to the applications' redirect URIs): the adaptor adds them
+// beside the app's, so each name that arrives twice keeps the simulator's
+// value only, and every answer carries one header of each kind.
+func simulatorHeaders(c *fiber.Ctx) error {
+	err := c.Next()
+	h := &c.Response().Header
+	for _, name := range [...]string{fiber.HeaderContentSecurityPolicy, fiber.HeaderXContentTypeOptions, fiber.HeaderReferrerPolicy,
+		fiber.HeaderXFrameOptions, "Cross-Origin-Opener-Policy", fiber.HeaderPermissionsPolicy, fiber.HeaderCacheControl} {
+		if values := h.PeekAll(name); len(values) > 1 {
+			last := string(values[len(values)-1])
+			h.Del(name) // Set alone would replace only the first
+			h.Set(name, last)
+		}
+	}
+	return err
+}
+
+// strictTransport is the Strict-Transport-Security header, where it
+// belongs (see Config.HSTS).
+func (a *app) strictTransport(c *fiber.Ctx) error {
+	a.setStrictTransport(c)
+	return c.Next()
+}
+
+// hstsValue is a year: browsers then go straight to HTTPS for the host.
+var hstsHeader, hstsValue = []byte(fiber.HeaderStrictTransportSecurity), []byte("max-age=31536000")
+
+func (a *app) setStrictTransport(c *fiber.Ctx) {
+	if !a.cfg.HSTS {
+		return
+	}
+	host := string(c.Request().Host())
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if host == "" || net.ParseIP(host) != nil || strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return
+	}
+	c.Response().Header.SetCanonical(hstsHeader, hstsValue)
+}
+
 // setPageHeaders keeps pages (which can show personal details and tokens)
 // out of every cache.
 func setPageHeaders(c *fiber.Ctx) {

@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/cqrs-local/cqrs-signin/cqrs"
+	"github.com/cqrs-local/cqrs-signin/nhsmail"
 	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
@@ -240,10 +241,14 @@ func (a *app) nhsmailApplications(c *fiber.Ctx) error {
 
 // validRedirectURI accepts an absolute https URL, or http on this
 // computer's loopback address (as Entra ID allows for http://localhost),
-// with no userinfo or fragment: redirect URIs are then matched exactly.
+// with no userinfo or fragment, whose host is a host name or IP address
+// (nhsmail.RedirectOrigin): redirect URIs are then matched exactly.
 func validRedirectURI(raw string) bool {
 	u, err := url.Parse(raw)
 	if err != nil || len(raw) > maxRedirectURI || hasControl(raw) || u.Host == "" || u.User != nil || u.Fragment != "" || strings.Contains(raw, "#") {
+		return false
+	}
+	if _, ok := nhsmail.RedirectOrigin(raw); !ok {
 		return false
 	}
 	switch u.Scheme {

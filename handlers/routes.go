@@ -21,7 +21,7 @@ const localSessionID = "session-id"
 func (a *app) routes(f *fiber.App) {
 	f.Use(recover.New())
 	f.Use(a.namespaceCookies)
-	f.Use(securityHeaders, a.hostAllowed)
+	f.Use(securityHeaders, a.strictTransport, a.hostAllowed)
 	if a.cfg.Training {
 		f.Use(a.watchLearners) // the class board's view of each learner
 	}
@@ -36,7 +36,7 @@ func (a *app) routes(f *fiber.App) {
 	// does its own CSRF checks, and its token endpoint is called server to
 	// server, so it is mounted before this app's CSRF guard.
 	if a.nhsmailServer != nil {
-		f.All("/nhsmail/*", validUTF8, adaptor.HTTPHandler(a.nhsmailServer))
+		f.All("/nhsmail/*", validUTF8, simulatorHeaders, adaptor.HTTPHandler(a.nhsmailServer))
 	}
 
 	f.Use(a.crossSite, validUTF8, a.loadSession, a.csrf)

@@ -21,6 +21,7 @@ type SessionStore interface {
 	HeaderInfo(userID, orgID uint64) (cqrs.Organisation, int, error)
 	Session(hash []byte, idle, absolute time.Duration) (cqrs.Session, cqrs.User, error)
 	SignedIn(userID uint64, sessionHash, replacedSession []byte, events ...cqrs.AuditEvent) (cqrs.User, error)
+	RotateSession(old, fresh []byte) error
 }
 
 const (

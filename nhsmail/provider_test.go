@@ -1404,3 +1404,23 @@ func TestAccessTokensEndWithTheirApplicationOrAccount(t *testing.T) {
 		t.Error("an access token opens userinfo again once its disabled account is enabled")
 	}
 }
+
+// The form-action sources are origins rebuilt from parsed host names: a
+// registered URI whose host holds ";" (from before hosts were checked)
+// adds no directive.
+func TestContentSecurityPolicyFromParsedOrigins(t *testing.T) {
+	got := contentSecurity("http://127.0.0.1:8420", []string{"https://evil.example;sandbox/cb", "https://evil.example,x/cb",
+		"https://Rota.Example.org:8443/cb", "https://[2001:db8::1]/cb"})
+	if strings.Count(got, ";") != 9 || strings.Contains(got, "sandbox") || strings.Contains(got, "evil") {
+		t.Errorf("CSP %q", got)
+	}
+	if !strings.HasSuffix(got, "form-action 'self' https://rota.example.org:8443 https://[2001:db8::1]") {
+		t.Errorf("CSP %q ends otherwise", got)
+	}
+	for raw, want := range map[string]string{"https://a.example/cb": "https://a.example", "http://127.0.0.1:53682/cb": "http://127.0.0.1:53682",
+		"https://a.example;b/cb": "", "https://a_b.example/": "", "ftp://a.example/": "", "https://a.example:65536/": "", "https://a.example:08/": ""} {
+		if got, ok := RedirectOrigin(raw); got != want || ok != (want != "") {
+			t.Errorf("RedirectOrigin(%q) = %q, %v; want %q", raw, got, ok, want)
+		}
+	}
+}

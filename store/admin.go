@@ -44,8 +44,17 @@ func (s *Store) ListUsers(f cqrs.UserFilter) ([]cqrs.User, int, error) {
 }
 
 // UpdateUser saves an edited user (names, phone, email, role, organisation),
-// keeping the email index unique.
+// keeping the email index unique: EditUser with no session kept and no
+// notice.
 func (s *Store) UpdateUser(edited cqrs.User, events ...cqrs.AuditEvent) (cqrs.User, error) {
+	return s.EditUser(edited, nil, nil, events...)
+}
+
+// EditUser saves an administrator's edit. In the same transaction, a
+// change of role or organisation ends the user's sessions except
+// keepSession (the editor's own, which the caller rotates), and a change
+// of email queues notifyOld (when not nil) to the previous address.
+func (s *Store) EditUser(edited cqrs.User, keepSession []byte, notifyOld *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
 	var u cqrs.User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
@@ -67,12 +76,24 @@ func (s *Store) UpdateUser(edited cqrs.User, events ...cqrs.AuditEvent) (cqrs.Us
 				return err
 			}
 		}
+		before := u
 		u.FirstName, u.LastName, u.WorkPhone, u.Email = edited.FirstName, edited.LastName, edited.WorkPhone, edited.Email
 		u.Role, u.OrgID = edited.Role, edited.OrgID
 		if err := putUser(tx, u); err != nil {
 			return err
 		}
-		return recordEvents(tx, events, u, s.now())
+		if u.Role != before.Role || u.OrgID != before.OrgID {
+			if err := deleteUserSessions(tx, u.ID, keepSession); err != nil {
+				return err
+			}
+		}
+		now := s.now()
+		if notifyOld != nil && !strings.EqualFold(u.Email, before.Email) {
+			if err := notifyOwner(tx, before, notifyOld, now); err != nil {
+				return err
+			}
+		}
+		return recordEvents(tx, events, u, now)
 	})
 	if err != nil {
 		return cqrs.User{}, fmt.Errorf("store: update user: %w", err)

@@ -106,3 +106,24 @@ func (s *Store) DeleteExpiredSessions(idle, absolute time.Duration) (int, error)
 	})
 	return n, err
 }
+
+// RotateSession gives a session a new ID (its hash moves from old to
+// fresh), keeping when it started and was last seen: after a privilege
+// change the browser gets a new session ID without signing in again.
+func (s *Store) RotateSession(old, fresh []byte) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSessions)
+		raw := b.Get(old)
+		if raw == nil {
+			return cqrs.ErrNotFound
+		}
+		if err := b.Put(fresh, bytes.Clone(raw)); err != nil {
+			return err
+		}
+		return b.Delete(old)
+	})
+	if err != nil {
+		return fmt.Errorf("store: rotate session: %w", err)
+	}
+	return nil
+}

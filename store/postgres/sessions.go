@@ -67,3 +67,16 @@ func (s *Store) DeleteExpiredSessions(idle, absolute time.Duration) (int, error)
 	}
 	return int(tag.RowsAffected()), nil
 }
+
+// RotateSession gives a session a new ID, keeping when it started and was
+// last seen.
+func (s *Store) RotateSession(old, fresh []byte) error {
+	tag, err := s.pool.Exec(context.Background(), `UPDATE sessions SET hash = $2 WHERE hash = $1`, old, fresh)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = cqrs.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: rotate session: %w", err)
+	}
+	return nil
+}

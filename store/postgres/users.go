@@ -141,8 +141,16 @@ func (s *Store) CreateUser(u cqrs.User, linkHash []byte, linkTTL time.Duration, 
 }
 
 // UpdateUser saves an administrator's edit: names, phone, email, role and
-// organisation.
+// organisation; EditUser with no session kept and no notice.
 func (s *Store) UpdateUser(edited cqrs.User, events ...cqrs.AuditEvent) (cqrs.User, error) {
+	return s.EditUser(edited, nil, nil, events...)
+}
+
+// EditUser saves an administrator's edit. In the same transaction, a
+// change of role or organisation ends the user's sessions except
+// keepSession (the editor's own, which the caller rotates), and a change
+// of email queues notifyOld (when not nil) to the previous address.
+func (s *Store) EditUser(edited cqrs.User, keepSession []byte, notifyOld *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
 	var u cqrs.User
 	err := s.inTx(func(tx pgx.Tx) error {
 		var err error
@@ -156,12 +164,24 @@ func (s *Store) UpdateUser(edited cqrs.User, events ...cqrs.AuditEvent) (cqrs.Us
 		if !exists {
 			return fmt.Errorf("organisation %d: %w", edited.OrgID, cqrs.ErrNotFound)
 		}
+		before := u
 		u.FirstName, u.LastName, u.WorkPhone, u.Email = edited.FirstName, edited.LastName, edited.WorkPhone, edited.Email
 		u.Role, u.OrgID = edited.Role, edited.OrgID
 		if err := putUser(tx, u); err != nil {
 			return err
 		}
-		return recordEvents(tx, events, u, s.now())
+		if u.Role != before.Role || u.OrgID != before.OrgID {
+			if err := deleteUserSessions(tx, u.ID, keepSession); err != nil {
+				return err
+			}
+		}
+		now := s.now()
+		if notifyOld != nil && !strings.EqualFold(u.Email, before.Email) {
+			if err := notifyOwner(tx, before, notifyOld, now); err != nil {
+				return err
+			}
+		}
+		return recordEvents(tx, events, u, now)
 	})
 	if err != nil {
 		return cqrs.User{}, fmt.Errorf("postgres: update user: %w", err)
