@@ -156,8 +156,7 @@ func (s *Store) UpdateUser(edited cqrs.User, events ...cqrs.AuditEvent) (cqrs.Us
 		if !exists {
 			return fmt.Errorf("organisation %d: %w", edited.OrgID, cqrs.ErrNotFound)
 		}
-		u.FirstName, u.LastName, u.WorkPhone, u.Email = edited.FirstName, edited.LastName, edited.WorkPhone, edited.Email
-		u.Role, u.OrgID = edited.Role, edited.OrgID
+		u.Edit(edited)
 		if err := putUser(tx, u); err != nil {
 			return err
 		}
