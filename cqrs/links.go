@@ -33,3 +33,31 @@ func (l Link) Usable(now time.Time) error {
 	}
 	return nil
 }
+
+// EndsSessions says whether setting a password through a link of this
+// purpose signs the user out everywhere: a reset does (whoever held a
+// session may have known the old password); a registration has none.
+func (p LinkPurpose) EndsSessions() bool { return p == LinkReset }
+
+// UseLink decides setting a password through an emailed link, for the
+// engines to store: the link must be of purpose (ErrNotFound otherwise, as
+// an unknown link) and usable at now, the user's own time; a disabled
+// account is ErrConflict. It returns the link spent, and the user with the
+// new password, active and unlocked; previous is the hash replaced, which
+// joins the history.
+func UseLink(l Link, u User, purpose LinkPurpose, newHash string, now time.Time) (spent Link, changed User, previous string, err error) {
+	if l.Purpose != purpose {
+		return Link{}, User{}, "", ErrNotFound
+	}
+	if err := l.Usable(now); err != nil {
+		return Link{}, User{}, "", err
+	}
+	if u.Status == StatusDisabled {
+		return Link{}, User{}, "", ErrConflict
+	}
+	l.Used = now
+	previous = u.SetPassword(newHash, now)
+	u.Status = StatusActive
+	u.Unlock()
+	return l, u, previous, nil
+}

@@ -82,6 +82,57 @@ func (u *User) SetStatus(status Status) {
 // HistoryDepth is how many previous hashes are kept beside the current one.
 const HistoryDepth = 8
 
+// SetPassword makes newHash the password, changed at now (the user's own
+// time), and returns the hash it replaces ("" at registration), for the
+// history.
+func (u *User) SetPassword(newHash string, now time.Time) (previous string) {
+	previous = u.PasswordHash
+	u.PasswordHash, u.PasswordChanged = newHash, now
+	return previous
+}
+
+// NextPasswordHistory is history (newest first) once previous has been
+// replaced: previous first, HistoryDepth at most. A registration replaces
+// no password and leaves it as it is.
+func NextPasswordHistory(history []string, previous string) []string {
+	if previous == "" {
+		return history
+	}
+	next := append([]string{previous}, history...)
+	return next[:min(len(next), HistoryDepth)]
+}
+
+// Unlock clears a lockout and the count of failed sign-ins.
+func (u *User) Unlock() { u.LockedAt, u.FailedSignIns = time.Time{}, 0 }
+
+// Reinvite renews the invitation when its email is sent again: it lasts ttl
+// from now and is no longer revoked. A registered user is ErrConflict: a
+// reset link is what they need.
+func (u *User) Reinvite(now time.Time, ttl time.Duration) error {
+	if u.PasswordHash != "" {
+		return ErrConflict
+	}
+	u.InviteExpires, u.InviteRevoked = now.Add(ttl), false
+	return nil
+}
+
+// RevokeInvitation withdraws the invitation; its links are the engine's to
+// delete. A registered user is ErrConflict.
+func (u *User) RevokeInvitation() error {
+	if u.PasswordHash != "" {
+		return ErrConflict
+	}
+	u.InviteRevoked = true
+	return nil
+}
+
+// Edit takes from edited what an administrator may change: the names,
+// the phone, the email, the role and the organisation.
+func (u *User) Edit(edited User) {
+	u.FirstName, u.LastName, u.WorkPhone, u.Email = edited.FirstName, edited.LastName, edited.WorkPhone, edited.Email
+	u.Role, u.OrgID = edited.Role, edited.OrgID
+}
+
 // FullName is the user's first and last name.
 func (u User) FullName() string { return strings.TrimSpace(u.FirstName + " " + u.LastName) }
 

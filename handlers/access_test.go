@@ -180,10 +180,10 @@ func newAccessEnv(t *testing.T) *accessEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.app, err = New(nilLogger(), e.cfg, Deps{Stores: storesOf(e.store), Backup: e.store, Training: e.store, Hasher: e.hasher, NHSmail: sim, NHSmailDirectory: e.store}); err != nil {
+	if e.app, err = New(nilLogger(), e.cfg, e.deps(Deps{Hasher: e.hasher, NHSmail: sim, NHSmailDirectory: e.store})); err != nil {
 		t.Fatal(err)
 	}
-	training, _, err := (&app{training: e.store}).trainingOrg()
+	training, _, err := (&app{training: e.training()}).trainingOrg()
 	if err != nil {
 		t.Fatal(err)
 	}

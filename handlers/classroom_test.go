@@ -122,7 +122,7 @@ func newClassroomEnv(t *testing.T) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.app, err = New(nilLogger(), e.cfg, Deps{Stores: storesOf(e.store), Backup: e.store, Training: e.store, Hasher: e.hasher, NHSmail: sim, NHSmailDirectory: e.store}); err != nil {
+	if e.app, err = New(nilLogger(), e.cfg, e.deps(Deps{Hasher: e.hasher, NHSmail: sim, NHSmailDirectory: e.store})); err != nil {
 		t.Fatal(err)
 	}
 	go e.app.Listener(ln)
@@ -438,7 +438,7 @@ func TestJoiningTheClass(t *testing.T) {
 	if v, _ := r.doc(t).Find(`#code`).Attr("value"); v != code {
 		t.Errorf("code from the address = %q", v)
 	}
-	before, _ := e.store.Learners()
+	before, _ := e.file.Learners()
 	for _, bad := range []struct{ code, name, want string }{
 		{"WRONG1", "Priya Shah", "Enter the class code from the join screen."},
 		{code, "", "Enter a name."},
@@ -448,7 +448,7 @@ func TestJoiningTheClass(t *testing.T) {
 		wantStatus(t, r, 422)
 		wantText(t, r, bad.want)
 	}
-	if after, _ := e.store.Learners(); len(after) != len(before) {
+	if after, _ := e.file.Learners(); len(after) != len(before) {
 		t.Fatalf("a refused join made a learner")
 	}
 	r = c.join(code, "  Priya   Shah ", "name")

@@ -2,6 +2,9 @@ package handlers
 
 import (
 	"bytes"
+	"context"
+	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -10,7 +13,9 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,10 +23,14 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/cqrs-local/cqrs-signin/clock"
+	"github.com/cqrs-local/cqrs-signin/nhsmail"
 	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/store/postgres"
+	"github.com/cqrs-local/cqrs-signin/store/storetest/pgtest"
 )
 
 const testHost = "127.0.0.1:8420"
@@ -43,32 +52,212 @@ func (c *testClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
+// testStore is the engine under a handler test, whichever it is: every
+// journey's store (what main passes), the NHSmail simulator's directory,
+// and main's own two calls.
+type testStore interface {
+	InstanceStore
+	SetupStore
+	LinkStore
+	SignInStore
+	SessionStore
+	AccountStore
+	MessageStore
+	UserAdminStore
+	OrganisationStore
+	AuditStore
+	ForgottenStore
+	MailboxStore
+	SSOStore
+	NHSmailAdminStore
+	NHSmailDirectory
+	nhsmail.Directory
+	SetSetupToken(hash []byte) error
+	NHSmailClientSecret() (string, error)
+}
+
 // storesOf is what main passes: the one engine as every journey's store.
-func storesOf(st *store.Store) Stores {
+func storesOf(st testStore) Stores {
 	return Stores{Instance: st, Setup: st, Links: st, SignIn: st, Sessions: st, Accounts: st, Messages: st,
 		UserAdmin: st, Organisations: st, AuditLog: st, Forgotten: st, Mailbox: st, SSO: st, NHSmailAdmin: st, HelpDesk: st}
 }
 
-// testEnv is the whole app on a real bbolt file in a temp dir.
-type testEnv struct {
-	t      testing.TB
-	app    *fiber.App
-	store  *store.Store
-	clock  *testClock
-	dbPath string
-	logs   *bytes.Buffer
-	hasher *secret.Hasher
-	cfg    Config // as the app was built with
+// The engines the handler tests run on. TestMain runs every test on the
+// bbolt file and, at the same time, on PostgreSQL (a schema of its own per
+// test on $POSTGRES_TEST_URL) in child processes of this test binary: one
+// `go test ./...` tries both, as CI runs it. $CQRS_TEST_ENGINE (bbolt or
+// postgres) runs one engine only, in this process.
+const (
+	engineBolt     = "bbolt"
+	enginePostgres = "postgres"
+	engineEnv      = "CQRS_TEST_ENGINE"
+)
+
+// testEngine is the engine this process's tests run on.
+var testEngine = engineBolt
+
+// postgresShards is how many processes share the PostgreSQL pass: its
+// tests mostly wait for the database, so they overlap well.
+const postgresShards = 4
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	switch os.Getenv(engineEnv) {
+	case engineBolt:
+		os.Exit(m.Run())
+	case enginePostgres:
+		testEngine = enginePostgres
+		dropSchemas := pgtest.Reuse()
+		code := m.Run()
+		dropSchemas()
+		os.Exit(code)
+	}
+	if !engineMatrix() {
+		os.Exit(m.Run())
+	}
+	if os.Getenv(pgtest.URLEnv) == "" {
+		code := m.Run()
+		if pgtest.Required() {
+			fmt.Printf("FAIL: %s is not set: CI must start PostgreSQL for the handler tests' PostgreSQL pass\n", pgtest.URLEnv)
+			code = 1
+		} else if testing.Verbose() {
+			fmt.Printf("The handler tests' PostgreSQL pass is skipped: %s is not set\n", pgtest.URLEnv)
+		}
+		os.Exit(code)
+	}
+	postgresPass, err := startPostgresPass()
+	if err != nil {
+		fmt.Printf("FAIL: the PostgreSQL pass: %v\n", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if c := postgresPass(); c != 0 {
+		code = c
+	}
+	os.Exit(code)
 }
 
-func newEnv(t testing.TB, adjust ...func(*Config)) *testEnv {
+// engineMatrix says whether this run tries the second engine: not when it
+// lists tests, fuzzes or benchmarks (figures are the bbolt file's).
+func engineMatrix() bool {
+	for _, name := range []string{"test.list", "test.fuzz", "test.bench"} {
+		if f := flag.Lookup(name); f != nil && f.Value.String() != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// startPostgresPass starts this binary again on PostgreSQL, its tests
+// shared among postgresShards processes (one when -run names subtests),
+// and returns a function that waits for them, prints what they wrote and
+// returns an exit code.
+func startPostgresPass() (wait func() int, err error) {
+	var args []string // this run's flags, less those for files of its own
+	run := ""
+	flag.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "test.run":
+			run = f.Value.String()
+		case "test.testlogfile", "test.coverprofile", "test.cpuprofile", "test.memprofile", "test.blockprofile",
+			"test.mutexprofile", "test.trace", "test.outputdir", "test.gocoverdir":
+		case "test.v":
+			args = append(args, "-test.v=true") // plain output, copied into this run's
+		default:
+			args = append(args, "-"+f.Name+"="+f.Value.String())
+		}
+	})
+	shards := [][]string{nil}
+	if !strings.Contains(run, "/") {
+		list := run
+		if list == "" {
+			list = "."
+		}
+		out, err := exec.Command(os.Args[0], "-test.list", list).Output()
+		if err != nil {
+			return nil, fmt.Errorf("list the tests: %w", err)
+		}
+		shards = make([][]string, postgresShards)
+		for i, name := range strings.Fields(string(out)) {
+			if strings.HasPrefix(name, "Test") || strings.HasPrefix(name, "Fuzz") {
+				shards[i%postgresShards] = append(shards[i%postgresShards], name)
+			}
+		}
+	}
+	type child struct {
+		cmd *exec.Cmd
+		out bytes.Buffer
+	}
+	var children []*child
+	for _, names := range shards {
+		shardArgs := args
+		switch {
+		case names != nil:
+			shardArgs = append(slices.Clone(args), "-test.run=^("+strings.Join(names, "|")+")$")
+		case len(shards) > 1:
+			continue // an empty shard
+		case run != "":
+			shardArgs = append(slices.Clone(args), "-test.run="+run)
+		}
+		c := &child{cmd: exec.Command(os.Args[0], shardArgs...)}
+		c.cmd.Env = append(os.Environ(), engineEnv+"="+enginePostgres)
+		c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.out
+		if err := c.cmd.Start(); err != nil {
+			return nil, err
+		}
+		children = append(children, c)
+	}
+	return func() int {
+		code := 0
+		for i, c := range children {
+			err := c.cmd.Wait()
+			if err != nil || testing.Verbose() {
+				fmt.Printf("=== The handler tests on PostgreSQL (%d of %d)\n%s", i+1, len(children), c.out.String())
+			}
+			if err != nil {
+				fmt.Printf("FAIL: the handler tests on PostgreSQL (%d of %d): %v\n", i+1, len(children), err)
+				code = 1
+			}
+		}
+		return code
+	}, nil
+}
+
+// testEnv is the whole app on a real database: a bbolt file in a temp dir,
+// or, in the PostgreSQL pass, a schema of its own.
+type testEnv struct {
+	t     testing.TB
+	app   *fiber.App
+	store testStore
+	// file is the bbolt engine (its backups, its training side); nil on
+	// PostgreSQL.
+	file   *store.Store
+	pg     *postgres.Store
+	clock  *testClock
+	dbPath string // the bbolt file, or the PostgreSQL schema's address
+	// dumpConn and dumpTables read the PostgreSQL schema for dbBytes.
+	dumpConn   *pgx.Conn
+	dumpTables []string
+	logs       *bytes.Buffer
+	hasher     *secret.Hasher
+	cfg        Config // as the app was built with
+}
+
+// openTestStore opens the pass's engine on an empty database reading now.
+func openTestStore(t testing.TB, now func() time.Time) (e *testEnv) {
 	t.Helper()
-	clk := &testClock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
-	// The store and the app read one training clock over the test clock;
-	// its offset stays 0 unless a training-mode test moves it.
-	training := clock.New(clk.Now)
+	if testEngine == enginePostgres {
+		t.Log("on PostgreSQL")
+		dsn := pgtest.DSN(t)
+		pg, err := postgres.Open(context.Background(), dsn, postgres.Options{Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { pg.Close() })
+		return &testEnv{store: pg, pg: pg, dbPath: dsn}
+	}
 	path := filepath.Join(t.TempDir(), "cqrs.db")
-	st, err := store.Open(path, store.Options{Now: training.Now})
+	st, err := store.Open(path, store.Options{Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,28 +267,111 @@ func newEnv(t testing.TB, adjust ...func(*Config)) *testEnv {
 		}
 		st.Close()
 	})
+	return &testEnv{store: st, file: st, dbPath: path}
+}
+
+func newEnv(t testing.TB, adjust ...func(*Config)) *testEnv {
+	t.Helper()
+	clk := &testClock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
+	// The store and the app read one training clock over the test clock;
+	// its offset stays 0 unless a training-mode test moves it.
+	training := clock.New(clk.Now)
 	cfg := DefaultConfig()
 	cfg.Now, cfg.Clock = training.Now, training
 	for _, f := range adjust {
 		f(&cfg)
 	}
+	if cfg.Training {
+		bboltOnly(t, "training mode keeps its data in a database file (main refuses --training with --database)")
+	}
+	e := openTestStore(t, training.Now)
 	logs := &bytes.Buffer{}
 	hasher := secret.NewHasher(testParams, 4, 5*time.Second)
-	app, err := New(slog.New(slog.NewTextHandler(logs, nil)), cfg, Deps{Stores: storesOf(st), Backup: st, Training: st, Hasher: hasher})
+	e.t, e.clock, e.logs, e.hasher, e.cfg = t, clk, logs, hasher, cfg
+	app, err := New(slog.New(slog.NewTextHandler(logs, nil)), cfg, e.deps(Deps{Hasher: hasher}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testEnv{t: t, app: app, store: st, clock: clk, dbPath: path, logs: logs, hasher: hasher, cfg: cfg}
+	e.app = app
+	return e
 }
 
-// dbBytes is the raw database file, to prove refusals change nothing and
-// that no password reaches the disk in clear.
+// bboltOnly skips the rest of t in the PostgreSQL pass: what it tests is
+// the bbolt file's alone.
+func bboltOnly(t testing.TB, why string) {
+	t.Helper()
+	if testEngine != engineBolt {
+		t.Skip("the bbolt file's alone: " + why)
+	}
+}
+
+// deps is d with the engine as every journey's store, and as main passes
+// them, the bbolt file's backups and training side.
+func (e *testEnv) deps(d Deps) Deps {
+	d.Stores = storesOf(e.store)
+	if e.file != nil {
+		d.Backup, d.Training = e.file, e.file
+	}
+	return d
+}
+
+// training is the bbolt file's training side (nil on PostgreSQL).
+func (e *testEnv) training() TrainingStore {
+	if e.file == nil {
+		return nil
+	}
+	return e.file
+}
+
+// dbBytes is everything the database holds, to prove refusals change
+// nothing and that no password reaches it in clear: the bbolt file's
+// bytes, or every row of the PostgreSQL schema, table by table.
 func (e *testEnv) dbBytes() []byte {
+	if e.pg != nil {
+		return e.pgDump()
+	}
 	b, err := os.ReadFile(e.dbPath)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return b
+}
+
+// pgDump is every row of every table in the test's schema, as text, in a
+// stable order, read in one round trip on a connection kept for the test.
+func (e *testEnv) pgDump() []byte {
+	e.t.Helper()
+	ctx := context.Background()
+	if e.dumpConn == nil {
+		conn, err := pgx.Connect(ctx, e.dbPath)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		e.t.Cleanup(func() { conn.Close(ctx) })
+		rows, err := conn.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name`)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if e.dumpTables, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			e.t.Fatal(err)
+		}
+		e.dumpConn = conn
+	}
+	var (
+		b   pgx.Batch
+		out bytes.Buffer
+	)
+	for _, table := range e.dumpTables {
+		b.Queue(`SELECT t::text FROM ` + pgx.Identifier{table}.Sanitize() + ` t ORDER BY 1`).Query(func(rows pgx.Rows) error {
+			lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			fmt.Fprintf(&out, "%s\n%s\n", table, strings.Join(lines, "\n"))
+			return err
+		})
+	}
+	if err := e.dumpConn.SendBatch(ctx, &b).Close(); err != nil {
+		e.t.Fatal(err)
+	}
+	return out.Bytes()
 }
 
 // serve runs the app on a real loopback listener, for what app.Test

@@ -110,6 +110,7 @@ func TestUserAdministratorCannotTakeOverTheSystemAdministrator(t *testing.T) {
 // The backup the system administrator downloads (and the one the backup
 // subcommand fetches from a running instance) holds no working link.
 func TestDownloadedBackupHoldsNoWorkingLink(t *testing.T) {
+	bboltOnly(t, "the app makes the bbolt file's backups; PostgreSQL is backed up with its own tools")
 	e := newAdminEnv(t, func(c *Config) { c.InstanceToken = "instance-token-for-the-test" })
 	wantStatus(t, e.orgAdmin.post("/admin/users", newUserForm(e.orgAdmin, e.admin.OrgID, "jo.bloggs", "jo.bloggs@nhs.net")), 303)
 	jo, _ := e.store.UserByUserID("jo.bloggs")

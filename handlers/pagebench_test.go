@@ -67,6 +67,7 @@ func BenchmarkMessageCentrePage(b *testing.B) {
 // took 49 and 174 allocations a request; the budget leaves a margin for
 // the pools' occasional misses.
 func TestPageAllocationBudget(t *testing.T) {
+	bboltOnly(t, "the budget is the bbolt file's pages' (the PostgreSQL driver allocates its own)")
 	if testing.Short() {
 		t.Skip("measures allocations over many requests")
 	}

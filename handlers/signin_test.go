@@ -16,7 +16,6 @@ import (
 
 	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/secret"
-	"github.com/cqrs-local/cqrs-signin/store"
 )
 
 // registeredAdmin runs set-up and registration; the admin can then sign in
@@ -293,7 +292,7 @@ func TestConcurrentSignInsAreBoundedAndAllAnswered(t *testing.T) {
 	// Half the attempts are wrong: without this, five in a row lock the
 	// account and the right password then gets the (correct) locked page.
 	cfg.LockAfter = 0
-	app, err := New(nilLogger(), cfg, Deps{Stores: storesOf(e.store), Backup: e.store, Training: e.store, Hasher: e.hasher})
+	app, err := New(nilLogger(), cfg, e.deps(Deps{Hasher: e.hasher}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -508,7 +507,7 @@ func (e *testEnv) signInBurst(userID string, passwords []string) []burstAttempt 
 // afterID in the order they were written and fails when a sign-in
 // succeeded once lockAfter failures in a row had been recorded before it.
 // It returns how many sign-ins succeeded.
-func wantNoSignInAfterLockLimit(t *testing.T, s *store.Store, userID string, afterID uint64, lockAfter int) int {
+func wantNoSignInAfterLockLimit(t *testing.T, s AuditStore, userID string, afterID uint64, lockAfter int) int {
 	t.Helper()
 	events, _, err := s.AuditEvents(cqrs.AuditFilter{Subject: userID})
 	if err != nil {
@@ -534,7 +533,7 @@ func wantNoSignInAfterLockLimit(t *testing.T, s *store.Store, userID string, aft
 	return successes
 }
 
-func lastAuditID(t *testing.T, s *store.Store) uint64 {
+func lastAuditID(t *testing.T, s AuditStore) uint64 {
 	t.Helper()
 	events, _, err := s.AuditEvents(cqrs.AuditFilter{Limit: 1})
 	if err != nil {
@@ -636,7 +635,7 @@ func TestLockedAnswerStillHashes(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.SignInRateLimit = 0 })
 	admin := e.registeredAdmin()
 	e.hasher = secret.NewHasher(testParams, 1, 5*time.Second)
-	app, err := New(nilLogger(), e.cfgForRebuild(), Deps{Stores: storesOf(e.store), Backup: e.store, Training: e.store, Hasher: e.hasher})
+	app, err := New(nilLogger(), e.cfgForRebuild(), e.deps(Deps{Hasher: e.hasher}))
 	if err != nil {
 		t.Fatal(err)
 	}

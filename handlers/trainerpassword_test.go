@@ -42,7 +42,7 @@ func TestSnapshotRestoreKeepsThisRunsTrainerPassword(t *testing.T) {
 	// The next run, with its own password, restores that snapshot.
 	next := *e
 	next.cfg.TrainerPassword = NewTrainerPassword()
-	app, err := New(nilLogger(), next.cfg, Deps{Stores: storesOf(e.store), Backup: e.store, Training: e.store, Hasher: e.hasher})
+	app, err := New(nilLogger(), next.cfg, e.deps(Deps{Hasher: e.hasher}))
 	if err != nil {
 		t.Fatal(err)
 	}

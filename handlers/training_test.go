@@ -117,7 +117,7 @@ func TestTrainingDataSetHasEveryState(t *testing.T) {
 	// trainer gets that run's password, and the last run's no longer works.
 	learner, _ := e.client().startLearner()
 	restarted := NewTrainerPassword()
-	if _, err := New(nilLogger(), Config{Training: true, Clock: clock.New(nil), TrainerPassword: restarted}, Deps{Stores: storesOf(e.store), Backup: e.store, Training: e.store, Hasher: e.hasher}); err != nil {
+	if _, err := New(nilLogger(), Config{Training: true, Clock: clock.New(nil), TrainerPassword: restarted}, e.deps(Deps{Hasher: e.hasher})); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.store.UserByUserID(learner); err != nil {
@@ -281,7 +281,7 @@ func TestTrainingResetRestoresTheDataSetAndRemovesLearners(t *testing.T) {
 	if _, err := e.store.UserByUserID(id); err == nil {
 		t.Error("the learner survived the reset")
 	}
-	if ls, _ := e.store.Learners(); len(ls) != 0 {
+	if ls, _ := e.file.Learners(); len(ls) != 0 {
 		t.Errorf("learners after reset = %d", len(ls))
 	}
 	if _, err := e.store.NHSmailAccountByEmail(id + "@nhs.net"); err == nil {
@@ -412,7 +412,7 @@ func TestCohortSheetListsThirtyLearners(t *testing.T) {
 	if n := len(registerLink.FindAllString(r.body, -1)); n != cohortSize {
 		t.Errorf("registration links on the sheet = %d", n)
 	}
-	if ls, _ := e.store.Learners(); len(ls) != cohortSize {
+	if ls, _ := e.file.Learners(); len(ls) != cohortSize {
 		t.Errorf("learners = %d", len(ls))
 	}
 	// A learner's join code from the sheet opens their own mailbox.
@@ -430,9 +430,10 @@ func TestCohortSheetListsThirtyLearners(t *testing.T) {
 }
 
 func TestTrainingModeRefusesARealDatabase(t *testing.T) {
+	bboltOnly(t, "main refuses training mode with --database before the app is built")
 	e := newEnv(t)
 	e.registeredAdmin()
-	_, err := New(nilLogger(), Config{Training: true, Clock: clock.New(nil), TrainerPassword: NewTrainerPassword()}, Deps{Stores: storesOf(e.store), Backup: e.store, Training: e.store, Hasher: e.hasher})
+	_, err := New(nilLogger(), Config{Training: true, Clock: clock.New(nil), TrainerPassword: NewTrainerPassword()}, e.deps(Deps{Hasher: e.hasher}))
 	if err == nil || !strings.Contains(err.Error(), "training database") {
 		t.Fatalf("training mode on a site's database: %v", err)
 	}

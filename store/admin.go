@@ -77,8 +77,7 @@ func (s *Store) EditUser(edited cqrs.User, keepSession []byte, notifyOld *cqrs.E
 			}
 		}
 		before := u
-		u.FirstName, u.LastName, u.WorkPhone, u.Email = edited.FirstName, edited.LastName, edited.WorkPhone, edited.Email
-		u.Role, u.OrgID = edited.Role, edited.OrgID
+		u.Edit(edited)
 		if err := putUser(tx, u); err != nil {
 			return err
 		}
@@ -113,10 +112,9 @@ func (s *Store) SendLink(userID uint64, purpose cqrs.LinkPurpose, linkHash []byt
 			return err
 		}
 		if purpose == cqrs.LinkRegister {
-			if u.PasswordHash != "" {
-				return cqrs.ErrConflict // already registered: a reset link is what they need
+			if err := u.Reinvite(u.Clock(now), ttl); err != nil {
+				return err
 			}
-			u.InviteExpires, u.InviteRevoked = u.Clock(now).Add(ttl), false
 			if err := putUser(tx, u); err != nil {
 				return err
 			}
@@ -145,8 +143,8 @@ func (s *Store) RevokeInvitation(userID uint64, events ...cqrs.AuditEvent) (cqrs
 		if u, err = getUser(tx, userID); err != nil {
 			return err
 		}
-		if u.PasswordHash != "" {
-			return cqrs.ErrConflict
+		if err := u.RevokeInvitation(); err != nil {
+			return err
 		}
 		_, err = deleteWhere(tx.Bucket(bucketLinks), func(_ []byte, l cqrs.Link) bool {
 			return l.UserID == u.ID && l.Purpose == cqrs.LinkRegister && l.Used.IsZero()
@@ -154,7 +152,6 @@ func (s *Store) RevokeInvitation(userID uint64, events ...cqrs.AuditEvent) (cqrs
 		if err != nil {
 			return err
 		}
-		u.InviteRevoked = true
 		if err := putUser(tx, u); err != nil {
 			return err
 		}
@@ -174,7 +171,7 @@ func (s *Store) Unlock(userID uint64, events ...cqrs.AuditEvent) (cqrs.User, err
 		if u, err = getUser(tx, userID); err != nil {
 			return err
 		}
-		u.LockedAt, u.FailedSignIns = time.Time{}, 0
+		u.Unlock()
 		if err := putUser(tx, u); err != nil {
 			return err
 		}

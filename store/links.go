@@ -67,9 +67,6 @@ func (s *Store) SetPasswordWithLink(linkHash []byte, purpose cqrs.LinkPurpose, n
 		if err := getJSON(links, linkHash, &l); err != nil {
 			return err
 		}
-		if l.Purpose != purpose {
-			return cqrs.ErrNotFound
-		}
 		var err error
 		if u, err = getUser(tx, l.UserID); err != nil {
 			return err
@@ -77,27 +74,20 @@ func (s *Store) SetPasswordWithLink(linkHash []byte, purpose cqrs.LinkPurpose, n
 		// The link and the password change are in the user's own time; the
 		// email is queued in the shared time the outbox runs on.
 		classNow := s.now()
-		now := u.Clock(classNow)
-		if err := l.Usable(now); err != nil {
+		var previous string
+		if l, u, previous, err = cqrs.UseLink(l, u, purpose, newHash, u.Clock(classNow)); err != nil {
 			return err
 		}
-		if u.Status == cqrs.StatusDisabled {
-			return cqrs.ErrConflict
-		}
-		l.Used = now
 		if err := putJSON(links, linkHash, l); err != nil {
 			return err
 		}
-		if err := setPassword(tx, &u, newHash, now); err != nil {
+		if err := keepInHistory(tx, u.ID, previous); err != nil {
 			return err
 		}
-		u.Status = cqrs.StatusActive
-		u.FailedSignIns = 0
-		u.LockedAt = time.Time{}
 		if err := putUser(tx, u); err != nil {
 			return err
 		}
-		if purpose == cqrs.LinkReset {
+		if purpose.EndsSessions() {
 			if err := deleteUserSessions(tx, u.ID, nil); err != nil {
 				return err
 			}
@@ -113,25 +103,17 @@ func (s *Store) SetPasswordWithLink(linkHash []byte, purpose cqrs.LinkPurpose, n
 	return u, nil
 }
 
-// setPassword moves the current hash into the history (newest first, at
-// most HistoryDepth) and sets the new one; the caller saves u.
-func setPassword(tx *bolt.Tx, u *cqrs.User, newHash string, now time.Time) error {
-	if u.PasswordHash != "" {
-		history, err := passwordHistory(tx, u.ID)
-		if err != nil {
-			return err
-		}
-		history = append([]string{u.PasswordHash}, history...)
-		if len(history) > cqrs.HistoryDepth {
-			history = history[:cqrs.HistoryDepth]
-		}
-		if err := putJSON(tx.Bucket(bucketPasswordHistory), itob(u.ID), history); err != nil {
-			return err
-		}
+// keepInHistory stores the user's history once previous has been
+// replaced (cqrs.NextPasswordHistory).
+func keepInHistory(tx *bolt.Tx, userID uint64, previous string) error {
+	if previous == "" {
+		return nil
 	}
-	u.PasswordHash = newHash
-	u.PasswordChanged = now
-	return nil
+	history, err := passwordHistory(tx, userID)
+	if err != nil {
+		return err
+	}
+	return putJSON(tx.Bucket(bucketPasswordHistory), itob(userID), cqrs.NextPasswordHistory(history, previous))
 }
 
 func passwordHistory(tx *bolt.Tx, userID uint64) ([]string, error) {

@@ -131,7 +131,7 @@ func (s *Store) ChangePassword(userID uint64, newHash string, keepSession []byte
 			return err
 		}
 		now := s.now()
-		if err := setPassword(tx, &u, newHash, u.Clock(now)); err != nil {
+		if err := keepInHistory(tx, u.ID, u.SetPassword(newHash, u.Clock(now))); err != nil {
 			return err
 		}
 		if err := putUser(tx, u); err != nil {

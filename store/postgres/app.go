@@ -108,7 +108,7 @@ func (s *Store) ChangePassword(userID uint64, newHash string, keepSession []byte
 			return err
 		}
 		now := s.now()
-		if err := setPassword(tx, &u, newHash, now); err != nil {
+		if err := keepInHistory(tx, u.ID, u.SetPassword(newHash, now)); err != nil {
 			return err
 		}
 		if err := putUser(tx, u); err != nil {
@@ -139,10 +139,9 @@ func (s *Store) SendLink(userID uint64, purpose cqrs.LinkPurpose, linkHash []byt
 			return err
 		}
 		if purpose == cqrs.LinkRegister {
-			if u.PasswordHash != "" {
-				return cqrs.ErrConflict // already registered: a reset link is what they need
+			if err := u.Reinvite(now, ttl); err != nil {
+				return err
 			}
-			u.InviteExpires, u.InviteRevoked = now.Add(ttl), false
 			if err := putUser(tx, u); err != nil {
 				return err
 			}
@@ -165,12 +164,11 @@ func (s *Store) SendLink(userID uint64, purpose cqrs.LinkPurpose, linkHash []byt
 // RevokeInvitation withdraws an unregistered user's registration links.
 func (s *Store) RevokeInvitation(userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error) {
 	return s.changeUser("revoke invitation", userID, events, func(tx pgx.Tx, u *cqrs.User) error {
-		if u.PasswordHash != "" {
-			return cqrs.ErrConflict
+		if err := u.RevokeInvitation(); err != nil {
+			return err
 		}
 		_, err := tx.Exec(context.Background(), `DELETE FROM links WHERE user_id = $1 AND purpose = $2 AND used = '0001-01-01 00:00:00+00'`,
 			int64(u.ID), string(cqrs.LinkRegister))
-		u.InviteRevoked = true
 		return err
 	})
 }
@@ -178,7 +176,7 @@ func (s *Store) RevokeInvitation(userID uint64, events ...cqrs.AuditEvent) (cqrs
 // Unlock clears a lock and the failure count.
 func (s *Store) Unlock(userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error) {
 	return s.changeUser("unlock", userID, events, func(_ pgx.Tx, u *cqrs.User) error {
-		u.LockedAt, u.FailedSignIns = time.Time{}, 0
+		u.Unlock()
 		return nil
 	})
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -66,29 +67,23 @@ func (s *Store) SetPasswordWithLink(linkHash []byte, purpose cqrs.LinkPurpose, n
 		if err != nil {
 			return err
 		}
-		if l.Purpose != purpose {
-			return cqrs.ErrNotFound
-		}
-		if err := l.Usable(now); err != nil {
-			return err
-		}
 		if u, err = lockUser(tx, l.UserID); err != nil {
 			return err
 		}
-		if u.Status == cqrs.StatusDisabled {
-			return cqrs.ErrConflict
-		}
-		if _, err := tx.Exec(context.Background(), `UPDATE links SET used = $2 WHERE hash = $1`, linkHash, now); err != nil {
+		var previous string
+		if l, u, previous, err = cqrs.UseLink(l, u, purpose, newHash, now); err != nil {
 			return err
 		}
-		if err := setPassword(tx, &u, newHash, now); err != nil {
+		if _, err := tx.Exec(context.Background(), `UPDATE links SET used = $2 WHERE hash = $1`, linkHash, l.Used); err != nil {
 			return err
 		}
-		u.Status, u.FailedSignIns, u.LockedAt = cqrs.StatusActive, 0, time.Time{}
+		if err := keepInHistory(tx, u.ID, previous); err != nil {
+			return err
+		}
 		if err := putUser(tx, u); err != nil {
 			return err
 		}
-		if purpose == cqrs.LinkReset {
+		if purpose.EndsSessions() {
 			if err := deleteUserSessions(tx, u.ID, nil); err != nil {
 				return err
 			}
@@ -104,19 +99,20 @@ func (s *Store) SetPasswordWithLink(linkHash []byte, purpose cqrs.LinkPurpose, n
 	return u, nil
 }
 
-// setPassword keeps the previous hash in the history (newest first,
-// cqrs.HistoryDepth of them) and sets the new one on u.
-func setPassword(tx pgx.Tx, u *cqrs.User, newHash string, now time.Time) error {
-	if u.PasswordHash != "" {
-		_, err := tx.Exec(context.Background(), `INSERT INTO password_history (user_id, hashes) VALUES ($1, ARRAY[$2::text])
-			ON CONFLICT (user_id) DO UPDATE SET hashes = (ARRAY[$2::text] || password_history.hashes)[1:$3]`,
-			int64(u.ID), u.PasswordHash, cqrs.HistoryDepth)
-		if err != nil {
-			return err
-		}
+// keepInHistory stores the user's history once previous has been
+// replaced (cqrs.NextPasswordHistory); the caller holds the user's row.
+func keepInHistory(tx pgx.Tx, userID uint64, previous string) error {
+	if previous == "" {
+		return nil
 	}
-	u.PasswordHash, u.PasswordChanged = newHash, now
-	return nil
+	var history []string
+	err := tx.QueryRow(context.Background(), `SELECT hashes FROM password_history WHERE user_id = $1`, int64(userID)).Scan(&history)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	_, err = tx.Exec(context.Background(), `INSERT INTO password_history (user_id, hashes) VALUES ($1, $2)
+		ON CONFLICT (user_id) DO UPDATE SET hashes = $2`, int64(userID), cqrs.NextPasswordHistory(history, previous))
+	return err
 }
 
 // PasswordHistory returns the user's previous password hashes, newest first.

@@ -165,8 +165,7 @@ func (s *Store) EditUser(edited cqrs.User, keepSession []byte, notifyOld *cqrs.E
 			return fmt.Errorf("organisation %d: %w", edited.OrgID, cqrs.ErrNotFound)
 		}
 		before := u
-		u.FirstName, u.LastName, u.WorkPhone, u.Email = edited.FirstName, edited.LastName, edited.WorkPhone, edited.Email
-		u.Role, u.OrgID = edited.Role, edited.OrgID
+		u.Edit(edited)
 		if err := putUser(tx, u); err != nil {
 			return err
 		}
