@@ -10,7 +10,6 @@ import (
 	"github.com/andybalholm/brotli"
 )
 
-
 func decode(t *testing.T, encoding string, body []byte) []byte {
 	t.Helper()
 	var r io.Reader
