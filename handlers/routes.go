@@ -2,14 +2,13 @@ package handlers
 
 import (
 	"io/fs"
-	"net/http"
 	"path"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
-	"github.com/gofiber/fiber/v2/middleware/filesystem"
+	"github.com/gofiber/fiber/v2/middleware/compress"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
 	"github.com/cqrs-local/cqrs-signin/assets"
@@ -20,14 +19,14 @@ const localSessionID = "session-id"
 // routes lists every route in one place.
 func (a *app) routes(f *fiber.App) {
 	f.Use(recover.New())
+	f.Use(compress.New(compress.Config{Level: compress.LevelBestSpeed, Next: uncompressedPage}))
 	f.Use(a.namespaceCookies)
 	f.Use(securityHeaders, a.strictTransport, a.hostAllowed)
 	if a.cfg.Training {
 		f.Use(a.watchLearners) // the class board's view of each learner
 	}
 
-	static, _ := fs.Sub(assets.Static, "static")
-	f.Use("/assets", assetHeaders, assetPath(static), filesystem.New(filesystem.Config{Root: http.FS(static)}))
+	f.Use("/assets", assetPath, serveAsset)
 
 	f.Get("/healthz", a.health)
 	f.Get("/internal/backup", a.instanceBackup)
@@ -169,21 +168,18 @@ func (a *app) routes(f *fiber.App) {
 }
 
 // assetPath serves an asset by its normalised path ("/assets/./css//x.css"
-// is "/assets/css/x.css"): io/fs refuses "." and ".." elements, which the
-// filesystem middleware would answer with a server error. A path that
-// normalises to a folder or outside the assets is not found.
-func assetPath(static fs.FS) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		name := strings.TrimPrefix(path.Clean("/"+strings.TrimPrefix(c.Path(), "/assets")), "/")
-		if !fs.ValidPath(name) || name == "." {
-			return fiber.ErrNotFound
-		}
-		if info, err := fs.Stat(static, name); err != nil || info.IsDir() {
-			return fiber.ErrNotFound
-		}
-		c.Path("/assets/" + name)
-		return c.Next()
+// is "/assets/css/x.css"). A path that normalises to a folder, to nothing
+// embedded or outside the assets is not found.
+func assetPath(c *fiber.Ctx) error {
+	name := strings.TrimPrefix(path.Clean("/"+strings.TrimPrefix(c.Path(), "/assets")), "/")
+	if !fs.ValidPath(name) || name == "." {
+		return fiber.ErrNotFound
 	}
+	if a, _ := assets.Lookup(name); a == nil {
+		return fiber.ErrNotFound
+	}
+	c.Path("/assets/" + name)
+	return c.Next()
 }
 
 // health answers the single-instance probe: a second launch asks whether a

@@ -218,7 +218,7 @@ func patternFeedback(m *strength.Match, alone bool) []string {
 			case alone:
 				why = append(why, "This is a common password, and crackers try those first.")
 			default:
-				why = append(why, "Part of this is similar to a commonly used password.")
+				why = append(why, "This is similar to a commonly used password.")
 			}
 		case strength.DictWikipedia, strength.DictCommonWords:
 			if alone {
