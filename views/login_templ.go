@@ -85,7 +85,7 @@ func LoginPage(m LoginModel) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, " <h1 data-testid=\"login-heading\">Welcome to the Calculating Quality Reporting Service (CQRS)</h1><div class=\"nhsuk-grid-row app-login-panels\"><div class=\"nhsuk-grid-column-one-half\"><div class=\"nhsuk-card\" data-testid=\"sso-panel\"><div class=\"nhsuk-card__content\"><h2 class=\"nhsuk-card__heading\" id=\"sso-heading\">Sign In<span class=\"nhsuk-u-visually-hidden\">with your NHSmail account</span></h2><p class=\"nhsuk-card__description\">Login using your NHSmail account by selecting the button below.</p><form method=\"get\" action=\"/sso/start\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, " <h1 data-testid=\"login-heading\">Welcome to the Calculating Quality Reporting Service (CQRS)</h1><div class=\"nhsuk-grid-row app-login-panels\"><div class=\"nhsuk-grid-column-one-half\"><div class=\"nhsuk-card\" data-testid=\"sso-panel\"><div class=\"nhsuk-card__content\"><h2 class=\"nhsuk-card__heading\" id=\"sso-heading\">Sign In <span class=\"nhsuk-u-visually-hidden\">with your NHSmail account</span></h2><p class=\"nhsuk-card__description\">Login using your NHSmail account by selecting the button below.</p><form method=\"get\" action=\"/sso/start\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
