@@ -462,13 +462,19 @@ func TestKeyboardClassBoardJourney(t *testing.T) {
 	}
 
 	// Updates keep the sideways scroll and the focus.
-	step(t, trainer, "scroll the table sideways", chromedp.Evaluate[chromedp.Void](
-		`document.querySelector('[data-testid="class-board"] .app-table-scroll').scrollLeft = 150`))
 	link := tabTo(t, trainer, `[data-testid="class-board"] tbody a`, 20, false)
+	scrolled, err := chromedp.Run(trainer, chromedp.Evaluate[float64](`(() => {
+		const box = document.querySelector('[data-testid="class-board"] .app-table-scroll');
+		box.scrollLeft = 100;
+		return box.scrollLeft;
+	})()`))
+	if err != nil || scrolled < 50 {
+		t.Fatalf("the board's table does not scroll sideways at 200 %% zoom (scrollLeft %.0f, %v)", scrolled, err)
+	}
 	waitBoardUpdate(t, trainer, boardUpdated(t, trainer))
 	waitBoardUpdate(t, trainer, boardUpdated(t, trainer))
-	if left, _ := chromedp.Run(trainer, chromedp.Evaluate[float64](`document.querySelector('[data-testid="class-board"] .app-table-scroll').scrollLeft`)); left < 100 {
-		t.Errorf("after two updates the table's sideways scroll is %.0f px, want it kept (150)", left)
+	if left, _ := chromedp.Run(trainer, chromedp.Evaluate[float64](`document.querySelector('[data-testid="class-board"] .app-table-scroll').scrollLeft`)); left != scrolled {
+		t.Errorf("after two updates the table's sideways scroll is %.0f px, want it kept (%.0f)", left, scrolled)
 	}
 	if f, _ := focused(trainer); f.ID != link.ID || f.Body {
 		t.Errorf("after two updates focus is on %s, want it kept on %s", f, link)
