@@ -145,6 +145,8 @@ func TestKeyboardSetUpJourney(t *testing.T) {
 	enterAndLoad(t, ctx, "Enter on Set up")
 	step(t, ctx, "wait for Security Information", chromedp.WaitVisible(tid("security-information")))
 
+	wantReflowAt(t, ctx, "Security Information", string(tid("security-form")))
+
 	// The Password Policy's one live region.
 	f := tabTo(t, ctx, "#password", 40, false)
 	if len(f.Desc) > 200 {
@@ -256,6 +258,8 @@ func TestKeyboardSignInJourney(t *testing.T) {
 		t.Errorf("the legacy login form has no heading")
 	}
 
+	wantReflowAt(t, ctx, "the CQRS Login page", string(tid("legacy-form")))
+
 	// Text-only zoom: the header's text grows with the browser's font size.
 	headerSize := func() float64 {
 		v, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`parseFloat(getComputedStyle(document.querySelector('.app-header__service-name')).fontSize)`))
@@ -295,6 +299,8 @@ func TestKeyboardSignInJourney(t *testing.T) {
 	if _, name, _ := axOf(t, ctx, string(tid("header-messages"))); regexp.MustCompile(`Messages\d`).MatchString(name) {
 		t.Errorf("the header's Messages link reads %q", name)
 	}
+
+	wantReflowAt(t, ctx, "the Message Centre", string(tid("message-centre-heading")))
 
 	// Opening a message: focus goes to its heading, not <body>.
 	tabTo(t, ctx, string(tid("open-message-link")), 40, false)
@@ -353,6 +359,7 @@ func TestKeyboardSignInJourney(t *testing.T) {
 	tabTo(t, anon, string(tid("sso-sign-in")), 40, false)
 	enterAndLoad(t, anon, "Enter on Sign In (NHSmail)")
 	step(t, anon, "wait for the NHSmail sign-in page", chromedp.WaitVisible(tid("nhsmail-heading")))
+	wantReflowAt(t, anon, "the NHSmail sign-in page", string(tid("nhsmail-form")))
 	okTitle := title(t, anon)
 	fillByKeyboard(t, anon, [][2]string{{"email", nadia.Email}, {"password", "Simulator#9"}})
 	enterAndLoad(t, anon, "Enter in the NHSmail password, wrong")

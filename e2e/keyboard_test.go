@@ -342,6 +342,26 @@ func horizontalOverflow(t *testing.T, ctx context.Context) overflow {
 	return o
 }
 
+// reflowSizes are WCAG's reflow width (a 1280 px window at 400 %) and a
+// 1280 px window at 200 % zoom, in CSS pixels and device scale.
+var reflowSizes = []struct {
+	width, height int64
+	scale         float64
+	what          string
+}{{320, 256, 4, "320 px"}, {640, 500, 2, "200 % zoom"}}
+
+// wantReflowAt reloads the page the tab shows at each of reflowSizes,
+// waits for the element sel, fails the test if the page then scrolls
+// sideways, and puts the tab's own size back.
+func wantReflowAt(t *testing.T, ctx context.Context, where, sel string) {
+	t.Helper()
+	for _, size := range reflowSizes {
+		step(t, ctx, where+" at "+size.what, viewport(size.width, size.height, size.scale), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(sel)))
+		wantReflow(t, ctx, where+" at "+size.what)
+	}
+	step(t, ctx, where+" at the window's size", viewport(0, 0, 0), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(sel)))
+}
+
 // wantReflow fails the test when the page scrolls sideways.
 func wantReflow(t *testing.T, ctx context.Context, where string) {
 	t.Helper()
