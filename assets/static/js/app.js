@@ -89,8 +89,9 @@ document.addEventListener("htmx:afterSettle", function (event) {
   }
   var paused = stored !== null ? stored === "true" : window.matchMedia("(prefers-reduced-motion: reduce)").matches;
   var label = control.querySelector("[data-board-pause-label]");
+  // The label says what the button will do (not aria-pressed as well,
+  // which would announce a second, contradicting state).
   function show() {
-    control.setAttribute("aria-pressed", paused ? "true" : "false");
     label.textContent = paused ? "Resume updates" : "Pause updates";
   }
   control.hidden = false;
