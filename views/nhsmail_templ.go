@@ -89,14 +89,14 @@ func NHSmailLayout(title string) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, " - NHSmail</title><link rel=\"icon\" href=\"/assets/images/favicon.svg\" type=\"image/svg+xml\"><link rel=\"stylesheet\" href=\"/assets/vendor/nhsuk-frontend.min.css\"><link rel=\"stylesheet\" href=\"/assets/css/app.css\"><script type=\"module\" src=\"/assets/js/app.js\"></script></head><body><a class=\"nhsuk-skip-link\" href=\"#maincontent\">Skip to main content</a><header class=\"nhsuk-header\" role=\"banner\"><div class=\"nhsuk-header__container nhsuk-width-container app-header\"><span class=\"app-header__service\" data-testid=\"nhsmail-service\"><span class=\"app-nhs-logo\">NHS</span> <span class=\"app-header__service-name\">NHSmail</span></span></div></header><div class=\"nhsuk-width-container\"><main class=\"nhsuk-main-wrapper\" id=\"maincontent\" role=\"main\"><div class=\"nhsuk-inset-text\" data-testid=\"nhsmail-banner\"><p>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, " - NHSmail</title><link rel=\"icon\" href=\"/assets/images/favicon.svg\" type=\"image/svg+xml\"><link rel=\"stylesheet\" href=\"/assets/vendor/nhsuk-frontend.min.css\"><link rel=\"stylesheet\" href=\"/assets/css/app.css\"></head><body><a class=\"nhsuk-skip-link\" href=\"#maincontent\">Skip to main content</a><header class=\"nhsuk-header\" role=\"banner\"><div class=\"nhsuk-header__container nhsuk-width-container app-header\"><span class=\"app-header__service\" data-testid=\"nhsmail-service\"><span class=\"app-nhs-logo\">NHS</span> <span class=\"app-header__service-name\">NHSmail</span></span></div></header><div class=\"nhsuk-width-container\"><main class=\"nhsuk-main-wrapper\" id=\"maincontent\" role=\"main\"><div class=\"nhsuk-inset-text\" data-testid=\"nhsmail-banner\"><p>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var3 string
 		templ_7745c5c3_Var3, templ_7745c5c3_Err = templ.JoinStringErrs(NHSmailBanner)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/nhsmail.templ`, Line: 76, Col: 24}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/nhsmail.templ`, Line: 75, Col: 24}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var3))
 		if templ_7745c5c3_Err != nil {
@@ -128,7 +128,8 @@ func errorTitle(problem, title string) string {
 }
 
 // NHSmailSignInPage follows the NHSmail sign-in page of the job aid and the
-// single sign on user guide.
+// single sign on user guide. The simulator's pages carry no script, so its
+// error summary takes focus by autofocus (the NHS error summary pattern).
 func NHSmailSignInPage(m NHSmailSignInModel) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
@@ -167,7 +168,7 @@ func NHSmailSignInPage(m NHSmailSignInModel) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if m.Error != "" {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<div class=\"nhsuk-error-summary\" aria-labelledby=\"nhsmail-error-title\" role=\"alert\" tabindex=\"-1\" data-module=\"nhsuk-error-summary\" data-testid=\"error-summary\"><h2 class=\"nhsuk-error-summary__title\" id=\"nhsmail-error-title\">There is a problem</h2><div class=\"nhsuk-error-summary__body\"><p data-testid=\"nhsmail-error\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<div class=\"nhsuk-error-summary\" aria-labelledby=\"nhsmail-error-title\" role=\"alert\" tabindex=\"-1\" autofocus data-testid=\"error-summary\"><h2 class=\"nhsuk-error-summary__title\" id=\"nhsmail-error-title\">There is a problem</h2><div class=\"nhsuk-error-summary__body\"><p data-testid=\"nhsmail-error\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
