@@ -214,6 +214,9 @@ func (a *app) classBoard(c *fiber.Ctx) error {
 		return err
 	}
 	m := views.ClassBoardModel{Page: p, Board: b, JoinAddress: a.joinURL(), JoinCode: a.joinCode}
+	if p.User != nil {
+		m.TrainerID = p.User.UserID
+	}
 	if la, ok := learnerActionByKey(c.Query("done")); ok {
 		m.Notice = la.Label + " done"
 		for _, r := range rows {

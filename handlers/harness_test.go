@@ -26,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cqrs-local/cqrs-signin/clock"
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/nhsmail"
 	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/store"
@@ -70,10 +71,12 @@ type testStore interface {
 	MailboxStore
 	SSOStore
 	NHSmailAdminStore
+	HelpDeskStore
 	NHSmailDirectory
 	nhsmail.Directory
 	SetSetupToken(hash []byte) error
 	NHSmailClientSecret() (string, error)
+	SystemAdminLink(linkHash []byte, registerTTL, resetTTL time.Duration, reset bool, events ...cqrs.AuditEvent) (cqrs.User, cqrs.Link, error)
 }
 
 // storesOf is what main passes: the one engine as every journey's store.

@@ -124,7 +124,7 @@ func (a *app) mailboxEmail(c *fiber.Ctx) error {
 	} else if err != nil {
 		return err
 	}
-	p, err := a.signedInPage(c, e.Subject)
+	p, err := a.signedInPage(c, e.Subject+" - Local mailbox")
 	if err != nil {
 		return err
 	}

@@ -54,7 +54,11 @@ func (a *app) renderMessageCentre(c *fiber.Ctx, status int, notice string, open 
 	if err != nil {
 		return err
 	}
-	p := a.pageWithHeader(c, "Message Centre", u, in.Organisation, in.Unread)
+	title := "Message Centre"
+	if open != nil {
+		title = open.Subject + " - " + title // each page its own title
+	}
+	p := a.pageWithHeader(c, title, u, in.Organisation, in.Unread)
 	m := views.MessageCentreModel{Page: p, Unread: in.Unread, Open: open, Notice: notice, CanBroadcast: p.User.IsAdmin, Broadcast: form}
 	if u.Role == cqrs.RoleSystemAdmin {
 		m.BroadcastAudience = "every CQRS user"

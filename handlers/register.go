@@ -347,7 +347,28 @@ func (a *app) checkNewPassword(c *fiber.Ctx, u cqrs.User, pw, confirm string, re
 	case confirm != pw:
 		errs = append(errs, views.FieldError{Field: "confirm_password", Message: "Confirm Password must match Password."})
 	}
-	return errs, a.policyBox(pw, violations, true), nil
+	return errs, withoutMet(a.policyBox(pw, violations, true)), nil
+}
+
+// withoutMet is the policy box shown beside a refused form: its password
+// fields come back empty (a password is never echoed), so no rule is shown
+// met beside them; the rules the refused password broke stay marked, as
+// its error messages say.
+func withoutMet(box views.PolicyBox) views.PolicyBox {
+	var clear func(lines []views.PolicyLine) []views.PolicyLine
+	clear = func(lines []views.PolicyLine) []views.PolicyLine {
+		out := make([]views.PolicyLine, len(lines))
+		for i, line := range lines {
+			if line.State == views.RuleMet {
+				line.State = views.RuleUnchecked
+			}
+			line.Sub = clear(line.Sub)
+			out[i] = line
+		}
+		return out
+	}
+	box.Lines = clear(box.Lines)
+	return box
 }
 
 // policyInput is what the policy needs to know about u to judge pw: the

@@ -38,7 +38,7 @@ func TestRedirectURIHostsMustBeHostNames(t *testing.T) {
 	e := newAdminEnv(t)
 	cfg := e.cfgForRebuild()
 	cfg.SSO = SSOConfig{Issuer: "http://127.0.0.1:8420/nhsmail", ClientID: "cqrs", ClientSecret: "x", RedirectURL: "http://127.0.0.1:8420/sso/callback"}
-	app, err := New(nilLogger(), cfg, Deps{Stores: storesOf(e.store), Backup: e.store, Training: e.store, Hasher: e.hasher, NHSmailDirectory: e.store})
+	app, err := New(nilLogger(), cfg, e.deps(Deps{Hasher: e.hasher, NHSmailDirectory: e.store}))
 	if err != nil {
 		t.Fatal(err)
 	}

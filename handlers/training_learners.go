@@ -281,7 +281,7 @@ func (a *app) learnerEmail(c *fiber.Ctx) error {
 	} else if err != nil {
 		return err
 	}
-	p, err := a.signedInPage(c, e.Subject)
+	p, err := a.signedInPage(c, e.Subject+" - Your mailbox")
 	if err != nil {
 		return err
 	}
