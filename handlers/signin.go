@@ -40,7 +40,9 @@ func (a *app) loginModel(c *fiber.Ctx, userID, errMsg, notice string) views.Logi
 		Error:  errMsg,
 		Notice: notice,
 		Next:   safeNext(c.Query("next", c.FormValue("next"))),
-		Help:   a.helpDesk(),
+		// The Help panel shows only the links, never the site's own
+		// contact details: no read of the help desk on every Login page.
+		Help: a.cfg.HelpDesk,
 		// Every failure says how the lockout works, so the page is the
 		// same whether or not the account is locked.
 		LockAfter: a.cfg.LockAfter,
