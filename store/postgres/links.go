@@ -14,12 +14,13 @@ import (
 // putLink stores a new link and withdraws the user's earlier unused links
 // of the same purpose, so only the newest email's link works.
 func putLink(tx pgx.Tx, hash []byte, l cqrs.Link) error {
-	_, err := tx.Exec(context.Background(), `DELETE FROM links WHERE user_id = $1 AND purpose = $2 AND used = '0001-01-01 00:00:00+00' AND hash <> $3`,
+	ctx := context.Background()
+	_, err := tx.Exec(ctx, `DELETE FROM links WHERE user_id = $1 AND purpose = $2 AND used = '0001-01-01 00:00:00+00' AND hash <> $3`,
 		int64(l.UserID), string(l.Purpose), hash)
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(context.Background(), `INSERT INTO links (hash, user_id, purpose, created, expires, used) VALUES ($1, $2, $3, $4, $5, $6)
+	_, err = tx.Exec(ctx, `INSERT INTO links (hash, user_id, purpose, created, expires, used) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (hash) DO UPDATE SET user_id = $2, purpose = $3, created = $4, expires = $5, used = $6`,
 		hash, int64(l.UserID), string(l.Purpose), l.Created, l.Expires, l.Used)
 	return err
@@ -105,12 +106,13 @@ func keepInHistory(tx pgx.Tx, userID uint64, previous string) error {
 	if previous == "" {
 		return nil
 	}
+	ctx := context.Background()
 	var history []string
-	err := tx.QueryRow(context.Background(), `SELECT hashes FROM password_history WHERE user_id = $1`, int64(userID)).Scan(&history)
+	err := tx.QueryRow(ctx, `SELECT hashes FROM password_history WHERE user_id = $1`, int64(userID)).Scan(&history)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return err
 	}
-	_, err = tx.Exec(context.Background(), `INSERT INTO password_history (user_id, hashes) VALUES ($1, $2)
+	_, err = tx.Exec(ctx, `INSERT INTO password_history (user_id, hashes) VALUES ($1, $2)
 		ON CONFLICT (user_id) DO UPDATE SET hashes = $2`, int64(userID), cqrs.NextPasswordHistory(history, previous))
 	return err
 }

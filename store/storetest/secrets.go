@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"fmt"
 	"maps"
 	"sync"
 	"testing"
@@ -46,25 +47,7 @@ func secrets(t *testing.T, e Engine) map[string]string {
 func testSecrets(t *testing.T, cfg Config) {
 	v := newEnv(t, cfg)
 	// Instances starting together each make a key; all keep the first stored.
-	const instances = 6
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		keys [][]byte
-	)
-	for range instances {
-		wg.Go(func() {
-			k, err := v.e.NHSmailProviderKey("racing")
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			mu.Lock()
-			keys = append(keys, k)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
+	keys := atOnce(t, 6, func() ([]byte, error) { return v.e.NHSmailProviderKey("racing") })
 	for _, k := range keys {
 		if len(k) != 32 || !bytes.Equal(k, keys[0]) {
 			t.Fatalf("keys made at once differ: %x", keys)
@@ -90,27 +73,45 @@ func testSecrets(t *testing.T, cfg Config) {
 	}
 }
 
-func testSigningKeys(t *testing.T, cfg Config) {
-	v := newEnv(t, cfg)
-	const instances = 3
+// atOnce calls f from n goroutines at once, as n instances starting
+// together, and returns what the calls that succeeded returned.
+func atOnce(t *testing.T, n int, f func() ([]byte, error)) [][]byte {
 	var (
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		moduli [][]byte
+		wg  sync.WaitGroup
+		mu  sync.Mutex
+		out [][]byte
 	)
-	for range instances {
+	for range n {
 		wg.Go(func() {
-			current, retired, err := v.e.NHSmailSigningKeys()
-			if err != nil || current == nil || len(retired) != 0 {
-				t.Errorf("first keys: %v, %d retired, %v", current != nil, len(retired), err)
+			v, err := f()
+			if err != nil {
+				t.Error(err)
 				return
 			}
 			mu.Lock()
-			moduli = append(moduli, current.N.Bytes())
+			out = append(out, v)
 			mu.Unlock()
 		})
 	}
 	wg.Wait()
+	if len(out) == 0 {
+		t.FailNow()
+	}
+	return out
+}
+
+func testSigningKeys(t *testing.T, cfg Config) {
+	v := newEnv(t, cfg)
+	moduli := atOnce(t, 3, func() ([]byte, error) {
+		current, retired, err := v.e.NHSmailSigningKeys()
+		if err == nil && len(retired) != 0 {
+			err = fmt.Errorf("%d retired keys before any rotation", len(retired))
+		}
+		if err != nil {
+			return nil, err
+		}
+		return current.N.Bytes(), nil
+	})
 	for _, n := range moduli {
 		if !bytes.Equal(n, moduli[0]) {
 			t.Fatal("instances asking at once were given different signing keys")
