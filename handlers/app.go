@@ -62,6 +62,9 @@ type Config struct {
 	// SignInRateLimit is the sign-in attempts allowed per client address
 	// per minute (0 turns the limit off, for load tests).
 	SignInRateLimit int
+	// SignInQueueWait is how long a legacy sign-in waits for the earlier
+	// attempts on the same account before answering "busy, try again".
+	SignInQueueWait time.Duration
 	// LockAfter consecutive failed legacy sign-ins lock the account.
 	LockAfter int
 	// ResetRequestsPerHour bounds unlock / forgotten-password emails per
@@ -124,6 +127,7 @@ func DefaultConfig() Config {
 		SessionIdle:          30 * time.Minute,
 		SessionAbsolute:      12 * time.Hour,
 		SignInRateLimit:      30,
+		SignInQueueWait:      defaultSignInQueueWait,
 		LockAfter:            5,
 		ResetRequestsPerHour: 3,
 		ResetRateLimit:       10,
@@ -242,6 +246,9 @@ type app struct {
 
 // New builds the Fiber application; main and the tests call it the same way.
 func New(logger *slog.Logger, cfg Config, deps Deps) (*fiber.App, error) {
+	if cfg.SignInQueueWait <= 0 {
+		cfg.SignInQueueWait = defaultSignInQueueWait
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}

@@ -127,7 +127,7 @@ func (a *app) legacySignIn(c *fiber.Ctx) error {
 	if len(userID) > maxUserID*4 || len(password) > maxPasswordInput {
 		userID, password = userID[:min(len(userID), maxUserID*4)], ""
 	}
-	release, err := a.signInQueue.wait(c.Context(), strings.ToLower(userID), signInQueueWait)
+	release, err := a.signInQueue.wait(c.Context(), strings.ToLower(userID), a.cfg.SignInQueueWait)
 	if err != nil {
 		return err
 	}
@@ -167,10 +167,10 @@ func (a *app) legacySignIn(c *fiber.Ctx) error {
 	return redirect(c, a.landing(res.User, safeNext(c.FormValue("next"))))
 }
 
-// signInQueueWait bounds how long an attempt waits for the ones before it
-// on the same account; past it the answer is "busy, try again", as when
-// every hashing slot is taken (main's hasher waits as long).
-const signInQueueWait = 2 * time.Second
+// defaultSignInQueueWait bounds how long an attempt waits for the ones
+// before it on the same account; past it the answer is "busy, try again",
+// as when every hashing slot is taken (main's hasher waits as long).
+const defaultSignInQueueWait = 2 * time.Second
 
 // accountQueue lets one holder per key in at a time, in turn: the legacy
 // sign-ins of one account check their password and decide one after
