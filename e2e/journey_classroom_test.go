@@ -116,7 +116,7 @@ func registerPassword(t *testing.T, ctx context.Context, password string) {
 // and only that learner may change their password again.
 func TestClassroomJourney(t *testing.T) {
 	app := startDemoApp(t)
-	parent, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	parent, cancel := context.WithTimeout(context.Background(), 240*time.Second)
 	t.Cleanup(cancel)
 	trainer := newBrowser(t, parent)
 	base := app.BaseURL
