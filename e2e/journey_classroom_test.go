@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -115,7 +116,7 @@ func registerPassword(t *testing.T, ctx context.Context, password string) {
 // and only that learner may change their password again.
 func TestClassroomJourney(t *testing.T) {
 	app := startDemoApp(t)
-	parent, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	parent, cancel := context.WithTimeout(context.Background(), 240*time.Second)
 	t.Cleanup(cancel)
 	trainer := newBrowser(t, parent)
 	base := app.BaseURL
@@ -287,4 +288,101 @@ func esiAccount(t *testing.T, ctx context.Context, userID string) string {
 		t.Fatalf("no learner in %q", href)
 	}
 	return m[1]
+}
+
+// Journey: a trainer's first hour, with one learner on a phone who does
+// what people do. The trainer signs in and lands on the class board. The
+// learner (360 px wide) starts, opens their registration email, closes
+// the browser and comes back to it, registers (the policy above Submit)
+// and signs in with NHSmail; no page scrolls sideways. The trainer locks
+// them while they are signed in: Sign out still works, and NHSmail ends
+// on the locked page, which survives reload, Back and the job aid's
+// Hide/Show. The trainer gives them an NHSmail account with no CQRS
+// account: Sign In asks NHSmail who they are (no address typed into the
+// address bar), and the "no CQRS account" page survives the same, and
+// shows on the board.
+func TestTrainerFirstHourJourney(t *testing.T) {
+	app := startDemoApp(t)
+	parent, cancel := context.WithTimeout(context.Background(), 200*time.Second)
+	t.Cleanup(cancel)
+	base := app.BaseURL
+	trainer := newBrowser(t, parent)
+	legacySignIn(t, trainer, base, app.TrainerUserID, app.TrainerPassword)
+
+	profile := filepath.Join(t.TempDir(), "learner-phone")
+	learner, closeLearner := browserWithProfile(t, parent, profile)
+	onAPhone(t, learner)
+	step(t, learner, "open the training home page", chromedp.Navigate(app.TrainingURL), chromedp.WaitVisible(tid("start-learner")))
+	load(t, learner, "start as a new learner", chromedp.Click(tid("start-learner")))
+	step(t, learner, "wait for the learner card", chromedp.WaitVisible(tid("learner-card")))
+	userID, nhsmailEmail, nhsmailPW := textOf(t, learner, "learner-user-id"), textOf(t, learner, "learner-nhsmail"), textOf(t, learner, "learner-nhsmail-password")
+	wantNoSidewaysScroll(t, learner, "the training home page")
+	load(t, learner, "open the mailbox", chromedp.Click(tid("learner-mailbox-link")))
+	step(t, learner, "wait for the emails", chromedp.WaitVisible(tid("learner-emails")))
+	wantNoSidewaysScroll(t, learner, "the learner's mailbox")
+	load(t, learner, "open the registration email", chromedp.Click(chromedp.CSS(`[data-testid="learner-emails"] li a`)))
+	step(t, learner, "wait for the email's link", chromedp.WaitVisible(tid("mailbox-link")))
+	wantNoSidewaysScroll(t, learner, "the registration email")
+
+	// The browser is closed on the email and opened again: still their
+	// learner page, mailbox and link.
+	learner, _ = comeBack(t, parent, profile, closeLearner, true)
+	step(t, learner, "back to the training home page", chromedp.Navigate(app.TrainingURL), chromedp.WaitVisible(tid("learner-card")))
+	if got := textOf(t, learner, "learner-user-id"); got != userID {
+		t.Fatalf("after closing the browser the learner is %q, want %q", got, userID)
+	}
+	toSecurityInformation(t, learner, base)
+	wantNoSidewaysScroll(t, learner, "Security Information")
+	order, err := chromedp.Run(learner, chromedp.Evaluate[[]float64](`[document.querySelector('[data-testid="password-policy"]').getBoundingClientRect().top, document.querySelector('[data-testid="security-submit"]').getBoundingClientRect().top]`))
+	if err != nil || order[0] >= order[1] {
+		t.Errorf("on a phone the password policy (at %v px) is not above Submit (err %v)", order, err)
+	}
+	registerPassword(t, learner, learnerPassword)
+	step(t, learner, "open the CQRS Login page", chromedp.Navigate(base+"/login"), chromedp.WaitVisible(tid("sso-sign-in")))
+	wantNoSidewaysScroll(t, learner, "the CQRS Login page")
+	load(t, learner, "select Sign In", chromedp.Click(tid("sso-sign-in")))
+	step(t, learner, "wait for the NHSmail page", chromedp.WaitVisible(tid("nhsmail-heading")))
+	wantNoSidewaysScroll(t, learner, "the NHSmail sign-in page")
+	nhsmailSignIn(t, learner, nhsmailEmail, nhsmailPW)
+	arriveAt(t, learner, "the learner's Message Centre", base+"/messages", "message-centre-heading")
+	wantNoSidewaysScroll(t, learner, "the Message Centre")
+
+	// The trainer locks them while they are signed in; Sign out works.
+	learnerButton := func(key string) {
+		step(t, trainer, "open the board", chromedp.Navigate(base+"/training/board"), chromedp.WaitVisible(tid("class-board")))
+		waitBoard(t, trainer, userID)
+		load(t, trainer, "open "+userID+"'s buttons", chromedp.Click(chromedp.CSS(`[data-testid="board-row-`+userID+`"] a`)))
+		load(t, trainer, key+" on "+userID, chromedp.Click(tid("action-"+key)))
+		step(t, trainer, "wait for the notice", chromedp.WaitVisible(tid("notice")))
+	}
+	learnerButton("lock")
+	signOut(t, learner)
+
+	// NHSmail, then the locked page: reloaded, Back, Hide/Show.
+	load(t, learner, "select Sign In", chromedp.Click(tid("sso-sign-in")))
+	step(t, learner, "wait for the NHSmail page after signing out", chromedp.WaitVisible(tid("nhsmail-heading")))
+	nhsmailSignIn(t, learner, nhsmailEmail, nhsmailPW)
+	arriveAt(t, learner, "the locked page", base+"/sso/locked", "locked-heading")
+	wantNoSidewaysScroll(t, learner, "the locked page")
+	revisit(t, learner, "the locked page", "locked-heading")
+	toggleJobAidOn(t, learner, "the locked page", "locked-heading")
+
+	// An NHSmail account with no CQRS account: Sign In asks who they are.
+	learnerButton("nocqrs")
+	step(t, learner, "open the CQRS Login page", chromedp.Navigate(base+"/login"), chromedp.WaitVisible(tid("sso-sign-in")))
+	load(t, learner, "select Sign In", chromedp.Click(tid("sso-sign-in")))
+	step(t, learner, "NHSmail asks who they are", chromedp.WaitVisible(tid("nhsmail-heading")))
+	nhsmailSignIn(t, learner, userID+".nocqrs@nhs.net", nhsmailPW)
+	arriveAt(t, learner, "the no CQRS account page", base+"/sso/no-account", "no-account-heading")
+	if got := textOf(t, learner, "no-account-email"); got != userID+".nocqrs@nhs.net" {
+		t.Errorf("the no CQRS account page names %q", got)
+	}
+	wantNoSidewaysScroll(t, learner, "the no CQRS account page")
+	revisit(t, learner, "the no CQRS account page", "no-account-heading")
+	toggleJobAidOn(t, learner, "the no CQRS account page", "no-account-heading")
+	if got := textOf(t, learner, "no-account-email"); got != userID+".nocqrs@nhs.net" {
+		t.Errorf("after reloading, the no CQRS account page names %q", got)
+	}
+	step(t, trainer, "open the board", chromedp.Navigate(base+"/training/board"), chromedp.WaitVisible(tid("class-board")))
+	waitBoard(t, trainer, userID, "SSO 5", "No CQRS account")
 }

@@ -227,3 +227,93 @@ func registerFromMailbox(t *testing.T, adminCtx context.Context, baseURL string,
 	setPassword(t, userCtx, u.UserID, password, "")
 	return userCtx
 }
+
+// Every journey also walks as people do, not only straight through: it
+// reloads each result page and presses Back once (revisit), closes the
+// browser in the middle and comes back (comeBack), runs once at a phone's
+// width and never scrolls sideways there (onAPhone, wantNoSidewaysScroll),
+// and sends its email with no mail server: startApp and startDemoApp
+// configure no SMTP, so every email reaches the local mailbox only.
+
+// phoneWidth is the narrowest common phone's width in CSS pixels.
+const phoneWidth = 360
+
+// onAPhone narrows the tab to a phone's screen for the rest of its life.
+func onAPhone(t *testing.T, ctx context.Context) {
+	t.Helper()
+	step(t, ctx, "narrow the tab to a phone's width", chromedp.EmulateViewport(phoneWidth, 740, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+}
+
+// wantNoSidewaysScroll fails the test when the page the tab shows is wider
+// than the window (a person on a phone would have to scroll sideways).
+func wantNoSidewaysScroll(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`[document.documentElement.scrollWidth, innerWidth]`))
+	if err != nil {
+		t.Fatalf("%s: measuring the page: %v", page, err)
+	}
+	if got[0] > got[1] {
+		wide, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 1).slice(-3).map(e => e.tagName + '.' + e.className + ' ' + (e.dataset.testid || '')).join(', ')`))
+		t.Errorf("%s is %v px wide in a %v px window: it scrolls sideways (too wide: %s)", page, got[0], got[1], wide)
+	}
+}
+
+// revisit is what people do on a page that ends a step: reload it, press
+// Back, and come to it again. Each time it must still be the page (with
+// the element testid), never an error such as "this sign-in answer was
+// already used". The tab is left on the page.
+func revisit(t *testing.T, ctx context.Context, what, testid string) {
+	t.Helper()
+	here := location(t, ctx)
+	load(t, ctx, "reload "+what, chromedp.Reload())
+	arriveAt(t, ctx, "reloaded "+what, here, testid)
+	wantNotAnError(t, ctx, "reloaded "+what)
+	step(t, ctx, "press Back on "+what, chromedp.NavigateBack())
+	// Back may land on the page before, or (a redirect chain) on this one
+	// again: either way a page, not an error.
+	sctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	if _, err := chromedp.Run(sctx, chromedp.Poll[bool](`document.readyState === "complete" && document.body !== null`)); err != nil {
+		t.Fatalf("after Back on %s: %v", what, err)
+	}
+	wantNotAnError(t, ctx, "Back from "+what)
+	step(t, ctx, "open "+what+" again", chromedp.Navigate(here))
+	arriveAt(t, ctx, what+" opened again", here, testid)
+}
+
+// wantNotAnError fails when the page is one of the app's answers that
+// strand a person: a used sign-in answer, an expired form, a server fault.
+func wantNotAnError(t *testing.T, ctx context.Context, what string) {
+	t.Helper()
+	text := bodyText(t, ctx)
+	for _, bad := range []string{"already used", "Your form has expired", "did not start in this browser", "Something went wrong"} {
+		if strings.Contains(text, bad) {
+			t.Errorf("%s shows %q:\n%s", what, bad, text)
+		}
+	}
+}
+
+// toggleJobAidOn hides the job aid on the page the tab shows and shows it
+// again; the page (with the element testid) must survive both.
+func toggleJobAidOn(t *testing.T, ctx context.Context, what, testid string) {
+	t.Helper()
+	here := location(t, ctx)
+	for _, press := range []string{"Hide", "Show"} {
+		load(t, ctx, press+" the job aid on "+what, chromedp.Click(tid("jobaid-toggle")))
+		arriveAt(t, ctx, what+" after "+press+" the job aid", here, testid)
+		wantNotAnError(t, ctx, what+" after "+press+" the job aid")
+	}
+}
+
+// comeBack closes the browser as a person does (its session cookies go,
+// the ones with an expiry stay on disk) and opens it again on the same
+// profile, at a phone's width when phone is set.
+func comeBack(t *testing.T, parent context.Context, profile string, close func(), phone bool) (context.Context, func()) {
+	t.Helper()
+	close()
+	ctx, closeAgain := browserWithProfile(t, parent, profile)
+	if phone {
+		onAPhone(t, ctx)
+	}
+	return ctx, closeAgain
+}

@@ -38,6 +38,7 @@ func TestLegacySignInJourney(t *testing.T) {
 	// Legacy sign in: the Message Centre, with the welcome message unread.
 	submitLegacy(t, ctx, adminUserID, adminPW)
 	step(t, ctx, "wait for the Message Centre", chromedp.WaitVisible(tid("message-centre-heading")))
+	revisit(t, ctx, "the Message Centre after signing in", "message-centre-heading")
 	if got := textOf(t, ctx, "signed-in-as"); got != "Alex Jones (admin.jones)" {
 		t.Errorf("signed in as %q", got)
 	}
@@ -129,6 +130,7 @@ func TestForgottenPasswordTwiceJourney(t *testing.T) {
 	legacySignIn(t, ctx, base, adminUserID, adminPW)
 	setUpUser(t, ctx, base, kim, "")
 	kimCtx := registerFromMailbox(t, ctx, base, kim, "Harbour#Lights42")
+	onAPhone(t, kimCtx) // kim resets her password on her phone
 
 	for i, password := range []string{"Meadow!Bank2027", "Orchard#Gate2028"} {
 		round := []string{"first", "second"}[i]
@@ -136,13 +138,15 @@ func TestForgottenPasswordTwiceJourney(t *testing.T) {
 			chromedp.Navigate(base+"/forgotten"),
 			chromedp.WaitVisible(tid("forgotten-form")),
 		)
+		wantNoSidewaysScroll(t, kimCtx, "Unlock Account or Forgotten Password")
 		step(t, kimCtx, "enter the User ID", fill("#who", kim.UserID))
 		load(t, kimCtx, "ask for a link", chromedp.Click(tid("forgotten-submit")))
 		step(t, kimCtx, "wait for the answer", chromedp.WaitVisible(tid("reset-sent")))
 
 		openMailbox(t, ctx, base)
 		link := openEmail(t, ctx, kim.Email, "Unlock your CQRS account or reset your password")
-		step(t, kimCtx, "follow the reset link, the "+round+" time", chromedp.Navigate(link))
+		step(t, kimCtx, "follow the reset link, the "+round+" time", chromedp.Navigate(link), chromedp.WaitVisible(tid("security-information")))
+		wantNoSidewaysScroll(t, kimCtx, "Security Information")
 		setPassword(t, kimCtx, kim.UserID, password, "")
 		if got := textOf(t, kimCtx, "complete-heading"); got != "Your password has been changed" {
 			t.Errorf("%s reset: complete heading = %q", round, got)
@@ -150,6 +154,7 @@ func TestForgottenPasswordTwiceJourney(t *testing.T) {
 		load(t, kimCtx, "go to the CQRS Login page", chromedp.Click(tid("go-to-login")))
 		submitLegacy(t, kimCtx, kim.UserID, password)
 		step(t, kimCtx, "wait for kim's Message Centre, the "+round+" time", chromedp.WaitVisible(tid("message-centre-heading")))
+		wantNoSidewaysScroll(t, kimCtx, "kim's Message Centre")
 		signOut(t, kimCtx)
 	}
 	// The confirmation is not shown again to someone typing its address.

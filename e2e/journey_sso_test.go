@@ -158,6 +158,7 @@ func TestNHSmailSingleSignOnJourney(t *testing.T) {
 		t.Errorf("someone was signed in to CQRS without a CQRS account (%d sign-out buttons, err %v)", n, err)
 	}
 	screenshot(t, otherCtx, "18-nhsmail-no-cqrs-account")
+	revisit(t, otherCtx, "the no CQRS account page", "no-account-heading")
 
 	// The same browser tries again: still signed in to NHSmail, it gets
 	// the same answer (not a refused code) ...

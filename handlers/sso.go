@@ -192,6 +192,15 @@ func (a *app) ssoCallback(c *fiber.Ctx) error {
 		// A reloaded answer has lost its cookie with the first use: say
 		// what is true, that it was used, not that it started elsewhere.
 		if used, err := a.sso.SSOStateUsed(secret.HashToken(state)); err == nil && used && state != "" {
+			// Back (or a reload) onto an answer this browser has used: it
+			// goes where the answer took it, while the browser still shows
+			// that (signed in, or the refusal's page), not to an error.
+			if _, ok := currentUser(c); ok {
+				return c.Redirect("/messages", fiber.StatusSeeOther)
+			}
+			if path, _ := a.ssoLastResult(c); path != "" {
+				return c.Redirect(path, fiber.StatusSeeOther)
+			}
 			return a.ssoRefused(c, "state replayed", a.ssoFailed("this sign-in answer was already used"))
 		}
 		return a.ssoRefused(c, "state missing or not this browser's", a.ssoFailed("the sign-in request did not start in this browser"))
@@ -438,20 +447,34 @@ const (
 	ssoShownMax            = 320 // the longest address shown back
 )
 
-// ssoResult ends a refused callback on the result page at path.
+// ssoResult ends a refused callback on the result page at path, and
+// remembers the page and the address in this browser.
 func (a *app) ssoResult(c *fiber.Ctx, path, shown string) error {
-	a.setTokenCookie(c, ssoResultCookie, "/sso", base64.RawURLEncoding.EncodeToString([]byte(truncate(shown, ssoShownMax))), ssoResultTTL)
+	value := path + "\n" + truncate(shown, ssoShownMax)
+	a.setTokenCookie(c, ssoResultCookie, "/sso", base64.RawURLEncoding.EncodeToString([]byte(value)), ssoResultTTL)
 	return c.Redirect(path, fiber.StatusSeeOther)
 }
 
-// ssoShown is the address the browser's last refused sign-in was for, or
-// "" (another browser, or after an hour: the page then names nobody).
-func (a *app) ssoShown(c *fiber.Ctx) string {
+// ssoLastResult is the result page and the address of this browser's last
+// refused sign-in, or "" (another browser, or after an hour).
+func (a *app) ssoLastResult(c *fiber.Ctx) (path, shown string) {
 	b, err := base64.RawURLEncoding.DecodeString(c.Cookies(ssoResultCookie))
-	if err != nil || len(b) > 4*ssoShownMax || !utf8.Valid(b) {
-		return ""
+	if err != nil || len(b) > 4*ssoShownMax+64 || !utf8.Valid(b) {
+		return "", ""
 	}
-	return string(b)
+	path, shown, _ = strings.Cut(string(b), "\n")
+	switch path {
+	case ssoNoAccountPath, ssoLockedPath, ssoLinkedElsewherePath:
+		return path, shown
+	}
+	return "", ""
+}
+
+// ssoShown is the address the browser's last refused sign-in was for, or
+// "": the page then names nobody.
+func (a *app) ssoShown(c *fiber.Ctx) string {
+	_, shown := a.ssoLastResult(c)
+	return shown
 }
 
 // ssoNoAccountPage is the user guide's step 5: signed in to NHSmail, no

@@ -532,10 +532,20 @@ func TestSSOStateIsBoundToTheBrowserAndUsedOnce(t *testing.T) {
 		state := mustQuery(t, cb, "state")
 		exchanges := len(s.op.tokenRequests())
 
-		// The same browser reloads the answer: it was already used (it did
-		// start in this browser), and nothing reaches the token endpoint.
+		// The same browser goes Back to (or reloads) the answer while
+		// signed in: it is where the answer took it, the Message Centre,
+		// and nothing reaches the token endpoint.
 		before := s.refusals()
 		r := b.visit(cb)
+		b.wantSignedIn(t, r, "/messages")
+		if n := s.refusals(); n != before {
+			t.Errorf("sso-refused entries = %d, want %d", n, before)
+		}
+
+		// Signed out, the answer is only a used one: it was already used
+		// (it did start in this browser).
+		b.jar.SetCookies(mustURL(t, s.base+"/"), []*http.Cookie{{Name: s.cookieName(sessionCookie), Value: "", Path: "/", MaxAge: -1}})
+		r = b.visit(cb)
 		wantStatus(t, r, http.StatusBadRequest)
 		wantText(t, r, "this sign-in answer was already used")
 		if strings.Contains(r.body, "did not start in this browser") {
@@ -897,7 +907,8 @@ func TestSSOResultPagesCanBeReloaded(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s.op.login(opLogin{Claims: tc.claims})
 			b := s.browser(t)
-			r := b.signIn("")
+			cb := b.callbackURL("")
+			r := b.visit(cb)
 			if r.Request.URL.Path != tc.path {
 				t.Fatalf("the callback ended on %s, want %s", r.Request.URL, tc.path)
 			}
@@ -911,6 +922,11 @@ func TestSSOResultPagesCanBeReloaded(t *testing.T) {
 				if strings.Contains(again.body, "already used") {
 					t.Fatal("a reloaded result page says the answer was already used")
 				}
+			}
+			// Back onto the callback's address: the same page again.
+			back := b.visit(cb)
+			if back.Request.URL.Path != tc.path || strings.Contains(back.body, "already used") {
+				t.Errorf("Back onto the used callback ended on %s:\n%s", back.Request.URL, excerpt(back.body))
 			}
 			if n := s.refusals() + len(s.events(t, evSignInLocked)); n != audited {
 				t.Errorf("reloading audited %d more refusals", n-audited)
@@ -978,4 +994,13 @@ func TestSSOEmbeddedLinksSurviveAChangeOfAddress(t *testing.T) {
 	if strings.Contains(r.body, "You do not have a CQRS account") {
 		t.Error("the linked-elsewhere page says there is no CQRS account")
 	}
+}
+
+func mustURL(t *testing.T, raw string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
