@@ -13,6 +13,8 @@ import (
 	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/store/postgres"
+	"github.com/cqrs-local/cqrs-signin/store/storetest"
 )
 
 func runCmd(t *testing.T, args ...string) (string, error) {
@@ -157,5 +159,32 @@ func TestSetupLinkCommand(t *testing.T) {
 	}
 	if _, err := runCmd(t, "setup-link", "--data", data, "--url", "ftp://x"); err == nil {
 		t.Fatal("a non-web --url was taken")
+	}
+}
+
+// TestSetupLinkCommandOnPostgres: with --database the command works while
+// instances run (PostgreSQL is shared), the same way.
+func TestSetupLinkCommandOnPostgres(t *testing.T) {
+	dsn := storetest.PostgresDSN(t)
+	pg, err := postgres.Open(context.Background(), dsn, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	if _, err := runCmd(t, "setup-link", "--database", dsn); err == nil || !strings.Contains(err.Error(), "nobody is set up") {
+		t.Fatalf("before set-up: %v", err)
+	}
+	pg.SetSetupToken(secret.HashToken("setup"))
+	if _, err := pg.CompleteSetup(secret.HashToken("setup"), cqrs.Organisation{Name: "Riverside Practice", ODSCode: "Y12345"},
+		cqrs.User{UserID: "admin.jones", Email: "admin.jones@nhs.net"}, secret.HashToken("lost"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCmd(t, "setup-link", "--database", dsn, "--url", "https://cqrs.example.nhs.uk")
+	m := regexp.MustCompile(`https://cqrs\.example\.nhs\.uk/register\?token=(\S+)`).FindStringSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("setup-link --database: %v\n%s", err, out)
+	}
+	if _, u, err := pg.LinkUser(secret.HashToken(m[1]), cqrs.LinkRegister); err != nil || u.UserID != "admin.jones" {
+		t.Fatalf("the printed link: %v, %s", err, u.UserID)
 	}
 }

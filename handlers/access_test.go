@@ -113,6 +113,7 @@ var accessTable = []accessRow{
 	{"GET /admin/nhsmail", "/admin/nhsmail", as("login", "403", "403", "403", "200", "login")},
 	{"POST /admin/nhsmail", "/admin/nhsmail", as("login", "403", "403", "403", "422", "login")},
 	{"POST /admin/nhsmail/:id/password", "/admin/nhsmail/{nhsmail}/password", as("login", "403", "403", "403", "422", "login")},
+	{"GET /admin/nhsmail/:id/disabled", "/admin/nhsmail/{nhsmail}/disabled", as("login", "403", "403", "403", "200", "login")},
 	{"POST /admin/nhsmail/:id/disabled", "/admin/nhsmail/{nhsmail}/disabled", as("login", "403", "403", "403", "303 /admin/nhsmail", "login")},
 	{"POST /admin/nhsmail/:id/locked", "/admin/nhsmail/{nhsmail}/locked", as("login", "403", "403", "403", "303 /admin/nhsmail", "login")},
 	{"POST /admin/nhsmail/:id/consent", "/admin/nhsmail/{nhsmail}/consent", as("login", "403", "403", "403", "303 /admin/nhsmail", "login")},

@@ -107,6 +107,30 @@ func (a *app) confirmDeleteNHSmailApplication(c *fiber.Ctx) error {
 	return fiber.ErrNotFound
 }
 
+// confirmDisableNHSmailAccount asks before an NHSmail account in the
+// simulator is disabled.
+func (a *app) confirmDisableNHSmailAccount(c *fiber.Ctx) error {
+	acc, err := a.nhsmailAccountParam(c)
+	if err != nil {
+		return err
+	}
+	if acc.Disabled {
+		return c.Redirect("/admin/nhsmail", fiber.StatusSeeOther)
+	}
+	heading := "Disable the NHSmail account " + acc.Email + "?"
+	p, err := a.signedInPage(c, heading)
+	if err != nil {
+		return err
+	}
+	return render(c, fiber.StatusOK, views.ConfirmPage(views.ConfirmModel{Page: p, Heading: heading,
+		Paragraphs: []string{
+			"Signing in with it on the NHSmail sign-in page is refused, answered as a wrong password is, so it no longer signs in to CQRS either.",
+			"Its CQRS account, if it has one, is not changed. You can enable the NHSmail account again from the list.",
+		},
+		Action: "/admin/nhsmail/" + strconv.FormatUint(acc.ID, 10) + "/disabled", Hidden: map[string]string{"on": "true"},
+		Button: "Disable NHSmail account", Warning: true, CancelURL: "/admin/nhsmail", AdminNav: true, Orgs: true}))
+}
+
 // confirmDeleteMessage asks before a message leaves the Message Centre.
 func (a *app) confirmDeleteMessage(c *fiber.Ctx) error {
 	u, _ := currentUser(c)

@@ -115,6 +115,7 @@ func (a *app) routes(f *fiber.App) {
 		f.Get("/admin/nhsmail/applications/:client/delete", signedIn, sysAdmin, a.confirmDeleteNHSmailApplication)
 		f.Post("/admin/nhsmail/applications/:client/delete", signedIn, sysAdmin, a.deleteNHSmailApplication)
 		f.Post("/admin/nhsmail/:id/password", signedIn, sysAdmin, a.setNHSmailPassword)
+		f.Get("/admin/nhsmail/:id/disabled", signedIn, sysAdmin, a.confirmDisableNHSmailAccount)
 		f.Post("/admin/nhsmail/:id/disabled", signedIn, sysAdmin, a.nhsmailFlag(nhsmailDisabled))
 		f.Post("/admin/nhsmail/:id/locked", signedIn, sysAdmin, a.nhsmailFlag(nhsmailLocked))
 		f.Post("/admin/nhsmail/:id/consent", signedIn, sysAdmin, a.nhsmailFlag(nhsmailConsent))
