@@ -380,7 +380,36 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusUnauthorized, "invalid_token", "The access token is missing.")
 		return
 	}
-	p.op.ServeHTTP(w, r)
+	b := &bearerChallenge{ResponseWriter: w}
+	p.op.ServeHTTP(b, r)
+	if b.refused {
+		writeJSONError(w, http.StatusUnauthorized, "invalid_token", "The access token is not valid, has expired or was revoked.")
+	}
+}
+
+// bearerChallenge holds back zitadel's refusal of a token (a bare 401, or a
+// 403 access_denied from the storage for an expired or revoked one) so it
+// is answered as RFC 6750 section 3 says: 401, WWW-Authenticate naming the
+// error, and the error code in the body.
+type bearerChallenge struct {
+	http.ResponseWriter
+	refused bool
+}
+
+func (b *bearerChallenge) WriteHeader(status int) {
+	if status == http.StatusUnauthorized || status == http.StatusForbidden {
+		b.refused = true
+		b.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="The access token is not valid, has expired or was revoked."`)
+		return
+	}
+	b.ResponseWriter.WriteHeader(status)
+}
+
+func (b *bearerChallenge) Write(p []byte) (int, error) {
+	if b.refused {
+		return len(p), nil
+	}
+	return b.ResponseWriter.Write(p)
 }
 
 func randomBytes(n int) []byte {
