@@ -167,6 +167,7 @@ func Run(t *testing.T, cfg Config) {
 		{"single sign-on requests and the simulator's state are used once", testOnce},
 		{"training reset and snapshots", testTraining},
 		{"a small site's own settings", testSite},
+		{"the NHSmail simulator's second step", testNHSmailMFA},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, cfg) })
