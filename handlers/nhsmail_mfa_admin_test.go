@@ -92,3 +92,31 @@ func TestNHSmailAccountMFAMethod(t *testing.T) {
 		t.Errorf("the method shown: %q", got)
 	}
 }
+
+// The training data has one NHSmail account per MFA method beside the
+// job aid's original path, each matching an active CQRS account.
+func TestTrainingDataHasAnNHSmailAccountPerMFAMethod(t *testing.T) {
+	e := newTrainingEnv(t)
+	accounts, err := e.store.NHSmailAccounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[string][]string{}
+	for _, a := range accounts {
+		by[a.MFAMethod] = append(by[a.MFAMethod], a.Email)
+		if a.MFAMethod != cqrs.MFANone {
+			u, err := e.store.UserByEmail(a.Email)
+			if err != nil || u.Status != cqrs.StatusActive {
+				t.Errorf("%s (%s) has no active CQRS account: %+v, %v", a.Email, a.MFAMethod, u, err)
+			}
+		}
+	}
+	for _, m := range []string{cqrs.MFANone, cqrs.MFAAuthenticator, cqrs.MFAText} {
+		if len(by[m]) == 0 {
+			t.Errorf("no training NHSmail account with MFA method %q: %v", m, by)
+		}
+	}
+	if got := by[cqrs.MFANone]; len(got) == 0 || got[0] == "" {
+		t.Errorf("the job aid's path (amy.active, no MFA) is gone: %v", by)
+	}
+}
