@@ -35,9 +35,11 @@ const (
 	// MFAAnswerWithin is how long a prompt or a texted code can be answered,
 	// on the provider's (the training) clock; NHSmail gives about a minute.
 	MFAAnswerWithin = time.Minute
-	// mfaKeep is how long a pending sign-in is kept, so that a late answer
-	// is told it timed out rather than that nothing is known of it.
-	mfaKeep = 15 * time.Minute
+	// mfaKeep is how long a pending sign-in is kept unless it ends sooner,
+	// so that a late look is told it timed out rather than that nothing is
+	// known of it, even after the trainer moves the training clock on by
+	// 72 hours or 14 days. Past its deadline nothing in it can be used.
+	mfaKeep = 30 * 24 * time.Hour
 	// maxCodeAttempts is how many wrong texted codes end the sign-in.
 	maxCodeAttempts = 3
 	// stayChoiceLifespan is how long "Don't show this again" is remembered.

@@ -187,6 +187,7 @@ func TestMFAPromptEndings(t *testing.T) {
 		{"wrong number", "approve", true, 0, "Request denied"},
 		{"it's not me", "report", false, 0, "Request denied"},
 		{"no answer within a minute", "", false, MFAAnswerWithin + time.Second, "We didn't hear from you"},
+		{"the training clock moved on 72 hours", "", false, 72 * time.Hour, "We didn't hear from you"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
