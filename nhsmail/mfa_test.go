@@ -344,3 +344,54 @@ func TestMFAACRValues(t *testing.T) {
 		}
 	})
 }
+
+// A second relying party, registered by the administrator, sees amr
+// (pwd, mfa) and auth_time after the second step, and its acr_values are
+// refused for an account without MFA.
+func TestAnotherApplicationSeesMFA(t *testing.T) {
+	e := mfaEnv(t)
+	app, err := e.store.CreateNHSmailApplication(cqrs.NHSmailApplication{Name: "Rota Desktop",
+		RedirectURIs: []string{"http://127.0.0.1:53682/callback"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := oauth2.Config{ClientID: app.ClientID, RedirectURL: app.RedirectURIs[0],
+		Endpoint: e.oidc.Endpoint(), Scopes: []string{oidc.ScopeOpenID, "email", "profile"}}
+	cfg.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	start := func(opts ...oauth2.AuthCodeOption) attempt {
+		a := attempt{state: "s-" + time.Now().Format("150405.000000000"), nonce: "n-" + time.Now().Format("150405.000000000"), verifier: oauth2.GenerateVerifier()}
+		a.url = cfg.AuthCodeURL(a.state, append([]oauth2.AuthCodeOption{oidc.Nonce(a.nonce), oauth2.S256ChallengeOption(a.verifier)}, opts...)...)
+		return a
+	}
+	browser := e.newBrowser()
+	a := start()
+	before := time.Now().Add(-time.Second).Unix()
+	wait := e.mfaWait(browser, a, "app.user@nhs.net", false)
+	e.answerPhone(wait.testid("nhsmail-phone-link").AttrOr("href", ""), "approve", strings.TrimSpace(wait.testid("nhsmail-mfa-number").Text()))
+	back := e.stay(browser, e.get(browser, e.srv.URL+"/nhsmail/mfa"), "no", false)
+	loc, _ := url.Parse(back.header.Get("Location"))
+	if loc == nil || !strings.HasPrefix(loc.String(), cfg.RedirectURL+"?") {
+		t.Fatalf("not back at the application: %d %q", back.status, back.header.Get("Location"))
+	}
+	tok, err := cfg.Exchange(e.ctx(), loc.Query().Get("code"), oauth2.VerifierOption(a.verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idt, err := e.oidc.Verifier(&oidc.Config{ClientID: app.ClientID}).Verify(e.ctx(), tok.Extra("id_token").(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := claimsOf(t, idt); !slices.Equal(c.AMR, []string{"pwd", "mfa"}) || c.AuthTime < before || c.AuthTime > time.Now().Unix()+1 {
+		t.Errorf("the application sees amr %v auth_time %d", c.AMR, c.AuthTime)
+	}
+
+	a = start(oauth2.SetAuthURLParam("acr_values", "mfa"))
+	other := e.newBrowser()
+	form := e.signInForm(other, a)
+	form.Set("email", "sam.patel@nhs.net")
+	form.Set("password", password)
+	pg := e.post(other, e.issuer+"/authorize", form)
+	if loc, _ := url.Parse(pg.header.Get("Location")); loc == nil || loc.Query().Get("error") != "interaction_required" {
+		t.Errorf("acr_values=mfa for an account without MFA: %d %q", pg.status, pg.header.Get("Location"))
+	}
+}
