@@ -19,11 +19,37 @@ type NHSmailAccount struct {
 	// ConsentRequired makes the provider ask before it signs the user in to
 	// CQRS, as a tenant that has not pre-approved the app would.
 	ConsentRequired bool `json:"consent_required"`
+	// MFAMethod is the account's second step after the password: "" (none,
+	// the documents' journey), MFAAuthenticator or MFAText.
+	MFAMethod string `json:"mfa_method,omitempty"`
 	// TenantID and ObjectID are Entra ID's tid and oid: the directory and
 	// the account's stable subject, which never changes with the email.
 	TenantID string    `json:"tenant_id"`
 	ObjectID string    `json:"object_id"`
 	Created  time.Time `json:"created"`
+}
+
+// The NHSmail simulator's multi-factor methods, as NHSmail offers them.
+const (
+	MFANone          = ""
+	MFAAuthenticator = "authenticator" // Microsoft Authenticator push with number matching
+	MFAText          = "text"          // a six-digit code by text message
+)
+
+// MFAMethodName is how a method is named on screen.
+func MFAMethodName(method string) string {
+	switch method {
+	case MFAAuthenticator:
+		return "Microsoft Authenticator"
+	case MFAText:
+		return "Text message"
+	}
+	return "None"
+}
+
+// ValidMFAMethod reports whether method is one the simulator offers.
+func ValidMFAMethod(method string) bool {
+	return method == MFANone || method == MFAAuthenticator || method == MFAText
 }
 
 // FullName is the account's display name.

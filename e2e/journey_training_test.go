@@ -203,8 +203,8 @@ func walkLearner(t *testing.T, parent context.Context, app *demoApp, board, sign
 	)
 	jobAidCurrentSteps(t, ctx) // the panel is open by default
 	seededRows := tableRows(t, ctx)
-	if seededRows["training-accounts"] != 6 || seededRows["training-nhsmail"] != 7 {
-		t.Errorf("the training home page lists %d CQRS and %d NHSmail accounts for the class, want 6 and 7", seededRows["training-accounts"], seededRows["training-nhsmail"])
+	if seededRows["training-accounts"] != 8 || seededRows["training-nhsmail"] != 9 {
+		t.Errorf("the training home page lists %d CQRS and %d NHSmail accounts for the class, want 8 and 9 (with the two MFA accounts)", seededRows["training-accounts"], seededRows["training-nhsmail"])
 	}
 	// The trainer's password is on the console only, never on this page.
 	wantTexts(t, "the trainer's sign-in", textOf(t, ctx, "trainer-credentials"), app.TrainerUserID, "the password printed in the window where CQRS was started")

@@ -117,6 +117,7 @@ var accessTable = []accessRow{
 	{"POST /admin/nhsmail/:id/disabled", "/admin/nhsmail/{nhsmail}/disabled", as("login", "403", "403", "403", "303 /admin/nhsmail", "login")},
 	{"POST /admin/nhsmail/:id/locked", "/admin/nhsmail/{nhsmail}/locked", as("login", "403", "403", "403", "303 /admin/nhsmail", "login")},
 	{"POST /admin/nhsmail/:id/consent", "/admin/nhsmail/{nhsmail}/consent", as("login", "403", "403", "403", "303 /admin/nhsmail", "login")},
+	{"POST /admin/nhsmail/:id/mfa", "/admin/nhsmail/{nhsmail}/mfa", as("login", "403", "403", "403", "303 /admin/nhsmail", "login")},
 	{"POST /admin/nhsmail/signing-key", "/admin/nhsmail/signing-key", as("login", "403", "403", "403", "303 /admin/nhsmail", "login")},
 	{"GET /admin/nhsmail/applications", "/admin/nhsmail/applications", as("login", "403", "403", "403", "200", "login")},
 	{"POST /admin/nhsmail/applications", "/admin/nhsmail/applications", as("login", "403", "403", "403", "422", "login")},

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"errors"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
@@ -30,6 +32,7 @@ type NHSmailDirectory interface {
 	NHSmailAccounts() ([]cqrs.NHSmailAccount, error)
 	SetNHSmailPassword(id uint64, hash string) error
 	SetNHSmailFlags(id uint64, disabled, locked, consentRequired bool) error
+	SetNHSmailMFA(id uint64, method string) error
 	NHSmailApplications
 	DeleteExpiredNHSmailSessions() (int, error)
 }
@@ -63,16 +66,62 @@ func (a *app) renderNHSmailDirectory(c *fiber.Ctx, status int, values map[string
 	if err != nil {
 		return err
 	}
-	m := views.NHSmailDirectoryModel{Page: p, Form: nhsmailFields(values), Errors: errs, Notice: notice, Issuer: a.cfg.SSO.Issuer}
+	m := views.NHSmailDirectoryModel{Page: p, Form: nhsmailFields(values), Errors: errs, Notice: notice, Issuer: a.cfg.SSO.Issuer,
+		MFAOptions: nhsmailMFAOptions(), MFAMethod: cmp.Or(values["mfa_method"], "none")}
+	reported, err := a.nhsmailReports()
+	if err != nil {
+		return err
+	}
 	if keys, ok := a.nhsmailServer.(nhsmailSigningKeys); ok {
 		m.SigningKeyID = keys.KeyID()
 	}
 	for _, acc := range accounts {
 		_, cqrsErr := a.nhsmailAdmin.UserByEmail(acc.Email)
 		m.Accounts = append(m.Accounts, views.NHSmailAccountRow{ID: strconv.FormatUint(acc.ID, 10), Email: acc.Email, Name: acc.FullName(),
-			Disabled: acc.Disabled, Locked: acc.Locked, ConsentRequired: acc.ConsentRequired, HasCQRSAccount: cqrsErr == nil})
+			Disabled: acc.Disabled, Locked: acc.Locked, ConsentRequired: acc.ConsentRequired, HasCQRSAccount: cqrsErr == nil,
+			MFAMethod: acc.MFAMethod, MFAName: cqrs.MFAMethodName(acc.MFAMethod), Reported: reported[strings.ToLower(acc.Email)]})
 	}
 	return render(c, status, views.NHSmailDirectoryPage(m))
+}
+
+// nhsmailMFAOptions are the simulator's methods, none first (the form's
+// default, so a new account follows the documents unless asked).
+func nhsmailMFAOptions() []views.NHSmailMFAOption {
+	var out []views.NHSmailMFAOption
+	for _, m := range []string{cqrs.MFANone, cqrs.MFAAuthenticator, cqrs.MFAText} {
+		v := m
+		if v == cqrs.MFANone {
+			v = "none"
+		}
+		out = append(out, views.NHSmailMFAOption{Value: v, Name: cqrs.MFAMethodName(m)})
+	}
+	return out
+}
+
+// mfaMethodFromForm reads the form's method ("none" for none).
+func mfaMethodFromForm(v string) (string, bool) {
+	if v == "none" || v == "" {
+		return cqrs.MFANone, true
+	}
+	return v, v != cqrs.MFANone && cqrs.ValidMFAMethod(v)
+}
+
+// nhsmailReports is when each account (by email, lower case) last had a
+// sign-in prompt answered "No, it's not me", from the simulator's audit
+// entries.
+func (a *app) nhsmailReports() (map[string]string, error) {
+	events, _, err := a.auditLog.AuditEvents(cqrs.AuditFilter{Type: nhsmail.EventMFAReported, Limit: 500})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, e := range events {
+		k := strings.ToLower(e.Subject)
+		if _, seen := out[k]; !seen { // newest first
+			out[k] = e.Time.In(time.Local).Format("2 Jan 2006 15:04")
+		}
+	}
+	return out, nil
 }
 
 func (a *app) nhsmailDirectory(c *fiber.Ctx) error {
@@ -87,9 +136,13 @@ func validateNHSmailPassword(pw string) []views.FieldError {
 }
 
 func (a *app) createNHSmailAccount(c *fiber.Ctx) error {
-	values := formValues(c, "email", "first_name", "last_name")
+	values := formValues(c, "email", "first_name", "last_name", "mfa_method")
 	pw := c.FormValue("password")
 	var errs views.Errors
+	method, ok := mfaMethodFromForm(values["mfa_method"])
+	if !ok {
+		errs = append(errs, views.FieldError{Field: "mfa_method-none", Message: "Select None, Microsoft Authenticator or Text message."})
+	}
 	errs = append(errs, validateEmail(values["email"])...)
 	errs = append(errs, validatePersonName("first_name", "first name", values["first_name"])...)
 	errs = append(errs, validatePersonName("last_name", "last name", values["last_name"])...)
@@ -99,7 +152,7 @@ func (a *app) createNHSmailAccount(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		_, err = a.nhsmail.CreateNHSmailAccount(cqrs.NHSmailAccount{Email: values["email"], FirstName: values["first_name"], LastName: values["last_name"], PasswordHash: hash})
+		_, err = a.nhsmail.CreateNHSmailAccount(cqrs.NHSmailAccount{Email: values["email"], FirstName: values["first_name"], LastName: values["last_name"], PasswordHash: hash, MFAMethod: method})
 		// A field error in the form's words, not a page.
 		if errors.Is(err, cqrs.ErrConflict) {
 			errs = append(errs, views.FieldError{Field: "email", Message: "An NHSmail account with that email address already exists."})
@@ -140,6 +193,23 @@ func (a *app) setNHSmailPassword(c *fiber.Ctx) error {
 		return err
 	}
 	return redirect(c, "/admin/nhsmail?notice=password")
+}
+
+// setNHSmailMFA changes the account's second step after the password.
+func (a *app) setNHSmailMFA(c *fiber.Ctx) error {
+	acc, err := a.nhsmailAccountParam(c)
+	if err != nil {
+		return err
+	}
+	method, ok := mfaMethodFromForm(c.FormValue("mfa_method"))
+	if !ok {
+		return a.renderNHSmailDirectory(c, fiber.StatusUnprocessableEntity, nil,
+			views.Errors{{Field: "mfa-" + strconv.FormatUint(acc.ID, 10), Message: "Select None, Microsoft Authenticator or Text message."}}, "")
+	}
+	if err := a.nhsmail.SetNHSmailMFA(acc.ID, method); err != nil {
+		return err
+	}
+	return redirect(c, "/admin/nhsmail?notice=saved")
 }
 
 // nhsmailFlag is the handler of one of an account's flag buttons: set

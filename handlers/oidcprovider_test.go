@@ -67,18 +67,19 @@ type opLogin struct {
 	Claims map[string]any // identity claims: sub, email, email_verified, tid, oid …
 	Deny   string         // answer /authorize with this error instead of a code
 
-	RefuseExchange   bool          // the token endpoint answers invalid_grant
-	NoIDToken        bool          // the token answer has an access token only
-	SignWithOtherKey bool          // signed by a key not in /jwks (same kid)
-	Unsigned         bool          // alg "none"
-	Issuer           string        // iss instead of the provider's
-	Audience         any           // aud instead of the client ID
-	ExpiresIn        time.Duration // exp from now (default an hour; negative: expired)
-	Nonce            string        // nonce instead of the one the app sent
-	NoSub, NoIat     bool          // leave sub / iat out of the ID token
-	NoKid            bool          // no kid in the ID token's header
-	ExtraKeys        bool          // /jwks publishes a second key beside the signing one
-	UserinfoSub      string        // /userinfo answers this sub instead of the ID token's
+	RefuseExchange   bool           // the token endpoint answers invalid_grant
+	NoIDToken        bool           // the token answer has an access token only
+	SignWithOtherKey bool           // signed by a key not in /jwks (same kid)
+	Unsigned         bool           // alg "none"
+	Issuer           string         // iss instead of the provider's
+	Audience         any            // aud instead of the client ID
+	ExpiresIn        time.Duration  // exp from now (default an hour; negative: expired)
+	Nonce            string         // nonce instead of the one the app sent
+	NoSub, NoIat     bool           // leave sub / iat out of the ID token
+	NoKid            bool           // no kid in the ID token's header
+	ExtraKeys        bool           // /jwks publishes a second key beside the signing one
+	UserinfoSub      string         // /userinfo answers this sub instead of the ID token's
+	UserinfoOnly     map[string]any // claims only /userinfo answers (Core 5.4), never the ID token
 }
 
 // opAuthorize is what the app sent to /authorize.
@@ -199,6 +200,7 @@ func (op *testOP) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	claims := maps.Clone(l.Claims)
+	maps.Copy(claims, l.UserinfoOnly)
 	if l.UserinfoSub != "" {
 		claims["sub"] = l.UserinfoSub
 	}

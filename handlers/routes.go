@@ -119,6 +119,7 @@ func (a *app) routes(f *fiber.App) {
 		f.Post("/admin/nhsmail/:id/disabled", signedIn, sysAdmin, a.nhsmailFlag(nhsmailDisabled))
 		f.Post("/admin/nhsmail/:id/locked", signedIn, sysAdmin, a.nhsmailFlag(nhsmailLocked))
 		f.Post("/admin/nhsmail/:id/consent", signedIn, sysAdmin, a.nhsmailFlag(nhsmailConsent))
+		f.Post("/admin/nhsmail/:id/mfa", signedIn, sysAdmin, a.setNHSmailMFA)
 	}
 	f.Get("/admin/helpdesk", signedIn, sysAdmin, a.helpDeskPage)
 	f.Post("/admin/helpdesk", signedIn, sysAdmin, a.saveHelpDesk)

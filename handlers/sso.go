@@ -164,6 +164,18 @@ type ssoClaims struct {
 	AuthorizedParty   string `json:"azp"`
 }
 
+// withProfile is the ID token's claims with the userinfo profile's taking
+// their place where it has them; an email keeps its own email_verified.
+func (cl ssoClaims) withProfile(p ssoClaims) ssoClaims {
+	if p.Email != "" {
+		cl.Email, cl.EmailVerified = p.Email, p.EmailVerified
+	}
+	cl.PreferredUsername = firstNonEmpty(p.PreferredUsername, cl.PreferredUsername)
+	cl.UPN = firstNonEmpty(p.UPN, cl.UPN)
+	cl.Name = firstNonEmpty(p.Name, cl.Name)
+	return cl
+}
+
 // ssoRefused ends a callback with a page and an audit entry, never a session.
 func (a *app) ssoRefused(c *fiber.Ctx, detail string, err error) error {
 	if aerr := a.audit(c, cqrs.AuditEvent{Type: evSSORefused, Method: "nhsmail", Detail: detail}); aerr != nil {
@@ -263,20 +275,27 @@ func (a *app) ssoCallback(c *fiber.Ctx) error {
 	if subtle.ConstantTimeCompare([]byte(idToken.Nonce), []byte(pending.Nonce)) != 1 {
 		return a.ssoRefused(c, "nonce mismatch", a.ssoFailed("the identity token was not issued for this sign-in"))
 	}
-	// The profile at /userinfo must be the same person (Core 5.3.2). It is
-	// only a cross-check: the ID token's claims are what is used, and a
-	// userinfo endpoint that cannot be reached does not stop the sign-in.
+	var claims ssoClaims
+	if err := idToken.Claims(&claims); err != nil {
+		return a.ssoRefused(c, "claims unreadable", a.ssoFailed("the identity token could not be read"))
+	}
+	// The profile at /userinfo must be the same person (Core 5.3.2). A
+	// provider may put the email there only (Core 5.4), so its claims are
+	// the ones matched, the ID token's where it has none; a userinfo
+	// endpoint that cannot be reached does not stop the sign-in.
 	if p.UserInfoEndpoint() != "" {
 		info, err := p.UserInfo(ctx, oauth2.StaticTokenSource(tok))
 		if err != nil {
 			a.log.Info("single sign-on userinfo unavailable", "err", err)
 		} else if info.Subject != idToken.Subject {
 			return a.ssoRefused(c, "userinfo subject differs", a.ssoFailed("the identity token and the profile describe different people"))
+		} else {
+			var profile ssoClaims
+			if err := info.Claims(&profile); err != nil {
+				return a.ssoRefused(c, "userinfo unreadable", a.ssoFailed("the profile could not be read"))
+			}
+			claims = claims.withProfile(profile)
 		}
-	}
-	var claims ssoClaims
-	if err := idToken.Claims(&claims); err != nil {
-		return a.ssoRefused(c, "claims unreadable", a.ssoFailed("the identity token could not be read"))
 	}
 	// A token for several audiences must name us as the party it was issued to.
 	if (len(idToken.Audience) > 1 || claims.AuthorizedParty != "") && claims.AuthorizedParty != a.cfg.SSO.ClientID {
@@ -382,6 +401,13 @@ func (a *app) ssoSignIn(c *fiber.Ctx, idToken *oidc.IDToken, cl ssoClaims, next 
 		} else {
 			u, matched, err = a.userByClaims(email, cl.PreferredUsername, cl.UPN)
 		}
+	}
+	// Nothing to look an account up by: say so, rather than tell the
+	// person they signed in with an address nobody saw.
+	if errors.Is(err, cqrs.ErrNotFound) && !strings.Contains(cl.Email+cl.PreferredUsername+cl.UPN, "@") {
+		return a.ssoRefused(c, "no email address from the provider", refuse(fiber.StatusBadRequest, a.providerName()+" sent no email address",
+			"You signed in to "+a.providerName()+", but it did not tell CQRS your email address, so CQRS cannot find your account. Nothing was signed in.",
+			"Contact the CQRS Help Desk, or use your legacy login."))
 	}
 	linkedElsewhere := err == nil && u.SSOSubject != "" && u.SSOSubject != key
 	if linkedElsewhere && a.earlierEmbeddedLink(u.SSOSubject, key) {

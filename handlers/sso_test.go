@@ -204,6 +204,10 @@ type refusal struct {
 var noAccount = refusal{status: http.StatusForbidden, audit: "no active CQRS account",
 	texts: []string{"You do not have a CQRS account", "support@cqrs.co.uk", "0800 4402777", "use your legacy login"}}
 
+// noAddress is the page for a provider that sent no email or username.
+var noAddress = refusal{status: http.StatusBadRequest, audit: "no email address from the provider",
+	texts: []string{"NHSmail sent no email address", "did not tell CQRS your email address", "Nothing was signed in."}}
+
 func notValid(detail, text string) refusal {
 	return refusal{status: http.StatusBadRequest, audit: detail, texts: []string{"NHSmail sign-in did not complete", text, "Nothing was signed in."}}
 }
@@ -425,7 +429,7 @@ func TestSSOFindsOnlyActiveUnlinkedAccounts(t *testing.T) {
 		{"an account linked to another subject", map[string]any{"sub": "s-newcomer", "email": "linked.user@nhs.net", "email_verified": true}, linkedElsewhere},
 		{"a disabled account", map[string]any{"sub": "s-disabled", "email": "gone.away@nhs.net", "email_verified": true}, noAccount},
 		{"an invited, unregistered account", map[string]any{"sub": "s-invited", "email": "new.starter@nhs.net", "email_verified": true}, noAccount},
-		{"no email or username at all", map[string]any{"sub": "s-bare"}, noAccount},
+		{"no email or username at all", map[string]any{"sub": "s-bare"}, noAddress},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1003,4 +1007,36 @@ func mustURL(t *testing.T, raw string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// A provider may send the email in the userinfo answer only (OpenID Connect
+// Core 5.4): the person is found by it. One that sends no address at all
+// gets a page saying so, not the page for an address without an account.
+func TestSSOUsesTheUserinfoProfile(t *testing.T) {
+	s := newSSOEnv(t)
+
+	t.Run("email only from userinfo", func(t *testing.T) {
+		s.op.login(opLogin{Claims: map[string]any{"sub": "ui-only-1"},
+			UserinfoOnly: map[string]any{"email": "Sam.Patel@nhs.net", "email_verified": true}})
+		b := s.browser(t)
+		b.wantSignedIn(t, b.signIn(""), "/messages")
+		if got, want := s.subject(t, "sam.patel"), s.op.URL+"|ui-only-1"; got != want {
+			t.Errorf("sam.patel linked to %q, want %q", got, want)
+		}
+	})
+
+	t.Run("userinfo's unverified email is not matched", func(t *testing.T) {
+		s.op.login(opLogin{Claims: map[string]any{"sub": "ui-only-2", "email": "nobody@nhs.net", "email_verified": true},
+			UserinfoOnly: map[string]any{"email": "kim.lee@nhs.net", "email_verified": false}})
+		b := s.browser(t)
+		before := s.refusals()
+		b.wantRefused(t, b.signIn(""), before, noAccount)
+	})
+
+	t.Run("no address anywhere", func(t *testing.T) {
+		s.op.login(opLogin{Claims: map[string]any{"sub": "ui-none", "name": "Sam Patel"}})
+		b := s.browser(t)
+		before := s.refusals()
+		b.wantRefused(t, b.signIn(""), before, noAddress)
+	})
 }

@@ -28,6 +28,8 @@ var seededAccounts = []seededAccount{
 	{"trn.locked", "Liam", "Locked", "liam.locked@nhs.net", cqrs.RoleUser, cqrs.StateLocked, false, "Locked after too many failed sign-ins"},
 	{"trn.disabled", "Dee", "Disabled", "dee.disabled@nhs.net", cqrs.RoleUser, cqrs.StateDisabled, false, "Disabled by an administrator"},
 	{"trn.consent", "Cara", "Consent", "cara.consent@nhs.net", cqrs.RoleUser, cqrs.StateActive, false, "Active; their NHSmail account asks for consent"},
+	{"trn.mfa.app", "Mo", "Authenticator", "mo.authenticator@nhs.net", cqrs.RoleUser, cqrs.StateActive, false, "Active; their NHSmail account approves sign-in with Microsoft Authenticator"},
+	{"trn.mfa.text", "Tess", "Text", "tess.text@nhs.net", cqrs.RoleUser, cqrs.StateActive, false, "Active; their NHSmail account is sent a code by text message"},
 }
 
 // seededNHSmail are the NHSmail simulator's accounts, one per single
@@ -36,13 +38,16 @@ var seededNHSmail = []struct {
 	email, first, last string
 	locked, consent    bool
 	show               string
+	mfa                string // the second step after the password (NHSmail today, beyond the documents)
 }{
-	{"amy.active@nhs.net", "Amy", "Active", false, false, "Has a CQRS account (trn.active): signs in to the message centre"},
-	{"noah.nocqrs@nhs.net", "Noah", "Nocqrs", false, false, "No CQRS account with this email: the help desk error page"},
-	{"wendy.wrong@nhs.net", "Wendy", "Wrong", false, false, "Type any other password: \"Incorrect user ID or password\""},
-	{"lara.locked@nhs.net", "Lara", "Locked", true, false, "NHSmail account locked"},
-	{"cara.consent@nhs.net", "Cara", "Consent", false, true, "Asks for consent before signing in to CQRS (trn.consent)"},
-	{"liam.locked@nhs.net", "Liam", "Locked", false, false, "NHSmail fine, but the CQRS account (trn.locked) is locked"},
+	{"amy.active@nhs.net", "Amy", "Active", false, false, "Has a CQRS account (trn.active): signs in to the message centre", cqrs.MFANone},
+	{"noah.nocqrs@nhs.net", "Noah", "Nocqrs", false, false, "No CQRS account with this email: the help desk error page", cqrs.MFANone},
+	{"wendy.wrong@nhs.net", "Wendy", "Wrong", false, false, "Type any other password: \"Incorrect user ID or password\"", cqrs.MFANone},
+	{"lara.locked@nhs.net", "Lara", "Locked", true, false, "NHSmail account locked", cqrs.MFANone},
+	{"cara.consent@nhs.net", "Cara", "Consent", false, true, "Asks for consent before signing in to CQRS (trn.consent)", cqrs.MFANone},
+	{"liam.locked@nhs.net", "Liam", "Locked", false, false, "NHSmail fine, but the CQRS account (trn.locked) is locked", cqrs.MFANone},
+	{"mo.authenticator@nhs.net", "Mo", "Authenticator", false, false, "Beyond the job aid: approve the sign-in on the phone with Microsoft Authenticator (trn.mfa.app)", cqrs.MFAAuthenticator},
+	{"tess.text@nhs.net", "Tess", "Text", false, false, "Beyond the job aid: type the code texted to the phone (trn.mfa.text)", cqrs.MFAText},
 }
 
 // trainingSet prepares the data set: passwords hashed and link tokens made
@@ -89,7 +94,7 @@ func (a *app) trainingSet(ctx context.Context) (cqrs.TrainingSet, error) {
 			return set, err
 		}
 		set.NHSmail = append(set.NHSmail, cqrs.NHSmailAccount{Email: n.email, FirstName: n.first, LastName: n.last,
-			PasswordHash: hash, Locked: n.locked, ConsentRequired: n.consent})
+			PasswordHash: hash, Locked: n.locked, ConsentRequired: n.consent, MFAMethod: n.mfa})
 	}
 	return set, nil
 }

@@ -59,7 +59,7 @@ var supportedScopes = []string{"openid", "email", "profile"}
 
 // Claims the simulator can put in ID tokens and userinfo answers.
 var supportedClaims = []string{
-	"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "azp", "at_hash", "c_hash",
+	"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "acr", "azp", "at_hash", "c_hash",
 	"tid", "oid", "upn", "email", "email_verified", "preferred_username", "name", "given_name", "family_name",
 }
 
@@ -104,6 +104,8 @@ type Directory interface {
 	ViewNHSmailState(fn func(cqrs.NHSmailStateTx) error) error
 	NHSmailProviderKey(name string) ([]byte, error)
 	NHSmailApplication(clientID string) (cqrs.NHSmailApplication, error)
+	// Audit records a sign-in prompt reported as "No, it's not me".
+	Audit(e cqrs.AuditEvent) error
 }
 
 // Hasher checks NHSmail passwords; *secret.Hasher satisfies it.
@@ -323,6 +325,27 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.userinfo(w, r)
+	case "/mfa":
+		switch r.Method {
+		case http.MethodGet:
+			p.mfaPage(w, r)
+		case http.MethodPost:
+			p.mfaAnswer(w, r)
+		default:
+			methodNotAllowed(w, "GET, POST")
+		}
+	case "/mfa/status":
+		if r.Method != http.MethodGet {
+			methodNotAllowed(w, "GET")
+			return
+		}
+		p.mfaStatus(w, r)
+	case "/mfa/stay":
+		if r.Method != http.MethodPost {
+			methodNotAllowed(w, "POST")
+			return
+		}
+		p.mfaStay(w, r)
 	case "/help":
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			methodNotAllowed(w, "GET, HEAD")
@@ -330,6 +353,14 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		p.help(w, r)
 	default:
+		if token, ok := strings.CutPrefix(rest, "/phone/"); ok && !strings.Contains(token, "/") {
+			if r.Method != http.MethodGet && r.Method != http.MethodPost {
+				methodNotAllowed(w, "GET, POST")
+				return
+			}
+			p.phone(w, r, token)
+			return
+		}
 		p.notFound(w, r)
 	}
 }
@@ -353,6 +384,8 @@ func (p *Provider) discoveryDocument() map[string]any {
 		"code_challenge_methods_supported":               []string{"S256"},
 		"claims_supported":                               supportedClaims,
 		"prompt_values_supported":                        []string{"none", "login", "consent", "select_account"},
+		"acr_values_supported":                           mfaACRValues,
+		"claims_parameter_supported":                     false,
 		"request_parameter_supported":                    false,
 		"request_uri_parameter_supported":                false,
 		"authorization_response_iss_parameter_supported": false,
@@ -380,7 +413,36 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusUnauthorized, "invalid_token", "The access token is missing.")
 		return
 	}
-	p.op.ServeHTTP(w, r)
+	b := &bearerChallenge{ResponseWriter: w}
+	p.op.ServeHTTP(b, r)
+	if b.refused {
+		writeJSONError(w, http.StatusUnauthorized, "invalid_token", "The access token is not valid, has expired or was revoked.")
+	}
+}
+
+// bearerChallenge holds back zitadel's refusal of a token (a bare 401, or a
+// 403 access_denied from the storage for an expired or revoked one) so it
+// is answered as RFC 6750 section 3 says: 401, WWW-Authenticate naming the
+// error, and the error code in the body.
+type bearerChallenge struct {
+	http.ResponseWriter
+	refused bool
+}
+
+func (b *bearerChallenge) WriteHeader(status int) {
+	if status == http.StatusUnauthorized || status == http.StatusForbidden {
+		b.refused = true
+		b.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="The access token is not valid, has expired or was revoked."`)
+		return
+	}
+	b.ResponseWriter.WriteHeader(status)
+}
+
+func (b *bearerChallenge) Write(p []byte) (int, error) {
+	if b.refused {
+		return len(p), nil
+	}
+	return b.ResponseWriter.Write(p)
 }
 
 func randomBytes(n int) []byte {

@@ -640,6 +640,10 @@ func TestTokenEndpointRefusals(t *testing.T) {
 		if _, err := e.oidc.UserInfo(e.ctx(), oauth2.StaticTokenSource(tok)); err == nil {
 			t.Error("an expired access token opened userinfo")
 		}
+		wantBearerChallenge(t, e, tok.AccessToken)
+	})
+	t.Run("forged access token", func(t *testing.T) {
+		wantBearerChallenge(t, e.with(t), "not-a-token-this-provider-issued")
 	})
 }
 
@@ -1422,5 +1426,28 @@ func TestContentSecurityPolicyFromParsedOrigins(t *testing.T) {
 		if got, ok := RedirectOrigin(raw); got != want || ok != (want != "") {
 			t.Errorf("RedirectOrigin(%q) = %q, %v; want %q", raw, got, ok, want)
 		}
+	}
+}
+
+// wantBearerChallenge checks /userinfo refuses the token with a 401 that
+// names the error in WWW-Authenticate (RFC 6750 section 3).
+func wantBearerChallenge(t *testing.T, e *env, accessToken string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, e.issuer+"/userinfo", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+accessToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if got := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(got, "Bearer ") || !strings.Contains(got, `error="invalid_token"`) {
+		t.Errorf("userinfo answered %d with WWW-Authenticate %q, want 401 with Bearer error=\"invalid_token\"", resp.StatusCode, got)
+	}
+	if !strings.Contains(string(body), `"error":"invalid_token"`) {
+		t.Errorf("userinfo's refusal says %s, want the error code invalid_token", body)
 	}
 }

@@ -35,6 +35,9 @@ type authorizeRequest struct {
 	scopes      []string
 	prompt      map[string]bool
 	maxAge      time.Duration // -1: none asked
+	// acr is the acr_values entry asking for multi-factor authentication,
+	// "" when none does.
+	acr string
 }
 
 // authorizeError is a refusal of an authorize request. Until the client and
@@ -121,6 +124,13 @@ func (p *Provider) parseAuthorize(query string) (*authorizeRequest, *authorizeEr
 	if ar.prompt["none"] && len(ar.prompt) > 1 {
 		return ar, refusal("invalid_request", "prompt=none cannot be combined with other values.")
 	}
+	// acr_values are voluntary (Core 3.1.2.1): only a value naming MFA
+	// changes anything; others are ignored.
+	for _, v := range strings.Fields(q.Get("acr_values")) {
+		if slices.Contains(mfaACRValues, v) && ar.acr == "" {
+			ar.acr = v
+		}
+	}
 	if v := q.Get("max_age"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 31)
 		if err != nil {
@@ -149,16 +159,22 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 			p.serverError(w, r, "session", err)
 			return
 		}
-		if ok && (ar.maxAge < 0 || p.cfg.Now().Sub(started) <= ar.maxAge) {
+		amr := p.sessionAMR(r)
+		if ok && ar.acr != "" && acct.MFAMethod == cqrs.MFANone {
+			p.authorizeError(w, r, ar, errMFAEnrolmentRequired)
+			return
+		}
+		// A session from the password alone does not answer a request for MFA.
+		if ok && (ar.maxAge < 0 || p.cfg.Now().Sub(started) <= ar.maxAge) && (ar.acr == "" || slices.Contains(amr, "mfa")) {
 			if acct.ConsentRequired {
 				if ar.prompt["none"] {
 					p.authorizeError(w, r, ar, refusal("consent_required", "The user has not agreed to sign in to this application."))
 					return
 				}
-				p.askConsent(w, r, ar, r.URL.RawQuery, acct, started)
+				p.askConsent(w, r, ar, r.URL.RawQuery, acct, started, amr)
 				return
 			}
-			p.issueCode(w, r, ar, acct, started)
+			p.issueCode(w, r, ar, acct, started, amr)
 			return
 		}
 	}
@@ -224,16 +240,24 @@ func (p *Provider) signIn(w http.ResponseWriter, r *http.Request) {
 		p.render(w, r, http.StatusForbidden, views.NHSmailSignInPage(model))
 		return
 	}
+	if ar.acr != "" && acct.MFAMethod == cqrs.MFANone {
+		p.authorizeError(w, r, ar, errMFAEnrolmentRequired)
+		return
+	}
+	if acct.MFAMethod != cqrs.MFANone {
+		p.startMFA(w, r, query, acct, model.Private)
+		return
+	}
 	started := p.cfg.Now()
-	if err := p.startSession(w, r, acct.ID, model.Private); err != nil {
+	if err := p.startSession(w, r, acct.ID, model.Private, amrPassword); err != nil {
 		p.serverError(w, r, "start session", err)
 		return
 	}
 	if acct.ConsentRequired {
-		p.askConsent(w, r, ar, query, acct, started)
+		p.askConsent(w, r, ar, query, acct, started, amrPassword)
 		return
 	}
-	p.issueCode(w, r, ar, acct, started)
+	p.issueCode(w, r, ar, acct, started, amrPassword)
 }
 
 // consent is POST /consent: the answer to the consent page.
@@ -274,7 +298,7 @@ func (p *Provider) consent(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.PostForm.Get("decision") {
 	case "accept":
-		p.issueCode(w, r, ar, acct, pending.AuthTime)
+		p.issueCode(w, r, ar, acct, pending.AuthTime, pending.AMR)
 	case "cancel":
 		p.authorizeError(w, r, ar, refusal("access_denied", "The user cancelled the sign-in."))
 	default:
@@ -298,12 +322,16 @@ func (p *Provider) help(w http.ResponseWriter, r *http.Request) {
 // browser back to the client with the code and state. started is when the
 // password was checked (the provider's clock); the ID token's auth_time is
 // that moment on the wall clock, which iat and exp are stamped from.
-func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, ar *authorizeRequest, acct cqrs.NHSmailAccount, started time.Time) {
+func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, ar *authorizeRequest, acct cqrs.NHSmailAccount, started time.Time, amr []string) {
 	authTime := time.Now().Add(-p.cfg.Now().Sub(started)).UTC().Truncate(time.Second)
-	code, err := storage{p: p}.issue(&authRequest{
+	req := &authRequest{
 		ClientID: ar.client.id, RedirectURI: ar.redirectURI, State: ar.state, Nonce: ar.nonce,
-		Scopes: ar.scopes, CodeChallenge: ar.challenge, AccountID: acct.ID, Subject: acct.ObjectID, AuthTime: authTime,
-	})
+		Scopes: ar.scopes, CodeChallenge: ar.challenge, AccountID: acct.ID, Subject: acct.ObjectID, AuthTime: authTime, AMR: amr,
+	}
+	if slices.Contains(amr, "mfa") {
+		req.ACR = ar.acr
+	}
+	code, err := storage{p: p}.issue(req)
 	if err != nil {
 		p.serverError(w, r, "issue code", err)
 		return
@@ -361,10 +389,10 @@ func (p *Provider) signInModel(w http.ResponseWriter, r *http.Request, query str
 // askConsent shows the consent page for an account that has signed in.
 // The page's ticket is kept in the store, so it can be answered after a
 // restart.
-func (p *Provider) askConsent(w http.ResponseWriter, r *http.Request, ar *authorizeRequest, query string, acct cqrs.NHSmailAccount, started time.Time) {
+func (p *Provider) askConsent(w http.ResponseWriter, r *http.Request, ar *authorizeRequest, query string, acct cqrs.NHSmailAccount, started time.Time, amr []string) {
 	ticket := secret.NewToken()
 	err := p.dir.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
-		return tx.Put(stateConsent, secret.HashToken(ticket), pendingConsent{AccountID: acct.ID, Query: query, AuthTime: started},
+		return tx.Put(stateConsent, secret.HashToken(ticket), pendingConsent{AccountID: acct.ID, Query: query, AuthTime: started, AMR: amr},
 			tx.Now().Add(consentLifespan))
 	})
 	if err != nil {
@@ -439,14 +467,22 @@ func (p *Provider) signedInAccount(w http.ResponseWriter, r *http.Request) (cqrs
 // startSession signs the browser in to the simulator, replacing any
 // session it had. The server record lasts SessionLifespan either way; only
 // on a private computer does the cookie outlive the browser.
-func (p *Provider) startSession(w http.ResponseWriter, r *http.Request, accountID uint64, private bool) error {
+func (p *Provider) startSession(w http.ResponseWriter, r *http.Request, accountID uint64, private bool, amr []string) error {
 	if old, err := r.Cookie(p.cfg.SessionCookie); err == nil && old.Value != "" {
 		if err := p.dir.DeleteNHSmailSession(secret.HashToken(old.Value)); err != nil {
 			return err
 		}
 	}
 	token := secret.NewToken()
-	if err := p.dir.CreateNHSmailSession(secret.HashToken(token), accountID, p.cfg.Now().Add(SessionLifespan)); err != nil {
+	expires := p.cfg.Now().Add(SessionLifespan)
+	if err := p.dir.CreateNHSmailSession(secret.HashToken(token), accountID, expires); err != nil {
+		return err
+	}
+	// How the session was signed in, for the amr of the ID tokens it gives.
+	err := p.dir.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
+		return tx.Put(stateSessionAMR, secret.HashToken(token), amr, expires)
+	})
+	if err != nil {
 		return err
 	}
 	c := p.cookie(p.cfg.SessionCookie, token)

@@ -21,6 +21,9 @@ const (
 	stateCode        = "code"                   // by SHA-256 of the code
 	stateToken       = cqrs.NHSmailAccessTokens // by token ID
 	stateConsent     = "consent"                // by SHA-256 of the consent ticket
+	stateSessionAMR  = "session-amr"            // by SHA-256 of the session token
+	stateMFA         = "mfa"                    // by SHA-256 of the browser's MFA cookie
+	stateMFAPhone    = "mfa-phone"              // by SHA-256 of the phone link's token
 )
 
 // replayWindow is how long a spent code is remembered, so that a replay is
@@ -41,6 +44,8 @@ type authRequest struct {
 	AccountID     uint64    `json:"account_id"`
 	Subject       string    `json:"subject"`
 	AuthTime      time.Time `json:"auth_time"`
+	AMR           []string  `json:"amr,omitempty"` // how the person signed in
+	ACR           string    `json:"acr,omitempty"` // the acr_values entry the sign-in met
 	Created       time.Time `json:"created"`
 	// Exchanged is set when the code's tokens are made; a later
 	// presentation sets Revoked and deletes TokenIDs.
@@ -49,9 +54,14 @@ type authRequest struct {
 	TokenIDs  []string `json:"token_ids,omitempty"`
 }
 
-func (a *authRequest) GetID() string         { return a.ID }
-func (a *authRequest) GetACR() string        { return "" }
-func (a *authRequest) GetAMR() []string      { return []string{"pwd"} }
+func (a *authRequest) GetID() string  { return a.ID }
+func (a *authRequest) GetACR() string { return a.ACR }
+func (a *authRequest) GetAMR() []string {
+	if len(a.AMR) == 0 {
+		return amrPassword
+	}
+	return a.AMR
+}
 func (a *authRequest) GetAudience() []string { return []string{a.ClientID} }
 func (a *authRequest) GetAuthTime() time.Time {
 	return a.AuthTime
@@ -84,6 +94,7 @@ type pendingConsent struct {
 	AccountID uint64    `json:"account_id"`
 	Query     string    `json:"query"`
 	AuthTime  time.Time `json:"auth_time"`
+	AMR       []string  `json:"amr,omitempty"`
 }
 
 // notFoundError satisfies zitadel's StorageNotFoundError.

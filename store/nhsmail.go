@@ -205,6 +205,22 @@ func (s *Store) SetNHSmailPassword(id uint64, hash string) error {
 	return nil
 }
 
+// SetNHSmailMFA sets the account's second step (cqrs.MFANone,
+// MFAAuthenticator or MFAText); its sessions stay, as in Entra ID.
+func (s *Store) SetNHSmailMFA(id uint64, method string) error {
+	if !cqrs.ValidMFAMethod(method) {
+		return fmt.Errorf("store: set NHSmail MFA %d: unknown method %q", id, method)
+	}
+	err := s.updateNHSmailAccount(id, func(_ *bolt.Tx, a *cqrs.NHSmailAccount) error {
+		a.MFAMethod = method
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: set NHSmail MFA %d: %w", id, err)
+	}
+	return nil
+}
+
 // SetNHSmailFlags sets the switches a trainer uses to reproduce the
 // NHSmail sign-in outcomes. Disabling an account revokes its access
 // tokens, so enabling it again does not bring them back.

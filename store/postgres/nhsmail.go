@@ -155,11 +155,11 @@ func (s *Store) RotateNHSmailSigningKey() error {
 	return nil
 }
 
-const nhsmailColumns = `id, email, first_name, last_name, password_hash, disabled, locked, consent_required, tenant_id, object_id, created`
+const nhsmailColumns = `id, email, first_name, last_name, password_hash, disabled, locked, consent_required, tenant_id, object_id, created, mfa_method`
 
 func scanNHSmailAccount(row pgx.Row) (cqrs.NHSmailAccount, error) {
 	var a cqrs.NHSmailAccount
-	err := row.Scan(&a.ID, &a.Email, &a.FirstName, &a.LastName, &a.PasswordHash, &a.Disabled, &a.Locked, &a.ConsentRequired, &a.TenantID, &a.ObjectID, &a.Created)
+	err := row.Scan(&a.ID, &a.Email, &a.FirstName, &a.LastName, &a.PasswordHash, &a.Disabled, &a.Locked, &a.ConsentRequired, &a.TenantID, &a.ObjectID, &a.Created, &a.MFAMethod)
 	a.Created = a.Created.UTC()
 	return a, notFound(err)
 }
@@ -178,8 +178,8 @@ func (s *Store) CreateNHSmailAccount(a cqrs.NHSmailAccount) (cqrs.NHSmailAccount
 	}
 	a.TenantID, a.ObjectID, a.Created = tenant, newObjectID(), s.now()
 	err = s.pool.QueryRow(context.Background(), `INSERT INTO nhsmail_accounts (email, first_name, last_name, password_hash, disabled, locked,
-		consent_required, tenant_id, object_id, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-		a.Email, a.FirstName, a.LastName, a.PasswordHash, a.Disabled, a.Locked, a.ConsentRequired, a.TenantID, a.ObjectID, a.Created).Scan(&a.ID)
+		consent_required, tenant_id, object_id, created, mfa_method) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+		a.Email, a.FirstName, a.LastName, a.PasswordHash, a.Disabled, a.Locked, a.ConsentRequired, a.TenantID, a.ObjectID, a.Created, a.MFAMethod).Scan(&a.ID)
 	if err != nil {
 		return cqrs.NHSmailAccount{}, fmt.Errorf("postgres: create NHSmail account: %w", notFound(err))
 	}
@@ -242,6 +242,21 @@ func (s *Store) SetNHSmailPassword(id uint64, hash string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: set NHSmail password %d: %w", id, err)
+	}
+	return nil
+}
+
+// SetNHSmailMFA sets the account's second step after the password.
+func (s *Store) SetNHSmailMFA(id uint64, method string) error {
+	if !cqrs.ValidMFAMethod(method) {
+		return fmt.Errorf("postgres: set NHSmail MFA %d: unknown method %q", id, method)
+	}
+	tag, err := s.pool.Exec(context.Background(), `UPDATE nhsmail_accounts SET mfa_method = $2 WHERE id = $1`, int64(id), method)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = cqrs.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: set NHSmail MFA %d: %w", id, err)
 	}
 	return nil
 }

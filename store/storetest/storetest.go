@@ -147,6 +147,7 @@ func init() {
 		Case{"a small site's own settings", []string{"SystemAdminLink", "HelpDesk", "SetHelpDesk"}, testSite},
 		Case{"NHSmail access tokens end with their application or account", []string{"SetNHSmailPassword", "SetNHSmailFlags", "DeleteNHSmailApplication"}, testNHSmailTokens},
 		Case{"a change of role ends sessions, a change of email tells the old address", []string{"EditUser", "RotateSession"}, testPrivilegeChanges},
+		Case{"the NHSmail simulator's second step", []string{"SetNHSmailMFA"}, testNHSmailMFA},
 		Case{"training reset and snapshots", nil, testTraining}, // the bbolt file's training side (Config.Training)
 	)
 }
