@@ -19,7 +19,7 @@ const localSessionID = "session-id"
 
 // routes lists every route in one place.
 func (a *app) routes(f *fiber.App) {
-	f.Use(recover.New())
+	f.Use(recover.New(), a.closeWhileDraining, a.fromProxy)
 	f.Use(a.namespaceCookies)
 	f.Use(securityHeaders, a.hostAllowed)
 	if a.cfg.Training {
@@ -30,6 +30,7 @@ func (a *app) routes(f *fiber.App) {
 	f.Use("/assets", assetHeaders, assetPath(static), filesystem.New(filesystem.Config{Root: http.FS(static)}))
 
 	f.Get("/healthz", a.health)
+	f.Get("/readyz", a.ready)
 	f.Get("/internal/backup", a.instanceBackup)
 
 	// The embedded NHSmail simulator is another site in all but address: it
@@ -188,10 +189,6 @@ func assetPath(static fs.FS) fiber.Handler {
 
 // health answers the single-instance probe: a second launch asks whether a
 // CQRS instance already serves this data file.
-func (a *app) health(c *fiber.Ctx) error {
-	return c.JSON(fiber.Map{"service": "cqrs-signin", "version": a.cfg.Version})
-}
-
 // home sends a first-time visitor to the right start.
 func (a *app) home(c *fiber.Ctx) error {
 	hasUsers, err := a.setup.HasUsers()
