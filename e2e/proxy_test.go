@@ -74,11 +74,11 @@ type site struct {
 var portRE = regexp.MustCompile(`CQRS is running at http://127\.0\.0\.1:(\d+)`)
 
 // args are an instance's flags: its own address, the shared database,
-// the public address, the proxy trusted; a second's drain so the proxy's
-// health checks (every 200ms) take it out before it stops.
+// the public address, the proxy trusted; two seconds' drain so the proxy's
+// health checks (every 250ms, two failures to take it out) take it out before it stops.
 func (s *site) args(port int) []string {
 	return []string{"--no-browser", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--data", s.t.TempDir() + "/unused.db",
-		"--database", s.dsn, "--public-url", s.publicURL, "--trusted-proxies", "127.0.0.1", "--drain-time", "1s",
+		"--database", s.dsn, "--public-url", s.publicURL, "--trusted-proxies", "127.0.0.1", "--drain-time", "2s",
 		"--signin-rate-limit", "0"}
 }
 
@@ -164,7 +164,6 @@ defaults
     timeout server 30s
     retries 3
     option redispatch 1
-    retry-on conn-failure empty-response
     option forwardfor
 
 frontend cqrs_public
@@ -176,7 +175,8 @@ backend cqrs_instances
     option httpchk
     http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host %s
     http-check expect status 200
-    default-server inter 200ms fall 1 rise 2
+    timeout check 2s
+    default-server inter 250ms fall 2 rise 2
 %s`
 
 // Journey: through the proxy's address only, a real browser sets the site
@@ -287,7 +287,7 @@ func TestProxyRollingRestart(t *testing.T) {
 			t.Fatalf("instance %d stopped with %v:\n%s", i+1, p.waitErr, p.Stderr.String())
 		}
 		s.start(i)
-		time.Sleep(time.Second) // the proxy's two good checks bring it back
+		time.Sleep(1500 * time.Millisecond) // the proxy's two good checks bring it back
 	}
 	time.Sleep(time.Second)
 	close(stop)
@@ -332,7 +332,7 @@ func expectPage(c *http.Client, u string, status int, text string) error {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != status || !strings.Contains(string(body), text) {
-		return fmt.Errorf("GET %s: %d", u, resp.StatusCode)
+		return fmt.Errorf("GET %s: %d %.150q", u, resp.StatusCode, body)
 	}
 	return nil
 }
