@@ -74,11 +74,11 @@ type site struct {
 var portRE = regexp.MustCompile(`CQRS is running at http://127\.0\.0\.1:(\d+)`)
 
 // args are an instance's flags: its own address, the shared database,
-// the public address, the proxy trusted; two seconds' drain so the proxy's
+// the public address, the proxy (127.0.0.2) trusted; two seconds' drain so the proxy's
 // health checks (every 250ms, two failures to take it out) take it out before it stops.
 func (s *site) args(port int) []string {
 	return []string{"--no-browser", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--data", s.t.TempDir() + "/unused.db",
-		"--database", s.dsn, "--public-url", s.publicURL, "--trusted-proxies", "127.0.0.1", "--drain-time", "2s",
+		"--database", s.dsn, "--public-url", s.publicURL, "--trusted-proxies", "127.0.0.2", "--drain-time", "2s",
 		"--signin-rate-limit", "0"}
 }
 
@@ -172,6 +172,9 @@ frontend cqrs_public
 
 backend cqrs_instances
     balance roundrobin
+    # The proxy reaches the instances from its own address, as on its own
+    # computer: people (this test) are 127.0.0.1, the proxy 127.0.0.2.
+    source 127.0.0.2
     option httpchk
     http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host %s
     http-check expect status 200
@@ -335,4 +338,59 @@ func expectPage(c *http.Client, u string, status int, text string) error {
 		return fmt.Errorf("GET %s: %d %.150q", u, resp.StatusCode, body)
 	}
 	return nil
+}
+
+// TestProxyForgedForwardingHeaders: a person who writes X-Forwarded-For or
+// Forwarded themselves gains nothing, through the proxy (which appends the
+// real address, read from the right) or straight to an instance (whose
+// sender is not a trusted proxy): the audit log names their real address.
+func TestProxyForgedForwardingHeaders(t *testing.T) {
+	s := startSite(t)
+	st, err := postgres.Open(context.Background(), s.dsn, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	direct := fmt.Sprintf("http://127.0.0.1:%d", s.ports[0])
+	for _, tc := range []struct{ via, header, value string }{
+		{s.publicURL, "X-Forwarded-For", "198.51.100.9"},
+		{s.publicURL, "Forwarded", "for=198.51.100.9"},
+		{direct, "X-Forwarded-For", "198.51.100.9"},
+		{direct, "Forwarded", "for=198.51.100.9"},
+	} {
+		jar, _ := cookiejar.New(nil)
+		c := &http.Client{Jar: jar, Timeout: 20 * time.Second}
+		resp, err := c.Get(tc.via + "/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		m := csrfFieldRE.FindStringSubmatch(string(body))
+		if m == nil {
+			t.Fatalf("no CSRF token at %s/login", tc.via)
+		}
+		form := url.Values{"user_id": {"nobody"}, "password": {"wrong-password"}, "csrf_token": {m[1]}}
+		req, _ := http.NewRequest("POST", tc.via+"/login", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set(tc.header, tc.value)
+		if tc.via == direct {
+			req.Host = strings.TrimPrefix(s.publicURL, "http://") // as the proxy would pass it
+		}
+		resp, err = c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong sign-in via %s: status %d, want 401", tc.via, resp.StatusCode)
+		}
+		events, _, err := st.AuditEvents(cqrs.AuditFilter{})
+		if err != nil || len(events) == 0 {
+			t.Fatalf("audit log: %v", err)
+		}
+		if ip := events[0].IP; ip != "127.0.0.1" {
+			t.Errorf("forged %s: %s via %s: the audit log names %q, want the sender's 127.0.0.1", tc.header, tc.value, tc.via, ip)
+		}
+	}
 }

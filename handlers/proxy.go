@@ -55,7 +55,10 @@ var (
 // not one of the site's proxies. The chain is read from the right: each
 // proxy appends the address it was reached from, so entries to the left of
 // the first untrusted one were written by the client and prove nothing.
-// Forwarded (RFC 7239) wins over X-Forwarded-For when both are present.
+// X-Forwarded-For, which load balancers write (HAProxy's option forwardfor),
+// wins over Forwarded (RFC 7239): otherwise a Forwarded header a person
+// wrote would pass through such a proxy untouched and be believed.
+// Forwarded is read only when the proxy sent no X-Forwarded-For.
 func (a *app) forwardedClient(h *fasthttp.RequestHeader) (netip.Addr, bool) {
 	var forwarded, xff []string
 	h.VisitAll(func(k, v []byte) {
@@ -69,7 +72,7 @@ func (a *app) forwardedClient(h *fasthttp.RequestHeader) (netip.Addr, bool) {
 		}
 	})
 	chain := xff
-	if len(forwarded) > 0 {
+	if len(chain) == 0 {
 		chain = forwarded
 	}
 	for i := len(chain) - 1; i >= 0; i-- {

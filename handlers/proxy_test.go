@@ -84,11 +84,16 @@ func TestTrustedProxyNamesThePerson(t *testing.T) {
 	wantText(t, wrongSignIn(e, base, xff("203.0.113.51"), xff("198.51.100.1")), tooMany)
 	// Someone else behind the same proxy has their own attempts.
 	wantNoText(t, wrongSignIn(e, base, xff("203.0.113.9")), tooMany)
-	// Forwarded (RFC 7239), with a port and IPv6, wins over X-Forwarded-For.
-	wantNoText(t, wrongSignIn(e, base, [2]string{"Forwarded", `for="[2001:db8::7]:4711";proto=https`}, xff("198.51.100.1")), tooMany)
+	// Forwarded (RFC 7239), with a port and IPv6, from a proxy that writes
+	// only it.
+	wantNoText(t, wrongSignIn(e, base, [2]string{"Forwarded", `for="[2001:db8::7]:4711";proto=https`}), tooMany)
 	if ip := newestAuditIP(t, e); ip != "2001:db8::7" {
 		t.Errorf("audit entry's address %q, want 2001:db8::7 from Forwarded", ip)
 	}
+	// A Forwarded header the person wrote, passed on by a proxy that
+	// writes X-Forwarded-For, is not believed: the attempt counts against
+	// 198.51.100.1, which has had its two.
+	wantText(t, wrongSignIn(e, base, [2]string{"Forwarded", "for=203.0.113.77"}, xff("198.51.100.1")), tooMany)
 	// Through a chain of trusted proxies the person is the first untrusted hop.
 	wantNoText(t, wrongSignIn(e, base, xff("192.0.2.44, 127.0.0.1")), tooMany)
 	if ip := newestAuditIP(t, e); ip != "192.0.2.44" {
