@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -99,6 +100,9 @@ type options struct {
 	oidcScopes      string
 	passwordPolicy  policy.Policy
 	oidcEmailOnly   bool
+	publicURL       string
+	trustedProxies  []netip.Prefix
+	drainTime       time.Duration
 }
 
 // flagSet binds each flag to its environment variable: the environment
@@ -203,6 +207,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.boolean(&o.tlsSelfSigned, "tls-self-signed", "CQRS_TLS_SELF_SIGNED", "serve HTTPS with a certificate made for this computer (kept beside the database; its fingerprint is printed)")
 	fs.boolean(&o.insecureLAN, "insecure-lan", "CQRS_INSECURE_LAN", "allow plain HTTP on a network address (passwords cross the network in clear; every page warns)")
 	fs.integer(&o.signInRateLimit, "signin-rate-limit", "CQRS_SIGNIN_RATE_LIMIT", 30, "sign-in attempts allowed per client address per minute (0: no limit, for load tests)")
+	fs.str(&o.publicURL, "public-url", "CQRS_PUBLIC_URL", "", "the address people use when instances stand behind a load balancer, e.g. https://cqrs.example.nhs.uk (links in emails, single sign-on, cookies and the Host and Origin checks follow it); empty: this instance's own address")
+	var trustedProxies string
+	fs.str(&trustedProxies, "trusted-proxies", "CQRS_TRUSTED_PROXIES", "", "comma-separated addresses or CIDR ranges of the load balancers whose X-Forwarded-For / Forwarded headers name the person's address (from anyone else they are ignored)")
+	fs.duration(&o.drainTime, "drain-time", "CQRS_DRAIN_TIME", 0, "after SIGTERM, keep answering this long with /readyz failing, so the load balancer stops sending requests before the instance stops (set it above the balancer's check interval times its fall count)")
 	fs.str(&o.logFormat, "log-format", "CQRS_LOG_FORMAT", "text", "log format: text or json")
 	var passwordPolicy string
 	fs.str(&passwordPolicy, "password-policy", "CQRS_PASSWORD_POLICY", policy.NameCQRS, "password policy: cqrs (the CQRS documents' rules) or hardened (NIST SP 800-63B rev 4: 15-64 characters, common passwords and your own details refused)")
@@ -260,6 +268,15 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 		}
 	}
 	var err error
+	if o.publicURL, err = checkPublicURL(o.publicURL, o.insecureLAN); err != nil {
+		return o, err
+	}
+	if o.trustedProxies, err = parseTrustedProxies(trustedProxies); err != nil {
+		return o, err
+	}
+	if o.drainTime < 0 {
+		return o, errors.New("--drain-time must not be negative")
+	}
 	if o.passwordPolicy, err = policy.Named(passwordPolicy); err != nil {
 		return o, fmt.Errorf("--password-policy: %w", err)
 	}
@@ -344,12 +361,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	cfg := appConfig(opts, netw, listenHost(ln), appClock)
-	sender := newSender(logger, opts, db, stdout, appClock, netw.baseURL)
+	sender := newSender(logger, opts, db, stdout, appClock, cfg.BaseURL)
 	deps, err := appDeps(logger, opts, &cfg, db, sender, getenv)
 	if err != nil {
 		return err
 	}
-	if deps.NHSmail != nil && netw.tls != nil {
+	if deps.NHSmail != nil && netw.tls != nil && opts.publicURL == "" {
 		// The relying party fetches the embedded simulator's discovery,
 		// keys and tokens from this same process over HTTPS: it trusts
 		// this app's own certificate, and nothing else.
@@ -374,7 +391,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	mailCtx, stopMail := context.WithCancel(ctx)
 	defer stopMail()
 	go sender.Run(mailCtx, 30*time.Second)
-	return serve(ctx, app, ln, netw, opts, db, startURL, logger, stdout)
+	return serve(ctx, app, deps.Readiness, ln, netw, opts, db, startURL, logger, stdout)
 }
 
 func newLogger(format string, stderr io.Writer) *slog.Logger {
@@ -441,6 +458,15 @@ func appConfig(opts options, netw exposure, listenHost string, appClock *clock.C
 	cfg.Secure = netw.tls != nil
 	cfg.HSTS = netw.tls != nil && opts.tlsCert != ""
 	cfg.InsecureLAN = netw.insecureLAN
+	cfg.TrustedProxies = opts.trustedProxies
+	if opts.publicURL != "" {
+		// Behind a load balancer the public address is the site: it is
+		// what links name and what browsers send as Host and Origin.
+		u, _ := url.Parse(opts.publicURL)
+		cfg.BaseURL, cfg.PublicOrigin = opts.publicURL, opts.publicURL
+		cfg.Hosts = append(cfg.Hosts, u.Hostname())
+		cfg.Secure = u.Scheme == "https"
+	}
 	return cfg
 }
 
@@ -468,11 +494,12 @@ func appDeps(logger *slog.Logger, opts options, cfg *handlers.Config, db databas
 	st := db.engine
 	stores := handlers.Stores{Instance: st, Setup: st, Links: st, SignIn: st, Sessions: st, Accounts: st, Messages: st,
 		UserAdmin: st, Organisations: st, AuditLog: st, Forgotten: st, Mailbox: st, SSO: st, NHSmailAdmin: st, HelpDesk: st}
-	deps := handlers.Deps{Stores: stores, Hasher: hasher, Mailer: sender}
+	deps := handlers.Deps{Stores: stores, Hasher: hasher, Mailer: sender, Readiness: &handlers.Readiness{}}
 	if db.file != nil {
 		deps.Backup, deps.Training, cfg.SnapshotDir = db.file, db.file, db.file.SnapshotDir()
 	} else {
 		deps.RateLimits = db.pg
+		deps.Readiness.Database = db.pg.Ping
 	}
 	var err error
 	if cfg.SSO, err = ssoConfig(opts, cfg.BaseURL, getenv); err != nil {
@@ -555,6 +582,9 @@ func runningBanner(netw exposure, opts options, db database) string {
 		where = "database: PostgreSQL" // the address may hold a password
 	}
 	fmt.Fprintf(&b, "CQRS is running at %s (%s)\n", netw.baseURL, where)
+	if opts.publicURL != "" {
+		fmt.Fprintf(&b, "People use it at %s\n", opts.publicURL)
+	}
 	if len(netw.urls) > 1 {
 		b.WriteString("Learners on this network can use:\n")
 		for _, u := range netw.urls {
@@ -572,8 +602,10 @@ func runningBanner(netw exposure, opts options, db database) string {
 
 // serve answers on ln until ctx ends (a signal), then shuts down with a
 // time limit; the console says where the app is and how it is exposed, and
-// the browser opens on startURL.
-func serve(ctx context.Context, app *fiber.App, ln net.Listener, netw exposure, opts options, db database, startURL string, logger *slog.Logger, stdout io.Writer) error {
+// the browser opens on startURL. A signal first drains the instance
+// (readiness fails for --drain-time, so a load balancer moves away), then
+// in-flight requests finish.
+func serve(ctx context.Context, app *fiber.App, readiness *handlers.Readiness, ln net.Listener, netw exposure, opts options, db database, startURL string, logger *slog.Logger, stdout io.Writer) error {
 	serveErr := make(chan error, 1)
 	if netw.tls != nil {
 		ln = tls.NewListener(ln, netw.tls)
@@ -587,7 +619,9 @@ func serve(ctx context.Context, app *fiber.App, ln net.Listener, netw exposure, 
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	readiness.Drain()
 	fmt.Fprintln(stdout, "Shutting down…")
+	time.Sleep(opts.drainTime)
 	if err := app.ShutdownWithTimeout(10 * time.Second); err != nil {
 		logger.Warn("shutdown", "err", err)
 	}
@@ -742,4 +776,43 @@ func instanceAnswers(ctx context.Context, baseURL string) bool {
 		Service string `json:"service"`
 	}
 	return resp.StatusCode == http.StatusOK && json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&body) == nil && body.Service == "cqrs-signin"
+}
+
+// checkPublicURL is --public-url without a trailing slash, or an error
+// saying what is wrong with it. Plain http:// is accepted on this computer,
+// or on a network only with --insecure-lan: passwords would cross it in
+// clear.
+func checkPublicURL(raw string, insecureLAN bool) (string, error) {
+	if raw == "" {
+		return "", nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.Trim(u.Path, "/") != "" ||
+		(u.Scheme != "https" && u.Scheme != "http") {
+		return "", fmt.Errorf("--public-url %q: give the address people type, such as https://cqrs.example.nhs.uk (no path)", raw)
+	}
+	if u.Scheme == "http" && !insecureLAN {
+		host := u.Hostname()
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return "", fmt.Errorf("--public-url %q: an http:// address sends passwords across the network in clear; use https (or add --insecure-lan to accept the risk)", raw)
+		}
+	}
+	return u.Scheme + "://" + u.Host, nil
+}
+
+// parseTrustedProxies reads --trusted-proxies: addresses and CIDR ranges.
+func parseTrustedProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range splitList(s) {
+		if p, err := netip.ParsePrefix(part); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(part)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxies: %q is neither an address nor a CIDR range (such as 10.0.0.5 or 10.0.0.0/24)", part)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }

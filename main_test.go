@@ -1,10 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/cqrs-local/cqrs-signin/clock"
 	"github.com/cqrs-local/cqrs-signin/policy"
 )
 
@@ -151,5 +155,53 @@ func TestPasswordPolicyFlag(t *testing.T) {
 				t.Errorf("policy = %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+// TestPublicURLAndProxyFlags: --public-url makes the public address the
+// site's (links, single sign-on, Host, Origin, cookie security) and
+// --trusted-proxies takes addresses and ranges; bad values are refused
+// with what to give instead.
+func TestPublicURLAndProxyFlags(t *testing.T) {
+	env := func(k string) string {
+		return map[string]string{"CQRS_PUBLIC_URL": "https://cqrs.example.nhs.uk/", "CQRS_TRUSTED_PROXIES": "10.0.0.5, 10.1.0.0/16,::1"}[k]
+	}
+	opts, err := parseFlags([]string{"cqrs-signin"}, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := appConfig(opts, exposure{baseURL: "http://127.0.0.1:9001"}, "127.0.0.1", clock.New(time.Now))
+	if cfg.BaseURL != "https://cqrs.example.nhs.uk" || cfg.PublicOrigin != cfg.BaseURL || !cfg.Secure || !slices.Contains(cfg.Hosts, "cqrs.example.nhs.uk") {
+		t.Errorf("config behind the public address: BaseURL %q, origin %q, Secure %v, Hosts %v", cfg.BaseURL, cfg.PublicOrigin, cfg.Secure, cfg.Hosts)
+	}
+	if got := fmt.Sprint(cfg.TrustedProxies); got != "[10.0.0.5/32 10.1.0.0/16 ::1/128]" {
+		t.Errorf("trusted proxies %s", got)
+	}
+	sso, err := ssoConfig(opts, cfg.BaseURL, env)
+	if err != nil || sso.Issuer != "https://cqrs.example.nhs.uk/nhsmail" || sso.RedirectURL != "https://cqrs.example.nhs.uk/sso/callback" {
+		t.Errorf("single sign-on behind the public address: %+v, %v", sso, err)
+	}
+	none, _ := parseFlags([]string{"cqrs-signin"}, func(string) string { return "" }, io.Discard)
+	if cfg := appConfig(none, exposure{baseURL: "http://127.0.0.1:9001"}, "127.0.0.1", clock.New(time.Now)); cfg.BaseURL != "http://127.0.0.1:9001" || cfg.PublicOrigin != "" || cfg.Secure {
+		t.Errorf("without --public-url the instance's own address: %q %q %v", cfg.BaseURL, cfg.PublicOrigin, cfg.Secure)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--public-url", "cqrs.example.nhs.uk"}, "give the address people type"},
+		{[]string{"--public-url", "https://cqrs.example.nhs.uk/login"}, "no path"},
+		{[]string{"--public-url", "http://cqrs.example.nhs.uk"}, "in clear"},
+		{[]string{"--trusted-proxies", "10.0.0.300"}, "neither an address nor a CIDR range"},
+		{[]string{"--drain-time", "-1s"}, "must not be negative"},
+	} {
+		_, err := parseFlags(append([]string{"cqrs-signin"}, tc.args...), func(string) string { return "" }, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want one saying %q", tc.args, err, tc.want)
+		}
+	}
+	if _, err := parseFlags([]string{"cqrs-signin", "--public-url", "http://cqrs.lan", "--insecure-lan"}, func(string) string { return "" }, io.Discard); err != nil {
+		t.Errorf("http:// with --insecure-lan refused: %v", err)
 	}
 }

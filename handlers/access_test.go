@@ -54,6 +54,7 @@ type accessRow struct {
 var accessTable = []accessRow{
 	// {route, address, as(visitor, user, same-org User Administrator, other-org User Administrator, system administrator, learner)}
 	{"GET /healthz", "/healthz", every("200")},
+	{"GET /readyz", "/readyz", every("200")},
 	{"GET /internal/backup", "/internal/backup", answers{"403", "403", "403", "403", "403", "403", "200", "403"}},
 	{"* /nhsmail/*", "/nhsmail/.well-known/openid-configuration", every("200")},
 	{"GET /", "/", as("login", "303 /messages", "303 /messages", "303 /messages", "303 /messages", "login")},

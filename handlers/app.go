@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -40,6 +41,13 @@ type Config struct {
 	// NetworkAddresses are this computer's network addresses, which the
 	// join screen offers when the app listens on this computer only.
 	NetworkAddresses []string
+	// PublicOrigin, when set (--public-url), is the origin people use,
+	// through a load balancer: the only Origin a form may come from.
+	PublicOrigin string
+	// TrustedProxies are the load balancers whose forwarding headers
+	// (X-Forwarded-For, Forwarded) name the person's address; from any
+	// other sender those headers are ignored.
+	TrustedProxies []netip.Prefix
 	// RegistrationLinkTTL is how long a registration email's link works;
 	// ResetLinkTTL an unlock / forgotten-password link.
 	RegistrationLinkTTL time.Duration
@@ -198,6 +206,8 @@ type Deps struct {
 	// Training is the store's training side; training mode needs it, and
 	// it is nil outside training mode.
 	Training TrainingStore
+	// Readiness is /readyz's answer; nil: ready while the process runs.
+	Readiness *Readiness
 }
 
 // app carries the dependencies every handler shares.
@@ -221,6 +231,7 @@ type app struct {
 	helpDeskDB   HelpDeskStore
 	backup       Backuper
 	rates        RateCounter
+	readiness    *Readiness
 	hasher       *secret.Hasher
 	mailer       Mailer
 	csrfKey      []byte
@@ -266,7 +277,10 @@ func New(logger *slog.Logger, cfg Config, deps Deps) (*fiber.App, error) {
 		setup: st.Setup, links: st.Links, signIn: st.SignIn, sessions: st.Sessions, accounts: st.Accounts,
 		messages: st.Messages, userAdmin: st.UserAdmin, orgStore: st.Organisations, auditLog: st.AuditLog,
 		forgotten: st.Forgotten, mailStore: st.Mailbox, sso: st.SSO, nhsmailAdmin: st.NHSmailAdmin,
-		helpDeskDB: st.HelpDesk, backup: deps.Backup, rates: deps.RateLimits}
+		helpDeskDB: st.HelpDesk, backup: deps.Backup, rates: deps.RateLimits, readiness: deps.Readiness}
+	if a.readiness == nil {
+		a.readiness = &Readiness{}
+	}
 	f := fiber.New(fiber.Config{
 		AppName:               "cqrs-signin",
 		BodyLimit:             cfg.BodyLimit,
@@ -275,6 +289,11 @@ func New(logger *slog.Logger, cfg Config, deps Deps) (*fiber.App, error) {
 		IdleTimeout:           cfg.IdleTimeout,
 		ErrorHandler:          a.handleError,
 		DisableStartupMessage: true,
+		// Fiber's own readers of forwarding headers (c.Protocol,
+		// c.Hostname) believe only the site's proxies too; fromProxy
+		// sets the client address.
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          prefixStrings(cfg.TrustedProxies),
 		// Fiber reuses request buffers after a handler returns; Immutable
 		// copies every value so nothing we keep changes under us.
 		Immutable: true,

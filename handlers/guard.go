@@ -117,6 +117,9 @@ func (a *app) hostAllowed(c *fiber.Ctx) error {
 		host = h
 	}
 	host = strings.ToLower(strings.Trim(host, "[]"))
+	if host == "" && healthPath(c.Path()) {
+		return c.Next()
+	}
 	for _, allowed := range a.cfg.Hosts {
 		if host == strings.ToLower(strings.Trim(allowed, "[]")) {
 			return c.Next()
@@ -133,6 +136,9 @@ func safeMethod(m string) bool {
 
 // origin is this site's origin as the browser sees it.
 func (a *app) origin(c *fiber.Ctx) string {
+	if a.cfg.PublicOrigin != "" {
+		return a.cfg.PublicOrigin
+	}
 	scheme := "http"
 	if a.cfg.Secure {
 		scheme = "https"

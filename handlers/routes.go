@@ -18,8 +18,11 @@ const localSessionID = "session-id"
 
 // routes lists every route in one place.
 func (a *app) routes(f *fiber.App) {
-	f.Use(recover.New())
-	f.Use(compress.New(compress.Config{Level: compress.LevelBestSpeed, Next: uncompressedPage}))
+	f.Use(recover.New(), a.closeWhileDraining, a.fromProxy)
+	// Pages reach people over HTTPS when the public address is https,
+	// whatever the proxy tells this instance: never compressed then (BREACH).
+	publicTLS := strings.HasPrefix(a.cfg.PublicOrigin, "https:")
+	f.Use(compress.New(compress.Config{Level: compress.LevelBestSpeed, Next: func(c *fiber.Ctx) bool { return publicTLS || uncompressedPage(c) }}))
 	f.Use(a.namespaceCookies)
 	f.Use(securityHeaders, a.strictTransport, a.hostAllowed)
 	if a.cfg.Training {
@@ -29,6 +32,7 @@ func (a *app) routes(f *fiber.App) {
 	f.Use("/assets", assetPath, serveAsset)
 
 	f.Get("/healthz", a.health)
+	f.Get("/readyz", a.ready)
 	f.Get("/internal/backup", a.instanceBackup)
 
 	// The embedded NHSmail simulator is another site in all but address: it
@@ -186,10 +190,6 @@ func assetPath(c *fiber.Ctx) error {
 
 // health answers the single-instance probe: a second launch asks whether a
 // CQRS instance already serves this data file.
-func (a *app) health(c *fiber.Ctx) error {
-	return c.JSON(fiber.Map{"service": "cqrs-signin", "version": a.cfg.Version})
-}
-
 // home sends a first-time visitor to the right start.
 func (a *app) home(c *fiber.Ctx) error {
 	hasUsers, err := a.setup.HasUsers()

@@ -100,6 +100,9 @@ func (s *Store) Schema() (uint64, error) {
 	return uint64(v), nil
 }
 
+// Ping reaches the database, for the instance's readiness check.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
 // Close closes the connections.
 func (s *Store) Close() error { s.pool.Close(); return nil }
 
