@@ -22,6 +22,9 @@ var jobAidSteps = []struct {
 	{"", views.JobAidStep{ID: "ja-2", Number: "2", Text: "You will be taken to the Security Information screen. Please ensure you read the Password Policy. Create a password and confirm it."}},
 	{"", views.JobAidStep{ID: "ja-3", Number: "3", Text: "Go to the CQRS Login page. If you have an NHS email address which ends in nhs.net you can use the Sign In option. Alternatively, log in with your User ID and password as normal."}},
 	{"", views.JobAidStep{ID: "ja-4", Number: "4", Text: "On the NHSmail login page, enter your email address and password, then click the Sign in button. This is also referred to as Single sign-on (SSO)."}},
+	// Not in the documents: NHSmail's second step since 2023
+	// (NHSMAIL-TODAY.md), between entering the password and CQRS.
+	{"", views.JobAidStep{ID: "ja-4-mfa", Number: "4a", Beyond: true, Text: "After your password, NHSmail may ask you to approve the sign-in on your phone: type the number it shows into Microsoft Authenticator, or enter the code it texted you. Then choose whether to stay signed in."}},
 	{"CQRS single sign on user guide", views.JobAidStep{ID: "sso-1", Number: "1", Text: "Click on the \"Sign In\" button to start the NHSmail sign in process to CQRS."}},
 	{"", views.JobAidStep{ID: "sso-2", Number: "2", Text: "You will be redirected to the NHSmail login page: enter your NHSmail email address and password and click the \"Sign in\" button."}},
 	{"", views.JobAidStep{ID: "sso-3", Number: "3", Text: "If you have a CQRS account, you will be presented with your CQRS message centre and can use CQRS as normal."}},

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/PuerkitoBio/goquery"
 
 	"github.com/cqrs-local/cqrs-signin/clock"
 	"github.com/cqrs-local/cqrs-signin/cqrs"
@@ -439,5 +442,33 @@ func TestTrainingModeRefusesARealDatabase(t *testing.T) {
 	}
 	if _, err := e.store.UserByUserID("admin.jones"); err != nil {
 		t.Errorf("the site's data changed: %v", err)
+	}
+}
+
+// TestJobAidShowsNHSmailsSecondStep: the job aid panel has the step
+// NHSmail asks for today (after the password, approve on the phone),
+// marked as beyond the documents, right after the job aid's step 4; the
+// documents' own steps carry no such mark.
+func TestJobAidShowsNHSmailsSecondStep(t *testing.T) {
+	e := newTrainingEnv(t)
+	r := e.client().get("/login")
+	wantStatus(t, r, 200)
+	d := r.doc(t)
+	steps := d.Find(`[data-testid="jobaid"] li`)
+	var ids []string
+	steps.Each(func(_ int, s *goquery.Selection) { ids = append(ids, s.AttrOr("data-testid", "")) })
+	i := slices.Index(ids, "jobaid-ja-4-mfa")
+	if i < 1 || ids[i-1] != "jobaid-ja-4" {
+		t.Fatalf("the job aid's steps are %v, want jobaid-ja-4-mfa right after jobaid-ja-4", ids)
+	}
+	step := steps.Eq(i)
+	if got := step.Find(`[data-testid="jobaid-beyond-ja-4-mfa"]`).Text(); got != "NHSmail today, beyond the documents" {
+		t.Errorf("the second step's mark = %q", got)
+	}
+	if !strings.Contains(step.Text(), "Microsoft Authenticator") {
+		t.Errorf("the second step says %q", strings.TrimSpace(step.Text()))
+	}
+	if n := d.Find(`[data-testid^="jobaid-beyond-"]`).Length(); n != 1 {
+		t.Errorf("%d steps are marked beyond the documents, want only the second step", n)
 	}
 }
