@@ -126,11 +126,26 @@ func (u *User) RevokeInvitation() error {
 	return nil
 }
 
+// Edited is what an edit obliges the store to do beyond keeping it.
+type Edited struct {
+	// EndSessions: the role or organisation changed, a change of privilege
+	// that must not ride on a session from before it (OWASP).
+	EndSessions bool
+	// EmailChanged: the old address is told (when the caller asks).
+	EmailChanged bool
+}
+
 // Edit takes from edited what an administrator may change: the names,
-// the phone, the email, the role and the organisation.
-func (u *User) Edit(edited User) {
+// the phone, the email, the role and the organisation; and says what the
+// change obliges.
+func (u *User) Edit(edited User) Edited {
+	out := Edited{
+		EndSessions:  u.Role != edited.Role || u.OrgID != edited.OrgID,
+		EmailChanged: !strings.EqualFold(u.Email, edited.Email),
+	}
 	u.FirstName, u.LastName, u.WorkPhone, u.Email = edited.FirstName, edited.LastName, edited.WorkPhone, edited.Email
 	u.Role, u.OrgID = edited.Role, edited.OrgID
+	return out
 }
 
 // FullName is the user's first and last name.

@@ -77,17 +77,17 @@ func (s *Store) EditUser(edited cqrs.User, keepSession []byte, notifyOld *cqrs.E
 			}
 		}
 		before := u
-		u.Edit(edited)
+		edit := u.Edit(edited)
 		if err := putUser(tx, u); err != nil {
 			return err
 		}
-		if u.Role != before.Role || u.OrgID != before.OrgID {
+		if edit.EndSessions {
 			if err := deleteUserSessions(tx, u.ID, keepSession); err != nil {
 				return err
 			}
 		}
 		now := s.now()
-		if notifyOld != nil && !strings.EqualFold(u.Email, before.Email) {
+		if notifyOld != nil && edit.EmailChanged {
 			if err := notifyOwner(tx, before, notifyOld, now); err != nil {
 				return err
 			}
