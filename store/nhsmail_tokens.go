@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"encoding/json"
 
 	bolt "go.etcd.io/bbolt"
@@ -22,30 +21,19 @@ func deleteNHSmailTokens(tx *bolt.Tx, match func(cqrs.NHSmailTokenOwner) bool) e
 	if b == nil {
 		return nil
 	}
-	var doomed [][]byte
-	err := b.ForEach(func(k, raw []byte) error {
-		var rec nhsmailStateRecord
+	var bad error // a token whose owner cannot be read stops the change
+	_, err := deleteWhere(b, func(_ []byte, rec nhsmailStateRecord) bool {
 		var owner cqrs.NHSmailTokenOwner
-		if err := json.Unmarshal(raw, &rec); err != nil {
-			return err
-		}
 		if err := json.Unmarshal(rec.Value, &owner); err != nil {
-			return err
+			bad = err
+			return false
 		}
-		if match(owner) {
-			doomed = append(doomed, bytes.Clone(k))
-		}
-		return nil
+		return match(owner)
 	})
 	if err != nil {
 		return err
 	}
-	for _, k := range doomed {
-		if err := b.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
+	return bad
 }
 
 // deleteNHSmailTokensOf deletes one account's access tokens inside tx.
