@@ -16,14 +16,7 @@ import (
 // simulator does not offer changes nothing; a prompt answered "No, it's
 // not me" is reported on the page.
 func TestNHSmailAccountMFAMethod(t *testing.T) {
-	e := newAdminEnv(t)
-	cfg := e.cfgForRebuild()
-	cfg.SSO = SSOConfig{Issuer: "http://127.0.0.1:8420/nhsmail", ClientID: "cqrs", ClientSecret: "x", RedirectURL: "http://127.0.0.1:8420/sso/callback"}
-	app, err := New(nilLogger(), cfg, e.deps(Deps{Hasher: e.hasher, NHSmailDirectory: e.store}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.app = app
+	e := newSimulatorAdminEnv(t)
 	const page = "/admin/nhsmail"
 	add := func(email, method string) *http.Response {
 		form := url.Values{"email": {email}, "first_name": {"Ann"}, "last_name": {"Other"}, "password": {"Harbour!2026x"}, "csrf_token": {e.sys.csrf(page)}}

@@ -35,14 +35,7 @@ func TestSimulatorAnswersCarryEachHeaderOnce(t *testing.T) {
 // host name or an IP address (";" would add a directive to the
 // simulator's Content-Security-Policy) is refused and registers nothing.
 func TestRedirectURIHostsMustBeHostNames(t *testing.T) {
-	e := newAdminEnv(t)
-	cfg := e.cfgForRebuild()
-	cfg.SSO = SSOConfig{Issuer: "http://127.0.0.1:8420/nhsmail", ClientID: "cqrs", ClientSecret: "x", RedirectURL: "http://127.0.0.1:8420/sso/callback"}
-	app, err := New(nilLogger(), cfg, e.deps(Deps{Hasher: e.hasher, NHSmailDirectory: e.store}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.app = app
+	e := newSimulatorAdminEnv(t)
 	const page = "/admin/nhsmail/applications"
 	for _, bad := range []string{"https://evil.example;sandbox/cb", "https://evil.example;script-src%20*/cb", "https://evil.example,x/cb",
 		"https://evil_example.org/cb", "https://-evil.example/cb", "https://evil..example/cb", "https://evil.example:0/cb",

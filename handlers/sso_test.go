@@ -806,11 +806,10 @@ func TestSSOEmailOnlyIgnoresUsernameClaims(t *testing.T) {
 	b.wantSignedIn(t, b.signIn(""), "/messages")
 }
 
-// The system administrator registers another application with the NHSmail
-// simulator: its secret is shown once and only its SHA-256 is kept; bad
-// redirect URIs are refused with a message and register nothing; nobody
-// else may see or change the registrations.
-func TestNHSmailApplicationsAreRegisteredByTheSystemAdministrator(t *testing.T) {
+// newSimulatorAdminEnv is newAdminEnv with the embedded NHSmail simulator
+// configured, so its administration pages (accounts, applications) exist.
+func newSimulatorAdminEnv(t *testing.T) *adminEnv {
+	t.Helper()
 	e := newAdminEnv(t)
 	cfg := e.cfgForRebuild()
 	cfg.SSO = SSOConfig{Issuer: "http://127.0.0.1:8420/nhsmail", ClientID: "cqrs", ClientSecret: "x", RedirectURL: "http://127.0.0.1:8420/sso/callback"}
@@ -819,6 +818,15 @@ func TestNHSmailApplicationsAreRegisteredByTheSystemAdministrator(t *testing.T) 
 		t.Fatal(err)
 	}
 	e.app = app
+	return e
+}
+
+// The system administrator registers another application with the NHSmail
+// simulator: its secret is shown once and only its SHA-256 is kept; bad
+// redirect URIs are refused with a message and register nothing; nobody
+// else may see or change the registrations.
+func TestNHSmailApplicationsAreRegisteredByTheSystemAdministrator(t *testing.T) {
+	e := newSimulatorAdminEnv(t)
 	const page = "/admin/nhsmail/applications"
 	form := func(c *client, name, uris, kind string) url.Values {
 		return url.Values{"name": {name}, "redirect_uris": {uris}, "type": {kind}, "csrf_token": {c.csrf(page)}}
