@@ -286,24 +286,35 @@ func (p *Provider) mfaStatus(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// mfaAnswer is POST /mfa: "Continue" on the waiting page (for a browser
-// without JavaScript) or a texted code typed.
-func (p *Provider) mfaAnswer(w http.ResponseWriter, r *http.Request) {
+// mfaForm checks a form posted from the browser's pending second step
+// (same origin, a pending step, the form's CSRF token) and returns the
+// step; when it returns !ok it has answered.
+func (p *Provider) mfaForm(w http.ResponseWriter, r *http.Request, form string) (string, pendingMFA, bool) {
 	if !p.sameOrigin(r) {
 		p.crossSite(w, r)
-		return
+		return "", pendingMFA{}, false
 	}
 	token, pending, ok, err := p.browserMFA(r)
 	if err != nil {
 		p.serverError(w, r, "MFA", err)
-		return
+		return "", pendingMFA{}, false
 	}
 	if !ok {
 		p.mfaExpired(w, r)
-		return
+		return "", pendingMFA{}, false
 	}
-	if !p.csrfValid(r, "mfa", token) {
+	if !p.csrfValid(r, form, token) {
 		p.formExpired(w, r, pending.Query)
+		return "", pendingMFA{}, false
+	}
+	return token, pending, true
+}
+
+// mfaAnswer is POST /mfa: "Continue" on the waiting page (for a browser
+// without JavaScript) or a texted code typed.
+func (p *Provider) mfaAnswer(w http.ResponseWriter, r *http.Request) {
+	token, pending, ok := p.mfaForm(w, r, "mfa")
+	if !ok {
 		return
 	}
 	if pending.Method != cqrs.MFAText || p.outcome(pending) != mfaWaiting {
@@ -318,7 +329,7 @@ func (p *Provider) mfaAnswer(w http.ResponseWriter, r *http.Request) {
 		return r
 	}, r.PostForm.Get("code"))
 	wrong := false
-	err = p.dir.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
+	err := p.dir.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
 		key := secret.HashToken(token)
 		if err := tx.Get(stateMFA, key, &pending); err != nil {
 			return err
@@ -354,21 +365,8 @@ func (p *Provider) mfaAnswer(w http.ResponseWriter, r *http.Request) {
 
 // mfaStay is POST /mfa/stay: the answer to "Stay signed in?".
 func (p *Provider) mfaStay(w http.ResponseWriter, r *http.Request) {
-	if !p.sameOrigin(r) {
-		p.crossSite(w, r)
-		return
-	}
-	token, pending, ok, err := p.browserMFA(r)
-	if err != nil {
-		p.serverError(w, r, "MFA", err)
-		return
-	}
+	token, pending, ok := p.mfaForm(w, r, "stay")
 	if !ok {
-		p.mfaExpired(w, r)
-		return
-	}
-	if !p.csrfValid(r, "stay", token) {
-		p.formExpired(w, r, pending.Query)
 		return
 	}
 	if p.outcome(pending) != mfaApproved {
