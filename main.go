@@ -374,7 +374,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 	}
-	app, err := handlers.New(logger, cfg, deps)
+	app, err := handlers.New(ctx, logger, cfg, deps)
 	if err != nil {
 		return err
 	}
@@ -508,10 +508,10 @@ func appDeps(logger *slog.Logger, opts options, cfg *handlers.Config, db databas
 	if opts.oidcIssuer != "" {
 		return deps, nil
 	}
-	if cfg.SSO.ClientSecret, err = st.NHSmailClientSecret(); err != nil {
+	if cfg.SSO.ClientSecret, err = st.NHSmailClientSecret(context.Background()); err != nil {
 		return deps, err
 	}
-	sim, err := nhsmail.New(logger, nhsmail.Config{Issuer: cfg.SSO.Issuer, ClientID: cfg.SSO.ClientID,
+	sim, err := nhsmail.New(context.Background(), logger, nhsmail.Config{Issuer: cfg.SSO.Issuer, ClientID: cfg.SSO.ClientID,
 		ClientSecret: cfg.SSO.ClientSecret, RedirectURIs: []string{cfg.SSO.RedirectURL}, Secure: cfg.Secure, JobAid: opts.training, Now: cfg.Now}, st, hasher)
 	if err != nil {
 		return deps, err
@@ -525,13 +525,13 @@ func appDeps(logger *slog.Logger, opts options, cfg *handlers.Config, db databas
 // otherwise the home page.
 func firstPage(db database, opts options, cfg handlers.Config, stdout io.Writer) (string, error) {
 	startURL := cfg.BaseURL + "/"
-	hasUsers, err := db.HasUsers()
+	hasUsers, err := db.HasUsers(context.Background())
 	if err != nil {
 		return "", err
 	}
 	if !hasUsers {
 		token := secret.NewToken()
-		if err := db.SetSetupToken(secret.HashToken(token)); err != nil {
+		if err := db.SetSetupToken(context.Background(), secret.HashToken(token)); err != nil {
 			return "", err
 		}
 		startURL = cfg.BaseURL + "/setup?token=" + token
@@ -561,7 +561,7 @@ func firstPage(db database, opts options, cfg handlers.Config, stdout io.Writer)
 // administrator while none has a password, or "" once set-up is finished.
 func unfinishedSetUpLink(db database, cfg handlers.Config) (string, error) {
 	token := secret.NewToken()
-	_, _, err := db.SystemAdminLink(secret.HashToken(token), cfg.RegistrationLinkTTL, cfg.ResetLinkTTL, false,
+	_, _, err := db.SystemAdminLink(context.Background(), secret.HashToken(token), cfg.RegistrationLinkTTL, cfg.ResetLinkTTL, false,
 		cqrs.AuditEvent{Type: "link-sent", Detail: "registration (printed at start: set-up not finished)"})
 	switch {
 	case errors.Is(err, cqrs.ErrConflict), errors.Is(err, cqrs.ErrNotFound):

@@ -253,7 +253,7 @@ func setupLinkCmd(ctx context.Context, t target, stdout io.Writer) error {
 		return fmt.Errorf("--url %q is not an http:// or https:// address", t.url)
 	}
 	var db interface {
-		SystemAdminLink(linkHash []byte, registerTTL, resetTTL time.Duration, reset bool, events ...cqrs.AuditEvent) (cqrs.User, cqrs.Link, error)
+		SystemAdminLink(ctx context.Context, linkHash []byte, registerTTL, resetTTL time.Duration, reset bool, events ...cqrs.AuditEvent) (cqrs.User, cqrs.Link, error)
 		Close() error
 	}
 	if t.database != "" {
@@ -278,7 +278,7 @@ func setupLinkCmd(ctx context.Context, t target, stdout io.Writer) error {
 	defer db.Close()
 	defaults := handlers.DefaultConfig()
 	token := secret.NewToken()
-	admin, link, err := db.SystemAdminLink(secret.HashToken(token), defaults.RegistrationLinkTTL, defaults.ResetLinkTTL, true,
+	admin, link, err := db.SystemAdminLink(ctx, secret.HashToken(token), defaults.RegistrationLinkTTL, defaults.ResetLinkTTL, true,
 		cqrs.AuditEvent{Type: "link-sent", Detail: "system administrator's link printed by the setup-link command"})
 	if errors.Is(err, cqrs.ErrNotFound) {
 		return errors.New("nobody is set up yet: start CQRS, which prints the one-time set-up link")

@@ -31,7 +31,7 @@ func TestBackupRestoreCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	org, _ := st.CreateOrganisation(cqrs.Organisation{Name: "Riverside Practice", ODSCode: "Y12345"})
+	org, _ := st.CreateOrganisation(t.Context(), cqrs.Organisation{Name: "Riverside Practice", ODSCode: "Y12345"})
 	st.Close()
 
 	t.Run("check a good file", func(t *testing.T) {
@@ -66,7 +66,7 @@ func TestBackupRestoreCheck(t *testing.T) {
 	})
 	t.Run("restore a backup", func(t *testing.T) {
 		st, _ := store.Open(data, store.Options{})
-		st.CreateOrganisation(cqrs.Organisation{Name: "After backup", ODSCode: "Z99999"})
+		st.CreateOrganisation(t.Context(), cqrs.Organisation{Name: "After backup", ODSCode: "Z99999"})
 		st.Close()
 		out, err := runCmd(t, "restore", "--data", data, backup)
 		if err != nil {
@@ -77,7 +77,7 @@ func TestBackupRestoreCheck(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer st.Close()
-		orgs, _ := st.Organisations()
+		orgs, _ := st.Organisations(t.Context())
 		if len(orgs) != 1 || orgs[0].ID != org.ID {
 			t.Fatalf("after restore: %+v", orgs)
 		}
@@ -127,8 +127,8 @@ func TestSetupLinkCommand(t *testing.T) {
 		t.Fatalf("before set-up: %v", err)
 	}
 	st, _ = store.Open(data, store.Options{})
-	st.SetSetupToken(secret.HashToken("setup"))
-	if _, err := st.CompleteSetup(secret.HashToken("setup"), cqrs.Organisation{Name: "Riverside Practice", ODSCode: "Y12345"},
+	st.SetSetupToken(t.Context(), secret.HashToken("setup"))
+	if _, err := st.CompleteSetup(t.Context(), secret.HashToken("setup"), cqrs.Organisation{Name: "Riverside Practice", ODSCode: "Y12345"},
 		cqrs.User{UserID: "admin.jones", Email: "admin.jones@nhs.net"}, secret.HashToken("lost-in-the-browser"), time.Hour); err != nil {
 		t.Fatal(err)
 	}
@@ -140,10 +140,10 @@ func TestSetupLinkCommand(t *testing.T) {
 	}
 	token := linkIn(out)
 	st, _ = store.Open(data, store.Options{})
-	if _, u, err := st.LinkUser(secret.HashToken(token), cqrs.LinkRegister); err != nil || u.UserID != "admin.jones" {
+	if _, u, err := st.LinkUser(t.Context(), secret.HashToken(token), cqrs.LinkRegister); err != nil || u.UserID != "admin.jones" {
 		t.Fatalf("the printed link: %v, %s", err, u.UserID)
 	}
-	if _, err := st.SetPasswordWithLink(secret.HashToken(token), cqrs.LinkRegister, "hash", nil); err != nil {
+	if _, err := st.SetPasswordWithLink(t.Context(), secret.HashToken(token), cqrs.LinkRegister, "hash", nil); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
@@ -154,7 +154,7 @@ func TestSetupLinkCommand(t *testing.T) {
 	}
 	st, _ = store.Open(data, store.Options{})
 	defer st.Close()
-	if _, u, err := st.LinkUser(secret.HashToken(linkIn(out)), cqrs.LinkReset); err != nil || u.UserID != "admin.jones" {
+	if _, u, err := st.LinkUser(t.Context(), secret.HashToken(linkIn(out)), cqrs.LinkReset); err != nil || u.UserID != "admin.jones" {
 		t.Fatalf("the printed reset link: %v, %s", err, u.UserID)
 	}
 	if _, err := runCmd(t, "setup-link", "--data", data, "--url", "ftp://x"); err == nil {
@@ -174,8 +174,8 @@ func TestSetupLinkCommandOnPostgres(t *testing.T) {
 	if _, err := runCmd(t, "setup-link", "--database", dsn); err == nil || !strings.Contains(err.Error(), "nobody is set up") {
 		t.Fatalf("before set-up: %v", err)
 	}
-	pg.SetSetupToken(secret.HashToken("setup"))
-	if _, err := pg.CompleteSetup(secret.HashToken("setup"), cqrs.Organisation{Name: "Riverside Practice", ODSCode: "Y12345"},
+	pg.SetSetupToken(t.Context(), secret.HashToken("setup"))
+	if _, err := pg.CompleteSetup(t.Context(), secret.HashToken("setup"), cqrs.Organisation{Name: "Riverside Practice", ODSCode: "Y12345"},
 		cqrs.User{UserID: "admin.jones", Email: "admin.jones@nhs.net"}, secret.HashToken("lost"), time.Hour); err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestSetupLinkCommandOnPostgres(t *testing.T) {
 	if err != nil || m == nil {
 		t.Fatalf("setup-link --database: %v\n%s", err, out)
 	}
-	if _, u, err := pg.LinkUser(secret.HashToken(m[1]), cqrs.LinkRegister); err != nil || u.UserID != "admin.jones" {
+	if _, u, err := pg.LinkUser(t.Context(), secret.HashToken(m[1]), cqrs.LinkRegister); err != nil || u.UserID != "admin.jones" {
 		t.Fatalf("the printed link: %v, %s", err, u.UserID)
 	}
 }

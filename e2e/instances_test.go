@@ -44,7 +44,7 @@ func newSharedDB(t *testing.T) *sharedDB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	org, err := st.CreateOrganisation(cqrs.Organisation{Name: "Riverside Practice", ODSCode: "Y12345"})
+	org, err := st.CreateOrganisation(t.Context(), cqrs.Organisation{Name: "Riverside Practice", ODSCode: "Y12345"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func newSharedDB(t *testing.T) *sharedDB {
 func (db *sharedDB) invite(userID string, email *cqrs.Email) (cqrs.User, string) {
 	db.t.Helper()
 	token := secret.NewToken()
-	u, err := db.st.CreateUser(cqrs.User{UserID: userID, FirstName: "Sam", LastName: "Patel", Email: userID + "@nhs.net",
+	u, err := db.st.CreateUser(db.t.Context(), cqrs.User{UserID: userID, FirstName: "Sam", LastName: "Patel", Email: userID + "@nhs.net",
 		OrgID: db.org.ID, Role: cqrs.RoleUser}, secret.HashToken(token), time.Hour, email)
 	if err != nil {
 		db.t.Fatal(err)
@@ -71,7 +71,7 @@ func (db *sharedDB) active(userID, password string) cqrs.User {
 	if err != nil {
 		db.t.Fatal(err)
 	}
-	u, err := db.st.SetPasswordWithLink(secret.HashToken(token), cqrs.LinkRegister, hash, nil)
+	u, err := db.st.SetPasswordWithLink(db.t.Context(), secret.HashToken(token), cqrs.LinkRegister, hash, nil)
 	if err != nil {
 		db.t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestTwoInstancesShareTheLockout(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	u, err := db.st.User(sam.ID)
+	u, err := db.st.User(t.Context(), sam.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestTwoInstancesShareTheLockout(t *testing.T) {
 			t.Errorf("%s signed in a locked account", base)
 		}
 	}
-	if _, n, _ := db.st.AuditEvents(cqrs.AuditFilter{Type: cqrs.AuditLockout}); n != 1 {
+	if _, n, _ := db.st.AuditEvents(t.Context(), cqrs.AuditFilter{Type: cqrs.AuditLockout}); n != 1 {
 		t.Errorf("%d lockout entries, want 1", n)
 	}
 }
@@ -208,7 +208,7 @@ func TestTwoInstancesUseALinkOnce(t *testing.T) {
 	if status != http.StatusOK || !strings.Contains(body, "registration-complete") {
 		t.Fatalf("registration on the first instance: %d\n%s", status, body)
 	}
-	if u, _ := db.st.User(jo.ID); u.Status != cqrs.StatusActive {
+	if u, _ := db.st.User(t.Context(), jo.ID); u.Status != cqrs.StatusActive {
 		t.Fatalf("after registering: %+v", u)
 	}
 	status, body = newPerson(t).get(b + "/register?token=" + token)
@@ -246,7 +246,7 @@ func TestTwoInstancesDeliverEachEmailOnce(t *testing.T) {
 	if len(got) != emails || len(seen) != emails {
 		t.Fatalf("%d emails delivered to %d addresses, want %d each once", len(got), len(seen), emails)
 	}
-	sent, err := db.st.Emails(cqrs.EmailFilter{Limit: emails})
+	sent, err := db.st.Emails(t.Context(), cqrs.EmailFilter{Limit: emails})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +341,7 @@ func TestTwoInstancesShareTheRateLimits(t *testing.T) {
 			t.Fatalf("reset request %d: %d", i+1, status)
 		}
 	}
-	emails, err := db.st.Emails(cqrs.EmailFilter{UserID: sam.ID})
+	emails, err := db.st.Emails(t.Context(), cqrs.EmailFilter{UserID: sam.ID})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,12 +26,12 @@ func TestConsoleNeverPrintsALink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	org, err := st.CreateOrganisation(cqrs.Organisation{Name: "Riverside Practice", ODSCode: "Y12345"})
+	org, err := st.CreateOrganisation(t.Context(), cqrs.Organisation{Name: "Riverside Practice", ODSCode: "Y12345"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	link := secret.NewToken()
-	u, err := st.CreateUser(cqrs.User{UserID: "lee.smith", FirstName: "Lee", LastName: "Smith", Email: "lee.smith@nhs.net", OrgID: org.ID, Role: cqrs.RoleUser},
+	u, err := st.CreateUser(t.Context(), cqrs.User{UserID: "lee.smith", FirstName: "Lee", LastName: "Smith", Email: "lee.smith@nhs.net", OrgID: org.ID, Role: cqrs.RoleUser},
 		secret.HashToken(link), time.Hour, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +40,7 @@ func TestConsoleNeverPrintsALink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.SetPasswordWithLink(secret.HashToken(link), cqrs.LinkRegister, hash, nil); err != nil {
+	if _, err := st.SetPasswordWithLink(t.Context(), secret.HashToken(link), cqrs.LinkRegister, hash, nil); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()

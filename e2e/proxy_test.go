@@ -236,7 +236,7 @@ func TestProxyRollingRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	org, err := st.CreateOrganisation(cqrs.Organisation{Name: "Riverside Practice", ODSCode: "Y12345"})
+	org, err := st.CreateOrganisation(t.Context(), cqrs.Organisation{Name: "Riverside Practice", ODSCode: "Y12345"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +385,7 @@ func TestProxyForgedForwardingHeaders(t *testing.T) {
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("wrong sign-in via %s: status %d, want 401", tc.via, resp.StatusCode)
 		}
-		events, _, err := st.AuditEvents(cqrs.AuditFilter{})
+		events, _, err := st.AuditEvents(t.Context(), cqrs.AuditFilter{})
 		if err != nil || len(events) == 0 {
 			t.Fatalf("audit log: %v", err)
 		}

@@ -174,43 +174,43 @@ func newAccessEnv(t *testing.T) *accessEnv {
 		c.SignInRateLimit, c.ResetRateLimit, c.LearnerRateLimit = 0, 0, 0
 		c.InstanceToken = instanceTokenForTests
 	})
-	clientSecret, err := e.store.NHSmailClientSecret()
+	clientSecret, err := e.store.NHSmailClientSecret(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim, err := nhsmail.New(nilLogger(), nhsmail.Config{Issuer: "http://" + testHost + "/nhsmail", ClientID: "cqrs", ClientSecret: clientSecret,
+	sim, err := nhsmail.New(t.Context(), nilLogger(), nhsmail.Config{Issuer: "http://" + testHost + "/nhsmail", ClientID: "cqrs", ClientSecret: clientSecret,
 		RedirectURIs: []string{"http://" + testHost + "/sso/callback"}, JobAid: true, Now: e.cfg.Now}, e.store, e.hasher)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.app, err = New(nilLogger(), e.cfg, e.deps(Deps{Hasher: e.hasher, NHSmail: sim, NHSmailDirectory: e.store})); err != nil {
+	if e.app, err = New(t.Context(), nilLogger(), e.cfg, e.deps(Deps{Hasher: e.hasher, NHSmail: sim, NHSmailDirectory: e.store})); err != nil {
 		t.Fatal(err)
 	}
-	training, _, err := (&app{training: e.training()}).trainingOrg()
+	training, _, err := (&app{training: e.training()}).trainingOrg(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := e.store.CreateOrganisation(cqrs.Organisation{Name: "Hillside Surgery", ODSCode: "B82001"})
+	other, err := e.store.CreateOrganisation(t.Context(), cqrs.Organisation{Name: "Hillside Surgery", ODSCode: "B82001"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.addUserWithRole(other.ID, "hill.admin", "Harbour!2026x", cqrs.RoleUserAdmin)
-	active, _ := e.store.UserByUserID("trn.active")
+	active, _ := e.store.UserByUserID(t.Context(), "trn.active")
 	// The administrators' actions change their user: one no role signs in as.
 	target := e.addUser(training.ID, "trn.target", "Harbour!2026x")
-	invited, _ := e.store.UserByUserID("trn.invited")
-	invitation, err := e.store.Emails(cqrs.EmailFilter{UserID: invited.ID, Limit: 1})
+	invited, _ := e.store.UserByUserID(t.Context(), "trn.invited")
+	invitation, err := e.store.Emails(t.Context(), cqrs.EmailFilter{UserID: invited.ID, Limit: 1})
 	if err != nil || len(invitation) != 1 || invitation[0].OrgID != training.ID {
 		t.Fatalf("no registration email to trn.invited: %v", err)
 	}
-	amy, err := e.store.NHSmailAccountByEmail("amy.active@nhs.net")
+	amy, err := e.store.NHSmailAccountByEmail(t.Context(), "amy.active@nhs.net")
 	if err != nil {
 		t.Fatal(err)
 	}
 	learner := e.client()
 	learnerID, _ := learner.startLearner()
-	learnerUser, _ := e.store.UserByUserID(learnerID)
-	learnerEmail, err := e.store.Emails(cqrs.EmailFilter{UserID: learnerUser.ID, Limit: 1})
+	learnerUser, _ := e.store.UserByUserID(t.Context(), learnerID)
+	learnerEmail, err := e.store.Emails(t.Context(), cqrs.EmailFilter{UserID: learnerUser.ID, Limit: 1})
 	if err != nil || len(learnerEmail) != 1 {
 		t.Fatalf("no registration email to the learner: %v", err)
 	}

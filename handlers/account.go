@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/cqrs-local/cqrs-signin/cqrs"
@@ -10,7 +11,7 @@ import (
 
 // AccountStore is what the account pages need from the store.
 type AccountStore interface {
-	ChangePassword(userID uint64, newHash string, keepSession []byte, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
+	ChangePassword(ctx context.Context, userID uint64, newHash string, keepSession []byte, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
 }
 
 const (
@@ -96,8 +97,8 @@ func (a *app) changePassword(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	notify := a.passwordChangedEmail(u, a.cfg.Now())
-	u, err = a.accounts.ChangePassword(u.ID, encoded, currentSession(c), &notify,
+	notify := a.passwordChangedEmail(c.UserContext(), u, a.cfg.Now())
+	u, err = a.accounts.ChangePassword(c.UserContext(), u.ID, encoded, currentSession(c), &notify,
 		a.event(c, cqrs.AuditEvent{Type: evPasswordChanged, Method: "account"}))
 	if err != nil {
 		return err // a user gone meanwhile is "Page not found" (storeAnswers)

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/url"
 	"slices"
@@ -17,21 +18,21 @@ import (
 
 // UserAdminStore is what user administration needs from the store.
 type UserAdminStore interface {
-	CreateUser(u cqrs.User, linkHash []byte, linkTTL time.Duration, email *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
-	Emails(f cqrs.EmailFilter) ([]cqrs.Email, error)
-	LatestEmails(userIDs []uint64) (map[uint64]cqrs.Email, error)
-	ListUsers(f cqrs.UserFilter) ([]cqrs.User, int, error)
-	Organisation(id uint64) (cqrs.Organisation, error)
-	Organisations() ([]cqrs.Organisation, error)
-	RevokeInvitation(userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error)
-	SendLink(userID uint64, purpose cqrs.LinkPurpose, linkHash []byte, ttl time.Duration, email cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
-	SetStatus(id uint64, status cqrs.Status, events ...cqrs.AuditEvent) (cqrs.User, error)
-	UnlinkSSOSubject(userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error)
-	Unlock(userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error)
-	UpdateUser(edited cqrs.User, events ...cqrs.AuditEvent) (cqrs.User, error)
-	EditUser(edited cqrs.User, keepSession []byte, notifyOld *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
-	User(id uint64) (cqrs.User, error)
-	UserByUserID(userID string) (cqrs.User, error)
+	CreateUser(ctx context.Context, u cqrs.User, linkHash []byte, linkTTL time.Duration, email *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
+	Emails(ctx context.Context, f cqrs.EmailFilter) ([]cqrs.Email, error)
+	LatestEmails(ctx context.Context, userIDs []uint64) (map[uint64]cqrs.Email, error)
+	ListUsers(ctx context.Context, f cqrs.UserFilter) ([]cqrs.User, int, error)
+	Organisation(ctx context.Context, id uint64) (cqrs.Organisation, error)
+	Organisations(ctx context.Context) ([]cqrs.Organisation, error)
+	RevokeInvitation(ctx context.Context, userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error)
+	SendLink(ctx context.Context, userID uint64, purpose cqrs.LinkPurpose, linkHash []byte, ttl time.Duration, email cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
+	SetStatus(ctx context.Context, id uint64, status cqrs.Status, events ...cqrs.AuditEvent) (cqrs.User, error)
+	UnlinkSSOSubject(ctx context.Context, userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error)
+	Unlock(ctx context.Context, userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error)
+	UpdateUser(ctx context.Context, edited cqrs.User, events ...cqrs.AuditEvent) (cqrs.User, error)
+	EditUser(ctx context.Context, edited cqrs.User, keepSession []byte, notifyOld *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
+	User(ctx context.Context, id uint64) (cqrs.User, error)
+	UserByUserID(ctx context.Context, userID string) (cqrs.User, error)
 }
 
 const usersPerPage = 25
@@ -62,7 +63,7 @@ func (a *app) managedUser(c *fiber.Ctx) (cqrs.User, cqrs.User, error) {
 	if err != nil {
 		return admin, cqrs.User{}, fiber.ErrNotFound
 	}
-	u, err := a.userAdmin.User(id)
+	u, err := a.userAdmin.User(c.UserContext(), id)
 	// Own words, and one answer for a user who does not exist and one in another organisation: the 404 tells nothing about other organisations.
 	if errors.Is(err, cqrs.ErrNotFound) || (err == nil && !isSystemAdmin(admin) && u.OrgID != admin.OrgID) {
 		return admin, cqrs.User{}, refuse(fiber.StatusNotFound, "User not found", "There is no such user in your organisation.")
@@ -96,7 +97,7 @@ func (a *app) adminUsers(c *fiber.Ctx) error {
 	default:
 		state = ""
 	}
-	users, total, err := a.userAdmin.ListUsers(cqrs.UserFilter{OrgID: orgScope(admin), Query: q, State: state, Offset: (page - 1) * usersPerPage, Limit: usersPerPage})
+	users, total, err := a.userAdmin.ListUsers(c.UserContext(), cqrs.UserFilter{OrgID: orgScope(admin), Query: q, State: state, Offset: (page - 1) * usersPerPage, Limit: usersPerPage})
 	if err != nil {
 		return err
 	}
@@ -108,7 +109,7 @@ func (a *app) adminUsers(c *fiber.Ctx) error {
 	for _, s := range []struct{ v, l string }{{"", "Any status"}, {cqrs.StateInvited, "Invited"}, {cqrs.StateActive, "Active"}, {cqrs.StateLocked, "Locked"}, {cqrs.StateDisabled, "Disabled"}} {
 		m.States = append(m.States, views.Option{Value: s.v, Label: s.l, Selected: s.v == state})
 	}
-	orgNames, err := a.orgNames()
+	orgNames, err := a.orgNames(c.UserContext())
 	if err != nil {
 		return err
 	}
@@ -116,7 +117,7 @@ func (a *app) adminUsers(c *fiber.Ctx) error {
 	for i, u := range users {
 		ids[i] = u.ID
 	}
-	latest, err := a.userAdmin.LatestEmails(ids)
+	latest, err := a.userAdmin.LatestEmails(c.UserContext(), ids)
 	if err != nil {
 		return err
 	}
@@ -160,8 +161,8 @@ func (a *app) adminUsers(c *fiber.Ctx) error {
 	return render(c, fiber.StatusOK, views.UserListPage(m))
 }
 
-func (a *app) orgNames() (map[uint64]string, error) {
-	orgs, err := a.userAdmin.Organisations()
+func (a *app) orgNames(ctx context.Context) (map[uint64]string, error) {
+	orgs, err := a.userAdmin.Organisations(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +174,7 @@ func (a *app) orgNames() (map[uint64]string, error) {
 }
 
 // userForm shapes the create (withUserID) or edit form.
-func (a *app) userForm(admin cqrs.User, action, submit string, values map[string]string, withUserID bool, errs views.Errors) (views.UserFormModel, error) {
+func (a *app) userForm(ctx context.Context, admin cqrs.User, action, submit string, values map[string]string, withUserID bool, errs views.Errors) (views.UserFormModel, error) {
 	m := views.UserFormModel{Action: action, Submit: submit, Errors: errs}
 	if withUserID {
 		m.Fields = append(m.Fields, views.Field{ID: "user_id", Label: "User ID", Hint: "3 to 32 letters, digits, full stops, underscores or hyphens.", Value: values["user_id"], MaxLength: maxUserID, Required: true})
@@ -188,7 +189,7 @@ func (a *app) userForm(admin cqrs.User, action, submit string, values map[string
 		views.Field{ID: "work_phone", Label: "Work phone", Type: "tel", Value: values["work_phone"], MaxLength: maxPhone},
 		views.Field{ID: "email", Label: "Email address", Hint: emailHint, Type: "email", Value: values["email"], MaxLength: maxEmail, Required: true},
 	)
-	orgs, err := a.userAdmin.Organisations()
+	orgs, err := a.userAdmin.Organisations(ctx)
 	if err != nil {
 		return m, err
 	}
@@ -225,7 +226,7 @@ func (a *app) parseUserForm(c *fiber.Ctx, admin cqrs.User, withUserID bool, fixe
 	orgID, err := strconv.ParseUint(values["org_id"], 10, 64)
 	if err != nil || (!isSystemAdmin(admin) && orgID != admin.OrgID) {
 		errs = append(errs, views.FieldError{Field: "org_id", Message: "Select an organisation."})
-	} else if _, err := a.userAdmin.Organisation(orgID); err != nil {
+	} else if _, err := a.userAdmin.Organisation(c.UserContext(), orgID); err != nil {
 		errs = append(errs, views.FieldError{Field: "org_id", Message: "Select an organisation."})
 	}
 	role := cqrs.Role(values["role"])
@@ -260,7 +261,7 @@ func (a *app) validateWorkEmail(v string) []views.FieldError {
 func (a *app) newUserPage(c *fiber.Ctx) error {
 	admin, _ := currentUser(c)
 	values := map[string]string{"org_id": strconv.FormatUint(admin.OrgID, 10), "role": string(cqrs.RoleUser)}
-	form, err := a.userForm(admin, "/admin/users", "Set up user and send email", values, true, nil)
+	form, err := a.userForm(c.UserContext(), admin, "/admin/users", "Set up user and send email", values, true, nil)
 	if err != nil {
 		return err
 	}
@@ -278,20 +279,20 @@ func (a *app) createUser(c *fiber.Ctx) error {
 	values, u, errs := a.parseUserForm(c, admin, true, "")
 	var created cqrs.User
 	if len(errs) == 0 {
-		org, err := a.userAdmin.Organisation(u.OrgID)
+		org, err := a.userAdmin.Organisation(c.UserContext(), u.OrgID)
 		if err != nil {
 			return err
 		}
 		token := secret.NewToken()
 		expires := a.cfg.Now().Add(a.cfg.RegistrationLinkTTL)
-		email := a.registrationEmail(u, admin, org, token, expires)
-		created, err = a.userAdmin.CreateUser(u, secret.HashToken(token), a.cfg.RegistrationLinkTTL, &email,
+		email := a.registrationEmail(c.UserContext(), u, admin, org, token, expires)
+		created, err = a.userAdmin.CreateUser(c.UserContext(), u, secret.HashToken(token), a.cfg.RegistrationLinkTTL, &email,
 			a.event(c, cqrs.AuditEvent{Type: evUserCreated, Subject: u.UserID, OrgID: u.OrgID, Detail: "role " + string(u.Role)}),
 			a.event(c, cqrs.AuditEvent{Type: evLinkSent, Subject: u.UserID, OrgID: u.OrgID, Method: "registration"}))
 		// Field errors in the form's words, not a page: the administrator corrects the form.
 		switch {
 		case errors.Is(err, cqrs.ErrConflict):
-			if _, e := a.userAdmin.UserByUserID(u.UserID); e == nil {
+			if _, e := a.userAdmin.UserByUserID(c.UserContext(), u.UserID); e == nil {
 				errs = append(errs, views.FieldError{Field: "user_id", Message: "That User ID is already in use."})
 			} else {
 				errs = append(errs, views.FieldError{Field: "email", Message: "That email address is already in use by another user."})
@@ -301,7 +302,7 @@ func (a *app) createUser(c *fiber.Ctx) error {
 		}
 	}
 	if len(errs) > 0 {
-		form, err := a.userForm(admin, "/admin/users", "Set up user and send email", values, true, errs)
+		form, err := a.userForm(c.UserContext(), admin, "/admin/users", "Set up user and send email", values, true, errs)
 		if err != nil {
 			return err
 		}
@@ -341,7 +342,7 @@ func (a *app) userDetail(c *fiber.Ctx) error {
 
 func (a *app) renderUserDetail(c *fiber.Ctx, status int, admin, u cqrs.User, values map[string]string, errs views.Errors, notice string) error {
 	id := strconv.FormatUint(u.ID, 10)
-	form, err := a.userForm(admin, "/admin/users/"+id, "Save changes", values, false, errs)
+	form, err := a.userForm(c.UserContext(), admin, "/admin/users/"+id, "Save changes", values, false, errs)
 	if err != nil {
 		return err
 	}
@@ -375,12 +376,12 @@ func (a *app) renderUserDetail(c *fiber.Ctx, status int, admin, u cqrs.User, val
 	if !u.LockedAt.IsZero() {
 		add("unlock", "Unlock account", false)
 	}
-	emails, err := a.userAdmin.Emails(cqrs.EmailFilter{UserID: u.ID, Limit: 20})
+	emails, err := a.userAdmin.Emails(c.UserContext(), cqrs.EmailFilter{UserID: u.ID, Limit: 20})
 	if err != nil {
 		return err
 	}
 	if u.SSOSubject != "" {
-		if m.SSOLink, err = a.ssoLinkText(u, emails); err != nil {
+		if m.SSOLink, err = a.ssoLinkText(c.UserContext(), u, emails); err != nil {
 			return err
 		}
 		add("unlink", "Remove NHSmail link", false)
@@ -401,13 +402,13 @@ func (a *app) renderUserDetail(c *fiber.Ctx, status int, admin, u cqrs.User, val
 // embedded simulator has it, otherwise the provider's stable subject
 // (Entra ID's object ID); the date from the email that told the user of
 // the link, when it is among their recent emails (newest first).
-func (a *app) ssoLinkText(u cqrs.User, emails []cqrs.Email) (string, error) {
+func (a *app) ssoLinkText(ctx context.Context, u cqrs.User, emails []cqrs.Email) (string, error) {
 	_, who, _ := strings.Cut(u.SSOSubject, "|")  // after the issuer
 	if _, oid, ok := strings.Cut(who, ":"); ok { // Entra ID: tid:oid
 		who = oid
 	}
 	if a.nhsmail != nil {
-		accounts, err := a.nhsmail.NHSmailAccounts()
+		accounts, err := a.nhsmail.NHSmailAccounts(ctx)
 		if err != nil {
 			return "", err
 		}
@@ -513,57 +514,57 @@ func (a *app) userAction(done string, do func(c *fiber.Ctx, admin, u cqrs.User, 
 }
 
 // disableUser stops the account signing in; nobody disables themselves.
-func (a *app) disableUser(_ *fiber.Ctx, admin, u cqrs.User, event userEvent) error {
+func (a *app) disableUser(c *fiber.Ctx, admin, u cqrs.User, event userEvent) error {
 	if u.ID == admin.ID {
 		return refuse(fiber.StatusConflict, "You cannot disable your own account")
 	}
-	_, err := a.userAdmin.SetStatus(u.ID, cqrs.StatusDisabled, event(evUserDisabled, ""))
+	_, err := a.userAdmin.SetStatus(c.UserContext(), u.ID, cqrs.StatusDisabled, event(evUserDisabled, ""))
 	return err
 }
 
 // enableUser lets a disabled account sign in again.
-func (a *app) enableUser(_ *fiber.Ctx, _, u cqrs.User, event userEvent) error {
-	_, err := a.userAdmin.SetStatus(u.ID, cqrs.StatusActive, event(evUserEnabled, ""))
+func (a *app) enableUser(c *fiber.Ctx, _, u cqrs.User, event userEvent) error {
+	_, err := a.userAdmin.SetStatus(c.UserContext(), u.ID, cqrs.StatusActive, event(evUserEnabled, ""))
 	return err
 }
 
 // unlockUser clears the lock and the failure count.
-func (a *app) unlockUser(_ *fiber.Ctx, _, u cqrs.User, event userEvent) error {
-	_, err := a.userAdmin.Unlock(u.ID, event(evUnlock, ""))
+func (a *app) unlockUser(c *fiber.Ctx, _, u cqrs.User, event userEvent) error {
+	_, err := a.userAdmin.Unlock(c.UserContext(), u.ID, event(evUnlock, ""))
 	return err
 }
 
 // resendInvitation sends a new registration email; the previous link stops working.
-func (a *app) resendInvitation(_ *fiber.Ctx, admin, u cqrs.User, event userEvent) error {
-	org, err := a.userAdmin.Organisation(u.OrgID)
+func (a *app) resendInvitation(c *fiber.Ctx, admin, u cqrs.User, event userEvent) error {
+	org, err := a.userAdmin.Organisation(c.UserContext(), u.OrgID)
 	if err != nil {
 		return err
 	}
 	token := secret.NewToken()
-	email := a.registrationEmail(u, admin, org, token, a.cfg.Now().Add(a.cfg.RegistrationLinkTTL))
-	_, err = a.userAdmin.SendLink(u.ID, cqrs.LinkRegister, secret.HashToken(token), a.cfg.RegistrationLinkTTL, email,
+	email := a.registrationEmail(c.UserContext(), u, admin, org, token, a.cfg.Now().Add(a.cfg.RegistrationLinkTTL))
+	_, err = a.userAdmin.SendLink(c.UserContext(), u.ID, cqrs.LinkRegister, secret.HashToken(token), a.cfg.RegistrationLinkTTL, email,
 		event(evLinkSent, "registration (resent; the previous link revoked)"))
 	return err
 }
 
 // unlinkNHSmail removes the NHSmail identity linked to the account.
-func (a *app) unlinkNHSmail(_ *fiber.Ctx, _, u cqrs.User, event userEvent) error {
-	_, err := a.userAdmin.UnlinkSSOSubject(u.ID, event(evSSOUnlinked, ""))
+func (a *app) unlinkNHSmail(c *fiber.Ctx, _, u cqrs.User, event userEvent) error {
+	_, err := a.userAdmin.UnlinkSSOSubject(c.UserContext(), u.ID, event(evSSOUnlinked, ""))
 	return err
 }
 
 // revokeInvitation withdraws an unused registration link.
-func (a *app) revokeInvitation(_ *fiber.Ctx, _, u cqrs.User, event userEvent) error {
-	_, err := a.userAdmin.RevokeInvitation(u.ID, event(evInviteRevoked, ""))
+func (a *app) revokeInvitation(c *fiber.Ctx, _, u cqrs.User, event userEvent) error {
+	_, err := a.userAdmin.RevokeInvitation(c.UserContext(), u.ID, event(evInviteRevoked, ""))
 	return err
 }
 
 // startPasswordReset emails the user an Unlock Account or Forgotten
 // Password link: the administrator starts it, never learns it.
-func (a *app) startPasswordReset(_ *fiber.Ctx, _, u cqrs.User, event userEvent) error {
+func (a *app) startPasswordReset(c *fiber.Ctx, _, u cqrs.User, event userEvent) error {
 	token := secret.NewToken()
-	email := a.resetEmail(u, token, a.cfg.Now().Add(a.cfg.ResetLinkTTL))
-	_, err := a.userAdmin.SendLink(u.ID, cqrs.LinkReset, secret.HashToken(token), a.cfg.ResetLinkTTL, email,
+	email := a.resetEmail(c.UserContext(), u, token, a.cfg.Now().Add(a.cfg.ResetLinkTTL))
+	_, err := a.userAdmin.SendLink(c.UserContext(), u.ID, cqrs.LinkReset, secret.HashToken(token), a.cfg.ResetLinkTTL, email,
 		event(evLinkSent, "password reset"))
 	return err
 }

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"strings"
 	"time"
 
@@ -26,10 +27,10 @@ func (a *app) saveUserEdit(c *fiber.Ctx, admin, u, edited cqrs.User, events []cq
 	}
 	var notifyOld *cqrs.Email
 	if !strings.EqualFold(edited.Email, u.Email) {
-		e := a.emailChangedEmail(u, admin, a.cfg.Now())
+		e := a.emailChangedEmail(c.UserContext(), u, admin, a.cfg.Now())
 		notifyOld = &e
 	}
-	if _, err := a.userAdmin.EditUser(edited, keep, notifyOld, events...); err != nil {
+	if _, err := a.userAdmin.EditUser(c.UserContext(), edited, keep, notifyOld, events...); err != nil {
 		return err
 	}
 	if notifyOld != nil {
@@ -46,7 +47,7 @@ func (a *app) saveUserEdit(c *fiber.Ctx, admin, u, edited cqrs.User, events []cq
 func (a *app) rotateSession(c *fiber.Ctx, old []byte) error {
 	token := secret.NewToken()
 	fresh := secret.HashToken(token)
-	if err := a.sessions.RotateSession(old, fresh); err != nil {
+	if err := a.sessions.RotateSession(c.UserContext(), old, fresh); err != nil {
 		return err
 	}
 	a.activity.active(fresh, time.Time{}, a.cfg.Now(), a.cfg.SessionIdle)
@@ -57,8 +58,8 @@ func (a *app) rotateSession(c *fiber.Ctx, old []byte) error {
 // emailChangedEmail tells a person, at the address they had, that an
 // administrator changed their CQRS email address. It does not name the
 // new address: the old mailbox may no longer be theirs alone.
-func (a *app) emailChangedEmail(to, by cqrs.User, at time.Time) cqrs.Email {
-	return a.composeEmail("email-changed", to, "Your CQRS email address was changed", views.EmailModel{Before: []string{
+func (a *app) emailChangedEmail(ctx context.Context, to, by cqrs.User, at time.Time) cqrs.Email {
+	return a.composeEmail(ctx, "email-changed", to, "Your CQRS email address was changed", views.EmailModel{Before: []string{
 		"The email address of your CQRS account (User ID " + to.UserID + ") was changed by " + by.FullName() + ", a CQRS User Administrator, on " + at.Format(timeFormat) + ". CQRS emails, including password reset links, now go to the new address.",
 		notYou,
 	}}, "")

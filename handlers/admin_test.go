@@ -22,7 +22,7 @@ type adminEnv struct {
 func newAdminEnv(t *testing.T, adjust ...func(*Config)) *adminEnv {
 	e := newEnv(t, adjust...)
 	admin := e.registeredAdmin()
-	other, err := e.store.CreateOrganisation(cqrs.Organisation{Name: "Hillside Surgery", ODSCode: "B82001"})
+	other, err := e.store.CreateOrganisation(t.Context(), cqrs.Organisation{Name: "Hillside Surgery", ODSCode: "B82001"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,11 +67,11 @@ func TestCreateUserQueuesTheRegistrationEmail(t *testing.T) {
 	if !strings.HasPrefix(r.Header.Get("Location"), "/admin/users/") {
 		t.Fatalf("Location = %q", r.Header.Get("Location"))
 	}
-	u, err := e.store.UserByUserID("jo.bloggs")
+	u, err := e.store.UserByUserID(t.Context(), "jo.bloggs")
 	if err != nil || u.Status != cqrs.StatusInvited || u.OrgID != e.admin.OrgID || u.WorkPhone != "0113 496 0000" {
 		t.Fatalf("created user = %+v, %v", u, err)
 	}
-	emails, _ := e.store.Emails(cqrs.EmailFilter{UserID: u.ID})
+	emails, _ := e.store.Emails(t.Context(), cqrs.EmailFilter{UserID: u.ID})
 	if len(emails) != 1 {
 		t.Fatalf("emails queued = %d, want 1", len(emails))
 	}
@@ -164,8 +164,8 @@ func TestCreateUserValidation(t *testing.T) {
 
 func TestAdministrationIsAuthorisedOnTheServer(t *testing.T) {
 	e := newAdminEnv(t)
-	hill, _ := e.store.UserByUserID("hill.admin")
-	sam, _ := e.store.UserByUserID("sam.patel")
+	hill, _ := e.store.UserByUserID(t.Context(), "hill.admin")
+	sam, _ := e.store.UserByUserID(t.Context(), "sam.patel")
 	hillPath := fmt.Sprintf("/admin/users/%d", hill.ID)
 	roles := e.roles()
 
@@ -222,7 +222,7 @@ func TestAdministrationIsAuthorisedOnTheServer(t *testing.T) {
 
 func TestUserActions(t *testing.T) {
 	e := newAdminEnv(t)
-	sam, _ := e.store.UserByUserID("sam.patel")
+	sam, _ := e.store.UserByUserID(t.Context(), "sam.patel")
 	path := fmt.Sprintf("/admin/users/%d", sam.ID)
 	act := func(action string) response {
 		return e.orgAdmin.post(path+"/"+action, url.Values{"csrf_token": {e.orgAdmin.csrf(path)}})
@@ -232,11 +232,11 @@ func TestUserActions(t *testing.T) {
 		form := url.Values{"first_name": {"Samuel"}, "last_name": {"Patel"}, "work_phone": {"01234 567890"}, "email": {"samuel.patel@nhs.net"},
 			"org_id": {fmt.Sprint(e.admin.OrgID)}, "role": {"user-admin"}, "csrf_token": {e.orgAdmin.csrf(path)}}
 		wantStatus(t, e.orgAdmin.post(path, form), 303)
-		u, _ := e.store.User(sam.ID)
+		u, _ := e.store.User(t.Context(), sam.ID)
 		if u.FirstName != "Samuel" || u.Email != "samuel.patel@nhs.net" || u.Role != cqrs.RoleUserAdmin {
 			t.Fatalf("after edit: %+v", u)
 		}
-		if _, err := e.store.UserByEmail("sam.patel@nhs.net"); err == nil {
+		if _, err := e.store.UserByEmail(t.Context(), "sam.patel@nhs.net"); err == nil {
 			t.Error("the old email still finds the user")
 		}
 	})
@@ -255,13 +255,13 @@ func TestUserActions(t *testing.T) {
 			e.client().signIn("sam.patel", "wrong", "")
 		}
 		wantStatus(t, act("unlock"), 303)
-		if u, _ := e.store.User(sam.ID); u.FailedSignIns != 0 {
+		if u, _ := e.store.User(t.Context(), sam.ID); u.FailedSignIns != 0 {
 			t.Fatalf("failures after unlock = %d", u.FailedSignIns)
 		}
 	})
 	t.Run("reset link queues an email whose link works", func(t *testing.T) {
 		wantStatus(t, act("reset"), 303)
-		emails, _ := e.store.Emails(cqrs.EmailFilter{UserID: sam.ID, Limit: 1})
+		emails, _ := e.store.Emails(t.Context(), cqrs.EmailFilter{UserID: sam.ID, Limit: 1})
 		if len(emails) != 1 || emails[0].Kind != "reset" {
 			t.Fatalf("emails = %+v", emails)
 		}
@@ -274,7 +274,7 @@ func TestUserActions(t *testing.T) {
 		wantStatus(t, r, 303)
 		wantText(t, c.get("/reset/complete"), "Your password has been changed")
 		wantStatus(t, e.client().signIn("sam.patel", "Lakeside#2026", ""), 303)
-		if last, _ := e.store.Emails(cqrs.EmailFilter{UserID: sam.ID, Limit: 1}); last[0].Kind != "password-changed" {
+		if last, _ := e.store.Emails(t.Context(), cqrs.EmailFilter{UserID: sam.ID, Limit: 1}); last[0].Kind != "password-changed" {
 			t.Errorf("no password-changed email: %+v", last[0])
 		}
 	})
@@ -286,10 +286,10 @@ func TestUserActions(t *testing.T) {
 func TestResendAndRevokeInvitation(t *testing.T) {
 	e := newAdminEnv(t)
 	wantStatus(t, e.orgAdmin.post("/admin/users", newUserForm(e.orgAdmin, e.admin.OrgID, "jo.bloggs", "jo.bloggs@nhs.net")), 303)
-	jo, _ := e.store.UserByUserID("jo.bloggs")
+	jo, _ := e.store.UserByUserID(t.Context(), "jo.bloggs")
 	path := fmt.Sprintf("/admin/users/%d", jo.ID)
 	firstLink := func() string {
-		emails, _ := e.store.Emails(cqrs.EmailFilter{UserID: jo.ID, Limit: 1})
+		emails, _ := e.store.Emails(t.Context(), cqrs.EmailFilter{UserID: jo.ID, Limit: 1})
 		text := emails[0].Text
 		i := strings.Index(text, "/register?token=")
 		return text[i : i+strings.IndexByte(text[i:], '\n')]
@@ -348,7 +348,7 @@ func TestTheSystemAdministratorsRoleIsKept(t *testing.T) {
 	form := url.Values{"first_name": {"Alexandra"}, "last_name": {"Jones"}, "email": {"alex.jones@nhs.net"},
 		"org_id": {fmt.Sprint(e.admin.OrgID)}, "role": {"user"}, "csrf_token": {e.sys.csrf(path)}}
 	wantStatus(t, e.sys.post(path, form), 303)
-	u, _ := e.store.User(e.admin.ID)
+	u, _ := e.store.User(t.Context(), e.admin.ID)
 	if u.FirstName != "Alexandra" || u.Role != cqrs.RoleSystemAdmin {
 		t.Fatalf("after editing the system administrator: %s, role %s", u.FirstName, u.Role)
 	}

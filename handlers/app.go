@@ -158,8 +158,8 @@ func DefaultHelpDesk() views.HelpDesk {
 
 // InstanceStore keeps this installation's own secrets, made at first open.
 type InstanceStore interface {
-	CSRFKey() ([]byte, error)
-	InstanceID() (string, error)
+	CSRFKey(ctx context.Context) ([]byte, error)
+	InstanceID(ctx context.Context) (string, error)
 }
 
 // Stores are the app's persistence: one small interface per journey, each
@@ -256,18 +256,18 @@ type app struct {
 }
 
 // New builds the Fiber application; main and the tests call it the same way.
-func New(logger *slog.Logger, cfg Config, deps Deps) (*fiber.App, error) {
+func New(ctx context.Context, logger *slog.Logger, cfg Config, deps Deps) (*fiber.App, error) {
 	if cfg.SignInQueueWait <= 0 {
 		cfg.SignInQueueWait = defaultSignInQueueWait
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	key, err := deps.Stores.Instance.CSRFKey()
+	key, err := deps.Stores.Instance.CSRFKey(ctx)
 	if err != nil {
 		return nil, err
 	}
-	instance, err := deps.Stores.Instance.InstanceID()
+	instance, err := deps.Stores.Instance.InstanceID(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -298,12 +298,12 @@ func New(logger *slog.Logger, cfg Config, deps Deps) (*fiber.App, error) {
 		// copies every value so nothing we keep changes under us.
 		Immutable: true,
 	})
-	if err := a.initTraining(deps.Training); err != nil {
+	if err := a.initTraining(ctx, deps.Training); err != nil {
 		return nil, err
 	}
 	a.routes(f)
 	stop := make(chan struct{})
-	go a.sweepSessions(stop, 10*time.Minute)
+	go a.sweepSessions(ctx, stop, 10*time.Minute)
 	f.Hooks().OnShutdown(func() error { close(stop); return nil })
 	return f, nil
 }
@@ -409,7 +409,7 @@ func render(c *fiber.Ctx, status int, comp templ.Component) error {
 	c.Status(status)
 	// The header as one constant: c.Type would join it anew on every page.
 	c.Response().Header.SetContentType(fiber.MIMETextHTMLCharsetUTF8)
-	ctx := context.Background()
+	ctx := c.UserContext()
 	if status == fiber.StatusUnprocessableEntity || status == fiber.StatusUnauthorized {
 		ctx = views.WithProblems(ctx)
 	}

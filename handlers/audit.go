@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/csv"
 	"fmt"
 	"net/url"
@@ -17,8 +18,8 @@ import (
 
 // AuditStore is the security audit log.
 type AuditStore interface {
-	Audit(e cqrs.AuditEvent) error
-	AuditEvents(f cqrs.AuditFilter) ([]cqrs.AuditEvent, int, error)
+	Audit(ctx context.Context, e cqrs.AuditEvent) error
+	AuditEvents(ctx context.Context, f cqrs.AuditFilter) ([]cqrs.AuditEvent, int, error)
 }
 
 // Audit event types, one per kind of security event.
@@ -65,7 +66,7 @@ func (a *app) event(c *fiber.Ctx, e cqrs.AuditEvent) cqrs.AuditEvent {
 // download). The request fails when the event cannot be recorded: nothing
 // security-relevant happens unlogged.
 func (a *app) audit(c *fiber.Ctx, e cqrs.AuditEvent) error {
-	if err := a.auditLog.Audit(a.event(c, e)); err != nil {
+	if err := a.auditLog.Audit(c.UserContext(), a.event(c, e)); err != nil {
 		return fmt.Errorf("audit %s: %w", e.Type, err)
 	}
 	return nil
@@ -112,7 +113,7 @@ func (a *app) auditPage(c *fiber.Ctx) error {
 		page = 1
 	}
 	f.Offset, f.Limit = (page-1)*auditPerPage, auditPerPage
-	events, total, err := a.auditLog.AuditEvents(f)
+	events, total, err := a.auditLog.AuditEvents(c.UserContext(), f)
 	if err != nil {
 		return err
 	}
@@ -150,7 +151,7 @@ func auditRow(e cqrs.AuditEvent) views.AuditRow {
 // no typed value can forge a line or run as a formula.
 func (a *app) auditCSV(c *fiber.Ctx) error {
 	f, _ := a.auditFilter(c)
-	events, _, err := a.auditLog.AuditEvents(f)
+	events, _, err := a.auditLog.AuditEvents(c.UserContext(), f)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -16,7 +17,9 @@ import (
 // a failing database would.
 type brokenAuditLog struct{ AuditStore }
 
-func (brokenAuditLog) Audit(cqrs.AuditEvent) error { return errors.New("audit log unavailable") }
+func (brokenAuditLog) Audit(context.Context, cqrs.AuditEvent) error {
+	return errors.New("audit log unavailable")
+}
 
 // A change and the security event that records it are one transaction: an
 // acknowledged change always has its entry, whatever happens to separate
@@ -25,12 +28,12 @@ func TestSecurityEventsAreWrittenWithTheirChange(t *testing.T) {
 	e := newAdminEnv(t)
 	stores := storesOf(e.store)
 	stores.AuditLog = brokenAuditLog{e.store}
-	app, err := New(nilLogger(), e.cfgForRebuild(), Deps{Stores: stores, Hasher: e.hasher})
+	app, err := New(t.Context(), nilLogger(), e.cfgForRebuild(), Deps{Stores: stores, Hasher: e.hasher})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.app = app
-	sam, _ := e.store.UserByUserID("sam.patel")
+	sam, _ := e.store.UserByUserID(t.Context(), "sam.patel")
 	path := fmt.Sprintf("/admin/users/%d", sam.ID)
 	wantStatus(t, e.orgAdmin.post(path+"/disable", url.Values{"csrf_token": {e.orgAdmin.csrf(path)}}), 303)
 	wantStatus(t, e.orgAdmin.post(path+"/unlock", url.Values{"csrf_token": {e.orgAdmin.csrf(path)}}), 303)
@@ -39,7 +42,7 @@ func TestSecurityEventsAreWrittenWithTheirChange(t *testing.T) {
 	for _, want := range []struct{ typ, subject string }{
 		{evUserDisabled, "sam.patel"}, {evUnlock, "sam.patel"}, {evSignOut, "org.admin"},
 	} {
-		events, n, err := e.store.AuditEvents(cqrs.AuditFilter{Type: want.typ, Subject: want.subject})
+		events, n, err := e.store.AuditEvents(t.Context(), cqrs.AuditFilter{Type: want.typ, Subject: want.subject})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,14 +58,14 @@ func TestSecurityEventsAreWrittenWithTheirChange(t *testing.T) {
 
 func TestAuditLog(t *testing.T) {
 	e := newAdminEnv(t)
-	sam, _ := e.store.UserByUserID("sam.patel")
+	sam, _ := e.store.UserByUserID(t.Context(), "sam.patel")
 	for i := 0; i < 5; i++ {
 		e.client().signIn("sam.patel", "wrong-password", "")
 	}
 	e.client().signIn("=HYPERLINK(\"evil\")", "x", "")
 	wantStatus(t, e.orgAdmin.post(fmt.Sprintf("/admin/users/%d/unlock", sam.ID), url.Values{"csrf_token": {e.orgAdmin.csrf("/admin/users")}}), 303)
 
-	events, _, _ := e.store.AuditEvents(cqrs.AuditFilter{})
+	events, _, _ := e.store.AuditEvents(t.Context(), cqrs.AuditFilter{})
 	count := map[string]int{}
 	for _, ev := range events {
 		count[ev.Type]++

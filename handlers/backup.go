@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"crypto/subtle"
 	"io"
 	"strings"
@@ -14,7 +15,7 @@ import (
 // Backuper writes a consistent copy of the whole database: a capability of
 // an engine that makes its own backups (bbolt), not of every engine.
 type Backuper interface {
-	Backup(w io.Writer) (int64, error)
+	Backup(ctx context.Context, w io.Writer) (int64, error)
 }
 
 // sendBackup sends a consistent copy of the database, without working
@@ -26,7 +27,7 @@ func (a *app) sendBackup(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderContentType, "application/octet-stream")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="cqrs-backup-`+a.cfg.Now().Format("20060102-150405")+`.db"`)
-	_, err := a.backup.Backup(c.Response().BodyWriter())
+	_, err := a.backup.Backup(c.UserContext(), c.Response().BodyWriter())
 	return err
 }
 

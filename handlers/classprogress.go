@@ -197,7 +197,7 @@ func (a *app) watchLearners(c *fiber.Ctx) error {
 			signedIn = true
 		case status == fiber.StatusUnauthorized:
 			kind = errWrongPassword
-			if u, uerr := a.training.UserByUserID(trimSpace(c.FormValue("user_id"))); uerr == nil && !u.LockedAt.IsZero() {
+			if u, uerr := a.training.UserByUserID(c.UserContext(), trimSpace(c.FormValue("user_id"))); uerr == nil && !u.LockedAt.IsZero() {
 				kind = errLocked
 			}
 		}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/csv"
 	"errors"
 	"github.com/cqrs-local/cqrs-signin/cqrs"
@@ -22,16 +23,16 @@ const evTrainingLearnerAction = "training-learner-action"
 
 // ClassroomStore is what the per-learner buttons need beyond TrainingStore.
 type ClassroomStore interface {
-	User(id uint64) (cqrs.User, error)
-	UserByUserID(userID string) (cqrs.User, error)
-	MoveLearnerClock(accountID uint64, d time.Duration, event cqrs.AuditEvent) (cqrs.User, error)
-	LockLearner(accountID uint64, lockAfter int, linkTTL time.Duration, notice func(u cqrs.User, expires time.Time) (cqrs.Email, []byte), event cqrs.AuditEvent) (cqrs.User, error)
-	ExpireLearnerLink(accountID uint64, event cqrs.AuditEvent) (cqrs.User, error)
-	GiveLearnerNoCQRS(accountID uint64, event cqrs.AuditEvent) (cqrs.Learner, error)
-	EndNHSmailSessions(nhsmailID uint64) error
-	LockLearnerNHSmail(accountID uint64, event cqrs.AuditEvent) (cqrs.User, error)
-	ResetLearner(accountID uint64, linkHash []byte, linkTTL time.Duration, email cqrs.Email, event cqrs.AuditEvent) (cqrs.User, error)
-	ClaimCohortLearner(tokenHash []byte, nhsmailHash string, event cqrs.AuditEvent) (cqrs.Learner, error)
+	User(ctx context.Context, id uint64) (cqrs.User, error)
+	UserByUserID(ctx context.Context, userID string) (cqrs.User, error)
+	MoveLearnerClock(ctx context.Context, accountID uint64, d time.Duration, event cqrs.AuditEvent) (cqrs.User, error)
+	LockLearner(ctx context.Context, accountID uint64, lockAfter int, linkTTL time.Duration, notice func(u cqrs.User, expires time.Time) (cqrs.Email, []byte), event cqrs.AuditEvent) (cqrs.User, error)
+	ExpireLearnerLink(ctx context.Context, accountID uint64, event cqrs.AuditEvent) (cqrs.User, error)
+	GiveLearnerNoCQRS(ctx context.Context, accountID uint64, event cqrs.AuditEvent) (cqrs.Learner, error)
+	EndNHSmailSessions(ctx context.Context, nhsmailID uint64) error
+	LockLearnerNHSmail(ctx context.Context, accountID uint64, event cqrs.AuditEvent) (cqrs.User, error)
+	ResetLearner(ctx context.Context, accountID uint64, linkHash []byte, linkTTL time.Duration, email cqrs.Email, event cqrs.AuditEvent) (cqrs.User, error)
+	ClaimCohortLearner(ctx context.Context, tokenHash []byte, nhsmailHash string, event cqrs.AuditEvent) (cqrs.Learner, error)
 }
 
 // learnerAction is one button on a learner's row.
@@ -85,7 +86,7 @@ func (a *app) learnerAction(key string, do func(c *fiber.Ctx, u cqrs.User, event
 		if err != nil {
 			return fiber.ErrNotFound
 		}
-		u, err := a.training.User(id)
+		u, err := a.training.User(c.UserContext(), id)
 		// Own words: they send the trainer back to the class board.
 		if errors.Is(err, cqrs.ErrNotFound) {
 			return refuse(fiber.StatusNotFound, "Learner not found", "The learner may have been removed by a reset. Go back to the class board.")
@@ -111,52 +112,52 @@ func (a *app) learnerAction(key string, do func(c *fiber.Ctx, u cqrs.User, event
 
 // moveLearnerClock moves one learner's own clock on by d.
 func (a *app) moveLearnerClock(d time.Duration) func(c *fiber.Ctx, u cqrs.User, event cqrs.AuditEvent) error {
-	return func(_ *fiber.Ctx, u cqrs.User, event cqrs.AuditEvent) error {
-		_, err := a.training.MoveLearnerClock(u.ID, d, event)
+	return func(c *fiber.Ctx, u cqrs.User, event cqrs.AuditEvent) error {
+		_, err := a.training.MoveLearnerClock(c.UserContext(), u.ID, d, event)
 		return err
 	}
 }
 
 // lockLearner locks the learner's CQRS account, with its unlock email.
-func (a *app) lockLearner(_ *fiber.Ctx, u cqrs.User, event cqrs.AuditEvent) error {
-	_, err := a.training.LockLearner(u.ID, a.cfg.LockAfter, a.cfg.ResetLinkTTL, a.lockedEmail, event)
+func (a *app) lockLearner(c *fiber.Ctx, u cqrs.User, event cqrs.AuditEvent) error {
+	_, err := a.training.LockLearner(c.UserContext(), u.ID, a.cfg.LockAfter, a.cfg.ResetLinkTTL, a.lockedEmail(c.UserContext()), event)
 	return err
 }
 
 // expireLearnerLink makes the learner's registration link expired.
-func (a *app) expireLearnerLink(_ *fiber.Ctx, u cqrs.User, event cqrs.AuditEvent) error {
-	_, err := a.training.ExpireLearnerLink(u.ID, event)
+func (a *app) expireLearnerLink(c *fiber.Ctx, u cqrs.User, event cqrs.AuditEvent) error {
+	_, err := a.training.ExpireLearnerLink(c.UserContext(), u.ID, event)
 	return err
 }
 
 // giveLearnerNoCQRS gives the learner an NHSmail account with no CQRS
 // account behind it (step 5 of the user guide).
-func (a *app) giveLearnerNoCQRS(_ *fiber.Ctx, u cqrs.User, event cqrs.AuditEvent) error {
-	l, err := a.training.GiveLearnerNoCQRS(u.ID, event)
+func (a *app) giveLearnerNoCQRS(c *fiber.Ctx, u cqrs.User, event cqrs.AuditEvent) error {
+	l, err := a.training.GiveLearnerNoCQRS(c.UserContext(), u.ID, event)
 	if err != nil {
 		return err
 	}
 	// Their browser is still signed in to NHSmail as their own account,
 	// which would sign them straight back in to CQRS at the next Sign In:
 	// end it, so NHSmail asks who they are.
-	return a.training.EndNHSmailSessions(l.NHSmailID)
+	return a.training.EndNHSmailSessions(c.UserContext(), l.NHSmailID)
 }
 
 // lockLearnerNHSmail locks the learner's NHSmail account.
-func (a *app) lockLearnerNHSmail(_ *fiber.Ctx, u cqrs.User, event cqrs.AuditEvent) error {
-	_, err := a.training.LockLearnerNHSmail(u.ID, event)
+func (a *app) lockLearnerNHSmail(c *fiber.Ctx, u cqrs.User, event cqrs.AuditEvent) error {
+	_, err := a.training.LockLearnerNHSmail(c.UserContext(), u.ID, event)
 	return err
 }
 
 // resetLearner puts the learner back at step 1 with a new registration email.
-func (a *app) resetLearner(_ *fiber.Ctx, u cqrs.User, event cqrs.AuditEvent) error {
-	org, by, err := a.trainingOrg()
+func (a *app) resetLearner(c *fiber.Ctx, u cqrs.User, event cqrs.AuditEvent) error {
+	org, by, err := a.trainingOrg(c.UserContext())
 	if err != nil {
 		return err
 	}
 	token := secret.NewToken()
-	email := a.registrationEmail(u, by, org, token, a.cfg.Now().Add(a.cfg.RegistrationLinkTTL))
-	if _, err := a.training.ResetLearner(u.ID, secret.HashToken(token), a.cfg.RegistrationLinkTTL, email, event); err != nil {
+	email := a.registrationEmail(c.UserContext(), u, by, org, token, a.cfg.Now().Add(a.cfg.RegistrationLinkTTL))
+	if _, err := a.training.ResetLearner(c.UserContext(), u.ID, secret.HashToken(token), a.cfg.RegistrationLinkTTL, email, event); err != nil {
 		return err
 	}
 	a.progress.forget(u.UserID)
@@ -209,7 +210,7 @@ func (a *app) classBoard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	b, rows, err := a.buildClassBoard()
+	b, rows, err := a.buildClassBoard(c.UserContext())
 	if err != nil {
 		return err
 	}
@@ -240,15 +241,15 @@ func (a *app) classBoard(c *fiber.Ctx) error {
 
 // classBoardRows is the live part alone, fetched twice a second by htmx.
 func (a *app) classBoardRows(c *fiber.Ctx) error {
-	b, _, err := a.buildClassBoard()
+	b, _, err := a.buildClassBoard(c.UserContext())
 	if err != nil {
 		return err
 	}
 	return render(c, fiber.StatusOK, views.ClassBoardLive(b))
 }
 
-func (a *app) buildClassBoard() (views.ClassBoard, []views.BoardRow, error) {
-	learners, err := a.training.Learners()
+func (a *app) buildClassBoard(ctx context.Context) (views.ClassBoard, []views.BoardRow, error) {
+	learners, err := a.training.Learners(ctx)
 	if err != nil {
 		return views.ClassBoard{}, nil, err
 	}
@@ -260,7 +261,7 @@ func (a *app) buildClassBoard() (views.ClassBoard, []views.BoardRow, error) {
 	var joined, registered, legacy, nhsmail int
 	saw := map[string]int{}
 	for _, l := range learners {
-		u, err := a.training.User(l.AccountID)
+		u, err := a.training.User(ctx, l.AccountID)
 		if errors.Is(err, cqrs.ErrNotFound) {
 			continue
 		} else if err != nil {
@@ -351,7 +352,7 @@ func minutes(d time.Duration) string {
 // classBoardCSV downloads the board for the trainer's records; every
 // typed value goes through csvCell, as the audit log's download does.
 func (a *app) classBoardCSV(c *fiber.Ctx) error {
-	b, _, err := a.buildClassBoard()
+	b, _, err := a.buildClassBoard(c.UserContext())
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/csv"
 	"fmt"
@@ -26,13 +27,13 @@ func (c *client) registeredLearner(pw string) cqrs.User {
 	t := c.env.t
 	t.Helper()
 	id, _ := c.startLearner()
-	u, err := c.env.store.UserByUserID(id)
+	u, err := c.env.store.UserByUserID(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantStatus(t, c.get(c.env.learnerLink(u)), 303)
 	wantStatus(t, c.post("/register", url.Values{"password": {pw}, "confirm_password": {pw}, "csrf_token": {c.csrf("/register")}}), 303)
-	u, _ = c.env.store.User(u.ID)
+	u, _ = c.env.store.User(context.Background(), u.ID)
 	return u
 }
 
@@ -111,18 +112,18 @@ func newClassroomEnv(t *testing.T) *testEnv {
 		c.SignInRateLimit, c.ResetRateLimit, c.LearnerRateLimit = 0, 0, 0
 		c.BaseURL = base
 	})
-	secretKey, err := e.store.NHSmailClientSecret()
+	secretKey, err := e.store.NHSmailClientSecret(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Tokens are issued and checked on real time, as in main.
 	e.cfg.SSO = SSOConfig{Issuer: base + "/nhsmail", ClientID: "cqrs", ClientSecret: secretKey, RedirectURL: base + "/sso/callback", ProviderName: "NHSmail", Now: time.Now}
-	sim, err := nhsmail.New(nilLogger(), nhsmail.Config{Issuer: e.cfg.SSO.Issuer, ClientID: "cqrs", ClientSecret: secretKey,
+	sim, err := nhsmail.New(t.Context(), nilLogger(), nhsmail.Config{Issuer: e.cfg.SSO.Issuer, ClientID: "cqrs", ClientSecret: secretKey,
 		RedirectURIs: []string{e.cfg.SSO.RedirectURL}, JobAid: true, Now: time.Now}, e.store, e.hasher)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.app, err = New(nilLogger(), e.cfg, e.deps(Deps{Hasher: e.hasher, NHSmail: sim, NHSmailDirectory: e.store})); err != nil {
+	if e.app, err = New(t.Context(), nilLogger(), e.cfg, e.deps(Deps{Hasher: e.hasher, NHSmail: sim, NHSmailDirectory: e.store})); err != nil {
 		t.Fatal(err)
 	}
 	go e.app.Listener(ln)
@@ -216,7 +217,7 @@ func TestLearnerButtonsShowTheDocumentedPages(t *testing.T) {
 	t.Run("expire their registration link", func(t *testing.T) {
 		c := e.classroomClient()
 		id, _ := c.startLearner()
-		u, _ := e.store.UserByUserID(id)
+		u, _ := e.store.UserByUserID(t.Context(), id)
 		link := e.learnerLink(u)
 		wantStatus(t, tr.learnerAction(u, "expire-link"), 303)
 		r := c.get(link)
@@ -231,14 +232,14 @@ func TestLearnerButtonsShowTheDocumentedPages(t *testing.T) {
 		// Another learner's link still works.
 		other := e.classroomClient()
 		oid, _ := other.startLearner()
-		ou, _ := e.store.UserByUserID(oid)
+		ou, _ := e.store.UserByUserID(t.Context(), oid)
 		wantStatus(t, other.get(e.learnerLink(ou)), 303)
 	})
 
 	t.Run("an NHSmail account with no CQRS account", func(t *testing.T) {
 		c := e.classroomClient()
 		id, nhsmailPassword := c.startLearner()
-		u, _ := e.store.UserByUserID(id)
+		u, _ := e.store.UserByUserID(t.Context(), id)
 		wantStatus(t, tr.learnerAction(u, "nocqrs"), 303)
 		address := id + ".nocqrs@nhs.net"
 		wantText(t, c.get("/training"), address)
@@ -254,7 +255,7 @@ func TestLearnerButtonsShowTheDocumentedPages(t *testing.T) {
 	t.Run("lock their NHSmail account", func(t *testing.T) {
 		c := e.classroomClient()
 		id, nhsmailPassword := c.startLearner()
-		u, _ := e.store.UserByUserID(id)
+		u, _ := e.store.UserByUserID(t.Context(), id)
 		wantStatus(t, tr.learnerAction(u, "lock-nhsmail"), 303)
 		r := c.nhsmailSignIn(id+"@nhs.net", nhsmailPassword)
 		wantStatus(t, r, 403)
@@ -283,13 +284,13 @@ func TestLearnerButtonsShowTheDocumentedPages(t *testing.T) {
 		r = c.get("/register")
 		wantStatus(t, r, 200)
 		wantCurrentStep(t, r, "ja-2")
-		if u2, _ := e.store.User(u.ID); u2.ClockOffset != 0 || u2.PasswordHash != "" {
+		if u2, _ := e.store.User(t.Context(), u.ID); u2.ClockOffset != 0 || u2.PasswordHash != "" {
 			t.Errorf("after reset: %+v", u2)
 		}
 	})
 
 	t.Run("not a learner", func(t *testing.T) {
-		active, _ := e.store.UserByUserID("trn.active")
+		active, _ := e.store.UserByUserID(t.Context(), "trn.active")
 		runScenarios(t, e, map[string]*client{roleSysAdmin: tr}, []scenario{
 			{Name: "a learner's button", Method: "POST", URL: fmt.Sprintf("/training/trainer/learners/%d/lock", active.ID), Role: roleSysAdmin, CSRFFrom: "/training/board", ExpectedStatus: 404},
 			{Name: "no such button", Method: "POST", URL: fmt.Sprintf("/training/trainer/learners/%d/explode", active.ID), Role: roleSysAdmin, CSRFFrom: "/training/board", ExpectedStatus: 404},
@@ -315,7 +316,7 @@ func TestClassBoardShowsEachLearner(t *testing.T) {
 	// One breaks a policy rule, registers, mistypes, then signs in.
 	walker := e.classroomClient()
 	idWalker, pwWalker := walker.startLearner()
-	uWalker, _ := e.store.UserByUserID(idWalker)
+	uWalker, _ := e.store.UserByUserID(t.Context(), idWalker)
 	link := e.learnerLink(uWalker)
 	wantStatus(t, walker.get(link), 303)
 	wantStatus(t, walker.post("/register", url.Values{"password": {"short"}, "confirm_password": {"short"}, "csrf_token": {walker.csrf("/register")}}), 422)
@@ -438,7 +439,7 @@ func TestJoiningTheClass(t *testing.T) {
 	if v, _ := r.doc(t).Find(`#code`).Attr("value"); v != code {
 		t.Errorf("code from the address = %q", v)
 	}
-	before, _ := e.file.Learners()
+	before, _ := e.file.Learners(t.Context())
 	for _, bad := range []struct{ code, name, want string }{
 		{"WRONG1", "Priya Shah", "Enter the class code from the join screen."},
 		{code, "", "Enter a name."},
@@ -448,7 +449,7 @@ func TestJoiningTheClass(t *testing.T) {
 		wantStatus(t, r, 422)
 		wantText(t, r, bad.want)
 	}
-	if after, _ := e.file.Learners(); len(after) != len(before) {
+	if after, _ := e.file.Learners(t.Context()); len(after) != len(before) {
 		t.Fatalf("a refused join made a learner")
 	}
 	r = c.join(code, "  Priya   Shah ", "name")
@@ -457,7 +458,7 @@ func TestJoiningTheClass(t *testing.T) {
 	if pw := strings.TrimSpace(r.doc(t).Find(`[data-testid="learner-nhsmail-password"]`).Text()); id == "" || pw == "" {
 		t.Fatalf("joined learner %q, NHSmail password %q", id, pw)
 	}
-	if u, _ := e.store.UserByUserID(id); u.FullName() != "Priya Shah" {
+	if u, _ := e.store.UserByUserID(t.Context(), id); u.FullName() != "Priya Shah" {
 		t.Errorf("learner's name = %q", u.FullName())
 	}
 	wantStatus(t, c.get("/join"), 303)
@@ -591,7 +592,7 @@ func TestSignOutAfterTheTrainerChangesTheLearner(t *testing.T) {
 	wantStatus(t, tr.signIn(TrainerUserID, e.cfg.TrainerPassword, ""), 303)
 	c := e.classroomClient()
 	id, nhsmailPassword := c.startLearner()
-	u, _ := e.store.UserByUserID(id)
+	u, _ := e.store.UserByUserID(t.Context(), id)
 	wantStatus(t, c.get(e.learnerLink(u)), 303)
 	wantStatus(t, c.post("/register", url.Values{"password": {"Harbour!2026x"}, "confirm_password": {"Harbour!2026x"}, "csrf_token": {c.csrf("/register")}}), 303)
 	r := c.nhsmailSignIn(id+"@nhs.net", nhsmailPassword)
@@ -685,7 +686,7 @@ func TestLearnerCardAfterRegistering(t *testing.T) {
 	wantStatus(t, c.post("/training/learners", url.Values{"csrf_token": {c.csrf("/training")}}), 200)
 	wantText(t, c.get("/training"), "Step 1 of the job aid")
 	id := strings.TrimSpace(c.get("/training").doc(t).Find(`[data-testid="learner-user-id"]`).Text())
-	u, _ := e.store.UserByUserID(id)
+	u, _ := e.store.UserByUserID(t.Context(), id)
 	wantStatus(t, c.get(e.learnerLink(u)), 303)
 	wantStatus(t, c.post("/register", url.Values{"password": {"Harbour!2026x"}, "confirm_password": {"Harbour!2026x"}, "csrf_token": {c.csrf("/register")}}), 303)
 	r := c.get("/training")

@@ -82,7 +82,7 @@ func (a *app) confirmUserAction(action string) fiber.Handler {
 
 // confirmDeleteNHSmailApplication asks before an application is removed.
 func (a *app) confirmDeleteNHSmailApplication(c *fiber.Ctx) error {
-	apps, err := a.nhsmail.NHSmailApplications()
+	apps, err := a.nhsmail.NHSmailApplications(c.UserContext())
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func (a *app) confirmDeleteMessage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	msgs, _, err := a.messages.Messages(u.ID)
+	msgs, _, err := a.messages.Messages(c.UserContext(), u.ID)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 // the action, and Cancel goes back.
 func TestDestructiveActionsAskFirst(t *testing.T) {
 	e := newAdminEnv(t)
-	sam, _ := e.store.UserByUserID("sam.patel")
+	sam, _ := e.store.UserByUserID(t.Context(), "sam.patel")
 	jo := e.addUser(e.admin.OrgID, "jo.bloggs", "")
 	samPage := fmt.Sprintf("/admin/users/%d", sam.ID)
 	joPage := fmt.Sprintf("/admin/users/%d", jo.ID)
@@ -52,7 +52,7 @@ func TestDestructiveActionsAskFirst(t *testing.T) {
 			ExpectedContent: []string{"Disable the account of Sam Patel (sam.patel)?", "will no longer be able to sign in", "you can enable the account again"},
 			After:           confirmForm(samPage + "/disable"),
 			ExpectedChange: func(t *testing.T) {
-				if u, _ := e.store.User(sam.ID); u.Status != cqrs.StatusActive {
+				if u, _ := e.store.User(t.Context(), sam.ID); u.Status != cqrs.StatusActive {
 					t.Fatal("asking disabled the account")
 				}
 			}},
@@ -65,13 +65,13 @@ func TestDestructiveActionsAskFirst(t *testing.T) {
 		{Name: "the question's button does it", Method: "POST", URL: samPage + "/disable", Role: roleSameOrgAdmin, CSRFFrom: samPage + "/disable",
 			ExpectedStatus: 303, ExpectedLocation: samPage + "?notice=disabled",
 			ExpectedChange: func(t *testing.T) {
-				if u, _ := e.store.User(sam.ID); u.Status != cqrs.StatusDisabled {
+				if u, _ := e.store.User(t.Context(), sam.ID); u.Status != cqrs.StatusDisabled {
 					t.Fatal("the account is not disabled")
 				}
 			}},
 	})
 	t.Run("deleting a message asks first", func(t *testing.T) {
-		msgs, _, err := e.store.Messages(e.admin.ID)
+		msgs, _, err := e.store.Messages(t.Context(), e.admin.ID)
 		if err != nil || len(msgs) == 0 {
 			t.Fatalf("the administrator has no message to delete: %v", err)
 		}
@@ -80,7 +80,7 @@ func TestDestructiveActionsAskFirst(t *testing.T) {
 		wantStatus(t, r, 200)
 		wantText(t, r, "Delete the message", "removed from your Message Centre for good")
 		confirmForm(path)(t, e.sys, r)
-		if after, _, _ := e.store.Messages(e.admin.ID); len(after) != len(msgs) {
+		if after, _, _ := e.store.Messages(t.Context(), e.admin.ID); len(after) != len(msgs) {
 			t.Error("asking deleted the message")
 		}
 		wantStatus(t, e.orgAdmin.get(path), 404) // not theirs

@@ -47,7 +47,7 @@ func TestTwoInstancesOnOneComputerKeepTheirOwnSessions(t *testing.T) {
 // __Secure-; every name carries the instance id.
 func TestCookieNamesCarryTheInstanceAndHostPrefixUnderTLS(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.Secure = true })
-	id, _ := e.store.InstanceID()
+	id, _ := e.store.InstanceID(t.Context())
 	r := e.client().get("/login")
 	var names []string
 	for _, ck := range r.Cookies() {
@@ -98,7 +98,7 @@ func TestPlantedUnprefixedCookiesAreIgnoredUnderTLS(t *testing.T) {
 	if real == "" || planted == "" {
 		t.Fatalf("no session cookies under TLS (victim %q, attacker %q)", real, planted)
 	}
-	id, _ := e.store.InstanceID()
+	id, _ := e.store.InstanceID(t.Context())
 	hostName, plainName := instanceCookieName(sessionCookie, id, true, "/"), instanceCookieName(sessionCookie, id, false, "/")
 
 	signedInAs := func(cookies string) string {

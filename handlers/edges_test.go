@@ -94,7 +94,7 @@ func TestAuditCSVEscapesControlCharacters(t *testing.T) {
 		{Type: "signin-failure", Subject: forged, Detail: "line\rbreak and\ttab and \x1b[31mescape\u2028sep"},
 		{Type: "signin-failure", Subject: "=HYPERLINK(\"http://evil\")", Detail: "@SUM(1)"},
 	} {
-		if err := e.store.Audit(ev); err != nil {
+		if err := e.store.Audit(t.Context(), ev); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"strings"
@@ -16,9 +17,9 @@ import (
 
 // ForgottenStore is what "Unlock Account or Forgotten Password" needs from the store.
 type ForgottenStore interface {
-	SendLink(userID uint64, purpose cqrs.LinkPurpose, linkHash []byte, ttl time.Duration, email cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
-	UserByEmail(email string) (cqrs.User, error)
-	UserByUserID(userID string) (cqrs.User, error)
+	SendLink(ctx context.Context, userID uint64, purpose cqrs.LinkPurpose, linkHash []byte, ttl time.Duration, email cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
+	UserByEmail(ctx context.Context, email string) (cqrs.User, error)
+	UserByUserID(ctx context.Context, userID string) (cqrs.User, error)
 }
 
 // resetSent is the one answer to every request, so it never tells whether
@@ -56,12 +57,12 @@ func (t *accountThrottle) allow(id uint64, now time.Time, perHour int) bool {
 // this hour. With a.rates (instances sharing a database) the count is the
 // database's, per clock hour; else this process's, over the last hour. A
 // count that cannot be read refuses: no email, the same answer.
-func (a *app) resetAllowed(id uint64) bool {
+func (a *app) resetAllowed(ctx context.Context, id uint64) bool {
 	now := a.cfg.Now()
 	if a.rates == nil {
 		return a.resetThrottle.allow(id, now, a.cfg.ResetRequestsPerHour)
 	}
-	n, err := a.rates.CountHit("reset-account "+strconv.FormatUint(id, 10), now.Truncate(time.Hour))
+	n, err := a.rates.CountHit(ctx, "reset-account "+strconv.FormatUint(id, 10), now.Truncate(time.Hour))
 	if err != nil {
 		a.log.Error("reset count", "err", err)
 		return false
@@ -96,9 +97,9 @@ func (a *app) forgottenSubmit(c *fiber.Ctx) error {
 		err error
 	)
 	if strings.Contains(who, "@") {
-		u, err = a.forgotten.UserByEmail(who)
+		u, err = a.forgotten.UserByEmail(c.UserContext(), who)
 	} else {
-		u, err = a.forgotten.UserByUserID(who)
+		u, err = a.forgotten.UserByUserID(c.UserContext(), who)
 	}
 	if err != nil && !errors.Is(err, cqrs.ErrNotFound) {
 		return err
@@ -111,13 +112,13 @@ func (a *app) forgottenSubmit(c *fiber.Ctx) error {
 		event.Subject, event.OrgID, event.Detail = u.UserID, u.OrgID, "account disabled: no email sent"
 	case u.PasswordHash == "":
 		event.Subject, event.OrgID, event.Detail = u.UserID, u.OrgID, "not registered yet: no email sent"
-	case !a.resetAllowed(u.ID):
+	case !a.resetAllowed(c.UserContext(), u.ID):
 		event.Subject, event.OrgID, event.Detail = u.UserID, u.OrgID, "too many requests for this account: no email sent"
 	default:
 		token := secret.NewToken()
-		email := a.resetEmail(u, token, u.Clock(a.cfg.Now()).Add(a.cfg.ResetLinkTTL))
+		email := a.resetEmail(c.UserContext(), u, token, u.Clock(a.cfg.Now()).Add(a.cfg.ResetLinkTTL))
 		sent := a.event(c, cqrs.AuditEvent{Type: evLinkSent, Subject: u.UserID, OrgID: u.OrgID, Method: "link", Detail: "unlock / forgotten password"})
-		if _, err := a.forgotten.SendLink(u.ID, cqrs.LinkReset, secret.HashToken(token), a.cfg.ResetLinkTTL, email, sent); err != nil {
+		if _, err := a.forgotten.SendLink(c.UserContext(), u.ID, cqrs.LinkReset, secret.HashToken(token), a.cfg.ResetLinkTTL, email, sent); err != nil {
 			return err
 		}
 		a.wakeMailer()

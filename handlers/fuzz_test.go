@@ -83,8 +83,8 @@ func FuzzSignIn(f *testing.F) {
 		}
 		// A fuzzed wrong password locks the administrator; open the way
 		// again so the right one keeps being tried.
-		if u, err := e.store.UserByUserID("admin.jones"); err == nil && !u.LockedAt.IsZero() {
-			e.store.Unlock(u.ID)
+		if u, err := e.store.UserByUserID(t.Context(), "admin.jones"); err == nil && !u.LockedAt.IsZero() {
+			e.store.Unlock(t.Context(), u.ID)
 		}
 	})
 }
@@ -113,8 +113,8 @@ func FuzzSignInBody(f *testing.F) {
 		req.Header.Set("Cookie", e.cookieName(csrfCookie)+"="+seed)
 		req.Header.Set(csrfHeader, token)
 		e.send(t, req)
-		if u, err := e.store.UserByUserID("admin.jones"); err == nil && !u.LockedAt.IsZero() {
-			e.store.Unlock(u.ID)
+		if u, err := e.store.UserByUserID(t.Context(), "admin.jones"); err == nil && !u.LockedAt.IsZero() {
+			e.store.Unlock(t.Context(), u.ID)
 		}
 	})
 }
@@ -218,13 +218,13 @@ func FuzzComposeEmail(f *testing.F) {
 		org := cqrs.Organisation{Name: "Riverside", ODSCode: "Y12345"}
 		now := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 		for _, m := range []cqrs.Email{
-			a.registrationEmail(to, to, org, "tok", now),
-			a.resetEmail(to, "tok", now),
-			a.passwordChangedEmail(to, now),
-			a.passwordResetEmail(to, now),
-			firstOf(a.lockedEmail(to, now)),
-			*a.nhsmailLinkedEmail(to, email),
-			a.composeEmail("custom", to, "Subject", views.EmailModel{}, ""),
+			a.registrationEmail(t.Context(), to, to, org, "tok", now),
+			a.resetEmail(t.Context(), to, "tok", now),
+			a.passwordChangedEmail(t.Context(), to, now),
+			a.passwordResetEmail(t.Context(), to, now),
+			firstOf(a.lockedEmail(t.Context())(to, now)),
+			*a.nhsmailLinkedEmail(t.Context(), to, email),
+			a.composeEmail(t.Context(), "custom", to, "Subject", views.EmailModel{}, ""),
 		} {
 			for name, v := range map[string]string{"ToName": m.ToName, "To": m.To, "Subject": m.Subject} {
 				if strings.ContainsFunc(v, unicode.IsControl) {

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/url"
@@ -102,13 +103,13 @@ func TestAssetsAreEmbedded(t *testing.T) {
 // panickingStore fails the way a bug would.
 type panickingStore struct{ SetupStore }
 
-func (panickingStore) HasUsers() (bool, error) { panic("boom: internal detail") }
+func (panickingStore) HasUsers(ctx context.Context) (bool, error) { panic("boom: internal detail") }
 
 func TestPanicsBecomeAGenericPage(t *testing.T) {
 	e := newEnv(t)
 	stores := storesOf(e.store)
 	stores.Setup = panickingStore{e.store}
-	app, err := New(slog.New(slog.NewTextHandler(io.Discard, nil)), DefaultConfig(), Deps{Stores: stores, Hasher: e.hasher})
+	app, err := New(t.Context(), slog.New(slog.NewTextHandler(io.Discard, nil)), DefaultConfig(), Deps{Stores: stores, Hasher: e.hasher})
 	if err != nil {
 		t.Fatal(err)
 	}

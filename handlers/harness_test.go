@@ -74,9 +74,9 @@ type testStore interface {
 	HelpDeskStore
 	NHSmailDirectory
 	nhsmail.Directory
-	SetSetupToken(hash []byte) error
-	NHSmailClientSecret() (string, error)
-	SystemAdminLink(linkHash []byte, registerTTL, resetTTL time.Duration, reset bool, events ...cqrs.AuditEvent) (cqrs.User, cqrs.Link, error)
+	SetSetupToken(ctx context.Context, hash []byte) error
+	NHSmailClientSecret(ctx context.Context) (string, error)
+	SystemAdminLink(ctx context.Context, linkHash []byte, registerTTL, resetTTL time.Duration, reset bool, events ...cqrs.AuditEvent) (cqrs.User, cqrs.Link, error)
 }
 
 // storesOf is what main passes: the one engine as every journey's store.
@@ -265,7 +265,7 @@ func openTestStore(t testing.TB, now func() time.Time) (e *testEnv) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := st.Check(); err != nil {
+		if err := st.Check(context.Background()); err != nil {
 			t.Errorf("bbolt consistency check: %v", err)
 		}
 		st.Close()
@@ -291,7 +291,7 @@ func newEnv(t testing.TB, adjust ...func(*Config)) *testEnv {
 	logs := &bytes.Buffer{}
 	hasher := secret.NewHasher(testParams, 4, 5*time.Second)
 	e.t, e.clock, e.logs, e.hasher, e.cfg = t, clk, logs, hasher, cfg
-	app, err := New(slog.New(slog.NewTextHandler(logs, nil)), cfg, e.deps(Deps{Hasher: hasher}))
+	app, err := New(context.Background(), slog.New(slog.NewTextHandler(logs, nil)), cfg, e.deps(Deps{Hasher: hasher}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -471,7 +471,7 @@ func (c *client) setCookie(name, value string) {
 // cookieName is the name the app's cookie called base has in the browser:
 // it carries the instance id (see namespaceCookies).
 func (e *testEnv) cookieName(base string) string {
-	id, err := e.store.InstanceID()
+	id, err := e.store.InstanceID(context.Background())
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -580,7 +580,7 @@ func (e *testEnv) cfgForRebuild() Config {
 // csrfFor is the token the app expects for a browser with this CSRF seed
 // and no session.
 func (e *testEnv) csrfFor(seed string) string {
-	key, err := e.store.CSRFKey()
+	key, err := e.store.CSRFKey(context.Background())
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"unicode/utf8"
@@ -15,9 +16,9 @@ import (
 // administrator sets.
 type HelpDeskStore interface {
 	// HelpDesk is ErrNotFound while the site has none of its own.
-	HelpDesk() (cqrs.HelpDesk, error)
+	HelpDesk(ctx context.Context) (cqrs.HelpDesk, error)
 	// SetHelpDesk with the zero value goes back to the national one.
-	SetHelpDesk(h cqrs.HelpDesk, events ...cqrs.AuditEvent) error
+	SetHelpDesk(ctx context.Context, h cqrs.HelpDesk, events ...cqrs.AuditEvent) error
 }
 
 const (
@@ -32,8 +33,8 @@ const (
 // fresh installation, in training mode (the documents' own details), and
 // should the store fail to answer (logged: a page that sends people for
 // help must not fail for want of the address).
-func (a *app) helpDesk() views.HelpDesk {
-	h, own, err := a.siteHelpDesk()
+func (a *app) helpDesk(ctx context.Context) views.HelpDesk {
+	h, own, err := a.siteHelpDesk(ctx)
 	if err != nil {
 		a.log.Error("reading the help desk", "err", err)
 	}
@@ -46,11 +47,11 @@ func (a *app) helpDesk() views.HelpDesk {
 }
 
 // siteHelpDesk is the site's own help desk, if it has one.
-func (a *app) siteHelpDesk() (cqrs.HelpDesk, bool, error) {
+func (a *app) siteHelpDesk(ctx context.Context) (cqrs.HelpDesk, bool, error) {
 	if a.cfg.Training || a.helpDeskDB == nil {
 		return cqrs.HelpDesk{}, false, nil
 	}
-	h, err := a.helpDeskDB.HelpDesk()
+	h, err := a.helpDeskDB.HelpDesk(ctx)
 	if errors.Is(err, cqrs.ErrNotFound) {
 		return cqrs.HelpDesk{}, false, nil
 	}
@@ -111,11 +112,11 @@ func (a *app) renderHelpDesk(c *fiber.Ctx, status int, values map[string]string,
 	if err != nil {
 		return err
 	}
-	_, own, err := a.siteHelpDesk()
+	_, own, err := a.siteHelpDesk(c.UserContext())
 	if err != nil {
 		return err
 	}
-	current := a.helpDesk()
+	current := a.helpDesk(c.UserContext())
 	if values == nil {
 		values = map[string]string{"helpdesk_email": current.Email, "helpdesk_phone": current.Phone, "helpdesk_hours": current.Hours}
 	}
@@ -154,7 +155,7 @@ func (a *app) saveHelpDesk(c *fiber.Ctx) error {
 		detail, notice = h.Email+", "+h.Phone+" ("+h.Hours+")", "saved"
 	}
 	u, _ := currentUser(c)
-	if err := a.helpDeskDB.SetHelpDesk(h, a.event(c, cqrs.AuditEvent{Type: evHelpDeskChanged, Subject: u.UserID, OrgID: u.OrgID, Detail: detail})); err != nil {
+	if err := a.helpDeskDB.SetHelpDesk(c.UserContext(), h, a.event(c, cqrs.AuditEvent{Type: evHelpDeskChanged, Subject: u.UserID, OrgID: u.OrgID, Detail: detail})); err != nil {
 		return err
 	}
 	return redirect(c, "/admin/helpdesk?notice="+notice)

@@ -22,7 +22,7 @@ func TestHelpDesk(t *testing.T) {
 		return f
 	}
 	noHelpDesk := func(t *testing.T) {
-		if _, err := e.store.HelpDesk(); !errors.Is(err, cqrs.ErrNotFound) {
+		if _, err := e.store.HelpDesk(t.Context()); !errors.Is(err, cqrs.ErrNotFound) {
 			t.Fatalf("the store holds a help desk: %v", err)
 		}
 	}
@@ -51,7 +51,7 @@ func TestHelpDesk(t *testing.T) {
 		{Name: "the system administrator sets the site's help desk", Method: "POST", URL: page, Role: roleSysAdmin, CSRFFrom: page, Form: riverside,
 			ExpectedStatus: 303, ExpectedLocation: "/admin/helpdesk?notice=saved",
 			ExpectedChange: func(t *testing.T) {
-				if h, err := e.store.HelpDesk(); err != nil || h.Email != "it.support@riverside.nhs.uk" || h.Phone != "0113 496 0000" || h.Hours != "9am-5pm Mon-Fri" {
+				if h, err := e.store.HelpDesk(t.Context()); err != nil || h.Email != "it.support@riverside.nhs.uk" || h.Phone != "0113 496 0000" || h.Hours != "9am-5pm Mon-Fri" {
 					t.Fatalf("stored help desk: %+v, %v", h, err)
 				}
 			}},
@@ -59,7 +59,7 @@ func TestHelpDesk(t *testing.T) {
 			ExpectedContent: []string{"it.support@riverside.nhs.uk", "0113 496 0000", "9am-5pm Mon-Fri"}, NotExpectedContent: national},
 	})
 	t.Run("a new email gives the site's help desk", func(t *testing.T) {
-		sam, _ := e.store.UserByUserID("sam.patel")
+		sam, _ := e.store.UserByUserID(t.Context(), "sam.patel")
 		anon := e.client()
 		wantStatus(t, anon.post("/forgotten", url.Values{"who": {"sam.patel"}, "csrf_token": {anon.csrf("/forgotten")}}), 303)
 		m := e.latestEmailTo(sam)
@@ -80,7 +80,7 @@ func TestHelpDesk(t *testing.T) {
 // help desk whatever the database holds, and the page cannot change it.
 func TestHelpDeskInTrainingMode(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.Training = true; c.TrainerPassword = "Trainer#Pass2026" })
-	if err := e.store.SetHelpDesk(cqrs.HelpDesk{Email: "it@riverside.nhs.uk", Phone: "0113 496 0000", Hours: "9-5"}); err != nil {
+	if err := e.store.SetHelpDesk(t.Context(), cqrs.HelpDesk{Email: "it@riverside.nhs.uk", Phone: "0113 496 0000", Hours: "9-5"}); err != nil {
 		t.Fatal(err)
 	}
 	r := e.client().get("/help")

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
@@ -108,8 +109,8 @@ func (a *app) joinSubmit(c *fiber.Ctx) error {
 }
 
 // cohortMade reports whether the trainer has made cohort accounts.
-func (a *app) cohortMade() (bool, error) {
-	ls, err := a.training.Learners()
+func (a *app) cohortMade(ctx context.Context) (bool, error) {
+	ls, err := a.training.Learners(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -129,12 +130,12 @@ func (a *app) claimCohortLearner(c *fiber.Ctx, code string) error {
 	if err != nil {
 		return err
 	}
-	l, err := a.training.ClaimCohortLearner(secret.HashToken(token), hash,
+	l, err := a.training.ClaimCohortLearner(c.UserContext(), secret.HashToken(token), hash,
 		cqrs.AuditEvent{Type: evTrainingLearner, IP: c.IP(), Method: "training", Detail: "cohort account taken at the join page"})
 	// The join form's own words: no cohort account left, start as a new learner.
 	if errors.Is(err, cqrs.ErrNotFound) {
 		msg := "Every cohort account has been taken. Enter your name to start as a new learner."
-		if made, err := a.cohortMade(); err != nil {
+		if made, err := a.cohortMade(c.UserContext()); err != nil {
 			return err
 		} else if !made {
 			msg = "The trainer has not made cohort accounts for this class. Enter your name to start as a new learner."

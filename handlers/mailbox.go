@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"strings"
@@ -13,9 +14,9 @@ import (
 
 // MailboxStore is what the local mailbox and outbox pages need from the store.
 type MailboxStore interface {
-	Email(id uint64) (cqrs.Email, error)
-	Emails(f cqrs.EmailFilter) ([]cqrs.Email, error)
-	User(id uint64) (cqrs.User, error)
+	Email(ctx context.Context, id uint64) (cqrs.Email, error)
+	Emails(ctx context.Context, f cqrs.EmailFilter) ([]cqrs.Email, error)
+	User(ctx context.Context, id uint64) (cqrs.User, error)
 }
 
 // The local mailbox follows one rule: nobody learns a working link to an
@@ -87,7 +88,7 @@ func (a *app) mailbox(c *fiber.Ctx) error {
 	reader, _ := mailboxReaderOf(c)
 	f := reader.filter
 	f.Limit = 200
-	emails, err := a.mailStore.Emails(f)
+	emails, err := a.mailStore.Emails(c.UserContext(), f)
 	if err != nil {
 		return err
 	}
@@ -117,7 +118,7 @@ func (a *app) mailboxEmail(c *fiber.Ctx) error {
 	if err != nil {
 		return fiber.ErrNotFound
 	}
-	e, err := a.mailStore.Email(id)
+	e, err := a.mailStore.Email(c.UserContext(), id)
 	// Own words, and one answer for an email that does not exist and one of another organisation.
 	if errors.Is(err, cqrs.ErrNotFound) || (err == nil && reader.filter.OrgID != 0 && e.OrgID != reader.filter.OrgID) {
 		return refuse(fiber.StatusNotFound, "Email not found")
@@ -132,7 +133,7 @@ func (a *app) mailboxEmail(c *fiber.Ctx) error {
 	var recipient cqrs.User
 	if !isSystemAdmin(reader.user) && e.UserID != 0 && e.UserID != reader.user.ID {
 		// The account as it is now: a password chosen since hides the link.
-		if recipient, err = a.mailStore.User(e.UserID); err != nil && !errors.Is(err, cqrs.ErrNotFound) {
+		if recipient, err = a.mailStore.User(c.UserContext(), e.UserID); err != nil && !errors.Is(err, cqrs.ErrNotFound) {
 			return err
 		}
 	}

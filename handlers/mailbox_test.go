@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"os"
@@ -17,7 +18,7 @@ import (
 // token (Secret), straight from the store.
 func (e *testEnv) latestEmailTo(u cqrs.User) cqrs.Email {
 	e.t.Helper()
-	emails, err := e.store.Emails(cqrs.EmailFilter{UserID: u.ID, Limit: 1})
+	emails, err := e.store.Emails(context.Background(), cqrs.EmailFilter{UserID: u.ID, Limit: 1})
 	if err != nil || len(emails) == 0 {
 		e.t.Fatalf("no email to %s: %v", u.UserID, err)
 	}
@@ -53,8 +54,8 @@ func wantLink(t *testing.T, r response, m cqrs.Email) {
 // of a reset they start themselves for a user they manage (ASVS 6.4.6).
 func TestUserAdministratorCannotTakeOverTheSystemAdministrator(t *testing.T) {
 	e := newAdminEnv(t)
-	sam, _ := e.store.UserByUserID("sam.patel")
-	orgAdmin, _ := e.store.UserByUserID("org.admin")
+	sam, _ := e.store.UserByUserID(t.Context(), "sam.patel")
+	orgAdmin, _ := e.store.UserByUserID(t.Context(), "org.admin")
 
 	anon := e.client()
 	wantStatus(t, anon.post("/forgotten", url.Values{"who": {"admin.jones"}, "csrf_token": {anon.csrf("/forgotten")}}), 303)
@@ -97,11 +98,11 @@ func TestUserAdministratorCannotTakeOverTheSystemAdministrator(t *testing.T) {
 		wantStatus(t, e.otherAdmin.get(fmt.Sprintf("/mailbox/%d", sysReset.ID)), 404)
 	})
 	t.Run("the system administrator's password is unchanged and the link unused", func(t *testing.T) {
-		after, _ := e.store.User(e.admin.ID)
+		after, _ := e.store.User(t.Context(), e.admin.ID)
 		if after.PasswordHash != e.admin.PasswordHash {
 			t.Error("the system administrator's password changed")
 		}
-		if _, u, err := e.store.LinkUser(secret.HashToken(sysReset.Secret), cqrs.LinkReset); err != nil || u.ID != e.admin.ID {
+		if _, u, err := e.store.LinkUser(t.Context(), secret.HashToken(sysReset.Secret), cqrs.LinkReset); err != nil || u.ID != e.admin.ID {
 			t.Errorf("the system administrator's own link no longer works: %v", err)
 		}
 	})
@@ -113,7 +114,7 @@ func TestDownloadedBackupHoldsNoWorkingLink(t *testing.T) {
 	bboltOnly(t, "the app makes the bbolt file's backups; PostgreSQL is backed up with its own tools")
 	e := newAdminEnv(t, func(c *Config) { c.InstanceToken = "instance-token-for-the-test" })
 	wantStatus(t, e.orgAdmin.post("/admin/users", newUserForm(e.orgAdmin, e.admin.OrgID, "jo.bloggs", "jo.bloggs@nhs.net")), 303)
-	jo, _ := e.store.UserByUserID("jo.bloggs")
+	jo, _ := e.store.UserByUserID(t.Context(), "jo.bloggs")
 	m := e.latestEmailTo(jo)
 	if m.Secret == "" || !strings.Contains(string(e.dbBytes()), m.Secret) {
 		t.Fatal("the live database does not hold the registration email's link (nothing to test)")
@@ -180,7 +181,7 @@ func TestLocalMailbox(t *testing.T) {
 func TestUserAdministratorDeliversInvitations(t *testing.T) {
 	e := newAdminEnv(t)
 	wantStatus(t, e.orgAdmin.post("/admin/users", newUserForm(e.orgAdmin, e.admin.OrgID, "jo.bloggs", "jo.bloggs@nhs.net")), 303)
-	jo, _ := e.store.UserByUserID("jo.bloggs")
+	jo, _ := e.store.UserByUserID(t.Context(), "jo.bloggs")
 	joInvite := e.latestEmailTo(jo)
 
 	// A second, never-registered system administrator in the same organisation.
@@ -195,7 +196,7 @@ func TestUserAdministratorDeliversInvitations(t *testing.T) {
 	wantStatus(t, e.orgAdmin.post(kimPath+"/resend", url.Values{"csrf_token": {e.orgAdmin.csrf(kimPath)}}), 303)
 	kimInvite := e.latestEmailTo(kim)
 	hash, _ := e.hasher.Hash(t.Context(), "Harbour!2026x")
-	if _, err := e.store.SetPasswordWithLink(secret.HashToken(kimInvite.Secret), cqrs.LinkRegister, hash, nil); err != nil {
+	if _, err := e.store.SetPasswordWithLink(t.Context(), secret.HashToken(kimInvite.Secret), cqrs.LinkRegister, hash, nil); err != nil {
 		t.Fatal(err)
 	}
 

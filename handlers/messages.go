@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"unicode/utf8"
@@ -13,11 +14,11 @@ import (
 
 // MessageStore is the message centre.
 type MessageStore interface {
-	Broadcast(orgID uint64, from, subject, body string) (int, error)
-	DeleteMessage(userID, id uint64) error
-	Inbox(userID, orgID uint64) (cqrs.Inbox, error)
-	Messages(userID uint64) ([]cqrs.Message, int, error)
-	OpenMessage(userID, id uint64) (cqrs.Message, error)
+	Broadcast(ctx context.Context, orgID uint64, from, subject, body string) (int, error)
+	DeleteMessage(ctx context.Context, userID, id uint64) error
+	Inbox(ctx context.Context, userID, orgID uint64) (cqrs.Inbox, error)
+	Messages(ctx context.Context, userID uint64) ([]cqrs.Message, int, error)
+	OpenMessage(ctx context.Context, userID, id uint64) (cqrs.Message, error)
 }
 
 const (
@@ -50,7 +51,7 @@ type broadcastSent struct {
 
 func (a *app) renderMessageCentre(c *fiber.Ctx, status int, notice string, open *views.Message, form views.BroadcastForm) error {
 	u, _ := currentUser(c)
-	in, err := a.messages.Inbox(u.ID, u.OrgID)
+	in, err := a.messages.Inbox(c.UserContext(), u.ID, u.OrgID)
 	if err != nil {
 		return err
 	}
@@ -88,7 +89,7 @@ func (a *app) openMessage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	msg, err := a.messages.OpenMessage(u.ID, id)
+	msg, err := a.messages.OpenMessage(c.UserContext(), u.ID, id)
 	// Own words for the message centre: the message may have been deleted.
 	if errors.Is(err, cqrs.ErrNotFound) {
 		return refuse(fiber.StatusNotFound, "Message not found", "It may have been deleted.")
@@ -97,7 +98,7 @@ func (a *app) openMessage(c *fiber.Ctx) error {
 	}
 	v := messageView(msg)
 	if isHTMX(c) {
-		msgs, unread, err := a.messages.Messages(u.ID)
+		msgs, unread, err := a.messages.Messages(c.UserContext(), u.ID)
 		if err != nil {
 			return err
 		}
@@ -114,7 +115,7 @@ func (a *app) deleteMessage(c *fiber.Ctx) error {
 		return err
 	}
 	// Own words for the message centre: the message may have been deleted.
-	if err := a.messages.DeleteMessage(u.ID, id); errors.Is(err, cqrs.ErrNotFound) {
+	if err := a.messages.DeleteMessage(c.UserContext(), u.ID, id); errors.Is(err, cqrs.ErrNotFound) {
 		return refuse(fiber.StatusNotFound, "Message not found", "It may have been deleted already.")
 	} else if err != nil {
 		return err
@@ -147,7 +148,7 @@ func (a *app) broadcast(c *fiber.Ctx) error {
 		orgID = 0
 	}
 	// Signed by the sender's real role, as the Users list names it.
-	n, err := a.messages.Broadcast(orgID, u.FullName()+" ("+roleLabels[u.Role]+")", form.Subject, form.Body)
+	n, err := a.messages.Broadcast(c.UserContext(), orgID, u.FullName()+" ("+roleLabels[u.Role]+")", form.Subject, form.Body)
 	if err != nil {
 		return err
 	}

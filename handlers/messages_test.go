@@ -13,7 +13,7 @@ func TestMessageCentre(t *testing.T) {
 	e := newEnv(t)
 	admin := e.registeredAdmin()
 	e.addUser(admin.OrgID, "sam.patel", "Harbour!2026x")
-	other, err := e.store.CreateOrganisation(cqrs.Organisation{Name: "Hillside Surgery", ODSCode: "B82001"})
+	other, err := e.store.CreateOrganisation(t.Context(), cqrs.Organisation{Name: "Hillside Surgery", ODSCode: "B82001"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,8 +35,8 @@ func TestMessageCentre(t *testing.T) {
 			Form: url.Values{"subject": {"Hi"}, "body": {"x"}}, ExpectedStatus: 403, Unchanged: true},
 	})
 
-	samUser, _ := e.store.UserByUserID("sam.patel")
-	msgs, _, _ := e.store.Messages(samUser.ID)
+	samUser, _ := e.store.UserByUserID(t.Context(), "sam.patel")
+	msgs, _, _ := e.store.Messages(t.Context(), samUser.ID)
 	welcome := msgs[0]
 
 	t.Run("open marks read", func(t *testing.T) {
@@ -57,10 +57,10 @@ func TestMessageCentre(t *testing.T) {
 			{Name: "delete", Method: "POST", URL: fmt.Sprintf("/messages/%d/delete", welcome.ID), Role: roleOtherOrgUser, CSRFFrom: "/messages",
 				ExpectedStatus: 404, Unchanged: true,
 				ExpectedChange: func(t *testing.T) {
-					if _, _, err := e.store.Messages(samUser.ID); err != nil {
+					if _, _, err := e.store.Messages(t.Context(), samUser.ID); err != nil {
 						t.Fatal(err)
 					}
-					if m, _, _ := e.store.Messages(samUser.ID); len(m) != 1 {
+					if m, _, _ := e.store.Messages(t.Context(), samUser.ID); len(m) != 1 {
 						t.Fatal("another user deleted the message")
 					}
 				}},

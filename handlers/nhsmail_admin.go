@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"net"
@@ -22,19 +23,19 @@ import (
 
 // NHSmailAdminStore is what the NHSmail directory pages need from CQRS's own users.
 type NHSmailAdminStore interface {
-	UserByEmail(email string) (cqrs.User, error)
+	UserByEmail(ctx context.Context, email string) (cqrs.User, error)
 }
 
 // NHSmailDirectory is the embedded simulator's account store.
 type NHSmailDirectory interface {
-	CreateNHSmailAccount(a cqrs.NHSmailAccount) (cqrs.NHSmailAccount, error)
-	NHSmailAccount(id uint64) (cqrs.NHSmailAccount, error)
-	NHSmailAccounts() ([]cqrs.NHSmailAccount, error)
-	SetNHSmailPassword(id uint64, hash string) error
-	SetNHSmailFlags(id uint64, disabled, locked, consentRequired bool) error
-	SetNHSmailMFA(id uint64, method string) error
+	CreateNHSmailAccount(ctx context.Context, a cqrs.NHSmailAccount) (cqrs.NHSmailAccount, error)
+	NHSmailAccount(ctx context.Context, id uint64) (cqrs.NHSmailAccount, error)
+	NHSmailAccounts(ctx context.Context) ([]cqrs.NHSmailAccount, error)
+	SetNHSmailPassword(ctx context.Context, id uint64, hash string) error
+	SetNHSmailFlags(ctx context.Context, id uint64, disabled, locked, consentRequired bool) error
+	SetNHSmailMFA(ctx context.Context, id uint64, method string) error
 	NHSmailApplications
-	DeleteExpiredNHSmailSessions() (int, error)
+	DeleteExpiredNHSmailSessions(ctx context.Context) (int, error)
 }
 
 const minNHSmailPassword = 8
@@ -58,7 +59,7 @@ func nhsmailFields(values map[string]string) []views.Field {
 }
 
 func (a *app) renderNHSmailDirectory(c *fiber.Ctx, status int, values map[string]string, errs views.Errors, notice string) error {
-	accounts, err := a.nhsmail.NHSmailAccounts()
+	accounts, err := a.nhsmail.NHSmailAccounts(c.UserContext())
 	if err != nil {
 		return err
 	}
@@ -68,15 +69,15 @@ func (a *app) renderNHSmailDirectory(c *fiber.Ctx, status int, values map[string
 	}
 	m := views.NHSmailDirectoryModel{Page: p, Form: nhsmailFields(values), Errors: errs, Notice: notice, Issuer: a.cfg.SSO.Issuer,
 		MFAOptions: nhsmailMFAOptions(), MFAMethod: cmp.Or(values["mfa_method"], "none")}
-	reported, err := a.nhsmailReports()
+	reported, err := a.nhsmailReports(c.UserContext())
 	if err != nil {
 		return err
 	}
 	if keys, ok := a.nhsmailServer.(nhsmailSigningKeys); ok {
-		m.SigningKeyID = keys.KeyID()
+		m.SigningKeyID = keys.KeyID(c.UserContext())
 	}
 	for _, acc := range accounts {
-		_, cqrsErr := a.nhsmailAdmin.UserByEmail(acc.Email)
+		_, cqrsErr := a.nhsmailAdmin.UserByEmail(c.UserContext(), acc.Email)
 		m.Accounts = append(m.Accounts, views.NHSmailAccountRow{ID: strconv.FormatUint(acc.ID, 10), Email: acc.Email, Name: acc.FullName(),
 			Disabled: acc.Disabled, Locked: acc.Locked, ConsentRequired: acc.ConsentRequired, HasCQRSAccount: cqrsErr == nil,
 			MFAMethod: acc.MFAMethod, MFAName: cqrs.MFAMethodName(acc.MFAMethod), Reported: reported[strings.ToLower(acc.Email)]})
@@ -109,8 +110,8 @@ func mfaMethodFromForm(v string) (string, bool) {
 // nhsmailReports is when each account (by email, lower case) last had a
 // sign-in prompt answered "No, it's not me", from the simulator's audit
 // entries.
-func (a *app) nhsmailReports() (map[string]string, error) {
-	events, _, err := a.auditLog.AuditEvents(cqrs.AuditFilter{Type: nhsmail.EventMFAReported, Limit: 500})
+func (a *app) nhsmailReports(ctx context.Context) (map[string]string, error) {
+	events, _, err := a.auditLog.AuditEvents(ctx, cqrs.AuditFilter{Type: nhsmail.EventMFAReported, Limit: 500})
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +153,7 @@ func (a *app) createNHSmailAccount(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		_, err = a.nhsmail.CreateNHSmailAccount(cqrs.NHSmailAccount{Email: values["email"], FirstName: values["first_name"], LastName: values["last_name"], PasswordHash: hash, MFAMethod: method})
+		_, err = a.nhsmail.CreateNHSmailAccount(c.UserContext(), cqrs.NHSmailAccount{Email: values["email"], FirstName: values["first_name"], LastName: values["last_name"], PasswordHash: hash, MFAMethod: method})
 		// A field error in the form's words, not a page.
 		if errors.Is(err, cqrs.ErrConflict) {
 			errs = append(errs, views.FieldError{Field: "email", Message: "An NHSmail account with that email address already exists."})
@@ -172,7 +173,7 @@ func (a *app) nhsmailAccountParam(c *fiber.Ctx) (cqrs.NHSmailAccount, error) {
 	if err != nil {
 		return cqrs.NHSmailAccount{}, fiber.ErrNotFound
 	}
-	return a.nhsmail.NHSmailAccount(id) // unknown: "Page not found" (storeAnswers)
+	return a.nhsmail.NHSmailAccount(c.UserContext(), id) // unknown: "Page not found" (storeAnswers)
 }
 
 // setNHSmailPassword gives the account the password typed.
@@ -189,7 +190,7 @@ func (a *app) setNHSmailPassword(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := a.nhsmail.SetNHSmailPassword(acc.ID, hash); err != nil {
+	if err := a.nhsmail.SetNHSmailPassword(c.UserContext(), acc.ID, hash); err != nil {
 		return err
 	}
 	return redirect(c, "/admin/nhsmail?notice=password")
@@ -206,7 +207,7 @@ func (a *app) setNHSmailMFA(c *fiber.Ctx) error {
 		return a.renderNHSmailDirectory(c, fiber.StatusUnprocessableEntity, nil,
 			views.Errors{{Field: "mfa-" + strconv.FormatUint(acc.ID, 10), Message: "Select None, Microsoft Authenticator or Text message."}}, "")
 	}
-	if err := a.nhsmail.SetNHSmailMFA(acc.ID, method); err != nil {
+	if err := a.nhsmail.SetNHSmailMFA(c.UserContext(), acc.ID, method); err != nil {
 		return err
 	}
 	return redirect(c, "/admin/nhsmail?notice=saved")
@@ -222,7 +223,7 @@ func (a *app) nhsmailFlag(set func(acc cqrs.NHSmailAccount, on bool) (disabled, 
 			return err
 		}
 		disabled, locked, consent := set(acc, c.FormValue("on") == "true")
-		if err := a.nhsmail.SetNHSmailFlags(acc.ID, disabled, locked, consent); err != nil {
+		if err := a.nhsmail.SetNHSmailFlags(c.UserContext(), acc.ID, disabled, locked, consent); err != nil {
 			return err
 		}
 		return redirect(c, "/admin/nhsmail?notice=saved")
@@ -245,8 +246,8 @@ func nhsmailConsent(acc cqrs.NHSmailAccount, on bool) (bool, bool, bool) {
 // nhsmailSigningKeys is the simulator's signing key, as the administration
 // page shows and rotates it (*nhsmail.Provider).
 type nhsmailSigningKeys interface {
-	KeyID() string
-	RotateSigningKey() error
+	KeyID(ctx context.Context) string
+	RotateSigningKey(ctx context.Context) error
 }
 
 // rotateNHSmailSigningKey makes a new key sign the simulator's ID tokens.
@@ -255,7 +256,7 @@ func (a *app) rotateNHSmailSigningKey(c *fiber.Ctx) error {
 	if !ok {
 		return fiber.ErrNotFound
 	}
-	if err := keys.RotateSigningKey(); err != nil {
+	if err := keys.RotateSigningKey(c.UserContext()); err != nil {
 		return err
 	}
 	return redirect(c, "/admin/nhsmail?notice=key")
@@ -272,13 +273,13 @@ const (
 // NHSmailApplications is where the simulator's registered applications are
 // kept.
 type NHSmailApplications interface {
-	CreateNHSmailApplication(a cqrs.NHSmailApplication) (cqrs.NHSmailApplication, error)
-	NHSmailApplications() ([]cqrs.NHSmailApplication, error)
-	DeleteNHSmailApplication(clientID string) error
+	CreateNHSmailApplication(ctx context.Context, a cqrs.NHSmailApplication) (cqrs.NHSmailApplication, error)
+	NHSmailApplications(ctx context.Context) ([]cqrs.NHSmailApplication, error)
+	DeleteNHSmailApplication(ctx context.Context, clientID string) error
 }
 
 func (a *app) renderNHSmailApplications(c *fiber.Ctx, status int, m views.NHSmailApplicationsModel) error {
-	list, err := a.nhsmail.NHSmailApplications()
+	list, err := a.nhsmail.NHSmailApplications(c.UserContext())
 	if err != nil {
 		return err
 	}
@@ -369,7 +370,7 @@ func (a *app) createNHSmailApplication(c *fiber.Ctx) error {
 		sum := sha256.Sum256([]byte(clientSecret))
 		reg.SecretHash = sum[:]
 	}
-	created, err := a.nhsmail.CreateNHSmailApplication(reg)
+	created, err := a.nhsmail.CreateNHSmailApplication(c.UserContext(), reg)
 	if err != nil {
 		return err
 	}
@@ -383,7 +384,7 @@ func (a *app) createNHSmailApplication(c *fiber.Ctx) error {
 }
 
 func (a *app) deleteNHSmailApplication(c *fiber.Ctx) error {
-	if err := a.nhsmail.DeleteNHSmailApplication(c.Params("client")); err != nil {
+	if err := a.nhsmail.DeleteNHSmailApplication(c.UserContext(), c.Params("client")); err != nil {
 		return err // an unknown client is "Page not found" (storeAnswers)
 	}
 	return redirect(c, "/admin/nhsmail/applications?notice=removed")

@@ -47,11 +47,11 @@ func TestNHSmailAccountMFAMethod(t *testing.T) {
 	if r := add("pigeon@nhs.net", "carrier-pigeon"); r.StatusCode != http.StatusUnprocessableEntity {
 		t.Errorf("an unknown method: %d, want 422", r.StatusCode)
 	}
-	if _, err := e.store.NHSmailAccountByEmail("pigeon@nhs.net"); err == nil {
+	if _, err := e.store.NHSmailAccountByEmail(t.Context(), "pigeon@nhs.net"); err == nil {
 		t.Error("an account with an unknown method was made")
 	}
-	plain, _ := e.store.NHSmailAccountByEmail("plain@nhs.net")
-	app1, _ := e.store.NHSmailAccountByEmail("app@nhs.net")
+	plain, _ := e.store.NHSmailAccountByEmail(t.Context(), "plain@nhs.net")
+	app1, _ := e.store.NHSmailAccountByEmail(t.Context(), "app@nhs.net")
 	if plain.MFAMethod != cqrs.MFANone || app1.MFAMethod != cqrs.MFAAuthenticator {
 		t.Errorf("made with %q and %q", plain.MFAMethod, app1.MFAMethod)
 	}
@@ -65,8 +65,8 @@ func TestNHSmailAccountMFAMethod(t *testing.T) {
 	if r := change(app1.ID, "sms"); r.StatusCode != http.StatusUnprocessableEntity {
 		t.Errorf("change to an unknown method: %d", r.StatusCode)
 	}
-	plain, _ = e.store.NHSmailAccountByEmail("plain@nhs.net")
-	app1, _ = e.store.NHSmailAccountByEmail("app@nhs.net")
+	plain, _ = e.store.NHSmailAccountByEmail(t.Context(), "plain@nhs.net")
+	app1, _ = e.store.NHSmailAccountByEmail(t.Context(), "app@nhs.net")
 	if plain.MFAMethod != cqrs.MFAText || app1.MFAMethod != cqrs.MFAAuthenticator {
 		t.Errorf("after the changes: %q and %q", plain.MFAMethod, app1.MFAMethod)
 	}
@@ -74,7 +74,7 @@ func TestNHSmailAccountMFAMethod(t *testing.T) {
 		t.Errorf("a User Administrator changed the method: %d", r.StatusCode)
 	}
 
-	if err := e.store.Audit(cqrs.AuditEvent{Type: nhsmail.EventMFAReported, Subject: "app@nhs.net"}); err != nil {
+	if err := e.store.Audit(t.Context(), cqrs.AuditEvent{Type: nhsmail.EventMFAReported, Subject: "app@nhs.net"}); err != nil {
 		t.Fatal(err)
 	}
 	doc = e.sys.get(page).doc(t)
@@ -90,7 +90,7 @@ func TestNHSmailAccountMFAMethod(t *testing.T) {
 // job aid's original path, each matching an active CQRS account.
 func TestTrainingDataHasAnNHSmailAccountPerMFAMethod(t *testing.T) {
 	e := newTrainingEnv(t)
-	accounts, err := e.store.NHSmailAccounts()
+	accounts, err := e.store.NHSmailAccounts(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestTrainingDataHasAnNHSmailAccountPerMFAMethod(t *testing.T) {
 	for _, a := range accounts {
 		by[a.MFAMethod] = append(by[a.MFAMethod], a.Email)
 		if a.MFAMethod != cqrs.MFANone {
-			u, err := e.store.UserByEmail(a.Email)
+			u, err := e.store.UserByEmail(t.Context(), a.Email)
 			if err != nil || u.Status != cqrs.StatusActive {
 				t.Errorf("%s (%s) has no active CQRS account: %+v, %v", a.Email, a.MFAMethod, u, err)
 			}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"strconv"
 
@@ -12,10 +13,10 @@ import (
 
 // OrganisationStore is what organisation administration needs from the store.
 type OrganisationStore interface {
-	CreateOrganisation(o cqrs.Organisation) (cqrs.Organisation, error)
-	Organisation(id uint64) (cqrs.Organisation, error)
-	Organisations() ([]cqrs.Organisation, error)
-	UpdateOrganisation(o cqrs.Organisation) (cqrs.Organisation, error)
+	CreateOrganisation(ctx context.Context, o cqrs.Organisation) (cqrs.Organisation, error)
+	Organisation(ctx context.Context, id uint64) (cqrs.Organisation, error)
+	Organisations(ctx context.Context) ([]cqrs.Organisation, error)
+	UpdateOrganisation(ctx context.Context, o cqrs.Organisation) (cqrs.Organisation, error)
 }
 
 // requireSystemAdmin guards what only the system administrator manages.
@@ -34,7 +35,7 @@ func orgFields(values map[string]string) []views.Field {
 }
 
 func (a *app) renderOrganisations(c *fiber.Ctx, status int, values map[string]string, errs views.Errors, notice string) error {
-	orgs, err := a.orgStore.Organisations()
+	orgs, err := a.orgStore.Organisations(c.UserContext())
 	if err != nil {
 		return err
 	}
@@ -66,7 +67,7 @@ func parseOrgForm(c *fiber.Ctx) (map[string]string, views.Errors) {
 func (a *app) createOrganisation(c *fiber.Ctx) error {
 	values, errs := parseOrgForm(c)
 	if len(errs) == 0 {
-		_, err := a.orgStore.CreateOrganisation(cqrs.Organisation{Name: values["org_name"], ODSCode: normaliseODS(values["ods_code"])})
+		_, err := a.orgStore.CreateOrganisation(c.UserContext(), cqrs.Organisation{Name: values["org_name"], ODSCode: normaliseODS(values["ods_code"])})
 		// A field error in the form's words, not a page.
 		if errors.Is(err, cqrs.ErrConflict) {
 			errs = append(errs, views.FieldError{Field: "ods_code", Message: "An organisation with that ODS code already exists."})
@@ -94,7 +95,7 @@ func (a *app) lookupOrganisation(c *fiber.Ctx) (cqrs.Organisation, error) {
 		return cqrs.Organisation{}, fiber.ErrNotFound
 	}
 	// An unknown organisation is storeAnswers' 404.
-	return a.orgStore.Organisation(id)
+	return a.orgStore.Organisation(c.UserContext(), id)
 }
 
 func (a *app) organisation(c *fiber.Ctx) error {
@@ -112,7 +113,7 @@ func (a *app) updateOrganisation(c *fiber.Ctx) error {
 	}
 	values, errs := parseOrgForm(c)
 	if len(errs) == 0 {
-		_, err := a.orgStore.UpdateOrganisation(cqrs.Organisation{ID: o.ID, Name: values["org_name"], ODSCode: normaliseODS(values["ods_code"])})
+		_, err := a.orgStore.UpdateOrganisation(c.UserContext(), cqrs.Organisation{ID: o.ID, Name: values["org_name"], ODSCode: normaliseODS(values["ods_code"])})
 		// A field error in the form's words, not a page.
 		if errors.Is(err, cqrs.ErrConflict) {
 			errs = append(errs, views.FieldError{Field: "ods_code", Message: "An organisation with that ODS code already exists."})

@@ -26,7 +26,7 @@ func TestOrganisations(t *testing.T) {
 	})
 	path := fmt.Sprintf("/admin/organisations/%d", e.other.ID)
 	wantStatus(t, e.sys.post(path, url.Values{"org_name": {"Hillside Medical"}, "ods_code": {"B82001"}, "csrf_token": {e.sys.csrf(path)}}), 303)
-	if o, _ := e.store.Organisation(e.other.ID); o.Name != "Hillside Medical" {
+	if o, _ := e.store.Organisation(t.Context(), e.other.ID); o.Name != "Hillside Medical" {
 		t.Fatalf("organisation = %+v", o)
 	}
 }

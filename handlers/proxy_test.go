@@ -39,7 +39,7 @@ func wrongSignIn(e *testEnv, base string, headers ...[2]string) response {
 // newestAuditIP is the address on the audit log's newest entry.
 func newestAuditIP(t *testing.T, e *testEnv) string {
 	t.Helper()
-	events, _, err := e.store.AuditEvents(cqrs.AuditFilter{})
+	events, _, err := e.store.AuditEvents(t.Context(), cqrs.AuditFilter{})
 	if err != nil || len(events) == 0 {
 		t.Fatalf("audit log: %v, %d entries", err, len(events))
 	}

@@ -20,10 +20,10 @@ import (
 
 // LinkStore is what the emailed links (registration, unlock, reset) need from the store.
 type LinkStore interface {
-	LinkUser(hash []byte, purpose cqrs.LinkPurpose) (cqrs.Link, cqrs.User, error)
-	SetPasswordWithLink(linkHash []byte, purpose cqrs.LinkPurpose, newHash string, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
-	PasswordHistory(userID uint64) ([]string, error)
-	Organisation(id uint64) (cqrs.Organisation, error)
+	LinkUser(ctx context.Context, hash []byte, purpose cqrs.LinkPurpose) (cqrs.Link, cqrs.User, error)
+	SetPasswordWithLink(ctx context.Context, linkHash []byte, purpose cqrs.LinkPurpose, newHash string, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
+	PasswordHistory(ctx context.Context, userID uint64) ([]string, error)
+	Organisation(ctx context.Context, id uint64) (cqrs.Organisation, error)
 }
 
 // linkFlow is a page reached from an emailed single-use link where the user
@@ -102,7 +102,7 @@ func (a *app) linkUser(c *fiber.Ctx, f linkFlow) ([]byte, cqrs.User, error) {
 		return nil, cqrs.User{}, f.refused(false)
 	}
 	hash := secret.HashToken(token)
-	_, u, err := a.links.LinkUser(hash, f.purpose)
+	_, u, err := a.links.LinkUser(c.UserContext(), hash, f.purpose)
 	// The link's own refusal page (expired, or unknown or used), audited, not the general answer.
 	switch {
 	case errors.Is(err, cqrs.ErrExpired):
@@ -155,7 +155,7 @@ func (a *app) securityModel(c *fiber.Ctx, f linkFlow, u cqrs.User, box views.Pol
 func (a *app) linkCheck(f linkFlow) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		token := c.Cookies(f.cookie)
-		_, u, err := a.links.LinkUser(secret.HashToken(token), f.purpose)
+		_, u, err := a.links.LinkUser(c.UserContext(), secret.HashToken(token), f.purpose)
 		if token == "" || errors.Is(err, cqrs.ErrNotFound) || errors.Is(err, cqrs.ErrExpired) || (err == nil && u.Status == cqrs.StatusDisabled) {
 			// A check that lands after the submit used the link (it fires
 			// 150 ms after typing), or for a link that cannot be used:
@@ -202,7 +202,7 @@ func (a *app) linkSubmit(f linkFlow) fiber.Handler {
 		wasLocked := !u.LockedAt.IsZero()
 		var notify *cqrs.Email
 		if f.purpose == cqrs.LinkReset {
-			e := a.passwordResetEmail(u, a.cfg.Now())
+			e := a.passwordResetEmail(c.UserContext(), u, a.cfg.Now())
 			notify = &e
 		}
 		// The events are about the link's user, whom the store fills in.
@@ -215,7 +215,7 @@ func (a *app) linkSubmit(f linkFlow) fiber.Handler {
 		} else {
 			events = append(events, a.event(c, cqrs.AuditEvent{Type: evPasswordSet, Method: "registration"}))
 		}
-		u, err = a.links.SetPasswordWithLink(hash, f.purpose, encoded, notify, events...)
+		u, err = a.links.SetPasswordWithLink(c.UserContext(), hash, f.purpose, encoded, notify, events...)
 		// The link's own refusal page: the link was used or expired while the form was filled in.
 		switch {
 		case errors.Is(err, cqrs.ErrExpired):
@@ -300,7 +300,7 @@ func (a *app) checkNewPassword(c *fiber.Ctx, u cqrs.User, pw, confirm string, re
 		}
 		return errs, a.policyBox("", nil, false), nil
 	}
-	in, err := a.policyInput(u, pw)
+	in, err := a.policyInput(c.UserContext(), u, pw)
 	if err != nil {
 		return nil, views.PolicyBox{}, err
 	}
@@ -316,7 +316,7 @@ func (a *app) checkNewPassword(c *fiber.Ctx, u cqrs.User, pw, confirm string, re
 		if in.SameAsCurrent, err = a.hasher.VerifyAny(c.Context(), pw, nonEmpty(u.PasswordHash)); err != nil {
 			return nil, views.PolicyBox{}, err
 		}
-		history, err := a.links.PasswordHistory(u.ID)
+		history, err := a.links.PasswordHistory(c.UserContext(), u.ID)
 		if err != nil {
 			return nil, views.PolicyBox{}, err
 		}
@@ -373,10 +373,10 @@ func withoutMet(box views.PolicyBox) views.PolicyBox {
 
 // policyInput is what the policy needs to know about u to judge pw: the
 // hardened policy refuses the user's names and organisation too.
-func (a *app) policyInput(u cqrs.User, pw string) (policy.Input, error) {
+func (a *app) policyInput(ctx context.Context, u cqrs.User, pw string) (policy.Input, error) {
 	in := policy.Input{Password: pw, UserID: u.UserID, FirstName: u.FirstName, LastName: u.LastName}
 	if u.OrgID != 0 {
-		org, err := a.links.Organisation(u.OrgID)
+		org, err := a.links.Organisation(ctx, u.OrgID)
 		if err != nil && !errors.Is(err, cqrs.ErrNotFound) {
 			return policy.Input{}, err
 		}
@@ -388,7 +388,7 @@ func (a *app) policyInput(u cqrs.User, pw string) (policy.Input, error) {
 // livePolicyBox is the Password Policy box ticked for the password the
 // form sent, as the user types: the rules that need no stored hashes.
 func (a *app) livePolicyBox(c *fiber.Ctx, u cqrs.User) (views.PolicyBox, error) {
-	in, err := a.policyInput(u, c.FormValue("password"))
+	in, err := a.policyInput(c.UserContext(), u, c.FormValue("password"))
 	if err != nil {
 		return views.PolicyBox{}, err
 	}

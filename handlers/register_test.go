@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -23,7 +24,7 @@ var adminForm = url.Values{
 func (e *testEnv) startSetup(c *client) {
 	e.t.Helper()
 	token := secret.NewToken()
-	if err := e.store.SetSetupToken(secret.HashToken(token)); err != nil {
+	if err := e.store.SetSetupToken(context.Background(), secret.HashToken(token)); err != nil {
 		e.t.Fatal(err)
 	}
 	r := c.get("/setup?token=" + token)
@@ -58,7 +59,7 @@ func cloneForm(v url.Values) url.Values {
 
 // startSetupRefused: once an account exists no new set-up token is taken.
 func (e *testEnv) startSetupRefused(t *testing.T) {
-	if err := e.store.SetSetupToken(secret.HashToken(secret.NewToken())); err == nil {
+	if err := e.store.SetSetupToken(t.Context(), secret.HashToken(secret.NewToken())); err == nil {
 		t.Fatal("a set-up token was accepted after set-up")
 	}
 }
@@ -148,7 +149,7 @@ func TestRegistration(t *testing.T) {
 	wantStatus(t, done, 200)
 	wantText(t, done, "Your password has been set", "admin.jones", `href="/login"`)
 
-	u, err := e.store.UserByUserID("admin.jones")
+	u, err := e.store.UserByUserID(t.Context(), "admin.jones")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,12 +257,12 @@ func TestLateLiveCheckAfterTheSubmitIsQuiet(t *testing.T) {
 	e.setUp(c)
 	csrf := c.csrf("/register")
 	wantStatus(t, c.post("/register", url.Values{"password": {strongPassword}, "confirm_password": {strongPassword}, "csrf_token": {csrf}}), 303)
-	_, before, _ := e.store.AuditEvents(cqrs.AuditFilter{Type: evLinkRefused})
+	_, before, _ := e.store.AuditEvents(t.Context(), cqrs.AuditFilter{Type: evLinkRefused})
 	r := c.post("/register/check", url.Values{"password": {strongPassword}, "csrf_token": {c.csrf("/login")}}, header("HX-Request", "true"))
 	if r.StatusCode != http.StatusNoContent || r.body != "" {
 		t.Errorf("a late check: %d %q, want 204 and nothing to swap", r.StatusCode, excerpt(r.body))
 	}
-	if _, after, _ := e.store.AuditEvents(cqrs.AuditFilter{Type: evLinkRefused}); after != before {
+	if _, after, _ := e.store.AuditEvents(t.Context(), cqrs.AuditFilter{Type: evLinkRefused}); after != before {
 		t.Errorf("a late check recorded %d refused links", after-before)
 	}
 }

@@ -60,7 +60,7 @@ func TestRoleChangeRotatesTheSession(t *testing.T) {
 	}
 
 	// Their own role lowered: this browser rotated, the other signed out.
-	sam, _ = e.store.User(sam.ID)
+	sam, _ = e.store.User(t.Context(), sam.ID)
 	samOther := e.client()
 	wantStatus(t, samOther.signIn("sam.patel", strongPassword, ""), 303)
 	before = samBrowser.cookie(sessionCookie)
@@ -84,7 +84,7 @@ func TestRoleChangeRotatesTheSession(t *testing.T) {
 	// A change that is not of role or organisation keeps sessions.
 	samOther = e.client()
 	wantStatus(t, samOther.signIn("sam.patel", strongPassword, ""), 303)
-	sam, _ = e.store.User(sam.ID)
+	sam, _ = e.store.User(t.Context(), sam.ID)
 	wantStatus(t, sysAdmin.post(page(sam), editForm(sam, sysAdmin.csrf(page(sam)), func(f url.Values) { f.Set("first_name", "Samir") })), 303)
 	if !signedIn(samOther) {
 		t.Error("a change of name signed sam out")
@@ -101,7 +101,7 @@ func TestEmailChangeTellsTheOldAddress(t *testing.T) {
 	wantStatus(t, sysAdmin.signIn("admin.jones", strongPassword, ""), 303)
 	page := "/admin/users/" + strconv.FormatUint(sam.ID, 10)
 	wantStatus(t, sysAdmin.post(page, editForm(sam, sysAdmin.csrf(page), func(f url.Values) { f.Set("email", "sam.new@nhs.net") })), 303)
-	emails, err := e.store.Emails(cqrs.EmailFilter{UserID: sam.ID, Limit: 10})
+	emails, err := e.store.Emails(t.Context(), cqrs.EmailFilter{UserID: sam.ID, Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -192,7 +192,7 @@ func assetPath(c *fiber.Ctx) error {
 // CQRS instance already serves this data file.
 // home sends a first-time visitor to the right start.
 func (a *app) home(c *fiber.Ctx) error {
-	hasUsers, err := a.setup.HasUsers()
+	hasUsers, err := a.setup.HasUsers(c.UserContext())
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"net/url"
@@ -17,11 +18,11 @@ import (
 
 // SessionStore keeps signed-in sessions.
 type SessionStore interface {
-	DeleteExpiredSessions(idle, absolute time.Duration) (int, error)
-	HeaderInfo(userID, orgID uint64) (cqrs.Organisation, int, error)
-	Session(hash []byte, idle, absolute time.Duration) (cqrs.Session, cqrs.User, error)
-	SignedIn(userID uint64, sessionHash, replacedSession []byte, events ...cqrs.AuditEvent) (cqrs.User, error)
-	RotateSession(old, fresh []byte) error
+	DeleteExpiredSessions(ctx context.Context, idle, absolute time.Duration) (int, error)
+	HeaderInfo(ctx context.Context, userID, orgID uint64) (cqrs.Organisation, int, error)
+	Session(ctx context.Context, hash []byte, idle, absolute time.Duration) (cqrs.Session, cqrs.User, error)
+	SignedIn(ctx context.Context, userID uint64, sessionHash, replacedSession []byte, events ...cqrs.AuditEvent) (cqrs.User, error)
+	RotateSession(ctx context.Context, old, fresh []byte) error
 }
 
 const (
@@ -42,9 +43,9 @@ func (a *app) loadSession(c *fiber.Ctx) error {
 	// The stored LastSeen lags by up to cqrs.SessionTouchEvery, so the
 	// store keeps the session that much longer and the exact idle rule is
 	// applied here, to the last page this instance served.
-	sess, u, err := a.sessions.Session(hash, a.cfg.SessionIdle+cqrs.SessionTouchEvery, a.cfg.SessionAbsolute)
+	sess, u, err := a.sessions.Session(c.UserContext(), hash, a.cfg.SessionIdle+cqrs.SessionTouchEvery, a.cfg.SessionAbsolute)
 	if err == nil && !a.activity.active(hash, sess.LastSeen, a.cfg.Now(), a.cfg.SessionIdle) {
-		if err = a.signIn.DeleteSession(hash); err == nil {
+		if err = a.signIn.DeleteSession(c.UserContext(), hash); err == nil {
 			err = cqrs.ErrExpired
 		}
 	}
@@ -127,7 +128,7 @@ func (a *app) startSession(c *fiber.Ctx, u cqrs.User, events ...cqrs.AuditEvent)
 		replaced = secret.HashToken(old)
 	}
 	hash := secret.HashToken(token)
-	u, err := a.sessions.SignedIn(u.ID, hash, replaced, events...)
+	u, err := a.sessions.SignedIn(c.UserContext(), u.ID, hash, replaced, events...)
 	if err != nil {
 		return cqrs.User{}, err
 	}
@@ -148,7 +149,7 @@ func (a *app) signedInPage(c *fiber.Ctx, title string) (views.Page, error) {
 	if !ok {
 		return a.page(c, title), nil
 	}
-	org, unread, err := a.sessions.HeaderInfo(u.ID, u.OrgID)
+	org, unread, err := a.sessions.HeaderInfo(c.UserContext(), u.ID, u.OrgID)
 	if err != nil {
 		return views.Page{}, err
 	}
@@ -169,7 +170,7 @@ func (a *app) pageWithHeader(c *fiber.Ctx, title string, u cqrs.User, org cqrs.O
 }
 
 // sweepSessions deletes expired sessions every interval until stop closes.
-func (a *app) sweepSessions(stop <-chan struct{}, interval time.Duration) {
+func (a *app) sweepSessions(ctx context.Context, stop <-chan struct{}, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -177,12 +178,12 @@ func (a *app) sweepSessions(stop <-chan struct{}, interval time.Duration) {
 		case <-stop:
 			return
 		case <-t.C:
-			if _, err := a.sessions.DeleteExpiredSessions(a.cfg.SessionIdle+cqrs.SessionTouchEvery, a.cfg.SessionAbsolute); err != nil {
+			if _, err := a.sessions.DeleteExpiredSessions(ctx, a.cfg.SessionIdle+cqrs.SessionTouchEvery, a.cfg.SessionAbsolute); err != nil {
 				a.log.Warn("sweeping sessions", "err", err)
 			}
 			a.activity.forgetIdle(a.cfg.Now(), a.cfg.SessionIdle)
 			if a.nhsmail != nil {
-				if _, err := a.nhsmail.DeleteExpiredNHSmailSessions(); err != nil {
+				if _, err := a.nhsmail.DeleteExpiredNHSmailSessions(ctx); err != nil {
 					a.log.Warn("sweeping NHSmail simulator sessions", "err", err)
 				}
 			}

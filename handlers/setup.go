@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -13,9 +14,9 @@ import (
 
 // SetupStore is what first-run set-up needs from the store.
 type SetupStore interface {
-	HasUsers() (bool, error)
-	SetupPending(hash []byte) bool
-	CompleteSetup(setupHash []byte, org cqrs.Organisation, admin cqrs.User, linkHash []byte, linkTTL time.Duration, events ...cqrs.AuditEvent) (cqrs.User, error)
+	HasUsers(ctx context.Context) (bool, error)
+	SetupPending(ctx context.Context, hash []byte) bool
+	CompleteSetup(ctx context.Context, setupHash []byte, org cqrs.Organisation, admin cqrs.User, linkHash []byte, linkTTL time.Duration, events ...cqrs.AuditEvent) (cqrs.User, error)
 }
 
 const setupCookie = "cqrs_setup"
@@ -42,12 +43,12 @@ func (a *app) setupPage(c *fiber.Ctx) error {
 }
 
 func (a *app) setupAllowed(c *fiber.Ctx) error {
-	if hasUsers, err := a.setup.HasUsers(); err != nil {
+	if hasUsers, err := a.setup.HasUsers(c.UserContext()); err != nil {
 		return err
 	} else if hasUsers {
 		return refuse(fiber.StatusGone, "CQRS is already set up", alreadySetUp...)
 	}
-	if !a.setup.SetupPending(secret.HashToken(c.Cookies(setupCookie))) {
+	if !a.setup.SetupPending(c.UserContext(), secret.HashToken(c.Cookies(setupCookie))) {
 		return refuse(fiber.StatusForbidden, "This set-up link is not valid",
 			"Open the set-up link printed in the window where CQRS was started. A new link is printed each time CQRS starts before it is set up.")
 	}
@@ -85,7 +86,7 @@ func (a *app) setupSubmit(c *fiber.Ctx) error {
 	linkToken := secret.NewToken()
 	org := cqrs.Organisation{Name: form["org_name"], ODSCode: normaliseODS(form["ods_code"])}
 	admin := cqrs.User{UserID: form["user_id"], FirstName: form["first_name"], LastName: form["last_name"], Email: form["email"]}
-	_, err := a.setup.CompleteSetup(secret.HashToken(c.Cookies(setupCookie)), org, admin, secret.HashToken(linkToken), a.cfg.RegistrationLinkTTL,
+	_, err := a.setup.CompleteSetup(c.UserContext(), secret.HashToken(c.Cookies(setupCookie)), org, admin, secret.HashToken(linkToken), a.cfg.RegistrationLinkTTL,
 		a.event(c, cqrs.AuditEvent{Type: evSetupUsed, Subject: admin.UserID, Detail: "first system administrator and organisation " + org.ODSCode}))
 	// Own words: once used, the set-up page is gone, whichever way the store says so.
 	switch {

@@ -38,21 +38,21 @@ func TestFirstRunSetup(t *testing.T) {
 			ExpectedStatus: 422, ExpectedContent: []string{"User ID can only contain", "Enter a valid email address", "Enter the organisation's ODS code"},
 			Unchanged: true,
 			ExpectedChange: func(t *testing.T) {
-				if any, _ := e.store.HasUsers(); any {
+				if any, _ := e.store.HasUsers(t.Context()); any {
 					t.Fatal("a user was made by a refused set-up")
 				}
 			}},
 	})
 
 	token := e.setUp(c)
-	u, err := e.store.UserByUserID("ADMIN.JONES")
+	u, err := e.store.UserByUserID(t.Context(), "ADMIN.JONES")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if u.Role != cqrs.RoleSystemAdmin || u.Status != cqrs.StatusInvited || u.PasswordHash != "" {
 		t.Fatalf("admin = %+v, want an invited system administrator without a password", u)
 	}
-	if org, err := e.store.Organisation(u.OrgID); err != nil || org.ODSCode != "Y12345" {
+	if org, err := e.store.Organisation(t.Context(), u.OrgID); err != nil || org.ODSCode != "Y12345" {
 		t.Fatalf("organisation = %+v, %v; want ODS code Y12345", org, err)
 	}
 	if token == "" {
@@ -82,7 +82,7 @@ func TestUnfinishedSetUpIsNotStranded(t *testing.T) {
 	wantText(t, r, "restart CQRS: until it is, every start prints a new link to choose it")
 
 	token := secret.NewToken()
-	if _, _, err := e.store.SystemAdminLink(secret.HashToken(token), e.cfg.RegistrationLinkTTL, e.cfg.ResetLinkTTL, false); err != nil {
+	if _, _, err := e.store.SystemAdminLink(t.Context(), secret.HashToken(token), e.cfg.RegistrationLinkTTL, e.cfg.ResetLinkTTL, false); err != nil {
 		t.Fatalf("the start's link: %v", err)
 	}
 	wantStatus(t, lost.get("/register?token="+token), 303)
@@ -94,10 +94,10 @@ func TestUnfinishedSetUpIsNotStranded(t *testing.T) {
 	csrf := page.doc(t).Find(`input[name="csrf_token"]`).AttrOr("value", "")
 	r = lost.post("/register", url.Values{"password": {strongPassword}, "confirm_password": {strongPassword}, "csrf_token": {csrf}})
 	wantStatus(t, r, 303)
-	if u, _ := e.store.UserByUserID("admin.jones"); u.PasswordHash == "" {
+	if u, _ := e.store.UserByUserID(t.Context(), "admin.jones"); u.PasswordHash == "" {
 		t.Fatal("the administrator still has no password")
 	}
-	if _, _, err := e.store.SystemAdminLink(secret.HashToken(secret.NewToken()), e.cfg.RegistrationLinkTTL, e.cfg.ResetLinkTTL, false); !errors.Is(err, cqrs.ErrConflict) {
+	if _, _, err := e.store.SystemAdminLink(t.Context(), secret.HashToken(secret.NewToken()), e.cfg.RegistrationLinkTTL, e.cfg.ResetLinkTTL, false); !errors.Is(err, cqrs.ErrConflict) {
 		t.Fatalf("a start after the password is chosen: %v, want no link (ErrConflict)", err)
 	}
 }

@@ -18,9 +18,9 @@ import (
 
 // SignInStore is what the legacy sign-in needs from the store.
 type SignInStore interface {
-	DeleteSession(hash []byte, events ...cqrs.AuditEvent) error
-	LegacySignIn(a cqrs.SignInAttempt) (cqrs.SignInResult, error)
-	UserByUserID(userID string) (cqrs.User, error)
+	DeleteSession(ctx context.Context, hash []byte, events ...cqrs.AuditEvent) error
+	LegacySignIn(ctx context.Context, a cqrs.SignInAttempt) (cqrs.SignInResult, error)
+	UserByUserID(ctx context.Context, userID string) (cqrs.User, error)
 }
 
 // signInFailed is the one message for every failed legacy sign-in, in the
@@ -81,7 +81,7 @@ func addressLimiter(max int, heading, text string) fiber.Handler {
 // so that instances sharing it share one limit. It returns the window's
 // count including this request.
 type RateCounter interface {
-	CountHit(key string, window time.Time) (int, error)
+	CountHit(ctx context.Context, key string, window time.Time) (int, error)
 }
 
 // sharedLimiter is addressLimiter counted by a.rates, when the app has one
@@ -96,7 +96,7 @@ func (a *app) sharedLimiter(name string, max int, heading, text string) fiber.Ha
 		if max <= 0 {
 			return c.Next()
 		}
-		n, err := a.rates.CountHit(name+" "+c.IP(), a.cfg.Now().Truncate(time.Minute))
+		n, err := a.rates.CountHit(c.UserContext(), name+" "+c.IP(), a.cfg.Now().Truncate(time.Minute))
 		if err != nil {
 			return err
 		}
@@ -132,7 +132,7 @@ func (a *app) legacySignIn(c *fiber.Ctx) error {
 		return err
 	}
 	defer release()
-	u, err := a.signIn.UserByUserID(userID)
+	u, err := a.signIn.UserByUserID(c.UserContext(), userID)
 	if err != nil && !errors.Is(err, cqrs.ErrNotFound) {
 		return err
 	}
@@ -149,10 +149,10 @@ func (a *app) legacySignIn(c *fiber.Ctx) error {
 	if old := c.Cookies(sessionCookie); old != "" {
 		replaced = secret.HashToken(old)
 	}
-	res, err := a.signIn.LegacySignIn(cqrs.SignInAttempt{
+	res, err := a.signIn.LegacySignIn(c.UserContext(), cqrs.SignInAttempt{
 		UserID: userID, CheckedHash: hash, PasswordOK: ok, LockAfter: a.cfg.LockAfter,
 		SessionHash: secret.HashToken(token), ReplacedSession: replaced, IP: c.IP(), Method: "legacy",
-		LockNotice: a.lockedEmail, LinkTTL: a.cfg.ResetLinkTTL,
+		LockNotice: a.lockedEmail(c.UserContext()), LinkTTL: a.cfg.ResetLinkTTL,
 	})
 	if err != nil {
 		return err
@@ -225,7 +225,7 @@ func (q *accountQueue) wait(ctx context.Context, key string, max time.Duration) 
 func (a *app) signOut(c *fiber.Ctx) error {
 	if h := currentSession(c); h != nil {
 		u, _ := currentUser(c)
-		if err := a.signIn.DeleteSession(h, a.event(c, cqrs.AuditEvent{Type: evSignOut, Subject: u.UserID, OrgID: u.OrgID})); err != nil {
+		if err := a.signIn.DeleteSession(c.UserContext(), h, a.event(c, cqrs.AuditEvent{Type: evSignOut, Subject: u.UserID, OrgID: u.OrgID})); err != nil {
 			return err
 		}
 	}
@@ -244,5 +244,5 @@ func (a *app) helpPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return render(c, fiber.StatusOK, views.HelpPage(p, a.helpDesk()))
+	return render(c, fiber.StatusOK, views.HelpPage(p, a.helpDesk(c.UserContext())))
 }

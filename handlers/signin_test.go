@@ -26,7 +26,7 @@ func (e *testEnv) registeredAdmin() cqrs.User {
 	e.setUp(c)
 	r := c.post("/register", url.Values{"password": {strongPassword}, "confirm_password": {strongPassword}, "csrf_token": {c.csrf("/register")}})
 	wantStatus(e.t, r, 303)
-	u, err := e.store.UserByUserID("admin.jones")
+	u, err := e.store.UserByUserID(context.Background(), "admin.jones")
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func (e *testEnv) addUser(orgID uint64, userID, password string) cqrs.User {
 func (e *testEnv) addUserWithRole(orgID uint64, userID, password string, role cqrs.Role) cqrs.User {
 	e.t.Helper()
 	token := secret.NewToken()
-	u, err := e.store.CreateUser(cqrs.User{UserID: userID, FirstName: "Sam", LastName: "Patel", Email: userID + "@nhs.net", OrgID: orgID, Role: role},
+	u, err := e.store.CreateUser(context.Background(), cqrs.User{UserID: userID, FirstName: "Sam", LastName: "Patel", Email: userID + "@nhs.net", OrgID: orgID, Role: role},
 		secret.HashToken(token), time.Hour, nil)
 	if err != nil {
 		e.t.Fatal(err)
@@ -55,7 +55,7 @@ func (e *testEnv) addUserWithRole(orgID uint64, userID, password string, role cq
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if u, err = e.store.SetPasswordWithLink(secret.HashToken(token), cqrs.LinkRegister, hash, nil); err != nil {
+	if u, err = e.store.SetPasswordWithLink(context.Background(), secret.HashToken(token), cqrs.LinkRegister, hash, nil); err != nil {
 		e.t.Fatal(err)
 	}
 	return u
@@ -93,7 +93,7 @@ func TestLegacySignIn(t *testing.T) {
 	e.addUser(admin.OrgID, "sam.patel", "Harbour!2026x")
 	e.addUser(admin.OrgID, "new.starter", "") // invited, never registered
 	disabled := e.addUser(admin.OrgID, "gone.away", "Harbour!2026x")
-	if _, err := e.store.SetStatus(disabled.ID, cqrs.StatusDisabled); err != nil {
+	if _, err := e.store.SetStatus(t.Context(), disabled.ID, cqrs.StatusDisabled); err != nil {
 		t.Fatal(err)
 	}
 
@@ -157,11 +157,11 @@ func TestFailedSignInsAreCountedAndResetBySuccess(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		wantStatus(t, c.signIn("sam.patel", "wrong-password", ""), 401)
 	}
-	if u, _ := e.store.UserByUserID("sam.patel"); u.FailedSignIns != 3 {
+	if u, _ := e.store.UserByUserID(t.Context(), "sam.patel"); u.FailedSignIns != 3 {
 		t.Fatalf("failed sign-ins = %d, want 3", u.FailedSignIns)
 	}
 	wantStatus(t, c.signIn("sam.patel", "Harbour!2026x", ""), 303)
-	if u, _ := e.store.UserByUserID("sam.patel"); u.FailedSignIns != 0 {
+	if u, _ := e.store.UserByUserID(t.Context(), "sam.patel"); u.FailedSignIns != 0 {
 		t.Fatalf("failed sign-ins after success = %d, want 0", u.FailedSignIns)
 	}
 }
@@ -295,7 +295,7 @@ func TestConcurrentSignInsAreBoundedAndAllAnswered(t *testing.T) {
 	// Long enough for two real hashes on a busy machine (the PostgreSQL
 	// pass runs beside the bbolt one): the bound tested is memory's.
 	cfg.SignInQueueWait = 10 * time.Second
-	app, err := New(nilLogger(), cfg, e.deps(Deps{Hasher: e.hasher}))
+	app, err := New(t.Context(), nilLogger(), cfg, e.deps(Deps{Hasher: e.hasher}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +376,7 @@ func (e *testEnv) linkIn(u cqrs.User, kind string) string {
 // newestEmail is the newest email of that kind queued for u.
 func (e *testEnv) newestEmail(u cqrs.User, kind string) cqrs.Email {
 	e.t.Helper()
-	emails, _ := e.store.Emails(cqrs.EmailFilter{UserID: u.ID, Limit: 20})
+	emails, _ := e.store.Emails(context.Background(), cqrs.EmailFilter{UserID: u.ID, Limit: 20})
 	for _, m := range emails {
 		if m.Kind == kind {
 			return m
@@ -388,16 +388,16 @@ func (e *testEnv) newestEmail(u cqrs.User, kind string) cqrs.Email {
 
 func TestLockoutAndRecovery(t *testing.T) {
 	e := newAdminEnv(t)
-	sam, _ := e.store.UserByUserID("sam.patel")
+	sam, _ := e.store.UserByUserID(t.Context(), "sam.patel")
 	c := e.client()
 	for i := 1; i <= 4; i++ {
 		wantStatus(t, c.signIn("sam.patel", "wrong-password", ""), 401)
 	}
-	if u, _ := e.store.User(sam.ID); !u.LockedAt.IsZero() {
+	if u, _ := e.store.User(t.Context(), sam.ID); !u.LockedAt.IsZero() {
 		t.Fatal("locked after 4 failures")
 	}
 	wantStatus(t, c.signIn("sam.patel", "wrong-password", ""), 401)
-	if u, _ := e.store.User(sam.ID); u.LockedAt.IsZero() {
+	if u, _ := e.store.User(t.Context(), sam.ID); u.LockedAt.IsZero() {
 		t.Fatal("not locked after the 5th failure")
 	}
 	if r := e.user.get("/messages"); r.StatusCode != 303 {
@@ -428,7 +428,7 @@ func TestLockoutAndRecovery(t *testing.T) {
 		})
 		r = f.post("/reset", url.Values{"password": {"Lakeside#2026"}, "confirm_password": {"Lakeside#2026"}, "csrf_token": {f.csrf("/reset")}})
 		wantStatus(t, r, 303)
-		u, _ := e.store.User(sam.ID)
+		u, _ := e.store.User(t.Context(), sam.ID)
 		if !u.LockedAt.IsZero() || u.FailedSignIns != 0 {
 			t.Fatalf("after reset: locked %v, failures %d", u.LockedAt, u.FailedSignIns)
 		}
@@ -464,7 +464,7 @@ func TestLockoutAndRecovery(t *testing.T) {
 
 func TestResetEndsOtherSessions(t *testing.T) {
 	e := newAdminEnv(t)
-	sam, _ := e.store.UserByUserID("sam.patel")
+	sam, _ := e.store.UserByUserID(t.Context(), "sam.patel")
 	f := e.client()
 	f.post("/forgotten", url.Values{"who": {"sam.patel@nhs.net"}, "csrf_token": {f.csrf("/forgotten")}})
 	f.get(e.resetLinkFor(sam))
@@ -512,7 +512,7 @@ func (e *testEnv) signInBurst(userID string, passwords []string) []burstAttempt 
 // It returns how many sign-ins succeeded.
 func wantNoSignInAfterLockLimit(t *testing.T, s AuditStore, userID string, afterID uint64, lockAfter int) int {
 	t.Helper()
-	events, _, err := s.AuditEvents(cqrs.AuditFilter{Subject: userID})
+	events, _, err := s.AuditEvents(t.Context(), cqrs.AuditFilter{Subject: userID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -538,7 +538,7 @@ func wantNoSignInAfterLockLimit(t *testing.T, s AuditStore, userID string, after
 
 func lastAuditID(t *testing.T, s AuditStore) uint64 {
 	t.Helper()
-	events, _, err := s.AuditEvents(cqrs.AuditFilter{Limit: 1})
+	events, _, err := s.AuditEvents(t.Context(), cqrs.AuditFilter{Limit: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -567,7 +567,7 @@ func TestLockoutHoldsAgainstAParallelBurst(t *testing.T) {
 		for _, i := range rand.Perm(len(passwords))[:rights] {
 			passwords[i] = "Harbour!2026x"
 		}
-		if _, err := e.store.Unlock(sam.ID); err != nil {
+		if _, err := e.store.Unlock(t.Context(), sam.ID); err != nil {
 			t.Fatal(err)
 		}
 		before := lastAuditID(t, e.store)
@@ -587,7 +587,7 @@ func TestLockoutHoldsAgainstAParallelBurst(t *testing.T) {
 		}
 		// 27 wrong around one right always hold 5 in a row; with 8 right
 		// the successes may break every run, as they should.
-		if u, _ := e.store.User(sam.ID); rights == 1 && u.LockedAt.IsZero() {
+		if u, _ := e.store.User(t.Context(), sam.ID); rights == 1 && u.LockedAt.IsZero() {
 			t.Errorf("round %d: 27 wrong passwords did not lock the account", round)
 		}
 	}
@@ -599,7 +599,7 @@ func TestLockoutHoldsAgainstAParallelBurst(t *testing.T) {
 // after it, right password or wrong, get the same status and bytes.
 func TestLockedAccountAnswersLikeAnyFailure(t *testing.T) {
 	e := newAdminEnv(t)
-	sam, _ := e.store.UserByUserID("sam.patel")
+	sam, _ := e.store.UserByUserID(t.Context(), "sam.patel")
 	attempt := func(password string) response {
 		c := e.client()
 		c.setCookie(csrfCookie, "AAAAAAAAAAAAAAAAAAAAAA") // same CSRF seed, so bodies are comparable
@@ -613,7 +613,7 @@ func TestLockedAccountAnswersLikeAnyFailure(t *testing.T) {
 		attempt("wrong-password")
 	}
 	answers := map[string]response{"the failure that locks": attempt("wrong-password")}
-	if u, _ := e.store.User(sam.ID); u.LockedAt.IsZero() {
+	if u, _ := e.store.User(t.Context(), sam.ID); u.LockedAt.IsZero() {
 		t.Fatal("not locked after 5 failures")
 	}
 	answers["locked, right password"] = attempt("Harbour!2026x")
@@ -628,7 +628,7 @@ func TestLockedAccountAnswersLikeAnyFailure(t *testing.T) {
 			t.Errorf("%s set a session cookie", name)
 		}
 	}
-	if u, _ := e.store.User(sam.ID); u.LockedAt.IsZero() {
+	if u, _ := e.store.User(t.Context(), sam.ID); u.LockedAt.IsZero() {
 		t.Fatal("the right password unlocked the account")
 	}
 }
@@ -641,7 +641,7 @@ func TestLockedAnswerStillHashes(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.SignInRateLimit = 0 })
 	admin := e.registeredAdmin()
 	e.hasher = secret.NewHasher(testParams, 1, 5*time.Second)
-	app, err := New(nilLogger(), e.cfgForRebuild(), e.deps(Deps{Hasher: e.hasher}))
+	app, err := New(t.Context(), nilLogger(), e.cfgForRebuild(), e.deps(Deps{Hasher: e.hasher}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -650,7 +650,7 @@ func TestLockedAnswerStillHashes(t *testing.T) {
 	for range 5 {
 		e.client().signIn("sam.patel", "wrong-password", "")
 	}
-	if u, _ := e.store.User(sam.ID); u.LockedAt.IsZero() {
+	if u, _ := e.store.User(t.Context(), sam.ID); u.LockedAt.IsZero() {
 		t.Fatal("not locked")
 	}
 	for _, pw := range []string{"Harbour!2026x", "wrong-password", ""} {
@@ -682,7 +682,7 @@ func TestLockedAnswerStillHashes(t *testing.T) {
 // new password; the reset is then reported by email too.
 func TestLockEmailUnlocksTheAccount(t *testing.T) {
 	e := newAdminEnv(t)
-	sam, _ := e.store.UserByUserID("sam.patel")
+	sam, _ := e.store.UserByUserID(t.Context(), "sam.patel")
 	lockOut := func() {
 		t.Helper()
 		for range 5 {
@@ -700,12 +700,12 @@ func TestLockEmailUnlocksTheAccount(t *testing.T) {
 			t.Errorf("lock email lacks %q:\n%s", want, m.Text)
 		}
 	}
-	if emails, _ := e.store.Emails(cqrs.EmailFilter{UserID: sam.ID}); len(emails) != 1 {
+	if emails, _ := e.store.Emails(t.Context(), cqrs.EmailFilter{UserID: sam.ID}); len(emails) != 1 {
 		t.Fatalf("%d emails after one lock, want 1", len(emails))
 	}
 	// More attempts while locked send nothing more.
 	e.client().signIn("sam.patel", "Harbour!2026x", "")
-	if emails, _ := e.store.Emails(cqrs.EmailFilter{UserID: sam.ID}); len(emails) != 1 {
+	if emails, _ := e.store.Emails(t.Context(), cqrs.EmailFilter{UserID: sam.ID}); len(emails) != 1 {
 		t.Fatalf("%d emails after an attempt while locked, want 1", len(emails))
 	}
 
@@ -729,7 +729,7 @@ func TestLockEmailUnlocksTheAccount(t *testing.T) {
 		c := e.client()
 		c.get(link)
 		wantStatus(t, c.get("/reset"), 410)
-		if u, _ := e.store.User(sam.ID); u.LockedAt.IsZero() {
+		if u, _ := e.store.User(t.Context(), sam.ID); u.LockedAt.IsZero() {
 			t.Fatal("an expired link unlocked the account")
 		}
 	})
@@ -773,7 +773,7 @@ func TestNHSmailLinkIsReportedByEmail(t *testing.T) {
 	}
 	again := s.browser(t)
 	again.wantSignedIn(t, again.signIn(""), "/messages")
-	emails, _ := s.store.Emails(cqrs.EmailFilter{UserID: s.sam.ID})
+	emails, _ := s.store.Emails(t.Context(), cqrs.EmailFilter{UserID: s.sam.ID})
 	if len(emails) != 1 {
 		t.Errorf("%d emails after two NHSmail sign-ins, want the one link notice", len(emails))
 	}

@@ -45,7 +45,7 @@ func TestRedirectURIHostsMustBeHostNames(t *testing.T) {
 		if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.body, "redirect URI") {
 			t.Errorf("%q: %d, want 422 naming the redirect URI", bad, r.StatusCode)
 		}
-		if apps, _ := e.store.NHSmailApplications(); len(apps) != 0 {
+		if apps, _ := e.store.NHSmailApplications(t.Context()); len(apps) != 0 {
 			t.Fatalf("%q registered an application", bad)
 		}
 	}

@@ -25,12 +25,12 @@ import (
 
 // SSOStore is what NHSmail single sign-on needs from the store.
 type SSOStore interface {
-	LinkSSOSubject(userID uint64, subject string, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
-	PutSSOPending(stateHash []byte, p cqrs.SSOPending) error
-	SSOStateUsed(stateHash []byte) (bool, error)
-	TakeSSOPending(stateHash []byte) (cqrs.SSOPending, error)
-	UserByEmail(email string) (cqrs.User, error)
-	UserBySSOSubject(subject string) (cqrs.User, error)
+	LinkSSOSubject(ctx context.Context, userID uint64, subject string, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
+	PutSSOPending(ctx context.Context, stateHash []byte, p cqrs.SSOPending) error
+	SSOStateUsed(ctx context.Context, stateHash []byte) (bool, error)
+	TakeSSOPending(ctx context.Context, stateHash []byte) (cqrs.SSOPending, error)
+	UserByEmail(ctx context.Context, email string) (cqrs.User, error)
+	UserBySSOSubject(ctx context.Context, subject string) (cqrs.User, error)
 }
 
 // SSOConfig is the OpenID Connect relying party's configuration. With no
@@ -134,7 +134,7 @@ func (a *app) ssoStart(c *fiber.Ctx) error {
 			"CQRS could not reach the "+a.providerName()+" sign-in service. Please try again later, or use your legacy login.")
 	}
 	state, nonce, verifier := secret.NewToken(), secret.NewToken(), oauth2.GenerateVerifier()
-	err = a.sso.PutSSOPending(secret.HashToken(state), cqrs.SSOPending{Nonce: nonce, Verifier: verifier,
+	err = a.sso.PutSSOPending(c.UserContext(), secret.HashToken(state), cqrs.SSOPending{Nonce: nonce, Verifier: verifier,
 		Next: safeNext(c.Query("next")), Expires: a.cfg.Now().Add(ssoPendingTTL)})
 	if err != nil {
 		return err
@@ -203,7 +203,7 @@ func (a *app) ssoCallback(c *fiber.Ctx) error {
 	if state == "" || cookie == "" || subtle.ConstantTimeCompare([]byte(state), []byte(cookie)) != 1 {
 		// A reloaded answer has lost its cookie with the first use: say
 		// what is true, that it was used, not that it started elsewhere.
-		if used, err := a.sso.SSOStateUsed(secret.HashToken(state)); err == nil && used && state != "" {
+		if used, err := a.sso.SSOStateUsed(c.UserContext(), secret.HashToken(state)); err == nil && used && state != "" {
 			// Back (or a reload) onto an answer this browser has used: it
 			// goes where the answer took it, while the browser still shows
 			// that (signed in, or the refusal's page), not to an error.
@@ -217,7 +217,7 @@ func (a *app) ssoCallback(c *fiber.Ctx) error {
 		}
 		return a.ssoRefused(c, "state missing or not this browser's", a.ssoFailed("the sign-in request did not start in this browser"))
 	}
-	pending, err := a.sso.TakeSSOPending(secret.HashToken(state))
+	pending, err := a.sso.TakeSSOPending(c.UserContext(), secret.HashToken(state))
 	// The single sign-on failure page in the user guide's words, audited.
 	switch {
 	case errors.Is(err, cqrs.ErrNotFound):
@@ -393,13 +393,13 @@ func (a *app) ssoSignIn(c *fiber.Ctx, idToken *oidc.IDToken, cl ssoClaims, next 
 		email = ""
 	}
 	shown := firstNonEmpty(email, cl.PreferredUsername, cl.UPN)
-	u, err := a.sso.UserBySSOSubject(key)
+	u, err := a.sso.UserBySSOSubject(c.UserContext(), key)
 	matched := "linked subject"
 	if errors.Is(err, cqrs.ErrNotFound) {
 		if a.cfg.SSO.EmailOnly {
-			u, matched, err = a.userByClaims(email)
+			u, matched, err = a.userByClaims(c.UserContext(), email)
 		} else {
-			u, matched, err = a.userByClaims(email, cl.PreferredUsername, cl.UPN)
+			u, matched, err = a.userByClaims(c.UserContext(), email, cl.PreferredUsername, cl.UPN)
 		}
 	}
 	// Nothing to look an account up by: say so, rather than tell the
@@ -439,7 +439,7 @@ func (a *app) ssoSignIn(c *fiber.Ctx, idToken *oidc.IDToken, cl ssoClaims, next 
 		return a.ssoResult(c, ssoLockedPath, shown)
 	}
 	if u.SSOSubject == "" {
-		u, err = a.sso.LinkSSOSubject(u.ID, key, a.nhsmailLinkedEmail(u, shown))
+		u, err = a.sso.LinkSSOSubject(c.UserContext(), u.ID, key, a.nhsmailLinkedEmail(c.UserContext(), u, shown))
 		if errors.Is(err, cqrs.ErrConflict) { // linked meanwhile to another identity
 			if err := a.audit(c, cqrs.AuditEvent{Type: evSSORefused, Subject: shown, OrgID: u.OrgID, Method: "nhsmail", Detail: "account already linked to another NHSmail identity"}); err != nil {
 				return err
@@ -509,7 +509,7 @@ func (a *app) ssoNoAccountPage(c *fiber.Ctx) error {
 	if a.cfg.SSO.Issuer == "" {
 		return fiber.ErrNotFound
 	}
-	return render(c, fiber.StatusForbidden, views.NoCQRSAccountPage(a.page(c, "No CQRS account"), a.ssoShown(c), a.helpDesk()))
+	return render(c, fiber.StatusForbidden, views.NoCQRSAccountPage(a.page(c, "No CQRS account"), a.ssoShown(c), a.helpDesk(c.UserContext())))
 }
 
 // ssoLockedPage is an NHSmail sign-in to a locked CQRS account.
@@ -517,7 +517,7 @@ func (a *app) ssoLockedPage(c *fiber.Ctx) error {
 	if a.cfg.SSO.Issuer == "" {
 		return fiber.ErrNotFound
 	}
-	return render(c, fiber.StatusForbidden, views.LockedPage(a.page(c, "Your account is locked"), a.helpDesk()))
+	return render(c, fiber.StatusForbidden, views.LockedPage(a.page(c, "Your account is locked"), a.helpDesk(c.UserContext())))
 }
 
 // ssoLinkedElsewherePage is an NHSmail sign-in whose CQRS account is
@@ -526,16 +526,16 @@ func (a *app) ssoLinkedElsewherePage(c *fiber.Ctx) error {
 	if a.cfg.SSO.Issuer == "" {
 		return fiber.ErrNotFound
 	}
-	return render(c, fiber.StatusForbidden, views.LinkedElsewherePage(a.page(c, "Linked to another NHSmail account"), a.ssoShown(c), a.helpDesk()))
+	return render(c, fiber.StatusForbidden, views.LinkedElsewherePage(a.page(c, "Linked to another NHSmail account"), a.ssoShown(c), a.helpDesk(c.UserContext())))
 }
 
-func (a *app) userByClaims(candidates ...string) (cqrs.User, string, error) {
+func (a *app) userByClaims(ctx context.Context, candidates ...string) (cqrs.User, string, error) {
 	names := []string{"email", "preferred_username", "upn"}
 	for i, v := range candidates {
 		if v == "" || !strings.Contains(v, "@") {
 			continue
 		}
-		u, err := a.sso.UserByEmail(v)
+		u, err := a.sso.UserByEmail(ctx, v)
 		if err == nil {
 			return u, names[i], nil
 		}

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -214,7 +215,7 @@ func notValid(detail, text string) refusal {
 
 func (s *ssoEnv) refusals() int {
 	s.t.Helper()
-	_, n, err := s.store.AuditEvents(cqrs.AuditFilter{Type: evSSORefused})
+	_, n, err := s.store.AuditEvents(context.Background(), cqrs.AuditFilter{Type: evSSORefused})
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -233,7 +234,7 @@ func (b *browser) wantRefused(t *testing.T, r response, before int, want refusal
 		}
 	}
 	b.wantNoSession(t)
-	events, n, err := b.s.store.AuditEvents(cqrs.AuditFilter{Type: evSSORefused, Limit: 1})
+	events, n, err := b.s.store.AuditEvents(t.Context(), cqrs.AuditFilter{Type: evSSORefused, Limit: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +248,7 @@ func (b *browser) wantRefused(t *testing.T, r response, before int, want refusal
 
 func (s *ssoEnv) subject(t *testing.T, userID string) string {
 	t.Helper()
-	u, err := s.store.UserByUserID(userID)
+	u, err := s.store.UserByUserID(t.Context(), userID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +257,7 @@ func (s *ssoEnv) subject(t *testing.T, userID string) string {
 
 func (s *ssoEnv) lastEvent(t *testing.T, typ string) cqrs.AuditEvent {
 	t.Helper()
-	events, _, err := s.store.AuditEvents(cqrs.AuditFilter{Type: typ, Limit: 1})
+	events, _, err := s.store.AuditEvents(t.Context(), cqrs.AuditFilter{Type: typ, Limit: 1})
 	if err != nil || len(events) == 0 {
 		t.Fatalf("no %s audit entry (%v)", typ, err)
 	}
@@ -405,13 +406,13 @@ func TestSSOFindsOnlyActiveUnlinkedAccounts(t *testing.T) {
 	s := newSSOEnv(t)
 	org := s.admin.OrgID
 	disabled := s.addUser(org, "gone.away", "Harbour!2026x")
-	if _, err := s.store.SetStatus(disabled.ID, cqrs.StatusDisabled); err != nil {
+	if _, err := s.store.SetStatus(t.Context(), disabled.ID, cqrs.StatusDisabled); err != nil {
 		t.Fatal(err)
 	}
 	s.addUser(org, "new.starter", "") // invited, never registered
 	linked := s.addUser(org, "linked.user", "Harbour!2026x")
 	original := s.op.URL + "|original-subject"
-	if _, err := s.store.LinkSSOSubject(linked.ID, original, nil); err != nil {
+	if _, err := s.store.LinkSSOSubject(t.Context(), linked.ID, original, nil); err != nil {
 		t.Fatal(err)
 	}
 	s.addUser(org, "pref.user", "Harbour!2026x")
@@ -462,7 +463,7 @@ func TestSSOFindsOnlyActiveUnlinkedAccounts(t *testing.T) {
 	})
 
 	t.Run("a locked account gets the locked page", func(t *testing.T) {
-		if _, err := s.store.LegacySignIn(cqrs.SignInAttempt{UserID: "sam.patel", LockAfter: 1}); err != nil {
+		if _, err := s.store.LegacySignIn(t.Context(), cqrs.SignInAttempt{UserID: "sam.patel", LockAfter: 1}); err != nil {
 			t.Fatal(err)
 		}
 		s.op.login(opLogin{Claims: samAtProvider()})
@@ -732,7 +733,7 @@ func TestSSOLinkRemovedByTheAdministrator(t *testing.T) {
 	if got := s.subject(t, "sam.patel"); got != "" {
 		t.Fatalf("SSOSubject after unlink = %q", got)
 	}
-	if _, err := s.store.UserBySSOSubject(linked); !errors.Is(err, cqrs.ErrNotFound) {
+	if _, err := s.store.UserBySSOSubject(t.Context(), linked); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("the subject index still finds the account: %v", err)
 	}
 	if ev := s.lastEvent(t, evSSOUnlinked); ev.Subject != "sam.patel" || ev.Actor != "admin.jones" {
@@ -771,7 +772,7 @@ func TestSSOSubjectIsMatchedExactly(t *testing.T) {
 	})
 
 	t.Run("a subject differing only in case is another identity", func(t *testing.T) {
-		if _, err := s.store.LinkSSOSubject(kim.ID, s.op.URL+"|abc-subject", nil); err != nil {
+		if _, err := s.store.LinkSSOSubject(t.Context(), kim.ID, s.op.URL+"|abc-subject", nil); err != nil {
 			t.Fatal(err)
 		}
 		s.op.login(opLogin{Claims: map[string]any{"sub": "ABC-SUBJECT", "email": "stranger@nhs.net", "email_verified": true}})
@@ -813,7 +814,7 @@ func newSimulatorAdminEnv(t *testing.T) *adminEnv {
 	e := newAdminEnv(t)
 	cfg := e.cfgForRebuild()
 	cfg.SSO = SSOConfig{Issuer: "http://127.0.0.1:8420/nhsmail", ClientID: "cqrs", ClientSecret: "x", RedirectURL: "http://127.0.0.1:8420/sso/callback"}
-	app, err := New(nilLogger(), cfg, e.deps(Deps{Hasher: e.hasher, NHSmailDirectory: e.store}))
+	app, err := New(t.Context(), nilLogger(), cfg, e.deps(Deps{Hasher: e.hasher, NHSmailDirectory: e.store}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -845,7 +846,7 @@ func TestNHSmailApplicationsAreRegisteredByTheSystemAdministrator(t *testing.T) 
 		r := e.sys.post(page, form(e.sys, "Practice Rota", bad, "confidential"))
 		wantStatus(t, r, http.StatusUnprocessableEntity)
 		wantText(t, r, "redirect URI")
-		if apps, _ := e.store.NHSmailApplications(); len(apps) != 0 {
+		if apps, _ := e.store.NHSmailApplications(t.Context()); len(apps) != 0 {
 			t.Fatalf("%q registered an application", bad)
 		}
 	}
@@ -856,7 +857,7 @@ func TestNHSmailApplicationsAreRegisteredByTheSystemAdministrator(t *testing.T) 
 	doc := r.doc(t)
 	secretShown := strings.TrimSpace(doc.Find(`[data-testid="app-secret"]`).Text())
 	clientID := strings.TrimSpace(doc.Find(`[data-testid="app-client-id"]`).Text())
-	apps, err := e.store.NHSmailApplications()
+	apps, err := e.store.NHSmailApplications(t.Context())
 	if err != nil || len(apps) != 1 || secretShown == "" || apps[0].ClientID != clientID {
 		t.Fatalf("registered %+v, shown id %q secret %q (%v)", apps, clientID, secretShown, err)
 	}
@@ -878,7 +879,7 @@ func TestNHSmailApplicationsAreRegisteredByTheSystemAdministrator(t *testing.T) 
 	if !strings.Contains(r.body, "Rota Desktop") {
 		t.Error("the new public client is not shown after the redirect")
 	}
-	if apps, _ := e.store.NHSmailApplications(); len(apps) != 2 {
+	if apps, _ := e.store.NHSmailApplications(t.Context()); len(apps) != 2 {
 		t.Errorf("%d applications after registering two", len(apps))
 	}
 	if r.doc(t).Find(`[data-testid="app-secret"]`).Length() != 0 {
@@ -890,7 +891,7 @@ func TestNHSmailApplicationsAreRegisteredByTheSystemAdministrator(t *testing.T) 
 		t.Errorf("a User Administrator removed an application: %d", r.StatusCode)
 	}
 	wantStatus(t, e.sys.post(del, url.Values{"csrf_token": {e.sys.csrf(page)}}), http.StatusSeeOther)
-	if _, err := e.store.NHSmailApplication(clientID); err == nil {
+	if _, err := e.store.NHSmailApplication(t.Context(), clientID); err == nil {
 		t.Error("the application is still registered")
 	}
 }
@@ -901,7 +902,7 @@ func TestNHSmailApplicationsAreRegisteredByTheSystemAdministrator(t *testing.T) 
 func TestSSOResultPagesCanBeReloaded(t *testing.T) {
 	s := newSSOEnv(t)
 	locked := s.addUser(s.admin.OrgID, "locked.user", "Harbour!2026x")
-	if _, err := s.store.LegacySignIn(cqrs.SignInAttempt{UserID: locked.UserID, LockAfter: 1}); err != nil {
+	if _, err := s.store.LegacySignIn(t.Context(), cqrs.SignInAttempt{UserID: locked.UserID, LockAfter: 1}); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -956,7 +957,7 @@ func TestSSOResultPagesCanBeReloaded(t *testing.T) {
 
 func (s *ssoEnv) events(t *testing.T, typ string) []cqrs.AuditEvent {
 	t.Helper()
-	events, _, err := s.store.AuditEvents(cqrs.AuditFilter{Type: typ})
+	events, _, err := s.store.AuditEvents(t.Context(), cqrs.AuditFilter{Type: typ})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -983,7 +984,7 @@ func TestSSOEmbeddedLinksSurviveAChangeOfAddress(t *testing.T) {
 	}
 
 	earlier := s.addUser(s.admin.OrgID, "earlier.user", "Harbour!2026x")
-	if _, err := s.store.LinkSSOSubject(earlier.ID, "http://127.0.0.1:8420/nhsmail|"+tenant+":oid-earlier", nil); err != nil {
+	if _, err := s.store.LinkSSOSubject(t.Context(), earlier.ID, "http://127.0.0.1:8420/nhsmail|"+tenant+":oid-earlier", nil); err != nil {
 		t.Fatal(err)
 	}
 	s.op.login(opLogin{Claims: identity("oid-earlier", "earlier.user@nhs.net")})

@@ -68,7 +68,7 @@ func (a *app) renderTrainer(c *fiber.Ctx, status int, errs views.Errors, notice 
 	} else {
 		m.Offset = "real time"
 	}
-	events, _, err := a.training.AuditEvents(cqrs.AuditFilter{Limit: 25})
+	events, _, err := a.training.AuditEvents(c.UserContext(), cqrs.AuditFilter{Limit: 25})
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func (a *app) renderTrainer(c *fiber.Ctx, status int, errs views.Errors, notice 
 		}
 		m.Events = append(m.Events, views.ExplainEvent{Time: e.Time.Format("2 Jan 15:04:05"), Type: e.Type, Subject: e.Subject, Detail: e.Detail, Why: why})
 	}
-	learners, err := a.training.Learners()
+	learners, err := a.training.Learners(c.UserContext())
 	if err != nil {
 		return err
 	}
@@ -88,14 +88,14 @@ func (a *app) renderTrainer(c *fiber.Ctx, status int, errs views.Errors, notice 
 	for _, l := range learners {
 		isLearner[l.AccountID] = true
 	}
-	users, _, err := a.training.ListUsers(cqrs.UserFilter{Limit: 200})
+	users, _, err := a.training.ListUsers(c.UserContext(), cqrs.UserFilter{Limit: 200})
 	if err != nil {
 		return err
 	}
 	for _, u := range users {
 		m.Accounts = append(m.Accounts, a.explainAccount(u, now, isLearner[u.ID]))
 	}
-	snaps, err := a.training.Snapshots()
+	snaps, err := a.training.Snapshots(c.UserContext())
 	if err != nil {
 		return err
 	}
@@ -174,7 +174,7 @@ func (a *app) trainerClock(c *fiber.Ctx) error {
 	u, _ := currentUser(c)
 	event := cqrs.AuditEvent{Type: evTrainingClock, Actor: u.UserID, IP: c.IP(), Method: "training",
 		Detail: "training clock moved forward " + humanDuration(by) + "; training time now " + a.cfg.Now().Add(by).Format(timeFormat)}
-	off, err := a.training.MoveClock(by, a.keepTrainer(c), event)
+	off, err := a.training.MoveClock(c.UserContext(), by, a.keepTrainer(c), event)
 	if err != nil {
 		return err
 	}
@@ -186,7 +186,7 @@ func (a *app) trainerClock(c *fiber.Ctx) error {
 // trainerCohort creates learner01-learner30 and answers with their sheet,
 // the only place their NHSmail passwords ever appear.
 func (a *app) trainerCohort(c *fiber.Ctx) error {
-	org, by, err := a.trainingOrg()
+	org, by, err := a.trainingOrg(c.UserContext())
 	if err != nil {
 		return err
 	}
@@ -202,7 +202,7 @@ func (a *app) trainerCohort(c *fiber.Ctx) error {
 	}
 	created := a.event(c, cqrs.AuditEvent{Type: evTrainingCohort, OrgID: org.ID, Method: "training", Detail: fmt.Sprintf("learner01 to learner%02d created", cohortSize)})
 	// Own words for the trainer: how to get a new cohort.
-	if _, err := a.training.CreateLearners(batch, created); errors.Is(err, cqrs.ErrConflict) {
+	if _, err := a.training.CreateLearners(c.UserContext(), batch, created); errors.Is(err, cqrs.ErrConflict) {
 		return refuse(fiber.StatusConflict, "A cohort already exists",
 			"learner01 to learner30 have been created already. Reset the training data to make a new cohort.")
 	} else if err != nil {
@@ -224,7 +224,7 @@ func (a *app) trainerCohort(c *fiber.Ctx) error {
 
 func (a *app) trainerSaveSnapshot(c *fiber.Ctx) error {
 	name := trimSpace(c.FormValue("name"))
-	err := a.training.SaveSnapshot(name)
+	err := a.training.SaveSnapshot(c.UserContext(), name)
 	// A field error in the trainer's form, not a page.
 	if errors.Is(err, cqrs.ErrSnapshotName) {
 		return a.renderTrainer(c, fiber.StatusUnprocessableEntity, views.Errors{{Field: "name",
@@ -242,7 +242,7 @@ func (a *app) trainerRestoreSnapshot(c *fiber.Ctx) error {
 	name := c.FormValue("name")
 	u, _ := currentUser(c)
 	event := cqrs.AuditEvent{Type: evTrainingRestore, Actor: u.UserID, IP: c.IP(), Method: "training", Detail: "snapshot restored: " + name}
-	off, err := a.training.RestoreSnapshot(name, a.keepTrainer(c), event)
+	off, err := a.training.RestoreSnapshot(c.UserContext(), name, a.keepTrainer(c), event)
 	// Own words: an invalid name is a snapshot that does not exist.
 	switch {
 	case errors.Is(err, cqrs.ErrSnapshotName), errors.Is(err, cqrs.ErrNotFound):

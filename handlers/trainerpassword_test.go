@@ -42,7 +42,7 @@ func TestSnapshotRestoreKeepsThisRunsTrainerPassword(t *testing.T) {
 	// The next run, with its own password, restores that snapshot.
 	next := *e
 	next.cfg.TrainerPassword = NewTrainerPassword()
-	app, err := New(nilLogger(), next.cfg, e.deps(Deps{Hasher: e.hasher}))
+	app, err := New(t.Context(), nilLogger(), next.cfg, e.deps(Deps{Hasher: e.hasher}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,31 +56,31 @@ func NewTrainerPassword() string {
 
 // TrainingStore is what training mode needs from the store.
 type TrainingStore interface {
-	HasUsers() (bool, error)
-	Organisations() ([]cqrs.Organisation, error)
-	UserByUserID(userID string) (cqrs.User, error)
-	ListUsers(f cqrs.UserFilter) ([]cqrs.User, int, error)
-	Emails(f cqrs.EmailFilter) ([]cqrs.Email, error)
-	Email(id uint64) (cqrs.Email, error)
-	AuditEvents(f cqrs.AuditFilter) ([]cqrs.AuditEvent, int, error)
-	ResetTraining(set cqrs.TrainingSet, keep *cqrs.KeepSignedIn, event cqrs.AuditEvent) error
-	CreateLearners(ls []cqrs.NewLearner, events ...cqrs.AuditEvent) ([]cqrs.Learner, error)
-	LearnerByToken(hash []byte) (cqrs.Learner, error)
-	Learners() ([]cqrs.Learner, error)
-	ClockOffset() (time.Duration, error)
-	MoveClock(d time.Duration, keep *cqrs.KeepSignedIn, event cqrs.AuditEvent) (time.Duration, error)
-	SaveSnapshot(name string) error
-	Snapshots() ([]cqrs.Snapshot, error)
-	RestoreSnapshot(name string, keep *cqrs.KeepSignedIn, event cqrs.AuditEvent) (time.Duration, error)
-	SetNHSmailPassword(id uint64, hash string) error
-	SetTrainerPassword(userID, hash string, event cqrs.AuditEvent) error
+	HasUsers(ctx context.Context) (bool, error)
+	Organisations(ctx context.Context) ([]cqrs.Organisation, error)
+	UserByUserID(ctx context.Context, userID string) (cqrs.User, error)
+	ListUsers(ctx context.Context, f cqrs.UserFilter) ([]cqrs.User, int, error)
+	Emails(ctx context.Context, f cqrs.EmailFilter) ([]cqrs.Email, error)
+	Email(ctx context.Context, id uint64) (cqrs.Email, error)
+	AuditEvents(ctx context.Context, f cqrs.AuditFilter) ([]cqrs.AuditEvent, int, error)
+	ResetTraining(ctx context.Context, set cqrs.TrainingSet, keep *cqrs.KeepSignedIn, event cqrs.AuditEvent) error
+	CreateLearners(ctx context.Context, ls []cqrs.NewLearner, events ...cqrs.AuditEvent) ([]cqrs.Learner, error)
+	LearnerByToken(ctx context.Context, hash []byte) (cqrs.Learner, error)
+	Learners(ctx context.Context) ([]cqrs.Learner, error)
+	ClockOffset(ctx context.Context) (time.Duration, error)
+	MoveClock(ctx context.Context, d time.Duration, keep *cqrs.KeepSignedIn, event cqrs.AuditEvent) (time.Duration, error)
+	SaveSnapshot(ctx context.Context, name string) error
+	Snapshots(ctx context.Context) ([]cqrs.Snapshot, error)
+	RestoreSnapshot(ctx context.Context, name string, keep *cqrs.KeepSignedIn, event cqrs.AuditEvent) (time.Duration, error)
+	SetNHSmailPassword(ctx context.Context, id uint64, hash string) error
+	SetTrainerPassword(ctx context.Context, userID, hash string, event cqrs.AuditEvent) error
 	ClassroomStore
 }
 
 // initTraining switches training mode on: the training store, the shared
 // clock at its stored offset, no SMTP, and the data
 // set seeded when the database is empty.
-func (a *app) initTraining(ts TrainingStore) error {
+func (a *app) initTraining(ctx context.Context, ts TrainingStore) error {
 	if !a.cfg.Training {
 		return nil
 	}
@@ -98,17 +98,17 @@ func (a *app) initTraining(ts TrainingStore) error {
 	a.joinCode = randomFrom(joinCodeLetters, joinCodeLength)
 	a.cfg.Now = a.cfg.Clock.Now
 	a.cfg.SMTPEnabled = false
-	off, err := ts.ClockOffset()
+	off, err := ts.ClockOffset(ctx)
 	if err != nil {
 		return err
 	}
 	a.cfg.Clock.SetOffset(off)
-	hasUsers, err := a.training.HasUsers()
+	hasUsers, err := a.training.HasUsers(ctx)
 	if err != nil {
 		return err
 	}
 	if !hasUsers {
-		if err := a.resetTraining(context.Background(), nil, cqrs.AuditEvent{Type: evTrainingReset, Detail: "training data set seeded at first start"}); err != nil {
+		if err := a.resetTraining(ctx, nil, cqrs.AuditEvent{Type: evTrainingReset, Detail: "training data set seeded at first start"}); err != nil {
 			return err
 		}
 		a.log.Info("training data set seeded", "trainer", TrainerUserID)
@@ -116,10 +116,10 @@ func (a *app) initTraining(ts TrainingStore) error {
 	}
 	// A reset wipes the data, so training mode refuses a database that is
 	// not a training database (a site's real users, say).
-	if _, _, err := a.trainingOrg(); err != nil {
+	if _, _, err := a.trainingOrg(ctx); err != nil {
 		return fmt.Errorf("handlers: --training needs a training database, and this one has users but no %s organisation: start training mode with another --data file", trainingODS)
 	}
-	return a.setTrainerPassword(context.Background(), "a new trainer password, printed on the console at start")
+	return a.setTrainerPassword(ctx, "a new trainer password, printed on the console at start")
 }
 
 // setTrainerPassword gives the trainer this run's password: it is printed
@@ -130,7 +130,7 @@ func (a *app) setTrainerPassword(ctx context.Context, why string) error {
 	if err != nil {
 		return err
 	}
-	err = a.training.SetTrainerPassword(TrainerUserID, hash, cqrs.AuditEvent{Type: evTrainerPassword, Subject: TrainerUserID, Method: "training", Detail: why})
+	err = a.training.SetTrainerPassword(ctx, TrainerUserID, hash, cqrs.AuditEvent{Type: evTrainerPassword, Subject: TrainerUserID, Method: "training", Detail: why})
 	if errors.Is(err, cqrs.ErrNotFound) {
 		a.log.Warn("training: no trainer account to give this run's password", "trainer", TrainerUserID)
 		return nil

@@ -63,7 +63,7 @@ func (a *app) trainingSet(ctx context.Context) (cqrs.TrainingSet, error) {
 		if sa.state == cqrs.StateInvited {
 			token := secret.NewToken()
 			tu.LinkHash, tu.LinkTTL = secret.HashToken(token), a.cfg.RegistrationLinkTTL
-			e := a.registrationEmail(u, trainer, org, token, now.Add(a.cfg.RegistrationLinkTTL))
+			e := a.registrationEmail(ctx, u, trainer, org, token, now.Add(a.cfg.RegistrationLinkTTL))
 			tu.Email = &e
 		} else {
 			pw := trainingPassword
@@ -105,7 +105,7 @@ func (a *app) resetTraining(ctx context.Context, keep *cqrs.KeepSignedIn, event 
 	a.cfg.Clock.SetOffset(0) // the data set is made at real time
 	set, err := a.trainingSet(ctx)
 	if err == nil {
-		err = a.training.ResetTraining(set, keep, event)
+		err = a.training.ResetTraining(ctx, set, keep, event)
 	}
 	if err != nil {
 		a.cfg.Clock.SetOffset(before)

@@ -60,7 +60,7 @@ func (a *app) prepareLearner(ctx context.Context, userID string, org cqrs.Organi
 	if err != nil {
 		return p, err
 	}
-	e := a.registrationEmail(u, by, org, p.linkToken, a.cfg.Now().Add(a.cfg.RegistrationLinkTTL))
+	e := a.registrationEmail(ctx, u, by, org, p.linkToken, a.cfg.Now().Add(a.cfg.RegistrationLinkTTL))
 	p.NewLearner = cqrs.NewLearner{
 		TokenHash: secret.HashToken(p.token),
 		User:      cqrs.TrainingUser{User: u, LinkHash: secret.HashToken(p.linkToken), LinkTTL: a.cfg.RegistrationLinkTTL, Email: &e},
@@ -72,14 +72,14 @@ func (a *app) prepareLearner(ctx context.Context, userID string, org cqrs.Organi
 
 // trainingOrg is the training organisation and the administrator named in
 // learners' registration emails.
-func (a *app) trainingOrg() (cqrs.Organisation, cqrs.User, error) {
-	orgs, err := a.training.Organisations()
+func (a *app) trainingOrg(ctx context.Context) (cqrs.Organisation, cqrs.User, error) {
+	orgs, err := a.training.Organisations(ctx)
 	if err != nil {
 		return cqrs.Organisation{}, cqrs.User{}, err
 	}
 	for _, o := range orgs {
 		if strings.EqualFold(o.ODSCode, trainingODS) {
-			by, err := a.training.UserByUserID(TrainerUserID)
+			by, err := a.training.UserByUserID(ctx, TrainerUserID)
 			if err != nil {
 				by = cqrs.User{FirstName: "Tara", LastName: "Trainer"}
 			}
@@ -96,7 +96,7 @@ func (a *app) currentLearner(c *fiber.Ctx) (cqrs.Learner, bool) {
 	if token == "" {
 		return cqrs.Learner{}, false
 	}
-	l, err := a.training.LearnerByToken(secret.HashToken(token))
+	l, err := a.training.LearnerByToken(c.UserContext(), secret.HashToken(token))
 	return l, err == nil
 }
 
@@ -140,12 +140,12 @@ func (a *app) renderTrainingHome(c *fiber.Ctx, nhsmailPassword, notice string) e
 		return err
 	}
 	if l, ok := a.currentLearner(c); ok {
-		emails, err := a.training.Emails(cqrs.EmailFilter{UserID: l.AccountID, Limit: 50})
+		emails, err := a.training.Emails(c.UserContext(), cqrs.EmailFilter{UserID: l.AccountID, Limit: 50})
 		if err != nil {
 			return err
 		}
 		m.Learner = &views.LearnerCard{UserID: l.UserID, NHSmailEmail: l.NHSmailEmail, NHSmailPassword: nhsmailPassword, Emails: len(emails)}
-		if u, err := a.training.User(l.AccountID); err == nil && u.PasswordHash != "" {
+		if u, err := a.training.User(c.UserContext(), l.AccountID); err == nil && u.PasswordHash != "" {
 			m.Learner.Registered = true
 		} else if err != nil && !errors.Is(err, cqrs.ErrNotFound) {
 			return err
@@ -176,7 +176,7 @@ func (a *app) startLearner(c *fiber.Ctx) error {
 // createLearner makes a new learner named name ("" for "Learner xxxx")
 // and sets the visitor's learner cookie to it.
 func (a *app) createLearner(c *fiber.Ctx, name string) (preparedLearner, error) {
-	org, by, err := a.trainingOrg()
+	org, by, err := a.trainingOrg(c.UserContext())
 	if err != nil {
 		return preparedLearner{}, err
 	}
@@ -187,7 +187,7 @@ func (a *app) createLearner(c *fiber.Ctx, name string) (preparedLearner, error) 
 			return p, err
 		}
 		uid := p.User.User.UserID
-		_, err = a.training.CreateLearners([]cqrs.NewLearner{p.NewLearner},
+		_, err = a.training.CreateLearners(c.UserContext(), []cqrs.NewLearner{p.NewLearner},
 			a.event(c, cqrs.AuditEvent{Type: evTrainingLearner, Subject: uid, OrgID: org.ID, Method: "training", Detail: "learner started"}),
 			a.event(c, cqrs.AuditEvent{Type: evLinkSent, Subject: uid, OrgID: org.ID, Method: "registration"}))
 		if !errors.Is(err, cqrs.ErrConflict) || attempt == 5 {
@@ -219,7 +219,7 @@ func (a *app) joinLearner(c *fiber.Ctx) error {
 	if code == "" || len(code) > 100 {
 		return fiber.ErrNotFound
 	}
-	if _, err := a.training.LearnerByToken(secret.HashToken(code)); err != nil {
+	if _, err := a.training.LearnerByToken(c.UserContext(), secret.HashToken(code)); err != nil {
 		return refuse(fiber.StatusNotFound, "This learner code cannot be used", "Check the address on your sheet, or start as a new learner.")
 	}
 	a.setLearnerCookie(c, code)
@@ -239,7 +239,7 @@ func (a *app) reissueNHSmailPassword(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := a.training.SetNHSmailPassword(l.NHSmailID, hash); err != nil {
+	if err := a.training.SetNHSmailPassword(c.UserContext(), l.NHSmailID, hash); err != nil {
 		return err
 	}
 	if err := a.audit(c, cqrs.AuditEvent{Type: evTrainingLearner, Subject: l.UserID, Method: "training", Detail: "NHSmail password re-issued"}); err != nil {
@@ -254,7 +254,7 @@ func (a *app) learnerMailbox(c *fiber.Ctx) error {
 	if !ok {
 		return c.Redirect("/training", fiber.StatusSeeOther)
 	}
-	emails, err := a.training.Emails(cqrs.EmailFilter{UserID: l.AccountID, Limit: 50})
+	emails, err := a.training.Emails(c.UserContext(), cqrs.EmailFilter{UserID: l.AccountID, Limit: 50})
 	if err != nil {
 		return err
 	}
@@ -274,7 +274,7 @@ func (a *app) learnerEmail(c *fiber.Ctx) error {
 	if err != nil {
 		return fiber.ErrNotFound
 	}
-	e, err := a.training.Email(id)
+	e, err := a.training.Email(c.UserContext(), id)
 	// Own words, and one answer for an email that does not exist and another learner's.
 	if errors.Is(err, cqrs.ErrNotFound) || (err == nil && e.UserID != l.AccountID) {
 		return refuse(fiber.StatusNotFound, "Email not found")

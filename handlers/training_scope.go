@@ -26,7 +26,7 @@ func (a *app) trainingScope(c *fiber.Ctx, admin, u cqrs.User) error {
 		return refuse(fiber.StatusForbidden, "You cannot manage this user",
 			"The practice User Administrator is shared by the whole class. Practise on your own account or on users you set up.")
 	}
-	learners, err := a.training.Learners()
+	learners, err := a.training.Learners(c.UserContext())
 	if err != nil {
 		return err
 	}

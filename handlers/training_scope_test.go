@@ -16,9 +16,9 @@ func TestALearnerCannotActOnAnotherLearner(t *testing.T) {
 	a, b := e.client(), e.client()
 	aID, _ := a.startLearner()
 	bID, _ := b.startLearner()
-	learnerA, _ := e.store.UserByUserID(aID)
-	learnerB, _ := e.store.UserByUserID(bID)
-	practiceAdmin, _ := e.store.UserByUserID(practiceAdminUserID)
+	learnerA, _ := e.store.UserByUserID(t.Context(), aID)
+	learnerB, _ := e.store.UserByUserID(t.Context(), bID)
+	practiceAdmin, _ := e.store.UserByUserID(t.Context(), practiceAdminUserID)
 	wantStatus(t, a.signIn(practiceAdminUserID, trainingPassword, ""), 303)
 
 	tr := e.trainer()

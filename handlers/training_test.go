@@ -59,7 +59,7 @@ func TestTrainingDataSetHasEveryState(t *testing.T) {
 	want := map[string]string{TrainerUserID: cqrs.StateActive, "trn.useradmin": cqrs.StateActive, "trn.invited": cqrs.StateInvited,
 		"trn.active": cqrs.StateActive, "trn.locked": cqrs.StateLocked, "trn.disabled": cqrs.StateDisabled, "trn.consent": cqrs.StateActive}
 	for id, state := range want {
-		u, err := e.store.UserByUserID(id)
+		u, err := e.store.UserByUserID(t.Context(), id)
 		if err != nil {
 			t.Fatalf("%s: %v", id, err)
 		}
@@ -67,14 +67,14 @@ func TestTrainingDataSetHasEveryState(t *testing.T) {
 			t.Errorf("%s: state %s, want %s", id, u.State(), state)
 		}
 	}
-	if u, _ := e.store.UserByUserID(TrainerUserID); u.Role != cqrs.RoleSystemAdmin {
+	if u, _ := e.store.UserByUserID(t.Context(), TrainerUserID); u.Role != cqrs.RoleSystemAdmin {
 		t.Errorf("trainer role = %s", u.Role)
 	}
-	inv, _ := e.store.UserByUserID("trn.invited")
+	inv, _ := e.store.UserByUserID(t.Context(), "trn.invited")
 	if inv.Invitation(now) != cqrs.InvitePending {
 		t.Errorf("invitation = %s, want pending", inv.Invitation(now))
 	}
-	emails, _ := e.store.Emails(cqrs.EmailFilter{UserID: inv.ID})
+	emails, _ := e.store.Emails(t.Context(), cqrs.EmailFilter{UserID: inv.ID})
 	if len(emails) != 1 || !registerLink.MatchString(emails[0].Text) {
 		t.Fatalf("invited user's emails = %+v", emails)
 	}
@@ -88,11 +88,11 @@ func TestTrainingDataSetHasEveryState(t *testing.T) {
 		{"lara.locked@nhs.net", true, false, false},
 		{"cara.consent@nhs.net", false, true, true},
 	} {
-		acc, err := e.store.NHSmailAccountByEmail(c.email)
+		acc, err := e.store.NHSmailAccountByEmail(t.Context(), c.email)
 		if err != nil {
 			t.Fatalf("%s: %v", c.email, err)
 		}
-		_, cqrsErr := e.store.UserByEmail(c.email)
+		_, cqrsErr := e.store.UserByEmail(t.Context(), c.email)
 		if acc.Locked != c.locked || acc.ConsentRequired != c.consent || (cqrsErr == nil) != c.hasCQRS || acc.PasswordHash == "" {
 			t.Errorf("%s: %+v, CQRS account: %v", c.email, acc, cqrsErr)
 		}
@@ -120,16 +120,16 @@ func TestTrainingDataSetHasEveryState(t *testing.T) {
 	// trainer gets that run's password, and the last run's no longer works.
 	learner, _ := e.client().startLearner()
 	restarted := NewTrainerPassword()
-	if _, err := New(nilLogger(), Config{Training: true, Clock: clock.New(nil), TrainerPassword: restarted}, e.deps(Deps{Hasher: e.hasher})); err != nil {
+	if _, err := New(t.Context(), nilLogger(), Config{Training: true, Clock: clock.New(nil), TrainerPassword: restarted}, e.deps(Deps{Hasher: e.hasher})); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.store.UserByUserID(learner); err != nil {
+	if _, err := e.store.UserByUserID(t.Context(), learner); err != nil {
 		t.Errorf("the learner %s started before the restart is gone (%v): the data set was seeded again", learner, err)
 	}
-	if emails, _ := e.store.Emails(cqrs.EmailFilter{UserID: inv.ID}); len(emails) != 1 {
+	if emails, _ := e.store.Emails(t.Context(), cqrs.EmailFilter{UserID: inv.ID}); len(emails) != 1 {
 		t.Errorf("after the restart trn.invited has %d emails, want still 1", len(emails))
 	}
-	trainer, _ := e.store.UserByUserID(TrainerUserID)
+	trainer, _ := e.store.UserByUserID(t.Context(), TrainerUserID)
 	if ok, _ := e.hasher.Verify(t.Context(), restarted, trainer.PasswordHash); !ok {
 		t.Error("the trainer does not have the restarted run's password")
 	}
@@ -140,7 +140,7 @@ func TestTrainingDataSetHasEveryState(t *testing.T) {
 
 func mustNHSmail(t *testing.T, e *testEnv, email string) cqrs.NHSmailAccount {
 	t.Helper()
-	acc, err := e.store.NHSmailAccountByEmail(email)
+	acc, err := e.store.NHSmailAccountByEmail(t.Context(), email)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,8 +192,8 @@ func TestLearnersInParallelSeeOnlyTheirOwnMailbox(t *testing.T) {
 		}
 		links[i] = m[1]
 		// Someone else's email is not found, and the admin mailbox is closed.
-		u, _ := e.store.UserByUserID(other)
-		otherEmails, _ := e.store.Emails(cqrs.EmailFilter{UserID: u.ID})
+		u, _ := e.store.UserByUserID(t.Context(), other)
+		otherEmails, _ := e.store.Emails(t.Context(), cqrs.EmailFilter{UserID: u.ID})
 		wantStatus(t, c.get("/training/mailbox/"+strconv.FormatUint(otherEmails[0].ID, 10)), 404)
 		if r := c.get("/mailbox"); r.StatusCode == 200 {
 			t.Errorf("a learner opened the admin mailbox")
@@ -267,30 +267,30 @@ func TestTrainingResetRestoresTheDataSetAndRemovesLearners(t *testing.T) {
 	id, _ := learner.startLearner()
 	tr := e.trainer()
 	// Change the data: unlock the locked account.
-	locked, _ := e.store.UserByUserID("trn.locked")
-	if _, err := e.store.Unlock(locked.ID); err != nil {
+	locked, _ := e.store.UserByUserID(t.Context(), "trn.locked")
+	if _, err := e.store.Unlock(t.Context(), locked.ID); err != nil {
 		t.Fatal(err)
 	}
 
 	r := tr.post("/training/trainer/reset", url.Values{"confirm": {"reset"}, "csrf_token": {tr.csrf("/training/trainer")}})
 	wantStatus(t, r, 422)
 	wantText(t, r, "Type RESET to confirm.")
-	if _, err := e.store.UserByUserID(id); err != nil {
+	if _, err := e.store.UserByUserID(t.Context(), id); err != nil {
 		t.Fatal("a refused reset removed the learner")
 	}
 	r = tr.post("/training/trainer/reset", url.Values{"confirm": {"RESET"}, "csrf_token": {tr.csrf("/training/trainer")}})
 	wantStatus(t, r, 303)
 
-	if _, err := e.store.UserByUserID(id); err == nil {
+	if _, err := e.store.UserByUserID(t.Context(), id); err == nil {
 		t.Error("the learner survived the reset")
 	}
-	if ls, _ := e.file.Learners(); len(ls) != 0 {
+	if ls, _ := e.file.Learners(t.Context()); len(ls) != 0 {
 		t.Errorf("learners after reset = %d", len(ls))
 	}
-	if _, err := e.store.NHSmailAccountByEmail(id + "@nhs.net"); err == nil {
+	if _, err := e.store.NHSmailAccountByEmail(t.Context(), id+"@nhs.net"); err == nil {
 		t.Error("the learner's NHSmail account survived the reset")
 	}
-	if u, _ := e.store.UserByUserID("trn.locked"); u.State() != cqrs.StateLocked {
+	if u, _ := e.store.UserByUserID(t.Context(), "trn.locked"); u.State() != cqrs.StateLocked {
 		t.Errorf("trn.locked is %s after reset", u.State())
 	}
 	// The learner's cookie no longer finds a learner; the trainer is still signed in.
@@ -300,7 +300,7 @@ func TestTrainingResetRestoresTheDataSetAndRemovesLearners(t *testing.T) {
 	r = tr.get("/training/trainer?notice=reset")
 	wantStatus(t, r, 200)
 	wantText(t, r, "The training data has been reset.")
-	if _, n, _ := e.store.AuditEvents(cqrs.AuditFilter{Type: evTrainingReset}); n != 2 {
+	if _, n, _ := e.store.AuditEvents(t.Context(), cqrs.AuditFilter{Type: evTrainingReset}); n != 2 {
 		t.Errorf("reset audit entries = %d, want 2 (seed and reset)", n)
 	}
 }
@@ -322,7 +322,7 @@ func TestTrainingClockAllowsThePasswordChangeAfter72Hours(t *testing.T) {
 	r = tr.get("/training/trainer?notice=clock")
 	wantStatus(t, r, 200) // the trainer was kept signed in over the jump
 	wantText(t, r, "moved forward 3 days")
-	if _, n, _ := e.store.AuditEvents(cqrs.AuditFilter{Type: evTrainingClock}); n != 1 {
+	if _, n, _ := e.store.AuditEvents(t.Context(), cqrs.AuditFilter{Type: evTrainingClock}); n != 1 {
 		t.Errorf("clock audit entries = %d", n)
 	}
 
@@ -334,7 +334,7 @@ func TestTrainingClockAllowsThePasswordChangeAfter72Hours(t *testing.T) {
 
 	// +14 days expires the invited user's registration link.
 	wantStatus(t, tr.post("/training/trainer/clock", url.Values{"by": {"14d"}, "csrf_token": {tr.csrf("/training/trainer")}}), 303)
-	inv, _ := e.store.UserByUserID("trn.invited")
+	inv, _ := e.store.UserByUserID(t.Context(), "trn.invited")
 	if got := inv.Invitation(e.clock.Now().Add(72*time.Hour + 14*24*time.Hour)); got != cqrs.InviteExpired {
 		t.Errorf("invitation after +17 days = %s", got)
 	}
@@ -362,7 +362,7 @@ func TestTrainerControlsOnlyInTrainingModeAndOnlyForTheSystemAdministrator(t *te
 		{Name: "a User Administrator: snapshots", Method: "POST", URL: "/training/trainer/snapshots", Role: roleSameOrgAdmin, CSRFFrom: "/messages", Form: controls, ExpectedStatus: 403,
 			// After all four controls were refused: no cohort.
 			ExpectedChange: func(t *testing.T) {
-				if _, err := e.store.UserByUserID("learner01"); err == nil {
+				if _, err := e.store.UserByUserID(t.Context(), "learner01"); err == nil {
 					t.Error("a User Administrator created a cohort")
 				}
 			}},
@@ -385,10 +385,10 @@ func TestTrainingSnapshotSaveAndRestore(t *testing.T) {
 	wantStatus(t, tr.post("/training/trainer/clock", url.Values{"by": {"14d"}, "csrf_token": {tr.csrf("/training/trainer")}}), 303)
 
 	wantStatus(t, tr.post("/training/trainer/snapshots/restore", url.Values{"name": {"Class start"}, "csrf_token": {tr.csrf("/training/trainer")}}), 303)
-	if _, err := e.store.UserByUserID(id); err == nil {
+	if _, err := e.store.UserByUserID(t.Context(), id); err == nil {
 		t.Error("a learner made after the snapshot survived its restore")
 	}
-	if _, err := e.store.UserByUserID("trn.invited"); err != nil {
+	if _, err := e.store.UserByUserID(t.Context(), "trn.invited"); err != nil {
 		t.Errorf("restored data: %v", err)
 	}
 	r := tr.get("/training/trainer?notice=restored")
@@ -415,7 +415,7 @@ func TestCohortSheetListsThirtyLearners(t *testing.T) {
 	if n := len(registerLink.FindAllString(r.body, -1)); n != cohortSize {
 		t.Errorf("registration links on the sheet = %d", n)
 	}
-	if ls, _ := e.file.Learners(); len(ls) != cohortSize {
+	if ls, _ := e.file.Learners(t.Context()); len(ls) != cohortSize {
 		t.Errorf("learners = %d", len(ls))
 	}
 	// A learner's join code from the sheet opens their own mailbox.
@@ -436,11 +436,11 @@ func TestTrainingModeRefusesARealDatabase(t *testing.T) {
 	bboltOnly(t, "main refuses training mode with --database before the app is built")
 	e := newEnv(t)
 	e.registeredAdmin()
-	_, err := New(nilLogger(), Config{Training: true, Clock: clock.New(nil), TrainerPassword: NewTrainerPassword()}, e.deps(Deps{Hasher: e.hasher}))
+	_, err := New(t.Context(), nilLogger(), Config{Training: true, Clock: clock.New(nil), TrainerPassword: NewTrainerPassword()}, e.deps(Deps{Hasher: e.hasher}))
 	if err == nil || !strings.Contains(err.Error(), "training database") {
 		t.Fatalf("training mode on a site's database: %v", err)
 	}
-	if _, err := e.store.UserByUserID("admin.jones"); err != nil {
+	if _, err := e.store.UserByUserID(t.Context(), "admin.jones"); err != nil {
 		t.Errorf("the site's data changed: %v", err)
 	}
 }

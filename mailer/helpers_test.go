@@ -2,6 +2,7 @@ package mailer_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -67,7 +68,7 @@ func openStore(t *testing.T, path string, clk *clock) *store.Store {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := st.Check(); err != nil {
+		if err := st.Check(context.Background()); err != nil {
 			t.Errorf("store check: %v", err)
 		}
 		st.Close()
@@ -81,7 +82,7 @@ func newStore(t *testing.T, clk *clock) *store.Store {
 
 func queue(t *testing.T, st *store.Store, to string) cqrs.Email {
 	t.Helper()
-	e, err := st.QueueEmail(cqrs.Email{
+	e, err := st.QueueEmail(t.Context(), cqrs.Email{
 		Kind:    "reset",
 		ToName:  "Ada Lovelace",
 		To:      to,
@@ -98,7 +99,7 @@ func queue(t *testing.T, st *store.Store, to string) cqrs.Email {
 
 func email(t *testing.T, st *store.Store, id uint64) cqrs.Email {
 	t.Helper()
-	e, err := st.Email(id)
+	e, err := st.Email(t.Context(), id)
 	if err != nil {
 		t.Fatalf("email %d: %v", id, err)
 	}

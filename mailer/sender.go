@@ -44,10 +44,10 @@ const maxErrorText = 500
 type Outbox interface {
 	// ClaimDueEmails takes due emails for this sender for lease: senders
 	// of several instances on one database never get the same one.
-	ClaimDueEmails(limit int, lease time.Duration) ([]cqrs.Email, error)
-	MarkEmailSent(id uint64) error
-	MarkEmailAttemptFailed(id uint64, errText string, next time.Time, final bool) error
-	MarkEmailDelivered(id uint64) error
+	ClaimDueEmails(ctx context.Context, limit int, lease time.Duration) ([]cqrs.Email, error)
+	MarkEmailSent(ctx context.Context, id uint64) error
+	MarkEmailAttemptFailed(ctx context.Context, id uint64, errText string, next time.Time, final bool) error
+	MarkEmailDelivered(ctx context.Context, id uint64) error
 }
 
 // Sender delivers due outbox entries. Passes are serialised, so Run and a
@@ -150,7 +150,7 @@ func (s *Sender) deliverDue(ctx context.Context) (attempted, delivered int, err 
 	if s.cfg.Enabled() && s.cfgErr != nil {
 		return 0, 0, s.cfgErr
 	}
-	emails, err := s.outbox.ClaimDueEmails(batchSize, claimLease)
+	emails, err := s.outbox.ClaimDueEmails(ctx, batchSize, claimLease)
 	if err != nil {
 		return 0, 0, fmt.Errorf("mailer: due emails: %w", err)
 	}
@@ -163,7 +163,7 @@ func (s *Sender) deliverDue(ctx context.Context) (attempted, delivered int, err 
 		if s.cfg.Enabled() {
 			ok, err = s.sendSMTP(ctx, e)
 		} else {
-			ok, err = s.deliverLocal(e)
+			ok, err = s.deliverLocal(ctx, e)
 		}
 		if err != nil {
 			return attempted, delivered, err
@@ -181,8 +181,8 @@ func (s *Sender) deliverDue(ctx context.Context) (attempted, delivered int, err 
 // the computer, and the link is only the recipient's and the system
 // administrator's to see. The store is written first: the mailbox page is
 // the record, the console a convenience.
-func (s *Sender) deliverLocal(e cqrs.Email) (bool, error) {
-	if err := s.outbox.MarkEmailDelivered(e.ID); err != nil {
+func (s *Sender) deliverLocal(ctx context.Context, e cqrs.Email) (bool, error) {
+	if err := s.outbox.MarkEmailDelivered(ctx, e.ID); err != nil {
 		return false, fmt.Errorf("mailer: mark email %d delivered: %w", e.ID, err)
 	}
 	s.logger.Info("mailer: email in local mailbox", "id", e.ID, "to_domain", domainOf(e.To), "status", cqrs.EmailLocal)
@@ -213,7 +213,7 @@ func (s *Sender) sendSMTP(ctx context.Context, e cqrs.Email) (bool, error) {
 		return false, ctx.Err()
 	}
 	if err == nil {
-		if err := s.outbox.MarkEmailSent(e.ID); err != nil {
+		if err := s.outbox.MarkEmailSent(ctx, e.ID); err != nil {
 			return false, fmt.Errorf("mailer: mark email %d sent: %w", e.ID, err)
 		}
 		s.logger.Info("mailer: email sent", "id", e.ID, "to_domain", domainOf(e.To), "status", cqrs.EmailSent)
@@ -224,7 +224,7 @@ func (s *Sender) sendSMTP(ctx context.Context, e cqrs.Email) (bool, error) {
 	final := permanent(err) || attempts >= MaxAttempts
 	next := s.now().Add(Backoff(attempts))
 	text := errorText(err)
-	if ferr := s.outbox.MarkEmailAttemptFailed(e.ID, text, next, final); ferr != nil {
+	if ferr := s.outbox.MarkEmailAttemptFailed(ctx, e.ID, text, next, final); ferr != nil {
 		return false, fmt.Errorf("mailer: record failed attempt on email %d: %w", e.ID, ferr)
 	}
 	// Server replies often quote the recipient; the logs keep only its domain.

@@ -243,7 +243,7 @@ func TestRestartDeliversQueued(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := queue(t, st, "grace@example.nhs.uk")
-	if err := st.Check(); err != nil {
+	if err := st.Check(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Close(); err != nil {

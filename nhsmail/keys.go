@@ -1,6 +1,7 @@
 package nhsmail
 
 import (
+	"context"
 	"crypto"
 	"crypto/rsa"
 	"encoding/base64"
@@ -19,7 +20,7 @@ const keyReload = 10 * time.Minute
 // keyRing is the key that signs ID tokens and the keys the JWKS publishes:
 // the current one and those a rotation replaced, for a while.
 type keyRing struct {
-	load func() (*rsa.PrivateKey, []*rsa.PrivateKey, error)
+	load func(context.Context) (*rsa.PrivateKey, []*rsa.PrivateKey, error)
 
 	mu     sync.RWMutex
 	cur    signingKey
@@ -37,14 +38,14 @@ func keyID(key *rsa.PrivateKey) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(thumb), nil
 }
 
-func newKeyRing(load func() (*rsa.PrivateKey, []*rsa.PrivateKey, error)) (*keyRing, error) {
+func newKeyRing(ctx context.Context, load func(context.Context) (*rsa.PrivateKey, []*rsa.PrivateKey, error)) (*keyRing, error) {
 	k := &keyRing{load: load}
-	return k, k.reload()
+	return k, k.reload(ctx)
 }
 
 // reload reads the keys from the store.
-func (k *keyRing) reload() error {
-	current, retired, err := k.load()
+func (k *keyRing) reload(ctx context.Context) error {
+	current, retired, err := k.load(ctx)
 	if err != nil {
 		return fmt.Errorf("nhsmail: signing keys: %w", err)
 	}
@@ -67,25 +68,25 @@ func (k *keyRing) reload() error {
 	return nil
 }
 
-func (k *keyRing) fresh() {
+func (k *keyRing) fresh(ctx context.Context) {
 	k.mu.RLock()
 	stale := time.Since(k.loaded) > keyReload
 	k.mu.RUnlock()
 	if stale {
 		// On a failed read the keys already loaded go on serving.
-		_ = k.reload()
+		_ = k.reload(ctx)
 	}
 }
 
-func (k *keyRing) current() signingKey {
-	k.fresh()
+func (k *keyRing) current(ctx context.Context) signingKey {
+	k.fresh(ctx)
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	return k.cur
 }
 
-func (k *keyRing) published() []op.Key {
-	k.fresh()
+func (k *keyRing) published(ctx context.Context) []op.Key {
+	k.fresh(ctx)
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	return append([]op.Key(nil), k.pub...)

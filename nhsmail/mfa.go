@@ -1,6 +1,7 @@
 package nhsmail
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -122,7 +123,7 @@ func (p *Provider) startMFA(w http.ResponseWriter, r *http.Request, query string
 	pending := pendingMFA{AccountID: acct.ID, Query: query, Private: private, Started: now, Deadline: now.Add(MFAAnswerWithin),
 		Method: acct.MFAMethod, Number: number, Code: randomDigits(6)}
 	key := secret.HashToken(token)
-	err := p.dir.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
+	err := p.dir.UpdateNHSmailState(r.Context(), func(tx cqrs.NHSmailStateTx) error {
 		if err := tx.Put(stateMFA, key, pending, tx.Now().Add(mfaKeep)); err != nil {
 			return err
 		}
@@ -142,7 +143,7 @@ func (p *Provider) browserMFA(r *http.Request) (token string, pending pendingMFA
 	if cerr != nil || c.Value == "" {
 		return "", pending, false, nil
 	}
-	err = p.dir.ViewNHSmailState(func(tx cqrs.NHSmailStateTx) error {
+	err = p.dir.ViewNHSmailState(r.Context(), func(tx cqrs.NHSmailStateTx) error {
 		return tx.Get(stateMFA, secret.HashToken(c.Value), &pending)
 	})
 	if errors.Is(err, cqrs.ErrNotFound) {
@@ -152,9 +153,9 @@ func (p *Provider) browserMFA(r *http.Request) (token string, pending pendingMFA
 }
 
 // endMFA forgets a pending sign-in and the browser's cookie for it.
-func (p *Provider) endMFA(w http.ResponseWriter, token string) error {
+func (p *Provider) endMFA(ctx context.Context, w http.ResponseWriter, token string) error {
 	key := secret.HashToken(token)
-	err := p.dir.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
+	err := p.dir.UpdateNHSmailState(ctx, func(tx cqrs.NHSmailStateTx) error {
 		if err := tx.Delete(stateMFA, key); err != nil {
 			return err
 		}
@@ -199,19 +200,19 @@ func (p *Provider) mfaPage(w http.ResponseWriter, r *http.Request) {
 // showMFA renders what the pending sign-in needs next; codeError is the
 // message for a wrong texted code.
 func (p *Provider) showMFA(w http.ResponseWriter, r *http.Request, token string, pending pendingMFA, codeError string) {
-	acct, err := p.dir.NHSmailAccount(pending.AccountID)
+	acct, err := p.dir.NHSmailAccount(r.Context(), pending.AccountID)
 	if err != nil && !errors.Is(err, cqrs.ErrNotFound) {
 		p.serverError(w, r, "account", err)
 		return
 	}
-	ar, aerr := p.parseAuthorize(pending.Query)
+	ar, aerr := p.parseAuthorize(r.Context(), pending.Query)
 	p.allowFormAction(w, ar)
 	if aerr != nil {
 		p.authorizeError(w, r, ar, aerr)
 		return
 	}
 	if err != nil || acct.Disabled || acct.Locked {
-		p.endMFA(w, token)
+		p.endMFA(r.Context(), w, token)
 		p.authorizeError(w, r, ar, refusal("access_denied", "The account can no longer sign in."))
 		return
 	}
@@ -239,7 +240,7 @@ func (p *Provider) showMFA(w http.ResponseWriter, r *http.Request, token string,
 		}
 		p.render(w, r, status, views.NHSmailMFAPage(m))
 	default:
-		if err := p.endMFA(w, token); err != nil {
+		if err := p.endMFA(r.Context(), w, token); err != nil {
 			p.serverError(w, r, "end MFA", err)
 			return
 		}
@@ -329,7 +330,7 @@ func (p *Provider) mfaAnswer(w http.ResponseWriter, r *http.Request) {
 		return r
 	}, r.PostForm.Get("code"))
 	wrong := false
-	err := p.dir.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
+	err := p.dir.UpdateNHSmailState(r.Context(), func(tx cqrs.NHSmailStateTx) error {
 		key := secret.HashToken(token)
 		if err := tx.Get(stateMFA, key, &pending); err != nil {
 			return err
@@ -383,19 +384,19 @@ func (p *Provider) mfaStay(w http.ResponseWriter, r *http.Request) {
 		c.MaxAge = int(stayChoiceLifespan / time.Second)
 		http.SetCookie(w, c)
 	}
-	acct, err := p.dir.NHSmailAccount(pending.AccountID)
+	acct, err := p.dir.NHSmailAccount(r.Context(), pending.AccountID)
 	if err != nil && !errors.Is(err, cqrs.ErrNotFound) {
 		p.serverError(w, r, "account", err)
 		return
 	}
-	ar, aerr := p.parseAuthorize(pending.Query)
+	ar, aerr := p.parseAuthorize(r.Context(), pending.Query)
 	p.allowFormAction(w, ar)
 	if aerr != nil {
 		p.authorizeError(w, r, ar, aerr)
 		return
 	}
 	if err != nil || acct.Disabled || acct.Locked {
-		p.endMFA(w, token)
+		p.endMFA(r.Context(), w, token)
 		p.authorizeError(w, r, ar, refusal("access_denied", "The account can no longer sign in."))
 		return
 	}
@@ -406,7 +407,7 @@ func (p *Provider) mfaStay(w http.ResponseWriter, r *http.Request) {
 // session outlives the browser when the person said to stay signed in or
 // ticked "This is a private computer".
 func (p *Provider) finishMFA(w http.ResponseWriter, r *http.Request, token string, pending pendingMFA, acct cqrs.NHSmailAccount, ar *authorizeRequest, stay bool) {
-	if err := p.endMFA(w, token); err != nil {
+	if err := p.endMFA(r.Context(), w, token); err != nil {
 		p.serverError(w, r, "end MFA", err)
 		return
 	}
@@ -422,11 +423,11 @@ func (p *Provider) finishMFA(w http.ResponseWriter, r *http.Request, token strin
 }
 
 // phonePending finds the pending sign-in a phone link is for.
-func (p *Provider) phonePending(phoneToken string) (key []byte, pending pendingMFA, ok bool, err error) {
+func (p *Provider) phonePending(ctx context.Context, phoneToken string) (key []byte, pending pendingMFA, ok bool, err error) {
 	if phoneToken == "" {
 		return nil, pending, false, nil
 	}
-	err = p.dir.ViewNHSmailState(func(tx cqrs.NHSmailStateTx) error {
+	err = p.dir.ViewNHSmailState(ctx, func(tx cqrs.NHSmailStateTx) error {
 		if err := tx.Get(stateMFAPhone, secret.HashToken(phoneToken), &key); err != nil {
 			return err
 		}
@@ -442,7 +443,7 @@ func (p *Provider) phonePending(phoneToken string) (key []byte, pending pendingM
 // phone for one pending sign-in.
 func (p *Provider) phone(w http.ResponseWriter, r *http.Request, phoneToken string) {
 	w.Header().Set("Referrer-Policy", "no-referrer") // the path is the capability
-	key, pending, ok, err := p.phonePending(phoneToken)
+	key, pending, ok, err := p.phonePending(r.Context(), phoneToken)
 	if err != nil {
 		p.serverError(w, r, "phone", err)
 		return
@@ -451,14 +452,14 @@ func (p *Provider) phone(w http.ResponseWriter, r *http.Request, phoneToken stri
 		p.render(w, r, http.StatusNotFound, views.NHSmailPhonePage(views.NHSmailPhoneModel{State: "none"}))
 		return
 	}
-	acct, err := p.dir.NHSmailAccount(pending.AccountID)
+	acct, err := p.dir.NHSmailAccount(r.Context(), pending.AccountID)
 	if err != nil {
 		p.serverError(w, r, "account", err)
 		return
 	}
 	m := views.NHSmailPhoneModel{Action: p.prefix + "/phone/" + phoneToken, Email: acct.Email, Method: pending.Method,
 		CSRFToken: p.csrfToken(p.csrfSeed(w, r), "phone", phoneToken), ClientName: "CQRS"}
-	if ar, aerr := p.parseAuthorize(pending.Query); aerr == nil {
+	if ar, aerr := p.parseAuthorize(r.Context(), pending.Query); aerr == nil {
 		m.ClientName = ar.client.name
 	}
 	if r.Method == http.MethodPost {
@@ -470,7 +471,7 @@ func (p *Provider) phone(w http.ResponseWriter, r *http.Request, phoneToken stri
 			p.message(w, r, http.StatusForbidden, "This page has expired", "Reload the page and answer again.")
 			return
 		}
-		if pending, err = p.answerPrompt(key, acct, r.PostForm.Get("decision"), r.PostForm.Get("number")); err != nil {
+		if pending, err = p.answerPrompt(r.Context(), key, acct, r.PostForm.Get("decision"), r.PostForm.Get("number")); err != nil {
 			if errors.Is(err, cqrs.ErrNotFound) {
 				p.render(w, r, http.StatusNotFound, views.NHSmailPhonePage(views.NHSmailPhoneModel{State: "none"}))
 				return
@@ -498,10 +499,10 @@ func (p *Provider) phone(w http.ResponseWriter, r *http.Request, phoneToken stri
 // answerPrompt records the phone's answer to an Authenticator prompt that
 // is still waiting: Approve with the right number approves, with another
 // number refuses, Deny denies and "No, it's not me" denies and reports.
-func (p *Provider) answerPrompt(key []byte, acct cqrs.NHSmailAccount, decision, number string) (pendingMFA, error) {
+func (p *Provider) answerPrompt(ctx context.Context, key []byte, acct cqrs.NHSmailAccount, decision, number string) (pendingMFA, error) {
 	var pending pendingMFA
 	reported := false
-	err := p.dir.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
+	err := p.dir.UpdateNHSmailState(ctx, func(tx cqrs.NHSmailStateTx) error {
 		if err := tx.Get(stateMFA, key, &pending); err != nil {
 			return err
 		}
@@ -524,7 +525,7 @@ func (p *Provider) answerPrompt(key []byte, acct cqrs.NHSmailAccount, decision, 
 		return tx.Put(stateMFA, key, pending, tx.Now().Add(mfaKeep))
 	})
 	if err == nil && reported {
-		err = p.dir.Audit(cqrs.AuditEvent{Type: EventMFAReported, Subject: acct.Email, Method: "nhsmail-simulator",
+		err = p.dir.Audit(ctx, cqrs.AuditEvent{Type: EventMFAReported, Subject: acct.Email, Method: "nhsmail-simulator",
 			Detail: "a sign-in prompt was answered \"No, it's not me\""})
 	}
 	return pending, err
@@ -553,7 +554,7 @@ func (p *Provider) sessionAMR(r *http.Request) []string {
 		return nil
 	}
 	var amr []string
-	if err := p.dir.ViewNHSmailState(func(tx cqrs.NHSmailStateTx) error {
+	if err := p.dir.ViewNHSmailState(r.Context(), func(tx cqrs.NHSmailStateTx) error {
 		return tx.Get(stateSessionAMR, secret.HashToken(c.Value), &amr)
 	}); err != nil {
 		return amrPassword

@@ -221,7 +221,7 @@ func TestMFAPromptEndings(t *testing.T) {
 			}
 		})
 	}
-	events, _, err := e.store.AuditEvents(cqrs.AuditFilter{Type: EventMFAReported})
+	events, _, err := e.store.AuditEvents(t.Context(), cqrs.AuditFilter{Type: EventMFAReported})
 	if err != nil || len(events) != 1 || events[0].Subject != "app.user@nhs.net" {
 		t.Errorf("\"No, it's not me\" in the audit: %+v, %v", events, err)
 	}
@@ -350,7 +350,7 @@ func TestMFAACRValues(t *testing.T) {
 // refused for an account without MFA.
 func TestAnotherApplicationSeesMFA(t *testing.T) {
 	e := mfaEnv(t)
-	app, err := e.store.CreateNHSmailApplication(cqrs.NHSmailApplication{Name: "Rota Desktop",
+	app, err := e.store.CreateNHSmailApplication(t.Context(), cqrs.NHSmailApplication{Name: "Rota Desktop",
 		RedirectURIs: []string{"http://127.0.0.1:53682/callback"}})
 	if err != nil {
 		t.Fatal(err)

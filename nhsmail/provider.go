@@ -92,20 +92,20 @@ type Config struct {
 // Directory is the store's NHSmail directory and the provider's state, as
 // the provider uses them.
 type Directory interface {
-	NHSmailAccountByEmail(email string) (cqrs.NHSmailAccount, error)
-	NHSmailAccount(id uint64) (cqrs.NHSmailAccount, error)
-	NHSmailSigningKeys() (current *rsa.PrivateKey, retired []*rsa.PrivateKey, err error)
-	RotateNHSmailSigningKey() error
-	NHSmailTenantID() (string, error)
-	CreateNHSmailSession(hash []byte, accountID uint64, expires time.Time) error
-	NHSmailSessionStarted(hash []byte) (accountID uint64, started time.Time, err error)
-	DeleteNHSmailSession(hash []byte) error
-	UpdateNHSmailState(fn func(cqrs.NHSmailStateTx) error) error
-	ViewNHSmailState(fn func(cqrs.NHSmailStateTx) error) error
-	NHSmailProviderKey(name string) ([]byte, error)
-	NHSmailApplication(clientID string) (cqrs.NHSmailApplication, error)
+	NHSmailAccountByEmail(ctx context.Context, email string) (cqrs.NHSmailAccount, error)
+	NHSmailAccount(ctx context.Context, id uint64) (cqrs.NHSmailAccount, error)
+	NHSmailSigningKeys(ctx context.Context) (current *rsa.PrivateKey, retired []*rsa.PrivateKey, err error)
+	RotateNHSmailSigningKey(ctx context.Context) error
+	NHSmailTenantID(ctx context.Context) (string, error)
+	CreateNHSmailSession(ctx context.Context, hash []byte, accountID uint64, expires time.Time) error
+	NHSmailSessionStarted(ctx context.Context, hash []byte) (accountID uint64, started time.Time, err error)
+	DeleteNHSmailSession(ctx context.Context, hash []byte) error
+	UpdateNHSmailState(ctx context.Context, fn func(cqrs.NHSmailStateTx) error) error
+	ViewNHSmailState(ctx context.Context, fn func(cqrs.NHSmailStateTx) error) error
+	NHSmailProviderKey(ctx context.Context, name string) ([]byte, error)
+	NHSmailApplication(ctx context.Context, clientID string) (cqrs.NHSmailApplication, error)
 	// Audit records a sign-in prompt reported as "No, it's not me".
-	Audit(e cqrs.AuditEvent) error
+	Audit(ctx context.Context, e cqrs.AuditEvent) error
 }
 
 // Hasher checks NHSmail passwords; *secret.Hasher satisfies it.
@@ -139,7 +139,7 @@ type Provider struct {
 // New builds the provider: it loads (or makes) the signing key, the tenant
 // ID and the keys that outlive restarts from the directory, and registers
 // the CQRS client.
-func New(logger *slog.Logger, cfg Config, dir Directory, hasher Hasher) (*Provider, error) {
+func New(ctx context.Context, logger *slog.Logger, cfg Config, dir Directory, hasher Hasher) (*Provider, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -164,17 +164,17 @@ func New(logger *slog.Logger, cfg Config, dir Directory, hasher Hasher) (*Provid
 		return nil, errors.New("nhsmail: a directory and a hasher are required")
 	}
 
-	tenantID, err := dir.NHSmailTenantID()
+	tenantID, err := dir.NHSmailTenantID(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("nhsmail: tenant: %w", err)
 	}
 	// The form key must survive a restart, or a sign-in page served before
 	// it could not be submitted after it.
-	csrfKey, err := dir.NHSmailProviderKey("csrf")
+	csrfKey, err := dir.NHSmailProviderKey(ctx, "csrf")
 	if err != nil {
 		return nil, err
 	}
-	tokenKey, err := dir.NHSmailProviderKey("access-token")
+	tokenKey, err := dir.NHSmailProviderKey(ctx, "access-token")
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +196,7 @@ func New(logger *slog.Logger, cfg Config, dir Directory, hasher Hasher) (*Provid
 	if p.cookiePath == "" {
 		p.cookiePath = "/"
 	}
-	if p.keys, err = newKeyRing(dir.NHSmailSigningKeys); err != nil {
+	if p.keys, err = newKeyRing(ctx, dir.NHSmailSigningKeys); err != nil {
 		return nil, err
 	}
 	if p.discovery, err = json.Marshal(p.discoveryDocument()); err != nil {
@@ -230,14 +230,14 @@ func New(logger *slog.Logger, cfg Config, dir Directory, hasher Hasher) (*Provid
 
 // client returns a registered client: CQRS, or an application the system
 // administrator registered (read afresh, so a deleted one stops at once).
-func (p *Provider) client(id string) (*client, bool) {
+func (p *Provider) client(ctx context.Context, id string) (*client, bool) {
 	if c, ok := p.clients[id]; ok {
 		return c, true
 	}
 	if id == "" {
 		return nil, false
 	}
-	app, err := p.dir.NHSmailApplication(id)
+	app, err := p.dir.NHSmailApplication(ctx, id)
 	if err != nil {
 		if !errors.Is(err, cqrs.ErrNotFound) {
 			p.log.Error("nhsmail: application", "error", err)
@@ -251,14 +251,14 @@ func (p *Provider) client(id string) (*client, bool) {
 // goes on publishing the key it replaces for a day, so tokens already
 // signed still verify and relying parties that cached the old key set
 // fetch the new one when they meet its kid.
-func (p *Provider) RotateSigningKey() error {
-	if err := p.dir.RotateNHSmailSigningKey(); err != nil {
+func (p *Provider) RotateSigningKey(ctx context.Context) error {
+	if err := p.dir.RotateNHSmailSigningKey(ctx); err != nil {
 		return err
 	}
-	if err := p.keys.reload(); err != nil {
+	if err := p.keys.reload(ctx); err != nil {
 		return err
 	}
-	p.log.Info("nhsmail: signing key rotated", "kid", p.KeyID())
+	p.log.Info("nhsmail: signing key rotated", "kid", p.KeyID(ctx))
 	return nil
 }
 
@@ -266,7 +266,7 @@ func (p *Provider) RotateSigningKey() error {
 func (p *Provider) Issuer() string { return p.cfg.Issuer }
 
 // KeyID is the kid of the key that signs ID tokens.
-func (p *Provider) KeyID() string { return p.keys.current().id }
+func (p *Provider) KeyID(ctx context.Context) string { return p.keys.current(ctx).id }
 
 // ServeHTTP answers the provider's endpoints under the issuer's path.
 func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -92,7 +92,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := e.store.Check(); err != nil {
+		if err := e.store.Check(context.Background()); err != nil {
 			t.Errorf("consistency check: %v", err)
 		}
 		e.store.Close()
@@ -109,7 +109,7 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(e.srv.Close)
 	e.issuer = e.srv.URL + "/nhsmail"
 	e.redirect = e.srv.URL + callbackPath
-	if e.secret, err = st.NHSmailClientSecret(); err != nil {
+	if e.secret, err = st.NHSmailClientSecret(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	e.restart()
@@ -145,7 +145,7 @@ func (e *env) with(t *testing.T) *env {
 // restart builds a new provider on the same store, as a new process would.
 func (e *env) restart() *Provider {
 	e.t.Helper()
-	p, err := New(slog.New(slog.DiscardHandler), Config{
+	p, err := New(e.t.Context(), slog.New(slog.DiscardHandler), Config{
 		Issuer:       e.issuer,
 		ClientID:     clientID,
 		ClientSecret: e.secret,
@@ -196,12 +196,12 @@ func (e *env) addAccount(email, first, last string, adjust func(*cqrs.NHSmailAcc
 	}
 	a := cqrs.NHSmailAccount{Email: email, FirstName: first, LastName: last, PasswordHash: hash}
 	adjust(&a)
-	created, err := e.store.CreateNHSmailAccount(a)
+	created, err := e.store.CreateNHSmailAccount(e.t.Context(), a)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	if a.Disabled || a.Locked || a.ConsentRequired {
-		if err := e.store.SetNHSmailFlags(created.ID, a.Disabled, a.Locked, a.ConsentRequired); err != nil {
+		if err := e.store.SetNHSmailFlags(e.t.Context(), created.ID, a.Disabled, a.Locked, a.ConsentRequired); err != nil {
 			e.t.Fatal(err)
 		}
 	}
@@ -917,7 +917,7 @@ func TestSigningKeyPersists(t *testing.T) {
 	raw := tok0.Extra("id_token").(string)
 
 	e.restart()
-	if after := kid(); after != before || e.provider.Load().KeyID() != before {
+	if after := kid(); after != before || e.provider.Load().KeyID(t.Context()) != before {
 		t.Fatalf("kid %q after restart, want %q", after, before)
 	}
 	// A token issued before the restart still verifies against the keys
@@ -943,7 +943,7 @@ func TestDisablingAnAccountEndsItsSignIns(t *testing.T) {
 	sam := e.accounts["sam.patel@nhs.net"]
 	a := e.start()
 	tok, _, _ := e.exchange(e.codeFrom(e.submit(e.browser, a, "sam.patel@nhs.net", password, true), a), a)
-	if err := e.store.SetNHSmailFlags(sam.ID, true, false, false); err != nil {
+	if err := e.store.SetNHSmailFlags(t.Context(), sam.ID, true, false, false); err != nil {
 		t.Fatal(err)
 	}
 	a2 := e.start()
@@ -1169,10 +1169,10 @@ func TestSigningKeyRotation(t *testing.T) {
 	tok1, _, _ := e.exchange(e.codeFrom(e.submit(e.browser, a, "sam.patel@nhs.net", password, true), a), a) // e.verifier now caches the old key set
 	oldKid := kidOf(tok1.Extra("id_token").(string))
 
-	if err := e.provider.Load().RotateSigningKey(); err != nil {
+	if err := e.provider.Load().RotateSigningKey(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	newKid := e.provider.Load().KeyID()
+	newKid := e.provider.Load().KeyID(t.Context())
 	if newKid == oldKid {
 		t.Fatal("the kid did not change")
 	}
@@ -1194,8 +1194,8 @@ func TestSigningKeyRotation(t *testing.T) {
 
 	// Across a restart, and until a day has passed.
 	e.restartProcess()
-	if got := jwks(); len(got) != 2 || e.provider.Load().KeyID() != newKid {
-		t.Errorf("after a restart: kids %v, signing with %s", got, e.provider.Load().KeyID())
+	if got := jwks(); len(got) != 2 || e.provider.Load().KeyID(t.Context()) != newKid {
+		t.Errorf("after a restart: kids %v, signing with %s", got, e.provider.Load().KeyID(t.Context()))
 	}
 	e.clock.Advance(24 * time.Hour)
 	defer e.clock.Advance(-24 * time.Hour)
@@ -1212,12 +1212,12 @@ func TestAnotherApplicationSignsIn(t *testing.T) {
 	e := newEnv(t)
 	const appSecret = "a-secret-shown-once-0123456789abcdefghijkl"
 	sum := sha256.Sum256([]byte(appSecret))
-	conf, err := e.store.CreateNHSmailApplication(cqrs.NHSmailApplication{Name: "Practice Rota", SecretHash: sum[:],
+	conf, err := e.store.CreateNHSmailApplication(t.Context(), cqrs.NHSmailApplication{Name: "Practice Rota", SecretHash: sum[:],
 		RedirectURIs: []string{e.srv.URL + "/rota/callback"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := e.store.CreateNHSmailApplication(cqrs.NHSmailApplication{Name: "Rota Desktop",
+	pub, err := e.store.CreateNHSmailApplication(t.Context(), cqrs.NHSmailApplication{Name: "Rota Desktop",
 		RedirectURIs: []string{"http://127.0.0.1:53682/callback"}})
 	if err != nil {
 		t.Fatal(err)
@@ -1299,7 +1299,7 @@ func TestAnotherApplicationSignsIn(t *testing.T) {
 	if got := strings.TrimSpace(e.post(browser, e.issuer+"/authorize", form).testid("nhsmail-consent-text").Text()); got != "Practice Rota wants to sign you in and read your name and email address." {
 		t.Errorf("consent text %q", got)
 	}
-	if err := e.store.DeleteNHSmailApplication(conf.ClientID); err != nil {
+	if err := e.store.DeleteNHSmailApplication(t.Context(), conf.ClientID); err != nil {
 		t.Fatal(err)
 	}
 	if pg := e.get(e.newBrowser(), a.url); pg.status != http.StatusBadRequest || pg.header.Get("Location") != "" {
@@ -1335,7 +1335,7 @@ func TestAccessTokensEndWithTheirApplicationOrAccount(t *testing.T) {
 	e := newEnv(t)
 	e.addAccount("Ann.Other@nhs.net", "Ann", "Other", func(a *cqrs.NHSmailAccount) {})
 	sam, ann := e.accounts["sam.patel@nhs.net"], e.accounts["ann.other@nhs.net"]
-	rota, err := e.store.CreateNHSmailApplication(cqrs.NHSmailApplication{Name: "Rota Desktop", RedirectURIs: []string{"http://127.0.0.1:53682/callback"}})
+	rota, err := e.store.CreateNHSmailApplication(t.Context(), cqrs.NHSmailApplication{Name: "Rota Desktop", RedirectURIs: []string{"http://127.0.0.1:53682/callback"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1374,7 +1374,7 @@ func TestAccessTokensEndWithTheirApplicationOrAccount(t *testing.T) {
 			t.Fatalf("%s fresh access token does not open userinfo", name)
 		}
 	}
-	if err := e.store.DeleteNHSmailApplication(rota.ClientID); err != nil {
+	if err := e.store.DeleteNHSmailApplication(t.Context(), rota.ClientID); err != nil {
 		t.Fatal(err)
 	}
 	if opens(rotaSam) {
@@ -1388,7 +1388,7 @@ func TestAccessTokensEndWithTheirApplicationOrAccount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.SetNHSmailPassword(sam.ID, hash); err != nil {
+	if err := e.store.SetNHSmailPassword(t.Context(), sam.ID, hash); err != nil {
 		t.Fatal(err)
 	}
 	if opens(cqrsSam) {
@@ -1398,10 +1398,10 @@ func TestAccessTokensEndWithTheirApplicationOrAccount(t *testing.T) {
 		t.Error("changing Sam's password ended Ann's token")
 	}
 
-	if err := e.store.SetNHSmailFlags(ann.ID, true, false, false); err != nil {
+	if err := e.store.SetNHSmailFlags(t.Context(), ann.ID, true, false, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.SetNHSmailFlags(ann.ID, false, false, false); err != nil {
+	if err := e.store.SetNHSmailFlags(t.Context(), ann.ID, false, false, false); err != nil {
 		t.Fatal(err)
 	}
 	if opens(cqrsAnn) {

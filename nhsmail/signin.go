@@ -1,6 +1,7 @@
 package nhsmail
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -71,7 +72,7 @@ func (p *Provider) allowFormAction(w http.ResponseWriter, ar *authorizeRequest) 
 // parsed afresh from the query each time it arrives (the sign-in form and
 // the consent ticket carry the query), so nothing the browser changed is
 // trusted.
-func (p *Provider) parseAuthorize(query string) (*authorizeRequest, *authorizeError) {
+func (p *Provider) parseAuthorize(ctx context.Context, query string) (*authorizeRequest, *authorizeError) {
 	q, err := url.ParseQuery(query)
 	if err != nil {
 		return nil, &authorizeError{code: "invalid_request", description: "The request could not be read.", noRedirect: true}
@@ -81,7 +82,7 @@ func (p *Provider) parseAuthorize(query string) (*authorizeRequest, *authorizeEr
 			return nil, &authorizeError{code: "invalid_request", description: "The parameter " + k + " was sent more than once.", noRedirect: true}
 		}
 	}
-	c, ok := p.client(q.Get("client_id"))
+	c, ok := p.client(ctx, q.Get("client_id"))
 	if !ok {
 		return nil, &authorizeError{code: "invalid_client", description: "The application is not registered with NHSmail.", noRedirect: true}
 	}
@@ -146,7 +147,7 @@ func (p *Provider) parseAuthorize(query string) (*authorizeRequest, *authorizeEr
 // with prompt=login or select_account) gets its code at once, anyone else
 // the sign-in page.
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
-	ar, aerr := p.parseAuthorize(r.URL.RawQuery)
+	ar, aerr := p.parseAuthorize(r.Context(), r.URL.RawQuery)
 	p.allowFormAction(w, ar)
 	if aerr != nil {
 		p.authorizeError(w, r, ar, aerr)
@@ -199,7 +200,7 @@ func (p *Provider) signIn(w http.ResponseWriter, r *http.Request) {
 		p.formExpired(w, r, query)
 		return
 	}
-	ar, aerr := p.parseAuthorize(query)
+	ar, aerr := p.parseAuthorize(ctx, query)
 	p.allowFormAction(w, ar)
 	if aerr != nil {
 		p.authorizeError(w, r, ar, aerr)
@@ -210,7 +211,7 @@ func (p *Provider) signIn(w http.ResponseWriter, r *http.Request) {
 	model.Private = r.PostForm.Get("private") != ""
 	password := r.PostForm.Get("password")
 
-	acct, err := p.dir.NHSmailAccountByEmail(model.Email)
+	acct, err := p.dir.NHSmailAccountByEmail(ctx, model.Email)
 	if err != nil && !errors.Is(err, cqrs.ErrNotFound) {
 		p.serverError(w, r, "account by email", err)
 		return
@@ -271,7 +272,7 @@ func (p *Provider) consent(w http.ResponseWriter, r *http.Request) {
 		p.formExpired(w, r, "")
 		return
 	}
-	pending, ok, err := p.takeConsent(ticket)
+	pending, ok, err := p.takeConsent(r.Context(), ticket)
 	if err != nil {
 		p.serverError(w, r, "consent", err)
 		return
@@ -281,13 +282,13 @@ func (p *Provider) consent(w http.ResponseWriter, r *http.Request) {
 			"Go back to CQRS and select Sign In again.")
 		return
 	}
-	ar, aerr := p.parseAuthorize(pending.Query)
+	ar, aerr := p.parseAuthorize(r.Context(), pending.Query)
 	p.allowFormAction(w, ar)
 	if aerr != nil {
 		p.authorizeError(w, r, ar, aerr)
 		return
 	}
-	acct, err := p.dir.NHSmailAccount(pending.AccountID)
+	acct, err := p.dir.NHSmailAccount(r.Context(), pending.AccountID)
 	if err != nil && !errors.Is(err, cqrs.ErrNotFound) {
 		p.serverError(w, r, "account", err)
 		return
@@ -331,7 +332,7 @@ func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, ar *authori
 	if slices.Contains(amr, "mfa") {
 		req.ACR = ar.acr
 	}
-	code, err := storage{p: p}.issue(req)
+	code, err := storage{p: p}.issue(r.Context(), req)
 	if err != nil {
 		p.serverError(w, r, "issue code", err)
 		return
@@ -391,7 +392,7 @@ func (p *Provider) signInModel(w http.ResponseWriter, r *http.Request, query str
 // restart.
 func (p *Provider) askConsent(w http.ResponseWriter, r *http.Request, ar *authorizeRequest, query string, acct cqrs.NHSmailAccount, started time.Time, amr []string) {
 	ticket := secret.NewToken()
-	err := p.dir.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
+	err := p.dir.UpdateNHSmailState(r.Context(), func(tx cqrs.NHSmailStateTx) error {
 		return tx.Put(stateConsent, secret.HashToken(ticket), pendingConsent{AccountID: acct.ID, Query: query, AuthTime: started, AMR: amr},
 			tx.Now().Add(consentLifespan))
 	})
@@ -410,13 +411,13 @@ func (p *Provider) askConsent(w http.ResponseWriter, r *http.Request, ar *author
 }
 
 // takeConsent spends a consent ticket.
-func (p *Provider) takeConsent(ticket string) (pendingConsent, bool, error) {
+func (p *Provider) takeConsent(ctx context.Context, ticket string) (pendingConsent, bool, error) {
 	var pc pendingConsent
 	if ticket == "" {
 		return pc, false, nil
 	}
 	found := false
-	err := p.dir.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
+	err := p.dir.UpdateNHSmailState(ctx, func(tx cqrs.NHSmailStateTx) error {
 		key := secret.HashToken(ticket)
 		err := tx.Get(stateConsent, key, &pc)
 		if errors.Is(err, cqrs.ErrNotFound) {
@@ -442,7 +443,7 @@ func (p *Provider) signedInAccount(w http.ResponseWriter, r *http.Request) (cqrs
 		return cqrs.NHSmailAccount{}, time.Time{}, false, nil
 	}
 	hash := secret.HashToken(c.Value)
-	id, started, err := p.dir.NHSmailSessionStarted(hash)
+	id, started, err := p.dir.NHSmailSessionStarted(r.Context(), hash)
 	if errors.Is(err, cqrs.ErrNotFound) || errors.Is(err, cqrs.ErrExpired) {
 		p.clearSessionCookie(w)
 		return cqrs.NHSmailAccount{}, time.Time{}, false, nil
@@ -450,12 +451,12 @@ func (p *Provider) signedInAccount(w http.ResponseWriter, r *http.Request) (cqrs
 	if err != nil {
 		return cqrs.NHSmailAccount{}, time.Time{}, false, err
 	}
-	acct, err := p.dir.NHSmailAccount(id)
+	acct, err := p.dir.NHSmailAccount(r.Context(), id)
 	if err != nil && !errors.Is(err, cqrs.ErrNotFound) {
 		return cqrs.NHSmailAccount{}, time.Time{}, false, err
 	}
 	if err != nil || acct.Disabled || acct.Locked {
-		if err := p.dir.DeleteNHSmailSession(hash); err != nil {
+		if err := p.dir.DeleteNHSmailSession(r.Context(), hash); err != nil {
 			return cqrs.NHSmailAccount{}, time.Time{}, false, err
 		}
 		p.clearSessionCookie(w)
@@ -469,17 +470,17 @@ func (p *Provider) signedInAccount(w http.ResponseWriter, r *http.Request) (cqrs
 // on a private computer does the cookie outlive the browser.
 func (p *Provider) startSession(w http.ResponseWriter, r *http.Request, accountID uint64, private bool, amr []string) error {
 	if old, err := r.Cookie(p.cfg.SessionCookie); err == nil && old.Value != "" {
-		if err := p.dir.DeleteNHSmailSession(secret.HashToken(old.Value)); err != nil {
+		if err := p.dir.DeleteNHSmailSession(r.Context(), secret.HashToken(old.Value)); err != nil {
 			return err
 		}
 	}
 	token := secret.NewToken()
 	expires := p.cfg.Now().Add(SessionLifespan)
-	if err := p.dir.CreateNHSmailSession(secret.HashToken(token), accountID, expires); err != nil {
+	if err := p.dir.CreateNHSmailSession(r.Context(), secret.HashToken(token), accountID, expires); err != nil {
 		return err
 	}
 	// How the session was signed in, for the amr of the ID tokens it gives.
-	err := p.dir.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
+	err := p.dir.UpdateNHSmailState(r.Context(), func(tx cqrs.NHSmailStateTx) error {
 		return tx.Put(stateSessionAMR, secret.HashToken(token), amr, expires)
 	})
 	if err != nil {

@@ -114,12 +114,12 @@ type storage struct {
 var _ op.Storage = storage{}
 
 // issue stores a signed-in request and returns a new code for it.
-func (s storage) issue(req *authRequest) (string, error) {
+func (s storage) issue(ctx context.Context, req *authRequest) (string, error) {
 	code := secret.NewToken()
 	now := s.p.cfg.Now()
 	req.ID = secret.NewToken()
 	req.Created = now
-	err := s.p.dir.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
+	err := s.p.dir.UpdateNHSmailState(ctx, func(tx cqrs.NHSmailStateTx) error {
 		if err := tx.Put(stateAuthRequest, []byte(req.ID), req, now.Add(replayWindow)); err != nil {
 			return err
 		}
@@ -138,9 +138,9 @@ func (storage) CreateAuthRequest(context.Context, *oidc.AuthRequest, string) (op
 }
 
 // AuthRequestByID returns a stored request.
-func (s storage) AuthRequestByID(_ context.Context, id string) (op.AuthRequest, error) {
+func (s storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
 	var req authRequest
-	err := s.p.dir.ViewNHSmailState(func(tx cqrs.NHSmailStateTx) error {
+	err := s.p.dir.ViewNHSmailState(ctx, func(tx cqrs.NHSmailStateTx) error {
 		return tx.Get(stateAuthRequest, []byte(id), &req)
 	})
 	if errors.Is(err, cqrs.ErrNotFound) {
@@ -157,10 +157,10 @@ func (s storage) AuthRequestByID(_ context.Context, id string) (op.AuthRequest, 
 // made (CreateAccessToken): a try with a wrong secret or verifier does not
 // use it up. A code presented after it was spent is refused, and what its
 // first use issued is revoked.
-func (s storage) AuthRequestByCode(_ context.Context, code string) (op.AuthRequest, error) {
+func (s storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
 	var req authRequest
 	replayed := false
-	err := s.p.dir.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
+	err := s.p.dir.UpdateNHSmailState(ctx, func(tx cqrs.NHSmailStateTx) error {
 		var id string
 		if err := tx.Get(stateCode, secret.HashToken(code), &id); err != nil {
 			return err
@@ -214,14 +214,14 @@ func (storage) DeleteAuthRequest(context.Context, string) error { return nil }
 
 // CreateAccessToken records an access token for a request, linked to it so
 // that a replayed code revokes it.
-func (s storage) CreateAccessToken(_ context.Context, request op.TokenRequest) (string, time.Time, error) {
+func (s storage) CreateAccessToken(ctx context.Context, request op.TokenRequest) (string, time.Time, error) {
 	req, ok := request.(*authRequest)
 	if !ok {
 		return "", time.Time{}, errors.New("nhsmail: access tokens are issued only for authorization codes")
 	}
 	tokenID := secret.NewToken()
 	replayed := false
-	err := s.p.dir.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
+	err := s.p.dir.UpdateNHSmailState(ctx, func(tx cqrs.NHSmailStateTx) error {
 		var current authRequest
 		if err := tx.Get(stateAuthRequest, []byte(req.ID), &current); err != nil {
 			return err
@@ -266,8 +266,8 @@ func (storage) TokenRequestByRefreshToken(context.Context, string) (op.RefreshTo
 func (storage) TerminateSession(context.Context, string, string) error { return nil }
 
 // RevokeToken revokes an access token of the client.
-func (s storage) RevokeToken(_ context.Context, tokenID, _ string, clientID string) *oidc.Error {
-	err := s.p.dir.UpdateNHSmailState(func(tx cqrs.NHSmailStateTx) error {
+func (s storage) RevokeToken(ctx context.Context, tokenID, _ string, clientID string) *oidc.Error {
+	err := s.p.dir.UpdateNHSmailState(ctx, func(tx cqrs.NHSmailStateTx) error {
 		var tok accessToken
 		if err := tx.Get(stateToken, []byte(tokenID), &tok); err != nil {
 			return nil // an unknown token is revoked already (RFC 7009)
@@ -289,8 +289,8 @@ func (storage) GetRefreshTokenInfo(context.Context, string, string) (string, str
 }
 
 // SigningKey is the key ID tokens are signed with now.
-func (s storage) SigningKey(context.Context) (op.SigningKey, error) {
-	return s.p.keys.current(), nil
+func (s storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
+	return s.p.keys.current(ctx), nil
 }
 
 // SignatureAlgorithms is RS256 only.
@@ -299,13 +299,13 @@ func (storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, 
 }
 
 // KeySet is the JWKS: the current key and any retired one still published.
-func (s storage) KeySet(context.Context) ([]op.Key, error) {
-	return s.p.keys.published(), nil
+func (s storage) KeySet(ctx context.Context) ([]op.Key, error) {
+	return s.p.keys.published(ctx), nil
 }
 
 // GetClientByClientID finds a registered client.
-func (s storage) GetClientByClientID(_ context.Context, clientID string) (op.Client, error) {
-	c, ok := s.p.client(clientID)
+func (s storage) GetClientByClientID(ctx context.Context, clientID string) (op.Client, error) {
+	c, ok := s.p.client(ctx, clientID)
 	if !ok {
 		return nil, notFoundError{"client"}
 	}
@@ -313,8 +313,8 @@ func (s storage) GetClientByClientID(_ context.Context, clientID string) (op.Cli
 }
 
 // AuthorizeClientIDSecret checks a confidential client's secret.
-func (s storage) AuthorizeClientIDSecret(_ context.Context, clientID, clientSecret string) error {
-	c, ok := s.p.client(clientID)
+func (s storage) AuthorizeClientIDSecret(ctx context.Context, clientID, clientSecret string) error {
+	c, ok := s.p.client(ctx, clientID)
 	if !ok || !c.secretMatches(clientSecret) {
 		return errors.New("nhsmail: client authentication failed")
 	}
@@ -329,12 +329,12 @@ func (storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string, st
 
 // SetUserinfoFromRequest fills the ID token's claims from the account the
 // request signed in, read afresh.
-func (s storage) SetUserinfoFromRequest(_ context.Context, info *oidc.UserInfo, request op.IDTokenRequest, scopes []string) error {
+func (s storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, request op.IDTokenRequest, scopes []string) error {
 	req, ok := request.(*authRequest)
 	if !ok {
 		return errors.New("nhsmail: ID tokens are issued only for authorization codes")
 	}
-	acct, err := s.p.dir.NHSmailAccount(req.AccountID)
+	acct, err := s.p.dir.NHSmailAccount(ctx, req.AccountID)
 	if err != nil {
 		return err
 	}
@@ -347,15 +347,15 @@ func (s storage) SetUserinfoFromRequest(_ context.Context, info *oidc.UserInfo, 
 
 // SetUserinfoFromToken answers /userinfo: the token must be live and its
 // account still enabled.
-func (s storage) SetUserinfoFromToken(_ context.Context, info *oidc.UserInfo, tokenID, subject, _ string) error {
+func (s storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, subject, _ string) error {
 	var tok accessToken
-	err := s.p.dir.ViewNHSmailState(func(tx cqrs.NHSmailStateTx) error {
+	err := s.p.dir.ViewNHSmailState(ctx, func(tx cqrs.NHSmailStateTx) error {
 		return tx.Get(stateToken, []byte(tokenID), &tok)
 	})
 	if err != nil || tok.Subject != subject {
 		return oidc.ErrAccessDenied().WithDescription("The access token is not valid.")
 	}
-	acct, err := s.p.dir.NHSmailAccount(tok.AccountID)
+	acct, err := s.p.dir.NHSmailAccount(ctx, tok.AccountID)
 	if err != nil || acct.Disabled || acct.ObjectID != tok.Subject {
 		return oidc.ErrAccessDenied().WithDescription("The account is no longer available.")
 	}

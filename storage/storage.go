@@ -9,6 +9,7 @@
 package storage
 
 import (
+	"context"
 	"time"
 
 	"github.com/cqrs-local/cqrs-signin/cqrs"
@@ -41,13 +42,13 @@ type Engine interface {
 	mailer.Outbox
 	nhsmail.Directory
 	// SetSetupToken is main's: the one-time set-up link printed at start.
-	SetSetupToken(hash []byte) error
+	SetSetupToken(ctx context.Context, hash []byte) error
 	// SystemAdminLink is main's and the setup-link command's: a link for
 	// the system administrator until they have a password, so a new
 	// installation can always be finished.
-	SystemAdminLink(linkHash []byte, registerTTL, resetTTL time.Duration, reset bool, events ...cqrs.AuditEvent) (cqrs.User, cqrs.Link, error)
+	SystemAdminLink(ctx context.Context, linkHash []byte, registerTTL, resetTTL time.Duration, reset bool, events ...cqrs.AuditEvent) (cqrs.User, cqrs.Link, error)
 	// NHSmailClientSecret is main's: the simulator's client secret, kept
 	// so a restart does not sign everyone out of single sign-on.
-	NHSmailClientSecret() (string, error)
+	NHSmailClientSecret(ctx context.Context) (string, error)
 	Close() error
 }

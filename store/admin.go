@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -13,7 +14,7 @@ import (
 
 // ListUsers returns one page of matching users in User ID order, and how
 // many match in all.
-func (s *Store) ListUsers(f cqrs.UserFilter) ([]cqrs.User, int, error) {
+func (s *Store) ListUsers(ctx context.Context, f cqrs.UserFilter) ([]cqrs.User, int, error) {
 	if f.Limit <= 0 {
 		f.Limit = 25
 	}
@@ -46,15 +47,15 @@ func (s *Store) ListUsers(f cqrs.UserFilter) ([]cqrs.User, int, error) {
 // UpdateUser saves an edited user (names, phone, email, role, organisation),
 // keeping the email index unique: EditUser with no session kept and no
 // notice.
-func (s *Store) UpdateUser(edited cqrs.User, events ...cqrs.AuditEvent) (cqrs.User, error) {
-	return s.EditUser(edited, nil, nil, events...)
+func (s *Store) UpdateUser(ctx context.Context, edited cqrs.User, events ...cqrs.AuditEvent) (cqrs.User, error) {
+	return s.EditUser(ctx, edited, nil, nil, events...)
 }
 
 // EditUser saves an administrator's edit. In the same transaction, a
 // change of role or organisation ends the user's sessions except
 // keepSession (the editor's own, which the caller rotates), and a change
 // of email queues notifyOld (when not nil) to the previous address.
-func (s *Store) EditUser(edited cqrs.User, keepSession []byte, notifyOld *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
+func (s *Store) EditUser(ctx context.Context, edited cqrs.User, keepSession []byte, notifyOld *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
 	var u cqrs.User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
@@ -103,7 +104,7 @@ func (s *Store) EditUser(edited cqrs.User, keepSession []byte, notifyOld *cqrs.E
 // SendLink replaces the user's link of that purpose with a new one and
 // queues its email, in one transaction. For registration it also renews
 // the invitation.
-func (s *Store) SendLink(userID uint64, purpose cqrs.LinkPurpose, linkHash []byte, ttl time.Duration, email cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
+func (s *Store) SendLink(ctx context.Context, userID uint64, purpose cqrs.LinkPurpose, linkHash []byte, ttl time.Duration, email cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
 	var u cqrs.User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		now := s.now()
@@ -136,7 +137,7 @@ func (s *Store) SendLink(userID uint64, purpose cqrs.LinkPurpose, linkHash []byt
 }
 
 // RevokeInvitation withdraws the user's unused registration links.
-func (s *Store) RevokeInvitation(userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error) {
+func (s *Store) RevokeInvitation(ctx context.Context, userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error) {
 	var u cqrs.User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
@@ -164,7 +165,7 @@ func (s *Store) RevokeInvitation(userID uint64, events ...cqrs.AuditEvent) (cqrs
 }
 
 // Unlock clears a lockout and the failure count.
-func (s *Store) Unlock(userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error) {
+func (s *Store) Unlock(ctx context.Context, userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error) {
 	var u cqrs.User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
@@ -184,7 +185,7 @@ func (s *Store) Unlock(userID uint64, events ...cqrs.AuditEvent) (cqrs.User, err
 }
 
 // Organisations lists every organisation by name.
-func (s *Store) Organisations() ([]cqrs.Organisation, error) {
+func (s *Store) Organisations(ctx context.Context) ([]cqrs.Organisation, error) {
 	var out []cqrs.Organisation
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketOrgs)
@@ -202,7 +203,7 @@ func (s *Store) Organisations() ([]cqrs.Organisation, error) {
 }
 
 // UpdateOrganisation renames an organisation or changes its ODS code.
-func (s *Store) UpdateOrganisation(o cqrs.Organisation) (cqrs.Organisation, error) {
+func (s *Store) UpdateOrganisation(ctx context.Context, o cqrs.Organisation) (cqrs.Organisation, error) {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		orgs, byODS := tx.Bucket(bucketOrgs), tx.Bucket(bucketOrgsByODS)
 		var old cqrs.Organisation

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -11,7 +12,7 @@ import (
 )
 
 // Audit appends an event, stamping its time.
-func (s *Store) Audit(e cqrs.AuditEvent) error {
+func (s *Store) Audit(ctx context.Context, e cqrs.AuditEvent) error {
 	err := s.db.Update(func(tx *bolt.Tx) error { return appendAudit(tx, &e, s.now()) })
 	if err != nil {
 		return fmt.Errorf("store: audit: %w", err)
@@ -30,7 +31,7 @@ func appendAudit(tx *bolt.Tx, e *cqrs.AuditEvent, now time.Time) error {
 }
 
 // AuditEvents lists matching entries newest first, and how many match.
-func (s *Store) AuditEvents(f cqrs.AuditFilter) ([]cqrs.AuditEvent, int, error) {
+func (s *Store) AuditEvents(ctx context.Context, f cqrs.AuditFilter) ([]cqrs.AuditEvent, int, error) {
 	var (
 		out   []cqrs.AuditEvent
 		total int

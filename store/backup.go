@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -23,7 +24,7 @@ const linkRemoved = "[link removed from this backup]"
 // Backup writes a consistent copy of the whole database to w while the app
 // keeps running (one read transaction), with the links of stored emails
 // removed: see writeBackup.
-func (s *Store) Backup(w io.Writer) (int64, error) {
+func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	n, err := writeBackup(s.db, filepath.Dir(s.Path()), w)
 	if err != nil {
 		return n, fmt.Errorf("store: backup: %w", err)

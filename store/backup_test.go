@@ -31,7 +31,7 @@ func TestBackupUnderWrites(t *testing.T) {
 				return
 			default:
 			}
-			if _, err := s.CreateOrganisation(cqrs.Organisation{Name: "Org", ODSCode: fmt.Sprintf("W%05d", i)}); err != nil {
+			if _, err := s.CreateOrganisation(t.Context(), cqrs.Organisation{Name: "Org", ODSCode: fmt.Sprintf("W%05d", i)}); err != nil {
 				t.Error(err)
 				return
 			}
@@ -43,7 +43,7 @@ func TestBackupUnderWrites(t *testing.T) {
 	}
 	before := acked.Load()
 	var buf bytes.Buffer
-	if _, err := s.Backup(&buf); err != nil {
+	if _, err := s.Backup(t.Context(), &buf); err != nil {
 		t.Fatal(err)
 	}
 	close(stop)
@@ -61,7 +61,7 @@ func TestBackupUnderWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	orgs, err := b.Organisations()
+	orgs, err := b.Organisations(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestBackupUnderWrites(t *testing.T) {
 // a byte of it is left anywhere in the file.
 func TestBackupHoldsNoWorkingLink(t *testing.T) {
 	s, clk := openTest(t)
-	org, err := s.CreateOrganisation(cqrs.Organisation{Name: "Riverside Practice", ODSCode: "Y12345"})
+	org, err := s.CreateOrganisation(t.Context(), cqrs.Organisation{Name: "Riverside Practice", ODSCode: "Y12345"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,20 +94,20 @@ func TestBackupHoldsNoWorkingLink(t *testing.T) {
 		link := "http://127.0.0.1:8420/register?token=" + token
 		e := &cqrs.Email{Kind: "registration", To: userID + "@nhs.net", Subject: "Complete your CQRS registration",
 			Text: "Complete your CQRS registration:\n" + link + "\n", HTML: `<p><a href="` + link + `">` + link + `</a></p>`, Secret: token}
-		u, err := s.CreateUser(cqrs.User{UserID: userID, FirstName: "Jo", LastName: "Bloggs", Email: userID + "@nhs.net", OrgID: org.ID, Role: cqrs.RoleUser},
+		u, err := s.CreateUser(t.Context(), cqrs.User{UserID: userID, FirstName: "Jo", LastName: "Bloggs", Email: userID + "@nhs.net", OrgID: org.ID, Role: cqrs.RoleUser},
 			hashOf(byte(i+1)), time.Hour, e)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if i == 0 { // delivered to the local mailbox; the other waits in the outbox
-			emails, _ := s.Emails(cqrs.EmailFilter{UserID: u.ID})
-			if err := s.MarkEmailDelivered(emails[0].ID); err != nil {
+			emails, _ := s.Emails(t.Context(), cqrs.EmailFilter{UserID: u.ID})
+			if err := s.MarkEmailDelivered(t.Context(), emails[0].ID); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	var hot bytes.Buffer
-	if _, err := s.Backup(&hot); err != nil {
+	if _, err := s.Backup(t.Context(), &hot); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
@@ -147,7 +147,7 @@ func TestBackupHoldsNoWorkingLink(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		emails, err := b.Emails(cqrs.EmailFilter{})
+		emails, err := b.Emails(t.Context(), cqrs.EmailFilter{})
 		if err != nil || len(emails) != 2 {
 			t.Fatalf("%s: %d emails (%v), want 2", filepath.Base(path), len(emails), err)
 		}
@@ -158,7 +158,7 @@ func TestBackupHoldsNoWorkingLink(t *testing.T) {
 		}
 		// Everything else is there: the links' hashes (the people who got
 		// the emails can still use them), the users, the outbox sequence.
-		if _, u, err := b.LinkUser(hashOf(1), cqrs.LinkRegister); err != nil || u.UserID != "jo.bloggs" {
+		if _, u, err := b.LinkUser(t.Context(), hashOf(1), cqrs.LinkRegister); err != nil || u.UserID != "jo.bloggs" {
 			t.Errorf("%s: the registration link record is missing: %v", filepath.Base(path), err)
 		}
 		b.Close()

@@ -59,7 +59,7 @@ func benchList(b *testing.B, s *Store, f cqrs.UserFilter, wantTotal func(int) bo
 	var times []time.Duration
 	for b.Loop() {
 		start := time.Now()
-		page, total, err := s.ListUsers(f)
+		page, total, err := s.ListUsers(b.Context(), f)
 		times = append(times, time.Since(start))
 		if err != nil || !wantTotal(total) || len(page) > 25 {
 			b.Fatalf("ListUsers(%+v) = %d users of %d, %v", f, len(page), total, err)
@@ -97,7 +97,7 @@ func BenchmarkSignedIn(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		if _, err := s.SignedIn(uint64(i%benchUsers+1), hashOf(byte(i)), nil); err != nil {
+		if _, err := s.SignedIn(b.Context(), uint64(i%benchUsers+1), hashOf(byte(i)), nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -106,12 +106,12 @@ func BenchmarkSignedIn(b *testing.B) {
 // BenchmarkSession is the read every signed-in page makes.
 func BenchmarkSession(b *testing.B) {
 	s := benchStore(b)
-	if _, err := s.SignedIn(1, hashOf(1), nil); err != nil {
+	if _, err := s.SignedIn(b.Context(), 1, hashOf(1), nil); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := s.Session(hashOf(1), time.Hour, 12*time.Hour); err != nil {
+		if _, _, err := s.Session(b.Context(), hashOf(1), time.Hour, 12*time.Hour); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -134,7 +134,7 @@ func BenchmarkLegacySignInTransaction(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		res, err := s.LegacySignIn(cqrs.SignInAttempt{UserID: u.UserID, CheckedHash: u.PasswordHash, PasswordOK: true, LockAfter: 5,
+		res, err := s.LegacySignIn(b.Context(), cqrs.SignInAttempt{UserID: u.UserID, CheckedHash: u.PasswordHash, PasswordOK: true, LockAfter: 5,
 			SessionHash: hashOf(byte(i)), IP: "127.0.0.1", Method: "password"})
 		if err != nil || !res.SignedIn {
 			b.Fatalf("sign-in: %+v, %v", res, err)
@@ -148,7 +148,7 @@ func BenchmarkMessages(b *testing.B) {
 	s := benchMessages(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		if msgs, _, err := s.Messages(1); err != nil || len(msgs) == 0 {
+		if msgs, _, err := s.Messages(b.Context(), 1); err != nil || len(msgs) == 0 {
 			b.Fatalf("messages: %d, %v", len(msgs), err)
 		}
 	}
@@ -160,7 +160,7 @@ func BenchmarkInbox(b *testing.B) {
 	s := benchMessages(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		if in, err := s.Inbox(1, 1); err != nil || len(in.Messages) == 0 {
+		if in, err := s.Inbox(b.Context(), 1, 1); err != nil || len(in.Messages) == 0 {
 			b.Fatalf("inbox: %d, %v", len(in.Messages), err)
 		}
 	}
@@ -170,7 +170,7 @@ func BenchmarkInbox(b *testing.B) {
 func benchMessages(b *testing.B) *Store {
 	s := benchStore(b)
 	for range 20 {
-		if _, err := s.Broadcast(1, "CQRS", "Practice news", strings.Repeat("Surgery hours change next week. ", 8)); err != nil {
+		if _, err := s.Broadcast(b.Context(), 1, "CQRS", "Practice news", strings.Repeat("Surgery hours change next week. ", 8)); err != nil {
 			b.Fatal(err)
 		}
 	}

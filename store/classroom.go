@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"time"
@@ -78,7 +79,7 @@ func (s *Store) learnerUpdate(accountID uint64, event cqrs.AuditEvent, change fu
 
 // MoveLearnerClock moves one learner's own clock forward by d, on top of
 // the class's: their 72 hours, links and lock run ahead, nobody else's.
-func (s *Store) MoveLearnerClock(accountID uint64, d time.Duration, event cqrs.AuditEvent) (cqrs.User, error) {
+func (s *Store) MoveLearnerClock(ctx context.Context, accountID uint64, d time.Duration, event cqrs.AuditEvent) (cqrs.User, error) {
 	return s.learnerUpdate(accountID, event, func(_ *bolt.Tx, _ *cqrs.Learner, u *cqrs.User, _ time.Time) error {
 		u.ClockOffset += d
 		return nil
@@ -88,7 +89,7 @@ func (s *Store) MoveLearnerClock(accountID uint64, d time.Duration, event cqrs.A
 // LockLearner locks a learner's CQRS account as too many failed sign-ins
 // would: the failure count at lockAfter, the lock, and the owner's email
 // with an unlock link (notice composes it, as for a real lockout).
-func (s *Store) LockLearner(accountID uint64, lockAfter int, linkTTL time.Duration, notice func(u cqrs.User, expires time.Time) (cqrs.Email, []byte), event cqrs.AuditEvent) (cqrs.User, error) {
+func (s *Store) LockLearner(ctx context.Context, accountID uint64, lockAfter int, linkTTL time.Duration, notice func(u cqrs.User, expires time.Time) (cqrs.Email, []byte), event cqrs.AuditEvent) (cqrs.User, error) {
 	return s.learnerUpdate(accountID, event, func(tx *bolt.Tx, _ *cqrs.Learner, u *cqrs.User, now time.Time) error {
 		if u.Status != cqrs.StatusActive || u.PasswordHash == "" || !u.LockedAt.IsZero() {
 			return cqrs.ErrConflict // not registered yet, or locked already
@@ -111,7 +112,7 @@ func (s *Store) LockLearner(accountID uint64, lockAfter int, linkTTL time.Durati
 
 // ExpireLearnerLink makes a learner's registration link out of date now,
 // on their own clock, as if its 14 days had passed.
-func (s *Store) ExpireLearnerLink(accountID uint64, event cqrs.AuditEvent) (cqrs.User, error) {
+func (s *Store) ExpireLearnerLink(ctx context.Context, accountID uint64, event cqrs.AuditEvent) (cqrs.User, error) {
 	return s.learnerUpdate(accountID, event, func(tx *bolt.Tx, _ *cqrs.Learner, u *cqrs.User, now time.Time) error {
 		if u.PasswordHash != "" {
 			return cqrs.ErrConflict // registered: the link is spent anyway
@@ -150,7 +151,7 @@ func (s *Store) ExpireLearnerLink(accountID uint64, event cqrs.AuditEvent) (cqrs
 // GiveLearnerNoCQRS gives a learner a second NHSmail account, with the
 // password of their own, whose email no CQRS account has: signing in with
 // it ends on the "no CQRS account" page (step 5 of the user guide).
-func (s *Store) GiveLearnerNoCQRS(accountID uint64, event cqrs.AuditEvent) (cqrs.Learner, error) {
+func (s *Store) GiveLearnerNoCQRS(ctx context.Context, accountID uint64, event cqrs.AuditEvent) (cqrs.Learner, error) {
 	var out cqrs.Learner
 	_, err := s.learnerUpdate(accountID, event, func(tx *bolt.Tx, l *cqrs.Learner, _ *cqrs.User, now time.Time) error {
 		accounts := tx.Bucket(bucketNHSmailAccounts)
@@ -181,7 +182,7 @@ func (s *Store) GiveLearnerNoCQRS(accountID uint64, event cqrs.AuditEvent) (cqrs
 }
 
 // LockLearnerNHSmail locks the learner's own NHSmail account.
-func (s *Store) LockLearnerNHSmail(accountID uint64, event cqrs.AuditEvent) (cqrs.User, error) {
+func (s *Store) LockLearnerNHSmail(ctx context.Context, accountID uint64, event cqrs.AuditEvent) (cqrs.User, error) {
 	return s.learnerUpdate(accountID, event, func(tx *bolt.Tx, l *cqrs.Learner, _ *cqrs.User, _ time.Time) error {
 		return setNHSmailLocked(tx, l.NHSmailID, true)
 	})
@@ -208,7 +209,7 @@ func setNHSmailLocked(tx *bolt.Tx, id uint64, locked bool) error {
 // their NHSmail account unlocked (and the one without a CQRS account
 // disabled), and a fresh registration link with its email; the old links
 // stop working.
-func (s *Store) ResetLearner(accountID uint64, linkHash []byte, linkTTL time.Duration, email cqrs.Email, event cqrs.AuditEvent) (cqrs.User, error) {
+func (s *Store) ResetLearner(ctx context.Context, accountID uint64, linkHash []byte, linkTTL time.Duration, email cqrs.Email, event cqrs.AuditEvent) (cqrs.User, error) {
 	return s.learnerUpdate(accountID, event, func(tx *bolt.Tx, l *cqrs.Learner, u *cqrs.User, now time.Time) error {
 		if _, err := deleteWhere(tx.Bucket(bucketLinks), func(_ []byte, k cqrs.Link) bool { return k.UserID == u.ID }); err != nil {
 			return err
@@ -256,7 +257,7 @@ func (s *Store) ResetLearner(accountID uint64, linkHash []byte, linkTTL time.Dur
 // moves under tokenHash, their new cookie, so the sheet's join address no
 // longer works, and their NHSmail password becomes nhsmailHash, shown to
 // them once. ErrNotFound when every cohort account is taken.
-func (s *Store) ClaimCohortLearner(tokenHash []byte, nhsmailHash string, event cqrs.AuditEvent) (cqrs.Learner, error) {
+func (s *Store) ClaimCohortLearner(ctx context.Context, tokenHash []byte, nhsmailHash string, event cqrs.AuditEvent) (cqrs.Learner, error) {
 	var out cqrs.Learner
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketLearners)

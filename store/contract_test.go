@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -29,7 +30,7 @@ func TestContract(t *testing.T) {
 			if closed[s] {
 				return
 			}
-			if err := s.Check(); err != nil {
+			if err := s.Check(context.Background()); err != nil {
 				t.Errorf("bbolt consistency check: %v", err)
 			}
 			s.Close()
@@ -46,7 +47,7 @@ func TestContract(t *testing.T) {
 		Reopen: func(t *testing.T, e storetest.Engine) storetest.Engine {
 			s := e.(*store.Store)
 			path := s.Path()
-			if err := s.Check(); err != nil {
+			if err := s.Check(t.Context()); err != nil {
 				t.Errorf("bbolt consistency check: %v", err)
 			}
 			if err := s.Close(); err != nil {

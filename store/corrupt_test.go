@@ -21,13 +21,13 @@ func filledDatabase(t *testing.T, users int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	org, err := s.CreateOrganisation(cqrs.Organisation{Name: "Riverside", ODSCode: "Y1"})
+	org, err := s.CreateOrganisation(t.Context(), cqrs.Organisation{Name: "Riverside", ODSCode: "Y1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range users {
 		u := cqrs.User{UserID: fmt.Sprintf("user%05d", i), FirstName: "Sam", LastName: strings.Repeat("x", 40), Email: fmt.Sprintf("user%05d@nhs.net", i), OrgID: org.ID}
-		if _, err := s.CreateUser(u, hashOf(byte(i)), time.Hour, nil); err != nil {
+		if _, err := s.CreateUser(t.Context(), u, hashOf(byte(i)), time.Hour, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -115,7 +115,7 @@ func TestOpenRecoversFromOneDamagedMetaPage(t *testing.T) {
 		t.Fatalf("open with one good meta page: %v", err)
 	}
 	defer s.Close()
-	if err := s.Check(); err != nil {
+	if err := s.Check(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -69,7 +69,7 @@ func TestCrashSafety(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d: reopen after SIGKILL: %v", round, err)
 		}
-		if err := s.Check(); err != nil {
+		if err := s.Check(t.Context()); err != nil {
 			s.Close()
 			t.Fatalf("round %d: bbolt consistency check: %v", round, err)
 		}
@@ -199,30 +199,30 @@ func TestCrashChild(t *testing.T) {
 	var org cqrs.Organisation
 	for i := 0; i < 400 && time.Now().Before(stop); i++ {
 		if i%4 == 0 {
-			org, err = s.CreateOrganisation(cqrs.Organisation{Name: fmt.Sprintf("Practice %d-%d", round, i), ODSCode: fmt.Sprintf("R%03dO%03d", round, i)})
+			org, err = s.CreateOrganisation(t.Context(), cqrs.Organisation{Name: fmt.Sprintf("Practice %d-%d", round, i), ODSCode: fmt.Sprintf("R%03dO%03d", round, i)})
 			must("create organisation", err)
 			ack("org", org.ODSCode, "-")
 		}
 		userID := fmt.Sprintf("r%03du%03d", round, i)
 		link := crashHash("register", userID)
 		email := &cqrs.Email{Kind: "registration", To: userID + "@nhs.net", ToName: "Sam Patel", Subject: "Complete your CQRS registration", Text: "link"}
-		u, err := s.CreateUser(cqrs.User{UserID: userID, FirstName: "Sam", LastName: "Patel", Email: userID + "@nhs.net", OrgID: org.ID, Role: cqrs.RoleUser}, link, 14*24*time.Hour, email)
+		u, err := s.CreateUser(t.Context(), cqrs.User{UserID: userID, FirstName: "Sam", LastName: "Patel", Email: userID + "@nhs.net", OrgID: org.ID, Role: cqrs.RoleUser}, link, 14*24*time.Hour, email)
 		must("create user", err)
 		ack("create", userID, strconv.FormatUint(u.ID, 10))
 		if i%5 == 4 { // stays invited
 			continue
 		}
-		_, err = s.SetPasswordWithLink(link, cqrs.LinkRegister, crashPassword(userID, 0), nil)
+		_, err = s.SetPasswordWithLink(t.Context(), link, cqrs.LinkRegister, crashPassword(userID, 0), nil)
 		must("register", err)
 		ack("register", userID, "-")
 
 		sess := crashHash("session-1", userID)
-		_, err = s.SignedIn(u.ID, sess, nil)
+		_, err = s.SignedIn(t.Context(), u.ID, sess, nil)
 		must("sign in", err)
 		ack("signin", userID, hex.EncodeToString(sess))
 
 		for n := 1; n <= crashLockout; n++ {
-			res, err := s.LegacySignIn(cqrs.SignInAttempt{UserID: userID, LockAfter: crashLockout, Method: "legacy", LinkTTL: time.Hour,
+			res, err := s.LegacySignIn(t.Context(), cqrs.SignInAttempt{UserID: userID, LockAfter: crashLockout, Method: "legacy", LinkTTL: time.Hour,
 				LockNotice: func(u cqrs.User, _ time.Time) (cqrs.Email, []byte) {
 					return cqrs.Email{Kind: "lockout", Subject: "Your CQRS account is locked", Text: "link"}, crashHash("unlock", userID)
 				}})
@@ -232,30 +232,30 @@ func TestCrashChild(t *testing.T) {
 				must("lockout", fmt.Errorf("failure %d: %+v", n, res))
 			}
 		}
-		_, err = s.Unlock(u.ID)
+		_, err = s.Unlock(t.Context(), u.ID)
 		must("unlock", err)
 		ack("unlock", userID, "-")
 
 		sess2 := crashHash("session-2", userID)
-		_, err = s.SignedIn(u.ID, sess2, sess)
+		_, err = s.SignedIn(t.Context(), u.ID, sess2, sess)
 		must("sign in again", err)
 		ack("signin2", userID, hex.EncodeToString(sess2))
 
 		if i%3 == 0 { // more changes than the history keeps
 			for n := 1; n <= cqrs.HistoryDepth+2; n++ {
-				_, err = s.ChangePassword(u.ID, crashPassword(userID, n), sess2, nil)
+				_, err = s.ChangePassword(t.Context(), u.ID, crashPassword(userID, n), sess2, nil)
 				must("change password", err)
 				ack("password", userID, strconv.Itoa(n))
 			}
 		}
 		if i%7 == 3 {
-			_, err = s.SetStatus(u.ID, cqrs.StatusDisabled)
+			_, err = s.SetStatus(t.Context(), u.ID, cqrs.StatusDisabled)
 			must("disable", err)
 			ack("disable", userID, "-")
 		}
 		if i%2 == 1 {
 			subject := fmt.Sprintf("Notice-%d-%d", round, i)
-			n, err := s.Broadcast(org.ID, "Admin", subject, "Practice meeting at noon.")
+			n, err := s.Broadcast(t.Context(), org.ID, "Admin", subject, "Practice meeting at noon.")
 			must("broadcast", err)
 			ack("broadcast", subject, fmt.Sprintf("%d:%d", org.ID, n))
 		}
@@ -346,7 +346,7 @@ func checkAcked(t *testing.T, s *Store, round int, acks []crashAck) {
 			}
 			continue
 		}
-		u, err := s.UserByUserID(a.user)
+		u, err := s.UserByUserID(t.Context(), a.user)
 		if err != nil {
 			fail("user: %v", err)
 			continue
@@ -400,9 +400,9 @@ func checkAcked(t *testing.T, s *Store, round int, acks []crashAck) {
 		if a.op != "signin2" && a.op != "password" {
 			continue
 		}
-		_, u, err := s.Session(crashHash("session-2", userID), 24*time.Hour, 24*time.Hour)
+		_, u, err := s.Session(t.Context(), crashHash("session-2", userID), 24*time.Hour, 24*time.Hour)
 		if err != nil {
-			if uu, _ := s.UserByUserID(userID); uu.Status == cqrs.StatusDisabled {
+			if uu, _ := s.UserByUserID(t.Context(), userID); uu.Status == cqrs.StatusDisabled {
 				continue
 			}
 			t.Errorf("round %d: %s's session after %s: %v", round, userID, a.op, err)
@@ -537,7 +537,7 @@ func checkInvariants(t *testing.T, s *Store, round int) {
 	// Sessions may outlive a lockout in the file, but Session never hands
 	// one out for an account that may not sign in.
 	for _, h := range sessions {
-		_, u, err := s.Session(h, 24*time.Hour, 24*time.Hour)
+		_, u, err := s.Session(t.Context(), h, 24*time.Hour, 24*time.Hour)
 		if err == nil && (u.Status != cqrs.StatusActive || !u.LockedAt.IsZero()) {
 			fail("Session returned %s (status %s, locked %v)", u.UserID, u.Status, !u.LockedAt.IsZero())
 		}

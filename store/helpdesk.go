@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -12,7 +13,7 @@ var keyHelpDesk = []byte("help-desk")
 
 // HelpDesk returns the site's own help desk; ErrNotFound while it has none
 // (people are sent to the national CQRS help desk).
-func (s *Store) HelpDesk() (cqrs.HelpDesk, error) {
+func (s *Store) HelpDesk(ctx context.Context) (cqrs.HelpDesk, error) {
 	var h cqrs.HelpDesk
 	err := s.db.View(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bucketMeta), keyHelpDesk, &h) })
 	if err != nil {
@@ -23,7 +24,7 @@ func (s *Store) HelpDesk() (cqrs.HelpDesk, error) {
 
 // SetHelpDesk keeps the site's own help desk, or with the zero value goes
 // back to the national one, with its audit events in the same transaction.
-func (s *Store) SetHelpDesk(h cqrs.HelpDesk, events ...cqrs.AuditEvent) error {
+func (s *Store) SetHelpDesk(ctx context.Context, h cqrs.HelpDesk, events ...cqrs.AuditEvent) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		var err error

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -30,7 +31,7 @@ func putLink(tx *bolt.Tx, hash []byte, l cqrs.Link) error {
 
 // LinkUser returns a usable link and its user. Unknown and used links are
 // ErrNotFound, out-of-date ones ErrExpired.
-func (s *Store) LinkUser(hash []byte, purpose cqrs.LinkPurpose) (cqrs.Link, cqrs.User, error) {
+func (s *Store) LinkUser(ctx context.Context, hash []byte, purpose cqrs.LinkPurpose) (cqrs.Link, cqrs.User, error) {
 	var (
 		l cqrs.Link
 		u cqrs.User
@@ -59,7 +60,7 @@ func (s *Store) LinkUser(hash []byte, purpose cqrs.LinkPurpose) (cqrs.Link, cqrs
 // queues notify (when not nil), all in one transaction: either the link is
 // spent and the password set, or neither. A reset also ends every session
 // of the user.
-func (s *Store) SetPasswordWithLink(linkHash []byte, purpose cqrs.LinkPurpose, newHash string, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
+func (s *Store) SetPasswordWithLink(ctx context.Context, linkHash []byte, purpose cqrs.LinkPurpose, newHash string, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
 	var u cqrs.User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		links := tx.Bucket(bucketLinks)
@@ -127,7 +128,7 @@ func passwordHistory(tx *bolt.Tx, userID uint64) ([]string, error) {
 
 // PasswordHistory returns the user's previous password hashes, newest
 // first, for the "previous 8 passwords" rule.
-func (s *Store) PasswordHistory(userID uint64) ([]string, error) {
+func (s *Store) PasswordHistory(ctx context.Context, userID uint64) ([]string, error) {
 	var history []string
 	err := s.db.View(func(tx *bolt.Tx) (err error) {
 		history, err = passwordHistory(tx, userID)
@@ -141,7 +142,7 @@ func (s *Store) PasswordHistory(userID uint64) ([]string, error) {
 
 // SetSetupToken records the hash of the one-time set-up token printed at
 // first start. It refuses with ErrConflict once any account exists.
-func (s *Store) SetSetupToken(hash []byte) error {
+func (s *Store) SetSetupToken(ctx context.Context, hash []byte) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		if hasAny(tx.Bucket(bucketUsers)) {
 			return cqrs.ErrConflict
@@ -151,7 +152,7 @@ func (s *Store) SetSetupToken(hash []byte) error {
 }
 
 // SetupPending reports whether hash is the current set-up token's hash.
-func (s *Store) SetupPending(hash []byte) bool {
+func (s *Store) SetupPending(ctx context.Context, hash []byte) bool {
 	var ok bool
 	s.db.View(func(tx *bolt.Tx) error {
 		var rec setupRecord
@@ -165,7 +166,7 @@ func (s *Store) SetupPending(hash []byte) bool {
 
 // CompleteSetup creates the first organisation, the system administrator and
 // their registration link, and spends the set-up token, in one transaction.
-func (s *Store) CompleteSetup(setupHash []byte, org cqrs.Organisation, admin cqrs.User, linkHash []byte, linkTTL time.Duration, events ...cqrs.AuditEvent) (cqrs.User, error) {
+func (s *Store) CompleteSetup(ctx context.Context, setupHash []byte, org cqrs.Organisation, admin cqrs.User, linkHash []byte, linkTTL time.Duration, events ...cqrs.AuditEvent) (cqrs.User, error) {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		var rec setupRecord

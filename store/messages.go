@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"slices"
 
@@ -23,7 +24,7 @@ func addMessage(tx *bolt.Tx, m cqrs.Message) error {
 }
 
 // Messages returns the user's messages, newest first, and how many are unread.
-func (s *Store) Messages(userID uint64) ([]cqrs.Message, int, error) {
+func (s *Store) Messages(ctx context.Context, userID uint64) ([]cqrs.Message, int, error) {
 	var (
 		msgs   []cqrs.Message
 		unread int
@@ -41,7 +42,7 @@ func (s *Store) Messages(userID uint64) ([]cqrs.Message, int, error) {
 
 // Inbox reads the message centre in one transaction: the user's messages
 // and the organisation in the page's header.
-func (s *Store) Inbox(userID, orgID uint64) (cqrs.Inbox, error) {
+func (s *Store) Inbox(ctx context.Context, userID, orgID uint64) (cqrs.Inbox, error) {
 	in, err := s.inbox(userID, orgID)
 	if err != nil {
 		return cqrs.Inbox{}, fmt.Errorf("store: inbox: %w", err)
@@ -100,7 +101,7 @@ func (s *Store) readMessages(tx *bolt.Tx, userID uint64) ([]cqrs.Message, int, e
 
 // HeaderInfo is what every signed-in page's header shows, read in one
 // transaction: the user's organisation and their unread count.
-func (s *Store) HeaderInfo(userID, orgID uint64) (cqrs.Organisation, int, error) {
+func (s *Store) HeaderInfo(ctx context.Context, userID, orgID uint64) (cqrs.Organisation, int, error) {
 	in, err := s.inbox(userID, orgID)
 	if err != nil {
 		return cqrs.Organisation{}, 0, fmt.Errorf("store: header: %w", err)
@@ -110,7 +111,7 @@ func (s *Store) HeaderInfo(userID, orgID uint64) (cqrs.Organisation, int, error)
 
 // OpenMessage returns one of the user's messages and marks it read. Another
 // user's message is ErrNotFound: the key includes the recipient.
-func (s *Store) OpenMessage(userID, id uint64) (cqrs.Message, error) {
+func (s *Store) OpenMessage(ctx context.Context, userID, id uint64) (cqrs.Message, error) {
 	var m cqrs.Message
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketMessages)
@@ -130,7 +131,7 @@ func (s *Store) OpenMessage(userID, id uint64) (cqrs.Message, error) {
 }
 
 // DeleteMessage removes one of the user's messages.
-func (s *Store) DeleteMessage(userID, id uint64) error {
+func (s *Store) DeleteMessage(ctx context.Context, userID, id uint64) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketMessages)
 		if b.Get(messageKey(userID, id)) == nil {
@@ -146,7 +147,7 @@ func (s *Store) DeleteMessage(userID, id uint64) error {
 
 // Broadcast leaves a message for every active or invited user of orgID (every
 // user at all when orgID is 0), in one transaction, and returns how many.
-func (s *Store) Broadcast(orgID uint64, from, subject, body string) (int, error) {
+func (s *Store) Broadcast(ctx context.Context, orgID uint64, from, subject, body string) (int, error) {
 	now := s.now()
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {

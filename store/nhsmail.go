@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
@@ -73,7 +74,7 @@ func nhsmailTenant(tx *bolt.Tx) (string, error) {
 // CreateNHSmailAccount adds an account to the simulated NHSmail directory.
 // The email is unique ignoring case; the ID, ObjectID, TenantID and Created
 // are set here.
-func (s *Store) CreateNHSmailAccount(a cqrs.NHSmailAccount) (cqrs.NHSmailAccount, error) {
+func (s *Store) CreateNHSmailAccount(ctx context.Context, a cqrs.NHSmailAccount) (cqrs.NHSmailAccount, error) {
 	a.Email = strings.TrimSpace(a.Email)
 	if a.Email == "" {
 		return cqrs.NHSmailAccount{}, errNHSmailNoEmail
@@ -111,7 +112,7 @@ func (s *Store) CreateNHSmailAccount(a cqrs.NHSmailAccount) (cqrs.NHSmailAccount
 }
 
 // NHSmailAccountByEmail finds an account by email address, ignoring case.
-func (s *Store) NHSmailAccountByEmail(email string) (cqrs.NHSmailAccount, error) {
+func (s *Store) NHSmailAccountByEmail(ctx context.Context, email string) (cqrs.NHSmailAccount, error) {
 	var a cqrs.NHSmailAccount
 	err := s.db.View(func(tx *bolt.Tx) error {
 		accounts := tx.Bucket(bucketNHSmailAccounts)
@@ -132,7 +133,7 @@ func (s *Store) NHSmailAccountByEmail(email string) (cqrs.NHSmailAccount, error)
 }
 
 // NHSmailAccount returns the account with the given ID.
-func (s *Store) NHSmailAccount(id uint64) (cqrs.NHSmailAccount, error) {
+func (s *Store) NHSmailAccount(ctx context.Context, id uint64) (cqrs.NHSmailAccount, error) {
 	var a cqrs.NHSmailAccount
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return getJSON(tx.Bucket(bucketNHSmailAccounts), itob(id), &a)
@@ -144,7 +145,7 @@ func (s *Store) NHSmailAccount(id uint64) (cqrs.NHSmailAccount, error) {
 }
 
 // NHSmailAccounts lists the directory, sorted by email ignoring case.
-func (s *Store) NHSmailAccounts() ([]cqrs.NHSmailAccount, error) {
+func (s *Store) NHSmailAccounts(ctx context.Context) ([]cqrs.NHSmailAccount, error) {
 	var out []cqrs.NHSmailAccount
 	err := s.db.View(func(tx *bolt.Tx) error {
 		accounts := tx.Bucket(bucketNHSmailAccounts)
@@ -191,7 +192,7 @@ func (s *Store) updateNHSmailAccount(id uint64, change func(tx *bolt.Tx, a *cqrs
 // SetNHSmailPassword replaces an account's password hash and signs the
 // account out of the simulator everywhere, as a password reset does,
 // revoking the access tokens it holds.
-func (s *Store) SetNHSmailPassword(id uint64, hash string) error {
+func (s *Store) SetNHSmailPassword(ctx context.Context, id uint64, hash string) error {
 	err := s.updateNHSmailAccount(id, func(tx *bolt.Tx, a *cqrs.NHSmailAccount) error {
 		a.PasswordHash = hash
 		if err := deleteNHSmailTokensOf(tx, id); err != nil {
@@ -207,7 +208,7 @@ func (s *Store) SetNHSmailPassword(id uint64, hash string) error {
 
 // SetNHSmailMFA sets the account's second step (cqrs.MFANone,
 // MFAAuthenticator or MFAText); its sessions stay, as in Entra ID.
-func (s *Store) SetNHSmailMFA(id uint64, method string) error {
+func (s *Store) SetNHSmailMFA(ctx context.Context, id uint64, method string) error {
 	if !cqrs.ValidMFAMethod(method) {
 		return fmt.Errorf("store: set NHSmail MFA %d: unknown method %q", id, method)
 	}
@@ -224,7 +225,7 @@ func (s *Store) SetNHSmailMFA(id uint64, method string) error {
 // SetNHSmailFlags sets the switches a trainer uses to reproduce the
 // NHSmail sign-in outcomes. Disabling an account revokes its access
 // tokens, so enabling it again does not bring them back.
-func (s *Store) SetNHSmailFlags(id uint64, disabled, locked, consentRequired bool) error {
+func (s *Store) SetNHSmailFlags(ctx context.Context, id uint64, disabled, locked, consentRequired bool) error {
 	err := s.updateNHSmailAccount(id, func(tx *bolt.Tx, a *cqrs.NHSmailAccount) error {
 		a.Disabled, a.Locked, a.ConsentRequired = disabled, locked, consentRequired
 		if disabled {
@@ -241,7 +242,7 @@ func (s *Store) SetNHSmailFlags(id uint64, disabled, locked, consentRequired boo
 // NHSmailSigningKey returns the simulator's RSA key for ID tokens. It is
 // made at the first call and kept, so relying parties that cached the JWKS
 // keep verifying tokens after a restart.
-func (s *Store) NHSmailSigningKey() (*rsa.PrivateKey, error) {
+func (s *Store) NHSmailSigningKey(ctx context.Context) (*rsa.PrivateKey, error) {
 	der, err := s.metaValue(keyNHSmailSigningKey, notEmpty, cqrs.NewSigningKey)
 	if err != nil {
 		return nil, fmt.Errorf("store: NHSmail signing key: %w", err)
@@ -251,8 +252,8 @@ func (s *Store) NHSmailSigningKey() (*rsa.PrivateKey, error) {
 
 // NHSmailSigningKeys returns the key that signs now and the replaced keys
 // still published (newest first), making the current key at the first call.
-func (s *Store) NHSmailSigningKeys() (*rsa.PrivateKey, []*rsa.PrivateKey, error) {
-	current, err := s.NHSmailSigningKey()
+func (s *Store) NHSmailSigningKeys(ctx context.Context) (*rsa.PrivateKey, []*rsa.PrivateKey, error) {
+	current, err := s.NHSmailSigningKey(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -275,7 +276,7 @@ func (s *Store) NHSmailSigningKeys() (*rsa.PrivateKey, []*rsa.PrivateKey, error)
 
 // RotateNHSmailSigningKey makes a new signing key; the one it replaces
 // stays published for a day, so tokens it signed still verify.
-func (s *Store) RotateNHSmailSigningKey() error {
+func (s *Store) RotateNHSmailSigningKey(ctx context.Context) error {
 	fresh, err := cqrs.NewSigningKey()
 	if err != nil {
 		return fmt.Errorf("store: rotate: %w", err)
@@ -305,7 +306,7 @@ func (s *Store) RotateNHSmailSigningKey() error {
 }
 
 // NHSmailTenantID returns the simulated directory's tenant ID, made once.
-func (s *Store) NHSmailTenantID() (string, error) {
+func (s *Store) NHSmailTenantID(ctx context.Context) (string, error) {
 	id, err := s.metaValue(keyNHSmailTenant, notEmpty, func() ([]byte, error) {
 		id, err := newObjectID()
 		return []byte(id), err
@@ -319,7 +320,7 @@ func (s *Store) NHSmailTenantID() (string, error) {
 // NHSmailClientSecret returns the secret CQRS uses to authenticate to the
 // simulator's token endpoint, made once; both sides live in this process
 // and read it from here.
-func (s *Store) NHSmailClientSecret() (string, error) {
+func (s *Store) NHSmailClientSecret(ctx context.Context) (string, error) {
 	secret, err := s.metaValue(keyNHSmailClientSecret, notEmpty, func() ([]byte, error) {
 		b := make([]byte, 32)
 		if _, err := rand.Read(b); err != nil {
@@ -368,7 +369,7 @@ func notEmpty(v []byte) bool { return len(v) > 0 }
 
 // CreateNHSmailSession stores a browser's sign-in to the simulator ("This is
 // a private computer" or not) until expires.
-func (s *Store) CreateNHSmailSession(hash []byte, accountID uint64, expires time.Time) error {
+func (s *Store) CreateNHSmailSession(ctx context.Context, hash []byte, accountID uint64, expires time.Time) error {
 	rec := nhsmailSession{AccountID: accountID, Created: s.now(), Expires: expires}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		return putJSON(tx.Bucket(bucketNHSmailSessions), hash, rec)
@@ -381,14 +382,14 @@ func (s *Store) CreateNHSmailSession(hash []byte, accountID uint64, expires time
 
 // NHSmailSession returns the account a simulator session belongs to. A
 // session past its expiry is deleted and reported as ErrExpired.
-func (s *Store) NHSmailSession(hash []byte) (uint64, error) {
-	id, _, err := s.NHSmailSessionStarted(hash)
+func (s *Store) NHSmailSession(ctx context.Context, hash []byte) (uint64, error) {
+	id, _, err := s.NHSmailSessionStarted(ctx, hash)
 	return id, err
 }
 
 // NHSmailSessionStarted is NHSmailSession with the time the session began
 // (when the password was checked), which max_age is measured from.
-func (s *Store) NHSmailSessionStarted(hash []byte) (uint64, time.Time, error) {
+func (s *Store) NHSmailSessionStarted(ctx context.Context, hash []byte) (uint64, time.Time, error) {
 	var rec nhsmailSession
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return getJSON(tx.Bucket(bucketNHSmailSessions), hash, &rec)
@@ -397,7 +398,7 @@ func (s *Store) NHSmailSessionStarted(hash []byte) (uint64, time.Time, error) {
 		return 0, time.Time{}, fmt.Errorf("store: NHSmail session: %w", err)
 	}
 	if !s.now().Before(rec.Expires) {
-		if err := s.DeleteNHSmailSession(hash); err != nil {
+		if err := s.DeleteNHSmailSession(ctx, hash); err != nil {
 			return 0, time.Time{}, err
 		}
 		return 0, time.Time{}, fmt.Errorf("store: NHSmail session: %w", cqrs.ErrExpired)
@@ -406,7 +407,7 @@ func (s *Store) NHSmailSessionStarted(hash []byte) (uint64, time.Time, error) {
 }
 
 // DeleteNHSmailSession ends a simulator session.
-func (s *Store) DeleteNHSmailSession(hash []byte) error {
+func (s *Store) DeleteNHSmailSession(ctx context.Context, hash []byte) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketNHSmailSessions).Delete(hash)
 	})
@@ -419,8 +420,8 @@ func (s *Store) DeleteNHSmailSession(hash []byte) error {
 // DeleteExpiredNHSmailSessions removes simulator sessions past their expiry,
 // and the provider's expired state (codes, consent tickets, access tokens)
 // with them; bbolt has no TTL, so the app sweeps now and then.
-func (s *Store) DeleteExpiredNHSmailSessions() (int, error) {
-	swept, err := s.DeleteExpiredNHSmailState()
+func (s *Store) DeleteExpiredNHSmailSessions(ctx context.Context) (int, error) {
+	swept, err := s.DeleteExpiredNHSmailState(ctx)
 	if err != nil {
 		return 0, err
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,7 +21,7 @@ var bucketNHSmailApps = []byte("applications")
 var errNHSmailAppIncomplete = errors.New("store: an NHSmail application needs a name and a redirect URI")
 
 // CreateNHSmailApplication registers an application under a new client ID.
-func (s *Store) CreateNHSmailApplication(a cqrs.NHSmailApplication) (cqrs.NHSmailApplication, error) {
+func (s *Store) CreateNHSmailApplication(ctx context.Context, a cqrs.NHSmailApplication) (cqrs.NHSmailApplication, error) {
 	a.Name = strings.TrimSpace(a.Name)
 	if a.Name == "" || len(a.RedirectURIs) == 0 {
 		return cqrs.NHSmailApplication{}, errNHSmailAppIncomplete
@@ -47,7 +48,7 @@ func (s *Store) CreateNHSmailApplication(a cqrs.NHSmailApplication) (cqrs.NHSmai
 }
 
 // NHSmailApplication returns a registered application by client ID.
-func (s *Store) NHSmailApplication(clientID string) (cqrs.NHSmailApplication, error) {
+func (s *Store) NHSmailApplication(ctx context.Context, clientID string) (cqrs.NHSmailApplication, error) {
 	var a cqrs.NHSmailApplication
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketNHSmailMeta).Bucket(bucketNHSmailApps)
@@ -63,7 +64,7 @@ func (s *Store) NHSmailApplication(clientID string) (cqrs.NHSmailApplication, er
 }
 
 // NHSmailApplications lists the registered applications by name.
-func (s *Store) NHSmailApplications() ([]cqrs.NHSmailApplication, error) {
+func (s *Store) NHSmailApplications(ctx context.Context) ([]cqrs.NHSmailApplication, error) {
 	var out []cqrs.NHSmailApplication
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketNHSmailMeta).Bucket(bucketNHSmailApps)
@@ -94,7 +95,7 @@ func (s *Store) NHSmailApplications() ([]cqrs.NHSmailApplication, error) {
 // DeleteNHSmailApplication removes a registration and, in the same
 // transaction, the access tokens it was given; its codes stop working,
 // since the provider no longer knows the client.
-func (s *Store) DeleteNHSmailApplication(clientID string) error {
+func (s *Store) DeleteNHSmailApplication(ctx context.Context, clientID string) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketNHSmailMeta).Bucket(bucketNHSmailApps)
 		if b == nil || b.Get([]byte(clientID)) == nil {

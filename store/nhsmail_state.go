@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -109,7 +110,7 @@ func (t nhsmailStateTx) Delete(kind string, key []byte) error {
 func (t nhsmailStateTx) Now() time.Time { return t.now }
 
 // UpdateNHSmailState runs fn in one write transaction.
-func (s *Store) UpdateNHSmailState(fn func(cqrs.NHSmailStateTx) error) error {
+func (s *Store) UpdateNHSmailState(ctx context.Context, fn func(cqrs.NHSmailStateTx) error) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		return fn(nhsmailStateTx{tx: tx, now: s.now(), writable: true})
 	})
@@ -120,7 +121,7 @@ func (s *Store) UpdateNHSmailState(fn func(cqrs.NHSmailStateTx) error) error {
 }
 
 // ViewNHSmailState runs fn in one read transaction.
-func (s *Store) ViewNHSmailState(fn func(cqrs.NHSmailStateTx) error) error {
+func (s *Store) ViewNHSmailState(ctx context.Context, fn func(cqrs.NHSmailStateTx) error) error {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return fn(nhsmailStateTx{tx: tx, now: s.now()})
 	})
@@ -132,7 +133,7 @@ func (s *Store) ViewNHSmailState(fn func(cqrs.NHSmailStateTx) error) error {
 
 // DeleteExpiredNHSmailState removes every expired value; bbolt has no TTL,
 // so the app sweeps now and then, as it does the simulator's sessions.
-func (s *Store) DeleteExpiredNHSmailState() (int, error) {
+func (s *Store) DeleteExpiredNHSmailState(ctx context.Context) (int, error) {
 	now := s.now()
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -174,7 +175,7 @@ func (s *Store) DeleteExpiredNHSmailState() (int, error) {
 // NHSmailProviderKey returns 32 random bytes kept under name, made at the
 // first call: the keys that must outlive a restart for sign-ins in flight
 // to survive it (the sign-in form's CSRF key, the access tokens' key).
-func (s *Store) NHSmailProviderKey(name string) ([]byte, error) {
+func (s *Store) NHSmailProviderKey(ctx context.Context, name string) ([]byte, error) {
 	key, err := s.metaValue([]byte("provider-key."+name), func(v []byte) bool { return len(v) == 32 }, func() ([]byte, error) {
 		key := make([]byte, 32)
 		_, err := rand.Read(key)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -26,7 +27,7 @@ func enqueueEmail(tx *bolt.Tx, e *cqrs.Email, now time.Time) error {
 }
 
 // QueueEmail adds an email to the outbox on its own.
-func (s *Store) QueueEmail(e cqrs.Email) (cqrs.Email, error) {
+func (s *Store) QueueEmail(ctx context.Context, e cqrs.Email) (cqrs.Email, error) {
 	err := s.db.Update(func(tx *bolt.Tx) error { return enqueueEmail(tx, &e, s.now()) })
 	if err != nil {
 		return cqrs.Email{}, fmt.Errorf("store: queue email: %w", err)
@@ -35,7 +36,7 @@ func (s *Store) QueueEmail(e cqrs.Email) (cqrs.Email, error) {
 }
 
 // DueEmails returns queued emails whose next attempt is due, oldest first.
-func (s *Store) DueEmails(limit int) ([]cqrs.Email, error) {
+func (s *Store) DueEmails(ctx context.Context, limit int) ([]cqrs.Email, error) {
 	now := s.now()
 	var out []cqrs.Email
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -61,7 +62,7 @@ func (s *Store) DueEmails(limit int) ([]cqrs.Email, error) {
 // moves each one's next attempt lease ahead, in one transaction: two
 // senders claiming at once never get the same email, and an email whose
 // sender stopped before marking it is tried again once the lease has passed.
-func (s *Store) ClaimDueEmails(limit int, lease time.Duration) ([]cqrs.Email, error) {
+func (s *Store) ClaimDueEmails(ctx context.Context, limit int, lease time.Duration) ([]cqrs.Email, error) {
 	var out []cqrs.Email
 	now := s.now()
 	// Looked for in a read transaction first: the sender asks every 30
@@ -113,7 +114,7 @@ func dueEmails(tx *bolt.Tx, now time.Time, limit int) ([]cqrs.Email, error) {
 
 // MarkEmailSent records delivery and removes the link token from the
 // stored copy.
-func (s *Store) MarkEmailSent(id uint64) error {
+func (s *Store) MarkEmailSent(ctx context.Context, id uint64) error {
 	return s.updateEmail(id, func(e *cqrs.Email) {
 		e.Status = cqrs.EmailSent
 		e.Attempts++
@@ -129,7 +130,7 @@ func (s *Store) MarkEmailSent(id uint64) error {
 
 // MarkEmailAttemptFailed records a failed attempt: retried at next, or
 // failed for good when final.
-func (s *Store) MarkEmailAttemptFailed(id uint64, errText string, next time.Time, final bool) error {
+func (s *Store) MarkEmailAttemptFailed(ctx context.Context, id uint64, errText string, next time.Time, final bool) error {
 	return s.updateEmail(id, func(e *cqrs.Email) {
 		e.Attempts++
 		e.LastError = errText
@@ -141,7 +142,7 @@ func (s *Store) MarkEmailAttemptFailed(id uint64, errText string, next time.Time
 }
 
 // MarkEmailDelivered puts an email in the local mailbox (no SMTP).
-func (s *Store) MarkEmailDelivered(id uint64) error {
+func (s *Store) MarkEmailDelivered(ctx context.Context, id uint64) error {
 	return s.updateEmail(id, func(e *cqrs.Email) {
 		e.Status = cqrs.EmailLocal
 		e.SentAt = s.now()
@@ -165,7 +166,7 @@ func (s *Store) updateEmail(id uint64, change func(*cqrs.Email)) error {
 }
 
 // Emails lists outbox entries newest first.
-func (s *Store) Emails(f cqrs.EmailFilter) ([]cqrs.Email, error) {
+func (s *Store) Emails(ctx context.Context, f cqrs.EmailFilter) ([]cqrs.Email, error) {
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
@@ -188,7 +189,7 @@ func (s *Store) Emails(f cqrs.EmailFilter) ([]cqrs.Email, error) {
 }
 
 // Email returns one outbox entry.
-func (s *Store) Email(id uint64) (cqrs.Email, error) {
+func (s *Store) Email(ctx context.Context, id uint64) (cqrs.Email, error) {
 	var e cqrs.Email
 	err := s.db.View(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bucketOutbox), itob(id), &e) })
 	if err != nil {
@@ -199,7 +200,7 @@ func (s *Store) Email(id uint64) (cqrs.Email, error) {
 
 // LatestEmails returns, for each of the given users, their newest outbox
 // entry, walking the outbox once from its end.
-func (s *Store) LatestEmails(userIDs []uint64) (map[uint64]cqrs.Email, error) {
+func (s *Store) LatestEmails(ctx context.Context, userIDs []uint64) (map[uint64]cqrs.Email, error) {
 	want := make(map[uint64]bool, len(userIDs))
 	for _, id := range userIDs {
 		want[id] = true

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"time"
 
@@ -11,7 +12,7 @@ import (
 )
 
 // CreateSession stores a new session for userID.
-func (s *Store) CreateSession(hash []byte, userID uint64) error {
+func (s *Store) CreateSession(ctx context.Context, hash []byte, userID uint64) error {
 	now := s.now()
 	return s.db.Update(func(tx *bolt.Tx) error {
 		return putJSON(tx.Bucket(bucketSessions), hash, cqrs.Session{UserID: userID, Created: now, LastSeen: now})
@@ -21,7 +22,7 @@ func (s *Store) CreateSession(hash []byte, userID uint64) error {
 // Session returns a live session, as it was before this call, and its
 // user, and refreshes its idle timer. A session past its idle or absolute limit, or whose user may no
 // longer sign in, is deleted and reported as ErrExpired.
-func (s *Store) Session(hash []byte, idle, absolute time.Duration) (cqrs.Session, cqrs.User, error) {
+func (s *Store) Session(ctx context.Context, hash []byte, idle, absolute time.Duration) (cqrs.Session, cqrs.User, error) {
 	now := s.now()
 	var (
 		sess  cqrs.Session
@@ -53,7 +54,7 @@ func (s *Store) Session(hash []byte, idle, absolute time.Duration) (cqrs.Session
 		return cqrs.Session{}, cqrs.User{}, fmt.Errorf("store: session: %w", err)
 	}
 	if now.Sub(sess.LastSeen) >= idle || now.Sub(sess.Created) >= absolute || u.Status != cqrs.StatusActive || !u.LockedAt.IsZero() {
-		s.DeleteSession(hash)
+		s.DeleteSession(ctx, hash)
 		return cqrs.Session{}, cqrs.User{}, fmt.Errorf("store: session: %w", cqrs.ErrExpired)
 	}
 	touch = now.Sub(sess.LastSeen) >= cqrs.SessionTouchEvery
@@ -75,7 +76,7 @@ func (s *Store) Session(hash []byte, idle, absolute time.Duration) (cqrs.Session
 }
 
 // DeleteSession ends a session (sign out).
-func (s *Store) DeleteSession(hash []byte, events ...cqrs.AuditEvent) error {
+func (s *Store) DeleteSession(ctx context.Context, hash []byte, events ...cqrs.AuditEvent) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketSessions).Delete(hash); err != nil {
 			return err
@@ -94,7 +95,7 @@ func deleteUserSessions(tx *bolt.Tx, userID uint64, keep []byte) error {
 
 // DeleteExpiredSessions removes sessions past either limit; bbolt has no
 // TTL, so the app sweeps now and then.
-func (s *Store) DeleteExpiredSessions(idle, absolute time.Duration) (int, error) {
+func (s *Store) DeleteExpiredSessions(ctx context.Context, idle, absolute time.Duration) (int, error) {
 	now := s.now()
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -110,7 +111,7 @@ func (s *Store) DeleteExpiredSessions(idle, absolute time.Duration) (int, error)
 // RotateSession gives a session a new ID (its hash moves from old to
 // fresh), keeping when it started and was last seen: after a privilege
 // change the browser gets a new session ID without signing in again.
-func (s *Store) RotateSession(old, fresh []byte) error {
+func (s *Store) RotateSession(ctx context.Context, old, fresh []byte) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSessions)
 		raw := b.Get(old)

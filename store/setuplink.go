@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -14,7 +15,7 @@ import (
 // first system administrator (replacing their earlier unused link of that
 // purpose), with its audit events, in one transaction. See
 // cqrs.SystemAdminLink for when there is none.
-func (s *Store) SystemAdminLink(linkHash []byte, registerTTL, resetTTL time.Duration, reset bool, events ...cqrs.AuditEvent) (cqrs.User, cqrs.Link, error) {
+func (s *Store) SystemAdminLink(ctx context.Context, linkHash []byte, registerTTL, resetTTL time.Duration, reset bool, events ...cqrs.AuditEvent) (cqrs.User, cqrs.Link, error) {
 	var (
 		u    cqrs.User
 		link cqrs.Link

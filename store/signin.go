@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 // account refuses every attempt, whatever the password, and the answer
 // does not say so (the owner has been emailed). An unknown User ID costs
 // the same write, the audit entry.
-func (s *Store) LegacySignIn(a cqrs.SignInAttempt) (cqrs.SignInResult, error) {
+func (s *Store) LegacySignIn(ctx context.Context, a cqrs.SignInAttempt) (cqrs.SignInResult, error) {
 	var res cqrs.SignInResult
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		res = cqrs.SignInResult{}
@@ -73,7 +74,7 @@ func (s *Store) LegacySignIn(a cqrs.SignInAttempt) (cqrs.SignInResult, error) {
 // SignedIn records a successful sign-in for the user: the failure count is
 // reset, the new session stored, and on the very first sign-in a welcome
 // message is left in the message centre, all in one transaction.
-func (s *Store) SignedIn(userID uint64, sessionHash, replacedSession []byte, events ...cqrs.AuditEvent) (cqrs.User, error) {
+func (s *Store) SignedIn(ctx context.Context, userID uint64, sessionHash, replacedSession []byte, events ...cqrs.AuditEvent) (cqrs.User, error) {
 	var u cqrs.User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
@@ -123,7 +124,7 @@ func signIn(tx *bolt.Tx, u cqrs.User, sessionHash, replacedSession []byte, now t
 // ChangePassword stores a new hash for the user (moving the current one into
 // the history), ends their other sessions, keeping keepSession, and queues
 // notify (when not nil) to the owner, in one transaction.
-func (s *Store) ChangePassword(userID uint64, newHash string, keepSession []byte, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
+func (s *Store) ChangePassword(ctx context.Context, userID uint64, newHash string, keepSession []byte, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
 	var u cqrs.User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error

@@ -25,7 +25,7 @@ func registered(t *testing.T, s *Store, h *secret.Hasher, password string) cqrs.
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u, err = s.SetPasswordWithLink(hashOf(1), cqrs.LinkRegister, hash, nil); err != nil {
+	if u, err = s.SetPasswordWithLink(t.Context(), hashOf(1), cqrs.LinkRegister, hash, nil); err != nil {
 		t.Fatal(err)
 	}
 	return u
@@ -72,7 +72,7 @@ func TestLegacySignInBurstNeverOutrunsTheLock(t *testing.T) {
 	const right, lockAfter = "Harbour!2026x", 5
 	u := registered(t, s, h, right)
 	for round, rights := range []int{1, 1, 1, 8, 8, 28} {
-		if _, err := s.Unlock(u.ID); err != nil {
+		if _, err := s.Unlock(t.Context(), u.ID); err != nil {
 			t.Fatal(err)
 		}
 		before := lastAudit(t, s)
@@ -93,14 +93,14 @@ func TestLegacySignInBurstNeverOutrunsTheLock(t *testing.T) {
 				<-start
 				// As the handler does, without its per-account queue: read,
 				// hash, then decide. Only the transaction keeps the lock.
-				found, _ := s.UserByUserID("sam.patel")
+				found, _ := s.UserByUserID(t.Context(), "sam.patel")
 				ok, err := h.Verify(t.Context(), pw, found.PasswordHash)
 				if err != nil {
 					t.Error(err)
 					return
 				}
 				var made []byte
-				results[i], err = s.LegacySignIn(cqrs.SignInAttempt{UserID: "sam.patel", CheckedHash: found.PasswordHash, PasswordOK: ok,
+				results[i], err = s.LegacySignIn(t.Context(), cqrs.SignInAttempt{UserID: "sam.patel", CheckedHash: found.PasswordHash, PasswordOK: ok,
 					LockAfter: lockAfter, SessionHash: randomHash(), Method: "legacy", LockNotice: lockNotice(&made), LinkTTL: time.Hour})
 				if err != nil {
 					t.Error(err)
@@ -153,7 +153,7 @@ func TestLegacySignInBurstNeverOutrunsTheLock(t *testing.T) {
 
 func lastAudit(t *testing.T, s *Store) uint64 {
 	t.Helper()
-	events, _, err := s.AuditEvents(cqrs.AuditFilter{Limit: 1})
+	events, _, err := s.AuditEvents(t.Context(), cqrs.AuditFilter{Limit: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func lastAudit(t *testing.T, s *Store) uint64 {
 // auditSince is the entries after id, oldest first.
 func auditSince(t *testing.T, s *Store, id uint64) []cqrs.AuditEvent {
 	t.Helper()
-	events, _, err := s.AuditEvents(cqrs.AuditFilter{})
+	events, _, err := s.AuditEvents(t.Context(), cqrs.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,13 +181,13 @@ func auditSince(t *testing.T, s *Store, id uint64) []cqrs.AuditEvent {
 func TestLockQueuesTheUnlockEmailAndRefusesEveryPassword(t *testing.T) {
 	s, clk := openTest(t)
 	_, u := seed(t, s)
-	if _, err := s.SetPasswordWithLink(hashOf(1), cqrs.LinkRegister, "$argon2id$current", nil); err != nil {
+	if _, err := s.SetPasswordWithLink(t.Context(), hashOf(1), cqrs.LinkRegister, "$argon2id$current", nil); err != nil {
 		t.Fatal(err)
 	}
 	var link []byte
 	attempt := func(ok bool) cqrs.SignInResult {
 		t.Helper()
-		r, err := s.LegacySignIn(cqrs.SignInAttempt{UserID: "SAM.PATEL", CheckedHash: "$argon2id$current", PasswordOK: ok, LockAfter: 5,
+		r, err := s.LegacySignIn(t.Context(), cqrs.SignInAttempt{UserID: "SAM.PATEL", CheckedHash: "$argon2id$current", PasswordOK: ok, LockAfter: 5,
 			SessionHash: randomHash(), IP: "192.0.2.1", Method: "legacy", LockNotice: lockNotice(&link), LinkTTL: time.Hour})
 		if err != nil {
 			t.Fatal(err)
@@ -199,17 +199,17 @@ func TestLockQueuesTheUnlockEmailAndRefusesEveryPassword(t *testing.T) {
 			t.Fatalf("failure %d: %+v", i, r)
 		}
 	}
-	if emails, _ := s.Emails(cqrs.EmailFilter{UserID: u.ID}); len(emails) != 0 {
+	if emails, _ := s.Emails(t.Context(), cqrs.EmailFilter{UserID: u.ID}); len(emails) != 0 {
 		t.Fatalf("emails before the lock: %d", len(emails))
 	}
 	if r := attempt(false); !r.LockedNow || r.User.LockedAt.IsZero() {
 		t.Fatalf("the 5th failure did not lock: %+v", r)
 	}
-	emails, _ := s.Emails(cqrs.EmailFilter{UserID: u.ID})
+	emails, _ := s.Emails(t.Context(), cqrs.EmailFilter{UserID: u.ID})
 	if len(emails) != 1 || emails[0].Kind != "lockout" || emails[0].To != u.Email || emails[0].OrgID != u.OrgID {
 		t.Fatalf("lock emails = %+v", emails)
 	}
-	l, got, err := s.LinkUser(link, cqrs.LinkReset)
+	l, got, err := s.LinkUser(t.Context(), link, cqrs.LinkReset)
 	if err != nil || got.ID != u.ID || !l.Expires.Equal(clk.Now().Add(time.Hour)) {
 		t.Fatalf("unlock link: %+v %v, expires %v", got, err, l.Expires)
 	}
@@ -222,19 +222,19 @@ func TestLockQueuesTheUnlockEmailAndRefusesEveryPassword(t *testing.T) {
 	if n := sessionsOf(t, s, u.ID); n != 0 {
 		t.Fatalf("a locked account got %d sessions", n)
 	}
-	if emails, _ := s.Emails(cqrs.EmailFilter{UserID: u.ID}); len(emails) != 1 {
+	if emails, _ := s.Emails(t.Context(), cqrs.EmailFilter{UserID: u.ID}); len(emails) != 1 {
 		t.Fatalf("attempts while locked queued more email: %d", len(emails))
 	}
-	events, _, _ := s.AuditEvents(cqrs.AuditFilter{Type: cqrs.AuditSignInLocked})
+	events, _, _ := s.AuditEvents(t.Context(), cqrs.AuditFilter{Type: cqrs.AuditSignInLocked})
 	if len(events) != 3 || events[0].Detail != events[1].Detail || events[0].IP != "192.0.2.1" {
 		t.Fatalf("attempts while locked audited as %+v", events)
 	}
 
 	// The link unlocks: the owner chooses a new password and signs in.
-	if _, err := s.SetPasswordWithLink(link, cqrs.LinkReset, "$argon2id$new", nil); err != nil {
+	if _, err := s.SetPasswordWithLink(t.Context(), link, cqrs.LinkReset, "$argon2id$new", nil); err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.LegacySignIn(cqrs.SignInAttempt{UserID: "sam.patel", CheckedHash: "$argon2id$new", PasswordOK: true, LockAfter: 5, SessionHash: randomHash()})
+	r, err := s.LegacySignIn(t.Context(), cqrs.SignInAttempt{UserID: "sam.patel", CheckedHash: "$argon2id$new", PasswordOK: true, LockAfter: 5, SessionHash: randomHash()})
 	if err != nil || !r.SignedIn || r.User.FailedSignIns != 0 {
 		t.Fatalf("after unlocking: %+v %v", r, err)
 	}
@@ -245,19 +245,19 @@ func TestLockQueuesTheUnlockEmailAndRefusesEveryPassword(t *testing.T) {
 func TestLegacySignInRefusesAStaleCheck(t *testing.T) {
 	s, _ := openTest(t)
 	_, u := seed(t, s)
-	s.SetPasswordWithLink(hashOf(1), cqrs.LinkRegister, "$argon2id$old", nil)
-	if _, err := s.ChangePassword(u.ID, "$argon2id$new", nil, nil); err != nil {
+	s.SetPasswordWithLink(t.Context(), hashOf(1), cqrs.LinkRegister, "$argon2id$old", nil)
+	if _, err := s.ChangePassword(t.Context(), u.ID, "$argon2id$new", nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.LegacySignIn(cqrs.SignInAttempt{UserID: "sam.patel", CheckedHash: "$argon2id$old", PasswordOK: true, LockAfter: 5, SessionHash: randomHash()})
+	r, err := s.LegacySignIn(t.Context(), cqrs.SignInAttempt{UserID: "sam.patel", CheckedHash: "$argon2id$old", PasswordOK: true, LockAfter: 5, SessionHash: randomHash()})
 	if err != nil || r.SignedIn {
 		t.Fatalf("stale check: %+v %v", r, err)
 	}
-	r, err = s.LegacySignIn(cqrs.SignInAttempt{UserID: "nobody", PasswordOK: true, LockAfter: 5, SessionHash: randomHash()})
+	r, err = s.LegacySignIn(t.Context(), cqrs.SignInAttempt{UserID: "nobody", PasswordOK: true, LockAfter: 5, SessionHash: randomHash()})
 	if err != nil || r.SignedIn || r.User.ID != 0 {
 		t.Fatalf("unknown User ID: %+v %v", r, err)
 	}
-	if events, _, _ := s.AuditEvents(cqrs.AuditFilter{Subject: "nobody"}); len(events) != 1 || events[0].Type != cqrs.AuditSignInFailed {
+	if events, _, _ := s.AuditEvents(t.Context(), cqrs.AuditFilter{Subject: "nobody"}); len(events) != 1 || events[0].Type != cqrs.AuditSignInFailed {
 		t.Fatalf("unknown User ID audited as %+v", events)
 	}
 }
@@ -267,19 +267,19 @@ func TestLegacySignInRefusesAStaleCheck(t *testing.T) {
 func TestOwnerNotices(t *testing.T) {
 	s, _ := openTest(t)
 	_, u := seed(t, s)
-	s.SetPasswordWithLink(hashOf(1), cqrs.LinkRegister, "$argon2id$old", nil)
-	if _, err := s.ChangePassword(u.ID, "$argon2id$new", nil, &cqrs.Email{Kind: "password-changed", Subject: "changed"}); err != nil {
+	s.SetPasswordWithLink(t.Context(), hashOf(1), cqrs.LinkRegister, "$argon2id$old", nil)
+	if _, err := s.ChangePassword(t.Context(), u.ID, "$argon2id$new", nil, &cqrs.Email{Kind: "password-changed", Subject: "changed"}); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if _, err := s.LinkSSOSubject(u.ID, "https://op|sub-1", &cqrs.Email{Kind: "nhsmail-linked", Subject: "linked"}); err != nil {
+		if _, err := s.LinkSSOSubject(t.Context(), u.ID, "https://op|sub-1", &cqrs.Email{Kind: "nhsmail-linked", Subject: "linked"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.LinkSSOSubject(u.ID, "https://op|sub-2", &cqrs.Email{Kind: "nhsmail-linked"}); !errors.Is(err, cqrs.ErrConflict) {
+	if _, err := s.LinkSSOSubject(t.Context(), u.ID, "https://op|sub-2", &cqrs.Email{Kind: "nhsmail-linked"}); !errors.Is(err, cqrs.ErrConflict) {
 		t.Fatalf("second identity: %v", err)
 	}
-	emails, _ := s.Emails(cqrs.EmailFilter{UserID: u.ID})
+	emails, _ := s.Emails(t.Context(), cqrs.EmailFilter{UserID: u.ID})
 	kinds := map[string]int{}
 	for _, e := range emails {
 		kinds[e.Kind]++

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -10,7 +11,7 @@ import (
 )
 
 // PutSSOPending records a sign-on request and drops ones that have expired.
-func (s *Store) PutSSOPending(stateHash []byte, p cqrs.SSOPending) error {
+func (s *Store) PutSSOPending(ctx context.Context, stateHash []byte, p cqrs.SSOPending) error {
 	now := s.now()
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSSOPending)
@@ -23,7 +24,7 @@ func (s *Store) PutSSOPending(stateHash []byte, p cqrs.SSOPending) error {
 
 // TakeSSOPending returns and deletes the request: a replayed state finds
 // nothing (ErrNotFound), an old one ErrExpired.
-func (s *Store) TakeSSOPending(stateHash []byte) (cqrs.SSOPending, error) {
+func (s *Store) TakeSSOPending(ctx context.Context, stateHash []byte) (cqrs.SSOPending, error) {
 	var p cqrs.SSOPending
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSSOPending)
@@ -47,7 +48,7 @@ func (s *Store) TakeSSOPending(stateHash []byte) (cqrs.SSOPending, error) {
 
 // SSOStateUsed reports whether a sign-on request's answer has already been
 // taken (and the request has not yet expired).
-func (s *Store) SSOStateUsed(stateHash []byte) (bool, error) {
+func (s *Store) SSOStateUsed(ctx context.Context, stateHash []byte) (bool, error) {
 	var p cqrs.SSOPending
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return getJSON(tx.Bucket(bucketSSOPending), stateHash, &p)
@@ -64,7 +65,7 @@ func (s *Store) SSOStateUsed(stateHash []byte) (bool, error) {
 // UserBySSOSubject finds the account linked to a provider's stable subject.
 // Subjects are case-sensitive (OpenID Connect), unlike User IDs and
 // emails, so the index is read as given.
-func (s *Store) UserBySSOSubject(subject string) (cqrs.User, error) {
+func (s *Store) UserBySSOSubject(ctx context.Context, subject string) (cqrs.User, error) {
 	return s.userByIndex(bucketUsersBySSO, []byte(subject))
 }
 
@@ -73,7 +74,7 @@ func (s *Store) UserBySSOSubject(subject string) (cqrs.User, error) {
 // another subject, is ErrConflict. A new link queues notify (when not nil)
 // to the owner in the same transaction, so an identity linked by someone
 // else does not go unnoticed.
-func (s *Store) LinkSSOSubject(userID uint64, subject string, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
+func (s *Store) LinkSSOSubject(ctx context.Context, userID uint64, subject string, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
 	var u cqrs.User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
@@ -110,7 +111,7 @@ func (s *Store) LinkSSOSubject(userID uint64, subject string, notify *cqrs.Email
 
 // UnlinkSSOSubject removes the account's provider link; the next NHSmail
 // sign-in matches by email again.
-func (s *Store) UnlinkSSOSubject(userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error) {
+func (s *Store) UnlinkSSOSubject(ctx context.Context, userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error) {
 	var u cqrs.User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error

@@ -4,6 +4,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -258,7 +259,7 @@ func (s *Store) Close() error { return s.db.Close() }
 func (s *Store) Path() string { return s.db.Path() }
 
 // Schema returns the stored schema version.
-func (s *Store) Schema() (uint64, error) {
+func (s *Store) Schema(ctx context.Context) (uint64, error) {
 	var v uint64
 	err := s.db.View(func(tx *bolt.Tx) error {
 		v = binary.BigEndian.Uint64(tx.Bucket(bucketMeta).Get(keySchema))
@@ -269,7 +270,7 @@ func (s *Store) Schema() (uint64, error) {
 
 // CSRFKey returns the secret that signs CSRF tokens, made at first open so
 // tokens survive restarts.
-func (s *Store) CSRFKey() ([]byte, error) {
+func (s *Store) CSRFKey(ctx context.Context) ([]byte, error) {
 	var key []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
 		key = bytes.Clone(tx.Bucket(bucketMeta).Get(keyCSRF))
@@ -282,7 +283,7 @@ func (s *Store) CSRFKey() ([]byte, error) {
 // and kept: the app names its cookies with it, because browsers do not tell
 // cookies apart by port and two instances on one computer would otherwise
 // overwrite each other's.
-func (s *Store) InstanceID() (string, error) {
+func (s *Store) InstanceID(ctx context.Context) (string, error) {
 	var id string
 	err := s.db.View(func(tx *bolt.Tx) error {
 		id = string(tx.Bucket(bucketMeta).Get(keyInstance))
@@ -292,7 +293,7 @@ func (s *Store) InstanceID() (string, error) {
 }
 
 // Check runs bbolt's consistency check; tests call it before closing.
-func (s *Store) Check() error {
+func (s *Store) Check(ctx context.Context) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		var first error
 		for err := range tx.Check() { // drain: the checker goroutine sends every error

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -34,7 +35,7 @@ func openTest(t *testing.T) (*Store, *testClock) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := s.Check(); err != nil {
+		if err := s.Check(context.Background()); err != nil {
 			t.Errorf("consistency check: %v", err)
 		}
 		s.Close()
@@ -52,11 +53,11 @@ func hashOf(b byte) []byte {
 
 func seed(t *testing.T, s *Store) (cqrs.Organisation, cqrs.User) {
 	t.Helper()
-	org, err := s.CreateOrganisation(cqrs.Organisation{Name: "Riverside Practice", ODSCode: "Y12345"})
+	org, err := s.CreateOrganisation(t.Context(), cqrs.Organisation{Name: "Riverside Practice", ODSCode: "Y12345"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := s.CreateUser(cqrs.User{UserID: "Sam.Patel", FirstName: "Sam", LastName: "Patel", Email: "Sam.Patel@nhs.net", OrgID: org.ID, Role: cqrs.RoleUser}, hashOf(1), 14*24*time.Hour, nil)
+	u, err := s.CreateUser(t.Context(), cqrs.User{UserID: "Sam.Patel", FirstName: "Sam", LastName: "Patel", Email: "Sam.Patel@nhs.net", OrgID: org.ID, Role: cqrs.RoleUser}, hashOf(1), 14*24*time.Hour, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +66,7 @@ func seed(t *testing.T, s *Store) (cqrs.Organisation, cqrs.User) {
 
 func TestOpenCreatesBucketsAndSchema(t *testing.T) {
 	s, _ := openTest(t)
-	v, err := s.Schema()
+	v, err := s.Schema(t.Context())
 	if err != nil || v != SchemaVersion {
 		t.Fatalf("schema = %d, %v; want %d", v, err, SchemaVersion)
 	}
@@ -80,7 +81,7 @@ func TestOpenCreatesBucketsAndSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _ := s.CSRFKey()
+	key, _ := s.CSRFKey(t.Context())
 	if len(key) != 32 {
 		t.Fatalf("CSRF key is %d bytes", len(key))
 	}
@@ -94,7 +95,7 @@ func TestInstanceIDIsMadeOnceAndKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, err := s.InstanceID()
+	first, err := s.InstanceID(t.Context())
 	s.Close()
 	if err != nil || len(first) != 10 {
 		t.Fatalf("instance id = %q, %v; want 10 hex digits", first, err)
@@ -103,13 +104,13 @@ func TestInstanceIDIsMadeOnceAndKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, _ := s.InstanceID()
+	again, _ := s.InstanceID(t.Context())
 	s.Close()
 	if again != first {
 		t.Errorf("instance id after reopening = %q, want %q", again, first)
 	}
 	other, _ := openTest(t)
-	if id, _ := other.InstanceID(); id == first {
+	if id, _ := other.InstanceID(t.Context()); id == first {
 		t.Errorf("two databases share the instance id %q", id)
 	}
 }
@@ -129,10 +130,10 @@ func TestMigrationFromAnEmptyFileAndRefusalOfNewer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := s.Schema(); v != SchemaVersion {
+	if v, _ := s.Schema(t.Context()); v != SchemaVersion {
 		t.Fatalf("migrated schema = %d, want %d", v, SchemaVersion)
 	}
-	key1, _ := s.CSRFKey()
+	key1, _ := s.CSRFKey(t.Context())
 	s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, itob(SchemaVersion+1)) })
 	s.Close()
 	if _, err := Open(path, Options{}); err == nil {
@@ -147,7 +148,7 @@ func TestMigrationFromAnEmptyFileAndRefusalOfNewer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if key2, _ := s.CSRFKey(); string(key1) != string(key2) {
+	if key2, _ := s.CSRFKey(t.Context()); string(key1) != string(key2) {
 		t.Fatal("CSRF key changed across reopen")
 	}
 }
@@ -172,17 +173,17 @@ func TestUniqueUserIDAndEmailIgnoringCase(t *testing.T) {
 		{UserID: "SAM.PATEL", Email: "other@nhs.net", OrgID: org.ID},
 		{UserID: "someone", Email: "sam.patel@NHS.NET", OrgID: org.ID},
 	} {
-		if _, err := s.CreateUser(u, hashOf(9), time.Hour, nil); !errors.Is(err, cqrs.ErrConflict) {
+		if _, err := s.CreateUser(t.Context(), u, hashOf(9), time.Hour, nil); !errors.Is(err, cqrs.ErrConflict) {
 			t.Errorf("create %+v: %v, want ErrConflict", u, err)
 		}
 	}
-	if _, err := s.CreateOrganisation(cqrs.Organisation{Name: "Dup", ODSCode: "y12345"}); !errors.Is(err, cqrs.ErrConflict) {
+	if _, err := s.CreateOrganisation(t.Context(), cqrs.Organisation{Name: "Dup", ODSCode: "y12345"}); !errors.Is(err, cqrs.ErrConflict) {
 		t.Errorf("duplicate ODS code: %v", err)
 	}
-	if _, err := s.CreateUser(cqrs.User{UserID: "x.y", Email: "x@nhs.net", OrgID: 999}, hashOf(8), time.Hour, nil); !errors.Is(err, cqrs.ErrNotFound) {
+	if _, err := s.CreateUser(t.Context(), cqrs.User{UserID: "x.y", Email: "x@nhs.net", OrgID: 999}, hashOf(8), time.Hour, nil); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("user of a missing organisation: %v", err)
 	}
-	got, err := s.UserByEmail("SAM.patel@nhs.net")
+	got, err := s.UserByEmail(t.Context(), "SAM.patel@nhs.net")
 	if err != nil || got.UserID != "Sam.Patel" {
 		t.Fatalf("by email: %+v %v", got, err)
 	}
@@ -191,17 +192,17 @@ func TestUniqueUserIDAndEmailIgnoringCase(t *testing.T) {
 func TestLinkIsSingleUseAndExpires(t *testing.T) {
 	s, clk := openTest(t)
 	_, u := seed(t, s)
-	if _, got, err := s.LinkUser(hashOf(1), cqrs.LinkRegister); err != nil || got.ID != u.ID {
+	if _, got, err := s.LinkUser(t.Context(), hashOf(1), cqrs.LinkRegister); err != nil || got.ID != u.ID {
 		t.Fatalf("link user: %v", err)
 	}
-	if _, _, err := s.LinkUser(hashOf(1), cqrs.LinkReset); !errors.Is(err, cqrs.ErrNotFound) {
+	if _, _, err := s.LinkUser(t.Context(), hashOf(1), cqrs.LinkReset); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Fatalf("link used for another purpose: %v", err)
 	}
-	got, err := s.SetPasswordWithLink(hashOf(1), cqrs.LinkRegister, "$argon2id$first", nil)
+	got, err := s.SetPasswordWithLink(t.Context(), hashOf(1), cqrs.LinkRegister, "$argon2id$first", nil)
 	if err != nil || got.Status != cqrs.StatusActive || got.PasswordHash != "$argon2id$first" {
 		t.Fatalf("set password: %+v %v", got, err)
 	}
-	if _, err := s.SetPasswordWithLink(hashOf(1), cqrs.LinkRegister, "$argon2id$again", nil); !errors.Is(err, cqrs.ErrNotFound) {
+	if _, err := s.SetPasswordWithLink(t.Context(), hashOf(1), cqrs.LinkRegister, "$argon2id$again", nil); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Fatalf("reuse: %v, want ErrNotFound", err)
 	}
 
@@ -218,14 +219,14 @@ func TestLinkIsSingleUseAndExpires(t *testing.T) {
 	tx(func(t *bolt.Tx) error {
 		return putLink(t, hashOf(3), cqrs.Link{UserID: u.ID, Purpose: cqrs.LinkReset, Created: now, Expires: now.Add(time.Hour)})
 	})
-	if _, _, err := s.LinkUser(hashOf(2), cqrs.LinkReset); !errors.Is(err, cqrs.ErrNotFound) {
+	if _, _, err := s.LinkUser(t.Context(), hashOf(2), cqrs.LinkReset); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Fatalf("superseded link: %v", err)
 	}
 	clk.Advance(time.Hour)
-	if _, _, err := s.LinkUser(hashOf(3), cqrs.LinkReset); !errors.Is(err, cqrs.ErrExpired) {
+	if _, _, err := s.LinkUser(t.Context(), hashOf(3), cqrs.LinkReset); !errors.Is(err, cqrs.ErrExpired) {
 		t.Fatalf("expired link: %v", err)
 	}
-	if _, err := s.SetPasswordWithLink(hashOf(3), cqrs.LinkReset, "x", nil); !errors.Is(err, cqrs.ErrExpired) {
+	if _, err := s.SetPasswordWithLink(t.Context(), hashOf(3), cqrs.LinkReset, "x", nil); !errors.Is(err, cqrs.ErrExpired) {
 		t.Fatalf("expired link set password: %v", err)
 	}
 }
@@ -233,19 +234,19 @@ func TestLinkIsSingleUseAndExpires(t *testing.T) {
 func TestPasswordHistoryKeepsEight(t *testing.T) {
 	s, _ := openTest(t)
 	_, u := seed(t, s)
-	if _, err := s.SetPasswordWithLink(hashOf(1), cqrs.LinkRegister, "h0", nil); err != nil {
+	if _, err := s.SetPasswordWithLink(t.Context(), hashOf(1), cqrs.LinkRegister, "h0", nil); err != nil {
 		t.Fatal(err)
 	}
 	for i := 1; i <= 10; i++ {
-		if _, err := s.ChangePassword(u.ID, "h"+string(rune('0'+i)), nil, nil); err != nil {
+		if _, err := s.ChangePassword(t.Context(), u.ID, "h"+string(rune('0'+i)), nil, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got, _ := s.User(u.ID)
+	got, _ := s.User(t.Context(), u.ID)
 	if got.PasswordHash != "h:" { // '0'+10
 		t.Fatalf("current = %q", got.PasswordHash)
 	}
-	history, err := s.PasswordHistory(u.ID)
+	history, err := s.PasswordHistory(t.Context(), u.ID)
 	if err != nil || len(history) != cqrs.HistoryDepth || history[0] != "h9" || history[7] != "h2" {
 		t.Fatalf("history = %v, %v", history, err)
 	}
@@ -254,14 +255,14 @@ func TestPasswordHistoryKeepsEight(t *testing.T) {
 func TestSetPasswordRefusesDisabledAccountAndChangesNothing(t *testing.T) {
 	s, _ := openTest(t)
 	_, u := seed(t, s)
-	if _, err := s.SetStatus(u.ID, cqrs.StatusDisabled); err != nil {
+	if _, err := s.SetStatus(t.Context(), u.ID, cqrs.StatusDisabled); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SetPasswordWithLink(hashOf(1), cqrs.LinkRegister, "h", nil); !errors.Is(err, cqrs.ErrConflict) {
+	if _, err := s.SetPasswordWithLink(t.Context(), hashOf(1), cqrs.LinkRegister, "h", nil); !errors.Is(err, cqrs.ErrConflict) {
 		t.Fatalf("disabled: %v", err)
 	}
 	// The transaction rolled back: the link is still unused.
-	if _, _, err := s.LinkUser(hashOf(1), cqrs.LinkRegister); err != nil {
+	if _, _, err := s.LinkUser(t.Context(), hashOf(1), cqrs.LinkRegister); err != nil {
 		t.Fatalf("link after a refused set: %v", err)
 	}
 }
@@ -269,23 +270,23 @@ func TestSetPasswordRefusesDisabledAccountAndChangesNothing(t *testing.T) {
 func TestSessionsExpireAndAreSwept(t *testing.T) {
 	s, clk := openTest(t)
 	_, u := seed(t, s)
-	s.SetPasswordWithLink(hashOf(1), cqrs.LinkRegister, "h", nil)
-	if _, err := s.SignedIn(u.ID, hashOf(5), nil); err != nil {
+	s.SetPasswordWithLink(t.Context(), hashOf(1), cqrs.LinkRegister, "h", nil)
+	if _, err := s.SignedIn(t.Context(), u.ID, hashOf(5), nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.Session(hashOf(5), 30*time.Minute, 12*time.Hour); err != nil {
+	if _, _, err := s.Session(t.Context(), hashOf(5), 30*time.Minute, 12*time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(30 * time.Minute)
-	if _, _, err := s.Session(hashOf(5), 30*time.Minute, 12*time.Hour); !errors.Is(err, cqrs.ErrExpired) {
+	if _, _, err := s.Session(t.Context(), hashOf(5), 30*time.Minute, 12*time.Hour); !errors.Is(err, cqrs.ErrExpired) {
 		t.Fatalf("idle session: %v", err)
 	}
-	if _, _, err := s.Session(hashOf(5), 30*time.Minute, 12*time.Hour); !errors.Is(err, cqrs.ErrNotFound) {
+	if _, _, err := s.Session(t.Context(), hashOf(5), 30*time.Minute, 12*time.Hour); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Fatalf("an expired session was not deleted: %v", err)
 	}
-	s.SignedIn(u.ID, hashOf(6), nil)
+	s.SignedIn(t.Context(), u.ID, hashOf(6), nil)
 	clk.Advance(time.Hour)
-	if n, err := s.DeleteExpiredSessions(30*time.Minute, 12*time.Hour); err != nil || n != 1 {
+	if n, err := s.DeleteExpiredSessions(t.Context(), 30*time.Minute, 12*time.Hour); err != nil || n != 1 {
 		t.Fatalf("swept %d, %v", n, err)
 	}
 }
@@ -293,14 +294,14 @@ func TestSessionsExpireAndAreSwept(t *testing.T) {
 func TestFirstSignInLeavesOneWelcome(t *testing.T) {
 	s, _ := openTest(t)
 	_, u := seed(t, s)
-	s.SetPasswordWithLink(hashOf(1), cqrs.LinkRegister, "h", nil)
-	s.SignedIn(u.ID, hashOf(5), nil)
-	s.SignedIn(u.ID, hashOf(6), hashOf(5))
-	msgs, unread, err := s.Messages(u.ID)
+	s.SetPasswordWithLink(t.Context(), hashOf(1), cqrs.LinkRegister, "h", nil)
+	s.SignedIn(t.Context(), u.ID, hashOf(5), nil)
+	s.SignedIn(t.Context(), u.ID, hashOf(6), hashOf(5))
+	msgs, unread, err := s.Messages(t.Context(), u.ID)
 	if err != nil || len(msgs) != 1 || unread != 1 || msgs[0].Subject != cqrs.WelcomeSubject {
 		t.Fatalf("messages = %+v, unread %d, %v", msgs, unread, err)
 	}
-	if _, _, err := s.Session(hashOf(5), time.Hour, time.Hour); !errors.Is(err, cqrs.ErrNotFound) {
+	if _, _, err := s.Session(t.Context(), hashOf(5), time.Hour, time.Hour); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Fatalf("replaced session: %v", err)
 	}
 }
@@ -334,7 +335,7 @@ func TestMigrationMovesPasswordHistoryOutOfUserRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	history, err := s.PasswordHistory(u.ID)
+	history, err := s.PasswordHistory(t.Context(), u.ID)
 	if err != nil || len(history) != 2 || history[0] != "h1" {
 		t.Fatalf("history after migration = %v, %v", history, err)
 	}
@@ -344,7 +345,7 @@ func TestMigrationMovesPasswordHistoryOutOfUserRecords(t *testing.T) {
 		}
 		return nil
 	})
-	if got, _ := s.User(u.ID); got.PasswordHash != "h2" {
+	if got, _ := s.User(t.Context(), u.ID); got.PasswordHash != "h2" {
 		t.Fatalf("user after migration = %+v", got)
 	}
 }
@@ -354,25 +355,25 @@ func TestMigrationMovesPasswordHistoryOutOfUserRecords(t *testing.T) {
 func TestSessionSeesEveryChangeToTheUser(t *testing.T) {
 	s, _ := openTest(t)
 	_, u := seed(t, s)
-	s.SetPasswordWithLink(hashOf(1), cqrs.LinkRegister, "h", nil)
-	if _, err := s.SignedIn(u.ID, hashOf(5), nil); err != nil {
+	s.SetPasswordWithLink(t.Context(), hashOf(1), cqrs.LinkRegister, "h", nil)
+	if _, err := s.SignedIn(t.Context(), u.ID, hashOf(5), nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, got, err := s.Session(hashOf(5), time.Hour, time.Hour); err != nil || got.FirstName != "Sam" {
+	if _, got, err := s.Session(t.Context(), hashOf(5), time.Hour, time.Hour); err != nil || got.FirstName != "Sam" {
 		t.Fatalf("first read: %+v, %v", got, err)
 	}
 	edited := u
 	edited.FirstName = "Samuel"
-	if _, err := s.UpdateUser(edited); err != nil {
+	if _, err := s.UpdateUser(t.Context(), edited); err != nil {
 		t.Fatal(err)
 	}
-	if _, got, err := s.Session(hashOf(5), time.Hour, time.Hour); err != nil || got.FirstName != "Samuel" {
+	if _, got, err := s.Session(t.Context(), hashOf(5), time.Hour, time.Hour); err != nil || got.FirstName != "Samuel" {
 		t.Fatalf("after an edit the session read %q, %v", got.FirstName, err)
 	}
-	if _, err := s.SetStatus(u.ID, cqrs.StatusDisabled); err != nil {
+	if _, err := s.SetStatus(t.Context(), u.ID, cqrs.StatusDisabled); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.Session(hashOf(5), time.Hour, time.Hour); err == nil {
+	if _, _, err := s.Session(t.Context(), hashOf(5), time.Hour, time.Hour); err == nil {
 		t.Fatal("a disabled user's session still works")
 	}
 }

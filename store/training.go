@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -54,7 +55,7 @@ func trainingCleared() [][]byte {
 // organisation, users, links, emails and NHSmail accounts are written, the
 // training clock goes back to real time and event is appended to the audit
 // log. Either all of it happens or none.
-func (s *Store) ResetTraining(set cqrs.TrainingSet, keep *cqrs.KeepSignedIn, event cqrs.AuditEvent) error {
+func (s *Store) ResetTraining(ctx context.Context, set cqrs.TrainingSet, keep *cqrs.KeepSignedIn, event cqrs.AuditEvent) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range trainingCleared() {
 			if err := recreateBucket(tx, name); err != nil {
@@ -186,7 +187,7 @@ func keepSession(tx *bolt.Tx, keep *cqrs.KeepSignedIn, now time.Time) error {
 // event to the audit log, in one transaction. Their sessions stay: a
 // trainer signed in before a restart stays signed in. A missing or
 // non-administrator account is ErrNotFound and nothing changes.
-func (s *Store) SetTrainerPassword(userID, hash string, event cqrs.AuditEvent) error {
+func (s *Store) SetTrainerPassword(ctx context.Context, userID, hash string, event cqrs.AuditEvent) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		id := tx.Bucket(bucketUsersByID).Get(foldKey(userID))
 		if id == nil {
@@ -214,7 +215,7 @@ func (s *Store) SetTrainerPassword(userID, hash string, event cqrs.AuditEvent) e
 // CreateLearners adds learners in one transaction: each one's invited CQRS
 // user, registration link and email, NHSmail account and learner record.
 // A User ID or email already taken is ErrConflict and nothing is written.
-func (s *Store) CreateLearners(ls []cqrs.NewLearner, events ...cqrs.AuditEvent) ([]cqrs.Learner, error) {
+func (s *Store) CreateLearners(ctx context.Context, ls []cqrs.NewLearner, events ...cqrs.AuditEvent) ([]cqrs.Learner, error) {
 	var out []cqrs.Learner
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketLearners)
@@ -250,7 +251,7 @@ func (s *Store) CreateLearners(ls []cqrs.NewLearner, events ...cqrs.AuditEvent) 
 }
 
 // LearnerByToken returns the learner whose cookie hashes to hash.
-func (s *Store) LearnerByToken(hash []byte) (cqrs.Learner, error) {
+func (s *Store) LearnerByToken(ctx context.Context, hash []byte) (cqrs.Learner, error) {
 	var l cqrs.Learner
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketLearners)
@@ -266,7 +267,7 @@ func (s *Store) LearnerByToken(hash []byte) (cqrs.Learner, error) {
 }
 
 // Learners lists every learner by User ID.
-func (s *Store) Learners() ([]cqrs.Learner, error) {
+func (s *Store) Learners(ctx context.Context) ([]cqrs.Learner, error) {
 	var out []cqrs.Learner
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketLearners)
@@ -291,7 +292,7 @@ func (s *Store) Learners() ([]cqrs.Learner, error) {
 
 // ClockOffset is the stored training clock offset, so training time
 // survives a restart.
-func (s *Store) ClockOffset() (time.Duration, error) {
+func (s *Store) ClockOffset(ctx context.Context) (time.Duration, error) {
 	var d time.Duration
 	err := s.db.View(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketMeta).Get(keyClockOffset); len(v) == 8 {
@@ -306,7 +307,7 @@ func (s *Store) ClockOffset() (time.Duration, error) {
 // in the audit log in the same transaction; it returns the new offset. The
 // session keep names is renewed at the new time, so the trainer who moved
 // the clock is not signed out by the idle timeout it jumped over.
-func (s *Store) MoveClock(d time.Duration, keep *cqrs.KeepSignedIn, event cqrs.AuditEvent) (time.Duration, error) {
+func (s *Store) MoveClock(ctx context.Context, d time.Duration, keep *cqrs.KeepSignedIn, event cqrs.AuditEvent) (time.Duration, error) {
 	var offset time.Duration
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
@@ -348,7 +349,7 @@ func (s *Store) snapshotPath(name string) (string, error) {
 // SaveSnapshot writes a hot backup of the database as the named snapshot,
 // replacing one of the same name. It is written under a temporary name and
 // renamed, so a snapshot file is always whole.
-func (s *Store) SaveSnapshot(name string) error {
+func (s *Store) SaveSnapshot(ctx context.Context, name string) error {
 	path, err := s.snapshotPath(name)
 	if err != nil {
 		return err
@@ -385,7 +386,7 @@ func (s *Store) SaveSnapshot(name string) error {
 }
 
 // Snapshots lists the saved snapshots, newest first.
-func (s *Store) Snapshots() ([]cqrs.Snapshot, error) {
+func (s *Store) Snapshots(ctx context.Context) ([]cqrs.Snapshot, error) {
 	entries, err := os.ReadDir(s.SnapshotDir())
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -413,7 +414,7 @@ func (s *Store) Snapshots() ([]cqrs.Snapshot, error) {
 // one transaction (the live secrets and audit log stay), signs everyone
 // out but keep, sets the clock offset to the snapshot's and appends event.
 // It returns the restored clock offset.
-func (s *Store) RestoreSnapshot(name string, keep *cqrs.KeepSignedIn, event cqrs.AuditEvent) (time.Duration, error) {
+func (s *Store) RestoreSnapshot(ctx context.Context, name string, keep *cqrs.KeepSignedIn, event cqrs.AuditEvent) (time.Duration, error) {
 	path, err := s.snapshotPath(name)
 	if err != nil {
 		return 0, err

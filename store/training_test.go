@@ -29,147 +29,147 @@ func trainingSet(prefix string) cqrs.TrainingSet {
 func TestResetTrainingReplacesDataAndKeepsSecrets(t *testing.T) {
 	s, _ := openTest(t)
 	seed(t, s)
-	key, _ := s.CSRFKey()
-	clientSecret, _ := s.NHSmailClientSecret()
-	if _, err := s.CreateNHSmailAccount(cqrs.NHSmailAccount{Email: "old@nhs.net"}); err != nil {
+	key, _ := s.CSRFKey(t.Context())
+	clientSecret, _ := s.NHSmailClientSecret(t.Context())
+	if _, err := s.CreateNHSmailAccount(t.Context(), cqrs.NHSmailAccount{Email: "old@nhs.net"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.MoveClock(72*time.Hour, nil, cqrs.AuditEvent{Type: "training-clock"}); err != nil {
+	if _, err := s.MoveClock(t.Context(), 72*time.Hour, nil, cqrs.AuditEvent{Type: "training-clock"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateSession(hashOf(9), 1); err != nil {
+	if err := s.CreateSession(t.Context(), hashOf(9), 1); err != nil {
 		t.Fatal(err)
 	}
 
 	keep := &cqrs.KeepSignedIn{SessionHash: hashOf(9), UserID: "trainer"}
-	if err := s.ResetTraining(trainingSet(""), keep, cqrs.AuditEvent{Type: "training-reset"}); err != nil {
+	if err := s.ResetTraining(t.Context(), trainingSet(""), keep, cqrs.AuditEvent{Type: "training-reset"}); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := s.CountUsers(); n != 2 {
+	if n, _ := s.CountUsers(t.Context()); n != 2 {
 		t.Errorf("users after reset = %d, want 2", n)
 	}
-	if _, err := s.UserByUserID("Sam.Patel"); !errors.Is(err, cqrs.ErrNotFound) {
+	if _, err := s.UserByUserID(t.Context(), "Sam.Patel"); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("old user still there: %v", err)
 	}
-	inv, err := s.UserByUserID("invited")
+	inv, err := s.UserByUserID(t.Context(), "invited")
 	if err != nil || inv.State() != cqrs.StateInvited || inv.Invitation(s.now()) != cqrs.InvitePending {
 		t.Fatalf("invited user = %+v, %v", inv, err)
 	}
-	if _, u, err := s.LinkUser(hashOf(7), cqrs.LinkRegister); err != nil || u.ID != inv.ID {
+	if _, u, err := s.LinkUser(t.Context(), hashOf(7), cqrs.LinkRegister); err != nil || u.ID != inv.ID {
 		t.Errorf("registration link: %v", err)
 	}
-	if emails, _ := s.Emails(cqrs.EmailFilter{UserID: inv.ID}); len(emails) != 1 {
+	if emails, _ := s.Emails(t.Context(), cqrs.EmailFilter{UserID: inv.ID}); len(emails) != 1 {
 		t.Errorf("invited user's emails = %d, want 1", len(emails))
 	}
-	if _, err := s.NHSmailAccountByEmail("old@nhs.net"); !errors.Is(err, cqrs.ErrNotFound) {
+	if _, err := s.NHSmailAccountByEmail(t.Context(), "old@nhs.net"); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("old NHSmail account still there: %v", err)
 	}
-	if a, err := s.NHSmailAccountByEmail("AMY@nhs.net"); err != nil || !a.Locked {
+	if a, err := s.NHSmailAccountByEmail(t.Context(), "AMY@nhs.net"); err != nil || !a.Locked {
 		t.Errorf("NHSmail account = %+v, %v", a, err)
 	}
-	if k, _ := s.CSRFKey(); !bytes.Equal(k, key) {
+	if k, _ := s.CSRFKey(t.Context()); !bytes.Equal(k, key) {
 		t.Error("CSRF key changed")
 	}
-	if cs, _ := s.NHSmailClientSecret(); cs != clientSecret {
+	if cs, _ := s.NHSmailClientSecret(t.Context()); cs != clientSecret {
 		t.Error("NHSmail client secret changed")
 	}
-	if off, _ := s.ClockOffset(); off != 0 {
+	if off, _ := s.ClockOffset(t.Context()); off != 0 {
 		t.Errorf("clock offset = %v, want 0", off)
 	}
-	if _, u, err := s.Session(hashOf(9), time.Hour, time.Hour); err != nil || u.UserID != "trainer" {
+	if _, u, err := s.Session(t.Context(), hashOf(9), time.Hour, time.Hour); err != nil || u.UserID != "trainer" {
 		t.Errorf("kept session = %+v, %v", u, err)
 	}
-	if _, n, _ := s.AuditEvents(cqrs.AuditFilter{Type: "training-reset"}); n != 1 {
+	if _, n, _ := s.AuditEvents(t.Context(), cqrs.AuditFilter{Type: "training-reset"}); n != 1 {
 		t.Errorf("reset audit entries = %d", n)
 	}
 	// A failing set changes nothing: the duplicate User ID aborts the whole transaction.
 	bad := trainingSet("")
 	bad.Users = append(bad.Users, bad.Users[0])
-	if err := s.ResetTraining(bad, nil, cqrs.AuditEvent{Type: "training-reset"}); !errors.Is(err, cqrs.ErrConflict) {
+	if err := s.ResetTraining(t.Context(), bad, nil, cqrs.AuditEvent{Type: "training-reset"}); !errors.Is(err, cqrs.ErrConflict) {
 		t.Fatalf("duplicate set: %v", err)
 	}
-	if _, err := s.UserByUserID("invited"); err != nil {
+	if _, err := s.UserByUserID(t.Context(), "invited"); err != nil {
 		t.Errorf("data lost by a failed reset: %v", err)
 	}
 }
 
 func TestLearnersAreCreatedTogetherAndFoundByToken(t *testing.T) {
 	s, _ := openTest(t)
-	if err := s.ResetTraining(trainingSet(""), nil, cqrs.AuditEvent{Type: "training-reset"}); err != nil {
+	if err := s.ResetTraining(t.Context(), trainingSet(""), nil, cqrs.AuditEvent{Type: "training-reset"}); err != nil {
 		t.Fatal(err)
 	}
-	org, _ := s.Organisation(1)
+	org, _ := s.Organisation(t.Context(), 1)
 	nl := func(id string, token byte) cqrs.NewLearner {
 		return cqrs.NewLearner{TokenHash: hashOf(token), User: cqrs.TrainingUser{User: cqrs.User{UserID: id, Email: id + "@nhs.net", OrgID: org.ID, Role: cqrs.RoleUser},
 			LinkHash: hashOf(token + 100), LinkTTL: time.Hour, Email: &cqrs.Email{Subject: "x"}}, NHSmail: cqrs.NHSmailAccount{Email: id + "@nhs.net"}}
 	}
-	got, err := s.CreateLearners([]cqrs.NewLearner{nl("learner01", 1), nl("learner02", 2)})
+	got, err := s.CreateLearners(t.Context(), []cqrs.NewLearner{nl("learner01", 1), nl("learner02", 2)})
 	if err != nil || len(got) != 2 {
 		t.Fatalf("create learners = %v, %v", got, err)
 	}
-	l, err := s.LearnerByToken(hashOf(2))
+	l, err := s.LearnerByToken(t.Context(), hashOf(2))
 	if err != nil || l.UserID != "learner02" || l.NHSmailEmail != "learner02@nhs.net" {
 		t.Fatalf("learner = %+v, %v", l, err)
 	}
 	// learner02 again: the whole batch is refused, learner03 included.
-	if _, err := s.CreateLearners([]cqrs.NewLearner{nl("learner03", 3), nl("learner02", 4)}); !errors.Is(err, cqrs.ErrConflict) {
+	if _, err := s.CreateLearners(t.Context(), []cqrs.NewLearner{nl("learner03", 3), nl("learner02", 4)}); !errors.Is(err, cqrs.ErrConflict) {
 		t.Fatalf("duplicate learner: %v", err)
 	}
-	if _, err := s.UserByUserID("learner03"); !errors.Is(err, cqrs.ErrNotFound) {
+	if _, err := s.UserByUserID(t.Context(), "learner03"); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("half a batch written: %v", err)
 	}
-	if all, _ := s.Learners(); len(all) != 2 {
+	if all, _ := s.Learners(t.Context()); len(all) != 2 {
 		t.Errorf("learners = %d", len(all))
 	}
 }
 
 func TestSnapshotRoundTrip(t *testing.T) {
 	s, _ := openTest(t)
-	if err := s.ResetTraining(trainingSet(""), nil, cqrs.AuditEvent{Type: "training-reset"}); err != nil {
+	if err := s.ResetTraining(t.Context(), trainingSet(""), nil, cqrs.AuditEvent{Type: "training-reset"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SaveSnapshot("../escape"); !errors.Is(err, cqrs.ErrSnapshotName) {
+	if err := s.SaveSnapshot(t.Context(), "../escape"); !errors.Is(err, cqrs.ErrSnapshotName) {
 		t.Errorf("bad name: %v", err)
 	}
-	if err := s.SaveSnapshot("Before lunch"); err != nil {
+	if err := s.SaveSnapshot(t.Context(), "Before lunch"); err != nil {
 		t.Fatal(err)
 	}
-	if snaps, _ := s.Snapshots(); len(snaps) != 1 || snaps[0].Name != "Before lunch" {
+	if snaps, _ := s.Snapshots(t.Context()); len(snaps) != 1 || snaps[0].Name != "Before lunch" {
 		t.Fatalf("snapshots = %+v", snaps)
 	}
-	if err := s.ResetTraining(trainingSet("other-"), nil, cqrs.AuditEvent{Type: "training-reset"}); err != nil {
+	if err := s.ResetTraining(t.Context(), trainingSet("other-"), nil, cqrs.AuditEvent{Type: "training-reset"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.MoveClock(time.Hour, nil, cqrs.AuditEvent{Type: "training-clock"}); err != nil {
+	if _, err := s.MoveClock(t.Context(), time.Hour, nil, cqrs.AuditEvent{Type: "training-clock"}); err != nil {
 		t.Fatal(err)
 	}
-	off, err := s.RestoreSnapshot("Before lunch", nil, cqrs.AuditEvent{Type: "training-restore"})
+	off, err := s.RestoreSnapshot(t.Context(), "Before lunch", nil, cqrs.AuditEvent{Type: "training-restore"})
 	if err != nil || off != 0 {
 		t.Fatalf("restore = %v, %v", off, err)
 	}
-	if _, err := s.UserByUserID("invited"); err != nil {
+	if _, err := s.UserByUserID(t.Context(), "invited"); err != nil {
 		t.Errorf("restored user: %v", err)
 	}
-	if _, err := s.UserByUserID("other-invited"); !errors.Is(err, cqrs.ErrNotFound) {
+	if _, err := s.UserByUserID(t.Context(), "other-invited"); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("later user survived the restore: %v", err)
 	}
 	// The nested email index of the NHSmail directory came back too.
-	if _, err := s.NHSmailAccountByEmail("amy@nhs.net"); err != nil {
+	if _, err := s.NHSmailAccountByEmail(t.Context(), "amy@nhs.net"); err != nil {
 		t.Errorf("nested bucket not restored: %v", err)
 	}
-	if _, n, _ := s.AuditEvents(cqrs.AuditFilter{}); n != 4 {
+	if _, n, _ := s.AuditEvents(t.Context(), cqrs.AuditFilter{}); n != 4 {
 		t.Errorf("audit entries = %d, want 4 (the log is kept, not restored)", n)
 	}
-	if _, err := s.RestoreSnapshot("missing", nil, cqrs.AuditEvent{}); !errors.Is(err, cqrs.ErrNotFound) {
+	if _, err := s.RestoreSnapshot(t.Context(), "missing", nil, cqrs.AuditEvent{}); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("missing snapshot: %v", err)
 	}
 	if err := os.WriteFile(filepath.Join(s.SnapshotDir(), "junk.db"), []byte("not a database"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RestoreSnapshot("junk", nil, cqrs.AuditEvent{}); err == nil {
+	if _, err := s.RestoreSnapshot(t.Context(), "junk", nil, cqrs.AuditEvent{}); err == nil {
 		t.Error("a junk snapshot was restored")
 	}
-	if _, err := s.UserByUserID("invited"); err != nil {
+	if _, err := s.UserByUserID(t.Context(), "invited"); err != nil {
 		t.Errorf("a refused restore changed the data: %v", err)
 	}
 }
@@ -223,7 +223,7 @@ func TestCopyBucketCopiesNestedBucketsAndSequences(t *testing.T) {
 func TestClockOffset(t *testing.T) {
 	s, clk := openTest(t)
 	c := clock.New(clk.Now)
-	off, err := s.MoveClock(72*time.Hour, nil, cqrs.AuditEvent{Type: "training-clock", Detail: "+72 hours"})
+	off, err := s.MoveClock(t.Context(), 72*time.Hour, nil, cqrs.AuditEvent{Type: "training-clock", Detail: "+72 hours"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestClockOffset(t *testing.T) {
 	if got, want := c.Now(), clk.Now().Add(72*time.Hour); !got.Equal(want) {
 		t.Errorf("clock = %v, want %v", got, want)
 	}
-	if stored, _ := s.ClockOffset(); stored != 72*time.Hour {
+	if stored, _ := s.ClockOffset(t.Context()); stored != 72*time.Hour {
 		t.Errorf("stored offset = %v", stored)
 	}
 }

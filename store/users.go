@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -71,7 +72,7 @@ func putUser(tx *bolt.Tx, u cqrs.User) error {
 }
 
 // User returns the user with the given record ID.
-func (s *Store) User(id uint64) (cqrs.User, error) {
+func (s *Store) User(ctx context.Context, id uint64) (cqrs.User, error) {
 	var u cqrs.User
 	err := s.db.View(func(tx *bolt.Tx) (err error) {
 		u, err = getUser(tx, id)
@@ -84,12 +85,12 @@ func (s *Store) User(id uint64) (cqrs.User, error) {
 }
 
 // UserByUserID finds a user by User ID, ignoring case.
-func (s *Store) UserByUserID(userID string) (cqrs.User, error) {
+func (s *Store) UserByUserID(ctx context.Context, userID string) (cqrs.User, error) {
 	return s.userByIndex(bucketUsersByID, foldKey(userID))
 }
 
 // UserByEmail finds a user by email address, ignoring case.
-func (s *Store) UserByEmail(email string) (cqrs.User, error) {
+func (s *Store) UserByEmail(ctx context.Context, email string) (cqrs.User, error) {
 	return s.userByIndex(bucketUsersByEmail, foldKey(email))
 }
 
@@ -110,7 +111,7 @@ func (s *Store) userByIndex(index, key []byte) (cqrs.User, error) {
 }
 
 // Organisation returns the organisation with the given ID.
-func (s *Store) Organisation(id uint64) (cqrs.Organisation, error) {
+func (s *Store) Organisation(ctx context.Context, id uint64) (cqrs.Organisation, error) {
 	var o cqrs.Organisation
 	err := s.db.View(func(tx *bolt.Tx) error {
 		raw := tx.Bucket(bucketOrgs).Get(itob(id))
@@ -128,7 +129,7 @@ func (s *Store) Organisation(id uint64) (cqrs.Organisation, error) {
 }
 
 // HasUsers reports whether any account exists, without walking them.
-func (s *Store) HasUsers() (bool, error) {
+func (s *Store) HasUsers(ctx context.Context) (bool, error) {
 	var hasUsers bool
 	err := s.db.View(func(tx *bolt.Tx) error {
 		hasUsers = hasAny(tx.Bucket(bucketUsers))
@@ -138,7 +139,7 @@ func (s *Store) HasUsers() (bool, error) {
 }
 
 // CountUsers returns how many accounts exist.
-func (s *Store) CountUsers() (int, error) {
+func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	var n int
 	err := s.db.View(func(tx *bolt.Tx) error {
 		n = tx.Bucket(bucketUsers).Stats().KeyN
@@ -156,7 +157,7 @@ func bytesToID(b []byte) uint64 {
 }
 
 // CreateOrganisation adds an organisation; its ODS code is unique ignoring case.
-func (s *Store) CreateOrganisation(o cqrs.Organisation) (cqrs.Organisation, error) {
+func (s *Store) CreateOrganisation(ctx context.Context, o cqrs.Organisation) (cqrs.Organisation, error) {
 	err := s.db.Update(func(tx *bolt.Tx) error { return putNewOrg(tx, &o) })
 	if err != nil {
 		return cqrs.Organisation{}, fmt.Errorf("store: create organisation: %w", err)
@@ -167,7 +168,7 @@ func (s *Store) CreateOrganisation(o cqrs.Organisation) (cqrs.Organisation, erro
 // CreateUser adds an invited user, their registration link and (when
 // email is not nil) the registration email in one transaction: the account
 // never exists without its way in, and the email is never lost.
-func (s *Store) CreateUser(u cqrs.User, linkHash []byte, linkTTL time.Duration, email *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
+func (s *Store) CreateUser(ctx context.Context, u cqrs.User, linkHash []byte, linkTTL time.Duration, email *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		now := s.now()
 		u.Status = cqrs.StatusInvited
@@ -197,7 +198,7 @@ func (s *Store) CreateUser(u cqrs.User, linkHash []byte, linkTTL time.Duration, 
 }
 
 // SetStatus enables or disables an account; disabling ends its sessions.
-func (s *Store) SetStatus(id uint64, status cqrs.Status, events ...cqrs.AuditEvent) (cqrs.User, error) {
+func (s *Store) SetStatus(ctx context.Context, id uint64, status cqrs.Status, events ...cqrs.AuditEvent) (cqrs.User, error) {
 	var u cqrs.User
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error

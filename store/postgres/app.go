@@ -24,30 +24,30 @@ func setupKey(hash []byte) string { return setupKeyPrefix + hex.EncodeToString(h
 
 // SetSetupToken records the hash of a one-time set-up link's token, while
 // there are no users.
-func (s *Store) SetSetupToken(hash []byte) error {
-	return s.inTx(func(tx pgx.Tx) error {
+func (s *Store) SetSetupToken(ctx context.Context, hash []byte) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
 		var hasUsers bool
-		if err := tx.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&hasUsers); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&hasUsers); err != nil {
 			return err
 		}
 		if hasUsers {
 			return cqrs.ErrConflict
 		}
-		_, err := tx.Exec(context.Background(), `INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, setupKey(hash), hash)
+		_, err := tx.Exec(ctx, `INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, setupKey(hash), hash)
 		return err
 	})
 }
 
 // SetupPending reports whether hash is a set-up token's.
-func (s *Store) SetupPending(hash []byte) bool {
-	_, err := s.meta(setupKey(hash))
+func (s *Store) SetupPending(ctx context.Context, hash []byte) bool {
+	_, err := s.meta(ctx, setupKey(hash))
 	return err == nil
 }
 
 // HasUsers reports whether anyone has been set up.
-func (s *Store) HasUsers() (bool, error) {
+func (s *Store) HasUsers(ctx context.Context) (bool, error) {
 	var hasUsers bool
-	err := s.pool.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&hasUsers)
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&hasUsers)
 	return hasUsers, err
 }
 
@@ -55,9 +55,8 @@ func (s *Store) HasUsers() (bool, error) {
 // system administrator, invited with a registration link. Every set-up
 // token's row is locked first, so of two set-ups at once (on two
 // instances) the second finds them gone.
-func (s *Store) CompleteSetup(setupHash []byte, org cqrs.Organisation, admin cqrs.User, linkHash []byte, linkTTL time.Duration, events ...cqrs.AuditEvent) (cqrs.User, error) {
-	err := s.inTx(func(tx pgx.Tx) error {
-		ctx := context.Background()
+func (s *Store) CompleteSetup(ctx context.Context, setupHash []byte, org cqrs.Organisation, admin cqrs.User, linkHash []byte, linkTTL time.Duration, events ...cqrs.AuditEvent) (cqrs.User, error) {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT key FROM meta WHERE key LIKE 'setup.%' FOR UPDATE`)
 		if err != nil {
 			return err
@@ -81,16 +80,16 @@ func (s *Store) CompleteSetup(setupHash []byte, org cqrs.Organisation, admin cqr
 			return notFound(err)
 		}
 		admin.OrgID, admin.Role, admin.Status, admin.Created, admin.InviteExpires = org.ID, cqrs.RoleSystemAdmin, cqrs.StatusInvited, now, now.Add(linkTTL)
-		if err := insertUser(tx, &admin); err != nil {
+		if err := insertUser(ctx, tx, &admin); err != nil {
 			return err
 		}
-		if err := putLink(tx, linkHash, cqrs.Link{UserID: admin.ID, Purpose: cqrs.LinkRegister, Created: now, Expires: now.Add(linkTTL)}); err != nil {
+		if err := putLink(ctx, tx, linkHash, cqrs.Link{UserID: admin.ID, Purpose: cqrs.LinkRegister, Created: now, Expires: now.Add(linkTTL)}); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM meta WHERE key LIKE 'setup.%'`); err != nil {
 			return err
 		}
-		return recordEvents(tx, events, admin, now)
+		return recordEvents(ctx, tx, events, admin, now)
 	})
 	if err != nil {
 		return cqrs.User{}, fmt.Errorf("postgres: complete set-up: %w", err)
@@ -100,27 +99,27 @@ func (s *Store) CompleteSetup(setupHash []byte, org cqrs.Organisation, admin cqr
 
 // ChangePassword sets a signed-in user's new password, ends their other
 // sessions and queues the notice, in one transaction.
-func (s *Store) ChangePassword(userID uint64, newHash string, keepSession []byte, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
+func (s *Store) ChangePassword(ctx context.Context, userID uint64, newHash string, keepSession []byte, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
 	var u cqrs.User
-	err := s.inTx(func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if u, err = lockUser(tx, userID); err != nil {
+		if u, err = lockUser(ctx, tx, userID); err != nil {
 			return err
 		}
 		now := s.now()
-		if err := keepInHistory(tx, u.ID, u.SetPassword(newHash, now)); err != nil {
+		if err := keepInHistory(ctx, tx, u.ID, u.SetPassword(newHash, now)); err != nil {
 			return err
 		}
-		if err := putUser(tx, u); err != nil {
+		if err := putUser(ctx, tx, u); err != nil {
 			return err
 		}
-		if err := deleteUserSessions(tx, u.ID, keepSession); err != nil {
+		if err := deleteUserSessions(ctx, tx, u.ID, keepSession); err != nil {
 			return err
 		}
-		if err := notifyOwner(tx, u, notify, now); err != nil {
+		if err := notifyOwner(ctx, tx, u, notify, now); err != nil {
 			return err
 		}
-		return recordEvents(tx, events, u, now)
+		return recordEvents(ctx, tx, events, u, now)
 	})
 	if err != nil {
 		return cqrs.User{}, fmt.Errorf("postgres: change password: %w", err)
@@ -130,30 +129,30 @@ func (s *Store) ChangePassword(userID uint64, newHash string, keepSession []byte
 
 // SendLink stores a new single-use link for the user and queues its email.
 // A new registration link renews the invitation.
-func (s *Store) SendLink(userID uint64, purpose cqrs.LinkPurpose, linkHash []byte, ttl time.Duration, email cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
+func (s *Store) SendLink(ctx context.Context, userID uint64, purpose cqrs.LinkPurpose, linkHash []byte, ttl time.Duration, email cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
 	var u cqrs.User
-	err := s.inTx(func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		now := s.now()
 		var err error
-		if u, err = lockUser(tx, userID); err != nil {
+		if u, err = lockUser(ctx, tx, userID); err != nil {
 			return err
 		}
 		if purpose == cqrs.LinkRegister {
 			if err := u.Reinvite(now, ttl); err != nil {
 				return err
 			}
-			if err := putUser(tx, u); err != nil {
+			if err := putUser(ctx, tx, u); err != nil {
 				return err
 			}
 		}
-		if err := putLink(tx, linkHash, cqrs.Link{UserID: u.ID, Purpose: purpose, Created: now, Expires: now.Add(ttl)}); err != nil {
+		if err := putLink(ctx, tx, linkHash, cqrs.Link{UserID: u.ID, Purpose: purpose, Created: now, Expires: now.Add(ttl)}); err != nil {
 			return err
 		}
 		email.UserID, email.OrgID = u.ID, u.OrgID
-		if err := enqueueEmail(tx, &email, now); err != nil {
+		if err := enqueueEmail(ctx, tx, &email, now); err != nil {
 			return err
 		}
-		return recordEvents(tx, events, u, now)
+		return recordEvents(ctx, tx, events, u, now)
 	})
 	if err != nil {
 		return cqrs.User{}, fmt.Errorf("postgres: send link: %w", err)
@@ -162,28 +161,28 @@ func (s *Store) SendLink(userID uint64, purpose cqrs.LinkPurpose, linkHash []byt
 }
 
 // RevokeInvitation withdraws an unregistered user's registration links.
-func (s *Store) RevokeInvitation(userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error) {
-	return s.changeUser("revoke invitation", userID, events, func(tx pgx.Tx, u *cqrs.User) error {
+func (s *Store) RevokeInvitation(ctx context.Context, userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error) {
+	return s.changeUser(ctx, "revoke invitation", userID, events, func(tx pgx.Tx, u *cqrs.User) error {
 		if err := u.RevokeInvitation(); err != nil {
 			return err
 		}
-		_, err := tx.Exec(context.Background(), `DELETE FROM links WHERE user_id = $1 AND purpose = $2 AND used = '0001-01-01 00:00:00+00'`,
+		_, err := tx.Exec(ctx, `DELETE FROM links WHERE user_id = $1 AND purpose = $2 AND used = '0001-01-01 00:00:00+00'`,
 			int64(u.ID), string(cqrs.LinkRegister))
 		return err
 	})
 }
 
 // Unlock clears a lock and the failure count.
-func (s *Store) Unlock(userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error) {
-	return s.changeUser("unlock", userID, events, func(_ pgx.Tx, u *cqrs.User) error {
+func (s *Store) Unlock(ctx context.Context, userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error) {
+	return s.changeUser(ctx, "unlock", userID, events, func(_ pgx.Tx, u *cqrs.User) error {
 		u.Unlock()
 		return nil
 	})
 }
 
 // UnlinkSSOSubject forgets the user's single sign-on identity.
-func (s *Store) UnlinkSSOSubject(userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error) {
-	return s.changeUser("unlink sso", userID, events, func(_ pgx.Tx, u *cqrs.User) error {
+func (s *Store) UnlinkSSOSubject(ctx context.Context, userID uint64, events ...cqrs.AuditEvent) (cqrs.User, error) {
+	return s.changeUser(ctx, "unlink sso", userID, events, func(_ pgx.Tx, u *cqrs.User) error {
 		u.SSOSubject = ""
 		return nil
 	})
@@ -192,11 +191,11 @@ func (s *Store) UnlinkSSOSubject(userID uint64, events ...cqrs.AuditEvent) (cqrs
 // LinkSSOSubject links a single sign-on identity to the user on its first
 // use and tells the owner. A subject linked to another user, or a user
 // linked to another subject, is ErrConflict.
-func (s *Store) LinkSSOSubject(userID uint64, subject string, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
+func (s *Store) LinkSSOSubject(ctx context.Context, userID uint64, subject string, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
 	var u cqrs.User
-	err := s.inTx(func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if u, err = lockUser(tx, userID); err != nil {
+		if u, err = lockUser(ctx, tx, userID); err != nil {
 			return err
 		}
 		if u.SSOSubject == subject {
@@ -206,14 +205,14 @@ func (s *Store) LinkSSOSubject(userID uint64, subject string, notify *cqrs.Email
 			return cqrs.ErrConflict
 		}
 		u.SSOSubject = subject
-		if err := putUser(tx, u); err != nil { // the unique index refuses a subject taken meanwhile
+		if err := putUser(ctx, tx, u); err != nil { // the unique index refuses a subject taken meanwhile
 			return err
 		}
 		now := s.now()
-		if err := notifyOwner(tx, u, notify, now); err != nil {
+		if err := notifyOwner(ctx, tx, u, notify, now); err != nil {
 			return err
 		}
-		return recordEvents(tx, events, u, now)
+		return recordEvents(ctx, tx, events, u, now)
 	})
 	if err != nil {
 		return cqrs.User{}, fmt.Errorf("postgres: link sso: %w", err)
@@ -222,8 +221,8 @@ func (s *Store) LinkSSOSubject(userID uint64, subject string, notify *cqrs.Email
 }
 
 // UserBySSOSubject finds the user linked to a single sign-on identity.
-func (s *Store) UserBySSOSubject(subject string) (cqrs.User, error) {
-	u, err := getUser(s.pool, `sso_subject = $1`, subject)
+func (s *Store) UserBySSOSubject(ctx context.Context, subject string) (cqrs.User, error) {
+	u, err := getUser(ctx, s.pool, `sso_subject = $1`, subject)
 	if err != nil {
 		return cqrs.User{}, fmt.Errorf("postgres: user by sso subject: %w", err)
 	}
@@ -231,20 +230,20 @@ func (s *Store) UserBySSOSubject(subject string) (cqrs.User, error) {
 }
 
 // changeUser runs change on the locked user, saves it and records events.
-func (s *Store) changeUser(what string, userID uint64, events []cqrs.AuditEvent, change func(tx pgx.Tx, u *cqrs.User) error) (cqrs.User, error) {
+func (s *Store) changeUser(ctx context.Context, what string, userID uint64, events []cqrs.AuditEvent, change func(tx pgx.Tx, u *cqrs.User) error) (cqrs.User, error) {
 	var u cqrs.User
-	err := s.inTx(func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if u, err = lockUser(tx, userID); err != nil {
+		if u, err = lockUser(ctx, tx, userID); err != nil {
 			return err
 		}
 		if err := change(tx, &u); err != nil {
 			return err
 		}
-		if err := putUser(tx, u); err != nil {
+		if err := putUser(ctx, tx, u); err != nil {
 			return err
 		}
-		return recordEvents(tx, events, u, s.now())
+		return recordEvents(ctx, tx, events, u, s.now())
 	})
 	if err != nil {
 		return cqrs.User{}, fmt.Errorf("postgres: %s: %w", what, err)
@@ -253,8 +252,8 @@ func (s *Store) changeUser(what string, userID uint64, events []cqrs.AuditEvent,
 }
 
 // Organisations lists every organisation by name.
-func (s *Store) Organisations() ([]cqrs.Organisation, error) {
-	rows, err := s.pool.Query(context.Background(), `SELECT id, name, ods_code FROM organisations ORDER BY lower(name), id`)
+func (s *Store) Organisations(ctx context.Context) ([]cqrs.Organisation, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, name, ods_code FROM organisations ORDER BY lower(name), id`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: organisations: %w", err)
 	}
@@ -265,8 +264,8 @@ func (s *Store) Organisations() ([]cqrs.Organisation, error) {
 }
 
 // UpdateOrganisation renames an organisation or changes its ODS code.
-func (s *Store) UpdateOrganisation(o cqrs.Organisation) (cqrs.Organisation, error) {
-	tag, err := s.pool.Exec(context.Background(), `UPDATE organisations SET name = $2, ods_code = $3 WHERE id = $1`, int64(o.ID), o.Name, o.ODSCode)
+func (s *Store) UpdateOrganisation(ctx context.Context, o cqrs.Organisation) (cqrs.Organisation, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE organisations SET name = $2, ods_code = $3 WHERE id = $1`, int64(o.ID), o.Name, o.ODSCode)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = cqrs.ErrNotFound
 	}
@@ -277,8 +276,8 @@ func (s *Store) UpdateOrganisation(o cqrs.Organisation) (cqrs.Organisation, erro
 }
 
 // Messages returns the user's messages newest first, and how many are unread.
-func (s *Store) Messages(userID uint64) ([]cqrs.Message, int, error) {
-	rows, err := s.pool.Query(context.Background(), messagesQuery, int64(userID))
+func (s *Store) Messages(ctx context.Context, userID uint64) ([]cqrs.Message, int, error) {
+	rows, err := s.pool.Query(ctx, messagesQuery, int64(userID))
 	if err != nil {
 		return nil, 0, fmt.Errorf("postgres: messages: %w", err)
 	}
@@ -303,7 +302,7 @@ func unreadIn(msgs []cqrs.Message) int {
 
 // Inbox reads the message centre in one round trip: the user's messages
 // and the organisation in the page's header.
-func (s *Store) Inbox(userID, orgID uint64) (cqrs.Inbox, error) {
+func (s *Store) Inbox(ctx context.Context, userID, orgID uint64) (cqrs.Inbox, error) {
 	in := cqrs.Inbox{Organisation: cqrs.Organisation{ID: orgID}}
 	var b pgx.Batch
 	b.Queue(`SELECT name, ods_code FROM organisations WHERE id = $1`, int64(orgID)).QueryRow(func(row pgx.Row) error {
@@ -313,7 +312,7 @@ func (s *Store) Inbox(userID, orgID uint64) (cqrs.Inbox, error) {
 		in.Messages, err = pgx.CollectRows(rows, scanMessage)
 		return err
 	})
-	if err := s.pool.SendBatch(context.Background(), &b).Close(); err != nil {
+	if err := s.pool.SendBatch(ctx, &b).Close(); err != nil {
 		return cqrs.Inbox{}, fmt.Errorf("postgres: inbox: %w", err)
 	}
 	in.Unread = unreadIn(in.Messages)
@@ -329,10 +328,10 @@ func scanMessage(row pgx.CollectableRow) (cqrs.Message, error) {
 
 // HeaderInfo is what every signed-in page's header shows: the user's
 // organisation and their unread count.
-func (s *Store) HeaderInfo(userID, orgID uint64) (cqrs.Organisation, int, error) {
+func (s *Store) HeaderInfo(ctx context.Context, userID, orgID uint64) (cqrs.Organisation, int, error) {
 	o := cqrs.Organisation{ID: orgID}
 	var unread int
-	err := s.pool.QueryRow(context.Background(), `SELECT name, ods_code, (SELECT count(*) FROM messages WHERE user_id = $2 AND NOT read)
+	err := s.pool.QueryRow(ctx, `SELECT name, ods_code, (SELECT count(*) FROM messages WHERE user_id = $2 AND NOT read)
 		FROM organisations WHERE id = $1`, int64(orgID), int64(userID)).Scan(&o.Name, &o.ODSCode, &unread)
 	if err != nil {
 		return cqrs.Organisation{}, 0, fmt.Errorf("postgres: header: %w", notFound(err))
@@ -342,8 +341,8 @@ func (s *Store) HeaderInfo(userID, orgID uint64) (cqrs.Organisation, int, error)
 
 // OpenMessage returns one of the user's messages and marks it read.
 // Another user's message is ErrNotFound.
-func (s *Store) OpenMessage(userID, id uint64) (cqrs.Message, error) {
-	rows, err := s.pool.Query(context.Background(), `UPDATE messages SET read = true WHERE user_id = $1 AND id = $2
+func (s *Store) OpenMessage(ctx context.Context, userID, id uint64) (cqrs.Message, error) {
+	rows, err := s.pool.Query(ctx, `UPDATE messages SET read = true WHERE user_id = $1 AND id = $2
 		RETURNING id, user_id, sender, subject, body, sent, read`, int64(userID), int64(id))
 	if err == nil {
 		var m cqrs.Message
@@ -355,8 +354,8 @@ func (s *Store) OpenMessage(userID, id uint64) (cqrs.Message, error) {
 }
 
 // DeleteMessage removes one of the user's messages.
-func (s *Store) DeleteMessage(userID, id uint64) error {
-	tag, err := s.pool.Exec(context.Background(), `DELETE FROM messages WHERE user_id = $1 AND id = $2`, int64(userID), int64(id))
+func (s *Store) DeleteMessage(ctx context.Context, userID, id uint64) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM messages WHERE user_id = $1 AND id = $2`, int64(userID), int64(id))
 	if err == nil && tag.RowsAffected() == 0 {
 		err = cqrs.ErrNotFound
 	}
@@ -368,8 +367,8 @@ func (s *Store) DeleteMessage(userID, id uint64) error {
 
 // Broadcast leaves a message for every user of orgID (every user when 0)
 // who is not disabled, and returns how many.
-func (s *Store) Broadcast(orgID uint64, from, subject, body string) (int, error) {
-	tag, err := s.pool.Exec(context.Background(), `INSERT INTO messages (user_id, sender, subject, body, sent, read)
+func (s *Store) Broadcast(ctx context.Context, orgID uint64, from, subject, body string) (int, error) {
+	tag, err := s.pool.Exec(ctx, `INSERT INTO messages (user_id, sender, subject, body, sent, read)
 		SELECT id, $2, $3, $4, $5, false FROM users WHERE ($1 = 0 OR org_id = $1) AND status <> 'disabled' ORDER BY id`,
 		int64(orgID), from, subject, body, s.now())
 	if err != nil {
@@ -379,8 +378,8 @@ func (s *Store) Broadcast(orgID uint64, from, subject, body string) (int, error)
 }
 
 // Email returns one outbox entry.
-func (s *Store) Email(id uint64) (cqrs.Email, error) {
-	e, err := scanEmail(s.pool.QueryRow(context.Background(), `SELECT `+emailColumns+` FROM outbox WHERE id = $1`, int64(id)))
+func (s *Store) Email(ctx context.Context, id uint64) (cqrs.Email, error) {
+	e, err := scanEmail(s.pool.QueryRow(ctx, `SELECT `+emailColumns+` FROM outbox WHERE id = $1`, int64(id)))
 	if err != nil {
 		return cqrs.Email{}, fmt.Errorf("postgres: email %d: %w", id, err)
 	}
@@ -388,12 +387,12 @@ func (s *Store) Email(id uint64) (cqrs.Email, error) {
 }
 
 // LatestEmails returns, for each of the given users, their newest outbox entry.
-func (s *Store) LatestEmails(userIDs []uint64) (map[uint64]cqrs.Email, error) {
+func (s *Store) LatestEmails(ctx context.Context, userIDs []uint64) (map[uint64]cqrs.Email, error) {
 	ids := make([]int64, len(userIDs))
 	for i, id := range userIDs {
 		ids[i] = int64(id)
 	}
-	rows, err := s.pool.Query(context.Background(), `SELECT DISTINCT ON (user_id) `+emailColumns+` FROM outbox
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT ON (user_id) `+emailColumns+` FROM outbox
 		WHERE user_id = ANY($1) ORDER BY user_id, id DESC`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: latest emails: %w", err)
@@ -411,8 +410,8 @@ func (s *Store) LatestEmails(userIDs []uint64) (map[uint64]cqrs.Email, error) {
 }
 
 // DueEmails lists queued emails whose time has come, without claiming them.
-func (s *Store) DueEmails(limit int) ([]cqrs.Email, error) {
-	rows, err := s.pool.Query(context.Background(), `SELECT `+emailColumns+` FROM outbox WHERE status = $1 AND next_attempt <= $2 ORDER BY id LIMIT $3`,
+func (s *Store) DueEmails(ctx context.Context, limit int) ([]cqrs.Email, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+emailColumns+` FROM outbox WHERE status = $1 AND next_attempt <= $2 ORDER BY id LIMIT $3`,
 		string(cqrs.EmailQueued), s.now(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: due emails: %w", err)
@@ -431,21 +430,21 @@ func (s *Store) DueEmails(limit int) ([]cqrs.Email, error) {
 
 // MarkEmailAttemptFailed records a failed SMTP attempt and when to try
 // next; final gives up.
-func (s *Store) MarkEmailAttemptFailed(id uint64, errText string, next time.Time, final bool) error {
+func (s *Store) MarkEmailAttemptFailed(ctx context.Context, id uint64, errText string, next time.Time, final bool) error {
 	status := cqrs.EmailQueued
 	if final {
 		status = cqrs.EmailFailed
 	}
-	return s.updateEmail(id, `attempts = attempts + 1, last_error = $2, next_attempt = $3, status = $4`, errText, next, string(status))
+	return s.updateEmail(ctx, id, `attempts = attempts + 1, last_error = $2, next_attempt = $3, status = $4`, errText, next, string(status))
 }
 
 // MarkEmailDelivered records delivery to the local mailbox.
-func (s *Store) MarkEmailDelivered(id uint64) error {
-	return s.updateEmail(id, `status = $2, sent_at = $3`, string(cqrs.EmailLocal), s.now())
+func (s *Store) MarkEmailDelivered(ctx context.Context, id uint64) error {
+	return s.updateEmail(ctx, id, `status = $2, sent_at = $3`, string(cqrs.EmailLocal), s.now())
 }
 
-func (s *Store) updateEmail(id uint64, set string, args ...any) error {
-	tag, err := s.pool.Exec(context.Background(), `UPDATE outbox SET `+set+` WHERE id = $1`, append([]any{int64(id)}, args...)...)
+func (s *Store) updateEmail(ctx context.Context, id uint64, set string, args ...any) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE outbox SET `+set+` WHERE id = $1`, append([]any{int64(id)}, args...)...)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = cqrs.ErrNotFound
 	}
@@ -456,9 +455,8 @@ func (s *Store) updateEmail(id uint64, set string, args ...any) error {
 }
 
 // PutSSOPending records a sign-on request and drops ones that have expired.
-func (s *Store) PutSSOPending(stateHash []byte, p cqrs.SSOPending) error {
-	return s.inTx(func(tx pgx.Tx) error {
-		ctx := context.Background()
+func (s *Store) PutSSOPending(ctx context.Context, stateHash []byte, p cqrs.SSOPending) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM sso_pending WHERE expires <= $1`, s.now()); err != nil {
 			return err
 		}
@@ -471,9 +469,9 @@ func (s *Store) PutSSOPending(stateHash []byte, p cqrs.SSOPending) error {
 
 // TakeSSOPending uses a sign-on request once: whichever instance the
 // provider's answer reaches, only the first use finds it.
-func (s *Store) TakeSSOPending(stateHash []byte) (cqrs.SSOPending, error) {
+func (s *Store) TakeSSOPending(ctx context.Context, stateHash []byte) (cqrs.SSOPending, error) {
 	var p cqrs.SSOPending
-	err := s.pool.QueryRow(context.Background(), `WITH old AS (SELECT * FROM sso_pending WHERE state_hash = $1 AND NOT used FOR UPDATE)
+	err := s.pool.QueryRow(ctx, `WITH old AS (SELECT * FROM sso_pending WHERE state_hash = $1 AND NOT used FOR UPDATE)
 		UPDATE sso_pending SET used = true, nonce = '', verifier = '', next = '' FROM old WHERE sso_pending.state_hash = old.state_hash
 		RETURNING old.nonce, old.verifier, old.next, old.expires`, stateHash).Scan(&p.Nonce, &p.Verifier, &p.Next, &p.Expires)
 	if err != nil {
@@ -487,10 +485,10 @@ func (s *Store) TakeSSOPending(stateHash []byte) (cqrs.SSOPending, error) {
 }
 
 // SSOStateUsed reports whether a sign-on request was used and has not yet expired.
-func (s *Store) SSOStateUsed(stateHash []byte) (bool, error) {
+func (s *Store) SSOStateUsed(ctx context.Context, stateHash []byte) (bool, error) {
 	var used bool
 	var expires time.Time
-	err := s.pool.QueryRow(context.Background(), `SELECT used, expires FROM sso_pending WHERE state_hash = $1`, stateHash).Scan(&used, &expires)
+	err := s.pool.QueryRow(ctx, `SELECT used, expires FROM sso_pending WHERE state_hash = $1`, stateHash).Scan(&used, &expires)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}
@@ -504,8 +502,7 @@ func (s *Store) SSOStateUsed(stateHash []byte) (bool, error) {
 // and returns the window's count: one atomic statement, so requests to
 // several instances add up exactly. The first hit of a window also clears
 // windows that began over an hour before it (the longest window is an hour).
-func (s *Store) CountHit(key string, window time.Time) (int, error) {
-	ctx := context.Background()
+func (s *Store) CountHit(ctx context.Context, key string, window time.Time) (int, error) {
 	var n int
 	err := s.pool.QueryRow(ctx, `INSERT INTO rate_hits (key, window_start, hits) VALUES ($1, $2, 1)
 		ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_hits.hits + 1 RETURNING hits`, key, window).Scan(&n)

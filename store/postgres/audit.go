@@ -10,10 +10,10 @@ import (
 )
 
 // Audit appends an event that comes with no change, stamping its time.
-func (s *Store) Audit(e cqrs.AuditEvent) error {
-	err := s.inTx(func(tx pgx.Tx) error {
+func (s *Store) Audit(ctx context.Context, e cqrs.AuditEvent) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		e.Time = s.now()
-		return appendAudit(tx, e)
+		return appendAudit(ctx, tx, e)
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: audit: %w", err)
@@ -22,11 +22,10 @@ func (s *Store) Audit(e cqrs.AuditEvent) error {
 }
 
 // AuditEvents lists matching entries newest first, and how many match.
-func (s *Store) AuditEvents(f cqrs.AuditFilter) ([]cqrs.AuditEvent, int, error) {
+func (s *Store) AuditEvents(ctx context.Context, f cqrs.AuditFilter) ([]cqrs.AuditEvent, int, error) {
 	where := `($1 = 0 OR org_id = $1) AND ($2 = '' OR type = $2) AND ($3 = '' OR lower(subject) = lower($3) OR lower(actor) = lower($3))
 		AND ($4::timestamptz = '0001-01-01 00:00:00+00' OR time >= $4) AND ($5::timestamptz = '0001-01-01 00:00:00+00' OR time < $5)`
 	args := []any{int64(f.OrgID), f.Type, f.Subject, f.From, f.To}
-	ctx := context.Background()
 	var total int
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM audit WHERE `+where, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("postgres: audit events: %w", err)

@@ -11,9 +11,9 @@ import (
 
 // HelpDesk returns the site's own help desk; ErrNotFound while it has none
 // (people are sent to the national CQRS help desk).
-func (s *Store) HelpDesk() (cqrs.HelpDesk, error) {
+func (s *Store) HelpDesk(ctx context.Context) (cqrs.HelpDesk, error) {
 	var h cqrs.HelpDesk
-	err := s.pool.QueryRow(context.Background(), `SELECT email, phone, hours FROM help_desk`).Scan(&h.Email, &h.Phone, &h.Hours)
+	err := s.pool.QueryRow(ctx, `SELECT email, phone, hours FROM help_desk`).Scan(&h.Email, &h.Phone, &h.Hours)
 	if err != nil {
 		return cqrs.HelpDesk{}, fmt.Errorf("postgres: help desk: %w", notFound(err))
 	}
@@ -22,9 +22,8 @@ func (s *Store) HelpDesk() (cqrs.HelpDesk, error) {
 
 // SetHelpDesk keeps the site's own help desk, or with the zero value goes
 // back to the national one, with its audit events in the same transaction.
-func (s *Store) SetHelpDesk(h cqrs.HelpDesk, events ...cqrs.AuditEvent) error {
-	err := s.inTx(func(tx pgx.Tx) error {
-		ctx := context.Background()
+func (s *Store) SetHelpDesk(ctx context.Context, h cqrs.HelpDesk, events ...cqrs.AuditEvent) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		if h == (cqrs.HelpDesk{}) {
 			_, err = tx.Exec(ctx, `DELETE FROM help_desk`)
@@ -35,7 +34,7 @@ func (s *Store) SetHelpDesk(h cqrs.HelpDesk, events ...cqrs.AuditEvent) error {
 		if err != nil {
 			return err
 		}
-		return recordEvents(tx, events, cqrs.User{}, s.now())
+		return recordEvents(ctx, tx, events, cqrs.User{}, s.now())
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: set help desk: %w", err)

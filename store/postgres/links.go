@@ -13,8 +13,7 @@ import (
 
 // putLink stores a new link and withdraws the user's earlier unused links
 // of the same purpose, so only the newest email's link works.
-func putLink(tx pgx.Tx, hash []byte, l cqrs.Link) error {
-	ctx := context.Background()
+func putLink(ctx context.Context, tx pgx.Tx, hash []byte, l cqrs.Link) error {
 	_, err := tx.Exec(ctx, `DELETE FROM links WHERE user_id = $1 AND purpose = $2 AND used = '0001-01-01 00:00:00+00' AND hash <> $3`,
 		int64(l.UserID), string(l.Purpose), hash)
 	if err != nil {
@@ -26,14 +25,14 @@ func putLink(tx pgx.Tx, hash []byte, l cqrs.Link) error {
 	return err
 }
 
-func getLink(q queryer, hash []byte, lock bool) (cqrs.Link, error) {
+func getLink(ctx context.Context, q queryer, hash []byte, lock bool) (cqrs.Link, error) {
 	sql := `SELECT user_id, purpose, created, expires, used FROM links WHERE hash = $1`
 	if lock {
 		sql += ` FOR UPDATE`
 	}
 	var l cqrs.Link
 	var purpose string
-	if err := q.QueryRow(context.Background(), sql, hash).Scan(&l.UserID, &purpose, &l.Created, &l.Expires, &l.Used); err != nil {
+	if err := q.QueryRow(ctx, sql, hash).Scan(&l.UserID, &purpose, &l.Created, &l.Expires, &l.Used); err != nil {
 		return cqrs.Link{}, notFound(err)
 	}
 	l.Purpose = cqrs.LinkPurpose(purpose)
@@ -42,8 +41,8 @@ func getLink(q queryer, hash []byte, lock bool) (cqrs.Link, error) {
 }
 
 // LinkUser returns a usable link and its user, without using it.
-func (s *Store) LinkUser(hash []byte, purpose cqrs.LinkPurpose) (cqrs.Link, cqrs.User, error) {
-	l, err := getLink(s.pool, hash, false)
+func (s *Store) LinkUser(ctx context.Context, hash []byte, purpose cqrs.LinkPurpose) (cqrs.Link, cqrs.User, error) {
+	l, err := getLink(ctx, s.pool, hash, false)
 	if err == nil && l.Purpose != purpose {
 		err = cqrs.ErrNotFound
 	}
@@ -53,46 +52,46 @@ func (s *Store) LinkUser(hash []byte, purpose cqrs.LinkPurpose) (cqrs.Link, cqrs
 	if err != nil {
 		return cqrs.Link{}, cqrs.User{}, fmt.Errorf("postgres: link: %w", err)
 	}
-	u, err := s.User(l.UserID)
+	u, err := s.User(ctx, l.UserID)
 	return l, u, err
 }
 
 // SetPasswordWithLink uses a link once: the link row is locked for the
 // transaction, so of two instances using it at once one sets the password
 // and the other finds it used.
-func (s *Store) SetPasswordWithLink(linkHash []byte, purpose cqrs.LinkPurpose, newHash string, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
+func (s *Store) SetPasswordWithLink(ctx context.Context, linkHash []byte, purpose cqrs.LinkPurpose, newHash string, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
 	var u cqrs.User
-	err := s.inTx(func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		now := s.now()
-		l, err := getLink(tx, linkHash, true)
+		l, err := getLink(ctx, tx, linkHash, true)
 		if err != nil {
 			return err
 		}
-		if u, err = lockUser(tx, l.UserID); err != nil {
+		if u, err = lockUser(ctx, tx, l.UserID); err != nil {
 			return err
 		}
 		var previous string
 		if l, u, previous, err = cqrs.UseLink(l, u, purpose, newHash, now); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(context.Background(), `UPDATE links SET used = $2 WHERE hash = $1`, linkHash, l.Used); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE links SET used = $2 WHERE hash = $1`, linkHash, l.Used); err != nil {
 			return err
 		}
-		if err := keepInHistory(tx, u.ID, previous); err != nil {
+		if err := keepInHistory(ctx, tx, u.ID, previous); err != nil {
 			return err
 		}
-		if err := putUser(tx, u); err != nil {
+		if err := putUser(ctx, tx, u); err != nil {
 			return err
 		}
 		if purpose.EndsSessions() {
-			if err := deleteUserSessions(tx, u.ID, nil); err != nil {
+			if err := deleteUserSessions(ctx, tx, u.ID, nil); err != nil {
 				return err
 			}
 		}
-		if err := notifyOwner(tx, u, notify, now); err != nil {
+		if err := notifyOwner(ctx, tx, u, notify, now); err != nil {
 			return err
 		}
-		return recordEvents(tx, events, u, now)
+		return recordEvents(ctx, tx, events, u, now)
 	})
 	if err != nil {
 		return cqrs.User{}, fmt.Errorf("postgres: set password with link: %w", err)
@@ -102,11 +101,10 @@ func (s *Store) SetPasswordWithLink(linkHash []byte, purpose cqrs.LinkPurpose, n
 
 // keepInHistory stores the user's history once previous has been
 // replaced (cqrs.NextPasswordHistory); the caller holds the user's row.
-func keepInHistory(tx pgx.Tx, userID uint64, previous string) error {
+func keepInHistory(ctx context.Context, tx pgx.Tx, userID uint64, previous string) error {
 	if previous == "" {
 		return nil
 	}
-	ctx := context.Background()
 	var history []string
 	err := tx.QueryRow(ctx, `SELECT hashes FROM password_history WHERE user_id = $1`, int64(userID)).Scan(&history)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -118,19 +116,19 @@ func keepInHistory(tx pgx.Tx, userID uint64, previous string) error {
 }
 
 // PasswordHistory returns the user's previous password hashes, newest first.
-func (s *Store) PasswordHistory(userID uint64) ([]string, error) {
+func (s *Store) PasswordHistory(ctx context.Context, userID uint64) ([]string, error) {
 	var h []string
-	err := s.pool.QueryRow(context.Background(), `SELECT hashes FROM password_history WHERE user_id = $1`, int64(userID)).Scan(&h)
+	err := s.pool.QueryRow(ctx, `SELECT hashes FROM password_history WHERE user_id = $1`, int64(userID)).Scan(&h)
 	if err = notFound(err); err != nil && err != cqrs.ErrNotFound {
 		return nil, fmt.Errorf("postgres: password history: %w", err)
 	}
 	return h, nil
 }
 
-func notifyOwner(tx pgx.Tx, u cqrs.User, e *cqrs.Email, now time.Time) error {
+func notifyOwner(ctx context.Context, tx pgx.Tx, u cqrs.User, e *cqrs.Email, now time.Time) error {
 	if e == nil {
 		return nil
 	}
 	e.UserID, e.OrgID, e.To, e.ToName = u.ID, u.OrgID, u.Email, u.FullName()
-	return enqueueEmail(tx, e, now)
+	return enqueueEmail(ctx, tx, e, now)
 }

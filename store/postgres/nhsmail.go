@@ -31,8 +31,8 @@ const (
 
 // onceMeta returns the value under key, making it with fresh at the first
 // call; of instances racing to make it, the first one's is kept by all.
-func (s *Store) onceMeta(key string, fresh func() ([]byte, error)) ([]byte, error) {
-	if v, err := s.meta(key); err == nil {
+func (s *Store) onceMeta(ctx context.Context, key string, fresh func() ([]byte, error)) ([]byte, error) {
+	if v, err := s.meta(ctx, key); err == nil {
 		return v, nil
 	} else if !errors.Is(err, cqrs.ErrNotFound) {
 		return nil, err
@@ -41,10 +41,10 @@ func (s *Store) onceMeta(key string, fresh func() ([]byte, error)) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.pool.Exec(context.Background(), `INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, key, v); err != nil {
+	if _, err := s.pool.Exec(ctx, `INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, key, v); err != nil {
 		return nil, fmt.Errorf("postgres: %s: %w", key, err)
 	}
-	return s.meta(key)
+	return s.meta(ctx, key)
 }
 
 func newObjectID() string {
@@ -57,14 +57,14 @@ func newObjectID() string {
 }
 
 // NHSmailTenantID is the simulated directory's tenant ID, made once.
-func (s *Store) NHSmailTenantID() (string, error) {
-	v, err := s.onceMeta(keyNHSmailTenant, func() ([]byte, error) { return []byte(newObjectID()), nil })
+func (s *Store) NHSmailTenantID(ctx context.Context) (string, error) {
+	v, err := s.onceMeta(ctx, keyNHSmailTenant, func() ([]byte, error) { return []byte(newObjectID()), nil })
 	return string(v), err
 }
 
 // NHSmailClientSecret is CQRS's own client secret at the simulator, made once.
-func (s *Store) NHSmailClientSecret() (string, error) {
-	v, err := s.onceMeta(keyNHSmailClientSecret, func() ([]byte, error) {
+func (s *Store) NHSmailClientSecret(ctx context.Context) (string, error) {
+	v, err := s.onceMeta(ctx, keyNHSmailClientSecret, func() ([]byte, error) {
 		b := make([]byte, 32)
 		rand.Read(b)
 		return []byte(base64.RawURLEncoding.EncodeToString(b)), nil
@@ -74,8 +74,8 @@ func (s *Store) NHSmailClientSecret() (string, error) {
 
 // NHSmailProviderKey returns 32 random bytes kept under name, made at the
 // first call.
-func (s *Store) NHSmailProviderKey(name string) ([]byte, error) {
-	return s.onceMeta(keyNHSmailProviderKey+name, func() ([]byte, error) {
+func (s *Store) NHSmailProviderKey(ctx context.Context, name string) ([]byte, error) {
+	return s.onceMeta(ctx, keyNHSmailProviderKey+name, func() ([]byte, error) {
 		b := make([]byte, 32)
 		rand.Read(b)
 		return b, nil
@@ -83,8 +83,8 @@ func (s *Store) NHSmailProviderKey(name string) ([]byte, error) {
 }
 
 // NHSmailSigningKey returns the simulator's signing key, made once.
-func (s *Store) NHSmailSigningKey() (*rsa.PrivateKey, error) {
-	der, err := s.onceMeta(keyNHSmailSigningKey, cqrs.NewSigningKey)
+func (s *Store) NHSmailSigningKey(ctx context.Context) (*rsa.PrivateKey, error) {
+	der, err := s.onceMeta(ctx, keyNHSmailSigningKey, cqrs.NewSigningKey)
 	if err != nil {
 		return nil, err
 	}
@@ -93,13 +93,13 @@ func (s *Store) NHSmailSigningKey() (*rsa.PrivateKey, error) {
 
 // NHSmailSigningKeys returns the current signing key and the retired ones
 // still published.
-func (s *Store) NHSmailSigningKeys() (*rsa.PrivateKey, []*rsa.PrivateKey, error) {
-	current, err := s.NHSmailSigningKey()
+func (s *Store) NHSmailSigningKeys(ctx context.Context) (*rsa.PrivateKey, []*rsa.PrivateKey, error) {
+	current, err := s.NHSmailSigningKey(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	var retired []cqrs.RetiredKey
-	if v, err := s.meta(keyNHSmailRetiredKeys); err == nil {
+	if v, err := s.meta(ctx, keyNHSmailRetiredKeys); err == nil {
 		if err := json.Unmarshal(v, &retired); err != nil {
 			return nil, nil, fmt.Errorf("postgres: NHSmail signing keys: %w", err)
 		}
@@ -115,14 +115,13 @@ func (s *Store) NHSmailSigningKeys() (*rsa.PrivateKey, []*rsa.PrivateKey, error)
 
 // RotateNHSmailSigningKey makes a new signing key; the old one stays
 // published for a day so tokens it signed still verify.
-func (s *Store) RotateNHSmailSigningKey() error {
+func (s *Store) RotateNHSmailSigningKey(ctx context.Context) error {
 	fresh, err := cqrs.NewSigningKey()
 	if err != nil {
 		return fmt.Errorf("postgres: rotate NHSmail signing key: %w", err)
 	}
 	now := s.now()
-	err = s.inTx(func(tx pgx.Tx) error {
-		ctx := context.Background()
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var retired []cqrs.RetiredKey
 		var v []byte
 		err := tx.QueryRow(ctx, `SELECT value FROM meta WHERE key = $1 FOR UPDATE`, keyNHSmailRetiredKeys).Scan(&v)
@@ -167,17 +166,17 @@ func scanNHSmailAccount(row pgx.Row) (cqrs.NHSmailAccount, error) {
 // CreateNHSmailAccount adds an account to the simulated directory. The
 // email is unique ignoring case; the ID, ObjectID, TenantID and Created
 // are set here.
-func (s *Store) CreateNHSmailAccount(a cqrs.NHSmailAccount) (cqrs.NHSmailAccount, error) {
+func (s *Store) CreateNHSmailAccount(ctx context.Context, a cqrs.NHSmailAccount) (cqrs.NHSmailAccount, error) {
 	a.Email = strings.TrimSpace(a.Email)
 	if a.Email == "" {
 		return cqrs.NHSmailAccount{}, errors.New("postgres: an NHSmail account needs an email address")
 	}
-	tenant, err := s.NHSmailTenantID()
+	tenant, err := s.NHSmailTenantID(ctx)
 	if err != nil {
 		return cqrs.NHSmailAccount{}, err
 	}
 	a.TenantID, a.ObjectID, a.Created = tenant, newObjectID(), s.now()
-	err = s.pool.QueryRow(context.Background(), `INSERT INTO nhsmail_accounts (email, first_name, last_name, password_hash, disabled, locked,
+	err = s.pool.QueryRow(ctx, `INSERT INTO nhsmail_accounts (email, first_name, last_name, password_hash, disabled, locked,
 		consent_required, tenant_id, object_id, created, mfa_method) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
 		a.Email, a.FirstName, a.LastName, a.PasswordHash, a.Disabled, a.Locked, a.ConsentRequired, a.TenantID, a.ObjectID, a.Created, a.MFAMethod).Scan(&a.ID)
 	if err != nil {
@@ -187,8 +186,8 @@ func (s *Store) CreateNHSmailAccount(a cqrs.NHSmailAccount) (cqrs.NHSmailAccount
 }
 
 // NHSmailAccountByEmail finds an account by email, ignoring case.
-func (s *Store) NHSmailAccountByEmail(email string) (cqrs.NHSmailAccount, error) {
-	a, err := scanNHSmailAccount(s.pool.QueryRow(context.Background(), `SELECT `+nhsmailColumns+` FROM nhsmail_accounts WHERE lower(email) = lower($1)`, strings.TrimSpace(email)))
+func (s *Store) NHSmailAccountByEmail(ctx context.Context, email string) (cqrs.NHSmailAccount, error) {
+	a, err := scanNHSmailAccount(s.pool.QueryRow(ctx, `SELECT `+nhsmailColumns+` FROM nhsmail_accounts WHERE lower(email) = lower($1)`, strings.TrimSpace(email)))
 	if err != nil {
 		return cqrs.NHSmailAccount{}, fmt.Errorf("postgres: NHSmail account by email: %w", err)
 	}
@@ -196,8 +195,8 @@ func (s *Store) NHSmailAccountByEmail(email string) (cqrs.NHSmailAccount, error)
 }
 
 // NHSmailAccount returns the account with the ID.
-func (s *Store) NHSmailAccount(id uint64) (cqrs.NHSmailAccount, error) {
-	a, err := scanNHSmailAccount(s.pool.QueryRow(context.Background(), `SELECT `+nhsmailColumns+` FROM nhsmail_accounts WHERE id = $1`, int64(id)))
+func (s *Store) NHSmailAccount(ctx context.Context, id uint64) (cqrs.NHSmailAccount, error) {
+	a, err := scanNHSmailAccount(s.pool.QueryRow(ctx, `SELECT `+nhsmailColumns+` FROM nhsmail_accounts WHERE id = $1`, int64(id)))
 	if err != nil {
 		return cqrs.NHSmailAccount{}, fmt.Errorf("postgres: NHSmail account %d: %w", id, err)
 	}
@@ -205,8 +204,8 @@ func (s *Store) NHSmailAccount(id uint64) (cqrs.NHSmailAccount, error) {
 }
 
 // NHSmailAccounts lists the directory by email.
-func (s *Store) NHSmailAccounts() ([]cqrs.NHSmailAccount, error) {
-	rows, err := s.pool.Query(context.Background(), `SELECT `+nhsmailColumns+` FROM nhsmail_accounts ORDER BY lower(email), id`)
+func (s *Store) NHSmailAccounts(ctx context.Context) ([]cqrs.NHSmailAccount, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+nhsmailColumns+` FROM nhsmail_accounts ORDER BY lower(email), id`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: NHSmail accounts: %w", err)
 	}
@@ -224,9 +223,8 @@ func (s *Store) NHSmailAccounts() ([]cqrs.NHSmailAccount, error) {
 
 // SetNHSmailPassword replaces an account's password hash and signs the
 // account out of the simulator everywhere.
-func (s *Store) SetNHSmailPassword(id uint64, hash string) error {
-	err := s.inTx(func(tx pgx.Tx) error {
-		ctx := context.Background()
+func (s *Store) SetNHSmailPassword(ctx context.Context, id uint64, hash string) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE nhsmail_accounts SET password_hash = $2 WHERE id = $1`, int64(id), hash)
 		if err == nil && tag.RowsAffected() == 0 {
 			return cqrs.ErrNotFound
@@ -234,7 +232,7 @@ func (s *Store) SetNHSmailPassword(id uint64, hash string) error {
 		if err != nil {
 			return err
 		}
-		if err := deleteNHSmailTokensOf(tx, id); err != nil {
+		if err := deleteNHSmailTokensOf(ctx, tx, id); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM nhsmail_sessions WHERE account_id = $1`, int64(id))
@@ -247,11 +245,11 @@ func (s *Store) SetNHSmailPassword(id uint64, hash string) error {
 }
 
 // SetNHSmailMFA sets the account's second step after the password.
-func (s *Store) SetNHSmailMFA(id uint64, method string) error {
+func (s *Store) SetNHSmailMFA(ctx context.Context, id uint64, method string) error {
 	if !cqrs.ValidMFAMethod(method) {
 		return fmt.Errorf("postgres: set NHSmail MFA %d: unknown method %q", id, method)
 	}
-	tag, err := s.pool.Exec(context.Background(), `UPDATE nhsmail_accounts SET mfa_method = $2 WHERE id = $1`, int64(id), method)
+	tag, err := s.pool.Exec(ctx, `UPDATE nhsmail_accounts SET mfa_method = $2 WHERE id = $1`, int64(id), method)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = cqrs.ErrNotFound
 	}
@@ -263,9 +261,9 @@ func (s *Store) SetNHSmailMFA(id uint64, method string) error {
 
 // SetNHSmailFlags sets an account's disabled, locked and consent flags.
 // Disabling it revokes its access tokens in the same transaction.
-func (s *Store) SetNHSmailFlags(id uint64, disabled, locked, consentRequired bool) error {
-	err := s.inTx(func(tx pgx.Tx) error {
-		tag, err := tx.Exec(context.Background(), `UPDATE nhsmail_accounts SET disabled = $2, locked = $3, consent_required = $4 WHERE id = $1`,
+func (s *Store) SetNHSmailFlags(ctx context.Context, id uint64, disabled, locked, consentRequired bool) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE nhsmail_accounts SET disabled = $2, locked = $3, consent_required = $4 WHERE id = $1`,
 			int64(id), disabled, locked, consentRequired)
 		if err == nil && tag.RowsAffected() == 0 {
 			return cqrs.ErrNotFound
@@ -273,7 +271,7 @@ func (s *Store) SetNHSmailFlags(id uint64, disabled, locked, consentRequired boo
 		if err != nil || !disabled {
 			return err
 		}
-		return deleteNHSmailTokensOf(tx, id)
+		return deleteNHSmailTokensOf(ctx, tx, id)
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: set NHSmail flags %d: %w", id, err)
@@ -282,8 +280,8 @@ func (s *Store) SetNHSmailFlags(id uint64, disabled, locked, consentRequired boo
 }
 
 // CreateNHSmailSession records a browser signed in to the simulator.
-func (s *Store) CreateNHSmailSession(hash []byte, accountID uint64, expires time.Time) error {
-	_, err := s.pool.Exec(context.Background(), `INSERT INTO nhsmail_sessions (hash, account_id, created, expires) VALUES ($1, $2, $3, $4)
+func (s *Store) CreateNHSmailSession(ctx context.Context, hash []byte, accountID uint64, expires time.Time) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO nhsmail_sessions (hash, account_id, created, expires) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (hash) DO UPDATE SET account_id = $2, created = $3, expires = $4`, hash, int64(accountID), s.now(), expires)
 	if err != nil {
 		return fmt.Errorf("postgres: create NHSmail session: %w", err)
@@ -292,24 +290,24 @@ func (s *Store) CreateNHSmailSession(hash []byte, accountID uint64, expires time
 }
 
 // NHSmailSession returns the account signed in to the simulator.
-func (s *Store) NHSmailSession(hash []byte) (uint64, error) {
-	id, _, err := s.NHSmailSessionStarted(hash)
+func (s *Store) NHSmailSession(ctx context.Context, hash []byte) (uint64, error) {
+	id, _, err := s.NHSmailSessionStarted(ctx, hash)
 	return id, err
 }
 
 // NHSmailSessionStarted returns the signed-in account and when it signed
 // in; an expired session is ended and cqrs.ErrExpired returned.
-func (s *Store) NHSmailSessionStarted(hash []byte) (uint64, time.Time, error) {
+func (s *Store) NHSmailSessionStarted(ctx context.Context, hash []byte) (uint64, time.Time, error) {
 	var (
 		id               uint64
 		created, expires time.Time
 	)
-	err := s.pool.QueryRow(context.Background(), `SELECT account_id, created, expires FROM nhsmail_sessions WHERE hash = $1`, hash).Scan(&id, &created, &expires)
+	err := s.pool.QueryRow(ctx, `SELECT account_id, created, expires FROM nhsmail_sessions WHERE hash = $1`, hash).Scan(&id, &created, &expires)
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("postgres: NHSmail session: %w", notFound(err))
 	}
 	if !s.now().Before(expires) {
-		if err := s.DeleteNHSmailSession(hash); err != nil {
+		if err := s.DeleteNHSmailSession(ctx, hash); err != nil {
 			return 0, time.Time{}, err
 		}
 		return 0, time.Time{}, fmt.Errorf("postgres: NHSmail session: %w", cqrs.ErrExpired)
@@ -318,8 +316,8 @@ func (s *Store) NHSmailSessionStarted(hash []byte) (uint64, time.Time, error) {
 }
 
 // DeleteNHSmailSession signs a browser out of the simulator.
-func (s *Store) DeleteNHSmailSession(hash []byte) error {
-	if _, err := s.pool.Exec(context.Background(), `DELETE FROM nhsmail_sessions WHERE hash = $1`, hash); err != nil {
+func (s *Store) DeleteNHSmailSession(ctx context.Context, hash []byte) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM nhsmail_sessions WHERE hash = $1`, hash); err != nil {
 		return fmt.Errorf("postgres: delete NHSmail session: %w", err)
 	}
 	return nil
@@ -327,12 +325,12 @@ func (s *Store) DeleteNHSmailSession(hash []byte) error {
 
 // DeleteExpiredNHSmailSessions sweeps the simulator's expired sessions and
 // state, and returns how many went.
-func (s *Store) DeleteExpiredNHSmailSessions() (int, error) {
-	swept, err := s.DeleteExpiredNHSmailState()
+func (s *Store) DeleteExpiredNHSmailSessions(ctx context.Context) (int, error) {
+	swept, err := s.DeleteExpiredNHSmailState(ctx)
 	if err != nil {
 		return 0, err
 	}
-	tag, err := s.pool.Exec(context.Background(), `DELETE FROM nhsmail_sessions WHERE expires <= $1`, s.now())
+	tag, err := s.pool.Exec(ctx, `DELETE FROM nhsmail_sessions WHERE expires <= $1`, s.now())
 	if err != nil {
 		return 0, fmt.Errorf("postgres: delete expired NHSmail sessions: %w", err)
 	}
@@ -340,13 +338,13 @@ func (s *Store) DeleteExpiredNHSmailSessions() (int, error) {
 }
 
 // CreateNHSmailApplication registers an application under a new client ID.
-func (s *Store) CreateNHSmailApplication(a cqrs.NHSmailApplication) (cqrs.NHSmailApplication, error) {
+func (s *Store) CreateNHSmailApplication(ctx context.Context, a cqrs.NHSmailApplication) (cqrs.NHSmailApplication, error) {
 	a.Name = strings.TrimSpace(a.Name)
 	if a.Name == "" || len(a.RedirectURIs) == 0 {
 		return cqrs.NHSmailApplication{}, errors.New("postgres: an NHSmail application needs a name and a redirect URI")
 	}
 	a.ClientID, a.Created = newObjectID(), s.now()
-	_, err := s.pool.Exec(context.Background(), `INSERT INTO nhsmail_applications (client_id, name, secret_hash, redirect_uris, created)
+	_, err := s.pool.Exec(ctx, `INSERT INTO nhsmail_applications (client_id, name, secret_hash, redirect_uris, created)
 		VALUES ($1, $2, $3, $4, $5)`, a.ClientID, a.Name, a.SecretHash, a.RedirectURIs, a.Created)
 	if err != nil {
 		return cqrs.NHSmailApplication{}, fmt.Errorf("postgres: create NHSmail application: %w", notFound(err))
@@ -362,8 +360,8 @@ func scanApplication(row pgx.CollectableRow) (cqrs.NHSmailApplication, error) {
 }
 
 // NHSmailApplication returns a registered application by client ID.
-func (s *Store) NHSmailApplication(clientID string) (cqrs.NHSmailApplication, error) {
-	rows, err := s.pool.Query(context.Background(), `SELECT client_id, name, secret_hash, redirect_uris, created FROM nhsmail_applications WHERE client_id = $1`, clientID)
+func (s *Store) NHSmailApplication(ctx context.Context, clientID string) (cqrs.NHSmailApplication, error) {
+	rows, err := s.pool.Query(ctx, `SELECT client_id, name, secret_hash, redirect_uris, created FROM nhsmail_applications WHERE client_id = $1`, clientID)
 	if err == nil {
 		var a cqrs.NHSmailApplication
 		if a, err = pgx.CollectExactlyOneRow(rows, scanApplication); err == nil {
@@ -374,8 +372,8 @@ func (s *Store) NHSmailApplication(clientID string) (cqrs.NHSmailApplication, er
 }
 
 // NHSmailApplications lists the registered applications by name.
-func (s *Store) NHSmailApplications() ([]cqrs.NHSmailApplication, error) {
-	rows, err := s.pool.Query(context.Background(), `SELECT client_id, name, secret_hash, redirect_uris, created FROM nhsmail_applications ORDER BY lower(name), client_id`)
+func (s *Store) NHSmailApplications(ctx context.Context) ([]cqrs.NHSmailApplication, error) {
+	rows, err := s.pool.Query(ctx, `SELECT client_id, name, secret_hash, redirect_uris, created FROM nhsmail_applications ORDER BY lower(name), client_id`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: NHSmail applications: %w", err)
 	}
@@ -384,9 +382,8 @@ func (s *Store) NHSmailApplications() ([]cqrs.NHSmailApplication, error) {
 
 // DeleteNHSmailApplication removes a registration and, in the same
 // transaction, the access tokens it was given.
-func (s *Store) DeleteNHSmailApplication(clientID string) error {
-	err := s.inTx(func(tx pgx.Tx) error {
-		ctx := context.Background()
+func (s *Store) DeleteNHSmailApplication(ctx context.Context, clientID string) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM nhsmail_applications WHERE client_id = $1`, clientID)
 		if err == nil && tag.RowsAffected() == 0 {
 			return cqrs.ErrNotFound
@@ -406,8 +403,10 @@ func (s *Store) DeleteNHSmailApplication(clientID string) error {
 
 // stateTx is cqrs.NHSmailStateTx inside one PostgreSQL transaction. Rows
 // read by an update are locked, so two instances spending one code queue,
-// and the second finds it spent.
+// and the second finds it spent. It holds the context of the call that
+// opened the transaction, whose life it shares.
 type stateTx struct {
+	ctx      context.Context
 	tx       pgx.Tx
 	now      time.Time
 	writable bool
@@ -419,7 +418,7 @@ func (t stateTx) Get(kind string, key []byte, v any) error {
 		sql += ` FOR UPDATE`
 	}
 	var raw []byte
-	if err := t.tx.QueryRow(context.Background(), sql, kind, key, t.now).Scan(&raw); err != nil {
+	if err := t.tx.QueryRow(t.ctx, sql, kind, key, t.now).Scan(&raw); err != nil {
 		return notFound(err)
 	}
 	return json.Unmarshal(raw, v)
@@ -433,21 +432,21 @@ func (t stateTx) Put(kind string, key []byte, v any, expires time.Time) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.tx.Exec(context.Background(), `INSERT INTO nhsmail_state (kind, key, value, expires) VALUES ($1, $2, $3, $4)
+	_, err = t.tx.Exec(t.ctx, `INSERT INTO nhsmail_state (kind, key, value, expires) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (kind, key) DO UPDATE SET value = $3, expires = $4`, kind, key, raw, expires)
 	return err
 }
 
 func (t stateTx) Delete(kind string, key []byte) error {
-	_, err := t.tx.Exec(context.Background(), `DELETE FROM nhsmail_state WHERE kind = $1 AND key = $2`, kind, key)
+	_, err := t.tx.Exec(t.ctx, `DELETE FROM nhsmail_state WHERE kind = $1 AND key = $2`, kind, key)
 	return err
 }
 
 func (t stateTx) Now() time.Time { return t.now }
 
 // UpdateNHSmailState runs fn in one write transaction.
-func (s *Store) UpdateNHSmailState(fn func(cqrs.NHSmailStateTx) error) error {
-	err := s.inTx(func(tx pgx.Tx) error { return fn(stateTx{tx: tx, now: s.now(), writable: true}) })
+func (s *Store) UpdateNHSmailState(ctx context.Context, fn func(cqrs.NHSmailStateTx) error) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error { return fn(stateTx{ctx: ctx, tx: tx, now: s.now(), writable: true}) })
 	if err != nil {
 		return fmt.Errorf("postgres: NHSmail state: %w", err)
 	}
@@ -455,9 +454,9 @@ func (s *Store) UpdateNHSmailState(fn func(cqrs.NHSmailStateTx) error) error {
 }
 
 // ViewNHSmailState runs fn in one read transaction.
-func (s *Store) ViewNHSmailState(fn func(cqrs.NHSmailStateTx) error) error {
-	err := pgx.BeginTxFunc(context.Background(), s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		return fn(stateTx{tx: tx, now: s.now()})
+func (s *Store) ViewNHSmailState(ctx context.Context, fn func(cqrs.NHSmailStateTx) error) error {
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		return fn(stateTx{ctx: ctx, tx: tx, now: s.now()})
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: NHSmail state: %w", err)
@@ -466,8 +465,8 @@ func (s *Store) ViewNHSmailState(fn func(cqrs.NHSmailStateTx) error) error {
 }
 
 // DeleteExpiredNHSmailState removes every expired value.
-func (s *Store) DeleteExpiredNHSmailState() (int, error) {
-	tag, err := s.pool.Exec(context.Background(), `DELETE FROM nhsmail_state WHERE expires <= $1`, s.now())
+func (s *Store) DeleteExpiredNHSmailState(ctx context.Context) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM nhsmail_state WHERE expires <= $1`, s.now())
 	if err != nil {
 		return 0, fmt.Errorf("postgres: delete expired NHSmail state: %w", err)
 	}
@@ -476,8 +475,8 @@ func (s *Store) DeleteExpiredNHSmailState() (int, error) {
 
 // deleteNHSmailTokensOf deletes an account's access tokens inside tx (the
 // provider's values are JSON with an account_id, see cqrs.NHSmailTokenOwner).
-func deleteNHSmailTokensOf(tx pgx.Tx, accountID uint64) error {
-	_, err := tx.Exec(context.Background(), `DELETE FROM nhsmail_state WHERE kind = $1 AND (convert_from(value, 'UTF8')::jsonb->>'account_id')::bigint = $2`,
+func deleteNHSmailTokensOf(ctx context.Context, tx pgx.Tx, accountID uint64) error {
+	_, err := tx.Exec(ctx, `DELETE FROM nhsmail_state WHERE kind = $1 AND (convert_from(value, 'UTF8')::jsonb->>'account_id')::bigint = $2`,
 		cqrs.NHSmailAccessTokens, int64(accountID))
 	return err
 }

@@ -27,12 +27,12 @@ func scanEmail(row pgx.Row) (cqrs.Email, error) {
 	return e, nil
 }
 
-func enqueueEmail(tx pgx.Tx, e *cqrs.Email, now time.Time) error {
+func enqueueEmail(ctx context.Context, tx pgx.Tx, e *cqrs.Email, now time.Time) error {
 	e.Created, e.NextAttempt = now, now
 	if e.Status == "" {
 		e.Status = cqrs.EmailQueued
 	}
-	return tx.QueryRow(context.Background(), `INSERT INTO outbox (kind, user_id, org_id, to_name, to_address, subject, text_body, html_body,
+	return tx.QueryRow(ctx, `INSERT INTO outbox (kind, user_id, org_id, to_name, to_address, subject, text_body, html_body,
 		created, status, attempts, next_attempt, last_error, sent_at, secret) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
 		e.Kind, int64(e.UserID), int64(e.OrgID), e.ToName, e.To, e.Subject, e.Text, e.HTML, e.Created, string(e.Status), e.Attempts,
 		e.NextAttempt, e.LastError, e.SentAt, e.Secret).Scan(&e.ID)
@@ -41,12 +41,12 @@ func enqueueEmail(tx pgx.Tx, e *cqrs.Email, now time.Time) error {
 // ClaimDueEmails takes up to limit due emails and moves each one's next
 // attempt lease ahead. FOR UPDATE SKIP LOCKED lets senders on several
 // instances claim at once without waiting for, or getting, each other's.
-func (s *Store) ClaimDueEmails(limit int, lease time.Duration) ([]cqrs.Email, error) {
+func (s *Store) ClaimDueEmails(ctx context.Context, limit int, lease time.Duration) ([]cqrs.Email, error) {
 	var out []cqrs.Email
-	err := s.inTx(func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		out = out[:0]
 		now := s.now()
-		rows, err := tx.Query(context.Background(), `UPDATE outbox SET next_attempt = $3 WHERE id IN (
+		rows, err := tx.Query(ctx, `UPDATE outbox SET next_attempt = $3 WHERE id IN (
 			SELECT id FROM outbox WHERE status = $1 AND next_attempt <= $2 ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED)
 			RETURNING `+emailColumns, string(cqrs.EmailQueued), now, now.Add(lease), limit)
 		if err != nil {
@@ -71,9 +71,9 @@ func (s *Store) ClaimDueEmails(limit int, lease time.Duration) ([]cqrs.Email, er
 
 // MarkEmailSent records a delivery by SMTP and cuts the link out of the
 // stored copy.
-func (s *Store) MarkEmailSent(id uint64) error {
-	err := s.inTx(func(tx pgx.Tx) error {
-		e, err := scanEmail(tx.QueryRow(context.Background(), `SELECT `+emailColumns+` FROM outbox WHERE id = $1 FOR UPDATE`, int64(id)))
+func (s *Store) MarkEmailSent(ctx context.Context, id uint64) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		e, err := scanEmail(tx.QueryRow(ctx, `SELECT `+emailColumns+` FROM outbox WHERE id = $1 FOR UPDATE`, int64(id)))
 		if err != nil {
 			return err
 		}
@@ -81,7 +81,7 @@ func (s *Store) MarkEmailSent(id uint64) error {
 			e.Text = strings.ReplaceAll(e.Text, e.Secret, "[removed after sending]")
 			e.HTML = strings.ReplaceAll(e.HTML, e.Secret, "[removed after sending]")
 		}
-		_, err = tx.Exec(context.Background(), `UPDATE outbox SET status = $2, attempts = attempts + 1, sent_at = $3, last_error = '',
+		_, err = tx.Exec(ctx, `UPDATE outbox SET status = $2, attempts = attempts + 1, sent_at = $3, last_error = '',
 			text_body = $4, html_body = $5, secret = '' WHERE id = $1`, int64(id), string(cqrs.EmailSent), s.now(), e.Text, e.HTML)
 		return err
 	})
@@ -92,11 +92,11 @@ func (s *Store) MarkEmailSent(id uint64) error {
 }
 
 // Emails lists outbox entries newest first.
-func (s *Store) Emails(f cqrs.EmailFilter) ([]cqrs.Email, error) {
+func (s *Store) Emails(ctx context.Context, f cqrs.EmailFilter) ([]cqrs.Email, error) {
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
-	rows, err := s.pool.Query(context.Background(), `SELECT `+emailColumns+` FROM outbox WHERE ($1 = 0 OR org_id = $1) AND ($2 = 0 OR user_id = $2)
+	rows, err := s.pool.Query(ctx, `SELECT `+emailColumns+` FROM outbox WHERE ($1 = 0 OR org_id = $1) AND ($2 = 0 OR user_id = $2)
 		ORDER BY id DESC LIMIT $3`, int64(f.OrgID), int64(f.UserID), f.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: emails: %w", err)

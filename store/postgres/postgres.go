@@ -91,9 +91,9 @@ func (s *Store) migrate(ctx context.Context) error {
 const SchemaVersion = 4
 
 // Schema returns the database's schema version.
-func (s *Store) Schema() (uint64, error) {
+func (s *Store) Schema(ctx context.Context) (uint64, error) {
 	var v int64
-	err := s.pool.QueryRow(context.Background(), `SELECT COALESCE(max(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&v)
+	err := s.pool.QueryRow(ctx, `SELECT COALESCE(max(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&v)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: schema: %w", err)
 	}
@@ -126,9 +126,9 @@ func (s *Store) makeSecrets(ctx context.Context) error {
 	return nil
 }
 
-func (s *Store) meta(key string) ([]byte, error) {
+func (s *Store) meta(ctx context.Context, key string) ([]byte, error) {
 	var v []byte
-	if err := s.pool.QueryRow(context.Background(), `SELECT value FROM meta WHERE key = $1`, key).Scan(&v); err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT value FROM meta WHERE key = $1`, key).Scan(&v); err != nil {
 		return nil, fmt.Errorf("postgres: %s: %w", key, notFound(err))
 	}
 	return v, nil
@@ -136,18 +136,18 @@ func (s *Store) meta(key string) ([]byte, error) {
 
 // CSRFKey returns the secret that signs CSRF tokens; every instance on the
 // database shares it, so a form from one is accepted by another.
-func (s *Store) CSRFKey() ([]byte, error) { return s.meta(keyCSRF) }
+func (s *Store) CSRFKey(ctx context.Context) ([]byte, error) { return s.meta(ctx, keyCSRF) }
 
 // InstanceID is the installation's short random name; every instance on
 // the database shares it, so their cookies are one set.
-func (s *Store) InstanceID() (string, error) {
-	v, err := s.meta(keyInstance)
+func (s *Store) InstanceID(ctx context.Context) (string, error) {
+	v, err := s.meta(ctx, keyInstance)
 	return string(v), err
 }
 
 // inTx runs fn in one transaction, committed when fn returns nil.
-func (s *Store) inTx(fn func(tx pgx.Tx) error) error {
-	return pgx.BeginFunc(context.Background(), s.pool, fn)
+func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, fn)
 }
 
 // notFound turns "no rows" into cqrs.ErrNotFound and a unique violation
@@ -165,21 +165,21 @@ func notFound(err error) error {
 
 // recordEvents appends the security events a change records, in its
 // transaction; an event naming no subject is about u.
-func recordEvents(tx pgx.Tx, events []cqrs.AuditEvent, u cqrs.User, now time.Time) error {
+func recordEvents(ctx context.Context, tx pgx.Tx, events []cqrs.AuditEvent, u cqrs.User, now time.Time) error {
 	for _, e := range events {
 		if e.Subject == "" {
 			e.Subject, e.OrgID = u.UserID, u.OrgID
 		}
 		e.Time = now
-		if err := appendAudit(tx, e); err != nil {
+		if err := appendAudit(ctx, tx, e); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func appendAudit(tx pgx.Tx, e cqrs.AuditEvent) error {
-	_, err := tx.Exec(context.Background(), `INSERT INTO audit (time, type, actor, subject, org_id, ip, method, detail)
+func appendAudit(ctx context.Context, tx pgx.Tx, e cqrs.AuditEvent) error {
+	_, err := tx.Exec(ctx, `INSERT INTO audit (time, type, actor, subject, org_id, ip, method, detail)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, e.Time, e.Type, e.Actor, e.Subject, int64(e.OrgID), e.IP, e.Method, e.Detail)
 	return err
 }

@@ -16,13 +16,13 @@ import (
 // does) until one is used or expires. The system
 // administrators' rows are locked first, so two instances starting at once
 // decide one after the other.
-func (s *Store) SystemAdminLink(linkHash []byte, registerTTL, resetTTL time.Duration, reset bool, events ...cqrs.AuditEvent) (cqrs.User, cqrs.Link, error) {
+func (s *Store) SystemAdminLink(ctx context.Context, linkHash []byte, registerTTL, resetTTL time.Duration, reset bool, events ...cqrs.AuditEvent) (cqrs.User, cqrs.Link, error) {
 	var (
 		u    cqrs.User
 		link cqrs.Link
 	)
-	err := s.inTx(func(tx pgx.Tx) error {
-		rows, err := tx.Query(context.Background(), `SELECT `+userColumns+` FROM users WHERE role = $1 ORDER BY id FOR UPDATE`, string(cqrs.RoleSystemAdmin))
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+userColumns+` FROM users WHERE role = $1 ORDER BY id FOR UPDATE`, string(cqrs.RoleSystemAdmin))
 		if err != nil {
 			return err
 		}
@@ -35,14 +35,14 @@ func (s *Store) SystemAdminLink(linkHash []byte, registerTTL, resetTTL time.Dura
 			return err
 		}
 		if link.Purpose == cqrs.LinkRegister {
-			if err := putUser(tx, u); err != nil {
+			if err := putUser(ctx, tx, u); err != nil {
 				return err
 			}
 		}
-		if err := putLink(tx, linkHash, link); err != nil {
+		if err := putLink(ctx, tx, linkHash, link); err != nil {
 			return err
 		}
-		return recordEvents(tx, events, u, now)
+		return recordEvents(ctx, tx, events, u, now)
 	})
 	if err != nil {
 		return cqrs.User{}, cqrs.Link{}, fmt.Errorf("postgres: system administrator's link: %w", err)

@@ -15,13 +15,13 @@ import (
 // row is locked first, so attempts from every
 // instance queue on it: each sees every failure recorded before it, and
 // the account locks exactly once, at LockAfter.
-func (s *Store) LegacySignIn(a cqrs.SignInAttempt) (cqrs.SignInResult, error) {
+func (s *Store) LegacySignIn(ctx context.Context, a cqrs.SignInAttempt) (cqrs.SignInResult, error) {
 	var res cqrs.SignInResult
-	err := s.inTx(func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		res = cqrs.SignInResult{}
 		now := s.now()
 		var account *cqrs.User
-		u, err := getUser(tx, `lower(user_id) = lower($1) FOR UPDATE`, a.UserID)
+		u, err := getUser(ctx, tx, `lower(user_id) = lower($1) FOR UPDATE`, a.UserID)
 		if err == nil {
 			account = &u
 		} else if err != cqrs.ErrNotFound {
@@ -29,34 +29,34 @@ func (s *Store) LegacySignIn(a cqrs.SignInAttempt) (cqrs.SignInResult, error) {
 		}
 		d := a.Decide(account, now)
 		res.User, res.LockedNow = d.User, d.LockedNow
-		if err := appendAudit(tx, d.Event); err != nil {
+		if err := appendAudit(ctx, tx, d.Event); err != nil {
 			return err
 		}
 		if d.SignIn {
 			res.SignedIn = true
-			res.User, err = signIn(tx, d.User, a.SessionHash, a.ReplacedSession, now)
+			res.User, err = signIn(ctx, tx, d.User, a.SessionHash, a.ReplacedSession, now)
 			return err
 		}
 		if !d.Counted {
 			return nil
 		}
-		if err := putUser(tx, d.User); err != nil {
+		if err := putUser(ctx, tx, d.User); err != nil {
 			return err
 		}
 		if !d.LockedNow {
 			return nil
 		}
-		if err := appendAudit(tx, d.Lock); err != nil {
+		if err := appendAudit(ctx, tx, d.Lock); err != nil {
 			return err
 		}
 		if a.LockNotice == nil {
 			return nil
 		}
 		email, linkHash, link := a.UnlockLink(d.User, now)
-		if err := putLink(tx, linkHash, link); err != nil {
+		if err := putLink(ctx, tx, linkHash, link); err != nil {
 			return err
 		}
-		return notifyOwner(tx, d.User, &email, now)
+		return notifyOwner(ctx, tx, d.User, &email, now)
 	})
 	if err != nil {
 		return cqrs.SignInResult{}, fmt.Errorf("postgres: legacy sign-in: %w", err)
@@ -67,18 +67,18 @@ func (s *Store) LegacySignIn(a cqrs.SignInAttempt) (cqrs.SignInResult, error) {
 // SignedIn records a successful sign-in: the failure count is reset, the
 // new session stored and, on the very first sign-in, a welcome message
 // left in the message centre.
-func (s *Store) SignedIn(userID uint64, sessionHash, replacedSession []byte, events ...cqrs.AuditEvent) (cqrs.User, error) {
+func (s *Store) SignedIn(ctx context.Context, userID uint64, sessionHash, replacedSession []byte, events ...cqrs.AuditEvent) (cqrs.User, error) {
 	var u cqrs.User
-	err := s.inTx(func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if u, err = lockUser(tx, userID); err != nil {
+		if u, err = lockUser(ctx, tx, userID); err != nil {
 			return err
 		}
 		now := s.now()
-		if u, err = signIn(tx, u, sessionHash, replacedSession, now); err != nil {
+		if u, err = signIn(ctx, tx, u, sessionHash, replacedSession, now); err != nil {
 			return err
 		}
-		return recordEvents(tx, events, u, now)
+		return recordEvents(ctx, tx, events, u, now)
 	})
 	if err != nil {
 		return cqrs.User{}, fmt.Errorf("postgres: signed in: %w", err)
@@ -86,13 +86,12 @@ func (s *Store) SignedIn(userID uint64, sessionHash, replacedSession []byte, eve
 	return u, nil
 }
 
-func signIn(tx pgx.Tx, u cqrs.User, sessionHash, replacedSession []byte, now time.Time) (cqrs.User, error) {
+func signIn(ctx context.Context, tx pgx.Tx, u cqrs.User, sessionHash, replacedSession []byte, now time.Time) (cqrs.User, error) {
 	first := u.LastSignIn.IsZero()
 	u.FailedSignIns, u.LastSignIn = 0, now
-	if err := putUser(tx, u); err != nil {
+	if err := putUser(ctx, tx, u); err != nil {
 		return cqrs.User{}, err
 	}
-	ctx := context.Background()
 	if replacedSession != nil {
 		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE hash = $1`, replacedSession); err != nil {
 			return cqrs.User{}, err

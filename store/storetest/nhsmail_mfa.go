@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -11,10 +12,10 @@ import (
 // MFAEngine is what the NHSmail simulator's second step needs of an
 // engine: an account's method, set when it is made and changed later.
 type MFAEngine interface {
-	CreateNHSmailAccount(a cqrs.NHSmailAccount) (cqrs.NHSmailAccount, error)
-	NHSmailAccount(id uint64) (cqrs.NHSmailAccount, error)
-	NHSmailAccountByEmail(email string) (cqrs.NHSmailAccount, error)
-	SetNHSmailMFA(id uint64, method string) error
+	CreateNHSmailAccount(ctx context.Context, a cqrs.NHSmailAccount) (cqrs.NHSmailAccount, error)
+	NHSmailAccount(ctx context.Context, id uint64) (cqrs.NHSmailAccount, error)
+	NHSmailAccountByEmail(ctx context.Context, email string) (cqrs.NHSmailAccount, error)
+	SetNHSmailMFA(ctx context.Context, id uint64, method string) error
 }
 
 func mfaEngine(t *testing.T, e Engine) MFAEngine {
@@ -33,25 +34,25 @@ func testNHSmailMFA(t *testing.T, cfg Config) {
 	clk := &Clock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
 	var e Engine = cfg.Open(t, clk.Now)
 	m := func() MFAEngine { return mfaEngine(t, e) }
-	plain, err := m().CreateNHSmailAccount(cqrs.NHSmailAccount{Email: "plain@nhs.net", FirstName: "Pat", PasswordHash: "h"})
+	plain, err := m().CreateNHSmailAccount(t.Context(), cqrs.NHSmailAccount{Email: "plain@nhs.net", FirstName: "Pat", PasswordHash: "h"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if plain.MFAMethod != cqrs.MFANone {
 		t.Errorf("default method %q, want none", plain.MFAMethod)
 	}
-	texted, err := m().CreateNHSmailAccount(cqrs.NHSmailAccount{Email: "texted@nhs.net", PasswordHash: "h", MFAMethod: cqrs.MFAText})
+	texted, err := m().CreateNHSmailAccount(t.Context(), cqrs.NHSmailAccount{Email: "texted@nhs.net", PasswordHash: "h", MFAMethod: cqrs.MFAText})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := m().NHSmailAccountByEmail("TEXTED@nhs.net"); err != nil || got.MFAMethod != cqrs.MFAText {
+	if got, err := m().NHSmailAccountByEmail(t.Context(), "TEXTED@nhs.net"); err != nil || got.MFAMethod != cqrs.MFAText {
 		t.Errorf("made with text message: %+v, %v", got, err)
 	}
-	if err := m().SetNHSmailMFA(plain.ID, cqrs.MFAAuthenticator); err != nil {
+	if err := m().SetNHSmailMFA(t.Context(), plain.ID, cqrs.MFAAuthenticator); err != nil {
 		t.Fatal(err)
 	}
 	e = cfg.Reopen(t, e)
-	got, err := m().NHSmailAccount(plain.ID)
+	got, err := m().NHSmailAccount(t.Context(), plain.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,19 +61,19 @@ func testNHSmailMFA(t *testing.T, cfg Config) {
 	if got != want {
 		t.Errorf("after SetNHSmailMFA and a restart: %+v, want %+v", got, want)
 	}
-	if err := m().SetNHSmailMFA(texted.ID, "carrier-pigeon"); err == nil {
+	if err := m().SetNHSmailMFA(t.Context(), texted.ID, "carrier-pigeon"); err == nil {
 		t.Error("an unknown method was stored")
 	}
-	if got, _ := m().NHSmailAccount(texted.ID); got.MFAMethod != cqrs.MFAText {
+	if got, _ := m().NHSmailAccount(t.Context(), texted.ID); got.MFAMethod != cqrs.MFAText {
 		t.Errorf("a refused change changed the method to %q", got.MFAMethod)
 	}
-	if err := m().SetNHSmailMFA(texted.ID, cqrs.MFANone); err != nil {
+	if err := m().SetNHSmailMFA(t.Context(), texted.ID, cqrs.MFANone); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := m().NHSmailAccount(texted.ID); got.MFAMethod != cqrs.MFANone {
+	if got, _ := m().NHSmailAccount(t.Context(), texted.ID); got.MFAMethod != cqrs.MFANone {
 		t.Errorf("back to none: %q", got.MFAMethod)
 	}
-	if err := m().SetNHSmailMFA(999999, cqrs.MFAText); !errors.Is(err, cqrs.ErrNotFound) {
+	if err := m().SetNHSmailMFA(t.Context(), 999999, cqrs.MFAText); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("an unknown account: %v, want ErrNotFound", err)
 	}
 }

@@ -25,7 +25,7 @@ func (v *env) queued(names ...string) []uint64 {
 	var ids []uint64
 	for _, name := range names {
 		e := &cqrs.Email{Kind: "registration", To: name + "@nhs.net", Subject: "Welcome", Text: "hello " + name}
-		if _, err := v.e.CreateUser(cqrs.User{UserID: name, Email: name + "@nhs.net", OrgID: v.org.ID, Role: cqrs.RoleUser},
+		if _, err := v.e.CreateUser(v.t.Context(), cqrs.User{UserID: name, Email: name + "@nhs.net", OrgID: v.org.ID, Role: cqrs.RoleUser},
 			hash("link:"+name), time.Hour, e); err != nil {
 			v.t.Fatal(err)
 		}
@@ -38,44 +38,44 @@ func testDeliveryStates(t *testing.T, cfg Config) {
 	v := newEnv(t, cfg)
 	ids := v.queued("retry", "gives.up", "local")
 	const lease = time.Minute
-	if batch, err := v.e.ClaimDueEmails(10, lease); err != nil || len(batch) != 3 {
+	if batch, err := v.e.ClaimDueEmails(t.Context(), 10, lease); err != nil || len(batch) != 3 {
 		t.Fatalf("claimed %d, %v; want 3", len(batch), err)
 	}
 	retry, giveUp, local := ids[0], ids[1], ids[2]
-	if err := v.e.MarkEmailAttemptFailed(retry, "421 try later", v.clock.Now().Add(5*time.Minute), false); err != nil {
+	if err := v.e.MarkEmailAttemptFailed(t.Context(), retry, "421 try later", v.clock.Now().Add(5*time.Minute), false); err != nil {
 		t.Fatal(err)
 	}
-	if err := v.e.MarkEmailAttemptFailed(giveUp, "550 no such user", v.clock.Now(), true); err != nil {
+	if err := v.e.MarkEmailAttemptFailed(t.Context(), giveUp, "550 no such user", v.clock.Now(), true); err != nil {
 		t.Fatal(err)
 	}
-	if err := v.e.MarkEmailDelivered(local); err != nil {
+	if err := v.e.MarkEmailDelivered(t.Context(), local); err != nil {
 		t.Fatal(err)
 	}
-	e, err := v.e.Email(retry)
+	e, err := v.e.Email(t.Context(), retry)
 	if err != nil || e.Status != cqrs.EmailQueued || e.Attempts != 1 || e.LastError != "421 try later" || !e.NextAttempt.Equal(v.clock.Now().Add(5*time.Minute)) {
 		t.Errorf("after a failed attempt: %+v, %v", e, err)
 	}
-	if e, err := v.e.Email(giveUp); err != nil || e.Status != cqrs.EmailFailed || e.Attempts != 1 || e.LastError != "550 no such user" {
+	if e, err := v.e.Email(t.Context(), giveUp); err != nil || e.Status != cqrs.EmailFailed || e.Attempts != 1 || e.LastError != "550 no such user" {
 		t.Errorf("after a final failure: %+v, %v", e, err)
 	}
-	if e, err := v.e.Email(local); err != nil || e.Status != cqrs.EmailLocal || !e.SentAt.Equal(v.clock.Now()) || e.Text != "hello local" {
+	if e, err := v.e.Email(t.Context(), local); err != nil || e.Status != cqrs.EmailLocal || !e.SentAt.Equal(v.clock.Now()) || e.Text != "hello local" {
 		t.Errorf("in the local mailbox: %+v, %v", e, err)
 	}
 	v.clock.Advance(lease) // past the claim's lease, before the retry's time
-	if batch, _ := v.e.ClaimDueEmails(10, lease); len(batch) != 0 {
+	if batch, _ := v.e.ClaimDueEmails(t.Context(), 10, lease); len(batch) != 0 {
 		t.Errorf("claimed before the retry's time: %+v", batch)
 	}
 	v.clock.Advance(4 * time.Minute)
-	if batch, _ := v.e.ClaimDueEmails(10, lease); len(batch) != 1 || batch[0].ID != retry {
+	if batch, _ := v.e.ClaimDueEmails(t.Context(), 10, lease); len(batch) != 1 || batch[0].ID != retry {
 		t.Errorf("at the retry's time: %+v; want the retried email alone", batch)
 	}
-	if err := v.e.MarkEmailDelivered(retry + 1000); !errors.Is(err, cqrs.ErrNotFound) {
+	if err := v.e.MarkEmailDelivered(t.Context(), retry+1000); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("an unknown email delivered: %v, want ErrNotFound", err)
 	}
-	if err := v.e.MarkEmailAttemptFailed(retry+1000, "x", v.clock.Now(), false); !errors.Is(err, cqrs.ErrNotFound) {
+	if err := v.e.MarkEmailAttemptFailed(t.Context(), retry+1000, "x", v.clock.Now(), false); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("an unknown email failed: %v, want ErrNotFound", err)
 	}
-	if _, err := v.e.Email(retry + 1000); !errors.Is(err, cqrs.ErrNotFound) {
+	if _, err := v.e.Email(t.Context(), retry+1000); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("an unknown email: %v, want ErrNotFound", err)
 	}
 }
@@ -83,17 +83,17 @@ func testDeliveryStates(t *testing.T, cfg Config) {
 func testLatestEmails(t *testing.T, cfg Config) {
 	v := newEnv(t, cfg)
 	v.queued("sam.patel", "jo.bloggs", "no.email.asked")
-	sam, _ := v.e.UserByUserID("sam.patel")
-	jo, _ := v.e.UserByUserID("jo.bloggs")
-	again, err := v.e.SendLink(sam.ID, cqrs.LinkRegister, hash("again"), time.Hour, cqrs.Email{Kind: "registration", To: sam.Email, Text: "again"})
+	sam, _ := v.e.UserByUserID(t.Context(), "sam.patel")
+	jo, _ := v.e.UserByUserID(t.Context(), "jo.bloggs")
+	again, err := v.e.SendLink(t.Context(), sam.ID, cqrs.LinkRegister, hash("again"), time.Hour, cqrs.Email{Kind: "registration", To: sam.Email, Text: "again"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	latest, err := v.e.LatestEmails([]uint64{sam.ID, jo.ID, again.ID + 1000})
+	latest, err := v.e.LatestEmails(t.Context(), []uint64{sam.ID, jo.ID, again.ID + 1000})
 	if err != nil || len(latest) != 2 || latest[sam.ID].Text != "again" || latest[jo.ID].Text != "hello jo.bloggs" || latest[sam.ID].UserID != sam.ID {
 		t.Errorf("latest: %+v, %v; want sam's second email and jo's only one", latest, err)
 	}
-	if latest, err := v.e.LatestEmails(nil); err != nil || len(latest) != 0 {
+	if latest, err := v.e.LatestEmails(t.Context(), nil); err != nil || len(latest) != 0 {
 		t.Errorf("for nobody: %+v, %v", latest, err)
 	}
 }

@@ -17,12 +17,12 @@ func testPrivilegeChanges(t *testing.T, cfg Config) {
 	pc := v.e
 	sam := v.active("sam")
 	for _, s := range []string{"one", "two", "three"} {
-		if _, err := v.e.SignedIn(sam.ID, hash(s), nil); err != nil {
+		if _, err := v.e.SignedIn(t.Context(), sam.ID, hash(s), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	live := func(s string) bool {
-		_, _, err := v.e.Session(hash(s), time.Hour, 12*time.Hour)
+		_, _, err := v.e.Session(t.Context(), hash(s), time.Hour, 12*time.Hour)
 		if err != nil && !errors.Is(err, cqrs.ErrNotFound) && !errors.Is(err, cqrs.ErrExpired) {
 			t.Fatal(err)
 		}
@@ -31,7 +31,7 @@ func testPrivilegeChanges(t *testing.T, cfg Config) {
 
 	renamed := sam
 	renamed.FirstName = "Samir"
-	if _, err := pc.EditUser(renamed, nil, nil); err != nil {
+	if _, err := pc.EditUser(t.Context(), renamed, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if !live("one") || !live("two") || !live("three") {
@@ -40,7 +40,7 @@ func testPrivilegeChanges(t *testing.T, cfg Config) {
 
 	raised := renamed
 	raised.Role = cqrs.RoleUserAdmin
-	if _, err := pc.EditUser(raised, hash("one"), nil); err != nil {
+	if _, err := pc.EditUser(t.Context(), raised, hash("one"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if !live("one") || live("two") || live("three") {
@@ -48,30 +48,30 @@ func testPrivilegeChanges(t *testing.T, cfg Config) {
 	}
 
 	v.clock.Advance(10 * time.Minute)
-	before, _, err := v.e.Session(hash("one"), time.Hour, 12*time.Hour)
+	before, _, err := v.e.Session(t.Context(), hash("one"), time.Hour, 12*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := pc.RotateSession(hash("one"), hash("four")); err != nil {
+	if err := pc.RotateSession(t.Context(), hash("one"), hash("four")); err != nil {
 		t.Fatal(err)
 	}
 	if live("one") {
 		t.Error("the old ID of a rotated session still answers")
 	}
-	after, u, err := v.e.Session(hash("four"), time.Hour, 12*time.Hour)
+	after, u, err := v.e.Session(t.Context(), hash("four"), time.Hour, 12*time.Hour)
 	if err != nil || u.ID != sam.ID || !after.Created.Equal(before.Created) {
 		t.Errorf("rotated session: %+v of %d, %v; want started %v", after, u.ID, err, before.Created)
 	}
-	if err := pc.RotateSession(hash("one"), hash("five")); !errors.Is(err, cqrs.ErrNotFound) {
+	if err := pc.RotateSession(t.Context(), hash("one"), hash("five")); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Errorf("rotating a session that is gone: %v, want ErrNotFound", err)
 	}
 
 	moved := raised
 	moved.Email = "samir@nhs.net"
-	if _, err := pc.EditUser(moved, nil, &cqrs.Email{Kind: "email-changed", Subject: "changed", Text: "changed"}); err != nil {
+	if _, err := pc.EditUser(t.Context(), moved, nil, &cqrs.Email{Kind: "email-changed", Subject: "changed", Text: "changed"}); err != nil {
 		t.Fatal(err)
 	}
-	emails, err := v.e.Emails(cqrs.EmailFilter{UserID: sam.ID, Limit: 10})
+	emails, err := v.e.Emails(t.Context(), cqrs.EmailFilter{UserID: sam.ID, Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

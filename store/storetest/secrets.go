@@ -29,16 +29,16 @@ func secrets(t *testing.T, e Engine) map[string]string {
 		}
 		out[name] = string(v)
 	}
-	csrf, err := e.CSRFKey()
+	csrf, err := e.CSRFKey(t.Context())
 	add("CSRF key", csrf, err)
-	id, err := e.InstanceID()
+	id, err := e.InstanceID(t.Context())
 	add("instance ID", []byte(id), err)
-	cs, err := e.NHSmailClientSecret()
+	cs, err := e.NHSmailClientSecret(t.Context())
 	add("client secret", []byte(cs), err)
-	tenant, err := e.NHSmailTenantID()
+	tenant, err := e.NHSmailTenantID(t.Context())
 	add("tenant ID", []byte(tenant), err)
 	for _, name := range []string{"csrf", "access-token"} {
-		k, err := e.NHSmailProviderKey(name)
+		k, err := e.NHSmailProviderKey(t.Context(), name)
 		add("provider key "+name, k, err)
 	}
 	return out
@@ -47,7 +47,7 @@ func secrets(t *testing.T, e Engine) map[string]string {
 func testSecrets(t *testing.T, cfg Config) {
 	v := newEnv(t, cfg)
 	// Instances starting together each make a key; all keep the first stored.
-	keys := atOnce(t, 6, func() ([]byte, error) { return v.e.NHSmailProviderKey("racing") })
+	keys := atOnce(t, 6, func() ([]byte, error) { return v.e.NHSmailProviderKey(t.Context(), "racing") })
 	for _, k := range keys {
 		if len(k) != 32 || !bytes.Equal(k, keys[0]) {
 			t.Fatalf("keys made at once differ: %x", keys)
@@ -68,7 +68,7 @@ func testSecrets(t *testing.T, cfg Config) {
 	if again := secrets(t, reopened); !maps.Equal(again, first) {
 		t.Errorf("after a restart: %q\nbefore: %q", again, first)
 	}
-	if k, _ := reopened.NHSmailProviderKey("racing"); !bytes.Equal(k, keys[0]) {
+	if k, _ := reopened.NHSmailProviderKey(t.Context(), "racing"); !bytes.Equal(k, keys[0]) {
 		t.Error("the raced key changed across a restart")
 	}
 }
@@ -103,7 +103,7 @@ func atOnce(t *testing.T, n int, f func() ([]byte, error)) [][]byte {
 func testSigningKeys(t *testing.T, cfg Config) {
 	v := newEnv(t, cfg)
 	moduli := atOnce(t, 3, func() ([]byte, error) {
-		current, retired, err := v.e.NHSmailSigningKeys()
+		current, retired, err := v.e.NHSmailSigningKeys(t.Context())
 		if err == nil && len(retired) != 0 {
 			err = fmt.Errorf("%d retired keys before any rotation", len(retired))
 		}
@@ -117,20 +117,20 @@ func testSigningKeys(t *testing.T, cfg Config) {
 			t.Fatal("instances asking at once were given different signing keys")
 		}
 	}
-	first, _, _ := v.e.NHSmailSigningKeys()
-	if err := v.e.RotateNHSmailSigningKey(); err != nil {
+	first, _, _ := v.e.NHSmailSigningKeys(t.Context())
+	if err := v.e.RotateNHSmailSigningKey(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	current, retired, err := v.e.NHSmailSigningKeys()
+	current, retired, err := v.e.NHSmailSigningKeys(t.Context())
 	if err != nil || current.Equal(first) || len(retired) != 1 || !retired[0].Equal(first) {
 		t.Fatalf("after rotation: new %v, %d retired (the old one: %v), %v", !current.Equal(first), len(retired), len(retired) == 1 && retired[0].Equal(first), err)
 	}
 	reopened := cfg.Reopen(t, v.e)
-	if again, retired, err := reopened.NHSmailSigningKeys(); err != nil || !again.Equal(current) || len(retired) != 1 {
+	if again, retired, err := reopened.NHSmailSigningKeys(t.Context()); err != nil || !again.Equal(current) || len(retired) != 1 {
 		t.Errorf("after a restart: same %v, %d retired, %v", again.Equal(current), len(retired), err)
 	}
 	v.clock.Advance(24*time.Hour + time.Minute)
-	if again, retired, err := reopened.NHSmailSigningKeys(); err != nil || !again.Equal(current) || len(retired) != 0 {
+	if again, retired, err := reopened.NHSmailSigningKeys(t.Context()); err != nil || !again.Equal(current) || len(retired) != 0 {
 		t.Errorf("a day later: same %v, %d retired still published, %v; want 0", again.Equal(current), len(retired), err)
 	}
 }
