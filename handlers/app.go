@@ -63,6 +63,10 @@ type Config struct {
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
 	IdleTimeout  time.Duration
+	// RequestTimeout ends a request's work, its database queries with it,
+	// when its answer is this late; zero: WriteTimeout, after which the
+	// answer could not be written anyway.
+	RequestTimeout time.Duration
 	// SessionIdle and SessionAbsolute end a session after inactivity and
 	// after its age, whatever the activity.
 	SessionIdle     time.Duration
@@ -236,6 +240,9 @@ type app struct {
 	mailer       Mailer
 	csrfKey      []byte
 	csrfMACs     sync.Pool // *csrfMAC, see csrfToken
+	// serving is the parent of every request's context: cancelled when the
+	// server has shut down, so work a stopped server still runs ends.
+	serving context.Context
 	// instance names this instance's cookies (see namespaceCookies).
 	instance string
 	// activity is the exact idle time of the sessions served here.
@@ -262,6 +269,12 @@ func New(ctx context.Context, logger *slog.Logger, cfg Config, deps Deps) (*fibe
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = cfg.WriteTimeout
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultConfig().WriteTimeout
 	}
 	key, err := deps.Stores.Instance.CSRFKey(ctx)
 	if err != nil {
@@ -301,10 +314,14 @@ func New(ctx context.Context, logger *slog.Logger, cfg Config, deps Deps) (*fibe
 	if err := a.initTraining(ctx, deps.Training); err != nil {
 		return nil, err
 	}
+	// Requests outlive a signal (ctx) while the server drains them; they
+	// end once the server has stopped.
+	var stopServing context.CancelFunc
+	a.serving, stopServing = context.WithCancel(context.WithoutCancel(ctx))
 	a.routes(f)
 	stop := make(chan struct{})
 	go a.sweepSessions(ctx, stop, 10*time.Minute)
-	f.Hooks().OnShutdown(func() error { close(stop); return nil })
+	f.Hooks().OnShutdown(func() error { close(stop); stopServing(); return nil })
 	return f, nil
 }
 
@@ -370,6 +387,12 @@ func (a *app) handleError(c *fiber.Ctx, err error) error {
 		pe = refuse(fiber.StatusServiceUnavailable, "The service is busy", "Too many people are signing in at once. Please wait a moment and try again.").(*pageError)
 	case stored != nil:
 		pe = stored
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		// The request's time ran out (RequestTimeout), its client left or
+		// the server stopped: its queries were cancelled, not finished.
+		a.log.Warn("request ended before its answer", "method", c.Method(), "path", c.Path(), "err", err)
+		c.Set("Retry-After", "2")
+		pe = refuse(fiber.StatusServiceUnavailable, "The service is busy", "The service took too long to answer. Please wait a moment and try again.").(*pageError)
 	default:
 		a.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
 		pe = pageForStatus(fiber.StatusInternalServerError)
@@ -410,6 +433,11 @@ func render(c *fiber.Ctx, status int, comp templ.Component) error {
 	// The header as one constant: c.Type would join it anew on every page.
 	c.Response().Header.SetContentType(fiber.MIMETextHTMLCharsetUTF8)
 	ctx := c.UserContext()
+	if ctx.Err() != nil {
+		// Templ stops at an ended context; a page about a request whose
+		// time ran out must still be written, and writing it waits for nothing.
+		ctx = context.WithoutCancel(ctx)
+	}
 	if status == fiber.StatusUnprocessableEntity || status == fiber.StatusUnauthorized {
 		ctx = views.WithProblems(ctx)
 	}

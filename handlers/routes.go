@@ -18,7 +18,7 @@ const localSessionID = "session-id"
 
 // routes lists every route in one place.
 func (a *app) routes(f *fiber.App) {
-	f.Use(recover.New(), a.closeWhileDraining, a.fromProxy)
+	f.Use(recover.New(), a.requestContext, a.closeWhileDraining, a.fromProxy)
 	// Pages reach people over HTTPS when the public address is https,
 	// whatever the proxy tells this instance: never compressed then (BREACH).
 	publicTLS := strings.HasPrefix(a.cfg.PublicOrigin, "https:")
