@@ -203,6 +203,10 @@ func (s *Sender) deliverLocal(ctx context.Context, e cqrs.Email) (bool, error) {
 	return true, nil
 }
 
+// recordTimeout bounds writing down a send that already happened, which
+// goes ahead after the sender's context ends.
+const recordTimeout = 10 * time.Second
+
 // sendSMTP makes one attempt and records its outcome.
 func (s *Sender) sendSMTP(ctx context.Context, e cqrs.Email) (bool, error) {
 	err := s.attempt(ctx, e)
@@ -213,7 +217,11 @@ func (s *Sender) sendSMTP(ctx context.Context, e cqrs.Email) (bool, error) {
 		return false, ctx.Err()
 	}
 	if err == nil {
-		if err := s.outbox.MarkEmailSent(ctx, e.ID); err != nil {
+		// The email has left: its record is written even if the sender is
+		// stopping now, or the next pass would send it again.
+		record, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+		defer cancel()
+		if err := s.outbox.MarkEmailSent(record, e.ID); err != nil {
 			return false, fmt.Errorf("mailer: mark email %d sent: %w", e.ID, err)
 		}
 		s.logger.Info("mailer: email sent", "id", e.ID, "to_domain", domainOf(e.To), "status", cqrs.EmailSent)
