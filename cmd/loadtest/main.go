@@ -108,6 +108,7 @@ func main() {
 			appEnv = append(appEnv, kv)
 		}
 	}
+	nameAppConnections()
 	runner := run
 	if *classroom > 0 {
 		runner = func(cfg config) error { return runClassroom(cfg, *classroom) }
@@ -1096,6 +1097,7 @@ func storm(s *server, n int) {
 	fmt.Printf("  sign-in latency %s; %s\n", p.lat, p.cpu())
 	fmt.Printf("  Login page meanwhile (one prober): %s\n", lat)
 	fmt.Printf("  server peak RSS: %s before the storm, %s after\n", before, procMem(s.cmd.Process.Pid, "VmHWM"))
+	leaveAndCountQueries(s, n/4, 200*time.Millisecond, 5*time.Second)
 }
 
 // procMem reads a line of /proc/PID/status (Linux only).
