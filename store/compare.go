@@ -6,6 +6,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
+// constantTimeEqual compares a stored hash with one given without
+// telling, by its time, how much of it matched.
 func constantTimeEqual(a, b []byte) bool {
 	return len(a) > 0 && subtle.ConstantTimeCompare(a, b) == 1
 }
