@@ -71,12 +71,15 @@ type User struct {
 func (u User) Clock(now time.Time) time.Time { return now.Add(u.ClockOffset) }
 
 // SetStatus enables or disables the account. Enabling an account that
-// never registered makes it invited again, not active.
-func (u *User) SetStatus(status Status) {
+// never registered makes it invited again, not active. It says whether the
+// change ends the account's sessions: disabling does, so nobody stays
+// signed in to an account an administrator has shut.
+func (u *User) SetStatus(status Status) (endSessions bool) {
 	u.Status = status
 	if status == StatusActive && u.PasswordHash == "" {
 		u.Status = StatusInvited
 	}
+	return u.Status == StatusDisabled
 }
 
 // HistoryDepth is how many previous hashes are kept beside the current one.

@@ -4,20 +4,21 @@ import "testing"
 
 func TestSetStatus(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		hash   string
-		status Status
-		want   Status
+		name         string
+		hash         string
+		status       Status
+		want         Status
+		endsSessions bool
 	}{
-		{"enabling a registered account", "hash", StatusActive, StatusActive},
-		{"enabling an account that never registered", "", StatusActive, StatusInvited},
-		{"disabling a registered account", "hash", StatusDisabled, StatusDisabled},
-		{"disabling an account that never registered", "", StatusDisabled, StatusDisabled},
+		{"enabling a registered account", "hash", StatusActive, StatusActive, false},
+		{"enabling an account that never registered", "", StatusActive, StatusInvited, false},
+		{"disabling a registered account", "hash", StatusDisabled, StatusDisabled, true},
+		{"disabling an account that never registered", "", StatusDisabled, StatusDisabled, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u := User{Status: StatusDisabled, PasswordHash: tc.hash}
-			if u.SetStatus(tc.status); u.Status != tc.want {
-				t.Errorf("status %q, want %q", u.Status, tc.want)
+			if ends := u.SetStatus(tc.status); u.Status != tc.want || ends != tc.endsSessions {
+				t.Errorf("status %q, ends sessions %v; want %q, %v", u.Status, ends, tc.want, tc.endsSessions)
 			}
 		})
 	}

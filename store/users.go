@@ -205,11 +205,11 @@ func (s *Store) SetStatus(ctx context.Context, id uint64, status cqrs.Status, ev
 		if u, err = getUser(tx, id); err != nil {
 			return err
 		}
-		u.SetStatus(status)
+		endSessions := u.SetStatus(status)
 		if err := putUser(tx, u); err != nil {
 			return err
 		}
-		if status == cqrs.StatusDisabled {
+		if endSessions {
 			if err := deleteUserSessions(tx, u.ID, nil); err != nil {
 				return err
 			}

@@ -196,11 +196,11 @@ func (s *Store) SetStatus(ctx context.Context, id uint64, status cqrs.Status, ev
 		if u, err = lockUser(ctx, tx, id); err != nil {
 			return err
 		}
-		u.SetStatus(status)
+		endSessions := u.SetStatus(status)
 		if err := putUser(ctx, tx, u); err != nil {
 			return err
 		}
-		if status == cqrs.StatusDisabled {
+		if endSessions {
 			if err := deleteUserSessions(ctx, tx, u.ID, nil); err != nil {
 				return err
 			}
