@@ -378,6 +378,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	// New reads and writes nothing: the start-up's writing (training
+	// mode's seed data and clock) is done here, before anything serves.
+	if err := app.Prepare(ctx); err != nil {
+		return err
+	}
 	startURL, err := firstPage(db, opts, cfg, stdout)
 	if err != nil {
 		return err
@@ -388,11 +393,38 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		defer os.Remove(instanceFile(opts.data))
 	}
-	mailCtx, stopMail := context.WithCancel(ctx)
-	defer stopMail()
-	go sender.Run(mailCtx, 30*time.Second)
-	return serve(ctx, app, deps.Readiness, ln, netw, opts, db, startURL, logger, stdout)
+	// Deferred after db.Close, so run first: the database closes only
+	// once the background work has stopped.
+	stopBackground := startBackground(ctx, app, sender)
+	defer stopBackground()
+	return serve(ctx, app.App, deps.Readiness, ln, netw, opts, db, startURL, logger, stdout)
 }
+
+// startBackground starts the work that runs beside the server: the session
+// sweeper and the mail sender. They keep going through the drain after a
+// signal (requests still queue emails then) until stop, which ends them
+// and waits until they have finished: an email in the middle of being
+// sent is sent and recorded first, so the database is never closed under
+// them and nothing the mail server acknowledged is lost.
+func startBackground(ctx context.Context, app *handlers.App, sender *mailer.Sender) (stop func()) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var work sync.WaitGroup
+	work.Go(func() { app.SweepSessions(ctx, sessionSweepInterval) })
+	work.Go(func() { sender.Run(ctx, mailPollInterval) })
+	return func() {
+		cancel()
+		work.Wait()
+	}
+}
+
+// The background work's pace: expired sessions are deleted now and then
+// (each request checks expiry itself); the outbox is polled for what
+// another instance queued or an earlier run left (this instance's own
+// emails wake the sender at once).
+const (
+	sessionSweepInterval = 10 * time.Minute
+	mailPollInterval     = 30 * time.Second
+)
 
 func newLogger(format string, stderr io.Writer) *slog.Logger {
 	if format == "json" {
@@ -492,16 +524,19 @@ func newSender(logger *slog.Logger, opts options, db database, stdout io.Writer,
 func appDeps(logger *slog.Logger, opts options, cfg *handlers.Config, db database, sender *mailer.Sender, getenv func(string) string) (handlers.Deps, error) {
 	hasher := secret.NewHasher(secret.OWASP, 0, 2*time.Second)
 	st := db.engine
-	stores := handlers.Stores{Instance: st, Setup: st, Links: st, SignIn: st, Sessions: st, Accounts: st, Messages: st,
+	instance, err := handlers.LoadInstance(st)
+	if err != nil {
+		return handlers.Deps{}, err
+	}
+	stores := handlers.Stores{Setup: st, Links: st, SignIn: st, Sessions: st, Accounts: st, Messages: st,
 		UserAdmin: st, Organisations: st, AuditLog: st, Forgotten: st, Mailbox: st, SSO: st, NHSmailAdmin: st, HelpDesk: st}
-	deps := handlers.Deps{Stores: stores, Hasher: hasher, Mailer: sender, Readiness: &handlers.Readiness{}}
+	deps := handlers.Deps{Instance: instance, Stores: stores, Hasher: hasher, Mailer: sender, Readiness: &handlers.Readiness{}}
 	if db.file != nil {
 		deps.Backup, deps.Training, cfg.SnapshotDir = db.file, db.file, db.file.SnapshotDir()
 	} else {
 		deps.RateLimits = db.pg
 		deps.Readiness.Database = db.pg.Ping
 	}
-	var err error
 	if cfg.SSO, err = ssoConfig(opts, cfg.BaseURL, getenv); err != nil {
 		return deps, err
 	}

@@ -25,7 +25,7 @@ func TestSecurityEventsAreWrittenWithTheirChange(t *testing.T) {
 	e := newAdminEnv(t)
 	stores := storesOf(e.store)
 	stores.AuditLog = brokenAuditLog{e.store}
-	app, err := New(nilLogger(), e.cfgForRebuild(), Deps{Stores: stores, Hasher: e.hasher})
+	app, err := New(nilLogger(), e.cfgForRebuild(), Deps{Instance: e.instance(), Stores: stores, Hasher: e.hasher})
 	if err != nil {
 		t.Fatal(err)
 	}

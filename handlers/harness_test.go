@@ -81,7 +81,7 @@ type testStore interface {
 
 // storesOf is what main passes: the one engine as every journey's store.
 func storesOf(st testStore) Stores {
-	return Stores{Instance: st, Setup: st, Links: st, SignIn: st, Sessions: st, Accounts: st, Messages: st,
+	return Stores{Setup: st, Links: st, SignIn: st, Sessions: st, Accounts: st, Messages: st,
 		UserAdmin: st, Organisations: st, AuditLog: st, Forgotten: st, Mailbox: st, SSO: st, NHSmailAdmin: st, HelpDesk: st}
 }
 
@@ -230,7 +230,7 @@ func startPostgresPass() (wait func() int, err error) {
 // or, in the PostgreSQL pass, a schema of its own.
 type testEnv struct {
 	t     testing.TB
-	app   *fiber.App
+	app   *App
 	store testStore
 	// file is the bbolt engine (its backups, its training side); nil on
 	// PostgreSQL.
@@ -291,12 +291,22 @@ func newEnv(t testing.TB, adjust ...func(*Config)) *testEnv {
 	logs := &bytes.Buffer{}
 	hasher := secret.NewHasher(testParams, 4, 5*time.Second)
 	e.t, e.clock, e.logs, e.hasher, e.cfg = t, clk, logs, hasher, cfg
-	app, err := New(slog.New(slog.NewTextHandler(logs, nil)), cfg, e.deps(Deps{Hasher: hasher}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.app = app
+	e.app = e.start(slog.New(slog.NewTextHandler(logs, nil)), cfg, e.deps(Deps{Hasher: hasher}))
 	return e
+}
+
+// start builds the app as main does: New, which reads nothing, then its
+// start-up reading and writing (training mode's seed data and clock).
+func (e *testEnv) start(logger *slog.Logger, cfg Config, deps Deps) *App {
+	e.t.Helper()
+	app, err := New(logger, cfg, deps)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := app.Prepare(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	return app
 }
 
 // bboltOnly skips the rest of t in the PostgreSQL pass: what it tests is
@@ -308,14 +318,26 @@ func bboltOnly(t testing.TB, why string) {
 	}
 }
 
-// deps is d with the engine as every journey's store, and as main passes
-// them, the bbolt file's backups and training side.
+// deps is d with the installation's secrets and the engine as every
+// journey's store, and as main passes them, the bbolt file's backups and
+// training side.
 func (e *testEnv) deps(d Deps) Deps {
+	d.Instance = e.instance()
 	d.Stores = storesOf(e.store)
 	if e.file != nil {
 		d.Backup, d.Training = e.file, e.file
 	}
 	return d
+}
+
+// instance is the installation's secrets, as main reads them.
+func (e *testEnv) instance() Instance {
+	e.t.Helper()
+	in, err := LoadInstance(e.store)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return in
 }
 
 // training is the bbolt file's training side (nil on PostgreSQL).

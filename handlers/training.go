@@ -78,8 +78,7 @@ type TrainingStore interface {
 }
 
 // initTraining switches training mode on: the training store, the shared
-// clock at its stored offset, no SMTP, and the data
-// set seeded when the database is empty.
+// clock and no SMTP. It reads nothing: prepareTraining does.
 func (a *app) initTraining(ts TrainingStore) error {
 	if !a.cfg.Training {
 		return nil
@@ -98,7 +97,16 @@ func (a *app) initTraining(ts TrainingStore) error {
 	a.joinCode = randomFrom(joinCodeLetters, joinCodeLength)
 	a.cfg.Now = a.cfg.Clock.Now
 	a.cfg.SMTPEnabled = false
-	off, err := ts.ClockOffset()
+	return nil
+}
+
+// prepareTraining is training mode's start-up reading and writing (see
+// App.Prepare); nothing outside training mode.
+func (a *app) prepareTraining(ctx context.Context) error {
+	if a.training == nil {
+		return nil
+	}
+	off, err := a.training.ClockOffset()
 	if err != nil {
 		return err
 	}
@@ -108,7 +116,7 @@ func (a *app) initTraining(ts TrainingStore) error {
 		return err
 	}
 	if !hasUsers {
-		if err := a.resetTraining(context.Background(), nil, cqrs.AuditEvent{Type: evTrainingReset, Detail: "training data set seeded at first start"}); err != nil {
+		if err := a.resetTraining(ctx, nil, cqrs.AuditEvent{Type: evTrainingReset, Detail: "training data set seeded at first start"}); err != nil {
 			return err
 		}
 		a.log.Info("training data set seeded", "trainer", TrainerUserID)
@@ -119,7 +127,7 @@ func (a *app) initTraining(ts TrainingStore) error {
 	if _, _, err := a.trainingOrg(); err != nil {
 		return fmt.Errorf("handlers: --training needs a training database, and this one has users but no %s organisation: start training mode with another --data file", trainingODS)
 	}
-	return a.setTrainerPassword(context.Background(), "a new trainer password, printed on the console at start")
+	return a.setTrainerPassword(ctx, "a new trainer password, printed on the console at start")
 }
 
 // setTrainerPassword gives the trainer this run's password: it is printed
