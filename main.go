@@ -291,6 +291,18 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	return o, nil
 }
 
+// mailServer is the SMTP server emails leave by; none (the zero config:
+// the local mailbox) in training mode, whatever the flags say, since a
+// class's emails stay in each learner's own mailbox. It is the one place
+// that rule is kept: the sender and the pages that say where emails go
+// both read it.
+func (o options) mailServer() mailer.SMTPConfig {
+	if o.training {
+		return mailer.SMTPConfig{}
+	}
+	return o.smtp
+}
+
 // defaultDataPath is in the user's configuration directory, so the app
 // keeps its data wherever it is started from.
 func defaultDataPath() string {
@@ -476,8 +488,7 @@ func appConfig(opts options, netw exposure, listenHost string, appClock *clock.C
 	cfg.ResetLinkTTL = opts.resetTTL
 	cfg.SessionIdle, cfg.SessionAbsolute = opts.sessionIdle, opts.sessionAbsolute
 	cfg.EmailDomains = splitList(opts.emailDomains)
-	// Training emails stay in learners' own mailboxes: never SMTP.
-	cfg.SMTPEnabled = opts.smtp.Enabled() && !opts.training
+	cfg.SMTPEnabled = opts.mailServer().Enabled()
 	cfg.PasswordPolicy = opts.passwordPolicy
 	cfg.Now, cfg.Clock, cfg.Training = appClock.Now, appClock, opts.training
 	if opts.training {
@@ -505,13 +516,12 @@ func appConfig(opts options, netw exposure, listenHost string, appClock *clock.C
 // newSender is the outbox's delivery: SMTP when configured, otherwise the
 // local mailbox, announced on the console.
 func newSender(logger *slog.Logger, opts options, db database, stdout io.Writer, appClock *clock.Clock, baseURL string) *mailer.Sender {
-	smtpCfg, console := opts.smtp, io.Writer(stdout)
+	console := io.Writer(stdout)
 	if opts.training {
-		// Never SMTP in training, and never printed where a projected
-		// console shows everyone's links.
-		smtpCfg, console = mailer.SMTPConfig{}, io.Discard
+		// Never printed where a projected console shows everyone's links.
+		console = io.Discard
 	}
-	sender := mailer.NewSender(logger, smtpCfg, db.engine, console, appClock.Now)
+	sender := mailer.NewSender(logger, opts.mailServer(), db.engine, console, appClock.Now)
 	sender.SetMailboxURL(baseURL + "/mailbox")
 	return sender
 }
@@ -597,7 +607,7 @@ func firstPage(db database, opts options, cfg handlers.Config, stdout io.Writer)
 func unfinishedSetUpLink(db database, cfg handlers.Config) (string, error) {
 	token := secret.NewToken()
 	_, _, err := db.SystemAdminLink(secret.HashToken(token), cfg.RegistrationLinkTTL, cfg.ResetLinkTTL, false,
-		cqrs.AuditEvent{Type: "link-sent", Detail: "registration (printed at start: set-up not finished)"})
+		cqrs.AuditEvent{Type: cqrs.AuditLinkSent, Detail: "registration (printed at start: set-up not finished)"})
 	switch {
 	case errors.Is(err, cqrs.ErrConflict), errors.Is(err, cqrs.ErrNotFound):
 		return "", nil

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
 	"net/netip"
 	"sync"
 	"time"
@@ -218,7 +217,7 @@ type Deps struct {
 	// NHSmail is the embedded NHSmail simulator (an OpenID provider served
 	// under /nhsmail) and its directory; nil when single sign-on uses
 	// another provider.
-	NHSmail          http.Handler
+	NHSmail          NHSmailSimulator
 	NHSmailDirectory NHSmailDirectory
 	// Backup writes a hot backup of an engine that makes its own (bbolt);
 	// nil when the database is backed up with its own tools.
@@ -269,7 +268,7 @@ type app struct {
 	signInQueue   accountQueue
 	rp            relyingParty
 	nhsmail       NHSmailDirectory
-	nhsmailServer http.Handler
+	nhsmailServer NHSmailSimulator
 	// training is the store's training side; nil outside training mode.
 	training TrainingStore
 	// progress is where each learner is in the job aid, for the class board.

@@ -21,7 +21,7 @@ type HelpDeskStore interface {
 }
 
 const (
-	evHelpDeskChanged = "help-desk-changed"
+	evHelpDeskChanged = cqrs.AuditHelpDeskChanged
 	maxHelpDeskPhone  = 30
 	maxHelpDeskHours  = 100
 )

@@ -34,13 +34,13 @@ const (
 	learnerTTL      = 24 * time.Hour
 	jobAidCookie    = "cqrs_jobaid"
 
-	evTrainingReset    = "training-reset"
-	evTrainingClock    = "training-clock"
-	evTrainingLearner  = "training-learner"
-	evTrainingCohort   = "training-cohort"
-	evTrainingSnapshot = "training-snapshot"
-	evTrainingRestore  = "training-restore"
-	evTrainerPassword  = "training-trainer-password"
+	evTrainingReset    = cqrs.AuditTrainingReset
+	evTrainingClock    = cqrs.AuditTrainingClock
+	evTrainingLearner  = cqrs.AuditTrainingLearner
+	evTrainingCohort   = cqrs.AuditTrainingCohort
+	evTrainingSnapshot = cqrs.AuditTrainingSnapshot
+	evTrainingRestore  = cqrs.AuditTrainingRestore
+	evTrainerPassword  = cqrs.AuditTrainerPassword
 )
 
 // NewTrainerPassword is a random password for the trainer that meets the
@@ -77,8 +77,9 @@ type TrainingStore interface {
 	ClassroomStore
 }
 
-// initTraining switches training mode on: the training store, the shared
-// clock and no SMTP. It reads nothing: prepareTraining does.
+// initTraining switches training mode on: the training store and the
+// shared clock. It reads nothing: prepareTraining does. (Training mode
+// sends no email by SMTP: main never configures it then.)
 func (a *app) initTraining(ts TrainingStore) error {
 	if !a.cfg.Training {
 		return nil
@@ -96,7 +97,6 @@ func (a *app) initTraining(ts TrainingStore) error {
 	a.progress = newClassProgress(a.cfg.Clock.Base)
 	a.joinCode = randomFrom(joinCodeLetters, joinCodeLength)
 	a.cfg.Now = a.cfg.Clock.Now
-	a.cfg.SMTPEnabled = false
 	return nil
 }
 

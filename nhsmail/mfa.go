@@ -20,10 +20,6 @@ import (
 	"github.com/cqrs-local/cqrs-signin/views"
 )
 
-// EventMFAReported is the audit entry written when a sign-in prompt is
-// answered "No, it's not me".
-const EventMFAReported = "nhsmail-mfa-reported"
-
 // The simulator's second step: Microsoft Authenticator push with number
 // matching, or a code by text message, after the password. The browser that
 // typed the password holds a cookie naming its pending sign-in; the "phone"
@@ -524,7 +520,7 @@ func (p *Provider) answerPrompt(key []byte, acct cqrs.NHSmailAccount, decision, 
 		return tx.Put(stateMFA, key, pending, tx.Now().Add(mfaKeep))
 	})
 	if err == nil && reported {
-		err = p.dir.Audit(cqrs.AuditEvent{Type: EventMFAReported, Subject: acct.Email, Method: "nhsmail-simulator",
+		err = p.dir.Audit(cqrs.AuditEvent{Type: cqrs.AuditNHSmailMFAReported, Subject: acct.Email, Method: "nhsmail-simulator",
 			Detail: "a sign-in prompt was answered \"No, it's not me\""})
 	}
 	return pending, err

@@ -1423,8 +1423,8 @@ func TestContentSecurityPolicyFromParsedOrigins(t *testing.T) {
 	}
 	for raw, want := range map[string]string{"https://a.example/cb": "https://a.example", "http://127.0.0.1:53682/cb": "http://127.0.0.1:53682",
 		"https://a.example;b/cb": "", "https://a_b.example/": "", "ftp://a.example/": "", "https://a.example:65536/": "", "https://a.example:08/": ""} {
-		if got, ok := RedirectOrigin(raw); got != want || ok != (want != "") {
-			t.Errorf("RedirectOrigin(%q) = %q, %v; want %q", raw, got, ok, want)
+		if got, ok := cqrs.RedirectOrigin(raw); got != want || ok != (want != "") {
+			t.Errorf("cqrs.RedirectOrigin(%q) = %q, %v; want %q", raw, got, ok, want)
 		}
 	}
 }
