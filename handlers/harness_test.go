@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cqrs-local/cqrs-signin/clock"
+	"github.com/cqrs-local/cqrs-signin/clock/clocktest"
 	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/nhsmail"
 	"github.com/cqrs-local/cqrs-signin/secret"
@@ -39,19 +39,6 @@ const testHost = "127.0.0.1:8420"
 // testParams keep handler tests quick; the algorithm and encoding are the
 // real ones (the process and browser tests use the OWASP parameters).
 var testParams = secret.Params{MemoryKiB: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
-
-// testClock is a settable time source shared by the app and its store.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // testStore is the engine under a handler test, whichever it is: every
 // journey's store (what main passes), the NHSmail simulator's directory,
@@ -236,7 +223,7 @@ type testEnv struct {
 	// PostgreSQL.
 	file   *store.Store
 	pg     *postgres.Store
-	clock  *testClock
+	clock  *clocktest.Clock
 	dbPath string // the bbolt file, or the PostgreSQL schema's address
 	// dumpConn and dumpTables read the PostgreSQL schema for dbBytes.
 	dumpConn   *pgx.Conn
@@ -275,7 +262,7 @@ func openTestStore(t testing.TB, now func() time.Time) (e *testEnv) {
 
 func newEnv(t testing.TB, adjust ...func(*Config)) *testEnv {
 	t.Helper()
-	clk := &testClock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
+	clk := clocktest.New(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
 	// The store and the app read one training clock over the test clock;
 	// its offset stays 0 unless a training-mode test moves it.
 	training := clock.New(clk.Now)
