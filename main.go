@@ -291,6 +291,18 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	return o, nil
 }
 
+// mailServer is the SMTP server emails leave by; none (the zero config:
+// the local mailbox) in training mode, whatever the flags say, since a
+// class's emails stay in each learner's own mailbox. It is the one place
+// that rule is kept: the sender and the pages that say where emails go
+// both read it.
+func (o options) mailServer() mailer.SMTPConfig {
+	if o.training {
+		return mailer.SMTPConfig{}
+	}
+	return o.smtp
+}
+
 // defaultDataPath is in the user's configuration directory, so the app
 // keeps its data wherever it is started from.
 func defaultDataPath() string {
@@ -374,8 +386,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 	}
-	app, err := handlers.New(ctx, logger, cfg, deps)
+	app, err := handlers.New(logger, cfg, deps)
 	if err != nil {
+		return err
+	}
+	// New reads and writes nothing: the start-up's writing (training
+	// mode's seed data and clock) is done here, before anything serves.
+	if err := app.Prepare(ctx); err != nil {
 		return err
 	}
 	startURL, err := firstPage(db, opts, cfg, stdout)
@@ -388,11 +405,38 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		defer os.Remove(instanceFile(opts.data))
 	}
-	mailCtx, stopMail := context.WithCancel(ctx)
-	defer stopMail()
-	go sender.Run(mailCtx, 30*time.Second)
-	return serve(ctx, app, deps.Readiness, ln, netw, opts, db, startURL, logger, stdout)
+	// Deferred after db.Close, so run first: the database closes only
+	// once the background work has stopped.
+	stopBackground := startBackground(ctx, app, sender)
+	defer stopBackground()
+	return serve(ctx, app.App, deps.Readiness, ln, netw, opts, db, startURL, logger, stdout)
 }
+
+// startBackground starts the work that runs beside the server: the session
+// sweeper and the mail sender. They keep going through the drain after a
+// signal (requests still queue emails then) until stop, which ends them
+// and waits until they have finished: an email in the middle of being
+// sent is sent and recorded first, so the database is never closed under
+// them and nothing the mail server acknowledged is lost.
+func startBackground(ctx context.Context, app *handlers.App, sender *mailer.Sender) (stop func()) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var work sync.WaitGroup
+	work.Go(func() { app.SweepSessions(ctx, sessionSweepInterval) })
+	work.Go(func() { sender.Run(ctx, mailPollInterval) })
+	return func() {
+		cancel()
+		work.Wait()
+	}
+}
+
+// The background work's pace: expired sessions are deleted now and then
+// (each request checks expiry itself); the outbox is polled for what
+// another instance queued or an earlier run left (this instance's own
+// emails wake the sender at once).
+const (
+	sessionSweepInterval = 10 * time.Minute
+	mailPollInterval     = 30 * time.Second
+)
 
 func newLogger(format string, stderr io.Writer) *slog.Logger {
 	if format == "json" {
@@ -444,8 +488,7 @@ func appConfig(opts options, netw exposure, listenHost string, appClock *clock.C
 	cfg.ResetLinkTTL = opts.resetTTL
 	cfg.SessionIdle, cfg.SessionAbsolute = opts.sessionIdle, opts.sessionAbsolute
 	cfg.EmailDomains = splitList(opts.emailDomains)
-	// Training emails stay in learners' own mailboxes: never SMTP.
-	cfg.SMTPEnabled = opts.smtp.Enabled() && !opts.training
+	cfg.SMTPEnabled = opts.mailServer().Enabled()
 	cfg.PasswordPolicy = opts.passwordPolicy
 	cfg.Now, cfg.Clock, cfg.Training = appClock.Now, appClock, opts.training
 	if opts.training {
@@ -473,13 +516,12 @@ func appConfig(opts options, netw exposure, listenHost string, appClock *clock.C
 // newSender is the outbox's delivery: SMTP when configured, otherwise the
 // local mailbox, announced on the console.
 func newSender(logger *slog.Logger, opts options, db database, stdout io.Writer, appClock *clock.Clock, baseURL string) *mailer.Sender {
-	smtpCfg, console := opts.smtp, io.Writer(stdout)
+	console := io.Writer(stdout)
 	if opts.training {
-		// Never SMTP in training, and never printed where a projected
-		// console shows everyone's links.
-		smtpCfg, console = mailer.SMTPConfig{}, io.Discard
+		// Never printed where a projected console shows everyone's links.
+		console = io.Discard
 	}
-	sender := mailer.NewSender(logger, smtpCfg, db.engine, console, appClock.Now)
+	sender := mailer.NewSender(logger, opts.mailServer(), db.engine, console, appClock.Now)
 	sender.SetMailboxURL(baseURL + "/mailbox")
 	return sender
 }
@@ -492,16 +534,19 @@ func newSender(logger *slog.Logger, opts options, db database, stdout io.Writer,
 func appDeps(logger *slog.Logger, opts options, cfg *handlers.Config, db database, sender *mailer.Sender, getenv func(string) string) (handlers.Deps, error) {
 	hasher := secret.NewHasher(secret.OWASP, 0, 2*time.Second)
 	st := db.engine
-	stores := handlers.Stores{Instance: st, Setup: st, Links: st, SignIn: st, Sessions: st, Accounts: st, Messages: st,
+	instance, err := handlers.LoadInstance(context.Background(), st)
+	if err != nil {
+		return handlers.Deps{}, err
+	}
+	stores := handlers.Stores{Setup: st, Links: st, SignIn: st, Sessions: st, Accounts: st, Messages: st,
 		UserAdmin: st, Organisations: st, AuditLog: st, Forgotten: st, Mailbox: st, SSO: st, NHSmailAdmin: st, HelpDesk: st}
-	deps := handlers.Deps{Stores: stores, Hasher: hasher, Mailer: sender, Readiness: &handlers.Readiness{}}
+	deps := handlers.Deps{Instance: instance, Stores: stores, Hasher: hasher, Mailer: sender, Readiness: &handlers.Readiness{}}
 	if db.file != nil {
 		deps.Backup, deps.Training, cfg.SnapshotDir = db.file, db.file, db.file.SnapshotDir()
 	} else {
 		deps.RateLimits = db.pg
 		deps.Readiness.Database = db.pg.Ping
 	}
-	var err error
 	if cfg.SSO, err = ssoConfig(opts, cfg.BaseURL, getenv); err != nil {
 		return deps, err
 	}
@@ -562,7 +607,7 @@ func firstPage(db database, opts options, cfg handlers.Config, stdout io.Writer)
 func unfinishedSetUpLink(db database, cfg handlers.Config) (string, error) {
 	token := secret.NewToken()
 	_, _, err := db.SystemAdminLink(context.Background(), secret.HashToken(token), cfg.RegistrationLinkTTL, cfg.ResetLinkTTL, false,
-		cqrs.AuditEvent{Type: "link-sent", Detail: "registration (printed at start: set-up not finished)"})
+		cqrs.AuditEvent{Type: cqrs.AuditLinkSent, Detail: "registration (printed at start: set-up not finished)"})
 	switch {
 	case errors.Is(err, cqrs.ErrConflict), errors.Is(err, cqrs.ErrNotFound):
 		return "", nil

@@ -205,3 +205,32 @@ func TestPublicURLAndProxyFlags(t *testing.T) {
 		t.Errorf("http:// with --insecure-lan refused: %v", err)
 	}
 }
+
+// TestTrainingNeverUsesSMTP: training mode sends no email by SMTP whatever
+// the SMTP flags say (each learner reads their own mailbox); the sender
+// and the pages read that from one place, options.mailServer.
+func TestTrainingNeverUsesSMTP(t *testing.T) {
+	smtpArgs := []string{"--smtp-host", "127.0.0.1", "--smtp-port", "2525", "--smtp-tls", "none"}
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		wantSMTP bool
+	}{
+		{"a site with a mail server", smtpArgs, true},
+		{"training mode with the same flags", append([]string{"--training"}, smtpArgs...), false},
+		{"its first name, --demo", append([]string{"--demo"}, smtpArgs...), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := parseFlags(append([]string{"cqrs-signin"}, tc.args...), func(string) string { return "" }, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := o.mailServer().Enabled(); got != tc.wantSMTP {
+				t.Errorf("the sender's SMTP server is on: %v, want %v", got, tc.wantSMTP)
+			}
+			if got := appConfig(o, exposure{baseURL: "http://127.0.0.1:9001"}, "127.0.0.1", clock.New(time.Now)).SMTPEnabled; got != tc.wantSMTP {
+				t.Errorf("the pages say emails leave by SMTP: %v, want %v", got, tc.wantSMTP)
+			}
+		})
+	}
+}

@@ -279,7 +279,7 @@ func setupLinkCmd(ctx context.Context, t target, stdout io.Writer) error {
 	defaults := handlers.DefaultConfig()
 	token := secret.NewToken()
 	admin, link, err := db.SystemAdminLink(ctx, secret.HashToken(token), defaults.RegistrationLinkTTL, defaults.ResetLinkTTL, true,
-		cqrs.AuditEvent{Type: "link-sent", Detail: "system administrator's link printed by the setup-link command"})
+		cqrs.AuditEvent{Type: cqrs.AuditLinkSent, Detail: "system administrator's link printed by the setup-link command"})
 	if errors.Is(err, cqrs.ErrNotFound) {
 		return errors.New("nobody is set up yet: start CQRS, which prints the one-time set-up link")
 	}

@@ -11,8 +11,11 @@ import (
 // registration email lands in the local mailbox (journey 2), and the user,
 // at another computer, follows its link to the Security Information screen,
 // registers and signs in (the job aid).
-func TestAdministrationJourney(t *testing.T) {
-	ctx, base, adminPW := startJourney(t)
+func TestAdministrationJourney(t *testing.T)           { administrationJourney(t) }
+func TestAdministrationJourneyOnPostgres(t *testing.T) { administrationJourney(t, onPostgres(t)...) }
+
+func administrationJourney(t *testing.T, appArgs ...string) {
+	ctx, base, adminPW := startJourney(t, appArgs...)
 	jo := newUser{UserID: "jo.bloggs", FirstName: "Jo", LastName: "Bloggs", WorkPhone: "0113 496 0000", Email: "jo.bloggs@nhs.net"}
 	const joPassword = "Harbour#Lights42"
 

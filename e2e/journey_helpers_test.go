@@ -27,10 +27,11 @@ const (
 // does the first-run set-up in the browser: the set-up form creates the
 // system administrator admin.jones, who registers a strong password on the
 // Security Information screen. It returns the browser tab, the app's base
-// URL and the administrator's password.
-func startJourney(t *testing.T) (ctx context.Context, baseURL, adminPW string) {
+// URL and the administrator's password. appArgs are more of the app's
+// flags (onPostgres's, say).
+func startJourney(t *testing.T, appArgs ...string) (ctx context.Context, baseURL, adminPW string) {
 	t.Helper()
-	app := startApp(t)
+	app := startApp(t, appArgs...)
 	parent, cancel := context.WithTimeout(context.Background(), journeyTimeout)
 	t.Cleanup(cancel)
 	ctx = newBrowser(t, parent)

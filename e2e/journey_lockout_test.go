@@ -13,8 +13,13 @@ import (
 // any failure; the owner is told by email. The user unlocks the account and
 // chooses a new password through Unlock Account or Forgotten Password and
 // the emailed link (design journey 8).
-func TestLockoutAndRecoveryJourney(t *testing.T) {
-	ctx, base, adminPW := startJourney(t)
+func TestLockoutAndRecoveryJourney(t *testing.T) { lockoutAndRecoveryJourney(t) }
+func TestLockoutAndRecoveryJourneyOnPostgres(t *testing.T) {
+	lockoutAndRecoveryJourney(t, onPostgres(t)...)
+}
+
+func lockoutAndRecoveryJourney(t *testing.T, appArgs ...string) {
+	ctx, base, adminPW := startJourney(t, appArgs...)
 	lee := newUser{UserID: "lee.smith", FirstName: "Lee", LastName: "Smith", WorkPhone: "0113 496 0002", Email: "lee.smith@nhs.net"}
 	const (
 		leePassword = "Harbour#Lights42"

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +26,25 @@ func startOnPostgres(t *testing.T, dsn string) *testApp {
 			return true
 		})
 	return a
+}
+
+// onPostgresSuffix ends the name of a journey's PostgreSQL twin: the same
+// journey (first run, registration, legacy sign-in, lockout, forgotten
+// password, NHSmail sign-in, administration), as a site with several
+// instances runs it.
+const onPostgresSuffix = "OnPostgres"
+
+// onPostgres is the flags that keep a journey's app in PostgreSQL, in an
+// empty schema of its own (skipped without $POSTGRES_TEST_URL, failing
+// under CI=true). The twins run in parallel with each other, after the
+// other tests, so they add about half their time to the package's.
+func onPostgres(t *testing.T) []string {
+	t.Helper()
+	if !strings.HasSuffix(t.Name(), onPostgresSuffix) {
+		t.Fatalf("%s: a PostgreSQL twin's name ends %q (its screenshots are left to the bbolt run)", t.Name(), onPostgresSuffix)
+	}
+	t.Parallel()
+	return []string{"--database", storetest.PostgresDSN(t)}
 }
 
 // Journey: a site on PostgreSQL with two instances, used by one browser

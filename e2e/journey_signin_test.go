@@ -14,8 +14,11 @@ import (
 
 // Journey: the legacy login (job aid step 3), the Message Centre, My
 // account's change of password under the 72-hour rule, and Sign out.
-func TestLegacySignInJourney(t *testing.T) {
-	ctx, base, adminPW := startJourney(t)
+func TestLegacySignInJourney(t *testing.T)           { legacySignInJourney(t) }
+func TestLegacySignInJourneyOnPostgres(t *testing.T) { legacySignInJourney(t, onPostgres(t)...) }
+
+func legacySignInJourney(t *testing.T, appArgs ...string) {
+	ctx, base, adminPW := startJourney(t, appArgs...)
 
 	// The registration complete page leads to the CQRS Login page.
 	load(t, ctx, "go to the CQRS Login page", chromedp.Click(tid("go-to-login")))
@@ -124,8 +127,13 @@ func TestLegacySignInJourney(t *testing.T) {
 // user who forgets again: each time the emailed link leads to Security
 // Information, the new password is set and signs the user in. Nothing is
 // cleared between the two.
-func TestForgottenPasswordTwiceJourney(t *testing.T) {
-	ctx, base, adminPW := startJourney(t)
+func TestForgottenPasswordTwiceJourney(t *testing.T) { forgottenPasswordTwiceJourney(t) }
+func TestForgottenPasswordTwiceJourneyOnPostgres(t *testing.T) {
+	forgottenPasswordTwiceJourney(t, onPostgres(t)...)
+}
+
+func forgottenPasswordTwiceJourney(t *testing.T, appArgs ...string) {
+	ctx, base, adminPW := startJourney(t, appArgs...)
 	kim := newUser{UserID: "kim.ward", FirstName: "Kim", LastName: "Ward", WorkPhone: "0113 496 0003", Email: "kim.ward@nhs.net"}
 	legacySignIn(t, ctx, base, adminUserID, adminPW)
 	setUpUser(t, ctx, base, kim, "")

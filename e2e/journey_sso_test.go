@@ -68,8 +68,13 @@ func nhsmailSignIn(t *testing.T, ctx context.Context, email, password string) {
 
 // Journey: the CQRS single sign on user guide, every step and case, against
 // the embedded NHSmail simulator (design journeys 5, 6 and 7).
-func TestNHSmailSingleSignOnJourney(t *testing.T) {
-	ctx, base, adminPW := startJourney(t)
+func TestNHSmailSingleSignOnJourney(t *testing.T) { nhsmailSingleSignOnJourney(t) }
+func TestNHSmailSingleSignOnJourneyOnPostgres(t *testing.T) {
+	nhsmailSingleSignOnJourney(t, onPostgres(t)...)
+}
+
+func nhsmailSingleSignOnJourney(t *testing.T, appArgs ...string) {
+	ctx, base, adminPW := startJourney(t, appArgs...)
 	sam := newUser{UserID: "sam.patel", FirstName: "Sam", LastName: "Patel", WorkPhone: "0113 496 0001", Email: "sam.patel@nhs.net"}
 	samNHSmail := nhsmailAccount{Email: "sam.patel@nhs.net", FirstName: "Sam", LastName: "Patel", Password: "Simulator#1"}
 	noCQRS := nhsmailAccount{Email: "nocqrs@nhs.net", FirstName: "Nadia", LastName: "Khan", Password: "Simulator#2"}

@@ -64,8 +64,11 @@ func waitRules(t *testing.T, ctx context.Context, want map[string]string) {
 	}
 }
 
-func TestFirstRunJourney(t *testing.T) {
-	app := startApp(t)
+func TestFirstRunJourney(t *testing.T)           { firstRunJourney(t) }
+func TestFirstRunJourneyOnPostgres(t *testing.T) { firstRunJourney(t, onPostgres(t)...) }
+
+func firstRunJourney(t *testing.T, appArgs ...string) {
+	app := startApp(t, appArgs...)
 	// One bound for the whole journey; the browser lives inside it.
 	parent, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)

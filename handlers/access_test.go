@@ -183,9 +183,7 @@ func newAccessEnv(t *testing.T) *accessEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.app, err = New(t.Context(), nilLogger(), e.cfg, e.deps(Deps{Hasher: e.hasher, NHSmail: sim, NHSmailDirectory: e.store})); err != nil {
-		t.Fatal(err)
-	}
+	e.app = e.start(nilLogger(), e.cfg, e.deps(Deps{Hasher: e.hasher, NHSmail: sim, NHSmailDirectory: e.store}))
 	training, _, err := (&app{training: e.training()}).trainingOrg(t.Context())
 	if err != nil {
 		t.Fatal(err)

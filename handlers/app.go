@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
 	"net/netip"
 	"sync"
 	"time"
@@ -166,11 +165,32 @@ type InstanceStore interface {
 	InstanceID(ctx context.Context) (string, error)
 }
 
+// Instance is this installation's own secrets, read from its store by
+// LoadInstance before New, which reads nothing.
+type Instance struct {
+	// CSRFKey signs the forms' CSRF tokens.
+	CSRFKey []byte
+	// ID names this installation's cookies (see namespaceCookies).
+	ID string
+}
+
+// LoadInstance reads the installation's secrets from its store.
+func LoadInstance(ctx context.Context, st InstanceStore) (Instance, error) {
+	key, err := st.CSRFKey(ctx)
+	if err != nil {
+		return Instance{}, err
+	}
+	id, err := st.InstanceID(ctx)
+	if err != nil {
+		return Instance{}, err
+	}
+	return Instance{CSRFKey: key, ID: id}, nil
+}
+
 // Stores are the app's persistence: one small interface per journey, each
 // declared beside its handlers. Every engine satisfies all of them; main
 // passes the same one to each, and a test can swap one journey's.
 type Stores struct {
-	Instance      InstanceStore
 	Setup         SetupStore
 	Links         LinkStore
 	SignIn        SignInStore
@@ -193,13 +213,15 @@ type Mailer interface{ Wake() }
 
 // Deps are the app's collaborators.
 type Deps struct {
-	Stores Stores
-	Hasher *secret.Hasher
-	Mailer Mailer // nil: emails wait for the sender's next poll
+	// Instance is the installation's secrets (LoadInstance).
+	Instance Instance
+	Stores   Stores
+	Hasher   *secret.Hasher
+	Mailer   Mailer // nil: emails wait for the sender's next poll
 	// NHSmail is the embedded NHSmail simulator (an OpenID provider served
 	// under /nhsmail) and its directory; nil when single sign-on uses
 	// another provider.
-	NHSmail          http.Handler
+	NHSmail          NHSmailSimulator
 	NHSmailDirectory NHSmailDirectory
 	// Backup writes a hot backup of an engine that makes its own (bbolt);
 	// nil when the database is backed up with its own tools.
@@ -253,7 +275,7 @@ type app struct {
 	signInQueue   accountQueue
 	rp            relyingParty
 	nhsmail       NHSmailDirectory
-	nhsmailServer http.Handler
+	nhsmailServer NHSmailSimulator
 	// training is the store's training side; nil outside training mode.
 	training TrainingStore
 	// progress is where each learner is in the job aid, for the class board.
@@ -262,8 +284,18 @@ type app struct {
 	joinCode string
 }
 
-// New builds the Fiber application; main and the tests call it the same way.
-func New(ctx context.Context, logger *slog.Logger, cfg Config, deps Deps) (*fiber.App, error) {
+// App is the web application: the Fiber app that serves it, and the work
+// around serving that New leaves to its caller (run in main, the tests'
+// harness), so that building it reads, writes and starts nothing: Prepare
+// before serving, SweepSessions beside it until shutdown.
+type App struct {
+	*fiber.App
+	a *app
+}
+
+// New builds the application; main and the tests call it the same way. It
+// does no input or output and starts nothing.
+func New(logger *slog.Logger, cfg Config, deps Deps) (*App, error) {
 	if cfg.SignInQueueWait <= 0 {
 		cfg.SignInQueueWait = defaultSignInQueueWait
 	}
@@ -276,17 +308,12 @@ func New(ctx context.Context, logger *slog.Logger, cfg Config, deps Deps) (*fibe
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultConfig().WriteTimeout
 	}
-	key, err := deps.Stores.Instance.CSRFKey(ctx)
-	if err != nil {
-		return nil, err
-	}
-	instance, err := deps.Stores.Instance.InstanceID(ctx)
-	if err != nil {
-		return nil, err
+	if len(deps.Instance.CSRFKey) == 0 || deps.Instance.ID == "" {
+		return nil, errors.New("handlers: Deps.Instance needs the installation's CSRF key and ID (LoadInstance)")
 	}
 	st := deps.Stores
-	a := &app{log: logger, cfg: cfg, hasher: deps.Hasher, mailer: deps.Mailer, csrfKey: key,
-		instance: instance, nhsmail: deps.NHSmailDirectory, nhsmailServer: deps.NHSmail,
+	a := &app{log: logger, cfg: cfg, hasher: deps.Hasher, mailer: deps.Mailer, csrfKey: deps.Instance.CSRFKey,
+		instance: deps.Instance.ID, nhsmail: deps.NHSmailDirectory, nhsmailServer: deps.NHSmail,
 		setup: st.Setup, links: st.Links, signIn: st.SignIn, sessions: st.Sessions, accounts: st.Accounts,
 		messages: st.Messages, userAdmin: st.UserAdmin, orgStore: st.Organisations, auditLog: st.AuditLog,
 		forgotten: st.Forgotten, mailStore: st.Mailbox, sso: st.SSO, nhsmailAdmin: st.NHSmailAdmin,
@@ -311,18 +338,33 @@ func New(ctx context.Context, logger *slog.Logger, cfg Config, deps Deps) (*fibe
 		// copies every value so nothing we keep changes under us.
 		Immutable: true,
 	})
-	if err := a.initTraining(ctx, deps.Training); err != nil {
+	if err := a.initTraining(deps.Training); err != nil {
 		return nil, err
 	}
-	// Requests outlive a signal (ctx) while the server drains them; they
-	// end once the server has stopped.
+	// The root of every request's context: requests outlive a signal
+	// while the server drains them, and end once the server has stopped.
 	var stopServing context.CancelFunc
-	a.serving, stopServing = context.WithCancel(context.WithoutCancel(ctx))
+	a.serving, stopServing = context.WithCancel(context.Background())
 	a.routes(f)
-	stop := make(chan struct{})
-	go a.sweepSessions(ctx, stop, 10*time.Minute)
-	f.Hooks().OnShutdown(func() error { close(stop); stopServing(); return nil })
-	return f, nil
+	f.Hooks().OnShutdown(func() error { stopServing(); return nil })
+	return &App{App: f, a: a}, nil
+}
+
+// Prepare does the start-up's reading and writing, once, before the app
+// serves: in training mode, the training clock set to its stored offset,
+// the training data set seeded into an empty database (or the database
+// checked to be a training one) and this run's trainer password given to
+// the trainer. Outside training mode it does nothing.
+func (x *App) Prepare(ctx context.Context) error {
+	return x.a.prepareTraining(ctx)
+}
+
+// SweepSessions deletes expired sessions (the app's and the NHSmail
+// simulator's) every interval until ctx ends. It returns only when no
+// sweep is running, so the caller can wait for it before closing the
+// database.
+func (x *App) SweepSessions(ctx context.Context, interval time.Duration) {
+	x.a.sweepSessions(ctx, interval)
 }
 
 // timeFormat is how dates and times are shown.

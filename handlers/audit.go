@@ -22,34 +22,43 @@ type AuditStore interface {
 	AuditEvents(ctx context.Context, f cqrs.AuditFilter) ([]cqrs.AuditEvent, int, error)
 }
 
-// Audit event types, one per kind of security event.
+// Short names for the audit event types the handlers write; the names
+// themselves are cqrs's one list (cqrs.AuditTypes).
 const (
 	evSignIn          = cqrs.AuditSignIn
 	evSignInFailed    = cqrs.AuditSignInFailed
 	evSignInLocked    = cqrs.AuditSignInLocked
-	evSignOut         = "sign-out"
-	evUnlock          = "unlock"
-	evPasswordSet     = "password-set"
-	evPasswordChanged = "password-changed"
-	evPasswordReset   = "password-reset"
-	evLinkSent        = "link-sent"
-	evLinkUsed        = "link-used"
-	evLinkRefused     = "link-refused"
-	evInviteRevoked   = "invitation-revoked"
-	evUserCreated     = "user-created"
-	evUserEdited      = "user-edited"
-	evRoleChanged     = "role-changed"
-	evUserDisabled    = "user-disabled"
-	evUserEnabled     = "user-enabled"
-	evSSORefused      = "sso-refused"
-	evSSOUnlinked     = "sso-unlinked"
-	evSetupUsed       = "setup-used"
-	evResetRequested  = "reset-requested"
+	evSignOut         = cqrs.AuditSignOut
+	evUnlock          = cqrs.AuditUnlock
+	evPasswordSet     = cqrs.AuditPasswordSet
+	evPasswordChanged = cqrs.AuditPasswordChanged
+	evPasswordReset   = cqrs.AuditPasswordReset
+	evLinkSent        = cqrs.AuditLinkSent
+	evLinkUsed        = cqrs.AuditLinkUsed
+	evLinkRefused     = cqrs.AuditLinkRefused
+	evInviteRevoked   = cqrs.AuditInvitationRevoked
+	evUserCreated     = cqrs.AuditUserCreated
+	evUserEdited      = cqrs.AuditUserEdited
+	evRoleChanged     = cqrs.AuditRoleChanged
+	evUserDisabled    = cqrs.AuditUserDisabled
+	evUserEnabled     = cqrs.AuditUserEnabled
+	evSSORefused      = cqrs.AuditSSORefused
+	evSSOUnlinked     = cqrs.AuditSSOUnlinked
+	evSetupUsed       = cqrs.AuditSetupUsed
+	evResetRequested  = cqrs.AuditResetRequested
 )
 
-var auditTypes = []string{evSignIn, evSignInFailed, evSignInLocked, cqrs.AuditLockout, evSignOut, evUnlock, evPasswordSet, evPasswordChanged,
-	evPasswordReset, evLinkSent, evLinkUsed, evLinkRefused, evInviteRevoked, evUserCreated, evUserEdited, evRoleChanged,
-	evUserDisabled, evUserEnabled, evSSORefused, evSSOUnlinked, evSetupUsed, evResetRequested}
+// auditTypes are the types the audit page filters by: every one, less
+// training mode's outside it.
+func (a *app) auditTypes() []string {
+	var out []string
+	for _, t := range cqrs.AuditTypes {
+		if a.cfg.Training || !cqrs.TrainingAudit(t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
 
 // event stamps a security event with who did it and from where. A change
 // hands its events to the store call that makes it, which records them in
@@ -77,8 +86,9 @@ func (a *app) audit(c *fiber.Ctx, e cqrs.AuditEvent) error {
 func (a *app) auditFilter(c *fiber.Ctx) (cqrs.AuditFilter, views.AuditModel) {
 	admin, _ := currentUser(c)
 	f := cqrs.AuditFilter{OrgID: orgScope(admin), Subject: trimSpace(c.Query("user")), Type: c.Query("type")}
+	types := a.auditTypes()
 	valid := false
-	for _, t := range auditTypes {
+	for _, t := range types {
 		valid = valid || t == f.Type
 	}
 	if !valid {
@@ -96,7 +106,7 @@ func (a *app) auditFilter(c *fiber.Ctx) (cqrs.AuditFilter, views.AuditModel) {
 		m.To = ""
 	}
 	m.Types = append(m.Types, views.Option{Value: "", Label: "Any event", Selected: f.Type == ""})
-	for _, t := range auditTypes {
+	for _, t := range types {
 		m.Types = append(m.Types, views.Option{Value: t, Label: t, Selected: f.Type == t})
 	}
 	return f, m

@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/PuerkitoBio/goquery"
 
 	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
@@ -28,7 +31,7 @@ func TestSecurityEventsAreWrittenWithTheirChange(t *testing.T) {
 	e := newAdminEnv(t)
 	stores := storesOf(e.store)
 	stores.AuditLog = brokenAuditLog{e.store}
-	app, err := New(t.Context(), nilLogger(), e.cfgForRebuild(), Deps{Stores: stores, Hasher: e.hasher})
+	app, err := New(nilLogger(), e.cfgForRebuild(), Deps{Instance: e.instance(), Stores: stores, Hasher: e.hasher})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +92,27 @@ func TestAuditLog(t *testing.T) {
 		other := e.otherAdmin.get("/admin/audit?user=sam.patel")
 		wantText(t, other, "0 events.")
 		wantStatus(t, e.user.get("/admin/audit"), 403)
+	})
+	t.Run("the filter offers every type a site writes, training mode's aside", func(t *testing.T) {
+		var offered []string
+		e.sys.get("/admin/audit").doc(t).Find(`select#type option`).Each(func(_ int, o *goquery.Selection) {
+			if v, _ := o.Attr("value"); v != "" {
+				offered = append(offered, v)
+			}
+		})
+		var want []string
+		for _, typ := range cqrs.AuditTypes {
+			if !cqrs.TrainingAudit(typ) {
+				want = append(want, typ)
+			}
+		}
+		if !slices.Equal(offered, want) {
+			t.Errorf("the audit filter offers %v, want %v", offered, want)
+		}
+		r := e.sys.get("/admin/audit?type=" + evHelpDeskChanged)
+		if got, _ := r.doc(t).Find(`select#type option[selected]`).Attr("value"); got != evHelpDeskChanged {
+			t.Errorf("filtered by %s, the filter shows %q selected", evHelpDeskChanged, got)
+		}
 	})
 	t.Run("CSV escapes formula cells", func(t *testing.T) {
 		r := e.sys.get("/admin/audit.csv?type=" + evSignInFailed)

@@ -35,7 +35,7 @@ func (a *app) sendBackup(c *fiber.Ctx) error {
 func (a *app) adminBackup(c *fiber.Ctx) error {
 	u, _ := currentUser(c)
 	if a.backup != nil {
-		if err := a.audit(c, cqrs.AuditEvent{Type: "backup-downloaded", Subject: u.UserID, Detail: "database backup at " + a.cfg.Now().Format(time.RFC3339)}); err != nil {
+		if err := a.audit(c, cqrs.AuditEvent{Type: cqrs.AuditBackupDownloaded, Subject: u.UserID, Detail: "database backup at " + a.cfg.Now().Format(time.RFC3339)}); err != nil {
 			return err
 		}
 	}

@@ -12,7 +12,7 @@ import (
 func BenchmarkLegacySignIn(b *testing.B) {
 	e := newEnv(b)
 	e.hasher = secret.NewHasher(secret.OWASP, 0, 0)
-	app, err := New(b.Context(), nilLogger(), e.cfgForRebuild(), e.deps(Deps{Hasher: e.hasher}))
+	app, err := New(nilLogger(), e.cfgForRebuild(), e.deps(Deps{Hasher: e.hasher}))
 	if err != nil {
 		b.Fatal(err)
 	}

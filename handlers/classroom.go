@@ -19,7 +19,7 @@ import (
 // The classroom: what the trainer does to one learner from the class
 // board. Every button says, in one sentence, what the learner will now see.
 
-const evTrainingLearnerAction = "training-learner-action"
+const evTrainingLearnerAction = cqrs.AuditTrainingLearnerAction
 
 // ClassroomStore is what the per-learner buttons need beyond TrainingStore.
 type ClassroomStore interface {

@@ -123,9 +123,7 @@ func newClassroomEnv(t *testing.T) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.app, err = New(t.Context(), nilLogger(), e.cfg, e.deps(Deps{Hasher: e.hasher, NHSmail: sim, NHSmailDirectory: e.store})); err != nil {
-		t.Fatal(err)
-	}
+	e.app = e.start(nilLogger(), e.cfg, e.deps(Deps{Hasher: e.hasher, NHSmail: sim, NHSmailDirectory: e.store}))
 	go e.app.Listener(ln)
 	t.Cleanup(func() { e.app.ShutdownWithTimeout(5 * time.Second) })
 	return e

@@ -109,7 +109,7 @@ func TestPanicsBecomeAGenericPage(t *testing.T) {
 	e := newEnv(t)
 	stores := storesOf(e.store)
 	stores.Setup = panickingStore{e.store}
-	app, err := New(t.Context(), slog.New(slog.NewTextHandler(io.Discard, nil)), DefaultConfig(), Deps{Stores: stores, Hasher: e.hasher})
+	app, err := New(slog.New(slog.NewTextHandler(io.Discard, nil)), DefaultConfig(), Deps{Instance: e.instance(), Stores: stores, Hasher: e.hasher})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cqrs-local/cqrs-signin/clock"
+	"github.com/cqrs-local/cqrs-signin/clock/clocktest"
 	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/nhsmail"
 	"github.com/cqrs-local/cqrs-signin/secret"
@@ -39,19 +39,6 @@ const testHost = "127.0.0.1:8420"
 // testParams keep handler tests quick; the algorithm and encoding are the
 // real ones (the process and browser tests use the OWASP parameters).
 var testParams = secret.Params{MemoryKiB: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
-
-// testClock is a settable time source shared by the app and its store.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // testStore is the engine under a handler test, whichever it is: every
 // journey's store (what main passes), the NHSmail simulator's directory,
@@ -81,7 +68,7 @@ type testStore interface {
 
 // storesOf is what main passes: the one engine as every journey's store.
 func storesOf(st testStore) Stores {
-	return Stores{Instance: st, Setup: st, Links: st, SignIn: st, Sessions: st, Accounts: st, Messages: st,
+	return Stores{Setup: st, Links: st, SignIn: st, Sessions: st, Accounts: st, Messages: st,
 		UserAdmin: st, Organisations: st, AuditLog: st, Forgotten: st, Mailbox: st, SSO: st, NHSmailAdmin: st, HelpDesk: st}
 }
 
@@ -230,13 +217,13 @@ func startPostgresPass() (wait func() int, err error) {
 // or, in the PostgreSQL pass, a schema of its own.
 type testEnv struct {
 	t     testing.TB
-	app   *fiber.App
+	app   *App
 	store testStore
 	// file is the bbolt engine (its backups, its training side); nil on
 	// PostgreSQL.
 	file   *store.Store
 	pg     *postgres.Store
-	clock  *testClock
+	clock  *clocktest.Clock
 	dbPath string // the bbolt file, or the PostgreSQL schema's address
 	// dumpConn and dumpTables read the PostgreSQL schema for dbBytes.
 	dumpConn   *pgx.Conn
@@ -275,7 +262,7 @@ func openTestStore(t testing.TB, now func() time.Time) (e *testEnv) {
 
 func newEnv(t testing.TB, adjust ...func(*Config)) *testEnv {
 	t.Helper()
-	clk := &testClock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
+	clk := clocktest.New(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
 	// The store and the app read one training clock over the test clock;
 	// its offset stays 0 unless a training-mode test moves it.
 	training := clock.New(clk.Now)
@@ -291,12 +278,22 @@ func newEnv(t testing.TB, adjust ...func(*Config)) *testEnv {
 	logs := &bytes.Buffer{}
 	hasher := secret.NewHasher(testParams, 4, 5*time.Second)
 	e.t, e.clock, e.logs, e.hasher, e.cfg = t, clk, logs, hasher, cfg
-	app, err := New(context.Background(), slog.New(slog.NewTextHandler(logs, nil)), cfg, e.deps(Deps{Hasher: hasher}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.app = app
+	e.app = e.start(slog.New(slog.NewTextHandler(logs, nil)), cfg, e.deps(Deps{Hasher: hasher}))
 	return e
+}
+
+// start builds the app as main does: New, which reads nothing, then its
+// start-up reading and writing (training mode's seed data and clock).
+func (e *testEnv) start(logger *slog.Logger, cfg Config, deps Deps) *App {
+	e.t.Helper()
+	app, err := New(logger, cfg, deps)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := app.Prepare(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	return app
 }
 
 // bboltOnly skips the rest of t in the PostgreSQL pass: what it tests is
@@ -308,14 +305,26 @@ func bboltOnly(t testing.TB, why string) {
 	}
 }
 
-// deps is d with the engine as every journey's store, and as main passes
-// them, the bbolt file's backups and training side.
+// deps is d with the installation's secrets and the engine as every
+// journey's store, and as main passes them, the bbolt file's backups and
+// training side.
 func (e *testEnv) deps(d Deps) Deps {
+	d.Instance = e.instance()
 	d.Stores = storesOf(e.store)
 	if e.file != nil {
 		d.Backup, d.Training = e.file, e.file
 	}
 	return d
+}
+
+// instance is the installation's secrets, as main reads them.
+func (e *testEnv) instance() Instance {
+	e.t.Helper()
+	in, err := LoadInstance(context.Background(), e.store)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return in
 }
 
 // training is the bbolt file's training side (nil on PostgreSQL).

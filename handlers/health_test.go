@@ -55,7 +55,7 @@ func TestReadiness(t *testing.T) {
 	var dbErr error
 	ready := &Readiness{Database: func(context.Context) error { return dbErr }}
 	cfg := e.cfg
-	app, err := New(t.Context(), nilLogger(), cfg, Deps{Stores: storesOf(e.store), Hasher: e.hasher, Readiness: ready})
+	app, err := New(nilLogger(), cfg, Deps{Instance: e.instance(), Stores: storesOf(e.store), Hasher: e.hasher, Readiness: ready})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ type HelpDeskStore interface {
 }
 
 const (
-	evHelpDeskChanged = "help-desk-changed"
+	evHelpDeskChanged = cqrs.AuditHelpDeskChanged
 	maxHelpDeskPhone  = 30
 	maxHelpDeskHours  = 100
 )

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"net"
+	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -16,7 +17,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/cqrs-local/cqrs-signin/cqrs"
-	"github.com/cqrs-local/cqrs-signin/nhsmail"
 	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
@@ -73,8 +73,8 @@ func (a *app) renderNHSmailDirectory(c *fiber.Ctx, status int, values map[string
 	if err != nil {
 		return err
 	}
-	if keys, ok := a.nhsmailServer.(nhsmailSigningKeys); ok {
-		m.SigningKeyID = keys.KeyID(c.UserContext())
+	if a.nhsmailServer != nil {
+		m.SigningKeyID = a.nhsmailServer.KeyID(c.UserContext())
 	}
 	for _, acc := range accounts {
 		_, cqrsErr := a.nhsmailAdmin.UserByEmail(c.UserContext(), acc.Email)
@@ -111,7 +111,7 @@ func mfaMethodFromForm(v string) (string, bool) {
 // sign-in prompt answered "No, it's not me", from the simulator's audit
 // entries.
 func (a *app) nhsmailReports(ctx context.Context) (map[string]string, error) {
-	events, _, err := a.auditLog.AuditEvents(ctx, cqrs.AuditFilter{Type: nhsmail.EventMFAReported, Limit: 500})
+	events, _, err := a.auditLog.AuditEvents(ctx, cqrs.AuditFilter{Type: cqrs.AuditNHSmailMFAReported, Limit: 500})
 	if err != nil {
 		return nil, err
 	}
@@ -243,20 +243,26 @@ func nhsmailConsent(acc cqrs.NHSmailAccount, on bool) (bool, bool, bool) {
 	return acc.Disabled, acc.Locked, on
 }
 
-// nhsmailSigningKeys is the simulator's signing key, as the administration
-// page shows and rotates it (*nhsmail.Provider).
-type nhsmailSigningKeys interface {
+// NHSmailSimulator is the embedded NHSmail simulator as the app serves and
+// administers it (*nhsmail.Provider, which main passes in): its OpenID
+// provider's pages, served under /nhsmail, the key that signs its ID
+// tokens, and its sign-in cookie, which signing out of CQRS clears.
+type NHSmailSimulator interface {
+	http.Handler
+	// KeyID is the kid of the key that signs ID tokens now.
 	KeyID(ctx context.Context) string
+	// RotateSigningKey makes a new key sign ID tokens from now on.
 	RotateSigningKey(ctx context.Context) error
+	// SessionCookieName names the simulator's sign-in cookie.
+	SessionCookieName() string
 }
 
 // rotateNHSmailSigningKey makes a new key sign the simulator's ID tokens.
 func (a *app) rotateNHSmailSigningKey(c *fiber.Ctx) error {
-	keys, ok := a.nhsmailServer.(nhsmailSigningKeys)
-	if !ok {
+	if a.nhsmailServer == nil {
 		return fiber.ErrNotFound
 	}
-	if err := keys.RotateSigningKey(c.UserContext()); err != nil {
+	if err := a.nhsmailServer.RotateSigningKey(c.UserContext()); err != nil {
 		return err
 	}
 	return redirect(c, "/admin/nhsmail?notice=key")
@@ -313,13 +319,13 @@ func (a *app) nhsmailApplications(c *fiber.Ctx) error {
 // validRedirectURI accepts an absolute https URL, or http on this
 // computer's loopback address (as Entra ID allows for http://localhost),
 // with no userinfo or fragment, whose host is a host name or IP address
-// (nhsmail.RedirectOrigin): redirect URIs are then matched exactly.
+// (cqrs.RedirectOrigin): redirect URIs are then matched exactly.
 func validRedirectURI(raw string) bool {
 	u, err := url.Parse(raw)
 	if err != nil || len(raw) > maxRedirectURI || hasControl(raw) || u.Host == "" || u.User != nil || u.Fragment != "" || strings.Contains(raw, "#") {
 		return false
 	}
-	if _, ok := nhsmail.RedirectOrigin(raw); !ok {
+	if _, ok := cqrs.RedirectOrigin(raw); !ok {
 		return false
 	}
 	switch u.Scheme {

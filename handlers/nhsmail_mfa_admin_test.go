@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/cqrs-local/cqrs-signin/cqrs"
-	"github.com/cqrs-local/cqrs-signin/nhsmail"
 )
 
 // The system administrator chooses an NHSmail account's MFA method when
@@ -74,7 +73,7 @@ func TestNHSmailAccountMFAMethod(t *testing.T) {
 		t.Errorf("a User Administrator changed the method: %d", r.StatusCode)
 	}
 
-	if err := e.store.Audit(t.Context(), cqrs.AuditEvent{Type: nhsmail.EventMFAReported, Subject: "app@nhs.net"}); err != nil {
+	if err := e.store.Audit(t.Context(), cqrs.AuditEvent{Type: cqrs.AuditNHSmailMFAReported, Subject: "app@nhs.net"}); err != nil {
 		t.Fatal(err)
 	}
 	doc = e.sys.get(page).doc(t)

@@ -169,13 +169,13 @@ func (a *app) pageWithHeader(c *fiber.Ctx, title string, u cqrs.User, org cqrs.O
 	return p
 }
 
-// sweepSessions deletes expired sessions every interval until stop closes.
-func (a *app) sweepSessions(ctx context.Context, stop <-chan struct{}, interval time.Duration) {
+// sweepSessions deletes expired sessions every interval until ctx ends.
+func (a *app) sweepSessions(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
-		case <-stop:
+		case <-ctx.Done():
 			return
 		case <-t.C:
 			if _, err := a.sessions.DeleteExpiredSessions(ctx, a.cfg.SessionIdle+cqrs.SessionTouchEvery, a.cfg.SessionAbsolute); err != nil {

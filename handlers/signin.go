@@ -11,7 +11,6 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/limiter"
 
 	"github.com/cqrs-local/cqrs-signin/cqrs"
-	"github.com/cqrs-local/cqrs-signin/nhsmail"
 	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
@@ -233,7 +232,7 @@ func (a *app) signOut(c *fiber.Ctx) error {
 	if a.nhsmailServer != nil {
 		// On a shared classroom computer the next person must not arrive
 		// signed in to the embedded NHSmail as the last one.
-		a.clearCookie(c, nhsmail.SessionCookie, "/nhsmail")
+		a.clearCookie(c, a.nhsmailServer.SessionCookieName(), "/nhsmail")
 	}
 	return redirect(c, "/login?signed_out=1")
 }

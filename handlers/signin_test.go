@@ -295,7 +295,7 @@ func TestConcurrentSignInsAreBoundedAndAllAnswered(t *testing.T) {
 	// Long enough for two real hashes on a busy machine (the PostgreSQL
 	// pass runs beside the bbolt one): the bound tested is memory's.
 	cfg.SignInQueueWait = 10 * time.Second
-	app, err := New(t.Context(), nilLogger(), cfg, e.deps(Deps{Hasher: e.hasher}))
+	app, err := New(nilLogger(), cfg, e.deps(Deps{Hasher: e.hasher}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -641,7 +641,7 @@ func TestLockedAnswerStillHashes(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.SignInRateLimit = 0 })
 	admin := e.registeredAdmin()
 	e.hasher = secret.NewHasher(testParams, 1, 5*time.Second)
-	app, err := New(t.Context(), nilLogger(), e.cfgForRebuild(), e.deps(Deps{Hasher: e.hasher}))
+	app, err := New(nilLogger(), e.cfgForRebuild(), e.deps(Deps{Hasher: e.hasher}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -814,7 +814,7 @@ func newSimulatorAdminEnv(t *testing.T) *adminEnv {
 	e := newAdminEnv(t)
 	cfg := e.cfgForRebuild()
 	cfg.SSO = SSOConfig{Issuer: "http://127.0.0.1:8420/nhsmail", ClientID: "cqrs", ClientSecret: "x", RedirectURL: "http://127.0.0.1:8420/sso/callback"}
-	app, err := New(t.Context(), nilLogger(), cfg, e.deps(Deps{Hasher: e.hasher, NHSmailDirectory: e.store}))
+	app, err := New(nilLogger(), cfg, e.deps(Deps{Hasher: e.hasher, NHSmailDirectory: e.store}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,11 +42,7 @@ func TestSnapshotRestoreKeepsThisRunsTrainerPassword(t *testing.T) {
 	// The next run, with its own password, restores that snapshot.
 	next := *e
 	next.cfg.TrainerPassword = NewTrainerPassword()
-	app, err := New(t.Context(), nilLogger(), next.cfg, e.deps(Deps{Hasher: e.hasher}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	next.app = app
+	next.app = e.start(nilLogger(), next.cfg, e.deps(Deps{Hasher: e.hasher}))
 	tr2 := next.trainer()
 	wantStatus(t, tr2.post("/training/trainer/snapshots/restore", url.Values{"name": {"Class start"}, "csrf_token": {tr2.csrf("/training/trainer")}}), 303)
 	wantStatus(t, next.client().signIn(TrainerUserID, next.cfg.TrainerPassword, ""), 303)

@@ -34,13 +34,13 @@ const (
 	learnerTTL      = 24 * time.Hour
 	jobAidCookie    = "cqrs_jobaid"
 
-	evTrainingReset    = "training-reset"
-	evTrainingClock    = "training-clock"
-	evTrainingLearner  = "training-learner"
-	evTrainingCohort   = "training-cohort"
-	evTrainingSnapshot = "training-snapshot"
-	evTrainingRestore  = "training-restore"
-	evTrainerPassword  = "training-trainer-password"
+	evTrainingReset    = cqrs.AuditTrainingReset
+	evTrainingClock    = cqrs.AuditTrainingClock
+	evTrainingLearner  = cqrs.AuditTrainingLearner
+	evTrainingCohort   = cqrs.AuditTrainingCohort
+	evTrainingSnapshot = cqrs.AuditTrainingSnapshot
+	evTrainingRestore  = cqrs.AuditTrainingRestore
+	evTrainerPassword  = cqrs.AuditTrainerPassword
 )
 
 // NewTrainerPassword is a random password for the trainer that meets the
@@ -77,10 +77,10 @@ type TrainingStore interface {
 	ClassroomStore
 }
 
-// initTraining switches training mode on: the training store, the shared
-// clock at its stored offset, no SMTP, and the data
-// set seeded when the database is empty.
-func (a *app) initTraining(ctx context.Context, ts TrainingStore) error {
+// initTraining switches training mode on: the training store and the
+// shared clock. It reads nothing: prepareTraining does. (Training mode
+// sends no email by SMTP: main never configures it then.)
+func (a *app) initTraining(ts TrainingStore) error {
 	if !a.cfg.Training {
 		return nil
 	}
@@ -97,8 +97,16 @@ func (a *app) initTraining(ctx context.Context, ts TrainingStore) error {
 	a.progress = newClassProgress(a.cfg.Clock.Base)
 	a.joinCode = randomFrom(joinCodeLetters, joinCodeLength)
 	a.cfg.Now = a.cfg.Clock.Now
-	a.cfg.SMTPEnabled = false
-	off, err := ts.ClockOffset(ctx)
+	return nil
+}
+
+// prepareTraining is training mode's start-up reading and writing (see
+// App.Prepare); nothing outside training mode.
+func (a *app) prepareTraining(ctx context.Context) error {
+	if a.training == nil {
+		return nil
+	}
+	off, err := a.training.ClockOffset(ctx)
 	if err != nil {
 		return err
 	}

@@ -120,9 +120,7 @@ func TestTrainingDataSetHasEveryState(t *testing.T) {
 	// trainer gets that run's password, and the last run's no longer works.
 	learner, _ := e.client().startLearner()
 	restarted := NewTrainerPassword()
-	if _, err := New(t.Context(), nilLogger(), Config{Training: true, Clock: clock.New(nil), TrainerPassword: restarted}, e.deps(Deps{Hasher: e.hasher})); err != nil {
-		t.Fatal(err)
-	}
+	e.start(nilLogger(), Config{Training: true, Clock: clock.New(nil), TrainerPassword: restarted}, e.deps(Deps{Hasher: e.hasher}))
 	if _, err := e.store.UserByUserID(t.Context(), learner); err != nil {
 		t.Errorf("the learner %s started before the restart is gone (%v): the data set was seeded again", learner, err)
 	}
@@ -436,7 +434,10 @@ func TestTrainingModeRefusesARealDatabase(t *testing.T) {
 	bboltOnly(t, "main refuses training mode with --database before the app is built")
 	e := newEnv(t)
 	e.registeredAdmin()
-	_, err := New(t.Context(), nilLogger(), Config{Training: true, Clock: clock.New(nil), TrainerPassword: NewTrainerPassword()}, e.deps(Deps{Hasher: e.hasher}))
+	app, err := New(nilLogger(), Config{Training: true, Clock: clock.New(nil), TrainerPassword: NewTrainerPassword()}, e.deps(Deps{Hasher: e.hasher}))
+	if err == nil {
+		err = app.Prepare(t.Context()) // the start-up's reading and writing, after New
+	}
 	if err == nil || !strings.Contains(err.Error(), "training database") {
 		t.Fatalf("training mode on a site's database: %v", err)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"github.com/cqrs-local/cqrs-signin/clock/clocktest"
 	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/mailer"
 	"github.com/cqrs-local/cqrs-signin/store"
@@ -39,29 +40,12 @@ const (
 	testLink     = "http://127.0.0.1:8080/reset/" + testSecret
 )
 
-// clock is the injected time shared by the store and the Sender.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newClock is the injected time shared by the store and the Sender.
+func newClock() *clocktest.Clock { return clocktest.New(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)) }
 
 // openStore opens a real store file; reopening the same path simulates a
 // restart.
-func openStore(t *testing.T, path string, clk *clock) *store.Store {
+func openStore(t *testing.T, path string, clk *clocktest.Clock) *store.Store {
 	t.Helper()
 	st, err := store.Open(path, store.Options{LockTimeout: time.Second, Now: clk.Now})
 	if err != nil {
@@ -76,7 +60,7 @@ func openStore(t *testing.T, path string, clk *clock) *store.Store {
 	return st
 }
 
-func newStore(t *testing.T, clk *clock) *store.Store {
+func newStore(t *testing.T, clk *clocktest.Clock) *store.Store {
 	return openStore(t, filepath.Join(t.TempDir(), "cqrs.db"), clk)
 }
 

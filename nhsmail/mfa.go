@@ -21,10 +21,6 @@ import (
 	"github.com/cqrs-local/cqrs-signin/views"
 )
 
-// EventMFAReported is the audit entry written when a sign-in prompt is
-// answered "No, it's not me".
-const EventMFAReported = "nhsmail-mfa-reported"
-
 // The simulator's second step: Microsoft Authenticator push with number
 // matching, or a code by text message, after the password. The browser that
 // typed the password holds a cookie naming its pending sign-in; the "phone"
@@ -525,7 +521,7 @@ func (p *Provider) answerPrompt(ctx context.Context, key []byte, acct cqrs.NHSma
 		return tx.Put(stateMFA, key, pending, tx.Now().Add(mfaKeep))
 	})
 	if err == nil && reported {
-		err = p.dir.Audit(ctx, cqrs.AuditEvent{Type: EventMFAReported, Subject: acct.Email, Method: "nhsmail-simulator",
+		err = p.dir.Audit(ctx, cqrs.AuditEvent{Type: cqrs.AuditNHSmailMFAReported, Subject: acct.Email, Method: "nhsmail-simulator",
 			Detail: "a sign-in prompt was answered \"No, it's not me\""})
 	}
 	return pending, err

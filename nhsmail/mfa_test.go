@@ -221,7 +221,7 @@ func TestMFAPromptEndings(t *testing.T) {
 			}
 		})
 	}
-	events, _, err := e.store.AuditEvents(t.Context(), cqrs.AuditFilter{Type: EventMFAReported})
+	events, _, err := e.store.AuditEvents(t.Context(), cqrs.AuditFilter{Type: cqrs.AuditNHSmailMFAReported})
 	if err != nil || len(events) != 1 || events[0].Subject != "app.user@nhs.net" {
 		t.Errorf("\"No, it's not me\" in the audit: %+v, %v", events, err)
 	}

@@ -268,6 +268,10 @@ func (p *Provider) Issuer() string { return p.cfg.Issuer }
 // KeyID is the kid of the key that signs ID tokens.
 func (p *Provider) KeyID(ctx context.Context) string { return p.keys.current(ctx).id }
 
+// SessionCookieName names the cookie that keeps a browser signed in to the
+// simulator (Config.SessionCookie, or the package's default).
+func (p *Provider) SessionCookieName() string { return p.cfg.SessionCookie }
+
 // ServeHTTP answers the provider's endpoints under the issuer's path.
 func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.setSecurityHeaders(w)

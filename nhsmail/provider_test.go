@@ -23,6 +23,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/cqrs-local/cqrs-signin/clock/clocktest"
 	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/secret"
 	"github.com/cqrs-local/cqrs-signin/store"
@@ -37,18 +38,6 @@ const (
 	callbackPath  = "/callback"
 	wantIncorrect = "Incorrect user ID or password. Type the correct user ID and password, and try again."
 )
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // countingHasher counts password checks, to show that unknown emails are
 // checked (against a dummy hash) like known ones.
@@ -68,7 +57,7 @@ type env struct {
 	t        *testing.T
 	store    *store.Store
 	dbPath   string
-	clock    *clock
+	clock    *clocktest.Clock
 	hasher   *countingHasher
 	srv      *httptest.Server
 	provider *atomic.Pointer[Provider]
@@ -85,7 +74,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, provider: new(atomic.Pointer[Provider]), clock: &clock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}, accounts: map[string]cqrs.NHSmailAccount{}}
+	e := &env{t: t, provider: new(atomic.Pointer[Provider]), clock: clocktest.New(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)), accounts: map[string]cqrs.NHSmailAccount{}}
 	e.dbPath = filepath.Join(t.TempDir(), "cqrs.db")
 	st, err := store.Open(e.dbPath, store.Options{Now: e.clock.Now})
 	if err != nil {
@@ -1423,8 +1412,8 @@ func TestContentSecurityPolicyFromParsedOrigins(t *testing.T) {
 	}
 	for raw, want := range map[string]string{"https://a.example/cb": "https://a.example", "http://127.0.0.1:53682/cb": "http://127.0.0.1:53682",
 		"https://a.example;b/cb": "", "https://a_b.example/": "", "ftp://a.example/": "", "https://a.example:65536/": "", "https://a.example:08/": ""} {
-		if got, ok := RedirectOrigin(raw); got != want || ok != (want != "") {
-			t.Errorf("RedirectOrigin(%q) = %q, %v; want %q", raw, got, ok, want)
+		if got, ok := cqrs.RedirectOrigin(raw); got != want || ok != (want != "") {
+			t.Errorf("cqrs.RedirectOrigin(%q) = %q, %v; want %q", raw, got, ok, want)
 		}
 	}
 }

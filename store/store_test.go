@@ -6,30 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/cqrs-local/cqrs-signin/clock/clocktest"
 	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func openTest(t *testing.T) (*Store, *testClock) {
+func openTest(t *testing.T) (*Store, *clocktest.Clock) {
 	t.Helper()
-	clk := &testClock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
+	clk := clocktest.New(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
 	s, err := Open(filepath.Join(t.TempDir(), "cqrs.db"), Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

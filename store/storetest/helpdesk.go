@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cqrs-local/cqrs-signin/clock/clocktest"
 	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
@@ -36,7 +37,7 @@ func testSite(t *testing.T, cfg Config) {
 // across a restart, replaced whole, back to none with the zero value, and
 // each change audited with it.
 func testHelpDesk(t *testing.T, cfg Config) {
-	clk := &Clock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
+	clk := clocktest.New(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
 	var e Engine = siteEngine(t, cfg.Open(t, clk.Now))
 	site := func() SiteEngine { return siteEngine(t, e) }
 	if _, err := site().HelpDesk(t.Context()); !errors.Is(err, cqrs.ErrNotFound) {
@@ -72,7 +73,7 @@ func testHelpDesk(t *testing.T, cfg Config) {
 // start makes a registration link for them (each one working); afterwards
 // only the recovery command's reset link, and never for anyone else.
 func testSystemAdminLink(t *testing.T, cfg Config) {
-	clk := &Clock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
+	clk := clocktest.New(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
 	e := siteEngine(t, cfg.Open(t, clk.Now))
 	if _, _, err := e.SystemAdminLink(t.Context(), hash("before"), time.Hour, time.Hour, false); !errors.Is(err, cqrs.ErrNotFound) {
 		t.Fatalf("before set-up: %v, want ErrNotFound", err)

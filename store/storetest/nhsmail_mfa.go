@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cqrs-local/cqrs-signin/clock/clocktest"
 	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
@@ -31,7 +32,7 @@ func mfaEngine(t *testing.T, e Engine) MFAEngine {
 // default), SetNHSmailMFA changes it and nothing else, survives a restart,
 // refuses a method the simulator does not offer and an unknown account.
 func testNHSmailMFA(t *testing.T, cfg Config) {
-	clk := &Clock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
+	clk := clocktest.New(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
 	var e Engine = cfg.Open(t, clk.Now)
 	m := func() MFAEngine { return mfaEngine(t, e) }
 	plain, err := m().CreateNHSmailAccount(t.Context(), cqrs.NHSmailAccount{Email: "plain@nhs.net", FirstName: "Pat", PasswordHash: "h"})

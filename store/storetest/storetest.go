@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cqrs-local/cqrs-signin/clock/clocktest"
 	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/storage"
 )
@@ -46,29 +47,17 @@ type Config struct {
 	Training func(e Engine) Training
 }
 
-// Clock is the suite's clock, moved by hand.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// Now is the clock's time.
-func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.now = c.now.Add(d) }
-
 // env is one test's engine with its clock and an organisation.
 type env struct {
 	t     *testing.T
 	e     Engine
-	clock *Clock
+	clock *clocktest.Clock
 	org   cqrs.Organisation
 }
 
 func newEnv(t *testing.T, cfg Config) *env {
 	t.Helper()
-	clk := &Clock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
+	clk := clocktest.New(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
 	e := cfg.Open(t, clk.Now)
 	org, err := e.CreateOrganisation(t.Context(), cqrs.Organisation{Name: "Riverside Practice", ODSCode: "A81001"})
 	if err != nil {
@@ -550,7 +539,7 @@ func testTraining(t *testing.T, cfg Config) {
 }
 
 func testSetup(t *testing.T, cfg Config) {
-	clk := &Clock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
+	clk := clocktest.New(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
 	e := cfg.Open(t, clk.Now)
 	// Two tokens, as two instances starting together make: either works, once.
 	for _, tok := range []string{"setup-a", "setup-b"} {
