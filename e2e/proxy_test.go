@@ -95,12 +95,20 @@ func (s *site) start(i int) {
 	s.procs[i] = p
 }
 
-// startSite starts three instances and HAProxy in front of them.
+// startSite starts three instances on the test database and HAProxy in
+// front of them.
 func startSite(t *testing.T) *site {
+	t.Helper()
+	findHAProxy(t) // skip before making a database
+	return startSiteOn(t, storetest.PostgresDSN(t))
+}
+
+// startSiteOn is startSite on the database at dsn.
+func startSiteOn(t *testing.T, dsn string) *site {
 	t.Helper()
 	haproxy := findHAProxy(t)
 	proxyPort := freePort(t)
-	s := &site{t: t, dsn: storetest.PostgresDSN(t), publicURL: fmt.Sprintf("http://127.0.0.1:%d", proxyPort), procs: make([]*appProcess, 3)}
+	s := &site{t: t, dsn: dsn, publicURL: fmt.Sprintf("http://127.0.0.1:%d", proxyPort), procs: make([]*appProcess, 3)}
 	for i := range s.procs {
 		s.ports = append(s.ports, freePort(t))
 		s.start(i)
@@ -108,6 +116,9 @@ func startSite(t *testing.T) *site {
 	var servers strings.Builder
 	for i, port := range s.ports {
 		fmt.Fprintf(&servers, "    server cqrs%d 127.0.0.1:%d check\n", i+1, port)
+	}
+	for i, port := range s.ports {
+		fmt.Fprintf(&servers, "    server cqrs%d-last-resort 127.0.0.1:%d backup\n", i+1, port)
 	}
 	cfg := filepath.Join(t.TempDir(), "haproxy.cfg")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(haproxyConfig, proxyPort, "127.0.0.1", servers.String())), 0o600); err != nil {
@@ -153,7 +164,9 @@ func startSite(t *testing.T) *site {
 // haproxyConfig is the README's configuration, on this machine's ports:
 // round robin with no stickiness, health checks on /readyz naming the
 // public host, X-Forwarded-For, and a retry on another instance when one
-// refuses the connection.
+// refuses the connection. When every instance fails its check (the
+// database restarting) the unchecked backup lines still reach them, so
+// people get the site's own "try again in a moment" page, not the proxy's.
 const haproxyConfig = `global
     maxconn 512
 
@@ -180,6 +193,7 @@ backend cqrs_instances
     http-check expect status 200
     timeout check 2s
     default-server inter 250ms fall 2 rise 2
+    option allbackups
 %s`
 
 // Journey: through the proxy's address only, a real browser sets the site
