@@ -69,6 +69,7 @@ type site struct {
 	ports     []int
 	procs     []*appProcess
 	setupURL  string
+	extraArgs []string // after the defaults, so they win
 }
 
 var portRE = regexp.MustCompile(`CQRS is running at http://127\.0\.0\.1:(\d+)`)
@@ -77,9 +78,9 @@ var portRE = regexp.MustCompile(`CQRS is running at http://127\.0\.0\.1:(\d+)`)
 // the public address, the proxy (127.0.0.2) trusted; two seconds' drain so the proxy's
 // health checks (every 250ms, two failures to take it out) take it out before it stops.
 func (s *site) args(port int) []string {
-	return []string{"--no-browser", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--data", s.t.TempDir() + "/unused.db",
+	return append([]string{"--no-browser", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--data", s.t.TempDir() + "/unused.db",
 		"--database", s.dsn, "--public-url", s.publicURL, "--trusted-proxies", "127.0.0.2", "--drain-time", "2s",
-		"--signin-rate-limit", "0"}
+		"--signin-rate-limit", "0"}, s.extraArgs...)
 }
 
 // start runs instance i on its port and waits until it answers.
@@ -96,19 +97,19 @@ func (s *site) start(i int) {
 }
 
 // startSite starts three instances on the test database and HAProxy in
-// front of them.
-func startSite(t *testing.T) *site {
+// front of them, each with the flags extra besides the defaults.
+func startSite(t *testing.T, extra ...string) *site {
 	t.Helper()
 	findHAProxy(t) // skip before making a database
-	return startSiteOn(t, storetest.PostgresDSN(t))
+	return startSiteOn(t, storetest.PostgresDSN(t), extra...)
 }
 
 // startSiteOn is startSite on the database at dsn.
-func startSiteOn(t *testing.T, dsn string) *site {
+func startSiteOn(t *testing.T, dsn string, extra ...string) *site {
 	t.Helper()
 	haproxy := findHAProxy(t)
 	proxyPort := freePort(t)
-	s := &site{t: t, dsn: dsn, publicURL: fmt.Sprintf("http://127.0.0.1:%d", proxyPort), procs: make([]*appProcess, 3)}
+	s := &site{t: t, dsn: dsn, publicURL: fmt.Sprintf("http://127.0.0.1:%d", proxyPort), procs: make([]*appProcess, 3), extraArgs: extra}
 	for i := range s.procs {
 		s.ports = append(s.ports, freePort(t))
 		s.start(i)
