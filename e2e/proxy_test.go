@@ -165,7 +165,8 @@ func startSiteOn(t *testing.T, dsn string, extra ...string) *site {
 // haproxyConfig is the README's configuration, on this machine's ports:
 // round robin with no stickiness, health checks on /readyz naming the
 // public host, X-Forwarded-For, and a retry on another instance when one
-// refuses the connection. When every instance fails its check (the
+// refuses the connection, or (for a GET only, which changes nothing) one
+// dies before answering. When every instance fails its check (the
 // database restarting) the unchecked backup lines still reach them, so
 // people get the site's own "try again in a moment" page, not the proxy's.
 const haproxyConfig = `global
@@ -195,6 +196,8 @@ backend cqrs_instances
     timeout check 2s
     default-server inter 250ms fall 2 rise 2
     option allbackups
+    retry-on conn-failure empty-response
+    http-request disable-l7-retry unless METH_GET || METH_HEAD
 %s`
 
 // Journey: through the proxy's address only, a real browser sets the site

@@ -67,7 +67,7 @@ func (s *proxySite) startInstance(i int) error {
 }
 
 // proxyConfig is the README's HAProxy configuration on this machine's
-// ports, with the first n instances behind it.
+// ports, without TLS, with the first n instances behind it.
 func (s *proxySite) proxyConfig(n int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `global
@@ -95,6 +95,8 @@ backend cqrs_instances
     timeout check 2s
     default-server inter 250ms fall 2 rise 2
     option allbackups
+    retry-on conn-failure empty-response
+    http-request disable-l7-retry unless METH_GET || METH_HEAD
 `, s.proxyPort, s.proxyPort)
 	for i := range n {
 		fmt.Fprintf(&b, "    server cqrs%d 127.0.0.1:%d check\n", i+1, s.ports[i])
@@ -518,9 +520,9 @@ func (l *steadyLoad) start(clients int) {
 					}
 					continue
 				}
-				kind := fmt.Sprint(status)
+				kind := fmt.Sprint(req.method, " ", status)
 				if err != nil {
-					kind = "no answer"
+					kind = req.method + " no answer"
 				}
 				l.tally.mu.Lock()
 				l.tally.failed++
