@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -464,29 +466,45 @@ type steadyLoad struct {
 }
 
 type loadTally struct {
-	sent, signedIn atomic.Int64
-	mu             sync.Mutex
-	failed         int
-	byKind         map[string]int
-	lastFailure    time.Time
+	sent, signedIn, busy atomic.Int64
+	mu                   sync.Mutex
+	failed               int
+	byKind               map[string]int
+	lastFailure          time.Time
 }
 
 // loadResult is a stretch of steady load's figures.
 type loadResult struct {
-	sent, signedIn, failed int
-	byKind                 map[string]int
-	lastFailure            time.Time
+	sent, signedIn, busy, failed int
+	byKind                       map[string]int
+	lastFailure                  time.Time
 }
 
 func (r loadResult) failures() string {
+	busy := ""
+	if r.busy > 0 {
+		busy = fmt.Sprintf("; besides, %d sign-ins answered 503 The service is busy (the hasher's queue, the machine's load)", r.busy)
+	}
 	if r.failed == 0 {
-		return "none"
+		return "none" + busy
 	}
 	var parts []string
 	for k, n := range r.byKind {
 		parts = append(parts, fmt.Sprintf("%d×%s", n, k))
 	}
-	return strings.Join(parts, ", ")
+	slices.Sort(parts)
+	return strings.Join(parts, ", ") + busy
+}
+
+// sendNoting is send that also reports whether the answer's body holds text.
+func sendNoting(c *http.Client, req *http.Request, text string) (int, bool, error) {
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, false, err
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	return resp.StatusCode, strings.Contains(string(b), text), nil
 }
 
 func (r loadResult) lastFailureAfter(t time.Time) string {
@@ -512,12 +530,18 @@ func (l *steadyLoad) start(clients int) {
 				if (w+i)%4 == 0 { // a sign-in for every three pages
 					req, want = l.signIn, http.StatusSeeOther
 				}
-				status, err := send(c, req.request())
+				status, busy, err := sendNoting(c, req.request(), "The service is busy")
 				l.tally.sent.Add(1)
 				if err == nil && status == want {
 					if want == http.StatusSeeOther {
 						l.tally.signedIn.Add(1)
 					}
+					continue
+				}
+				if err == nil && status == http.StatusServiceUnavailable && busy {
+					// Too many sign-ins at once for the hasher: the
+					// machine's load, not the failover.
+					l.tally.busy.Add(1)
 					continue
 				}
 				kind := fmt.Sprint(req.method, " ", status)
@@ -538,7 +562,7 @@ func (l *steadyLoad) stop() loadResult {
 	close(l.halt)
 	l.wg.Wait()
 	t := l.tally
-	return loadResult{sent: int(t.sent.Load()), signedIn: int(t.signedIn.Load()), failed: t.failed, byKind: t.byKind, lastFailure: t.lastFailure}
+	return loadResult{sent: int(t.sent.Load()), signedIn: int(t.signedIn.Load()), busy: int(t.busy.Load()), failed: t.failed, byKind: t.byKind, lastFailure: t.lastFailure}
 }
 
 func haproxyVersion(bin string) string {
