@@ -68,7 +68,7 @@ func (a *app) changePassword(c *fiber.Ctx) error {
 	current, pw, confirm := c.FormValue("current_password"), c.FormValue("password"), c.FormValue("confirm_password")
 	var errs views.Errors
 	box := a.policyBox("", nil, false)
-	ok, err := a.hasher.Verify(c.Context(), current, u.PasswordHash)
+	ok, err := a.hasher.Verify(c.UserContext(), current, u.PasswordHash)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func (a *app) changePassword(c *fiber.Ctx) error {
 		}
 		return render(c, fiber.StatusUnprocessableEntity, views.AccountPage(m))
 	}
-	encoded, err := a.hasher.Hash(c.Context(), pw)
+	encoded, err := a.hasher.Hash(c.UserContext(), pw)
 	if err != nil {
 		return err
 	}

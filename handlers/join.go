@@ -125,7 +125,7 @@ func (a *app) cohortMade() (bool, error) {
 // password shown once.
 func (a *app) claimCohortLearner(c *fiber.Ctx, code string) error {
 	token, pw := secret.NewToken(), newNHSmailPassword()
-	hash, err := a.hasher.Hash(c.Context(), pw)
+	hash, err := a.hasher.Hash(c.UserContext(), pw)
 	if err != nil {
 		return err
 	}

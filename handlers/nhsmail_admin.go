@@ -148,7 +148,7 @@ func (a *app) createNHSmailAccount(c *fiber.Ctx) error {
 	errs = append(errs, validatePersonName("last_name", "last name", values["last_name"])...)
 	errs = append(errs, validateNHSmailPassword(pw)...)
 	if len(errs) == 0 {
-		hash, err := a.hasher.Hash(c.Context(), pw)
+		hash, err := a.hasher.Hash(c.UserContext(), pw)
 		if err != nil {
 			return err
 		}
@@ -185,7 +185,7 @@ func (a *app) setNHSmailPassword(c *fiber.Ctx) error {
 	if errs := validateNHSmailPassword(pw); errs != nil {
 		return a.renderNHSmailDirectory(c, fiber.StatusUnprocessableEntity, nil, errs, "")
 	}
-	hash, err := a.hasher.Hash(c.Context(), pw)
+	hash, err := a.hasher.Hash(c.UserContext(), pw)
 	if err != nil {
 		return err
 	}

@@ -195,7 +195,7 @@ func (a *app) linkSubmit(f linkFlow) fiber.Handler {
 			}
 			return render(c, fiber.StatusUnprocessableEntity, views.SecurityInformationPage(m))
 		}
-		encoded, err := a.hasher.Hash(c.Context(), pw)
+		encoded, err := a.hasher.Hash(c.UserContext(), pw)
 		if err != nil {
 			return err
 		}
@@ -307,24 +307,24 @@ func (a *app) checkNewPassword(c *fiber.Ctx, u cqrs.User, pw, confirm string, re
 	in.LastChanged, in.Now, in.Reset = u.PasswordChanged, u.Clock(a.cfg.Now()), reset // the user's own clock (training)
 	// The stored-hash rules cost an argon2id computation per hash, so they
 	// run only when the cheap rules pass.
-	violations, err := a.checkPolicy(c.Context(), in, true)
+	violations, err := a.checkPolicy(c.UserContext(), in, true)
 	if err != nil {
 		return nil, views.PolicyBox{}, err
 	}
 	if len(violations) == 0 {
 		var err error
-		if in.SameAsCurrent, err = a.hasher.VerifyAny(c.Context(), pw, nonEmpty(u.PasswordHash)); err != nil {
+		if in.SameAsCurrent, err = a.hasher.VerifyAny(c.UserContext(), pw, nonEmpty(u.PasswordHash)); err != nil {
 			return nil, views.PolicyBox{}, err
 		}
 		history, err := a.links.PasswordHistory(u.ID)
 		if err != nil {
 			return nil, views.PolicyBox{}, err
 		}
-		if in.SameAsPrevious, err = a.hasher.VerifyAny(c.Context(), pw, history); err != nil {
+		if in.SameAsPrevious, err = a.hasher.VerifyAny(c.UserContext(), pw, history); err != nil {
 			return nil, views.PolicyBox{}, err
 		}
 	}
-	if violations, err = a.checkPolicy(c.Context(), in, false); err != nil {
+	if violations, err = a.checkPolicy(c.UserContext(), in, false); err != nil {
 		return nil, views.PolicyBox{}, err
 	}
 	for _, v := range violations {
@@ -392,7 +392,7 @@ func (a *app) livePolicyBox(c *fiber.Ctx, u cqrs.User) (views.PolicyBox, error) 
 	if err != nil {
 		return views.PolicyBox{}, err
 	}
-	violations, err := a.checkPolicy(c.Context(), in, true)
+	violations, err := a.checkPolicy(c.UserContext(), in, true)
 	if err != nil {
 		return views.PolicyBox{}, err
 	}

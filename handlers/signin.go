@@ -127,7 +127,7 @@ func (a *app) legacySignIn(c *fiber.Ctx) error {
 	if len(userID) > maxUserID*4 || len(password) > maxPasswordInput {
 		userID, password = userID[:min(len(userID), maxUserID*4)], ""
 	}
-	release, err := a.signInQueue.wait(c.Context(), strings.ToLower(userID), a.cfg.SignInQueueWait)
+	release, err := a.signInQueue.wait(c.UserContext(), strings.ToLower(userID), a.cfg.SignInQueueWait)
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func (a *app) legacySignIn(c *fiber.Ctx) error {
 	if userID == "" || password == "" {
 		hash = "" // still hash, so an empty field is not a faster answer
 	}
-	ok, err := a.hasher.Verify(c.Context(), password, hash)
+	ok, err := a.hasher.Verify(c.UserContext(), password, hash)
 	if err != nil {
 		return err
 	}

@@ -151,7 +151,7 @@ func (a *app) trainerReset(c *fiber.Ctx) error {
 	}
 	u, _ := currentUser(c)
 	event := cqrs.AuditEvent{Type: evTrainingReset, Actor: u.UserID, IP: c.IP(), Method: "training", Detail: "training data reset; learners removed"}
-	if err := a.resetTraining(c.Context(), a.keepTrainer(c), event); err != nil {
+	if err := a.resetTraining(c.UserContext(), a.keepTrainer(c), event); err != nil {
 		return err
 	}
 	a.progress.clear()
@@ -193,7 +193,7 @@ func (a *app) trainerCohort(c *fiber.Ctx) error {
 	prepared := make([]preparedLearner, 0, cohortSize)
 	batch := make([]cqrs.NewLearner, 0, cohortSize)
 	for i := 1; i <= cohortSize; i++ {
-		p, err := a.prepareLearner(c.Context(), fmt.Sprintf("learner%02d", i), org, by, true, "")
+		p, err := a.prepareLearner(c.UserContext(), fmt.Sprintf("learner%02d", i), org, by, true, "")
 		if err != nil {
 			return err
 		}
@@ -252,7 +252,7 @@ func (a *app) trainerRestoreSnapshot(c *fiber.Ctx) error {
 	}
 	a.cfg.Clock.SetOffset(off)
 	a.progress.clear()
-	if err := a.setTrainerPassword(c.Context(), "the trainer password printed at start, kept across a snapshot restore"); err != nil {
+	if err := a.setTrainerPassword(c.UserContext(), "the trainer password printed at start, kept across a snapshot restore"); err != nil {
 		return err
 	}
 	a.log.Info("training snapshot restored", "by", u.UserID, "name", name)

@@ -182,7 +182,7 @@ func (a *app) createLearner(c *fiber.Ctx, name string) (preparedLearner, error) 
 	}
 	var p preparedLearner
 	for attempt := 0; ; attempt++ {
-		p, err = a.prepareLearner(c.Context(), "learner-"+randomFrom(learnerIDLetters, 4), org, by, false, name)
+		p, err = a.prepareLearner(c.UserContext(), "learner-"+randomFrom(learnerIDLetters, 4), org, by, false, name)
 		if err != nil {
 			return p, err
 		}
@@ -235,7 +235,7 @@ func (a *app) reissueNHSmailPassword(c *fiber.Ctx) error {
 		return redirect(c, "/training")
 	}
 	pw := newNHSmailPassword()
-	hash, err := a.hasher.Hash(c.Context(), pw)
+	hash, err := a.hasher.Hash(c.UserContext(), pw)
 	if err != nil {
 		return err
 	}
