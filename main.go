@@ -546,6 +546,7 @@ func appDeps(logger *slog.Logger, opts options, cfg *handlers.Config, db databas
 	} else {
 		deps.RateLimits = db.pg
 		deps.Readiness.Database = db.pg.Ping
+		deps.Readiness.Unreachable = postgres.Unreachable
 	}
 	if cfg.SSO, err = ssoConfig(opts, cfg.BaseURL, getenv); err != nil {
 		return deps, err

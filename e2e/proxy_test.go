@@ -69,6 +69,7 @@ type site struct {
 	ports     []int
 	procs     []*appProcess
 	setupURL  string
+	extraArgs []string // after the defaults, so they win
 }
 
 var portRE = regexp.MustCompile(`CQRS is running at http://127\.0\.0\.1:(\d+)`)
@@ -77,9 +78,9 @@ var portRE = regexp.MustCompile(`CQRS is running at http://127\.0\.0\.1:(\d+)`)
 // the public address, the proxy (127.0.0.2) trusted; two seconds' drain so the proxy's
 // health checks (every 250ms, two failures to take it out) take it out before it stops.
 func (s *site) args(port int) []string {
-	return []string{"--no-browser", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--data", s.t.TempDir() + "/unused.db",
+	return append([]string{"--no-browser", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--data", s.t.TempDir() + "/unused.db",
 		"--database", s.dsn, "--public-url", s.publicURL, "--trusted-proxies", "127.0.0.2", "--drain-time", "2s",
-		"--signin-rate-limit", "0"}
+		"--signin-rate-limit", "0"}, s.extraArgs...)
 }
 
 // start runs instance i on its port and waits until it answers.
@@ -95,12 +96,20 @@ func (s *site) start(i int) {
 	s.procs[i] = p
 }
 
-// startSite starts three instances and HAProxy in front of them.
-func startSite(t *testing.T) *site {
+// startSite starts three instances on the test database and HAProxy in
+// front of them, each with the flags extra besides the defaults.
+func startSite(t *testing.T, extra ...string) *site {
+	t.Helper()
+	findHAProxy(t) // skip before making a database
+	return startSiteOn(t, storetest.PostgresDSN(t), extra...)
+}
+
+// startSiteOn is startSite on the database at dsn.
+func startSiteOn(t *testing.T, dsn string, extra ...string) *site {
 	t.Helper()
 	haproxy := findHAProxy(t)
 	proxyPort := freePort(t)
-	s := &site{t: t, dsn: storetest.PostgresDSN(t), publicURL: fmt.Sprintf("http://127.0.0.1:%d", proxyPort), procs: make([]*appProcess, 3)}
+	s := &site{t: t, dsn: dsn, publicURL: fmt.Sprintf("http://127.0.0.1:%d", proxyPort), procs: make([]*appProcess, 3), extraArgs: extra}
 	for i := range s.procs {
 		s.ports = append(s.ports, freePort(t))
 		s.start(i)
@@ -108,6 +117,9 @@ func startSite(t *testing.T) *site {
 	var servers strings.Builder
 	for i, port := range s.ports {
 		fmt.Fprintf(&servers, "    server cqrs%d 127.0.0.1:%d check\n", i+1, port)
+	}
+	for i, port := range s.ports {
+		fmt.Fprintf(&servers, "    server cqrs%d-last-resort 127.0.0.1:%d backup\n", i+1, port)
 	}
 	cfg := filepath.Join(t.TempDir(), "haproxy.cfg")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(haproxyConfig, proxyPort, "127.0.0.1", servers.String())), 0o600); err != nil {
@@ -153,7 +165,10 @@ func startSite(t *testing.T) *site {
 // haproxyConfig is the README's configuration, on this machine's ports:
 // round robin with no stickiness, health checks on /readyz naming the
 // public host, X-Forwarded-For, and a retry on another instance when one
-// refuses the connection.
+// refuses the connection, or (for a GET only, which changes nothing) one
+// dies before answering. When every instance fails its check (the
+// database restarting) the unchecked backup lines still reach them, so
+// people get the site's own "try again in a moment" page, not the proxy's.
 const haproxyConfig = `global
     maxconn 512
 
@@ -180,41 +195,85 @@ backend cqrs_instances
     http-check expect status 200
     timeout check 2s
     default-server inter 250ms fall 2 rise 2
+    option allbackups
+    retry-on conn-failure empty-response
+    http-request disable-l7-retry unless METH_GET || METH_HEAD
 %s`
 
 // Journey: through the proxy's address only, a real browser sets the site
-// up, creates a user who registers from the emailed link (which names the
-// public address), and signs in and reads the Message Centre twice without
-// clearing cookies; each request may reach any instance.
+// up, creates a user who registers from the emailed link, and twice,
+// without clearing cookies: signs in and reads the Message Centre, signs
+// in with NHSmail single sign-on, is locked out by five wrong passwords
+// and unlocks the account from the lock email's link. Each request may
+// reach any instance; every email's link names the public address.
 func TestProxyJourney(t *testing.T) {
 	s := startSite(t)
 	if !strings.HasPrefix(s.setupURL, s.publicURL+"/setup?token=") {
 		t.Fatalf("the set-up link %q does not name the public address %s", s.setupURL, s.publicURL)
 	}
-	parent, cancel := context.WithTimeout(context.Background(), 2*journeyTimeout)
+	parent, cancel := context.WithTimeout(context.Background(), 3*journeyTimeout)
 	t.Cleanup(cancel)
 	ctx := newBrowser(t, parent)
 	pub := s.publicURL
 
 	firstRunSetUp(t, ctx, s.setupURL)
 	sam := newUser{UserID: "sam.patel", FirstName: "Sam", LastName: "Patel", WorkPhone: "0113 496 0001", Email: "sam.patel@nhs.net"}
+	samNHSmail := nhsmailAccount{Email: "sam.patel@nhs.net", FirstName: "Sam", LastName: "Patel", Password: "Simulator#1"}
+	passwords := []string{"Harbour#Lights42", "Meadow!Bank2027", "Orchard?Gate2028"}
+	var samCtx context.Context
 	for round := 1; round <= 2; round++ {
 		legacySignIn(t, ctx, pub, adminUserID, adminPassword)
 		wantTexts(t, "the administrator's message list", textOf(t, ctx, "message-list"), "Welcome to CQRS")
 		if round == 1 {
 			setUpUser(t, ctx, pub, sam, "")
+			addNHSmailAccount(t, ctx, pub, samNHSmail)
 			openMailbox(t, ctx, pub)
 			if link := openEmail(t, ctx, sam.Email, "Complete your CQRS registration"); !strings.HasPrefix(link, pub+"/") {
 				t.Fatalf("the registration email's link %q does not name the public address %s", link, pub)
 			}
-			samCtx := registerFromMailbox(t, ctx, pub, sam, "Harbour#Lights42")
-			legacySignIn(t, samCtx, pub, sam.UserID, "Harbour#Lights42")
-			wantTexts(t, "sam's message list", textOf(t, samCtx, "message-list"), "Welcome to CQRS")
-			for i := 0; i < 3; i++ { // three instances, round robin: each serves the session
-				step(t, samCtx, "sam's Message Centre again", chromedp.Navigate(pub+"/messages"), chromedp.WaitVisible(tid("message-centre-heading")))
-			}
-			signOut(t, samCtx)
+			samCtx = registerFromMailbox(t, ctx, pub, sam, passwords[0])
 		}
+		legacySignIn(t, samCtx, pub, sam.UserID, passwords[round-1])
+		wantTexts(t, "sam's message list", textOf(t, samCtx, "message-list"), "Welcome to CQRS")
+		for i := 0; i < 3; i++ { // three instances, round robin: each serves the session
+			step(t, samCtx, "sam's Message Centre again", chromedp.Navigate(pub+"/messages"), chromedp.WaitVisible(tid("message-centre-heading")))
+		}
+		signOut(t, samCtx)
+
+		// NHSmail single sign-on: the simulator's page, the callback and
+		// the Message Centre may each be served by a different instance.
+		startNHSmailSignIn(t, samCtx, pub)
+		nhsmailSignIn(t, samCtx, samNHSmail.Email, samNHSmail.Password)
+		step(t, samCtx, "wait for sam's Message Centre after NHSmail sign-in", chromedp.WaitVisible(tid("message-centre-heading")))
+		if got := textOf(t, samCtx, "signed-in-as"); got != "Sam Patel (sam.patel)" {
+			t.Errorf("round %d: signed in with NHSmail as %q", round, got)
+		}
+		signOut(t, samCtx)
+
+		// Five wrong passwords, spread over the instances, lock the
+		// account; the right one is then refused too.
+		for i := 1; i <= 5; i++ {
+			if status := submitLegacy(t, samCtx, sam.UserID, fmt.Sprintf("Wrong#Guess%d", i)); status != http.StatusUnauthorized {
+				t.Errorf("round %d, failed sign-in %d: status %d, want 401", round, i, status)
+			}
+		}
+		if status := submitLegacy(t, samCtx, sam.UserID, passwords[round-1]); status != http.StatusUnauthorized {
+			t.Errorf("round %d: the right password on a locked account: status %d, want 401", round, status)
+		}
+		openMailbox(t, ctx, pub)
+		unlock := openEmail(t, ctx, sam.Email, "Your CQRS account is locked") // the newest
+		if !strings.HasPrefix(unlock, pub+"/reset?token=") {
+			t.Errorf("round %d: the unlock link %q is not %s/reset?token=…", round, unlock, pub)
+		}
+		step(t, samCtx, "follow the unlock link", chromedp.Navigate(unlock))
+		setPassword(t, samCtx, sam.UserID, passwords[round], "")
+		if got := textOf(t, samCtx, "complete-heading"); got != "Your password has been changed" {
+			t.Errorf("round %d: after unlocking, %q", round, got)
+		}
+		load(t, samCtx, "go to the CQRS Login page", chromedp.Click(tid("go-to-login")))
+		submitLegacy(t, samCtx, sam.UserID, passwords[round])
+		step(t, samCtx, "wait for sam's Message Centre after unlocking", chromedp.WaitVisible(tid("message-centre-heading")))
+		signOut(t, samCtx)
 		signOut(t, ctx)
 	}
 	for i, p := range s.procs {
@@ -223,6 +282,42 @@ func TestProxyJourney(t *testing.T) {
 				t.Errorf("instance %d printed a link %q not on the public address", i+1, out)
 			}
 		}
+	}
+	wantEmailLinksOn(t, s.dsn, pub, 3) // the registration, and each round's lock email
+}
+
+// wantEmailLinksOn checks that every email the site wrote names only the
+// public address pub in its links, and that at least min emails did.
+func wantEmailLinksOn(t *testing.T, dsn, pub string, min int) {
+	t.Helper()
+	st, err := postgres.Open(context.Background(), dsn, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	emails, err := st.Emails(t.Context(), cqrs.EmailFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	linkRE := regexp.MustCompile(`https?://[^\s"'<>]+`)
+	withLinks := 0
+	for _, e := range emails {
+		links := linkRE.FindAllString(e.Text+" "+e.HTML, -1)
+		hasToken := false
+		for _, l := range links {
+			if strings.Contains(l, "token=") {
+				hasToken = true
+				if !strings.HasPrefix(l, pub+"/") {
+					t.Errorf("the email %q to %s links to %q, not the public address %s", e.Subject, e.To, l, pub)
+				}
+			}
+		}
+		if hasToken {
+			withLinks++
+		}
+	}
+	if withLinks < min {
+		t.Errorf("%d emails with a link, want at least %d", withLinks, min)
 	}
 }
 

@@ -429,6 +429,13 @@ func (a *app) handleError(c *fiber.Ctx, err error) error {
 		pe = refuse(fiber.StatusServiceUnavailable, "The service is busy", "Too many people are signing in at once. Please wait a moment and try again.").(*pageError)
 	case stored != nil:
 		pe = stored
+	case a.readiness.unreachable(err):
+		// The database restarting: nothing was written (its transaction,
+		// if any, rolled back), and the instance reconnects by itself.
+		a.log.Warn("request refused: the database cannot be reached", "method", c.Method(), "path", c.Path(), "err", err)
+		c.Set("Retry-After", "5")
+		pe = refuse(fiber.StatusServiceUnavailable, "Sorry, the service is unavailable for a moment",
+			"Nothing was saved. Please try again in a moment.").(*pageError)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		// The request's time ran out (RequestTimeout), its client left or
 		// the server stopped: its queries were cancelled, not finished.

@@ -17,6 +17,15 @@ type Readiness struct {
 	// Database reaches the database; nil when there is none to lose (the
 	// database file is in this process).
 	Database func(context.Context) error
+	// Unreachable reports whether a store's error is the database out of
+	// reach (restarting, failing over) rather than a fault: such a
+	// request is answered 503 "try again in a moment". Nil: never.
+	Unreachable func(error) bool
+}
+
+// unreachable reports whether err is the database out of reach.
+func (r *Readiness) unreachable(err error) bool {
+	return r.Unreachable != nil && r.Unreachable(err)
 }
 
 // Drain marks the instance as shutting down: /readyz fails from now on,

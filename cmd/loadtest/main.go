@@ -100,6 +100,7 @@ func main() {
 	flag.StringVar(&cfg.appEnv, "app-env", "", "extra environment for the app, comma-separated (e.g. GOMEMLIMIT=64MiB)")
 	flag.IntVar(&cfg.instances, "instances", 1, "also measure this many instances sharing one PostgreSQL database (needs -app-env CQRS_DATABASE=postgres://…)")
 	classroom := flag.Int("classroom", 0, "instead of the phases: the classroom check, this many learners walking the job aid at once with the class board open (--demo)")
+	proxy := flag.Bool("proxy", false, "instead of the phases: three instances on one PostgreSQL behind HAProxy (needs -app-env CQRS_DATABASE=postgres://…): sign-ins and pages with one, two and three behind it, each with the server CPU used, then a kill and a rolling restart under load")
 	wire := flag.Bool("wire", false, "instead of the phases: load the Login page twice in Chromium and report the bytes each load fetched on the wire")
 	check := flag.Bool("check", false, "exit 1 if any request went unanswered or got a server error other than 503 busy (for CI's short run)")
 	flag.Parse()
@@ -115,6 +116,9 @@ func main() {
 	}
 	if *wire {
 		runner = measureWire
+	}
+	if *proxy {
+		runner = runProxy
 	}
 	if err := runner(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
