@@ -194,7 +194,8 @@ type Deps struct {
 	Mailer Mailer // nil: emails wait for the sender's next poll
 	// NHSmail is the embedded NHSmail simulator (an OpenID provider served
 	// under /nhsmail) and its directory; nil when single sign-on uses
-	// another provider.
+	// another provider. When it has NHSmailTrainerControls, the class
+	// board offers the trainer's controls of the second step.
 	NHSmail          http.Handler
 	NHSmailDirectory NHSmailDirectory
 	// Backup writes a hot backup of an engine that makes its own (bbolt);
@@ -253,6 +254,9 @@ type app struct {
 	progress *classProgress
 	// joinCode is this run's class code, asked at the join page.
 	joinCode string
+	// mfaControls are the embedded simulator's trainer controls of the
+	// second step; nil without the embedded simulator.
+	mfaControls NHSmailTrainerControls
 }
 
 // New builds the Fiber application; main and the tests call it the same way.
@@ -280,6 +284,9 @@ func New(logger *slog.Logger, cfg Config, deps Deps) (*fiber.App, error) {
 		helpDeskDB: st.HelpDesk, backup: deps.Backup, rates: deps.RateLimits, readiness: deps.Readiness}
 	if a.readiness == nil {
 		a.readiness = &Readiness{}
+	}
+	if tc, ok := deps.NHSmail.(NHSmailTrainerControls); ok {
+		a.mfaControls = tc
 	}
 	f := fiber.New(fiber.Config{
 		AppName:               "cqrs-signin",

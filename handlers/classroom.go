@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/csv"
 	"errors"
 	"github.com/cqrs-local/cqrs-signin/cqrs"
@@ -59,6 +60,12 @@ var learnerActions = []learnerAction{
 		Sees: "Signing in to NHSmail as the address shown on their training page, with their own NHSmail password, now ends on the page saying there is no CQRS account, with the help desk details (step 5)."},
 	{Key: "lock-nhsmail", Label: "Lock their NHSmail account",
 		Sees: "Their NHSmail sign-in now says their NHSmail account is locked."},
+	{Key: "mfa-timeout", Label: "Their next NHSmail prompt times out",
+		Sees: "At their next NHSmail sign-in, after the password, nothing reaches their phone: when the training clock passes the minute NHSmail gives, the sign-in page says \"We didn't hear from you\". The sign-in after that works as usual."},
+	{Key: "mfa-deny", Label: "Their next NHSmail prompt is denied",
+		Sees: "At their next NHSmail sign-in, after the password, the prompt on their phone is denied: the sign-in page says \"Request denied\". The sign-in after that works as usual."},
+	{Key: "mfa-phone-changed", Label: "Their phone changed",
+		Sees: "At their next NHSmail sign-in, after the password, NHSmail says \"More information required\": they set up Microsoft Authenticator again on their phone page, approve its first prompt, and the sign-in continues. From then on NHSmail asks their phone at every sign-in."},
 	{Key: "reset", Label: "Reset them to the start",
 		Sees: "They start again at step 1: a new registration email in their mailbox, no password, nothing locked, their clock back with the class."},
 }
@@ -209,7 +216,7 @@ func (a *app) classBoard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	b, rows, err := a.buildClassBoard()
+	b, rows, err := a.buildClassBoard(c.UserContext())
 	if err != nil {
 		return err
 	}
@@ -232,6 +239,9 @@ func (a *app) classBoard(c *fiber.Ctx) error {
 			}
 		}
 		for _, la := range learnerActions {
+			if isMFAAction(la.Key) && a.mfaControls == nil {
+				continue
+			}
 			m.Actions = append(m.Actions, views.LearnerActionButton{Key: la.Key, Label: la.Label, Sees: la.Sees})
 		}
 	}
@@ -240,15 +250,19 @@ func (a *app) classBoard(c *fiber.Ctx) error {
 
 // classBoardRows is the live part alone, fetched twice a second by htmx.
 func (a *app) classBoardRows(c *fiber.Ctx) error {
-	b, _, err := a.buildClassBoard()
+	b, _, err := a.buildClassBoard(c.UserContext())
 	if err != nil {
 		return err
 	}
 	return render(c, fiber.StatusOK, views.ClassBoardLive(b))
 }
 
-func (a *app) buildClassBoard() (views.ClassBoard, []views.BoardRow, error) {
+func (a *app) buildClassBoard(ctx context.Context) (views.ClassBoard, []views.BoardRow, error) {
 	learners, err := a.training.Learners()
+	if err != nil {
+		return views.ClassBoard{}, nil, err
+	}
+	drills, err := a.boardMFADrills(ctx, learners)
 	if err != nil {
 		return views.ClassBoard{}, nil, err
 	}
@@ -268,7 +282,7 @@ func (a *app) buildClassBoard() (views.ClassBoard, []views.BoardRow, error) {
 		}
 		lp, seen := progress[l.UserID]
 		r := views.BoardRow{AccountID: strconv.FormatUint(u.ID, 10), UserID: u.UserID, Name: u.FullName(),
-			LastError: lp.LastError, Step: "Not started", OwnClock: "with the class"}
+			LastError: lp.LastError, Step: "Not started", OwnClock: "with the class", MFAPending: drills[l.AccountID]}
 		// A cohort account has joined once someone took it, used it or
 		// registered with it; until then it waits on the sheet.
 		if !l.Cohort || l.Claimed || seen || u.PasswordHash != "" {
@@ -300,7 +314,12 @@ func (a *app) buildClassBoard() (views.ClassBoard, []views.BoardRow, error) {
 			lp.Reached = withSteps(lp.Reached, "ja-1", "ja-2")
 		}
 		for _, s := range steps {
-			r.Done = append(r.Done, lp.Reached[s.ID])
+			done := lp.Reached[s.ID]
+			if s.ID == mfaStep {
+				// Done once the second step let them in, not on reaching it.
+				done = lp.MFADone
+			}
+			r.Done = append(r.Done, done)
 		}
 		if lp.Legacy {
 			legacy++
@@ -351,7 +370,7 @@ func minutes(d time.Duration) string {
 // classBoardCSV downloads the board for the trainer's records; every
 // typed value goes through csvCell, as the audit log's download does.
 func (a *app) classBoardCSV(c *fiber.Ctx) error {
-	b, _, err := a.buildClassBoard()
+	b, _, err := a.buildClassBoard(c.UserContext())
 	if err != nil {
 		return err
 	}
