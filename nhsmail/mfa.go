@@ -282,7 +282,7 @@ func (p *Provider) showMFA(w http.ResponseWriter, r *http.Request, token string,
 			p.render(w, r, http.StatusOK, views.NHSmailSetupPage(views.NHSmailSetupModel{Stage: stage,
 				Action: p.prefix + "/mfa/setup", ContinueAction: p.prefix + "/mfa", StatusURL: p.prefix + "/mfa/status?stage=" + stage,
 				CSRFToken: p.csrfToken(p.csrfSeed(w, r), "setup", token), ContinueCSRFToken: p.csrfToken(p.csrfSeed(w, r), "mfa", token),
-				Email: acct.Email, PhoneURL: phone, PhoneQR: qr, JobAid: p.cfg.JobAid}))
+				Email: acct.Email, PhoneURL: phone, PhoneQR: qr, OtherAccountURL: p.prefix + "/authorize?" + pending.Query, JobAid: p.cfg.JobAid}))
 			return
 		}
 		m := views.NHSmailMFAModel{
