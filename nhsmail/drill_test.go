@@ -24,6 +24,7 @@ func TestMFADrills(t *testing.T) {
 	}
 
 	t.Run("times out", func(t *testing.T) {
+		e := e.with(t)
 		if err := p.SetMFADrill(ctx, acct.ID, DrillTimeout); err != nil {
 			t.Fatal(err)
 		}
@@ -60,6 +61,7 @@ func TestMFADrills(t *testing.T) {
 	})
 
 	t.Run("denied", func(t *testing.T) {
+		e := e.with(t)
 		if err := p.SetMFADrill(ctx, acct.ID, DrillDeny); err != nil {
 			t.Fatal(err)
 		}
