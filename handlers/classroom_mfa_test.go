@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -62,6 +63,12 @@ func TestTrainerMFAControls(t *testing.T) {
 	}
 	if row := boardRow(t, tr.get("/training/board/rows"), id); strings.Contains(row, "Pending") {
 		t.Fatalf("a learner's refused press left %q", row)
+	}
+
+	// Without the form's CSRF token even the trainer's press changes nothing.
+	wantStatus(t, tr.post(fmt.Sprintf("/training/trainer/learners/%d/mfa-deny", u.ID), url.Values{}), 403)
+	if row := boardRow(t, tr.get("/training/board/rows"), id); strings.Contains(row, "Pending") {
+		t.Fatalf("a press without its CSRF token left %q", row)
 	}
 
 	r := tr.learnerAction(u, "mfa-deny")
