@@ -60,9 +60,9 @@ var learnerActions = []learnerAction{
 		Sees: "Signing in to NHSmail as the address shown on their training page, with their own NHSmail password, now ends on the page saying there is no CQRS account, with the help desk details (step 5)."},
 	{Key: "lock-nhsmail", Label: "Lock their NHSmail account",
 		Sees: "Their NHSmail sign-in now says their NHSmail account is locked."},
-	{Key: "mfa-timeout", Label: "Their next NHSmail prompt times out",
+	{Key: "mfa-timeout", Label: "Next NHSmail prompt times out",
 		Sees: "At their next NHSmail sign-in, after the password, nothing reaches their phone: when the training clock passes the minute NHSmail gives, the sign-in page says \"We didn't hear from you\". The sign-in after that works as usual."},
-	{Key: "mfa-deny", Label: "Their next NHSmail prompt is denied",
+	{Key: "mfa-deny", Label: "Next NHSmail prompt is denied",
 		Sees: "At their next NHSmail sign-in, after the password, the prompt on their phone is denied: the sign-in page says \"Request denied\". The sign-in after that works as usual."},
 	{Key: "mfa-phone-changed", Label: "Their phone changed",
 		Sees: "At their next NHSmail sign-in, after the password, NHSmail says \"More information required\": they set up Microsoft Authenticator again on their phone page, approve its first prompt, and the sign-in continues. From then on NHSmail asks their phone at every sign-in."},
@@ -239,10 +239,13 @@ func (a *app) classBoard(c *fiber.Ctx) error {
 			}
 		}
 		for _, la := range learnerActions {
-			if isMFAAction(la.Key) && a.mfaControls == nil {
-				continue
+			b := views.LearnerActionButton{Key: la.Key, Label: la.Label, Sees: la.Sees}
+			switch {
+			case !isMFAAction(la.Key):
+				m.Actions = append(m.Actions, b)
+			case a.mfaControls != nil:
+				m.SecondStep = append(m.SecondStep, b)
 			}
-			m.Actions = append(m.Actions, views.LearnerActionButton{Key: la.Key, Label: la.Label, Sees: la.Sees})
 		}
 	}
 	return render(c, fiber.StatusOK, views.ClassBoardPage(m))

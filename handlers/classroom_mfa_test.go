@@ -74,7 +74,7 @@ func TestTrainerMFAControls(t *testing.T) {
 	r := tr.learnerAction(u, "mfa-deny")
 	wantStatus(t, r, 303)
 	r = tr.get(tr.localPath(r))
-	wantText(t, r, "Their next NHSmail prompt is denied done for "+id, "Request denied")
+	wantText(t, r, "Next NHSmail prompt is denied done for "+id, "Request denied")
 	if got := testidText(t, r, "learner-mfa-pending"); !strings.Contains(got, "Next NHSmail prompt is denied") {
 		t.Errorf("the learner's buttons say %q", got)
 	}
