@@ -63,6 +63,8 @@ const (
 	AuditHelpDeskChanged    = "help-desk-changed"
 	AuditBackupDownloaded   = "backup-downloaded"
 	AuditNHSmailMFAReported = "nhsmail-mfa-reported" // a sign-in prompt answered "No, it's not me"
+	// Microsoft Authenticator set up again after "More information required".
+	AuditNHSmailMFARegistered = "nhsmail-mfa-registered"
 
 	// Training mode's (TrainingAudit).
 	AuditTrainingReset         = "training-reset"
@@ -82,7 +84,7 @@ var AuditTypes = []string{
 	AuditPasswordChanged, AuditPasswordReset, AuditLinkSent, AuditLinkUsed, AuditLinkRefused, AuditInvitationRevoked,
 	AuditUserCreated, AuditUserEdited, AuditRoleChanged, AuditUserDisabled, AuditUserEnabled, AuditSSORefused,
 	AuditSSOUnlinked, AuditSetupUsed, AuditResetRequested, AuditHelpDeskChanged, AuditBackupDownloaded,
-	AuditNHSmailMFAReported,
+	AuditNHSmailMFAReported, AuditNHSmailMFARegistered,
 	AuditTrainingReset, AuditTrainingClock, AuditTrainingLearner, AuditTrainingCohort, AuditTrainingSnapshot,
 	AuditTrainingRestore, AuditTrainerPassword, AuditTrainingLearnerAction,
 }

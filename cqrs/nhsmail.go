@@ -36,6 +36,24 @@ const (
 	MFAText          = "text"          // a six-digit code by text message
 )
 
+// The trainer's controls of a learner's NHSmail second step: each makes
+// the account's next sign-in with a password go one way, once, as NHSmail
+// goes wrong for people today.
+const (
+	// MFADrillTimeout: the next prompt never reaches the phone, so it times out.
+	MFADrillTimeout = "timeout"
+	// MFADrillDeny: the next prompt is denied on the phone.
+	MFADrillDeny = "deny"
+	// MFADrillPhoneChanged: the account must set up Microsoft Authenticator
+	// again ("More information required") before it can sign in.
+	MFADrillPhoneChanged = "phone-changed"
+)
+
+// ValidMFADrill reports whether drill is one of the trainer's controls.
+func ValidMFADrill(drill string) bool {
+	return drill == MFADrillTimeout || drill == MFADrillDeny || drill == MFADrillPhoneChanged
+}
+
 // MFAMethodName is how a method is named on screen.
 func MFAMethodName(method string) string {
 	switch method {

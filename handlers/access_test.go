@@ -155,6 +155,10 @@ var accessTable = []accessRow{
 	{"POST /training/trainer/learners/:id/nocqrs", "/training/trainer/learners/999999/nocqrs", as("login", "403", "403", "403", "404", "login")},
 	{"POST /training/trainer/learners/:id/lock-nhsmail", "/training/trainer/learners/999999/lock-nhsmail", as("login", "403", "403", "403", "404", "login")},
 	{"POST /training/trainer/learners/:id/reset", "/training/trainer/learners/999999/reset", as("login", "403", "403", "403", "404", "login")},
+	{"POST /training/trainer/learners/:id/mfa-timeout", "/training/trainer/learners/999999/mfa-timeout", as("login", "403", "403", "403", "404", "login")},
+	{"POST /training/trainer/learners/:id/mfa-deny", "/training/trainer/learners/999999/mfa-deny", as("login", "403", "403", "403", "404", "login")},
+	{"POST /training/trainer/learners/:id/mfa-phone-changed", "/training/trainer/learners/999999/mfa-phone-changed", as("login", "403", "403", "403", "404", "login")},
+	{"GET /training/phone", "/training/phone", as("404", "404", "404", "404", "404", "200")},
 }
 
 // accessEnv is the app with every route it can have: training mode (the

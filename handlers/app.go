@@ -282,6 +282,9 @@ type app struct {
 	progress *classProgress
 	// joinCode is this run's class code, asked at the join page.
 	joinCode string
+	// mfaControls are the embedded simulator's trainer controls of the
+	// second step; nil without the embedded simulator.
+	mfaControls NHSmailTrainerControls
 }
 
 // App is the web application: the Fiber app that serves it, and the work
@@ -320,6 +323,9 @@ func New(logger *slog.Logger, cfg Config, deps Deps) (*App, error) {
 		helpDeskDB: st.HelpDesk, backup: deps.Backup, rates: deps.RateLimits, readiness: deps.Readiness}
 	if a.readiness == nil {
 		a.readiness = &Readiness{}
+	}
+	if deps.NHSmail != nil {
+		a.mfaControls = deps.NHSmail
 	}
 	f := fiber.New(fiber.Config{
 		AppName:               "cqrs-signin",

@@ -30,7 +30,15 @@ type learnerProgress struct {
 	Saw       map[string]bool // errors met, by kind
 	Legacy    bool            // signed in with User ID and password
 	NHSmail   bool            // signed in with NHSmail
+	// MFAWaiting: NHSmail's second step is on their screen for the sign-in
+	// under way; MFADone: a second step has let them in.
+	MFAWaiting bool
+	MFADone    bool
 }
+
+// mfaStep is the job aid's step for NHSmail's second step, which the
+// simulator's pages show (the CQRS pages' panel never does).
+const mfaStep = "ja-4-mfa"
 
 // The errors a learner can meet, as the board names them.
 const (
@@ -41,10 +49,11 @@ const (
 	errNoCQRS          = "No CQRS account"
 	errLocked          = "Locked"
 	errLinkExpired     = "Registration link expired"
+	errNHSmailMFA      = "NHSmail second step failed"
 )
 
 // boardErrors are the error kinds in the order the summary lists them.
-var boardErrors = []string{errWrongPassword, errPolicy, errNHSmailPassword, errNHSmailLocked, errNoCQRS, errLocked, errLinkExpired}
+var boardErrors = []string{errWrongPassword, errPolicy, errNHSmailPassword, errNHSmailLocked, errNoCQRS, errLocked, errLinkExpired, errNHSmailMFA}
 
 // errorPages are the pages that are themselves an error, by title.
 var errorPages = map[string]string{
@@ -107,10 +116,41 @@ func (p *classProgress) onSignIn(userID string, nhsmail bool) {
 	lp := p.learner(userID)
 	if nhsmail {
 		lp.NHSmail = true
+		lp.MFADone = lp.MFADone || lp.MFAWaiting
+		lp.MFAWaiting = false
 	} else {
 		lp.Legacy = true
 	}
 	p.version++
+}
+
+// onNHSmailPassword records a password typed on NHSmail's sign-in page:
+// whatever second step was on their screen belonged to an earlier sign-in.
+func (p *classProgress) onNHSmailPassword(userID string) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.learner(userID).MFAWaiting = false
+	p.version++
+}
+
+// onMFAPage records NHSmail's second step on a learner's screen: its
+// waiting page, the set-up, "Stay signed in?", or (failed) the page
+// saying how it ended without a sign-in.
+func (p *classProgress) onMFAPage(userID string, failed bool) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	lp := p.learner(userID)
+	lp.MFAWaiting = !failed
+	p.mu.Unlock()
+	if failed {
+		p.onError(userID, errNHSmailMFA)
+	}
+	p.onPage(userID, []string{mfaStep})
 }
 
 // forget drops a learner's progress (reset to the start).
@@ -205,13 +245,25 @@ func (a *app) watchLearners(c *fiber.Ctx) error {
 		if status == fiber.StatusUnprocessableEntity {
 			kind = errPolicy
 		}
-	case method == fiber.MethodPost && strings.HasPrefix(path, "/nhsmail/"):
+	case method == fiber.MethodPost && path == "/nhsmail/authorize":
 		switch status {
 		case fiber.StatusUnauthorized:
 			kind = errNHSmailPassword
 		case fiber.StatusForbidden:
 			kind = errNHSmailLocked
+		case fiber.StatusSeeOther:
+			if l, ok := a.currentLearner(c); ok {
+				a.progress.onNHSmailPassword(l.UserID)
+			}
+			return err
 		}
+	case path == "/nhsmail/mfa" && (status == fiber.StatusOK || status == fiber.StatusUnauthorized):
+		// The second step's pages (a wrong texted code is a 401 too,
+		// answered on the same page; a step that ended is a GET's 401).
+		if l, ok := a.currentLearner(c); ok {
+			a.progress.onMFAPage(l.UserID, status == fiber.StatusUnauthorized && method == fiber.MethodGet)
+		}
+		return err
 	case path == "/sso/callback" && redirected && !strings.HasPrefix(string(c.Response().Header.Peek(fiber.HeaderLocation)), "/sso/"):
 		// A refusal redirects to its page under /sso/, which the board
 		// notes when it is shown.

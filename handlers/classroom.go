@@ -60,6 +60,12 @@ var learnerActions = []learnerAction{
 		Sees: "Signing in to NHSmail as the address shown on their training page, with their own NHSmail password, now ends on the page saying there is no CQRS account, with the help desk details (step 5)."},
 	{Key: "lock-nhsmail", Label: "Lock their NHSmail account",
 		Sees: "Their NHSmail sign-in now says their NHSmail account is locked."},
+	{Key: "mfa-timeout", Label: "Next NHSmail prompt times out",
+		Sees: "At their next NHSmail sign-in, after the password, nothing reaches their phone: when the training clock passes the minute NHSmail gives, the sign-in page says \"We didn't hear from you\". The sign-in after that works as usual."},
+	{Key: "mfa-deny", Label: "Next NHSmail prompt is denied",
+		Sees: "At their next NHSmail sign-in, after the password, the prompt on their phone is denied: the sign-in page says \"Request denied\". The sign-in after that works as usual."},
+	{Key: "mfa-phone-changed", Label: "Their phone changed",
+		Sees: "At their next NHSmail sign-in, after the password, NHSmail says \"More information required\": they set up Microsoft Authenticator again on their phone page, approve its first prompt, and the sign-in continues. From then on NHSmail asks their phone at every sign-in."},
 	{Key: "reset", Label: "Reset them to the start",
 		Sees: "They start again at step 1: a new registration email in their mailbox, no password, nothing locked, their clock back with the class."},
 }
@@ -233,7 +239,13 @@ func (a *app) classBoard(c *fiber.Ctx) error {
 			}
 		}
 		for _, la := range learnerActions {
-			m.Actions = append(m.Actions, views.LearnerActionButton{Key: la.Key, Label: la.Label, Sees: la.Sees})
+			b := views.LearnerActionButton{Key: la.Key, Label: la.Label, Sees: la.Sees}
+			switch {
+			case !isMFAAction(la.Key):
+				m.Actions = append(m.Actions, b)
+			case a.mfaControls != nil:
+				m.SecondStep = append(m.SecondStep, b)
+			}
 		}
 	}
 	return render(c, fiber.StatusOK, views.ClassBoardPage(m))
@@ -253,6 +265,10 @@ func (a *app) buildClassBoard(ctx context.Context) (views.ClassBoard, []views.Bo
 	if err != nil {
 		return views.ClassBoard{}, nil, err
 	}
+	drills, err := a.boardMFADrills(ctx, learners)
+	if err != nil {
+		return views.ClassBoard{}, nil, err
+	}
 	// In the order they joined, as the trainer saw them arrive.
 	slices.SortStableFunc(learners, func(x, y cqrs.Learner) int { return x.Created.Compare(y.Created) })
 	progress, now := a.progress.snapshot()
@@ -269,7 +285,7 @@ func (a *app) buildClassBoard(ctx context.Context) (views.ClassBoard, []views.Bo
 		}
 		lp, seen := progress[l.UserID]
 		r := views.BoardRow{AccountID: strconv.FormatUint(u.ID, 10), UserID: u.UserID, Name: u.FullName(),
-			LastError: lp.LastError, Step: "Not started", OwnClock: "with the class"}
+			LastError: lp.LastError, Step: "Not started", OwnClock: "with the class", MFAPending: drills[l.AccountID]}
 		// A cohort account has joined once someone took it, used it or
 		// registered with it; until then it waits on the sheet.
 		if !l.Cohort || l.Claimed || seen || u.PasswordHash != "" {
@@ -301,7 +317,12 @@ func (a *app) buildClassBoard(ctx context.Context) (views.ClassBoard, []views.Bo
 			lp.Reached = withSteps(lp.Reached, "ja-1", "ja-2")
 		}
 		for _, s := range steps {
-			r.Done = append(r.Done, lp.Reached[s.ID])
+			done := lp.Reached[s.ID]
+			if s.ID == mfaStep {
+				// Done once the second step let them in, not on reaching it.
+				done = lp.MFADone
+			}
+			r.Done = append(r.Done, done)
 		}
 		if lp.Legacy {
 			legacy++

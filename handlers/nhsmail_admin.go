@@ -255,6 +255,9 @@ type NHSmailSimulator interface {
 	RotateSigningKey(ctx context.Context) error
 	// SessionCookieName names the simulator's sign-in cookie.
 	SessionCookieName() string
+	// NHSmailTrainerControls are the class board's controls of a
+	// learner's second step (see classroom_mfa.go).
+	NHSmailTrainerControls
 }
 
 // rotateNHSmailSigningKey makes a new key sign the simulator's ID tokens.

@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
 	"github.com/cqrs-local/cqrs-signin/assets"
+	"github.com/cqrs-local/cqrs-signin/cqrs"
 )
 
 const localSessionID = "session-id"
@@ -168,6 +169,12 @@ func (a *app) routes(f *fiber.App) {
 		f.Post("/training/trainer/learners/:id/nocqrs", signedIn, sysAdmin, a.learnerAction("nocqrs", a.giveLearnerNoCQRS))
 		f.Post("/training/trainer/learners/:id/lock-nhsmail", signedIn, sysAdmin, a.learnerAction("lock-nhsmail", a.lockLearnerNHSmail))
 		f.Post("/training/trainer/learners/:id/reset", signedIn, sysAdmin, a.learnerAction("reset", a.resetLearner))
+		if a.mfaControls != nil {
+			f.Get("/training/phone", a.learnerPhoneCard)
+			f.Post("/training/trainer/learners/:id/mfa-timeout", signedIn, sysAdmin, a.learnerAction("mfa-timeout", a.setMFADrill(cqrs.MFADrillTimeout)))
+			f.Post("/training/trainer/learners/:id/mfa-deny", signedIn, sysAdmin, a.learnerAction("mfa-deny", a.setMFADrill(cqrs.MFADrillDeny)))
+			f.Post("/training/trainer/learners/:id/mfa-phone-changed", signedIn, sysAdmin, a.learnerAction("mfa-phone-changed", a.setMFADrill(cqrs.MFADrillPhoneChanged)))
+		}
 	}
 
 	f.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })

@@ -262,7 +262,11 @@ func (a *app) learnerMailbox(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return render(c, fiber.StatusOK, views.LearnerMailboxPage(views.LearnerMailboxModel{Page: p, UserID: l.UserID, Emails: emailRows(emails)}))
+	m := views.LearnerMailboxModel{Page: p, UserID: l.UserID, Emails: emailRows(emails), Phone: a.mfaControls != nil}
+	if m.PhoneURL, err = a.learnerPhone(c.UserContext(), l); err != nil {
+		return err
+	}
+	return render(c, fiber.StatusOK, views.LearnerMailboxPage(m))
 }
 
 func (a *app) learnerEmail(c *fiber.Ctx) error {

@@ -81,17 +81,42 @@ type pendingMFA struct {
 	Code      string    `json:"code"`   // six digits, "texted" to the phone page
 	Outcome   string    `json:"outcome"`
 	Attempts  int       `json:"attempts"` // wrong codes typed
+	// Drill is the trainer's control this sign-in meets, "" for none.
+	Drill string `json:"drill,omitempty"`
+	// Setup: the account must set up Authenticator first ("More
+	// information required"); SetupStarted once Next is selected,
+	// Registered once the phone added the account, SetupDone once the
+	// person saw the set-up succeed.
+	Setup        bool `json:"setup,omitempty"`
+	SetupStarted bool `json:"setup_started,omitempty"`
+	Registered   bool `json:"registered,omitempty"`
+	SetupDone    bool `json:"setup_done,omitempty"`
+}
+
+// stage is where a waiting second step is, for the page that polls it:
+// "more-info", "register" or "" (the prompt or the code).
+func (pending pendingMFA) stage() string {
+	switch {
+	case pending.Setup && !pending.SetupStarted:
+		return "more-info"
+	case pending.Setup && !pending.Registered:
+		return "register"
+	}
+	return ""
 }
 
 func (p *Provider) mfaCookieName() string  { return p.cfg.SessionCookie + "_mfa" }
 func (p *Provider) stayCookieName() string { return p.cfg.SessionCookie + "_stay" }
 
-// phoneToken is the phone link's token for a browser's pending sign-in:
-// an HMAC of the browser's secret cookie, so it is unguessable, differs
-// from the cookie, and the waiting page can show it again on a reload.
-func (p *Provider) phoneToken(browserToken string) string {
+// phoneToken is the phone link's token for a pending sign-in, by its key
+// (the SHA-256 of the browser's secret cookie): an HMAC under the
+// provider's key, so it is unguessable, differs from the cookie, and the
+// waiting page (and, in training mode, the learner's own page) can show it
+// again.
+func (p *Provider) phoneToken(key []byte) string {
 	mac := hmac.New(sha256.New, p.csrfKey)
-	mac.Write([]byte("nhsmail-phone\x00" + browserToken))
+	mac.Write([]byte("nhsmail-phone\x00"))
+	mac.Write(key)
 	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
@@ -108,8 +133,11 @@ func randomDigits(n int) string {
 }
 
 // startMFA keeps the sign-in pending and sends the browser to the waiting
-// page. Nothing is signed in yet.
-func (p *Provider) startMFA(w http.ResponseWriter, r *http.Request, query string, acct cqrs.NHSmailAccount, private bool) {
+// page. Nothing is signed in yet. drill is the trainer's control this
+// sign-in meets ("" for none): a prompt that is denied or sent to
+// Authenticator even when the account has no method, or the set-up of
+// Authenticator first.
+func (p *Provider) startMFA(w http.ResponseWriter, r *http.Request, query string, acct cqrs.NHSmailAccount, private bool, drill string) {
 	token := secret.NewToken()
 	now := p.cfg.Now()
 	number := randomDigits(2)
@@ -117,13 +145,22 @@ func (p *Provider) startMFA(w http.ResponseWriter, r *http.Request, query string
 		number = randomDigits(2)
 	}
 	pending := pendingMFA{AccountID: acct.ID, Query: query, Private: private, Started: now, Deadline: now.Add(MFAAnswerWithin),
-		Method: acct.MFAMethod, Number: number, Code: randomDigits(6)}
+		Method: acct.MFAMethod, Number: number, Code: randomDigits(6), Drill: drill}
+	if drill == cqrs.MFADrillDeny || drill == cqrs.MFADrillPhoneChanged || pending.Method == cqrs.MFANone {
+		pending.Method = cqrs.MFAAuthenticator
+	}
+	if drill == cqrs.MFADrillPhoneChanged {
+		pending.Setup, pending.Deadline = true, now.Add(mfaSetupWithin)
+	}
 	key := secret.HashToken(token)
 	err := p.dir.UpdateNHSmailState(r.Context(), func(tx cqrs.NHSmailStateTx) error {
 		if err := tx.Put(stateMFA, key, pending, tx.Now().Add(mfaKeep)); err != nil {
 			return err
 		}
-		return tx.Put(stateMFAPhone, secret.HashToken(p.phoneToken(token)), key, tx.Now().Add(mfaKeep))
+		if err := tx.Put(stateMFAAccount, accountKey(acct.ID), key, tx.Now().Add(mfaKeep)); err != nil {
+			return err
+		}
+		return tx.Put(stateMFAPhone, secret.HashToken(p.phoneToken(key)), key, tx.Now().Add(mfaKeep))
 	})
 	if err != nil {
 		p.serverError(w, r, "start MFA", err)
@@ -155,7 +192,7 @@ func (p *Provider) endMFA(ctx context.Context, w http.ResponseWriter, token stri
 		if err := tx.Delete(stateMFA, key); err != nil {
 			return err
 		}
-		return tx.Delete(stateMFAPhone, secret.HashToken(p.phoneToken(token)))
+		return tx.Delete(stateMFAPhone, secret.HashToken(p.phoneToken(key)))
 	})
 	c := p.cookie(p.mfaCookieName(), "")
 	c.MaxAge = -1
@@ -164,12 +201,19 @@ func (p *Provider) endMFA(ctx context.Context, w http.ResponseWriter, token stri
 }
 
 // outcome is the pending sign-in's state now: an unanswered prompt past its
-// deadline has timed out.
+// deadline has timed out, and one the trainer made denied is denied once
+// it has been on the page a moment.
 func (p *Provider) outcome(pending pendingMFA) string {
-	if pending.Outcome == mfaWaiting && p.cfg.Now().After(pending.Deadline) {
+	now := p.cfg.Now()
+	switch {
+	case pending.Outcome != mfaWaiting:
+		return pending.Outcome
+	case pending.Drill == cqrs.MFADrillDeny && !now.Before(pending.Started.Add(drillDenyAfter)):
+		return mfaDenied
+	case now.After(pending.Deadline):
 		return "timeout"
 	}
-	return pending.Outcome
+	return mfaWaiting
 }
 
 // mfaExpired is the page for a browser with no pending sign-in.
@@ -214,6 +258,11 @@ func (p *Provider) showMFA(w http.ResponseWriter, r *http.Request, token string,
 	}
 	switch outcome := p.outcome(pending); outcome {
 	case mfaApproved:
+		if pending.Setup && !pending.SetupDone {
+			p.render(w, r, http.StatusOK, views.NHSmailSetupPage(views.NHSmailSetupModel{Stage: "done",
+				Action: p.prefix + "/mfa/setup", CSRFToken: p.csrfToken(p.csrfSeed(w, r), "setup", token), Email: acct.Email}))
+			return
+		}
 		if choice, err := r.Cookie(p.stayCookieName()); err == nil && (choice.Value == "yes" || choice.Value == "no") {
 			p.finishMFA(w, r, token, pending, acct, ar, choice.Value == "yes")
 			return
@@ -221,14 +270,22 @@ func (p *Provider) showMFA(w http.ResponseWriter, r *http.Request, token string,
 		p.render(w, r, http.StatusOK, views.NHSmailStaySignedInPage(views.NHSmailStayModel{
 			Action: p.prefix + "/mfa/stay", CSRFToken: p.csrfToken(p.csrfSeed(w, r), "stay", token), Email: acct.Email}))
 	case mfaWaiting:
-		phone := p.prefix + "/phone/" + p.phoneToken(token)
+		phone := p.prefix + "/phone/" + p.phoneToken(secret.HashToken(token))
+		var qr string
+		if png, err := qrcode.Encode(requestOrigin(r)+phone, qrcode.Medium, 256); err == nil {
+			qr = "data:image/png;base64," + base64.StdEncoding.EncodeToString(png)
+		}
+		if stage := pending.stage(); stage != "" {
+			p.render(w, r, http.StatusOK, views.NHSmailSetupPage(views.NHSmailSetupModel{Stage: stage,
+				Action: p.prefix + "/mfa/setup", ContinueAction: p.prefix + "/mfa", StatusURL: p.prefix + "/mfa/status?stage=" + stage,
+				CSRFToken: p.csrfToken(p.csrfSeed(w, r), "setup", token), ContinueCSRFToken: p.csrfToken(p.csrfSeed(w, r), "mfa", token),
+				Email: acct.Email, PhoneURL: phone, PhoneQR: qr, OtherAccountURL: p.prefix + "/authorize?" + pending.Query, JobAid: p.cfg.JobAid}))
+			return
+		}
 		m := views.NHSmailMFAModel{
 			Action: p.prefix + "/mfa", StatusURL: p.prefix + "/mfa/status", CSRFToken: p.csrfToken(p.csrfSeed(w, r), "mfa", token),
-			Email: acct.Email, Method: pending.Method, Number: pending.Number, PhoneURL: phone, PhoneMasked: maskedPhone(acct),
-			CodeError: codeError, JobAid: p.cfg.JobAid,
-		}
-		if png, err := qrcode.Encode(requestOrigin(r)+phone, qrcode.Medium, 256); err == nil {
-			m.PhoneQR = "data:image/png;base64," + base64.StdEncoding.EncodeToString(png)
+			Email: acct.Email, Method: pending.Method, Number: pending.Number, PhoneURL: phone, PhoneQR: qr, PhoneMasked: maskedPhone(acct),
+			CodeError: codeError, JobAid: p.cfg.JobAid, TryItOut: pending.Setup,
 		}
 		status := http.StatusOK
 		if codeError != "" {
@@ -275,7 +332,7 @@ func (p *Provider) mfaStatus(w http.ResponseWriter, r *http.Request) {
 		p.serverError(w, r, "MFA status", err)
 		return
 	}
-	if ok && p.outcome(pending) == mfaWaiting {
+	if ok && p.outcome(pending) == mfaWaiting && pending.stage() == r.URL.Query().Get("stage") {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
@@ -355,6 +412,42 @@ func (p *Provider) mfaAnswer(w http.ResponseWriter, r *http.Request) {
 	}
 	if wrong && pending.Outcome == mfaWaiting {
 		p.showMFA(w, r, token, pending, "You didn't enter the expected verification code. Please try again.")
+		return
+	}
+	http.Redirect(w, r, p.prefix+"/mfa", http.StatusSeeOther)
+}
+
+// mfaSetup is POST /mfa/setup: Next on "More information required", and
+// Done once the set-up has succeeded.
+func (p *Provider) mfaSetup(w http.ResponseWriter, r *http.Request) {
+	token, _, ok := p.mfaForm(w, r, "setup")
+	if !ok {
+		return
+	}
+	err := p.dir.UpdateNHSmailState(r.Context(), func(tx cqrs.NHSmailStateTx) error {
+		key := secret.HashToken(token)
+		var pending pendingMFA
+		if err := tx.Get(stateMFA, key, &pending); err != nil {
+			return err
+		}
+		switch outcome := p.outcome(pending); {
+		case !pending.Setup:
+			return nil
+		case outcome == mfaWaiting && !pending.SetupStarted:
+			pending.SetupStarted = true
+		case outcome == mfaApproved && !pending.SetupDone:
+			pending.SetupDone = true
+		default:
+			return nil
+		}
+		return tx.Put(stateMFA, key, pending, tx.Now().Add(mfaKeep))
+	})
+	if errors.Is(err, cqrs.ErrNotFound) {
+		p.mfaExpired(w, r)
+		return
+	}
+	if err != nil {
+		p.serverError(w, r, "MFA set-up", err)
 		return
 	}
 	http.Redirect(w, r, p.prefix+"/mfa", http.StatusSeeOther)
@@ -477,6 +570,11 @@ func (p *Provider) phone(w http.ResponseWriter, r *http.Request, phoneToken stri
 		}
 	}
 	switch outcome := p.outcome(pending); {
+	case outcome == mfaWaiting && pending.Drill == cqrs.MFADrillTimeout:
+		// The trainer's "times out": nothing reaches this phone.
+		m.State = "silent"
+	case outcome == mfaWaiting && pending.Setup && !pending.Registered:
+		m.State = "setup"
 	case pending.Method == cqrs.MFAText:
 		m.State, m.Code = "text", pending.Code
 		if outcome != mfaWaiting {
@@ -494,22 +592,38 @@ func (p *Provider) phone(w http.ResponseWriter, r *http.Request, phoneToken stri
 
 // answerPrompt records the phone's answer to an Authenticator prompt that
 // is still waiting: Approve with the right number approves, with another
-// number refuses, Deny denies and "No, it's not me" denies and reports.
+// number refuses, Deny denies and "No, it's not me" denies and reports. A
+// prompt the trainer made denied is denied whatever the answer, and one
+// they made time out never arrives. During the set-up after "More
+// information required", "Add account" registers the phone, and the
+// approval of its first prompt makes Authenticator the account's method.
 func (p *Provider) answerPrompt(ctx context.Context, key []byte, acct cqrs.NHSmailAccount, decision, number string) (pendingMFA, error) {
 	var pending pendingMFA
-	reported := false
+	reported, registered := false, false
 	err := p.dir.UpdateNHSmailState(ctx, func(tx cqrs.NHSmailStateTx) error {
 		if err := tx.Get(stateMFA, key, &pending); err != nil {
 			return err
 		}
-		if pending.Method != cqrs.MFAAuthenticator || pending.Outcome != mfaWaiting || tx.Now().After(pending.Deadline) {
+		if pending.Method != cqrs.MFAAuthenticator || p.outcome(pending) != mfaWaiting || pending.Drill == cqrs.MFADrillTimeout {
 			return nil
+		}
+		if pending.Setup && !pending.Registered {
+			if decision != "register" {
+				return nil
+			}
+			// The set-up's test prompt gets the usual time to answer.
+			pending.SetupStarted, pending.Registered, pending.Deadline = true, true, p.cfg.Now().Add(MFAAnswerWithin)
+			return tx.Put(stateMFA, key, pending, tx.Now().Add(mfaKeep))
 		}
 		switch decision {
 		case "approve":
 			pending.Outcome = mfaMismatch
 			if strings.TrimSpace(number) == pending.Number {
 				pending.Outcome = mfaApproved
+				registered = pending.Setup
+			}
+			if pending.Drill == cqrs.MFADrillDeny {
+				pending.Outcome = mfaDenied
 			}
 		case "deny":
 			pending.Outcome = mfaDenied
@@ -523,6 +637,12 @@ func (p *Provider) answerPrompt(ctx context.Context, key []byte, acct cqrs.NHSma
 	if err == nil && reported {
 		err = p.dir.Audit(ctx, cqrs.AuditEvent{Type: cqrs.AuditNHSmailMFAReported, Subject: acct.Email, Method: "nhsmail-simulator",
 			Detail: "a sign-in prompt was answered \"No, it's not me\""})
+	}
+	if err == nil && registered {
+		if err = p.dir.SetNHSmailMFA(ctx, acct.ID, cqrs.MFAAuthenticator); err == nil {
+			err = p.dir.Audit(ctx, cqrs.AuditEvent{Type: cqrs.AuditNHSmailMFARegistered, Subject: acct.Email, Method: "nhsmail-simulator",
+				Detail: "Microsoft Authenticator set up after \"More information required\""})
+		}
 	}
 	return pending, err
 }

@@ -104,6 +104,9 @@ type Directory interface {
 	ViewNHSmailState(ctx context.Context, fn func(cqrs.NHSmailStateTx) error) error
 	NHSmailProviderKey(ctx context.Context, name string) ([]byte, error)
 	NHSmailApplication(ctx context.Context, clientID string) (cqrs.NHSmailApplication, error)
+	// SetNHSmailMFA records Authenticator set up after "More information
+	// required".
+	SetNHSmailMFA(ctx context.Context, id uint64, method string) error
 	// Audit records a sign-in prompt reported as "No, it's not me".
 	Audit(ctx context.Context, e cqrs.AuditEvent) error
 }
@@ -344,6 +347,12 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.mfaStatus(w, r)
+	case "/mfa/setup":
+		if r.Method != http.MethodPost {
+			methodNotAllowed(w, "POST")
+			return
+		}
+		p.mfaSetup(w, r)
 	case "/mfa/stay":
 		if r.Method != http.MethodPost {
 			methodNotAllowed(w, "POST")

@@ -241,12 +241,18 @@ func (p *Provider) signIn(w http.ResponseWriter, r *http.Request) {
 		p.render(w, r, http.StatusForbidden, views.NHSmailSignInPage(model))
 		return
 	}
-	if ar.acr != "" && acct.MFAMethod == cqrs.MFANone {
+	// The trainer's control for this account's next sign-in, spent now.
+	drill, err := p.takeDrill(r.Context(), acct.ID)
+	if err != nil {
+		p.serverError(w, r, "MFA control", err)
+		return
+	}
+	if ar.acr != "" && acct.MFAMethod == cqrs.MFANone && drill != cqrs.MFADrillPhoneChanged {
 		p.authorizeError(w, r, ar, errMFAEnrolmentRequired)
 		return
 	}
-	if acct.MFAMethod != cqrs.MFANone {
-		p.startMFA(w, r, query, acct, model.Private)
+	if acct.MFAMethod != cqrs.MFANone || drill != "" {
+		p.startMFA(w, r, query, acct, model.Private, drill)
 		return
 	}
 	started := p.cfg.Now()

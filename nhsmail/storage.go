@@ -24,6 +24,8 @@ const (
 	stateSessionAMR  = "session-amr"            // by SHA-256 of the session token
 	stateMFA         = "mfa"                    // by SHA-256 of the browser's MFA cookie
 	stateMFAPhone    = "mfa-phone"              // by SHA-256 of the phone link's token
+	stateMFAAccount  = "mfa-account"            // by account ID: its latest pending second step's key
+	stateMFADrill    = "mfa-drill"              // by account ID: the trainer's control for its next sign-in
 )
 
 // replayWindow is how long a spent code is remembered, so that a replay is
