@@ -109,6 +109,17 @@ type Config struct {
 	// mode needs it): main makes a random one at each start and prints it
 	// on the console, the only place it is shown.
 	TrainerPassword string
+	// SecondFactor is who gives a second factor after the password at a
+	// legacy sign-in (--second-factor); empty or off: nobody, as the
+	// documents show it.
+	SecondFactor cqrs.SecondFactorPolicy
+	// SecondFactorKey seals the authenticator secrets at rest (main keeps
+	// it in a file beside the data, never in the database); needed unless
+	// SecondFactor is off.
+	SecondFactorKey []byte
+	// AuthenticatorNow is the clock codes are checked against: the real
+	// one even in training mode, since people's phones keep real time.
+	AuthenticatorNow func() time.Time
 }
 
 // TrainingClock is the training time the trainer moves forward, shared
@@ -182,6 +193,8 @@ type Stores struct {
 	NHSmailAdmin  NHSmailAdminStore
 	// HelpDesk keeps the site's own help desk; nil: always the national one.
 	HelpDesk HelpDeskStore
+	// SecondFactor keeps second factors; nil only while the setting is off.
+	SecondFactor SecondFactorStore
 }
 
 // Mailer is told when an email was queued, so delivery starts at once.
@@ -229,13 +242,16 @@ type app struct {
 	sso          SSOStore
 	nhsmailAdmin NHSmailAdminStore
 	helpDeskDB   HelpDeskStore
-	backup       Backuper
-	rates        RateCounter
-	readiness    *Readiness
-	hasher       *secret.Hasher
-	mailer       Mailer
-	csrfKey      []byte
-	csrfMACs     sync.Pool // *csrfMAC, see csrfToken
+	secondFactor SecondFactorStore
+	// sealer opens the authenticator secrets; nil while the setting is off.
+	sealer    *secret.Sealer
+	backup    Backuper
+	rates     RateCounter
+	readiness *Readiness
+	hasher    *secret.Hasher
+	mailer    Mailer
+	csrfKey   []byte
+	csrfMACs  sync.Pool // *csrfMAC, see csrfToken
 	// instance names this instance's cookies (see namespaceCookies).
 	instance string
 	// activity is the exact idle time of the sessions served here.
@@ -263,6 +279,13 @@ func New(logger *slog.Logger, cfg Config, deps Deps) (*fiber.App, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.AuthenticatorNow == nil {
+		cfg.AuthenticatorNow = defaultAuthenticatorNow
+	}
+	sealer, err := newSealer(cfg, deps.Stores.SecondFactor)
+	if err != nil {
+		return nil, err
+	}
 	key, err := deps.Stores.Instance.CSRFKey()
 	if err != nil {
 		return nil, err
@@ -277,7 +300,7 @@ func New(logger *slog.Logger, cfg Config, deps Deps) (*fiber.App, error) {
 		setup: st.Setup, links: st.Links, signIn: st.SignIn, sessions: st.Sessions, accounts: st.Accounts,
 		messages: st.Messages, userAdmin: st.UserAdmin, orgStore: st.Organisations, auditLog: st.AuditLog,
 		forgotten: st.Forgotten, mailStore: st.Mailbox, sso: st.SSO, nhsmailAdmin: st.NHSmailAdmin,
-		helpDeskDB: st.HelpDesk, backup: deps.Backup, rates: deps.RateLimits, readiness: deps.Readiness}
+		helpDeskDB: st.HelpDesk, secondFactor: st.SecondFactor, sealer: sealer, backup: deps.Backup, rates: deps.RateLimits, readiness: deps.Readiness}
 	if a.readiness == nil {
 		a.readiness = &Readiness{}
 	}

@@ -72,6 +72,7 @@ type testStore interface {
 	SSOStore
 	NHSmailAdminStore
 	HelpDeskStore
+	SecondFactorStore
 	NHSmailDirectory
 	nhsmail.Directory
 	SetSetupToken(hash []byte) error
@@ -82,7 +83,7 @@ type testStore interface {
 // storesOf is what main passes: the one engine as every journey's store.
 func storesOf(st testStore) Stores {
 	return Stores{Instance: st, Setup: st, Links: st, SignIn: st, Sessions: st, Accounts: st, Messages: st,
-		UserAdmin: st, Organisations: st, AuditLog: st, Forgotten: st, Mailbox: st, SSO: st, NHSmailAdmin: st, HelpDesk: st}
+		UserAdmin: st, Organisations: st, AuditLog: st, Forgotten: st, Mailbox: st, SSO: st, NHSmailAdmin: st, HelpDesk: st, SecondFactor: st}
 }
 
 // The engines the handler tests run on. TestMain runs every test on the

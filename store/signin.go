@@ -37,6 +37,10 @@ func (s *Store) LegacySignIn(a cqrs.SignInAttempt) (cqrs.SignInResult, error) {
 		if err := appendAudit(tx, &d.Event, now); err != nil {
 			return err
 		}
+		if d.SecondFactorDue {
+			res.SecondFactorDue = true
+			return startPendingSignIn(tx, a.SessionHash, d.User, a.ReplacedSession, now)
+		}
 		if d.SignIn {
 			res.SignedIn = true
 			var err error
