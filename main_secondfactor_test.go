@@ -2,13 +2,19 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cqrs-local/cqrs-signin/cqrs"
+	"github.com/cqrs-local/cqrs-signin/secret"
+	"github.com/cqrs-local/cqrs-signin/store"
+	"github.com/cqrs-local/cqrs-signin/store/postgres"
+	"github.com/cqrs-local/cqrs-signin/store/storetest"
 )
 
 // TestSecondFactorFlag: --second-factor (CQRS_SECOND_FACTOR) is off unless
@@ -72,5 +78,92 @@ func TestSecondFactorKeyFile(t *testing.T) {
 	}
 	if _, err := secondFactorKey(path); err == nil || !strings.Contains(err.Error(), "not a key this program made") {
 		t.Errorf("a file that is not a key: %v", err)
+	}
+}
+
+// TestResetSecondFactorCommand: on the computer that holds the data, the
+// command forgets a person's second factor (a system administrator who
+// lost their phone and their recovery codes), emails them and records it;
+// on the file only while CQRS is stopped, on PostgreSQL at any time.
+func TestResetSecondFactorCommand(t *testing.T) {
+	for _, engine := range []string{"bbolt", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			var (
+				db   storetest.Engine
+				args []string
+			)
+			if engine == "postgres" {
+				dsn := storetest.PostgresDSN(t)
+				pg, err := postgres.Open(context.Background(), dsn, postgres.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer pg.Close()
+				db, args = pg, []string{"--database", dsn}
+			} else {
+				data := filepath.Join(t.TempDir(), "cqrs.db")
+				if _, err := runCmd(t, "reset-second-factor", "--data", data, "admin.jones"); err == nil || !strings.Contains(err.Error(), "no database") {
+					t.Fatalf("without a database: %v", err)
+				}
+				st, err := store.Open(data, store.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer func() { st.Close() }()
+				db, args = st, []string{"--data", data}
+				if _, err := runCmd(t, append([]string{"reset-second-factor"}, append(args, "admin.jones")...)...); err == nil || !strings.Contains(err.Error(), "CQRS is running") {
+					t.Fatalf("while the database is open: %v", err)
+				}
+			}
+			db.SetSetupToken(secret.HashToken("setup"))
+			admin, err := db.CompleteSetup(secret.HashToken("setup"), cqrs.Organisation{Name: "Riverside Practice", ODSCode: "Y12345"},
+				cqrs.User{UserID: "admin.jones", FirstName: "Alex", LastName: "Jones", Email: "admin.jones@nhs.net"}, secret.HashToken("register"), time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.SetPasswordWithLink(secret.HashToken("register"), cqrs.LinkRegister, "hash", nil); err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			if _, err := db.LegacySignIn(cqrs.SignInAttempt{UserID: "admin.jones", CheckedHash: "hash", PasswordOK: true,
+				SessionHash: secret.HashToken("pending"), SecondFactor: cqrs.SecondFactorAdministrators}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.OfferSecondFactor(ctx, secret.HashToken("pending"), []byte("sealed")); err != nil {
+				t.Fatal(err)
+			}
+			if res, err := db.SecondFactorSignIn(ctx, cqrs.SecondFactorAttempt{PendingHash: secret.HashToken("pending"), Kind: cqrs.SecondFactorEnrol,
+				CheckedSealed: []byte("sealed"), Step: 7, SessionHash: secret.HashToken("session")}); err != nil || !res.SignedIn {
+				t.Fatalf("enrol: %+v, %v", res, err)
+			}
+			if engine == "bbolt" {
+				db.Close()
+			}
+			if _, err := runCmd(t, append([]string{"reset-second-factor"}, append(args, "nobody")...)...); err == nil || !strings.Contains(err.Error(), `there is no user "nobody"`) {
+				t.Fatalf("an unknown User ID: %v", err)
+			}
+			out, err := runCmd(t, append([]string{"reset-second-factor"}, append(args, "admin.jones")...)...)
+			if err != nil || !strings.Contains(out, "The second step of admin.jones is reset") {
+				t.Fatalf("reset: %v\n%s", err, out)
+			}
+			if engine == "bbolt" {
+				st, err := store.Open(args[1], store.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer st.Close()
+				db = st
+			}
+			if st, err := db.SecondFactorStatus(ctx, admin.ID); err != nil || !st.Enrolled.IsZero() {
+				t.Errorf("after the command: %+v, %v; want not enrolled", st, err)
+			}
+			emails, _ := db.Emails(cqrs.EmailFilter{UserID: admin.ID})
+			if len(emails) == 0 || emails[0].Kind != "second-factor-reset" || !strings.Contains(emails[0].HTML, "Alex Jones") {
+				t.Errorf("the owner's email: %+v", emails)
+			}
+			if events, n, _ := db.AuditEvents(cqrs.AuditFilter{Type: cqrs.AuditSecondFactorReset}); n != 1 || events[0].Method != "command" {
+				t.Errorf("audit: %+v", events)
+			}
+		})
 	}
 }
