@@ -69,6 +69,7 @@ func TestJourneySecondFactor(t *testing.T) {
 	defer cancel()
 	ctx := newBrowser(t, parent)
 	firstRunSetUp(t, ctx, app.SetupURL)
+	a11y := &a11yChecker{t: t, axe: axeSource(t)}
 	var (
 		phone    *authenticator
 		recovery []string
@@ -88,6 +89,7 @@ func TestJourneySecondFactor(t *testing.T) {
 			}
 			phone = &authenticator{key: strings.ReplaceAll(textOf(t, ctx, "second-factor-key"), " ", "")}
 			shot("second-factor-enrol")
+			a11y.check(ctx, "Second step: set up your authenticator app")
 			if status := answerSecondStep(t, ctx, phone.code(t)); status != 200 {
 				t.Fatalf("the first code answered %d", status)
 			}
@@ -98,6 +100,7 @@ func TestJourneySecondFactor(t *testing.T) {
 			}
 			recovery = codes
 			shot("second-factor-recovery-codes")
+			a11y.check(ctx, "Your recovery codes")
 			load(t, ctx, "continue to the Message Centre", chromedp.Click(tid("recovery-codes-continue")))
 			step(t, ctx, "wait for the Message Centre", chromedp.WaitVisible(tid("message-centre-heading")))
 			signOut(t, ctx)
@@ -120,6 +123,9 @@ func TestJourneySecondFactor(t *testing.T) {
 		}
 		wantTexts(t, "a used code", bodyText(t, ctx), "The code is not right.")
 		shot("second-factor-refused")
+		if round == 1 {
+			a11y.check(ctx, "Second step: the code is not right")
+		}
 
 		// A recovery code instead: it works once, and says how many are left.
 		used := recovery[round-1]
@@ -129,6 +135,9 @@ func TestJourneySecondFactor(t *testing.T) {
 		arriveAt(t, ctx, "signed in with a recovery code", base+"/account/second-factor", "second-factor-status")
 		wantTexts(t, "the account's second step", textOf(t, ctx, "second-factor-status"), []string{"", "9 recovery codes left", "8 recovery codes left"}[round])
 		shot("second-factor-account")
+		if round == 1 {
+			a11y.check(ctx, "Second step at sign-in (account)")
+		}
 		signOut(t, ctx)
 		secondStep(t, ctx, base, "Enter a code from your authenticator app")
 		if status := answerSecondStep(t, ctx, used); status != 401 {

@@ -460,6 +460,11 @@ func (s *Store) RestoreSnapshot(name string, keep *cqrs.KeepSignedIn, event cqrs
 			if err := recreateBucket(dtx, bucketSSOPending); err != nil {
 				return err
 			}
+			// A sign-in waiting for its second factor belongs to a browser
+			// of the time the snapshot was saved: it does not come back.
+			if err := recreateBucket(dtx, bucketPendingSignIns); err != nil {
+				return err
+			}
 			meta := dtx.Bucket(bucketMeta)
 			if m := stx.Bucket(bucketMeta); m != nil {
 				if v := m.Get(keyClockOffset); len(v) == 8 {
