@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -344,4 +345,35 @@ func TestNewRecoveryCodesVoidTheOldOnes(t *testing.T) {
 			t.Errorf("%d codes left: warning shown %v", left, warns)
 		}
 	}
+}
+
+// TestSecondFactorIsNotAskedAfterNHSmail: single sign-on lands in the
+// message centre for a person the setting covers, enrolled or not:
+// NHSmail asks for its own second factor.
+func TestSecondFactorIsNotAskedAfterNHSmail(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	op := newTestOP(t, "cqrs", "s3cret", base+"/sso/callback")
+	e := newEnv(t, func(c *Config) {
+		c.SSO = SSOConfig{Issuer: op.URL, ClientID: "cqrs", ClientSecret: "s3cret", RedirectURL: base + "/sso/callback", Now: c.Now}
+		c.SecondFactor, c.SecondFactorKey = cqrs.SecondFactorEveryone, bytes.Repeat([]byte{7}, secret.SealKeyBytes)
+	})
+	op.setClock(e.clock.Now)
+	go e.app.Listener(ln)
+	t.Cleanup(func() { e.app.ShutdownWithTimeout(5 * time.Second) })
+	admin := e.registeredAdmin()
+	sam := e.addUser(admin.OrgID, "sam.patel", "Harbour!2026x")
+	s := &ssoEnv{testEnv: e, op: op, base: base, admin: admin, sam: sam}
+
+	// By password, sam is asked for the second step.
+	if r := e.client().signIn("sam.patel", "Harbour!2026x", ""); r.Header.Get("Location") != secondFactorPath {
+		t.Fatalf("by password: %d %s, want the second step", r.StatusCode, r.Header.Get("Location"))
+	}
+	op.login(opLogin{Claims: samAtProvider()})
+	b := s.browser(t)
+	r := b.signIn("")
+	b.wantSignedIn(t, r, "/messages")
 }
