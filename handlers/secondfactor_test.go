@@ -377,3 +377,50 @@ func TestSecondFactorIsNotAskedAfterNHSmail(t *testing.T) {
 	r := b.signIn("")
 	b.wantSignedIn(t, r, "/messages")
 }
+
+// TestTrainingDataHasEachKindOfSecondFactor: a class run with
+// --second-factor has an account with an authenticator set up (its key and
+// recovery codes on the training home page) and one that sets one up at
+// the next sign-in, and the job aid marks the second step as the site's
+// setting, beyond the documents. Without the setting none of it shows.
+func TestTrainingDataHasEachKindOfSecondFactor(t *testing.T) {
+	e := newSecondFactorEnv(t, cqrs.SecondFactorAdministrators, func(c *Config) {
+		c.Training, c.SignInRateLimit, c.TrainerPassword = true, 0, NewTrainerPassword()
+	})
+	home := e.client().get("/training")
+	wantText(t, home, "trn.2fa.app", groupsOfFour(trainingAuthenticatorKey), trainingRecoveryCodes[0], "trn.2fa.new")
+
+	c := e.client()
+	r := c.signIn(trainingAuthenticatorUser, trainingPassword, "")
+	if wantStatus(t, r, 303); r.Header.Get("Location") != secondFactorPath {
+		t.Fatalf("after the password: %s", r.Header.Get("Location"))
+	}
+	page := c.get(secondFactorPath)
+	wantText(t, page, "Enter a code from your authenticator app")
+	d := page.doc(t)
+	if got := strings.TrimSpace(d.Find(`[data-testid="jobaid-beyond-ja-3-2fa"]`).Text()); got != "This site's setting, beyond the documents" {
+		t.Errorf("the job aid's mark = %q", got)
+	}
+	if cur := d.Find(`[data-testid="jobaid"] [data-current="true"]`).AttrOr("data-testid", ""); cur != "jobaid-ja-3-2fa" {
+		t.Errorf("the current step is %q", cur)
+	}
+	code, err := secret.TOTPCode(trainingAuthenticatorKey, e.phone.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, c.answer(code), 303)
+	wantStatus(t, c.get("/messages"), 200)
+
+	other := e.client()
+	wantStatus(t, other.signIn("trn.2fa.new", trainingPassword, ""), 303)
+	wantText(t, other.get(secondFactorPath), "Set up your authenticator app")
+
+	plain := newTrainingEnv(t)
+	home = plain.client().get("/training")
+	if strings.Contains(home.body, "trn.2fa") {
+		t.Error("the second factor's accounts are in a class without the setting")
+	}
+	if n := plain.client().get("/login").doc(t).Find(`[data-testid="jobaid-beyond-ja-3-2fa"]`).Length(); n != 0 {
+		t.Error("the job aid shows the CQRS second step without the setting")
+	}
+}

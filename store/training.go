@@ -123,6 +123,13 @@ func putTrainingUser(tx *bolt.Tx, tu cqrs.TrainingUser, now time.Time) (cqrs.Use
 			return cqrs.User{}, err
 		}
 	}
+	if tu.SecondFactor != nil {
+		f := tu.SecondFactor(u.ID)
+		f.UserID, f.Enrolled = u.ID, now
+		if err := putJSON(tx.Bucket(bucketSecondFactors), itob(u.ID), f); err != nil {
+			return cqrs.User{}, err
+		}
+	}
 	if tu.Email != nil {
 		e := *tu.Email
 		e.UserID, e.OrgID = u.ID, u.OrgID
