@@ -242,16 +242,13 @@ type app struct {
 	sso          SSOStore
 	nhsmailAdmin NHSmailAdminStore
 	helpDeskDB   HelpDeskStore
-	secondFactor SecondFactorStore
-	// sealer opens the authenticator secrets; nil while the setting is off.
-	sealer    *secret.Sealer
-	backup    Backuper
-	rates     RateCounter
-	readiness *Readiness
-	hasher    *secret.Hasher
-	mailer    Mailer
-	csrfKey   []byte
-	csrfMACs  sync.Pool // *csrfMAC, see csrfToken
+	backup       Backuper
+	rates        RateCounter
+	readiness    *Readiness
+	hasher       *secret.Hasher
+	mailer       Mailer
+	csrfKey      []byte
+	csrfMACs     sync.Pool // *csrfMAC, see csrfToken
 	// instance names this instance's cookies (see namespaceCookies).
 	instance string
 	// activity is the exact idle time of the sessions served here.
@@ -269,6 +266,10 @@ type app struct {
 	progress *classProgress
 	// joinCode is this run's class code, asked at the join page.
 	joinCode string
+	// secondFactor keeps second factors; sealer opens the authenticator
+	// secrets (nil while --second-factor is off).
+	secondFactor SecondFactorStore
+	sealer       *secret.Sealer
 }
 
 // New builds the Fiber application; main and the tests call it the same way.
