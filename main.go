@@ -5,12 +5,14 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -103,6 +105,10 @@ type options struct {
 	publicURL       string
 	trustedProxies  []netip.Prefix
 	drainTime       time.Duration
+	secondFactor    cqrs.SecondFactorPolicy
+	// secondFactorKey is the file holding the key that seals
+	// authenticator secrets (empty: beside the data file).
+	secondFactorKey string
 }
 
 // flagSet binds each flag to its environment variable: the environment
@@ -214,6 +220,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.str(&o.logFormat, "log-format", "CQRS_LOG_FORMAT", "text", "log format: text or json")
 	var passwordPolicy string
 	fs.str(&passwordPolicy, "password-policy", "CQRS_PASSWORD_POLICY", policy.NameCQRS, "password policy: cqrs (the CQRS documents' rules) or hardened (NIST SP 800-63B rev 4: 15-64 characters, common passwords and your own details refused)")
+	var secondFactor string
+	fs.str(&secondFactor, "second-factor", "CQRS_SECOND_FACTOR", string(cqrs.SecondFactorOff), "who gives a second factor (an authenticator app code, or a recovery code) after the password at a legacy sign-in: off, administrators or everyone")
+	fs.str(&o.secondFactorKey, "second-factor-key", "CQRS_SECOND_FACTOR_KEY", "", "the file holding the key that encrypts authenticator secrets (made at first use; default: second-factor.key beside the database file); instances sharing a database need the same file")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: %s [flags]\n\nRuns the CQRS registration and sign-in service on this computer and opens the browser.\n\nFlags (each with its environment variable; the flag wins):\n", filepath.Base(args[0]))
@@ -279,6 +288,12 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	}
 	if o.passwordPolicy, err = policy.Named(passwordPolicy); err != nil {
 		return o, fmt.Errorf("--password-policy: %w", err)
+	}
+	if o.secondFactor, err = cqrs.ParseSecondFactorPolicy(secondFactor); err != nil {
+		return o, fmt.Errorf("--second-factor: %w", err)
+	}
+	if o.secondFactorKey == "" {
+		o.secondFactorKey = filepath.Join(filepath.Dir(o.data), "second-factor.key")
 	}
 	if o.logFormat != "text" && o.logFormat != "json" {
 		return o, errors.New("--log-format must be text or json")
@@ -377,6 +392,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	deps, err := appDeps(logger, opts, &cfg, db, sender, getenv)
 	if err != nil {
 		return err
+	}
+	if cfg.SecondFactor != cqrs.SecondFactorOff {
+		if cfg.SecondFactorKey, err = secondFactorKey(opts.secondFactorKey); err != nil {
+			return err
+		}
 	}
 	if deps.NHSmail != nil && netw.tls != nil && opts.publicURL == "" {
 		// The relying party fetches the embedded simulator's discovery,
@@ -490,6 +510,7 @@ func appConfig(opts options, netw exposure, listenHost string, appClock *clock.C
 	cfg.EmailDomains = splitList(opts.emailDomains)
 	cfg.SMTPEnabled = opts.mailServer().Enabled()
 	cfg.PasswordPolicy = opts.passwordPolicy
+	cfg.SecondFactor = opts.secondFactor
 	cfg.Now, cfg.Clock, cfg.Training = appClock.Now, appClock, opts.training
 	if opts.training {
 		cfg.TrainerPassword = handlers.NewTrainerPassword()
@@ -539,7 +560,7 @@ func appDeps(logger *slog.Logger, opts options, cfg *handlers.Config, db databas
 		return handlers.Deps{}, err
 	}
 	stores := handlers.Stores{Setup: st, Links: st, SignIn: st, Sessions: st, Accounts: st, Messages: st,
-		UserAdmin: st, Organisations: st, AuditLog: st, Forgotten: st, Mailbox: st, SSO: st, NHSmailAdmin: st, HelpDesk: st}
+		UserAdmin: st, Organisations: st, AuditLog: st, Forgotten: st, Mailbox: st, SSO: st, NHSmailAdmin: st, HelpDesk: st, SecondFactor: st}
 	deps := handlers.Deps{Instance: instance, Stores: stores, Hasher: hasher, Mailer: sender, Readiness: &handlers.Readiness{}}
 	if db.file != nil {
 		deps.Backup, deps.Training, cfg.SnapshotDir = db.file, db.file, db.file.SnapshotDir()
@@ -861,4 +882,40 @@ func parseTrustedProxies(s string) ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 	}
 	return out, nil
+}
+
+// secondFactorKey reads the key that seals authenticator secrets from
+// path, making it (readable by this user only) at first use. It is kept
+// out of the database, so a copy of the database or of a backup alone
+// does not carry the secrets in a usable form.
+func secondFactorKey(path string) ([]byte, error) {
+	key, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		key = make([]byte, secret.SealKeyBytes)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) { // another instance made it first
+			return secondFactorKey(path)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("second-factor key: %w", err)
+		}
+		if _, err := f.Write(key); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("second-factor key: %w", err)
+		}
+		if err := f.Close(); err != nil {
+			return nil, fmt.Errorf("second-factor key: %w", err)
+		}
+		return key, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("second-factor key: %w", err)
+	}
+	if len(key) != secret.SealKeyBytes {
+		return nil, fmt.Errorf("second-factor key: %s holds %d bytes, not %d: it is not a key this program made", path, len(key), secret.SealKeyBytes)
+	}
+	return key, nil
 }

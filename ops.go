@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -35,12 +36,14 @@ type subcommand struct {
 // target is where a subcommand that works on either engine acts.
 type target struct {
 	data, database, url string
+	args                []string
 }
 
 var subcommands = []subcommand{
 	{name: "backup", args: "OUT", summary: "write a consistent copy of the database to OUT, even while CQRS runs", run: backupCmd},
 	{name: "restore", args: "IN", summary: "replace the database with the backup IN (CQRS must be stopped; the current file is kept beside it)", run: restoreCmd},
 	{name: "check", summary: "run a consistency check of the database file", run: checkCmd},
+	{name: "reset-second-factor", args: "USER_ID", summary: "forget a person's authenticator app and recovery codes, so they set them up again at their next sign-in (the way back in for a system administrator who has lost both)", withDatabase: resetSecondFactorCmd},
 	{name: "setup-link", summary: "print a new one-time link to set the system administrator's password (a registration link until set-up is finished, then an Unlock Account or Forgotten Password link)", withDatabase: setupLinkCmd},
 }
 
@@ -83,7 +86,7 @@ func runSubcommand(ctx context.Context, sc subcommand, args []string, getenv fun
 		return fmt.Errorf("%s: expected %d argument(s), got %d", sc.name, want, fs.NArg())
 	}
 	if sc.withDatabase != nil {
-		return sc.withDatabase(ctx, target{data: data, database: database, url: strings.TrimSuffix(siteURL, "/")}, stdout)
+		return sc.withDatabase(ctx, target{data: data, database: database, url: strings.TrimSuffix(siteURL, "/"), args: fs.Args()}, stdout)
 	}
 	if database != "" {
 		return errPostgresTools
@@ -240,6 +243,56 @@ func readInstanceFile(data string) (instanceRecord, error) {
 		err = errors.New("instance file has no address")
 	}
 	return rec, err
+}
+
+// resetSecondFactorCmd forgets a person's second factor on the computer
+// that holds the data: for a system administrator who has lost their phone
+// and their recovery codes (nobody else can reset theirs), or a site with
+// no other administrator. Whoever runs it can read the database anyway.
+// The owner is emailed and the audit log says the command did it.
+func resetSecondFactorCmd(ctx context.Context, t target, stdout io.Writer) error {
+	var db interface {
+		UserByUserID(ctx context.Context, userID string) (cqrs.User, error)
+		ResetSecondFactor(ctx context.Context, userID uint64, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
+		Close() error
+	}
+	if t.database != "" {
+		pg, err := postgres.Open(ctx, t.database, postgres.Options{})
+		if err != nil {
+			return err
+		}
+		db = pg
+	} else {
+		if _, err := os.Stat(t.data); err != nil {
+			return fmt.Errorf("no database at %s", t.data)
+		}
+		file, err := store.Open(t.data, store.Options{LockTimeout: 500 * time.Millisecond})
+		if errors.Is(err, store.ErrLocked) {
+			return errors.New("CQRS is running on this database: stop it, then run reset-second-factor again")
+		}
+		if err != nil {
+			return err
+		}
+		db = file
+	}
+	defer db.Close()
+	u, err := db.UserByUserID(ctx, t.args[0])
+	if errors.Is(err, cqrs.ErrNotFound) {
+		return fmt.Errorf("there is no user %q", t.args[0])
+	}
+	if err != nil {
+		return err
+	}
+	text := "Dear " + u.FullName() + ",\n\nThe authenticator app and recovery codes of your CQRS account (User ID " + u.UserID +
+		") were reset on the computer that runs CQRS. Your old codes no longer work. The next time you sign in with your User ID and password, you will set up your authenticator app again.\n\nIf this wasn't you, contact your CQRS User Administrator at once.\n"
+	notice := &cqrs.Email{Kind: "second-factor-reset", Subject: "The second step of your CQRS sign-in was reset", Text: text,
+		HTML: "<p>" + strings.ReplaceAll(html.EscapeString(strings.TrimSpace(text)), "\n\n", "</p><p>") + "</p>"}
+	if _, err := db.ResetSecondFactor(ctx, u.ID, notice, cqrs.AuditEvent{Type: cqrs.AuditSecondFactorReset, Method: "command",
+		Detail: "authenticator app and recovery codes forgotten by the reset-second-factor command"}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "The second step of %s is reset: they set up their authenticator app again at their next sign-in. They have been emailed, and the audit log records it.\n", u.UserID)
+	return nil
 }
 
 // setupLinkCmd is the way back in for the system administrator, on the

@@ -27,6 +27,10 @@ type SignInAttempt struct {
 	// only by the failure that locks the account.
 	LockNotice func(u User, expires time.Time) (email Email, linkHash []byte)
 	LinkTTL    time.Duration
+	// SecondFactor is the site's setting: a right password for an account
+	// it covers starts a pending sign-in under SessionHash instead of the
+	// session, and the failure count stands until the second factor.
+	SecondFactor SecondFactorPolicy
 }
 
 // SignInResult is what was decided.
@@ -34,6 +38,9 @@ type SignInResult struct {
 	User      User // the account as decided; zero when the User ID is unknown
 	SignedIn  bool // the session was created
 	LockedNow bool // this failure locked the account and queued its owner's email
+	// SecondFactorDue: the password was right, and a pending sign-in waits
+	// for the second factor (no session yet).
+	SecondFactorDue bool
 }
 
 // SignInDecision is the sign-in rules applied to a checked attempt and the
@@ -48,6 +55,8 @@ type SignInDecision struct {
 	User      User       // the account, with the failure counted and the lock set; zero when unknown
 	LockedNow bool       // this failure locked the account
 	Lock      AuditEvent // the lockout's audit entry, when LockedNow
+	// SecondFactorDue: SignIn, but what starts is a pending sign-in.
+	SecondFactorDue bool
 }
 
 // Decide applies the sign-in rules; u is the account, nil when the User ID
@@ -71,6 +80,10 @@ func (a SignInAttempt) Decide(u *User, now time.Time) SignInDecision {
 	case a.PasswordOK && u.Status == StatusActive && u.PasswordHash == a.CheckedHash && u.PasswordHash != "":
 		d.SignIn = true
 		d.Event.Type, d.Event.Actor, d.Event.Detail = AuditSignIn, u.UserID, ""
+		if a.SecondFactor.Covers(*u) {
+			d.SecondFactorDue = true
+			d.Event.Type, d.Event.Detail = AuditSecondFactorDue, "password accepted; second factor asked"
+		}
 		return d
 	}
 	d.Counted = true

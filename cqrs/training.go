@@ -17,6 +17,10 @@ type TrainingUser struct {
 	LinkTTL  time.Duration
 	// Email, when set, is queued for the user (their registration email).
 	Email *Email
+	// SecondFactor, when set, is the user's authenticator set up already:
+	// called in the transaction with the new user's record ID, which the
+	// secret is sealed to.
+	SecondFactor func(userID uint64) SecondFactor
 }
 
 // TrainingSet is the whole training data set: one organisation, its

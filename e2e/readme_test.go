@@ -41,7 +41,7 @@ func TestREADMEPromisesExist(t *testing.T) {
 			t.Errorf("the README names $%s, which --help does not list", env)
 		}
 	}
-	for _, sc := range []string{"backup", "restore", "check", "setup-link"} {
+	for _, sc := range []string{"backup", "restore", "check", "setup-link", "reset-second-factor"} {
 		if !strings.Contains(string(readme), "cqrs-signin "+sc) {
 			t.Errorf("the README does not show the %s subcommand", sc)
 		}

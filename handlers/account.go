@@ -27,6 +27,7 @@ func (a *app) accountModel(c *fiber.Ctx, u cqrs.User, box views.PolicyBox, errs 
 	m := views.SecurityInformationModel{
 		Page: p, Action: accountAction, CheckURL: accountAction + "/check", UserID: u.UserID,
 		Policy: box, Errors: errs, AskCurrent: true, Notice: notice,
+		SecondFactorLink: a.cfg.SecondFactor.Covers(u),
 	}
 	if !u.PasswordChanged.IsZero() {
 		m.LastChanged = u.PasswordChanged.Format(timeFormat)

@@ -318,15 +318,16 @@ func (a *app) createUser(c *fiber.Ctx) error {
 }
 
 var userNotices = map[string]string{
-	"created":  "The user has been set up and the registration email queued.",
-	"saved":    "The changes have been saved.",
-	"disabled": "The account has been disabled and its sessions ended.",
-	"enabled":  "The account has been enabled.",
-	"unlocked": "The account has been unlocked.",
-	"resent":   "A new registration email has been queued. The previous link no longer works.",
-	"revoked":  "The invitation has been revoked. Its link no longer works.",
-	"reset":    "A password reset email has been queued.",
-	"unlinked": "The NHSmail sign-in link has been removed.",
+	"created":             "The user has been set up and the registration email queued.",
+	"saved":               "The changes have been saved.",
+	"disabled":            "The account has been disabled and its sessions ended.",
+	"enabled":             "The account has been enabled.",
+	"unlocked":            "The account has been unlocked.",
+	"resent":              "A new registration email has been queued. The previous link no longer works.",
+	"revoked":             "The invitation has been revoked. Its link no longer works.",
+	"reset":               "A password reset email has been queued.",
+	"unlinked":            "The NHSmail sign-in link has been removed.",
+	"second-factor-reset": "The second step has been reset and the user told by email. They set up their authenticator app again at their next sign-in.",
 }
 
 // userDetail is one user's page.
@@ -385,6 +386,15 @@ func (a *app) renderUserDetail(c *fiber.Ctx, status int, admin, u cqrs.User, val
 			return err
 		}
 		add("unlink", "Remove NHSmail link", false)
+	}
+	if a.secondFactor != nil {
+		st, err := a.secondFactor.SecondFactorStatus(c.UserContext(), u.ID)
+		if err != nil {
+			return err
+		}
+		if !st.Enrolled.IsZero() {
+			add("second-factor/reset", "Reset second step (authenticator app)", false)
+		}
 	}
 	if u.ID != admin.ID {
 		if u.Status == cqrs.StatusDisabled {

@@ -112,6 +112,17 @@ type Config struct {
 	// mode needs it): main makes a random one at each start and prints it
 	// on the console, the only place it is shown.
 	TrainerPassword string
+	// SecondFactor is who gives a second factor after the password at a
+	// legacy sign-in (--second-factor); empty or off: nobody, as the
+	// documents show it.
+	SecondFactor cqrs.SecondFactorPolicy
+	// SecondFactorKey seals the authenticator secrets at rest (main keeps
+	// it in a file beside the data, never in the database); needed unless
+	// SecondFactor is off.
+	SecondFactorKey []byte
+	// AuthenticatorNow is the clock codes are checked against: the real
+	// one even in training mode, since people's phones keep real time.
+	AuthenticatorNow func() time.Time
 }
 
 // TrainingClock is the training time the trainer moves forward, shared
@@ -206,6 +217,8 @@ type Stores struct {
 	NHSmailAdmin  NHSmailAdminStore
 	// HelpDesk keeps the site's own help desk; nil: always the national one.
 	HelpDesk HelpDeskStore
+	// SecondFactor keeps second factors; nil only while the setting is off.
+	SecondFactor SecondFactorStore
 }
 
 // Mailer is told when an email was queued, so delivery starts at once.
@@ -285,6 +298,10 @@ type app struct {
 	// mfaControls are the embedded simulator's trainer controls of the
 	// second step; nil without the embedded simulator.
 	mfaControls NHSmailTrainerControls
+	// secondFactor keeps second factors; sealer opens the authenticator
+	// secrets (nil while --second-factor is off).
+	secondFactor SecondFactorStore
+	sealer       *secret.Sealer
 }
 
 // App is the web application: the Fiber app that serves it, and the work
@@ -311,6 +328,13 @@ func New(logger *slog.Logger, cfg Config, deps Deps) (*App, error) {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultConfig().WriteTimeout
 	}
+	if cfg.AuthenticatorNow == nil {
+		cfg.AuthenticatorNow = defaultAuthenticatorNow
+	}
+	sealer, err := newSealer(cfg, deps.Stores.SecondFactor)
+	if err != nil {
+		return nil, err
+	}
 	if len(deps.Instance.CSRFKey) == 0 || deps.Instance.ID == "" {
 		return nil, errors.New("handlers: Deps.Instance needs the installation's CSRF key and ID (LoadInstance)")
 	}
@@ -320,7 +344,7 @@ func New(logger *slog.Logger, cfg Config, deps Deps) (*App, error) {
 		setup: st.Setup, links: st.Links, signIn: st.SignIn, sessions: st.Sessions, accounts: st.Accounts,
 		messages: st.Messages, userAdmin: st.UserAdmin, orgStore: st.Organisations, auditLog: st.AuditLog,
 		forgotten: st.Forgotten, mailStore: st.Mailbox, sso: st.SSO, nhsmailAdmin: st.NHSmailAdmin,
-		helpDeskDB: st.HelpDesk, backup: deps.Backup, rates: deps.RateLimits, readiness: deps.Readiness}
+		helpDeskDB: st.HelpDesk, secondFactor: st.SecondFactor, sealer: sealer, backup: deps.Backup, rates: deps.RateLimits, readiness: deps.Readiness}
 	if a.readiness == nil {
 		a.readiness = &Readiness{}
 	}

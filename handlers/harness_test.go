@@ -59,6 +59,7 @@ type testStore interface {
 	SSOStore
 	NHSmailAdminStore
 	HelpDeskStore
+	SecondFactorStore
 	NHSmailDirectory
 	nhsmail.Directory
 	SetSetupToken(ctx context.Context, hash []byte) error
@@ -69,7 +70,7 @@ type testStore interface {
 // storesOf is what main passes: the one engine as every journey's store.
 func storesOf(st testStore) Stores {
 	return Stores{Setup: st, Links: st, SignIn: st, Sessions: st, Accounts: st, Messages: st,
-		UserAdmin: st, Organisations: st, AuditLog: st, Forgotten: st, Mailbox: st, SSO: st, NHSmailAdmin: st, HelpDesk: st}
+		UserAdmin: st, Organisations: st, AuditLog: st, Forgotten: st, Mailbox: st, SSO: st, NHSmailAdmin: st, HelpDesk: st, SecondFactor: st}
 }
 
 // The engines the handler tests run on. TestMain runs every test on the

@@ -33,6 +33,11 @@ var jobAidSteps = []struct {
 	{"When you are locked out", views.JobAidStep{ID: "locked", Number: "!", Text: "Too many failed sign-ins lock your account: unlock it with Unlock Account or Forgotten Password, or ask your CQRS User Administrator."}},
 }
 
+// secondFactorJobAidStep is the CQRS second step, shown after the job
+// aid's step 3 only when the site asks for one (--second-factor).
+var secondFactorJobAidStep = views.JobAidStep{ID: "ja-3-2fa", Number: "3a", Beyond: true, BeyondNote: "This site's setting, beyond the documents",
+	Text: "After your User ID and password, this site may ask for a second step: the 6-digit code from your authenticator app (set it up the first time from the QR code or the key shown), or one of your recovery codes."}
+
 // jobAidPages maps what is on screen to the steps it shows: the request
 // path (a prefix when it ends in "/"), and where one path shows several
 // pages, the page title. The first match wins.
@@ -83,6 +88,9 @@ func (a *app) trainingChrome(c *fiber.Ctx, title string) *views.TrainingChrome {
 	}
 	current := map[string]bool{}
 	steps := jobAidCurrent(c.Path(), title)
+	if a.sealer != nil && (c.Path() == secondFactorPath || c.Path() == "/account/second-factor") {
+		steps = []string{secondFactorJobAidStep.ID}
+	}
 	a.noteLearnerPage(c, steps, title)
 	for _, id := range steps {
 		current[id] = true
@@ -95,6 +103,11 @@ func (a *app) trainingChrome(c *fiber.Ctx, title string) *views.TrainingChrome {
 		step.Current = current[step.ID]
 		g := &t.Groups[len(t.Groups)-1]
 		g.Steps = append(g.Steps, step)
+		if step.ID == "ja-3" && a.sealer != nil {
+			extra := secondFactorJobAidStep
+			extra.Current = current[extra.ID]
+			g.Steps = append(g.Steps, extra)
+		}
 	}
 	return t
 }

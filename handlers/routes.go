@@ -59,6 +59,9 @@ func (a *app) routes(f *fiber.App) {
 	f.Get("/forgotten", a.forgottenPage)
 	f.Post("/forgotten", a.resetLimiter(), a.forgottenSubmit)
 	f.Post("/signout", a.signOut)
+	// The second step after a right password, when --second-factor covers the account.
+	f.Get(secondFactorPath, a.secondFactorPage)
+	f.Post(secondFactorPath, a.signInLimiter(), a.secondFactorSubmit)
 
 	// First run: the one-time set-up page.
 	f.Get("/setup", a.setupPage)
@@ -87,6 +90,8 @@ func (a *app) routes(f *fiber.App) {
 	f.Get("/account", signedIn, a.accountPage)
 	f.Post("/account/password", signedIn, a.changePassword)
 	f.Post("/account/password/check", signedIn, a.accountCheck)
+	f.Get("/account/second-factor", signedIn, a.secondFactorAccountPage)
+	f.Post("/account/second-factor/recovery-codes", signedIn, a.newRecoveryCodes)
 
 	// Administration: users of the administrator's organisation (all, for
 	// the system administrator), organisations, and the local mailbox.
@@ -107,6 +112,7 @@ func (a *app) routes(f *fiber.App) {
 	f.Get("/admin/users/:id/revoke", signedIn, admin, a.confirmUserAction("revoke"))
 	f.Post("/admin/users/:id/revoke", signedIn, admin, a.userAction("revoked", a.revokeInvitation))
 	f.Post("/admin/users/:id/reset", signedIn, admin, a.userAction("reset", a.startPasswordReset))
+	f.Post("/admin/users/:id/second-factor/reset", signedIn, admin, a.userAction("second-factor-reset", a.resetSecondFactor))
 	f.Get("/admin/organisations", signedIn, sysAdmin, a.organisations)
 	f.Post("/admin/organisations", signedIn, sysAdmin, a.createOrganisation)
 	f.Get("/admin/organisations/:id", signedIn, sysAdmin, a.organisation)

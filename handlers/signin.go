@@ -151,13 +151,16 @@ func (a *app) legacySignIn(c *fiber.Ctx) error {
 	res, err := a.signIn.LegacySignIn(c.UserContext(), cqrs.SignInAttempt{
 		UserID: userID, CheckedHash: hash, PasswordOK: ok, LockAfter: a.cfg.LockAfter,
 		SessionHash: secret.HashToken(token), ReplacedSession: replaced, IP: c.IP(), Method: "legacy",
-		LockNotice: a.lockedEmail(c.UserContext()), LinkTTL: a.cfg.ResetLinkTTL,
+		LockNotice: a.lockedEmail(c.UserContext()), LinkTTL: a.cfg.ResetLinkTTL, SecondFactor: a.cfg.SecondFactor,
 	})
 	if err != nil {
 		return err
 	}
 	if res.LockedNow {
 		a.wakeMailer()
+	}
+	if res.SecondFactorDue {
+		return a.startSecondFactor(c, token)
 	}
 	if !res.SignedIn {
 		return render(c, fiber.StatusUnauthorized, views.LoginPage(a.loginModel(c, userID, signInFailed, "")))

@@ -32,6 +32,34 @@ var seededAccounts = []seededAccount{
 	{"trn.mfa.text", "Tess", "Text", "tess.text@nhs.net", cqrs.RoleUser, cqrs.StateActive, false, "Active; their NHSmail account is sent a code by text message"},
 }
 
+// The second factor's training accounts, in the data set only when the
+// class runs with --second-factor (beyond the documents): one with an
+// authenticator set up already, whose key and recovery codes the training
+// home page gives as it gives the training passwords, and one who sets
+// one up at their next sign-in. Both are User Administrators, so either
+// setting covers them.
+const trainingAuthenticatorKey = "4RFAWJAMIBRMP7SJBTVC2EKYD3KUKK4A"
+
+var trainingRecoveryCodes = []string{"YS2ZN-3T2JG", "SHE83-RBDFX", "FBAFN-BNTAQ", "632JT-Q4U49", "JCVTK-BUP7M",
+	"XV77F-T7SXZ", "6UG49-TDP7Q", "BN472-BT4P7", "55NA4-E4M9A", "VK6AB-MFP8B"}
+
+const trainingAuthenticatorUser = "trn.2fa.app"
+
+var secondFactorAccounts = []seededAccount{
+	{trainingAuthenticatorUser, "Otto", "Authenticator", "otto.authenticator@nhs.net", cqrs.RoleUserAdmin, cqrs.StateActive, false,
+		"Beyond the documents: after the password, a code from an authenticator app (add the key " + groupsOfFour(trainingAuthenticatorKey) + " to one; recovery codes " + trainingRecoveryCodes[0] + " … " + trainingRecoveryCodes[9] + ")"},
+	{"trn.2fa.new", "Nia", "Newcode", "nia.newcode@nhs.net", cqrs.RoleUserAdmin, cqrs.StateActive, false,
+		"Beyond the documents: sets up an authenticator app at the next sign-in (QR code or key), then gets ten recovery codes"},
+}
+
+// classAccounts are the data set's CQRS accounts for this run.
+func (a *app) classAccounts() []seededAccount {
+	if a.sealer == nil {
+		return seededAccounts
+	}
+	return append(seededAccounts[:len(seededAccounts):len(seededAccounts)], secondFactorAccounts...)
+}
+
 // seededNHSmail are the NHSmail simulator's accounts, one per single
 // sign-on case of the user guide.
 var seededNHSmail = []struct {
@@ -57,7 +85,7 @@ func (a *app) trainingSet(ctx context.Context) (cqrs.TrainingSet, error) {
 	set := cqrs.TrainingSet{Org: cqrs.Organisation{Name: trainingOrgName, ODSCode: trainingODS}}
 	trainer := cqrs.User{FirstName: "Tara", LastName: "Trainer"}
 	org := set.Org
-	for _, sa := range seededAccounts {
+	for _, sa := range a.classAccounts() {
 		u := cqrs.User{UserID: sa.userID, FirstName: sa.first, LastName: sa.last, Email: sa.email, Role: sa.role, WorkPhone: "0113 496 0000"}
 		tu := cqrs.TrainingUser{User: u}
 		if sa.state == cqrs.StateInvited {
@@ -84,6 +112,12 @@ func (a *app) trainingSet(ctx context.Context) (cqrs.TrainingSet, error) {
 				tu.User.FailedSignIns, tu.User.LockedAt = max(a.cfg.LockAfter, 1), now
 			case cqrs.StateDisabled:
 				tu.User.Status = cqrs.StatusDisabled
+			}
+		}
+		if sa.userID == trainingAuthenticatorUser {
+			tu.SecondFactor = func(userID uint64) cqrs.SecondFactor {
+				return cqrs.SecondFactor{Sealed: a.sealer.Seal([]byte(trainingAuthenticatorKey), sealContext(userID)),
+					RecoveryCodes: hashRecoveryCodes(trainingRecoveryCodes)}
 			}
 		}
 		set.Users = append(set.Users, tu)

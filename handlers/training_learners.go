@@ -117,7 +117,7 @@ func (a *app) trainingHomeModel(c *fiber.Ctx, notice string) (views.TrainingHome
 		return views.TrainingHomeModel{}, err
 	}
 	m := views.TrainingHomeModel{Page: p, TrainerUserID: TrainerUserID, Notice: notice}
-	for _, sa := range seededAccounts {
+	for _, sa := range a.classAccounts() {
 		pw := trainingPassword
 		switch {
 		case sa.userID == TrainerUserID:

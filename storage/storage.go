@@ -38,6 +38,7 @@ type Engine interface {
 	handlers.SSOStore
 	handlers.NHSmailAdminStore
 	handlers.HelpDeskStore
+	handlers.SecondFactorStore
 	handlers.NHSmailDirectory
 	mailer.Outbox
 	nhsmail.Directory

@@ -38,6 +38,10 @@ func (s *Store) LegacySignIn(ctx context.Context, a cqrs.SignInAttempt) (cqrs.Si
 		if err := appendAudit(tx, &d.Event, now); err != nil {
 			return err
 		}
+		if d.SecondFactorDue {
+			res.SecondFactorDue = true
+			return startPendingSignIn(tx, a.SessionHash, d.User, a.ReplacedSession, now)
+		}
 		if d.SignIn {
 			res.SignedIn = true
 			var err error

@@ -124,6 +124,13 @@ func putTrainingUser(tx *bolt.Tx, tu cqrs.TrainingUser, now time.Time) (cqrs.Use
 			return cqrs.User{}, err
 		}
 	}
+	if tu.SecondFactor != nil {
+		f := tu.SecondFactor(u.ID)
+		f.UserID, f.Enrolled = u.ID, now
+		if err := putJSON(tx.Bucket(bucketSecondFactors), itob(u.ID), f); err != nil {
+			return cqrs.User{}, err
+		}
+	}
 	if tu.Email != nil {
 		e := *tu.Email
 		e.UserID, e.OrgID = u.ID, u.OrgID
@@ -459,6 +466,11 @@ func (s *Store) RestoreSnapshot(ctx context.Context, name string, keep *cqrs.Kee
 				return err
 			}
 			if err := recreateBucket(dtx, bucketSSOPending); err != nil {
+				return err
+			}
+			// A sign-in waiting for its second factor belongs to a browser
+			// of the time the snapshot was saved: it does not come back.
+			if err := recreateBucket(dtx, bucketPendingSignIns); err != nil {
 				return err
 			}
 			meta := dtx.Bucket(bucketMeta)

@@ -32,6 +32,10 @@ func (s *Store) LegacySignIn(ctx context.Context, a cqrs.SignInAttempt) (cqrs.Si
 		if err := appendAudit(ctx, tx, d.Event); err != nil {
 			return err
 		}
+		if d.SecondFactorDue {
+			res.SecondFactorDue = true
+			return startPendingSignIn(ctx, tx, a.SessionHash, d.User, a.ReplacedSession, now)
+		}
 		if d.SignIn {
 			res.SignedIn = true
 			res.User, err = signIn(ctx, tx, d.User, a.SessionHash, a.ReplacedSession, now)
