@@ -85,6 +85,8 @@ var AuditTypes = []string{
 	AuditUserCreated, AuditUserEdited, AuditRoleChanged, AuditUserDisabled, AuditUserEnabled, AuditSSORefused,
 	AuditSSOUnlinked, AuditSetupUsed, AuditResetRequested, AuditHelpDeskChanged, AuditBackupDownloaded,
 	AuditNHSmailMFAReported, AuditNHSmailMFARegistered,
+	AuditSecondFactorDue, AuditSecondFactorEnrolled, AuditSecondFactorUsed, AuditSecondFactorFailed,
+	AuditRecoveryCodeUsed, AuditRecoveryCodesNew, AuditSecondFactorReset,
 	AuditTrainingReset, AuditTrainingClock, AuditTrainingLearner, AuditTrainingCohort, AuditTrainingSnapshot,
 	AuditTrainingRestore, AuditTrainerPassword, AuditTrainingLearnerAction,
 }

@@ -136,8 +136,11 @@ type SecondFactorDecision struct {
 // enrolled). A code counts once: its step must be later than the last
 // accepted. A locked or no longer active account refuses every answer.
 func (a SecondFactorAttempt) Decide(p PendingSignIn, u User, f *SecondFactor, now time.Time) SecondFactorDecision {
+	// typ is one of the Audit constants above (the callers below name them).
 	ev := func(typ, detail string) AuditEvent {
-		return AuditEvent{Time: now, Type: typ, Actor: u.UserID, Subject: u.UserID, OrgID: u.OrgID, IP: a.IP, Method: "legacy", Detail: detail}
+		e := AuditEvent{Time: now, Actor: u.UserID, Subject: u.UserID, OrgID: u.OrgID, IP: a.IP, Method: "legacy", Detail: detail}
+		e.Type = typ
+		return e
 	}
 	var d SecondFactorDecision
 	usable := u.Status == StatusActive && u.LockedAt.IsZero()
