@@ -102,6 +102,7 @@ func main() {
 	classroom := flag.Int("classroom", 0, "instead of the phases: the classroom check, this many learners walking the job aid at once with the class board open (--demo)")
 	proxy := flag.Bool("proxy", false, "instead of the phases: three instances on one PostgreSQL behind HAProxy (needs -app-env CQRS_DATABASE=postgres://…): sign-ins and pages with one, two and three behind it, each with the server CPU used, then a kill and a rolling restart under load")
 	wire := flag.Bool("wire", false, "instead of the phases: load the Login page twice in Chromium and report the bytes each load fetched on the wire")
+	lighthouse := flag.Bool("lighthouse", false, "instead of the phases: audit the Login page with Lighthouse (npm's dev dependency, mobile) in Chromium and print its scores")
 	check := flag.Bool("check", false, "exit 1 if any request went unanswered or got a server error other than 503 busy (for CI's short run)")
 	flag.Parse()
 	for _, kv := range strings.Split(cfg.appEnv, ",") {
@@ -119,6 +120,9 @@ func main() {
 	}
 	if *proxy {
 		runner = runProxy
+	}
+	if *lighthouse {
+		runner = measureLighthouse
 	}
 	if err := runner(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)

@@ -23,6 +23,19 @@ type wireLoad struct {
 	lines     []string
 }
 
+// findChromium is $CHROMIUM_PATH, or the first Chromium or Chrome on PATH.
+func findChromium() (string, error) {
+	if p := os.Getenv("CHROMIUM_PATH"); p != "" {
+		return p, nil
+	}
+	for _, p := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path, nil
+		}
+	}
+	return "", fmt.Errorf("no Chromium found (set CHROMIUM_PATH)")
+}
+
 // measureWire loads the Login page twice in Chromium (headless, a fresh
 // profile) and reports what each load fetched on the wire: every request
 // the page makes, with its encoded length (headers and body as sent).
@@ -33,17 +46,9 @@ func measureWire(cfg config) error {
 	if err != nil {
 		return err
 	}
-	chromium := os.Getenv("CHROMIUM_PATH")
-	if chromium == "" {
-		for _, p := range []string{"chromium", "chromium-browser", "google-chrome"} {
-			if path, err := exec.LookPath(p); err == nil {
-				chromium = path
-				break
-			}
-		}
-	}
-	if chromium == "" {
-		return fmt.Errorf("no Chromium found (set CHROMIUM_PATH)")
+	chromium, err := findChromium()
+	if err != nil {
+		return err
 	}
 	dir, err := os.MkdirTemp("", "cqrs-wire-")
 	if err != nil {
