@@ -39,6 +39,22 @@ func (l Link) Usable(now time.Time) error {
 // session may have known the old password); a registration has none.
 func (p LinkPurpose) EndsSessions() bool { return p == LinkReset }
 
+// NewLink is what sending u a new link for purpose decides: the link runs
+// on the user's own clock (training moves it), as its use is checked, and
+// lasts ttl; a registration link renews the invitation too (reinvited: u
+// changed and is to be kept), which a registered user cannot have
+// (ErrConflict).
+func (u *User) NewLink(purpose LinkPurpose, now time.Time, ttl time.Duration) (link Link, reinvited bool, err error) {
+	at := u.Clock(now)
+	if purpose == LinkRegister {
+		if err := u.Reinvite(at, ttl); err != nil {
+			return Link{}, false, err
+		}
+		reinvited = true
+	}
+	return Link{UserID: u.ID, Purpose: purpose, Created: at, Expires: at.Add(ttl)}, reinvited, nil
+}
+
 // UseLink decides setting a password through an emailed link, for the
 // engines to store: the link must be of purpose (ErrNotFound otherwise, as
 // an unknown link) and usable at now, the user's own time; a disabled

@@ -91,6 +91,10 @@ type NHSmailApplication struct {
 // Public reports whether the application has no secret.
 func (a NHSmailApplication) Public() bool { return len(a.SecretHash) == 0 }
 
+// NHSmailSessionOver says whether a browser's sign-in to the simulator,
+// kept until expires, has ended at now: at its expiry it has.
+func NHSmailSessionOver(expires, now time.Time) bool { return !now.Before(expires) }
+
 // NHSmailStateTx reads and writes the NHSmail simulator's state (its
 // authorisation requests, codes and tokens) inside one transaction, so
 // that, for example, spending a code and revoking what an earlier use of

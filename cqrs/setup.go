@@ -11,8 +11,9 @@ import "time"
 // ErrNotFound when there is no system administrator (set-up not begun) and
 // ErrConflict when a system administrator has a password and reset is
 // false (set-up finished). users may hold anyone; only system
-// administrators count.
-func SystemAdminLink(users []User, now time.Time, registerTTL, resetTTL time.Duration, reset bool) (User, Link, error) {
+// administrators count. reinvited: a registration link renewed the
+// administrator's invitation, and admin is to be kept.
+func SystemAdminLink(users []User, now time.Time, registerTTL, resetTTL time.Duration, reset bool) (admin User, link Link, reinvited bool, err error) {
 	var first User
 	found, registered := false, false
 	for _, u := range users {
@@ -26,14 +27,14 @@ func SystemAdminLink(users []User, now time.Time, registerTTL, resetTTL time.Dur
 	}
 	switch {
 	case !found:
-		return User{}, Link{}, ErrNotFound
+		return User{}, Link{}, false, ErrNotFound
 	case registered && !reset:
-		return User{}, Link{}, ErrConflict
+		return User{}, Link{}, false, ErrConflict
 	}
-	at := first.Clock(now)
+	purpose, ttl := LinkRegister, registerTTL
 	if first.PasswordHash != "" {
-		return first, Link{UserID: first.ID, Purpose: LinkReset, Created: at, Expires: at.Add(resetTTL)}, nil
+		purpose, ttl = LinkReset, resetTTL
 	}
-	first.InviteExpires, first.InviteRevoked = at.Add(registerTTL), false
-	return first, Link{UserID: first.ID, Purpose: LinkRegister, Created: at, Expires: at.Add(registerTTL)}, nil
+	link, reinvited, err = first.NewLink(purpose, now, ttl)
+	return first, link, reinvited, err
 }

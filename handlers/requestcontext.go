@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 )
 
 // clientCheckEvery is how often a request still running asks whether its
@@ -71,4 +73,15 @@ func watchClient(conn net.Conn, gone func()) (stop func()) {
 		stopped = true
 		timer.Stop()
 	}
+}
+
+// serveSimulator hands a request to the embedded NHSmail simulator (an
+// http.Handler) with the request's context: the adaptor alone would give
+// it fasthttp's, which ends as soon as a shutdown begins, cutting off the
+// simulator's queries during the drain, and never when its client leaves.
+func (a *app) serveSimulator(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	return adaptor.HTTPHandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.nhsmailServer.ServeHTTP(w, r.WithContext(ctx))
+	})(c)
 }

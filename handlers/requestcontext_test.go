@@ -14,8 +14,8 @@ import (
 
 // TestCancelledRequestEndsItsQuery: on PostgreSQL, a request whose query
 // waits behind a lock the test holds stops waiting when its client goes
-// away, and when its time (RequestTimeout) runs out, when the page says
-// the service is busy. The lock is held throughout, so a query that left
+// away, when the server has stopped, and when its time (RequestTimeout)
+// runs out, when the page says the service is busy. The lock is held throughout, so a query that left
 // was cancelled, not finished.
 func TestCancelledRequestEndsItsQuery(t *testing.T) {
 	if testEngine != enginePostgres {
@@ -34,6 +34,28 @@ func TestCancelledRequestEndsItsQuery(t *testing.T) {
 		waitFor(t, 10*time.Second, "the request's query to wait for the lock", func() bool { return waiting() == 1 })
 		conn.Close()
 		waitFor(t, 5*time.Second, "the query to end after its client left", func() bool { return waiting() == 0 })
+	})
+	t.Run("the server stops", func(t *testing.T) {
+		e := newEnv(t) // the request's own time (30 s) outlasts the test
+		waiting := lockUsers(t, e.dbPath)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go e.app.Listener(ln)
+		conn, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if _, err := conn.Write([]byte("GET / HTTP/1.1\r\nHost: " + testHost + "\r\n\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "the request's query to wait for the lock", func() bool { return waiting() == 1 })
+		// The drain's time runs out with the request still waiting: once
+		// the server has stopped, its query ends too.
+		e.app.ShutdownWithTimeout(500 * time.Millisecond)
+		waitFor(t, 5*time.Second, "the query to end after the server stopped", func() bool { return waiting() == 0 })
 	})
 	t.Run("the deadline passes", func(t *testing.T) {
 		e := newEnv(t, func(c *Config) { c.RequestTimeout = time.Second })

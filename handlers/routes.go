@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/compress"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
@@ -40,7 +39,7 @@ func (a *app) routes(f *fiber.App) {
 	// does its own CSRF checks, and its token endpoint is called server to
 	// server, so it is mounted before this app's CSRF guard.
 	if a.nhsmailServer != nil {
-		f.All("/nhsmail/*", validUTF8, simulatorHeaders, adaptor.HTTPHandler(a.nhsmailServer))
+		f.All("/nhsmail/*", validUTF8, simulatorHeaders, a.serveSimulator)
 	}
 
 	f.Use(a.crossSite, validUTF8, a.loadSession, a.csrf)

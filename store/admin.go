@@ -112,16 +112,16 @@ func (s *Store) SendLink(ctx context.Context, userID uint64, purpose cqrs.LinkPu
 		if u, err = getUser(tx, userID); err != nil {
 			return err
 		}
-		if purpose == cqrs.LinkRegister {
-			if err := u.Reinvite(u.Clock(now), ttl); err != nil {
-				return err
-			}
+		link, reinvited, err := u.NewLink(purpose, now, ttl)
+		if err != nil {
+			return err
+		}
+		if reinvited {
 			if err := putUser(tx, u); err != nil {
 				return err
 			}
 		}
-		// The link runs on the user's own clock, as its use is checked.
-		if err := putLink(tx, linkHash, cqrs.Link{UserID: u.ID, Purpose: purpose, Created: u.Clock(now), Expires: u.Clock(now).Add(ttl)}); err != nil {
+		if err := putLink(tx, linkHash, link); err != nil {
 			return err
 		}
 		email.UserID, email.OrgID = u.ID, u.OrgID

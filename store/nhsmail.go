@@ -397,7 +397,7 @@ func (s *Store) NHSmailSessionStarted(ctx context.Context, hash []byte) (uint64,
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("store: NHSmail session: %w", err)
 	}
-	if !s.now().Before(rec.Expires) {
+	if cqrs.NHSmailSessionOver(rec.Expires, s.now()) {
 		if err := s.DeleteNHSmailSession(ctx, hash); err != nil {
 			return 0, time.Time{}, err
 		}

@@ -137,15 +137,16 @@ func (s *Store) SendLink(ctx context.Context, userID uint64, purpose cqrs.LinkPu
 		if u, err = lockUser(ctx, tx, userID); err != nil {
 			return err
 		}
-		if purpose == cqrs.LinkRegister {
-			if err := u.Reinvite(now, ttl); err != nil {
-				return err
-			}
+		link, reinvited, err := u.NewLink(purpose, now, ttl)
+		if err != nil {
+			return err
+		}
+		if reinvited {
 			if err := putUser(ctx, tx, u); err != nil {
 				return err
 			}
 		}
-		if err := putLink(ctx, tx, linkHash, cqrs.Link{UserID: u.ID, Purpose: purpose, Created: now, Expires: now.Add(ttl)}); err != nil {
+		if err := putLink(ctx, tx, linkHash, link); err != nil {
 			return err
 		}
 		email.UserID, email.OrgID = u.ID, u.OrgID

@@ -306,7 +306,7 @@ func (s *Store) NHSmailSessionStarted(ctx context.Context, hash []byte) (uint64,
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("postgres: NHSmail session: %w", notFound(err))
 	}
-	if !s.now().Before(expires) {
+	if cqrs.NHSmailSessionOver(expires, s.now()) {
 		if err := s.DeleteNHSmailSession(ctx, hash); err != nil {
 			return 0, time.Time{}, err
 		}

@@ -31,10 +31,11 @@ func (s *Store) SystemAdminLink(ctx context.Context, linkHash []byte, registerTT
 			return err
 		}
 		now := s.now()
-		if u, link, err = cqrs.SystemAdminLink(admins, now, registerTTL, resetTTL, reset); err != nil {
+		var reinvited bool
+		if u, link, reinvited, err = cqrs.SystemAdminLink(admins, now, registerTTL, resetTTL, reset); err != nil {
 			return err
 		}
-		if link.Purpose == cqrs.LinkRegister {
+		if reinvited {
 			if err := putUser(ctx, tx, u); err != nil {
 				return err
 			}
