@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -45,7 +44,7 @@ func (v *env) enrolled(userID string) cqrs.User {
 	v.t.Helper()
 	u := v.active(userID)
 	v.passwordStep(userID, "enrol:"+userID)
-	ctx := context.Background()
+	ctx := v.t.Context()
 	if _, err := v.e.OfferSecondFactor(ctx, hash("enrol:"+userID), []byte("sealed:"+userID)); err != nil {
 		v.t.Fatal(err)
 	}
@@ -59,7 +58,7 @@ func (v *env) enrolled(userID string) cqrs.User {
 
 func testSecondFactorEnrol(t *testing.T, cfg Config) {
 	v := newEnv(t, cfg)
-	ctx := context.Background()
+	ctx := t.Context()
 	sam := v.active("sam.patel")
 	if res, err := v.e.LegacySignIn(t.Context(), cqrs.SignInAttempt{UserID: "sam.patel", CheckedHash: "hash:sam.patel", PasswordOK: true, LockAfter: 5,
 		SessionHash: hash("plain"), SecondFactor: cqrs.SecondFactorAdministrators}); err != nil || !res.SignedIn || res.SecondFactorDue {
@@ -153,7 +152,7 @@ func testSecondFactorEnrol(t *testing.T, cfg Config) {
 // email, and nothing signs in after the lock.
 func testSecondFactorLockout(t *testing.T, cfg Config) {
 	v := newEnv(t, cfg)
-	ctx := context.Background()
+	ctx := t.Context()
 	sam := v.enrolled("sam.patel")
 	v.passwordStep("sam.patel", "burst")
 	const lockAfter = 5
@@ -210,7 +209,7 @@ func testSecondFactorLockout(t *testing.T, cfg Config) {
 
 func testRecoveryCodesAndReset(t *testing.T, cfg Config) {
 	v := newEnv(t, cfg)
-	ctx := context.Background()
+	ctx := t.Context()
 	sam := v.enrolled("sam.patel")
 	use := func(pending, code string) bool {
 		t.Helper()
