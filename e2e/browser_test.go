@@ -268,7 +268,7 @@ func startApp(t *testing.T, extraArgs ...string) *testApp {
 	a := &testApp{}
 	wait := 10 * time.Second
 	if slices.Contains(extraArgs, "--database") {
-		wait = 15 * time.Second // PostgreSQL's migrations run first, as startOnPostgres allows
+		wait = 30 * time.Second // PostgreSQL's migrations run first: a busy machine's database is slower
 	}
 	a.Stdout, a.Stderr = runApp(t, append([]string{"--no-browser", "--addr", "127.0.0.1:0", "--data", filepath.Join(t.TempDir(), "cqrs.db")}, extraArgs...),
 		wait, func(out string) bool {

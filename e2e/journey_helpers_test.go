@@ -32,7 +32,7 @@ const (
 func startJourney(t *testing.T, appArgs ...string) (ctx context.Context, baseURL, adminPW string) {
 	t.Helper()
 	app := startApp(t, appArgs...)
-	parent, cancel := context.WithTimeout(context.Background(), journeyTimeout)
+	parent, cancel := context.WithTimeout(context.Background(), journeyBudget(t, journeyTimeout))
 	t.Cleanup(cancel)
 	ctx = newBrowser(t, parent)
 	firstRunSetUp(t, ctx, app.SetupURL)

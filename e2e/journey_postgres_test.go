@@ -47,6 +47,16 @@ func onPostgres(t *testing.T) []string {
 	return []string{"--database", storetest.PostgresDSN(t)}
 }
 
+// journeyBudget is d, the time a journey may take, or twice d for a
+// PostgreSQL twin: the twins run two at a time, each with its own browser
+// and app on the same cores as the other's, besides the database's work.
+func journeyBudget(t *testing.T, d time.Duration) time.Duration {
+	if strings.HasSuffix(t.Name(), onPostgresSuffix) {
+		return 2 * d
+	}
+	return d
+}
+
 // Journey: a site on PostgreSQL with two instances, used by one browser
 // as if they were one: set-up and registration on the first, legacy
 // sign-in and the Message Centre on the second, a user set up there who

@@ -70,7 +70,7 @@ func TestFirstRunJourneyOnPostgres(t *testing.T) { firstRunJourney(t, onPostgres
 func firstRunJourney(t *testing.T, appArgs ...string) {
 	app := startApp(t, appArgs...)
 	// One bound for the whole journey; the browser lives inside it.
-	parent, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	parent, cancel := context.WithTimeout(context.Background(), journeyBudget(t, 90*time.Second))
 	t.Cleanup(cancel)
 	ctx := newBrowser(t, parent)
 
