@@ -1637,7 +1637,7 @@ func LearnerPhoneCard(phoneURL string) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if phoneURL != "" {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 132, "<div class=\"nhsuk-card\"><div class=\"nhsuk-card__content\"><h2 class=\"nhsuk-card__heading\">Your phone</h2><p>NHSmail is asking your phone to approve your sign-in.</p><p><a href=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 132, "<div class=\"nhsuk-card\"><div class=\"nhsuk-card__content\"><h2 class=\"nhsuk-card__heading\">Your phone</h2><p>Your NHSmail sign-in is waiting for its second step on your phone.</p><p><a href=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
