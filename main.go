@@ -579,7 +579,8 @@ func appDeps(logger *slog.Logger, opts options, cfg *handlers.Config, db databas
 		return deps, err
 	}
 	sim, err := nhsmail.New(context.Background(), logger, nhsmail.Config{Issuer: cfg.SSO.Issuer, ClientID: cfg.SSO.ClientID,
-		ClientSecret: cfg.SSO.ClientSecret, RedirectURIs: []string{cfg.SSO.RedirectURL}, Secure: cfg.Secure, JobAid: opts.training, Now: cfg.Now}, st, hasher)
+		ClientSecret: cfg.SSO.ClientSecret, RedirectURIs: []string{cfg.SSO.RedirectURL}, Secure: cfg.Secure, JobAid: opts.training, Now: cfg.Now,
+		Unavailable: deps.Readiness.Unreachable}, st, hasher)
 	if err != nil {
 		return deps, err
 	}

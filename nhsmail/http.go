@@ -132,6 +132,15 @@ func (p *Provider) notFound(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Provider) serverError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	if p.cfg.Unavailable != nil && p.cfg.Unavailable(err) {
+		// Nothing was written (the transaction rolled back), and the
+		// store reconnects by itself.
+		p.log.Warn("nhsmail: "+what+": the database cannot be reached", "path", r.URL.Path, "error", err)
+		w.Header().Set("Retry-After", "5")
+		p.message(w, r, http.StatusServiceUnavailable, "Sorry, NHSmail is unavailable for a moment",
+			"Nothing was changed. Please try again in a moment.")
+		return
+	}
 	p.log.Error("nhsmail: "+what, "path", r.URL.Path, "error", err)
 	p.message(w, r, http.StatusInternalServerError, "Sorry, there is a problem with NHSmail",
 		"Nothing was changed. Try again later.")

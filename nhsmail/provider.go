@@ -87,6 +87,11 @@ type Config struct {
 	// tokens; nil means time.Now. (ID tokens' iat and exp come from the
 	// wall clock, which relying parties check them against.)
 	Now func() time.Time
+	// Unavailable reports whether a store's error is the database out of
+	// reach for a moment (PostgreSQL restarting): such a request gets a
+	// 503 "try again in a moment" page, as the app's own pages do, not a
+	// fault. Nil means no error is.
+	Unavailable func(error) bool
 }
 
 // Directory is the store's NHSmail directory and the provider's state, as

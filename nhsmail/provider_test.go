@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -1438,5 +1439,30 @@ func wantBearerChallenge(t *testing.T, e *env, accessToken string) {
 	}
 	if !strings.Contains(string(body), `"error":"invalid_token"`) {
 		t.Errorf("userinfo's refusal says %s, want the error code invalid_token", body)
+	}
+}
+
+// TestDatabaseAwayIsATryAgainPage: a store error that is the database out
+// of reach (PostgreSQL restarting) gets the 503 "try again in a moment"
+// page with Retry-After, as the app's pages do; any other stays a fault.
+func TestDatabaseAwayIsATryAgainPage(t *testing.T) {
+	e := newEnv(t)
+	p := e.provider.Load()
+	away := errors.New("the database restarting")
+	p.cfg.Unavailable = func(err error) bool { return errors.Is(err, away) }
+	for _, c := range []struct {
+		err        error
+		status     int
+		retryAfter string
+		heading    string
+	}{
+		{fmt.Errorf("reading the account: %w", away), http.StatusServiceUnavailable, "5", "Sorry, NHSmail is unavailable for a moment"},
+		{errors.New("a broken record"), http.StatusInternalServerError, "", "Sorry, there is a problem with NHSmail"},
+	} {
+		rec := httptest.NewRecorder()
+		p.serverError(rec, httptest.NewRequest(http.MethodPost, "/nhsmail/authorize", nil), "sign-in", c.err)
+		if rec.Code != c.status || rec.Header().Get("Retry-After") != c.retryAfter || !strings.Contains(rec.Body.String(), c.heading) {
+			t.Errorf("%v: %d Retry-After %q, want %d %q and %q in:\n%.300s", c.err, rec.Code, rec.Header().Get("Retry-After"), c.status, c.retryAfter, c.heading, rec.Body.String())
+		}
 	}
 }
