@@ -188,7 +188,7 @@ func TestTrainerPhoneChanged(t *testing.T) {
 	if r.StatusCode != 303 || r.Header.Get("Location") != "/messages" {
 		t.Fatalf("after Stay signed in? No: %d %s", r.StatusCode, r.Header.Get("Location"))
 	}
-	acct, err := e.store.NHSmailAccountByEmail(t.Context(), id + "@nhs.net")
+	acct, err := e.store.NHSmailAccountByEmail(t.Context(), id+"@nhs.net")
 	if err != nil || acct.MFAMethod != cqrs.MFAAuthenticator {
 		t.Errorf("the account's method after the set-up: %q (%v)", acct.MFAMethod, err)
 	}
