@@ -90,6 +90,7 @@ var accessTable = []accessRow{
 	{"POST /account/password", "/account/password", as("login", "422", "422", "422", "422", "login")},
 	{"POST /account/password/check", "/account/password/check", as("login", "200", "200", "200", "200", "login")},
 	{"GET /account/second-factor", "/account/second-factor", as("login", "200", "200", "200", "200", "login")},
+	{"GET /account/second-factor/recovery-codes", "/account/second-factor/recovery-codes", as("login", "303 /account/second-factor", "303 /account/second-factor", "303 /account/second-factor", "303 /account/second-factor", "login")},
 	{"POST /account/second-factor/recovery-codes", "/account/second-factor/recovery-codes", as("login", "409", "409", "409", "409", "login")},
 	{"GET /admin", "/admin", as("login", "403", "303 /admin/users", "303 /admin/users", "303 /admin/users", "login")},
 	{"GET /admin/users", "/admin/users", as("login", "403", "200", "200", "200", "login")},

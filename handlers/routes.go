@@ -90,7 +90,8 @@ func (a *app) routes(f *fiber.App) {
 	f.Post("/account/password", signedIn, a.changePassword)
 	f.Post("/account/password/check", signedIn, a.accountCheck)
 	f.Get("/account/second-factor", signedIn, a.secondFactorAccountPage)
-	f.Post("/account/second-factor/recovery-codes", signedIn, a.newRecoveryCodes)
+	f.Get(recoveryCodesPath, signedIn, a.recoveryCodesPage)
+	f.Post(recoveryCodesPath, signedIn, a.newRecoveryCodes)
 
 	// Administration: users of the administrator's organisation (all, for
 	// the system administrator), organisations, and the local mailbox.

@@ -216,9 +216,7 @@ func (a *app) secondFactorSubmit(c *fiber.Ctx) error {
 	next := a.landing(res.User, safeNext(c.Query("next", c.FormValue("next"))))
 	switch {
 	case recoveryCodes != nil:
-		// Shown once, in this answer: only their hashes are kept.
-		return render(c, fiber.StatusOK, views.RecoveryCodesPage(views.RecoveryCodesModel{Page: a.page(c, "Your recovery codes"),
-			Codes: recoveryCodes, Continue: next}))
+		return a.showRecoveryCodes(c, recoveryCodes, next)
 	case attempt.Kind == cqrs.SecondFactorRecovery:
 		return redirect(c, "/account/second-factor")
 	}
@@ -271,11 +269,43 @@ func (a *app) newRecoveryCodes(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	return a.showRecoveryCodes(c, codes, "/account/second-factor")
+}
+
+// recoveryCodesPath shows new recovery codes, once.
+const recoveryCodesPath = "/account/second-factor/recovery-codes"
+
+// shownRecoveryCodes are new codes on their way to the page that shows
+// them: only their hashes are kept, so this is the one time they exist.
+type shownRecoveryCodes struct {
+	Codes    []string `json:"codes"`
+	Continue string   `json:"continue"`
+}
+
+// showRecoveryCodes answers the POST that made new codes with a redirect
+// to the page that shows them (POST-redirect-GET), the codes riding in
+// its flash: a reload of that page then sends nothing again (no second
+// code spent, no new set made) and shows them no more.
+func (a *app) showRecoveryCodes(c *fiber.Ctx, codes []string, next string) error {
+	if err := a.setFlash(c, recoveryCodesPath, shownRecoveryCodes{Codes: codes, Continue: next}); err != nil {
+		return err
+	}
+	return redirect(c, recoveryCodesPath)
+}
+
+// recoveryCodesPage shows the codes just made, once; afterwards it leads to
+// the account's second-factor page, which says how many are left.
+func (a *app) recoveryCodesPage(c *fiber.Ctx) error {
+	var shown shownRecoveryCodes
+	if !a.takeFlash(c, recoveryCodesPath, &shown) || len(shown.Codes) == 0 {
+		return redirect(c, "/account/second-factor")
+	}
 	p, err := a.signedInPage(c, "Your recovery codes")
 	if err != nil {
 		return err
 	}
-	return render(c, fiber.StatusOK, views.RecoveryCodesPage(views.RecoveryCodesModel{Page: p, Codes: codes, Continue: "/account/second-factor"}))
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return render(c, fiber.StatusOK, views.RecoveryCodesPage(views.RecoveryCodesModel{Page: p, Codes: shown.Codes, Continue: safeNext(shown.Continue)}))
 }
 
 // resetSecondFactor is a User Administrator's (or the system

@@ -66,15 +66,33 @@ func (e *secondFactorEnv) enrol(c *client, userID, password string) (key string,
 	if again := strings.TrimSpace(c.get(secondFactorPath).doc(e.t).Find(`[data-testid="second-factor-key"]`).Text()); again != key {
 		e.t.Fatalf("a reload shows another key: %q, then %q", key, again)
 	}
-	r = c.answer(e.code(key, 0))
-	wantStatus(e.t, r, 200)
-	for _, n := range r.doc(e.t).Find(`[data-testid="recovery-codes"] code`).Nodes {
-		recovery = append(recovery, n.FirstChild.Data)
-	}
-	if len(recovery) != cqrs.RecoveryCodeCount {
-		e.t.Fatalf("%d recovery codes shown, want %d", len(recovery), cqrs.RecoveryCodeCount)
-	}
+	recovery = c.recoveryCodesShownOnce(e.t, c.answer(e.code(key, 0)))
 	return key, recovery
+}
+
+// recoveryCodesShownOnce follows the answer of a form that made recovery
+// codes: a redirect to the page that shows them, once; reloaded, it shows
+// them no more and leads to the account's page.
+func (c *client) recoveryCodesShownOnce(t testing.TB, r response) (codes []string) {
+	t.Helper()
+	wantStatus(t, r, 303)
+	if got := r.Header.Get("Location"); got != recoveryCodesPath {
+		t.Fatalf("the form that made recovery codes leads to %q, want %q", got, recoveryCodesPath)
+	}
+	page := c.get(recoveryCodesPath)
+	wantStatus(t, page, 200)
+	for _, n := range page.doc(t).Find(`[data-testid="recovery-codes"] code`).Nodes {
+		codes = append(codes, n.FirstChild.Data)
+	}
+	if len(codes) != cqrs.RecoveryCodeCount {
+		t.Fatalf("%d recovery codes shown, want %d", len(codes), cqrs.RecoveryCodeCount)
+	}
+	reload := c.get(recoveryCodesPath)
+	wantStatus(t, reload, 303)
+	if got := reload.Header.Get("Location"); got != "/account/second-factor" || strings.Contains(reload.body, codes[0]) {
+		t.Errorf("a reload of the recovery codes leads to %q and shows them again: %v", got, strings.Contains(reload.body, codes[0]))
+	}
+	return codes
 }
 
 func TestSecondFactorEnrolThenSignInWithACodeOnce(t *testing.T) {
@@ -322,15 +340,7 @@ func TestNewRecoveryCodesVoidTheOldOnes(t *testing.T) {
 	e.registeredAdmin()
 	c := e.client()
 	_, old := e.enrol(c, "admin.jones", strongPassword)
-	r := c.post("/account/second-factor/recovery-codes", url.Values{"csrf_token": {c.csrf("/account/second-factor")}})
-	wantStatus(t, r, 200)
-	var fresh []string
-	for _, n := range r.doc(t).Find(`[data-testid="recovery-codes"] code`).Nodes {
-		fresh = append(fresh, n.FirstChild.Data)
-	}
-	if len(fresh) != cqrs.RecoveryCodeCount {
-		t.Fatalf("%d new codes shown", len(fresh))
-	}
+	fresh := c.recoveryCodesShownOnce(t, c.post("/account/second-factor/recovery-codes", url.Values{"csrf_token": {c.csrf("/account/second-factor")}}))
 	other := e.client()
 	wantStatus(t, other.signIn("admin.jones", strongPassword, ""), 303)
 	wantStatus(t, other.answer(old[0]), 401)
