@@ -245,35 +245,36 @@ func readInstanceFile(data string) (instanceRecord, error) {
 	return rec, err
 }
 
+// openForCommand opens the database a command acts on: PostgreSQL by
+// --database, else the file at --data, which must exist (missing says why)
+// and must not be open in a running CQRS (running says what to do).
+func openForCommand(ctx context.Context, t target, missing, running string) (engine, error) {
+	if t.database != "" {
+		return postgres.Open(ctx, t.database, postgres.Options{})
+	}
+	if _, err := os.Stat(t.data); err != nil {
+		return nil, errors.New(missing)
+	}
+	file, err := store.Open(t.data, store.Options{LockTimeout: 500 * time.Millisecond})
+	if errors.Is(err, store.ErrLocked) {
+		return nil, errors.New(running)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return file, nil
+}
+
 // resetSecondFactorCmd forgets a person's second factor on the computer
 // that holds the data: for a system administrator who has lost their phone
 // and their recovery codes (nobody else can reset theirs), or a site with
 // no other administrator. Whoever runs it can read the database anyway.
 // The owner is emailed and the audit log says the command did it.
 func resetSecondFactorCmd(ctx context.Context, t target, stdout io.Writer) error {
-	var db interface {
-		UserByUserID(ctx context.Context, userID string) (cqrs.User, error)
-		ResetSecondFactor(ctx context.Context, userID uint64, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
-		Close() error
-	}
-	if t.database != "" {
-		pg, err := postgres.Open(ctx, t.database, postgres.Options{})
-		if err != nil {
-			return err
-		}
-		db = pg
-	} else {
-		if _, err := os.Stat(t.data); err != nil {
-			return fmt.Errorf("no database at %s", t.data)
-		}
-		file, err := store.Open(t.data, store.Options{LockTimeout: 500 * time.Millisecond})
-		if errors.Is(err, store.ErrLocked) {
-			return errors.New("CQRS is running on this database: stop it, then run reset-second-factor again")
-		}
-		if err != nil {
-			return err
-		}
-		db = file
+	db, err := openForCommand(ctx, t, fmt.Sprintf("no database at %s", t.data),
+		"CQRS is running on this database: stop it, then run reset-second-factor again")
+	if err != nil {
+		return err
 	}
 	defer db.Close()
 	u, err := db.UserByUserID(ctx, t.args[0])
@@ -305,28 +306,10 @@ func setupLinkCmd(ctx context.Context, t target, stdout io.Writer) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("--url %q is not an http:// or https:// address", t.url)
 	}
-	var db interface {
-		SystemAdminLink(ctx context.Context, linkHash []byte, registerTTL, resetTTL time.Duration, reset bool, events ...cqrs.AuditEvent) (cqrs.User, cqrs.Link, error)
-		Close() error
-	}
-	if t.database != "" {
-		pg, err := postgres.Open(ctx, t.database, postgres.Options{})
-		if err != nil {
-			return err
-		}
-		db = pg
-	} else {
-		if _, err := os.Stat(t.data); err != nil {
-			return fmt.Errorf("no database at %s: start CQRS, which prints a set-up link while nobody is set up", t.data)
-		}
-		file, err := store.Open(t.data, store.Options{LockTimeout: 500 * time.Millisecond})
-		if errors.Is(err, store.ErrLocked) {
-			return errors.New("CQRS is running on this database: stop it, then run setup-link again (or just restart CQRS: while the system administrator has no password, each start prints a link to choose it)")
-		}
-		if err != nil {
-			return err
-		}
-		db = file
+	db, err := openForCommand(ctx, t, fmt.Sprintf("no database at %s: start CQRS, which prints a set-up link while nobody is set up", t.data),
+		"CQRS is running on this database: stop it, then run setup-link again (or just restart CQRS: while the system administrator has no password, each start prints a link to choose it)")
+	if err != nil {
+		return err
 	}
 	defer db.Close()
 	defaults := handlers.DefaultConfig()
