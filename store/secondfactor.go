@@ -139,26 +139,7 @@ func (s *Store) SecondFactorSignIn(ctx context.Context, a cqrs.SecondFactorAttem
 		if err := appendAudit(tx, &fd.Event, now); err != nil {
 			return err
 		}
-		if !fd.Counted {
-			return nil
-		}
-		if err := putUser(tx, fd.User); err != nil {
-			return err
-		}
-		if !fd.LockedNow {
-			return nil
-		}
-		if err := appendAudit(tx, &fd.Lock, now); err != nil {
-			return err
-		}
-		if a.LockNotice == nil {
-			return nil
-		}
-		email, linkHash, link := cqrs.SignInAttempt{LockNotice: a.LockNotice, LinkTTL: a.LinkTTL}.UnlockLink(fd.User, now)
-		if err := putLink(tx, linkHash, link); err != nil {
-			return err
-		}
-		return notifyOwner(tx, fd.User, &email, now)
+		return recordFailure(tx, fd, cqrs.SignInAttempt{LockNotice: a.LockNotice, LinkTTL: a.LinkTTL}, now)
 	})
 	if err != nil {
 		return cqrs.SignInResult{}, fmt.Errorf("store: second factor sign-in: %w", err)

@@ -48,31 +48,38 @@ func (s *Store) LegacySignIn(ctx context.Context, a cqrs.SignInAttempt) (cqrs.Si
 			res.User, err = signIn(tx, d.User, a.SessionHash, a.ReplacedSession, now)
 			return err
 		}
-		if !d.Counted {
-			return nil
-		}
-		if err := putUser(tx, d.User); err != nil {
-			return err
-		}
-		if !d.LockedNow {
-			return nil
-		}
-		if err := appendAudit(tx, &d.Lock, now); err != nil {
-			return err
-		}
-		if a.LockNotice == nil {
-			return nil
-		}
-		email, linkHash, link := a.UnlockLink(d.User, now)
-		if err := putLink(tx, linkHash, link); err != nil {
-			return err
-		}
-		return notifyOwner(tx, d.User, &email, now)
+		return recordFailure(tx, d, a, now)
 	})
 	if err != nil {
 		return cqrs.SignInResult{}, fmt.Errorf("store: legacy sign-in: %w", err)
 	}
 	return res, nil
+}
+
+// recordFailure writes what a refused attempt (a password or a second
+// factor) decided: the counted failure, and at the lockout the lock's audit
+// entry, the unlock link and the email that carries it.
+func recordFailure(tx *bolt.Tx, d cqrs.SignInDecision, a cqrs.SignInAttempt, now time.Time) error {
+	if !d.Counted {
+		return nil
+	}
+	if err := putUser(tx, d.User); err != nil {
+		return err
+	}
+	if !d.LockedNow {
+		return nil
+	}
+	if err := appendAudit(tx, &d.Lock, now); err != nil {
+		return err
+	}
+	if a.LockNotice == nil {
+		return nil
+	}
+	email, linkHash, link := a.UnlockLink(d.User, now)
+	if err := putLink(tx, linkHash, link); err != nil {
+		return err
+	}
+	return notifyOwner(tx, d.User, &email, now)
 }
 
 // SignedIn records a successful sign-in for the user: the failure count is

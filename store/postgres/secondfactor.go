@@ -140,26 +140,7 @@ func (s *Store) SecondFactorSignIn(ctx context.Context, a cqrs.SecondFactorAttem
 		if err := appendAudit(ctx, tx, fd.Event); err != nil {
 			return err
 		}
-		if !fd.Counted {
-			return nil
-		}
-		if err := putUser(ctx, tx, fd.User); err != nil {
-			return err
-		}
-		if !fd.LockedNow {
-			return nil
-		}
-		if err := appendAudit(ctx, tx, fd.Lock); err != nil {
-			return err
-		}
-		if a.LockNotice == nil {
-			return nil
-		}
-		email, linkHash, link := cqrs.SignInAttempt{LockNotice: a.LockNotice, LinkTTL: a.LinkTTL}.UnlockLink(fd.User, now)
-		if err := putLink(ctx, tx, linkHash, link); err != nil {
-			return err
-		}
-		return notifyOwner(ctx, tx, fd.User, &email, now)
+		return recordFailure(ctx, tx, fd, cqrs.SignInAttempt{LockNotice: a.LockNotice, LinkTTL: a.LinkTTL}, now)
 	})
 	if err != nil {
 		return cqrs.SignInResult{}, fmt.Errorf("postgres: second factor sign-in: %w", err)

@@ -41,31 +41,38 @@ func (s *Store) LegacySignIn(ctx context.Context, a cqrs.SignInAttempt) (cqrs.Si
 			res.User, err = signIn(ctx, tx, d.User, a.SessionHash, a.ReplacedSession, now)
 			return err
 		}
-		if !d.Counted {
-			return nil
-		}
-		if err := putUser(ctx, tx, d.User); err != nil {
-			return err
-		}
-		if !d.LockedNow {
-			return nil
-		}
-		if err := appendAudit(ctx, tx, d.Lock); err != nil {
-			return err
-		}
-		if a.LockNotice == nil {
-			return nil
-		}
-		email, linkHash, link := a.UnlockLink(d.User, now)
-		if err := putLink(ctx, tx, linkHash, link); err != nil {
-			return err
-		}
-		return notifyOwner(ctx, tx, d.User, &email, now)
+		return recordFailure(ctx, tx, d, a, now)
 	})
 	if err != nil {
 		return cqrs.SignInResult{}, fmt.Errorf("postgres: legacy sign-in: %w", err)
 	}
 	return res, nil
+}
+
+// recordFailure writes what a refused attempt (a password or a second
+// factor) decided: the counted failure, and at the lockout the lock's audit
+// entry, the unlock link and the email that carries it.
+func recordFailure(ctx context.Context, tx pgx.Tx, d cqrs.SignInDecision, a cqrs.SignInAttempt, now time.Time) error {
+	if !d.Counted {
+		return nil
+	}
+	if err := putUser(ctx, tx, d.User); err != nil {
+		return err
+	}
+	if !d.LockedNow {
+		return nil
+	}
+	if err := appendAudit(ctx, tx, d.Lock); err != nil {
+		return err
+	}
+	if a.LockNotice == nil {
+		return nil
+	}
+	email, linkHash, link := a.UnlockLink(d.User, now)
+	if err := putLink(ctx, tx, linkHash, link); err != nil {
+		return err
+	}
+	return notifyOwner(ctx, tx, d.User, &email, now)
 }
 
 // SignedIn records a successful sign-in: the failure count is reset, the
