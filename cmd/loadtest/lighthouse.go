@@ -36,27 +36,11 @@ type lighthouseReport struct {
 // default) in the machine's Chromium, and prints each category's score,
 // the performance metrics and every weighted audit that fell short.
 func measureLighthouse(cfg config) error {
-	bin, err := filepath.Abs(cfg.bin)
+	srv, chromium, dir, stop, err := setUpForBrowser(cfg, "cqrs-lighthouse-")
 	if err != nil {
 		return err
 	}
-	chromium, err := findChromium()
-	if err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp("", "cqrs-lighthouse-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	srv, err := startApp(bin, filepath.Join(dir, "cqrs.db"), "", appFlags(bin))
-	if err != nil {
-		return err
-	}
-	defer srv.stop()
-	if err := setUp(srv); err != nil {
-		return err
-	}
+	defer stop()
 	out := filepath.Join(dir, "report.json")
 	cmd := exec.Command("npx", "--no-install", "lighthouse", srv.base+"/login", "--quiet", "--output=json", "--output-path="+out,
 		"--chrome-flags=--headless=new --no-sandbox --user-data-dir="+filepath.Join(dir, "profile"))

@@ -42,27 +42,11 @@ func findChromium() (string, error) {
 // The second load is a normal navigation, as a user returning later would
 // make, so cached assets are not asked for again.
 func measureWire(cfg config) error {
-	bin, err := filepath.Abs(cfg.bin)
+	srv, chromium, dir, stop, err := setUpForBrowser(cfg, "cqrs-wire-")
 	if err != nil {
 		return err
 	}
-	chromium, err := findChromium()
-	if err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp("", "cqrs-wire-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	srv, err := startApp(bin, filepath.Join(dir, "cqrs.db"), "", appFlags(bin))
-	if err != nil {
-		return err
-	}
-	defer srv.stop()
-	if err := setUp(srv); err != nil {
-		return err
-	}
+	defer stop()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
 		chromedp.UserDataDir(filepath.Join(dir, "profile")))
@@ -141,4 +125,31 @@ func measureWire(cfg config) error {
 		}
 	}
 	return nil
+}
+
+// setUpForBrowser starts the app on a database of its own in a new
+// directory (prefix names it), set up with its system administrator, and
+// finds the machine's Chromium, for the measures a real browser takes;
+// stop ends the app and removes the directory.
+func setUpForBrowser(cfg config, prefix string) (srv *server, chromium, dir string, stop func(), err error) {
+	bin, err := filepath.Abs(cfg.bin)
+	if err != nil {
+		return nil, "", "", nil, err
+	}
+	if chromium, err = findChromium(); err != nil {
+		return nil, "", "", nil, err
+	}
+	if dir, err = os.MkdirTemp("", prefix); err != nil {
+		return nil, "", "", nil, err
+	}
+	if srv, err = startApp(bin, filepath.Join(dir, "cqrs.db"), "", appFlags(bin)); err != nil {
+		os.RemoveAll(dir)
+		return nil, "", "", nil, err
+	}
+	stop = func() { srv.stop(); os.RemoveAll(dir) }
+	if err := setUp(srv); err != nil {
+		stop()
+		return nil, "", "", nil, err
+	}
+	return srv, chromium, dir, stop, nil
 }
