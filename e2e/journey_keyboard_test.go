@@ -156,10 +156,10 @@ func TestKeyboardSetUpJourney(t *testing.T) {
 		`(() => { const s = document.querySelector('[data-testid="policy-status"]'); if (s) s.keptAcrossUpdates = true; })()`))
 	keys(t, ctx, "type a short password", typeKeys("abc"))
 	waitRules(t, ctx, map[string]string{"length": "not-met"})
-	status := policyStatus(t, ctx)
+	status := policyStatus(t, ctx, "")
 	keys(t, ctx, "type more", typeKeys("defgH1!"))
 	waitRules(t, ctx, map[string]string{"categories": "met"})
-	status2 := policyStatus(t, ctx)
+	status2 := policyStatus(t, ctx, status.Text)
 	for _, s := range []policyStatusView{status, status2} {
 		if !s.Exists || !s.Kept || !s.Live {
 			t.Errorf("policy status region: exists %v, the same element across updates %v, a live region %v; want one stable live region", s.Exists, s.Kept, s.Live)
@@ -214,9 +214,10 @@ type policyStatusView struct {
 	LiveInside         int
 }
 
-func policyStatus(t *testing.T, ctx context.Context) policyStatusView {
+func policyStatus(t *testing.T, ctx context.Context, before string) policyStatusView {
 	t.Helper()
-	// The region is written after the box is swapped: give it a moment.
+	// The region is written after the box is swapped: give it a moment,
+	// until it says something other than before (what it said earlier).
 	var v policyStatusView
 	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		var err error
@@ -229,7 +230,7 @@ func policyStatus(t *testing.T, ctx context.Context) policyStatusView {
 		if err != nil {
 			t.Fatalf("policy status: %v", err)
 		}
-		if v.Exists && v.Text != "" {
+		if v.Exists && v.Text != "" && v.Text != before {
 			break
 		}
 	}
