@@ -194,7 +194,7 @@ func newAccessEnv(t *testing.T) *accessEnv {
 		t.Fatal(err)
 	}
 	e.app = e.start(nilLogger(), e.cfg, e.deps(Deps{Hasher: e.hasher, NHSmail: sim, NHSmailDirectory: e.store}))
-	training, _, err := (&app{training: e.training()}).trainingOrg(t.Context())
+	training, err := e.trainingOrg()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,7 +74,7 @@ func (a *app) managedUser(c *fiber.Ctx) (cqrs.User, cqrs.User, error) {
 	if isSystemAdmin(u) && !isSystemAdmin(admin) {
 		return admin, cqrs.User{}, refuse(fiber.StatusForbidden, "You cannot manage this user", "Only the system administrator can change the system administrator's account.")
 	}
-	if err := a.trainingScope(c, admin, u); err != nil {
+	if err := a.training.Scope(c, admin, u); err != nil {
 		return admin, cqrs.User{}, err
 	}
 	return admin, u, nil

@@ -17,6 +17,7 @@ import (
 	"github.com/cqrs-local/cqrs-signin/cqrs"
 	"github.com/cqrs-local/cqrs-signin/policy"
 	"github.com/cqrs-local/cqrs-signin/secret"
+	"github.com/cqrs-local/cqrs-signin/training"
 	"github.com/cqrs-local/cqrs-signin/views"
 )
 
@@ -127,12 +128,7 @@ type Config struct {
 
 // TrainingClock is the training time the trainer moves forward, shared
 // with the store.
-type TrainingClock interface {
-	Now() time.Time
-	Base() time.Time // the class clock without the trainer's offset
-	Offset() time.Duration
-	SetOffset(d time.Duration)
-}
+type TrainingClock = training.Clock
 
 // DefaultConfig has the documents' defaults.
 func DefaultConfig() Config {
@@ -289,15 +285,8 @@ type app struct {
 	rp            relyingParty
 	nhsmail       NHSmailDirectory
 	nhsmailServer NHSmailSimulator
-	// training is the store's training side; nil outside training mode.
-	training TrainingStore
-	// progress is where each learner is in the job aid, for the class board.
-	progress *classProgress
-	// joinCode is this run's class code, asked at the join page.
-	joinCode string
-	// mfaControls are the embedded simulator's trainer controls of the
-	// second step; nil without the embedded simulator.
-	mfaControls NHSmailTrainerControls
+	// training is training mode; nil outside it.
+	training *training.Mode
 	// secondFactor keeps second factors; sealer opens the authenticator
 	// secrets (nil while --second-factor is off).
 	secondFactor SecondFactorStore
@@ -348,9 +337,6 @@ func New(logger *slog.Logger, cfg Config, deps Deps) (*App, error) {
 	if a.readiness == nil {
 		a.readiness = &Readiness{}
 	}
-	if deps.NHSmail != nil {
-		a.mfaControls = deps.NHSmail
-	}
 	f := fiber.New(fiber.Config{
 		AppName:               "cqrs-signin",
 		BodyLimit:             cfg.BodyLimit,
@@ -368,7 +354,7 @@ func New(logger *slog.Logger, cfg Config, deps Deps) (*App, error) {
 		// copies every value so nothing we keep changes under us.
 		Immutable: true,
 	})
-	if err := a.initTraining(deps.Training); err != nil {
+	if err := a.initTraining(deps); err != nil {
 		return nil, err
 	}
 	// The root of every request's context: requests outlive a signal
@@ -386,7 +372,7 @@ func New(logger *slog.Logger, cfg Config, deps Deps) (*App, error) {
 // checked to be a training one) and this run's trainer password given to
 // the trainer. Outside training mode it does nothing.
 func (x *App) Prepare(ctx context.Context) error {
-	return x.a.prepareTraining(ctx)
+	return x.a.training.Prepare(ctx)
 }
 
 // SweepSessions deletes expired sessions (the app's and the NHSmail
@@ -542,5 +528,5 @@ func redirect(c *fiber.Ctx, to string) error {
 func (a *app) page(c *fiber.Ctx, title string) views.Page {
 	token, _ := c.Locals(localCSRF).(string)
 	return views.Page{Title: title, CSRFToken: token, Version: a.cfg.Version, InsecureLAN: a.cfg.InsecureLAN,
-		Training: a.trainingChrome(c, title)}
+		Training: a.training.Chrome(c, title)}
 }

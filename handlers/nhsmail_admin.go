@@ -256,7 +256,7 @@ type NHSmailSimulator interface {
 	// SessionCookieName names the simulator's sign-in cookie.
 	SessionCookieName() string
 	// NHSmailTrainerControls are the class board's controls of a
-	// learner's second step (see classroom_mfa.go).
+	// learner's second step (see package training).
 	NHSmailTrainerControls
 }
 

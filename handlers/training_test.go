@@ -249,14 +249,7 @@ func TestJobAidPanelToggleIsRemembered(t *testing.T) {
 	if got := r.Header.Get("Location"); got != "/training" {
 		t.Errorf("an off-site return address was followed: %q", got)
 	}
-	for path, title := range map[string]string{"/sso/no-account": "No CQRS account", "/sso/locked": "Your account is locked", "/forgotten": ""} {
-		if got := jobAidCurrent(path, title); len(got) == 0 {
-			t.Errorf("%s %q maps to no step", path, title)
-		}
-	}
-	if got := jobAidCurrent("/sso/no-account", "No CQRS account"); got[0] != "sso-5" {
-		t.Errorf("no CQRS account page = %v", got)
-	}
+	// The pages' steps: TestJobAidMapsPagesToSteps in package training.
 }
 
 func TestTrainingResetRestoresTheDataSetAndRemovesLearners(t *testing.T) {

@@ -1,4 +1,4 @@
-package handlers
+package training
 
 import (
 	"context"
@@ -54,7 +54,7 @@ func (a *app) joinScreen(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return render(c, fiber.StatusOK, views.JoinScreenPage(views.JoinScreenModel{Page: p, Address: a.joinURL(), Code: a.joinCode,
+	return a.render(c, fiber.StatusOK, views.JoinScreenPage(views.JoinScreenModel{Page: p, Address: a.joinURL(), Code: a.joinCode,
 		QR: "data:image/png;base64," + base64.StdEncoding.EncodeToString(png), ThisComputerOnly: thisComputerOnly(a.cfg.BaseURL),
 		NetworkAddresses: a.cfg.NetworkAddresses}))
 }
@@ -64,7 +64,7 @@ func (a *app) joinPage(c *fiber.Ctx) error {
 	if _, ok := a.currentLearner(c); ok {
 		return c.Redirect("/training", fiber.StatusSeeOther)
 	}
-	code := strings.ToUpper(trimSpace(c.Query("code")))
+	code := strings.ToUpper(strings.TrimSpace(c.Query("code")))
 	if len(code) != joinCodeLength {
 		code = "" // only a code's shape is put back in the form
 	}
@@ -76,16 +76,16 @@ func (a *app) renderJoin(c *fiber.Ctx, status int, code, name string, errs views
 	if err != nil {
 		return err
 	}
-	return render(c, status, views.JoinPage(views.JoinModel{Page: p, Code: code, Name: name, Errors: errs}))
+	return a.render(c, status, views.JoinPage(views.JoinModel{Page: p, Code: code, Name: name, Errors: errs}))
 }
 
 // joinSubmit makes the visitor a learner: a new one with their name, or
 // the next cohort account nobody has taken.
 func (a *app) joinSubmit(c *fiber.Ctx) error {
 	if _, ok := a.currentLearner(c); ok {
-		return redirect(c, "/training")
+		return a.redirect(c, "/training")
 	}
-	code := strings.ToUpper(trimSpace(c.FormValue("code")))
+	code := strings.ToUpper(strings.TrimSpace(c.FormValue("code")))
 	name := strings.Join(strings.Fields(c.FormValue("name")), " ")
 	cohort := c.FormValue("take") == "cohort"
 	var errs views.Errors
@@ -93,7 +93,7 @@ func (a *app) joinSubmit(c *fiber.Ctx) error {
 		errs = append(errs, views.FieldError{Field: "code", Message: "Enter the class code from the join screen."})
 	}
 	if !cohort {
-		errs = append(errs, validatePersonName("name", "name", name)...)
+		errs = append(errs, a.validatePersonName("name", "name", name)...)
 	}
 	if len(errs) > 0 {
 		return a.renderJoin(c, fiber.StatusUnprocessableEntity, code, name, errs)
@@ -150,5 +150,5 @@ func (a *app) claimCohortLearner(c *fiber.Ctx, code string) error {
 		return err
 	}
 	m.Learner = &views.LearnerCard{UserID: l.UserID, NHSmailEmail: l.NHSmailEmail, NHSmailPassword: pw, Emails: 1}
-	return render(c, fiber.StatusOK, views.TrainingHomePage(m))
+	return a.render(c, fiber.StatusOK, views.TrainingHomePage(m))
 }

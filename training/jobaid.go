@@ -1,4 +1,4 @@
-package handlers
+package training
 
 import (
 	"net/url"
@@ -76,11 +76,8 @@ func jobAidCurrent(path, title string) []string {
 // trainingChrome is the banner and job aid for the page being rendered;
 // nil outside training mode.
 func (a *app) trainingChrome(c *fiber.Ctx, title string) *views.TrainingChrome {
-	if !a.cfg.Training {
-		return nil
-	}
 	t := &views.TrainingChrome{PanelOpen: c.Cookies(jobAidCookie) != "closed", Return: c.Path()}
-	if u, ok := currentUser(c); ok && a.runsTheClass(u) && trainersPage(c.Path()) {
+	if u, ok := a.currentUser(c); ok && a.runsTheClass(u) && trainersPage(c.Path()) {
 		t.PanelOpen, t.NoJobAid = false, true
 	}
 	if c.Method() == fiber.MethodGet {
@@ -88,7 +85,7 @@ func (a *app) trainingChrome(c *fiber.Ctx, title string) *views.TrainingChrome {
 	}
 	current := map[string]bool{}
 	steps := jobAidCurrent(c.Path(), title)
-	if a.sealer != nil && (c.Path() == secondFactorPath || c.Path() == "/account/second-factor") {
+	if a.sealer != nil && (c.Path() == a.cfg.SecondFactorPath || c.Path() == "/account/second-factor") {
 		steps = []string{secondFactorJobAidStep.ID}
 	}
 	a.noteLearnerPage(c, steps, title)
@@ -126,7 +123,7 @@ func (a *app) toggleJobAid(c *fiber.Ctx) error {
 	}
 	c.Cookie(&fiber.Cookie{Name: jobAidCookie, Value: show, Path: "/", HTTPOnly: true, Secure: a.cfg.Secure,
 		SameSite: fiber.CookieSameSiteLaxMode, Expires: time.Now().Add(365 * 24 * time.Hour)})
-	return redirect(c, localPath(c.FormValue("next")))
+	return a.redirect(c, localPath(c.FormValue("next")))
 }
 
 // localPath keeps a return address on this site (unlike safeNext it allows

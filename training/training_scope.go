@@ -1,4 +1,4 @@
-package handlers
+package training
 
 import (
 	"github.com/gofiber/fiber/v2"
@@ -19,11 +19,11 @@ const practiceAdminUserID = "trn.useradmin"
 // change the practice administrator account the whole class shares. The
 // trainer (the system administrator) manages everyone.
 func (a *app) trainingScope(c *fiber.Ctx, admin, u cqrs.User) error {
-	if !a.cfg.Training || isSystemAdmin(admin) {
+	if admin.Role == cqrs.RoleSystemAdmin {
 		return nil
 	}
 	if u.UserID == practiceAdminUserID && c.Method() != fiber.MethodGet {
-		return refuse(fiber.StatusForbidden, "You cannot manage this user",
+		return a.refuse(fiber.StatusForbidden, "You cannot manage this user",
 			"The practice User Administrator is shared by the whole class. Practise on your own account or on users you set up.")
 	}
 	learners, err := a.training.Learners(c.UserContext())
@@ -33,7 +33,7 @@ func (a *app) trainingScope(c *fiber.Ctx, admin, u cqrs.User) error {
 	own, isLearner := a.currentLearner(c)
 	for _, l := range learners {
 		if l.AccountID == u.ID && (!isLearner || own.AccountID != u.ID) {
-			return refuse(fiber.StatusForbidden, "You cannot manage this user",
+			return a.refuse(fiber.StatusForbidden, "You cannot manage this user",
 				"This is another learner's account: in training, each learner practises on their own. Nothing was changed.")
 		}
 	}

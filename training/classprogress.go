@@ -1,4 +1,4 @@
-package handlers
+package training
 
 import (
 	"strings"
@@ -216,7 +216,7 @@ func (a *app) noteLearnerPage(c *fiber.Ctx, steps []string, title string) {
 // trainer's board tells the cases apart.
 func (a *app) watchLearners(c *fiber.Ctx) error {
 	err := c.Next()
-	if !a.cfg.Training || a.progress == nil || c.Cookies(learnerCookie) == "" {
+	if a.progress == nil || c.Cookies(learnerCookie) == "" {
 		return err
 	}
 	path, method := c.Path(), c.Method()
@@ -237,7 +237,7 @@ func (a *app) watchLearners(c *fiber.Ctx) error {
 			signedIn = true
 		case status == fiber.StatusUnauthorized:
 			kind = errWrongPassword
-			if u, uerr := a.training.UserByUserID(c.UserContext(), trimSpace(c.FormValue("user_id"))); uerr == nil && !u.LockedAt.IsZero() {
+			if u, uerr := a.training.UserByUserID(c.UserContext(), strings.TrimSpace(c.FormValue("user_id"))); uerr == nil && !u.LockedAt.IsZero() {
 				kind = errLocked
 			}
 		}

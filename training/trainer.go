@@ -1,4 +1,4 @@
-package handlers
+package training
 
 import (
 	"errors"
@@ -48,8 +48,8 @@ var explainWhy = map[string]string{
 }
 
 func (a *app) keepTrainer(c *fiber.Ctx) *cqrs.KeepSignedIn {
-	u, _ := currentUser(c)
-	return &cqrs.KeepSignedIn{SessionHash: currentSession(c), UserID: u.UserID}
+	u, _ := a.currentUser(c)
+	return &cqrs.KeepSignedIn{SessionHash: a.currentSession(c), UserID: u.UserID}
 }
 
 func (a *app) trainerPage(c *fiber.Ctx) error {
@@ -62,7 +62,7 @@ func (a *app) renderTrainer(c *fiber.Ctx, status int, errs views.Errors, notice 
 		return err
 	}
 	now := a.cfg.Now()
-	m := views.TrainerModel{Page: p, Errors: errs, Notice: notice, Now: now.Format(timeFormat), SnapshotDir: a.cfg.SnapshotDir}
+	m := views.TrainerModel{Page: p, Errors: errs, Notice: notice, Now: now.Format(a.cfg.TimeFormat), SnapshotDir: a.cfg.SnapshotDir}
 	if off := a.cfg.Clock.Offset(); off > 0 {
 		m.Offset = "moved forward " + humanDuration(off)
 	} else {
@@ -100,9 +100,9 @@ func (a *app) renderTrainer(c *fiber.Ctx, status int, errs views.Errors, notice 
 		return err
 	}
 	for _, s := range snaps {
-		m.Snapshots = append(m.Snapshots, views.Option{Value: s.Name, Label: s.Name + " (saved " + s.Saved.Format(timeFormat) + ")"})
+		m.Snapshots = append(m.Snapshots, views.Option{Value: s.Name, Label: s.Name + " (saved " + s.Saved.Format(a.cfg.TimeFormat) + ")"})
 	}
-	return render(c, status, views.TrainerPage(m))
+	return a.render(c, status, views.TrainerPage(m))
 }
 
 // explainAccount is one account's sign-in state in words.
@@ -111,13 +111,13 @@ func (a *app) explainAccount(u cqrs.User, now time.Time, learner bool) views.Exp
 	x := views.ExplainAccount{UserID: u.UserID, State: u.State(), Learner: learner,
 		Failures: fmt.Sprintf("%d of %d", u.FailedSignIns, a.cfg.LockAfter), Lock: "not locked"}
 	if !u.LockedAt.IsZero() {
-		x.Lock = "locked since " + u.LockedAt.Format(timeFormat) + "; stays locked until unlocked (emailed link or administrator)"
+		x.Lock = "locked since " + u.LockedAt.Format(a.cfg.TimeFormat) + "; stays locked until unlocked (emailed link or administrator)"
 	}
 	switch u.Invitation(now) {
 	case cqrs.InvitePending:
-		x.Link = "works until " + u.InviteExpires.Format(timeFormat)
+		x.Link = "works until " + u.InviteExpires.Format(a.cfg.TimeFormat)
 	case cqrs.InviteExpired:
-		x.Link = "expired on " + u.InviteExpires.Format(timeFormat)
+		x.Link = "expired on " + u.InviteExpires.Format(a.cfg.TimeFormat)
 	case cqrs.InviteRevoked:
 		x.Link = "revoked"
 	default:
@@ -126,7 +126,7 @@ func (a *app) explainAccount(u cqrs.User, now time.Time, learner bool) views.Exp
 	if u.PasswordHash == "" {
 		x.PasswordChange = "no password yet"
 	} else if at := policy.ChangeAllowedAt(u.PasswordChanged); at.After(now) {
-		x.PasswordChange = "refused until " + at.Format(timeFormat) + " (72-hour rule)"
+		x.PasswordChange = "refused until " + at.Format(a.cfg.TimeFormat) + " (72-hour rule)"
 	} else {
 		x.PasswordChange = "allowed"
 	}
@@ -149,7 +149,7 @@ func (a *app) trainerReset(c *fiber.Ctx) error {
 	if c.FormValue("confirm") != "RESET" {
 		return a.renderTrainer(c, fiber.StatusUnprocessableEntity, views.Errors{{Field: "confirm", Message: "Type RESET to confirm."}}, "")
 	}
-	u, _ := currentUser(c)
+	u, _ := a.currentUser(c)
 	event := cqrs.AuditEvent{Type: evTrainingReset, Actor: u.UserID, IP: c.IP(), Method: "training", Detail: "training data reset; learners removed"}
 	if err := a.resetTraining(c.UserContext(), a.keepTrainer(c), event); err != nil {
 		return err
@@ -157,7 +157,7 @@ func (a *app) trainerReset(c *fiber.Ctx) error {
 	a.progress.clear()
 	a.wakeMailer()
 	a.log.Info("training data reset", "by", u.UserID)
-	return redirect(c, "/training/trainer?notice=reset")
+	return a.redirect(c, "/training/trainer?notice=reset")
 }
 
 // trainerClock moves the training clock forward.
@@ -169,18 +169,18 @@ func (a *app) trainerClock(c *fiber.Ctx) error {
 	case "14d":
 		by = 14 * 24 * time.Hour
 	default:
-		return refuse(fiber.StatusBadRequest, "The clock cannot move by that", "Use the +72 hours or +14 days button.")
+		return a.refuse(fiber.StatusBadRequest, "The clock cannot move by that", "Use the +72 hours or +14 days button.")
 	}
-	u, _ := currentUser(c)
+	u, _ := a.currentUser(c)
 	event := cqrs.AuditEvent{Type: evTrainingClock, Actor: u.UserID, IP: c.IP(), Method: "training",
-		Detail: "training clock moved forward " + humanDuration(by) + "; training time now " + a.cfg.Now().Add(by).Format(timeFormat)}
+		Detail: "training clock moved forward " + humanDuration(by) + "; training time now " + a.cfg.Now().Add(by).Format(a.cfg.TimeFormat)}
 	off, err := a.training.MoveClock(c.UserContext(), by, a.keepTrainer(c), event)
 	if err != nil {
 		return err
 	}
 	a.cfg.Clock.SetOffset(off)
 	a.log.Info("training clock moved", "by", u.UserID, "offset", off)
-	return redirect(c, "/training/trainer?notice=clock")
+	return a.redirect(c, "/training/trainer?notice=clock")
 }
 
 // trainerCohort creates learner01-learner30 and answers with their sheet,
@@ -203,7 +203,7 @@ func (a *app) trainerCohort(c *fiber.Ctx) error {
 	created := a.event(c, cqrs.AuditEvent{Type: evTrainingCohort, OrgID: org.ID, Method: "training", Detail: fmt.Sprintf("learner01 to learner%02d created", cohortSize)})
 	// Own words for the trainer: how to get a new cohort.
 	if _, err := a.training.CreateLearners(c.UserContext(), batch, created); errors.Is(err, cqrs.ErrConflict) {
-		return refuse(fiber.StatusConflict, "A cohort already exists",
+		return a.refuse(fiber.StatusConflict, "A cohort already exists",
 			"learner01 to learner30 have been created already. Reset the training data to make a new cohort.")
 	} else if err != nil {
 		return err
@@ -213,17 +213,17 @@ func (a *app) trainerCohort(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	m := views.CohortSheetModel{Page: p, Created: a.cfg.Now().Format(timeFormat)}
+	m := views.CohortSheetModel{Page: p, Created: a.cfg.Now().Format(a.cfg.TimeFormat)}
 	base := strings.TrimRight(a.cfg.BaseURL, "/")
 	for _, pl := range prepared {
 		m.Rows = append(m.Rows, views.CohortRow{UserID: pl.User.User.UserID, RegistrationURL: a.linkURL("/register", pl.linkToken),
 			NHSmailEmail: pl.NHSmail.Email, NHSmailPassword: pl.nhsmailPassword, JoinURL: base + "/training/join?code=" + pl.token})
 	}
-	return render(c, fiber.StatusOK, views.CohortSheetPage(m))
+	return a.render(c, fiber.StatusOK, views.CohortSheetPage(m))
 }
 
 func (a *app) trainerSaveSnapshot(c *fiber.Ctx) error {
-	name := trimSpace(c.FormValue("name"))
+	name := strings.TrimSpace(c.FormValue("name"))
 	err := a.training.SaveSnapshot(c.UserContext(), name)
 	// A field error in the trainer's form, not a page.
 	if errors.Is(err, cqrs.ErrSnapshotName) {
@@ -235,18 +235,18 @@ func (a *app) trainerSaveSnapshot(c *fiber.Ctx) error {
 	if err := a.audit(c, cqrs.AuditEvent{Type: evTrainingSnapshot, Method: "training", Detail: "snapshot saved: " + name}); err != nil {
 		return err
 	}
-	return redirect(c, "/training/trainer?notice=saved")
+	return a.redirect(c, "/training/trainer?notice=saved")
 }
 
 func (a *app) trainerRestoreSnapshot(c *fiber.Ctx) error {
 	name := c.FormValue("name")
-	u, _ := currentUser(c)
+	u, _ := a.currentUser(c)
 	event := cqrs.AuditEvent{Type: evTrainingRestore, Actor: u.UserID, IP: c.IP(), Method: "training", Detail: "snapshot restored: " + name}
 	off, err := a.training.RestoreSnapshot(c.UserContext(), name, a.keepTrainer(c), event)
 	// Own words: an invalid name is a snapshot that does not exist.
 	switch {
 	case errors.Is(err, cqrs.ErrSnapshotName), errors.Is(err, cqrs.ErrNotFound):
-		return refuse(fiber.StatusNotFound, "Snapshot not found", "Choose one of the saved snapshots.")
+		return a.refuse(fiber.StatusNotFound, "Snapshot not found", "Choose one of the saved snapshots.")
 	case err != nil:
 		return err
 	}
@@ -256,5 +256,5 @@ func (a *app) trainerRestoreSnapshot(c *fiber.Ctx) error {
 		return err
 	}
 	a.log.Info("training snapshot restored", "by", u.UserID, "name", name)
-	return redirect(c, "/training/trainer?notice=restored")
+	return a.redirect(c, "/training/trainer?notice=restored")
 }

@@ -1,4 +1,4 @@
-package handlers
+package training
 
 import (
 	"context"
@@ -86,7 +86,7 @@ func (a *app) trainingOrg(ctx context.Context) (cqrs.Organisation, cqrs.User, er
 			return o, by, nil
 		}
 	}
-	return cqrs.Organisation{}, cqrs.User{}, refuse(fiber.StatusConflict, "The training organisation is missing",
+	return cqrs.Organisation{}, cqrs.User{}, a.refuse(fiber.StatusConflict, "The training organisation is missing",
 		"Ask the trainer to reset the training data.")
 }
 
@@ -154,7 +154,7 @@ func (a *app) renderTrainingHome(c *fiber.Ctx, nhsmailPassword, notice string) e
 			m.Learner.NoCQRSEmail = cqrs.NoCQRSEmail(l)
 		}
 	}
-	return render(c, fiber.StatusOK, views.TrainingHomePage(m))
+	return a.render(c, fiber.StatusOK, views.TrainingHomePage(m))
 }
 
 // startLearner makes the visitor a learner of their own: a CQRS
@@ -162,7 +162,7 @@ func (a *app) renderTrainingHome(c *fiber.Ctx, nhsmailPassword, notice string) e
 // shown in this answer only, and the learner cookie.
 func (a *app) startLearner(c *fiber.Ctx) error {
 	if _, ok := a.currentLearner(c); ok {
-		return redirect(c, "/training")
+		return a.redirect(c, "/training")
 	}
 	p, err := a.createLearner(c, "")
 	if err != nil {
@@ -210,7 +210,7 @@ func (a *app) renderTrainingHomeFor(c *fiber.Ctx, p preparedLearner) error {
 		return err
 	}
 	m.Learner = &views.LearnerCard{UserID: p.User.User.UserID, NHSmailEmail: p.NHSmail.Email, NHSmailPassword: p.nhsmailPassword, Emails: 1}
-	return render(c, fiber.StatusOK, views.TrainingHomePage(m))
+	return a.render(c, fiber.StatusOK, views.TrainingHomePage(m))
 }
 
 // joinLearner takes a learner code from the cohort sheet into the cookie.
@@ -220,7 +220,7 @@ func (a *app) joinLearner(c *fiber.Ctx) error {
 		return fiber.ErrNotFound
 	}
 	if _, err := a.training.LearnerByToken(c.UserContext(), secret.HashToken(code)); err != nil {
-		return refuse(fiber.StatusNotFound, "This learner code cannot be used", "Check the address on your sheet, or start as a new learner.")
+		return a.refuse(fiber.StatusNotFound, "This learner code cannot be used", "Check the address on your sheet, or start as a new learner.")
 	}
 	a.setLearnerCookie(c, code)
 	c.Set("Referrer-Policy", "no-referrer")
@@ -232,7 +232,7 @@ func (a *app) joinLearner(c *fiber.Ctx) error {
 func (a *app) reissueNHSmailPassword(c *fiber.Ctx) error {
 	l, ok := a.currentLearner(c)
 	if !ok {
-		return redirect(c, "/training")
+		return a.redirect(c, "/training")
 	}
 	pw := newNHSmailPassword()
 	hash, err := a.hasher.Hash(c.UserContext(), pw)
@@ -262,11 +262,11 @@ func (a *app) learnerMailbox(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	m := views.LearnerMailboxModel{Page: p, UserID: l.UserID, Emails: emailRows(emails), Phone: a.mfaControls != nil}
+	m := views.LearnerMailboxModel{Page: p, UserID: l.UserID, Emails: a.emailRows(emails), Phone: a.mfaControls != nil}
 	if m.PhoneURL, err = a.learnerPhone(c.UserContext(), l); err != nil {
 		return err
 	}
-	return render(c, fiber.StatusOK, views.LearnerMailboxPage(m))
+	return a.render(c, fiber.StatusOK, views.LearnerMailboxPage(m))
 }
 
 func (a *app) learnerEmail(c *fiber.Ctx) error {
@@ -281,7 +281,7 @@ func (a *app) learnerEmail(c *fiber.Ctx) error {
 	e, err := a.training.Email(c.UserContext(), id)
 	// Own words, and one answer for an email that does not exist and another learner's.
 	if errors.Is(err, cqrs.ErrNotFound) || (err == nil && e.UserID != l.AccountID) {
-		return refuse(fiber.StatusNotFound, "Email not found")
+		return a.refuse(fiber.StatusNotFound, "Email not found")
 	} else if err != nil {
 		return err
 	}
@@ -289,5 +289,5 @@ func (a *app) learnerEmail(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return render(c, fiber.StatusOK, views.LearnerEmailPage(views.LearnerEmailModel{Page: p, Email: emailRows([]cqrs.Email{e})[0], Body: a.bodyParts(e.Text)}))
+	return a.render(c, fiber.StatusOK, views.LearnerEmailPage(views.LearnerEmailModel{Page: p, Email: a.emailRows([]cqrs.Email{e})[0], Body: a.bodyParts(e.Text)}))
 }

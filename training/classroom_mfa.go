@@ -1,4 +1,4 @@
-package handlers
+package training
 
 import (
 	"context"
@@ -110,7 +110,7 @@ func (a *app) learnerPhoneCard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return render(c, fiber.StatusOK, views.LearnerPhoneCard(link))
+	return a.render(c, fiber.StatusOK, views.LearnerPhoneCard(link))
 }
 
 // boardMFADrills are the controls waiting for each learner, by CQRS

@@ -1,4 +1,4 @@
-package handlers
+package training
 
 import (
 	"context"
@@ -81,9 +81,6 @@ type TrainingStore interface {
 // shared clock. It reads nothing: prepareTraining does. (Training mode
 // sends no email by SMTP: main never configures it then.)
 func (a *app) initTraining(ts TrainingStore) error {
-	if !a.cfg.Training {
-		return nil
-	}
 	if ts == nil {
 		return errors.New("handlers: training mode needs Deps.Training, the store's training side")
 	}

@@ -1,4 +1,4 @@
-package handlers
+package training
 
 import (
 	"context"
@@ -45,11 +45,13 @@ var trainingRecoveryCodes = []string{"YS2ZN-3T2JG", "SHE83-RBDFX", "FBAFN-BNTAQ"
 
 const trainingAuthenticatorUser = "trn.2fa.app"
 
-var secondFactorAccounts = []seededAccount{
-	{trainingAuthenticatorUser, "Otto", "Authenticator", "otto.authenticator@nhs.net", cqrs.RoleUserAdmin, cqrs.StateActive, false,
-		"Beyond the documents: after the password, a code from an authenticator app (add the key " + groupsOfFour(trainingAuthenticatorKey) + " to one; recovery codes " + trainingRecoveryCodes[0] + " … " + trainingRecoveryCodes[9] + ")"},
-	{"trn.2fa.new", "Nia", "Newcode", "nia.newcode@nhs.net", cqrs.RoleUserAdmin, cqrs.StateActive, false,
-		"Beyond the documents: sets up an authenticator app at the next sign-in (QR code or key), then gets ten recovery codes"},
+func (a *app) secondFactorAccounts() []seededAccount {
+	return []seededAccount{
+		{trainingAuthenticatorUser, "Otto", "Authenticator", "otto.authenticator@nhs.net", cqrs.RoleUserAdmin, cqrs.StateActive, false,
+			"Beyond the documents: after the password, a code from an authenticator app (add the key " + a.host.GroupsOfFour(trainingAuthenticatorKey) + " to one; recovery codes " + trainingRecoveryCodes[0] + " … " + trainingRecoveryCodes[9] + ")"},
+		{"trn.2fa.new", "Nia", "Newcode", "nia.newcode@nhs.net", cqrs.RoleUserAdmin, cqrs.StateActive, false,
+			"Beyond the documents: sets up an authenticator app at the next sign-in (QR code or key), then gets ten recovery codes"},
+	}
 }
 
 // classAccounts are the data set's CQRS accounts for this run.
@@ -57,7 +59,7 @@ func (a *app) classAccounts() []seededAccount {
 	if a.sealer == nil {
 		return seededAccounts
 	}
-	return append(seededAccounts[:len(seededAccounts):len(seededAccounts)], secondFactorAccounts...)
+	return append(seededAccounts[:len(seededAccounts):len(seededAccounts)], a.secondFactorAccounts()...)
 }
 
 // seededNHSmail are the NHSmail simulator's accounts, one per single
@@ -116,8 +118,8 @@ func (a *app) trainingSet(ctx context.Context) (cqrs.TrainingSet, error) {
 		}
 		if sa.userID == trainingAuthenticatorUser {
 			tu.SecondFactor = func(userID uint64) cqrs.SecondFactor {
-				return cqrs.SecondFactor{Sealed: a.sealer.Seal([]byte(trainingAuthenticatorKey), sealContext(userID)),
-					RecoveryCodes: hashRecoveryCodes(trainingRecoveryCodes)}
+				return cqrs.SecondFactor{Sealed: a.sealer.Seal([]byte(trainingAuthenticatorKey), a.sealContext(userID)),
+					RecoveryCodes: a.hashRecoveryCodes(trainingRecoveryCodes)}
 			}
 		}
 		set.Users = append(set.Users, tu)
