@@ -17,7 +17,26 @@ const modulePath = "github.com/cqrs-local/cqrs-signin"
 // answer as `go list -deps ./handlers | grep nhsmail`, which must print
 // nothing.
 func TestHandlersDoNotImportTheSimulator(t *testing.T) {
-	const simulator = modulePath + "/nhsmail"
+	if chain := importChain(t, modulePath+"/handlers", modulePath+"/nhsmail"); chain != "" {
+		t.Errorf("handlers depends on the NHSmail simulator: %s", chain)
+	}
+}
+
+// TestTrainingDoesNotImportHandlers: handlers registers training mode's
+// routes, so training reaches the app only through what handlers hands it
+// (training.Host): nothing training builds on is package handlers (the
+// same answer as `go list -deps ./training | grep handlers`).
+func TestTrainingDoesNotImportHandlers(t *testing.T) {
+	if chain := importChain(t, modulePath+"/training", modulePath+"/handlers"); chain != "" {
+		t.Errorf("training depends on handlers: %s", chain)
+	}
+}
+
+// importChain is how package from depends on package to, directly or
+// through another of this module's packages ("from -> x -> to"), reading
+// each package's own files, not its tests; "" when it does not.
+func importChain(t *testing.T, from, to string) string {
+	t.Helper()
 	seen := map[string]string{} // package: the package that imports it
 	var walk func(path, from string)
 	walk = func(path, from string) {
@@ -36,15 +55,17 @@ func TestHandlersDoNotImportTheSimulator(t *testing.T) {
 			}
 		}
 	}
-	walk(modulePath+"/handlers", "")
-	if from, ok := seen[simulator]; ok {
-		chain := simulator
-		for p := from; p != ""; p = seen[p] {
-			chain = p + " -> " + chain
-		}
-		t.Errorf("handlers depends on the NHSmail simulator: %s", chain)
-	}
+	walk(from, "")
 	if len(seen) < 3 {
-		t.Errorf("walked only %v: the walk is broken", seen)
+		t.Fatalf("walked only %v from %s: the walk is broken", seen, from)
 	}
+	by, ok := seen[to]
+	if !ok {
+		return ""
+	}
+	chain := to
+	for p := by; p != ""; p = seen[p] {
+		chain = p + " -> " + chain
+	}
+	return chain
 }

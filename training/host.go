@@ -118,24 +118,6 @@ type Deps struct {
 // counts it among its site-wide cookies.
 const JobAidCookie = jobAidCookie
 
-// The audit event names explained to the trainer beside training mode's own.
-const (
-	evSignIn          = cqrs.AuditSignIn
-	evSignInFailed    = cqrs.AuditSignInFailed
-	evSignInLocked    = cqrs.AuditSignInLocked
-	evSignOut         = cqrs.AuditSignOut
-	evUnlock          = cqrs.AuditUnlock
-	evPasswordSet     = cqrs.AuditPasswordSet
-	evPasswordChanged = cqrs.AuditPasswordChanged
-	evPasswordReset   = cqrs.AuditPasswordReset
-	evLinkSent        = cqrs.AuditLinkSent
-	evLinkUsed        = cqrs.AuditLinkUsed
-	evLinkRefused     = cqrs.AuditLinkRefused
-	evUserDisabled    = cqrs.AuditUserDisabled
-	evSSORefused      = cqrs.AuditSSORefused
-	evResetRequested  = cqrs.AuditResetRequested
-)
-
 // app carries what training mode's handlers share.
 type app struct {
 	log    *slog.Logger

@@ -189,7 +189,7 @@ func (a *app) createLearner(c *fiber.Ctx, name string) (preparedLearner, error) 
 		uid := p.User.User.UserID
 		_, err = a.training.CreateLearners(c.UserContext(), []cqrs.NewLearner{p.NewLearner},
 			a.event(c, cqrs.AuditEvent{Type: evTrainingLearner, Subject: uid, OrgID: org.ID, Method: "training", Detail: "learner started"}),
-			a.event(c, cqrs.AuditEvent{Type: evLinkSent, Subject: uid, OrgID: org.ID, Method: "registration"}))
+			a.event(c, cqrs.AuditEvent{Type: cqrs.AuditLinkSent, Subject: uid, OrgID: org.ID, Method: "registration"}))
 		if !errors.Is(err, cqrs.ErrConflict) || attempt == 5 {
 			break
 		}
