@@ -28,6 +28,7 @@ type SecondFactorStore interface {
 	SecondFactorStatus(ctx context.Context, userID uint64) (cqrs.SecondFactorStatus, error)
 	ReplaceRecoveryCodes(ctx context.Context, userID uint64, hashes [][]byte, events ...cqrs.AuditEvent) error
 	ResetSecondFactor(ctx context.Context, userID uint64, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
+	PasskeyStore
 }
 
 const (
