@@ -481,7 +481,10 @@ func TestPasskeysNotOfferedWhereBrowsersCannot(t *testing.T) {
 		{"bare IP", "127.0.0.1:8420", nil, "127.0.0.1 is a bare IP address"},
 		{"plain HTTP under a name", "cqrs.example.org:8420", func(c *Config) { c.Hosts = append(c.Hosts, "cqrs.example.org") }, "plain HTTP under the name cqrs.example.org"},
 		{"self-made certificate", "cqrs.example.org:8420", func(c *Config) { c.Secure = true; c.Hosts = append(c.Hosts, "cqrs.example.org") }, "the certificate it made for itself"},
-		{"public address over http", "cqrs.example.org", func(c *Config) { c.PublicOrigin = "http://cqrs.example.org"; c.Hosts = append(c.Hosts, "cqrs.example.org") }, "is plain HTTP"},
+		{"public address over http", "cqrs.example.org", func(c *Config) {
+			c.PublicOrigin = "http://cqrs.example.org"
+			c.Hosts = append(c.Hosts, "cqrs.example.org")
+		}, "is plain HTTP"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
