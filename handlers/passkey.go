@@ -620,8 +620,9 @@ func (a *app) renamePasskey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	name := trimSpace(c.FormValue("name"))
+	// The field is named after the passkey: a page lists several.
 	field := "name-" + c.Params("id")
+	name := trimSpace(c.FormValue(field))
 	if name == "" {
 		return a.renderPasskeys(c, fiber.StatusUnprocessableEntity, "", "", views.Errors{{Field: field, Message: "Enter a name for the passkey “" + k.Name + "”."}})
 	}

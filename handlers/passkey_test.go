@@ -416,10 +416,13 @@ func TestPasskeysOnTheAccountPage(t *testing.T) {
 	wantStatus(t, r, 422)
 	wantText(t, r, passkeyRequestOver)
 	// A name too long changes nothing.
-	r = c.post(passkeysPath+"/"+b64.EncodeToString(second)+"/name", url.Values{"name": {strings.Repeat("x", 61)}, "csrf_token": {c.csrf(passkeysPath)}})
+	r = c.post(passkeysPath+"/"+b64.EncodeToString(second)+"/name", url.Values{"name-" + b64.EncodeToString(second): {strings.Repeat("x", 61)}, "csrf_token": {c.csrf(passkeysPath)}})
 	wantStatus(t, r, 422)
 	wantText(t, r, "60 characters or fewer")
-	r = c.post(passkeysPath+"/"+b64.EncodeToString(second)+"/name", url.Values{"name": {"Home laptop"}, "csrf_token": {c.csrf(passkeysPath)}})
+	if c.get(passkeysPath).doc(t).Find(`input[name="name-`+b64.EncodeToString(second)+`"]`).Length() != 1 {
+		t.Fatal("no rename field named after the passkey")
+	}
+	r = c.post(passkeysPath+"/"+b64.EncodeToString(second)+"/name", url.Values{"name-" + b64.EncodeToString(second): {"Home laptop"}, "csrf_token": {c.csrf(passkeysPath)}})
 	wantStatus(t, r, 303)
 	wantText(t, c.get(passkeysPath), "renamed “Home laptop”")
 
@@ -427,7 +430,7 @@ func TestPasskeysOnTheAccountPage(t *testing.T) {
 	leeC := e.localClient()
 	e.enrolPasskey(leeC, newSoftAuthenticator(t, "http://"+passkeyTestHost), "lee.wong", "Lighthouse!2026y")
 	for _, action := range []string{"/name", "/remove"} {
-		r := leeC.post(passkeysPath+"/"+b64.EncodeToString(second)+action, url.Values{"name": {"Mine"}, "csrf_token": {leeC.csrf(passkeysPath)}})
+		r := leeC.post(passkeysPath+"/"+b64.EncodeToString(second)+action, url.Values{"name-" + b64.EncodeToString(second): {"Mine"}, "csrf_token": {leeC.csrf(passkeysPath)}})
 		wantStatus(t, r, 404)
 	}
 	if page := leeC.get(passkeysPath); strings.Contains(page.body, "Home laptop") {
