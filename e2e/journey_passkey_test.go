@@ -65,6 +65,7 @@ func TestJourneyPasskeys(t *testing.T) {
 		// The first sign-in: a passkey instead of an authenticator app.
 		secondStep(t, ctx, base, "Set up your authenticator app")
 		wantTexts(t, "the set-up page", bodyText(t, ctx), "Or use a passkey instead")
+		step(t, ctx, "wait for the passkey button", chromedp.WaitVisible(tid("passkey-start")))
 		shot("passkey-enrol")
 		if round == 1 {
 			a11y.check(ctx, "Second step: set up (with the passkey option)")
@@ -77,6 +78,7 @@ func TestJourneyPasskeys(t *testing.T) {
 
 		// The next sign-in: the passkey.
 		secondStep(t, ctx, base, "Use your passkey")
+		step(t, ctx, "wait for the passkey button", chromedp.WaitVisible(tid("passkey-start")))
 		shot("passkey-sign-in")
 		if round == 1 {
 			a11y.check(ctx, "Second step: use your passkey")
