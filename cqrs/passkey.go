@@ -103,8 +103,11 @@ type PasskeyDecision struct {
 // no second factor at all, so a password alone never adds a factor beside
 // one already set up.
 func (a PasskeyAttempt) Decide(u User, f *SecondFactor, stored *Passkey, owned int, now time.Time) PasskeyDecision {
+	// typ is one of the Audit constants (the callers below name them).
 	ev := func(typ, detail string) AuditEvent {
-		return AuditEvent{Time: now, Type: typ, Actor: u.UserID, Subject: u.UserID, OrgID: u.OrgID, IP: a.IP, Method: "legacy", Detail: detail}
+		e := AuditEvent{Time: now, Actor: u.UserID, Subject: u.UserID, OrgID: u.OrgID, IP: a.IP, Method: "legacy", Detail: detail}
+		e.Type = typ
+		return e
 	}
 	var d PasskeyDecision
 	usable := u.Status == StatusActive && u.LockedAt.IsZero() && a.Verified && !a.CloneWarning

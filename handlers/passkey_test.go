@@ -394,7 +394,9 @@ func TestPasskeysOnTheAccountPage(t *testing.T) {
 	wantStatus(t, page, 200)
 	wantText(t, page, "Your passkeys", "Last used 2 November 2026", "Add a passkey")
 
-	// A second passkey, named; the first is excluded from the new one.
+	// A second passkey, named, a minute later; the first is excluded from
+	// the new one.
+	e.clock.Advance(time.Minute)
 	opts, r := c.passkeyOptions(passkeysPath, passkeyAccountOption)
 	wantStatus(t, r, 200)
 	if len(opts.PublicKey.ExcludeCredentials) != 1 || opts.PublicKey.ExcludeCredentials[0].ID != b64.EncodeToString(first) {
