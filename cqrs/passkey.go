@@ -40,6 +40,7 @@ const (
 	PasskeyRegister = "register" // adding a passkey from the account page
 	PasskeyEnrol    = "enrol"    // a first passkey at the second step
 	PasskeyAssert   = "assert"   // using a passkey at the second step
+	PasskeyLogin    = "login"    // signing in with a passkey alone (no password)
 )
 
 // PasskeyChallenge is a ceremony begun and not yet answered: bound to the
@@ -59,14 +60,23 @@ type PasskeyChallenge struct {
 const (
 	PasskeyKindEnrol = "passkey-enrol" // a first passkey, made at the second step
 	PasskeyKindUse   = "passkey"       // a registered passkey's signature
+	// PasskeyKindSignIn is a passkey alone, from the Login page: a
+	// discoverable credential, verified by its owner (PIN, fingerprint),
+	// for the account its user handle names.
+	PasskeyKindSignIn = "passkey-sign-in"
 )
 
 // PasskeyAttempt is one passkey answer to the second step, checked by the
 // app (Verified: the signature, challenge, origin and relying party were
 // right), waiting for the decision.
 type PasskeyAttempt struct {
-	PendingHash []byte
-	Kind        string
+	// PendingHash is the sign-in waiting for its second step; for
+	// PasskeyKindSignIn there is none, and UserID names the account (and
+	// ReplacedSession the browser's session it replaces).
+	PendingHash     []byte
+	UserID          uint64
+	ReplacedSession []byte
+	Kind            string
 	Verified    bool
 	// Passkey is the credential the answer came from: the new one to keep
 	// (enrol), or the registered one with its signature count moved on.
@@ -124,12 +134,24 @@ func (a PasskeyAttempt) Decide(u User, f *SecondFactor, stored *Passkey, owned i
 		d.Passkey = *stored
 		d.Passkey.Credential, d.Passkey.LastUsed = a.Passkey.Credential, now
 		d.Events = []AuditEvent{ev(AuditPasskeyUsed, "passkey “"+stored.Name+"”")}
+	case a.Kind == PasskeyKindSignIn && stored != nil && stored.UserID == u.ID && f != nil:
+		d.SignIn = true
+		d.Passkey = *stored
+		d.Passkey.Credential, d.Passkey.LastUsed = a.Passkey.Credential, now
+		d.Events = []AuditEvent{ev(AuditPasskeyUsed, "passkey “"+stored.Name+"”, without the password")}
+	}
+	method := "legacy"
+	if a.Kind == PasskeyKindSignIn {
+		method = "passkey"
 	}
 	if d.SignIn {
 		d.Events = append(d.Events, ev(AuditSignIn, ""))
+		for i := range d.Events {
+			d.Events[i].Method = method
+		}
 		return d
 	}
-	fail := SignInAttempt{UserID: u.UserID, LockAfter: a.LockAfter, IP: a.IP, Method: "legacy", LockNotice: a.LockNotice, LinkTTL: a.LinkTTL}
+	fail := SignInAttempt{UserID: u.UserID, LockAfter: a.LockAfter, IP: a.IP, Method: method, LockNotice: a.LockNotice, LinkTTL: a.LinkTTL}
 	d.Failure = fail.Decide(&u, now)
 	if d.Failure.Event.Type == AuditSignInFailed {
 		detail := "passkey not accepted"

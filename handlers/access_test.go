@@ -73,6 +73,8 @@ var accessTable = []accessRow{
 	{"POST /login/second-factor", "/login/second-factor", every("410")},
 	{"POST /login/second-factor/passkey/options", "/login/second-factor/passkey/options", every("410")},
 	{"POST /login/second-factor/passkey", "/login/second-factor/passkey", every("410")},
+	{"POST /login/passkey/options", "/login/passkey/options", every("409")},
+	{"POST /login/passkey", "/login/passkey", every("409")},
 	{"GET /setup", "/setup", every("410")},
 	{"POST /setup", "/setup", every("410")},
 	{"GET /register", "/register", every("404")},

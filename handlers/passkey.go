@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -668,4 +669,142 @@ func (a *app) removePasskey(c *fiber.Ctx) error {
 		}
 	}
 	return a.passkeysDone(c, notice)
+}
+
+// --- Signing in with a passkey alone ---
+
+const (
+	passkeyLoginPath    = "/login/passkey"
+	passkeyLoginOptions = passkeyLoginPath + "/options"
+	// passkeyLoginCookie binds a passkey sign-in's challenge to the
+	// browser that asked for it (there is no session yet).
+	passkeyLoginCookie = "cqrs_passkey_login"
+	// passkeyLoginFailed is the one answer to every refused passkey at the
+	// Login page, whatever was wrong.
+	passkeyLoginFailed = "Your passkey did not sign you in. Try again, or sign in with your User ID and password."
+)
+
+// passkeyLoginOffered: the Login page offers "Sign in with a passkey"
+// where the setting asks for a second step (so people have passkeys) and
+// this address can use them.
+func (a *app) passkeyLoginOffered(c *fiber.Ctx) bool {
+	return a.sealer != nil && a.secondFactor != nil && a.passkeySite(c).Why == ""
+}
+
+// passkeyLoginOptionsHandler begins a sign-in with any passkey the
+// browser holds for this site (a discoverable credential), its owner
+// verified by the authenticator (PIN, fingerprint, face): the passkey is
+// then both factors.
+func (a *app) passkeyLoginOptionsHandler(c *fiber.Ctx) error {
+	if !a.passkeyLoginOffered(c) {
+		return passkeyRefusal(c, fiber.StatusConflict, "Signing in with a passkey is not offered at this address. Sign in with your User ID and password.")
+	}
+	wa, err := relyingPartyFor(a.passkeySite(c))
+	if err != nil {
+		return err
+	}
+	assertion, sd, err := wa.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired))
+	if err != nil {
+		return err
+	}
+	session, err := json.Marshal(sd)
+	if err != nil {
+		return err
+	}
+	token := secret.NewToken()
+	err = a.secondFactor.SavePasskeyChallenge(c.UserContext(), cqrs.PasskeyChallenge{Owner: secret.HashToken(token), Purpose: cqrs.PasskeyLogin,
+		Session: session, Expires: a.cfg.Now().Add(cqrs.PasskeyChallengeLifespan)})
+	if err != nil {
+		return err
+	}
+	c.Cookie(&fiber.Cookie{Name: passkeyLoginCookie, Value: token, Path: passkeyLoginPath, HTTPOnly: true, Secure: a.cfg.Secure,
+		SameSite: fiber.CookieSameSiteStrictMode, SessionOnly: true})
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(passkeyOptions{Mode: "get", PublicKey: assertion.Response})
+}
+
+// passkeyLogin checks a passkey answer from the Login page. The user
+// handle names the account; the signature is checked against that
+// account's passkeys, and the store decides with the failure count and
+// the lock, as for passwords: a refused passkey counts as a wrong
+// password for the account it names.
+func (a *app) passkeyLogin(c *fiber.Ctx) error {
+	refused := func(status int, msg string) error {
+		m := a.loginModel(c, "", "", "")
+		m.Passkey, m.PasskeyError = a.passkeyLoginOffered(c), msg
+		return render(c, status, views.LoginPage(m))
+	}
+	if !a.passkeyLoginOffered(c) {
+		return refused(fiber.StatusConflict, "Signing in with a passkey is not offered at this address. Sign in with your User ID and password.")
+	}
+	token := c.Cookies(passkeyLoginCookie)
+	if token == "" {
+		return refused(fiber.StatusUnprocessableEntity, passkeyRequestOver)
+	}
+	a.clearCookie(c, passkeyLoginCookie, passkeyLoginPath)
+	ch, err := a.secondFactor.TakePasskeyChallenge(c.UserContext(), secret.HashToken(token), cqrs.PasskeyLogin)
+	if errors.Is(err, cqrs.ErrExpired) {
+		return refused(fiber.StatusUnprocessableEntity, passkeyRequestOver)
+	}
+	if err != nil {
+		return err
+	}
+	var sd webauthn.SessionData
+	if json.Unmarshal(ch.Session, &sd) != nil {
+		return refused(fiber.StatusUnprocessableEntity, passkeyRequestOver)
+	}
+	parsed, err := protocol.ParseCredentialRequestResponseBytes([]byte(c.FormValue("credential")))
+	if err != nil || len(parsed.Response.UserHandle) != 8 {
+		return refused(fiber.StatusUnauthorized, passkeyLoginFailed)
+	}
+	u, err := a.userAdmin.User(c.UserContext(), binary.BigEndian.Uint64(parsed.Response.UserHandle))
+	if errors.Is(err, cqrs.ErrNotFound) {
+		return refused(fiber.StatusUnauthorized, passkeyLoginFailed)
+	}
+	if err != nil {
+		return err
+	}
+	// The account's turn, shared with its passwords and codes.
+	release, err := a.signInQueue.wait(c.Context(), strings.ToLower(u.UserID), a.cfg.SignInQueueWait)
+	if err != nil {
+		return err
+	}
+	defer release()
+	keys, err := a.secondFactor.Passkeys(c.UserContext(), u.ID)
+	if err != nil {
+		return err
+	}
+	session := secret.NewToken()
+	attempt := cqrs.PasskeyAttempt{Kind: cqrs.PasskeyKindSignIn, UserID: u.ID, SessionHash: secret.HashToken(session), LockAfter: a.cfg.LockAfter,
+		IP: c.IP(), LockNotice: a.lockedEmail(c.UserContext()), LinkTTL: a.cfg.ResetLinkTTL}
+	attempt.Passkey.ID = parsed.RawID
+	if old := c.Cookies(sessionCookie); old != "" {
+		attempt.ReplacedSession = secret.HashToken(old)
+	}
+	wa, err := relyingPartyFor(a.passkeySite(c))
+	if err != nil {
+		return err
+	}
+	owner := newPasskeyUser(u.ID, u.UserID, u.FullName(), keys)
+	_, cred, err := wa.ValidatePasskeyLogin(func(rawID, userHandle []byte) (webauthn.User, error) { return owner, nil }, sd, parsed)
+	if err == nil {
+		attempt.Verified, attempt.CloneWarning = true, cred.Authenticator.CloneWarning
+		attempt.Passkey.Credential, err = json.Marshal(cred)
+	}
+	if err != nil {
+		a.log.Info("passkey sign-in not accepted", "user_id", u.UserID, "err", err)
+	}
+	res, err := a.secondFactor.PasskeySignIn(c.UserContext(), attempt)
+	if err != nil {
+		return err
+	}
+	if res.LockedNow {
+		a.wakeMailer()
+	}
+	if !res.SignedIn {
+		return refused(fiber.StatusUnauthorized, passkeyLoginFailed)
+	}
+	a.activity.active(attempt.SessionHash, time.Time{}, a.cfg.Now(), a.cfg.SessionIdle)
+	a.setSessionCookie(c, session)
+	return redirect(c, a.landing(res.User, safeNext(c.FormValue("next"))))
 }

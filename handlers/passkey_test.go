@@ -548,3 +548,92 @@ func TestPasskeySiteComesFromTheSettings(t *testing.T) {
 		t.Errorf("relying party %q at a public address", opts.PublicKey.RP.ID)
 	}
 }
+
+// TestPasskeyAloneSignsIn: "Sign in with a passkey" on the Login page, no
+// password: the passkey's user handle names the account, its signature
+// signs in once; failures count toward the same lockout, with one answer.
+func TestPasskeyAloneSignsIn(t *testing.T) {
+	e := newPasskeyEnv(t)
+	admin := e.registeredAdmin()
+	sam := e.addUser(admin.OrgID, "sam.patel", "Harbour!2026x")
+	lee := e.addUser(admin.OrgID, "lee.wong", "Lighthouse!2026y")
+	auth := newSoftAuthenticator(t, "http://"+passkeyTestHost)
+	id, _ := e.enrolPasskey(e.localClient(), auth, "sam.patel", "Harbour!2026x")
+	samHandle := binary.BigEndian.AppendUint64(nil, sam.ID)
+
+	c := e.localClient()
+	login := c.get("/login")
+	wantText(t, login, "Sign in with a passkey")
+	opts, r := c.passkeyOptions("/login", passkeyLoginOptions)
+	wantStatus(t, r, 200)
+	if opts.Mode != "get" || len(opts.PublicKey.AllowCredentials) != 0 || opts.PublicKey.UserVerification != "required" {
+		t.Errorf("options: %+v", opts)
+	}
+	answer := auth.sign(opts, id, samHandle)
+	r = c.post(passkeyLoginPath, url.Values{"credential": {answer}, "csrf_token": {c.csrf("/login")}})
+	wantStatus(t, r, 303)
+	if got := r.Header.Get("Location"); got != "/messages" {
+		t.Errorf("signed in to %s", got)
+	}
+	wantStatus(t, c.get("/messages"), 200)
+
+	// The same answer again, from another browser: no ceremony of its own
+	// (nothing counted); after new options, the wrong challenge (counted).
+	other := e.localClient()
+	r = other.post(passkeyLoginPath, url.Values{"credential": {answer}, "csrf_token": {other.csrf("/login")}})
+	wantStatus(t, r, 422)
+	wantText(t, r, passkeyRequestOver)
+	other.passkeyOptions("/login", passkeyLoginOptions)
+	r = other.post(passkeyLoginPath, url.Values{"credential": {answer}, "csrf_token": {other.csrf("/login")}})
+	wantStatus(t, r, 401)
+	wantText(t, r, passkeyLoginFailed)
+	if got := other.get("/messages"); got.StatusCode == 200 {
+		t.Fatal("a replayed passkey answer signed in")
+	}
+	// Sam's passkey naming lee's account: refused, counted against lee.
+	opts, _ = other.passkeyOptions("/login", passkeyLoginOptions)
+	r = other.post(passkeyLoginPath, url.Values{"credential": {auth.sign(opts, id, binary.BigEndian.AppendUint64(nil, lee.ID))}, "csrf_token": {other.csrf("/login")}})
+	wantStatus(t, r, 401)
+	wantText(t, r, passkeyLoginFailed)
+	if u, _ := e.store.User(t.Context(), lee.ID); u.FailedSignIns != 1 {
+		t.Errorf("lee's failures: %d, want 1", u.FailedSignIns)
+	}
+	// Failures lock the account; then the right passkey is refused too.
+	for range e.cfg.LockAfter - 1 {
+		opts, _ := other.passkeyOptions("/login", passkeyLoginOptions)
+		wantStatus(t, other.post(passkeyLoginPath, url.Values{"credential": {answer}, "csrf_token": {other.csrf("/login")}}), 401)
+		_ = opts
+	}
+	if u, _ := e.store.User(t.Context(), sam.ID); u.LockedAt.IsZero() {
+		t.Fatalf("sam not locked after %d failures: %d", e.cfg.LockAfter, u.FailedSignIns)
+	}
+	e.newestEmail(sam, "lockout")
+	opts, _ = other.passkeyOptions("/login", passkeyLoginOptions)
+	r = other.post(passkeyLoginPath, url.Values{"credential": {auth.sign(opts, id, samHandle)}, "csrf_token": {other.csrf("/login")}})
+	wantStatus(t, r, 401)
+	wantText(t, r, passkeyLoginFailed)
+	events, _, _ := e.store.AuditEvents(t.Context(), cqrs.AuditFilter{Type: cqrs.AuditPasskeyUsed, Subject: "sam.patel"})
+	if len(events) != 1 || events[0].Method != "passkey" || !strings.Contains(events[0].Detail, "without the password") {
+		t.Errorf("passkey-used entries: %+v", events)
+	}
+}
+
+// TestPasskeySignInNotOfferedWithoutTheSetting: with --second-factor off,
+// or at an address that cannot use passkeys, the Login page is the job
+// aid's, and the options are refused.
+func TestPasskeySignInNotOfferedWithoutTheSetting(t *testing.T) {
+	off := newEnv(t)
+	off.registeredAdmin()
+	c := off.client()
+	c.host = passkeyTestHost
+	if strings.Contains(c.get("/login").body, "Sign in with a passkey") {
+		t.Error("offered with the setting off")
+	}
+	_, r := c.passkeyOptions("/login", passkeyLoginOptions)
+	wantStatus(t, r, 409)
+	on := newPasskeyEnv(t)
+	on.registeredAdmin()
+	if strings.Contains(on.client().get("/login").body, "Sign in with a passkey") {
+		t.Error("offered at a bare IP address")
+	}
+}

@@ -65,6 +65,10 @@ func (a *app) routes(f *fiber.App) {
 	// passkey.js), then the browser's answer with the form.
 	f.Post(passkeyStepOptions, a.secondStepPasskeyOptions)
 	f.Post(passkeyStepPath, a.signInLimiter(), a.secondStepPasskey)
+	// A passkey alone, from the Login page (the setting on, at an address
+	// that can use passkeys).
+	f.Post(passkeyLoginOptions, a.passkeyLoginOptionsHandler)
+	f.Post(passkeyLoginPath, a.signInLimiter(), a.passkeyLogin)
 
 	// First run: the one-time set-up page.
 	f.Get("/setup", a.setupPage)

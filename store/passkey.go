@@ -232,9 +232,12 @@ func (s *Store) PasskeySignIn(ctx context.Context, a cqrs.PasskeyAttempt) (cqrs.
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		res = cqrs.SignInResult{}
 		now := s.now()
-		p, err := pendingSignIn(tx, a.PendingHash, now)
-		if err != nil {
-			return err
+		p := cqrs.PendingSignIn{UserID: a.UserID, ReplacedSession: a.ReplacedSession}
+		if a.Kind != cqrs.PasskeyKindSignIn {
+			var err error
+			if p, err = pendingSignIn(tx, a.PendingHash, now); err != nil {
+				return err
+			}
 		}
 		u, err := getUser(tx, p.UserID)
 		if err != nil {
@@ -263,8 +266,10 @@ func (s *Store) PasskeySignIn(ctx context.Context, a cqrs.PasskeyAttempt) (cqrs.
 					return err
 				}
 			}
-			if err := tx.Bucket(bucketPendingSignIns).Delete(a.PendingHash); err != nil {
-				return err
+			if a.PendingHash != nil {
+				if err := tx.Bucket(bucketPendingSignIns).Delete(a.PendingHash); err != nil {
+					return err
+				}
 			}
 			for i := range d.Events {
 				if err := appendAudit(tx, &d.Events[i], now); err != nil {

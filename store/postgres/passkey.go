@@ -226,9 +226,12 @@ func (s *Store) PasskeySignIn(ctx context.Context, a cqrs.PasskeyAttempt) (cqrs.
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		res = cqrs.SignInResult{}
 		now := s.now()
-		p, err := pendingSignIn(ctx, tx, a.PendingHash, now, true)
-		if err != nil {
-			return err
+		p := cqrs.PendingSignIn{UserID: a.UserID, ReplacedSession: a.ReplacedSession}
+		if a.Kind != cqrs.PasskeyKindSignIn {
+			var err error
+			if p, err = pendingSignIn(ctx, tx, a.PendingHash, now, true); err != nil {
+				return err
+			}
 		}
 		u, err := lockUser(ctx, tx, p.UserID)
 		if err != nil {

@@ -20,6 +20,7 @@ func init() {
 		Case{"a first passkey at the second step, then its use", []string{"PasskeySignIn", "Passkeys"}, testPasskeyEnrolAndUse},
 		Case{"passkeys added, renamed and removed by their owner only", []string{"AddPasskey", "RenamePasskey", "RemovePasskey"}, testPasskeyOwnership},
 		Case{"passkey failures share the lockout under concurrency", []string{"PasskeySignIn"}, testPasskeyLockout},
+		Case{"a passkey alone signs its owner in, and its failures count", []string{"PasskeySignIn"}, testPasskeyAlone},
 	)
 }
 
@@ -290,5 +291,63 @@ func testPasskeyLockout(t *testing.T, cfg Config) {
 		SessionHash: hash("after"), LockAfter: lockAfter}
 	if res, err := v.e.PasskeySignIn(ctx, right); err != nil || res.SignedIn {
 		t.Errorf("a verified passkey on a locked account: %+v, %v", res, err)
+	}
+}
+
+// testPasskeyAlone: a passkey without the password (the Login page's
+// "Sign in with a passkey") signs its owner in, replacing the browser's
+// session; another person's passkey, an unverified answer or a locked
+// account do not, and failures count as wrong passwords do.
+func testPasskeyAlone(t *testing.T, cfg Config) {
+	v := newEnv(t, cfg)
+	ctx := t.Context()
+	sam := v.passkeyEnrolled("sam.patel")
+	lee := v.passkeyEnrolled("lee.wong")
+	kim := v.active("kim.lee")
+	alone := func(u cqrs.User, id string, verified bool, session string) cqrs.SignInResult {
+		t.Helper()
+		res, err := v.e.PasskeySignIn(ctx, cqrs.PasskeyAttempt{Kind: cqrs.PasskeyKindSignIn, UserID: u.ID, Verified: verified,
+			Passkey: cqrs.Passkey{ID: []byte(id), Credential: []byte("moved on")}, SessionHash: hash(session), ReplacedSession: hash("pk-session:" + u.UserID), LockAfter: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if res := alone(sam, "pk:sam.patel", true, "alone"); !res.SignedIn {
+		t.Fatalf("sam's passkey alone: %+v", res)
+	}
+	if _, u, err := v.e.Session(ctx, hash("alone"), time.Hour, 12*time.Hour); err != nil || u.ID != sam.ID {
+		t.Errorf("the session: %v", err)
+	}
+	if _, _, err := v.e.Session(ctx, hash("pk-session:sam.patel"), time.Hour, 12*time.Hour); err == nil {
+		t.Error("the replaced session still works")
+	}
+	if keys, _ := v.e.Passkeys(ctx, sam.ID); string(keys[0].Credential) != "moved on" {
+		t.Errorf("the passkey after use: %+v", keys[0])
+	}
+	if res := alone(sam, "pk:lee.wong", true, "x1"); res.SignedIn {
+		t.Error("lee's passkey signed sam in")
+	}
+	if res := alone(kim, "pk:sam.patel", true, "x2"); res.SignedIn {
+		t.Error("sam's passkey signed kim in")
+	}
+	if res := alone(sam, "pk:sam.patel", false, "x3"); res.SignedIn {
+		t.Error("an unverified answer signed in")
+	}
+	res := alone(sam, "pk:sam.patel", false, "x4")
+	if !res.LockedNow {
+		t.Errorf("the third failure in a row: %+v, want locked", res)
+	}
+	if res := alone(sam, "pk:sam.patel", true, "x5"); res.SignedIn {
+		t.Error("a locked account signed in with its passkey")
+	}
+	if keys, _ := v.e.Passkeys(ctx, lee.ID); string(keys[0].Credential) != "credential 0" {
+		t.Errorf("lee's passkey changed: %+v", keys[0])
+	}
+	if n := v.count(cqrs.AuditFilter{Type: cqrs.AuditPasskeyFailed, Subject: "sam.patel"}); n != 3 {
+		t.Errorf("sam's failed entries = %d, want 3", n)
+	}
+	if _, err := v.e.PasskeySignIn(ctx, cqrs.PasskeyAttempt{Kind: cqrs.PasskeyKindSignIn, UserID: 999999, Verified: true}); !errors.Is(err, cqrs.ErrNotFound) {
+		t.Errorf("nobody's passkey: %v, want not found", err)
 	}
 }
