@@ -77,7 +77,7 @@ type PasskeyAttempt struct {
 	UserID          uint64
 	ReplacedSession []byte
 	Kind            string
-	Verified    bool
+	Verified        bool
 	// Passkey is the credential the answer came from: the new one to keep
 	// (enrol), or the registered one with its signature count moved on.
 	Passkey Passkey
