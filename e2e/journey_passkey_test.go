@@ -16,7 +16,8 @@ import (
 // http://localhost, where browsers allow passkeys. The system
 // administrator sets up a passkey at the second step instead of an
 // authenticator app, keeps the recovery codes, signs out and back in with
-// the passkey; on their passkeys page, adding the same device again is
+// the password and the passkey, then with the passkey alone ("Sign in with
+// a passkey" on the Login page); on their passkeys page, adding the same device again is
 // refused by the browser (the page says so and moves focus there), the
 // passkey is renamed and then removed (the result pages reloaded), which
 // sends them back to set-up. Walked twice in the same browser without
@@ -85,6 +86,16 @@ func TestJourneyPasskeys(t *testing.T) {
 		}
 		usePasskeyButton(t, ctx, "use the passkey")
 		arriveAt(t, ctx, "signed in with the passkey", base+"/messages", "message-centre-heading")
+		signOut(t, ctx)
+
+		// The passkey alone, from the Login page: no password.
+		step(t, ctx, "wait for Sign in with a passkey", chromedp.WaitVisible(tid("passkey-start")))
+		shot("passkey-login")
+		if round == 1 {
+			a11y.check(ctx, "Login page with Sign in with a passkey")
+		}
+		usePasskeyButton(t, ctx, "sign in with the passkey alone")
+		arriveAt(t, ctx, "signed in with the passkey alone", base+"/messages", "message-centre-heading")
 
 		// The passkeys page: the same device again is refused by the
 		// browser, which the page says, with focus on it.
