@@ -67,7 +67,7 @@ func (a *app) routes(f *fiber.App) {
 	f.Post(passkeyStepPath, a.signInLimiter(), a.secondStepPasskey)
 	// A passkey alone, from the Login page (the setting on, at an address
 	// that can use passkeys).
-	f.Post(passkeyLoginOptions, a.passkeyLoginOptionsHandler)
+	f.Post(passkeyLoginOptions, a.signInLimiter(), a.passkeyLoginOptionsHandler)
 	f.Post(passkeyLoginPath, a.signInLimiter(), a.passkeyLogin)
 
 	// First run: the one-time set-up page.
