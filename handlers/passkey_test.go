@@ -637,3 +637,24 @@ func TestPasskeySignInNotOfferedWithoutTheSetting(t *testing.T) {
 		t.Error("offered at a bare IP address")
 	}
 }
+
+// TestPasskeyCeremonySpansInstances: the challenge is kept in the store,
+// so a ceremony begun on one instance is answered on another (on
+// PostgreSQL, two app processes behind a load balancer).
+func TestPasskeyCeremonySpansInstances(t *testing.T) {
+	e := newPasskeyEnv(t)
+	admin := e.registeredAdmin()
+	sam := e.addUser(admin.OrgID, "sam.patel", "Harbour!2026x")
+	auth := newSoftAuthenticator(t, "http://"+passkeyTestHost)
+	id, _ := e.enrolPasskey(e.localClient(), auth, "sam.patel", "Harbour!2026x")
+	other := *e.testEnv
+	other.app = e.start(nilLogger(), e.cfg, e.deps(Deps{Hasher: e.hasher}))
+	c := e.localClient()
+	wantStatus(t, c.signIn("sam.patel", "Harbour!2026x", ""), 303)
+	opts, r := c.passkeyOptions(secondFactorPath, passkeyStepOptions)
+	wantStatus(t, r, 200)
+	onOther := &client{env: &other, jar: c.jar, host: c.host}
+	r = onOther.passkeyAnswer(auth.sign(opts, id, binary.BigEndian.AppendUint64(nil, sam.ID)))
+	wantStatus(t, r, 303)
+	wantStatus(t, c.get("/messages"), 200)
+}
