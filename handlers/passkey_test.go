@@ -235,6 +235,8 @@ func TestPasskeyEnrolAtTheSecondStepThenSignInWithIt(t *testing.T) {
 	if keys, _ := e.store.Passkeys(t.Context(), sam.ID); keys[0].LastUsed.IsZero() {
 		t.Error("last use not recorded")
 	}
+	account := c.get("/account/second-factor")
+	wantText(t, account, "You set up your second step with a passkey on", "10 recovery codes left", "Your passkeys (1)")
 
 	// The same answer again, at a new sign-in: its challenge was used.
 	// Sent before new options, there is no ceremony to answer (nothing
