@@ -43,7 +43,7 @@ var subcommands = []subcommand{
 	{name: "backup", args: "OUT", summary: "write a consistent copy of the database to OUT, even while CQRS runs", run: backupCmd},
 	{name: "restore", args: "IN", summary: "replace the database with the backup IN (CQRS must be stopped; the current file is kept beside it)", run: restoreCmd},
 	{name: "check", summary: "run a consistency check of the database file", run: checkCmd},
-	{name: "reset-second-factor", args: "USER_ID", summary: "forget a person's authenticator app and recovery codes, so they set them up again at their next sign-in (the way back in for a system administrator who has lost both)", withDatabase: resetSecondFactorCmd},
+	{name: "reset-second-factor", args: "USER_ID", summary: "forget a person's authenticator app, passkeys and recovery codes, so they set them up again at their next sign-in (the way back in for a system administrator who has lost both)", withDatabase: resetSecondFactorCmd},
 	{name: "setup-link", summary: "print a new one-time link to set the system administrator's password (a registration link until set-up is finished, then an Unlock Account or Forgotten Password link)", withDatabase: setupLinkCmd},
 }
 
@@ -284,15 +284,15 @@ func resetSecondFactorCmd(ctx context.Context, t target, stdout io.Writer) error
 	if err != nil {
 		return err
 	}
-	text := "Dear " + u.FullName() + ",\n\nThe authenticator app and recovery codes of your CQRS account (User ID " + u.UserID +
-		") were reset on the computer that runs CQRS. Your old codes no longer work. The next time you sign in with your User ID and password, you will set up your authenticator app again.\n\nIf this wasn't you, contact your CQRS User Administrator at once.\n"
+	text := "Dear " + u.FullName() + ",\n\nThe authenticator app, passkeys and recovery codes of your CQRS account (User ID " + u.UserID +
+		") were reset on the computer that runs CQRS. Your old codes no longer work. The next time you sign in with your User ID and password, you will set up your second step again: an authenticator app or a passkey.\n\nIf this wasn't you, contact your CQRS User Administrator at once.\n"
 	notice := &cqrs.Email{Kind: "second-factor-reset", Subject: "The second step of your CQRS sign-in was reset", Text: text,
 		HTML: "<p>" + strings.ReplaceAll(html.EscapeString(strings.TrimSpace(text)), "\n\n", "</p><p>") + "</p>"}
 	if _, err := db.ResetSecondFactor(ctx, u.ID, notice, cqrs.AuditEvent{Type: cqrs.AuditSecondFactorReset, Method: "command",
-		Detail: "authenticator app and recovery codes forgotten by the reset-second-factor command"}); err != nil {
+		Detail: "authenticator app, passkeys and recovery codes forgotten by the reset-second-factor command"}); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "The second step of %s is reset: they set up their authenticator app again at their next sign-in. They have been emailed, and the audit log records it.\n", u.UserID)
+	fmt.Fprintf(stdout, "The second step of %s is reset: they set up their second step again at their next sign-in. They have been emailed, and the audit log records it.\n", u.UserID)
 	return nil
 }
 

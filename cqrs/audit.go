@@ -87,6 +87,7 @@ var AuditTypes = []string{
 	AuditNHSmailMFAReported, AuditNHSmailMFARegistered,
 	AuditSecondFactorDue, AuditSecondFactorEnrolled, AuditSecondFactorUsed, AuditSecondFactorFailed,
 	AuditRecoveryCodeUsed, AuditRecoveryCodesNew, AuditSecondFactorReset,
+	AuditPasskeyRegistered, AuditPasskeyUsed, AuditPasskeyFailed, AuditPasskeyRenamed, AuditPasskeyRemoved,
 	AuditTrainingReset, AuditTrainingClock, AuditTrainingLearner, AuditTrainingCohort, AuditTrainingSnapshot,
 	AuditTrainingRestore, AuditTrainerPassword, AuditTrainingLearnerAction,
 }

@@ -65,7 +65,8 @@ const (
 )
 
 // SecondFactor is a person's enrolled authenticator: the TOTP secret as the
-// app sealed it (the engines never see it in clear), the last time step
+// app sealed it (the engines never see it in clear; empty for someone who
+// set up passkeys only), the last time step
 // accepted (so a code is accepted once), and the SHA-256 hashes of the
 // recovery codes not yet used.
 type SecondFactor struct {
@@ -150,7 +151,7 @@ func (a SecondFactorAttempt) Decide(p PendingSignIn, u User, f *SecondFactor, no
 		d.SignIn = true
 		d.Factor = SecondFactor{UserID: u.ID, Sealed: p.Enrolling, Enrolled: now, LastStep: a.Step, RecoveryCodes: a.RecoveryCodes}
 		d.Events = []AuditEvent{ev(AuditSecondFactorEnrolled, "authenticator app")}
-	case a.Kind == SecondFactorCode && f != nil && a.Step > f.LastStep && bytes.Equal(f.Sealed, a.CheckedSealed):
+	case a.Kind == SecondFactorCode && f != nil && len(f.Sealed) > 0 && a.Step > f.LastStep && bytes.Equal(f.Sealed, a.CheckedSealed):
 		d.SignIn = true
 		d.Factor = *f
 		d.Factor.LastStep = a.Step
@@ -184,9 +185,12 @@ func (a SecondFactorAttempt) Decide(p PendingSignIn, u User, f *SecondFactor, no
 type SecondFactorStatus struct {
 	Enrolled          time.Time
 	RecoveryCodesLeft int
+	// App: an authenticator app is set up (a person may have passkeys
+	// only, see Passkey).
+	App bool
 }
 
 // Status is f as it may be shown.
 func (f SecondFactor) Status() SecondFactorStatus {
-	return SecondFactorStatus{Enrolled: f.Enrolled, RecoveryCodesLeft: len(f.RecoveryCodes)}
+	return SecondFactorStatus{Enrolled: f.Enrolled, RecoveryCodesLeft: len(f.RecoveryCodes), App: len(f.Sealed) > 0}
 }

@@ -71,8 +71,12 @@ func TestStartInitialisesLightly(t *testing.T) {
 	// 162 packages, 290 KB in 2,018 allocations before issue 28's second
 	// round; 165 packages, 270 KB in 1,987 after it (uniseg gone; the
 	// NHSmail simulator's zitadel/oidc op package, with encoding/gob and
-	// OpenTelemetry, kept: see BENCHMARKS.md).
-	if bytes > 280<<10 || allocs > 2050 {
-		t.Errorf("package initialisation allocates %d bytes in %d allocations, want at most 280 KiB in 2050", bytes, allocs)
+	// OpenTelemetry, kept: see BENCHMARKS.md). Passkeys (issue 29) add
+	// go-webauthn, which Go initialises at every start: 180 packages,
+	// 330 KB in 2,659 allocations, of which go-webauthn's protocol package
+	// (its tables of countries and attestation formats) 53 KB in 424 and
+	// its dependencies (go-tpm, cbor, jwt, secp256k1) 15 KB in 253.
+	if bytes > 345<<10 || allocs > 2750 {
+		t.Errorf("package initialisation allocates %d bytes in %d allocations, want at most 345 KiB in 2750", bytes, allocs)
 	}
 }

@@ -327,7 +327,7 @@ var userNotices = map[string]string{
 	"revoked":             "The invitation has been revoked. Its link no longer works.",
 	"reset":               "A password reset email has been queued.",
 	"unlinked":            "The NHSmail sign-in link has been removed.",
-	"second-factor-reset": "The second step has been reset and the user told by email. They set up their authenticator app again at their next sign-in.",
+	"second-factor-reset": "The second step has been reset and the user told by email. They set up their second step (an authenticator app or a passkey) again at their next sign-in.",
 }
 
 // userDetail is one user's page.
@@ -393,7 +393,7 @@ func (a *app) renderUserDetail(c *fiber.Ctx, status int, admin, u cqrs.User, val
 			return err
 		}
 		if !st.Enrolled.IsZero() {
-			add("second-factor/reset", "Reset second step (authenticator app)", false)
+			add("second-factor/reset", "Reset second step (authenticator app, passkeys)", false)
 		}
 	}
 	if u.ID != admin.ID {

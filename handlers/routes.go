@@ -59,6 +59,14 @@ func (a *app) routes(f *fiber.App) {
 	// The second step after a right password, when --second-factor covers the account.
 	f.Get(secondFactorPath, a.secondFactorPage)
 	f.Post(secondFactorPath, a.signInLimiter(), a.secondFactorSubmit)
+	// Passkeys at the second step: the ceremony's options (JSON, for
+	// passkey.js), then the browser's answer with the form.
+	f.Post(passkeyStepOptions, a.secondStepPasskeyOptions)
+	f.Post(passkeyStepPath, a.signInLimiter(), a.secondStepPasskey)
+	// A passkey alone, from the Login page (the setting on, at an address
+	// that can use passkeys).
+	f.Post(passkeyLoginOptions, a.signInLimiter(), a.passkeyLoginOptionsHandler)
+	f.Post(passkeyLoginPath, a.signInLimiter(), a.passkeyLogin)
 
 	// First run: the one-time set-up page.
 	f.Get("/setup", a.setupPage)
@@ -90,6 +98,11 @@ func (a *app) routes(f *fiber.App) {
 	f.Get("/account/second-factor", signedIn, a.secondFactorAccountPage)
 	f.Get(recoveryCodesPath, signedIn, a.recoveryCodesPage)
 	f.Post(recoveryCodesPath, signedIn, a.newRecoveryCodes)
+	f.Get(passkeysPath, signedIn, a.passkeysPage)
+	f.Post(passkeyAccountOption, signedIn, a.passkeyRegisterOptions)
+	f.Post(passkeysPath, signedIn, a.passkeyRegister)
+	f.Post(passkeysPath+"/:id/name", signedIn, a.renamePasskey)
+	f.Post(passkeysPath+"/:id/remove", signedIn, a.removePasskey)
 
 	// Administration: users of the administrator's organisation (all, for
 	// the system administrator), organisations, and the local mailbox.

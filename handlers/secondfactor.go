@@ -28,6 +28,7 @@ type SecondFactorStore interface {
 	SecondFactorStatus(ctx context.Context, userID uint64) (cqrs.SecondFactorStatus, error)
 	ReplaceRecoveryCodes(ctx context.Context, userID uint64, hashes [][]byte, events ...cqrs.AuditEvent) error
 	ResetSecondFactor(ctx context.Context, userID uint64, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error)
+	PasskeyStore
 }
 
 const (
@@ -105,6 +106,10 @@ func (a *app) renderSecondFactor(c *fiber.Ctx, status int, hash []byte, p cqrs.P
 		Errors: errs, LockAfter: a.cfg.LockAfter}
 	if len(errs) > 0 {
 		m.Page.Title = "Second step"
+	}
+	var err error
+	if m.Passkey, err = a.passkeyStep(c, p, f); err != nil {
+		return err
 	}
 	if f == nil {
 		m.Enrol = true
@@ -189,7 +194,9 @@ func (a *app) secondFactorSubmit(c *fiber.Ctx) error {
 	default:
 		attempt.Kind, attempt.CheckedSealed = cqrs.SecondFactorCode, f.Sealed
 		key, err := a.sealer.Open(f.Sealed, sealContext(p.UserID))
-		if err != nil {
+		if len(f.Sealed) == 0 {
+			// Passkeys only: no code can match.
+		} else if err != nil {
 			// Sealed under another key (a restored backup without its
 			// key file): no code can match; recovery codes still work.
 			a.log.Warn("second factor does not open with this key", "user_id", p.Account)
@@ -247,8 +254,13 @@ func (a *app) secondFactorAccountPage(c *fiber.Ctx) error {
 		}
 		if !st.Enrolled.IsZero() {
 			m.Enrolled = u.Clock(st.Enrolled).Format(timeFormat)
-			m.CodesLeft, m.Low = st.RecoveryCodesLeft, st.RecoveryCodesLeft <= cqrs.RecoveryCodesLow
+			m.CodesLeft, m.Low, m.App = st.RecoveryCodesLeft, st.RecoveryCodesLeft <= cqrs.RecoveryCodesLow, st.App
 		}
+		keys, err := a.secondFactor.Passkeys(c.UserContext(), u.ID)
+		if err != nil {
+			return err
+		}
+		m.Passkeys = len(keys)
 	}
 	return render(c, fiber.StatusOK, views.SecondFactorAccountPage(m))
 }
@@ -317,7 +329,7 @@ func (a *app) resetSecondFactor(c *fiber.Ctx, admin, u cqrs.User, event userEven
 		return fiber.ErrNotFound
 	}
 	email := a.secondFactorResetEmail(c.UserContext(), u, admin)
-	_, err := a.secondFactor.ResetSecondFactor(c.UserContext(), u.ID, &email, event(cqrs.AuditSecondFactorReset, "authenticator app and recovery codes forgotten"))
+	_, err := a.secondFactor.ResetSecondFactor(c.UserContext(), u.ID, &email, event(cqrs.AuditSecondFactorReset, "authenticator app, passkeys and recovery codes forgotten"))
 	return err
 }
 
@@ -330,8 +342,8 @@ func defaultAuthenticatorNow() time.Time { return time.Now() }
 func (a *app) secondFactorResetEmail(ctx context.Context, to, by cqrs.User) cqrs.Email {
 	return a.composeEmail(ctx, "second-factor-reset", to, "The second step of your CQRS sign-in was reset", views.EmailModel{
 		Before: []string{
-			"The authenticator app and recovery codes of your CQRS account (User ID " + to.UserID + ") were reset by " + by.FullName() + " on " + a.cfg.Now().Format(timeFormat) + ". Your old codes no longer work.",
-			"The next time you sign in with your User ID and password, you will set up your authenticator app again.",
+			"The authenticator app, passkeys and recovery codes of your CQRS account (User ID " + to.UserID + ") were reset by " + by.FullName() + " on " + a.cfg.Now().Format(timeFormat) + ". Your old codes no longer work.",
+			"The next time you sign in with your User ID and password, you will set up your second step again: an authenticator app or a passkey.",
 			notYou,
 		},
 	}, "")

@@ -45,6 +45,7 @@ func (a *app) loginModel(c *fiber.Ctx, userID, errMsg, notice string) views.Logi
 		// Every failure says how the lockout works, so the page is the
 		// same whether or not the account is locked.
 		LockAfter: a.cfg.LockAfter,
+		Passkey:   a.passkeyLoginOffered(c),
 	}
 }
 

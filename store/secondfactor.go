@@ -191,8 +191,8 @@ func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID uint64, hashes 
 	return nil
 }
 
-// ResetSecondFactor forgets a user's second factor and their pending
-// sign-ins, so they enrol again at their next sign-in, and queues notify
+// ResetSecondFactor forgets a user's second factor, their passkeys and
+// their pending sign-ins, so they enrol again at their next sign-in, and queues notify
 // (when not nil) to the owner, in one transaction. Resetting a user with
 // none is not an error: the result is the same.
 func (s *Store) ResetSecondFactor(ctx context.Context, userID uint64, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
@@ -207,6 +207,9 @@ func (s *Store) ResetSecondFactor(ctx context.Context, userID uint64, notify *cq
 			return err
 		}
 		if _, err := deleteWhere(tx.Bucket(bucketPendingSignIns), func(_ []byte, p cqrs.PendingSignIn) bool { return p.UserID == userID }); err != nil {
+			return err
+		}
+		if _, err := deleteWhere(tx.Bucket(bucketPasskeys), func(_ []byte, p cqrs.Passkey) bool { return p.UserID == userID }); err != nil {
 			return err
 		}
 		if err := notifyOwner(tx, u, notify, now); err != nil {

@@ -50,7 +50,7 @@ var (
 	keyCSRF     = []byte("csrf-key")
 	keyInstance = []byte("instance-id")
 	keySetup    = []byte("setup")
-	allBuckets  = [][]byte{bucketMeta, bucketOrgs, bucketOrgsByODS, bucketUsers, bucketUsersByID, bucketUsersByEmail, bucketLinks, bucketSessions, bucketMessages, bucketOutbox, bucketAudit, bucketUsersBySSO, bucketSSOPending, bucketUsersSummary, bucketPasswordHistory, bucketNHSmailAccounts, bucketNHSmailMeta, bucketNHSmailSessions, bucketSecondFactors, bucketPendingSignIns}
+	allBuckets  = [][]byte{bucketMeta, bucketOrgs, bucketOrgsByODS, bucketUsers, bucketUsersByID, bucketUsersByEmail, bucketLinks, bucketSessions, bucketMessages, bucketOutbox, bucketAudit, bucketUsersBySSO, bucketSSOPending, bucketUsersSummary, bucketPasswordHistory, bucketNHSmailAccounts, bucketNHSmailMeta, bucketNHSmailSessions, bucketSecondFactors, bucketPendingSignIns, bucketPasskeys, bucketPasskeyChallenges}
 	errNoBucket = errors.New("store: bucket missing")
 )
 

@@ -473,6 +473,9 @@ func (s *Store) RestoreSnapshot(ctx context.Context, name string, keep *cqrs.Kee
 			if err := recreateBucket(dtx, bucketPendingSignIns); err != nil {
 				return err
 			}
+			if err := recreateBucket(dtx, bucketPasskeyChallenges); err != nil {
+				return err
+			}
 			meta := dtx.Bucket(bucketMeta)
 			if m := stx.Bucket(bucketMeta); m != nil {
 				if v := m.Get(keyClockOffset); len(v) == 8 {

@@ -52,7 +52,7 @@ func AccountPage(m SecurityInformationModel) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if m.SecondFactorLink {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<p data-testid=\"second-factor-link\"><a href=\"/account/second-factor\">Second step at sign-in: your authenticator app and recovery codes</a></p>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<p data-testid=\"second-factor-link\"><a href=\"/account/second-factor\">Second step at sign-in: your authenticator app, passkeys and recovery codes</a></p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -88,7 +88,7 @@ func (s *Store) migrate(ctx context.Context) error {
 }
 
 // SchemaVersion is the version this binary's migrations bring a database to.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // Schema returns the database's schema version.
 func (s *Store) Schema(ctx context.Context) (uint64, error) {

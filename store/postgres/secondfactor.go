@@ -187,8 +187,8 @@ func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID uint64, hashes 
 	return nil
 }
 
-// ResetSecondFactor forgets a user's second factor and their pending
-// sign-ins, so they enrol again at their next sign-in, and queues notify
+// ResetSecondFactor forgets a user's second factor, their passkeys and
+// their pending sign-ins, so they enrol again at their next sign-in, and queues notify
 // (when not nil) to the owner, in one transaction.
 func (s *Store) ResetSecondFactor(ctx context.Context, userID uint64, notify *cqrs.Email, events ...cqrs.AuditEvent) (cqrs.User, error) {
 	var u cqrs.User
@@ -198,7 +198,7 @@ func (s *Store) ResetSecondFactor(ctx context.Context, userID uint64, notify *cq
 			return err
 		}
 		now := s.now()
-		for _, sql := range []string{`DELETE FROM second_factors WHERE user_id = $1`, `DELETE FROM pending_sign_ins WHERE user_id = $1`} {
+		for _, sql := range []string{`DELETE FROM second_factors WHERE user_id = $1`, `DELETE FROM pending_sign_ins WHERE user_id = $1`, `DELETE FROM passkeys WHERE user_id = $1`} {
 			if _, err := tx.Exec(ctx, sql, int64(userID)); err != nil {
 				return err
 			}
