@@ -399,7 +399,7 @@ func TestTrainingDataHasEachKindOfSecondFactor(t *testing.T) {
 		c.Training, c.SignInRateLimit, c.TrainerPassword = true, 0, NewTrainerPassword()
 	})
 	home := e.client().get("/training")
-	wantText(t, home, "trn.2fa.app", groupsOfFour(trainingAuthenticatorKey), trainingRecoveryCodes[0], "trn.2fa.new")
+	wantText(t, home, "trn.2fa.app", groupsOfFour(trainingAuthenticatorKey), trainingRecoveryCodes[0], "trn.2fa.new", trainingPasskeyUser)
 
 	c := e.client()
 	r := c.signIn(trainingAuthenticatorUser, trainingPassword, "")
@@ -425,6 +425,16 @@ func TestTrainingDataHasEachKindOfSecondFactor(t *testing.T) {
 	other := e.client()
 	wantStatus(t, other.signIn("trn.2fa.new", trainingPassword, ""), 303)
 	wantText(t, other.get(secondFactorPath), "Set up your authenticator app")
+
+	// The passkey account over the classroom network (an IP address): the
+	// second step says why no passkey is offered, and the app is set up.
+	learner := e.client()
+	wantStatus(t, learner.signIn(trainingPasskeyUser, trainingPassword, ""), 303)
+	step := learner.get(secondFactorPath)
+	wantText(t, step, "Set up your authenticator app")
+	if why := strings.TrimSpace(step.doc(t).Find(`[data-testid="passkey-not-offered"]`).Text()); why == "" {
+		t.Error("the passkey account's second step does not say why passkeys are not offered here")
+	}
 
 	plain := newTrainingEnv(t)
 	home = plain.client().get("/training")

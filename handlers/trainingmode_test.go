@@ -49,6 +49,7 @@ const (
 	joinCodeLength            = training.JoinCodeLength
 	trainingNHSmailPassword   = training.PracticeNHSmailPassword
 	trainingAuthenticatorUser = training.AuthenticatorUserID
+	trainingPasskeyUser       = training.PasskeyUserID
 	trainingAuthenticatorKey  = training.AuthenticatorKey
 )
 

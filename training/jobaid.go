@@ -36,7 +36,7 @@ var jobAidSteps = []struct {
 // secondFactorJobAidStep is the CQRS second step, shown after the job
 // aid's step 3 only when the site asks for one (--second-factor).
 var secondFactorJobAidStep = views.JobAidStep{ID: "ja-3-2fa", Number: "3a", Beyond: true, BeyondNote: "This site's setting, beyond the documents",
-	Text: "After your User ID and password, this site may ask for a second step: the 6-digit code from your authenticator app (set it up the first time from the QR code or the key shown), or one of your recovery codes."}
+	Text: "After your User ID and password, this site may ask for a second step: the 6-digit code from your authenticator app (set it up the first time from the QR code or the key shown), your passkey (where your browser allows it), or one of your recovery codes. Where passkeys work, the Login page also offers Sign in with a passkey."}
 
 // jobAidPages maps what is on screen to the steps it shows: the request
 // path (a prefix when it ends in "/"), and where one path shows several
@@ -55,6 +55,7 @@ var jobAidPages = []struct {
 	{"/sso/locked", "", []string{"locked"}},
 	{"/sso/linked-elsewhere", "", []string{"sso-5"}},
 	{"/sso/", "", []string{"ja-4", "sso-2"}},
+	{"/account/passkeys", "", []string{"ja-3-2fa"}},
 	{"/messages", "", []string{"sso-3"}},
 	{"/messages/", "", []string{"sso-3"}},
 	{"/forgotten", "", []string{"locked"}},

@@ -20,6 +20,8 @@ const (
 	// recovery codes (with --second-factor).
 	AuthenticatorUserID = trainingAuthenticatorUser
 	AuthenticatorKey    = trainingAuthenticatorKey
+	// PasskeyUserID sets up a passkey at the next sign-in.
+	PasskeyUserID = trainingPasskeyUser
 )
 
 // RecoveryCodes are the seeded authenticator account's recovery codes.

@@ -36,8 +36,8 @@ var seededAccounts = []seededAccount{
 // class runs with --second-factor (beyond the documents): one with an
 // authenticator set up already, whose key and recovery codes the training
 // home page gives as it gives the training passwords, and one who sets
-// one up at their next sign-in. Both are User Administrators, so either
-// setting covers them.
+// one up at their next sign-in, and one who sets up a passkey. All are User
+// Administrators, so either setting covers them.
 const trainingAuthenticatorKey = "4RFAWJAMIBRMP7SJBTVC2EKYD3KUKK4A"
 
 var trainingRecoveryCodes = []string{"YS2ZN-3T2JG", "SHE83-RBDFX", "FBAFN-BNTAQ", "632JT-Q4U49", "JCVTK-BUP7M",
@@ -45,12 +45,18 @@ var trainingRecoveryCodes = []string{"YS2ZN-3T2JG", "SHE83-RBDFX", "FBAFN-BNTAQ"
 
 const trainingAuthenticatorUser = "trn.2fa.app"
 
+// trainingPasskeyUser has no second factor yet: a passkey's private key
+// lives in the learner's own device, so none can be in the data set.
+const trainingPasskeyUser = "trn.2fa.key"
+
 func (a *app) secondFactorAccounts() []seededAccount {
 	return []seededAccount{
 		{trainingAuthenticatorUser, "Otto", "Authenticator", "otto.authenticator@nhs.net", cqrs.RoleUserAdmin, cqrs.StateActive, false,
 			"Beyond the documents: after the password, a code from an authenticator app (add the key " + a.host.GroupsOfFour(trainingAuthenticatorKey) + " to one; recovery codes " + trainingRecoveryCodes[0] + " … " + trainingRecoveryCodes[9] + ")"},
 		{"trn.2fa.new", "Nia", "Newcode", "nia.newcode@nhs.net", cqrs.RoleUserAdmin, cqrs.StateActive, false,
 			"Beyond the documents: sets up an authenticator app at the next sign-in (QR code or key), then gets ten recovery codes"},
+		{trainingPasskeyUser, "Pia", "Passkey", "pia.passkey@nhs.net", cqrs.RoleUserAdmin, cqrs.StateActive, false,
+			"Beyond the documents: sets up a passkey at the next sign-in instead of an authenticator app, where the browser allows it (on this computer at http://localhost), then gets ten recovery codes; over the classroom network the second step says why passkeys are not offered, and the authenticator app is used instead"},
 	}
 }
 
