@@ -19,6 +19,15 @@ function initErrorSummaries() {
 }
 initErrorSummaries();
 
+// A form answered with its problems (a wrong code) is the answer to a
+// POST. Its history entry becomes the form's page, as a GET, so Back to
+// it, or a reload, opens that page again instead of the browser's
+// "Confirm Form Resubmission" (which would send the refused answer again).
+var answered = document.querySelector("[data-get-address]");
+if (answered) {
+  window.history.replaceState(window.history.state, "", answered.getAttribute("data-get-address"));
+}
+
 // The page's title starts with "Error: " when a form comes back with its
 // problems (NHS service manual); htmx swaps the form, not the <title>.
 function markTitle() {
