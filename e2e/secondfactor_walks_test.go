@@ -306,3 +306,151 @@ func TestWalkSecondFactorSetUpAndSignIn(t *testing.T) {
 		t.Errorf("Back after a recovery code shows the code prompt again at %s", location(t, ctx))
 	}
 }
+
+// secondStepAs signs in as userID with the password on the Login page and
+// waits for the second step's heading.
+func secondStepAs(t *testing.T, ctx context.Context, base, userID, password, heading string) {
+	t.Helper()
+	step(t, ctx, "open the CQRS Login page", chromedp.Navigate(base+"/login"), chromedp.WaitVisible(tid("legacy-form")))
+	submitLegacy(t, ctx, userID, password)
+	arriveAt(t, ctx, "the second step after "+userID+"'s password", base+secondFactorPagePath, "second-factor-heading")
+	if got := textNow(t, ctx, "second-factor-heading"); got != heading {
+		t.Fatalf("%s's second step says %q, want %q", userID, got, heading)
+	}
+}
+
+// setUpFirstApp signs in as userID (the second step not yet set up), sets
+// up the authenticator app from the key on the page and continues past
+// the recovery codes to the Message Centre. It returns the phone and the
+// codes.
+func setUpFirstApp(t *testing.T, ctx context.Context, base, userID, password string) (*authenticator, []string) {
+	t.Helper()
+	secondStepAs(t, ctx, base, userID, password, "Set up your authenticator app")
+	phone := &authenticator{key: keyOnPage(t, ctx)}
+	if status := answerSecondStep(t, ctx, phone.code(t)); status != 200 {
+		t.Fatalf("%s's first code answered %d", userID, status)
+	}
+	codes := recoveryCodesOnPage(t, ctx)
+	load(t, ctx, "continue to the Message Centre", chromedp.Click(tid("recovery-codes-continue")))
+	step(t, ctx, "wait for the Message Centre", chromedp.WaitVisible(tid("message-centre-heading")))
+	return phone, codes
+}
+
+// setUpUserAs is setUpUser with a role (its select's value); it returns
+// the address of the new user's page.
+func setUpUserAs(t *testing.T, ctx context.Context, base string, u newUser, role string) string {
+	t.Helper()
+	step(t, ctx, "open Set up a user", chromedp.Navigate(base+"/admin/users/new"), chromedp.WaitVisible(tid("user-form")))
+	step(t, ctx, "fill in Set up a user for "+u.UserID,
+		fill("#user_id", u.UserID), fill("#first_name", u.FirstName), fill("#last_name", u.LastName),
+		fill("#work_phone", u.WorkPhone), fill("#email", u.Email),
+		chromedp.SetValue(chromedp.CSS("#role"), role))
+	load(t, ctx, "submit Set up a user", chromedp.Click(tid("user-submit")))
+	step(t, ctx, "wait for the user's page", chromedp.WaitVisible(tid("detail-invitation")))
+	page, _, _ := strings.Cut(location(t, ctx), "?")
+	return page
+}
+
+const resetAction = `[data-testid="action-Reset second step (authenticator app)"]`
+
+// TestWalkSecondFactorResetByUserAdministrator walks a User
+// Administrator's reset of a person's second step (--second-factor
+// everyone) while that person waits at the code prompt: the reset's
+// answer reloaded and Back pressed send nothing again (one email); the
+// person's waiting prompt says to sign in again; their password leads to
+// set-up with a new key, and neither the old key's codes nor the old
+// recovery codes work.
+func TestWalkSecondFactorResetByUserAdministrator(t *testing.T) {
+	app := startApp(t, "--second-factor", "everyone")
+	base := app.BaseURL
+	parent, cancel := context.WithTimeout(context.Background(), journeyBudget(t, journeyTimeout+2*time.Minute))
+	defer cancel()
+	ctx := newBrowser(t, parent)
+	a11y := &a11yChecker{t: t, axe: axeSource(t)}
+	firstRunSetUp(t, ctx, app.SetupURL)
+	adminPhone, adminCodes := setUpFirstApp(t, ctx, base, adminUserID, adminPassword)
+	// Back from the Message Centre, twice: past the recovery codes and the
+	// set-up page, neither shown again.
+	for _, back := range []struct{ what, want, testid string }{
+		{"press Back to the recovery codes", "/account/second-factor", "second-factor-status"},
+		{"press Back to the set-up page", "/messages", "message-centre-heading"},
+	} {
+		pressBack(t, ctx, back.what)
+		arriveAt(t, ctx, back.what, base+back.want, back.testid)
+		wantNoSecretShown(t, ctx, back.what, adminPhone.key, adminCodes)
+		wantNotAnError(t, ctx, back.what)
+	}
+
+	const password = "Harbour#Lights42"
+	uma := newUser{UserID: "uma.shah", FirstName: "Uma", LastName: "Shah", WorkPhone: "01632 960001", Email: "uma.shah@nhs.net"}
+	pat := newUser{UserID: "pat.kerr", FirstName: "Pat", LastName: "Kerr", WorkPhone: "01632 960002", Email: "pat.kerr@nhs.net"}
+	setUpUserAs(t, ctx, base, uma, "user-admin")
+	patPage := setUpUserAs(t, ctx, base, pat, "user")
+	umaCtx := registerFromMailbox(t, ctx, base, uma, password)
+	patCtx := registerFromMailbox(t, ctx, base, pat, password)
+
+	// Pat sets up their app, signs out, and is back at the code prompt
+	// when the reset comes.
+	patOld, patCodes := setUpFirstApp(t, patCtx, base, pat.UserID, password)
+	signOut(t, patCtx)
+	secondStepAs(t, patCtx, base, pat.UserID, password, "Enter a code from your authenticator app")
+
+	// Uma, a User Administrator, resets it from Pat's page; the answer
+	// reloaded, and Back, reset nothing again.
+	setUpFirstApp(t, umaCtx, base, uma.UserID, password)
+	step(t, umaCtx, "open Pat's page", chromedp.Navigate(patPage), chromedp.WaitVisible(resetAction))
+	load(t, umaCtx, "reset Pat's second step", chromedp.Click(resetAction))
+	arriveAt(t, umaCtx, "the reset's answer", patPage+"?notice=second-factor-reset", "notice")
+	wantTexts(t, "the reset's answer", textNow(t, umaCtx, "notice"), "The second step has been reset and the user told by email.")
+	if exists(t, umaCtx, resetAction) {
+		t.Error("after the reset Pat's page still offers to reset the second step")
+	}
+	a11y.check(umaCtx, "A user's page after the second step's reset")
+	load(t, umaCtx, "reload the reset's answer", chromedp.Reload())
+	arriveAt(t, umaCtx, "the reset's answer reloaded", patPage+"?notice=second-factor-reset", "notice")
+	wantNotAnError(t, umaCtx, "the reset's answer reloaded")
+	// Back may show Pat's page as it was, reset button and all (Chromium
+	// keeps it in its back-forward cache): pressed again, it changes
+	// nothing and says so.
+	pressBack(t, umaCtx, "press Back after the reset")
+	wantNotAnError(t, umaCtx, "Back after the reset")
+	if exists(t, umaCtx, resetAction) {
+		t.Logf("Back after the reset shows Pat's page as it was, with the reset button")
+		// (A click by script: chromedp loses the frame of a page restored
+		// from the back-forward cache.)
+		step(t, umaCtx, "reset Pat's second step again", chromedp.Evaluate[chromedp.Void](`document.querySelector(`+jsString(resetAction)+`).click()`))
+		arriveAt(t, umaCtx, "a second reset", patPage+"/second-factor/reset", "error-heading")
+		wantTexts(t, "a second reset", bodyText(t, umaCtx), "There is no second step to reset", "Nothing was changed.")
+		a11y.check(umaCtx, "There is no second step to reset")
+	}
+
+	// Pat's waiting prompt: sign in again. Then set-up with a new key;
+	// the old key's codes and the old recovery codes are refused.
+	status := answerSecondStep(t, patCtx, patOld.code(t))
+	wantSecondStepOver(t, patCtx, "Pat's code prompt after the reset", status)
+	wantNotPastTheSecondStep(t, patCtx, base, "Pat after the reset")
+	secondStepAs(t, patCtx, base, pat.UserID, password, "Set up your authenticator app")
+	patNew := &authenticator{key: keyOnPage(t, patCtx)}
+	if patNew.key == patOld.key {
+		t.Fatalf("set-up after the reset shows the old key %q again", patNew.key)
+	}
+	for _, old := range []string{patOld.code(t), patCodes[0]} {
+		if status := answerSecondStep(t, patCtx, old); status != 401 {
+			t.Errorf("after the reset an old code %q answered %d, want 401", old, status)
+		}
+		wantSummaryFocused(t, patCtx, "an old code after the reset")
+	}
+	if got := keyOnPage(t, patCtx); got != patNew.key {
+		t.Errorf("after wrong codes the set-up page shows the key %q, want the same %q", got, patNew.key)
+	}
+	if status := answerSecondStep(t, patCtx, patNew.code(t)); status != 200 {
+		t.Fatalf("the new key's first code answered %d", status)
+	}
+	recoveryCodesOnPage(t, patCtx)
+
+	// One email to Pat about the reset, whatever was reloaded.
+	openMailbox(t, ctx, base)
+	if n := countMatching(t, ctx, `[data-testid="email-table"] tbody tr`, "The second step of your CQRS sign-in was reset"); n != 1 {
+		t.Errorf("%d emails about the reset in the local mailbox, want 1:\n%s", n, textNow(t, ctx, "email-table"))
+	}
+}

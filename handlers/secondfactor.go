@@ -316,8 +316,19 @@ func (a *app) resetSecondFactor(c *fiber.Ctx, admin, u cqrs.User, event userEven
 	if a.secondFactor == nil {
 		return fiber.ErrNotFound
 	}
+	// Only a factor set up is reset: a second press (Back to the page as it
+	// was, a double click, another administrator) changes nothing and
+	// sends the owner no second email.
+	st, err := a.secondFactor.SecondFactorStatus(c.UserContext(), u.ID)
+	if err != nil {
+		return err
+	}
+	if st.Enrolled.IsZero() {
+		return refuse(fiber.StatusConflict, "There is no second step to reset",
+			u.FullName()+" has no authenticator app set up: it has been reset already, or was never set up. Nothing was changed.")
+	}
 	email := a.secondFactorResetEmail(c.UserContext(), u, admin)
-	_, err := a.secondFactor.ResetSecondFactor(c.UserContext(), u.ID, &email, event(cqrs.AuditSecondFactorReset, "authenticator app and recovery codes forgotten"))
+	_, err = a.secondFactor.ResetSecondFactor(c.UserContext(), u.ID, &email, event(cqrs.AuditSecondFactorReset, "authenticator app and recovery codes forgotten"))
 	return err
 }
 

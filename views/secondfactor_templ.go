@@ -100,14 +100,14 @@ func SecondFactorPage(m SecondFactorModel) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "\" width=\"240\" height=\"240\" alt=\"QR code to add your CQRS account to an authenticator app\" data-testid=\"second-factor-qr\"><p>Key: <code class=\"app-second-factor-key\" data-testid=\"second-factor-key\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "\" width=\"240\" height=\"240\" alt=\"QR code to add your CQRS account to an authenticator app\" data-testid=\"second-factor-qr\" data-shown-once><p data-shown-once>Key: <code class=\"app-second-factor-key\" data-testid=\"second-factor-key\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 				var templ_7745c5c3_Var5 string
 				templ_7745c5c3_Var5, templ_7745c5c3_Err = templ.JoinStringErrs(m.Key)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/secondfactor.templ`, Line: 39, Col: 86}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/secondfactor.templ`, Line: 39, Col: 102}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var5))
 				if templ_7745c5c3_Err != nil {
@@ -271,7 +271,7 @@ func RecoveryCodesPage(m RecoveryCodesModel) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "<h1 data-testid=\"recovery-codes-heading\">Your recovery codes</h1><div class=\"nhsuk-warning-callout\"><h2 class=\"nhsuk-warning-callout__label\"><span role=\"text\"><span class=\"nhsuk-u-visually-hidden\">Important: </span>Keep these codes safe</span></h2><p>Each code signs you in once instead of a code from your app, if you lose your phone. This is the only time they are shown: print them or write them down now, and keep them apart from your password.</p></div><ul class=\"nhsuk-list app-recovery-codes\" data-testid=\"recovery-codes\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "<h1 data-testid=\"recovery-codes-heading\">Your recovery codes</h1><div class=\"nhsuk-warning-callout\"><h2 class=\"nhsuk-warning-callout__label\"><span role=\"text\"><span class=\"nhsuk-u-visually-hidden\">Important: </span>Keep these codes safe</span></h2><p>Each code signs you in once instead of a code from your app, if you lose your phone. This is the only time they are shown: print them or write them down now, and keep them apart from your password.</p></div><ul class=\"nhsuk-list app-recovery-codes\" data-testid=\"recovery-codes\" data-shown-once>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
