@@ -250,10 +250,14 @@ func TestWalkSecondFactorSetUpAndSignIn(t *testing.T) {
 	wantFitsOnAPhone(t, ctx, a11y, "Enter a code from your authenticator app")
 	wantNotPastTheSecondStep(t, ctx, base, "at the code prompt")
 	step(t, ctx, "back to the code prompt", chromedp.Navigate(base+secondFactorPagePath), chromedp.WaitVisible(tid("second-factor-form")))
-	if status := answerSecondStep(t, ctx, codes[0]); status != 401 {
+	// By keyboard alone: Tab to the field, type, Enter.
+	tabTo(t, ctx, "#code", 30, false)
+	keys(t, ctx, "type a replaced recovery code", typeKeys(codes[0]))
+	if status := enterAndLoad(t, ctx, "Enter on the code prompt"); status != 401 {
 		t.Fatalf("a replaced recovery code answered %d, want 401", status)
 	}
 	wantSummaryFocused(t, ctx, "a replaced recovery code")
+	followErrorLink(t, ctx, "code", "The code is not right.")
 	wantFitsOnAPhone(t, ctx, a11y, "Enter a code, the code not right")
 	status = load(t, ctx, "refresh after the wrong code", chromedp.Reload())
 	if status != 401 && status != 200 {
