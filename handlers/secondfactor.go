@@ -85,7 +85,7 @@ func (a *app) pendingSignIn(c *fiber.Ctx) ([]byte, cqrs.PendingSignIn, *cqrs.Sec
 }
 
 var errSecondStepOver = refuse(fiber.StatusGone, "Sign in again",
-	"The time to give your code has run out, or you have signed in since. Nothing was changed: sign in again from the CQRS Login page.")
+	"The time to give your code has run out, or this sign-in has ended (the browser was closed, or you have signed in since). Nothing was changed: sign in again from the CQRS Login page.")
 
 // secondFactorPage is the second step: set up the authenticator app (the
 // first time), or give a code from it.
