@@ -86,7 +86,7 @@ func (a *app) pendingSignIn(c *fiber.Ctx) ([]byte, cqrs.PendingSignIn, *cqrs.Sec
 }
 
 var errSecondStepOver = refuse(fiber.StatusGone, "Sign in again",
-	"The time to give your code has run out, or you have signed in since. Nothing was changed: sign in again from the CQRS Login page.")
+	"The time to give your code has run out, or this sign-in has ended (the browser was closed, or you have signed in since). Nothing was changed: sign in again from the CQRS Login page.")
 
 // secondFactorPage is the second step: set up the authenticator app (the
 // first time), or give a code from it.
@@ -328,8 +328,19 @@ func (a *app) resetSecondFactor(c *fiber.Ctx, admin, u cqrs.User, event userEven
 	if a.secondFactor == nil {
 		return fiber.ErrNotFound
 	}
+	// Only a factor set up is reset: a second press (Back to the page as it
+	// was, a double click, another administrator) changes nothing and
+	// sends the owner no second email.
+	st, err := a.secondFactor.SecondFactorStatus(c.UserContext(), u.ID)
+	if err != nil {
+		return err
+	}
+	if st.Enrolled.IsZero() {
+		return refuse(fiber.StatusConflict, "There is no second step to reset",
+			u.FullName()+" has no second step set up (no authenticator app and no passkey): it has been reset already, or was never set up. Nothing was changed.")
+	}
 	email := a.secondFactorResetEmail(c.UserContext(), u, admin)
-	_, err := a.secondFactor.ResetSecondFactor(c.UserContext(), u.ID, &email, event(cqrs.AuditSecondFactorReset, "authenticator app, passkeys and recovery codes forgotten"))
+	_, err = a.secondFactor.ResetSecondFactor(c.UserContext(), u.ID, &email, event(cqrs.AuditSecondFactorReset, "authenticator app, passkeys and recovery codes forgotten"))
 	return err
 }
 

@@ -19,6 +19,34 @@ function initErrorSummaries() {
 }
 initErrorSummaries();
 
+// A form answered with its problems (a wrong code) is the answer to a
+// POST. Its history entry becomes the form's page, as a GET, so Back to
+// it, or a reload, opens that page again instead of the browser's
+// "Confirm Form Resubmission" (which would send the refused answer again).
+var answered = document.querySelector("[data-get-address]");
+if (answered) {
+  window.history.replaceState(window.history.state, "", answered.getAttribute("data-get-address"));
+}
+
+// What a page shows once (recovery codes, an authenticator key) must not
+// come back with Back: Chromium keeps even no-store pages in its
+// back-forward cache. Leaving, the page drops them; brought back, it asks
+// the server again, which shows them no more.
+if (document.querySelector("[data-shown-once]")) {
+  window.addEventListener("pagehide", function (event) {
+    if (event.persisted) {
+      document.querySelectorAll("[data-shown-once]").forEach(function (el) {
+        el.remove();
+      });
+    }
+  });
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) {
+      window.location.reload();
+    }
+  });
+}
+
 // The page's title starts with "Error: " when a form comes back with its
 // problems (NHS service manual); htmx swaps the form, not the <title>.
 function markTitle() {
