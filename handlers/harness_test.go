@@ -442,6 +442,17 @@ func (e *testEnv) client() *client {
 	return &client{env: e, jar: jar, host: testHost}
 }
 
+// replayer is another client holding the cookies c would send to path
+// now, as an attacker replaying them holds them: what c's answers set
+// later does not reach it.
+func (c *client) replayer(path string) *client {
+	r := c.env.client()
+	r.host = c.host
+	at := &url.URL{Scheme: c.scheme(), Host: c.host, Path: path}
+	r.jar.SetCookies(at, c.jar.Cookies(at))
+	return r
+}
+
 // jarURL is the address the jar files req's cookies under: the Host the
 // request names (which may differ from where it is sent) and its path.
 func (c *client) jarURL(req *http.Request) *url.URL {

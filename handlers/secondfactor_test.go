@@ -235,6 +235,13 @@ func TestSecondFactorBurstCannotOutrunTheLockout(t *testing.T) {
 		codes[round*9] = e.code(key, 0)
 		codes[round*9+1] = e.code(key, 0) // the same code twice: at most one may count
 		before := lastAuditID(t, e.store)
+		// Every answer carries the cookies as they were before the burst,
+		// as an attacker's would: one shared jar would send the session
+		// the right code started with the old token, a CSRF refusal.
+		burst := make([]*client, len(codes))
+		for i := range burst {
+			burst[i] = c.replayer(secondFactorPath)
+		}
 		statuses := make([]int, len(codes))
 		start := make(chan struct{})
 		var wg sync.WaitGroup
@@ -243,7 +250,7 @@ func TestSecondFactorBurstCannotOutrunTheLockout(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				statuses[i] = c.post(secondFactorPath, url.Values{"code": {code}, "csrf_token": {token}}).StatusCode
+				statuses[i] = burst[i].post(secondFactorPath, url.Values{"code": {code}, "csrf_token": {token}}).StatusCode
 			}()
 		}
 		close(start)
