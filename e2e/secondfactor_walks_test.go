@@ -355,7 +355,7 @@ func setUpUserAs(t *testing.T, ctx context.Context, base string, u newUser, role
 	return page
 }
 
-const resetAction = `[data-testid="action-Reset second step (authenticator app)"]`
+const resetAction = `[data-testid="action-Reset second step (authenticator app, passkeys)"]`
 
 // TestWalkSecondFactorResetByUserAdministrator walks a User
 // Administrator's reset of a person's second step (--second-factor
