@@ -1,6 +1,9 @@
 package views
 
-import "strconv"
+import (
+	"net/url"
+	"strconv"
+)
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
@@ -10,4 +13,15 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return strconv.Itoa(n) + " " + many
+}
+
+// pageAddress is a form's page as a GET (path, with next unless it is the
+// default landing), for the history entry of a refused answer: app.js
+// puts it in place of the POST, so Back to the refusal or a refresh opens
+// the page again instead of asking to send the form again.
+func pageAddress(path, next string) string {
+	if next == "/messages" || next == "" {
+		return path
+	}
+	return path + "?next=" + url.QueryEscape(next)
 }
