@@ -125,6 +125,12 @@ func TestJourneyPasskeys(t *testing.T) {
 		wantTexts(t, "the reloaded page", textOf(t, ctx, "passkey-name"), name)
 		// Remove it: the last second step gone, set-up comes next time.
 		load(t, ctx, "remove the passkey", chromedp.Click(tid("passkey-remove")))
+		wantTexts(t, "the question before the removal", textOf(t, ctx, "confirm-heading"), "Remove the passkey “"+name+"”?")
+		wantTexts(t, "the question before the removal", bodyText(t, ctx), "your recovery codes go with it")
+		if round == 1 {
+			a11y.check(ctx, "Remove the passkey")
+		}
+		load(t, ctx, "confirm the removal", chromedp.Click(tid("confirm-submit")))
 		arriveAt(t, ctx, "removed", base+"/account/passkeys", "notice")
 		wantTexts(t, "the removal", textOf(t, ctx, "notice"), "removed", "you will set one up the next time you sign in")
 		load(t, ctx, "reload after the removal", chromedp.Reload())

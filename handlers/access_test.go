@@ -100,6 +100,7 @@ var accessTable = []accessRow{
 	{"POST /account/passkeys/options", "/account/passkeys/options", as("login", "409", "409", "409", "409", "login")},
 	{"POST /account/passkeys", "/account/passkeys", as("login", "409", "409", "409", "409", "login")},
 	{"POST /account/passkeys/:id/name", "/account/passkeys/AAAA/name", as("login", "404", "404", "404", "404", "login")},
+	{"GET /account/passkeys/:id/remove", "/account/passkeys/AAAA/remove", as("login", "404", "404", "404", "404", "login")},
 	{"POST /account/passkeys/:id/remove", "/account/passkeys/AAAA/remove", as("login", "404", "404", "404", "404", "login")},
 	{"GET /admin", "/admin", as("login", "403", "303 /admin/users", "303 /admin/users", "303 /admin/users", "login")},
 	{"GET /admin/users", "/admin/users", as("login", "403", "200", "200", "200", "login")},

@@ -644,6 +644,43 @@ func (a *app) renamePasskey(c *fiber.Ctx) error {
 // removePasskey forgets one of the person's passkeys. Their last one gone,
 // with no authenticator app, their second factor goes with it: a site that
 // asks them for one has them set it up again at their next sign-in.
+// confirmRemovePasskey asks before a passkey is removed, as every action
+// that cannot be undone asks: what goes with it (the last one of someone
+// without an app takes their recovery codes, and the site may ask them to
+// set up a second step again).
+func (a *app) confirmRemovePasskey(c *fiber.Ctx) error {
+	u, _ := currentUser(c)
+	k, err := a.ownPasskey(c, u)
+	if err != nil {
+		return err
+	}
+	keys, err := a.secondFactor.Passkeys(c.UserContext(), u.ID)
+	if err != nil {
+		return err
+	}
+	st, err := a.secondFactor.SecondFactorStatus(c.UserContext(), u.ID)
+	if err != nil {
+		return err
+	}
+	paragraphs := []string{"It no longer signs you in to CQRS. The passkey stays on your device or in your password manager until you remove it there too."}
+	if len(keys) == 1 && !st.App {
+		last := "It is your last passkey and you have no authenticator app, so your recovery codes go with it."
+		if a.cfg.SecondFactor.Covers(u) {
+			last += " You will set up a second step the next time you sign in."
+		}
+		paragraphs = append(paragraphs, last)
+	}
+	heading := "Remove the passkey “" + k.Name + "”?"
+	p, err := a.signedInPage(c, "Remove a passkey")
+	if err != nil {
+		return err
+	}
+	return render(c, fiber.StatusOK, views.ConfirmPage(views.ConfirmModel{Page: p, Heading: heading, Paragraphs: paragraphs,
+		Action: passkeysPath + "/" + c.Params("id") + "/remove", Button: "Remove passkey", Warning: true, CancelURL: passkeysPath}))
+}
+
+// removePasskey removes one of the person's passkeys (asked first on
+// confirmRemovePasskey's page).
 func (a *app) removePasskey(c *fiber.Ctx) error {
 	u, _ := currentUser(c)
 	k, err := a.ownPasskey(c, u)

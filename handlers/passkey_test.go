@@ -437,6 +437,7 @@ func TestPasskeysOnTheAccountPage(t *testing.T) {
 		r := leeC.post(passkeysPath+"/"+b64.EncodeToString(second)+action, url.Values{"name-" + b64.EncodeToString(second): {"Mine"}, "csrf_token": {leeC.csrf(passkeysPath)}})
 		wantStatus(t, r, 404)
 	}
+	wantStatus(t, leeC.get(passkeysPath+"/"+b64.EncodeToString(second)+"/remove"), 404) // nor be asked to
 	if page := leeC.get(passkeysPath); strings.Contains(page.body, "Home laptop") {
 		t.Error("lee's page lists sam's passkey")
 	}
@@ -444,9 +445,23 @@ func TestPasskeysOnTheAccountPage(t *testing.T) {
 		t.Errorf("sam's passkeys after lee's attempts: %+v", keys)
 	}
 
-	// Sam removes both: the last one's removal ends the second factor.
+	// Sam removes both, asked first each time: the last one's removal ends
+	// the second factor, and its question says so.
 	for i, id := range [][]byte{first, second} {
-		r := c.post(passkeysPath+"/"+b64.EncodeToString(id)+"/remove", url.Values{"csrf_token": {c.csrf(passkeysPath)}})
+		removal := passkeysPath + "/" + b64.EncodeToString(id) + "/remove"
+		if got := c.get(passkeysPath).doc(t).Find(`a[data-testid="passkey-remove"]`).Eq(0).AttrOr("href", ""); got != removal {
+			t.Errorf("removal %d: the first Remove leads to %q, want the question at %q", i, got, removal)
+		}
+		ask := c.get(removal)
+		wantStatus(t, ask, 200)
+		wantText(t, ask, "Remove the passkey", "It no longer signs you in to CQRS.")
+		if last := i == 1; last != strings.Contains(ask.body, "your recovery codes go with it") {
+			t.Errorf("removal %d: the question says %q", i, excerpt(ask.body))
+		}
+		if keys, _ := e.store.Passkeys(t.Context(), sam.ID); len(keys) != 2-i {
+			t.Fatalf("removal %d: asking removed a passkey: %d left", i, len(keys))
+		}
+		r := c.post(removal, url.Values{"csrf_token": {c.csrf(removal)}})
 		wantStatus(t, r, 303)
 		page := c.get(passkeysPath)
 		if last := i == 1; last != strings.Contains(page.body, "you will set one up the next time you sign in") {

@@ -102,6 +102,7 @@ func (a *app) routes(f *fiber.App) {
 	f.Post(passkeyAccountOption, signedIn, a.passkeyRegisterOptions)
 	f.Post(passkeysPath, signedIn, a.passkeyRegister)
 	f.Post(passkeysPath+"/:id/name", signedIn, a.renamePasskey)
+	f.Get(passkeysPath+"/:id/remove", signedIn, a.confirmRemovePasskey)
 	f.Post(passkeysPath+"/:id/remove", signedIn, a.removePasskey)
 
 	// Administration: users of the administrator's organisation (all, for
