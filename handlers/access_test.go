@@ -119,7 +119,8 @@ var accessTable = []accessRow{
 	{"GET /admin/users/:id/revoke", "/admin/users/{target}/revoke", as("login", "403", "303 /admin/users/{target}", "404", "303 /admin/users/{target}", "login")},
 	{"POST /admin/users/:id/revoke", "/admin/users/{target}/revoke", as("login", "403", "409", "404", "409", "login")}, // registered: no invitation
 	{"POST /admin/users/:id/reset", "/admin/users/{target}/reset", as("login", "403", "303 /admin/users/{target}", "404", "303 /admin/users/{target}", "login")},
-	{"POST /admin/users/:id/second-factor/reset", "/admin/users/{target}/second-factor/reset", as("login", "403", "409", "404", "409", "login")}, // not set up: nothing to reset
+	{"GET /admin/users/:id/second-factor/reset", "/admin/users/{target}/second-factor/reset", as("login", "403", "303 /admin/users/{target}", "404", "303 /admin/users/{target}", "login")}, // not set up: back to the page
+	{"POST /admin/users/:id/second-factor/reset", "/admin/users/{target}/second-factor/reset", as("login", "403", "409", "404", "409", "login")},                                            // not set up: nothing to reset
 	{"GET /admin/organisations", "/admin/organisations", as("login", "403", "403", "403", "200", "login")},
 	{"POST /admin/organisations", "/admin/organisations", as("login", "403", "403", "403", "422", "login")},
 	{"GET /admin/organisations/:id", "/admin/organisations/{org}", as("login", "403", "403", "403", "200", "login")},

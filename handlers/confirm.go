@@ -46,6 +46,13 @@ var userConfirmations = map[string]func(admin, u cqrs.User) *confirmation{
 				"The account stays, not registered: you can send a new registration email from its page later.",
 			}}
 	},
+	"second-factor/reset": func(_, u cqrs.User) *confirmation { // asked only when one is set up: confirmSecondFactorReset
+		return &confirmation{heading: "Reset the second step of " + u.FullName() + " (" + u.UserID + ")?", button: "Reset second step",
+			paragraphs: []string{
+				"Their authenticator app, passkeys and recovery codes stop working now, and they are emailed to say so. They set up a second step again the next time they sign in with their User ID and password.",
+				"Do this when they have lost their phone or security key. If they did not ask for it, check with them first: whoever signs in next with their password sets up the new second step.",
+			}}
+	},
 	"unlink": func(_, u cqrs.User) *confirmation {
 		if u.SSOSubject == "" {
 			return nil
@@ -78,6 +85,26 @@ func (a *app) confirmUserAction(action string) fiber.Handler {
 		return render(c, fiber.StatusOK, views.ConfirmPage(views.ConfirmModel{Page: p, Heading: what.heading, Paragraphs: what.paragraphs,
 			Action: back + "/" + action, Button: what.button, Warning: true, CancelURL: back, AdminNav: true, Orgs: isSystemAdmin(admin)}))
 	}
+}
+
+// confirmSecondFactorReset asks before a person's second step is reset,
+// when they have one to reset; otherwise it goes back to their page.
+func (a *app) confirmSecondFactorReset(c *fiber.Ctx) error {
+	if a.secondFactor == nil {
+		return fiber.ErrNotFound
+	}
+	_, u, err := a.managedUser(c)
+	if err != nil {
+		return err
+	}
+	st, err := a.secondFactor.SecondFactorStatus(c.UserContext(), u.ID)
+	if err != nil {
+		return err
+	}
+	if st.Enrolled.IsZero() {
+		return c.Redirect("/admin/users/"+strconv.FormatUint(u.ID, 10), fiber.StatusSeeOther)
+	}
+	return a.confirmUserAction("second-factor/reset")(c)
 }
 
 // confirmDeleteNHSmailApplication asks before an application is removed.

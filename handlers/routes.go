@@ -124,6 +124,7 @@ func (a *app) routes(f *fiber.App) {
 	f.Get("/admin/users/:id/revoke", signedIn, admin, a.confirmUserAction("revoke"))
 	f.Post("/admin/users/:id/revoke", signedIn, admin, a.userAction("revoked", a.revokeInvitation))
 	f.Post("/admin/users/:id/reset", signedIn, admin, a.userAction("reset", a.startPasswordReset))
+	f.Get("/admin/users/:id/second-factor/reset", signedIn, admin, a.confirmSecondFactorReset)
 	f.Post("/admin/users/:id/second-factor/reset", signedIn, admin, a.userAction("second-factor-reset", a.resetSecondFactor))
 	f.Get("/admin/organisations", signedIn, sysAdmin, a.organisations)
 	f.Post("/admin/organisations", signedIn, sysAdmin, a.createOrganisation)

@@ -326,7 +326,18 @@ func TestUserAdministratorResetsASecondFactor(t *testing.T) {
 			t.Errorf("the administrator's page shows %q", s)
 		}
 	}
-	r := sys.post(path+"/second-factor/reset", url.Values{"csrf_token": {sys.csrf(path)}})
+	// The page's Reset asks first, on a page of its own; asking resets nothing.
+	ask := path + "/second-factor/reset"
+	if got := detail.doc(t).Find(`a[href="` + ask + `"]`).Length(); got != 1 {
+		t.Errorf("the user's page has %d links to the question before a reset, want 1", got)
+	}
+	question := sys.get(ask)
+	wantStatus(t, question, 200)
+	wantText(t, question, "Reset the second step of Sam", "stop working now")
+	if st, _ := e.store.SecondFactorStatus(t.Context(), sam.ID); st.Enrolled.IsZero() {
+		t.Fatal("asking reset the second step")
+	}
+	r := sys.post(ask, url.Values{"csrf_token": {sys.csrf(ask)}})
 	wantStatus(t, r, 303)
 	e.newestEmail(sam, "second-factor-reset")
 	if _, n, _ := e.store.AuditEvents(t.Context(), cqrs.AuditFilter{Type: cqrs.AuditSecondFactorReset, Subject: "sam.patel"}); n != 1 {
