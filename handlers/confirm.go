@@ -73,18 +73,23 @@ func (a *app) confirmUserAction(action string) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		back := "/admin/users/" + strconv.FormatUint(u.ID, 10)
-		what := userConfirmations[action](admin, u)
-		if what == nil {
-			return c.Redirect(back, fiber.StatusSeeOther)
-		}
-		p, err := a.signedInPage(c, what.heading)
-		if err != nil {
-			return err
-		}
-		return render(c, fiber.StatusOK, views.ConfirmPage(views.ConfirmModel{Page: p, Heading: what.heading, Paragraphs: what.paragraphs,
-			Action: back + "/" + action, Button: what.button, Warning: true, CancelURL: back, AdminNav: true, Orgs: isSystemAdmin(admin)}))
+		return a.askUserAction(c, action, admin, u)
 	}
+}
+
+// askUserAction is the question before the named action on u's account.
+func (a *app) askUserAction(c *fiber.Ctx, action string, admin, u cqrs.User) error {
+	back := "/admin/users/" + strconv.FormatUint(u.ID, 10)
+	what := userConfirmations[action](admin, u)
+	if what == nil {
+		return c.Redirect(back, fiber.StatusSeeOther)
+	}
+	p, err := a.signedInPage(c, what.heading)
+	if err != nil {
+		return err
+	}
+	return render(c, fiber.StatusOK, views.ConfirmPage(views.ConfirmModel{Page: p, Heading: what.heading, Paragraphs: what.paragraphs,
+		Action: back + "/" + action, Button: what.button, Warning: true, CancelURL: back, AdminNav: true, Orgs: isSystemAdmin(admin)}))
 }
 
 // confirmSecondFactorReset asks before a person's second step is reset,
@@ -93,7 +98,7 @@ func (a *app) confirmSecondFactorReset(c *fiber.Ctx) error {
 	if a.secondFactor == nil {
 		return fiber.ErrNotFound
 	}
-	_, u, err := a.managedUser(c)
+	admin, u, err := a.managedUser(c)
 	if err != nil {
 		return err
 	}
@@ -104,7 +109,7 @@ func (a *app) confirmSecondFactorReset(c *fiber.Ctx) error {
 	if st.Enrolled.IsZero() {
 		return c.Redirect("/admin/users/"+strconv.FormatUint(u.ID, 10), fiber.StatusSeeOther)
 	}
-	return a.confirmUserAction("second-factor/reset")(c)
+	return a.askUserAction(c, "second-factor/reset", admin, u)
 }
 
 // confirmDeleteNHSmailApplication asks before an application is removed.

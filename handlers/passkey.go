@@ -597,27 +597,27 @@ func (a *app) passkeysDone(c *fiber.Ctx, notice string) error {
 
 // ownPasskey is the signed-in person's passkey named by the address;
 // "Page not found" for anyone else's, as for none.
-func (a *app) ownPasskey(c *fiber.Ctx, u cqrs.User) (cqrs.Passkey, error) {
+func (a *app) ownPasskey(c *fiber.Ctx, u cqrs.User) (k cqrs.Passkey, all []cqrs.Passkey, err error) {
 	id, err := base64.RawURLEncoding.DecodeString(c.Params("id"))
 	if err != nil || len(id) == 0 || a.secondFactor == nil {
-		return cqrs.Passkey{}, fiber.ErrNotFound
+		return cqrs.Passkey{}, nil, fiber.ErrNotFound
 	}
-	keys, err := a.secondFactor.Passkeys(c.UserContext(), u.ID)
+	all, err = a.secondFactor.Passkeys(c.UserContext(), u.ID)
 	if err != nil {
-		return cqrs.Passkey{}, err
+		return cqrs.Passkey{}, nil, err
 	}
-	for _, k := range keys {
+	for _, k := range all {
 		if string(k.ID) == string(id) {
-			return k, nil
+			return k, all, nil
 		}
 	}
-	return cqrs.Passkey{}, fiber.ErrNotFound
+	return cqrs.Passkey{}, nil, fiber.ErrNotFound
 }
 
 // renamePasskey gives one of the person's passkeys the name they typed.
 func (a *app) renamePasskey(c *fiber.Ctx) error {
 	u, _ := currentUser(c)
-	k, err := a.ownPasskey(c, u)
+	k, _, err := a.ownPasskey(c, u)
 	if err != nil {
 		return err
 	}
@@ -650,11 +650,7 @@ func (a *app) renamePasskey(c *fiber.Ctx) error {
 // set up a second step again).
 func (a *app) confirmRemovePasskey(c *fiber.Ctx) error {
 	u, _ := currentUser(c)
-	k, err := a.ownPasskey(c, u)
-	if err != nil {
-		return err
-	}
-	keys, err := a.secondFactor.Passkeys(c.UserContext(), u.ID)
+	k, keys, err := a.ownPasskey(c, u)
 	if err != nil {
 		return err
 	}
@@ -683,7 +679,7 @@ func (a *app) confirmRemovePasskey(c *fiber.Ctx) error {
 // confirmRemovePasskey's page).
 func (a *app) removePasskey(c *fiber.Ctx) error {
 	u, _ := currentUser(c)
-	k, err := a.ownPasskey(c, u)
+	k, _, err := a.ownPasskey(c, u)
 	if err != nil {
 		return err
 	}
