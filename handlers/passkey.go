@@ -310,7 +310,7 @@ func (a *app) secondStepPasskey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	release, err := a.signInQueue.wait(c.Context(), strings.ToLower(p.Account), a.cfg.SignInQueueWait)
+	release, err := a.signInQueue.wait(c.UserContext(), strings.ToLower(p.Account), a.cfg.SignInQueueWait)
 	if err != nil {
 		return err
 	}
@@ -798,7 +798,7 @@ func (a *app) passkeyLogin(c *fiber.Ctx) error {
 		return err
 	}
 	// The account's turn, shared with its passwords and codes.
-	release, err := a.signInQueue.wait(c.Context(), strings.ToLower(u.UserID), a.cfg.SignInQueueWait)
+	release, err := a.signInQueue.wait(c.UserContext(), strings.ToLower(u.UserID), a.cfg.SignInQueueWait)
 	if err != nil {
 		return err
 	}

@@ -164,7 +164,7 @@ func (a *app) secondFactorSubmit(c *fiber.Ctx) error {
 	// at a time, each seeing every failure before it (and on PostgreSQL no
 	// burst of transactions waiting on the account's row holds every
 	// connection while the one that locks it needs another for its email).
-	release, err := a.signInQueue.wait(c.Context(), strings.ToLower(p.Account), a.cfg.SignInQueueWait)
+	release, err := a.signInQueue.wait(c.UserContext(), strings.ToLower(p.Account), a.cfg.SignInQueueWait)
 	if err != nil {
 		return err
 	}
